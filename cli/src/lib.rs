@@ -1,0 +1,39 @@
+//! The `elixir-scope` command line: one module per subcommand under [`commands`].
+//!
+//! The library form exists so that integration tests can call the commands in process.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod commands;
+
+/// Record what a BEAM system does, call by call, and look at it afterwards.
+#[derive(Debug, Parser)]
+#[command(name = "elixir-scope", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Describe .beam files: module, debug info, chunks, exports, instrumentation.
+    Inspect(commands::inspect::Args),
+}
+
+/// Parses the command line, runs the command and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Decoding abstract code recurses as deep as the code nests: run on a large stack.
+    beam_rewrite::etf::with_large_stack(move || run(cli))
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Inspect(args) => commands::inspect::run(&args),
+    }
+}

@@ -1,0 +1,5 @@
+//! The `elixir-scope` command.
+
+fn main() -> std::process::ExitCode {
+    elixir_scope_cli::main()
+}

@@ -1,0 +1,3 @@
+//! The ElixirScope runtime NIF: the hot path of recording.
+//!
+//! Built by the runtime issue; see `docs/ARCHITECTURE.md` for the runtime contract.

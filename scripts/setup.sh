@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what ElixirScope needs on a fresh Debian machine, if it is missing:
+# Erlang/OTP and Elixir from Debian, and checks for Rust (cargo, via rustup).
+set -euo pipefail
+
+missing=()
+for package in erlang-nox erlang-dev erlang-src elixir; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
+    || missing+=("$package")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Erlang/OTP and Elixir from Debian (missing: ${missing[*]})" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+    erlang-nox erlang-dev erlang-src elixir >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "setup: cargo not found; install Rust with rustup: https://rustup.rs" >&2
+    exit 1
+  fi
+fi
