@@ -293,4 +293,39 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_chunks_round_trip(
+            chunks in proptest::collection::vec(
+                (proptest::array::uniform4(proptest::num::u8::ANY),
+                 proptest::collection::vec(proptest::num::u8::ANY, 0..64)),
+                0..8),
+            compressed in proptest::bool::ANY,
+        ) {
+            let beam = Beam {
+                chunks: chunks
+                    .into_iter()
+                    .map(|(id, data)| Chunk { id: ChunkId(id), data })
+                    .collect(),
+                compressed,
+            };
+            let bytes = beam.to_file_bytes();
+            proptest::prop_assert_eq!(Beam::parse(&bytes).unwrap(), beam);
+        }
+
+        #[test]
+        fn cut_or_corrupted_beams_give_errors_not_panics(
+            cut in 0usize..200,
+            flip in proptest::option::of((0usize..200, proptest::num::u8::ANY)),
+        ) {
+            let mut bytes = container(&[(b"AtU8", b"\0\0\0\x01\x01m"), (b"Code", &[7; 40])]);
+            if let Some((at, byte)) = flip {
+                let at = at % bytes.len();
+                bytes[at] = byte;
+            }
+            bytes.truncate(cut.min(bytes.len()));
+            let _ = Beam::parse(&bytes);
+        }
+    }
 }

@@ -6,9 +6,11 @@
 //! without allocating (checking every tag, length and the nesting depth), inflates compressed
 //! terms with a size cap, and only then hands the bytes to `eetf`, which can no longer panic.
 //!
-//! Decoding and dropping a term recurses as deep as the term nests. Deep terms are common in
-//! abstract code (a list literal of N elements nests N levels), so code that handles forms runs
-//! on a thread with a large stack: see [`with_large_stack`].
+//! Decoding and dropping a term recurses as deep as the term nests (about 1 KiB of stack per
+//! level). Deep terms occur in abstract code (a list literal of N elements nests N levels), so
+//! code that handles forms runs on a thread with a large stack: see [`with_large_stack`]. On
+//! other threads [`decode`] refuses terms nested deeper than [`INLINE_DEPTH`], so no input can
+//! overflow a stack by accident.
 
 use std::io::Read;
 
@@ -16,8 +18,12 @@ use eetf::Term;
 
 use crate::error::EtfProblem;
 
-/// The deepest nesting [`decode`] accepts. Abstract code of real modules stays below 20,000.
+/// The deepest nesting [`decode`] accepts inside [`with_large_stack`].
 pub const MAX_DEPTH: usize = 200_000;
+
+/// The deepest nesting [`decode`] accepts on an ordinary thread (a 2 MiB stack holds it). The
+/// debug info of every installed OTP and Elixir beam nests less than 300 levels.
+pub const INLINE_DEPTH: usize = 1_000;
 
 /// The largest size a compressed term may inflate to.
 pub const MAX_INFLATED_BYTES: u64 = 1 << 30;
@@ -57,16 +63,33 @@ pub fn encode(term: &Term) -> Vec<u8> {
 /// Runs `f` on a fresh thread with a [`LARGE_STACK_BYTES`] stack and returns its result.
 ///
 /// Use it around code that decodes, walks or drops abstract code.
+/// Terms decoded inside must also be dropped inside: dropping recurses like decoding.
 pub fn with_large_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("beam-forms".into())
             .stack_size(LARGE_STACK_BYTES)
-            .spawn_scoped(scope, f)
+            .spawn_scoped(scope, || {
+                ON_LARGE_STACK.set(true);
+                f()
+            })
             .expect("spawning a thread")
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+}
+
+thread_local! {
+    static ON_LARGE_STACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// How deep a term may nest on this thread.
+fn depth_limit() -> usize {
+    if ON_LARGE_STACK.get() {
+        MAX_DEPTH
+    } else {
+        INLINE_DEPTH
+    }
 }
 
 fn decode_checked(bytes: &[u8]) -> Result<Term, EtfProblem> {
@@ -138,6 +161,7 @@ struct Open {
 /// Walks one term (without version byte) that must span `bytes` exactly.
 fn check_term(bytes: &[u8]) -> Result<(), EtfProblem> {
     let mut r = Reader { bytes, pos: 0 };
+    let limit = depth_limit();
     let mut stack: Vec<Open> = vec![Open {
         terms: 1,
         then_skip: 0,
@@ -155,8 +179,8 @@ fn check_term(bytes: &[u8]) -> Result<(), EtfProblem> {
             if open.terms > r.remaining() {
                 return Err(EtfProblem::BadLength(open.terms));
             }
-            if stack.len() >= MAX_DEPTH {
-                return Err(EtfProblem::TooDeep(MAX_DEPTH));
+            if stack.len() >= limit {
+                return Err(EtfProblem::TooDeep(limit));
             }
             stack.push(open);
         }
@@ -350,24 +374,30 @@ mod tests {
         }
     }
 
-    #[test]
-    fn refuses_terms_nested_beyond_the_limit() {
+    fn nested(depth: usize) -> Vec<u8> {
         let mut bytes = vec![131];
-        for _ in 0..=MAX_DEPTH {
-            bytes.extend_from_slice(&[104, 1]);
+        for _ in 0..depth {
+            bytes.extend_from_slice(&[104, 2, 97, 1]);
         }
         bytes.push(106);
-        assert_eq!(decode(&bytes).unwrap_err(), EtfProblem::TooDeep(MAX_DEPTH));
+        bytes
+    }
+
+    #[test]
+    fn refuses_terms_nested_beyond_the_limit() {
+        assert!(decode(&nested(INLINE_DEPTH - 1)).is_ok());
+        assert_eq!(
+            decode(&nested(INLINE_DEPTH)).unwrap_err(),
+            EtfProblem::TooDeep(INLINE_DEPTH)
+        );
+        let deepest = nested(MAX_DEPTH);
+        let err = with_large_stack(|| decode(&deepest).unwrap_err());
+        assert_eq!(err, EtfProblem::TooDeep(MAX_DEPTH));
     }
 
     #[test]
     fn deep_terms_decode_on_a_large_stack() {
-        let depth = 50_000;
-        let mut bytes = vec![131];
-        for _ in 0..depth {
-            bytes.extend_from_slice(&[104, 1]);
-        }
-        bytes.push(106);
+        let bytes = nested(MAX_DEPTH - 1);
         let ok = with_large_stack(|| decode(&bytes).is_ok());
         assert!(ok);
     }
