@@ -1,0 +1,9 @@
+defmodule Money.MixProject do
+  use Mix.Project
+
+  def project do
+    [app: :money, version: "0.1.0", elixir: "~> 1.14", deps: []]
+  end
+
+  def application, do: [extra_applications: []]
+end

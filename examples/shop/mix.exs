@@ -1,0 +1,21 @@
+defmodule Shop.MixProject do
+  use Mix.Project
+
+  def project do
+    [
+      app: :shop,
+      version: "0.1.0",
+      elixir: "~> 1.14",
+      deps: deps()
+    ]
+  end
+
+  def application do
+    [extra_applications: [:logger], mod: {Shop.Application, []}]
+  end
+
+  # Path dependencies only: hex.pm is not needed. `money` is written in Elixir, `luhn` in Erlang.
+  defp deps do
+    [{:money, path: "../money"}, {:luhn, path: "../luhn"}]
+  end
+end
