@@ -1,0 +1,96 @@
+//! The runtime's settings and their defaults.
+//!
+//! Memory stays bounded at any event rate: the ring holds at most `ring_bytes` (estimated heap
+//! bytes of waiting events) and `ring_capacity` events; between the ring and the store at most
+//! `channel_batches + 2` batches of at most `batch_bytes` exist (the channel, the one the
+//! collector fills, the one the writer writes). With the defaults that is 32 MiB + 6 × 4 MiB.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use store::Retention;
+
+use crate::encoder::Caps;
+use crate::ring::DropPolicy;
+
+/// Default ring capacity in events (all shards together).
+pub const DEFAULT_RING_CAPACITY: usize = 1 << 17;
+/// Default ring budget in estimated bytes (all shards together).
+pub const DEFAULT_RING_BYTES: usize = 32 << 20;
+/// Default largest batch, in events.
+pub const DEFAULT_BATCH_EVENTS: usize = 8192;
+/// Default largest batch, in estimated bytes.
+pub const DEFAULT_BATCH_BYTES: usize = 4 << 20;
+/// Default number of batches the channel to the writer holds.
+pub const DEFAULT_CHANNEL_BATCHES: usize = 4;
+/// Default longest time an event waits in a partial batch before it is written (it is then
+/// queryable): well under the 100 ms the runtime promises.
+pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_millis(20);
+/// Default time between durable commits (the most a crash loses).
+pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Everything the runtime can be told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The database file.
+    pub db_path: PathBuf,
+    /// Ring shards (one per scheduler is the default the NIF uses).
+    pub shards: usize,
+    /// Ring capacity in events.
+    pub ring_capacity: usize,
+    /// Ring budget in estimated heap bytes.
+    pub ring_bytes: usize,
+    /// What a full ring drops.
+    pub drop_policy: DropPolicy,
+    /// The term encoder's caps.
+    pub caps: Caps,
+    /// Largest batch in events.
+    pub batch_events: usize,
+    /// Largest batch in estimated bytes.
+    pub batch_bytes: usize,
+    /// Batches the channel to the writer holds.
+    pub channel_batches: usize,
+    /// Longest wait of an event in a partial batch.
+    pub commit_interval: Duration,
+    /// Time between durable commits.
+    pub checkpoint_interval: Duration,
+    /// The store's retention cap.
+    pub retention: Retention,
+}
+
+impl Config {
+    /// The defaults, writing to `db_path`.
+    pub fn new(db_path: impl Into<PathBuf>) -> Config {
+        Config {
+            db_path: db_path.into(),
+            shards: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ring_capacity: DEFAULT_RING_CAPACITY,
+            ring_bytes: DEFAULT_RING_BYTES,
+            drop_policy: DropPolicy::default(),
+            caps: Caps::default(),
+            batch_events: DEFAULT_BATCH_EVENTS,
+            batch_bytes: DEFAULT_BATCH_BYTES,
+            channel_batches: DEFAULT_CHANNEL_BATCHES,
+            commit_interval: DEFAULT_COMMIT_INTERVAL,
+            checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
+            retention: Retention::default(),
+        }
+    }
+
+    /// The configuration with every value made usable (at least one of each, caps clamped).
+    pub fn normalized(mut self) -> Config {
+        self.shards = self.shards.clamp(1, 1024);
+        self.ring_capacity = self.ring_capacity.max(self.shards);
+        self.ring_bytes = self.ring_bytes.max(1);
+        self.caps = self.caps.clamped();
+        self.batch_events = self.batch_events.max(1);
+        self.batch_bytes = self.batch_bytes.max(1);
+        self.channel_batches = self.channel_batches.max(1);
+        self
+    }
+
+    /// The most estimated bytes events can hold between capture and store.
+    pub fn memory_bound(&self) -> usize {
+        self.ring_bytes + (self.channel_batches + 2) * self.batch_bytes
+    }
+}

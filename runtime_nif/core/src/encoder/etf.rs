@@ -1,0 +1,106 @@
+//! Writing the external term format (the subset the encoder emits).
+
+/// The version byte every external term starts with.
+pub const VERSION: u8 = 131;
+const SMALL_INTEGER: u8 = 97;
+const INTEGER: u8 = 98;
+const SMALL_BIG: u8 = 110;
+const NEW_FLOAT: u8 = 70;
+const SMALL_ATOM_UTF8: u8 = 119;
+const ATOM_UTF8: u8 = 118;
+const BINARY: u8 = 109;
+const SMALL_TUPLE: u8 = 104;
+const LARGE_TUPLE: u8 = 105;
+/// `[]`.
+pub const NIL: u8 = 106;
+const LIST: u8 = 108;
+const MAP: u8 = 116;
+
+/// Appends an integer.
+pub fn integer(out: &mut Vec<u8>, v: i64) {
+    if (0..=255).contains(&v) {
+        out.extend_from_slice(&[SMALL_INTEGER, v as u8]);
+    } else if let Ok(v) = i32::try_from(v) {
+        out.push(INTEGER);
+        out.extend_from_slice(&v.to_be_bytes());
+    } else {
+        big(out, v < 0, v.unsigned_abs());
+    }
+}
+
+/// Appends a non-negative integer.
+pub fn unsigned(out: &mut Vec<u8>, v: u64) {
+    match i64::try_from(v) {
+        Ok(v) => integer(out, v),
+        Err(_) => big(out, false, v),
+    }
+}
+
+fn big(out: &mut Vec<u8>, negative: bool, magnitude: u64) {
+    let bytes = magnitude.to_le_bytes();
+    let n = 8 - magnitude.leading_zeros() as usize / 8;
+    out.extend_from_slice(&[SMALL_BIG, n as u8, negative as u8]);
+    out.extend_from_slice(&bytes[..n]);
+}
+
+/// Appends a float.
+pub fn float(out: &mut Vec<u8>, v: f64) {
+    out.push(NEW_FLOAT);
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+/// Appends an atom from UTF-8 text (at most 255 characters, as atoms are).
+pub fn atom(out: &mut Vec<u8>, text: &[u8]) {
+    match u8::try_from(text.len()) {
+        Ok(len) => out.extend_from_slice(&[SMALL_ATOM_UTF8, len]),
+        Err(_) => {
+            out.push(ATOM_UTF8);
+            out.extend_from_slice(&(text.len().min(u16::MAX as usize) as u16).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&text[..text.len().min(u16::MAX as usize)]);
+}
+
+/// Appends a binary.
+pub fn binary(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(BINARY);
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// Appends the header of a tuple of known small arity.
+pub fn small_tuple(out: &mut Vec<u8>, arity: u8) {
+    out.extend_from_slice(&[SMALL_TUPLE, arity]);
+}
+
+/// A container header whose count is filled in once known.
+pub struct Header(usize);
+
+/// Starts a tuple whose arity is patched later.
+pub fn tuple_header(out: &mut Vec<u8>) -> Header {
+    counted(out, LARGE_TUPLE)
+}
+
+/// Starts a list whose length is patched later; the tail follows the elements.
+pub fn list_header(out: &mut Vec<u8>) -> Header {
+    counted(out, LIST)
+}
+
+/// Starts a map whose size is patched later.
+pub fn map_header(out: &mut Vec<u8>) -> Header {
+    counted(out, MAP)
+}
+
+fn counted(out: &mut Vec<u8>, tag: u8) -> Header {
+    out.push(tag);
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    Header(at)
+}
+
+impl Header {
+    /// Writes the count.
+    pub fn patch(self, out: &mut [u8], count: u32) {
+        out[self.0..self.0 + 4].copy_from_slice(&count.to_be_bytes());
+    }
+}

@@ -1,0 +1,475 @@
+//! The drain: a collector thread empties the ring into batches and sends them through a bounded
+//! crossbeam channel to a writer thread, which writes them into the store.
+//!
+//! ```text
+//! schedulers ──push──> ring shards ──collector──> channel (bounded) ──writer──> redb
+//! ```
+//!
+//! The collector sends a batch when it is full (`batch_events` or `batch_bytes`) or when its
+//! oldest event has waited `commit_interval`; the writer commits each write fast
+//! (`Durability::None`) and durably every `checkpoint_interval`. When the writer falls behind,
+//! the channel fills, the collector waits, the ring fills, and the ring's policy drops events:
+//! the hot path never waits.
+//!
+//! `flush` asks the collector to drain each shard up to the events it had accepted when the
+//! request arrived, then the writer to commit durably; it returns once that commit is done.
+//! `stop` drains everything, commits durably, records the run's summary and ends both threads.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use store::{Commit, Event, RunInfo, RunSummary, RunWriter, Store};
+
+use crate::clock;
+use crate::config::Config;
+use crate::error::RuntimeError;
+use crate::recorder::Recorder;
+
+/// The counters `stats` reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Events the hot path produced.
+    pub captured: u64,
+    /// Events lost because the ring was full.
+    pub dropped: u64,
+    /// Events waiting in the ring.
+    pub in_ring: u64,
+    /// Events written to the store (queryable).
+    pub stored: u64,
+    /// Stored events that are also on disk (covered by a durable commit).
+    pub durable: u64,
+    /// Events lost because a write failed.
+    pub write_failed: u64,
+    /// The last write error, if any.
+    pub last_error: Option<String>,
+    /// The run being recorded.
+    pub run: u64,
+}
+
+/// Requests to the collector.
+enum Control {
+    Flush(Sender<Result<(), RuntimeError>>),
+    Stop(Sender<Result<(), RuntimeError>>),
+}
+
+/// Messages to the writer.
+enum ToWriter {
+    Batch(Vec<Event>),
+    Flush(Sender<Result<(), RuntimeError>>),
+    Stop(Sender<Result<(), RuntimeError>>),
+}
+
+/// What the drain threads share with the runtime.
+#[derive(Default)]
+struct Shared {
+    stored: AtomicU64,
+    durable: AtomicU64,
+    write_failed: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+/// A running drain for one run.
+pub struct Pipeline {
+    recorder: Arc<Recorder>,
+    shared: Arc<Shared>,
+    control: Sender<Control>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    store: Store,
+    run: u64,
+}
+
+impl Pipeline {
+    /// Opens the store, registers a new run and starts the drain threads.
+    pub fn start(config: Config, info: &RunInfo) -> Result<Pipeline, RuntimeError> {
+        let config = config.normalized();
+        let store = Store::open(&config.db_path)?;
+        let writer = store.begin_run(info, config.retention)?;
+        let run = writer.run();
+        let recorder = Arc::new(Recorder::new(&config));
+        let shared = Arc::new(Shared::default());
+        let (control, control_rx) = bounded(16);
+        let (to_writer, from_collector) = bounded(config.channel_batches);
+        let collector = {
+            let recorder = recorder.clone();
+            let config = config.clone();
+            spawn("es_collector", move || {
+                Collector::new(recorder, config, to_writer).run(control_rx)
+            })?
+        };
+        let writer = {
+            let recorder = recorder.clone();
+            let shared = shared.clone();
+            let interval = config.checkpoint_interval;
+            spawn("es_writer", move || {
+                Writer {
+                    writer,
+                    recorder,
+                    shared,
+                    interval,
+                    dirty: false,
+                }
+                .run(from_collector)
+            })
+        };
+        let writer = match writer {
+            Ok(w) => w,
+            Err(e) => {
+                // The collector exits once its channels close.
+                drop(control);
+                let _ = collector.join();
+                return Err(e);
+            }
+        };
+        Ok(Pipeline {
+            recorder,
+            shared,
+            control,
+            threads: Mutex::new(vec![collector, writer]),
+            store,
+            run,
+        })
+    }
+
+    /// The hot path's state.
+    pub fn recorder(&self) -> &Arc<Recorder> {
+        &self.recorder
+    }
+
+    /// The store, for queries.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The run being recorded.
+    pub fn run(&self) -> u64 {
+        self.run
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        let counts = self.recorder.counts();
+        Stats {
+            captured: self.recorder.captured(&counts),
+            dropped: counts.dropped,
+            in_ring: counts.in_ring,
+            stored: self.shared.stored.load(Ordering::Acquire),
+            durable: self.shared.durable.load(Ordering::Acquire),
+            write_failed: self.shared.write_failed.load(Ordering::Relaxed),
+            last_error: self
+                .shared
+                .last_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            run: self.run,
+        }
+    }
+
+    /// Returns once every event accepted before the call is stored and on disk.
+    pub fn flush(&self, timeout: Duration) -> Result<(), RuntimeError> {
+        self.request(Control::Flush, timeout)
+    }
+
+    /// Drains everything, commits, records the run's summary and ends the threads.
+    /// Later calls (and flushes) return [`RuntimeError::Stopped`].
+    pub fn stop(&self, timeout: Duration) -> Result<(), RuntimeError> {
+        let result = self.request(Control::Stop, timeout);
+        if result.is_ok() {
+            let threads =
+                std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+            for t in threads {
+                let _ = t.join();
+            }
+        }
+        result
+    }
+
+    fn request(
+        &self,
+        make: impl FnOnce(Sender<Result<(), RuntimeError>>) -> Control,
+        timeout: Duration,
+    ) -> Result<(), RuntimeError> {
+        let (reply, answer) = bounded(1);
+        self.control
+            .send_timeout(make(reply), timeout)
+            .map_err(|_| RuntimeError::Stopped)?;
+        match answer.recv_timeout(timeout) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => Err(RuntimeError::Timeout(timeout)),
+            Err(RecvTimeoutError::Disconnected) => Err(RuntimeError::Stopped),
+        }
+    }
+}
+
+fn spawn(
+    name: &'static str,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<JoinHandle<()>, RuntimeError> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(f)
+        .map_err(|source| RuntimeError::Thread { name, source })
+}
+
+/// Empties the ring into batches.
+struct Collector {
+    recorder: Arc<Recorder>,
+    config: Config,
+    out: Sender<ToWriter>,
+    batch: Vec<Event>,
+    batch_bytes: usize,
+    batch_started: Option<Instant>,
+    next_shard: usize,
+}
+
+/// The collector's sleep when the ring was empty: short at first, longer when idle.
+const IDLE_WAITS: [Duration; 3] = [
+    Duration::from_micros(200),
+    Duration::from_millis(1),
+    Duration::from_millis(5),
+];
+
+impl Collector {
+    fn new(recorder: Arc<Recorder>, config: Config, out: Sender<ToWriter>) -> Collector {
+        Collector {
+            batch: Vec::with_capacity(config.batch_events),
+            recorder,
+            config,
+            out,
+            batch_bytes: 0,
+            batch_started: None,
+            next_shard: 0,
+        }
+    }
+
+    fn run(mut self, control: Receiver<Control>) {
+        let mut idle = 0usize;
+        loop {
+            let moved = self.collect();
+            idle = if moved > 0 { 0 } else { idle + 1 };
+            let wait = if moved > 0 {
+                Duration::ZERO
+            } else {
+                IDLE_WAITS[(idle / 20).min(IDLE_WAITS.len() - 1)]
+            };
+            match control.recv_timeout(wait) {
+                Ok(Control::Flush(reply)) => {
+                    let marks = self.recorder.ring().enqueued_marks();
+                    if self.drain_to(&marks).is_err() || self.send(ToWriter::Flush(reply)).is_err()
+                    {
+                        return;
+                    }
+                }
+                Ok(Control::Stop(reply)) => {
+                    let marks = self.recorder.ring().enqueued_marks();
+                    let _ = self.drain_to(&marks);
+                    let _ = self.send(ToWriter::Stop(reply));
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    let marks = self.recorder.ring().enqueued_marks();
+                    let _ = self.drain_to(&marks);
+                    return;
+                }
+            }
+            let stale = self
+                .batch_started
+                .is_some_and(|t| t.elapsed() >= self.config.commit_interval);
+            if stale && self.ship().is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Moves what the ring holds into batches (shipping full ones); returns how many events.
+    fn collect(&mut self) -> usize {
+        let recorder = self.recorder.clone();
+        let ring = recorder.ring();
+        let shards = ring.shards();
+        let mut moved = 0;
+        for _ in 0..shards {
+            let shard = self.next_shard;
+            self.next_shard = (self.next_shard + 1) % shards;
+            loop {
+                let room = self.config.batch_events - self.batch.len();
+                let before = self.batch.len();
+                self.batch_bytes += ring.pop_into(shard, &mut self.batch, room);
+                let got = self.batch.len() - before;
+                if got > 0 && self.batch_started.is_none() {
+                    self.batch_started = Some(Instant::now());
+                }
+                moved += got;
+                if self.batch.len() >= self.config.batch_events
+                    || self.batch_bytes >= self.config.batch_bytes
+                {
+                    if self.ship().is_err() {
+                        return moved;
+                    }
+                    continue;
+                }
+                break;
+            }
+        }
+        moved
+    }
+
+    /// Drains each shard until it let out the events it had accepted at `marks`.
+    fn drain_to(&mut self, marks: &[u64]) -> Result<(), ()> {
+        let recorder = self.recorder.clone();
+        let ring = recorder.ring();
+        loop {
+            let pending: Vec<usize> = (0..marks.len())
+                .filter(|s| !ring.passed(*s, marks[*s]))
+                .collect();
+            if pending.is_empty() {
+                return self.ship();
+            }
+            for shard in pending {
+                let room = self.config.batch_events - self.batch.len();
+                self.batch_bytes += ring.pop_into(shard, &mut self.batch, room.max(1));
+                if self.batch.len() >= self.config.batch_events {
+                    self.ship()?;
+                }
+            }
+        }
+    }
+
+    /// Sends the current batch, if any.
+    fn ship(&mut self) -> Result<(), ()> {
+        self.batch_started = None;
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(
+            &mut self.batch,
+            Vec::with_capacity(self.config.batch_events),
+        );
+        self.batch_bytes = 0;
+        self.send(ToWriter::Batch(batch))
+    }
+
+    fn send(&mut self, message: ToWriter) -> Result<(), ()> {
+        self.out.send(message).map_err(|_| ())
+    }
+}
+
+/// Writes batches into the store.
+struct Writer {
+    writer: RunWriter,
+    recorder: Arc<Recorder>,
+    shared: Arc<Shared>,
+    interval: Duration,
+    dirty: bool,
+}
+
+/// Batches merged into one transaction when several wait.
+const MAX_MERGED_BATCHES: usize = 4;
+
+impl Writer {
+    fn run(mut self, input: Receiver<ToWriter>) {
+        let mut next_checkpoint = Instant::now() + self.interval;
+        let mut pending: Option<ToWriter> = None;
+        loop {
+            let message = match pending.take() {
+                Some(m) => Ok(m),
+                None => {
+                    input.recv_timeout(next_checkpoint.saturating_duration_since(Instant::now()))
+                }
+            };
+            match message {
+                Ok(ToWriter::Batch(mut events)) => {
+                    for _ in 1..MAX_MERGED_BATCHES {
+                        match input.try_recv() {
+                            Ok(ToWriter::Batch(more)) => events.extend(more),
+                            Ok(other) => {
+                                pending = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.write(&events, Commit::Fast);
+                }
+                Ok(ToWriter::Flush(reply)) => {
+                    let _ = reply.send(self.checkpoint());
+                    next_checkpoint = Instant::now() + self.interval;
+                }
+                Ok(ToWriter::Stop(reply)) => {
+                    let _ = reply.send(self.finish());
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    let _ = self.finish();
+                    return;
+                }
+            }
+            if Instant::now() >= next_checkpoint {
+                if self.dirty {
+                    let _ = self.checkpoint();
+                }
+                next_checkpoint = Instant::now() + self.interval;
+            }
+        }
+    }
+
+    fn write(&mut self, events: &[Event], commit: Commit) {
+        let n = events.len() as u64;
+        match self.writer.write(events, self.recorder.atoms(), commit) {
+            Ok(_) => {
+                self.shared.stored.fetch_add(n, Ordering::AcqRel);
+                self.dirty = true;
+            }
+            Err(e) => {
+                self.shared.write_failed.fetch_add(n, Ordering::Relaxed);
+                *self
+                    .shared
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+            }
+        }
+    }
+
+    /// A durable commit covering everything stored so far.
+    fn checkpoint(&mut self) -> Result<(), RuntimeError> {
+        let stored = self.shared.stored.load(Ordering::Acquire);
+        match self
+            .writer
+            .write(&[], self.recorder.atoms(), Commit::Durable)
+        {
+            Ok(_) => {
+                self.shared.durable.store(stored, Ordering::Release);
+                self.dirty = false;
+                Ok(())
+            }
+            Err(e) => {
+                let text = e.to_string();
+                *self
+                    .shared
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(text.clone());
+                Err(RuntimeError::Write(text))
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), RuntimeError> {
+        self.checkpoint()?;
+        let counts = self.recorder.counts();
+        let summary = RunSummary {
+            ended_unix_ns: clock::unix_ns(),
+            captured: self.recorder.captured(&counts),
+            dropped: counts.dropped,
+            stored: self.shared.stored.load(Ordering::Acquire),
+        };
+        self.writer
+            .finish(&summary)
+            .map_err(|e| RuntimeError::Write(e.to_string()))
+    }
+}

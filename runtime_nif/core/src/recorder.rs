@@ -1,0 +1,78 @@
+//! The hot path's state: call ids, the ring, the atom registry, the encoder's caps.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam_utils::CachePadded;
+use store::Event;
+
+use crate::atoms::AtomRegistry;
+use crate::config::Config;
+use crate::encoder::Caps;
+use crate::ring::{DropPolicy, Ring, RingCounts};
+use crate::thread;
+
+/// What every hot-path call shares. All methods are O(1), lock-free and never block.
+pub struct Recorder {
+    next_id: CachePadded<AtomicU64>,
+    ring: Ring,
+    atoms: AtomRegistry,
+    caps: Caps,
+    policy: DropPolicy,
+}
+
+impl Recorder {
+    /// A recorder with the ring and caps of `config`.
+    pub fn new(config: &Config) -> Recorder {
+        Recorder {
+            next_id: CachePadded::new(AtomicU64::new(1)),
+            ring: Ring::new(
+                config.shards,
+                config.ring_capacity,
+                config.ring_bytes,
+                config.drop_policy,
+            ),
+            atoms: AtomRegistry::default(),
+            caps: config.caps,
+            policy: config.drop_policy,
+        }
+    }
+
+    /// A new call id: unique for the run, increasing in the order calls start.
+    pub fn next_call_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Pushes an event into this thread's shard; `false` when the ring dropped it.
+    pub fn record(&self, event: Event) -> bool {
+        self.ring.push(thread::shard_hint(), event)
+    }
+
+    /// The encoder's caps.
+    pub fn caps(&self) -> &Caps {
+        &self.caps
+    }
+
+    /// The atom registry.
+    pub fn atoms(&self) -> &AtomRegistry {
+        &self.atoms
+    }
+
+    /// The ring.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// The ring's counters.
+    pub fn counts(&self) -> RingCounts {
+        self.ring.counts()
+    }
+
+    /// Events the hot path produced: accepted, plus rejected by a full ring under drop-newest
+    /// (under drop-oldest every event is accepted, and evictions are the drops).
+    pub fn captured(&self, counts: &RingCounts) -> u64 {
+        match self.policy {
+            DropPolicy::DropNewest => counts.enqueued + counts.dropped,
+            DropPolicy::DropOldest => counts.enqueued,
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! The byte layout of stored records (all integers little-endian).
+//!
+//! Keys are redb integers; values are these records. Each layout starts with what every reader
+//! needs and ends with the variable-length bytes, so decoding is a few bounds-checked reads.
+//!
+//! | record | layout |
+//! |---|---|
+//! | call | `flags:u8 parent:u64 pid:u64 module:u32 function:u32 arity:u8 scheduler:u16 start:u64 args_len:u32 args` then, when `flags & 1`, an end |
+//! | end | `time:u64 scheduler:u16 outcome:u8 tail_calls:u32 value_len:u32 value` |
+//! | tail call | `module:u32 function:u32 arity:u8 time:u64 args_len:u32 args` |
+//! | process | `first_call:u64 origin_kind:u8 origin_pid:u64 text_len:u32 text origin_len:u32 origin_text` |
+//! | run | `started_unix_ns:u64 monotonic_origin_ns:u64 erlang_monotonic_ns:i64 os_pid:u32` then `node`, `otp_release`, `tool_version` (each `len:u32 bytes`), then `ended:u8` and, when 1, `ended_unix_ns:u64 captured:u64 dropped:u64 stored:u64` |
+//!
+//! `parent` 0 means none; `outcome` is 0 return, 1 error, 2 throw, 3 exit; `origin_kind` is 0
+//! none, 1 `$callers`, 2 `$ancestors`.
+
+use crate::error::{Result, StoreError};
+use crate::event::{Class, Outcome};
+
+/// A call as stored, borrowing its bytes from the database page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CallRow<'a> {
+    pub parent: u64,
+    pub pid: u64,
+    pub module: u32,
+    pub function: u32,
+    pub arity: u8,
+    pub scheduler: u16,
+    pub start: u64,
+    pub args: &'a [u8],
+    pub end: Option<EndRow<'a>>,
+}
+
+/// The end of a call as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EndRow<'a> {
+    pub time: u64,
+    pub scheduler: u16,
+    pub outcome: Outcome,
+    pub tail_calls: u32,
+    pub value: &'a [u8],
+}
+
+/// A tail call as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TailCallRow<'a> {
+    pub module: u32,
+    pub function: u32,
+    pub arity: u8,
+    pub time: u64,
+    pub args: &'a [u8],
+}
+
+/// A process as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProcessRow<'a> {
+    pub first_call: u64,
+    pub origin_kind: u8,
+    pub origin_pid: u64,
+    pub text: &'a str,
+    pub origin_text: &'a str,
+}
+
+const HAS_END: u8 = 1;
+
+impl CallRow<'_> {
+    /// Appends the encoded row to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.push(if self.end.is_some() { HAS_END } else { 0 });
+        put_u64(out, self.parent);
+        put_u64(out, self.pid);
+        put_u32(out, self.module);
+        put_u32(out, self.function);
+        out.push(self.arity);
+        put_u16(out, self.scheduler);
+        put_u64(out, self.start);
+        put_bytes(out, self.args);
+        if let Some(end) = &self.end {
+            end.encode(out);
+        }
+    }
+
+    /// Decodes a row.
+    pub fn decode(bytes: &[u8]) -> Result<CallRow<'_>> {
+        let mut r = Reader::new(bytes, "call");
+        let flags = r.u8()?;
+        let row = CallRow {
+            parent: r.u64()?,
+            pid: r.u64()?,
+            module: r.u32()?,
+            function: r.u32()?,
+            arity: r.u8()?,
+            scheduler: r.u16()?,
+            start: r.u64()?,
+            args: r.bytes()?,
+            end: None,
+        };
+        let end = if flags & HAS_END != 0 {
+            Some(EndRow::read(&mut r)?)
+        } else {
+            None
+        };
+        r.finish()?;
+        Ok(CallRow { end, ..row })
+    }
+}
+
+impl EndRow<'_> {
+    /// Appends the encoded row to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_u64(out, self.time);
+        put_u16(out, self.scheduler);
+        out.push(outcome_byte(self.outcome));
+        put_u32(out, self.tail_calls);
+        put_bytes(out, self.value);
+    }
+
+    /// Decodes a row stored on its own.
+    pub fn decode(bytes: &[u8]) -> Result<EndRow<'_>> {
+        let mut r = Reader::new(bytes, "end");
+        let row = EndRow::read(&mut r)?;
+        r.finish()?;
+        Ok(row)
+    }
+
+    fn read<'a>(r: &mut Reader<'a>) -> Result<EndRow<'a>> {
+        Ok(EndRow {
+            time: r.u64()?,
+            scheduler: r.u16()?,
+            outcome: byte_outcome(r.u8()?).ok_or_else(|| r.corrupt("unknown outcome"))?,
+            tail_calls: r.u32()?,
+            value: r.bytes()?,
+        })
+    }
+}
+
+impl TailCallRow<'_> {
+    /// Appends the encoded row to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_u32(out, self.module);
+        put_u32(out, self.function);
+        out.push(self.arity);
+        put_u64(out, self.time);
+        put_bytes(out, self.args);
+    }
+
+    /// Decodes a row.
+    pub fn decode(bytes: &[u8]) -> Result<TailCallRow<'_>> {
+        let mut r = Reader::new(bytes, "tail call");
+        let row = TailCallRow {
+            module: r.u32()?,
+            function: r.u32()?,
+            arity: r.u8()?,
+            time: r.u64()?,
+            args: r.bytes()?,
+        };
+        r.finish()?;
+        Ok(row)
+    }
+}
+
+impl ProcessRow<'_> {
+    /// Appends the encoded row to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_u64(out, self.first_call);
+        out.push(self.origin_kind);
+        put_u64(out, self.origin_pid);
+        put_bytes(out, self.text.as_bytes());
+        put_bytes(out, self.origin_text.as_bytes());
+    }
+
+    /// Decodes a row.
+    pub fn decode(bytes: &[u8]) -> Result<ProcessRow<'_>> {
+        let mut r = Reader::new(bytes, "process");
+        let row = ProcessRow {
+            first_call: r.u64()?,
+            origin_kind: r.u8()?,
+            origin_pid: r.u64()?,
+            text: r.str()?,
+            origin_text: r.str()?,
+        };
+        r.finish()?;
+        Ok(row)
+    }
+}
+
+/// The byte that stores an outcome.
+pub(crate) fn outcome_byte(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::Return => 0,
+        Outcome::Exception(Class::Error) => 1,
+        Outcome::Exception(Class::Throw) => 2,
+        Outcome::Exception(Class::Exit) => 3,
+    }
+}
+
+fn byte_outcome(byte: u8) -> Option<Outcome> {
+    Some(match byte {
+        0 => Outcome::Return,
+        1 => Outcome::Exception(Class::Error),
+        2 => Outcome::Exception(Class::Throw),
+        3 => Outcome::Exception(Class::Exit),
+        _ => return None,
+    })
+}
+
+/// Appends a little-endian `u16`.
+pub(crate) fn put_u16(out: &mut Vec<u8>, v: u16) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// Appends a little-endian `u32`.
+pub(crate) fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// Appends a little-endian `u64`.
+pub(crate) fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// Appends `len:u32 bytes` (longer inputs are cut at `u32::MAX`, which the encoder's caps never
+/// reach).
+pub(crate) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    let len = bytes.len().min(u32::MAX as usize);
+    put_u32(out, len as u32);
+    out.extend_from_slice(&bytes[..len]);
+}
+
+/// Bounds-checked reads over a record.
+pub(crate) struct Reader<'a> {
+    bytes: &'a [u8],
+    what: &'static str,
+}
+
+impl<'a> Reader<'a> {
+    /// Reads `bytes`, a record of kind `what` (named in errors).
+    pub fn new(bytes: &'a [u8], what: &'static str) -> Self {
+        Reader { bytes, what }
+    }
+
+    /// An error about this record.
+    pub fn corrupt(&self, problem: &'static str) -> StoreError {
+        StoreError::Corrupt {
+            what: self.what,
+            problem,
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.bytes.len() < n {
+            return Err(self.corrupt("truncated"));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let mut a = [0; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+
+    /// Reads a byte.
+    pub fn u8(&mut self) -> Result<u8> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    /// Reads a `u16`.
+    pub fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_le_bytes(self.array()?))
+    }
+
+    /// Reads a `u32`.
+    pub fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    /// Reads a `u64`.
+    pub fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    /// Reads an `i64`.
+    pub fn i64(&mut self) -> Result<i64> {
+        Ok(i64::from_le_bytes(self.array()?))
+    }
+
+    /// Reads `len:u32 bytes`.
+    pub fn bytes(&mut self) -> Result<&'a [u8]> {
+        let len = self.u32()? as usize;
+        self.take(len)
+    }
+
+    /// Reads `len:u32 bytes` holding UTF-8.
+    pub fn str(&mut self) -> Result<&'a str> {
+        let bytes = self.bytes()?;
+        std::str::from_utf8(bytes).map_err(|_| self.corrupt("text is not UTF-8"))
+    }
+
+    /// Checks that nothing is left.
+    pub fn finish(&self) -> Result<()> {
+        if self.bytes.is_empty() {
+            Ok(())
+        } else {
+            Err(self.corrupt("trailing bytes"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call_with(end: Option<EndRow<'static>>) -> CallRow<'static> {
+        CallRow {
+            parent: 7,
+            pid: 0x1234_5678_9abc,
+            module: 3,
+            function: 4,
+            arity: 2,
+            scheduler: 1,
+            start: 1_000_000,
+            args: &[131, 106],
+            end,
+        }
+    }
+
+    #[test]
+    fn calls_round_trip_with_and_without_end() {
+        let end = EndRow {
+            time: 1_000_500,
+            scheduler: 2,
+            outcome: Outcome::Exception(Class::Throw),
+            tail_calls: 9,
+            value: b"\x83d\x00\x02ok",
+        };
+        for row in [call_with(None), call_with(Some(end))] {
+            let mut bytes = Vec::new();
+            row.encode(&mut bytes);
+            assert_eq!(CallRow::decode(&bytes).unwrap(), row);
+        }
+    }
+
+    #[test]
+    fn truncated_and_padded_records_are_errors_not_panics() {
+        let mut bytes = Vec::new();
+        call_with(None).encode(&mut bytes);
+        for cut in 0..bytes.len() {
+            assert!(CallRow::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        bytes.push(0);
+        assert!(CallRow::decode(&bytes).is_err());
+    }
+
+    #[test]
+    fn unknown_outcomes_are_rejected() {
+        let mut bytes = Vec::new();
+        EndRow {
+            time: 1,
+            scheduler: 1,
+            outcome: Outcome::Return,
+            tail_calls: 0,
+            value: &[],
+        }
+        .encode(&mut bytes);
+        bytes[10] = 9;
+        assert!(EndRow::decode(&bytes).is_err());
+    }
+
+    #[test]
+    fn processes_and_tail_calls_round_trip() {
+        let p = ProcessRow {
+            first_call: 5,
+            origin_kind: 1,
+            origin_pid: 99,
+            text: "<0.90.0>",
+            origin_text: "<0.80.0>",
+        };
+        let mut bytes = Vec::new();
+        p.encode(&mut bytes);
+        assert_eq!(ProcessRow::decode(&bytes).unwrap(), p);
+        let t = TailCallRow {
+            module: 1,
+            function: 2,
+            arity: 3,
+            time: 4,
+            args: b"xyz",
+        };
+        bytes.clear();
+        t.encode(&mut bytes);
+        assert_eq!(TailCallRow::decode(&bytes).unwrap(), t);
+    }
+}

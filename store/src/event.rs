@@ -1,0 +1,148 @@
+//! Events: what the runtime captures, in the order it captures them.
+//!
+//! The hot path builds these plain values; the writer turns them into rows. A call produces an
+//! [`Enter`] and, when it finishes, an [`End`]; calls that continue through local tail calls also
+//! produce [`TailCall`]s. Values (arguments, results, exception reasons) are already encoded in
+//! the external term format by the bounded encoder, so the store never sees a live term.
+
+/// An atom as the runtime knows it (in the NIF: the atom's term word, stable for the VM's
+/// lifetime). The writer asks an [`AtomNames`] for the text the first time it meets a key.
+pub type AtomKey = u64;
+
+/// Gives the text of atoms the writer has not met yet.
+pub trait AtomNames {
+    /// The text of `key`, or `None` when it is unknown (stored as `"?"`).
+    fn name(&self, key: AtomKey) -> Option<String>;
+}
+
+/// One captured event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The call this event belongs to (unique per run, increasing in the order calls start).
+    pub call_id: u64,
+    /// Monotonic time in nanoseconds (`CLOCK_MONOTONIC`; see [`crate::RunInfo`] for conversions).
+    pub time: u64,
+    /// The scheduler that captured it (1-based; 0 when not a normal scheduler).
+    pub scheduler: u16,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What an [`Event`] records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// A wrapped function was called.
+    Enter(Enter),
+    /// The call returned or raised.
+    End(End),
+    /// The call continued through a local tail call to another wrapped function.
+    TailCall(TailCall),
+}
+
+/// A call starting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enter {
+    /// The caller's call in the same process, if any.
+    pub parent: Option<u64>,
+    /// The process (the pid's term word: unique for the VM's lifetime).
+    pub pid: u64,
+    /// The module.
+    pub module: AtomKey,
+    /// The function.
+    pub function: AtomKey,
+    /// The arity.
+    pub arity: u8,
+    /// The arguments as one list, in the external term format.
+    pub args: Vec<u8>,
+    /// Set on the first call a process records: who the process is and where it came from.
+    pub process: Option<Box<ProcessStart>>,
+}
+
+/// A call finishing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct End {
+    /// Returned, or raised with a class.
+    pub outcome: Outcome,
+    /// How many local tail calls the call made (see [`TailCall`]).
+    pub tail_calls: u32,
+    /// The result, or `{Reason, Stacktrace}` for an exception, in the external term format.
+    pub value: Vec<u8>,
+}
+
+/// How a call finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// It returned a value.
+    Return,
+    /// It raised an exception of this class.
+    Exception(Class),
+}
+
+/// The class of an exception.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// `error`
+    Error,
+    /// `throw`
+    Throw,
+    /// `exit`
+    Exit,
+}
+
+impl Class {
+    /// The class as Erlang spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Error => "error",
+            Class::Throw => "throw",
+            Class::Exit => "exit",
+        }
+    }
+}
+
+/// A local tail call to a wrapped function: the current call continued as `function/arity`.
+/// Only the first few per call are captured (their index counts from 0); the call's [`End`]
+/// carries the total.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailCall {
+    /// The position among the call's tail calls, from 0.
+    pub index: u32,
+    /// The module.
+    pub module: AtomKey,
+    /// The function.
+    pub function: AtomKey,
+    /// The arity.
+    pub arity: u8,
+    /// The arguments as one list, in the external term format.
+    pub args: Vec<u8>,
+}
+
+/// Who a process is, recorded with its first recorded call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessStart {
+    /// The pid as `pid_to_list/1` prints it.
+    pub text: String,
+    /// Where the process came from, if known.
+    pub origin: Option<Origin>,
+}
+
+/// The process a process came from: the head of its `$callers` (Tasks, and anything started
+/// through `Task.Supervisor`) or else of its `$ancestors` (processes started by `proc_lib`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Which list it came from.
+    pub kind: OriginKind,
+    /// The origin's pid (term word, as [`Enter::pid`]).
+    pub pid: u64,
+    /// The origin's pid as text.
+    pub text: String,
+}
+
+/// Which process-dictionary list an [`Origin`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OriginKind {
+    /// `$callers`
+    Caller,
+    /// `$ancestors`
+    Ancestor,
+}

@@ -1,0 +1,511 @@
+//! The store end to end: writing runs in batches, then every query.
+
+use std::collections::HashMap;
+
+use store::{
+    AtomKey, AtomNames, CallFilter, Class, Commit, End, Enter, Event, EventKind, Origin,
+    OriginKind, Outcome, ProcessStart, Retention, RunInfo, RunSummary, Store, StoreError, TailCall,
+};
+
+/// Atom keys are indexes into a fixed list of names.
+struct Names(Vec<&'static str>);
+
+impl AtomNames for Names {
+    fn name(&self, key: AtomKey) -> Option<String> {
+        self.0.get(key as usize).map(|s| s.to_string())
+    }
+}
+
+const MOD_A: AtomKey = 0;
+const MOD_B: AtomKey = 1;
+const F: AtomKey = 2;
+const G: AtomKey = 3;
+const H: AtomKey = 4;
+
+fn names() -> Names {
+    Names(vec!["mod_a", "mod_b", "f", "g", "h"])
+}
+
+fn info() -> RunInfo {
+    RunInfo {
+        started_unix_ns: 1_800_000_000_000_000_000,
+        monotonic_origin_ns: 1_000,
+        erlang_monotonic_ns: -576_460_752_000_000_000,
+        os_pid: 4242,
+        node: "nonode@nohost".into(),
+        otp_release: "25".into(),
+        tool_version: "0.1.0".into(),
+    }
+}
+
+fn enter(id: u64, time: u64, parent: Option<u64>, pid: u64, m: AtomKey, f: AtomKey) -> Event {
+    Event {
+        call_id: id,
+        time,
+        scheduler: 1,
+        kind: EventKind::Enter(Enter {
+            parent,
+            pid,
+            module: m,
+            function: f,
+            arity: 1,
+            args: vec![131, 107, 0, 1, id as u8],
+            process: None,
+        }),
+    }
+}
+
+fn ret(id: u64, time: u64) -> Event {
+    Event {
+        call_id: id,
+        time,
+        scheduler: 2,
+        kind: EventKind::End(End {
+            outcome: Outcome::Return,
+            tail_calls: 0,
+            value: vec![131, 97, id as u8],
+        }),
+    }
+}
+
+fn raise(id: u64, time: u64) -> Event {
+    Event {
+        call_id: id,
+        time,
+        scheduler: 2,
+        kind: EventKind::End(End {
+            outcome: Outcome::Exception(Class::Error),
+            tail_calls: 0,
+            value: vec![131, 100, 0, 1, b'x'],
+        }),
+    }
+}
+
+fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("sub/trace.redb")).unwrap();
+    (dir, store)
+}
+
+/// pid 10: 1 (a:f) { 2 (a:g) { 3 (b:h) } 4 (a:g, raises) }; pid 20: 5 (b:f), 6 (a:f) { 7 }.
+fn sample() -> Vec<Vec<Event>> {
+    vec![
+        vec![
+            enter(1, 100, None, 10, MOD_A, F),
+            enter(2, 110, Some(1), 10, MOD_A, G),
+            enter(5, 115, None, 20, MOD_B, F),
+            enter(3, 120, Some(2), 10, MOD_B, H),
+            ret(3, 130),
+            ret(5, 135),
+        ],
+        // Ends of calls written by the previous batch, and an end before its enter.
+        vec![
+            ret(2, 140),
+            raise(4, 160),
+            enter(4, 150, Some(1), 10, MOD_A, G),
+            enter(6, 165, None, 20, MOD_A, F),
+            enter(7, 166, Some(6), 20, MOD_A, H),
+            ret(7, 167),
+        ],
+        vec![ret(1, 170), ret(6, 171)],
+    ]
+}
+
+fn write_sample(store: &Store) -> u64 {
+    let mut writer = store.begin_run(&info(), Retention::default()).unwrap();
+    for batch in sample() {
+        writer.write(&batch, &names(), Commit::Fast).unwrap();
+    }
+    writer.run()
+}
+
+fn ids(calls: &[store::Call]) -> Vec<u64> {
+    calls.iter().map(|c| c.id).collect()
+}
+
+#[test]
+fn every_call_is_stored_once_with_its_end_whichever_batch_it_came_in() {
+    let (_dir, store) = temp_store();
+    write_sample(&store);
+    let snap = store.snapshot(None).unwrap();
+    assert_eq!(snap.call_count().unwrap(), 7);
+    let c3 = snap.call(3).unwrap().unwrap();
+    assert_eq!((c3.module.as_str(), c3.function.as_str()), ("mod_b", "h"));
+    assert_eq!(c3.parent, Some(2));
+    assert_eq!(c3.args, vec![131, 107, 0, 1, 3]);
+    assert_eq!(c3.duration_ns(), Some(10));
+    let c2 = snap.call(2).unwrap().unwrap();
+    assert_eq!(c2.end.as_ref().unwrap().time, 140, "end from a later batch");
+    let c4 = snap.call(4).unwrap().unwrap();
+    assert_eq!(c4.exception(), Some(Class::Error), "end before its enter");
+    assert_eq!(
+        snap.call(1).unwrap().unwrap().end.unwrap().value,
+        vec![131, 97, 1]
+    );
+    assert!(snap.call(99).unwrap().is_none());
+}
+
+#[test]
+fn children_and_subtrees_follow_the_process_nesting() {
+    let (_dir, store) = temp_store();
+    write_sample(&store);
+    let snap = store.snapshot(None).unwrap();
+    assert_eq!(ids(&snap.children(1, 10).unwrap()), vec![2, 4]);
+    assert_eq!(ids(&snap.children(1, 1).unwrap()), vec![2]);
+    assert_eq!(ids(&snap.children(3, 10).unwrap()), Vec::<u64>::new());
+    let tree = snap.subtree(1, 100).unwrap().unwrap();
+    assert_eq!(ids(&tree.calls), vec![1, 2, 3, 4]);
+    assert!(!tree.truncated);
+    let cut = snap.subtree(1, 2).unwrap().unwrap();
+    assert_eq!(ids(&cut.calls), vec![1, 2]);
+    assert!(cut.truncated);
+    assert_eq!(
+        ids(&snap.subtree(6, 100).unwrap().unwrap().calls),
+        vec![6, 7]
+    );
+    assert_eq!(ids(&snap.subtree(5, 100).unwrap().unwrap().calls), vec![5]);
+}
+
+#[test]
+fn a_subtree_whose_end_is_missing_stops_at_the_first_call_outside_it() {
+    let (_dir, store) = temp_store();
+    let mut writer = store.begin_run(&info(), Retention::default()).unwrap();
+    let batch = vec![
+        enter(1, 100, None, 10, MOD_A, F),
+        enter(2, 110, Some(1), 10, MOD_A, G),
+        ret(2, 120),
+        // 1's end was dropped; 3 is a later root call of the same process.
+        enter(3, 200, None, 10, MOD_A, G),
+        ret(3, 210),
+    ];
+    writer.write(&batch, &names(), Commit::Fast).unwrap();
+    let snap = store.snapshot(None).unwrap();
+    assert_eq!(
+        ids(&snap.subtree(1, 100).unwrap().unwrap().calls),
+        vec![1, 2]
+    );
+}
+
+#[test]
+fn filters_use_the_indexes_and_return_newest_first() {
+    let (_dir, store) = temp_store();
+    write_sample(&store);
+    let snap = store.snapshot(None).unwrap();
+    let q = |f: CallFilter| ids(&snap.calls(&f).unwrap());
+    assert_eq!(q(CallFilter::default()), vec![7, 6, 5, 4, 3, 2, 1]);
+    assert_eq!(
+        q(CallFilter {
+            limit: 2,
+            ..Default::default()
+        }),
+        vec![7, 6]
+    );
+    let module_a = CallFilter {
+        module: Some("mod_a".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        q(module_a.clone()),
+        vec![7, 6, 4, 2, 1],
+        "merged across functions"
+    );
+    assert_eq!(
+        q(CallFilter {
+            function: Some("g".into()),
+            ..module_a.clone()
+        }),
+        vec![4, 2]
+    );
+    assert_eq!(
+        q(CallFilter {
+            function: Some("f".into()),
+            ..Default::default()
+        }),
+        vec![6, 5, 1],
+        "a function across modules"
+    );
+    assert_eq!(
+        q(CallFilter {
+            pid: Some(20),
+            ..Default::default()
+        }),
+        vec![7, 6, 5]
+    );
+    assert_eq!(
+        q(CallFilter {
+            exceptions_only: true,
+            ..Default::default()
+        }),
+        vec![4]
+    );
+    assert_eq!(
+        q(CallFilter {
+            exceptions_only: true,
+            module: Some("mod_b".into()),
+            ..Default::default()
+        }),
+        Vec::<u64>::new()
+    );
+    // Newest first means by id (the order calls start in; this sample's times only
+    // approximate it).
+    assert_eq!(
+        q(CallFilter {
+            since: Some(115),
+            until: Some(150),
+            ..Default::default()
+        }),
+        vec![5, 4, 3]
+    );
+    assert_eq!(
+        q(CallFilter {
+            arity: Some(2),
+            ..Default::default()
+        }),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        q(CallFilter {
+            module: Some("no_such_module".into()),
+            ..Default::default()
+        }),
+        Vec::<u64>::new()
+    );
+}
+
+#[test]
+fn time_bounds_hold_on_large_runs() {
+    let (_dir, store) = temp_store();
+    let mut writer = store.begin_run(&info(), Retention::default()).unwrap();
+    let mut batch = Vec::new();
+    for id in 1..=20_000u64 {
+        batch.push(enter(id, id * 10, None, 1 + id % 3, MOD_A, F));
+        batch.push(ret(id, id * 10 + 5));
+    }
+    writer.write(&batch, &names(), Commit::Fast).unwrap();
+    let snap = store.snapshot(None).unwrap();
+    let got = snap
+        .calls(&CallFilter {
+            since: Some(100_000),
+            until: Some(100_050),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        ids(&got),
+        vec![10_005, 10_004, 10_003, 10_002, 10_001, 10_000]
+    );
+}
+
+#[test]
+fn tail_calls_and_processes_are_kept_and_origins_resolve_to_the_running_call() {
+    let (_dir, store) = temp_store();
+    let mut writer = store.begin_run(&info(), Retention::default()).unwrap();
+    let mut first = enter(1, 100, None, 10, MOD_A, F);
+    if let EventKind::Enter(e) = &mut first.kind {
+        e.process = Some(Box::new(ProcessStart {
+            text: "<0.10.0>".into(),
+            origin: None,
+        }));
+    }
+    let mut task_first = enter(4, 135, None, 30, MOD_B, H);
+    if let EventKind::Enter(e) = &mut task_first.kind {
+        e.process = Some(Box::new(ProcessStart {
+            text: "<0.30.0>".into(),
+            origin: Some(Origin {
+                kind: OriginKind::Caller,
+                pid: 10,
+                text: "<0.10.0>".into(),
+            }),
+        }));
+    }
+    let tail = Event {
+        call_id: 2,
+        time: 125,
+        scheduler: 1,
+        kind: EventKind::TailCall(TailCall {
+            index: 0,
+            module: MOD_A,
+            function: H,
+            arity: 2,
+            args: vec![131, 106],
+        }),
+    };
+    let mut end2 = ret(2, 140);
+    if let EventKind::End(e) = &mut end2.kind {
+        e.tail_calls = 1000;
+    }
+    let batch = vec![
+        first,
+        enter(2, 110, Some(1), 10, MOD_A, G),
+        tail,
+        // 3 is a finished sibling-level call started before the task's first call.
+        enter(3, 112, Some(2), 10, MOD_A, G),
+        ret(3, 120),
+        task_first,
+        ret(4, 138),
+        end2,
+        ret(1, 150),
+    ];
+    writer.write(&batch, &names(), Commit::Durable).unwrap();
+    let snap = store.snapshot(None).unwrap();
+    let tails = snap.tail_calls(2).unwrap();
+    assert_eq!(tails.len(), 1);
+    assert_eq!((tails[0].function.as_str(), tails[0].arity), ("h", 2));
+    assert_eq!(snap.call(2).unwrap().unwrap().end.unwrap().tail_calls, 1000);
+    let p = snap.process(30).unwrap().unwrap();
+    assert_eq!(p.text, "<0.30.0>");
+    assert_eq!(p.first_call, 4);
+    assert_eq!(p.origin.as_ref().unwrap().kind, OriginKind::Caller);
+    // At time 135 call 3 had ended; 2 was running (inside 1).
+    assert_eq!(snap.origin_call(30).unwrap().unwrap().id, 2);
+    assert!(snap.origin_call(10).unwrap().is_none());
+    assert_eq!(snap.processes().unwrap().len(), 2);
+}
+
+#[test]
+fn each_start_is_a_new_run_and_queries_default_to_the_latest() {
+    let (dir, store) = temp_store();
+    let first = write_sample(&store);
+    let mut writer = store.begin_run(&info(), Retention::default()).unwrap();
+    writer
+        .write(&[enter(1, 5, None, 1, MOD_B, G)], &names(), Commit::Fast)
+        .unwrap();
+    let summary = RunSummary {
+        ended_unix_ns: 1,
+        captured: 2,
+        dropped: 3,
+        stored: 4,
+    };
+    writer.finish(&summary).unwrap();
+    assert_eq!(writer.run(), first + 1);
+    drop(writer);
+    drop(store);
+    let store = Store::open(dir.path().join("sub/trace.redb")).unwrap();
+    let runs = store.runs().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1].summary, Some(summary));
+    assert_eq!(runs[0].info, info());
+    let latest = store.snapshot(None).unwrap();
+    assert_eq!(latest.call_count().unwrap(), 1);
+    assert_eq!(latest.call(1).unwrap().unwrap().function, "g");
+    let older = store.snapshot(Some(first)).unwrap();
+    assert_eq!(older.call(1).unwrap().unwrap().function, "f");
+    assert!(matches!(
+        store.snapshot(Some(77)),
+        Err(StoreError::NoSuchRun(77))
+    ));
+}
+
+#[test]
+fn an_empty_store_says_it_has_no_runs() {
+    let (_dir, store) = temp_store();
+    assert!(matches!(store.snapshot(None), Err(StoreError::NoRuns)));
+}
+
+#[test]
+fn a_second_open_of_a_held_database_is_refused_clearly() {
+    let (dir, _store) = temp_store();
+    let err = Store::open(dir.path().join("sub/trace.redb")).unwrap_err();
+    assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("held by another process"), "{err}");
+}
+
+/// Writes `runs` runs of `calls` calls each with a cap; returns the store.
+fn fill(store: &Store, runs: usize, calls: u64, cap: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    for _ in 0..runs {
+        let mut writer = store
+            .begin_run(&info(), Retention { max_bytes: cap })
+            .unwrap();
+        let mut batch = Vec::new();
+        for id in 1..=calls {
+            batch.push(enter(id, id * 10, None, id % 7, MOD_A, F));
+            batch.push(ret(id, id * 10 + 1));
+            if batch.len() >= 2000 {
+                writer.write(&batch, &names(), Commit::Durable).unwrap();
+                batch.clear();
+            }
+        }
+        writer.write(&batch, &names(), Commit::Durable).unwrap();
+        out.push(writer.run());
+    }
+    out
+}
+
+#[test]
+fn retention_drops_the_oldest_runs_first() {
+    let (_dir, store) = temp_store();
+    // One run of 20k calls estimates at about 2.4 MB; a 6 MB cap keeps two runs.
+    let runs = fill(&store, 4, 20_000, 6_000_000);
+    let kept: Vec<u64> = store.runs().unwrap().iter().map(|r| r.id).collect();
+    assert!(kept.len() < 4, "{kept:?}");
+    assert_eq!(kept.last(), runs.last(), "the current run is kept");
+    assert_eq!(
+        kept,
+        runs[runs.len() - kept.len()..].to_vec(),
+        "the oldest go first"
+    );
+    assert!(store.snapshot(Some(runs[0])).is_err());
+}
+
+#[test]
+fn retention_drops_the_oldest_calls_of_a_run_that_alone_is_too_big() {
+    let (dir, store) = temp_store();
+    let cap = 3_000_000;
+    fill(&store, 1, 100_000, cap);
+    let snap = store.snapshot(None).unwrap();
+    let count = snap.call_count().unwrap();
+    assert!(count > 0 && count < 100_000, "{count}");
+    // The newest calls are kept, the oldest are gone with their index entries.
+    assert!(snap.call(100_000).unwrap().is_some());
+    assert!(snap.call(1).unwrap().is_none());
+    let by_pid = snap
+        .calls(&CallFilter {
+            pid: Some(1),
+            limit: 1_000_000,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(by_pid.iter().all(|c| c.pid == 1));
+    assert!((by_pid.len() as u64) < count);
+    let oldest_kept = by_pid.last().unwrap().id;
+    assert!(snap.call(oldest_kept).unwrap().is_some());
+    // The file stays within a small multiple of the cap (freed pages are reused).
+    let size = std::fs::metadata(dir.path().join("sub/trace.redb"))
+        .unwrap()
+        .len();
+    assert!(size < 4 * cap, "file is {size} bytes for a cap of {cap}");
+}
+
+#[test]
+fn a_store_of_another_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.redb");
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let def: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+            let mut meta = txn.open_table(def).unwrap();
+            meta.insert("format", 99u32.to_le_bytes().as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Format { found: 99, .. }), "{err}");
+}
+
+#[test]
+fn atoms_are_interned_once_across_batches_and_runs() {
+    let (_dir, store) = temp_store();
+    write_sample(&store);
+    write_sample(&store);
+    let snap = store.snapshot(None).unwrap();
+    let mut seen = HashMap::new();
+    for c in snap.calls(&CallFilter::default()).unwrap() {
+        seen.insert(c.module.clone(), ());
+    }
+    assert_eq!(seen.len(), 2);
+}
