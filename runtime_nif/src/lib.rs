@@ -1,3 +1,33 @@
-//! The ElixirScope runtime NIF: the hot path of recording.
+//! The ElixirScope runtime NIF: thin functions between the BEAM and the runtime core.
 //!
-//! Built by the runtime issue; see `docs/ARCHITECTURE.md` for the runtime contract.
+//! The Erlang module `elixir_scope_runtime` (in `runtime_nif/erlang/`) implements the runtime
+//! contract wrapped code calls and calls these functions, which the stub module
+//! `elixir_scope_nif` exposes. The logic lives in plain Rust in `runtime_core` (encoder, ring,
+//! drain) and `store`; this crate only reads terms and moves values across.
+//!
+//! - [`hot`] – the hot path: `enter/5`, `enter_first/6`, `call_return/2`,
+//!   `call_exception/4`, `tail_call/6`.
+//! - [`control`] – `start/1`, `flush/1`, `stats/0`, `loaded/0`.
+//! - [`query`] – `call/1`, `children/2`, `subtree/2`, `calls/1` for IEx.
+//! - [`term`] – live terms for the encoder; atom and pid words.
+//! - [`runtime`] – the VM's one runtime and the exit hook that flushes it.
+//! - [`atoms`] – atoms the NIF returns.
+//!
+//! No NIF panics across the boundary (rustler turns a panic into an Erlang error, and the code
+//! avoids panicking paths); a bad argument is a `badarg` exception; long work (opening the
+//! store, flushing, queries) runs on dirty I/O schedulers.
+
+pub mod atoms;
+pub mod control;
+pub mod hot;
+pub mod query;
+pub mod runtime;
+pub mod term;
+
+fn load(_env: rustler::Env, _info: rustler::Term) -> bool {
+    term::init_bounds();
+    runtime::install_exit_hook();
+    true
+}
+
+rustler::init!("elixir_scope_nif", load = load);

@@ -31,5 +31,5 @@ pub use event::{
 pub use model::{Call, CallEnd, Process, ProcessOrigin, Run, RunInfo, RunSummary, StoredTailCall};
 pub use query::{CallFilter, Snapshot, Subtree};
 pub use retention::Retention;
-pub use store::{resolve_path, Store, DB_ENV, DEFAULT_RELATIVE_PATH};
+pub use store::{resolve_path, Store, DB_ENV, DEFAULT_CACHE_BYTES, DEFAULT_RELATIVE_PATH};
 pub use writer::{Commit, RunWriter, WriteReport};

@@ -6,8 +6,12 @@
 
 use std::cell::RefCell;
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
 
-use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableDefinition, TableError};
+use redb::{
+    Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
+    TableError,
+};
 
 use crate::codec::{CallRow, EndRow, ProcessRow, TailCallRow};
 use crate::error::{Context, Result, StoreError};
@@ -60,6 +64,8 @@ pub struct Subtree {
 /// A consistent read-only view of one run.
 pub struct Snapshot {
     txn: ReadTransaction,
+    // Keeps the database open as long as the snapshot lives.
+    _db: Arc<Database>,
     run: Run,
     tables: RunTables,
     atoms: RefCell<HashMap<u32, String>>,
@@ -76,7 +82,8 @@ impl std::fmt::Debug for Snapshot {
 type Candidates<'s> = Box<dyn Iterator<Item = Result<u64>> + 's>;
 
 impl Snapshot {
-    pub(crate) fn new(txn: ReadTransaction, run: Option<u64>) -> Result<Snapshot> {
+    pub(crate) fn new(db: Arc<Database>, run: Option<u64>) -> Result<Snapshot> {
+        let txn = db.begin_read().during("starting a query")?;
         const DURING: &str = "starting a query";
         let runs = txn.open_table(RUNS).during(DURING)?;
         let (id, bytes) = match run {
@@ -97,6 +104,7 @@ impl Snapshot {
             run: Run::decode(id, &bytes)?,
             tables: RunTables::new(id),
             txn,
+            _db: db,
             atoms: RefCell::new(HashMap::new()),
         })
     }

@@ -18,6 +18,9 @@ pub const DB_ENV: &str = "ELIXIR_SCOPE_DB";
 /// The database path under a working directory, when `ELIXIR_SCOPE_DB` does not say otherwise.
 pub const DEFAULT_RELATIVE_PATH: &str = ".elixir_scope/trace.redb";
 
+/// redb's page cache size when not given: 64 MiB.
+pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
 /// Where the database of a VM running in `cwd` lives: `$ELIXIR_SCOPE_DB` when set and not
 /// empty (relative paths are taken from `cwd`), else `cwd/.elixir_scope/trace.redb`.
 pub fn resolve_path(cwd: &Path) -> PathBuf {
@@ -44,6 +47,11 @@ impl Store {
     /// Opens the store at `path`, creating it (and its directory) when missing. Fails with
     /// [`StoreError::Locked`] when another OS process holds it.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Store::open`] with redb's page cache limited to `cache_bytes`.
+    pub fn open_with_cache(path: impl AsRef<Path>, cache_bytes: usize) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
@@ -51,13 +59,16 @@ impl Store {
                 source,
             })?;
         }
-        let db = Database::create(&path).map_err(|e| match e {
-            DatabaseError::DatabaseAlreadyOpen => StoreError::Locked { path: path.clone() },
-            other => StoreError::Open {
-                path: path.clone(),
-                source: Box::new(other),
-            },
-        })?;
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(&path)
+            .map_err(|e| match e {
+                DatabaseError::DatabaseAlreadyOpen => StoreError::Locked { path: path.clone() },
+                other => StoreError::Open {
+                    path: path.clone(),
+                    source: Box::new(other),
+                },
+            })?;
         let store = Store {
             db: Arc::new(db),
             path,
@@ -133,7 +144,6 @@ impl Store {
 
     /// A consistent view of run `run` (the latest when `None`) for queries.
     pub fn snapshot(&self, run: Option<u64>) -> Result<Snapshot> {
-        let txn = self.db.begin_read().during("starting a query")?;
-        Snapshot::new(txn, run)
+        Snapshot::new(self.db.clone(), run)
     }
 }

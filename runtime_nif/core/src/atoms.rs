@@ -46,9 +46,9 @@ impl AtomRegistry {
             return;
         }
         let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
-        if !names.contains_key(&key) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(key) {
             if let Some(text) = text() {
-                names.insert(key, text);
+                slot.insert(text);
             }
         }
         drop(names);

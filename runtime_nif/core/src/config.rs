@@ -4,6 +4,7 @@
 //! bytes of waiting events) and `ring_capacity` events; between the ring and the store at most
 //! `channel_batches + 2` batches of at most `batch_bytes` exist (the channel, the one the
 //! collector fills, the one the writer writes). With the defaults that is 32 MiB + 6 × 4 MiB.
+//! The store adds its page cache (`cache_bytes`, 64 MiB by default).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -56,6 +57,8 @@ pub struct Config {
     pub checkpoint_interval: Duration,
     /// The store's retention cap.
     pub retention: Retention,
+    /// redb's page cache (memory the store may use besides the events in flight).
+    pub cache_bytes: usize,
 }
 
 impl Config {
@@ -74,6 +77,7 @@ impl Config {
             commit_interval: DEFAULT_COMMIT_INTERVAL,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
             retention: Retention::default(),
+            cache_bytes: store::DEFAULT_CACHE_BYTES,
         }
     }
 

@@ -79,13 +79,14 @@ pub struct Pipeline {
     threads: Mutex<Vec<JoinHandle<()>>>,
     store: Store,
     run: u64,
+    memory_bound: usize,
 }
 
 impl Pipeline {
     /// Opens the store, registers a new run and starts the drain threads.
     pub fn start(config: Config, info: &RunInfo) -> Result<Pipeline, RuntimeError> {
         let config = config.normalized();
-        let store = Store::open(&config.db_path)?;
+        let store = Store::open_with_cache(&config.db_path, config.cache_bytes)?;
         let writer = store.begin_run(info, config.retention)?;
         let run = writer.run();
         let recorder = Arc::new(Recorder::new(&config));
@@ -130,7 +131,13 @@ impl Pipeline {
             threads: Mutex::new(vec![collector, writer]),
             store,
             run,
+            memory_bound: config.memory_bound(),
         })
+    }
+
+    /// The most estimated bytes events hold between capture and store (see [`Config`]).
+    pub fn memory_bound(&self) -> usize {
+        self.memory_bound
     }
 
     /// The hot path's state.

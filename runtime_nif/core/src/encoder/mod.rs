@@ -11,7 +11,7 @@
 //!
 //! | where | marker |
 //! |---|---|
-//! | a list longer than `max_elements`, or where the total ran out | the list's tail: `[E1, ..., En \| {'$elixir_scope_cut', list, more}]` |
+//! | a list with more than `max_elements` elements (or more than `max_binary` characters, integers 0..=255, which is what Erlang strings are), or where the total ran out | the list's tail: `[E1, ..., En \| {'$elixir_scope_cut', list, more}]` |
 //! | a tuple longer than `max_elements` (or out of budget) | one last element `{'$elixir_scope_cut', tuple, Omitted}` |
 //! | a map larger than `max_elements` (or out of budget) | one last pair `'$elixir_scope_cut' => {'$elixir_scope_cut', map, Omitted}` |
 //! | a binary longer than `max_binary` | `{'$elixir_scope_cut', binary, {Size, Prefix}}` |
@@ -172,17 +172,28 @@ impl<'a> Encoder<'_, '_> {
 
     fn list<T: TermView<'a>>(&mut self, term: T, depth: u32) {
         let header = etf::list_header(self.out);
-        let mut count = 0u32;
+        // Characters (integers 0..=255: Erlang strings are lists of them) count against the
+        // binary cap, other elements against the element cap.
+        let max_chars = self.caps.max_binary.max(self.caps.max_elements);
+        let (mut count, mut chars) = (0u32, 0u32);
         let mut rest = term;
         loop {
             match rest.list_cell() {
                 Some((head, tail)) => {
-                    if count >= self.caps.max_elements || self.exhausted() {
+                    let is_char = head.kind() == Kind::Integer
+                        && head.to_i64().is_some_and(|c| (0..=255).contains(&c));
+                    let full = if is_char {
+                        chars >= max_chars
+                    } else {
+                        count - chars >= self.caps.max_elements
+                    };
+                    if full || self.exhausted() {
                         self.marker(b"list", Detail::Atom(b"more"));
                         break;
                     }
                     self.term(head, depth + 1);
                     count += 1;
+                    chars += is_char as u32;
                     rest = tail;
                 }
                 None if rest.kind() == Kind::EmptyList => {

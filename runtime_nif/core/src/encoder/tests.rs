@@ -69,17 +69,40 @@ fn small_terms_round_trip_exactly() {
 
 #[test]
 fn long_lists_end_in_a_marker_tail() {
-    let v = Value::list((0..1000).map(Value::Int).collect());
+    let v = Value::list((1000..2000).map(Value::Int).collect());
     let caps = Caps {
         max_elements: 3,
         ..DEFAULT_CAPS
     };
     let term = decode(&capture(&v, &caps));
     let expected = Term::from(eetf::ImproperList::from((
-        vec![int(0), int(1), int(2)],
+        vec![int(1000), int(1001), int(1002)],
         cut("list", atom("more")),
     )));
     assert_eq!(term, expected);
+}
+
+#[test]
+fn strings_as_lists_are_kept_up_to_the_binary_cap() {
+    let path: Vec<Value> = "lib/my_app/some/deeply/nested/module_name.ex"
+        .bytes()
+        .map(|b| Value::Int(b as i64))
+        .collect();
+    let v = Value::list(path.clone());
+    let caps = Caps {
+        max_elements: 4,
+        max_binary: 256,
+        ..DEFAULT_CAPS
+    };
+    let Term::List(list) = decode(&capture(&v, &caps)) else {
+        panic!("a proper list")
+    };
+    assert_eq!(list.elements.len(), path.len());
+    let numbers = Value::list((1000..1010).map(Value::Int).collect());
+    let Term::ImproperList(cut_list) = decode(&capture(&numbers, &caps)) else {
+        panic!("cut")
+    };
+    assert_eq!(cut_list.elements.len(), 4);
 }
 
 #[test]

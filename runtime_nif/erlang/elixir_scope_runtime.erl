@@ -1,0 +1,410 @@
+%% @doc The ElixirScope runtime: what rewritten code calls, and how to control recording.
+%%
+%% == The contract (docs/ARCHITECTURE.md, "The runtime contract") ==
+%% A wrapper checks `persistent_term:get(elixir_scope_recording, undefined) =:= true' and, when
+%% that is not `true', calls {@link recording/1}; when recording it calls {@link enter/4},
+%% runs the original body and calls {@link return/2} or {@link exception/4}. Local tail calls
+%% to wrapped functions call {@link tail_call/4}.
+%%
+%% == State ==
+%% <ul>
+%% <li>persistent term `elixir_scope_recording': `true' exactly when every module is recorded
+%%     (then wrappers never call `recording/1').</li>
+%% <li>persistent term `elixir_scope_state': `undefined' (not started), `starting',
+%%     `{running, Paused}' or `{paused, Paused}' (`Paused' maps paused modules to `true'),
+%%     `{failed, Reason}'.</li>
+%% <li>process dictionary `$elixir_scope_call': the process's current recorded call: `Id',
+%%     `{Id, TailCalls}' once it made tail calls, `none' between calls; `undefined' before the
+%%     process's first recorded call.</li>
+%% <li>process dictionary `$elixir_scope_in_runtime': `true' in processes that must not record
+%%     (the one starting the runtime, the runtime's owner).</li>
+%% </ul>
+%%
+%% The hot path ({@link enter/4}, {@link return/2}, {@link exception/4}, {@link tail_call/4})
+%% calls only BIFs and the NIF, so instrumented library code (Enum, lists, ...) can never make
+%% it recurse or wait. Starting the runtime happens in the process that first needs it, marked
+%% as in the runtime, so what starting calls is not recorded; other processes see `starting'
+%% and do not record meanwhile; nothing waits on another process.
+%%
+%% == Finding the NIF library ==
+%% Tried in this order, the first that loads wins (the error lists every path tried):
+%% <ol>
+%% <li>`$ELIXIR_SCOPE_NIF': the library's path (with or without `.so');</li>
+%% <li>next to this module's beam: `libelixir_scope_nif.so', then `elixir_scope_nif.so';</li>
+%% <li>the `priv' directory of the application holding the beam (`../priv' from its ebin),
+%%     same two names.</li>
+%% </ol>
+%%
+%% == Settings ==
+%% {@link start/1} takes a map; missing keys come from the application environment of
+%% `elixir_scope' (same keys), then the defaults: `db_path' (default
+%% `$ELIXIR_SCOPE_DB', else `.elixir_scope/trace.redb' under the VM's working directory),
+%% `drop_policy' (`drop_newest' | `drop_oldest'), `ring_capacity' (events, 131072),
+%% `ring_bytes' (32 MiB), `max_depth' (8), `max_elements' (32), `max_binary' (256),
+%% `max_bytes' (2048), `batch_events' (8192), `batch_bytes' (4 MiB), `channel_batches' (4),
+%% `commit_interval_ms' (20), `checkpoint_interval_ms' (1000), `retention_bytes' (1 GiB),
+%% `cache_bytes' (the store's page cache, 64 MiB), `shards' (one per scheduler), `paused'
+%% (start paused, `false').
+-module(elixir_scope_runtime).
+
+%% The contract.
+-export([recording/1, enter/4, return/2, exception/4, tail_call/4]).
+%% Control.
+-export([start/0, start/1, status/0, pause/0, resume/0, pause/1, resume/1]).
+-export([flush/0, flush/1, stats/0, nif_paths/0]).
+%% Queries (for IEx).
+-export([call/1, children/2, subtree/2, calls/1]).
+
+-define(RECORDING, elixir_scope_recording).
+-define(STATE, elixir_scope_state).
+-define(CURRENT, '$elixir_scope_call').
+-define(IN_RUNTIME, '$elixir_scope_in_runtime').
+-define(OWNER, elixir_scope_runtime).
+-define(NIF_ENV, "ELIXIR_SCOPE_NIF").
+-define(NIF_NAMES, ["libelixir_scope_nif", "elixir_scope_nif"]).
+%% Tail calls recorded per call with their arguments; later ones are only counted.
+-define(TAIL_CALLS_KEPT, 8).
+-define(FLUSH_TIMEOUT_MS, 30000).
+-define(CONFIG_KEYS, [db_path, drop_policy, ring_capacity, ring_bytes, max_depth, max_elements,
+                      max_binary, max_bytes, batch_events, batch_bytes, channel_batches,
+                      commit_interval_ms, checkpoint_interval_ms, retention_bytes, cache_bytes,
+                      shards, paused]).
+
+-type token() :: {Id :: non_neg_integer(), Parent :: current()}.
+-type current() :: none | non_neg_integer() | {non_neg_integer(), non_neg_integer()}.
+
+%%% The contract
+
+%% @doc Whether calls of `Module' are recorded now (the slow path of the wrappers' check).
+%% Starts the runtime on first use; `false' while paused (globally or for `Module'), while the
+%% runtime starts or failed to, and in processes inside the runtime.
+-spec recording(module()) -> boolean().
+recording(Module) ->
+    case persistent_term:get(?STATE, undefined) of
+        {running, Paused} -> not is_map_key(Module, Paused) andalso not in_runtime();
+        {paused, _} -> false;
+        undefined -> start_on_first_use(Module);
+        _StartingOrFailed -> false
+    end.
+
+%% @doc Records that `Module:Function/Arity' was called with `Args'; makes it the process's
+%% current call. The token goes to {@link return/2} or {@link exception/4}.
+-spec enter(module(), atom(), arity(), [term()]) -> token().
+enter(Module, Function, Arity, Args) ->
+    case get(?CURRENT) of
+        undefined ->
+            first_enter(Module, Function, Arity, Args);
+        Parent ->
+            Id = elixir_scope_nif:enter(Module, Function, Arity, Args, Parent),
+            put(?CURRENT, Id),
+            {Id, Parent}
+    end.
+
+%% The process's first recorded call also records who the process is and where it came from.
+first_enter(Module, Function, Arity, Args) ->
+    Id = elixir_scope_nif:enter_first(Module, Function, Arity, Args, pid_text(self()),
+                                      origin()),
+    put(?CURRENT, Id),
+    {Id, none}.
+
+%% @doc Records that the call returned `Result'; restores the caller as current call.
+-spec return(token(), Result) -> Result.
+return({_Id, Parent}, Result) ->
+    Current = put(?CURRENT, Parent),
+    elixir_scope_nif:call_return(Current, Result),
+    Result.
+
+%% @doc Records that the call raised; restores the caller as current call and re-raises with
+%% the stack trace the original code would give.
+-spec exception(token(), error | exit | throw, term(), list()) -> no_return().
+exception({_Id, Parent}, Class, Reason, Stack) ->
+    Current = put(?CURRENT, Parent),
+    Clean = elixir_scope_stacktrace:clean(Stack),
+    elixir_scope_nif:call_exception(Current, Class, Reason, Clean),
+    erlang:raise(Class, Reason, Clean).
+
+%% @doc Records that the current call continued as `Module:Function/Arity' through a local
+%% tail call. The first eight tail calls of a call are recorded with their arguments; later
+%% ones are counted (the count is stored with the call's end).
+-spec tail_call(module(), atom(), arity(), [term()]) -> ok.
+tail_call(Module, Function, Arity, Args) ->
+    case get(?CURRENT) of
+        Id when is_integer(Id) ->
+            put(?CURRENT, {Id, 1}),
+            elixir_scope_nif:tail_call(Id, 0, Module, Function, Arity, Args);
+        {Id, N} when N < ?TAIL_CALLS_KEPT ->
+            put(?CURRENT, {Id, N + 1}),
+            elixir_scope_nif:tail_call(Id, N, Module, Function, Arity, Args);
+        {Id, N} ->
+            put(?CURRENT, {Id, N + 1}),
+            ok;
+        _NotInACall ->
+            ok
+    end.
+
+%%% Control
+
+%% @doc Starts the runtime with the default settings (see the module documentation).
+-spec start() -> ok | {error, term()}.
+start() ->
+    start(#{}).
+
+%% @doc Starts the runtime with settings; `ok' if it already runs. A failed start is retried.
+-spec start(map()) -> ok | {error, term()}.
+start(Options) when is_map(Options) ->
+    case persistent_term:get(?STATE, undefined) of
+        undefined -> claim_and_start(Options);
+        {failed, _} -> claim_and_start(Options);
+        starting -> {error, starting};
+        _RunningOrPaused -> ok
+    end.
+
+%% @doc `running', `paused', `starting', `not_started' or `{failed, Reason}'.
+-spec status() -> running | paused | starting | not_started | {failed, term()}.
+status() ->
+    case persistent_term:get(?STATE, undefined) of
+        undefined -> not_started;
+        {Mode, _Paused} when Mode =:= running; Mode =:= paused -> Mode;
+        Other -> Other
+    end.
+
+%% @doc Pauses recording of every module (a paused wrapped call costs only the check).
+-spec pause() -> ok | {error, term()}.
+pause() ->
+    update(fun({_, Paused}) -> {paused, Paused} end).
+
+%% @doc Resumes recording (modules paused one by one stay paused).
+-spec resume() -> ok | {error, term()}.
+resume() ->
+    update(fun({_, Paused}) -> {running, Paused} end).
+
+%% @doc Pauses recording of `Module'.
+-spec pause(module()) -> ok | {error, term()}.
+pause(Module) when is_atom(Module) ->
+    update(fun({Mode, Paused}) -> {Mode, Paused#{Module => true}} end).
+
+%% @doc Resumes recording of `Module'.
+-spec resume(module()) -> ok | {error, term()}.
+resume(Module) when is_atom(Module) ->
+    update(fun({Mode, Paused}) -> {Mode, maps:remove(Module, Paused)} end).
+
+%% @doc Returns once every event captured before the call is stored and on disk.
+-spec flush() -> ok | {error, term()}.
+flush() ->
+    flush(?FLUSH_TIMEOUT_MS).
+
+%% @doc {@link flush/0} with a timeout in milliseconds.
+-spec flush(non_neg_integer()) -> ok | {error, term()}.
+flush(TimeoutMs) ->
+    if_loaded(fun() -> elixir_scope_nif:flush(TimeoutMs) end).
+
+%% @doc `#{captured, dropped, in_ring, stored, durable, write_failed, last_error, run,
+%% memory_bound}': events the hot path produced, lost to a full ring, waiting in it, written to
+%% the store, on disk, lost to write errors; the last write error; the run; the most bytes
+%% events can hold between capture and store.
+-spec stats() -> map() | {error, term()}.
+stats() ->
+    if_loaded(fun elixir_scope_nif:stats/0).
+
+%% @doc The library paths tried, in order (without extension).
+-spec nif_paths() -> [string()].
+nif_paths() ->
+    FromEnv = case os:getenv(?NIF_ENV) of
+                  false -> [];
+                  "" -> [];
+                  Path -> [filename:rootname(Path, ".so")]
+              end,
+    Dirs = case code:which(?MODULE) of
+               Beam when is_list(Beam) ->
+                   Ebin = filename:dirname(Beam),
+                   [Ebin, filename:join(filename:dirname(Ebin), "priv")];
+               _ ->
+                   []
+           end,
+    FromEnv ++ [filename:join(Dir, Name) || Dir <- Dirs, Name <- ?NIF_NAMES].
+
+%%% Queries
+
+%% @doc The recorded call `Id' of the current run as a map, or `undefined'.
+-spec call(non_neg_integer()) -> map() | undefined | {error, term()}.
+call(Id) ->
+    if_loaded(fun() -> elixir_scope_nif:call(Id) end).
+
+%% @doc The direct children of call `Id', in start order, at most `Limit'.
+-spec children(non_neg_integer(), non_neg_integer()) -> [map()] | {error, term()}.
+children(Id, Limit) ->
+    if_loaded(fun() -> elixir_scope_nif:children(Id, Limit) end).
+
+%% @doc Call `Id' and its descendants in its process: `#{calls => [map()], truncated =>
+%% boolean()}', or `undefined'.
+-spec subtree(non_neg_integer(), non_neg_integer()) -> map() | undefined | {error, term()}.
+subtree(Id, Limit) ->
+    if_loaded(fun() -> elixir_scope_nif:subtree(Id, Limit) end).
+
+%% @doc Calls matching `Filter' (`module', `function', `arity', `pid', `since_ns',
+%% `until_ns' (erlang:monotonic_time(nanosecond) values), `exceptions', `limit'), newest first.
+-spec calls(map()) -> [map()] | {error, term()}.
+calls(Filter) when is_map(Filter) ->
+    if_loaded(fun() -> elixir_scope_nif:calls(Filter) end).
+
+%%% Internals
+
+in_runtime() ->
+    get(?IN_RUNTIME) =:= true.
+
+start_on_first_use(Module) ->
+    case in_runtime() of
+        true ->
+            false;
+        false ->
+            _ = start(),
+            case persistent_term:get(?STATE, undefined) of
+                {running, Paused} -> not is_map_key(Module, Paused);
+                _ -> false
+            end
+    end.
+
+%% Only the process that registers the owner starts the runtime: registering is atomic.
+claim_and_start(Options) ->
+    Owner = spawn(fun owner/0),
+    try register(?OWNER, Owner) of
+        true -> initialize(Owner, Options)
+    catch
+        error:badarg ->
+            exit(Owner, kill),
+            {error, starting}
+    end.
+
+%% The registered process that marks the runtime as claimed. It records nothing.
+owner() ->
+    put(?IN_RUNTIME, true),
+    receive
+        stop -> ok
+    end.
+
+initialize(Owner, Options) ->
+    Previous = put(?IN_RUNTIME, true),
+    persistent_term:put(?STATE, starting),
+    try load_and_start(Options) of
+        {ok, _Started} ->
+            widen_stack_depth(),
+            Paused = maps:get(paused, config(Options), false) =:= true,
+            set_state(case Paused of
+                          true -> {paused, #{}};
+                          false -> {running, #{}}
+                      end),
+            ok;
+        {error, Reason} ->
+            failed(Owner, Reason)
+    catch
+        Class:Reason ->
+            failed(Owner, {Class, Reason})
+    after
+        restore_in_runtime(Previous)
+    end.
+
+failed(Owner, Reason) ->
+    set_state({failed, Reason}),
+    Owner ! stop,
+    logger:warning("ElixirScope: recording is off, the runtime did not start: ~p", [Reason]),
+    {error, Reason}.
+
+%% Wrapper frames take room in stack traces; elixir_scope_stacktrace makes room for them
+%% (from the rewriter's side of the contract; absent in older versions of that module).
+widen_stack_depth() ->
+    try
+        _ = elixir_scope_stacktrace:widen_depth(),
+        ok
+    catch
+        error:undef -> ok
+    end.
+
+restore_in_runtime(undefined) -> erase(?IN_RUNTIME);
+restore_in_runtime(Previous) -> put(?IN_RUNTIME, Previous).
+
+load_and_start(Options) ->
+    case load_nif() of
+        ok -> elixir_scope_nif:start(nif_config(config(Options)));
+        {error, _} = Error -> Error
+    end.
+
+load_nif() ->
+    case elixir_scope_nif:loaded() of
+        true -> ok;
+        false -> load_nif(nif_paths(), [])
+    end.
+
+load_nif([], Tried) ->
+    {error, {nif_not_loaded, lists:reverse(Tried)}};
+load_nif([Path | Rest], Tried) ->
+    case elixir_scope_nif:load(Path) of
+        ok -> ok;
+        {error, Reason} -> load_nif(Rest, [{Path, Reason} | Tried])
+    end.
+
+%% Options over the application environment.
+config(Options) ->
+    AppEnv = maps:with(?CONFIG_KEYS, maps:from_list(application:get_all_env(elixir_scope))),
+    maps:merge(AppEnv, Options).
+
+%% What the NIF's start/1 reads.
+nif_config(Config) ->
+    Base = #{node => node(),
+             otp_release => list_to_binary(erlang:system_info(otp_release)),
+             shards => erlang:system_info(schedulers)},
+    Merged = maps:merge(Base, maps:remove(paused, Config)),
+    case Merged of
+        #{db_path := Path} when is_list(Path) ->
+            Merged#{db_path := unicode:characters_to_binary(Path)};
+        _ ->
+            Merged
+    end.
+
+update(Change) ->
+    case start() of
+        ok ->
+            case persistent_term:get(?STATE, undefined) of
+                {Mode, Paused} when Mode =:= running; Mode =:= paused ->
+                    set_state(Change({Mode, Paused})),
+                    ok;
+                Other ->
+                    {error, Other}
+            end;
+        Error ->
+            Error
+    end.
+
+set_state(State) ->
+    persistent_term:put(?RECORDING, State =:= {running, #{}}),
+    persistent_term:put(?STATE, State).
+
+if_loaded(Fun) ->
+    case elixir_scope_nif:loaded() of
+        true -> Fun();
+        false -> {error, not_started}
+    end.
+
+pid_text(Pid) ->
+    list_to_binary(pid_to_list(Pid)).
+
+%% Where this process came from: the head of `$callers' (Task), else of `$ancestors'.
+origin() ->
+    case get('$callers') of
+        [Caller | _] when is_pid(Caller) ->
+            {caller, Caller, pid_text(Caller)};
+        _ ->
+            case get('$ancestors') of
+                [Ancestor | _] -> ancestor(Ancestor);
+                _ -> none
+            end
+    end.
+
+ancestor(Pid) when is_pid(Pid) ->
+    {ancestor, Pid, pid_text(Pid)};
+ancestor(Name) when is_atom(Name) ->
+    case whereis(Name) of
+        Pid when is_pid(Pid) -> {ancestor, Pid, pid_text(Pid)};
+        undefined -> none
+    end;
+ancestor(_GlobalOrVia) ->
+    none.

@@ -1,0 +1,221 @@
+//! The hot path: one NIF per event of the runtime contract.
+//!
+//! Each does O(1) work bounded by the encoder's caps: read a few terms, take the time, encode
+//! the value, push one event into this scheduler's ring shard. Nothing here locks (except the
+//! atom registry the first time a thread meets an atom), blocks or touches the store. Before
+//! the runtime is started they record nothing (call id 0).
+
+use runtime_core::encoder::encode;
+use runtime_core::{clock, thread, Recorder};
+use rustler::types::tuple::make_tuple;
+use rustler::{Env, Error, NifResult, Term};
+use store::{
+    Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome, ProcessStart, TailCall,
+};
+
+use crate::atoms;
+use crate::runtime;
+use crate::term::{atom_text, self_pid_word, word, Beam};
+
+/// Records a call; returns its id (0 when the runtime is not running).
+/// `Parent` is the process's current call: `none`, an id, or `{Id, TailCalls}`.
+#[rustler::nif]
+fn enter<'a>(
+    env: Env<'a>,
+    module: Term<'a>,
+    function: Term<'a>,
+    arity: u8,
+    arguments: Term<'a>,
+    parent: Term<'a>,
+) -> NifResult<u64> {
+    let parent = current_call(parent)?.0;
+    record_enter(env, module, function, arity, arguments, parent, None)
+}
+
+/// Records a process's first call, with who the process is and where it came from.
+/// `Origin` is `none` or `{caller | ancestor, Pid, PidText}`.
+#[rustler::nif]
+fn enter_first<'a>(
+    env: Env<'a>,
+    module: Term<'a>,
+    function: Term<'a>,
+    arity: u8,
+    arguments: Term<'a>,
+    pid_text: String,
+    origin: Term<'a>,
+) -> NifResult<u64> {
+    let origin = if origin == atoms::none().to_term(env) {
+        None
+    } else {
+        let (kind, pid, text): (Term, Term, String) = origin.decode()?;
+        let kind = if kind == atoms::caller().to_term(env) {
+            OriginKind::Caller
+        } else if kind == atoms::ancestor().to_term(env) {
+            OriginKind::Ancestor
+        } else {
+            return Err(Error::BadArg);
+        };
+        if !pid.is_pid() {
+            return Err(Error::BadArg);
+        }
+        Some(Origin {
+            kind,
+            pid: word(pid),
+            text,
+        })
+    };
+    let process = Box::new(ProcessStart {
+        text: pid_text,
+        origin,
+    });
+    record_enter(env, module, function, arity, arguments, None, Some(process))
+}
+
+fn record_enter<'a>(
+    env: Env<'a>,
+    module: Term<'a>,
+    function: Term<'a>,
+    arity: u8,
+    arguments: Term<'a>,
+    parent: Option<u64>,
+    process: Option<Box<ProcessStart>>,
+) -> NifResult<u64> {
+    let Some(rt) = runtime::get() else {
+        return Ok(0);
+    };
+    let rec = rt.recorder();
+    let (module, function) = (atom_key(rec, module)?, atom_key(rec, function)?);
+    let id = rec.next_call_id();
+    let mut buf = Vec::with_capacity(64);
+    encode(Beam(arguments), rec.caps(), &mut buf);
+    rec.record(Event {
+        call_id: id,
+        time: clock::monotonic_ns(),
+        scheduler: thread::scheduler_id(),
+        kind: EventKind::Enter(Enter {
+            parent,
+            pid: self_pid_word(env),
+            module,
+            function,
+            arity,
+            args: buf,
+            process,
+        }),
+    });
+    Ok(id)
+}
+
+/// Records that the call `Current` (an id or `{Id, TailCalls}`) returned `Result`.
+#[rustler::nif]
+fn call_return<'a>(env: Env<'a>, current: Term<'a>, result: Term<'a>) -> NifResult<rustler::Atom> {
+    let (id, tail_calls) = current_call(current)?;
+    record_end(id, tail_calls, Outcome::Return, result)?;
+    let _ = env;
+    Ok(atoms::ok())
+}
+
+/// Records that the call `Current` raised; the value stored is `{Reason, Stacktrace}`.
+#[rustler::nif]
+fn call_exception<'a>(
+    env: Env<'a>,
+    current: Term<'a>,
+    class: Term<'a>,
+    reason: Term<'a>,
+    stack: Term<'a>,
+) -> NifResult<rustler::Atom> {
+    let (id, tail_calls) = current_call(current)?;
+    let class = if class == atoms::error().to_term(env) {
+        Class::Error
+    } else if class == atoms::throw().to_term(env) {
+        Class::Throw
+    } else if class == atoms::exit().to_term(env) {
+        Class::Exit
+    } else {
+        return Err(Error::BadArg);
+    };
+    let value = make_tuple(env, &[reason, stack]);
+    record_end(id, tail_calls, Outcome::Exception(class), value)?;
+    Ok(atoms::ok())
+}
+
+fn record_end(
+    id: Option<u64>,
+    tail_calls: u32,
+    outcome: Outcome,
+    value: Term<'_>,
+) -> NifResult<()> {
+    let (Some(id), Some(rt)) = (id, runtime::get()) else {
+        return Ok(());
+    };
+    let rec = rt.recorder();
+    let time = clock::monotonic_ns();
+    let mut buf = Vec::with_capacity(32);
+    encode(Beam(value), rec.caps(), &mut buf);
+    rec.record(Event {
+        call_id: id,
+        time,
+        scheduler: thread::scheduler_id(),
+        kind: EventKind::End(End {
+            outcome,
+            tail_calls,
+            value: buf,
+        }),
+    });
+    Ok(())
+}
+
+/// Records tail call number `Index` of call `Id`: it continued as `Module:Function/Arity`.
+#[rustler::nif]
+fn tail_call<'a>(
+    id: u64,
+    index: u32,
+    module: Term<'a>,
+    function: Term<'a>,
+    arity: u8,
+    arguments: Term<'a>,
+) -> NifResult<rustler::Atom> {
+    let Some(rt) = runtime::get().filter(|_| id != 0) else {
+        return Ok(atoms::ok());
+    };
+    let rec = rt.recorder();
+    let (module, function) = (atom_key(rec, module)?, atom_key(rec, function)?);
+    let mut buf = Vec::with_capacity(64);
+    encode(Beam(arguments), rec.caps(), &mut buf);
+    rec.record(Event {
+        call_id: id,
+        time: clock::monotonic_ns(),
+        scheduler: thread::scheduler_id(),
+        kind: EventKind::TailCall(TailCall {
+            index,
+            module,
+            function,
+            arity,
+            args: buf,
+        }),
+    });
+    Ok(atoms::ok())
+}
+
+/// The atom's key, registering its text the first time this thread meets it.
+fn atom_key(rec: &Recorder, atom: Term<'_>) -> NifResult<u64> {
+    if !atom.is_atom() {
+        return Err(Error::BadArg);
+    }
+    let key = word(atom);
+    rec.atoms().ensure(key, || atom_text(atom));
+    Ok(key)
+}
+
+/// Reads the process's current call as the runtime module keeps it: `none`, `Id`, or
+/// `{Id, TailCalls}`. Id 0 (recorded while the runtime was not running) is no call.
+fn current_call(term: Term<'_>) -> NifResult<(Option<u64>, u32)> {
+    if term.is_atom() {
+        return Ok((None, 0));
+    }
+    let (id, tail_calls) = if term.is_tuple() {
+        term.decode::<(u64, u32)>()?
+    } else {
+        (term.decode::<u64>()?, 0)
+    };
+    Ok(((id != 0).then_some(id), tail_calls))
+}

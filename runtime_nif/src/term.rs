@@ -1,0 +1,281 @@
+//! Live terms, read through the raw NIF API for the bounded encoder ([`Beam`]), and the words
+//! that identify atoms and pids.
+
+use std::mem::MaybeUninit;
+use std::sync::OnceLock;
+
+use runtime_core::encoder::{Kind, TermView};
+use rustler::sys::{self, ErlNifCharEncoding, ErlNifTerm};
+use rustler::{Env, MapIterator, Term, TermType};
+
+/// The term's word: for atoms and local pids, an identity stable for the VM's lifetime.
+pub fn word(term: Term<'_>) -> u64 {
+    raw(term.as_c_arg())
+}
+
+fn raw(term: ErlNifTerm) -> u64 {
+    // SAFETY: ErlNifTerm is a transparent wrapper of a machine word.
+    unsafe { std::mem::transmute::<ErlNifTerm, usize>(term) as u64 }
+}
+
+/// The calling process's pid word.
+pub fn self_pid_word(env: Env<'_>) -> u64 {
+    let mut pid = MaybeUninit::<sys::ErlNifPid>::uninit();
+    // SAFETY: env is a process-bound env (NIFs run in a process); ErlNifPid holds one term.
+    unsafe {
+        if sys::enif_self(env.as_c_arg(), pid.as_mut_ptr()).is_null() {
+            return 0;
+        }
+        let pid = pid.assume_init();
+        std::mem::transmute::<sys::ErlNifPid, usize>(pid) as u64
+    }
+}
+
+/// An atom's text as UTF-8 (atoms are at most 255 characters).
+pub fn atom_text(term: Term<'_>) -> Option<String> {
+    let mut out = Vec::new();
+    Beam(term)
+        .atom_text(&mut out)
+        .then(|| String::from_utf8(out).ok())?
+}
+
+/// The terms ±2^1024, the bounds of integers whose external form is captured.
+struct IntegerBounds {
+    low: usize,
+    high: usize,
+}
+
+static BOUNDS: OnceLock<IntegerBounds> = OnceLock::new();
+
+/// Builds ±2^1024 in an environment that lives as long as the library (called from `load`).
+pub fn init_bounds() {
+    BOUNDS.get_or_init(|| {
+        // SAFETY: a process-independent env that is never freed; binary_to_term reads our bytes.
+        unsafe {
+            let env = sys::enif_alloc_env();
+            let make = |sign: u8| {
+                let mut bytes = vec![131, 110, 129, sign];
+                bytes.extend(std::iter::repeat_n(0u8, 128));
+                bytes.push(1);
+                let mut term = MaybeUninit::<ErlNifTerm>::uninit();
+                let n = sys::enif_binary_to_term(
+                    env,
+                    bytes.as_ptr(),
+                    bytes.len(),
+                    term.as_mut_ptr(),
+                    0,
+                );
+                if n == 0 {
+                    0
+                } else {
+                    raw(term.assume_init()) as usize
+                }
+            };
+            IntegerBounds {
+                low: make(1),
+                high: make(0),
+            }
+        }
+    });
+}
+
+/// A live term for the encoder.
+#[derive(Clone, Copy)]
+pub struct Beam<'a>(pub Term<'a>);
+
+impl<'a> Beam<'a> {
+    fn env(self) -> *mut sys::ErlNifEnv {
+        self.0.get_env().as_c_arg()
+    }
+
+    fn wrap(self, t: ErlNifTerm) -> Beam<'a> {
+        // SAFETY: `t` was produced from a term of this env, so it lives as long as the env.
+        Beam(unsafe { Term::new(self.0.get_env(), t) })
+    }
+}
+
+impl<'a> TermView<'a> for Beam<'a> {
+    type MapIter = Pairs<'a>;
+
+    fn kind(self) -> Kind {
+        match self.0.get_type() {
+            TermType::Atom => Kind::Atom,
+            TermType::Integer => Kind::Integer,
+            TermType::Float => Kind::Float,
+            TermType::Binary => Kind::Bitstring,
+            TermType::List if self.0.is_empty_list() => Kind::EmptyList,
+            TermType::List => Kind::List,
+            TermType::Tuple => Kind::Tuple,
+            TermType::Map => Kind::Map,
+            TermType::Pid => Kind::Pid,
+            TermType::Port => Kind::Port,
+            TermType::Ref => Kind::Reference,
+            TermType::Fun => Kind::Fun,
+            TermType::Unknown => Kind::Other,
+        }
+    }
+
+    fn atom_text(self, out: &mut Vec<u8>) -> bool {
+        let mut latin1 = [0u8; 256];
+        // SAFETY: the buffer holds 255 characters and the terminating zero, the most an atom
+        // needs in Latin-1.
+        let n = unsafe {
+            sys::enif_get_atom(
+                self.env(),
+                self.0.as_c_arg(),
+                latin1.as_mut_ptr().cast(),
+                latin1.len() as u32,
+                ErlNifCharEncoding::ERL_NIF_LATIN1,
+            )
+        };
+        if n <= 0 {
+            return false;
+        }
+        // The count includes the terminating zero.
+        for &b in &latin1[..(n as usize).saturating_sub(1)] {
+            if b < 0x80 {
+                out.push(b);
+            } else {
+                out.extend_from_slice(&[0xC0 | (b >> 6), 0x80 | (b & 0x3F)]);
+            }
+        }
+        true
+    }
+
+    fn to_i64(self) -> Option<i64> {
+        let mut v = 0i64;
+        // SAFETY: plain read of an integer term.
+        (unsafe { sys::enif_get_int64(self.env(), self.0.as_c_arg(), &mut v) } != 0).then_some(v)
+    }
+
+    fn to_u64(self) -> Option<u64> {
+        let mut v = 0u64;
+        // SAFETY: plain read of an integer term.
+        (unsafe { sys::enif_get_uint64(self.env(), self.0.as_c_arg(), &mut v) } != 0).then_some(v)
+    }
+
+    fn is_moderate_integer(self) -> bool {
+        let Some(bounds) = BOUNDS.get().filter(|b| b.low != 0 && b.high != 0) else {
+            return false;
+        };
+        // SAFETY: both bound terms live in a never-freed env; comparing reads both terms
+        // (a bignum comparison looks at sizes first, so this is O(1) for huge numbers).
+        unsafe {
+            let low = std::mem::transmute::<usize, ErlNifTerm>(bounds.low);
+            let high = std::mem::transmute::<usize, ErlNifTerm>(bounds.high);
+            sys::enif_compare(self.0.as_c_arg(), low) > 0
+                && sys::enif_compare(self.0.as_c_arg(), high) < 0
+        }
+    }
+
+    fn to_f64(self) -> Option<f64> {
+        let mut v = 0f64;
+        // SAFETY: plain read of a float term.
+        (unsafe { sys::enif_get_double(self.env(), self.0.as_c_arg(), &mut v) } != 0).then_some(v)
+    }
+
+    fn bytes(self) -> Option<&'a [u8]> {
+        rustler::Binary::from_term(self.0)
+            .ok()
+            .map(|b| b.as_slice())
+    }
+
+    fn list_cell(self) -> Option<(Self, Self)> {
+        let mut head = MaybeUninit::<ErlNifTerm>::uninit();
+        let mut tail = MaybeUninit::<ErlNifTerm>::uninit();
+        // SAFETY: out-pointers are valid; on success both are initialized.
+        unsafe {
+            if sys::enif_get_list_cell(
+                self.env(),
+                self.0.as_c_arg(),
+                head.as_mut_ptr(),
+                tail.as_mut_ptr(),
+            ) == 0
+            {
+                return None;
+            }
+            Some((self.wrap(head.assume_init()), self.wrap(tail.assume_init())))
+        }
+    }
+
+    fn tuple_arity(self) -> usize {
+        self.tuple().map_or(0, |t| t.len())
+    }
+
+    fn tuple_element(self, index: usize) -> Option<Self> {
+        self.tuple()?.get(index).map(|t| self.wrap(*t))
+    }
+
+    fn map_size(self) -> usize {
+        self.0.map_size().unwrap_or(0)
+    }
+
+    fn map_iter(self) -> Option<Pairs<'a>> {
+        MapIterator::new(self.0).map(Pairs)
+    }
+
+    fn external(self, out: &mut Vec<u8>, max: usize) -> bool {
+        let mut bin = MaybeUninit::<sys::ErlNifBinary>::uninit();
+        // SAFETY: term_to_binary fills `bin` on success; OwnedBinary releases it.
+        let bin = unsafe {
+            if sys::enif_term_to_binary(self.env(), self.0.as_c_arg(), bin.as_mut_ptr()) == 0 {
+                return false;
+            }
+            rustler::OwnedBinary::from_raw(bin.assume_init())
+        };
+        let bytes = bin.as_slice();
+        // Skip the version byte.
+        if bytes.len() < 2 || bytes.len() - 1 > max {
+            return false;
+        }
+        out.extend_from_slice(&bytes[1..]);
+        true
+    }
+
+    fn describe(self, out: &mut Vec<u8>, max: usize) {
+        let mut buf = [0u8; 256];
+        let size = (max + 1).min(buf.len());
+        // SAFETY: snprintf writes at most `size` bytes, zero-terminated, into `buf`.
+        let n = unsafe {
+            rustler::sys::enif_snprintf!(
+                buf.as_mut_ptr().cast::<std::ffi::c_char>(),
+                size,
+                c"%T".as_ptr(),
+                self.0.as_c_arg()
+            )
+        };
+        if n > 0 {
+            let len = (n as usize).min(size - 1);
+            out.extend_from_slice(&buf[..len]);
+        }
+    }
+}
+
+impl<'a> Beam<'a> {
+    fn tuple(self) -> Option<&'a [ErlNifTerm]> {
+        let mut arity = 0;
+        let mut array = std::ptr::null();
+        // SAFETY: on success `array` points at `arity` terms owned by the tuple, which lives
+        // as long as the env.
+        unsafe {
+            if sys::enif_get_tuple(self.env(), self.0.as_c_arg(), &mut arity, &mut array) == 0 {
+                return None;
+            }
+            if arity == 0 {
+                return Some(&[]);
+            }
+            Some(std::slice::from_raw_parts(array, arity as usize))
+        }
+    }
+}
+
+/// A map's pairs.
+pub struct Pairs<'a>(MapIterator<'a>);
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = (Beam<'a>, Beam<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, v)| (Beam(k), Beam(v)))
+    }
+}

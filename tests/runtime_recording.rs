@@ -1,0 +1,477 @@
+//! The runtime in a real VM: a hand-written module in the exact wrapper shape of the runtime
+//! contract (tests/fixtures/runtime_fixture.erl) is called from many processes; the test then
+//! reads the store and checks every call, its parent, arguments and outcome.
+
+#[path = "runtime_support.rs"]
+mod runtime_support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::time::Duration;
+
+use runtime_support::{text, vm};
+use store::{Call, CallFilter, OriginKind, Snapshot};
+
+/// Calls of one process, by function name.
+fn by_function(calls: &[Call]) -> HashMap<String, Vec<&Call>> {
+    let mut out: HashMap<String, Vec<&Call>> = HashMap::new();
+    for c in calls {
+        out.entry(c.function.clone()).or_default().push(c);
+    }
+    out
+}
+
+fn all_calls(snap: &Snapshot) -> Vec<Call> {
+    snap.calls(&CallFilter {
+        limit: 1_000_000,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn result(call: &Call) -> String {
+    text(&call.end.as_ref().expect("the call ended").value)
+}
+
+#[test]
+fn every_call_from_many_processes_is_stored_once_with_parent_arguments_and_outcome() {
+    let vm = vm(true);
+    let out = vm.eval(
+        r#"
+        0 = runtime_fixture:noop(0),
+        Self = self(),
+        Work = fun(N) ->
+            55 = runtime_fixture:sum(lists:seq(1, 10)),
+            [begin
+                 {C, {bad, N}, Stack} = try runtime_fixture:fail(C, N) catch K:R:S -> {K, R, S} end,
+                 C =:= error andalso io:format("stack ~w~n", [Stack])
+             end || C <- [error, throw, exit]],
+            Self ! {done, self()}
+        end,
+        Pids = [spawn(fun() -> Work(N) end) || N <- lists:seq(1, 20)],
+        [receive {done, P} -> ok end || P <- Pids],
+        halt()."#,
+    );
+    // The caller sees the stack trace the original code gives: no wrapper frames, original
+    // names.
+    // fail/2's body ends in a tail call to raise/2, so the original code's stack trace is
+    // raise/2 over the caller's frames (erl_eval here).
+    let stacks: Vec<&str> = out.lines().filter(|l| l.starts_with("stack ")).collect();
+    assert_eq!(stacks.len(), 20);
+    for line in stacks {
+        assert!(!line.contains("elixir_scope:wrapper"), "{line}");
+        assert!(!line.contains("es$"), "{line}");
+        assert!(
+            line.starts_with("stack [{runtime_fixture,raise,2,"),
+            "{line}"
+        );
+        assert_eq!(line.matches("{runtime_fixture,").count(), 1, "{line}");
+    }
+
+    let store = vm.store();
+    let runs = store.runs().unwrap();
+    assert_eq!(runs.len(), 1);
+    let summary = runs[0]
+        .summary
+        .expect("halt/0 stops the runtime, which records a summary");
+    assert_eq!(summary.dropped, 0);
+    assert_eq!(summary.captured, summary.stored);
+    let snap = store.snapshot(None).unwrap();
+    let calls = all_calls(&snap);
+    // noop, then per process: sum + 10 adds, and 3 × (fail + 1 add).
+    assert_eq!(calls.len(), 1 + 20 * 17);
+    assert_eq!(snap.call_count().unwrap(), calls.len() as u64);
+    assert!(calls.iter().all(|c| c.end.is_some()), "every call ended");
+
+    let mut per_pid: HashMap<u64, Vec<Call>> = HashMap::new();
+    for c in calls.iter().filter(|c| c.function != "noop") {
+        per_pid.entry(c.pid).or_default().push(c.clone());
+    }
+    assert_eq!(per_pid.len(), 20);
+    for (pid, calls) in &per_pid {
+        let process = snap
+            .process(*pid)
+            .unwrap()
+            .expect("the process was recorded");
+        assert!(process.text.starts_with("<0."), "{}", process.text);
+        assert!(
+            process.origin.is_none(),
+            "plain spawn: no $callers, no $ancestors"
+        );
+        let f = by_function(calls);
+        let sum = f["sum"][0];
+        assert_eq!(text(&sum.args), "[[1,2,3,4,5,6,7,8,9,10]]");
+        assert_eq!(result(sum), "55");
+        assert_eq!(sum.parent, None);
+        assert_eq!(process.first_call, sum.id);
+        let children = snap.children(sum.id, 100).unwrap();
+        let adds: Vec<(String, String)> = children
+            .iter()
+            .map(|c| (text(&c.args), result(c)))
+            .collect();
+        let mut acc = 0;
+        let expected: Vec<(String, String)> = (1..=10)
+            .map(|x| {
+                let pair = (format!("[{acc},{x}]"), format!("{}", acc + x));
+                acc += x;
+                pair
+            })
+            .collect();
+        assert_eq!(adds, expected);
+        assert_eq!(f["fail"].len(), 3);
+        for fail in &f["fail"] {
+            let class = fail.exception().expect("fail/2 raised");
+            let eetf::Term::List(args) = runtime_support::term(&fail.args) else {
+                panic!("arguments are a list")
+            };
+            let [eetf::Term::Atom(arg_class), eetf::Term::FixInteger(n)] = &args.elements[..]
+            else {
+                panic!("fail/2 arguments: {args}")
+            };
+            assert_eq!(arg_class.name, class.as_str());
+            let n = n.value;
+            let value = result(fail);
+            assert!(
+                value.starts_with(&format!("{{{{'bad',{n}}},[{{'runtime_fixture','raise',2,")),
+                "{value}"
+            );
+            // No wrapper frame (it would be a second runtime_fixture frame), no inner name.
+            assert_eq!(value.matches("{'runtime_fixture',").count(), 1, "{value}");
+            assert!(!value.contains("es$"), "{value}");
+            let nested = snap.children(fail.id, 10).unwrap();
+            assert_eq!(nested.len(), 1);
+            assert_eq!(text(&nested[0].args), format!("[{n},1]"));
+            assert_eq!(nested[0].parent, Some(fail.id));
+        }
+        // The subtree of sum is sum and its adds, in start order.
+        let tree = snap.subtree(sum.id, 100).unwrap().unwrap();
+        assert_eq!(tree.calls.len(), 11);
+        assert!(tree.calls.windows(2).all(|w| w[0].start <= w[1].start));
+    }
+}
+
+#[test]
+fn tail_calls_are_counted_and_the_first_ones_kept_with_arguments() {
+    let vm = vm(true);
+    vm.eval("210 = runtime_fixture:loop(20, 0), halt().");
+    let snap = vm.store().snapshot(None).unwrap();
+    let calls = all_calls(&snap);
+    assert_eq!(calls.len(), 1, "tail calls are not new calls");
+    let call = &calls[0];
+    assert_eq!(result(call), "210");
+    assert_eq!(call.end.as_ref().unwrap().tail_calls, 20);
+    let tails = snap.tail_calls(call.id).unwrap();
+    assert_eq!(tails.len(), 8);
+    assert_eq!(text(&tails[0].args), "[19,20]");
+    assert_eq!(text(&tails[1].args), "[18,39]");
+    assert!(tails.iter().all(|t| t.function == "loop" && t.arity == 2));
+    assert!(tails.windows(2).all(|w| w[0].time <= w[1].time));
+}
+
+#[test]
+fn processes_started_by_a_call_link_back_to_it() {
+    let vm = vm(true);
+    vm.eval("6 = runtime_fixture:spawn_task(3), 5 = runtime_fixture:spawn_child(4), halt().");
+    let snap = vm.store().snapshot(None).unwrap();
+    let calls = all_calls(&snap);
+    let task = calls.iter().find(|c| c.function == "spawn_task").unwrap();
+    let child = calls.iter().find(|c| c.function == "spawn_child").unwrap();
+    for (starter, kind, args) in [
+        (task, OriginKind::Caller, "[3,3]"),
+        (child, OriginKind::Ancestor, "[4,1]"),
+    ] {
+        let add = calls
+            .iter()
+            .find(|c| c.function == "add" && text(&c.args) == args)
+            .unwrap();
+        assert_ne!(add.pid, starter.pid);
+        assert_eq!(add.parent, None, "parents are calls of the same process");
+        let process = snap.process(add.pid).unwrap().unwrap();
+        let origin = process.origin.expect("origin recorded");
+        assert_eq!(origin.kind, kind);
+        assert_eq!(origin.pid, starter.pid);
+        let linked = snap.origin_call(add.pid).unwrap().expect("origin call");
+        assert_eq!(linked.id, starter.id);
+    }
+}
+
+#[test]
+fn recording_pauses_and_resumes_globally_and_per_module_and_a_normal_stop_flushes() {
+    let vm = vm(true);
+    vm.eval(
+        r#"
+        runtime_fixture:noop(1),
+        true = persistent_term:get(elixir_scope_recording),
+        ok = elixir_scope_runtime:pause(),
+        paused = elixir_scope_runtime:status(),
+        runtime_fixture:noop(2),
+        ok = elixir_scope_runtime:resume(),
+        runtime_fixture:noop(3),
+        ok = elixir_scope_runtime:pause(runtime_fixture),
+        false = persistent_term:get(elixir_scope_recording),
+        false = elixir_scope_runtime:recording(runtime_fixture),
+        true = elixir_scope_runtime:recording(other_module),
+        runtime_fixture:noop(4),
+        ok = elixir_scope_runtime:pause(),
+        ok = elixir_scope_runtime:resume(),
+        runtime_fixture:noop(5),
+        ok = elixir_scope_runtime:resume(runtime_fixture),
+        true = persistent_term:get(elixir_scope_recording),
+        runtime_fixture:noop(6),
+        ok = elixir_scope_runtime:pause(other_module),
+        put('$elixir_scope_in_runtime', true),
+        false = elixir_scope_runtime:recording(runtime_fixture),
+        erase('$elixir_scope_in_runtime'),
+        init:stop()."#,
+    );
+    let store = vm.store();
+    let snap = store.snapshot(None).unwrap();
+    let mut args: Vec<String> = all_calls(&snap).iter().map(|c| text(&c.args)).collect();
+    args.reverse();
+    assert_eq!(args, ["[1]", "[3]", "[6]"]);
+    let summary = store.runs().unwrap()[0].summary;
+    assert!(
+        summary.is_some(),
+        "init:stop/0 flushes and records the summary"
+    );
+}
+
+#[test]
+fn stored_calls_are_queryable_from_the_vm_without_a_flush_and_flush_stores_everything() {
+    let vm = vm(true);
+    let out = vm.eval(
+        r#"
+        3 = runtime_fixture:add(1, 2),
+        Wait = fun W(0) -> timeout;
+                   W(K) -> case elixir_scope_runtime:calls(#{module => runtime_fixture}) of
+                               [#{function := add, args := [1, 2], value := 3, outcome := return}] -> found;
+                               _ -> timer:sleep(5), W(K - 1)
+                           end
+               end,
+        found = Wait(2000),
+        [runtime_fixture:add(I, I) || I <- lists:seq(1, 500)],
+        ok = elixir_scope_runtime:flush(),
+        #{captured := 1002, stored := 1002, durable := 1002, dropped := 0, in_ring := 0} =
+            elixir_scope_runtime:stats(),
+        501 = length(elixir_scope_runtime:calls(#{function => add, limit => 1000})),
+        [#{id := Id, args := [500, 500]}] = elixir_scope_runtime:calls(#{limit => 1}),
+        #{value := 1000, pid := Pid} = elixir_scope_runtime:call(Id),
+        true = is_binary(Pid),
+        undefined = elixir_scope_runtime:call(999999),
+        [] = elixir_scope_runtime:calls(#{exceptions => true}),
+        io:format("ok~n"),
+        halt()."#,
+    );
+    assert!(out.contains("ok"), "{out}");
+}
+
+#[test]
+fn huge_arguments_are_captured_cut_and_small() {
+    let vm = vm(true);
+    vm.eval(
+        r#"
+        100000000 = runtime_fixture:big(binary:copy(<<"x">>, 100000000)),
+        1000000 = runtime_fixture:big(lists:seq(1, 1000000)),
+        halt()."#,
+    );
+    let snap = vm.store().snapshot(None).unwrap();
+    let calls = all_calls(&snap);
+    assert_eq!(calls.len(), 2);
+    for c in &calls {
+        assert!(c.args.len() < 4096, "{} bytes of arguments", c.args.len());
+        let args = text(&c.args);
+        assert!(args.contains("$elixir_scope_cut"), "{args}");
+    }
+    let binary = text(&calls[1].args);
+    assert!(
+        binary.starts_with("[{'$elixir_scope_cut','binary',{100000000,<<120,"),
+        "{binary}"
+    );
+    let list = text(&calls[0].args);
+    assert!(
+        list.ends_with("|{'$elixir_scope_cut','list','more'}]]"),
+        "{list}"
+    );
+}
+
+#[test]
+fn without_the_library_wrapped_code_runs_unrecorded_and_says_why() {
+    let vm = vm(false);
+    let out = vm.eval(
+        r#"
+        3 = runtime_fixture:add(1, 2),
+        {failed, {nif_not_loaded, Tried}} = elixir_scope_runtime:status(),
+        6 = runtime_fixture:add(3, 3),
+        io:format("tried ~p~n", [length(Tried)]),
+        halt()."#,
+    );
+    assert!(out.contains("tried 4"), "{out}");
+    assert!(!vm.db.exists(), "nothing was recorded");
+}
+
+#[test]
+fn the_library_is_found_through_elixir_scope_nif() {
+    let vm = vm(false);
+    let output = vm
+        .command("3 = runtime_fixture:add(1, 2), running = elixir_scope_runtime:status(), halt().")
+        .env("ELIXIR_SCOPE_NIF", runtime_support::nif_library())
+        .output()
+        .unwrap();
+    runtime_support::check(&output);
+    assert_eq!(vm.store().snapshot(None).unwrap().call_count().unwrap(), 1);
+}
+
+#[test]
+fn many_processes_racing_to_start_the_runtime_start_it_once() {
+    let vm = vm(true);
+    vm.eval(
+        r#"
+        Self = self(),
+        Pids = [spawn(fun() -> Self ! {self(), runtime_fixture:add(N, N)} end)
+                || N <- lists:seq(1, 50)],
+        [receive {P, R} when is_integer(R) -> ok end || P <- Pids],
+        running = elixir_scope_runtime:status(),
+        halt()."#,
+    );
+    let store = vm.store();
+    assert_eq!(store.runs().unwrap().len(), 1);
+    // Calls made while another process was starting the runtime are not recorded; the rest are.
+    let count = store.snapshot(None).unwrap().call_count().unwrap();
+    assert!(count <= 50, "{count}");
+}
+
+#[test]
+fn after_kill_9_the_store_opens_with_every_committed_event_and_a_held_store_is_refused() {
+    let vm = vm(true);
+    let mut child = vm.spawn(
+        r#"
+        [runtime_fixture:add(I, 0) || I <- lists:seq(1, 1000)],
+        ok = elixir_scope_runtime:flush(),
+        io:format("flushed~n"),
+        spawn(fun() -> runtime_fixture:flood(7) end),
+        Report = fun R() ->
+                     #{durable := D} = elixir_scope_runtime:stats(),
+                     io:format("durable ~p~n", [D]),
+                     timer:sleep(100),
+                     R()
+                 end,
+        Report()."#,
+    );
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut flushed = false;
+    let mut durable = 0u64;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line == "flushed" {
+            flushed = true;
+        }
+        if let Some(d) = line.strip_prefix("durable ") {
+            durable = d.parse().unwrap();
+            // A checkpoint on the timer (not the flush) made more of the flood durable.
+            if durable > 2000 + 20_000 {
+                break;
+            }
+        }
+    }
+    assert!(flushed, "the VM never flushed");
+    // While the VM holds the store, opening it fails with a clear error.
+    let err = store::Store::open(&vm.db).unwrap_err();
+    assert!(
+        matches!(err, store::StoreError::Locked { .. }),
+        "unexpected: {err}"
+    );
+    assert!(err.to_string().contains("held by another process"), "{err}");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let store = vm.store();
+    let run = &store.runs().unwrap()[0];
+    assert!(run.summary.is_none(), "a killed VM records no summary");
+    let snap = store.snapshot(None).unwrap();
+    let flushed_calls = snap
+        .calls(&CallFilter {
+            function: Some("add".into()),
+            limit: 10_000,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(flushed_calls.len(), 1000, "every flushed call survived");
+    assert!(flushed_calls.iter().all(|c| c.end.is_some()));
+    // Every event of the last durable commit survived: at most two events per call.
+    let count = snap.call_count().unwrap();
+    assert!(
+        count * 2 >= durable,
+        "{count} calls for {durable} durable events"
+    );
+}
+
+#[test]
+fn a_flood_from_many_processes_drops_and_counts_while_memory_stays_bounded() {
+    let vm = vm(true);
+    let mut child = vm.spawn(
+        r#"
+        ok = elixir_scope_runtime:start(#{ring_capacity => 4096, ring_bytes => 1048576,
+                                          batch_events => 512, batch_bytes => 262144,
+                                          channel_batches => 2, cache_bytes => 16777216}),
+        io:format("ready ~s~n", [os:getpid()]),
+        Arg = binary:copy(<<"y">>, 1000),
+        Workers = [spawn(fun() -> runtime_fixture:flood(Arg) end) || _ <- lists:seq(1, 50)],
+        timer:sleep(4000),
+        [exit(W, kill) || W <- Workers],
+        ok = elixir_scope_runtime:flush(),
+        #{captured := C, dropped := D, stored := S, in_ring := 0, memory_bound := B} =
+            elixir_scope_runtime:stats(),
+        io:format("final ~p ~p ~p ~p~n", [C, D, S, B]),
+        halt()."#,
+    );
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = lines.next().unwrap().unwrap();
+    let os_pid: u32 = ready.strip_prefix("ready ").unwrap().parse().unwrap();
+    let rss = || -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{os_pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap_or(0)
+            * 1024
+    };
+    let start = rss();
+    let mut peak = start;
+    for _ in 0..35 {
+        std::thread::sleep(Duration::from_millis(100));
+        peak = peak.max(rss());
+    }
+    let last = lines.next().unwrap().unwrap();
+    assert!(child.wait().unwrap().success());
+    let numbers: Vec<u64> = last
+        .strip_prefix("final ")
+        .unwrap()
+        .split(' ')
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let (captured, dropped, stored, bound) = (numbers[0], numbers[1], numbers[2], numbers[3]);
+    assert!(dropped > 0, "the flood should overflow the ring");
+    assert_eq!(
+        captured,
+        dropped + stored,
+        "every event is stored or counted as dropped"
+    );
+    // Unbounded buffering of ~1 KB events at this rate would take gigabytes; the runtime holds
+    // at most the memory bound plus the store's page cache, and the VM's own allocations.
+    let growth = peak.saturating_sub(start);
+    eprintln!(
+        "flood: {captured} captured, {dropped} dropped, RSS {} MB -> peak {} MB",
+        start >> 20,
+        peak >> 20
+    );
+    let allowed = bound + 16 * 1024 * 1024 + 128 * 1024 * 1024;
+    assert!(
+        growth <= allowed,
+        "RSS grew by {} MB (bound {} MB) while {captured} events were captured",
+        growth >> 20,
+        allowed >> 20
+    );
+}
