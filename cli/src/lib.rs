@@ -22,6 +22,10 @@ pub struct Cli {
 pub enum Command {
     /// Describe .beam files: module, debug info, chunks, exports, instrumentation.
     Inspect(commands::inspect::Args),
+    /// Rewrite compiled beams so that planned functions report their calls to the runtime.
+    Instrument(commands::instrument::Args),
+    /// Put back the original beams that `instrument` rewrote, byte for byte.
+    Restore(commands::restore::Args),
 }
 
 /// Parses the command line, runs the command and returns the process's exit code.
@@ -35,5 +39,7 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Inspect(args) => commands::inspect::run(&args),
+        Command::Instrument(args) => commands::instrument::run(&args),
+        Command::Restore(args) => commands::restore::run(&args),
     }
 }

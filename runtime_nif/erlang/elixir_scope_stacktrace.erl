@@ -5,17 +5,36 @@
 %% the file name "elixir_scope:wrapper", so its frames are recognisable. `clean/1' removes the
 %% wrapper frames and gives inner functions (and the funs and comprehensions defined in them,
 %% named `-es$Name/Arity-fun-N-' and the like) their original names back.
+%%
+%% Depth: the VM keeps `backtrace_depth' frames (8 by default). While recording, every wrapped
+%% call adds one wrapper frame, so a raw trace can hold half as many of the program's own
+%% frames. `widen_depth/0' (called by the runtime when it starts) doubles the VM's depth and
+%% remembers the original one; `clean/1' then cuts cleaned traces back to it, so callers see
+%% as many frames as the original code would give. Traces of exceptions that never pass through
+%% rewritten code can then hold up to twice the usual number of frames.
+%%
+%% The rewriter also makes every catch clause of a rewritten module that binds the stack trace
+%% call `clean/1' on it, so code that catches its own exceptions sees clean traces too.
+%%
+%% This module calls no other module but `erlang' and `persistent_term' (BIFs): any other
+%% module may itself be rewritten, and calling it from here would recurse.
 -module(elixir_scope_stacktrace).
 
--export([clean/1, inner_name/1, original_name/1, wrapper_file/0]).
+-export([clean/1, inner_name/1, original_name/1, wrapper_file/0, widen_depth/0]).
 
 -define(PREFIX, "es$").
 -define(WRAPPER_FILE, "elixir_scope:wrapper").
+-define(DEPTH_KEY, {?MODULE, original_depth}).
 
-%% @doc The stack trace without wrapper frames and with original function names.
+%% @doc The stack trace without wrapper frames, with original function names, cut to the
+%% depth the VM had before `widen_depth/0'.
 -spec clean([tuple()]) -> [tuple()].
 clean(Stack) when is_list(Stack) ->
-    [rename(Frame) || Frame <- Stack, not is_wrapper(Frame)];
+    Cleaned = [rename(Frame) || Frame <- Stack, not is_wrapper(Frame)],
+    case persistent_term:get(?DEPTH_KEY, undefined) of
+        Depth when is_integer(Depth), length(Cleaned) > Depth -> take(Depth, Cleaned);
+        _ -> Cleaned
+    end;
 clean(Other) ->
     Other.
 
@@ -40,10 +59,31 @@ original_name(Other) ->
 wrapper_file() ->
     ?WRAPPER_FILE.
 
-is_wrapper({_M, _F, _A, Location}) when is_list(Location) ->
-    lists:member({file, ?WRAPPER_FILE}, Location);
+%% @doc Doubles the VM's `backtrace_depth' (once; later calls do nothing) and returns the
+%% depth callers will see in cleaned traces. Not safe to call from two processes at the same
+%% time: the runtime calls it from its start-up, which runs once.
+-spec widen_depth() -> non_neg_integer().
+widen_depth() ->
+    case persistent_term:get(?DEPTH_KEY, undefined) of
+        undefined ->
+            Original = erlang:system_flag(backtrace_depth, 64),
+            _ = erlang:system_flag(backtrace_depth, 2 * Original),
+            persistent_term:put(?DEPTH_KEY, Original),
+            Original;
+        Original ->
+            Original
+    end.
+
+is_wrapper({_M, _F, _A, [{file, ?WRAPPER_FILE} | _]}) ->
+    true;
+is_wrapper({M, F, A, [_ | Location]}) ->
+    is_wrapper({M, F, A, Location});
 is_wrapper(_) ->
     false.
+
+take(0, _) -> [];
+take(_, []) -> [];
+take(N, [X | Xs]) -> [X | take(N - 1, Xs)].
 
 rename({M, F, A, Location}) ->
     {M, original_name(F), A, Location};

@@ -1,3 +1,5 @@
 //! One module per subcommand.
 
 pub mod inspect;
+pub mod instrument;
+pub mod restore;

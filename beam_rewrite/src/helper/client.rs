@@ -1,0 +1,378 @@
+//! One helper process and the requests it serves.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use eetf::{Binary, List, Term};
+
+use crate::etf;
+use crate::forms::build::{atom, tuple};
+use crate::forms::{self};
+
+use super::{HelperConfig, HelperError};
+
+/// The largest reply accepted (a compiled beam or a module's forms are a few megabytes).
+const MAX_REPLY_BYTES: usize = 1 << 30;
+
+/// How much of the helper's stderr is kept for error messages.
+const STDERR_TAIL_BYTES: usize = 4096;
+
+/// A running helper process.
+pub struct Helper {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    replies: Receiver<Result<Vec<u8>, String>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    timeout: Duration,
+}
+
+/// What the helper made of a module's debug info.
+#[derive(Debug)]
+pub enum FormsReply {
+    /// The module's Erlang abstract forms.
+    Forms(Vec<Term>),
+    /// The debug info holds no code (the backend says why).
+    Unavailable(String),
+}
+
+impl Helper {
+    /// Starts `erl`, which compiles and loads the helper from `source` and starts serving.
+    pub fn start(config: &HelperConfig, source: &Path) -> Result<Helper, HelperError> {
+        let source = erlang_string(&source.to_string_lossy());
+        let boot = format!(
+            "case compile:file({source}, [binary, return_errors]) of \
+               {{ok, M, B}} -> {{module, M}} = code:load_binary(M, {source}, B), M:main(); \
+               Error -> io:format(standard_error, \"cannot compile the helper: ~p~n\", [Error]), \
+                        halt(3) \
+             end."
+        );
+        let mut command = Command::new(&config.erl);
+        // One scheduler that sleeps when idle: helpers run side by side, one module each.
+        command.args([
+            "-noshell",
+            "-noinput",
+            "+S",
+            "1:1",
+            "+sbwt",
+            "none",
+            "+sbwtdcpu",
+            "none",
+            "+sbwtdio",
+            "none",
+        ]);
+        if let Some(ebin) = &config.elixir_ebin {
+            command.arg("-pa").arg(ebin);
+        }
+        command
+            .args(["-eval", &boot])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|source| HelperError::Start {
+            erl: config.erl.clone(),
+            source,
+        })?;
+        let (stdin, stdout, stderr) =
+            match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+                (Some(i), Some(o), Some(e)) => (i, o, e),
+                _ => {
+                    let _ = child.kill();
+                    return Err(HelperError::Protocol(
+                        "the helper's pipes are missing".into(),
+                    ));
+                }
+            };
+        let (send, replies) = mpsc::channel();
+        std::thread::spawn(move || read_frames(stdout, send));
+        let tail = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&tail);
+        std::thread::spawn(move || keep_tail(stderr, sink));
+        Ok(Helper {
+            child,
+            stdin: Some(stdin),
+            replies,
+            stderr: tail,
+            timeout: config.timeout,
+        })
+    }
+
+    /// Turns a module's `Dbgi` chunk into Erlang abstract forms.
+    pub fn forms(&mut self, module: &str, dbgi: &[u8]) -> Result<FormsReply, HelperError> {
+        let reply = self.call(tuple(vec![
+            atom("forms"),
+            atom(module),
+            Term::from(Binary::from(dbgi)),
+        ]))?;
+        match ok_or_refused(reply)? {
+            Reply::Ok(Term::List(forms)) => Ok(FormsReply::Forms(forms.elements)),
+            Reply::Unavailable(why) => Ok(FormsReply::Unavailable(why)),
+            other => Err(malformed(&other.describe())),
+        }
+    }
+
+    /// Compiles forms with options; returns the beam's bytes.
+    pub fn compile(
+        &mut self,
+        forms: Vec<Term>,
+        options: Vec<Term>,
+    ) -> Result<Vec<u8>, HelperError> {
+        let reply = self.call(tuple(vec![
+            atom("compile"),
+            Term::from(List::from(forms)),
+            Term::from(List::from(options)),
+        ]))?;
+        match ok_or_refused(reply)? {
+            Reply::Ok(Term::Binary(beam)) => Ok(beam.bytes),
+            other => Err(malformed(&other.describe())),
+        }
+    }
+
+    /// Checks a beam with the real loader (`erlang:prepare_loading/2`), without loading it.
+    pub fn check(&mut self, module: &str, beam: &[u8]) -> Result<(), HelperError> {
+        let reply = self.call(tuple(vec![
+            atom("check"),
+            atom(module),
+            Term::from(Binary::from(beam)),
+        ]))?;
+        match ok_or_refused(reply)? {
+            Reply::Done => Ok(()),
+            other => Err(malformed(&other.describe())),
+        }
+    }
+
+    fn call(&mut self, request: Term) -> Result<Term, HelperError> {
+        let bytes = etf::encode(&request);
+        drop(request);
+        let length = u32::try_from(bytes.len()).map_err(|_| {
+            HelperError::Protocol(format!("a request of {} bytes is too large", bytes.len()))
+        })?;
+        let written = match self.stdin.as_mut() {
+            Some(stdin) => stdin
+                .write_all(&length.to_be_bytes())
+                .and_then(|_| stdin.write_all(&bytes))
+                .and_then(|_| stdin.flush()),
+            None => Err(std::io::ErrorKind::BrokenPipe.into()),
+        };
+        if written.is_err() {
+            return Err(self.died());
+        }
+        match self.replies.recv_timeout(self.timeout) {
+            Ok(Ok(frame)) => etf::decode(&frame)
+                .map_err(|e| HelperError::Protocol(format!("undecodable reply: {e}"))),
+            Ok(Err(why)) => {
+                let died = self.died();
+                match died {
+                    HelperError::Died { status, stderr } if stderr.is_empty() => {
+                        Err(HelperError::Died {
+                            status,
+                            stderr: format!("\n{why}"),
+                        })
+                    }
+                    other => Err(other),
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                self.stop();
+                Err(HelperError::Timeout(self.timeout))
+            }
+            Err(RecvTimeoutError::Disconnected) => Err(self.died()),
+        }
+    }
+
+    /// The error for a helper that stopped: its exit status and the end of its stderr.
+    fn died(&mut self) -> HelperError {
+        self.stdin = None;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status.to_string(),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    self.stop();
+                    break "killed".to_string();
+                }
+            }
+        };
+        // Give the stderr reader a moment to collect the last words.
+        std::thread::sleep(Duration::from_millis(50));
+        let tail = self.stderr.lock().map(|t| t.clone()).unwrap_or_default();
+        let text = String::from_utf8_lossy(&tail).trim().to_string();
+        HelperError::Died {
+            status,
+            stderr: if text.is_empty() {
+                text
+            } else {
+                format!("\n{text}")
+            },
+        }
+    }
+
+    fn stop(&mut self) {
+        self.stdin = None;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Helper {
+    /// Closes the helper's stdin (it halts on end of input), then makes sure it is gone.
+    fn drop(&mut self) {
+        self.stdin = None;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.stop();
+    }
+}
+
+#[derive(Debug)]
+enum Reply {
+    Ok(Term),
+    Done,
+    Unavailable(String),
+}
+
+/// Splits `{ok, X}`, `ok`, `{unavailable, Why}` from `{error, Why}` (which becomes an error).
+fn ok_or_refused(reply: Term) -> Result<Reply, HelperError> {
+    let text = |t: &Term| match t {
+        Term::Binary(b) => String::from_utf8_lossy(&b.bytes).into_owned(),
+        other => other.to_string(),
+    };
+    if forms::atom_name(&reply) == Some("ok") {
+        return Ok(Reply::Done);
+    }
+    let Term::Tuple(mut pair) = reply else {
+        return Err(malformed(&reply.to_string()));
+    };
+    if pair.elements.len() != 2 {
+        return Err(malformed(&Term::Tuple(pair).to_string()));
+    }
+    let value = pair.elements.pop().expect("two elements");
+    match forms::atom_name(&pair.elements[0]) {
+        Some("ok") => Ok(Reply::Ok(value)),
+        Some("unavailable") => Ok(Reply::Unavailable(text(&value))),
+        Some("error") => Err(HelperError::Refused(text(&value).trim_end().to_string())),
+        _ => Err(malformed(&value.to_string())),
+    }
+}
+
+impl Reply {
+    fn describe(&self) -> String {
+        match self {
+            Reply::Ok(term) => format!("{{ok, {term}}}"),
+            Reply::Done => "ok".to_string(),
+            Reply::Unavailable(why) => format!("{{unavailable, {why}}}"),
+        }
+    }
+}
+
+fn malformed(shown: &str) -> HelperError {
+    let short: String = shown.chars().take(200).collect();
+    HelperError::Protocol(format!("unexpected reply {short}"))
+}
+
+/// Reads `{packet, 4}` frames until the stream ends or a frame is impossible.
+fn read_frames(mut stdout: impl Read, send: mpsc::Sender<Result<Vec<u8>, String>>) {
+    loop {
+        let mut header = [0u8; 4];
+        if let Err(e) = stdout.read_exact(&mut header) {
+            let _ = send.send(Err(format!("reading a reply: {e}")));
+            return;
+        }
+        let length = u32::from_be_bytes(header) as usize;
+        if length > MAX_REPLY_BYTES {
+            let _ = send.send(Err(format!(
+                "the helper wrote something that is not a reply (starting with {:?})",
+                String::from_utf8_lossy(&header)
+            )));
+            return;
+        }
+        let mut frame = vec![0; length];
+        if let Err(e) = stdout.read_exact(&mut frame) {
+            let _ = send.send(Err(format!("reading a reply: {e}")));
+            return;
+        }
+        if send.send(Ok(frame)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Keeps the last [`STDERR_TAIL_BYTES`] the helper writes to stderr.
+fn keep_tail(mut stderr: impl Read, tail: Arc<Mutex<Vec<u8>>>) {
+    let mut buffer = [0u8; 4096];
+    while let Ok(n) = stderr.read(&mut buffer) {
+        if n == 0 {
+            return;
+        }
+        if let Ok(mut tail) = tail.lock() {
+            tail.extend_from_slice(&buffer[..n]);
+            let excess = tail.len().saturating_sub(STDERR_TAIL_BYTES);
+            tail.drain(..excess);
+        }
+    }
+}
+
+/// An Erlang string literal.
+fn erlang_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_paths_as_erlang_strings() {
+        assert_eq!(erlang_string(r#"/tmp/a "b"\c"#), r#""/tmp/a \"b\"\\c""#);
+    }
+
+    #[test]
+    fn reads_frames_and_refuses_text() {
+        let (send, receive) = mpsc::channel();
+        let mut bytes = vec![0, 0, 0, 2, 131, 106];
+        bytes.extend_from_slice(b"Eshell V13");
+        read_frames(bytes.as_slice(), send);
+        assert_eq!(receive.recv().unwrap(), Ok(vec![131, 106]));
+        let err = receive.recv().unwrap().unwrap_err();
+        assert!(err.contains("not a reply"), "{err}");
+    }
+
+    #[test]
+    fn splits_replies() {
+        let bin = |s: &str| Term::from(Binary::from(s.as_bytes()));
+        assert!(matches!(ok_or_refused(atom("ok")), Ok(Reply::Done)));
+        assert!(matches!(
+            ok_or_refused(tuple(vec![atom("ok"), atom("x")])),
+            Ok(Reply::Ok(_))
+        ));
+        match ok_or_refused(tuple(vec![atom("error"), bin("m.erl:3: bad\n")])) {
+            Err(HelperError::Refused(why)) => assert_eq!(why, "m.erl:3: bad"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            ok_or_refused(tuple(vec![atom("what"), atom("x")])),
+            Err(HelperError::Protocol(_))
+        ));
+    }
+}

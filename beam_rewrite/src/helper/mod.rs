@@ -1,0 +1,78 @@
+//! The BEAM helper: `erl` processes that do what only the BEAM can do for the rewriter.
+//!
+//! The helper's source (`beam_rewrite/erlang/elixir_scope_helper.erl`) is embedded in this
+//! crate. A [`Launcher`] writes it to a temporary directory once per run; every [`Helper`] is
+//! an `erl -noshell -noinput` process that compiles that source in memory with the user's own
+//! OTP (so there is no cached beam that could go stale or come from another OTP release),
+//! loads it and serves requests: ETF terms in `{packet, 4}` frames on its stdin and stdout.
+//! See the module documentation of the Erlang source for the requests.
+//!
+//! A helper that dies, answers garbage or takes longer than the timeout is killed and reported
+//! as an error of the request at hand; the caller starts a fresh one for the next request.
+
+mod client;
+mod config;
+
+pub use client::{FormsReply, Helper};
+pub use config::{HelperConfig, Launcher, HELPER_SOURCE};
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A problem with the BEAM helper or a request it could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum HelperError {
+    /// An executable is not on `PATH`.
+    #[error("`{program}` is not on PATH; {hint}")]
+    NotFound {
+        /// The executable.
+        program: &'static str,
+        /// What to install.
+        hint: &'static str,
+    },
+    /// Elixir's `ebin` directory was needed but not found.
+    #[error("this is an Elixir beam, and its debug info needs Elixir's compiler, but `elixir` is not on PATH; install Elixir (apt-get install elixir)")]
+    NoElixir,
+    /// The helper's source could not be written.
+    #[error("cannot write the BEAM helper's source to {path}: {source}")]
+    Source {
+        /// Where it was being written.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `erl` could not be started.
+    #[error("cannot start {erl}: {source}")]
+    Start {
+        /// The `erl` executable.
+        erl: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The helper exited or closed its output.
+    #[error("the BEAM helper stopped ({status}){stderr}")]
+    Died {
+        /// Its exit status, if known.
+        status: String,
+        /// The end of what it wrote to stderr (with a leading newline), if anything.
+        stderr: String,
+    },
+    /// The helper did not answer in time, and was killed.
+    #[error("the BEAM helper did not answer within {} s and was stopped", .0.as_secs())]
+    Timeout(Duration),
+    /// The helper's reply could not be read.
+    #[error("the BEAM helper sent a malformed reply: {0}")]
+    Protocol(String),
+    /// The BEAM refused the request (a compile error, a beam the loader rejects, ...).
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl HelperError {
+    /// Whether the helper process is unusable after this error (it must be replaced).
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, HelperError::Refused(_) | HelperError::NoElixir)
+    }
+}

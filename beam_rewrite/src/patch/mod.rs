@@ -1,0 +1,231 @@
+//! Wrapping planned functions: the Rust half of a rewrite, over a module's abstract forms.
+//!
+//! For every planned function that can be wrapped ([`eligibility`]), the original function
+//! form is renamed to its inner name (`'es$f'`) and followed by a wrapper under the original
+//! name ([`wrapper`]); local tail calls to wrapped functions go to the inner function instead
+//! ([`tail_calls`]); stack traces caught inside the module are cleaned where they are bound
+//! ([`catch_sites`]). The result is what the BEAM helper compiles, with the options
+//! [`options::for_recompile`] derives from the original ones.
+//!
+//! Everything here is pure: forms in, forms out; it is tested without a VM.
+
+pub mod catch_sites;
+pub mod eligibility;
+pub mod inline;
+pub mod naming;
+pub mod options;
+pub mod tail_calls;
+pub mod wrapper;
+
+use std::collections::BTreeSet;
+
+use eetf::Term;
+use serde::Serialize;
+
+pub use eligibility::{ModuleFacts, SkipReason};
+
+use crate::forms::build::{atom, int, list, tuple};
+use crate::forms::{self, anno, FunctionForm};
+use crate::plan::ModulePlan;
+use crate::tables::FunctionRef;
+
+use tail_calls::TailCalls;
+use wrapper::{wrapper_forms, WrapperSite};
+
+/// A planned function left unwrapped, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedFunction {
+    /// The function.
+    pub function: FunctionRef,
+    /// Why it is not wrapped.
+    pub reason: SkipReason,
+}
+
+/// The outcome of patching a module.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Patched {
+    /// The new forms (the original ones when nothing could be wrapped).
+    pub forms: Vec<Term>,
+    /// The options to compile them with.
+    pub options: Vec<Term>,
+    /// The wrapped functions, sorted.
+    pub wrapped: Vec<FunctionRef>,
+    /// Planned functions left unwrapped.
+    pub skipped: Vec<SkippedFunction>,
+    /// How many local tail calls now go straight to an inner function.
+    pub redirected_tail_calls: usize,
+    /// How many catch clauses now clean the stack trace they bind.
+    pub cleaned_catch_clauses: usize,
+}
+
+/// Why a module's forms could not be patched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PatchError {
+    /// No `-module` attribute.
+    #[error("the abstract code has no -module attribute")]
+    NoModule,
+    /// The forms are another module's.
+    #[error("the abstract code is for module {found}, not {expected}")]
+    WrongModule {
+        /// The module the beam says it is.
+        expected: String,
+        /// The module the forms define.
+        found: String,
+    },
+    /// A function comes before any `-file` attribute, so the file to restore after its
+    /// wrapper is unknown.
+    #[error("function {function} comes before any -file attribute")]
+    NoFile {
+        /// The function.
+        function: FunctionRef,
+    },
+}
+
+/// Wraps the functions `plan` selects in a module's `forms`, originally compiled with
+/// `original_options`.
+pub fn patch_module(
+    plan: &ModulePlan,
+    forms: Vec<Term>,
+    original_options: &[Term],
+) -> Result<Patched, PatchError> {
+    let facts = ModuleFacts::scan(&forms);
+    if facts.module.is_empty() {
+        return Err(PatchError::NoModule);
+    }
+    if facts.module != plan.module {
+        return Err(PatchError::WrongModule {
+            expected: plan.module.clone(),
+            found: facts.module,
+        });
+    }
+    let (wrapped, skipped) = choose(plan, &facts, &forms);
+    let options = options::for_recompile(original_options, &wrapped);
+    if wrapped.is_empty() {
+        return Ok(Patched {
+            forms,
+            options,
+            wrapped: Vec::new(),
+            skipped,
+            redirected_tail_calls: 0,
+            cleaned_catch_clauses: 0,
+        });
+    }
+    let export_all = original_options.iter().any(options::has_export_all)
+        || forms.iter().any(|f| {
+            forms::attribute(f).is_some_and(|(n, v)| n == "compile" && options::has_export_all(v))
+        });
+    let mut tail_calls = TailCalls::new(&facts.module, &wrapped);
+    let mut fresh_stack_vars = 0;
+    let mut cleaned_catch_clauses = 0;
+    let mut file: Option<Term> = None;
+    let mut out = Vec::with_capacity(forms.len() + 3 * wrapped.len() + 1);
+    for mut form in forms {
+        if let Some((name, _)) = forms::attribute(&form) {
+            let name = name.to_string();
+            let value = &mut forms::tuple_elements_mut(&mut form).expect("an attribute")[3];
+            match name.as_str() {
+                "file" => {
+                    file = forms::tuple_elements(value)
+                        .and_then(|v| v.first())
+                        .cloned()
+                }
+                "compile" => {
+                    inline::rename_inline(value, &wrapped);
+                    options::strip_export_all(value);
+                }
+                _ => {}
+            }
+            let is_module = name == "module";
+            out.push(form);
+            if is_module && export_all {
+                out.push(export_everything(&facts));
+            }
+            continue;
+        }
+        let Some(function) = FunctionForm::of(&form) else {
+            out.push(form);
+            continue;
+        };
+        let target = FunctionRef {
+            name: function.name.to_string(),
+            arity: function.arity,
+        };
+        let line = anno::line(function.anno);
+        let elements = forms::tuple_elements_mut(&mut form).expect("a function form");
+        tail_calls.in_clauses(&mut elements[4]);
+        cleaned_catch_clauses +=
+            catch_sites::clean_caught_stacktraces(&mut elements[4], &mut fresh_stack_vars);
+        if !wrapped.contains(&target) {
+            out.push(form);
+            continue;
+        }
+        let file = file.as_ref().ok_or_else(|| PatchError::NoFile {
+            function: target.clone(),
+        })?;
+        elements[2] = atom(&naming::inner_name(&target.name));
+        out.push(form);
+        out.extend(wrapper_forms(&WrapperSite {
+            module: &facts.module,
+            name: &target.name,
+            arity: target.arity,
+            line,
+            file,
+        }));
+    }
+    let redirected_tail_calls = tail_calls.redirected;
+    Ok(Patched {
+        forms: out,
+        options,
+        wrapped: wrapped.into_iter().collect(),
+        skipped,
+        redirected_tail_calls,
+        cleaned_catch_clauses,
+    })
+}
+
+/// Splits the planned functions into those to wrap and those to skip.
+fn choose(
+    plan: &ModulePlan,
+    facts: &ModuleFacts,
+    forms: &[Term],
+) -> (BTreeSet<FunctionRef>, Vec<SkippedFunction>) {
+    let mut wrapped = BTreeSet::new();
+    let mut skipped = Vec::new();
+    for function in forms.iter().filter_map(FunctionForm::of) {
+        let target = FunctionRef {
+            name: function.name.to_string(),
+            arity: function.arity,
+        };
+        if !plan.selects(&target) {
+            continue;
+        }
+        match facts.skip_reason(&function) {
+            Some(reason) => skipped.push(SkippedFunction {
+                function: target,
+                reason,
+            }),
+            None => {
+                wrapped.insert(target);
+            }
+        }
+    }
+    (wrapped, skipped)
+}
+
+/// `-export([...])` of every function the original forms define (replaces `export_all`).
+fn export_everything(facts: &ModuleFacts) -> Term {
+    let functions = facts
+        .defined
+        .iter()
+        .map(|f| tuple(vec![atom(&f.name), int(f.arity as i32)]))
+        .collect();
+    tuple(vec![
+        atom("attribute"),
+        int(0),
+        atom("export"),
+        list(functions),
+    ])
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,25 @@
+//! Names the generated code uses. They must agree with the runtime contract in
+//! `docs/ARCHITECTURE.md` and with `runtime_nif/erlang/elixir_scope_stacktrace.erl`.
+
+/// Prefix of inner function names: the clauses of `f` move to `'es$f'`.
+pub const INNER_PREFIX: &str = "es$";
+
+/// The file wrappers are compiled under, so that their stack frames can be recognised.
+pub const WRAPPER_FILE: &str = "elixir_scope:wrapper";
+
+/// The runtime module wrapped code calls.
+pub const RUNTIME: &str = "elixir_scope_runtime";
+
+/// The persistent term that is `true` while recording is on everywhere.
+pub const RECORDING_KEY: &str = "elixir_scope_recording";
+
+/// The name of the inner function that holds the original clauses of `name`.
+pub fn inner_name(name: &str) -> String {
+    format!("{INNER_PREFIX}{name}")
+}
+
+/// Names of variables the rewriter introduces. Erlang variables cannot contain `$` and Elixir
+/// ones become `_name@N` or `Vname@N`, so these never clash with the program's own.
+pub fn variable(purpose: &str) -> String {
+    format!("ES${purpose}")
+}

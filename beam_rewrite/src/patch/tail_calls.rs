@@ -1,0 +1,330 @@
+//! Tail calls to wrapped functions go straight to the inner function.
+//!
+//! A wrapper that records keeps its frame until the call returns (it has to report the
+//! result), so a loop `loop(N) -> loop(N - 1)` through the wrapper would grow the stack by one
+//! frame per iteration. Instead, a local call in tail position to a wrapped function becomes
+//!
+//! ```erlang
+//! begin
+//!     ES$T1 = Arg1,                % only arguments that are not variables or literals
+//!     case persistent_term:get(elixir_scope_recording, undefined) =:= true of
+//!         true -> elixir_scope_runtime:tail_call(M, f, N, [ES$T1, ...]);
+//!         false -> ok
+//!     end,
+//!     'es$f'(ES$T1, ...)
+//! end
+//! ```
+//!
+//! which stays a tail call, and tells the runtime that the current call continued as `f/N`.
+//!
+//! Tail positions: the last expression of a clause body or `begin ... end`; the bodies of
+//! `case`, `if` and `receive` clauses and of `after`; the `of` and `catch` clause bodies of a
+//! `try` without `after`; the right operand of `andalso`/`orelse`. Funs are not entered: a fun
+//! is its own function, whose calls go through the wrappers and are recorded as calls.
+
+use std::collections::BTreeSet;
+
+use eetf::Term;
+
+use crate::forms::build::*;
+use crate::forms::{self, anno};
+use crate::tables::FunctionRef;
+
+use super::naming::{inner_name, variable, RUNTIME};
+use super::wrapper::recording_check;
+
+/// Rewrites tail calls to wrapped functions, in the clauses of one function at a time.
+pub struct TailCalls<'a> {
+    module: &'a str,
+    wrapped: &'a BTreeSet<FunctionRef>,
+    /// Counter for fresh variable names, shared by the whole module.
+    fresh: u32,
+    /// How many calls were redirected.
+    pub redirected: usize,
+}
+
+impl<'a> TailCalls<'a> {
+    /// For a module whose `wrapped` functions get inner functions.
+    pub fn new(module: &'a str, wrapped: &'a BTreeSet<FunctionRef>) -> TailCalls<'a> {
+        TailCalls {
+            module,
+            wrapped,
+            fresh: 0,
+            redirected: 0,
+        }
+    }
+
+    /// Rewrites the tail calls in a function's clauses (a list of `{clause, ...}`).
+    pub fn in_clauses(&mut self, clauses: &mut Term) {
+        let Some(clauses) = forms::list_elements_mut(clauses) else {
+            return;
+        };
+        for clause in clauses {
+            if let Some(elements) = forms::tuple_elements_mut(clause) {
+                if forms::atom_name(&elements[0]) == Some("clause") && elements.len() == 5 {
+                    self.in_body(&mut elements[4]);
+                }
+            }
+        }
+    }
+
+    /// A body: a list of expressions whose last one is in tail position.
+    fn in_body(&mut self, body: &mut Term) {
+        if let Some(last) = forms::list_elements_mut(body).and_then(|b| b.last_mut()) {
+            self.in_tail(last);
+        }
+    }
+
+    fn in_tail(&mut self, expr: &mut Term) {
+        let Some(tag) = forms::tag(expr).map(str::to_string) else {
+            return;
+        };
+        if tag == "call" {
+            if let Some(redirect) = self.redirect(expr) {
+                *expr = redirect;
+            }
+            return;
+        }
+        let Some(e) = forms::tuple_elements_mut(expr) else {
+            return;
+        };
+        match (tag.as_str(), e.len()) {
+            ("block", 3) => self.in_body(&mut e[2]),
+            ("case", 4) => self.in_clauses(&mut e[3]),
+            ("if", 3) => self.in_clauses(&mut e[2]),
+            ("receive", 3) => self.in_clauses(&mut e[2]),
+            ("receive", 5) => {
+                self.in_clauses(&mut e[2]);
+                self.in_body(&mut e[4]);
+            }
+            ("try", 6) if forms::list_elements(&e[5]).is_some_and(<[Term]>::is_empty) => {
+                self.in_clauses(&mut e[3]);
+                self.in_clauses(&mut e[4]);
+            }
+            ("op", 5) if matches!(forms::atom_name(&e[2]), Some("andalso" | "orelse")) => {
+                self.in_tail(&mut e[4]);
+            }
+            _ => {}
+        }
+    }
+
+    /// The replacement of `{call, A, {atom, _, f}, Args}` when `f/N` is wrapped.
+    fn redirect(&mut self, call: &Term) -> Option<Term> {
+        let [_, call_anno, callee, args] = forms::tagged(call, "call")? else {
+            return None;
+        };
+        let [_, name_anno, name] = forms::tagged(callee, "atom")? else {
+            return None;
+        };
+        let name = forms::atom_name(name)?;
+        let args = forms::list_elements(args)?;
+        let target = FunctionRef {
+            name: name.to_string(),
+            arity: u32::try_from(args.len()).ok()?,
+        };
+        if !self.wrapped.contains(&target) {
+            return None;
+        }
+        self.redirected += 1;
+        let a = &anno::generated(anno::location(call_anno));
+        let mut exprs = Vec::new();
+        let mut values = Vec::with_capacity(args.len());
+        for arg in args {
+            if is_simple(arg) {
+                values.push(arg.clone());
+            } else {
+                self.fresh += 1;
+                let v = var(a, &variable(&format!("T{}", self.fresh)));
+                exprs.push(match_expr(a, v.clone(), arg.clone()));
+                values.push(v);
+            }
+        }
+        let report = remote_call(
+            a,
+            RUNTIME,
+            "tail_call",
+            vec![
+                atom_lit(a, self.module),
+                atom_lit(a, name),
+                int_lit(a, target.arity as i32),
+                list_expr(a, values.clone()),
+            ],
+        );
+        exprs.push(case_expr(
+            a,
+            recording_check(a),
+            vec![
+                clause(a, vec![atom_lit(a, "true")], vec![report]),
+                clause(a, vec![atom_lit(a, "false")], vec![atom_lit(a, "ok")]),
+            ],
+        ));
+        let inner = tuple(vec![
+            atom("atom"),
+            name_anno.clone(),
+            atom(&inner_name(name)),
+        ]);
+        exprs.push(tuple(vec![
+            atom("call"),
+            call_anno.clone(),
+            inner,
+            list(values),
+        ]));
+        Some(block(a, exprs))
+    }
+}
+
+/// Arguments that can be used twice without evaluating anything twice.
+fn is_simple(arg: &Term) -> bool {
+    match forms::tag(arg) {
+        Some("var") => forms::tagged(arg, "var")
+            .and_then(|e| e.get(2))
+            .and_then(forms::atom_name)
+            .is_some_and(|name| name != "_"),
+        Some("atom" | "integer" | "char" | "float" | "string" | "nil") => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a() -> Term {
+        int(5)
+    }
+
+    fn call(name: &str, args: Vec<Term>) -> Term {
+        local_call(&a(), name, args)
+    }
+
+    fn wrapped() -> BTreeSet<FunctionRef> {
+        BTreeSet::from([FunctionRef {
+            name: "loop".into(),
+            arity: 1,
+        }])
+    }
+
+    /// Rewrites one clause whose body is `body` and returns the new body.
+    fn rewrite(body: Vec<Term>) -> (Vec<Term>, usize) {
+        let wrapped = wrapped();
+        let mut t = TailCalls::new("m", &wrapped);
+        let mut clauses = list(vec![clause(&a(), vec![], body)]);
+        t.in_clauses(&mut clauses);
+        let clause = &forms::list_elements(&clauses).unwrap()[0];
+        let body = forms::list_elements(&forms::tagged(clause, "clause").unwrap()[4])
+            .unwrap()
+            .to_vec();
+        (body, t.redirected)
+    }
+
+    fn calls_inner(expr: &Term) -> bool {
+        forms::any_subterm(expr, |t| t == &atom("es$loop"))
+    }
+
+    #[test]
+    fn redirects_a_self_tail_call_and_keeps_simple_arguments() {
+        let x = var(&a(), "X");
+        let (body, n) = rewrite(vec![call("loop", vec![x.clone()])]);
+        assert_eq!(n, 1);
+        let [_, _, exprs] = forms::tagged(&body[0], "block").unwrap() else {
+            panic!("not a block")
+        };
+        let exprs = forms::list_elements(exprs).unwrap();
+        assert_eq!(exprs.len(), 2, "no binding for a variable argument");
+        let last = forms::tagged(&exprs[1], "call").unwrap();
+        assert_eq!(last[1], a(), "the inner call keeps the call's annotation");
+        assert_eq!(last[3], list(vec![x]));
+        assert!(calls_inner(&exprs[1]));
+        assert!(forms::any_subterm(&exprs[0], |t| t == &atom("tail_call")));
+    }
+
+    #[test]
+    fn binds_complex_arguments_once() {
+        let minus = op(&a(), "-", var(&a(), "N"), int_lit(&a(), 1));
+        let (body, _) = rewrite(vec![call("loop", vec![minus.clone()])]);
+        let [_, _, exprs] = forms::tagged(&body[0], "block").unwrap() else {
+            panic!("not a block")
+        };
+        let exprs = forms::list_elements(exprs).unwrap();
+        assert_eq!(exprs.len(), 3);
+        let [_, _, bound, value] = forms::tagged(&exprs[0], "match").unwrap() else {
+            panic!("not a match")
+        };
+        assert_eq!(value, &minus);
+        let args = &forms::tagged(&exprs[2], "call").unwrap()[3];
+        assert_eq!(args, &list(vec![bound.clone()]));
+    }
+
+    #[test]
+    fn finds_every_tail_position_and_nothing_else() {
+        let tail = || call("loop", vec![var(&a(), "X")]);
+        let clause_with = |e: Term| clause(&a(), vec![var(&a(), "_")], vec![e]);
+        let cases = vec![
+            (block(&a(), vec![tail(), tail()]), 1),
+            (
+                case_expr(
+                    &a(),
+                    var(&a(), "X"),
+                    vec![clause_with(tail()), clause_with(tail())],
+                ),
+                2,
+            ),
+            (
+                tuple(vec![atom("if"), a(), list(vec![clause_with(tail())])]),
+                1,
+            ),
+            (
+                tuple(vec![
+                    atom("receive"),
+                    a(),
+                    list(vec![clause_with(tail())]),
+                    int_lit(&a(), 0),
+                    list(vec![tail()]),
+                ]),
+                2,
+            ),
+            (
+                tuple(vec![
+                    atom("try"),
+                    a(),
+                    list(vec![tail()]),
+                    list(vec![clause_with(tail())]),
+                    list(vec![clause_with(tail())]),
+                    list(vec![]),
+                ]),
+                2,
+            ),
+            (
+                tuple(vec![
+                    atom("try"),
+                    a(),
+                    list(vec![tail()]),
+                    list(vec![clause_with(tail())]),
+                    list(vec![]),
+                    list(vec![atom_lit(&a(), "done")]),
+                ]),
+                0,
+            ),
+            (op(&a(), "andalso", tail(), tail()), 1),
+            (op(&a(), "+", tail(), tail()), 0),
+            (tuple(vec![atom("catch"), a(), tail()]), 0),
+            (
+                tuple(vec![
+                    atom("fun"),
+                    a(),
+                    tuple(vec![atom("clauses"), list(vec![clause_with(tail())])]),
+                ]),
+                0,
+            ),
+            (call("loop", vec![var(&a(), "X"), var(&a(), "Y")]), 0),
+            (call("other", vec![var(&a(), "X")]), 0),
+            (remote_call(&a(), "m", "loop", vec![var(&a(), "X")]), 0),
+        ];
+        for (expr, expected) in cases {
+            let (_, n) = rewrite(vec![expr.clone()]);
+            assert_eq!(n, expected, "{expr}");
+        }
+        let (_, n) = rewrite(vec![tail(), atom_lit(&a(), "ok")]);
+        assert_eq!(n, 0, "a call before the last expression is not a tail call");
+    }
+}

@@ -1,0 +1,274 @@
+//! The plan: which functions of which module to wrap.
+//!
+//! A [`Plan`] covers a whole run. Today it comes from `--include`/`--exclude` patterns
+//! ([`Plan::Patterns`]); the planner will produce explicit per-module function sets
+//! ([`Plan::Explicit`]). Either way the rewriter asks it for one module at a time
+//! ([`Plan::for_module`]) and gets a [`ModulePlan`], whose [`ModulePlan::hash`] is written into
+//! the marker chunk: a beam already rewritten under an equal hash needs no work.
+//!
+//! A plan says what *should* be wrapped; functions that cannot be wrapped (compiler-generated,
+//! NIF stubs, ...) are still left alone, with the reason recorded (see [`crate::patch`]).
+
+pub mod pattern;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+pub use pattern::{Pattern, PatternError};
+
+use crate::tables::FunctionRef;
+
+/// Version of what the rewriter produces for a plan. It is part of every plan hash, so that
+/// beams rewritten by a version that wrapped differently are rewritten again.
+pub const REWRITE_FORMAT: u32 = 1;
+
+/// What to wrap, for a whole run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Functions that match an include pattern (every function when there is none) and no
+    /// exclude pattern.
+    Patterns {
+        /// Functions to wrap; empty means all.
+        include: Vec<Pattern>,
+        /// Functions not to wrap, even when included.
+        exclude: Vec<Pattern>,
+    },
+    /// Exactly these functions of these modules; other modules are left alone.
+    Explicit(BTreeMap<String, BTreeSet<FunctionRef>>),
+}
+
+/// What to wrap in one module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModulePlan {
+    /// The module (`Elixir.MyApp.Repo`, `my_mod`).
+    pub module: String,
+    /// Its functions to wrap.
+    pub selection: Selection,
+}
+
+/// Which functions of a module a plan selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// None: the module is left as compiled.
+    Nothing,
+    /// Every function.
+    All,
+    /// Functions matching `include` (all when empty) and not `exclude`: the patterns of a
+    /// [`Plan::Patterns`] that concern this module.
+    Patterns {
+        /// Function patterns that include.
+        include: Vec<Pattern>,
+        /// Function patterns that exclude.
+        exclude: Vec<Pattern>,
+    },
+    /// Exactly these functions.
+    Functions(BTreeSet<FunctionRef>),
+}
+
+impl Plan {
+    /// Wrap every function of every module.
+    pub fn everything() -> Plan {
+        Plan::Patterns {
+            include: Vec::new(),
+            exclude: Vec::new(),
+        }
+    }
+
+    /// A plan from `--include` and `--exclude` patterns as written.
+    pub fn from_patterns<I, E>(include: I, exclude: E) -> Result<Plan, PatternError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+        E: IntoIterator,
+        E::Item: AsRef<str>,
+    {
+        let parse = |texts: Vec<String>| -> Result<Vec<Pattern>, PatternError> {
+            texts.iter().map(|t| Pattern::parse(t)).collect()
+        };
+        Ok(Plan::Patterns {
+            include: parse(
+                include
+                    .into_iter()
+                    .map(|s| s.as_ref().to_string())
+                    .collect(),
+            )?,
+            exclude: parse(
+                exclude
+                    .into_iter()
+                    .map(|s| s.as_ref().to_string())
+                    .collect(),
+            )?,
+        })
+    }
+
+    /// The plan for one module.
+    pub fn for_module(&self, module: &str) -> ModulePlan {
+        let selection = match self {
+            Plan::Patterns { include, exclude } => patterns_for(module, include, exclude),
+            Plan::Explicit(modules) => match modules.get(module) {
+                Some(functions) if !functions.is_empty() => Selection::Functions(functions.clone()),
+                _ => Selection::Nothing,
+            },
+        };
+        ModulePlan {
+            module: module.to_string(),
+            selection,
+        }
+    }
+}
+
+fn patterns_for(module: &str, include: &[Pattern], exclude: &[Pattern]) -> Selection {
+    let concerning = |patterns: &[Pattern]| -> Vec<Pattern> {
+        let set: BTreeSet<Pattern> = patterns
+            .iter()
+            .filter(|p| p.matches_module(module))
+            .cloned()
+            .collect();
+        set.into_iter().collect()
+    };
+    let included = concerning(include);
+    let excluded = concerning(exclude);
+    if !include.is_empty() && included.is_empty() {
+        return Selection::Nothing;
+    }
+    if excluded.iter().any(Pattern::is_whole_module) {
+        return Selection::Nothing;
+    }
+    let included = if included.iter().any(Pattern::is_whole_module) {
+        Vec::new()
+    } else {
+        included
+    };
+    if included.is_empty() && excluded.is_empty() {
+        return Selection::All;
+    }
+    Selection::Patterns {
+        include: included,
+        exclude: excluded,
+    }
+}
+
+impl ModulePlan {
+    /// Whether the plan wants this function wrapped.
+    pub fn selects(&self, function: &FunctionRef) -> bool {
+        match &self.selection {
+            Selection::Nothing => false,
+            Selection::All => true,
+            Selection::Patterns { include, exclude } => {
+                (include.is_empty() || include.iter().any(|p| p.matches_function(function)))
+                    && !exclude.iter().any(|p| p.matches_function(function))
+            }
+            Selection::Functions(functions) => functions.contains(function),
+        }
+    }
+
+    /// Whether the plan leaves the module alone.
+    pub fn selects_nothing(&self) -> bool {
+        self.selection == Selection::Nothing
+    }
+
+    /// A stable hash of this plan (hex BLAKE3): equal plans give equal hashes across runs and
+    /// machines. It covers [`REWRITE_FORMAT`], the module and the selection.
+    pub fn hash(&self) -> String {
+        let mut text = format!(
+            "elixir-scope plan {REWRITE_FORMAT}\nmodule {}\n",
+            self.module
+        );
+        let join = |patterns: &[Pattern]| {
+            patterns
+                .iter()
+                .map(Pattern::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        match &self.selection {
+            Selection::Nothing => text.push_str("nothing\n"),
+            Selection::All => text.push_str("all\n"),
+            Selection::Patterns { include, exclude } => {
+                let _ = write!(
+                    text,
+                    "include {}\nexclude {}\n",
+                    join(include),
+                    join(exclude)
+                );
+            }
+            Selection::Functions(functions) => {
+                text.push_str("functions");
+                for f in functions {
+                    let _ = write!(text, " {f}");
+                }
+                text.push('\n');
+            }
+        }
+        crate::marker::hash_hex(text.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(name: &str, arity: u32) -> FunctionRef {
+        FunctionRef {
+            name: name.into(),
+            arity,
+        }
+    }
+
+    fn plan(include: &[&str], exclude: &[&str]) -> Plan {
+        Plan::from_patterns(include, exclude).unwrap()
+    }
+
+    #[test]
+    fn no_patterns_select_every_function() {
+        let m = Plan::everything().for_module("Elixir.Anything");
+        assert_eq!(m.selection, Selection::All);
+        assert!(m.selects(&f("run", 1)));
+    }
+
+    #[test]
+    fn includes_and_excludes_combine() {
+        let p = plan(
+            &["MyApp.*", "MyApp.Repo.get/2"],
+            &["MyApp.Repo.get/2", "MyApp.Secret"],
+        );
+        let repo = p.for_module("Elixir.MyApp.Repo");
+        assert!(repo.selects(&f("all", 1)), "MyApp.* includes all of Repo");
+        assert!(!repo.selects(&f("get", 2)), "the exclude wins");
+        assert!(p.for_module("Elixir.MyApp.Secret").selects_nothing());
+        assert!(p.for_module("Elixir.Other").selects_nothing());
+        assert!(p.for_module("lists").selects_nothing());
+
+        let only = plan(&["lists:rev*/1"], &[]).for_module("lists");
+        assert!(only.selects(&f("reverse", 1)));
+        assert!(!only.selects(&f("reverse", 2)));
+        assert!(!only.selects(&f("map", 2)));
+    }
+
+    #[test]
+    fn hashes_are_stable_and_ignore_unrelated_patterns() {
+        let a = plan(&["MyApp.Repo.get/2", "Other"], &[]).for_module("Elixir.MyApp.Repo");
+        let b = plan(&["Other2", "MyApp.Repo.get/2"], &[]).for_module("Elixir.MyApp.Repo");
+        assert_eq!(a.hash(), b.hash());
+        let c = plan(&["MyApp.Repo.get/3"], &[]).for_module("Elixir.MyApp.Repo");
+        assert_ne!(a.hash(), c.hash());
+        let all = Plan::everything().for_module("Elixir.MyApp.Repo");
+        assert_ne!(a.hash(), all.hash());
+        // A known value: changing it means every instrumented beam gets rewritten again.
+        assert_eq!(all.hash().len(), 64);
+        assert_eq!(
+            all.hash(),
+            Plan::everything().for_module("Elixir.MyApp.Repo").hash()
+        );
+    }
+
+    #[test]
+    fn explicit_plans_name_their_functions() {
+        let mut modules = BTreeMap::new();
+        modules.insert("m".to_string(), BTreeSet::from([f("a", 1)]));
+        let p = Plan::Explicit(modules);
+        assert!(p.for_module("m").selects(&f("a", 1)));
+        assert!(!p.for_module("m").selects(&f("b", 1)));
+        assert!(p.for_module("n").selects_nothing());
+    }
+}

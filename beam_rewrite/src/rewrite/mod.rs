@@ -1,0 +1,400 @@
+//! The rewrite of one beam, start to finish, and putting originals back.
+//!
+//! [`instrument_file`] reads a beam, recovers the original through the marker if the beam was
+//! rewritten before, asks the plan what to wrap, gets abstract forms (from the `Dbgi` chunk, via
+//! the helper for Elixir beams), patches them ([`crate::patch`]), has the helper compile and
+//! check the result, re-emits it ([`crate::emit`]) and replaces the file atomically
+//! ([`atomic`]). [`batch`] runs that over many files on a pool of helpers.
+
+pub mod atomic;
+pub mod batch;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+
+use eetf::Term;
+
+use crate::attributes;
+use crate::container::{self, Beam};
+use crate::debug_info::{Backend, DebugInfo};
+use crate::emit;
+use crate::error::{Error, FormatError};
+use crate::forms;
+use crate::helper::{FormsReply, Helper, HelperError, Launcher};
+use crate::marker::Marker;
+use crate::patch::{self, PatchError};
+use crate::plan::Plan;
+use crate::tables::Tables;
+use crate::ChunkId;
+
+pub use report::{FileReport, Outcome, Totals};
+
+/// Why a file could not be rewritten or restored. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum RewriteError {
+    /// Reading the file or decoding it failed.
+    #[error(transparent)]
+    Read(#[from] Error),
+    /// Writing the new file failed.
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The abstract code could not be patched.
+    #[error("{path}: {source}")]
+    Patch {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: PatchError,
+    },
+    /// The BEAM helper could not do its part.
+    #[error("{path}: {step}: {source}")]
+    Helper {
+        /// The file.
+        path: PathBuf,
+        /// What was being done.
+        step: &'static str,
+        /// What went wrong.
+        #[source]
+        source: HelperError,
+    },
+}
+
+/// A helper process for one worker, started when first needed and replaced after it fails.
+pub struct HelperSlot<'a> {
+    launcher: &'a Launcher,
+    helper: Option<Helper>,
+}
+
+impl<'a> HelperSlot<'a> {
+    /// A slot that starts its helper with `launcher` when first needed.
+    pub fn new(launcher: &'a Launcher) -> HelperSlot<'a> {
+        HelperSlot {
+            launcher,
+            helper: None,
+        }
+    }
+
+    fn run<T>(
+        &mut self,
+        path: &Path,
+        step: &'static str,
+        request: impl FnOnce(&mut Helper) -> Result<T, HelperError>,
+    ) -> Result<T, RewriteError> {
+        let error = |source| RewriteError::Helper {
+            path: path.to_path_buf(),
+            step,
+            source,
+        };
+        let helper = match &mut self.helper {
+            Some(helper) => helper,
+            empty => empty.insert(self.launcher.start().map_err(error)?),
+        };
+        let result = request(helper);
+        if let Err(e) = &result {
+            if e.is_fatal() {
+                self.helper = None;
+            }
+        }
+        result.map_err(error)
+    }
+}
+
+/// Whether a module belongs to ElixirScope itself (its runtime must never be wrapped: the
+/// wrappers call it).
+pub fn is_elixir_scope_module(module: &str) -> bool {
+    module.starts_with("elixir_scope_")
+        || module == "Elixir.ElixirScope"
+        || module.starts_with("Elixir.ElixirScope.")
+}
+
+/// Rewrites one beam under `plan` (with `dry_run`, does everything but compiling and writing).
+pub fn instrument_file(
+    path: &Path,
+    plan: &Plan,
+    dry_run: bool,
+    helper: &mut HelperSlot<'_>,
+) -> FileReport {
+    let mut module = None;
+    let outcome = match instrument(path, plan, dry_run, helper, &mut module) {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome::Failed {
+            error: e.to_string(),
+        },
+    };
+    FileReport {
+        path: path.to_path_buf(),
+        module,
+        outcome,
+    }
+}
+
+/// Puts back the original of a rewritten beam, byte for byte.
+pub fn restore_file(path: &Path, dry_run: bool) -> FileReport {
+    let mut module = None;
+    let outcome = match restore(path, dry_run, &mut module) {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome::Failed {
+            error: e.to_string(),
+        },
+    };
+    FileReport {
+        path: path.to_path_buf(),
+        module,
+        outcome,
+    }
+}
+
+fn restore(
+    path: &Path,
+    dry_run: bool,
+    module: &mut Option<String>,
+) -> Result<Outcome, RewriteError> {
+    let current = Current::read(path)?;
+    *module = Some(current.module.clone());
+    if current.marker.is_none() {
+        return Ok(Outcome::Unchanged {
+            reason: "not instrumented".into(),
+        });
+    }
+    if !dry_run {
+        write(path, &current.original_bytes)?;
+    }
+    Ok(Outcome::Restored)
+}
+
+/// A beam as found on disk, and the original it was rewritten from (itself if it was not).
+struct Current {
+    module: String,
+    marker: Option<Marker>,
+    original_bytes: Vec<u8>,
+    original: Beam,
+}
+
+impl Current {
+    fn read(path: &Path) -> Result<Current, RewriteError> {
+        let format = |e: FormatError| RewriteError::Read(e.in_file(path));
+        let bytes = container::read_file(path)?;
+        let beam = Beam::parse(&bytes).map_err(format)?;
+        let module = Tables::decode(&beam).map_err(format)?.module().to_string();
+        let marker = Marker::find(&beam).map_err(format)?;
+        let (original_bytes, original) = match &marker {
+            None => (bytes, beam),
+            Some(marker) => {
+                let original_bytes = marker.original_bytes(&beam).map_err(format)?;
+                let original = Beam::parse(&original_bytes).map_err(format)?;
+                (original_bytes, original)
+            }
+        };
+        Ok(Current {
+            module,
+            marker,
+            original_bytes,
+            original,
+        })
+    }
+}
+
+fn instrument(
+    path: &Path,
+    plan: &Plan,
+    dry_run: bool,
+    helper: &mut HelperSlot<'_>,
+    module_out: &mut Option<String>,
+) -> Result<Outcome, RewriteError> {
+    let format = |e: FormatError| RewriteError::Read(e.in_file(path));
+    let current = Current::read(path)?;
+    *module_out = Some(current.module.clone());
+    let module = current.module.as_str();
+    let skipped = |reason: &str| {
+        Ok(Outcome::Skipped {
+            reason: reason.to_string(),
+        })
+    };
+    if is_elixir_scope_module(module) {
+        return skipped("part of ElixirScope's runtime");
+    }
+    let module_plan = plan.for_module(module);
+    let plan_hash = module_plan.hash();
+    if current
+        .marker
+        .as_ref()
+        .is_some_and(|m| m.plan_hash == plan_hash)
+    {
+        return Ok(Outcome::Unchanged {
+            reason: "already instrumented under this plan".into(),
+        });
+    }
+    let put_back = |why: &str| -> Result<Outcome, RewriteError> {
+        if current.marker.is_none() {
+            return skipped(why);
+        }
+        if !dry_run {
+            write(path, &current.original_bytes)?;
+        }
+        Ok(Outcome::Restored)
+    };
+    if module_plan.selects_nothing() {
+        return put_back("not selected by the plan");
+    }
+    let original = &current.original;
+    let Some(info) = DebugInfo::decode(original).map_err(format)? else {
+        return skipped("no debug_info chunk");
+    };
+    if !info.has_code() {
+        return skipped("compiled without debug_info");
+    }
+    let (forms, options) = match info.backend {
+        Backend::ErlAbstractCode => erlang_forms(info.data).ok_or_else(|| {
+            format(FormatError::BadChunk {
+                id: ChunkId::DBGI,
+                reason: "erl_abstract_code data is not {Forms, Options}".into(),
+            })
+        })?,
+        Backend::ElixirErl | Backend::Other(_) => {
+            if info.backend == Backend::ElixirErl && helper.launcher.config().elixir_ebin.is_none()
+            {
+                return Err(RewriteError::Helper {
+                    path: path.to_path_buf(),
+                    step: "turning debug info into forms",
+                    source: HelperError::NoElixir,
+                });
+            }
+            let chunk = original.require(ChunkId::DBGI).map_err(format)?;
+            match helper.run(path, "turning debug info into forms", |h| {
+                h.forms(module, chunk)
+            })? {
+                FormsReply::Forms(forms) => {
+                    let options = compile_options(original).map_err(format)?;
+                    (forms, options)
+                }
+                FormsReply::Unavailable(why) => {
+                    return skipped(&format!("no usable debug info: {why}"))
+                }
+            }
+        }
+    };
+    let patched = patch::patch_module(&module_plan, forms, &options).map_err(|source| {
+        RewriteError::Patch {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
+    if patched.wrapped.is_empty() {
+        return put_back(if patched.skipped.is_empty() {
+            "no function selected by the plan"
+        } else {
+            "none of the planned functions can be wrapped"
+        });
+    }
+    let outcome = Outcome::Rewritten {
+        wrapped: patched.wrapped.len(),
+        skipped_functions: patched.skipped.clone(),
+        tail_calls: patched.redirected_tail_calls,
+    };
+    if dry_run {
+        return Ok(outcome);
+    }
+    let wrapped = patched.wrapped.clone();
+    let compiled_bytes = helper.run(path, "compiling the wrapped code", |h| {
+        h.compile(patched.forms, patched.options)
+    })?;
+    let compiled = Beam::parse(&compiled_bytes).map_err(format)?;
+    let rewritten = emit::assemble(
+        &current.original_bytes,
+        original,
+        &compiled,
+        plan_hash,
+        wrapped,
+    );
+    let bytes = rewritten.to_file_bytes();
+    helper.run(path, "checking the rewritten beam with the loader", |h| {
+        h.check(module, &bytes)
+    })?;
+    write(path, &bytes)?;
+    Ok(outcome)
+}
+
+/// `{Forms, Options}` of the `erl_abstract_code` backend.
+fn erlang_forms(data: Term) -> Option<(Vec<Term>, Vec<Term>)> {
+    let Term::Tuple(tuple) = data else {
+        return None;
+    };
+    let mut elements = tuple.elements.into_iter();
+    match (elements.next(), elements.next(), elements.next()) {
+        (Some(Term::List(forms)), Some(options), None) => {
+            let options = forms::list_elements(&options)?.to_vec();
+            Some((forms.elements, options))
+        }
+        _ => None,
+    }
+}
+
+/// The `options` of the `CInf` chunk: how the module was compiled.
+fn compile_options(beam: &Beam) -> Result<Vec<Term>, FormatError> {
+    let info = attributes::compile_info(beam)?;
+    let options = attributes::values(&info, "options")
+        .next()
+        .and_then(forms::list_elements)
+        .map(<[Term]>::to_vec)
+        .unwrap_or_default();
+    Ok(options)
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), RewriteError> {
+    atomic::replace_file(path, bytes).map_err(|source| RewriteError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knows_its_own_modules() {
+        for own in [
+            "elixir_scope_runtime",
+            "elixir_scope_stacktrace",
+            "Elixir.ElixirScope",
+            "Elixir.ElixirScope.IEx",
+        ] {
+            assert!(is_elixir_scope_module(own), "{own}");
+        }
+        for other in ["elixir", "Elixir.ElixirScopeless", "Elixir.MyApp"] {
+            assert!(!is_elixir_scope_module(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn reads_erl_abstract_code_data() {
+        use crate::forms::build::{atom, list, tuple};
+        let data = tuple(vec![
+            list(vec![atom("form")]),
+            list(vec![atom("debug_info")]),
+        ]);
+        let (forms, options) = erlang_forms(data).unwrap();
+        assert_eq!(forms, [atom("form")]);
+        assert_eq!(options, [atom("debug_info")]);
+        assert!(erlang_forms(atom("none")).is_none());
+    }
+
+    #[test]
+    fn restore_leaves_unmarked_beams_and_reports_broken_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let broken = dir.path().join("broken.beam");
+        std::fs::write(&broken, b"FOR1").unwrap();
+        let report = restore_file(&broken, false);
+        match report.outcome {
+            Outcome::Failed { error } => assert!(error.contains("broken.beam"), "{error}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! What happened to each file, and the totals `elixir-scope instrument` prints.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::patch::SkippedFunction;
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileReport {
+    /// The file.
+    pub path: PathBuf,
+    /// Its module, when the file could be read that far.
+    pub module: Option<String>,
+    /// What happened.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Rewritten with `wrapped` functions wrapped (with `--dry-run`: would be).
+    Rewritten {
+        /// How many functions are wrapped.
+        wrapped: usize,
+        /// Planned functions left unwrapped, with the reason.
+        skipped_functions: Vec<SkippedFunction>,
+        /// Local tail calls redirected to inner functions.
+        tail_calls: usize,
+    },
+    /// The original was put back (`restore`, or a plan that no longer selects the module).
+    Restored,
+    /// Nothing to do.
+    Unchanged {
+        /// Why.
+        reason: String,
+    },
+    /// Left alone on purpose.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+    /// Something went wrong; the file is untouched.
+    Failed {
+        /// What went wrong (names the file).
+        error: String,
+    },
+}
+
+/// Totals over a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    /// Files looked at.
+    pub scanned: usize,
+    /// Files rewritten (or, with `--dry-run`, that would be).
+    pub rewritten: usize,
+    /// Files given back their original bytes.
+    pub restored: usize,
+    /// Files that needed nothing.
+    pub unchanged: usize,
+    /// Files left alone on purpose.
+    pub skipped: usize,
+    /// Files that failed.
+    pub failed: usize,
+    /// Functions wrapped in the rewritten files.
+    pub wrapped_functions: usize,
+    /// Planned functions that could not be wrapped, by reason.
+    pub unwrapped_functions: BTreeMap<String, usize>,
+    /// Skipped files, by reason.
+    pub skip_reasons: BTreeMap<String, usize>,
+}
+
+impl Totals {
+    /// Adds up the reports of a run.
+    pub fn of(reports: &[FileReport]) -> Totals {
+        let mut totals = Totals {
+            scanned: reports.len(),
+            ..Totals::default()
+        };
+        for report in reports {
+            match &report.outcome {
+                Outcome::Rewritten {
+                    wrapped,
+                    skipped_functions,
+                    ..
+                } => {
+                    totals.rewritten += 1;
+                    totals.wrapped_functions += wrapped;
+                    for skipped in skipped_functions {
+                        *totals
+                            .unwrapped_functions
+                            .entry(skipped.reason.to_string())
+                            .or_default() += 1;
+                    }
+                }
+                Outcome::Restored => totals.restored += 1,
+                Outcome::Unchanged { .. } => totals.unchanged += 1,
+                Outcome::Skipped { reason } => {
+                    totals.skipped += 1;
+                    *totals.skip_reasons.entry(reason.clone()).or_default() += 1;
+                }
+                Outcome::Failed { .. } => totals.failed += 1,
+            }
+        }
+        totals
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patch::SkipReason;
+    use crate::tables::FunctionRef;
+
+    fn report(outcome: Outcome) -> FileReport {
+        FileReport {
+            path: "m.beam".into(),
+            module: Some("m".into()),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn adds_up_outcomes_and_reasons() {
+        let skipped = SkippedFunction {
+            function: FunctionRef {
+                name: "__info__".into(),
+                arity: 1,
+            },
+            reason: SkipReason::CompilerGenerated,
+        };
+        let reports = [
+            report(Outcome::Rewritten {
+                wrapped: 3,
+                skipped_functions: vec![skipped],
+                tail_calls: 1,
+            }),
+            report(Outcome::Skipped {
+                reason: "no debug_info".into(),
+            }),
+            report(Outcome::Skipped {
+                reason: "no debug_info".into(),
+            }),
+            report(Outcome::Failed {
+                error: "m.beam: broken".into(),
+            }),
+        ];
+        let totals = Totals::of(&reports);
+        assert_eq!(
+            (
+                totals.scanned,
+                totals.rewritten,
+                totals.skipped,
+                totals.failed
+            ),
+            (4, 1, 2, 1)
+        );
+        assert_eq!(totals.wrapped_functions, 3);
+        assert_eq!(totals.skip_reasons["no debug_info"], 2);
+        assert_eq!(totals.unwrapped_functions["generated by the compiler"], 1);
+        let json = serde_json::to_value(&reports[0]).unwrap();
+        assert_eq!(json["outcome"], "rewritten");
+        assert_eq!(json["skipped_functions"][0]["reason"], "compiler_generated");
+    }
+}

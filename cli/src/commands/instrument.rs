@@ -1,0 +1,200 @@
+//! `elixir-scope instrument PATH... [--include PAT]... [--exclude PAT]... [--jobs N]
+//! [--dry-run] [--json]`: wrap planned functions of compiled beams.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use beam_rewrite::discover;
+use beam_rewrite::helper::{HelperConfig, Launcher};
+use beam_rewrite::rewrite::batch::{self, BatchOptions};
+use beam_rewrite::rewrite::{FileReport, Outcome, Totals};
+use beam_rewrite::Plan;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Arguments of `instrument`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// .beam files, ebin directories, or Mix build directories such as _build/dev (every
+    /// lib/*/ebin under it; consolidated protocols are left alone).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Wrap only functions matching PAT: Module, Module.fun or Module.fun/arity, with *
+    /// wildcards, in Elixir (MyApp.Repo.get/2) or Erlang (my_mod:parse/1) spelling. May be
+    /// repeated. Without it, every function is wrapped.
+    #[arg(long, value_name = "PAT")]
+    pub include: Vec<String>,
+    /// Do not wrap functions matching PAT (same syntax as --include). May be repeated.
+    #[arg(long, value_name = "PAT")]
+    pub exclude: Vec<String>,
+    /// How many beams to rewrite at once (each uses one `erl` helper process) [default: the
+    /// number of CPUs].
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Show what would be done without compiling or writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the summary, and every file's outcome, as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Rewrites the beams; exits non-zero if any failed (those are left untouched).
+pub fn run(args: &Args) -> ExitCode {
+    let plan = match Plan::from_patterns(&args.include, &args.exclude) {
+        Ok(plan) => plan,
+        Err(e) => return usage_error(&e),
+    };
+    let files = match discover::beam_files(&args.paths) {
+        Ok(files) => files,
+        Err(e) => return usage_error(&e),
+    };
+    let launcher = match HelperConfig::discover().and_then(Launcher::new) {
+        Ok(launcher) => launcher,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let jobs = args
+        .jobs
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let options = BatchOptions {
+        jobs,
+        dry_run: args.dry_run,
+    };
+    let started = Instant::now();
+    let bar = progress_bar(files.len());
+    let reports = batch::instrument_all(&files, &plan, options, &launcher, &|report| {
+        bar.set_message(report.module.clone().unwrap_or_default());
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    let title = format!(
+        "elixir-scope instrument{}",
+        if args.dry_run { " (dry run)" } else { "" }
+    );
+    finish(&title, &reports, started.elapsed(), args.json, args.dry_run)
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+///
+/// `indicatif` is used rather than hand-drawn output because it handles terminal width,
+/// redraw rate and hidden non-terminal output, and is well kept.
+pub fn progress_bar(len: usize) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {wide_msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Prints the summary (text or JSON) and turns the outcome into an exit status.
+pub fn finish(
+    title: &str,
+    reports: &[FileReport],
+    elapsed: Duration,
+    json: bool,
+    dry_run: bool,
+) -> ExitCode {
+    let totals = Totals::of(reports);
+    let text = if json {
+        let document = serde_json::json!({
+            "dry_run": dry_run,
+            "seconds": elapsed.as_secs_f64(),
+            "totals": totals,
+            "files": reports,
+        });
+        format!("{document}\n")
+    } else {
+        render(title, &totals, reports, elapsed)
+    };
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+        .is_err()
+    {
+        return ExitCode::FAILURE; // stdout closed (e.g. piped into `head`)
+    }
+    if totals.failed > 0 {
+        if json {
+            eprintln!(
+                "error: {} of {} beams failed",
+                totals.failed, totals.scanned
+            );
+        }
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// The text summary.
+pub fn render(title: &str, totals: &Totals, reports: &[FileReport], elapsed: Duration) -> String {
+    let mut out = format!(
+        "{title}: {} beams in {:.1} s\n",
+        totals.scanned,
+        elapsed.as_secs_f64()
+    );
+    let line = |out: &mut String, label: &str, n: usize, extra: String| {
+        out.push_str(&format!("  {label:<10}{n:>6}{extra}\n"));
+    };
+    let not_wrapped = if totals.unwrapped_functions.is_empty() {
+        String::new()
+    } else {
+        let reasons: Vec<String> = totals
+            .unwrapped_functions
+            .iter()
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect();
+        format!("; not wrapped: {}", reasons.join(", "))
+    };
+    line(
+        &mut out,
+        "rewritten",
+        totals.rewritten,
+        format!(
+            "  ({} functions wrapped{not_wrapped})",
+            totals.wrapped_functions
+        ),
+    );
+    line(&mut out, "restored", totals.restored, String::new());
+    line(&mut out, "unchanged", totals.unchanged, String::new());
+    line(&mut out, "skipped", totals.skipped, String::new());
+    for (reason, n) in &totals.skip_reasons {
+        let modules: Vec<&str> = reports
+            .iter()
+            .filter(|r| matches!(&r.outcome, Outcome::Skipped { reason: why } if why == reason))
+            .filter_map(|r| r.module.as_deref())
+            .collect();
+        let shown = modules
+            .iter()
+            .take(5)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = if modules.len() > 5 {
+            format!(", and {} more", modules.len() - 5)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!("    {n:>5}  {reason} ({shown}{more})\n"));
+    }
+    line(&mut out, "failed", totals.failed, String::new());
+    for report in reports {
+        if let Outcome::Failed { error } = &report.outcome {
+            out.push_str(&format!("    {}\n", error.replace('\n', "\n      ")));
+        }
+    }
+    out
+}
+
+fn usage_error(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::from(2)
+}
