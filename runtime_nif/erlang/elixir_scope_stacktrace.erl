@@ -6,12 +6,14 @@
 %% wrapper frames and gives inner functions (and the funs and comprehensions defined in them,
 %% named `-es$Name/Arity-fun-N-' and the like) their original names back.
 %%
-%% Depth: the VM keeps `backtrace_depth' frames (8 by default). While recording, every wrapped
-%% call adds one wrapper frame, so a raw trace can hold half as many of the program's own
-%% frames. `widen_depth/0' (called by the runtime when it starts) doubles the VM's depth and
-%% remembers the original one; `clean/1' then cuts cleaned traces back to it, so callers see
-%% as many frames as the original code would give. Traces of exceptions that never pass through
-%% rewritten code can then hold up to twice the usual number of frames.
+%% Depth: the VM keeps `backtrace_depth' frames (8 by default; ExUnit sets 20). While
+%% recording, every wrapped call adds one wrapper frame, so a raw trace can hold half as many
+%% of the program's own frames. `widen_depth/0' (called by the runtime when it starts) doubles
+%% the VM's depth and remembers the depth callers should see; `clean/1' then cuts cleaned traces
+%% back to it, so callers see as many frames as the original code would give. If something sets
+%% the depth afterwards (ExUnit.start/1 does), calling `widen_depth/0' again takes the new value
+%% as the one callers should see. Traces of exceptions that never pass through rewritten code
+%% can hold up to twice the usual number of frames.
 %%
 %% The rewriter also makes every catch clause of a rewritten module that binds the stack trace
 %% call `clean/1' on it, so code that catches its own exceptions sees clean traces too.
@@ -59,20 +61,25 @@ original_name(Other) ->
 wrapper_file() ->
     ?WRAPPER_FILE.
 
-%% @doc Doubles the VM's `backtrace_depth' (once; later calls do nothing) and returns the
-%% depth callers will see in cleaned traces. Not safe to call from two processes at the same
-%% time: the runtime calls it from its start-up, which runs once.
+%% @doc Makes the VM's `backtrace_depth' twice the depth callers should see, and returns the
+%% latter: the VM's depth at the first call, or the depth someone else set since the last call.
+%% Not safe to call from two processes at the same time: the runtime calls it from one place.
 -spec widen_depth() -> non_neg_integer().
 widen_depth() ->
     case persistent_term:get(?DEPTH_KEY, undefined) of
         undefined ->
-            Original = erlang:system_flag(backtrace_depth, 64),
-            _ = erlang:system_flag(backtrace_depth, 2 * Original),
-            persistent_term:put(?DEPTH_KEY, Original),
-            Original;
-        Original ->
-            Original
+            widen_from(erlang:system_flag(backtrace_depth, 64));
+        Seen ->
+            case erlang:system_flag(backtrace_depth, 2 * Seen) of
+                Widened when Widened =:= 2 * Seen -> Seen;
+                Changed -> widen_from(Changed)
+            end
     end.
+
+widen_from(Depth) ->
+    _ = erlang:system_flag(backtrace_depth, 2 * Depth),
+    persistent_term:put(?DEPTH_KEY, Depth),
+    Depth.
 
 is_wrapper({_M, _F, _A, [{file, ?WRAPPER_FILE} | _]}) ->
     true;

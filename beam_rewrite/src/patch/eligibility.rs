@@ -126,7 +126,9 @@ impl ModuleFacts {
         if inner.len() + room > MAX_ATOM_BYTES {
             return Some(SkipReason::NameTooLong);
         }
-        if self.defined.contains(&function_ref(&inner, function.arity)) {
+        if self.defined.contains(&function_ref(&inner, function.arity))
+            || super::naming::is_reserved(&inner)
+        {
             return Some(SkipReason::InnerNameTaken);
         }
         None

@@ -52,6 +52,8 @@ pub struct Patched {
     pub wrapped: Vec<FunctionRef>,
     /// Planned functions left unwrapped.
     pub skipped: Vec<SkippedFunction>,
+    /// How many functions the forms define.
+    pub functions: usize,
     /// How many local tail calls now go straight to an inner function.
     pub redirected_tail_calls: usize,
     /// How many catch clauses now clean the stack trace they bind.
@@ -71,6 +73,12 @@ pub enum PatchError {
         expected: String,
         /// The module the forms define.
         found: String,
+    },
+    /// The module defines a function under a name the rewriter reserves for its helpers.
+    #[error("the module defines {function}, a name the rewriter reserves for its own helpers")]
+    ReservedName {
+        /// The function.
+        function: FunctionRef,
     },
     /// A function comes before any `-file` attribute, so the file to restore after its
     /// wrapper is unknown.
@@ -98,6 +106,11 @@ pub fn patch_module(
             found: facts.module,
         });
     }
+    if let Some(function) = facts.defined.iter().find(|f| naming::is_reserved(&f.name)) {
+        return Err(PatchError::ReservedName {
+            function: function.clone(),
+        });
+    }
     let (wrapped, skipped) = choose(plan, &facts, &forms);
     let options = options::for_recompile(original_options, &wrapped);
     if wrapped.is_empty() {
@@ -106,6 +119,7 @@ pub fn patch_module(
             options,
             wrapped: Vec::new(),
             skipped,
+            functions: facts.defined.len(),
             redirected_tail_calls: 0,
             cleaned_catch_clauses: 0,
         });
@@ -173,11 +187,26 @@ pub fn patch_module(
         }));
     }
     let redirected_tail_calls = tail_calls.redirected;
+    let helper_arities: Vec<u32> = tail_calls.helper_arities.iter().copied().collect();
+    let file = file.ok_or_else(|| PatchError::NoFile {
+        function: wrapped
+            .iter()
+            .next()
+            .cloned()
+            .expect("something is wrapped"),
+    })?;
+    let helpers = wrapper::helper_forms(&facts.module, &helper_arities, &file);
+    let at = match out.last() {
+        Some(last) if forms::tag(last) == Some("eof") => out.len() - 1,
+        _ => out.len(),
+    };
+    out.splice(at..at, helpers);
     Ok(Patched {
         forms: out,
         options,
         wrapped: wrapped.into_iter().collect(),
         skipped,
+        functions: facts.defined.len(),
         redirected_tail_calls,
         cleaned_catch_clauses,
     })

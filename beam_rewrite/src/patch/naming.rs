@@ -13,6 +13,22 @@ pub const RUNTIME: &str = "elixir_scope_runtime";
 /// The persistent term that is `true` while recording is on everywhere.
 pub const RECORDING_KEY: &str = "elixir_scope_recording";
 
+/// The module's shared recording function, `'es$$record'/4` (see [`super::wrapper`]).
+pub const RECORDER: &str = "es$$record";
+
+/// The module's tail-call reporting functions, `'es$$tail'/(N+1)`.
+pub const TAIL_HELPER: &str = "es$$tail";
+
+/// Tail calls to functions of this arity or more report inline: a helper would need more than
+/// the 255 arguments a function may take.
+pub const MAX_TAIL_HELPER_ARITY: u32 = 254;
+
+/// Whether a function name is one of the rewriter's own helpers (`es$$...`). A module that
+/// already defines one cannot be rewritten.
+pub fn is_reserved(name: &str) -> bool {
+    name.starts_with("es$$")
+}
+
 /// The name of the inner function that holds the original clauses of `name`.
 pub fn inner_name(name: &str) -> String {
     format!("{INNER_PREFIX}{name}")

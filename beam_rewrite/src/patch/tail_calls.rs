@@ -7,15 +7,16 @@
 //! ```erlang
 //! begin
 //!     ES$T1 = Arg1,                % only arguments that are not variables or literals
-//!     case persistent_term:get(elixir_scope_recording, undefined) =:= true of
-//!         true -> elixir_scope_runtime:tail_call(M, f, N, [ES$T1, ...]);
-//!         false -> ok
-//!     end,
+//!     'es$$tail'(f, ES$T1, ...),   % tail_call(M, f, N, [ES$T1, ...]) only while recording
 //!     'es$f'(ES$T1, ...)
 //! end
 //! ```
 //!
 //! which stays a tail call, and tells the runtime that the current call continued as `f/N`.
+//! `'es$$tail'/(N+1)` is a helper per arity ([`super::wrapper::helper_forms`]): while recording
+//! is paused it only checks the persistent term (no argument list is built), and one shared
+//! function compiles much faster than a `case` at every call site. Calls of arity 255 (no
+//! helper can take 256 arguments) get that `case` inline.
 //!
 //! Tail positions: the last expression of a clause body or `begin ... end`; the bodies of
 //! `case`, `if` and `receive` clauses and of `after`; the `of` and `catch` clause bodies of a
@@ -30,8 +31,8 @@ use crate::forms::build::*;
 use crate::forms::{self, anno};
 use crate::tables::FunctionRef;
 
-use super::naming::{inner_name, variable, RUNTIME};
-use super::wrapper::recording_check;
+use super::naming::{inner_name, variable, MAX_TAIL_HELPER_ARITY, TAIL_HELPER};
+use super::wrapper::tail_call_report;
 
 /// Rewrites tail calls to wrapped functions, in the clauses of one function at a time.
 pub struct TailCalls<'a> {
@@ -41,6 +42,8 @@ pub struct TailCalls<'a> {
     fresh: u32,
     /// How many calls were redirected.
     pub redirected: usize,
+    /// Arities of the `'es$$tail'` helpers the redirected calls use.
+    pub helper_arities: BTreeSet<u32>,
 }
 
 impl<'a> TailCalls<'a> {
@@ -51,6 +54,7 @@ impl<'a> TailCalls<'a> {
             wrapped,
             fresh: 0,
             redirected: 0,
+            helper_arities: BTreeSet::new(),
         }
     }
 
@@ -139,25 +143,21 @@ impl<'a> TailCalls<'a> {
                 values.push(v);
             }
         }
-        let report = remote_call(
-            a,
-            RUNTIME,
-            "tail_call",
-            vec![
-                atom_lit(a, self.module),
-                atom_lit(a, name),
-                int_lit(a, target.arity as i32),
-                list_expr(a, values.clone()),
-            ],
-        );
-        exprs.push(case_expr(
-            a,
-            recording_check(a),
-            vec![
-                clause(a, vec![atom_lit(a, "true")], vec![report]),
-                clause(a, vec![atom_lit(a, "false")], vec![atom_lit(a, "ok")]),
-            ],
-        ));
+        if target.arity <= MAX_TAIL_HELPER_ARITY {
+            self.helper_arities.insert(target.arity);
+            let mut helper_args = vec![atom_lit(a, name)];
+            helper_args.extend(values.iter().cloned());
+            exprs.push(local_call(a, TAIL_HELPER, helper_args));
+        } else {
+            let function = atom_lit(a, name);
+            exprs.push(tail_call_report(
+                a,
+                self.module,
+                function,
+                target.arity,
+                values.clone(),
+            ));
+        }
         let inner = tuple(vec![
             atom("atom"),
             name_anno.clone(),
@@ -233,9 +233,40 @@ mod tests {
         assert_eq!(exprs.len(), 2, "no binding for a variable argument");
         let last = forms::tagged(&exprs[1], "call").unwrap();
         assert_eq!(last[1], a(), "the inner call keeps the call's annotation");
-        assert_eq!(last[3], list(vec![x]));
+        assert_eq!(last[3], list(vec![x.clone()]));
         assert!(calls_inner(&exprs[1]));
-        assert!(forms::any_subterm(&exprs[0], |t| t == &atom("tail_call")));
+        let report = forms::tagged(&exprs[0], "call").unwrap();
+        assert_eq!(
+            forms::tagged(&report[2], "atom").unwrap()[2],
+            atom("es$$tail")
+        );
+        let generated = anno::generated(a());
+        assert_eq!(report[3], list(vec![atom_lit(&generated, "loop"), x]));
+    }
+
+    #[test]
+    fn reports_which_helpers_it_needs_and_inlines_the_widest() {
+        let wide: u32 = 255;
+        let wrapped = BTreeSet::from([
+            FunctionRef {
+                name: "loop".into(),
+                arity: 1,
+            },
+            FunctionRef {
+                name: "wide".into(),
+                arity: wide,
+            },
+        ]);
+        let mut t = TailCalls::new("m", &wrapped);
+        let args = (0..wide).map(|i| var(&a(), &format!("X{i}"))).collect();
+        let mut clauses = list(vec![
+            clause(&a(), vec![], vec![call("loop", vec![var(&a(), "X")])]),
+            clause(&a(), vec![], vec![call("wide", args)]),
+        ]);
+        t.in_clauses(&mut clauses);
+        assert_eq!(t.redirected, 2);
+        assert_eq!(t.helper_arities, BTreeSet::from([1]));
+        assert!(forms::any_subterm(&clauses, |t| t == &atom("tail_call")));
     }
 
     #[test]

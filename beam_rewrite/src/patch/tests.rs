@@ -107,11 +107,20 @@ fn wraps_every_function_and_keeps_the_rest_in_place() {
     let patched = patch_module(&everything("m"), module_m(vec![]), &[atom("debug_info")]).unwrap();
     assert_eq!(
         function_names(&patched.forms),
-        ["es$loop/2", "loop/2", "es$id/1", "id/1"]
+        [
+            "es$loop/2",
+            "loop/2",
+            "es$id/1",
+            "id/1",
+            "es$$record/4",
+            "es$$tail/3"
+        ]
     );
     assert_eq!(
         file_names(&patched.forms),
         [
+            "m.erl",
+            "elixir_scope:wrapper",
             "m.erl",
             "elixir_scope:wrapper",
             "m.erl",
@@ -177,7 +186,14 @@ fn follows_the_plan_and_records_skips() {
     let patched = patch_module(&plan, forms, &[]).unwrap();
     assert_eq!(
         function_names(&patched.forms),
-        ["module_info/0", "es$loop/2", "loop/2", "id/1"]
+        [
+            "module_info/0",
+            "es$loop/2",
+            "loop/2",
+            "id/1",
+            "es$$record/4",
+            "es$$tail/3"
+        ]
     );
     assert_eq!(
         patched.skipped,
@@ -242,6 +258,21 @@ fn refuses_forms_it_cannot_place_wrappers_in() {
             }
         }
     );
+    let mut reserved = forms.clone();
+    let a = int(1);
+    reserved.insert(
+        4,
+        function(
+            &a,
+            "es$$record",
+            4,
+            vec![clause(&a, vec![], vec![atom_lit(&a, "x")])],
+        ),
+    );
+    assert!(matches!(
+        patch_module(&everything("m"), reserved, &[]),
+        Err(PatchError::ReservedName { .. })
+    ));
     let no_module: Vec<Term> = forms
         .into_iter()
         .filter(|f| forms::attribute(f).map(|(n, _)| n) != Some("module"))

@@ -1,31 +1,49 @@
-//! The wrapper function: the runtime contract of `docs/ARCHITECTURE.md`, as abstract forms.
+//! The wrappers, and the two helpers every rewritten module gets: the runtime contract of
+//! `docs/ARCHITECTURE.md`, as abstract forms.
 //!
 //! ```erlang
 //! -file("elixir_scope:wrapper", Line).
 //! f(A1, ..., AN) ->
 //!     case persistent_term:get(elixir_scope_recording, undefined) =:= true
 //!              orelse elixir_scope_runtime:recording(M) of
-//!         false -> 'es$f'(A1, ..., AN);
-//!         true ->
-//!             Token = elixir_scope_runtime:enter(M, f, N, [A1, ..., AN]),
-//!             try 'es$f'(A1, ..., AN) of
-//!                 Result -> elixir_scope_runtime:return(Token, Result)
-//!             catch
-//!                 Class:Reason:Stack -> elixir_scope_runtime:exception(Token, Class, Reason, Stack)
-//!             end
+//!         false -> 'es$f'(A1, ..., AN);                % paused: a tail call
+//!         true -> 'es$$record'(f, N, [A1, ..., AN], fun 'es$f'/N)
 //!     end.
 //! -file(OriginalFile, Line).
+//!
+//! %% Once per module, after all functions:
+//! -file("elixir_scope:wrapper", 1).
+//! 'es$$record'(F, N, Args, Inner) ->
+//!     Token = elixir_scope_runtime:enter(M, F, N, Args),
+//!     try erlang:apply(Inner, Args) of
+//!         Result -> elixir_scope_runtime:return(Token, Result)
+//!     catch
+//!         Class:Reason:Stack -> elixir_scope_runtime:exception(Token, Class, Reason, Stack)
+//!     end.
+//! 'es$$tail'(F, A1, ..., AN) ->                      % one per arity of redirected tail calls
+//!     case persistent_term:get(elixir_scope_recording, undefined) =:= true of
+//!         true -> elixir_scope_runtime:tail_call(M, F, N, [A1, ..., AN]);
+//!         false -> ok
+//!     end.
 //! ```
 //!
-//! Every annotation is marked `generated` (no compiler warnings about our code) and carries
-//! the line of the original function, so wrapper frames read `elixir_scope:wrapper:Line`.
+//! The recording branch lives in one function per module rather than in every wrapper: a
+//! `try` costs the compiler about 3 ms per function (its SSA passes), which made rewriting
+//! slower than recompiling with `cover`; shared, it is compiled once. The runtime sees the same
+//! calls in the same order either way, and the wrapper leaves no frame of its own (both
+//! branches are tail calls); `'es$$record'` frames carry the wrapper file and are dropped by
+//! `elixir_scope_stacktrace:clean/1`.
+//!
+//! Every annotation is marked `generated` (no compiler warnings about our code).
 
 use eetf::{ByteList, Term};
 
 use crate::forms::anno;
 use crate::forms::build::*;
 
-use super::naming::{inner_name, variable, RECORDING_KEY, RUNTIME, WRAPPER_FILE};
+use super::naming::{
+    inner_name, variable, RECORDER, RECORDING_KEY, RUNTIME, TAIL_HELPER, WRAPPER_FILE,
+};
 
 /// Where a wrapper goes and what it wraps.
 #[derive(Debug, Clone, Copy)]
@@ -42,8 +60,8 @@ pub struct WrapperSite<'a> {
     pub file: &'a Term,
 }
 
-/// The three forms that replace nothing but follow the inner function: `-file` of the wrapper,
-/// the wrapper, and `-file` back to the original.
+/// The three forms that follow the inner function: `-file` of the wrapper, the wrapper, and
+/// `-file` back to the original.
 pub fn wrapper_forms(site: &WrapperSite<'_>) -> [Term; 3] {
     let plain = int(site.line);
     [
@@ -51,6 +69,19 @@ pub fn wrapper_forms(site: &WrapperSite<'_>) -> [Term; 3] {
         wrapper_function(site),
         file_attribute(&plain, site.file.clone(), site.line),
     ]
+}
+
+/// The module's helpers, under the wrapper file: `'es$$record'/4`, and `'es$$tail'/(N+1)`
+/// for each arity `N` in `tail_arities`.
+pub fn helper_forms(module: &str, tail_arities: &[u32], file: &Term) -> Vec<Term> {
+    let plain = int(1);
+    let mut forms = vec![
+        file_attribute(&plain, wrapper_file(), 1),
+        recorder_function(module),
+    ];
+    forms.extend(tail_arities.iter().map(|&n| tail_helper(module, n)));
+    forms.push(file_attribute(&plain, file.clone(), 1));
+    forms
 }
 
 /// `persistent_term:get(elixir_scope_recording, undefined) =:= true`.
@@ -64,6 +95,36 @@ pub fn recording_check(a: &Term) -> Term {
     op(a, "=:=", get, atom_lit(a, "true"))
 }
 
+/// `case <recording_check> of true -> elixir_scope_runtime:tail_call(M, F, N, Args); false ->
+/// ok end`, with `function` an expression for `F`.
+pub fn tail_call_report(
+    a: &Term,
+    module: &str,
+    function: Term,
+    arity: u32,
+    args: Vec<Term>,
+) -> Term {
+    let report = remote_call(
+        a,
+        RUNTIME,
+        "tail_call",
+        vec![
+            atom_lit(a, module),
+            function,
+            int_lit(a, arity as i32),
+            list_expr(a, args),
+        ],
+    );
+    case_expr(
+        a,
+        recording_check(a),
+        vec![
+            clause(a, vec![atom_lit(a, "true")], vec![report]),
+            clause(a, vec![atom_lit(a, "false")], vec![atom_lit(a, "ok")]),
+        ],
+    )
+}
+
 fn wrapper_file() -> Term {
     Term::from(ByteList::from(WRAPPER_FILE.as_bytes().to_vec()))
 }
@@ -74,33 +135,56 @@ fn wrapper_function(site: &WrapperSite<'_>) -> Term {
         .map(|i| var(a, &variable(&format!("A{i}"))))
         .collect();
     let inner = inner_name(site.name);
-    let call_inner = || local_call(a, &inner, args.clone());
-    let token = var(a, &variable("Token"));
-    let result = var(a, &variable("Result"));
-    let (class, reason, stack) = (
-        var(a, &variable("Class")),
-        var(a, &variable("Reason")),
-        var(a, &variable("Stack")),
-    );
-    let module = || atom_lit(a, site.module);
-
     let check = op(
         a,
         "orelse",
         recording_check(a),
-        remote_call(a, RUNTIME, "recording", vec![module()]),
+        remote_call(a, RUNTIME, "recording", vec![atom_lit(a, site.module)]),
     );
+    let inner_fun = tuple(vec![
+        atom("fun"),
+        a.clone(),
+        tuple(vec![atom("function"), atom(&inner), int(site.arity as i32)]),
+    ]);
+    let record = local_call(
+        a,
+        RECORDER,
+        vec![
+            atom_lit(a, site.name),
+            int_lit(a, site.arity as i32),
+            list_expr(a, args.clone()),
+            inner_fun,
+        ],
+    );
+    let body = case_expr(
+        a,
+        check,
+        vec![
+            clause(
+                a,
+                vec![atom_lit(a, "false")],
+                vec![local_call(a, &inner, args.clone())],
+            ),
+            clause(a, vec![atom_lit(a, "true")], vec![record]),
+        ],
+    );
+    function(a, site.name, site.arity, vec![clause(a, args, vec![body])])
+}
+
+/// `'es$$record'(F, N, Args, Inner)`: the recording branch of every wrapper of the module.
+fn recorder_function(module: &str) -> Term {
+    let a = &anno::generated(int(1));
+    let v = |name: &str| var(a, &variable(name));
+    let token = v("Token");
+    let result = v("Result");
+    let (class, reason, stack) = (v("Class"), v("Reason"), v("Stack"));
     let enter = remote_call(
         a,
         RUNTIME,
         "enter",
-        vec![
-            module(),
-            atom_lit(a, site.name),
-            int_lit(a, site.arity as i32),
-            list_expr(a, args.clone()),
-        ],
+        vec![atom_lit(a, module), v("F"), v("N"), v("Args")],
     );
+    let apply = remote_call(a, "erlang", "apply", vec![v("Inner"), v("Args")]);
     let returned = clause(
         a,
         vec![result.clone()],
@@ -125,19 +209,30 @@ fn wrapper_function(site: &WrapperSite<'_>) -> Term {
             vec![token.clone(), class, reason, stack],
         )],
     );
-    let recording = vec![
+    let body = vec![
         match_expr(a, token, enter),
-        try_expr(a, vec![call_inner()], vec![returned], vec![raised]),
+        try_expr(a, vec![apply], vec![returned], vec![raised]),
     ];
-    let body = case_expr(
+    let params = vec![v("F"), v("N"), v("Args"), v("Inner")];
+    function(a, RECORDER, 4, vec![clause(a, params, body)])
+}
+
+/// `'es$$tail'(F, A1, ..., AN)`: reports a tail call to `F/N` while recording.
+fn tail_helper(module: &str, arity: u32) -> Term {
+    let a = &anno::generated(int(1));
+    let args: Vec<Term> = (1..=arity)
+        .map(|i| var(a, &variable(&format!("A{i}"))))
+        .collect();
+    let function_var = var(a, &variable("F"));
+    let body = tail_call_report(a, module, function_var.clone(), arity, args.clone());
+    let mut params = vec![function_var];
+    params.extend(args);
+    function(
         a,
-        check,
-        vec![
-            clause(a, vec![atom_lit(a, "false")], vec![call_inner()]),
-            clause(a, vec![atom_lit(a, "true")], recording),
-        ],
-    );
-    function(a, site.name, site.arity, vec![clause(a, args, vec![body])])
+        TAIL_HELPER,
+        arity + 1,
+        vec![clause(a, params, vec![body])],
+    )
 }
 
 #[cfg(test)]
@@ -174,34 +269,71 @@ mod tests {
         assert_eq!((f.name, f.arity, f.clauses.len()), ("run", 2, 1));
         assert!(anno::is_generated(f.anno));
         assert_eq!(anno::line(f.anno), 7);
-        // The wrapper calls the inner function twice (paused and recording) and the runtime.
-        let mut local = Vec::new();
-        let mut remote = Vec::new();
-        forms::any_subterm(&wrapper, |t| {
+        // Paused: a tail call to the inner function; recording: to the module's recorder,
+        // with the inner function as a fun.
+        let calls = calls_in(&wrapper);
+        assert_eq!(
+            calls,
+            [
+                "'es$$record'",
+                "'es$run'",
+                "elixir_scope_runtime:recording",
+                "persistent_term:get"
+            ]
+        );
+        assert!(forms::any_subterm(&wrapper, |t| {
+            t == &tuple(vec![atom("function"), atom("es$run"), int(2)])
+        }));
+    }
+
+    #[test]
+    fn helpers_call_the_runtime_as_the_contract_says() {
+        let file = Term::from(ByteList::from(b"m.erl".to_vec()));
+        let forms = helper_forms("m", &[0, 3], &file);
+        let names: Vec<String> = forms
+            .iter()
+            .filter_map(FunctionForm::of)
+            .map(|f| format!("{}/{}", f.name, f.arity))
+            .collect();
+        assert_eq!(names, ["es$$record/4", "es$$tail/1", "es$$tail/4"]);
+        assert_eq!(
+            calls_in(&forms[1]),
+            [
+                "elixir_scope_runtime:enter",
+                "elixir_scope_runtime:exception",
+                "elixir_scope_runtime:return",
+                "erlang:apply"
+            ]
+        );
+        assert_eq!(
+            calls_in(&forms[3]),
+            ["elixir_scope_runtime:tail_call", "persistent_term:get"]
+        );
+        assert_eq!(forms::attribute(&forms[0]).map(|(n, _)| n), Some("file"));
+        assert_eq!(
+            forms::attribute(&forms[4]).map(|(_, v)| v.clone()),
+            Some(tuple(vec![file, int(1)]))
+        );
+    }
+
+    /// Every function called in `form`, sorted: `'local'` or `module:function`.
+    fn calls_in(form: &Term) -> Vec<String> {
+        let mut calls = Vec::new();
+        forms::any_subterm(form, |t| {
             if let Some([_, _, callee, _]) = forms::tagged(t, "call") {
                 match (
                     forms::tagged(callee, "atom"),
                     forms::tagged(callee, "remote"),
                 ) {
-                    (Some([_, _, name]), _) => local.push(name.to_string()),
-                    (_, Some([_, _, m, f])) => remote.push(format!("{}:{}", lit(m), lit(f))),
+                    (Some([_, _, name]), _) => calls.push(name.to_string()),
+                    (_, Some([_, _, m, f])) => calls.push(format!("{}:{}", lit(m), lit(f))),
                     _ => {}
                 }
             }
             false
         });
-        assert_eq!(local, ["'es$run'", "'es$run'"]);
-        remote.sort();
-        assert_eq!(
-            remote,
-            [
-                "elixir_scope_runtime:enter",
-                "elixir_scope_runtime:exception",
-                "elixir_scope_runtime:recording",
-                "elixir_scope_runtime:return",
-                "persistent_term:get",
-            ]
-        );
+        calls.sort();
+        calls
     }
 
     fn lit(t: &Term) -> String {

@@ -44,10 +44,7 @@ pub fn instrument_all(
             let (next, results, order) = (&next, &results, &order);
             let worker = move || {
                 let mut helper = HelperSlot::new(launcher);
-                loop {
-                    let Some(&index) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                        break;
-                    };
+                while let Some(&index) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let path = &files[index];
                     let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         instrument_file(path, plan, options.dry_run, &mut helper)

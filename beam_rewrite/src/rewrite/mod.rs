@@ -287,10 +287,12 @@ fn instrument(
         }
     })?;
     if patched.wrapped.is_empty() {
-        return put_back(if patched.skipped.is_empty() {
-            "no function selected by the plan"
-        } else {
+        return put_back(if !patched.skipped.is_empty() {
             "none of the planned functions can be wrapped"
+        } else if patched.functions == 0 {
+            "defines no functions"
+        } else {
+            "no function selected by the plan"
         });
     }
     let outcome = Outcome::Rewritten {

@@ -1,0 +1,175 @@
+//! The fixture Mix project (tests/fixtures/scope_fixture) rewritten with every function
+//! wrapped: its ExUnit suite passes before and after, the test runtime sees every call, and the
+//! tests observe the same results, exceptions and stack traces. Plans, re-runs and restore.
+
+mod rewrite_support;
+
+use std::collections::BTreeSet;
+
+use beam_rewrite::{Beam, Marker};
+use rewrite_support::{file_of, files, run_json, snapshot, total, Fixture, TestRuntime};
+
+/// The beams of the fixture and what the rewriter must leave unwrapped in them.
+const MODULES: usize = 13;
+
+#[test]
+fn the_suite_passes_plain_and_fully_wrapped_and_sees_the_same() {
+    let fixture = Fixture::compiled();
+    let runtime = TestRuntime::compiled();
+    let plain = fixture.run_suite(&[runtime.ebin()], &[]);
+    assert!(
+        plain.observations.len() >= 15,
+        "the suite observed too little:\n{}",
+        plain.output
+    );
+
+    let build = fixture.build();
+    let report = run_json("instrument", &[build.to_str().unwrap()]);
+    assert_eq!(total(&report, "scanned"), MODULES as u64);
+    assert_eq!(total(&report, "rewritten"), MODULES as u64);
+    let skipped = |module: &str| -> BTreeSet<(String, String)> {
+        file_of(&report, module)["skipped_functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let f = &s["function"];
+                (
+                    format!("{}/{}", f["name"].as_str().unwrap(), f["arity"]),
+                    s["reason"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let pair = |f: &str, r: &str| (f.to_string(), r.to_string());
+    assert_eq!(
+        skipped("Elixir.Fixture.OnLoad"),
+        BTreeSet::from([
+            pair("__info__/1", "compiler_generated"),
+            pair("fast_native/1", "nif_stub"),
+            pair("setup/0", "on_load"),
+        ])
+    );
+    assert_eq!(
+        skipped("Elixir.Fixture.Circle"),
+        BTreeSet::from([
+            pair("__info__/1", "compiler_generated"),
+            pair("__struct__/0", "compiler_generated"),
+            pair("__struct__/1", "compiler_generated"),
+        ])
+    );
+    assert!(skipped("Elixir.Fixture.Describe").contains(&pair("impl_for/1", "compiler_generated")));
+    assert!(skipped("fixture_erl").is_empty());
+    for file in files(&report) {
+        let beam = Beam::read(std::path::Path::new(file["path"].as_str().unwrap())).unwrap();
+        let marker = Marker::find(&beam)
+            .unwrap()
+            .expect("every beam carries the marker");
+        assert_eq!(
+            marker.wrapped.len() as u64,
+            file["wrapped"].as_u64().unwrap()
+        );
+    }
+
+    let wrapped = fixture.run_suite(&[runtime.ebin()], &[("FIXTURE_WRAPPED", "1")]);
+    assert_eq!(
+        plain.observations, wrapped.observations,
+        "the wrapped build behaves differently"
+    );
+}
+
+#[test]
+fn reruns_are_free_plans_change_from_the_originals_and_restore_is_exact() {
+    let fixture = Fixture::compiled();
+    let build = fixture.build();
+    let build = build.to_str().unwrap();
+    let originals = snapshot(&fixture.ebin());
+
+    // Dry run: says what it would do, writes nothing.
+    let dry = run_json("instrument", &[build, "--dry-run"]);
+    assert_eq!(total(&dry, "rewritten"), MODULES as u64);
+    assert_eq!(snapshot(&fixture.ebin()), originals);
+
+    let basics = run_json("instrument", &[build, "--include", "Fixture.Basics"]);
+    assert_eq!(total(&basics, "rewritten"), 1);
+    assert_eq!(total(&basics, "skipped"), MODULES as u64 - 1);
+    assert_eq!(
+        basics["totals"]["skip_reasons"]["not selected by the plan"],
+        MODULES - 1
+    );
+    let again = run_json("instrument", &[build, "--include", "Fixture.Basics"]);
+    assert_eq!(total(&again, "unchanged"), 1);
+    assert_eq!(total(&again, "rewritten"), 0);
+
+    // A new plan: Basics goes back to its original, Recursion gets one function wrapped, and
+    // the Erlang module is selected in its own spelling.
+    let changed = run_json(
+        "instrument",
+        &[
+            build,
+            "--include",
+            "Fixture.Recursion.count/2",
+            "--include",
+            "fixture_erl:loop/*",
+        ],
+    );
+    assert_eq!(
+        file_of(&changed, "Elixir.Fixture.Basics")["outcome"],
+        "restored"
+    );
+    assert_eq!(total(&changed, "rewritten"), 2);
+    let basics_path = fixture.ebin().join("Elixir.Fixture.Basics.beam");
+    assert_eq!(
+        std::fs::read(&basics_path).unwrap(),
+        originals[&basics_path],
+        "a plan that drops a module puts its original back"
+    );
+    let recursion = Beam::read(&fixture.ebin().join("Elixir.Fixture.Recursion.beam")).unwrap();
+    let marker = Marker::find(&recursion).unwrap().unwrap();
+    let wrapped: Vec<String> = marker.wrapped.iter().map(|f| f.to_string()).collect();
+    assert_eq!(
+        wrapped,
+        ["count/2"],
+        "rewritten from the original, not wrapped twice"
+    );
+
+    // Everything, then restore: byte for byte.
+    let all = run_json("instrument", &[build]);
+    assert_eq!(total(&all, "rewritten"), MODULES as u64);
+    let restored = run_json("restore", &[build]);
+    assert_eq!(total(&restored, "restored"), MODULES as u64);
+    assert_eq!(snapshot(&fixture.ebin()), originals);
+    let nothing = run_json("restore", &[build]);
+    assert_eq!(total(&nothing, "unchanged"), MODULES as u64);
+}
+
+#[test]
+fn failures_are_reported_per_module_and_leave_the_file_alone() {
+    let fixture = Fixture::compiled();
+    let ebin = fixture.ebin();
+    let broken = ebin.join("Elixir.Broken.beam");
+    std::fs::write(&broken, b"FOR1\0\0\0\x04BEAM").unwrap();
+    let (ok, stdout, _) =
+        rewrite_support::elixir_scope(&["instrument", ebin.to_str().unwrap(), "--json"]);
+    assert!(!ok, "a failed module makes the exit status non-zero");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(total(&report, "failed"), 1);
+    assert_eq!(total(&report, "rewritten"), MODULES as u64);
+    let failed = files(&report)
+        .into_iter()
+        .find(|f| f["outcome"] == "failed")
+        .unwrap();
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("Elixir.Broken.beam"), "{error}");
+    assert_eq!(std::fs::read(&broken).unwrap(), b"FOR1\0\0\0\x04BEAM");
+
+    let (ok, stdout, stderr) = rewrite_support::elixir_scope(&[
+        "instrument",
+        ebin.to_str().unwrap(),
+        "--include",
+        "Foo..bar",
+    ]);
+    assert!(!ok);
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("bad pattern"), "{stderr}");
+}
