@@ -40,8 +40,9 @@
 %% `elixir_scope' (same keys), then the defaults: `db_path' (default
 %% `$ELIXIR_SCOPE_DB', else `.elixir_scope/trace.redb' under the VM's working directory),
 %% `drop_policy' (`drop_newest' | `drop_oldest'), `ring_capacity' (events, 131072),
-%% `ring_bytes' (32 MiB), `max_depth' (8), `max_elements' (32), `max_binary' (256),
-%% `max_bytes' (2048), `batch_events' (8192), `batch_bytes' (4 MiB), `channel_batches' (4),
+%% `ring_bytes' (32 MiB), the capture caps (see runtime_core::encoder) `max_nodes' (32),
+%% `max_depth' (8), `max_elements' (16), `max_string' (32), `max_binary' (128), `max_bytes'
+%% (1024), `batch_events' (8192), `batch_bytes' (4 MiB), `channel_batches' (4),
 %% `commit_interval_ms' (20), `checkpoint_interval_ms' (1000), `retention_bytes' (1 GiB),
 %% `cache_bytes' (the store's page cache, 64 MiB), `shards' (one per scheduler), `paused'
 %% (start paused, `false').
@@ -65,8 +66,9 @@
 %% Tail calls recorded per call with their arguments; later ones are only counted.
 -define(TAIL_CALLS_KEPT, 8).
 -define(FLUSH_TIMEOUT_MS, 30000).
--define(CONFIG_KEYS, [db_path, drop_policy, ring_capacity, ring_bytes, max_depth, max_elements,
-                      max_binary, max_bytes, batch_events, batch_bytes, channel_batches,
+-define(CONFIG_KEYS, [db_path, drop_policy, ring_capacity, ring_bytes, max_nodes, max_depth,
+                      max_elements, max_string, max_binary, max_bytes, batch_events, batch_bytes,
+                      channel_batches,
                       commit_interval_ms, checkpoint_interval_ms, retention_bytes, cache_bytes,
                       shards, paused]).
 

@@ -22,6 +22,8 @@ rustler::atoms! {
     ring_capacity,
     ring_bytes,
     drop_policy,
+    max_nodes,
+    max_string,
     max_depth,
     max_elements,
     max_binary,

@@ -80,6 +80,8 @@ fn read_config(map: Term<'_>) -> NifResult<(Config, RunInfo)> {
         };
     }
     let caps = Caps {
+        max_nodes: opt(map, atoms::max_nodes())?.unwrap_or(c.caps.max_nodes),
+        max_string: opt(map, atoms::max_string())?.unwrap_or(c.caps.max_string),
         max_depth: opt(map, atoms::max_depth())?.unwrap_or(c.caps.max_depth),
         max_elements: opt(map, atoms::max_elements())?.unwrap_or(c.caps.max_elements),
         max_binary: opt(map, atoms::max_binary())?.unwrap_or(c.caps.max_binary),

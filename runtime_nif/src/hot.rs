@@ -5,7 +5,7 @@
 //! atom registry the first time a thread meets an atom), blocks or touches the store. Before
 //! the runtime is started they record nothing (call id 0).
 
-use runtime_core::encoder::encode;
+use runtime_core::encoder::{encode, Bytes};
 use runtime_core::{clock, thread, Recorder};
 use rustler::types::tuple::make_tuple;
 use rustler::{Env, Error, NifResult, Term};
@@ -86,7 +86,7 @@ fn record_enter<'a>(
     let rec = rt.recorder();
     let (module, function) = (atom_key(rec, module)?, atom_key(rec, function)?);
     let id = rec.next_call_id();
-    let mut buf = Vec::with_capacity(64);
+    let mut buf = Bytes::new();
     encode(Beam(arguments), rec.caps(), &mut buf);
     rec.record(Event {
         call_id: id,
@@ -149,8 +149,12 @@ fn record_end(
     };
     let rec = rt.recorder();
     let time = clock::monotonic_ns();
-    let mut buf = Vec::with_capacity(32);
-    encode(Beam(value), rec.caps(), &mut buf);
+    let caps = match outcome {
+        Outcome::Return => rec.caps(),
+        Outcome::Exception(_) => rec.exception_caps(),
+    };
+    let mut buf = Bytes::new();
+    encode(Beam(value), caps, &mut buf);
     rec.record(Event {
         call_id: id,
         time,
@@ -179,7 +183,7 @@ fn tail_call<'a>(
     };
     let rec = rt.recorder();
     let (module, function) = (atom_key(rec, module)?, atom_key(rec, function)?);
-    let mut buf = Vec::with_capacity(64);
+    let mut buf = Bytes::new();
     encode(Beam(arguments), rec.caps(), &mut buf);
     rec.record(Event {
         call_id: id,

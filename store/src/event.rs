@@ -5,6 +5,13 @@
 //! produce [`TailCall`]s. Values (arguments, results, exception reasons) are already encoded in
 //! the external term format by the bounded encoder, so the store never sees a live term.
 
+/// Captured bytes (a value in the external term format): small ones (most arguments and
+/// results) are stored inline, so capturing them allocates nothing.
+pub type Bytes = smallvec::SmallVec<[u8; INLINE_BYTES]>;
+
+/// How many bytes a [`Bytes`] holds without allocating.
+pub const INLINE_BYTES: usize = 40;
+
 /// An atom as the runtime knows it (in the NIF: the atom's term word, stable for the VM's
 /// lifetime). The writer asks an [`AtomNames`] for the text the first time it meets a key.
 pub type AtomKey = u64;
@@ -53,7 +60,7 @@ pub struct Enter {
     /// The arity.
     pub arity: u8,
     /// The arguments as one list, in the external term format.
-    pub args: Vec<u8>,
+    pub args: Bytes,
     /// Set on the first call a process records: who the process is and where it came from.
     pub process: Option<Box<ProcessStart>>,
 }
@@ -66,7 +73,7 @@ pub struct End {
     /// How many local tail calls the call made (see [`TailCall`]).
     pub tail_calls: u32,
     /// The result, or `{Reason, Stacktrace}` for an exception, in the external term format.
-    pub value: Vec<u8>,
+    pub value: Bytes,
 }
 
 /// How a call finished.
@@ -114,7 +121,7 @@ pub struct TailCall {
     /// The arity.
     pub arity: u8,
     /// The arguments as one list, in the external term format.
-    pub args: Vec<u8>,
+    pub args: Bytes,
 }
 
 /// Who a process is, recorded with its first recorded call.

@@ -25,7 +25,7 @@ pub mod writer;
 
 pub use error::{Result, StoreError};
 pub use event::{
-    AtomKey, AtomNames, Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome,
+    AtomKey, AtomNames, Bytes, Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome,
     ProcessStart, TailCall,
 };
 pub use model::{Call, CallEnd, Process, ProcessOrigin, Run, RunInfo, RunSummary, StoredTailCall};

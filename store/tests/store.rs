@@ -49,7 +49,7 @@ fn enter(id: u64, time: u64, parent: Option<u64>, pid: u64, m: AtomKey, f: AtomK
             module: m,
             function: f,
             arity: 1,
-            args: vec![131, 107, 0, 1, id as u8],
+            args: vec![131, 107, 0, 1, id as u8].into(),
             process: None,
         }),
     }
@@ -63,7 +63,7 @@ fn ret(id: u64, time: u64) -> Event {
         kind: EventKind::End(End {
             outcome: Outcome::Return,
             tail_calls: 0,
-            value: vec![131, 97, id as u8],
+            value: vec![131, 97, id as u8].into(),
         }),
     }
 }
@@ -76,7 +76,7 @@ fn raise(id: u64, time: u64) -> Event {
         kind: EventKind::End(End {
             outcome: Outcome::Exception(Class::Error),
             tail_calls: 0,
-            value: vec![131, 100, 0, 1, b'x'],
+            value: vec![131, 100, 0, 1, b'x'].into(),
         }),
     }
 }
@@ -328,7 +328,7 @@ fn tail_calls_and_processes_are_kept_and_origins_resolve_to_the_running_call() {
             module: MOD_A,
             function: H,
             arity: 2,
-            args: vec![131, 106],
+            args: vec![131, 106].into(),
         }),
     };
     let mut end2 = ret(2, 140);

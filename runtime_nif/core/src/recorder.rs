@@ -17,6 +17,7 @@ pub struct Recorder {
     ring: Ring,
     atoms: AtomRegistry,
     caps: Caps,
+    exception_caps: Caps,
     policy: DropPolicy,
 }
 
@@ -33,6 +34,12 @@ impl Recorder {
             ),
             atoms: AtomRegistry::default(),
             caps: config.caps,
+            exception_caps: Caps {
+                max_nodes: config.caps.max_nodes.saturating_mul(8),
+                max_bytes: config.caps.max_bytes.saturating_mul(4),
+                ..config.caps
+            }
+            .clamped(),
             policy: config.drop_policy,
         }
     }
@@ -50,6 +57,12 @@ impl Recorder {
     /// The encoder's caps.
     pub fn caps(&self) -> &Caps {
         &self.caps
+    }
+
+    /// The caps for exceptions (`{Reason, Stacktrace}`): eight times the nodes and four times
+    /// the bytes, so that a stack trace survives; exceptions are rare next to calls.
+    pub fn exception_caps(&self) -> &Caps {
+        &self.exception_caps
     }
 
     /// The atom registry.

@@ -36,7 +36,7 @@ fn call(pipeline: &Pipeline, pid: u64, parent: Option<u64>) -> u64 {
             module: 64,
             function: 128,
             arity: 0,
-            args: vec![131, 106],
+            args: vec![131, 106].into(),
             process: None,
         }),
     });
@@ -47,7 +47,7 @@ fn call(pipeline: &Pipeline, pid: u64, parent: Option<u64>) -> u64 {
         kind: EventKind::End(End {
             outcome: Outcome::Return,
             tail_calls: 0,
-            value: vec![131, 97, 1],
+            value: vec![131, 97, 1].into(),
         }),
     });
     id

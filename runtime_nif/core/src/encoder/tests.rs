@@ -4,9 +4,12 @@ use super::value::Value;
 use super::{encode, Caps, DEFAULT_CAPS};
 
 fn capture(v: &Value, caps: &Caps) -> Vec<u8> {
-    let mut out = Vec::new();
+    let mut out = store::Bytes::new();
     encode(v.view(), caps, &mut out);
-    out
+    let mut direct = Vec::new();
+    super::encode_into(v.view(), caps, &mut direct);
+    assert_eq!(out.to_vec(), direct);
+    out.to_vec()
 }
 
 fn decode(bytes: &[u8]) -> Term {
@@ -83,7 +86,7 @@ fn long_lists_end_in_a_marker_tail() {
 }
 
 #[test]
-fn strings_as_lists_are_kept_up_to_the_binary_cap() {
+fn strings_as_lists_are_kept_up_to_the_string_cap() {
     let path: Vec<Value> = "lib/my_app/some/deeply/nested/module_name.ex"
         .bytes()
         .map(|b| Value::Int(b as i64))
@@ -91,7 +94,8 @@ fn strings_as_lists_are_kept_up_to_the_binary_cap() {
     let v = Value::list(path.clone());
     let caps = Caps {
         max_elements: 4,
-        max_binary: 256,
+        max_string: 64,
+        max_nodes: 100,
         ..DEFAULT_CAPS
     };
     let Term::List(list) = decode(&capture(&v, &caps)) else {
@@ -154,6 +158,34 @@ fn nesting_is_cut_at_the_depth_cap() {
 }
 
 #[test]
+fn the_node_budget_bounds_the_work_on_wide_terms() {
+    let wide = Value::Tuple(
+        (0..20)
+            .map(|i| Value::list((0..20).map(|j| Value::Int(1000 + i * 20 + j)).collect()))
+            .collect(),
+    );
+    let caps = Caps {
+        max_nodes: 10,
+        ..DEFAULT_CAPS
+    };
+    let Term::Tuple(t) = decode(&capture(&wide, &caps)) else {
+        panic!("a tuple")
+    };
+    // The tuple and 9 more terms, then markers close what is open.
+    let kept: usize = t
+        .elements
+        .iter()
+        .map(|e| match e {
+            Term::ImproperList(l) => l.elements.len(),
+            Term::List(l) => l.elements.len(),
+            _ => 0,
+        })
+        .sum();
+    assert!(kept <= 9, "{kept} list elements kept");
+    assert_eq!(t.elements.last(), Some(&cut("tuple", int(20 - 1))));
+}
+
+#[test]
 fn funs_keep_their_description_and_pids_are_exact() {
     let v = Value::list(vec![Value::Fun("#Fun<m.1.2>".into()), Value::Pid(80, 0)]);
     let Term::List(list) = decode(&capture(&v, &DEFAULT_CAPS)) else {
@@ -178,7 +210,7 @@ fn huge_inputs_cost_no_more_than_the_caps() {
     for v in [huge_binary, long_list, wide] {
         let out = capture(&v, &DEFAULT_CAPS);
         // A leaf and the closing markers over the total cap at most.
-        assert!(out.len() < 2048 + 256 + 64 * 9, "{} bytes", out.len());
+        assert!(out.len() < 1024 + 128 + 64 * 9, "{} bytes", out.len());
         decode(&out);
     }
 }
@@ -188,11 +220,21 @@ proptest::proptest! {
     fn any_term_within_any_caps_is_valid_and_bounded(
         depth in 0u32..6,
         elements in 1u32..6,
+        string in 0u32..10,
+        nodes in 1u32..200,
         binary in 0u32..40,
         total in 64u32..400,
         seed in 0u64..10_000,
     ) {
-        let caps = Caps { max_depth: depth, max_elements: elements, max_binary: binary, max_bytes: total }.clamped();
+        let caps = Caps {
+            max_nodes: nodes,
+            max_depth: depth,
+            max_elements: elements,
+            max_string: string,
+            max_binary: binary,
+            max_bytes: total,
+        }
+        .clamped();
         let v = generate(seed, 5);
         let out = capture(&v, &caps);
         decode(&out);

@@ -1,0 +1,123 @@
+%% @doc Side-by-side BEAM benchmark of the runtime (run by benches/runtime_overhead.sh).
+%%
+%% Prints, from one run, the nanoseconds per call of a tiny function called four ways:
+%% unwrapped, wrapped while recording, wrapped while paused, and unwrapped but traced with OTP
+%% `dbg' (call + return_trace, a handler that discards), the ratios the runtime promises, the
+%% capture rate from two schedulers, the drain's rate into redb, and the cost of huge
+%% arguments. Each figure is the median of several rounds, interleaved.
+-module(runtime_bench).
+
+-export([run/0, plain/1]).
+
+-define(ROUNDS, 7).
+-define(FAST_CALLS, 5000000).     % unwrapped and paused: cheap, many calls
+-define(RECORDED_CALLS, 100000).  % recording: 200k events per round, fits the ring
+-define(TRACED_CALLS, 100000).    % dbg: slow
+-define(BURST_CALLS, 250000).     % per process, two processes: 1M events
+-define(HUGE_CALLS, 20000).
+
+%% @doc The unwrapped tiny function.
+plain(X) -> X.
+
+run() ->
+    %% A ring that holds a whole round (and the two-scheduler burst) without dropping.
+    ok = elixir_scope_runtime:start(#{ring_capacity => 1 bsl 21, ring_bytes => 1 bsl 30}),
+    Plain = median(fun() -> per_call(fun plain_loop/1, ?FAST_CALLS) end),
+    Recorded = median(fun() ->
+                              Ns = per_call(fun wrapped_loop/1, ?RECORDED_CALLS),
+                              ok = elixir_scope_runtime:flush(),
+                              Ns
+                      end),
+    #{dropped := 0} = elixir_scope_runtime:stats(),
+    ok = elixir_scope_runtime:pause(),
+    Paused = median(fun() -> per_call(fun wrapped_loop/1, ?FAST_CALLS) end),
+    ok = elixir_scope_runtime:resume(),
+    Traced = traced(),
+    {Burst, Drain} = burst(),
+    Huge = huge(),
+    report(Plain, Recorded, Paused, Traced, Burst, Drain, Huge),
+    halt().
+
+%%% The loops: one remote call per iteration.
+
+plain_loop(0) -> ok;
+plain_loop(N) -> _ = runtime_bench:plain(N), plain_loop(N - 1).
+
+wrapped_loop(0) -> ok;
+wrapped_loop(N) -> _ = runtime_fixture:noop(N), wrapped_loop(N - 1).
+
+arg_loop(0, _Arg) -> ok;
+arg_loop(N, Arg) -> _ = runtime_fixture:noop(Arg), arg_loop(N - 1, Arg).
+
+%% Nanoseconds per call of `Loop(Calls)'.
+per_call(Loop, Calls) ->
+    T0 = erlang:monotonic_time(nanosecond),
+    ok = Loop(Calls),
+    (erlang:monotonic_time(nanosecond) - T0) / Calls.
+
+median(Round) ->
+    Samples = lists:sort([Round() || _ <- lists:seq(1, ?ROUNDS)]),
+    lists:nth((?ROUNDS + 1) div 2, Samples).
+
+%% dbg tracing of the unwrapped function: call + return_trace, a handler that discards.
+traced() ->
+    {ok, _} = dbg:tracer(process, {fun(_Msg, State) -> State end, ok}),
+    {ok, _} = dbg:p(self(), [c]),
+    {ok, _} = dbg:tpl(runtime_bench, plain, 1, [{'_', [], [{return_trace}]}]),
+    Ns = median(fun() -> per_call(fun plain_loop/1, ?TRACED_CALLS) end),
+    dbg:stop_clear(),
+    Ns.
+
+%% Two processes record at full speed on two schedulers; the ring holds the whole burst.
+%% Returns the capture rate and the drain's rate over the same backlog (events per second).
+burst() ->
+    ok = elixir_scope_runtime:flush(),
+    #{stored := Stored0, dropped := Dropped0} = elixir_scope_runtime:stats(),
+    Self = self(),
+    T0 = erlang:monotonic_time(nanosecond),
+    Pids = [spawn_opt(fun() -> wrapped_loop(?BURST_CALLS), Self ! {done, self()} end,
+                      [{scheduler, S}])
+            || S <- [1, 2]],
+    [receive {done, P} -> ok end || P <- Pids],
+    T1 = erlang:monotonic_time(nanosecond),
+    ok = elixir_scope_runtime:flush(),
+    T2 = erlang:monotonic_time(nanosecond),
+    #{stored := Stored1, dropped := Dropped1} = elixir_scope_runtime:stats(),
+    Events = 2 * 2 * ?BURST_CALLS,
+    {#{events_per_s => Events / ((T1 - T0) / 1.0e9), dropped => Dropped1 - Dropped0},
+     #{events_per_s => (Stored1 - Stored0) / ((T2 - T0) / 1.0e9)}}.
+
+%% Wrapped calls whose argument is a 100 MB binary or a million-element list, against a small
+%% argument.
+huge() ->
+    Binary = binary:copy(<<"x">>, 100000000),
+    List = lists:seq(1, 1000000),
+    Round = fun(Arg) ->
+                    fun() ->
+                            Ns = per_call(fun(N) -> arg_loop(N, Arg) end, ?HUGE_CALLS),
+                            ok = elixir_scope_runtime:flush(),
+                            Ns
+                    end
+            end,
+    #{small => median(Round(1)), binary => median(Round(Binary)), list => median(Round(List))}.
+
+report(Plain, Recorded, Paused, Traced, #{events_per_s := Captured, dropped := Dropped},
+       #{events_per_s := Drained}, #{small := Small, binary := Bin, list := List}) ->
+    RecordingOverhead = Recorded - Plain,
+    DbgOverhead = Traced - Plain,
+    io:format("ns per call of a tiny function (median of ~p rounds)~n", [?ROUNDS]),
+    io:format("  unwrapped                     ~10.1f~n", [Plain]),
+    io:format("  wrapped, recording            ~10.1f~n", [Recorded]),
+    io:format("  wrapped, paused               ~10.1f~n", [Paused]),
+    io:format("  unwrapped, dbg call+return    ~10.1f~n", [Traced]),
+    io:format("ratios~n"),
+    io:format("  recording overhead / dbg overhead  ~8.4f  (target <= 0.1, aim 0.05)~n",
+              [RecordingOverhead / DbgOverhead]),
+    io:format("  paused / unwrapped                 ~8.2f  (target <= 1.5)~n", [Paused / Plain]),
+    io:format("capture from 2 schedulers  ~12w events/s, ~w dropped  (target >= 2,000,000)~n",
+              [round(Captured), Dropped]),
+    io:format("drain into redb            ~12w events/s  (target >= 500,000)~n", [round(Drained)]),
+    io:format("wrapped call with a huge argument, ns per call~n"),
+    io:format("  small argument                ~10.1f~n", [Small]),
+    io:format("  100 MB binary                 ~10.1f  (x~.2f)~n", [Bin, Bin / Small]),
+    io:format("  1,000,000-element list        ~10.1f  (x~.2f)~n", [List, List / Small]).

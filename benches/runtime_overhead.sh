@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Side-by-side BEAM benchmark of the runtime: builds the NIF in release mode, compiles the
+# runtime, the wrapped fixture and the benchmark module, and prints from one run the ns per
+# call of a tiny function unwrapped / wrapped and recording / wrapped and paused / traced by
+# dbg, the ratios, the capture and drain rates, and the cost of huge arguments.
+# Usage: benches/runtime_overhead.sh   (figures and their meaning: BENCHMARKS.md)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-target}"
+cargo build --quiet --release -p elixir_scope_nif
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+erlc -o "$work" runtime_nif/erlang/*.erl tests/fixtures/runtime_fixture.erl benches/runtime_bench.erl
+cp "$target/release/libelixir_scope_nif.so" "$work/"
+cd "$work"
+ELIXIR_SCOPE_DB="$work/bench.redb" erl -noshell -pa "$work" -eval 'runtime_bench:run().'
