@@ -173,3 +173,41 @@ fn failures_are_reported_per_module_and_leave_the_file_alone() {
     assert!(stdout.is_empty());
     assert!(stderr.contains("bad pattern"), "{stderr}");
 }
+
+#[test]
+fn compressed_beams_stay_compressed_work_and_restore_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = rewrite_support::fixture_source().join("src/fixture_erl.erl");
+    let output = std::process::Command::new(support::executable("erlc", "erlang-nox"))
+        .args(["+debug_info", "+compressed", "-o"])
+        .arg(dir.path())
+        .arg(&source)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let beam = dir.path().join("fixture_erl.beam");
+    let original = std::fs::read(&beam).unwrap();
+    assert_eq!(&original[..2], [0x1f, 0x8b], "erlc +compressed writes gzip");
+
+    let report = run_json("instrument", &[beam.to_str().unwrap()]);
+    assert_eq!(total(&report, "rewritten"), 1);
+    let rewritten = std::fs::read(&beam).unwrap();
+    assert_eq!(&rewritten[..2], [0x1f, 0x8b], "the rewrite is compressed too");
+    assert!(Beam::parse(&rewritten).unwrap().compressed);
+
+    let runtime = TestRuntime::compiled();
+    let result = support::eval_erlang(
+        "{R, Calls} = elixir_scope_runtime:record(fun() -> fixture_erl:collect([a, b]) end),
+         io:format(\"~p ~p\", [R, [maps:get(mfa, C) || C <- Calls]]), halt().",
+        &[
+            "-pa",
+            runtime.ebin().to_str().unwrap(),
+            "-pa",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(result, "{ok,{2,[a,b]}} [{fixture_erl,collect,1}]");
+
+    run_json("restore", &[beam.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&beam).unwrap(), original);
+}
