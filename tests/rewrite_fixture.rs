@@ -192,7 +192,11 @@ fn compressed_beams_stay_compressed_work_and_restore_exactly() {
     let report = run_json("instrument", &[beam.to_str().unwrap()]);
     assert_eq!(total(&report, "rewritten"), 1);
     let rewritten = std::fs::read(&beam).unwrap();
-    assert_eq!(&rewritten[..2], [0x1f, 0x8b], "the rewrite is compressed too");
+    assert_eq!(
+        &rewritten[..2],
+        [0x1f, 0x8b],
+        "the rewrite is compressed too"
+    );
     assert!(Beam::parse(&rewritten).unwrap().compressed);
 
     let runtime = TestRuntime::compiled();
