@@ -215,3 +215,42 @@ fn compressed_beams_stay_compressed_work_and_restore_exactly() {
     run_json("restore", &[beam.to_str().unwrap()]);
     assert_eq!(std::fs::read(&beam).unwrap(), original);
 }
+
+#[test]
+fn beams_without_debug_info_are_skipped_with_that_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let erlang = rewrite_support::fixture_source().join("src/fixture_erl.erl");
+    let elixir = dir.path().join("no_debug_info.ex");
+    std::fs::write(
+        &elixir,
+        "defmodule NoDebugInfo do\n  @compile {:debug_info, false}\n  def f(x), do: x\nend\n",
+    )
+    .unwrap();
+    for (program, package, args) in [
+        (
+            "erlc",
+            "erlang-nox",
+            vec!["-o", ".", erlang.to_str().unwrap()],
+        ),
+        (
+            "elixirc",
+            "elixir",
+            vec!["-o", ".", elixir.to_str().unwrap()],
+        ),
+    ] {
+        let output = std::process::Command::new(support::executable(program, package))
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{program}: {output:?}");
+    }
+    let originals = snapshot(dir.path());
+    let report = run_json("instrument", &[dir.path().to_str().unwrap()]);
+    assert_eq!(total(&report, "skipped"), 2);
+    assert_eq!(
+        report["totals"]["skip_reasons"]["compiled without debug_info"],
+        2
+    );
+    assert_eq!(snapshot(dir.path()), originals);
+}

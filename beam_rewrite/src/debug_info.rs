@@ -90,14 +90,36 @@ impl DebugInfo {
     }
 
     /// Whether code can be recovered from it: `false` for `{none, _}` (compiled without
-    /// `debug_info`) and for encrypted debug info.
+    /// `debug_info`), for encrypted debug info, and for data `none` of other backends (Elixir
+    /// writes `{debug_info_v1, elixir_erl, none}` for `@compile {:debug_info, false}`).
     pub fn has_code(&self) -> bool {
         match (&self.backend, &self.data) {
             (Backend::ErlAbstractCode, Term::Tuple(t)) => {
                 matches!(t.elements.first(), Some(Term::List(_)))
             }
             (Backend::ErlAbstractCode, _) => false,
+            (_, Term::Atom(atom)) => atom.name != "none",
             _ => true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eetf::{Atom, List, Tuple};
+
+    fn info(backend: Backend, data: Term) -> DebugInfo {
+        DebugInfo { backend, data }
+    }
+
+    #[test]
+    fn knows_when_there_is_no_code() {
+        let none = || Term::from(Atom::from("none"));
+        let pair = |first: Term| Term::from(Tuple::from(vec![first, Term::from(List::nil())]));
+        assert!(info(Backend::ErlAbstractCode, pair(Term::from(List::nil()))).has_code());
+        assert!(!info(Backend::ErlAbstractCode, pair(none())).has_code());
+        assert!(!info(Backend::ElixirErl, none()).has_code());
+        assert!(info(Backend::ElixirErl, pair(none())).has_code());
     }
 }
