@@ -254,3 +254,50 @@ fn beams_without_debug_info_are_skipped_with_that_reason() {
     );
     assert_eq!(snapshot(dir.path()), originals);
 }
+
+#[test]
+fn a_module_that_does_not_compile_fails_alone_with_the_compilers_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.beam");
+    // A beam whose debug info holds code that cannot compile (a call to an undefined function).
+    support::eval_erlang(
+        &format!(
+            r#"Forms = fun(Body) -> [{{attribute,1,file,{{"bad.erl",1}}}}, {{attribute,1,module,bad}},
+                  {{attribute,1,export,[{{f,0}}]}},
+                  {{function,2,f,0,[{{clause,2,[],[],[Body]}}]}}, {{eof,3}}] end,
+            {{ok, bad, Bin}} = compile:forms(Forms({{atom,2,ok}}), [binary, debug_info]),
+            {{ok, bad, Chunks}} = beam_lib:all_chunks(Bin),
+            Dbgi = term_to_binary({{debug_info_v1, erl_abstract_code,
+                                   {{Forms({{call,2,{{atom,2,missing}},[]}}), []}}}}),
+            {{ok, Beam}} = beam_lib:build_module(lists:keyreplace("Dbgi", 1, Chunks, {{"Dbgi", Dbgi}})),
+            ok = file:write_file({path:?}, Beam), halt()."#,
+            path = bad.display().to_string()
+        ),
+        &[],
+    );
+    let erlang = rewrite_support::fixture_source().join("src/fixture_erl.erl");
+    let output = std::process::Command::new(support::executable("erlc", "erlang-nox"))
+        .args(["+debug_info", "-o"])
+        .arg(dir.path())
+        .arg(&erlang)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let original = std::fs::read(&bad).unwrap();
+
+    let (ok, stdout, _) =
+        rewrite_support::elixir_scope(&["instrument", dir.path().to_str().unwrap(), "--json"]);
+    assert!(!ok);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        total(&report, "rewritten"),
+        1,
+        "the other module is rewritten"
+    );
+    let failed = file_of(&report, "bad");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("bad.beam"), "{error}");
+    assert!(error.contains("compiling the wrapped code"), "{error}");
+    assert!(error.contains("missing/0"), "{error}");
+    assert_eq!(std::fs::read(&bad).unwrap(), original);
+}

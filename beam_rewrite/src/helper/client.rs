@@ -342,6 +342,59 @@ fn erlang_string(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A helper whose `erl` is a shell script standing in for a broken VM.
+    fn fake(script: &str, timeout: Duration) -> (tempfile::TempDir, Helper) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let erl = dir.path().join("erl");
+        std::fs::write(&erl, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&erl, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let config = HelperConfig {
+            erl,
+            elixir_ebin: None,
+            timeout,
+        };
+        let helper = Helper::start(&config, &dir.path().join("helper.erl")).unwrap();
+        (dir, helper)
+    }
+
+    #[test]
+    fn a_helper_that_dies_is_an_error_with_its_last_words() {
+        let (_dir, mut helper) = fake(
+            "echo 'cannot compile the helper' >&2; exit 3",
+            Duration::from_secs(60),
+        );
+        match helper.forms("m", b"dbgi") {
+            Err(HelperError::Died { status, stderr }) => {
+                assert!(status.contains('3'), "{status}");
+                assert!(stderr.contains("cannot compile the helper"), "{stderr}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(helper.check("m", b"beam").unwrap_err().is_fatal());
+    }
+
+    #[test]
+    fn a_helper_that_writes_text_is_a_protocol_error() {
+        let (_dir, mut helper) = fake(
+            "echo 'Eshell V13.1.5'; exec sleep 30",
+            Duration::from_secs(60),
+        );
+        let error = helper.compile(vec![], vec![]).unwrap_err();
+        assert!(error.to_string().contains("not a reply"), "{error}");
+    }
+
+    #[test]
+    fn a_helper_that_never_answers_times_out_and_is_stopped() {
+        let (_dir, mut helper) = fake("exec sleep 600", Duration::from_millis(300));
+        let error = helper.forms("m", b"dbgi").unwrap_err();
+        assert!(matches!(error, HelperError::Timeout(_)), "{error}");
+        assert!(
+            helper.child.try_wait().unwrap().is_some(),
+            "the process was killed"
+        );
+    }
+
     #[test]
     fn quotes_paths_as_erlang_strings() {
         assert_eq!(erlang_string(r#"/tmp/a "b"\c"#), r#""/tmp/a \"b\"\\c""#);
