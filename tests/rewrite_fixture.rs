@@ -301,3 +301,78 @@ fn a_module_that_does_not_compile_fails_alone_with_the_compilers_message() {
     assert!(error.contains("missing/0"), "{error}");
     assert_eq!(std::fs::read(&bad).unwrap(), original);
 }
+
+#[test]
+fn parse_transforms_named_in_debug_info_are_not_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let transform_dir = dir.path().join("transform");
+    let ebin = dir.path().join("ebin");
+    std::fs::create_dir_all(&transform_dir).unwrap();
+    std::fs::create_dir_all(&ebin).unwrap();
+    // The transform replaces the atom `before` with `after`. It is not on the rewriter's code
+    // path, so asking the compiler to run it again would fail.
+    std::fs::write(
+        transform_dir.join("swap_pt.erl"),
+        "-module(swap_pt).\n-export([parse_transform/2]).\n\
+         parse_transform(Forms, _Options) -> swap(Forms).\n\
+         swap({atom, A, before}) -> {atom, A, 'after'};\n\
+         swap(T) when is_tuple(T) -> list_to_tuple(swap(tuple_to_list(T)));\n\
+         swap(L) when is_list(L) -> [swap(X) || X <- L];\n\
+         swap(X) -> X.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("uses_pt.erl"),
+        "-module(uses_pt).\n-compile({parse_transform, swap_pt}).\n-export([value/0]).\n\
+         value() -> before.\n",
+    )
+    .unwrap();
+    let erlc = |args: &[&str]| {
+        let output = std::process::Command::new(support::executable("erlc", "erlang-nox"))
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+    };
+    erlc(&["-o", "transform", "transform/swap_pt.erl"]);
+    erlc(&[
+        "+debug_info",
+        "-pa",
+        "transform",
+        "-o",
+        "ebin",
+        "uses_pt.erl",
+    ]);
+    // OTP 25 leaves the transform out of the debug info it saves; other compilers and older
+    // releases keep the -compile attribute and the option: put both back.
+    let beam = ebin.join("uses_pt.beam");
+    support::eval_erlang(
+        &format!(
+            r#"{{ok, uses_pt, Chunks}} = beam_lib:all_chunks({path:?}),
+            {{debug_info_v1, B, {{[File, Module | Forms], Options}}}} =
+                binary_to_term(proplists:get_value("Dbgi", Chunks)),
+            Named = [File, Module, {{attribute, 2, compile, {{parse_transform, swap_pt}}}} | Forms],
+            Dbgi = term_to_binary({{debug_info_v1, B, {{Named, [{{parse_transform, swap_pt}} | Options]}}}}),
+            {{ok, Beam}} = beam_lib:build_module(lists:keyreplace("Dbgi", 1, Chunks, {{"Dbgi", Dbgi}})),
+            ok = file:write_file({path:?}, Beam), halt()."#,
+            path = beam.display().to_string()
+        ),
+        &[],
+    );
+
+    let report = run_json("instrument", &[ebin.to_str().unwrap()]);
+    assert_eq!(total(&report, "rewritten"), 1);
+    let runtime = TestRuntime::compiled();
+    let result = support::eval_erlang(
+        "{R, Calls} = elixir_scope_runtime:record(fun uses_pt:value/0),
+         io:format(\"~p ~p\", [R, length(Calls)]), halt().",
+        &[
+            "-pa",
+            runtime.ebin().to_str().unwrap(),
+            "-pa",
+            ebin.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(result, "{ok,'after'} 1");
+}

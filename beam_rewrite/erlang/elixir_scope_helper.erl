@@ -71,13 +71,19 @@ handle({check, Module, Beam}) ->
     end.
 
 format_errors(Errors) ->
-    Lines = [io_lib:format("~ts:~s: ~ts~n", [File, location(Location), describe(Mod, What)])
+    Lines = [[where(File, Location), describe(Mod, What), $\n]
              || {File, FileErrors} <- Errors, {Location, Mod, What} <- FileErrors],
     unicode:characters_to_binary(Lines).
 
-location({Line, Column}) -> io_lib:format("~w:~w", [Line, Column]);
-location(Line) when is_integer(Line) -> integer_to_list(Line);
-location(none) -> "-".
+%% "file:line:column: ", "file: " or nothing, as far as the compiler says where.
+where(File, Location) ->
+    Name = io_lib:format("~ts", [File]),
+    case {lists:flatten(Name), Location} of
+        {[], none} -> "";
+        {Text, none} -> [Text, ": "];
+        {Text, {Line, Column}} -> io_lib:format("~ts:~w:~w: ", [Text, Line, Column]);
+        {Text, Line} -> io_lib:format("~ts:~w: ", [Text, Line])
+    end.
 
 describe(Mod, What) ->
     try Mod:format_error(What)

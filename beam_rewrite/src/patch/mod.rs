@@ -145,7 +145,7 @@ pub fn patch_module(
                 }
                 "compile" => {
                     inline::rename_inline(value, &wrapped);
-                    options::strip_export_all(value);
+                    options::strip_from_attribute(value);
                 }
                 _ => {}
             }

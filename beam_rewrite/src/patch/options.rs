@@ -4,9 +4,11 @@
 //! options of Elixir ones) minus what would not apply to forms or would change the output:
 //! the input format (`from_core`, ...), parse transforms (the forms are already transformed),
 //! debug info (the original `Dbgi` chunk is kept instead), compression (the rewriter compresses
-//! when the original was compressed), listings and error reporting. `{inline, ...}` follows the
-//! clauses into the inner function, and `export_all` becomes an explicit export list (see
-//! [`super::patch_module`]) so that inner functions are never exported.
+//! when the original was compressed), listings and error reporting. `-compile` attributes in
+//! the forms lose the same options (a `-compile({parse_transform, M})` stays in the forms after
+//! the transform ran). `{inline, ...}` follows the clauses into the inner function, and
+//! `export_all` becomes an explicit export list (see [`super::patch_module`]) so that inner
+//! functions are never exported.
 
 use std::collections::BTreeSet;
 
@@ -47,6 +49,7 @@ const DROPPED: &[&str] = &[
 /// Tags of `{Tag, ...}` options that are dropped.
 const DROPPED_TAGGED: &[&str] = &[
     "parse_transform",
+    "core_transform",
     "debug_info",
     "debug_info_key",
     "outdir",
@@ -76,15 +79,13 @@ pub fn has_export_all(options: &Term) -> bool {
     }
 }
 
-/// Removes `export_all` from a `-compile` attribute's value.
-pub fn strip_export_all(options: &mut Term) {
+/// Removes from a `-compile` attribute's value what [`for_recompile`] removes from the
+/// options: `-compile({parse_transform, M})` stays in the forms after the transform ran, and
+/// must not run again on its own output. Also removes `export_all` (see `has_export_all`).
+pub fn strip_from_attribute(options: &mut Term) {
     match options {
-        Term::List(list) => list
-            .elements
-            .retain(|o| forms::atom_name(o) != Some("export_all")),
-        other if forms::atom_name(other) == Some("export_all") => {
-            *other = Term::from(eetf::List::nil());
-        }
+        Term::List(list) => list.elements.retain(|o| !is_dropped(o)),
+        other if is_dropped(other) => *other = Term::from(eetf::List::nil()),
         _ => {}
     }
 }
@@ -185,14 +186,29 @@ mod tests {
     }
 
     #[test]
-    fn finds_and_strips_export_all() {
-        let mut options = list(vec![atom("export_all"), atom("nowarn_export_all")]);
+    fn strips_compile_attributes_of_transforms_and_export_all() {
+        let transform = tuple(vec![atom("parse_transform"), atom("lager_transform")]);
+        let mut options = list(vec![
+            atom("export_all"),
+            atom("nowarn_export_all"),
+            transform.clone(),
+            tuple(vec![atom("inline"), list(vec![])]),
+        ]);
         assert!(has_export_all(&options));
-        strip_export_all(&mut options);
-        assert_eq!(options, list(vec![atom("nowarn_export_all")]));
+        strip_from_attribute(&mut options);
+        assert_eq!(
+            options,
+            list(vec![
+                atom("nowarn_export_all"),
+                tuple(vec![atom("inline"), list(vec![])])
+            ])
+        );
         let mut single = atom("export_all");
         assert!(has_export_all(&single));
-        strip_export_all(&mut single);
+        strip_from_attribute(&mut single);
         assert!(!has_export_all(&single));
+        let mut single = transform;
+        strip_from_attribute(&mut single);
+        assert_eq!(single, list(vec![]));
     }
 }
