@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod bundle;
 pub mod commands;
 
 /// Record what a BEAM system does, call by call, and look at it afterwards.

@@ -1,0 +1,186 @@
+//! The runtime bundle: what recorded code needs at run time, carried inside `elixir-scope`.
+//!
+//! - `libelixir_scope_nif.so`, the NIF (built by `cli/build.rs` from `runtime_nif/`);
+//! - the Erlang modules `elixir_scope_runtime`, `elixir_scope_nif`, `elixir_scope_stacktrace`
+//!   (from `runtime_nif/erlang/`), compiled on install with the user's own `erlc`, so that they
+//!   match the user's OTP release.
+//!
+//! [`install`] puts them into a directory on the code path (an `ebin`). It is idempotent (a
+//! stamp file records which bundle is installed) and never leaves half an install: everything
+//! is built in a temporary directory next to the target and moved in file by file, the stamp
+//! last.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The NIF library's file name; `elixir_scope_runtime` looks for it next to its own beam.
+pub const NIF_FILE: &str = "libelixir_scope_nif.so";
+
+/// The stamp file that says which bundle a directory holds.
+pub const STAMP_FILE: &str = "elixir_scope_runtime.bundle";
+
+/// The NIF library, as built for this binary.
+pub const NIF_LIBRARY: &[u8] = include_bytes!(env!("ELIXIR_SCOPE_NIF_LIBRARY"));
+
+/// The Erlang sources of the runtime: (file name, source).
+pub const ERLANG_SOURCES: &[(&str, &str)] = &[
+    (
+        "elixir_scope_runtime.erl",
+        include_str!("../../runtime_nif/erlang/elixir_scope_runtime.erl"),
+    ),
+    (
+        "elixir_scope_nif.erl",
+        include_str!("../../runtime_nif/erlang/elixir_scope_nif.erl"),
+    ),
+    (
+        "elixir_scope_stacktrace.erl",
+        include_str!("../../runtime_nif/erlang/elixir_scope_stacktrace.erl"),
+    ),
+];
+
+/// A failed install; the target directory is left as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// The target directory does not exist or is not a directory.
+    #[error("{0}: not a directory to install the ElixirScope runtime into")]
+    NotADirectory(PathBuf),
+    /// A file could not be written or moved.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `erlc` is not on PATH.
+    #[error("`erlc` is not on PATH; install Erlang/OTP (apt-get install erlang-nox erlang-dev)")]
+    NoErlc,
+    /// `erlc` rejected the runtime's sources.
+    #[error("erlc could not compile the ElixirScope runtime:\n{0}")]
+    Compile(String),
+}
+
+/// What [`install`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Installed {
+    /// The directory already held this bundle.
+    AlreadyCurrent,
+    /// The bundle was installed (files written, in the directory).
+    Fresh(Vec<String>),
+}
+
+/// The id of this bundle: a hash of everything in it.
+pub fn bundle_id() -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(NIF_LIBRARY);
+    for (name, source) in ERLANG_SOURCES {
+        hasher.update(name.as_bytes());
+        hasher.update(source.as_bytes());
+    }
+    hasher.finalize().to_hex()[..32].to_string()
+}
+
+/// Installs the runtime into `dir` (an `ebin` on the code path), unless it is already there.
+pub fn install(dir: &Path) -> Result<Installed, InstallError> {
+    if !dir.is_dir() {
+        return Err(InstallError::NotADirectory(dir.to_path_buf()));
+    }
+    let id = bundle_id();
+    let stamp = dir.join(STAMP_FILE);
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == id) && all_present(dir) {
+        return Ok(Installed::AlreadyCurrent);
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| InstallError::Io { path, source }
+    };
+    let staging = tempfile::Builder::new()
+        .prefix(".elixir_scope_install-")
+        .tempdir_in(dir)
+        .map_err(io(dir))?;
+    let built = staging.path();
+    let src = built.join("src");
+    std::fs::create_dir(&src).map_err(io(&src))?;
+    for (name, source) in ERLANG_SOURCES {
+        std::fs::write(src.join(name), source).map_err(io(&src.join(name)))?;
+    }
+    compile_erlang(&src, built)?;
+    std::fs::write(built.join(NIF_FILE), NIF_LIBRARY).map_err(io(&built.join(NIF_FILE)))?;
+
+    let mut files = vec![NIF_FILE.to_string()];
+    files.extend(beam_names());
+    for file in &files {
+        let to = dir.join(file);
+        std::fs::rename(built.join(file), &to).map_err(io(&to))?;
+    }
+    std::fs::write(&stamp, format!("{id}\n")).map_err(io(&stamp))?;
+    Ok(Installed::Fresh(files))
+}
+
+fn beam_names() -> impl Iterator<Item = String> {
+    ERLANG_SOURCES
+        .iter()
+        .map(|(name, _)| name.replace(".erl", ".beam"))
+}
+
+fn all_present(dir: &Path) -> bool {
+    dir.join(NIF_FILE).is_file() && beam_names().all(|beam| dir.join(beam).is_file())
+}
+
+fn compile_erlang(src: &Path, out: &Path) -> Result<(), InstallError> {
+    let mut erlc = Command::new("erlc");
+    erlc.arg("-o").arg(out);
+    for (name, _) in ERLANG_SOURCES {
+        erlc.arg(src.join(name));
+    }
+    let output = erlc.output().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => InstallError::NoErlc,
+        _ => InstallError::Io {
+            path: PathBuf::from("erlc"),
+            source: e,
+        },
+    })?;
+    if !output.status.success() {
+        return Err(InstallError::Compile(format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installs_once_and_completely() {
+        let dir = tempfile::tempdir().unwrap();
+        let Installed::Fresh(files) = install(dir.path()).unwrap() else {
+            panic!("expected a fresh install");
+        };
+        assert!(files.contains(&"elixir_scope_runtime.beam".to_string()));
+        for file in &files {
+            assert!(dir.path().join(file).is_file(), "{file} missing");
+        }
+        assert_eq!(install(dir.path()).unwrap(), Installed::AlreadyCurrent);
+
+        // A missing file makes it install again.
+        std::fs::remove_file(dir.path().join("elixir_scope_nif.beam")).unwrap();
+        assert!(matches!(install(dir.path()).unwrap(), Installed::Fresh(_)));
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(".elixir_scope_install"))
+            .collect();
+        assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
+    }
+
+    #[test]
+    fn refuses_a_missing_directory() {
+        let err = install(Path::new("/nonexistent/ebin")).unwrap_err();
+        assert!(err.to_string().contains("not a directory"), "{err}");
+    }
+}
