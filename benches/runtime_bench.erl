@@ -1,13 +1,16 @@
 %% @doc Side-by-side BEAM benchmark of the runtime (run by benches/runtime_overhead.sh).
 %%
 %% Prints, from one run, the nanoseconds per call of a tiny function called four ways:
-%% unwrapped, wrapped while recording, wrapped while paused, and unwrapped but traced with OTP
-%% `dbg' (call + return_trace, a handler that discards), the ratios the runtime promises, the
-%% capture rate from two schedulers, the drain's rate into redb, and the cost of huge
-%% arguments. Each figure is the median of several rounds, interleaved.
+%% unwrapped (`runtime_bench_plain:noop/1'), wrapped by the rewriter while recording and while
+%% paused (`runtime_bench_wrapped:noop/1'), and unwrapped but traced with OTP `dbg' (call +
+%% return_trace, a handler that discards); for reference, the hand-written wrapper of
+%% tests/fixtures/runtime_fixture.erl (the contract's shape without the shared recording
+%% function); the ratios the runtime promises, the capture rate from two schedulers, the
+%% drain's rate into redb, and the cost of huge arguments. Each figure is the median of seven
+%% rounds, measured on the calling process only (the drain runs on its own threads).
 -module(runtime_bench).
 
--export([run/0, plain/1]).
+-export([run/0]).
 
 -define(ROUNDS, 7).
 -define(FAST_CALLS, 5000000).     % unwrapped and paused: cheap, many calls
@@ -16,18 +19,12 @@
 -define(BURST_CALLS, 250000).     % per process, two processes: 1M events
 -define(HUGE_CALLS, 20000).
 
-%% @doc The unwrapped tiny function.
-plain(X) -> X.
-
 run() ->
     %% A ring that holds a whole round (and the two-scheduler burst) without dropping.
     ok = elixir_scope_runtime:start(#{ring_capacity => 1 bsl 21, ring_bytes => 1 bsl 30}),
     Plain = median(fun() -> per_call(fun plain_loop/1, ?FAST_CALLS) end),
-    Recorded = median(fun() ->
-                              Ns = per_call(fun wrapped_loop/1, ?RECORDED_CALLS),
-                              ok = elixir_scope_runtime:flush(),
-                              Ns
-                      end),
+    Recorded = median(fun() -> recorded(fun wrapped_loop/1) end),
+    HandWritten = median(fun() -> recorded(fun fixture_loop/1) end),
     #{dropped := 0} = elixir_scope_runtime:stats(),
     ok = elixir_scope_runtime:pause(),
     Paused = median(fun() -> per_call(fun wrapped_loop/1, ?FAST_CALLS) end),
@@ -35,19 +32,28 @@ run() ->
     Traced = traced(),
     {Burst, Drain} = burst(),
     Huge = huge(),
-    report(Plain, Recorded, Paused, Traced, Burst, Drain, Huge),
+    report(Plain, Recorded, HandWritten, Paused, Traced, Burst, Drain, Huge),
     halt().
 
 %%% The loops: one remote call per iteration.
 
 plain_loop(0) -> ok;
-plain_loop(N) -> _ = runtime_bench:plain(N), plain_loop(N - 1).
+plain_loop(N) -> _ = runtime_bench_plain:noop(N), plain_loop(N - 1).
 
 wrapped_loop(0) -> ok;
-wrapped_loop(N) -> _ = runtime_fixture:noop(N), wrapped_loop(N - 1).
+wrapped_loop(N) -> _ = runtime_bench_wrapped:noop(N), wrapped_loop(N - 1).
+
+fixture_loop(0) -> ok;
+fixture_loop(N) -> _ = runtime_fixture:noop(N), fixture_loop(N - 1).
 
 arg_loop(0, _Arg) -> ok;
-arg_loop(N, Arg) -> _ = runtime_fixture:noop(Arg), arg_loop(N - 1, Arg).
+arg_loop(N, Arg) -> _ = runtime_bench_wrapped:noop(Arg), arg_loop(N - 1, Arg).
+
+%% One recorded round, then a flush (not timed) so that each round starts with an empty ring.
+recorded(Loop) ->
+    Ns = per_call(Loop, ?RECORDED_CALLS),
+    ok = elixir_scope_runtime:flush(),
+    Ns.
 
 %% Nanoseconds per call of `Loop(Calls)'.
 per_call(Loop, Calls) ->
@@ -63,7 +69,7 @@ median(Round) ->
 traced() ->
     {ok, _} = dbg:tracer(process, {fun(_Msg, State) -> State end, ok}),
     {ok, _} = dbg:p(self(), [c]),
-    {ok, _} = dbg:tpl(runtime_bench, plain, 1, [{'_', [], [{return_trace}]}]),
+    {ok, _} = dbg:tpl(runtime_bench_plain, noop, 1, [{'_', [], [{return_trace}]}]),
     Ns = median(fun() -> per_call(fun plain_loop/1, ?TRACED_CALLS) end),
     dbg:stop_clear(),
     Ns.
@@ -94,20 +100,24 @@ huge() ->
     List = lists:seq(1, 1000000),
     Round = fun(Arg) ->
                     fun() ->
-                            Ns = per_call(fun(N) -> arg_loop(N, Arg) end, ?HUGE_CALLS),
+                            T0 = erlang:monotonic_time(nanosecond),
+                            ok = arg_loop(?HUGE_CALLS, Arg),
+                            Ns = (erlang:monotonic_time(nanosecond) - T0) / ?HUGE_CALLS,
                             ok = elixir_scope_runtime:flush(),
                             Ns
                     end
             end,
     #{small => median(Round(1)), binary => median(Round(Binary)), list => median(Round(List))}.
 
-report(Plain, Recorded, Paused, Traced, #{events_per_s := Captured, dropped := Dropped},
+report(Plain, Recorded, HandWritten, Paused, Traced,
+       #{events_per_s := Captured, dropped := Dropped},
        #{events_per_s := Drained}, #{small := Small, binary := Bin, list := List}) ->
     RecordingOverhead = Recorded - Plain,
     DbgOverhead = Traced - Plain,
     io:format("ns per call of a tiny function (median of ~p rounds)~n", [?ROUNDS]),
     io:format("  unwrapped                     ~10.1f~n", [Plain]),
     io:format("  wrapped, recording            ~10.1f~n", [Recorded]),
+    io:format("    (hand-written contract shape ~9.1f)~n", [HandWritten]),
     io:format("  wrapped, paused               ~10.1f~n", [Paused]),
     io:format("  unwrapped, dbg call+return    ~10.1f~n", [Traced]),
     io:format("ratios~n"),

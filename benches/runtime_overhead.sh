@@ -7,10 +7,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --quiet --release -p elixir_scope_nif
+cargo build --quiet --release -p elixir_scope_nif -p elixir-scope
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 erlc -o "$work" runtime_nif/erlang/*.erl tests/fixtures/runtime_fixture.erl benches/runtime_bench.erl
+for module in runtime_bench_plain runtime_bench_wrapped; do
+  cp benches/runtime_bench_target.erl "$work/$module.erl"
+  erlc +debug_info "-DMODULE_NAME=$module" -o "$work" "$work/$module.erl"
+done
+"$target/release/elixir-scope" instrument "$work/runtime_bench_wrapped.beam" >/dev/null
 cp "$target/release/libelixir_scope_nif.so" "$work/"
 cd "$work"
 ELIXIR_SCOPE_DB="$work/bench.redb" erl -noshell -pa "$work" -eval 'runtime_bench:run().'

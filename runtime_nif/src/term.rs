@@ -4,7 +4,7 @@
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
-use runtime_core::encoder::{Kind, TermView};
+use runtime_core::encoder::{Kind, Sink, TermView};
 use rustler::sys::{self, ErlNifCharEncoding, ErlNifTerm};
 use rustler::{Env, MapIterator, Term, TermType};
 
@@ -115,7 +115,7 @@ impl<'a> TermView<'a> for Beam<'a> {
         }
     }
 
-    fn atom_text(self, out: &mut Vec<u8>) -> bool {
+    fn atom_text(self, out: &mut dyn Sink) -> bool {
         let mut latin1 = [0u8; 256];
         // SAFETY: the buffer holds 255 characters and the terminating zero, the most an atom
         // needs in Latin-1.
@@ -132,11 +132,16 @@ impl<'a> TermView<'a> for Beam<'a> {
             return false;
         }
         // The count includes the terminating zero.
-        for &b in &latin1[..(n as usize).saturating_sub(1)] {
-            if b < 0x80 {
-                out.push(b);
-            } else {
-                out.extend_from_slice(&[0xC0 | (b >> 6), 0x80 | (b & 0x3F)]);
+        let text = &latin1[..(n as usize).saturating_sub(1)];
+        if text.is_ascii() {
+            out.put(text);
+        } else {
+            for &b in text {
+                if b < 0x80 {
+                    out.put_byte(b);
+                } else {
+                    out.put(&[0xC0 | (b >> 6), 0x80 | (b & 0x3F)]);
+                }
             }
         }
         true
@@ -214,7 +219,7 @@ impl<'a> TermView<'a> for Beam<'a> {
         MapIterator::new(self.0).map(Pairs)
     }
 
-    fn external(self, out: &mut Vec<u8>, max: usize) -> bool {
+    fn external(self, out: &mut dyn Sink, max: usize) -> bool {
         let mut bin = MaybeUninit::<sys::ErlNifBinary>::uninit();
         // SAFETY: term_to_binary fills `bin` on success; OwnedBinary releases it.
         let bin = unsafe {
@@ -228,11 +233,11 @@ impl<'a> TermView<'a> for Beam<'a> {
         if bytes.len() < 2 || bytes.len() - 1 > max {
             return false;
         }
-        out.extend_from_slice(&bytes[1..]);
+        out.put(&bytes[1..]);
         true
     }
 
-    fn describe(self, out: &mut Vec<u8>, max: usize) {
+    fn describe(self, out: &mut dyn Sink, max: usize) {
         let mut buf = [0u8; 256];
         let size = (max + 1).min(buf.len());
         // SAFETY: snprintf writes at most `size` bytes, zero-terminated, into `buf`.
@@ -246,7 +251,7 @@ impl<'a> TermView<'a> for Beam<'a> {
         };
         if n > 0 {
             let len = (n as usize).min(size - 1);
-            out.extend_from_slice(&buf[..len]);
+            out.put(&buf[..len]);
         }
     }
 }

@@ -23,13 +23,14 @@
 //!
 //! Pids, ports and references are captured exactly (their external form is small).
 //!
-//! The encoder writes into a per-thread scratch buffer and copies the result out once, so the
-//! captured bytes are allocated once (not at all when they fit inline in [`Bytes`]).
+//! The encoder writes into any [`Sink`]; the runtime gives it a [`Bytes`], which keeps values of
+//! up to 40 bytes inline (no allocation).
 
 pub mod etf;
 pub mod value;
 pub mod view;
 
+pub use etf::Sink;
 pub use store::Bytes;
 pub use view::{Kind, TermView};
 
@@ -94,33 +95,9 @@ impl Caps {
     }
 }
 
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(4096));
-}
-
 /// Appends `term`, version byte first, to `out` within `caps`.
-pub fn encode<'a, T: TermView<'a>>(term: T, caps: &Caps, out: &mut Bytes) {
-    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-        Ok(mut scratch) => {
-            scratch.clear();
-            encode_into(term, caps, &mut scratch);
-            out.extend_from_slice(&scratch);
-            // Keep the scratch buffer small after a large capture.
-            if scratch.capacity() > 1 << 16 {
-                *scratch = Vec::with_capacity(4096);
-            }
-        }
-        Err(_) => {
-            let mut own = Vec::new();
-            encode_into(term, caps, &mut own);
-            out.extend_from_slice(&own);
-        }
-    })
-}
-
-/// Appends `term`, version byte first, to a plain vector within `caps`.
-pub fn encode_into<'a, T: TermView<'a>>(term: T, caps: &Caps, out: &mut Vec<u8>) {
-    out.push(etf::VERSION);
+pub fn encode<'a, T: TermView<'a>, S: Sink>(term: T, caps: &Caps, out: &mut S) {
+    out.put_byte(etf::VERSION);
     let mut encoder = Encoder {
         caps,
         start: out.len(),
@@ -130,14 +107,14 @@ pub fn encode_into<'a, T: TermView<'a>>(term: T, caps: &Caps, out: &mut Vec<u8>)
     encoder.term(term, 0);
 }
 
-struct Encoder<'c, 'o> {
+struct Encoder<'c, 'o, S: Sink> {
     caps: &'c Caps,
-    out: &'o mut Vec<u8>,
+    out: &'o mut S,
     start: usize,
     nodes: u32,
 }
 
-impl<'a> Encoder<'_, '_> {
+impl<'a, S: Sink> Encoder<'_, '_, S> {
     /// Whether the byte or node budget is spent.
     fn exhausted(&self) -> bool {
         self.nodes >= self.caps.max_nodes
@@ -154,7 +131,7 @@ impl<'a> Encoder<'_, '_> {
                 None => self.marker(b"other", Detail::Atom(b"unknown")),
             },
             Kind::Bitstring => self.bitstring(term),
-            Kind::EmptyList => self.out.push(etf::NIL),
+            Kind::EmptyList => self.out.put_byte(etf::NIL),
             Kind::List if depth >= self.caps.max_depth => {
                 self.marker(b"depth", Detail::Atom(b"list"))
             }
@@ -173,7 +150,7 @@ impl<'a> Encoder<'_, '_> {
                 }
             }
             Kind::Fun => {
-                let mut text = Vec::new();
+                let mut text: smallvec::SmallVec<[u8; 128]> = smallvec::SmallVec::new();
                 term.describe(&mut text, MAX_DESCRIPTION);
                 self.marker(b"fun", Detail::Binary(&text));
             }
@@ -182,14 +159,23 @@ impl<'a> Encoder<'_, '_> {
     }
 
     fn atom<T: TermView<'a>>(&mut self, term: T) {
-        // The text goes straight into the output after a provisional header.
+        // The text goes straight into the output after a two-byte header, fixed up after.
         let at = self.out.len();
-        self.out.extend_from_slice(&[0, 0]);
+        self.out.put(&[0, 0]);
         if term.atom_text(self.out) {
             let len = self.out.len() - at - 2;
-            let text: smallvec::SmallVec<[u8; 64]> = self.out[at + 2..].into();
-            self.out.truncate(at);
-            etf::atom(self.out, &text[..len]);
+            match u8::try_from(len) {
+                Ok(short) => {
+                    let header = &mut self.out.bytes_mut()[at..at + 2];
+                    header.copy_from_slice(&[etf::SMALL_ATOM_UTF8, short]);
+                }
+                // Longer than 255 bytes of UTF-8 (non-ASCII atoms): rewrite with a long header.
+                Err(_) => {
+                    let text = self.out.bytes_mut()[at + 2..].to_vec();
+                    self.out.truncate(at);
+                    etf::atom(self.out, &text);
+                }
+            }
         } else {
             self.out.truncate(at);
             if !term.external(self.out, MAX_EXTERNAL) {
@@ -256,7 +242,7 @@ impl<'a> Encoder<'_, '_> {
                     rest = tail;
                 }
                 None if rest.kind() == Kind::EmptyList => {
-                    self.out.push(etf::NIL);
+                    self.out.put_byte(etf::NIL);
                     break;
                 }
                 // An improper tail.

@@ -7,7 +7,7 @@ fn capture(v: &Value, caps: &Caps) -> Vec<u8> {
     let mut out = store::Bytes::new();
     encode(v.view(), caps, &mut out);
     let mut direct = Vec::new();
-    super::encode_into(v.view(), caps, &mut direct);
+    encode(v.view(), caps, &mut direct);
     assert_eq!(out.to_vec(), direct);
     out.to_vec()
 }

@@ -1,6 +1,6 @@
 //! Terms as plain Rust values, so the encoder can be tested and benchmarked without a VM.
 
-use super::etf;
+use super::etf::{self, Sink};
 use super::view::{Kind, TermView};
 
 /// A term.
@@ -98,10 +98,10 @@ impl<'a> TermView<'a> for ValueRef<'a> {
         }
     }
 
-    fn atom_text(self, out: &mut Vec<u8>) -> bool {
+    fn atom_text(self, out: &mut dyn Sink) -> bool {
         match self.resolved() {
             Some(Value::Atom(a)) => {
-                out.extend_from_slice(a.as_bytes());
+                out.put(a.as_bytes());
                 true
             }
             _ => false,
@@ -175,7 +175,7 @@ impl<'a> TermView<'a> for ValueRef<'a> {
         }
     }
 
-    fn external(self, out: &mut Vec<u8>, max: usize) -> bool {
+    fn external(self, out: &mut dyn Sink, max: usize) -> bool {
         let mut bytes = Vec::new();
         match self.resolved() {
             Some(Value::Pid(id, serial)) => {
@@ -193,13 +193,13 @@ impl<'a> TermView<'a> for ValueRef<'a> {
         if bytes.len() > max {
             return false;
         }
-        out.extend_from_slice(&bytes);
+        out.put(&bytes);
         true
     }
 
-    fn describe(self, out: &mut Vec<u8>, max: usize) {
+    fn describe(self, out: &mut dyn Sink, max: usize) {
         if let Some(Value::Fun(text)) = self.resolved() {
-            out.extend_from_slice(&text.as_bytes()[..text.len().min(max)]);
+            out.put(&text.as_bytes()[..text.len().min(max)]);
         }
     }
 }

@@ -4,6 +4,8 @@
 //! implements it over plain Rust values for tests and benchmarks. Every method is O(1) or bounded
 //! by its argument, which is what makes the encoder's work bounded.
 
+use super::etf::Sink;
+
 /// The coarse type of a term.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -45,7 +47,7 @@ pub trait TermView<'a>: Copy {
 
     /// Appends an atom's text as UTF-8 to `out`; `false` if it cannot (then the encoder falls
     /// back to [`TermView::external`]).
-    fn atom_text(self, out: &mut Vec<u8>) -> bool;
+    fn atom_text(self, out: &mut dyn Sink) -> bool;
 
     /// The integer, when it fits in an `i64`.
     fn to_i64(self) -> Option<i64>;
@@ -80,8 +82,8 @@ pub trait TermView<'a>: Copy {
     /// Appends the term's external format (without the version byte) to `out` if it takes at
     /// most `max` bytes; `false` (and `out` unchanged) otherwise. Only called on terms whose
     /// external form is small: pids, ports, references, atoms, moderate integers.
-    fn external(self, out: &mut Vec<u8>, max: usize) -> bool;
+    fn external(self, out: &mut dyn Sink, max: usize) -> bool;
 
     /// Appends a short printable description (a fun's `#Fun<m.1.2>`), at most `max` bytes.
-    fn describe(self, out: &mut Vec<u8>, max: usize);
+    fn describe(self, out: &mut dyn Sink, max: usize);
 }
