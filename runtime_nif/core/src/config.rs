@@ -1,10 +1,11 @@
 //! The runtime's settings and their defaults.
 //!
-//! Memory stays bounded at any event rate: the ring holds at most `ring_bytes` (estimated heap
-//! bytes of waiting events) and `ring_capacity` events; between the ring and the store at most
-//! `channel_batches + 2` batches of at most `batch_bytes` exist (the channel, the one the
-//! collector fills, the one the writer writes). With the defaults that is 32 MiB + 6 × 4 MiB.
-//! The store adds its page cache (`cache_bytes`, 64 MiB by default).
+//! Memory stays bounded at any event rate: the ring's slots are allocated at start
+//! (`ring_capacity` events of `size_of::<Event>()` bytes) and the events waiting in them hold
+//! at most `ring_bytes` (their estimated size, slot included); between the ring and the store at
+//! most `channel_batches + 2` batches of at most `batch_bytes` exist (the channel, the one the
+//! collector fills, the one the writer writes). With the defaults that is 16 MiB of slots +
+//! 32 MiB + 6 × 4 MiB. The store adds its page cache (`cache_bytes`, 64 MiB by default).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -95,6 +96,8 @@ impl Config {
 
     /// The most estimated bytes events can hold between capture and store.
     pub fn memory_bound(&self) -> usize {
-        self.ring_bytes + (self.channel_batches + 2) * self.batch_bytes
+        self.ring_capacity * std::mem::size_of::<store::Event>()
+            + self.ring_bytes
+            + (self.channel_batches + 2) * self.batch_bytes
     }
 }
