@@ -19,3 +19,4 @@ done
 cp "$target/release/libelixir_scope_nif.so" "$work/"
 cd "$work"
 ELIXIR_SCOPE_DB="$work/bench.redb" erl -noshell -pa "$work" -eval 'runtime_bench:run().'
+ELIXIR_SCOPE_DB="$work/shared.redb" erl -noshell -pa "$work" -eval 'runtime_bench:shared_lane().'

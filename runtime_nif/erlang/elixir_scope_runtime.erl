@@ -44,8 +44,8 @@
 %% `max_depth' (8), `max_elements' (16), `max_string' (32), `max_binary' (128), `max_bytes'
 %% (1024), `batch_events' (8192), `batch_bytes' (4 MiB), `channel_batches' (4),
 %% `commit_interval_ms' (20), `checkpoint_interval_ms' (1000), `retention_bytes' (1 GiB),
-%% `cache_bytes' (the store's page cache, 64 MiB), `shards' (one per scheduler), `paused'
-%% (start paused, `false').
+%% `cache_bytes' (the store's page cache, 64 MiB), `shards' (ring lanes: one per scheduler;
+%% 0 for one shared lane), `paused' (start paused, `false').
 -module(elixir_scope_runtime).
 
 %% The contract.

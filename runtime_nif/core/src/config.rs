@@ -84,8 +84,8 @@ impl Config {
 
     /// The configuration with every value made usable (at least one of each, caps clamped).
     pub fn normalized(mut self) -> Config {
-        self.shards = self.shards.clamp(1, 1024);
-        self.ring_capacity = self.ring_capacity.max(self.shards);
+        self.shards = self.shards.min(1024);
+        self.ring_capacity = self.ring_capacity.max(self.shards + 1);
         self.ring_bytes = self.ring_bytes.max(1);
         self.caps = self.caps.clamped();
         self.batch_events = self.batch_events.max(1);

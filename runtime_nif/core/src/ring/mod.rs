@@ -81,8 +81,13 @@ pub struct Ring {
 impl Ring {
     /// A ring for `shards` producers (schedulers) holding `capacity` events and `bytes`
     /// estimated bytes in total, split evenly over the lanes (each holds at least one event).
+    /// Under drop-newest, 0 shards means no single-producer lanes: every thread shares one
+    /// MPMC lane (what `benches/ring.rs` compares against).
     pub fn new(shards: usize, capacity: usize, bytes: usize, policy: DropPolicy) -> Ring {
-        let shards = shards.max(1);
+        let shards = match policy {
+            DropPolicy::DropNewest => shards,
+            DropPolicy::DropOldest => shards.max(1),
+        };
         let lanes = match policy {
             // One single-producer lane per scheduler, and the shared lane for other threads.
             DropPolicy::DropNewest => shards + 1,
