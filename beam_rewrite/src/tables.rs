@@ -11,7 +11,7 @@ use crate::container::{u32_at, Beam};
 use crate::error::FormatError;
 
 /// A function of the module: name and arity.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 pub struct FunctionRef {
     /// The function's name.
     pub name: String,

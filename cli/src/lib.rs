@@ -23,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Describe .beam files: module, debug info, chunks, exports, instrumentation.
     Inspect(commands::inspect::Args),
+    /// Show which functions `instrument` would wrap, and why.
+    Plan(commands::plan::Args),
     /// Rewrite compiled beams so that planned functions report their calls to the runtime.
     Instrument(commands::instrument::Args),
     /// Put back the original beams that `instrument` rewrote, byte for byte.
@@ -40,6 +42,7 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Inspect(args) => commands::inspect::run(&args),
+        Command::Plan(args) => commands::plan::run(&args),
         Command::Instrument(args) => commands::instrument::run(&args),
         Command::Restore(args) => commands::restore::run(&args),
     }

@@ -8,8 +8,15 @@
 //!
 //! Consolidated protocols (`_build/ENV/lib/APP/consolidated`) are never included: Mix rebuilds
 //! them from the protocols' debug info, which the rewriter keeps.
+//!
+//! [`apps`] reads the applications of a Mix build directory and tells the project's own from
+//! its dependencies.
+
+pub mod apps;
 
 use std::path::{Path, PathBuf};
+
+pub use apps::{build_dir_of, mix_build, AppRole, BuildApp, MixBuild};
 
 /// Why a path stands for no beams.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +33,14 @@ pub enum DiscoverError {
     /// A file that is not a `.beam`.
     #[error("{0}: not a .beam file")]
     NotBeam(PathBuf),
+    /// An application's `.app` file cannot be read as one.
+    #[error("{path}: {reason}")]
+    BadAppFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A directory without beams.
     #[error("{0}: no .beam files here (expected a .beam file, an ebin directory, or a Mix build directory such as _build/dev)")]
     NoBeams(PathBuf),

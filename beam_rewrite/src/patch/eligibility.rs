@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use eetf::Term;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::forms::{self, anno, FunctionForm};
 use crate::tables::FunctionRef;
@@ -19,7 +19,7 @@ pub const MAX_ATOM_BYTES: usize = 255;
 const DERIVED_NAME_ROOM: usize = 28;
 
 /// Why a planned function is left unwrapped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipReason {
     /// Made by the compiler (`module_info/0,1`, `__info__/1`, `__struct__/0,1`, protocol

@@ -1,8 +1,9 @@
 //! The plan: which functions of which module to wrap.
 //!
-//! A [`Plan`] covers a whole run. Today it comes from `--include`/`--exclude` patterns
-//! ([`Plan::Patterns`]); the planner will produce explicit per-module function sets
-//! ([`Plan::Explicit`]). Either way the rewriter asks it for one module at a time
+//! A [`Plan`] covers a whole run. It comes from `--include`/`--exclude` patterns
+//! ([`Plan::Patterns`]), from explicit per-module function sets ([`Plan::Explicit`]), or from
+//! the planner ([`Plan::Modules`]: a [`Selection`] per module, so that a module whose every
+//! function is planned hashes exactly as under [`Plan::everything`]). Either way the rewriter asks it for one module at a time
 //! ([`Plan::for_module`]) and gets a [`ModulePlan`], whose [`ModulePlan::hash`] is written into
 //! the marker chunk: a beam already rewritten under an equal hash needs no work.
 //!
@@ -35,6 +36,8 @@ pub enum Plan {
     },
     /// Exactly these functions of these modules; other modules are left alone.
     Explicit(BTreeMap<String, BTreeSet<FunctionRef>>),
+    /// A selection per module (the planner's output); other modules are left alone.
+    Modules(BTreeMap<String, Selection>),
 }
 
 /// What to wrap in one module.
@@ -108,6 +111,11 @@ impl Plan {
             Plan::Explicit(modules) => match modules.get(module) {
                 Some(functions) if !functions.is_empty() => Selection::Functions(functions.clone()),
                 _ => Selection::Nothing,
+            },
+            Plan::Modules(modules) => match modules.get(module) {
+                Some(Selection::Functions(functions)) if functions.is_empty() => Selection::Nothing,
+                Some(selection) => selection.clone(),
+                None => Selection::Nothing,
             },
         };
         ModulePlan {
@@ -270,5 +278,26 @@ mod tests {
         assert!(p.for_module("m").selects(&f("a", 1)));
         assert!(!p.for_module("m").selects(&f("b", 1)));
         assert!(p.for_module("n").selects_nothing());
+    }
+
+    #[test]
+    fn per_module_selections_hash_like_the_same_selection_elsewhere() {
+        let functions = BTreeSet::from([f("a", 1)]);
+        let p = Plan::Modules(BTreeMap::from([
+            ("all".to_string(), Selection::All),
+            ("some".to_string(), Selection::Functions(functions.clone())),
+            ("none".to_string(), Selection::Functions(BTreeSet::new())),
+        ]));
+        assert_eq!(
+            p.for_module("all").hash(),
+            Plan::everything().for_module("all").hash()
+        );
+        let explicit = Plan::Explicit(BTreeMap::from([("some".to_string(), functions)]));
+        assert_eq!(
+            p.for_module("some").hash(),
+            explicit.for_module("some").hash()
+        );
+        assert!(p.for_module("none").selects_nothing());
+        assert!(p.for_module("absent").selects_nothing());
     }
 }

@@ -2,4 +2,5 @@
 
 pub mod inspect;
 pub mod instrument;
+pub mod plan;
 pub mod restore;

@@ -1,0 +1,240 @@
+//! The runtime's settings (`[runtime]` and the `[capture]` caps), and their rendering as Erlang
+//! terms for whoever starts the runtime.
+//!
+//! The keys are those of `elixir_scope_runtime` (its module documentation, `CONFIG_KEYS`), which
+//! reads them from the `elixir_scope` application environment and from the map given to
+//! `start/1`. Only keys the file sets are rendered: the runtime keeps its defaults for the rest.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::capture::Caps;
+
+/// What a full ring drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropPolicy {
+    /// New events are dropped (the default: the hot path never waits and never evicts).
+    DropNewest,
+    /// The oldest events are overwritten.
+    DropOldest,
+}
+
+impl DropPolicy {
+    /// The runtime's atom.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropPolicy::DropNewest => "drop_newest",
+            DropPolicy::DropOldest => "drop_oldest",
+        }
+    }
+}
+
+/// The `[runtime]` table; `None` keeps the runtime's default (in brackets).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct RuntimeSettings {
+    /// The database file [`$ELIXIR_SCOPE_DB`, else `.elixir_scope/trace.redb` under the VM's
+    /// working directory]; a relative path in the file is taken from the file's directory.
+    pub db_path: Option<PathBuf>,
+    /// What a full ring drops [`drop_newest`].
+    pub drop_policy: Option<DropPolicy>,
+    /// Ring capacity in events [131072].
+    pub ring_capacity: Option<u64>,
+    /// Ring budget in estimated bytes [32 MiB].
+    pub ring_bytes: Option<u64>,
+    /// Largest batch written at once, in events [8192].
+    pub batch_events: Option<u64>,
+    /// Largest batch, in estimated bytes [4 MiB].
+    pub batch_bytes: Option<u64>,
+    /// Batches queued for the writer [4].
+    pub channel_batches: Option<u64>,
+    /// Longest wait of an event before it is written, ms [20].
+    pub commit_interval_ms: Option<u64>,
+    /// Time between durable commits, ms [1000].
+    pub checkpoint_interval_ms: Option<u64>,
+    /// Bytes of recordings kept; older runs and calls are deleted [1 GiB].
+    pub retention_bytes: Option<u64>,
+    /// The store's page cache in bytes [64 MiB].
+    pub cache_bytes: Option<u64>,
+    /// Ring shards [one per scheduler].
+    pub shards: Option<u64>,
+    /// Start with recording paused [false].
+    pub paused: Option<bool>,
+}
+
+/// An Erlang value of a runtime setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErlangValue {
+    /// A non-negative integer.
+    Integer(u64),
+    /// An atom (`drop_newest`, `true`).
+    Atom(&'static str),
+    /// A UTF-8 binary (paths).
+    Binary(String),
+}
+
+impl ErlangValue {
+    /// Erlang source text for the value.
+    pub fn to_erlang(&self) -> String {
+        match self {
+            ErlangValue::Integer(n) => n.to_string(),
+            ErlangValue::Atom(a) => (*a).to_string(),
+            ErlangValue::Binary(text) => {
+                let mut out = String::from("<<\"");
+                for c in text.chars() {
+                    match c {
+                        '"' => out.push_str("\\\""),
+                        '\\' => out.push_str("\\\\"),
+                        ' '..='~' => out.push(c),
+                        other => {
+                            let _ = write!(out, "\\x{{{:X}}}", other as u32);
+                        }
+                    }
+                }
+                out.push_str("\"/utf8>>");
+                out
+            }
+        }
+    }
+}
+
+impl RuntimeSettings {
+    /// The keys the runtime reads that this table may set, in the runtime's order.
+    pub const KEYS: [&'static str; 13] = [
+        "db_path",
+        "drop_policy",
+        "ring_capacity",
+        "ring_bytes",
+        "batch_events",
+        "batch_bytes",
+        "channel_batches",
+        "commit_interval_ms",
+        "checkpoint_interval_ms",
+        "retention_bytes",
+        "cache_bytes",
+        "shards",
+        "paused",
+    ];
+
+    /// The settings that are set, with `caps` (the `[capture]` defaults), as runtime keys and
+    /// Erlang values.
+    pub fn entries(&self, caps: &Caps) -> Vec<(&'static str, ErlangValue)> {
+        let mut out = Vec::new();
+        if let Some(path) = &self.db_path {
+            out.push((
+                "db_path",
+                ErlangValue::Binary(path.to_string_lossy().into_owned()),
+            ));
+        }
+        if let Some(policy) = self.drop_policy {
+            out.push(("drop_policy", ErlangValue::Atom(policy.name())));
+        }
+        let integers = [
+            ("ring_capacity", self.ring_capacity),
+            ("ring_bytes", self.ring_bytes),
+            ("batch_events", self.batch_events),
+            ("batch_bytes", self.batch_bytes),
+            ("channel_batches", self.channel_batches),
+            ("commit_interval_ms", self.commit_interval_ms),
+            ("checkpoint_interval_ms", self.checkpoint_interval_ms),
+            ("retention_bytes", self.retention_bytes),
+            ("cache_bytes", self.cache_bytes),
+            ("shards", self.shards),
+        ];
+        for (key, value) in integers {
+            if let Some(value) = value {
+                out.push((key, ErlangValue::Integer(value)));
+            }
+        }
+        if let Some(paused) = self.paused {
+            out.push((
+                "paused",
+                ErlangValue::Atom(if paused { "true" } else { "false" }),
+            ));
+        }
+        for (key, value) in caps.set() {
+            out.push((key, ErlangValue::Integer(value)));
+        }
+        out
+    }
+
+    /// The settings as an Erlang map for `elixir_scope_runtime:start/1`:
+    /// `#{db_path => <<"/p/trace.redb"/utf8>>, ring_capacity => 65536}`.
+    pub fn to_erlang_map(&self, caps: &Caps) -> String {
+        let pairs: Vec<String> = self
+            .entries(caps)
+            .iter()
+            .map(|(key, value)| format!("{key} => {}", value.to_erlang()))
+            .collect();
+        format!("#{{{}}}", pairs.join(", "))
+    }
+
+    /// The settings as the `elixir_scope` application's environment, a proplist as in
+    /// `sys.config` or an `.app` file's `env`: `[{db_path, <<"/p/trace.redb"/utf8>>}]`.
+    pub fn to_app_env(&self, caps: &Caps) -> String {
+        let pairs: Vec<String> = self
+            .entries(caps)
+            .iter()
+            .map(|(key, value)| format!("{{{key}, {}}}", value.to_erlang()))
+            .collect();
+        format!("[{}]", pairs.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_only_what_is_set() {
+        let empty = RuntimeSettings::default();
+        assert_eq!(empty.to_erlang_map(&Caps::default()), "#{}");
+        let settings = RuntimeSettings {
+            db_path: Some(PathBuf::from("/tmp/a \"b\"/trace-é.redb")),
+            drop_policy: Some(DropPolicy::DropOldest),
+            ring_capacity: Some(1024),
+            paused: Some(true),
+            ..RuntimeSettings::default()
+        };
+        let caps = Caps {
+            max_bytes: Some(256),
+            ..Caps::default()
+        };
+        assert_eq!(
+            settings.to_erlang_map(&caps),
+            "#{db_path => <<\"/tmp/a \\\"b\\\"/trace-\\x{E9}.redb\"/utf8>>, drop_policy => drop_oldest, ring_capacity => 1024, paused => true, max_bytes => 256}"
+        );
+        assert_eq!(
+            RuntimeSettings {
+                shards: Some(2),
+                ..RuntimeSettings::default()
+            }
+            .to_app_env(&Caps::default()),
+            "[{shards, 2}]"
+        );
+    }
+
+    #[test]
+    fn every_key_is_one_the_runtime_reads() {
+        let runtime = include_str!("../../runtime_nif/erlang/elixir_scope_runtime.erl");
+        let start = runtime.find("-define(CONFIG_KEYS").expect("CONFIG_KEYS");
+        let end = start + runtime[start..].find("]).").expect("end of CONFIG_KEYS");
+        let keys: Vec<&str> = runtime[start..end]
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty() && *w != "define" && *w != "CONFIG_KEYS")
+            .collect();
+        let ours: Vec<&str> = RuntimeSettings::KEYS
+            .iter()
+            .copied()
+            .chain(Caps::KEYS.iter().map(|(k, _)| *k))
+            .collect();
+        let mut a = keys.clone();
+        let mut b = ours.clone();
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(
+            a, b,
+            "the runtime's CONFIG_KEYS and the config's keys differ"
+        );
+    }
+}

@@ -1,0 +1,502 @@
+//! The Orchestrator: from paths to a plan, through the cache, the analyzer and the planner.
+//!
+//! 1. Find the beams of the paths ([`beam_rewrite::discover`]) and their applications: for a
+//!    Mix build directory given as a path, each beam's application and whether it is the
+//!    project's own or a dependency ([`beam_rewrite::discover::mix_build`]); `plan.apps`
+//!    selects among them. Applications, `ebin`s and beams named directly are always planned.
+//! 2. Read each beam's module and original hash (cheap). With the plan cache, a run whose key
+//!    (every beam's path, hash and application, and the settings) equals the last one's
+//!    returns the cached plan: nothing is analyzed.
+//! 3. Analyze the beams of selected applications, each from the cache when its hash matches,
+//!    else from its original forms (`jobs` threads, each with its own BEAM helper for Elixir
+//!    debug info, started only when needed).
+//! 4. Build the call graph, decide every function, store analyses and plan in the cache.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use beam_rewrite::discover::{self, AppRole, DiscoverError, MixBuild};
+use beam_rewrite::etf::LARGE_STACK_BYTES;
+use beam_rewrite::helper::{Helper, HelperConfig, HelperError, Launcher};
+use beam_rewrite::rewrite::is_elixir_scope_module;
+use config::{CaptureSettings, PlanSettings};
+use serde::Serialize;
+
+use crate::analyzer;
+use crate::cache::{Analysis, PlanCache, CACHE_FORMAT};
+use crate::facts::{ModuleFacts, Target};
+use crate::graph::CallGraph;
+use crate::report::{CaptureReport, FunctionReport, ModuleReport, ModuleStatus, PlanReport};
+use crate::source::{self, BeamInfo, Code, SourceError};
+use crate::strategy::Planner;
+
+/// The directory, under a project's root, that holds the plan cache.
+pub const CACHE_SUBDIR: &str = ".elixir_scope/plan";
+
+/// Why no plan could be made at all (problems with single beams are reported per module).
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorError {
+    /// A path stands for no beams.
+    #[error(transparent)]
+    Discover(#[from] DiscoverError),
+}
+
+/// What a run did: how much work, and how much came from the cache.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunStats {
+    /// Beams found.
+    pub beams: usize,
+    /// Beams whose forms were read and analyzed in this run.
+    pub analyzed: usize,
+    /// Beams whose analysis came from the cache.
+    pub analyses_from_cache: usize,
+    /// Whether the whole plan came from the cache.
+    pub plan_from_cache: bool,
+    /// BEAM helper processes started.
+    pub helpers_started: usize,
+    /// The cache directory, when there is one.
+    pub cache_dir: Option<PathBuf>,
+    /// Why the cache could not be written, if it could not.
+    pub cache_error: Option<String>,
+}
+
+/// A plan and how it was made.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The plan.
+    pub report: PlanReport,
+    /// The work done.
+    pub stats: RunStats,
+}
+
+/// Runs the analyzer and the planner over paths.
+#[derive(Debug, Clone)]
+pub struct Orchestrator {
+    /// The `[plan]` settings.
+    pub settings: PlanSettings,
+    /// The `[capture]` settings (per-function options appear in the plan).
+    pub capture: CaptureSettings,
+    /// The configuration file, named in the report.
+    pub config_path: Option<PathBuf>,
+    /// Analysis threads (and at most as many helpers).
+    pub jobs: usize,
+    /// Where the plan cache lives; `None`: no cache.
+    pub cache_dir: Option<PathBuf>,
+    /// How to start BEAM helpers; `None`: found on `PATH` when first needed.
+    pub helper: Option<HelperConfig>,
+}
+
+/// A beam to plan, with its application.
+#[derive(Debug, Clone)]
+struct BeamEntry {
+    path: PathBuf,
+    app: Option<String>,
+    role: Option<AppRole>,
+    selected: bool,
+}
+
+impl Orchestrator {
+    /// The plan for the beams of `paths`.
+    pub fn run(&self, paths: &[PathBuf]) -> Result<Outcome, OrchestratorError> {
+        let entries = self.entries(paths)?;
+        let infos: Vec<Result<BeamInfo, String>> = entries
+            .iter()
+            .map(|e| source::read_info(&e.path).map_err(|err| err.to_string()))
+            .collect();
+        let mut stats = RunStats {
+            beams: entries.len(),
+            cache_dir: self.cache_dir.clone(),
+            ..RunStats::default()
+        };
+        let key = self.key(&entries, &infos);
+        let mut cache = self.cache_dir.as_deref().map(PlanCache::open);
+        if let Some(report) = cache.as_ref().and_then(|c| c.plan(&key)) {
+            stats.plan_from_cache = true;
+            return Ok(Outcome { report, stats });
+        }
+
+        // Analyses: from the cache, or from the code.
+        let mut analyses: Vec<Option<Result<Analysis, String>>> = vec![None; entries.len()];
+        let mut queue = Vec::new();
+        for (i, (entry, info)) in entries.iter().zip(&infos).enumerate() {
+            let Ok(info) = info else { continue };
+            if !entry.selected || is_elixir_scope_module(&info.module) {
+                continue;
+            }
+            match cache
+                .as_ref()
+                .and_then(|c| c.analysis(&entry.path, &info.hash))
+            {
+                Some(analysis) => {
+                    stats.analyses_from_cache += 1;
+                    analyses[i] = Some(Ok(analysis));
+                }
+                None => queue.push(i),
+            }
+        }
+        let helpers = AtomicUsize::new(0);
+        let fresh = self.analyze_all(&entries, &queue, &helpers);
+        stats.analyzed = queue.len();
+        stats.helpers_started = helpers.into_inner();
+        for (i, result) in queue.iter().zip(fresh) {
+            if let (Some(cache), Ok(analysis), Ok(info)) = (cache.as_mut(), &result, &infos[*i]) {
+                cache.remember(&entries[*i].path, &info.hash, analysis.clone());
+            }
+            analyses[*i] = Some(result);
+        }
+
+        let report = self.plan(&entries, &infos, &analyses);
+        if let Some(cache) = cache.as_mut() {
+            if let Err(e) = cache.save(&key, &report) {
+                stats.cache_error = Some(e.to_string());
+            }
+        }
+        Ok(Outcome { report, stats })
+    }
+
+    /// The beams of `paths`, each once, with their applications.
+    fn entries(&self, paths: &[PathBuf]) -> Result<Vec<BeamEntry>, OrchestratorError> {
+        let mut entries: BTreeMap<PathBuf, BeamEntry> = BTreeMap::new();
+        let mut builds: BTreeMap<PathBuf, MixBuild> = BTreeMap::new();
+        for path in paths {
+            let beams = discover::beam_files(std::slice::from_ref(path))?;
+            let build_dir = discover::build_dir_of(path);
+            let whole_build = build_dir
+                .as_ref()
+                .is_some_and(|b| std::fs::canonicalize(path).is_ok_and(|p| &p == b));
+            let build = match &build_dir {
+                Some(dir) if !builds.contains_key(dir) => {
+                    let build = discover::mix_build(dir)?;
+                    builds.entry(dir.clone()).or_insert(build)
+                }
+                Some(dir) => &builds[dir],
+                None => {
+                    for beam in beams {
+                        let app = app_of_ebin(&beam);
+                        entries.entry(beam.clone()).or_insert(BeamEntry {
+                            path: beam,
+                            app,
+                            role: None,
+                            selected: true,
+                        });
+                    }
+                    continue;
+                }
+            };
+            for beam in beams {
+                let canonical = std::fs::canonicalize(&beam).unwrap_or_else(|_| beam.clone());
+                let app = build.app_of(&canonical);
+                let selected = !whole_build
+                    || app.is_none_or(|a| {
+                        self.settings
+                            .apps
+                            .selects(&a.name, a.role == AppRole::Dependency)
+                    });
+                let entry = entries.entry(beam.clone()).or_insert(BeamEntry {
+                    path: beam,
+                    app: app.map(|a| a.name.clone()),
+                    role: app.map(|a| a.role),
+                    selected: false,
+                });
+                entry.selected |= selected;
+            }
+        }
+        Ok(entries.into_values().collect())
+    }
+
+    /// The key of a plan: the settings, and every beam's path, hash and application.
+    fn key(&self, entries: &[BeamEntry], infos: &[Result<BeamInfo, String>]) -> String {
+        let mut text = format!(
+            "elixir-scope plan cache {CACHE_FORMAT}\n{:?}\n{:?}\n{:?}\n",
+            self.settings, self.capture, self.config_path
+        );
+        for (entry, info) in entries.iter().zip(infos) {
+            let hash = info.as_ref().map_or("unreadable", |i| i.hash.as_str());
+            text.push_str(&format!(
+                "{}\t{hash}\t{:?}\t{:?}\t{}\n",
+                entry.path.display(),
+                entry.app,
+                entry.role,
+                entry.selected
+            ));
+        }
+        beam_rewrite::marker::hash_hex(text.as_bytes())
+    }
+
+    /// Analyzes `entries[i]` for every `i` of `queue`, on `jobs` threads.
+    fn analyze_all(
+        &self,
+        entries: &[BeamEntry],
+        queue: &[usize],
+        helpers: &AtomicUsize,
+    ) -> Vec<Result<Analysis, String>> {
+        let results: Mutex<Vec<Option<Result<Analysis, String>>>> =
+            Mutex::new(vec![None; queue.len()]);
+        let next = AtomicUsize::new(0);
+        let launcher: OnceLock<Result<Launcher, String>> = OnceLock::new();
+        let workers = self.jobs.clamp(1, queue.len().max(1));
+        std::thread::scope(|scope| {
+            for n in 0..workers {
+                let (results, next, launcher) = (&results, &next, &launcher);
+                let work = move || {
+                    let mut helper: Option<Helper> = None;
+                    while let Some(&index) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let path = &entries[index].path;
+                        let mut ask = |module: &str, dbgi: &[u8]| {
+                            self.forms(&mut helper, launcher, helpers, module, dbgi)
+                        };
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            analyze_beam(path, &mut ask)
+                        }))
+                        .unwrap_or_else(|_| {
+                            Err(format!(
+                                "{}: internal error of the analyzer (please report it)",
+                                path.display()
+                            ))
+                        });
+                        if let Ok(mut results) = results.lock() {
+                            if let Some(slot) = results.get_mut(next_slot(queue, index)) {
+                                *slot = Some(result);
+                            }
+                        }
+                    }
+                };
+                let spawned = std::thread::Builder::new()
+                    .name(format!("analyze-{n}"))
+                    .stack_size(LARGE_STACK_BYTES)
+                    .spawn_scoped(scope, work);
+                if spawned.is_err() && n == 0 {
+                    break;
+                }
+            }
+        });
+        results
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .into_iter()
+            .zip(queue)
+            .map(|(r, i)| {
+                r.unwrap_or_else(|| {
+                    Err(format!(
+                        "{}: the analysis did not run",
+                        entries[*i].path.display()
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Asks this worker's helper for forms, starting it (and the launcher) when needed.
+    fn forms(
+        &self,
+        helper: &mut Option<Helper>,
+        launcher: &OnceLock<Result<Launcher, String>>,
+        started: &AtomicUsize,
+        module: &str,
+        dbgi: &[u8],
+    ) -> Result<beam_rewrite::helper::FormsReply, HelperError> {
+        let launcher = launcher
+            .get_or_init(|| {
+                let config = match &self.helper {
+                    Some(config) => Ok(config.clone()),
+                    None => HelperConfig::discover(),
+                };
+                config.and_then(Launcher::new).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| HelperError::Refused(e.clone()))?;
+        if launcher.config().elixir_ebin.is_none() && dbgi_is_elixir(dbgi) {
+            return Err(HelperError::NoElixir);
+        }
+        if helper.is_none() {
+            *helper = Some(launcher.start()?);
+            started.fetch_add(1, Ordering::Relaxed);
+        }
+        let reply = match helper.as_mut() {
+            Some(running) => running.forms(module, dbgi),
+            None => return Err(HelperError::Protocol("no helper".into())),
+        };
+        if reply.as_ref().is_err_and(HelperError::is_fatal) {
+            *helper = None;
+        }
+        reply
+    }
+
+    /// Decides every function and assembles the report.
+    fn plan(
+        &self,
+        entries: &[BeamEntry],
+        infos: &[Result<BeamInfo, String>],
+        analyses: &[Option<Result<Analysis, String>>],
+    ) -> PlanReport {
+        let modules: Vec<ModuleFacts> = analyses
+            .iter()
+            .filter_map(|a| match a {
+                Some(Ok(Analysis::Facts(facts))) => Some(facts.clone()),
+                _ => None,
+            })
+            .collect();
+        let graph = CallGraph::build(&modules);
+        let planner = Planner::new(&self.settings, &modules, &graph);
+        let mut reports = Vec::with_capacity(entries.len());
+        for ((entry, info), analysis) in entries.iter().zip(infos).zip(analyses) {
+            let module = match info {
+                Ok(info) => info.module.clone(),
+                Err(_) => file_stem(&entry.path),
+            };
+            let mut report = ModuleReport {
+                module: module.clone(),
+                path: entry.path.clone(),
+                app: entry.app.clone(),
+                role: entry.role,
+                status: ModuleStatus::Planned,
+                functions: Vec::new(),
+            };
+            report.status = match (info, analysis) {
+                (Err(error), _) => ModuleStatus::Failed {
+                    error: error.clone(),
+                },
+                _ if is_elixir_scope_module(&module) => ModuleStatus::ElixirScope,
+                _ if !entry.selected => ModuleStatus::AppNotSelected {
+                    app: entry.app.clone().unwrap_or_default(),
+                },
+                (_, Some(Err(error))) => ModuleStatus::Failed {
+                    error: error.clone(),
+                },
+                (_, Some(Ok(Analysis::Unavailable { why }))) => {
+                    ModuleStatus::NoDebugInfo { why: why.clone() }
+                }
+                (_, Some(Ok(Analysis::Facts(facts)))) => {
+                    report.functions = self.functions(&planner, &graph, facts);
+                    ModuleStatus::Planned
+                }
+                (_, None) => ModuleStatus::Failed {
+                    error: format!("{}: not analyzed", entry.path.display()),
+                },
+            };
+            reports.push(report);
+        }
+        reports.sort_by(|a, b| a.module.cmp(&b.module).then(a.path.cmp(&b.path)));
+        PlanReport {
+            strategy: self.settings.strategy.to_string(),
+            apps: self.settings.apps.to_string(),
+            config: self.config_path.clone(),
+            modules: reports,
+        }
+    }
+
+    fn functions(
+        &self,
+        planner: &Planner<'_>,
+        graph: &CallGraph,
+        facts: &ModuleFacts,
+    ) -> Vec<FunctionReport> {
+        facts
+            .functions
+            .iter()
+            .map(|function| {
+                let decision = planner.decide(facts, function);
+                let target = Target {
+                    module: facts.module.clone(),
+                    name: function.function.name.clone(),
+                    arity: function.function.arity,
+                };
+                let capture = decision
+                    .wrap
+                    .then(|| self.capture.options_for(&facts.module, &function.function))
+                    .flatten()
+                    .map(|o| CaptureReport {
+                        arguments: o.arguments,
+                        caps: o
+                            .caps
+                            .set()
+                            .into_iter()
+                            .map(|(k, v)| (k.to_string(), v))
+                            .collect(),
+                    });
+                FunctionReport {
+                    function: function.function.clone(),
+                    why: decision.reason.to_string(),
+                    decision,
+                    exported: function.exported,
+                    size: function.size,
+                    recursive: graph.is_recursive(&target),
+                    pure: graph.is_pure(&target),
+                    effects: graph.effects_reached(&target),
+                    injected_from: function.injected_from.clone(),
+                    capture,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The slot of `index` in `queue` (queue entries are distinct and ascending).
+fn next_slot(queue: &[usize], index: usize) -> usize {
+    queue.binary_search(&index).unwrap_or(usize::MAX)
+}
+
+/// Reads and analyzes one beam.
+fn analyze_beam(
+    path: &Path,
+    helper: &mut dyn FnMut(&str, &[u8]) -> Result<beam_rewrite::helper::FormsReply, HelperError>,
+) -> Result<Analysis, String> {
+    match source::code(path, helper) {
+        Ok(Code::Forms { forms, elixir }) => analyzer::analyze(&forms, elixir)
+            .map(Analysis::Facts)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        Ok(Code::Unavailable(why)) => Ok(Analysis::Unavailable { why }),
+        Err(SourceError::Read(e)) => Err(e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Whether a `Dbgi` chunk names the `elixir_erl` backend (without decoding it).
+fn dbgi_is_elixir(dbgi: &[u8]) -> bool {
+    dbgi.windows(b"elixir_erl".len())
+        .any(|w| w == b"elixir_erl")
+}
+
+/// The application of an `ebin` that holds exactly one `.app` file.
+fn app_of_ebin(beam: &Path) -> Option<String> {
+    let ebin = beam.parent()?;
+    let apps: Vec<String> = std::fs::read_dir(ebin)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            if p.extension()? == "app" {
+                Some(p.file_stem()?.to_string_lossy().into_owned())
+            } else {
+                None
+            }
+        })
+        .collect();
+    match apps.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Where the plan cache of a run over `paths` goes: `ROOT/.elixir_scope/plan` for the first
+/// path inside a Mix project (`ROOT/_build/...`), else next to the configuration file; `None`
+/// when neither exists (no cache).
+pub fn default_cache_dir(paths: &[PathBuf], config_file: Option<&Path>) -> Option<PathBuf> {
+    paths
+        .iter()
+        .filter_map(|p| discover::build_dir_of(p))
+        .find_map(|build| {
+            let parent = build.parent()?;
+            (parent.file_name()? == "_build").then(|| parent.parent().map(Path::to_path_buf))?
+        })
+        .or_else(|| config_file.and_then(Path::parent).map(Path::to_path_buf))
+        .map(|root| root.join(CACHE_SUBDIR))
+}

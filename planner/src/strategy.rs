@@ -1,0 +1,162 @@
+//! The InstrumentationPlanner: a [`Decision`] for every function, from the strategy, the
+//! patterns, the facts and the call graph.
+//!
+//! In order, for each function:
+//! 1. an exclude pattern that matches: not planned;
+//! 2. include patterns, when there are any: a function none matches is not planned; one that a
+//!    pattern *names* (its function part has no `*`, as in `MyApp.Repo.get/2` or
+//!    `my_mod:loop`) is planned whatever the strategy says;
+//! 3. the strategy:
+//!    - `all`: every function;
+//!    - `all_public`: exported functions;
+//!    - `callbacks`: callbacks ([`crate::behaviours`]) and the exported functions of modules
+//!      that implement a behaviour (or look like a Plug);
+//!    - `balanced`: callbacks and exported functions, minus *tiny hot leaves*: functions that
+//!      are small (at most `tiny_size` expressions), pure all the way down, call no other
+//!      analyzed function, are not recursive, and are called from a loop (inside a
+//!      comprehension, in or as a fun passed to `Enum`/`lists`/... higher-order functions,
+//!      or by a recursive function).
+//! 4. a planned function the rewriter cannot wrap (generated, macro, NIF stub, ...) stays in
+//!    the plan (the rewriter skips it and says why) and its reason says why it is not wrapped.
+
+use beam_rewrite::plan::Pattern;
+use config::{PlanSettings, Strategy};
+
+use crate::behaviours::{callback_of, Declared};
+use crate::facts::{FunctionFacts, ModuleFacts, Target};
+use crate::graph::CallGraph;
+use crate::reason::{Decision, Reason};
+
+/// Decides for the functions of the analyzed modules.
+pub struct Planner<'a> {
+    settings: &'a PlanSettings,
+    graph: &'a CallGraph,
+    declared: Declared,
+}
+
+impl<'a> Planner<'a> {
+    /// A planner over `modules` (all analyzed modules, for behaviours they declare) and their
+    /// call graph.
+    pub fn new(settings: &'a PlanSettings, modules: &[ModuleFacts], graph: &'a CallGraph) -> Self {
+        let declared = modules
+            .iter()
+            .filter(|m| !m.declared_callbacks.is_empty())
+            .map(|m| (m.module.clone(), m.declared_callbacks.clone()))
+            .collect();
+        Planner {
+            settings,
+            graph,
+            declared,
+        }
+    }
+
+    /// The decision for `function` of `module`.
+    pub fn decide(&self, module: &ModuleFacts, function: &FunctionFacts) -> Decision {
+        let (selected, reason) = self.select(module, function);
+        match function.cannot_wrap {
+            Some(why) => Decision {
+                wrap: false,
+                selected,
+                reason: Reason::CannotWrap { why },
+            },
+            None => Decision {
+                wrap: selected,
+                selected,
+                reason,
+            },
+        }
+    }
+
+    fn select(&self, module: &ModuleFacts, function: &FunctionFacts) -> (bool, Reason) {
+        let matches = |p: &&Pattern| {
+            p.matches_module(&module.module) && p.matches_function(&function.function)
+        };
+        if let Some(pattern) = self.settings.exclude.iter().find(matches) {
+            return (
+                false,
+                Reason::ExcludedByPattern {
+                    pattern: pattern.to_string(),
+                },
+            );
+        }
+        if !self.settings.include.is_empty() {
+            let included: Vec<&Pattern> = self.settings.include.iter().filter(matches).collect();
+            if included.is_empty() {
+                return (false, Reason::NotIncluded);
+            }
+            if let Some(pattern) = included.iter().find(|p| names_function(p)) {
+                return (
+                    true,
+                    Reason::NamedByInclude {
+                        pattern: pattern.to_string(),
+                    },
+                );
+            }
+        }
+        let exported = function.exported;
+        match self.settings.strategy {
+            Strategy::All => (true, Reason::EveryFunction),
+            Strategy::AllPublic if exported => (true, Reason::Public),
+            Strategy::AllPublic => (false, Reason::Private),
+            Strategy::Callbacks => {
+                if let Some(behaviour) = callback_of(module, function, &self.declared) {
+                    return (true, Reason::Callback { behaviour });
+                }
+                let mut behaviours = module.behaviours.clone();
+                if module.is_plug_like() {
+                    behaviours.push("Plug".into());
+                }
+                if behaviours.is_empty() {
+                    (false, Reason::NoBehaviour)
+                } else if exported {
+                    (true, Reason::BehaviourApi { behaviours })
+                } else {
+                    (false, Reason::Private)
+                }
+            }
+            Strategy::Balanced => {
+                if let Some(behaviour) = callback_of(module, function, &self.declared) {
+                    return (true, Reason::Callback { behaviour });
+                }
+                if !exported {
+                    return (false, Reason::Private);
+                }
+                match self.tiny_hot_leaf(module, function) {
+                    Some(reason) => (false, reason),
+                    None => (true, Reason::Public),
+                }
+            }
+        }
+    }
+
+    /// `balanced`'s exclusion, when it applies.
+    fn tiny_hot_leaf(&self, module: &ModuleFacts, function: &FunctionFacts) -> Option<Reason> {
+        if function.size > self.settings.tiny_size {
+            return None;
+        }
+        let target = Target {
+            module: module.module.clone(),
+            name: function.function.name.clone(),
+            arity: function.function.arity,
+        };
+        if !self.graph.is_leaf(&target)
+            || !self.graph.is_pure(&target)
+            || self.graph.is_recursive(&target)
+        {
+            return None;
+        }
+        let evidence = self.graph.loop_evidence(&target)?;
+        Some(Reason::TinyHotLeaf {
+            size: function.size,
+            evidence,
+        })
+    }
+}
+
+/// Whether a pattern names functions (its function part has no wildcard).
+fn names_function(pattern: &Pattern) -> bool {
+    pattern
+        .function
+        .as_deref()
+        .is_some_and(|f| !f.contains('*'))
+}
