@@ -475,3 +475,27 @@ fn a_flood_from_many_processes_drops_and_counts_while_memory_stays_bounded() {
         allowed >> 20
     );
 }
+
+#[test]
+fn a_second_vm_on_the_same_store_runs_unrecorded_and_says_the_store_is_held() {
+    let vm = vm(true);
+    let mut first = vm.spawn(
+        r#"
+        3 = runtime_fixture:add(1, 2),
+        io:format("recording~n"),
+        timer:sleep(60000)."#,
+    );
+    let stdout = first.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "recording");
+    let out = vm.eval(
+        r#"
+        3 = runtime_fixture:add(1, 2),
+        {failed, Reason} = elixir_scope_runtime:status(),
+        io:format("~s~n", [Reason]),
+        halt()."#,
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(out.contains("held by another process"), "{out}");
+}
