@@ -53,7 +53,7 @@ fn every_installed_beam_is_rewritten_loads_and_restores() {
 
     let mut args = roots.clone();
     let jobs = jobs();
-    args.extend(["--jobs", &jobs]);
+    args.extend(["--jobs", &jobs, "--strategy", "all"]);
     let report = run_json("instrument", &args);
     assert_eq!(failures(&report), Vec::<String>::new());
     assert_eq!(total(&report, "scanned"), originals.len() as u64);

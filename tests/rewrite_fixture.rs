@@ -24,7 +24,10 @@ fn the_suite_passes_plain_and_fully_wrapped_and_sees_the_same() {
     );
 
     let build = fixture.build();
-    let report = run_json("instrument", &[build.to_str().unwrap()]);
+    let report = run_json(
+        "instrument",
+        &[build.to_str().unwrap(), "--strategy", "all"],
+    );
     assert_eq!(total(&report, "scanned"), MODULES as u64);
     assert_eq!(total(&report, "rewritten"), MODULES as u64);
     let skipped = |module: &str| -> BTreeSet<(String, String)> {
@@ -86,7 +89,7 @@ fn reruns_are_free_plans_change_from_the_originals_and_restore_is_exact() {
     let originals = snapshot(&fixture.ebin());
 
     // Dry run: says what it would do, writes nothing.
-    let dry = run_json("instrument", &[build, "--dry-run"]);
+    let dry = run_json("instrument", &[build, "--dry-run", "--strategy", "all"]);
     assert_eq!(total(&dry, "rewritten"), MODULES as u64);
     assert_eq!(snapshot(&fixture.ebin()), originals);
 
@@ -134,7 +137,7 @@ fn reruns_are_free_plans_change_from_the_originals_and_restore_is_exact() {
     );
 
     // Everything, then restore: byte for byte.
-    let all = run_json("instrument", &[build]);
+    let all = run_json("instrument", &[build, "--strategy", "all"]);
     assert_eq!(total(&all, "rewritten"), MODULES as u64);
     let restored = run_json("restore", &[build]);
     assert_eq!(total(&restored, "restored"), MODULES as u64);

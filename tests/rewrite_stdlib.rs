@@ -28,14 +28,20 @@ fn wrapped_copies_of_the_standard_library_run_the_fixture_suite() {
             eex += 1;
         }
     }
-    let report = run_json("instrument", &[copies.path().to_str().unwrap()]);
+    let report = run_json(
+        "instrument",
+        &[copies.path().to_str().unwrap(), "--strategy", "all"],
+    );
     assert_eq!(total(&report, "rewritten"), 5 + eex);
     assert!(total(&report, "wrapped_functions") > 500);
 
     let fixture = Fixture::compiled();
     let runtime = TestRuntime::compiled();
     let plain = fixture.run_suite(&[runtime.ebin()], &[]);
-    run_json("instrument", &[fixture.build().to_str().unwrap()]);
+    run_json(
+        "instrument",
+        &[fixture.build().to_str().unwrap(), "--strategy", "all"],
+    );
     let wrapped = fixture.run_suite(
         &[runtime.ebin(), copies.path()],
         &[("FIXTURE_WRAPPED", "1"), ("FIXTURE_STDLIB_WRAPPED", "1")],

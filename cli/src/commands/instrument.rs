@@ -1,5 +1,6 @@
-//! `elixir-scope instrument PATH... [--include PAT]... [--exclude PAT]... [--jobs N]
-//! [--dry-run] [--json]`: wrap planned functions of compiled beams.
+//! `elixir-scope instrument PATH... [--strategy S] [--apps LIST] [--include PAT]...
+//! [--exclude PAT]... [--config FILE] [--no-cache] [--jobs N] [--dry-run] [--json]`: wrap the
+//! functions the planner picks (see `plan`) in compiled beams.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -10,8 +11,10 @@ use beam_rewrite::discover;
 use beam_rewrite::helper::{HelperConfig, Launcher};
 use beam_rewrite::rewrite::batch::{self, BatchOptions};
 use beam_rewrite::rewrite::{FileReport, Outcome, Totals};
-use beam_rewrite::Plan;
 use indicatif::{ProgressBar, ProgressStyle};
+use planner::report::ModuleStatus;
+
+use super::plan::{configure, jobs as job_count, make_plan, PlanOptions};
 
 /// Arguments of `instrument`.
 #[derive(Debug, clap::Args)]
@@ -20,14 +23,9 @@ pub struct Args {
     /// lib/*/ebin under it; consolidated protocols are left alone).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Wrap only functions matching PAT: Module, Module.fun or Module.fun/arity, with *
-    /// wildcards, in Elixir (MyApp.Repo.get/2) or Erlang (my_mod:parse/1) spelling. May be
-    /// repeated. Without it, every function is wrapped.
-    #[arg(long, value_name = "PAT")]
-    pub include: Vec<String>,
-    /// Do not wrap functions matching PAT (same syntax as --include). May be repeated.
-    #[arg(long, value_name = "PAT")]
-    pub exclude: Vec<String>,
+    /// What to wrap: the planner's options (strategy, applications, patterns).
+    #[command(flatten)]
+    pub plan: PlanOptions,
     /// How many beams to rewrite at once (each uses one `erl` helper process) [default: the
     /// number of CPUs].
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -42,14 +40,18 @@ pub struct Args {
 
 /// Rewrites the beams; exits non-zero if any failed (those are left untouched).
 pub fn run(args: &Args) -> ExitCode {
-    let plan = match Plan::from_patterns(&args.include, &args.exclude) {
-        Ok(plan) => plan,
-        Err(e) => return usage_error(&e),
-    };
     let files = match discover::beam_files(&args.paths) {
         Ok(files) => files,
         Err(e) => return usage_error(&e),
     };
+    let jobs = job_count(args.jobs);
+    let planned = configure(&args.plan)
+        .and_then(|config| make_plan(&args.paths, &config, args.plan.no_cache, jobs));
+    let planned = match planned {
+        Ok(planned) => planned,
+        Err(e) => return usage_error(&e),
+    };
+    let plan = planned.report.plan();
     let launcher = match HelperConfig::discover().and_then(Launcher::new) {
         Ok(launcher) => launcher,
         Err(e) => {
@@ -57,10 +59,6 @@ pub fn run(args: &Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let jobs = args
-        .jobs
-        .map(usize::from)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let options = BatchOptions {
         jobs,
         dry_run: args.dry_run,
@@ -72,11 +70,37 @@ pub fn run(args: &Args) -> ExitCode {
         bar.inc(1);
     });
     bar.finish_and_clear();
+    let reports = explain_unplanned(reports, &planned.report);
     let title = format!(
-        "elixir-scope instrument{}",
-        if args.dry_run { " (dry run)" } else { "" }
+        "elixir-scope instrument{} (strategy {}, apps {})",
+        if args.dry_run { " (dry run)" } else { "" },
+        planned.report.strategy,
+        planned.report.apps
     );
     finish(&title, &reports, started.elapsed(), args.json, args.dry_run)
+}
+
+/// Files skipped as "not selected by the plan" say why when the planner left their whole
+/// module out (no debug info, application not selected, ...).
+fn explain_unplanned(mut reports: Vec<FileReport>, plan: &planner::PlanReport) -> Vec<FileReport> {
+    for report in &mut reports {
+        let Outcome::Skipped { reason } = &mut report.outcome else {
+            continue;
+        };
+        let status = plan
+            .modules
+            .iter()
+            .find(|m| m.path == report.path)
+            .map(|m| &m.status);
+        match status {
+            Some(ModuleStatus::NoDebugInfo { why }) => *reason = why.clone(),
+            Some(ModuleStatus::AppNotSelected { app }) => {
+                *reason = format!("application {app} not selected (plan.apps)")
+            }
+            _ => {}
+        }
+    }
+    reports
 }
 
 /// A progress bar on stderr, drawn only when stderr is a terminal.
