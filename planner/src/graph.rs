@@ -210,3 +210,95 @@ impl CallGraph {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::fixture_facts;
+
+    fn t(module: &str, name: &str, arity: u32) -> Target {
+        Target {
+            module: module.into(),
+            name: name.into(),
+            arity,
+        }
+    }
+
+    #[test]
+    fn recursion_direct_through_cycles_and_across_modules() {
+        let graph = CallGraph::build(fixture_facts());
+        assert!(graph.is_recursive(&t("facts_erl", "loop", 1)), "direct");
+        assert!(
+            graph.is_recursive(&t("facts_erl", "ping", 1)),
+            "a local cycle"
+        );
+        assert!(graph.is_recursive(&t("facts_erl", "pong", 1)));
+        assert!(
+            graph.is_recursive(&t("facts_erl", "self_remote", 1)),
+            "?MODULE:f"
+        );
+        assert!(
+            graph.is_recursive(&t("Elixir.FactsEx.Walker", "a", 1)),
+            "across modules"
+        );
+        assert!(graph.is_recursive(&t("Elixir.FactsEx.Walker2", "b", 1)));
+        assert!(!graph.is_recursive(&t("facts_erl", "leaf", 1)));
+        assert!(!graph.is_recursive(&t("facts_erl", "guarded", 1)));
+    }
+
+    #[test]
+    fn purity_and_effects_follow_calls() {
+        let graph = CallGraph::build(fixture_facts());
+        assert!(graph.is_pure(&t("facts_erl", "leaf", 1)));
+        assert!(
+            graph.is_pure(&t("facts_erl", "uses_leaf", 1)),
+            "lists:map of a pure fun"
+        );
+        assert!(
+            graph.is_pure(&t("facts_erl", "guarded", 1)),
+            "calls pure multi/1"
+        );
+        assert!(!graph.is_pure(&t("facts_erl", "unknown", 0)));
+        assert!(!graph.is_pure(&t("facts_erl", "dyn", 2)));
+        assert!(!graph.is_pure(&t("facts_erl", "sender", 1)));
+        assert!(graph.is_pure(&t("Elixir.FactsEx", "uses_private", 1)));
+        assert_eq!(
+            graph.effects_reached(&t("Elixir.FactsEx", "log", 1)),
+            BTreeSet::from([Effect::Io])
+        );
+        assert!(graph.is_leaf(&t("facts_erl", "leaf", 1)));
+        assert!(!graph.is_leaf(&t("facts_erl", "uses_leaf", 1)));
+        assert!(
+            graph.is_leaf(&t("facts_erl", "loop", 1)),
+            "only calls itself"
+        );
+    }
+
+    #[test]
+    fn loops_are_found_from_the_callers() {
+        let graph = CallGraph::build(fixture_facts());
+        let evidence = |m, f, a| graph.loop_evidence(&t(m, f, a));
+        assert_eq!(
+            evidence("facts_erl", "leaf", 1).as_deref(),
+            Some("passed as a fun to lists:map/2 by uses_leaf/1")
+        );
+        assert_eq!(
+            evidence("facts_erl", "private_leaf", 1).as_deref(),
+            Some("called inside a comprehension in comp/1")
+        );
+        assert_eq!(
+            evidence("facts_erl", "leaf2", 1).as_deref(),
+            Some("called by the recursive rec_caller/1")
+        );
+        assert_eq!(
+            evidence("Elixir.FactsEx", "add", 2).as_deref(),
+            Some("called in a fun passed to Enum.reduce/3 by sum/1")
+        );
+        assert_eq!(
+            evidence("facts_erl", "multi", 1),
+            None,
+            "guarded/1 calls it once"
+        );
+        assert_eq!(evidence("facts_erl", "sender", 1), None, "nobody calls it");
+    }
+}

@@ -119,7 +119,7 @@ pub fn analyze(forms: &[Term], elixir: bool) -> Result<ModuleFacts, AnalyzeError
         } else {
             None
         };
-        let walked = walk::function(&module, &function);
+        let walked = walk::function(&module, &eligibility.defined, &function);
         facts.functions.push(FunctionFacts {
             exported: export_all || exports.contains(&f),
             function: f,

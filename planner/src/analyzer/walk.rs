@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use beam_rewrite::forms::{self, FunctionForm};
+use beam_rewrite::FunctionRef;
 use eetf::Term;
 
 use crate::effects::{self, Class};
@@ -54,9 +55,16 @@ const EXPRESSIONS: &[&str] = &[
 ];
 
 /// Walks the guards and bodies of `function`'s clauses (patterns are not expressions that run).
-pub fn function(module: &str, function: &FunctionForm<'_>) -> Walked {
+/// `defined` are the module's functions: a local call to anything else is a call to an
+/// auto-imported BIF (`spawn(F)` is `erlang:spawn(F)`).
+pub fn function(
+    module: &str,
+    defined: &BTreeSet<FunctionRef>,
+    function: &FunctionForm<'_>,
+) -> Walked {
     let mut walker = Walker {
         module,
+        defined,
         out: Walked::default(),
         stack: Vec::new(),
     };
@@ -69,6 +77,7 @@ pub fn function(module: &str, function: &FunctionForm<'_>) -> Walked {
 
 struct Walker<'a> {
     module: &'a str,
+    defined: &'a BTreeSet<FunctionRef>,
     out: Walked,
     stack: Vec<(&'a Term, Option<LoopContext>)>,
 }
@@ -198,6 +207,20 @@ impl<'a> Walker<'a> {
         let arguments = forms::list_elements(args).unwrap_or_default();
         let arity = arguments.len() as u32;
         if let Some(name) = literal_atom(callee) {
+            let local = FunctionRef {
+                name: name.to_string(),
+                arity,
+            };
+            if !self.defined.contains(&local) {
+                let bif = Target {
+                    module: "erlang".into(),
+                    name: name.to_string(),
+                    arity,
+                };
+                self.classify(&bif);
+                self.stack.push((args, ctx));
+                return;
+            }
             self.out.calls.insert(Call {
                 target: Target {
                     module: self.module.to_string(),
