@@ -75,7 +75,9 @@ impl MixBuild {
 
 /// The Mix build directory a path is in or is: `_build/dev` for `_build/dev`,
 /// `_build/dev/lib/app`, `_build/dev/lib/app/ebin` or a beam in it. `None` for paths outside
-/// any directory shaped like one (`DIR/lib/APP/ebin` with `.app` files).
+/// any directory shaped like one: `DIR/lib/APP/ebin/APP.app`, with `DIR` inside a directory
+/// named `_build` or some `DIR/lib/APP/.mix` (Mix's manifests), so that an OTP or Elixir
+/// installation (also `lib/APP/ebin`) is not taken for one.
 pub fn build_dir_of(path: &Path) -> Option<PathBuf> {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     path.ancestors()
@@ -83,18 +85,24 @@ pub fn build_dir_of(path: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-/// Whether `dir` looks like a Mix build directory: `dir/lib/*/ebin/*.app`.
+/// Whether `dir` looks like a Mix build directory (see [`build_dir_of`]).
 fn is_build_dir(dir: &Path) -> bool {
     let Ok(entries) = std::fs::read_dir(dir.join("lib")) else {
         return false;
     };
-    entries.flatten().any(|app| {
-        let name = app.file_name();
-        app.path()
-            .join("ebin")
-            .join(format!("{}.app", name.to_string_lossy()))
-            .is_file()
-    })
+    let apps: Vec<PathBuf> = entries
+        .flatten()
+        .map(|app| app.path())
+        .filter(|app| {
+            let name = app.file_name().unwrap_or_default().to_string_lossy();
+            app.join("ebin").join(format!("{name}.app")).is_file()
+        })
+        .collect();
+    let in_build = dir
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == "_build");
+    !apps.is_empty() && (in_build || apps.iter().any(|app| app.join(".mix").is_dir()))
 }
 
 /// Reads the applications of the Mix build directory `dir` and tells the project's own from
@@ -357,5 +365,15 @@ mod tests {
         );
         assert_eq!(build_dir_of(&build), Some(canonical));
         assert_eq!(build_dir_of(root.path()), None);
+
+        // An installation has lib/APP/ebin too, but is no Mix build.
+        let otp = root.path().join("otp");
+        app(&otp, "stdlib", &[]);
+        assert_eq!(build_dir_of(&otp.join("lib/stdlib/ebin")), None);
+        std::fs::create_dir_all(otp.join("lib/stdlib/.mix")).unwrap();
+        assert!(
+            build_dir_of(&otp.join("lib/stdlib/ebin")).is_some(),
+            "Mix's manifests"
+        );
     }
 }
