@@ -499,3 +499,30 @@ fn a_second_vm_on_the_same_store_runs_unrecorded_and_says_the_store_is_held() {
     first.wait().unwrap();
     assert!(out.contains("held by another process"), "{out}");
 }
+
+#[test]
+fn a_tampered_process_dictionary_never_makes_a_wrapped_call_raise() {
+    let vm = vm(true);
+    vm.eval(
+        r#"
+        erase = runtime_fixture:tamper(erase),
+        huge_count = runtime_fixture:tamper(huge_count),
+        garbage = runtime_fixture:tamper(garbage),
+        {'EXIT', {raised, _}} = (catch runtime_fixture:tamper(raise_after_erase)),
+        3 = runtime_fixture:add(1, 2),
+        ok = elixir_scope_runtime:flush(),
+        halt()."#,
+    );
+    let snap = vm.store().snapshot(None).unwrap();
+    let calls = all_calls(&snap);
+    assert_eq!(calls.len(), 5, "every call is still recorded");
+    let huge = calls
+        .iter()
+        .find(|c| text(&c.args) == "['huge_count']")
+        .unwrap();
+    assert_eq!(
+        huge.end.as_ref().unwrap().tail_calls,
+        u32::MAX,
+        "the count saturates"
+    );
+}

@@ -124,14 +124,13 @@ fn call_exception<'a>(
     stack: Term<'a>,
 ) -> NifResult<rustler::Atom> {
     let (id, tail_calls) = current_call(current)?;
-    let class = if class == atoms::error().to_term(env) {
-        Class::Error
-    } else if class == atoms::throw().to_term(env) {
+    // Only error, throw and exit exist; never raise from here (the caller is re-raising).
+    let class = if class == atoms::throw().to_term(env) {
         Class::Throw
     } else if class == atoms::exit().to_term(env) {
         Class::Exit
     } else {
-        return Err(Error::BadArg);
+        Class::Error
     };
     let value = make_tuple(env, &[reason, stack]);
     record_end(id, tail_calls, Outcome::Exception(class), value)?;
@@ -211,15 +210,25 @@ fn atom_key(rec: &Recorder, atom: Term<'_>) -> NifResult<u64> {
 }
 
 /// Reads the process's current call as the runtime module keeps it: `none`, `Id`, or
-/// `{Id, TailCalls}`. Id 0 (recorded while the runtime was not running) is no call.
+/// `{Id, TailCalls}`. Id 0 (recorded while the runtime was not running) is no call. Anything
+/// else (someone erased or overwrote the process dictionary) is no call either: recording
+/// must never make `return/2` or `exception/4` raise.
 fn current_call(term: Term<'_>) -> NifResult<(Option<u64>, u32)> {
-    if term.is_atom() {
-        return Ok((None, 0));
-    }
     let (id, tail_calls) = if term.is_tuple() {
-        term.decode::<(u64, u32)>()?
+        match term.decode::<(u64, Term)>() {
+            // A loop can run more than 2^32 iterations: the count saturates.
+            Ok((id, n)) => (
+                id,
+                n.decode::<u64>()
+                    .map_or(u32::MAX, |n| n.min(u32::MAX as u64) as u32),
+            ),
+            Err(_) => return Ok((None, 0)),
+        }
     } else {
-        (term.decode::<u64>()?, 0)
+        match term.decode::<u64>() {
+            Ok(id) => (id, 0),
+            Err(_) => return Ok((None, 0)),
+        }
     };
     Ok(((id != 0).then_some(id), tail_calls))
 }
