@@ -262,6 +262,24 @@ impl Snapshot {
         Ok(Some(Subtree { calls, truncated }))
     }
 
+    /// Visits every call with an id of at least `from`, in id order (the order calls started),
+    /// without holding them all in memory; `visit` returns `false` to stop. For exports of
+    /// whole runs.
+    pub fn scan(&self, from: u64, mut visit: impl FnMut(Call) -> Result<bool>) -> Result<()> {
+        let Some(calls) = self.table(self.tables.calls())? else {
+            return Ok(());
+        };
+        for entry in calls.range(from..).during("scanning calls")? {
+            let (id, _) = entry.during("scanning calls")?;
+            if let Some(call) = self.call(id.value())? {
+                if !visit(call)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The tail calls a call made that were captured (the first few; its end has the total).
     pub fn tail_calls(&self, id: u64) -> Result<Vec<StoredTailCall>> {
         let Some(table) = self.table(self.tables.tail_calls())? else {

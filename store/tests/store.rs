@@ -167,6 +167,20 @@ fn children_and_subtrees_follow_the_process_nesting() {
 }
 
 #[test]
+fn scan_visits_calls_in_id_order_and_stops_when_asked() {
+    let (_dir, store) = temp_store();
+    write_sample(&store);
+    let snap = store.snapshot(None).unwrap();
+    let mut seen = Vec::new();
+    snap.scan(3, |call| {
+        seen.push(call.id);
+        Ok(call.id < 5)
+    })
+    .unwrap();
+    assert_eq!(seen, vec![3, 4, 5]);
+}
+
+#[test]
 fn a_subtree_whose_end_is_missing_stops_at_the_first_call_outside_it() {
     let (_dir, store) = temp_store();
     let mut writer = store.begin_run(&info(), Retention::default()).unwrap();
