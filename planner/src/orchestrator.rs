@@ -441,7 +441,7 @@ fn next_slot(queue: &[usize], index: usize) -> usize {
 /// Reads and analyzes one beam.
 fn analyze_beam(
     path: &Path,
-    helper: &mut dyn FnMut(&str, &[u8]) -> Result<beam_rewrite::helper::FormsReply, HelperError>,
+    helper: &mut source::AskForms<'_>,
 ) -> Result<Analysis, String> {
     match source::code(path, helper) {
         Ok(Code::Forms { forms, elixir }) => analyzer::analyze(&forms, elixir)

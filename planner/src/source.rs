@@ -60,6 +60,9 @@ pub fn read_info(path: &Path) -> Result<BeamInfo, SourceError> {
     })
 }
 
+/// Asks a BEAM helper for the forms of `module` from its `Dbgi` chunk.
+pub type AskForms<'a> = dyn FnMut(&str, &[u8]) -> Result<FormsReply, HelperError> + 'a;
+
 /// A beam's abstract code, or why there is none.
 #[derive(Debug)]
 pub enum Code {
@@ -79,7 +82,7 @@ pub enum Code {
 /// ([`beam_rewrite::etf::with_large_stack`]): forms nest deeply.
 pub fn code(
     path: &Path,
-    helper: &mut dyn FnMut(&str, &[u8]) -> Result<FormsReply, HelperError>,
+    helper: &mut AskForms<'_>,
 ) -> Result<Code, SourceError> {
     let format = |e: FormatError| SourceError::Read(e.in_file(path));
     let bytes = container::read_file(path)?;
