@@ -439,10 +439,7 @@ fn next_slot(queue: &[usize], index: usize) -> usize {
 }
 
 /// Reads and analyzes one beam.
-fn analyze_beam(
-    path: &Path,
-    helper: &mut source::AskForms<'_>,
-) -> Result<Analysis, String> {
+fn analyze_beam(path: &Path, helper: &mut source::AskForms<'_>) -> Result<Analysis, String> {
     match source::code(path, helper) {
         Ok(Code::Forms { forms, elixir }) => analyzer::analyze(&forms, elixir)
             .map(Analysis::Facts)
