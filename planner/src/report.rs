@@ -116,10 +116,11 @@ impl ModuleReport {
             .filter(|f| f.decision.selected)
             .map(|f| f.function.clone())
             .collect();
-        if selected.is_empty() {
-            Selection::Nothing
-        } else if selected.len() == self.functions.len() {
+        if selected.len() == self.functions.len() {
+            // Every function, or a module that defines none (the rewriter says so).
             Selection::All
+        } else if selected.is_empty() {
+            Selection::Nothing
         } else {
             Selection::Functions(selected)
         }
