@@ -1,15 +1,17 @@
 %% @doc The ElixirScope runtime: what rewritten code calls, and how to control recording.
 %%
 %% == The contract (docs/ARCHITECTURE.md, "The runtime contract") ==
-%% A wrapper checks `persistent_term:get(elixir_scope_recording, undefined) =:= true' and, when
-%% that is not `true', calls {@link recording/1}; when recording it calls {@link enter/4},
+%% A wrapper reads the persistent term `elixir_scope_recording': `false' sends it straight to
+%% the original code, `true' records, anything else (not started, some modules paused) makes it
+%% call {@link recording/1}; when recording it calls {@link enter/4},
 %% runs the original body and calls {@link return/2} or {@link exception/4}. Local tail calls
 %% to wrapped functions call {@link tail_call/4}.
 %%
 %% == State ==
 %% <ul>
-%% <li>persistent term `elixir_scope_recording': `true' exactly when every module is recorded
-%%     (then wrappers never call `recording/1').</li>
+%% <li>persistent term `elixir_scope_recording': `true' exactly when every module is recorded,
+%%     `false' when recording is paused globally (then wrappers never call `recording/1'),
+%%     `partial' when some modules are paused, absent before the runtime starts.</li>
 %% <li>persistent term `elixir_scope_state': `undefined' (not started), `starting',
 %%     `{running, Paused}' or `{paused, Paused}' (`Paused' maps paused modules to `true'),
 %%     `{failed, Reason}'.</li>
@@ -377,8 +379,14 @@ update(Change) ->
     end.
 
 set_state(State) ->
-    persistent_term:put(?RECORDING, State =:= {running, #{}}),
+    persistent_term:put(?RECORDING, recording_term(State)),
     persistent_term:put(?STATE, State).
+
+%% What wrappers read: `true' (record everything), `false' (everything paused: the wrapper
+%% goes straight to the original code) or `partial' (ask recording/1).
+recording_term({running, Paused}) when map_size(Paused) =:= 0 -> true;
+recording_term({paused, _}) -> false;
+recording_term(_) -> partial.
 
 if_loaded(Fun) ->
     case elixir_scope_nif:loaded() of
