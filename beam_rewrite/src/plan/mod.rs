@@ -21,7 +21,7 @@ use crate::tables::FunctionRef;
 
 /// Version of what the rewriter produces for a plan. It is part of every plan hash, so that
 /// beams rewritten by a version that wrapped differently are rewritten again.
-pub const REWRITE_FORMAT: u32 = 1;
+pub const REWRITE_FORMAT: u32 = 2;
 
 /// What to wrap, for a whole run.
 #[derive(Debug, Clone, PartialEq, Eq)]
