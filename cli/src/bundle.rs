@@ -5,10 +5,10 @@
 //!   (from `runtime_nif/erlang/`), compiled on install with the user's own `erlc`, so that they
 //!   match the user's OTP release.
 //!
-//! [`install`] puts them into a directory on the code path (an `ebin`). It is idempotent (a
-//! stamp file records which bundle is installed) and never leaves half an install: everything
-//! is built in a temporary directory next to the target and moved in file by file, the stamp
-//! last.
+//! [`install`] puts them into a directory on the code path (an `ebin`), with the runtime's
+//! settings (`elixir_scope_runtime.config`). It is idempotent (a stamp file records which bundle
+//! is installed) and never leaves half an install: everything is built in a temporary directory
+//! next to the target and moved in file by file, the stamp last.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -81,11 +81,18 @@ pub fn bundle_id() -> String {
     hasher.finalize().to_hex()[..32].to_string()
 }
 
-/// Installs the runtime into `dir` (an `ebin` on the code path), unless it is already there.
-pub fn install(dir: &Path) -> Result<Installed, InstallError> {
+/// The file next to the runtime's beams that holds its settings (read by
+/// `elixir_scope_runtime` at start): one Erlang term, a `{Key, Value}` list.
+pub const SETTINGS_FILE: &str = "elixir_scope_runtime.config";
+
+/// Installs the runtime into `dir` (an `ebin` on the code path), unless it is already there,
+/// and writes its settings: `settings` is the Erlang text of a `{Key, Value}` list (from
+/// `elixir_scope.toml`; `[]` for none).
+pub fn install(dir: &Path, settings: &str) -> Result<Installed, InstallError> {
     if !dir.is_dir() {
         return Err(InstallError::NotADirectory(dir.to_path_buf()));
     }
+    write_settings(dir, settings)?;
     let id = bundle_id();
     let stamp = dir.join(STAMP_FILE);
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == id) && all_present(dir) {
@@ -116,6 +123,27 @@ pub fn install(dir: &Path) -> Result<Installed, InstallError> {
     }
     std::fs::write(&stamp, format!("{id}\n")).map_err(io(&stamp))?;
     Ok(Installed::Fresh(files))
+}
+
+/// Writes the settings file if its content changes, atomically (temporary file + rename).
+fn write_settings(dir: &Path, settings: &str) -> Result<(), InstallError> {
+    let path = dir.join(SETTINGS_FILE);
+    let text =
+        format!("%% Written by elixir-scope instrument from elixir_scope.toml.\n{settings}.\n");
+    if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
+    let io = |source| InstallError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(".elixir_scope_settings-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
+    file.persist(&path).map_err(|e| io(e.error))?;
+    Ok(())
 }
 
 fn beam_names() -> impl Iterator<Item = String> {
@@ -158,18 +186,35 @@ mod tests {
     #[test]
     fn installs_once_and_completely() {
         let dir = tempfile::tempdir().unwrap();
-        let Installed::Fresh(files) = install(dir.path()).unwrap() else {
+        let Installed::Fresh(files) = install(dir.path(), "[]").unwrap() else {
             panic!("expected a fresh install");
         };
         assert!(files.contains(&"elixir_scope_runtime.beam".to_string()));
         for file in &files {
             assert!(dir.path().join(file).is_file(), "{file} missing");
         }
-        assert_eq!(install(dir.path()).unwrap(), Installed::AlreadyCurrent);
+        assert_eq!(
+            install(dir.path(), "[]").unwrap(),
+            Installed::AlreadyCurrent
+        );
+        let settings = std::fs::read_to_string(dir.path().join(SETTINGS_FILE)).unwrap();
+        assert!(settings.ends_with("[].\n"), "{settings}");
+
+        // New settings are written without reinstalling the rest.
+        let new = "[{ring_capacity, 1024}]";
+        assert_eq!(install(dir.path(), new).unwrap(), Installed::AlreadyCurrent);
+        let settings = std::fs::read_to_string(dir.path().join(SETTINGS_FILE)).unwrap();
+        assert!(
+            settings.ends_with("[{ring_capacity, 1024}].\n"),
+            "{settings}"
+        );
 
         // A missing file makes it install again.
         std::fs::remove_file(dir.path().join("elixir_scope_nif.beam")).unwrap();
-        assert!(matches!(install(dir.path()).unwrap(), Installed::Fresh(_)));
+        assert!(matches!(
+            install(dir.path(), "[]").unwrap(),
+            Installed::Fresh(_)
+        ));
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -180,7 +225,7 @@ mod tests {
 
     #[test]
     fn refuses_a_missing_directory() {
-        let err = install(Path::new("/nonexistent/ebin")).unwrap_err();
+        let err = install(Path::new("/nonexistent/ebin"), "[]").unwrap_err();
         assert!(err.to_string().contains("not a directory"), "{err}");
     }
 }

@@ -39,7 +39,8 @@
 %%
 %% == Settings ==
 %% {@link start/1} takes a map; missing keys come from the application environment of
-%% `elixir_scope' (same keys), then the defaults: `db_path' (default
+%% `elixir_scope' (same keys), then from `elixir_scope_runtime.config' next to this module's
+%% beam (written by `elixir-scope instrument' from `elixir_scope.toml'), then the defaults: `db_path' (default
 %% `$ELIXIR_SCOPE_DB', else `.elixir_scope/trace.redb' under the VM's working directory),
 %% `drop_policy' (`drop_newest' | `drop_oldest'), `ring_capacity' (events, 131072),
 %% `ring_bytes' (32 MiB), the capture caps (see runtime_core::encoder) `max_nodes' (32),
@@ -64,6 +65,7 @@
 -define(IN_RUNTIME, '$elixir_scope_in_runtime').
 -define(OWNER, elixir_scope_runtime).
 -define(NIF_ENV, "ELIXIR_SCOPE_NIF").
+-define(SETTINGS_FILE, "elixir_scope_runtime.config").
 -define(NIF_NAMES, ["libelixir_scope_nif", "elixir_scope_nif"]).
 %% Tail calls recorded per call with their arguments; later ones are only counted.
 -define(TAIL_CALLS_KEPT, 8).
@@ -349,7 +351,24 @@ load_nif([Path | Rest], Tried) ->
 %% Options over the application environment.
 config(Options) ->
     AppEnv = maps:with(?CONFIG_KEYS, maps:from_list(application:get_all_env(elixir_scope))),
-    maps:merge(AppEnv, Options).
+    maps:merge(maps:merge(installed_settings(), AppEnv), Options).
+
+%% The settings `elixir-scope instrument' wrote next to this module's beam (from
+%% `elixir_scope.toml'): one term, a `{Key, Value}' list. A missing or unreadable file means
+%% no settings.
+installed_settings() ->
+    case code:which(?MODULE) of
+        Beam when is_list(Beam) ->
+            File = filename:join(filename:dirname(Beam), ?SETTINGS_FILE),
+            case file:consult(File) of
+                {ok, [Entries]} when is_list(Entries) ->
+                    maps:with(?CONFIG_KEYS, maps:from_list([E || {_, _} = E <- Entries]));
+                _ ->
+                    #{}
+            end;
+        _ ->
+            #{}
+    end.
 
 %% What the NIF's start/1 reads.
 nif_config(Config) ->
