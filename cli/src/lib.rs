@@ -29,6 +29,8 @@ pub enum Command {
     Instrument(commands::instrument::Args),
     /// Put back the original beams that `instrument` rewrote, byte for byte.
     Restore(commands::restore::Args),
+    /// Check what recording needs (toolchain, NIF library, config, database, debug info).
+    Doctor(commands::doctor::Args),
 }
 
 /// Parses the command line, runs the command and returns the process's exit code.
@@ -45,5 +47,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => commands::plan::run(&args),
         Command::Instrument(args) => commands::instrument::run(&args),
         Command::Restore(args) => commands::restore::run(&args),
+        Command::Doctor(args) => commands::doctor::run(&args),
     }
 }

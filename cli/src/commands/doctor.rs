@@ -1,0 +1,411 @@
+//! `elixir-scope doctor [PATH...]`: checks what recording needs, and says how to fix it.
+//!
+//! Each check prints one line, `ok`, `warn` or `FAIL`, with what was found; every problem comes
+//! with its fix. The exit status is non-zero when a check failed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use beam_rewrite::{Beam, DebugInfo, Marker};
+
+use crate::bundle;
+
+/// Arguments of `doctor`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Beams to check for debug info: .beam files, ebin directories or a Mix build directory
+    /// (default: `_build/dev` of the current directory, if there is one).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// All is well.
+    Ok,
+    /// Works, but something is worth knowing.
+    Warn,
+    /// Recording will not work until this is fixed.
+    Fail,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// What was checked.
+    pub name: &'static str,
+    /// How it came out.
+    pub status: Status,
+    /// What was found.
+    pub found: String,
+    /// How to fix it, for warnings and failures.
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn ok(name: &'static str, found: impl Into<String>) -> Check {
+        Check {
+            name,
+            status: Status::Ok,
+            found: found.into(),
+            fix: None,
+        }
+    }
+
+    fn problem(
+        name: &'static str,
+        status: Status,
+        found: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Check {
+        Check {
+            name,
+            status,
+            found: found.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+/// Runs every check and prints the report.
+pub fn run(args: &Args) -> ExitCode {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let checks = checks(&cwd, &args.paths);
+    print!("{}", render(&checks));
+    if checks.iter().any(|c| c.status == Status::Fail) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Every check, in the order they are printed.
+pub fn checks(cwd: &Path, paths: &[PathBuf]) -> Vec<Check> {
+    let config = config::Config::discover(cwd);
+    let mut checks = vec![
+        erl(),
+        erlc(),
+        elixir(),
+        nif_library("nif", "the bundled NIF library", bundle::NIF_LIBRARY),
+    ];
+    checks.push(match &config {
+        Ok(config) => match &config.path {
+            Some(path) => Check::ok("config", format!("{} is valid", path.display())),
+            None => Check::ok("config", "no elixir_scope.toml (the defaults apply)"),
+        },
+        Err(e) => Check::problem(
+            "config",
+            Status::Fail,
+            e.to_string(),
+            "correct the key named above (README.md, \"Configuration\", lists every key)",
+        ),
+    });
+    let db = match &config {
+        Ok(config) => config
+            .runtime
+            .db_path
+            .clone()
+            .unwrap_or_else(|| store::resolve_path(cwd)),
+        Err(_) => store::resolve_path(cwd),
+    };
+    checks.push(database(&db));
+    let paths = if paths.is_empty() {
+        let build = cwd.join("_build/dev");
+        if build.is_dir() {
+            vec![build]
+        } else {
+            Vec::new()
+        }
+    } else {
+        paths.to_vec()
+    };
+    if !paths.is_empty() {
+        checks.extend(beams(&paths));
+    }
+    checks
+}
+
+/// The report as text.
+pub fn render(checks: &[Check]) -> String {
+    let mut out = String::new();
+    for check in checks {
+        let mark = match check.status {
+            Status::Ok => "ok  ",
+            Status::Warn => "warn",
+            Status::Fail => "FAIL",
+        };
+        out.push_str(&format!("{mark}  {:<10} {}\n", check.name, check.found));
+        if let Some(fix) = &check.fix {
+            out.push_str(&format!("      {:<10} fix: {fix}\n", ""));
+        }
+    }
+    let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
+    out.push_str(&match failed {
+        0 => "everything needed for recording is in place\n".to_string(),
+        n => format!("{n} problem(s) to fix before recording works\n"),
+    });
+    out
+}
+
+fn output_of(program: &str, args: &[&str]) -> Result<String, String> {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+const INSTALL_OTP: &str = "install Erlang/OTP: apt-get install -y erlang-nox erlang-dev erlang-src";
+
+fn erl() -> Check {
+    let version = output_of(
+        "erl",
+        &[
+            "-noshell",
+            "-eval",
+            "io:format(\"Erlang/OTP ~s (erts ~s)\", [erlang:system_info(otp_release), erlang:system_info(version)]), halt().",
+        ],
+    );
+    match version {
+        Ok(version) => Check::ok("erl", version),
+        Err(why) => Check::problem(
+            "erl",
+            Status::Fail,
+            format!("cannot run erl: {why}"),
+            INSTALL_OTP,
+        ),
+    }
+}
+
+fn erlc() -> Check {
+    match which("erlc") {
+        Some(path) => Check::ok("erlc", path.display().to_string()),
+        None => Check::problem(
+            "erlc",
+            Status::Fail,
+            "not on PATH (instrument compiles the runtime with it)",
+            INSTALL_OTP,
+        ),
+    }
+}
+
+fn elixir() -> Check {
+    match output_of("elixir", &["--version"]) {
+        Ok(text) => Check::ok(
+            "elixir",
+            text.lines()
+                .find(|l| l.starts_with("Elixir"))
+                .unwrap_or(text.as_str())
+                .to_string(),
+        ),
+        Err(why) => Check::problem(
+            "elixir",
+            Status::Warn,
+            format!("cannot run elixir: {why} (needed for Elixir projects only)"),
+            "install Elixir: apt-get install -y elixir",
+        ),
+    }
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Checks that `bytes` are a shared object for this machine that exports `nif_init`.
+pub fn nif_library(name: &'static str, what: &str, bytes: &[u8]) -> Check {
+    match inspect_shared_object(bytes) {
+        Ok(()) => Check::ok(
+            name,
+            format!("{what}: a shared object for this machine exporting nif_init"),
+        ),
+        Err(why) => Check::problem(
+            name,
+            Status::Fail,
+            format!("{what}: {why}"),
+            "rebuild elixir-scope on this machine (cargo build --release --workspace)",
+        ),
+    }
+}
+
+fn inspect_shared_object(bytes: &[u8]) -> Result<(), String> {
+    let elf = goblin::elf::Elf::parse(bytes).map_err(|e| format!("not an ELF file ({e})"))?;
+    if elf.header.e_type != goblin::elf::header::ET_DYN {
+        return Err("not a shared object".into());
+    }
+    let expected = match std::env::consts::ARCH {
+        "x86_64" => goblin::elf::header::EM_X86_64,
+        "aarch64" => goblin::elf::header::EM_AARCH64,
+        other => return Err(format!("no known ELF machine for {other}")),
+    };
+    if elf.header.e_machine != expected {
+        return Err(format!(
+            "built for {} , this machine is {}",
+            goblin::elf::header::machine_to_str(elf.header.e_machine),
+            std::env::consts::ARCH
+        ));
+    }
+    let exports_init = elf
+        .dynsyms
+        .iter()
+        .any(|sym| sym.st_value != 0 && elf.dynstrtab.get_at(sym.st_name) == Some("nif_init"));
+    if !exports_init {
+        return Err("does not export nif_init".into());
+    }
+    Ok(())
+}
+
+fn database(path: &Path) -> Check {
+    let Some(dir) = path.parent() else {
+        return Check::problem(
+            "database",
+            Status::Fail,
+            format!("{}: no directory", path.display()),
+            "set [runtime] db_path or $ELIXIR_SCOPE_DB to a file path",
+        );
+    };
+    // The nearest directory that exists must let us create what is missing.
+    let existing = dir
+        .ancestors()
+        .find(|d| d.is_dir())
+        .unwrap_or(Path::new("/"));
+    if let Err(e) = tempfile::tempfile_in(existing) {
+        return Check::problem(
+            "database",
+            Status::Fail,
+            format!(
+                "{}: {} is not writable ({e})",
+                path.display(),
+                existing.display()
+            ),
+            "make the directory writable, or set [runtime] db_path / $ELIXIR_SCOPE_DB elsewhere",
+        );
+    }
+    if !path.exists() {
+        return Check::ok(
+            "database",
+            format!("{} (created on the first recorded call)", path.display()),
+        );
+    }
+    match store::Store::open(path) {
+        Ok(store) => {
+            let runs = store.runs().map(|r| r.len()).unwrap_or(0);
+            Check::ok("database", format!("{} ({runs} runs)", path.display()))
+        }
+        Err(e) => Check::problem(
+            "database",
+            Status::Warn,
+            format!("{}: {e}", path.display()),
+            "stop the VM that is recording to query from the CLI, or query from its IEx",
+        ),
+    }
+}
+
+fn beams(paths: &[PathBuf]) -> Vec<Check> {
+    let files = match beam_rewrite::discover::beam_files(paths) {
+        Ok(files) => files,
+        Err(e) => return vec![Check::problem(
+            "beams",
+            Status::Fail,
+            e.to_string(),
+            "give .beam files, ebin directories or a Mix build directory (run mix compile first)",
+        )],
+    };
+    let mut without = Vec::new();
+    let mut unreadable = Vec::new();
+    let mut instrumented = 0;
+    for file in &files {
+        match Beam::read(file) {
+            Ok(beam) => {
+                let has_code =
+                    matches!(DebugInfo::decode(&beam), Ok(Some(info)) if info.has_code());
+                if matches!(Marker::find(&beam), Ok(Some(_))) {
+                    instrumented += 1;
+                } else if !has_code {
+                    without.push(file.clone());
+                }
+            }
+            Err(e) => unreadable.push(e.to_string()),
+        }
+    }
+    let mut checks = Vec::new();
+    let summary = format!(
+        "{} beams, {instrumented} instrumented, {} without debug info",
+        files.len(),
+        without.len()
+    );
+    if without.is_empty() {
+        checks.push(Check::ok("beams", summary));
+    } else {
+        let names: Vec<String> = without
+            .iter()
+            .take(5)
+            .map(|p| {
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        checks.push(Check::problem(
+            "beams",
+            Status::Warn,
+            format!("{summary}: {}{}", names.join(", "), if without.len() > 5 { ", ..." } else { "" }),
+            "compile with debug info (Mix: the default; erlc: +debug_info); those modules cannot be recorded",
+        ));
+    }
+    if !unreadable.is_empty() {
+        checks.push(Check::problem(
+            "beams",
+            Status::Fail,
+            unreadable.join("; "),
+            "recompile the project (mix compile --force)",
+        ));
+    }
+    checks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_nif_is_a_loadable_library() {
+        let check = nif_library("nif", "bundled", bundle::NIF_LIBRARY);
+        assert_eq!(check.status, Status::Ok, "{check:?}");
+    }
+
+    #[test]
+    fn a_broken_library_is_a_failure_with_a_fix() {
+        let check = nif_library("nif", "broken", b"\x7fELF not really");
+        assert_eq!(check.status, Status::Fail);
+        assert!(check.found.contains("not an ELF file"), "{}", check.found);
+        assert!(check.fix.is_some());
+        // A real ELF file that is not a NIF: this very test binary.
+        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let check = nif_library("nif", "exe", &exe);
+        assert_eq!(check.status, Status::Fail, "{check:?}");
+    }
+
+    #[test]
+    fn a_bad_config_fails_and_names_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("elixir_scope.toml"),
+            "[plan]\nstratgy = \"all\"\n",
+        )
+        .unwrap();
+        let checks = checks(dir.path(), &[]);
+        let config = checks.iter().find(|c| c.name == "config").unwrap();
+        assert_eq!(config.status, Status::Fail);
+        assert!(config.found.contains("stratgy"), "{}", config.found);
+        let report = render(&checks);
+        assert!(report.contains("problem(s) to fix"), "{report}");
+    }
+}
