@@ -80,10 +80,7 @@ pub enum Code {
 /// Reads the original code of the beam at `path`. Debug info of backends other than
 /// `erl_abstract_code` goes through `helper(module, dbgi_chunk)`. Call it on a large stack
 /// ([`beam_rewrite::etf::with_large_stack`]): forms nest deeply.
-pub fn code(
-    path: &Path,
-    helper: &mut AskForms<'_>,
-) -> Result<Code, SourceError> {
+pub fn code(path: &Path, helper: &mut AskForms<'_>) -> Result<Code, SourceError> {
     let format = |e: FormatError| SourceError::Read(e.in_file(path));
     let bytes = container::read_file(path)?;
     let beam = Beam::parse(&bytes).map_err(format)?;
