@@ -7,7 +7,8 @@
 //! - [`event`] – what the runtime captures.
 //! - [`store`] – opening a database ([`Store`]), its path, its runs.
 //! - [`writer`] – writing a run's events in batches ([`RunWriter`]).
-//! - [`query`] – reading ([`Snapshot`], [`CallFilter`]).
+//! - [`query`] – reading ([`Snapshot`], [`CallFilter`]); [`query_tree`] – call trees with
+//!   folding ([`Tree`]); [`query_stats`] – counts ([`RunCounts`]).
 //! - [`model`] – what queries return ([`Call`], [`Run`], [`Process`]).
 //! - [`retention`] – the cap on what a store holds.
 //! - [`schema`] – the tables; `codec` – the byte layout of records.
@@ -18,6 +19,8 @@ pub mod error;
 pub mod event;
 pub mod model;
 pub mod query;
+pub mod query_stats;
+pub mod query_tree;
 pub mod retention;
 pub mod schema;
 pub mod store;
@@ -30,6 +33,8 @@ pub use event::{
 };
 pub use model::{Call, CallEnd, Process, ProcessOrigin, Run, RunInfo, RunSummary, StoredTailCall};
 pub use query::{CallFilter, Snapshot, Subtree};
+pub use query_stats::{FunctionCalls, RunCounts};
+pub use query_tree::{Fold, FoldReason, FunctionCount, Tree, TreeItem, TreeLimits, TreeLine};
 pub use retention::Retention;
 pub use store::{resolve_path, Store, DB_ENV, DEFAULT_CACHE_BYTES, DEFAULT_RELATIVE_PATH};
 pub use writer::{Commit, RunWriter, WriteReport};

@@ -67,7 +67,7 @@ pub struct Snapshot {
     // Keeps the database open as long as the snapshot lives.
     _db: Arc<Database>,
     run: Run,
-    tables: RunTables,
+    pub(crate) tables: RunTables,
     atoms: RefCell<HashMap<u32, String>>,
 }
 
@@ -115,7 +115,7 @@ impl Snapshot {
     }
 
     /// A run table, or `None` when it was never created.
-    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    pub(crate) fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
         &self,
         def: TableDefinition<'_, K, V>,
     ) -> Result<Option<ReadOnlyTable<K, V>>> {
@@ -127,7 +127,7 @@ impl Snapshot {
     }
 
     /// The text of an interned atom.
-    fn atom(&self, id: u32) -> Result<String> {
+    pub(crate) fn atom(&self, id: u32) -> Result<String> {
         if let Some(text) = self.atoms.borrow().get(&id) {
             return Ok(text.clone());
         }

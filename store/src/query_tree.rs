@@ -1,0 +1,540 @@
+//! Call trees: a call and what it called, with long or deep parts folded into counts.
+//!
+//! [`Snapshot::tree`] picks which calls to show level by level (breadth first, so the top of a
+//! large tree is complete before anything deeper is shown), within [`TreeLimits`], and folds the
+//! rest: a run of siblings in the middle of a long list of children, the children of a call at
+//! the depth limit, and whatever did not fit in the budget of shown calls. Each fold says how
+//! many direct children it hides, how many calls in all, and which functions they were.
+//!
+//! The result is a list of lines in display order (depth first), each a call or a fold with its
+//! depth, so that the IEx helpers and the CLI render the same tree without recursion.
+//!
+//! Counting what a fold hides costs no decoding: within a process calls nest and their ids grow
+//! in start order, so the calls under siblings `a..b` are exactly the process's calls with ids in
+//! `[a, next sibling)`, a range of the `by_pid` index.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::codec::CallRow;
+use crate::error::{Context, Result};
+use crate::model::Call;
+use crate::query::Snapshot;
+use crate::schema::{low, pair};
+
+/// The most direct children of one folded run whose functions are tallied for its summary.
+pub const FOLD_SAMPLE: usize = 10_000;
+
+/// How many functions a fold's summary names (the most frequent first).
+pub const FOLD_FUNCTIONS: usize = 3;
+
+/// How much of a tree [`Snapshot::tree`] shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeLimits {
+    /// Levels shown below the root; the children of a call at this depth are folded.
+    pub depth: u32,
+    /// Children shown per call. A call with more shows its first `children - children / 5`
+    /// and its last `children / 5`, and folds those in between.
+    pub children: usize,
+    /// Calls shown in all, the root included, handed out level by level.
+    pub calls: usize,
+}
+
+impl TreeLimits {
+    /// What the IEx helpers and the CLI show by default: 8 levels, 10 children per call, 50
+    /// calls.
+    pub const DEFAULT: TreeLimits = TreeLimits {
+        depth: 8,
+        children: 10,
+        calls: 50,
+    };
+
+    /// Everything, up to `calls` calls.
+    pub fn everything(calls: usize) -> TreeLimits {
+        TreeLimits {
+            depth: u32::MAX,
+            children: usize::MAX,
+            calls,
+        }
+    }
+
+    /// The children shown at the end of a long list.
+    fn tail(&self) -> usize {
+        self.children / 5
+    }
+
+    /// The children shown at the start of a long list.
+    fn head(&self) -> usize {
+        self.children - self.tail()
+    }
+}
+
+impl Default for TreeLimits {
+    fn default() -> Self {
+        TreeLimits::DEFAULT
+    }
+}
+
+/// A call and what it called, in display order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tree {
+    /// The lines: the root first (depth 0), each call followed by its children.
+    pub lines: Vec<TreeLine>,
+    /// Calls in the tree, the root included (shown or folded).
+    pub calls: u64,
+    /// Calls shown.
+    pub shown: usize,
+}
+
+/// One line of a [`Tree`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeLine {
+    /// 0 for the root, 1 for its children, ...
+    pub depth: u32,
+    /// What the line shows.
+    pub item: TreeItem,
+}
+
+/// A call, or calls folded into one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeItem {
+    /// A call shown.
+    Call(Call),
+    /// Calls not shown.
+    Fold(Fold),
+}
+
+/// Consecutive children of one call, and everything under them, folded into one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fold {
+    /// Why they were folded.
+    pub reason: FoldReason,
+    /// The call whose children these are.
+    pub parent: u64,
+    /// The first folded child.
+    pub first: u64,
+    /// The last folded child.
+    pub last: u64,
+    /// Direct children folded.
+    pub children: u64,
+    /// Calls folded in all: the children and their descendants.
+    pub calls: u64,
+    /// The functions of the folded children, most frequent first (at most
+    /// [`FOLD_FUNCTIONS`], tallied over the first [`FOLD_SAMPLE`]).
+    pub functions: Vec<FunctionCount>,
+    /// Whether more functions than those listed occur among the tallied children.
+    pub more_functions: bool,
+    /// Whether only the first [`FOLD_SAMPLE`] children were tallied (`functions` counts those).
+    pub sampled: bool,
+}
+
+/// Why calls were folded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FoldReason {
+    /// The middle of a list of children longer than [`TreeLimits::children`].
+    Children,
+    /// Children of a call at [`TreeLimits::depth`].
+    Depth,
+    /// The budget of [`TreeLimits::calls`] ran out.
+    Budget,
+}
+
+impl FoldReason {
+    /// `children`, `depth` or `budget`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FoldReason::Children => "children",
+            FoldReason::Depth => "depth",
+            FoldReason::Budget => "budget",
+        }
+    }
+}
+
+/// How often a function occurs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionCount {
+    /// The module.
+    pub module: String,
+    /// The function.
+    pub function: String,
+    /// The arity.
+    pub arity: u8,
+    /// How many calls.
+    pub calls: u64,
+}
+
+/// A call picked to be shown, with what is known of its children.
+struct Node {
+    call: Call,
+    depth: u32,
+    /// The id after the last call under it: its next sibling, or its parent's bound.
+    bound: u64,
+    kids: Vec<Kid>,
+}
+
+enum Kid {
+    Shown(usize),
+    Folded(Fold),
+}
+
+/// The children of a call as the tree needs them.
+enum Children {
+    /// Few enough to show them all: every id.
+    All(Vec<u64>),
+    /// More than [`TreeLimits::children`] (plus one: folding one call saves nothing).
+    Long {
+        count: u64,
+        /// The first ones, shown.
+        head: Vec<u64>,
+        /// The first folded one.
+        first_hidden: u64,
+        /// The last ones, shown.
+        tail: Vec<u64>,
+    },
+}
+
+/// A position among a call's children: a child, or the folded middle of a long list.
+#[derive(Clone, Copy)]
+enum Slot {
+    Child(u64),
+    Middle { first: u64, count: u64 },
+}
+
+impl Slot {
+    fn first(self) -> u64 {
+        match self {
+            Slot::Child(id) | Slot::Middle { first: id, .. } => id,
+        }
+    }
+}
+
+impl Children {
+    fn count(&self) -> u64 {
+        match self {
+            Children::All(ids) => ids.len() as u64,
+            Children::Long { count, .. } => *count,
+        }
+    }
+
+    fn slots(&self) -> Vec<Slot> {
+        match self {
+            Children::All(ids) => ids.iter().map(|&id| Slot::Child(id)).collect(),
+            Children::Long {
+                count,
+                head,
+                first_hidden,
+                tail,
+            } => {
+                let mut slots: Vec<Slot> = head.iter().map(|&id| Slot::Child(id)).collect();
+                slots.push(Slot::Middle {
+                    first: *first_hidden,
+                    count: count - (head.len() + tail.len()) as u64,
+                });
+                slots.extend(tail.iter().map(|&id| Slot::Child(id)));
+                slots
+            }
+        }
+    }
+}
+
+/// Where a fold's children are: the first, and the bound of everything under them.
+struct Span {
+    first: u64,
+    bound: u64,
+    children: u64,
+}
+
+impl Snapshot {
+    /// The tree under call `id` within `limits` (see the module documentation), or `None` when
+    /// there is no such call.
+    pub fn tree(&self, id: u64, limits: &TreeLimits) -> Result<Option<Tree>> {
+        let Some(root) = self.call(id)? else {
+            return Ok(None);
+        };
+        let limits = TreeLimits {
+            children: limits.children.max(1),
+            calls: limits.calls.max(1),
+            ..*limits
+        };
+        let pid = root.pid;
+        let bound = self.subtree_bound(&root)?;
+        let calls = 1 + self.count_in_process(pid, id + 1, bound)?;
+        let mut nodes = vec![Node {
+            call: root,
+            depth: 0,
+            bound,
+            kids: Vec::new(),
+        }];
+        let mut budget = limits.calls - 1;
+        let mut queue = VecDeque::from([0usize]);
+        while let Some(at) = queue.pop_front() {
+            let (parent, depth, parent_bound) = {
+                let n = &nodes[at];
+                (n.call.id, n.depth, n.bound)
+            };
+            let children = self.children_for_tree(parent, &limits)?;
+            let count = children.count();
+            if count == 0 {
+                continue;
+            }
+            let slots = children.slots();
+            if depth >= limits.depth {
+                let span = Span {
+                    first: slots[0].first(),
+                    bound: parent_bound,
+                    children: count,
+                };
+                let fold = self.fold(FoldReason::Depth, pid, parent, span)?;
+                nodes[at].kids = vec![Kid::Folded(fold)];
+                continue;
+            }
+            let bound_after = |i: usize| slots.get(i + 1).map_or(parent_bound, |s| s.first());
+            let mut kids = Vec::new();
+            let mut position = 0u64;
+            for (i, slot) in slots.iter().enumerate() {
+                match *slot {
+                    Slot::Middle { first, count } => {
+                        let span = Span {
+                            first,
+                            bound: bound_after(i),
+                            children: count,
+                        };
+                        kids.push(Kid::Folded(self.fold(
+                            FoldReason::Children,
+                            pid,
+                            parent,
+                            span,
+                        )?));
+                        position += count;
+                    }
+                    Slot::Child(child) if budget == 0 => {
+                        let span = Span {
+                            first: child,
+                            bound: parent_bound,
+                            children: count - position,
+                        };
+                        kids.push(Kid::Folded(self.fold(
+                            FoldReason::Budget,
+                            pid,
+                            parent,
+                            span,
+                        )?));
+                        break;
+                    }
+                    Slot::Child(child) => {
+                        position += 1;
+                        let Some(call) = self.call(child)? else {
+                            continue;
+                        };
+                        budget -= 1;
+                        nodes.push(Node {
+                            call,
+                            depth: depth + 1,
+                            bound: bound_after(i),
+                            kids: Vec::new(),
+                        });
+                        kids.push(Kid::Shown(nodes.len() - 1));
+                        queue.push_back(nodes.len() - 1);
+                    }
+                }
+            }
+            nodes[at].kids = kids;
+        }
+        Ok(Some(flatten(nodes, calls)))
+    }
+
+    /// The children of `parent` the tree needs.
+    fn children_for_tree(&self, parent: u64, limits: &TreeLimits) -> Result<Children> {
+        const DURING: &str = "reading children";
+        let Some(table) = self.table(self.tables.children())? else {
+            return Ok(Children::All(Vec::new()));
+        };
+        let range = || {
+            table
+                .range(pair(parent, 0)..=pair(parent, u64::MAX))
+                .during(DURING)
+        };
+        // Enough to show them all when there are few; else the head and the first folded one.
+        let keep = limits.children.saturating_add(1);
+        let mut ids = Vec::new();
+        let mut count = 0u64;
+        for entry in range()? {
+            let (key, _) = entry.during(DURING)?;
+            if ids.len() < keep {
+                ids.push(low(key.value()));
+            }
+            count += 1;
+        }
+        if count <= keep as u64 {
+            return Ok(Children::All(ids));
+        }
+        let head_len = limits.head();
+        let first_hidden = ids[head_len];
+        ids.truncate(head_len);
+        let mut tail = Vec::new();
+        for entry in range()?.rev().take(limits.tail()) {
+            tail.push(low(entry.during(DURING)?.0.value()));
+        }
+        tail.reverse();
+        Ok(Children::Long {
+            count,
+            head: ids,
+            first_hidden,
+            tail,
+        })
+    }
+
+    /// Folds `span.children` children of `parent` from `span.first` on.
+    fn fold(&self, reason: FoldReason, pid: u64, parent: u64, span: Span) -> Result<Fold> {
+        let calls = self.count_in_process(pid, span.first, span.bound)?;
+        let tally = self.tally_children(parent, span.first, span.children)?;
+        Ok(Fold {
+            reason,
+            parent,
+            first: span.first,
+            last: tally.last.unwrap_or(span.first),
+            children: span.children,
+            calls: calls.max(span.children),
+            functions: tally.functions,
+            more_functions: tally.more,
+            sampled: span.children > FOLD_SAMPLE as u64,
+        })
+    }
+
+    /// The most frequent functions among `count` children of `parent` from `first` on.
+    fn tally_children(&self, parent: u64, first: u64, count: u64) -> Result<Tally> {
+        const DURING: &str = "reading children";
+        let (Some(children), Some(calls)) = (
+            self.table(self.tables.children())?,
+            self.table(self.tables.calls())?,
+        ) else {
+            return Ok(Tally::default());
+        };
+        let range = || {
+            children
+                .range(pair(parent, first)..=pair(parent, u64::MAX))
+                .during(DURING)
+        };
+        let mut tally: HashMap<(u32, u32, u8), (u64, u64)> = HashMap::new();
+        for entry in range()?.take(count.min(FOLD_SAMPLE as u64) as usize) {
+            let id = low(entry.during(DURING)?.0.value());
+            let Some(bytes) = calls.get(id).during(DURING)? else {
+                continue;
+            };
+            let row = CallRow::decode(bytes.value())?;
+            let slot = tally
+                .entry((row.module, row.function, row.arity))
+                .or_insert((0, id));
+            slot.0 += 1;
+        }
+        // The last folded child: `count` children from `first` on.
+        let last = match count.checked_sub(1) {
+            Some(skip) => range()?
+                .nth(usize::try_from(skip).unwrap_or(usize::MAX))
+                .transpose()
+                .during(DURING)?
+                .map(|(k, _)| low(k.value())),
+            None => None,
+        };
+        let mut counted: Vec<((u32, u32, u8), (u64, u64))> = tally.into_iter().collect();
+        // Most frequent first; ties in the order they first occur.
+        counted.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.1 .1.cmp(&b.1 .1)));
+        let more = counted.len() > FOLD_FUNCTIONS;
+        let mut functions = Vec::new();
+        for ((module, function, arity), (n, _)) in counted.into_iter().take(FOLD_FUNCTIONS) {
+            functions.push(FunctionCount {
+                module: self.atom(module)?,
+                function: self.atom(function)?,
+                arity,
+                calls: n,
+            });
+        }
+        Ok(Tally {
+            functions,
+            more,
+            last,
+        })
+    }
+
+    /// How many calls process `pid` made with ids in `[from, to)`.
+    pub(crate) fn count_in_process(&self, pid: u64, from: u64, to: u64) -> Result<u64> {
+        const DURING: &str = "counting calls";
+        if to <= from {
+            return Ok(0);
+        }
+        let Some(by_pid) = self.table(self.tables.by_pid())? else {
+            return Ok(0);
+        };
+        let mut n = 0u64;
+        for entry in by_pid
+            .range(pair(pid, from)..=pair(pid, to - 1))
+            .during(DURING)?
+        {
+            entry.during(DURING)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The id after the last call under `root`: the first call of its process that started
+    /// after it ended (when its end was not captured: after every later call of the process).
+    fn subtree_bound(&self, root: &Call) -> Result<u64> {
+        const DURING: &str = "reading a subtree";
+        let Some(end) = root.end.as_ref().map(|e| e.time) else {
+            return Ok(u64::MAX);
+        };
+        let Some(by_pid) = self.table(self.tables.by_pid())? else {
+            return Ok(root.id + 1);
+        };
+        for entry in by_pid
+            .range(pair(root.pid, root.id + 1)..=pair(root.pid, u64::MAX))
+            .during(DURING)?
+        {
+            let (key, start) = entry.during(DURING)?;
+            if start.value() > end {
+                return Ok(low(key.value()));
+            }
+        }
+        Ok(u64::MAX)
+    }
+}
+
+/// What [`Snapshot::tally_children`] found.
+#[derive(Default)]
+struct Tally {
+    functions: Vec<FunctionCount>,
+    more: bool,
+    last: Option<u64>,
+}
+
+/// The picked calls in display order: each call, then its children.
+fn flatten(nodes: Vec<Node>, calls: u64) -> Tree {
+    let shown = nodes.len();
+    let mut nodes: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+    let mut lines = Vec::new();
+    let mut stack = vec![(Kid::Shown(0), 0u32)];
+    while let Some((kid, depth)) = stack.pop() {
+        match kid {
+            Kid::Shown(i) => {
+                let Some(node) = nodes.get_mut(i).and_then(Option::take) else {
+                    continue;
+                };
+                lines.push(TreeLine {
+                    depth: node.depth,
+                    item: TreeItem::Call(node.call),
+                });
+                for kid in node.kids.into_iter().rev() {
+                    stack.push((kid, node.depth + 1));
+                }
+            }
+            Kid::Folded(fold) => lines.push(TreeLine {
+                depth,
+                item: TreeItem::Fold(fold),
+            }),
+        }
+    }
+    Tree {
+        lines,
+        calls,
+        shown,
+    }
+}
