@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod bundle;
 pub mod commands;
+pub mod term;
 
 /// Record what a BEAM system does, call by call, and look at it afterwards.
 #[derive(Debug, Parser)]

@@ -1,0 +1,116 @@
+//! Cut markers in both styles (plain terms are checked against the VM in
+//! tests/query_terms.rs).
+
+use eetf::{Atom, Binary, FixInteger, ImproperList, List, Map, Term, Tuple};
+
+use super::*;
+
+fn atom(name: &str) -> Term {
+    Atom::from(name).into()
+}
+
+fn int(i: i32) -> Term {
+    FixInteger::from(i).into()
+}
+
+fn tuple(elements: Vec<Term>) -> Term {
+    Tuple::from(elements).into()
+}
+
+fn marker(kind: &str, detail: Term) -> Term {
+    tuple(vec![atom(CUT), atom(kind), detail])
+}
+
+fn both(term: &Term) -> (String, String) {
+    (Style::Elixir.term(term), Style::Erlang.term(term))
+}
+
+#[test]
+fn a_cut_list_ends_in_an_ellipsis() {
+    let cut_list: Term =
+        ImproperList::from((vec![int(1), int(2)], marker("list", atom("more")))).into();
+    assert_eq!(both(&cut_list), ("[1, 2, …]".into(), "[1,2,…]".into()));
+    let chars: Term =
+        ImproperList::from((vec![int(97), int(98)], marker("list", atom("more")))).into();
+    assert_eq!(both(&chars), ("'ab'…".into(), "\"ab\"…".into()));
+    let keyword: Term = ImproperList::from((
+        vec![tuple(vec![atom("a"), int(1)])],
+        marker("list", atom("more")),
+    ))
+    .into();
+    assert_eq!(both(&keyword), ("[a: 1, …]".into(), "[{a,1},…]".into()));
+    let nothing = marker("list", atom("more"));
+    assert_eq!(both(&nothing).0, "[…]");
+}
+
+#[test]
+fn cut_tuples_maps_and_binaries_say_how_much_is_missing() {
+    let t = tuple(vec![int(1), marker("tuple", int(3))]);
+    assert_eq!(both(&t), ("{1, …(3 more)}".into(), "{1,…(3 more)}".into()));
+    let mut m = std::collections::HashMap::new();
+    m.insert(atom("b"), int(2));
+    m.insert(atom("a"), int(1));
+    m.insert(atom(CUT), marker("map", int(5)));
+    let m: Term = Map::from(m).into();
+    assert_eq!(
+        both(&m),
+        (
+            "%{a: 1, b: 2, …(5 more)}".into(),
+            "#{a => 1,b => 2,…(5 more)}".into()
+        )
+    );
+    let bin = marker(
+        "binary",
+        tuple(vec![int(1000), Binary::from(b"abc".to_vec()).into()]),
+    );
+    assert_eq!(
+        both(&bin),
+        (
+            "\"abc\"…(1000 bytes)".into(),
+            "<<\"abc\">>…(1000 bytes)".into()
+        )
+    );
+}
+
+#[test]
+fn other_cuts() {
+    assert_eq!(
+        both(&marker("depth", atom("map"))),
+        ("%{…}".into(), "#{…}".into())
+    );
+    assert_eq!(both(&marker("depth", atom("tuple"))).0, "{…}");
+    assert_eq!(both(&marker("integer", atom("big"))).0, "…(big integer)");
+    let fun = marker("fun", Binary::from(b"#Fun<m.1.2>".to_vec()).into());
+    assert_eq!(both(&fun), ("#Fun<m.1.2>".into(), "#Fun<m.1.2>".into()));
+    assert_eq!(both(&marker("bitstring", atom("unknown"))).0, "<<…>>");
+}
+
+#[test]
+fn structs_and_exceptions_show_their_module() {
+    let mut m = std::collections::HashMap::new();
+    m.insert(atom("__struct__"), atom("Elixir.ArgumentError"));
+    m.insert(atom("__exception__"), atom("true"));
+    m.insert(atom("message"), Binary::from(b"boom".to_vec()).into());
+    let e: Term = Map::from(m).into();
+    assert_eq!(Style::Elixir.term(&e), "%ArgumentError{message: \"boom\"}");
+}
+
+#[test]
+fn arguments_go_between_parentheses() {
+    let args: Term = List::from(vec![int(1), List::from(vec![int(2)]).into()]).into();
+    assert_eq!(arguments_of(&args, Style::Elixir), "1, [2]");
+    assert_eq!(arguments_of(&args, Style::Erlang), "1,[2]");
+    let cut_args: Term = ImproperList::from((vec![int(1)], marker("list", atom("more")))).into();
+    assert_eq!(arguments_of(&cut_args, Style::Elixir), "1, …");
+    assert_eq!(Style::of_module("Elixir.Foo"), Style::Elixir);
+    assert_eq!(Style::of_module("lists"), Style::Erlang);
+    assert_eq!(
+        Style::Elixir.mfa("Elixir.Foo.Bar", "baz?", 1),
+        "Foo.Bar.baz?/1"
+    );
+    assert_eq!(Style::Elixir.mfa("lists", "reverse", 1), ":lists.reverse/1");
+    assert_eq!(
+        Style::Erlang.mfa("Elixir.Foo", "if", 0),
+        "'Elixir.Foo':'if'/0"
+    );
+}
