@@ -26,8 +26,8 @@ beams="$(ls "$work/ours"/*.beam | wc -l)"
 # Seconds, from the --json summary.
 seconds() { sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' | awk '{ printf "%.2f", $1 }'; }
 
-ours="$("$bin" instrument "$work/ours" --json | seconds)"
-ours1="$("$bin" instrument "$work/ours1" --jobs 1 --json | seconds)"
+ours="$("$bin" instrument "$work/ours" --no-runtime --json | seconds)"
+ours1="$("$bin" instrument "$work/ours1" --jobs 1 --no-runtime --json | seconds)"
 cover="$(erl -noshell -pa "$ebin" -eval '
   Files = filelib:wildcard("'"$work"'/cover/*.beam"),
   {ok, _} = cover:start(),
@@ -36,7 +36,7 @@ cover="$(erl -noshell -pa "$ebin" -eval '
   Failed =:= [] orelse io:format(standard_error, "cover failed on ~p~n", [Failed]),
   io:format("~.2f", [Us / 1.0e6]),
   halt().')"
-again="$("$bin" instrument "$work/ours" --json | seconds)"
+again="$("$bin" instrument "$work/ours" --no-runtime --json | seconds)"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 cat <<EOF

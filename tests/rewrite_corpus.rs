@@ -154,7 +154,7 @@ fn killing_the_rewriter_leaves_every_beam_original_or_complete() {
     let mut rewritten_before = 0;
     for round in 0..3 {
         let mut child = Command::new(elixir_scope_bin())
-            .args(["instrument", ebin_arg, "--jobs", "2"])
+            .args(["instrument", ebin_arg, "--jobs", "2", "--no-runtime"])
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();

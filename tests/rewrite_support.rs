@@ -172,9 +172,18 @@ impl Fixture {
 }
 
 /// Runs `elixir-scope` with `args`; returns (success, stdout, stderr).
+///
+/// `instrument` gets `--no-runtime`: these tests record with the test runtime
+/// (`tests/fixtures/test_runtime`), which the real one must not shadow.
 pub fn elixir_scope(args: &[&str]) -> (bool, String, String) {
+    let no_runtime: &[&str] = if args.first() == Some(&"instrument") {
+        &["--no-runtime"]
+    } else {
+        &[]
+    };
     let output = Command::new(elixir_scope_bin())
         .args(args)
+        .args(no_runtime)
         .output()
         .expect("running elixir-scope");
     (

@@ -70,6 +70,67 @@ pub enum Installed {
     Fresh(Vec<String>),
 }
 
+/// Where the runtime goes for beams instrumented under `paths`: a directory on the code path
+/// of whatever runs them.
+///
+/// - In a Mix build directory (`_build/dev`, one of its apps, a beam in it): the `ebin` of the
+///   project's own application(s), which Mix puts on the code path (its `priv` may be a
+///   symlink into the user's source tree, so never there).
+/// - A `.beam` file: its directory. An application directory: its `ebin`. A directory of
+///   beams: itself.
+///
+/// Errors say which path has no obvious place, so that the user can pass `--runtime-dir`.
+pub fn targets_for(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut targets = Vec::new();
+    for path in paths {
+        targets.extend(target_for(path)?);
+    }
+    targets.sort();
+    targets.dedup();
+    Ok(targets)
+}
+
+fn target_for(path: &Path) -> Result<Vec<PathBuf>, String> {
+    use beam_rewrite::discover::{build_dir_of, mix_build};
+    if let Some(build) = build_dir_of(path) {
+        let build = mix_build(&build).map_err(|e| e.to_string())?;
+        let ebins: Vec<PathBuf> = build.project_apps().map(|app| app.ebin.clone()).collect();
+        if ebins.is_empty() {
+            return Err(format!(
+                "{}: cannot tell the project's own application among {}; pass --runtime-dir",
+                build.dir.display(),
+                build
+                    .apps
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        return Ok(ebins);
+    }
+    if path.is_file() {
+        return Ok(path.parent().map(Path::to_path_buf).into_iter().collect());
+    }
+    if path.join("ebin").is_dir() {
+        return Ok(vec![path.join("ebin")]);
+    }
+    let holds_beams = std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "beam"))
+        })
+        .unwrap_or(false);
+    if holds_beams {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    Err(format!(
+        "{}: no single ebin to install the runtime into; pass --runtime-dir",
+        path.display()
+    ))
+}
+
 /// The id of this bundle: a hash of everything in it.
 pub fn bundle_id() -> String {
     let mut hasher = blake3::Hasher::new();

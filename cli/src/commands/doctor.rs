@@ -308,14 +308,18 @@ fn database(path: &Path) -> Check {
 }
 
 fn beams(paths: &[PathBuf]) -> Vec<Check> {
+    const GIVE_BEAMS: &str =
+        "give .beam files, ebin directories or a Mix build directory (run mix compile first)";
     let files = match beam_rewrite::discover::beam_files(paths) {
         Ok(files) => files,
-        Err(e) => return vec![Check::problem(
-            "beams",
-            Status::Fail,
-            e.to_string(),
-            "give .beam files, ebin directories or a Mix build directory (run mix compile first)",
-        )],
+        Err(e) => {
+            return vec![Check::problem(
+                "beams",
+                Status::Fail,
+                e.to_string(),
+                GIVE_BEAMS,
+            )]
+        }
     };
     let mut without = Vec::new();
     let mut unreadable = Vec::new();

@@ -15,6 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use planner::report::ModuleStatus;
 
 use super::plan::{configure, jobs as job_count, make_plan, PlanOptions};
+use crate::bundle;
 
 /// Arguments of `instrument`.
 #[derive(Debug, clap::Args)]
@@ -36,6 +37,14 @@ pub struct Args {
     /// Print the summary, and every file's outcome, as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Install the runtime (its Erlang modules, the NIF and the settings from
+    /// elixir_scope.toml) into DIR [default: the project application's ebin for a Mix build
+    /// directory, else the ebin of the beams].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_runtime")]
+    pub runtime_dir: Option<PathBuf>,
+    /// Do not install the runtime (the code path already has it).
+    #[arg(long)]
+    pub no_runtime: bool,
 }
 
 /// Rewrites the beams; exits non-zero if any failed (those are left untouched).
@@ -45,11 +54,21 @@ pub fn run(args: &Args) -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     let jobs = job_count(args.jobs);
-    let planned = configure(&args.plan)
-        .and_then(|config| make_plan(&args.paths, &config, args.plan.no_cache, jobs));
-    let planned = match planned {
+    let config = match configure(&args.plan) {
+        Ok(config) => config,
+        Err(e) => return usage_error(&e),
+    };
+    let planned = match make_plan(&args.paths, &config, args.plan.no_cache, jobs) {
         Ok(planned) => planned,
         Err(e) => return usage_error(&e),
+    };
+    let runtime_targets = match (&args.runtime_dir, args.no_runtime) {
+        (_, true) => Vec::new(),
+        (Some(dir), false) => vec![dir.clone()],
+        (None, false) => match bundle::targets_for(&args.paths) {
+            Ok(dirs) => dirs,
+            Err(e) => return usage_error(&e),
+        },
     };
     let plan = planned.report.plan();
     let launcher = match HelperConfig::discover().and_then(Launcher::new) {
@@ -77,7 +96,50 @@ pub fn run(args: &Args) -> ExitCode {
         planned.report.strategy,
         planned.report.apps
     );
-    finish(&title, &reports, started.elapsed(), args.json, args.dry_run)
+    let runtime = if args.dry_run {
+        Vec::new()
+    } else {
+        install_runtime(&runtime_targets, &config)
+    };
+    finish(
+        &title,
+        &reports,
+        &runtime,
+        started.elapsed(),
+        args.json,
+        args.dry_run,
+    )
+}
+
+/// What happened to the runtime in one directory.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuntimeInstall {
+    /// The directory.
+    pub dir: PathBuf,
+    /// `installed`, `up to date` or `failed`.
+    pub outcome: &'static str,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// Installs the runtime, with the settings of `config`, into every target directory.
+fn install_runtime(targets: &[PathBuf], config: &config::Config) -> Vec<RuntimeInstall> {
+    let settings = config.runtime.to_app_env(&config.capture.defaults);
+    targets
+        .iter()
+        .map(|dir| {
+            let (outcome, error) = match bundle::install(dir, &settings) {
+                Ok(bundle::Installed::Fresh(_)) => ("installed", None),
+                Ok(bundle::Installed::AlreadyCurrent) => ("up to date", None),
+                Err(e) => ("failed", Some(e.to_string())),
+            };
+            RuntimeInstall {
+                dir: dir.clone(),
+                outcome,
+                error,
+            }
+        })
+        .collect()
 }
 
 /// Files skipped as "not selected by the plan" say why when the planner left their whole
@@ -122,6 +184,7 @@ pub fn progress_bar(len: usize) -> ProgressBar {
 pub fn finish(
     title: &str,
     reports: &[FileReport],
+    runtime: &[RuntimeInstall],
     elapsed: Duration,
     json: bool,
     dry_run: bool,
@@ -133,10 +196,22 @@ pub fn finish(
             "seconds": elapsed.as_secs_f64(),
             "totals": totals,
             "files": reports,
+            "runtime": runtime,
         });
         format!("{document}\n")
     } else {
-        render(title, &totals, reports, elapsed)
+        let mut text = render(title, &totals, reports, elapsed);
+        for install in runtime {
+            text.push_str(&format!(
+                "  runtime   {} in {}\n",
+                install.outcome,
+                install.dir.display()
+            ));
+            if let Some(error) = &install.error {
+                text.push_str(&format!("    {}\n", error.replace('\n', "\n      ")));
+            }
+        }
+        text
     };
     let mut stdout = std::io::stdout().lock();
     if stdout
@@ -145,6 +220,12 @@ pub fn finish(
         .is_err()
     {
         return ExitCode::FAILURE; // stdout closed (e.g. piped into `head`)
+    }
+    if runtime.iter().any(|install| install.error.is_some()) {
+        if json {
+            eprintln!("error: the runtime could not be installed");
+        }
+        return ExitCode::FAILURE;
     }
     if totals.failed > 0 {
         if json {

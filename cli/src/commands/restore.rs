@@ -47,5 +47,12 @@ pub fn run(args: &Args) -> ExitCode {
         "elixir-scope restore{}",
         if args.dry_run { " (dry run)" } else { "" }
     );
-    finish(&title, &reports, started.elapsed(), args.json, args.dry_run)
+    finish(
+        &title,
+        &reports,
+        &[],
+        started.elapsed(),
+        args.json,
+        args.dry_run,
+    )
 }
