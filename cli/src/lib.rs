@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 
 pub mod bundle;
 pub mod commands;
+pub mod export;
+pub mod query;
 pub mod term;
 
 /// Record what a BEAM system does, call by call, and look at it afterwards.
@@ -32,6 +34,14 @@ pub enum Command {
     Restore(commands::restore::Args),
     /// Check what recording needs (toolchain, NIF library, config, database, debug info).
     Doctor(commands::doctor::Args),
+    /// List recorded calls, newest first, filtered.
+    Calls(commands::calls::Args),
+    /// Show the call tree under a recorded call.
+    Trace(commands::trace::Args),
+    /// Show the runs of a recording, and a run's counts and most called functions.
+    Stats(commands::stats::Args),
+    /// Export a run for Perfetto or chrome://tracing.
+    Export(commands::export::Args),
 }
 
 /// Parses the command line, runs the command and returns the process's exit code.
@@ -49,5 +59,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Instrument(args) => commands::instrument::run(&args),
         Command::Restore(args) => commands::restore::run(&args),
         Command::Doctor(args) => commands::doctor::run(&args),
+        Command::Calls(args) => commands::calls::run(&args),
+        Command::Trace(args) => commands::trace::run(&args),
+        Command::Stats(args) => commands::stats::run(&args),
+        Command::Export(args) => commands::export::run(&args),
     }
 }

@@ -1,7 +1,11 @@
 //! One module per subcommand.
 
+pub mod calls;
 pub mod doctor;
+pub mod export;
 pub mod inspect;
 pub mod instrument;
 pub mod plan;
 pub mod restore;
+pub mod stats;
+pub mod trace;

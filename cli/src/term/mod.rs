@@ -126,38 +126,6 @@ pub fn value(bytes: &[u8], style: Style) -> String {
     }
 }
 
-/// Stored arguments (one list) printed as they go between parentheses: `1, [2]` or `1,[2]`;
-/// a cut list ends in `…`.
-pub fn arguments(bytes: &[u8], style: Style) -> String {
-    match decode(bytes) {
-        Ok(term) => arguments_of(&term, style),
-        Err(e) => format!("<undecodable arguments ({} bytes): {e}>", bytes.len()),
-    }
-}
-
-/// A decoded argument list printed between parentheses.
-pub fn arguments_of(term: &Term, style: Style) -> String {
-    let (elements, tail) = match term {
-        Term::List(l) => (l.elements.clone(), None),
-        Term::ByteList(b) => (
-            b.bytes
-                .iter()
-                .map(|&c| Term::from(eetf::FixInteger::from(c as i32)))
-                .collect(),
-            None,
-        ),
-        Term::ImproperList(l) => (l.elements.clone(), Some(&*l.last)),
-        other => return style.term(other),
-    };
-    let mut parts: Vec<String> = elements.iter().map(|t| style.term(t)).collect();
-    match tail {
-        None => {}
-        Some(t) if matches!(cut(t), Some(Cut::List)) => parts.push("…".into()),
-        Some(t) => parts.push(format!("| {}", style.term(t))),
-    }
-    parts.join(style.comma())
-}
-
 /// What a cut marker says.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Cut<'a> {

@@ -97,11 +97,12 @@ fn structs_and_exceptions_show_their_module() {
 
 #[test]
 fn arguments_go_between_parentheses() {
+    use crate::query::call::arguments;
     let args: Term = List::from(vec![int(1), List::from(vec![int(2)]).into()]).into();
-    assert_eq!(arguments_of(&args, Style::Elixir), "1, [2]");
-    assert_eq!(arguments_of(&args, Style::Erlang), "1,[2]");
+    assert_eq!(arguments(&args, Style::Elixir), "1, [2]");
+    assert_eq!(arguments(&args, Style::Erlang), "1,[2]");
     let cut_args: Term = ImproperList::from((vec![int(1)], marker("list", atom("more")))).into();
-    assert_eq!(arguments_of(&cut_args, Style::Elixir), "1, …");
+    assert_eq!(arguments(&cut_args, Style::Elixir), "1, …");
     assert_eq!(Style::of_module("Elixir.Foo"), Style::Elixir);
     assert_eq!(Style::of_module("lists"), Style::Erlang);
     assert_eq!(

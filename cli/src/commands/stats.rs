@@ -1,0 +1,190 @@
+//! `elixir-scope stats [--db PATH] [--run N] [--top N] [--json]`: the runs a recording holds,
+//! and for one of them its counts and most called functions.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use serde_json::{json, Value};
+use store::{Run, RunCounts, Store};
+
+use crate::query::text::{count, date_time, duration};
+use crate::query::{QueryError, Source};
+use crate::term::Style;
+
+/// Arguments of `stats`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where to read.
+    #[command(flatten)]
+    pub source: Source,
+    /// How many of the most called functions to list.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+    /// Print everything as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints the statistics; exits 1 when the recording cannot be read.
+pub fn run(args: &Args) -> ExitCode {
+    crate::query::report(stats(args))
+}
+
+fn stats(args: &Args) -> Result<String, QueryError> {
+    let path = args.source.path()?;
+    let store = crate::query::db::open(&path)?;
+    let runs = store.runs()?;
+    let mut counted = Vec::with_capacity(runs.len());
+    for run in &runs {
+        counted.push((run, store.snapshot(Some(run.id))?.counts()?));
+    }
+    let snap = store.snapshot(args.source.run)?;
+    let chosen = snap.run().id;
+    let top = snap.top_functions(args.top)?;
+    if args.json {
+        return Ok(to_json(&store, &counted, chosen, &top).to_string());
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: {}",
+        path.display(),
+        crate::query::text::counted(runs.len() as u64, "run", "runs")
+    );
+    for line in runs_table(&counted) {
+        let _ = writeln!(out, "  {line}");
+    }
+    let counts = counted
+        .iter()
+        .find(|(r, _)| r.id == chosen)
+        .map(|(_, c)| *c)
+        .unwrap_or_default();
+    let _ = writeln!(out, "\nRun {chosen}:");
+    for (name, n) in [
+        ("calls", counts.calls),
+        ("exceptions", counts.exceptions),
+        ("processes", counts.processes),
+        ("tail calls", counts.tail_calls),
+    ] {
+        let _ = writeln!(out, "  {name:<12} {}", count(n));
+    }
+    if !top.is_empty() {
+        let _ = writeln!(out, "  most called:");
+        let width = top.iter().map(|f| count(f.calls).len()).max().unwrap_or(0);
+        for f in &top {
+            let _ = writeln!(
+                out,
+                "    {:>width$}  {}",
+                count(f.calls),
+                Style::of_module(&f.module).mf(&f.module, &f.function)
+            );
+        }
+    }
+    Ok(out.trim_end().to_string())
+}
+
+fn runs_table(runs: &[(&Run, RunCounts)]) -> Vec<String> {
+    let mut rows = vec![[
+        "RUN".to_string(),
+        "STARTED".into(),
+        "NODE".into(),
+        "CALLS".into(),
+        "EXCEPTIONS".into(),
+        "ENDED".into(),
+    ]];
+    for (run, counts) in runs {
+        rows.push([
+            run.id.to_string(),
+            date_time(run.info.started_unix_ns),
+            run.info.node.clone(),
+            count(counts.calls),
+            count(counts.exceptions),
+            ended(run),
+        ]);
+    }
+    let mut widths = [0usize; 6];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(widths)
+                .enumerate()
+                .map(|(i, (cell, w))| {
+                    if i + 1 == row.len() {
+                        cell.clone()
+                    } else {
+                        format!("{cell:<w$}")
+                    }
+                })
+                .collect();
+            cells.join("  ")
+        })
+        .collect()
+}
+
+/// How a run ended: `after 2.1s: 2,406 events captured, 0 dropped`, or that it did not stop
+/// normally (still running, killed or crashed).
+fn ended(run: &Run) -> String {
+    match &run.summary {
+        Some(s) => format!(
+            "after {}: {} events captured, {} dropped",
+            duration(s.ended_unix_ns.saturating_sub(run.info.started_unix_ns)),
+            count(s.captured),
+            count(s.dropped)
+        ),
+        None => "no normal stop recorded (still running, or killed)".to_string(),
+    }
+}
+
+fn to_json(
+    store: &Store,
+    runs: &[(&Run, RunCounts)],
+    chosen: u64,
+    top: &[store::FunctionCalls],
+) -> Value {
+    let runs: Vec<Value> = runs
+        .iter()
+        .map(|(run, c)| {
+            json!({
+                "run": run.id,
+                "started": crate::query::text::rfc3339(run.info.started_unix_ns),
+                "node": run.info.node,
+                "otp_release": run.info.otp_release,
+                "os_pid": run.info.os_pid,
+                "tool_version": run.info.tool_version,
+                "calls": c.calls,
+                "exceptions": c.exceptions,
+                "processes": c.processes,
+                "tail_calls": c.tail_calls,
+                "summary": run.summary.map(|s| json!({
+                    "ended": crate::query::text::rfc3339(s.ended_unix_ns),
+                    "captured": s.captured,
+                    "dropped": s.dropped,
+                    "stored": s.stored,
+                })),
+            })
+        })
+        .collect();
+    let top: Vec<Value> = top
+        .iter()
+        .map(|f| {
+            json!({
+                "module": f.module,
+                "function": f.function,
+                "calls": f.calls,
+                "mf": Style::of_module(&f.module).mf(&f.module, &f.function),
+            })
+        })
+        .collect();
+    json!({
+        "db": store.path().display().to_string(),
+        "runs": runs,
+        "run": chosen,
+        "top": top,
+    })
+}

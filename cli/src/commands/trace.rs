@@ -1,0 +1,57 @@
+//! `elixir-scope trace [--db PATH] [--run N] CALL_ID [--depth D] [--children C] [--calls N]
+//! [--json]`: the call tree under a call, folded like `ElixirScope.show_trace/2` folds it.
+
+use std::process::ExitCode;
+
+use store::TreeLimits;
+
+use crate::query::{db, json, tree, QueryError, Source};
+
+/// Arguments of `trace`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where to read.
+    #[command(flatten)]
+    pub source: Source,
+    /// The call whose tree to show (the ID column of `elixir-scope calls`).
+    #[arg(value_name = "CALL_ID")]
+    pub call: u64,
+    /// Levels shown below the call; deeper calls are folded into a count.
+    #[arg(long, value_name = "D", default_value_t = TreeLimits::DEFAULT.depth)]
+    pub depth: u32,
+    /// Children shown per call; the middle of longer lists is folded into a count.
+    #[arg(long, value_name = "C", default_value_t = TreeLimits::DEFAULT.children)]
+    pub children: usize,
+    /// Calls shown in all, handed out level by level.
+    #[arg(long, value_name = "N", default_value_t = TreeLimits::DEFAULT.calls)]
+    pub calls: usize,
+    /// Print the tree as JSON: its lines in order, each a call or a fold with its depth.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints the tree; exits 1 when the call is not in the run or the recording cannot be read.
+pub fn run(args: &Args) -> ExitCode {
+    crate::query::report(show(args))
+}
+
+fn show(args: &Args) -> Result<String, QueryError> {
+    let snap = args.source.snapshot()?;
+    db::call(&snap, args.call)?;
+    let limits = TreeLimits {
+        depth: args.depth,
+        children: args.children.max(1),
+        calls: args.calls.max(1),
+    };
+    let Some(tree) = snap.tree(args.call, &limits)? else {
+        return Err(QueryError::NoSuchCall {
+            id: args.call,
+            run: snap.run().id,
+            last: 0,
+        });
+    };
+    if args.json {
+        return Ok(json::tree_json(&tree, &snap).to_string());
+    }
+    Ok(tree::render(&tree, &snap).join("\n"))
+}

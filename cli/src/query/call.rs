@@ -1,0 +1,158 @@
+//! One recorded call as text: `Mod.fun(args) → result`, exceptions as banners, and the call's
+//! line in a tree or table. The IEx helpers write the same text (`ElixirScope.Format`).
+
+use eetf::Term;
+use store::{Call, Class, Outcome};
+
+use super::text::{count, duration, shorten, ARGUMENTS_WIDTH, VALUE_WIDTH};
+use crate::term::{self, Style};
+
+/// The style of a call's values: its module's.
+pub fn style(call: &Call) -> Style {
+    Style::of_module(&call.module)
+}
+
+/// `Fixture.Basics.sum([1, 2, 3])` or `fixture_erl:parse(<<"x">>)`, each argument cut to
+/// [`VALUE_WIDTH`] and all of them to [`ARGUMENTS_WIDTH`].
+pub fn call_text(call: &Call) -> String {
+    let style = style(call);
+    let arguments = match term::decode(&call.args) {
+        Ok(args) => arguments(&args, style),
+        Err(e) => format!("<undecodable arguments: {e}>"),
+    };
+    format!(
+        "{}({})",
+        style.mf(&call.module, &call.function),
+        shorten(&arguments, ARGUMENTS_WIDTH)
+    )
+}
+
+/// The arguments between the parentheses, each cut to [`VALUE_WIDTH`].
+pub fn arguments(args: &Term, style: Style) -> String {
+    let each = argument_texts(args, style);
+    each.join(style.comma())
+}
+
+/// Each argument printed and cut to [`VALUE_WIDTH`]; a cut argument list ends with `…`.
+pub fn argument_texts(args: &Term, style: Style) -> Vec<String> {
+    let Some(parts) = term::list_parts(args) else {
+        return vec![shorten(&style.term(args), VALUE_WIDTH)];
+    };
+    let mut out: Vec<String> = parts
+        .elements
+        .iter()
+        .map(|a| shorten(&style.term(a), VALUE_WIDTH))
+        .collect();
+    if parts.cut {
+        out.push("…".to_string());
+    }
+    if let Some(tail) = parts.tail {
+        out.push(format!("| {}", shorten(&style.term(tail), VALUE_WIDTH)));
+    }
+    out
+}
+
+/// `→ 6`, `** (ArgumentError) boom`, or `…` while the call runs.
+pub fn outcome_text(call: &Call) -> String {
+    match &call.end {
+        None => "…".to_string(),
+        Some(end) => match end.outcome {
+            Outcome::Return => format!("→ {}", result_text(&end.value, style(call))),
+            Outcome::Exception(class) => exception_text(&end.value, class, style(call)),
+        },
+    }
+}
+
+/// A returned value, cut to [`VALUE_WIDTH`].
+pub fn result_text(value: &[u8], style: Style) -> String {
+    shorten(&term::value(value, style), VALUE_WIDTH)
+}
+
+/// An exception's banner from its stored `{Reason, Stacktrace}`, cut to [`VALUE_WIDTH`]:
+/// Elixir `** (KeyError) message` for an exception struct with a message, `** (Mod) %Mod{…}`
+/// without one, `** (throw) value` for other reasons; Erlang `** error: badarg`.
+pub fn exception_text(value: &[u8], class: Class, style: Style) -> String {
+    let reason = match term::decode(value) {
+        Ok(Term::Tuple(t)) if t.elements.len() == 2 => t.elements[0].clone(),
+        Ok(other) => other,
+        Err(e) => return format!("** ({}) <undecodable: {e}>", class.as_str()),
+    };
+    format!(
+        "** {}",
+        shorten(&banner(&reason, class, style), VALUE_WIDTH)
+    )
+}
+
+/// The banner without its `** ` and without shortening.
+pub fn banner(reason: &Term, class: Class, style: Style) -> String {
+    if style == Style::Erlang {
+        return format!("{}: {}", class.as_str(), style.term(reason));
+    }
+    if let (Class::Error, Some((module, message))) = (class, exception_struct(reason)) {
+        let module = style.module(&module);
+        return match message {
+            Some(message) => format!("({module}) {message}"),
+            None => format!("({module}) {}", style.term(reason)),
+        };
+    }
+    format!("({}) {}", class.as_str(), style.term(reason))
+}
+
+/// An Elixir exception's module and message (a binary `message` field, newlines as spaces).
+fn exception_struct(reason: &Term) -> Option<(String, Option<String>)> {
+    let Term::Map(map) = reason else {
+        return None;
+    };
+    let field = |name: &str| {
+        map.map.iter().find_map(|(k, v)| match k {
+            Term::Atom(a) if a.name == name => Some(v),
+            _ => None,
+        })
+    };
+    let is_exception = matches!(field("__exception__"), Some(Term::Atom(a)) if a.name == "true");
+    let Some(Term::Atom(module)) = field("__struct__") else {
+        return None;
+    };
+    if !is_exception {
+        return None;
+    }
+    let message = match field("message") {
+        Some(Term::Binary(b)) => std::str::from_utf8(&b.bytes)
+            .ok()
+            .map(|m| m.replace('\n', " ")),
+        _ => None,
+    };
+    Some((module.name.clone(), message))
+}
+
+/// What follows a call in a line: `(12µs)`, `(3.0ms, 9,999 tail calls)`, `(running)`, and
+/// for the root of a tree its pid.
+pub fn details(call: &Call, pid: Option<&str>) -> String {
+    let mut parts = vec![match call.duration_ns() {
+        Some(ns) => duration(ns),
+        None => "running".to_string(),
+    }];
+    let tail_calls = call.end.as_ref().map_or(0, |e| e.tail_calls);
+    if tail_calls > 0 {
+        parts.push(format!(
+            "{} tail call{}",
+            count(u64::from(tail_calls)),
+            if tail_calls == 1 { "" } else { "s" }
+        ));
+    }
+    if let Some(pid) = pid {
+        parts.push(style(call).pid_text(pid));
+    }
+    format!("({})", parts.join(", "))
+}
+
+/// A call's line: `#42 Fixture.Basics.sum([1, 2, 3]) → 6 (12µs)`.
+pub fn line(call: &Call, pid: Option<&str>) -> String {
+    format!(
+        "#{} {} {} {}",
+        call.id,
+        call_text(call),
+        outcome_text(call),
+        details(call, pid)
+    )
+}

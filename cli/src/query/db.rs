@@ -1,0 +1,130 @@
+//! Finding and opening the recording the runtime wrote: `--db`, else the `runtime.db_path` of
+//! `elixir_scope.toml`, else `$ELIXIR_SCOPE_DB`, else `.elixir_scope/trace.redb` under the
+//! working directory (the runtime's own order: the file's setting reaches it through the
+//! installed settings, see `bundle`).
+
+use std::path::{Path, PathBuf};
+
+use store::{Snapshot, Store, StoreError};
+
+/// What the query commands share: where the database is and which run to read.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Source {
+    /// The recording [default: runtime.db_path of elixir_scope.toml, else $ELIXIR_SCOPE_DB,
+    /// else .elixir_scope/trace.redb in the working directory].
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Which run to read (1 is the first VM start recorded) [default: the latest].
+    #[arg(long, value_name = "N")]
+    pub run: Option<u64>,
+}
+
+/// Why a query could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// No recording where one was expected.
+    #[error(
+        "{0}: no recording here (run instrumented code first, or give --db PATH or \
+         ELIXIR_SCOPE_DB)"
+    )]
+    NoDatabase(PathBuf),
+    /// The store refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// `elixir_scope.toml` is wrong.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The working directory cannot be read.
+    #[error("cannot read the working directory: {0}")]
+    Cwd(std::io::Error),
+    /// A call id that the run does not hold.
+    #[error(
+        "run {run} has no call {id} (ids run from 1 to {last}; `elixir-scope calls` lists them)"
+    )]
+    NoSuchCall {
+        /// The id asked for.
+        id: u64,
+        /// The run.
+        run: u64,
+        /// The highest id stored.
+        last: u64,
+    },
+    /// A process the run did not record.
+    #[error("run {run} recorded no process {pid}")]
+    NoSuchProcess {
+        /// The pid as given.
+        pid: String,
+        /// The run.
+        run: u64,
+    },
+    /// An option's value is wrong.
+    #[error("{option}: {problem}")]
+    Option {
+        /// The option.
+        option: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Writing the output failed.
+    #[error("{path}: {source}")]
+    Write {
+        /// Where.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+}
+
+impl Source {
+    /// The database path (see the module documentation).
+    pub fn path(&self) -> Result<PathBuf, QueryError> {
+        if let Some(db) = &self.db {
+            return Ok(db.clone());
+        }
+        let cwd = std::env::current_dir().map_err(QueryError::Cwd)?;
+        let config = config::Config::discover(&cwd)?;
+        Ok(config
+            .runtime
+            .db_path
+            .unwrap_or_else(|| store::resolve_path(&cwd)))
+    }
+
+    /// Opens the recording (it must exist: queries never create one).
+    pub fn open(&self) -> Result<Store, QueryError> {
+        let path = self.path()?;
+        open(&path)
+    }
+
+    /// Opens the recording and a snapshot of the chosen run.
+    pub fn snapshot(&self) -> Result<Snapshot, QueryError> {
+        Ok(self.open()?.snapshot(self.run)?)
+    }
+}
+
+/// Opens an existing recording.
+pub fn open(path: &Path) -> Result<Store, QueryError> {
+    if !path.is_file() {
+        return Err(QueryError::NoDatabase(path.to_path_buf()));
+    }
+    Ok(Store::open(path)?)
+}
+
+/// The call `id` of the snapshot's run, or an error naming the ids it holds.
+pub fn call(snap: &Snapshot, id: u64) -> Result<store::Call, QueryError> {
+    match snap.call(id)? {
+        Some(call) => Ok(call),
+        None => Err(QueryError::NoSuchCall {
+            id,
+            run: snap.run().id,
+            last: last_id(snap)?,
+        }),
+    }
+}
+
+fn last_id(snap: &Snapshot) -> Result<u64, QueryError> {
+    let newest = snap.calls(&store::CallFilter {
+        limit: 1,
+        ..Default::default()
+    })?;
+    Ok(newest.first().map_or(0, |c| c.id))
+}

@@ -1,0 +1,192 @@
+//! The filters of `elixir-scope calls`, as `ElixirScope.calls/1` takes them.
+
+use chrono::{DateTime, Local, NaiveTime, TimeZone as _};
+use store::{CallFilter, RunInfo, Snapshot};
+
+use super::db::QueryError;
+
+/// Which calls to list.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Filters {
+    /// Only calls of this module: Fixture.Basics, Elixir.Fixture.Basics, :lists or lists.
+    #[arg(long, value_name = "MODULE")]
+    pub module: Option<String>,
+    /// Only calls of this function (of any module unless --module is given).
+    #[arg(long, value_name = "NAME")]
+    pub function: Option<String>,
+    /// Only calls with this arity.
+    #[arg(long, value_name = "N")]
+    pub arity: Option<u8>,
+    /// Only calls of this process: <0.110.0> or 0.110.0.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<String>,
+    /// Only calls that started at or after TIME: an RFC 3339 time (2026-11-28T14:03:21Z), a
+    /// local time of the run's day (14:03:21.5), or +DURATION from the run's start (+1.5s,
+    /// +200ms; units ns, us, ms, s, m).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only calls that started at or before TIME (as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only calls that raised.
+    #[arg(long)]
+    pub exceptions: bool,
+    /// At most this many calls, newest first.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+}
+
+impl Filters {
+    /// The store's filter for this snapshot's run.
+    pub fn to_filter(&self, snap: &Snapshot) -> Result<CallFilter, QueryError> {
+        let info = &snap.run().info;
+        let pid = match &self.pid {
+            Some(text) => Some(find_pid(snap, text)?),
+            None => None,
+        };
+        Ok(CallFilter {
+            module: self.module.as_deref().map(module_atom),
+            function: self
+                .function
+                .as_deref()
+                .map(|f| f.trim_start_matches(':').to_string()),
+            arity: self.arity,
+            pid,
+            since: self
+                .since
+                .as_deref()
+                .map(|t| time(info, t, "--since"))
+                .transpose()?,
+            until: self
+                .until
+                .as_deref()
+                .map(|t| time(info, t, "--until"))
+                .transpose()?,
+            exceptions_only: self.exceptions,
+            limit: self.limit.max(1),
+            scan_limit: 0,
+        })
+    }
+}
+
+/// The atom of a module as people write it: `Foo.Bar` is `Elixir.Foo.Bar`, `:lists` is
+/// `lists`.
+pub fn module_atom(text: &str) -> String {
+    if let Some(erlang) = text.strip_prefix(':') {
+        return erlang.trim_matches('"').to_string();
+    }
+    if text.starts_with("Elixir.") || !text.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return text.to_string();
+    }
+    format!("Elixir.{text}")
+}
+
+/// The pid word of a recorded process given as `<0.110.0>`, `#PID<0.110.0>` or `0.110.0`.
+fn find_pid(snap: &Snapshot, text: &str) -> Result<u64, QueryError> {
+    let bare = text
+        .trim()
+        .trim_start_matches("#PID")
+        .trim_start_matches('<')
+        .trim_end_matches('>');
+    let wanted = format!("<{bare}>");
+    snap.processes()?
+        .into_iter()
+        .find(|p| p.text == wanted)
+        .map(|p| p.pid)
+        .ok_or(QueryError::NoSuchProcess {
+            pid: wanted,
+            run: snap.run().id,
+        })
+}
+
+/// A time option as a monotonic event time of the run.
+fn time(info: &RunInfo, text: &str, option: &'static str) -> Result<u64, QueryError> {
+    let bad = |problem: String| QueryError::Option { option, problem };
+    if let Some(offset) = text.strip_prefix('+') {
+        let ns = duration_ns(offset).ok_or_else(|| {
+            bad(format!(
+                "{text:?} is not a duration such as +1.5s or +200ms"
+            ))
+        })?;
+        return Ok(info.monotonic_origin_ns.saturating_add(ns));
+    }
+    let unix_ns = if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        t.timestamp_nanos_opt()
+    } else if let Ok(t) = NaiveTime::parse_from_str(text, "%H:%M:%S%.f") {
+        let day = Local
+            .timestamp_nanos(info.started_unix_ns.min(i64::MAX as u64) as i64)
+            .date_naive();
+        Local
+            .from_local_datetime(&day.and_time(t))
+            .earliest()
+            .and_then(|t| t.timestamp_nanos_opt())
+    } else {
+        None
+    };
+    let unix_ns = unix_ns.ok_or_else(|| {
+        bad(format!(
+            "{text:?} is not a time: give 2026-11-28T14:03:21Z, 14:03:21.5 or +1.5s"
+        ))
+    })?;
+    Ok(info.monotonic_ns(unix_ns.max(0) as u64))
+}
+
+/// `1.5s`, `200ms`, `10us`, `10µs`, `500ns`, `2m` in nanoseconds.
+pub fn duration_ns(text: &str) -> Option<u64> {
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match unit {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        "m" => 60e9,
+        _ => return None,
+    };
+    let ns = number * scale;
+    (ns.is_finite() && ns >= 0.0 && ns < u64::MAX as f64).then_some(ns as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modules_as_people_write_them() {
+        assert_eq!(module_atom("Fixture.Basics"), "Elixir.Fixture.Basics");
+        assert_eq!(
+            module_atom("Elixir.Fixture.Basics"),
+            "Elixir.Fixture.Basics"
+        );
+        assert_eq!(module_atom(":lists"), "lists");
+        assert_eq!(module_atom("lists"), "lists");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_ns("1.5s"), Some(1_500_000_000));
+        assert_eq!(duration_ns("200ms"), Some(200_000_000));
+        assert_eq!(duration_ns("10µs"), Some(10_000));
+        assert_eq!(duration_ns("2m"), Some(120_000_000_000));
+        assert_eq!(duration_ns("5"), None);
+        assert_eq!(duration_ns("5h"), None);
+    }
+
+    #[test]
+    fn times_of_the_run() {
+        let info = RunInfo {
+            started_unix_ns: 1_800_000_000_000_000_000,
+            monotonic_origin_ns: 5_000,
+            erlang_monotonic_ns: 0,
+            os_pid: 1,
+            node: "n".into(),
+            otp_release: "25".into(),
+            tool_version: "0".into(),
+        };
+        assert_eq!(time(&info, "+1ms", "--since").unwrap(), 1_005_000);
+        let rfc = time(&info, "2027-01-15T08:00:00.000001Z", "--since").unwrap();
+        assert_eq!(rfc, 5_000 + 1_000);
+        assert!(time(&info, "yesterday", "--since").is_err());
+    }
+}

@@ -1,0 +1,99 @@
+//! Calls, folds and trees as JSON (`--json`): values printed as text in their module's style.
+
+use serde_json::{json, Value};
+use store::{Call, Fold, Outcome, Snapshot, Tree, TreeItem};
+
+use super::call;
+use super::text::rfc3339;
+use super::tree::pid_text;
+use crate::term;
+
+/// A call: ids, process, function, arguments and result as text, times.
+pub fn call_json(c: &Call, snap: &Snapshot) -> Value {
+    let style = call::style(c);
+    let info = &snap.run().info;
+    let args: Vec<String> = match term::decode(&c.args) {
+        Ok(args) => call::argument_texts(&args, style),
+        Err(e) => vec![format!("<undecodable arguments: {e}>")],
+    };
+    let (outcome, result, exception) = match &c.end {
+        None => ("running", Value::Null, Value::Null),
+        Some(end) => match end.outcome {
+            Outcome::Return => (
+                "return",
+                Value::String(term::value(&end.value, style)),
+                Value::Null,
+            ),
+            Outcome::Exception(class) => (
+                class.as_str(),
+                Value::Null,
+                Value::String(call::exception_text(&end.value, class, style)),
+            ),
+        },
+    };
+    json!({
+        "id": c.id,
+        "parent": c.parent,
+        "pid": pid_text(snap, c.pid),
+        "module": c.module,
+        "function": c.function,
+        "arity": c.arity,
+        "mfa": style.mfa(&c.module, &c.function, c.arity),
+        "args": args,
+        "outcome": outcome,
+        "result": result,
+        "exception": exception,
+        "start": rfc3339(info.unix_ns(c.start)),
+        "start_unix_ns": info.unix_ns(c.start),
+        "duration_ns": c.duration_ns(),
+        "tail_calls": c.end.as_ref().map_or(0, |e| e.tail_calls),
+        "scheduler": c.scheduler,
+        "line": call::line(c, None),
+    })
+}
+
+/// A fold: why, which children, how many calls, and their functions.
+pub fn fold_json(f: &Fold) -> Value {
+    let functions: Vec<Value> = f
+        .functions
+        .iter()
+        .map(|fc| {
+            json!({
+                "module": fc.module,
+                "function": fc.function,
+                "arity": fc.arity,
+                "mfa": term::Style::of_module(&fc.module).mfa(&fc.module, &fc.function, fc.arity),
+                "calls": fc.calls,
+            })
+        })
+        .collect();
+    json!({
+        "reason": f.reason.as_str(),
+        "parent": f.parent,
+        "first": f.first,
+        "last": f.last,
+        "children": f.children,
+        "calls": f.calls,
+        "functions": functions,
+        "more_functions": f.more_functions,
+        "sampled": f.sampled,
+    })
+}
+
+/// A tree: its lines in display order, each with its depth and a call or a fold.
+pub fn tree_json(tree: &Tree, snap: &Snapshot) -> Value {
+    let lines: Vec<Value> = tree
+        .lines
+        .iter()
+        .map(|line| match &line.item {
+            TreeItem::Call(c) => json!({ "depth": line.depth, "call": call_json(c, snap) }),
+            TreeItem::Fold(f) => json!({ "depth": line.depth, "fold": fold_json(f) }),
+        })
+        .collect();
+    json!({
+        "run": snap.run().id,
+        "calls": tree.calls,
+        "shown": tree.shown,
+        "lines": lines,
+    })
+}

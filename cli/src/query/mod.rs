@@ -1,0 +1,29 @@
+//! Reading recordings from the command line, after the VM stopped: where the database is
+//! ([`db`]), which calls ([`filter`]), and how they print ([`call`], [`tree`], [`table`],
+//! [`json`], [`text`]), the same way the IEx helpers print them.
+
+pub mod call;
+pub mod db;
+pub mod filter;
+pub mod json;
+pub mod table;
+pub mod text;
+pub mod tree;
+
+pub use db::{QueryError, Source};
+
+/// Prints a command's text, or its error on stderr, and gives the exit code (1 on error).
+pub fn report(result: Result<String, QueryError>) -> std::process::ExitCode {
+    use std::io::Write as _;
+    match result {
+        Ok(text) => {
+            // A closed pipe (`| head`) is not worth an error.
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

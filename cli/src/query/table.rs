@@ -1,0 +1,71 @@
+//! Lists of calls as a table, the way `ElixirScope.calls/1` prints them at the prompt:
+//!
+//! ```text
+//! ID  PID        STARTED       DURATION  CALL
+//! 43  <0.110.0>  14:03:21.120  1.2µs     Fixture.Basics.add(0, 1) → 1
+//! ```
+
+use store::{Call, RunInfo, Snapshot};
+
+use super::call;
+use super::text::{clock, duration};
+use super::tree::pid_text;
+
+/// The table's header.
+pub const HEADER: [&str; 5] = ["ID", "PID", "STARTED", "DURATION", "CALL"];
+
+/// The table, or a line saying nothing matched.
+pub fn render(calls: &[Call], snap: &Snapshot) -> Vec<String> {
+    if calls.is_empty() {
+        return vec!["No calls match.".to_string()];
+    }
+    let info = &snap.run().info;
+    let mut pids = std::collections::HashMap::new();
+    let rows: Vec<[String; 5]> = calls
+        .iter()
+        .map(|c| {
+            let pid = pids
+                .entry(c.pid)
+                .or_insert_with(|| pid_text(snap, c.pid))
+                .clone();
+            row(c, &pid, info)
+        })
+        .collect();
+    layout(&rows)
+}
+
+fn row(c: &Call, pid: &str, info: &RunInfo) -> [String; 5] {
+    [
+        c.id.to_string(),
+        pid.to_string(),
+        clock(info.unix_ns(c.start)),
+        c.duration_ns().map_or_else(|| "running".into(), duration),
+        format!("{} {}", call::call_text(c), call::outcome_text(c)),
+    ]
+}
+
+/// Columns padded to their widest cell, two spaces apart; the last one is not padded.
+pub fn layout(rows: &[[String; 5]]) -> Vec<String> {
+    let header = HEADER.map(str::to_string);
+    let all: Vec<&[String; 5]> = std::iter::once(&header).chain(rows.iter()).collect();
+    let mut widths = [0usize; 5];
+    for r in &all {
+        for (w, cell) in widths.iter_mut().zip(r.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    all.iter()
+        .map(|r| {
+            let mut line = String::new();
+            for (i, cell) in r.iter().enumerate() {
+                if i + 1 == r.len() {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(cell);
+                    line.push_str(&" ".repeat(widths[i] - cell.chars().count() + 2));
+                }
+            }
+            line
+        })
+        .collect()
+}

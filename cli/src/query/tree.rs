@@ -1,0 +1,111 @@
+//! A call tree as text, the way `ElixirScope.show_trace/2` prints it:
+//!
+//! ```text
+//! #1 Fixture.Loop.run(10000) → :ok (4.1ms, #PID<0.110.0>)
+//! ├── #2 Fixture.Loop.step(1) → 1 (1.2µs)
+//! ├── … 9,990 more calls #10..#9999: Fixture.Loop.step/1 ×9,990
+//! └── #10001 Fixture.Loop.step(10000) → 10000 (0.9µs)
+//! 12 of 10,001 calls shown
+//! ```
+
+use store::{Fold, FoldReason, Snapshot, Tree, TreeItem};
+
+use super::call;
+use super::text::{count, counted};
+use crate::term::Style;
+
+/// The lines of a tree, with the footer when something was folded.
+pub fn render(tree: &Tree, snap: &Snapshot) -> Vec<String> {
+    let last = last_flags(tree);
+    let mut open: Vec<bool> = Vec::new(); // per depth: whether that ancestor has siblings below
+    let mut lines = Vec::with_capacity(tree.lines.len() + 1);
+    for (i, line) in tree.lines.iter().enumerate() {
+        let depth = line.depth as usize;
+        open.truncate(depth);
+        let mut prefix = String::new();
+        if depth > 0 {
+            for &more in open.iter().skip(1) {
+                prefix.push_str(if more { "│   " } else { "    " });
+            }
+            prefix.push_str(if last[i] { "└── " } else { "├── " });
+        }
+        while open.len() < depth {
+            open.push(false);
+        }
+        open.push(!last[i]);
+        let text = match &line.item {
+            TreeItem::Call(c) => {
+                let pid = (depth == 0).then(|| pid_text(snap, c.pid));
+                call::line(c, pid.as_deref())
+            }
+            TreeItem::Fold(f) => fold_text(f),
+        };
+        lines.push(format!("{prefix}{text}"));
+    }
+    if (tree.shown as u64) < tree.calls {
+        lines.push(format!(
+            "{} of {} shown",
+            count(tree.shown as u64),
+            counted(tree.calls, "call", "calls")
+        ));
+    }
+    lines
+}
+
+/// For each line, whether it is the last child of its parent: no line at its depth follows
+/// before a shallower one.
+fn last_flags(tree: &Tree) -> Vec<bool> {
+    let mut last = vec![true; tree.lines.len()];
+    // pending[d]: a line at depth d follows, with nothing shallower in between.
+    let mut pending: Vec<bool> = Vec::new();
+    for i in (0..tree.lines.len()).rev() {
+        let depth = tree.lines[i].depth as usize;
+        last[i] = !pending.get(depth).copied().unwrap_or(false);
+        pending.resize(depth + 1, false);
+        pending[depth] = true;
+    }
+    last
+}
+
+/// The text of a process: `<0.110.0>`, or `<unknown>`.
+pub fn pid_text(snap: &Snapshot, pid: u64) -> String {
+    match snap.process(pid) {
+        Ok(Some(p)) => p.text,
+        _ => "<unknown>".to_string(),
+    }
+}
+
+/// `… 9,990 more calls #10..#9999 (19,980 in all): Fixture.Loop.step/1 ×9,990`.
+pub fn fold_text(fold: &Fold) -> String {
+    let what = match fold.reason {
+        FoldReason::Depth => counted(fold.children, "call", "calls"),
+        FoldReason::Children | FoldReason::Budget => {
+            counted(fold.children, "more call", "more calls")
+        }
+    };
+    let ids = if fold.children == 1 {
+        format!("#{}", fold.first)
+    } else {
+        format!("#{}..#{}", fold.first, fold.last)
+    };
+    let all = if fold.calls != fold.children {
+        format!(" ({} in all)", count(fold.calls))
+    } else {
+        String::new()
+    };
+    let mut functions: Vec<String> = fold
+        .functions
+        .iter()
+        .map(|f| {
+            format!(
+                "{} ×{}",
+                Style::of_module(&f.module).mfa(&f.module, &f.function, f.arity),
+                count(f.calls)
+            )
+        })
+        .collect();
+    if fold.more_functions || fold.sampled {
+        functions.push("…".to_string());
+    }
+    format!("… {what} {ids}{all}: {}", functions.join(", "))
+}
