@@ -6,7 +6,9 @@ defmodule Shop.MixProject do
       app: :shop,
       version: "0.1.0",
       elixir: "~> 1.14",
-      deps: deps()
+      deps: deps(),
+      # ElixirScope: rewrite the compiled beams after every compile (elixir-scope on PATH).
+      aliases: [compile: ["compile", "cmd elixir-scope instrument _build/#{Mix.env()}"]]
     ]
   end
 
