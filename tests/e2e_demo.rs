@@ -1,0 +1,250 @@
+//! The workflow a user follows, end to end, on a fresh copy of the demo (`examples/`):
+//! `mix compile` with the one alias, the scenario run as usual, then the recording queried
+//! through the CLI's JSON and through a scripted IEx session.
+//!
+//! What must hold: calls of the app (Elixir), of its Elixir dependency (`money`) and of its
+//! Erlang dependency (`luhn`) are recorded with correct parent links, results and the raised
+//! exception; the demo's own test suite passes instrumented; its output is the same with and
+//! without instrumentation; `restore` gives back the beams Mix compiled.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use support::{elixir_scope_bin, executable};
+
+/// A copy of `examples/` in a temporary directory, and the environment to run Mix in it.
+struct Demo {
+    _dir: tempfile::TempDir,
+    shop: PathBuf,
+    path_env: String,
+}
+
+impl Demo {
+    fn new() -> Demo {
+        executable("mix", "elixir");
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let dir = tempfile::tempdir().expect("temp dir");
+        for project in ["shop", "money", "luhn"] {
+            copy_project(&examples.join(project), &dir.path().join(project));
+        }
+        let bin_dir = elixir_scope_bin()
+            .parent()
+            .expect("binary directory")
+            .to_path_buf();
+        let path_env = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )))
+        .expect("PATH")
+        .to_string_lossy()
+        .into_owned();
+        Demo {
+            shop: dir.path().join("shop"),
+            _dir: dir,
+            path_env,
+        }
+    }
+
+    /// Runs a command in the shop project with `elixir-scope` on PATH; returns stdout.
+    fn run(&self, program: &str, args: &[&str], stdin: Option<&str>) -> String {
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .current_dir(&self.shop)
+            .env("PATH", &self.path_env)
+            .env("MIX_ENV", "dev")
+            .env_remove("ELIXIR_SCOPE_DB")
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("starting a command");
+        if let Some(input) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("writing stdin");
+        }
+        let output = child.wait_with_output().expect("waiting for a command");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{program} {args:?} failed ({}):\n{stdout}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+
+    fn mix(&self, args: &[&str]) -> String {
+        self.run("mix", args, None)
+    }
+
+    /// `elixir-scope calls ... --json` on the latest run.
+    fn calls(&self, filters: &[&str]) -> Vec<Value> {
+        let mut args = vec!["calls", "--json", "--limit", "1000"];
+        args.extend_from_slice(filters);
+        let bin = elixir_scope_bin();
+        let text = self.run(bin.to_str().expect("path"), &args, None);
+        serde_json::from_str::<Vec<Value>>(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+}
+
+fn copy_project(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("creating a directory");
+    for entry in std::fs::read_dir(from).expect("reading the demo") {
+        let entry = entry.expect("a directory entry");
+        let name = entry.file_name();
+        if ["_build", "deps", ".elixir_scope"].contains(&name.to_string_lossy().as_ref()) {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().expect("file type").is_dir() {
+            copy_project(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copying a file");
+        }
+    }
+}
+
+/// The scenario's own lines: what follows the last line of instrument's summary (the alias
+/// prints it before the scenario runs).
+fn scenario_lines(stdout: &str) -> Vec<String> {
+    let lines: Vec<&str> = stdout.lines().collect();
+    let start = lines
+        .iter()
+        .rposition(|l| l.starts_with("  runtime "))
+        .map_or(0, |i| i + 1);
+    lines[start..]
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.to_string())
+        .collect()
+}
+
+fn field<'a>(call: &'a Value, key: &str) -> &'a str {
+    call[key].as_str().unwrap_or_default()
+}
+
+#[test]
+fn the_demo_records_app_and_dependencies_end_to_end() {
+    let demo = Demo::new();
+
+    // 1. One alias in mix.exs: compiling instruments the app and its dependencies.
+    let compiled = demo.mix(&["compile"]);
+    assert!(compiled.contains("elixir-scope instrument"), "{compiled}");
+    assert!(compiled.contains("runtime   installed in"), "{compiled}");
+    assert!(compiled.contains("failed         0"), "{compiled}");
+
+    // 2. Run the scenario as usual; it records.
+    let recorded = scenario_lines(&demo.mix(&["run", "-e", "Shop.Scenario.run"]));
+    assert!(
+        recorded.iter().any(|l| l.starts_with("ada: paid")),
+        "{recorded:?}"
+    );
+
+    // 3. The CLI's JSON: the app's calls, with results and the exception.
+    let places = demo.calls(&["--module", "Shop.Checkout", "--function", "place"]);
+    assert_eq!(places.len(), 4, "{places:#?}");
+    let raised: Vec<&Value> = places.iter().filter(|c| c["outcome"] == "error").collect();
+    assert_eq!(raised.len(), 1, "{places:#?}");
+    assert!(field(raised[0], "exception").contains("Shop.PaymentError"));
+    assert!(raised[0]["args"][0]
+        .as_str()
+        .unwrap()
+        .contains("4485 2752 7460 3423"));
+    let results: Vec<&str> = places.iter().map(|c| field(c, "result")).collect();
+    assert!(
+        results.contains(&"{:ok, %Money{cents: 2100, currency: :EUR}}"),
+        "{results:?}"
+    );
+    assert!(
+        results.contains(&"{:error, {:out_of_stock, \"mat\"}}"),
+        "{results:?}"
+    );
+    let place_ids: Vec<u64> = places.iter().map(|c| c["id"].as_u64().unwrap()).collect();
+
+    // The Erlang dependency: luhn:valid/1 once per order, each the child of its place/1 call,
+    // printed in Erlang syntax.
+    let valids = demo.calls(&["--module", "luhn", "--function", "valid"]);
+    let parents: Vec<u64> = valids
+        .iter()
+        .map(|c| c["parent"].as_u64().unwrap())
+        .collect();
+    let mut sorted_parents = parents.clone();
+    sorted_parents.sort();
+    let mut sorted_places = place_ids.clone();
+    sorted_places.sort();
+    assert_eq!(sorted_parents, sorted_places, "{valids:#?}");
+    assert!(valids.iter().all(|c| field(c, "module") == "luhn"));
+    let refused = valids
+        .iter()
+        .find(|c| c["parent"] == raised[0]["id"])
+        .expect("the refused card's check");
+    assert_eq!(field(refused, "result"), "false");
+    assert_eq!(refused["args"][0], "<<\"4485 2752 7460 3423\">>");
+
+    // The Elixir dependency: Money.add/2 inside Money.sum/1 inside Checkout.total/1 inside
+    // Checkout.place/1.
+    let by_id: HashMap<u64, Value> = demo
+        .calls(&[])
+        .into_iter()
+        .map(|c| (c["id"].as_u64().unwrap(), c))
+        .collect();
+    let add = demo
+        .calls(&["--module", "Money", "--function", "add"])
+        .into_iter()
+        .find(|c| c["result"] == "%Money{cents: 2100, currency: :EUR}")
+        .expect("ada's total");
+    let chain: Vec<String> = std::iter::successors(Some(add), |c| {
+        c["parent"].as_u64().and_then(|p| by_id.get(&p).cloned())
+    })
+    .map(|c| field(&c, "mfa").to_string())
+    .collect();
+    assert_eq!(
+        chain[..4],
+        [
+            "Money.add/2",
+            "Money.sum/1",
+            "Shop.Checkout.total/1",
+            "Shop.Checkout.place/1"
+        ],
+        "{chain:?}"
+    );
+
+    // The exception is listed as such.
+    let exceptions = demo.calls(&["--exceptions"]);
+    assert!(exceptions.iter().any(|c| c["id"] == raised[0]["id"]));
+
+    // 4. The demo's own test suite passes instrumented (and records).
+    let tests = demo.run("mix", &["test"], None);
+    assert!(tests.contains("0 failures"), "{tests}");
+
+    // 5. Restore: the beams Mix compiled, and the same output without instrumentation.
+    let bin = elixir_scope_bin();
+    let restored = demo.run(bin.to_str().unwrap(), &["restore", "_build/dev"], None);
+    assert!(restored.contains("restored"), "{restored}");
+    let plain = demo.run(
+        "elixir",
+        &[
+            "-pa",
+            "_build/dev/lib/shop/ebin",
+            "-pa",
+            "_build/dev/lib/money/ebin",
+            "-pa",
+            "_build/dev/lib/luhn/ebin",
+            "-e",
+            "{:ok, _} = Application.ensure_all_started(:shop); Shop.Scenario.run()",
+        ],
+        None,
+    );
+    let plain: Vec<String> = plain.lines().map(str::to_string).collect();
+    assert_eq!(recorded, plain, "output differs with instrumentation");
+}
