@@ -3,7 +3,11 @@
 //! - `libelixir_scope_nif.so`, the NIF (built by `cli/build.rs` from `runtime_nif/`);
 //! - the Erlang modules `elixir_scope_runtime`, `elixir_scope_nif`, `elixir_scope_stacktrace`
 //!   (from `runtime_nif/erlang/`), compiled on install with the user's own `erlc`, so that they
-//!   match the user's OTP release.
+//!   match the user's OTP release;
+//! - the IEx helpers, the Elixir module `ElixirScope` (from `runtime_nif/elixir/`), compiled
+//!   with the user's own `elixirc`: for Elixir projects (a directory holding `Elixir.*` beams,
+//!   or no beams yet while Elixir is installed); a pure-Erlang directory goes without them,
+//!   and [`Installed::Fresh`] lists what was installed, so callers can say so.
 //!
 //! [`install`] puts them into a directory on the code path (an `ebin`), with the runtime's
 //! settings (`elixir_scope_runtime.config`). It is idempotent (a stamp file records which bundle
@@ -38,6 +42,26 @@ pub const ERLANG_SOURCES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The Elixir sources of the IEx helpers: (file name, source).
+pub const ELIXIR_SOURCES: &[(&str, &str)] = &[
+    (
+        "elixir_scope.ex",
+        include_str!("../../runtime_nif/elixir/elixir_scope.ex"),
+    ),
+    (
+        "elixir_scope_format.ex",
+        include_str!("../../runtime_nif/elixir/elixir_scope/format.ex"),
+    ),
+    (
+        "elixir_scope_query.ex",
+        include_str!("../../runtime_nif/elixir/elixir_scope/query.ex"),
+    ),
+];
+
+/// The beam of the IEx helpers' main module; [`Installed::Fresh`] lists it when they were
+/// installed.
+pub const ELIXIR_MODULE_BEAM: &str = "Elixir.ElixirScope.beam";
+
 /// A failed install; the target directory is left as it was.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
@@ -59,6 +83,15 @@ pub enum InstallError {
     /// `erlc` rejected the runtime's sources.
     #[error("erlc could not compile the ElixirScope runtime:\n{0}")]
     Compile(String),
+    /// The directory holds Elixir beams but `elixirc` is not on PATH.
+    #[error(
+        "`elixirc` is not on PATH, so the IEx helpers (ElixirScope) cannot be compiled for \
+         these Elixir beams; install Elixir (apt-get install elixir)"
+    )]
+    NoElixirc,
+    /// `elixirc` rejected the IEx helpers.
+    #[error("elixirc could not compile the IEx helpers (ElixirScope):\n{0}")]
+    CompileElixir(String),
 }
 
 /// What [`install`] did.
@@ -135,7 +168,7 @@ fn target_for(path: &Path) -> Result<Vec<PathBuf>, String> {
 pub fn bundle_id() -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(NIF_LIBRARY);
-    for (name, source) in ERLANG_SOURCES {
+    for (name, source) in ERLANG_SOURCES.iter().chain(ELIXIR_SOURCES) {
         hasher.update(name.as_bytes());
         hasher.update(source.as_bytes());
     }
@@ -154,10 +187,18 @@ pub fn install(dir: &Path, settings: &str) -> Result<Installed, InstallError> {
         return Err(InstallError::NotADirectory(dir.to_path_buf()));
     }
     write_settings(dir, settings)?;
-    let id = bundle_id();
+    let elixir = wants_elixir(dir);
+    let id = format!(
+        "{}{}",
+        bundle_id(),
+        if elixir { "" } else { " erlang-only" }
+    );
     let stamp = dir.join(STAMP_FILE);
-    if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == id) && all_present(dir) {
-        return Ok(Installed::AlreadyCurrent);
+    if let Ok(text) = std::fs::read_to_string(&stamp) {
+        let mut lines = text.lines();
+        if lines.next() == Some(id.as_str()) && lines.all(|file| dir.join(file).is_file()) {
+            return Ok(Installed::AlreadyCurrent);
+        }
     }
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -178,11 +219,19 @@ pub fn install(dir: &Path, settings: &str) -> Result<Installed, InstallError> {
 
     let mut files = vec![NIF_FILE.to_string()];
     files.extend(beam_names());
+    if elixir {
+        files.extend(compile_elixir(&src, built)?);
+    }
     for file in &files {
         let to = dir.join(file);
         std::fs::rename(built.join(file), &to).map_err(io(&to))?;
     }
-    std::fs::write(&stamp, format!("{id}\n")).map_err(io(&stamp))?;
+    let mut text = format!("{id}\n");
+    for file in &files {
+        text.push_str(file);
+        text.push('\n');
+    }
+    std::fs::write(&stamp, text).map_err(io(&stamp))?;
     Ok(Installed::Fresh(files))
 }
 
@@ -213,8 +262,73 @@ fn beam_names() -> impl Iterator<Item = String> {
         .map(|(name, _)| name.replace(".erl", ".beam"))
 }
 
-fn all_present(dir: &Path) -> bool {
-    dir.join(NIF_FILE).is_file() && beam_names().all(|beam| dir.join(beam).is_file())
+/// Whether `dir` gets the IEx helpers: it holds Elixir beams (other than ours), or no beams
+/// at all while `elixirc` is on PATH. A directory of Erlang beams only is a pure-Erlang
+/// project.
+fn wants_elixir(dir: &Path) -> bool {
+    let mut beams = 0;
+    let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    for entry in entries {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !name.ends_with(".beam") || name.starts_with("elixir_scope_") {
+            continue;
+        }
+        if name.starts_with("Elixir.") && !name.starts_with("Elixir.ElixirScope") {
+            return true;
+        }
+        if !name.starts_with("Elixir.") {
+            beams += 1;
+        }
+    }
+    beams == 0 && which::which("elixirc").is_ok()
+}
+
+/// Compiles the IEx helpers into `out` (next to the runtime's beams, which it calls); returns
+/// the beams written.
+fn compile_elixir(src: &Path, out: &Path) -> Result<Vec<String>, InstallError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| InstallError::Io { path, source }
+    };
+    for (name, source) in ELIXIR_SOURCES {
+        std::fs::write(src.join(name), source).map_err(io(&src.join(name)))?;
+    }
+    // Compiled from inside `src` with plain file names, so that stack traces name
+    // `elixir_scope.ex`, not the temporary directory.
+    let out = std::path::absolute(out).map_err(io(out))?;
+    let mut elixirc = Command::new("elixirc");
+    elixirc
+        .current_dir(src)
+        .arg("-o")
+        .arg(&out)
+        .arg("-pa")
+        .arg(&out);
+    for (name, _) in ELIXIR_SOURCES {
+        elixirc.arg(name);
+    }
+    let output = elixirc.output().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => InstallError::NoElixirc,
+        _ => InstallError::Io {
+            path: PathBuf::from("elixirc"),
+            source: e,
+        },
+    })?;
+    if !output.status.success() {
+        return Err(InstallError::CompileElixir(format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    let mut beams: Vec<String> = std::fs::read_dir(&out)
+        .map_err(io(&out))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("Elixir.") && name.ends_with(".beam"))
+        .collect();
+    beams.sort();
+    Ok(beams)
 }
 
 fn compile_erlang(src: &Path, out: &Path) -> Result<(), InstallError> {
@@ -282,6 +396,56 @@ mod tests {
             .filter(|name| name.starts_with(".elixir_scope_install"))
             .collect();
         assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
+    }
+
+    #[test]
+    fn elixir_projects_get_the_iex_helpers_and_erlang_projects_do_not() {
+        // An empty directory (Elixir is installed here): the helpers come along.
+        let dir = tempfile::tempdir().unwrap();
+        let Installed::Fresh(files) = install(dir.path(), "[]").unwrap() else {
+            panic!("expected a fresh install");
+        };
+        assert!(files.contains(&ELIXIR_MODULE_BEAM.to_string()), "{files:?}");
+        assert!(dir.path().join("Elixir.ElixirScope.Format.beam").is_file());
+
+        // A directory of Erlang beams only: a pure-Erlang project, no helpers.
+        let erlang = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            dir.path().join("elixir_scope_nif.beam"),
+            erlang.path().join("my_app.beam"),
+        )
+        .unwrap();
+        let Installed::Fresh(files) = install(erlang.path(), "[]").unwrap() else {
+            panic!("expected a fresh install");
+        };
+        assert!(!files.iter().any(|f| f.starts_with("Elixir.")), "{files:?}");
+        assert!(!erlang.path().join(ELIXIR_MODULE_BEAM).exists());
+        assert_eq!(
+            install(erlang.path(), "[]").unwrap(),
+            Installed::AlreadyCurrent
+        );
+
+        // An Elixir beam appears: the helpers are installed then.
+        std::fs::copy(
+            dir.path().join(ELIXIR_MODULE_BEAM),
+            erlang.path().join("Elixir.MyApp.beam"),
+        )
+        .unwrap();
+        let Installed::Fresh(files) = install(erlang.path(), "[]").unwrap() else {
+            panic!("expected a fresh install");
+        };
+        assert!(files.contains(&ELIXIR_MODULE_BEAM.to_string()), "{files:?}");
+
+        // A helper beam removed is put back.
+        std::fs::remove_file(erlang.path().join("Elixir.ElixirScope.Query.beam")).unwrap();
+        assert!(matches!(
+            install(erlang.path(), "[]").unwrap(),
+            Installed::Fresh(_)
+        ));
+        assert!(erlang
+            .path()
+            .join("Elixir.ElixirScope.Query.beam")
+            .is_file());
     }
 
     #[test]

@@ -17,7 +17,7 @@
 %%     `{failed, Reason}'.</li>
 %% <li>process dictionary `$elixir_scope_call': the process's current recorded call: `Id',
 %%     `{Id, TailCalls}' once it made tail calls, `none' between calls; `undefined' before the
-%%     process's first recorded call.</li>
+%%     process's first recorded call; `muted' inside {@link without_recording/1}.</li>
 %% <li>process dictionary `$elixir_scope_in_runtime': `true' in processes that must not record
 %%     (the one starting the runtime, the runtime's owner).</li>
 %% </ul>
@@ -57,7 +57,7 @@
 -export([start/0, start/1, status/0, pause/0, resume/0, pause/1, resume/1]).
 -export([flush/0, flush/1, stats/0, nif_paths/0]).
 %% Queries (for IEx).
--export([call/1, children/2, subtree/2, calls/1]).
+-export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, without_recording/1]).
 
 -define(RECORDING, elixir_scope_recording).
 -define(STATE, elixir_scope_state).
@@ -100,6 +100,10 @@ enter(Module, Function, Arity, Args) ->
     case get(?CURRENT) of
         undefined ->
             first_enter(Module, Function, Arity, Args);
+        muted ->
+            %% Inside without_recording/1: a token that return/2 and exception/4 turn into
+            %% no record (the NIF ignores a current call that is not an id).
+            {0, muted};
         Parent ->
             Id = elixir_scope_nif:enter(Module, Function, Arity, Args, Parent),
             put(?CURRENT, Id),
@@ -253,7 +257,40 @@ subtree(Id, Limit) ->
 calls(Filter) when is_map(Filter) ->
     if_loaded(fun() -> elixir_scope_nif:calls(Filter) end).
 
+%% @doc The tree under call `Id' with long and deep parts folded: `#{calls => N, shown => S,
+%% lines => [{Depth, CallOrFold}]}' in display order, or `undefined'. `Limits' is `#{depth,
+%% children, calls}' (see `store::TreeLimits'; `infinity' for no limit on depth or children).
+-spec tree(non_neg_integer(), map()) -> map() | undefined | {error, term()}.
+tree(Id, Limits) when is_map(Limits) ->
+    if_loaded(fun() -> elixir_scope_nif:tree(Id, Limits) end).
+
+%% @doc `#{run, calls, exceptions, processes, tail_calls}' stored for the current run.
+-spec summary() -> map() | {error, term()}.
+summary() ->
+    if_loaded(fun elixir_scope_nif:summary/0).
+
+%% @doc Runs `Fun' with recording off for the calling process only and returns its result:
+%% wrapped functions it calls run unrecorded, other processes record as before. For code that
+%% reads the recording while the system records (the IEx helpers): what it calls to query and
+%% print (Enum, Inspect implementations, ...) may be wrapped too, and must not add itself to
+%% what it reads.
+-spec without_recording(fun(() -> T)) -> T.
+without_recording(Fun) when is_function(Fun, 0) ->
+    case put(?CURRENT, muted) of
+        muted ->
+            Fun();
+        Previous ->
+            try
+                Fun()
+            after
+                restore_current(Previous)
+            end
+    end.
+
 %%% Internals
+
+restore_current(undefined) -> erase(?CURRENT);
+restore_current(Previous) -> put(?CURRENT, Previous).
 
 in_runtime() ->
     get(?IN_RUNTIME) =:= true.

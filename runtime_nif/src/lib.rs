@@ -8,7 +8,7 @@
 //! - [`hot`] – the hot path: `enter/5`, `enter_first/6`, `call_return/2`,
 //!   `call_exception/4`, `tail_call/6`.
 //! - [`control`] – `start/1`, `flush/1`, `stats/0`, `loaded/0`.
-//! - [`query`] – `call/1`, `children/2`, `subtree/2`, `calls/1` for IEx.
+//! - [`query`] – `call/1`, `children/2`, `subtree/2`, `calls/1`, `tree/2`, `summary/0` for IEx.
 //! - [`term`] – live terms for the encoder; atom and pid words.
 //! - [`runtime`] – the VM's one runtime and the exit hook that flushes it.
 //! - [`atoms`] – atoms the NIF returns.

@@ -1,15 +1,19 @@
 //! Queries from inside the VM (for IEx), over the store of the running runtime, as maps with
 //! the captured values decoded back into terms. They read the store: dirty I/O schedulers.
 //!
-//! Times are `erlang:monotonic_time(nanosecond)` values, so they compare with the VM's clock.
-//! A call is `#{id, parent, pid, module, function, arity, args, scheduler, start_ns, end_ns,
-//! outcome, value, tail_calls}` where `outcome` is `return`, `{exception, Class}` or `running`
-//! and `pid` is the pid's text.
+//! Times are `erlang:monotonic_time(nanosecond)` values, so they compare with the VM's clock
+//! (`start_unix_ns` is the start on the wall clock). A call is `#{id, parent, pid, module,
+//! function, arity, args, scheduler, start_ns, start_unix_ns, end_ns, outcome, value,
+//! tail_calls}` where `outcome` is `return`, `{exception, Class}` or `running` and `pid` is the
+//! pid's text.
+//!
+//! `tree/2` gives a call tree with folding (`store::Snapshot::tree`) as lines in display order,
+//! `summary/0` the run's counts.
 
 use std::collections::HashMap;
 
 use rustler::{Atom, Encoder, Env, NifResult, Term};
-use store::{Call, CallFilter, Outcome, RunInfo, Snapshot};
+use store::{Call, CallFilter, Fold, Outcome, RunInfo, Snapshot, TreeItem, TreeLimits};
 
 use crate::atoms;
 use crate::runtime;
@@ -18,7 +22,29 @@ use crate::term::{atom_text, word};
 /// The most calls one query returns.
 const MAX_LIMIT: usize = 100_000;
 
+/// The atoms of the encoder's cut markers (`{'$elixir_scope_cut', Kind, Detail}`): values are
+/// decoded in safe mode, which refuses atoms the VM does not have yet, and nothing but the
+/// encoder may have made these.
+const MARKER_ATOMS: &[&str] = &[
+    "$elixir_scope_cut",
+    "list",
+    "more",
+    "tuple",
+    "map",
+    "binary",
+    "bitstring",
+    "unknown",
+    "depth",
+    "integer",
+    "big",
+    "fun",
+    "other",
+];
+
 fn snapshot<'a>(env: Env<'a>) -> Result<Snapshot, Term<'a>> {
+    for name in MARKER_ATOMS {
+        let _ = Atom::from_str(env, name);
+    }
     let Some(rt) = runtime::get() else {
         return Err((atoms::error(), atoms::not_started()).encode(env));
     };
@@ -96,8 +122,14 @@ fn calls<'a>(env: Env<'a>, filter: Term<'a>) -> NifResult<Term<'a>> {
         function: text(atoms::function()),
         arity: get(atoms::arity()).map(|t| t.decode()).transpose()?,
         pid: get(atoms::pid()).filter(|t| t.is_pid()).map(word),
-        since: time(atoms::since_ns())?,
-        until: time(atoms::until_ns())?,
+        since: match time(atoms::since_ns())? {
+            Some(t) => Some(t),
+            None => unix_time(&info, get(keys::since_unix_ns()))?,
+        },
+        until: match time(atoms::until_ns())? {
+            Some(t) => Some(t),
+            None => unix_time(&info, get(keys::until_unix_ns()))?,
+        },
         exceptions_only: get(atoms::exceptions())
             .map(|t| t.decode())
             .transpose()?
@@ -113,6 +145,144 @@ fn calls<'a>(env: Env<'a>, filter: Term<'a>) -> NifResult<Term<'a>> {
         Ok(calls) => list(env, &snap, &calls),
         Err(e) => (atoms::error(), e.to_string()).encode(env),
     })
+}
+
+/// A wall-clock filter time (ns since the UNIX epoch) as an event time of the run.
+fn unix_time(info: &RunInfo, term: Option<Term<'_>>) -> NifResult<Option<u64>> {
+    Ok(match term {
+        Some(t) => Some(info.monotonic_ns(t.decode::<i64>()?.max(0) as u64)),
+        None => None,
+    })
+}
+
+/// The atoms only the queries use.
+mod keys {
+    rustler::atoms! {
+        since_unix_ns,
+        until_unix_ns,
+        start_unix_ns,
+        depth,
+        children,
+        infinity,
+        lines,
+        shown,
+        fold,
+        first,
+        last,
+        functions,
+        more_functions,
+        sampled,
+        exceptions,
+        processes,
+        tail_calls,
+    }
+}
+
+/// The tree under call `Id` as `#{calls => N, shown => S, lines => [{Depth, Line}]}` where a
+/// line is a call map or a fold map `#{fold => children | depth | budget, parent, first, last,
+/// children, calls, functions => [{Module, Function, Arity, Count}], more_functions, sampled}`;
+/// `undefined` when there is no such call. `Limits` is `#{depth, children, calls}` (integers,
+/// or `infinity` for depth and children; calls at most 100,000).
+#[rustler::nif(schedule = "DirtyIo")]
+fn tree<'a>(env: Env<'a>, id: u64, limits: Term<'a>) -> NifResult<Term<'a>> {
+    let limit = |key: Atom, default: u64| -> NifResult<u64> {
+        match limits.map_get(key) {
+            Err(_) => Ok(default),
+            Ok(t) if t == keys::infinity().to_term(env) => Ok(u64::MAX),
+            Ok(t) => t.decode::<u64>(),
+        }
+    };
+    let defaults = TreeLimits::DEFAULT;
+    let limits = TreeLimits {
+        depth: limit(keys::depth(), u64::from(defaults.depth))?.min(u64::from(u32::MAX)) as u32,
+        children: limit(keys::children(), defaults.children as u64)?.min(usize::MAX as u64)
+            as usize,
+        calls: limit(atoms::calls(), defaults.calls as u64)?.clamp(1, MAX_LIMIT as u64) as usize,
+    };
+    let snap = match snapshot(env) {
+        Ok(s) => s,
+        Err(e) => return Ok(e),
+    };
+    let tree = match snap.tree(id, &limits) {
+        Ok(Some(tree)) => tree,
+        Ok(None) => return Ok(atoms::undefined().encode(env)),
+        Err(e) => return Ok((atoms::error(), e.to_string()).encode(env)),
+    };
+    let mut to_term = CallTerm::new(&snap);
+    let lines: Vec<Term<'a>> = tree
+        .lines
+        .iter()
+        .map(|line| {
+            let item = match &line.item {
+                TreeItem::Call(c) => to_term.encode(env, c),
+                TreeItem::Fold(f) => fold_term(env, f),
+            };
+            (line.depth, item).encode(env)
+        })
+        .collect();
+    Term::map_from_pairs(
+        env,
+        &[
+            (atoms::calls().encode(env), tree.calls.encode(env)),
+            (keys::shown().encode(env), tree.shown.encode(env)),
+            (keys::lines().encode(env), lines.encode(env)),
+        ],
+    )
+}
+
+fn fold_term<'a>(env: Env<'a>, fold: &Fold) -> Term<'a> {
+    let undefined = atoms::undefined().encode(env);
+    let atom = |text: &str| Atom::from_str(env, text).map_or(undefined, |a| a.encode(env));
+    let functions: Vec<Term<'a>> = fold
+        .functions
+        .iter()
+        .map(|f| (atom(&f.module), atom(&f.function), f.arity, f.calls).encode(env))
+        .collect();
+    let pairs = [
+        (keys::fold().encode(env), atom(fold.reason.as_str())),
+        (atoms::parent().encode(env), fold.parent.encode(env)),
+        (keys::first().encode(env), fold.first.encode(env)),
+        (keys::last().encode(env), fold.last.encode(env)),
+        (keys::children().encode(env), fold.children.encode(env)),
+        (atoms::calls().encode(env), fold.calls.encode(env)),
+        (keys::functions().encode(env), functions.encode(env)),
+        (
+            keys::more_functions().encode(env),
+            fold.more_functions.encode(env),
+        ),
+        (keys::sampled().encode(env), fold.sampled.encode(env)),
+    ];
+    Term::map_from_pairs(env, &pairs).unwrap_or(undefined)
+}
+
+/// `#{run, calls, exceptions, processes, tail_calls}` of the running run: table sizes, so the
+/// cost does not grow with the run.
+#[rustler::nif(schedule = "DirtyIo")]
+fn summary(env: Env<'_>) -> NifResult<Term<'_>> {
+    let snap = match snapshot(env) {
+        Ok(s) => s,
+        Err(e) => return Ok(e),
+    };
+    let counts = match snap.counts() {
+        Ok(c) => c,
+        Err(e) => return Ok((atoms::error(), e.to_string()).encode(env)),
+    };
+    Term::map_from_pairs(
+        env,
+        &[
+            (atoms::run().encode(env), snap.run().id.encode(env)),
+            (atoms::calls().encode(env), counts.calls.encode(env)),
+            (
+                keys::exceptions().encode(env),
+                counts.exceptions.encode(env),
+            ),
+            (keys::processes().encode(env), counts.processes.encode(env)),
+            (
+                keys::tail_calls().encode(env),
+                counts.tail_calls.encode(env),
+            ),
+        ],
+    )
 }
 
 fn from_erlang_ns(info: &RunInfo, erlang_ns: i64) -> u64 {
@@ -195,6 +365,10 @@ impl<'s> CallTerm<'s> {
             (
                 atoms::start_ns().encode(env),
                 info.erlang_monotonic_ns(call.start).encode(env),
+            ),
+            (
+                keys::start_unix_ns().encode(env),
+                info.unix_ns(call.start).encode(env),
             ),
             (atoms::end_ns().encode(env), end_ns),
             (atoms::outcome().encode(env), outcome),

@@ -129,6 +129,14 @@ fn install_runtime(targets: &[PathBuf], config: &config::Config) -> Vec<RuntimeI
         .iter()
         .map(|dir| {
             let (outcome, error) = match bundle::install(dir, &settings) {
+                Ok(bundle::Installed::Fresh(files))
+                    if !files.iter().any(|f| f == bundle::ELIXIR_MODULE_BEAM) =>
+                {
+                    (
+                        "installed (Erlang only: no Elixir beams, so no IEx helpers)",
+                        None,
+                    )
+                }
                 Ok(bundle::Installed::Fresh(_)) => ("installed", None),
                 Ok(bundle::Installed::AlreadyCurrent) => ("up to date", None),
                 Err(e) => ("failed", Some(e.to_string())),

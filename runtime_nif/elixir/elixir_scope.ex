@@ -1,0 +1,290 @@
+defmodule ElixirScope do
+  @moduledoc """
+  What ElixirScope recorded in this VM, at the IEx prompt, while the system runs.
+
+  `elixir-scope instrument` rewrote the project's beams so that their functions report every
+  call to the runtime, which stores them (arguments, results, exceptions, timings, who called
+  whom) in `.elixir_scope/trace.redb`. This module reads that recording:
+
+      iex> ElixirScope.calls(module: Shop.Cart, limit: 3)
+      ID   PID        STARTED       DURATION  CALL
+      812  <0.245.0>  14:03:21.120  41µs      Shop.Cart.total(%Shop.Cart{items: [...]}) → 127.5
+      ...
+
+      iex> ElixirScope.show_trace(812)
+      #812 Shop.Cart.total(%Shop.Cart{...}) → 127.5 (41µs, #PID<0.245.0>)
+      ├── #813 Shop.Pricing.line(%Shop.Item{...}) → 100.0 (2.1µs)
+      └── #814 Shop.Pricing.line(%Shop.Item{...}) → 27.5 (1.9µs)
+
+  ## Calls
+
+  `calls/1`, `exceptions/1` and the nodes of `trace/2` are maps:
+
+    * `:id` - the call's id in this run (ids grow in the order calls started)
+    * `:parent` - the id of the recorded call that made it in the same process, or `nil`
+    * `:pid` - the process
+    * `:module`, `:function`, `:arity`, `:args` - what was called, with what
+    * `:outcome` - `:returned`, `:raised` or `:running`
+    * `:result` - the value it returned (`nil` unless it returned)
+    * `:exception` - `{kind, reason, stacktrace}` when it raised, else `nil`
+    * `:start` - when it started, in `System.monotonic_time(:nanosecond)` units
+    * `:started_at` - when it started, as a `DateTime` (UTC)
+    * `:duration_ns` - how long it ran (`nil` while it runs)
+    * `:tail_calls` - how many local tail calls it made (loops), `:scheduler`
+
+  ## Values
+
+  Values are the terms the calls saw, as the recorder captured them: within its caps (by
+  default 32 terms, 16 elements per collection, 128 bytes per binary, 8 levels), so a large
+  value is cut and the cut is marked with a tuple `{:"$elixir_scope_cut", kind, detail}`:
+  a cut list ends in `[... | {:"$elixir_scope_cut", :list, :more}]`, a tuple or a map gets a last
+  element or pair saying how many were left out, a long binary becomes
+  `{:"$elixir_scope_cut", :binary, {size, prefix}}`. Printed, a cut shows as an ellipsis:
+  `[1, 2, …]`, `%{a: 1, …(5 more)}`, `"abc"…(1000 bytes)` (see `ElixirScope.Format`).
+
+  ## Reading while recording
+
+  Every function here first flushes the recording (so the calls just made are there), then
+  queries it with recording switched off for the calling process only
+  (`:elixir_scope_runtime.without_recording/1`): printing runs `inspect/2`, `Enum`, and the
+  `Inspect` implementations of recorded structs, any of which may be instrumented, and none
+  of that is recorded or read back. Other processes keep recording. Queries run in the
+  runtime's NIF on dirty schedulers, on a snapshot of the store, so they never wait for the
+  writer nor make it wait.
+
+  ## At the prompt
+
+  `calls/1` and `exceptions/1` return lists of maps; called at the IEx prompt they also print
+  them as a table first (`print: false` turns that off, `print: true` prints anywhere).
+  `show_trace/2` prints and returns `:ok`; `trace/2` returns the same tree as data. (Why not
+  a struct with its own `Inspect` implementation: Mix consolidates protocols when it compiles
+  the project, before `elixir-scope instrument` adds this module, and a consolidated `Inspect`
+  ignores implementations it did not see.)
+
+  Bad options raise `ArgumentError`, and so does a call id the run does not hold, with a
+  message saying what is expected; a VM that records nothing raises `RuntimeError` saying why.
+  """
+
+  alias ElixirScope.{Format, Query}
+
+  @doc """
+  Recorded calls of this run, newest first.
+
+  Options (all optional, combined with "and"):
+
+    * `:module` - only calls of this module (`Shop.Cart`, `:lists`)
+    * `:function` - only calls of this function name (any module unless `:module` is given)
+    * `:arity` - only calls with this arity
+    * `:pid` - only calls of this process: a pid or its text (`"<0.110.0>"`)
+    * `:since`, `:until` - only calls that started in this window: a `DateTime`, or a
+      `System.monotonic_time/0` value taken earlier in this VM
+    * `:exceptions` - `true` for only calls that raised
+    * `:limit` - at most this many (default 20, at most 100,000)
+    * `:print` - print the table (default: when called at the IEx prompt)
+
+  ## Examples
+
+      iex> t = System.monotonic_time()
+      iex> Shop.checkout(cart)
+      iex> ElixirScope.calls(since: t, module: Shop.Pricing, limit: 2)
+      ID   PID        STARTED       DURATION  CALL
+      814  <0.245.0>  14:03:21.121  1.9µs     Shop.Pricing.line(%Shop.Item{price: 27.5}) → 27.5
+      813  <0.245.0>  14:03:21.121  2.1µs     Shop.Pricing.line(%Shop.Item{price: 100.0}) → 100.0
+      [%{id: 814, module: Shop.Pricing, function: :line, arity: 1, ...}, %{id: 813, ...}]
+
+      iex> ElixirScope.calls(pid: self(), print: false) |> Enum.map(& &1.id)
+      [815, 812]
+  """
+  @spec calls(keyword) :: [map]
+  def calls(opts \\ []), do: list(opts, "ElixirScope.calls/1")
+
+  @doc """
+  Recorded calls that raised, newest first: `calls/1` with `exceptions: true` (same options).
+
+  ## Examples
+
+      iex> ElixirScope.exceptions(limit: 1)
+      ID   PID        STARTED       DURATION  CALL
+      902  <0.250.0>  14:03:22.004  3.2ms     Shop.Mailer.send(%Shop.Order{id: 7}) ** (RuntimeError) smtp down
+      [%{id: 902, outcome: :raised, exception: {:error, %RuntimeError{message: "smtp down"}, [...]}, ...}]
+  """
+  @spec exceptions(keyword) :: [map]
+  def exceptions(opts \\ []),
+    do: list(Keyword.put(opts, :exceptions, true), "ElixirScope.exceptions/1")
+
+  defp list(opts, caller) do
+    Query.quietly(fn ->
+      calls = Query.calls(opts, caller)
+
+      if Keyword.get(opts, :print, at_prompt?()) do
+        calls |> Format.table(IO.ANSI.enabled?()) |> Enum.each(&IO.puts/1)
+      end
+
+      calls
+    end)
+  end
+
+  @doc """
+  Prints the call tree under a call: each call with its arguments, its result or exception
+  and its duration, nested as the calls were, in the process that made the call.
+
+  Long lists of children keep their first and last ones and fold the middle into one line
+  with a count and the functions folded; deeper levels fold the same way, and so does
+  whatever exceeds the budget of calls shown (handed out level by level, so the top of a large
+  tree is complete first). A footer says how many calls were shown.
+
+  Options:
+
+    * `:depth` - levels shown below the call (default 8; `:infinity` for all)
+    * `:children` - children shown per call (default 10; `:infinity` for all)
+    * `:calls` - calls shown in all (default 50, at most 100,000)
+    * `:ansi` - colours (default: `IO.ANSI.enabled?/0`)
+
+  ## Examples
+
+      iex> ElixirScope.show_trace(1)
+      #1 Shop.Loop.run(10000) → :ok (4.1ms, #PID<0.110.0>)
+      ├── #2 Shop.Loop.step(1) → 1 (1.2µs)
+      ├── #3 Shop.Loop.step(2) → 2 (0.9µs)
+      ...
+      ├── … 9,990 more calls #10..#9999: Shop.Loop.step/1 ×9,990
+      ├── #10000 Shop.Loop.step(9999) → 9999 (0.9µs)
+      └── #10001 Shop.Loop.step(10000) → 10000 (0.9µs)
+      12 of 10,001 calls shown
+      :ok
+
+      iex> ElixirScope.show_trace(1, depth: 1, children: 4)
+  """
+  @spec show_trace(pos_integer, keyword) :: :ok
+  def show_trace(call_id, opts \\ []) do
+    Query.quietly(fn ->
+      tree = Query.tree(call_id, opts, "ElixirScope.show_trace/2")
+      ansi? = Keyword.get(opts, :ansi, IO.ANSI.enabled?())
+
+      tree.lines
+      |> Format.tree_lines(tree.calls, tree.shown, ansi?)
+      |> Enum.each(&IO.puts/1)
+    end)
+  end
+
+  @doc """
+  The call tree under a call, as `show_trace/2` prints it (same options, same folding), as
+  data: `%{call: call, children: [...], calls: n, shown: s}` for the root, where each child is
+  `%{call: call, children: [...]}` or a fold:
+
+      %{fold: :children | :depth | :budget, children: 9990, calls: 9990, first: 10, last: 9999,
+        functions: [{Shop.Loop, :step, 1, 9990}], more_functions: false, sampled: false}
+
+  (`children`: direct children folded; `calls`: calls folded in all; `first`, `last`: the ids
+  of the first and last folded child; `functions`: the most frequent among the folded children,
+  `sampled` when only the first 10,000 were tallied.) `depth: :infinity, children: :infinity,
+  calls: 100_000` gives the whole tree up to 100,000 calls.
+
+  ## Examples
+
+      iex> %{call: root, children: [first | _]} = ElixirScope.trace(1)
+      iex> {root.function, first.call.function}
+      {:run, :step}
+  """
+  @spec trace(pos_integer, keyword) :: map
+  def trace(call_id, opts \\ []) do
+    Query.quietly(fn ->
+      tree = Query.tree(call_id, opts, "ElixirScope.trace/2")
+      [root | _] = nest(tree.lines)
+      Map.merge(root, %{calls: tree.calls, shown: tree.shown})
+    end)
+  end
+
+  # Lines in display order (each with its depth) into nested nodes.
+  defp nest(lines) do
+    {nodes, []} = nest(lines, 0)
+    nodes
+  end
+
+  defp nest([{depth, item} | rest], depth) do
+    {node, rest} =
+      case item do
+        %{fold: _} ->
+          {item, rest}
+
+        call ->
+          {children, rest} = nest(rest, depth + 1)
+          {%{call: call, children: children}, rest}
+      end
+
+    {siblings, rest} = nest(rest, depth)
+    {[node | siblings], rest}
+  end
+
+  defp nest(lines, _depth), do: {[], lines}
+
+  @doc """
+  The runtime's state and counters, with this run's counts:
+
+    * `:status` - `:running`, `:paused`, `:starting`, `:not_started` or `{:failed, reason}`
+    * `:paused` - modules paused one by one
+    * `:run` - the run (each VM start is a new one)
+    * `:captured`, `:dropped`, `:in_ring`, `:stored`, `:durable`, `:write_failed`,
+      `:last_error`, `:memory_bound` - events captured, dropped because the ring was full,
+      waiting, written, on disk, lost to write errors; the last write error; the most memory
+      events can hold between capture and store
+    * `:calls`, `:exceptions`, `:processes`, `:tail_calls` - what the run's store holds
+
+  ## Examples
+
+      iex> ElixirScope.stats()
+      %{status: :running, paused: [], run: 3, captured: 20_046, dropped: 0, calls: 10_023, ...}
+  """
+  @spec stats() :: map
+  def stats, do: Query.quietly(&Query.stats/0)
+
+  @doc """
+  Returns once every call recorded so far is stored and on disk (queries flush on their own).
+
+  ## Examples
+
+      iex> ElixirScope.flush()
+      :ok
+  """
+  @spec flush() :: :ok | {:error, term}
+  def flush, do: Query.quietly(&:elixir_scope_runtime.flush/0)
+
+  @doc """
+  Pauses recording of every module (a paused call costs only a check), or of one module.
+
+  ## Examples
+
+      iex> ElixirScope.pause()
+      :ok
+      iex> ElixirScope.pause(Shop.Repo)
+      :ok
+  """
+  @spec pause(module | :all) :: :ok | {:error, term}
+  def pause(module \\ :all), do: control(:pause, module)
+
+  @doc """
+  Resumes recording of every module, or of one module paused by `pause/1` (modules paused one
+  by one stay paused when everything resumes).
+
+  ## Examples
+
+      iex> ElixirScope.resume()
+      :ok
+  """
+  @spec resume(module | :all) :: :ok | {:error, term}
+  def resume(module \\ :all), do: control(:resume, module)
+
+  defp control(action, :all),
+    do: Query.quietly(fn -> apply(:elixir_scope_runtime, action, []) end)
+
+  defp control(action, module) when is_atom(module) and not is_nil(module),
+    do: Query.quietly(fn -> apply(:elixir_scope_runtime, action, [module]) end)
+
+  defp control(action, other) do
+    raise ArgumentError,
+          "ElixirScope.#{action}/1: expected a module or :all, got: #{inspect(other)}"
+  end
+
+  # The IEx evaluator runs what is typed at the prompt.
+  defp at_prompt?, do: Process.get(:iex_evaluator) != nil
+end

@@ -1,0 +1,448 @@
+defmodule ElixirScope.Format do
+  @moduledoc """
+  Recorded calls as text: values, call lines, call trees and tables.
+
+  The layout is shared with the `elixir-scope` command line (`cli/src/query/` and
+  `cli/src/term/`), which prints the same lines after the VM stopped:
+
+      #1 Shop.checkout(%Shop.Cart{items: [...]}) → {:ok, 127.5} (4.1ms, #PID<0.110.0>)
+      ├── #2 Shop.Pricing.total([...]) → 127.5 (12µs)
+      │   └── … 9,990 more calls #3..#9992: Shop.Pricing.line/1 ×9,990
+      └── #9993 Shop.Mailer.send(...) ** (RuntimeError) smtp down (3.2ms)
+      12 of 10,001 calls shown
+
+  Values are printed with `inspect/2` on one line. What the recorder cut (see
+  `ElixirScope`) is shown as an ellipsis: `[1, 2, …]`, `{1, …(3 more)}`,
+  `%{a: 1, …(5 more)}`, `"abc"…(1000 bytes)`, `%{…}` for a map nested too deep. Each value
+  takes at most #{80} characters, all arguments of a call at most #{120}.
+  """
+
+  @value_width 80
+  @arguments_width 120
+  @cut :"$elixir_scope_cut"
+  @inspect [width: :infinity, limit: :infinity, printable_limit: :infinity]
+
+  ## Values
+
+  @doc """
+  A recorded value as `inspect/2` prints it on one line, with cuts shown as ellipses.
+
+      iex> ElixirScope.Format.value([1, 2 | {:"$elixir_scope_cut", :list, :more}])
+      "[1, 2, …]"
+      iex> ElixirScope.Format.value(%{a: 1})
+      "%{a: 1}"
+  """
+  @spec value(term) :: String.t()
+  def value(term) do
+    if cut_inside?(term), do: render(term), else: inspect(term, @inspect)
+  end
+
+  @doc "A value, cut to #{@value_width} characters."
+  @spec short(term) :: String.t()
+  def short(term), do: term |> value() |> shorten(@value_width)
+
+  defp cut_inside?({@cut, _kind, _detail}), do: true
+  defp cut_inside?([head | tail]), do: cut_inside?(head) or cut_inside?(tail)
+  defp cut_inside?(tuple) when is_tuple(tuple), do: tuple |> Tuple.to_list() |> cut_inside?()
+
+  defp cut_inside?(map) when is_map(map),
+    do: map |> :maps.to_list() |> Enum.any?(fn {k, v} -> cut_inside?(k) or cut_inside?(v) end)
+
+  defp cut_inside?(_other), do: false
+
+  defp render({@cut, kind, detail}), do: standalone_cut(kind, detail)
+  defp render(list) when is_list(list), do: render_list(list)
+
+  defp render(tuple) when is_tuple(tuple) do
+    elements = Tuple.to_list(tuple)
+    count = length(elements)
+
+    parts =
+      elements
+      |> Enum.with_index(1)
+      |> Enum.map(fn
+        {{@cut, :tuple, n}, ^count} -> more(n)
+        {element, _} -> value(element)
+      end)
+
+    "{" <> Enum.join(parts, ", ") <> "}"
+  end
+
+  defp render(map) when is_map(map), do: render_map(map)
+
+  defp standalone_cut(:list, _), do: "[…]"
+  defp standalone_cut(kind, n) when kind in [:tuple, :map], do: more(n)
+  defp standalone_cut(:binary, {size, prefix}), do: value(prefix) <> bytes(size)
+  defp standalone_cut(:bitstring, _), do: "<<…>>"
+  defp standalone_cut(:depth, :tuple), do: "{…}"
+  defp standalone_cut(:depth, :map), do: "%{…}"
+  defp standalone_cut(:depth, _), do: "[…]"
+  defp standalone_cut(:integer, _), do: "…(big integer)"
+  defp standalone_cut(:fun, text) when is_binary(text), do: text
+  defp standalone_cut(_kind, _detail), do: "…"
+
+  defp more(n) when is_integer(n), do: "…(#{n} more)"
+  defp more(_), do: "…"
+
+  defp bytes(size) when is_integer(size), do: "…(#{size} bytes)"
+  defp bytes(_), do: "…"
+
+  defp render_list(list) do
+    {elements, tail} = split_list(list, [])
+
+    case {elements, tail} do
+      {[], {@cut, :list, _}} -> "[…]"
+      {_, {@cut, :list, _}} -> cut_list(elements)
+      {_, []} -> plain_list(elements)
+      {_, tail} -> "[" <> join_values(elements) <> " | " <> value(tail) <> "]"
+    end
+  end
+
+  defp split_list([head | tail], acc), do: split_list(tail, [head | acc])
+  defp split_list(tail, acc), do: {Enum.reverse(acc), tail}
+
+  # A list whose tail was cut: what inspect prints for the kept part, then an ellipsis.
+  defp cut_list(elements) do
+    if cut_inside?(elements) do
+      plain_list(elements) |> String.slice(0..-2//1) |> Kernel.<>(", …]")
+    else
+      case inspect(elements, @inspect) do
+        "'" <> _ = charlist -> charlist <> "…"
+        text -> String.slice(text, 0..-2//1) <> ", …]"
+      end
+    end
+  end
+
+  defp plain_list(elements) do
+    cond do
+      not cut_inside?(elements) -> inspect(elements, @inspect)
+      keyword?(elements) -> "[" <> Enum.map_join(elements, ", ", &pair/1) <> "]"
+      true -> "[" <> join_values(elements) <> "]"
+    end
+  end
+
+  defp join_values(elements), do: Enum.map_join(elements, ", ", &value/1)
+
+  defp keyword?(elements) do
+    Enum.all?(elements, fn
+      {key, _value} when is_atom(key) -> not alias?(key)
+      _ -> false
+    end)
+  end
+
+  defp pair({key, value}), do: key(key) <> value(value)
+
+  # A keyword key as inspect writes it: `a: `, `"foo bar": `.
+  defp key(atom) do
+    text = inspect([{atom, 0}], @inspect)
+    String.slice(text, 1..-3//1)
+  end
+
+  defp alias?(atom), do: match?("Elixir." <> _, Atom.to_string(atom))
+
+  defp render_map(map) do
+    {pairs, omitted} =
+      map
+      |> :maps.to_list()
+      |> Enum.split_with(fn pair -> not match?({@cut, {@cut, :map, _}}, pair) end)
+
+    {open, pairs} =
+      case Map.get(map, :__struct__) do
+        module when is_atom(module) and not is_nil(module) ->
+          {"%" <> inspect(module) <> "{",
+           Enum.reject(pairs, fn {k, _} -> k in [:__struct__, :__exception__] end)}
+
+        _ ->
+          {"%{", pairs}
+      end
+
+    parts =
+      if keyword?(pairs),
+        do: Enum.map(pairs, &pair/1),
+        else: Enum.map(pairs, fn {k, v} -> value(k) <> " => " <> value(v) end)
+
+    parts =
+      case omitted do
+        [{@cut, {@cut, :map, n}}] -> parts ++ [more(n)]
+        [] -> parts
+      end
+
+    open <> Enum.join(parts, ", ") <> "}"
+  end
+
+  ## Calls
+
+  @doc "`Shop.Cart.total([1, 2])`: the call with its arguments."
+  @spec call_text(map) :: String.t()
+  def call_text(%{module: module, function: function, args: args}) do
+    mf(module, function) <> "(" <> shorten(arguments(args), @arguments_width) <> ")"
+  end
+
+  @doc "`Shop.Cart.total` or `:lists.reverse`."
+  @spec mf(module, atom) :: String.t()
+  def mf(module, function), do: inspect(module) <> "." <> function_name(function)
+
+  @doc "`Shop.Cart.total/1`."
+  @spec mfa(module, atom, arity) :: String.t()
+  def mfa(module, function, arity), do: mf(module, function) <> "/#{arity}"
+
+  defp function_name(function) do
+    case inspect(function) do
+      ":" <> name -> name
+      name -> name
+    end
+  end
+
+  defp arguments(args) do
+    {elements, tail} = split_list(args, [])
+    texts = Enum.map(elements, &short/1)
+
+    texts =
+      case tail do
+        [] -> texts
+        {@cut, :list, _} -> texts ++ ["…"]
+        other -> texts ++ ["| " <> short(other)]
+      end
+
+    Enum.join(texts, ", ")
+  end
+
+  @doc "`→ 6`, `** (ArgumentError) boom`, or `…` while the call runs."
+  @spec outcome_text(map) :: String.t()
+  def outcome_text(%{outcome: :returned, result: result}), do: "→ " <> short(result)
+
+  def outcome_text(%{outcome: :raised, exception: {kind, reason, _stack}}),
+    do: "** " <> shorten(banner(kind, reason), @value_width)
+
+  def outcome_text(%{outcome: :running}), do: "…"
+
+  @doc """
+  An exception's banner: `(ArgumentError) boom` for an exception with a message,
+  `(KeyError) %KeyError{...}` without one, `(throw) :value` for anything else.
+  """
+  @spec banner(:error | :exit | :throw, term) :: String.t()
+  def banner(:error, %{__exception__: true, __struct__: module, message: message} = exception)
+      when is_binary(message) and is_atom(module) do
+    if String.valid?(message),
+      do: "(#{inspect(module)}) " <> String.replace(message, "\n", " "),
+      else: "(#{inspect(module)}) " <> value(exception)
+  end
+
+  def banner(:error, %{__exception__: true, __struct__: module} = exception) when is_atom(module),
+    do: "(#{inspect(module)}) " <> value(exception)
+
+  def banner(kind, reason), do: "(#{kind}) " <> value(reason)
+
+  @doc "`(12µs)`, `(3.0ms, 9,999 tail calls)`, `(running, #PID<0.110.0>)`."
+  @spec details(map, pid | nil) :: String.t()
+  def details(call, pid \\ nil) do
+    parts =
+      [
+        if(call.duration_ns, do: duration(call.duration_ns), else: "running"),
+        call.tail_calls > 0 &&
+          count(call.tail_calls) <>
+            if(call.tail_calls == 1, do: " tail call", else: " tail calls"),
+        pid && inspect(pid)
+      ]
+      |> Enum.filter(& &1)
+
+    "(" <> Enum.join(parts, ", ") <> ")"
+  end
+
+  @doc "`#42 Shop.Cart.total([1, 2]) → 3 (12µs)`."
+  @spec line(map, pid | nil) :: String.t()
+  def line(call, pid \\ nil), do: line(call, pid, false)
+
+  defp line(call, pid, ansi?) do
+    outcome_color = if call.outcome == :raised, do: :red, else: :green
+
+    [
+      paint("##{call.id}", :faint, ansi?),
+      " ",
+      paint(call_text(call), :bright, ansi?),
+      " ",
+      paint(outcome_text(call), outcome_color, ansi?),
+      " ",
+      paint(details(call, pid), :faint, ansi?)
+    ]
+    |> IO.iodata_to_binary()
+  end
+
+  @doc "`… 9,990 more calls #10..#9999: Shop.Loop.step/1 ×9,990`."
+  @spec fold_text(map) :: String.t()
+  def fold_text(fold) do
+    what =
+      case fold.fold do
+        :depth -> count(fold.children) <> noun(fold.children, " call", " calls")
+        _ -> count(fold.children) <> noun(fold.children, " more call", " more calls")
+      end
+
+    ids = if fold.children == 1, do: "##{fold.first}", else: "##{fold.first}..##{fold.last}"
+    all = if fold.calls != fold.children, do: " (#{count(fold.calls)} in all)", else: ""
+
+    functions = Enum.map(fold.functions, fn {m, f, a, n} -> mfa(m, f, a) <> " ×" <> count(n) end)
+
+    functions = if fold.more_functions or fold.sampled, do: functions ++ ["…"], else: functions
+
+    "… #{what} #{ids}#{all}: " <> Enum.join(functions, ", ")
+  end
+
+  defp noun(1, one, _many), do: one
+  defp noun(_, _one, many), do: many
+
+  ## Trees
+
+  @doc """
+  The lines of a tree (`ElixirScope.trace/2`'s lines, in display order), with a footer when
+  something was folded. `ansi?` colours them.
+  """
+  @spec tree_lines([{non_neg_integer, map}], non_neg_integer, non_neg_integer, boolean) ::
+          [String.t()]
+  def tree_lines(lines, calls, shown, ansi? \\ false) do
+    last = last_flags(lines)
+
+    {out, _open} =
+      lines
+      |> Enum.zip(last)
+      |> Enum.map_reduce([], fn {{depth, item}, last?}, open ->
+        open = Enum.take(open, depth)
+        prefix = prefix(open, depth, last?)
+        open = open ++ List.duplicate(false, depth - length(open)) ++ [not last?]
+        {prefix <> item_text(item, depth, ansi?), open}
+      end)
+
+    if shown < calls do
+      out ++
+        [
+          paint(
+            "#{count(shown)} of #{count(calls)}#{noun(calls, " call", " calls")} shown",
+            :faint,
+            ansi?
+          )
+        ]
+    else
+      out
+    end
+  end
+
+  defp prefix(_open, 0, _last?), do: ""
+
+  defp prefix(open, _depth, last?) do
+    bars = open |> Enum.drop(1) |> Enum.map(fn more? -> if more?, do: "│   ", else: "    " end)
+    Enum.join(bars) <> if(last?, do: "└── ", else: "├── ")
+  end
+
+  defp item_text(%{fold: _} = fold, _depth, ansi?), do: paint(fold_text(fold), :faint, ansi?)
+  defp item_text(call, 0, ansi?), do: line(call, call.pid, ansi?)
+  defp item_text(call, _depth, ansi?), do: line(call, nil, ansi?)
+
+  # Whether each line is the last child of its parent: no line at its depth follows before a
+  # shallower one.
+  defp last_flags(lines) do
+    {flags, _pending} =
+      lines
+      |> Enum.reverse()
+      |> Enum.map_reduce(%{}, fn {depth, _item}, pending ->
+        last? = not Map.get(pending, depth, false)
+        pending = pending |> Map.reject(fn {d, _} -> d > depth end) |> Map.put(depth, true)
+        {last?, pending}
+      end)
+
+    Enum.reverse(flags)
+  end
+
+  ## Tables
+
+  @doc "Calls as a table: ID, PID, STARTED (local time), DURATION, CALL."
+  @spec table([map], boolean) :: [String.t()]
+  def table(calls, ansi? \\ false)
+  def table([], _ansi?), do: ["No calls match."]
+
+  def table(calls, ansi?) do
+    header = ["ID", "PID", "STARTED", "DURATION", "CALL"]
+
+    rows =
+      Enum.map(calls, fn call ->
+        [
+          Integer.to_string(call.id),
+          pid_text(call.pid),
+          clock(DateTime.to_unix(call.started_at, :nanosecond)),
+          if(call.duration_ns, do: duration(call.duration_ns), else: "running"),
+          call_text(call) <> " " <> outcome_text(call)
+        ]
+      end)
+
+    widths =
+      [header | rows]
+      |> Enum.zip()
+      |> Enum.map(fn column -> column |> Tuple.to_list() |> Enum.map(&width/1) |> Enum.max() end)
+
+    [paint(layout(header, widths), :bright, ansi?) | Enum.map(rows, &layout(&1, widths))]
+  end
+
+  defp layout(cells, widths) do
+    {init, [last]} = Enum.split(cells, -1)
+
+    padded =
+      init
+      |> Enum.zip(widths)
+      |> Enum.map(fn {cell, w} -> cell <> String.duplicate(" ", w - width(cell) + 2) end)
+
+    Enum.join(padded) <> last
+  end
+
+  defp pid_text(pid) when is_pid(pid), do: pid |> :erlang.pid_to_list() |> List.to_string()
+  defp pid_text(text), do: to_string(text)
+
+  ## Small pieces
+
+  @doc "`850ns`, `1.2µs`, `12µs`, `3.4ms`, `1.5s`: one decimal below 10 units, rounded half up."
+  @spec duration(non_neg_integer) :: String.t()
+  def duration(ns) when ns < 1_000, do: "#{ns}ns"
+  def duration(ns) when ns < 1_000_000, do: duration(ns, 1_000, "µs")
+  def duration(ns) when ns < 1_000_000_000, do: duration(ns, 1_000_000, "ms")
+  def duration(ns), do: duration(ns, 1_000_000_000, "s")
+
+  defp duration(ns, unit, name) do
+    tenths = div(ns * 10 + div(unit, 2), unit)
+
+    if tenths < 100,
+      do: "#{div(tenths, 10)}.#{rem(tenths, 10)}#{name}",
+      else: "#{div(ns + div(unit, 2), unit)}#{name}"
+  end
+
+  @doc "`9,990`."
+  @spec count(non_neg_integer) :: String.t()
+  def count(n) do
+    n
+    |> Integer.to_string()
+    |> String.reverse()
+    |> String.to_charlist()
+    |> Enum.chunk_every(3)
+    |> Enum.join(",")
+    |> String.reverse()
+  end
+
+  @doc "A wall-clock time (ns since the UNIX epoch) as local `HH:MM:SS.mmm`."
+  @spec clock(non_neg_integer) :: String.t()
+  def clock(unix_ns) do
+    {_date, {h, m, s}} = :calendar.system_time_to_local_time(div(unix_ns, 1_000_000_000), :second)
+    ms = unix_ns |> rem(1_000_000_000) |> div(1_000_000)
+    :io_lib.format(~c"~2..0B:~2..0B:~2..0B.~3..0B", [h, m, s, ms]) |> List.to_string()
+  end
+
+  @doc "`text` cut to `width` characters: the first `width - 1` and `…`."
+  @spec shorten(String.t(), pos_integer) :: String.t()
+  def shorten(text, width) do
+    chars = String.to_charlist(text)
+
+    if length(chars) <= width,
+      do: text,
+      else: (chars |> Enum.take(width - 1) |> List.to_string()) <> "…"
+  end
+
+  defp width(text), do: text |> String.to_charlist() |> length()
+
+  defp paint(text, _color, false), do: text
+  defp paint(text, color, true), do: IO.iodata_to_binary(IO.ANSI.format([color, text], true))
+end

@@ -1,0 +1,281 @@
+defmodule ElixirScope.Query do
+  @moduledoc """
+  The queries behind `ElixirScope`: options checked and turned into the runtime's filters,
+  the runtime's answers turned into call maps.
+
+  Everything here runs inside `:elixir_scope_runtime.without_recording/1`: the functions it
+  calls to query and print (`Enum`, `inspect/2` and the `Inspect` implementations of recorded
+  structs) may be instrumented too, and must neither record themselves into what is being
+  read nor recurse into the recorder.
+  """
+
+  @runtime :elixir_scope_runtime
+  @max_limit 100_000
+
+  @doc "Runs `fun` with recording off for the calling process (see the module documentation)."
+  @spec quietly((() -> result)) :: result when result: var
+  def quietly(fun) do
+    unless Code.ensure_loaded?(@runtime) do
+      raise RuntimeError,
+            "ElixirScope's runtime (#{inspect(@runtime)}) is not on the code path: " <>
+              "run `elixir-scope instrument` on this project's build"
+    end
+
+    @runtime.without_recording(fun)
+  end
+
+  ## Calls
+
+  @call_options [:module, :function, :arity, :pid, :since, :until, :exceptions, :limit, :print]
+
+  @doc "The calls matching `opts` (see `ElixirScope.calls/1`), newest first."
+  @spec calls(keyword, atom) :: [map]
+  def calls(opts, caller) do
+    filter = opts |> validate(@call_options, caller) |> Enum.reduce(%{}, &filter(&1, &2, caller))
+    flush()
+    @runtime.calls(filter) |> answer(caller) |> Enum.map(&to_call/1)
+  end
+
+  defp filter({:module, m}, acc, _) when is_atom(m) and not is_nil(m),
+    do: Map.put(acc, :module, m)
+
+  defp filter({:function, f}, acc, _) when is_atom(f) and not is_nil(f),
+    do: Map.put(acc, :function, f)
+
+  defp filter({:arity, a}, acc, _) when a in 0..255, do: Map.put(acc, :arity, a)
+  defp filter({:pid, pid}, acc, caller), do: Map.put(acc, :pid, to_pid!(pid, caller))
+  defp filter({:since, t}, acc, caller), do: time(acc, :since, t, caller)
+  defp filter({:until, t}, acc, caller), do: time(acc, :until, t, caller)
+  defp filter({:exceptions, e}, acc, _) when is_boolean(e), do: Map.put(acc, :exceptions, e)
+
+  defp filter({:limit, n}, acc, _) when is_integer(n) and n > 0,
+    do: Map.put(acc, :limit, min(n, @max_limit))
+
+  defp filter({:print, p}, acc, _) when is_boolean(p), do: acc
+
+  defp filter({key, value}, _acc, caller) do
+    raise ArgumentError,
+          "#{caller}: bad value for #{inspect(key)}: #{inspect(value)} (#{expected(key)})"
+  end
+
+  defp expected(:module), do: "expected a module, such as MyApp.Repo or :lists"
+  defp expected(:function), do: "expected a function name, such as :get"
+  defp expected(:arity), do: "expected an integer from 0 to 255"
+  defp expected(:exceptions), do: "expected true or false"
+  defp expected(:print), do: "expected true or false"
+  defp expected(:limit), do: "expected a positive integer"
+
+  defp time(acc, bound, %DateTime{} = t, _caller),
+    do: Map.put(acc, :"#{bound}_unix_ns", DateTime.to_unix(t, :nanosecond))
+
+  defp time(acc, bound, t, _caller) when is_integer(t),
+    do: Map.put(acc, :"#{bound}_ns", System.convert_time_unit(t, :native, :nanosecond))
+
+  defp time(_acc, bound, t, caller) do
+    raise ArgumentError,
+          "#{caller}: bad value for #{inspect(bound)}: #{inspect(t)} (expected a DateTime, " <>
+            "or System.monotonic_time/0 taken earlier in this VM)"
+  end
+
+  defp to_pid!(pid, _caller) when is_pid(pid), do: pid
+
+  defp to_pid!(text, caller) when is_binary(text) or is_list(text) do
+    bare =
+      text |> to_string() |> String.trim_leading("#PID") |> String.trim("<") |> String.trim(">")
+
+    :erlang.list_to_pid(~c"<" ++ String.to_charlist(bare) ++ ~c">")
+  rescue
+    ArgumentError -> reraise_pid(text, caller)
+  end
+
+  defp to_pid!(other, caller), do: reraise_pid(other, caller)
+
+  defp reraise_pid(value, caller) do
+    raise ArgumentError,
+          "#{caller}: bad value for :pid: #{inspect(value)} (expected a pid, or its text " <>
+            "such as \"<0.110.0>\")"
+  end
+
+  ## Trees
+
+  @tree_options [:depth, :children, :calls, :ansi]
+
+  @doc "The tree under `id` (see `ElixirScope.trace/2`) as the runtime gives it."
+  @spec tree(term, keyword, atom) :: %{
+          calls: non_neg_integer,
+          shown: non_neg_integer,
+          lines: list
+        }
+  def tree(id, opts, caller) do
+    opts = validate(opts, @tree_options, caller)
+
+    unless is_integer(id) and id > 0,
+      do:
+        raise(
+          ArgumentError,
+          "#{caller}: #{inspect(id)} is not a call id (a positive integer, the ID column of ElixirScope.calls/1)"
+        )
+
+    limits =
+      Enum.reduce(opts, %{}, fn
+        {key, n}, acc
+        when key in [:depth, :children] and ((is_integer(n) and n >= 0) or n == :infinity) ->
+          Map.put(acc, key, n)
+
+        {:calls, n}, acc when is_integer(n) and n > 0 ->
+          Map.put(acc, :calls, min(n, @max_limit))
+
+        {:ansi, a}, acc when is_boolean(a) ->
+          acc
+
+        {key, value}, _acc ->
+          raise ArgumentError,
+                "#{caller}: bad value for #{inspect(key)}: #{inspect(value)} (#{tree_expected(key)})"
+      end)
+
+    flush()
+
+    case @runtime.tree(id, limits) |> answer(caller) do
+      :undefined ->
+        raise ArgumentError,
+              "#{caller}: no call #{id} in this run" <>
+                known_ids() <> " (ElixirScope.calls/1 lists them)"
+
+      %{lines: lines} = tree ->
+        %{tree | lines: Enum.map(lines, fn {depth, item} -> {depth, to_item(item)} end)}
+    end
+  end
+
+  defp tree_expected(:calls), do: "expected a positive integer"
+  defp tree_expected(:ansi), do: "expected true or false"
+  defp tree_expected(_), do: "expected a non-negative integer or :infinity"
+
+  defp known_ids do
+    case @runtime.calls(%{limit: 1}) do
+      [%{id: last}] -> ": its calls are #1 to ##{last}"
+      _ -> ", which has recorded no call yet"
+    end
+  end
+
+  defp to_item(%{fold: _} = fold), do: Map.delete(fold, :parent)
+  defp to_item(call), do: to_call(call)
+
+  ## The runtime
+
+  @doc "The runtime's counters and the run's counts, with its status and paused modules."
+  @spec stats() :: map
+  def stats do
+    status = @runtime.status()
+
+    case @runtime.stats() do
+      %{} = counters ->
+        summary =
+          case @runtime.summary() do
+            %{} = s -> Map.take(s, [:calls, :exceptions, :processes, :tail_calls])
+            _ -> %{}
+          end
+
+        counters |> Map.merge(summary) |> Map.merge(%{status: status, paused: paused()})
+
+      {:error, _} ->
+        %{status: status, paused: paused()}
+    end
+  end
+
+  defp paused do
+    case :persistent_term.get(:elixir_scope_state, :undefined) do
+      {_mode, paused} when is_map(paused) -> paused |> Map.keys() |> Enum.sort()
+      _ -> []
+    end
+  end
+
+  defp flush do
+    case @runtime.flush() do
+      :ok ->
+        :ok
+
+      {:error, :not_started} ->
+        :ok
+
+      {:error, reason} ->
+        raise RuntimeError, "ElixirScope could not flush the recording: #{inspect(reason)}"
+    end
+  end
+
+  ## Answers
+
+  defp answer({:error, :not_started}, caller) do
+    raise RuntimeError,
+          "#{caller}: ElixirScope is not recording in this VM (#{inspect(@runtime.status())}): " <>
+            "no instrumented function has run yet, or the runtime did not start " <>
+            "(elixir-scope doctor says why)"
+  end
+
+  defp answer({:error, reason}, caller),
+    do:
+      raise(RuntimeError, "#{caller}: the recording could not be read: #{format_reason(reason)}")
+
+  defp answer(result, _caller), do: result
+
+  defp format_reason(reason) when is_binary(reason), do: reason
+  defp format_reason(reason), do: inspect(reason)
+
+  defp validate(opts, known, caller) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError, "#{caller}: options must be a keyword list, got: #{inspect(opts)}"
+    end
+
+    case Keyword.keys(opts) -- known do
+      [] ->
+        opts
+
+      unknown ->
+        raise ArgumentError,
+              "#{caller}: unknown option#{if length(unknown) > 1, do: "s"} " <>
+                "#{Enum.map_join(unknown, ", ", &inspect/1)} (known: #{Enum.map_join(known, ", ", &inspect/1)})"
+    end
+  end
+
+  @doc """
+  A call as the runtime gives it, as `ElixirScope` documents it: `pid` a pid, `outcome`
+  `:returned`, `:raised` or `:running`, `exception` a `{kind, reason, stacktrace}`.
+  """
+  @spec to_call(map) :: map
+  def to_call(raw) do
+    {outcome, result, exception} =
+      case raw.outcome do
+        :return -> {:returned, raw.value, nil}
+        {:exception, kind} -> {:raised, nil, exception(kind, raw.value)}
+        :running -> {:running, nil, nil}
+      end
+
+    %{
+      id: raw.id,
+      parent: if(raw.parent == :undefined, do: nil, else: raw.parent),
+      pid: pid(raw.pid),
+      module: raw.module,
+      function: raw.function,
+      arity: raw.arity,
+      args: raw.args,
+      outcome: outcome,
+      result: result,
+      exception: exception,
+      start: raw.start_ns,
+      started_at: DateTime.from_unix!(div(raw.start_unix_ns, 1_000), :microsecond),
+      duration_ns: if(raw.end_ns == :undefined, do: nil, else: raw.end_ns - raw.start_ns),
+      tail_calls: raw.tail_calls,
+      scheduler: raw.scheduler
+    }
+  end
+
+  defp exception(kind, {reason, stack}), do: {kind, reason, stack}
+  defp exception(kind, other), do: {kind, other, []}
+
+  defp pid(text) when is_binary(text) do
+    text |> String.to_charlist() |> :erlang.list_to_pid()
+  rescue
+    ArgumentError -> text
+  end
+
+  defp pid(other), do: other
+end
