@@ -8,7 +8,8 @@
 //! - [`store`] – opening a database ([`Store`]), its path, its runs.
 //! - [`writer`] – writing a run's events in batches ([`RunWriter`]).
 //! - [`query`] – reading ([`Snapshot`], [`CallFilter`]); [`query_tree`] – call trees with
-//!   folding ([`Tree`]); [`query_stats`] – counts ([`RunCounts`]).
+//!   folding ([`Tree`]); [`query_stats`] – counts ([`RunCounts`]); [`query_open`] – opening
+//!   read-only ([`StoreReader`]).
 //! - [`model`] – what queries return ([`Call`], [`Run`], [`Process`]).
 //! - [`retention`] – the cap on what a store holds.
 //! - [`schema`] – the tables; `codec` – the byte layout of records.
@@ -19,6 +20,7 @@ pub mod error;
 pub mod event;
 pub mod model;
 pub mod query;
+pub mod query_open;
 pub mod query_stats;
 pub mod query_tree;
 pub mod retention;
@@ -33,6 +35,7 @@ pub use event::{
 };
 pub use model::{Call, CallEnd, Process, ProcessOrigin, Run, RunInfo, RunSummary, StoredTailCall};
 pub use query::{CallFilter, Snapshot, Subtree};
+pub use query_open::StoreReader;
 pub use query_stats::{FunctionCalls, RunCounts};
 pub use query_tree::{Fold, FoldReason, FunctionCount, Tree, TreeItem, TreeLimits, TreeLine};
 pub use retention::Retention;

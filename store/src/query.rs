@@ -65,7 +65,7 @@ pub struct Subtree {
 pub struct Snapshot {
     txn: ReadTransaction,
     // Keeps the database open as long as the snapshot lives.
-    _db: Arc<Database>,
+    _db: Arc<dyn std::any::Any + Send + Sync>,
     run: Run,
     pub(crate) tables: RunTables,
     atoms: RefCell<HashMap<u32, String>>,
@@ -84,6 +84,15 @@ type Candidates<'s> = Box<dyn Iterator<Item = Result<u64>> + 's>;
 impl Snapshot {
     pub(crate) fn new(db: Arc<Database>, run: Option<u64>) -> Result<Snapshot> {
         let txn = db.begin_read().during("starting a query")?;
+        Snapshot::in_transaction(db, txn, run)
+    }
+
+    /// A snapshot in `txn`, a read transaction of `db` (a `Database` or `ReadOnlyDatabase`).
+    pub(crate) fn in_transaction(
+        db: Arc<dyn std::any::Any + Send + Sync>,
+        txn: ReadTransaction,
+        run: Option<u64>,
+    ) -> Result<Snapshot> {
         const DURING: &str = "starting a query";
         let runs = txn.open_table(RUNS).during(DURING)?;
         let (id, bytes) = match run {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
-use store::{Run, RunCounts, Store};
+use store::{Run, RunCounts, StoreReader};
 
 use crate::query::text::{count, date_time, duration};
 use crate::query::{QueryError, Source};
@@ -142,7 +142,7 @@ fn ended(run: &Run) -> String {
 }
 
 fn to_json(
-    store: &Store,
+    store: &StoreReader,
     runs: &[(&Run, RunCounts)],
     chosen: u64,
     top: &[store::FunctionCalls],

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use store::{Snapshot, Store, StoreError};
+use store::{Snapshot, StoreError, StoreReader};
 
 /// What the query commands share: where the database is and which run to read.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -89,8 +89,8 @@ impl Source {
             .unwrap_or_else(|| store::resolve_path(&cwd)))
     }
 
-    /// Opens the recording (it must exist: queries never create one).
-    pub fn open(&self) -> Result<Store, QueryError> {
+    /// Opens the recording read-only (it must exist: queries never create one).
+    pub fn open(&self) -> Result<StoreReader, QueryError> {
         let path = self.path()?;
         open(&path)
     }
@@ -101,12 +101,12 @@ impl Source {
     }
 }
 
-/// Opens an existing recording.
-pub fn open(path: &Path) -> Result<Store, QueryError> {
+/// Opens an existing recording read-only: any number of commands read it at once.
+pub fn open(path: &Path) -> Result<StoreReader, QueryError> {
     if !path.is_file() {
         return Err(QueryError::NoDatabase(path.to_path_buf()));
     }
-    Ok(Store::open(path)?)
+    Ok(StoreReader::open(path)?)
 }
 
 /// The call `id` of the snapshot's run, or an error naming the ids it holds.
