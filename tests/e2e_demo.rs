@@ -223,11 +223,31 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
     let exceptions = demo.calls(&["--exceptions"]);
     assert!(exceptions.iter().any(|c| c["id"] == raised[0]["id"]));
 
-    // 4. The demo's own test suite passes instrumented (and records).
+    // 4. A scripted IEx session: run the scenario, then look at it from the prompt.
+    let session = demo.run(
+        "iex",
+        &["-S", "mix"],
+        Some(
+            "Shop.Scenario.run()\n\
+             ElixirScope.flush()\n\
+             [call] = ElixirScope.calls(module: Shop.Checkout, function: :place, exceptions: true)\n\
+             IO.puts(\"EXCEPTION #{inspect(call.exception)}\")\n\
+             ElixirScope.show_trace(call.id)\n\
+             System.halt()\n",
+        ),
+    );
+    assert!(session.contains("EXCEPTION"), "{session}");
+    assert!(session.contains("Shop.PaymentError"), "{session}");
+    assert!(
+        session.contains(":luhn.valid(\"4485 2752 7460 3423\") → false"),
+        "{session}"
+    );
+
+    // 5. The demo's own test suite passes instrumented (and records).
     let tests = demo.run("mix", &["test"], None);
     assert!(tests.contains("0 failures"), "{tests}");
 
-    // 5. Restore: the beams Mix compiled, and the same output without instrumentation.
+    // 6. Restore: the beams Mix compiled, and the same output without instrumentation.
     let bin = elixir_scope_bin();
     let restored = demo.run(bin.to_str().unwrap(), &["restore", "_build/dev"], None);
     assert!(restored.contains("restored"), "{restored}");
