@@ -332,10 +332,16 @@ fn compile_elixir(src: &Path, out: &Path) -> Result<Vec<String>, InstallError> {
 }
 
 fn compile_erlang(src: &Path, out: &Path) -> Result<(), InstallError> {
+    // From inside `src` with plain file names, so that stack traces name
+    // `elixir_scope_runtime.erl`, not the temporary directory.
+    let out = std::path::absolute(out).map_err(|source| InstallError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
     let mut erlc = Command::new("erlc");
-    erlc.arg("-o").arg(out);
+    erlc.current_dir(src).arg("-o").arg(&out);
     for (name, _) in ERLANG_SOURCES {
-        erlc.arg(src.join(name));
+        erlc.arg(name);
     }
     let output = erlc.output().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => InstallError::NoErlc,

@@ -414,7 +414,8 @@ impl Snapshot {
                 .range(pair(parent, first)..=pair(parent, u64::MAX))
                 .during(DURING)
         };
-        let mut tally: HashMap<(u32, u32, u8), (u64, u64)> = HashMap::new();
+        // (module, function, arity) -> (calls, first id): counted, then ordered.
+        let mut tally: HashMap<Mfa, (u64, u64)> = HashMap::new();
         for entry in range()?.take(count.min(FOLD_SAMPLE as u64) as usize) {
             let id = low(entry.during(DURING)?.0.value());
             let Some(bytes) = calls.get(id).during(DURING)? else {
@@ -435,7 +436,7 @@ impl Snapshot {
                 .map(|(k, _)| low(k.value())),
             None => None,
         };
-        let mut counted: Vec<((u32, u32, u8), (u64, u64))> = tally.into_iter().collect();
+        let mut counted: Vec<(Mfa, (u64, u64))> = tally.into_iter().collect();
         // Most frequent first; ties in the order they first occur.
         counted.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.1 .1.cmp(&b.1 .1)));
         let more = counted.len() > FOLD_FUNCTIONS;
@@ -497,6 +498,9 @@ impl Snapshot {
         Ok(u64::MAX)
     }
 }
+
+/// Interned module and function, and the arity.
+type Mfa = (u32, u32, u8);
 
 /// What [`Snapshot::tally_children`] found.
 #[derive(Default)]
