@@ -250,8 +250,10 @@ impl Snapshot {
         let Some(root) = self.call(id)? else {
             return Ok(None);
         };
+        // No call shows more children than the whole budget: bounding them by it bounds the
+        // ids held per call too.
         let limits = TreeLimits {
-            children: limits.children.max(1),
+            children: limits.children.clamp(1, limits.calls.max(1)),
             calls: limits.calls.max(1),
             ..*limits
         };

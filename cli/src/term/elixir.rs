@@ -163,7 +163,9 @@ fn is_keyword(elements: &[Term]) -> bool {
 fn map(out: &mut String, m: &eetf::Map) {
     let (pairs, omitted) = map_pairs(m);
     let module = pairs.iter().find_map(|(k, v)| match (k, v) {
-        (Term::Atom(k), Term::Atom(v)) if k.name == "__struct__" => Some(v.name.clone()),
+        (Term::Atom(k), Term::Atom(v)) if k.name == "__struct__" && v.name != "nil" => {
+            Some(v.name.clone())
+        }
         _ => None,
     });
     let pairs: Vec<(&Term, &Term)> = match &module {
