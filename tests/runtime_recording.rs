@@ -527,3 +527,69 @@ fn a_tampered_process_dictionary_never_makes_a_wrapped_call_raise() {
         "the count saturates"
     );
 }
+
+#[test]
+fn a_loop_through_remote_self_calls_stops_growing_the_stack_at_the_depth_cap() {
+    // countdown/2 calls ?MODULE:countdown/2 in tail position: each iteration is a recorded call
+    // that stays open, one recorder frame each, up to the runtime's cap of 1,000 open calls.
+    let vm = vm(true);
+    let out = vm.eval(
+        r#"
+        Short = runtime_fixture:countdown(1500, return),
+        Long = runtime_fixture:countdown(100000, return),
+        {'EXIT', {{bottom, _}, [{runtime_fixture, countdown, 2, _} | _]}} =
+            (catch runtime_fixture:countdown(5000, raise)),
+        6 = runtime_fixture:sum([1, 2, 3]),
+        ok = elixir_scope_runtime:flush(),
+        io:format("stack ~p ~p~n", [Short, Long]),
+        halt()."#,
+    );
+    let words: Vec<u64> = out
+        .lines()
+        .find_map(|l| l.strip_prefix("stack "))
+        .expect("the stack sizes")
+        .split(' ')
+        .map(|w| w.trim().parse().unwrap())
+        .collect();
+    assert_eq!(
+        words[0], words[1],
+        "past the cap, iterations add nothing to the stack"
+    );
+    let snap = vm.store().snapshot(None).unwrap();
+    let calls = all_calls(&snap);
+    let countdowns = |mode: &str| {
+        let mut found: Vec<&Call> = calls
+            .iter()
+            .filter(|c| {
+                c.function == "countdown" && text(&c.args).ends_with(&format!(",'{mode}']"))
+            })
+            .collect();
+        found.sort_by_key(|c| c.id);
+        found
+    };
+    let returned = countdowns("return");
+    assert_eq!(returned.len(), 2000, "1,000 recorded calls per countdown");
+    let long = &returned[1000..];
+    assert_eq!(text(&long[0].args), "[100000,'return']");
+    assert_eq!(text(&long[999].args), "[99001,'return']");
+    assert_eq!(long[999].parent, Some(long[998].id));
+    assert_eq!(
+        result(long[999]),
+        words[1].to_string(),
+        "the deepest recorded call returned"
+    );
+    let raised = countdowns("raise");
+    assert_eq!(raised.len(), 1000);
+    assert!(raised.iter().all(|c| c
+        .end
+        .as_ref()
+        .is_some_and(|e| e.outcome == store::Outcome::Exception(store::Class::Error))));
+    // The open calls ended, so the process records again from the top.
+    let sum = calls.iter().find(|c| c.function == "sum").unwrap();
+    assert_eq!(sum.parent, None);
+    let adds = calls
+        .iter()
+        .filter(|c| c.function == "add" && c.parent == Some(sum.id))
+        .count();
+    assert_eq!(adds, 3);
+}

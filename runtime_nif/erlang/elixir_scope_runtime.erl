@@ -20,7 +20,18 @@
 %%     process's first recorded call; `muted' inside {@link without_recording/1}.</li>
 %% <li>process dictionary `$elixir_scope_in_runtime': `true' in processes that must not record
 %%     (the one starting the runtime, the runtime's owner).</li>
+%% <li>process dictionary `$elixir_scope_depth': how many recorded calls of the process are
+%%     open (have a recorder frame on its stack); absent before its first recorded call.</li>
 %% </ul>
+%%
+%% == Depth cap ==
+%% Each recorded call keeps one recorder frame on the stack until it ends. A loop written as a
+%% remote self-call in tail position (`?MODULE:loop(State)' in a receive loop) never ends its
+%% calls, so while recording its stack would grow by a frame per iteration, without bound.
+%% {@link enter/4} therefore records at most 1,000 nested calls per process: past that it
+%% returns the token `deep', for which the recorder tail-calls the original function without
+%% a frame and records nothing, until the process's open calls end (a loop then runs in the
+%% stack the first 1,000 iterations took: about 120 KB).
 %%
 %% The hot path ({@link enter/4}, {@link return/2}, {@link exception/4}, {@link tail_call/4})
 %% calls only BIFs and the NIF, so instrumented library code (Enum, lists, ...) can never make
@@ -63,6 +74,9 @@
 -define(STATE, elixir_scope_state).
 -define(CURRENT, '$elixir_scope_call').
 -define(IN_RUNTIME, '$elixir_scope_in_runtime').
+-define(DEPTH, '$elixir_scope_depth').
+%% Recorded calls open at once in one process; deeper calls run unrecorded (see "Depth cap").
+-define(MAX_CALL_DEPTH, 1000).
 -define(OWNER, elixir_scope_runtime).
 -define(NIF_ENV, "ELIXIR_SCOPE_NIF").
 -define(SETTINGS_FILE, "elixir_scope_runtime.config").
@@ -76,7 +90,8 @@
                       commit_interval_ms, checkpoint_interval_ms, retention_bytes, cache_bytes,
                       shards, paused]).
 
--type token() :: {Id :: non_neg_integer(), Parent :: current()}.
+-type token() :: {Id :: non_neg_integer(), Parent :: current(), Depth :: non_neg_integer()}
+               | {0, muted} | deep.
 -type current() :: none | non_neg_integer() | {non_neg_integer(), non_neg_integer()}.
 
 %%% The contract
@@ -94,7 +109,9 @@ recording(Module) ->
     end.
 
 %% @doc Records that `Module:Function/Arity' was called with `Args'; makes it the process's
-%% current call. The token goes to {@link return/2} or {@link exception/4}.
+%% current call. The token goes to {@link return/2} or {@link exception/4}; `deep' (the process
+%% has 1,000 recorded calls open, see "Depth cap") means that the call is not recorded and the
+%% recorder must run the function without a frame of its own (a tail call).
 -spec enter(module(), atom(), arity(), [term()]) -> token().
 enter(Module, Function, Arity, Args) ->
     case get(?CURRENT) of
@@ -105,9 +122,19 @@ enter(Module, Function, Arity, Args) ->
             %% no record (the NIF ignores a current call that is not an id).
             {0, muted};
         Parent ->
-            Id = elixir_scope_nif:enter(Module, Function, Arity, Args, Parent),
-            put(?CURRENT, Id),
-            {Id, Parent}
+            case get(?DEPTH) of
+                Depth when is_integer(Depth), Depth >= ?MAX_CALL_DEPTH ->
+                    deep;
+                Depth ->
+                    Open = case is_integer(Depth) of
+                               true -> Depth;
+                               false -> 0
+                           end,
+                    Id = elixir_scope_nif:enter(Module, Function, Arity, Args, Parent),
+                    put(?CURRENT, Id),
+                    put(?DEPTH, Open + 1),
+                    {Id, Parent, Open}
+            end
     end.
 
 %% The process's first recorded call also records who the process is and where it came from.
@@ -115,23 +142,37 @@ first_enter(Module, Function, Arity, Args) ->
     Id = elixir_scope_nif:enter_first(Module, Function, Arity, Args, pid_text(self()),
                                       origin()),
     put(?CURRENT, Id),
-    {Id, none}.
+    put(?DEPTH, 1),
+    {Id, none, 0}.
 
 %% @doc Records that the call returned `Result'; restores the caller as current call.
 -spec return(token(), Result) -> Result.
+return({_Id, Parent, Depth}, Result) ->
+    put(?DEPTH, Depth),
+    Current = put(?CURRENT, Parent),
+    elixir_scope_nif:call_return(Current, Result),
+    Result;
 return({_Id, Parent}, Result) ->
     Current = put(?CURRENT, Parent),
     elixir_scope_nif:call_return(Current, Result),
+    Result;
+return(deep, Result) ->
+    %% A recorder of an older shape that called the function after all.
     Result.
 
 %% @doc Records that the call raised; restores the caller as current call and re-raises with
 %% the stack trace the original code would give.
 -spec exception(token(), error | exit | throw, term(), list()) -> no_return().
+exception({Id, Parent, Depth}, Class, Reason, Stack) ->
+    put(?DEPTH, Depth),
+    exception({Id, Parent}, Class, Reason, Stack);
 exception({_Id, Parent}, Class, Reason, Stack) ->
     Current = put(?CURRENT, Parent),
     Clean = elixir_scope_stacktrace:clean(Stack),
     elixir_scope_nif:call_exception(Current, Class, Reason, Clean),
-    erlang:raise(Class, Reason, Clean).
+    erlang:raise(Class, Reason, Clean);
+exception(deep, Class, Reason, Stack) ->
+    erlang:raise(Class, Reason, elixir_scope_stacktrace:clean(Stack)).
 
 %% @doc Records that the current call continued as `Module:Function/Arity' through a local
 %% tail call. The first eight tail calls of a call are recorded with their arguments; later

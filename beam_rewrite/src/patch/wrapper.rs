@@ -17,11 +17,15 @@
 //! %% Once per module, after all functions:
 //! -file("elixir_scope:wrapper", 1).
 //! 'es$$record'(F, N, Args, Inner) ->
-//!     Token = elixir_scope_runtime:enter(M, F, N, Args),
-//!     try erlang:apply(Inner, Args) of
-//!         Result -> elixir_scope_runtime:return(Token, Result)
-//!     catch
-//!         Class:Reason:Stack -> elixir_scope_runtime:exception(Token, Class, Reason, Stack)
+//!     case elixir_scope_runtime:enter(M, F, N, Args) of
+//!         deep -> erlang:apply(Inner, Args);           % too many open calls: no frame
+//!         Token ->
+//!             try erlang:apply(Inner, Args) of
+//!                 Result -> elixir_scope_runtime:return(Token, Result)
+//!             catch
+//!                 Class:Reason:Stack ->
+//!                     elixir_scope_runtime:exception(Token, Class, Reason, Stack)
+//!             end
 //!     end.
 //! 'es$$tail'(F, A1, ..., AN) ->                      % one per arity of redirected tail calls
 //!     case persistent_term:get(elixir_scope_recording, undefined) =:= true of
@@ -29,6 +33,11 @@
 //!         false -> ok
 //!     end.
 //! ```
+//!
+//! `deep` is the runtime's answer when the process already has too many recorded calls open
+//! (its depth cap): the recorder then tail-calls the function, leaving no frame, so a loop
+//! through a remote self-call (`?MODULE:loop(S)`, which keeps every recorded iteration open)
+//! stops growing the stack once it reaches the cap.
 //!
 //! The recording branch lives in one function per module rather than in every wrapper: a
 //! `try` costs the compiler about 3 ms per function (its SSA passes), which made rewriting
@@ -190,7 +199,8 @@ fn wrapper_function(site: &WrapperSite<'_>) -> Term {
     function(a, site.name, site.arity, vec![clause(a, args, vec![body])])
 }
 
-/// `'es$$record'(F, N, Args, Inner)`: the recording branch of every wrapper of the module.
+/// `'es$$record'(F, N, Args, Inner)`: the recording branch of every wrapper of the module;
+/// `deep` from `enter/4` runs the function in tail position, unrecorded.
 fn recorder_function(module: &str) -> Term {
     let a = &anno::generated(int(1));
     let v = |name: &str| var(a, &variable(name));
@@ -228,10 +238,15 @@ fn recorder_function(module: &str) -> Term {
             vec![token.clone(), class, reason, stack],
         )],
     );
-    let body = vec![
-        match_expr(a, token, enter),
-        try_expr(a, vec![apply], vec![returned], vec![raised]),
-    ];
+    let recorded = try_expr(a, vec![apply.clone()], vec![returned], vec![raised]);
+    let body = vec![case_expr(
+        a,
+        enter,
+        vec![
+            clause(a, vec![atom_lit(a, "deep")], vec![apply]),
+            clause(a, vec![token], vec![recorded]),
+        ],
+    )];
     let params = vec![v("F"), v("N"), v("Args"), v("Inner")];
     function(a, RECORDER, 4, vec![clause(a, params, body)])
 }
@@ -322,6 +337,7 @@ mod tests {
                 "elixir_scope_runtime:enter",
                 "elixir_scope_runtime:exception",
                 "elixir_scope_runtime:return",
+                "erlang:apply",
                 "erlang:apply"
             ]
         );
@@ -334,6 +350,41 @@ mod tests {
             forms::attribute(&forms[4]).map(|(_, v)| v.clone()),
             Some(tuple(vec![file, int(1)]))
         );
+    }
+
+    #[test]
+    fn the_recorder_runs_the_function_without_a_frame_when_the_runtime_says_deep() {
+        let file = Term::from(ByteList::from(b"m.erl".to_vec()));
+        let forms = helper_forms("m", &[], &file);
+        let recorder = FunctionForm::of(&forms[1]).expect("the recorder");
+        let [_, _, _, _, body] = forms::tagged(&recorder.clauses[0], "clause").unwrap() else {
+            panic!("a clause")
+        };
+        let body = forms::list_elements(body).unwrap();
+        assert_eq!(body.len(), 1, "the case on enter/4 is the whole body");
+        let [_, _, scrutinee, clauses] = forms::tagged(&body[0], "case").unwrap() else {
+            panic!("a case")
+        };
+        assert_eq!(calls_in(scrutinee), ["elixir_scope_runtime:enter"]);
+        let clauses = forms::list_elements(clauses).unwrap();
+        assert_eq!(clauses.len(), 2);
+        let [_, _, deep, _, deep_body] = forms::tagged(&clauses[0], "clause").unwrap() else {
+            panic!("a clause")
+        };
+        assert_eq!(
+            forms::list_elements(deep).map(|p| p.iter().map(lit).collect::<Vec<_>>()),
+            Some(vec!["deep".to_string()])
+        );
+        // The deep branch's body is the bare apply: a tail call, no try around it.
+        let deep_body = forms::list_elements(deep_body).unwrap();
+        assert_eq!(deep_body.len(), 1);
+        assert_eq!(forms::tag(&deep_body[0]), Some("call"));
+        assert_eq!(calls_in(&deep_body[0]), ["erlang:apply"]);
+        let [_, _, _, _, token_body] = forms::tagged(&clauses[1], "clause").unwrap() else {
+            panic!("a clause")
+        };
+        let token_body = forms::list_elements(token_body).unwrap();
+        assert_eq!(forms::tag(&token_body[0]), Some("try"));
     }
 
     /// Every function called in `form`, sorted: `'local'` or `module:function`.

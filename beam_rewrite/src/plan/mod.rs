@@ -21,7 +21,8 @@ use crate::tables::FunctionRef;
 
 /// Version of what the rewriter produces for a plan. It is part of every plan hash, so that
 /// beams rewritten by a version that wrapped differently are rewritten again.
-pub const REWRITE_FORMAT: u32 = 2;
+/// 3: the recorder runs the function without a frame when `enter/4` answers `deep`.
+pub const REWRITE_FORMAT: u32 = 3;
 
 /// What to wrap, for a whole run.
 #[derive(Debug, Clone, PartialEq, Eq)]
