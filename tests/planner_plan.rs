@@ -306,6 +306,22 @@ fn applications_of_a_mix_build_project_or_dependency() {
         copy_dir(&examples.join(app), &dir.path().join(app));
     }
     let shop = dir.path().join("shop");
+    // A plain build: the demo's project without its ElixirScope alias, which would instrument
+    // the build with the demo's own elixir_scope.toml.
+    std::fs::write(
+        shop.join("mix.exs"),
+        r#"defmodule Shop.MixProject do
+  use Mix.Project
+
+  def project do
+    [app: :shop, version: "0.1.0", elixir: "~> 1.14", deps: [{:money, path: "../money"}, {:luhn, path: "../luhn"}]]
+  end
+
+  def application, do: [extra_applications: [:logger], mod: {Shop.Application, []}]
+end
+"#,
+    )
+    .unwrap();
     let output = std::process::Command::new(executable("mix", "elixir"))
         .arg("compile")
         .current_dir(&shop)
