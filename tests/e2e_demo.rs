@@ -223,6 +223,19 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
     let exceptions = demo.calls(&["--exceptions"]);
     assert!(exceptions.iter().any(|c| c["id"] == raised[0]["id"]));
 
+    // 3b. A change compiled by the same VM that runs it (`mix run` compiles first): Mix keeps
+    // what it compiled loaded, and the alias's elixir_scope.reload loads the rewritten beam,
+    // so the changed module records on this first run too.
+    let checkout = demo.shop.join("lib/shop/checkout.ex");
+    let source = std::fs::read_to_string(&checkout).expect("checkout.ex");
+    // Mix compares modification times in seconds.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(&checkout, format!("{source}\n# changed\n")).expect("editing checkout.ex");
+    let rerun = demo.mix(&["run", "-e", "Shop.Scenario.run"]);
+    assert!(rerun.contains("Compiling "), "{rerun}");
+    let replaced = demo.calls(&["--module", "Shop.Checkout", "--function", "place"]);
+    assert_eq!(replaced.len(), 4, "the recompiled module records: {rerun}");
+
     // 4. A scripted IEx session: run the scenario, then look at it from the prompt.
     let session = demo.run(
         "iex",

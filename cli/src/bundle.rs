@@ -42,7 +42,8 @@ pub const ERLANG_SOURCES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The Elixir sources of the IEx helpers: (file name, source).
+/// The Elixir sources of the IEx helpers and of the Mix task `elixir_scope.reload` (which
+/// loads rewritten beams into a VM that compiled the originals): (file name, source).
 pub const ELIXIR_SOURCES: &[(&str, &str)] = &[
     (
         "elixir_scope.ex",
@@ -55,6 +56,10 @@ pub const ELIXIR_SOURCES: &[(&str, &str)] = &[
     (
         "elixir_scope_query.ex",
         include_str!("../../runtime_nif/elixir/elixir_scope/query.ex"),
+    ),
+    (
+        "elixir_scope_reload_task.ex",
+        include_str!("../../runtime_nif/elixir/mix/tasks/elixir_scope.reload.ex"),
     ),
 ];
 
@@ -274,7 +279,9 @@ fn wants_elixir(dir: &Path) -> bool {
         if !name.ends_with(".beam") || name.starts_with("elixir_scope_") {
             continue;
         }
-        if name.starts_with("Elixir.") && !name.starts_with("Elixir.ElixirScope") {
+        let ours = name.starts_with("Elixir.ElixirScope")
+            || name.starts_with("Elixir.Mix.Tasks.ElixirScope.");
+        if name.starts_with("Elixir.") && !ours {
             return true;
         }
         if !name.starts_with("Elixir.") {
@@ -413,6 +420,7 @@ mod tests {
         };
         assert!(files.contains(&ELIXIR_MODULE_BEAM.to_string()), "{files:?}");
         assert!(dir.path().join("Elixir.ElixirScope.Format.beam").is_file());
+        assert!(files.contains(&"Elixir.Mix.Tasks.ElixirScope.Reload.beam".to_string()));
 
         // A directory of Erlang beams only: a pure-Erlang project, no helpers.
         let erlang = tempfile::tempdir().unwrap();

@@ -7,8 +7,15 @@ defmodule Shop.MixProject do
       version: "0.1.0",
       elixir: "~> 1.14",
       deps: deps(),
-      # ElixirScope: rewrite the compiled beams after every compile (elixir-scope on PATH).
-      aliases: [compile: ["compile", "cmd elixir-scope instrument _build/#{Mix.env()}"]]
+      # ElixirScope: rewrite the compiled beams after every compile (elixir-scope on PATH),
+      # then load the rewritten beams into this VM (Mix keeps what it compiled loaded).
+      aliases: [
+        compile: [
+          "compile",
+          "cmd elixir-scope instrument _build/#{Mix.env()}",
+          "elixir_scope.reload"
+        ]
+      ]
     ]
   end
 

@@ -107,11 +107,12 @@ impl<'a> HelperSlot<'a> {
 }
 
 /// Whether a module belongs to ElixirScope itself (its runtime must never be wrapped: the
-/// wrappers call it).
+/// wrappers call it), including the Mix tasks the runtime bundle installs.
 pub fn is_elixir_scope_module(module: &str) -> bool {
     module.starts_with("elixir_scope_")
         || module == "Elixir.ElixirScope"
         || module.starts_with("Elixir.ElixirScope.")
+        || module.starts_with("Elixir.Mix.Tasks.ElixirScope.")
 }
 
 /// Rewrites one beam under `plan` (with `dry_run`, does everything but compiling and writing).
@@ -367,10 +368,16 @@ mod tests {
             "elixir_scope_stacktrace",
             "Elixir.ElixirScope",
             "Elixir.ElixirScope.IEx",
+            "Elixir.Mix.Tasks.ElixirScope.Reload",
         ] {
             assert!(is_elixir_scope_module(own), "{own}");
         }
-        for other in ["elixir", "Elixir.ElixirScopeless", "Elixir.MyApp"] {
+        for other in [
+            "elixir",
+            "Elixir.ElixirScopeless",
+            "Elixir.MyApp",
+            "Elixir.Mix.Tasks.Compile",
+        ] {
             assert!(!is_elixir_scope_module(other), "{other}");
         }
     }
