@@ -593,3 +593,42 @@ fn a_loop_through_remote_self_calls_stops_growing_the_stack_at_the_depth_cap() {
         .count();
     assert_eq!(adds, 3);
 }
+
+#[test]
+fn an_announced_remote_self_tail_call_continues_the_current_call() {
+    // rcount/2 announces its ?MODULE:rcount/2 tail call (remote_tail_call/3), as rewritten code
+    // does: 5,000 iterations are one call with 5,000 tail calls, in constant stack.
+    let vm = vm(true);
+    let out = vm.eval(
+        r#"
+        {10, Short} = runtime_fixture:rcount(10, 0),
+        {5000, Long} = runtime_fixture:rcount(5000, 0),
+        3 = runtime_fixture:add(1, 2),
+        ok = elixir_scope_runtime:flush(),
+        io:format("stack ~p ~p~n", [Short, Long]),
+        halt()."#,
+    );
+    let words: Vec<&str> = out
+        .lines()
+        .find_map(|l| l.strip_prefix("stack "))
+        .expect("the stack sizes")
+        .split(' ')
+        .collect();
+    assert_eq!(words[0], words[1], "the loop keeps a constant stack");
+    let snap = vm.store().snapshot(None).unwrap();
+    let calls = all_calls(&snap);
+    assert_eq!(calls.len(), 3, "{calls:#?}");
+    let long = calls
+        .iter()
+        .find(|c| text(&c.args) == "[5000,0]")
+        .expect("the long loop");
+    let end = long.end.as_ref().expect("it returned");
+    assert_eq!(end.tail_calls, 5000);
+    let tails = snap.tail_calls(long.id).unwrap();
+    assert_eq!(tails.len(), 8);
+    assert_eq!(text(&tails[0].args), "[4999,1]");
+    assert!(tails.iter().all(|t| t.function == "rcount" && t.arity == 2));
+    // The announcement is used up: the next call is a call of its own.
+    let add = calls.iter().find(|c| c.function == "add").unwrap();
+    assert_eq!(add.parent, None);
+}

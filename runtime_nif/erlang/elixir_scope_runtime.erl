@@ -22,12 +22,18 @@
 %%     (the one starting the runtime, the runtime's owner).</li>
 %% <li>process dictionary `$elixir_scope_depth': how many recorded calls of the process are
 %%     open (have a recorder frame on its stack); absent before its first recorded call.</li>
+%% <li>process dictionary `$elixir_scope_tail_next': `{M, F, Arity}' between
+%%     {@link remote_tail_call/3} and the {@link enter/4} of the call it announced.</li>
 %% </ul>
 %%
 %% == Depth cap ==
 %% Each recorded call keeps one recorder frame on the stack until it ends. A loop written as a
 %% remote self-call in tail position (`?MODULE:loop(State)' in a receive loop) never ends its
 %% calls, so while recording its stack would grow by a frame per iteration, without bound.
+%% The rewriter announces such calls ({@link remote_tail_call/3}), and {@link enter/4} records
+%% them as tail calls of the current call, so a loop of that shape runs in constant stack and
+%% shows as one call with an iteration count. Other shapes remain (a loop through `apply/3',
+%% or through a remote call in tail position to another module and back):
 %% {@link enter/4} therefore records at most 1,000 nested calls per process: past that it
 %% returns the token `deep', for which the recorder tail-calls the original function without
 %% a frame and records nothing, until the process's open calls end (a loop then runs in the
@@ -63,7 +69,7 @@
 -module(elixir_scope_runtime).
 
 %% The contract.
--export([recording/1, enter/4, return/2, exception/4, tail_call/4]).
+-export([recording/1, enter/4, return/2, exception/4, tail_call/4, remote_tail_call/3]).
 %% Control.
 -export([start/0, start/1, status/0, pause/0, resume/0, pause/1, resume/1]).
 -export([flush/0, flush/1, stats/0, nif_paths/0]).
@@ -77,6 +83,7 @@
 -define(CURRENT, '$elixir_scope_call').
 -define(IN_RUNTIME, '$elixir_scope_in_runtime').
 -define(DEPTH, '$elixir_scope_depth').
+-define(TAIL_NEXT, '$elixir_scope_tail_next').
 %% Recorded calls open at once in one process; deeper calls run unrecorded (see "Depth cap").
 -define(MAX_CALL_DEPTH, 1000).
 -define(OWNER, elixir_scope_runtime).
@@ -111,9 +118,10 @@ recording(Module) ->
     end.
 
 %% @doc Records that `Module:Function/Arity' was called with `Args'; makes it the process's
-%% current call. The token goes to {@link return/2} or {@link exception/4}; `deep' (the process
-%% has 1,000 recorded calls open, see "Depth cap") means that the call is not recorded and the
-%% recorder must run the function without a frame of its own (a tail call).
+%% current call. The token goes to {@link return/2} or {@link exception/4}. `deep' means that
+%% the recorder must run the function without a frame of its own (a tail call): either the call
+%% continues the current one (announced by {@link remote_tail_call/3}; recorded as a tail
+%% call), or the process has 1,000 recorded calls open (see "Depth cap"; not recorded).
 -spec enter(module(), atom(), arity(), [term()]) -> token().
 enter(Module, Function, Arity, Args) ->
     case get(?CURRENT) of
@@ -124,19 +132,38 @@ enter(Module, Function, Arity, Args) ->
             %% no record (the NIF ignores a current call that is not an id).
             {0, muted};
         Parent ->
-            case get(?DEPTH) of
-                Depth when is_integer(Depth), Depth >= ?MAX_CALL_DEPTH ->
-                    deep;
-                Depth ->
-                    Open = case is_integer(Depth) of
-                               true -> Depth;
-                               false -> 0
-                           end,
-                    Id = elixir_scope_nif:enter(Module, Function, Arity, Args, Parent),
-                    put(?CURRENT, Id),
-                    put(?DEPTH, Open + 1),
-                    {Id, Parent, Open}
+            case get(?TAIL_NEXT) of
+                undefined ->
+                    open(Module, Function, Arity, Args, Parent);
+                Announced ->
+                    erase(?TAIL_NEXT),
+                    case Announced =:= {Module, Function, Arity} of
+                        true ->
+                            %% ?MODULE:loop(S) in tail position: the current call goes on.
+                            tail_call(Module, Function, Arity, Args),
+                            deep;
+                        false ->
+                            %% Announced, but that call was not recorded (paused, or the
+                            %% newest code does not wrap it): forget it.
+                            open(Module, Function, Arity, Args, Parent)
+                    end
             end
+    end.
+
+%% A new recorded call under `Parent', unless the process already has the most open calls.
+open(Module, Function, Arity, Args, Parent) ->
+    case get(?DEPTH) of
+        Depth when is_integer(Depth), Depth >= ?MAX_CALL_DEPTH ->
+            deep;
+        Depth ->
+            Open = case is_integer(Depth) of
+                       true -> Depth;
+                       false -> 0
+                   end,
+            Id = elixir_scope_nif:enter(Module, Function, Arity, Args, Parent),
+            put(?CURRENT, Id),
+            put(?DEPTH, Open + 1),
+            {Id, Parent, Open}
     end.
 
 %% The process's first recorded call also records who the process is and where it came from.
@@ -194,6 +221,21 @@ tail_call(Module, Function, Arity, Args) ->
         _NotInACall ->
             ok
     end.
+
+%% @doc Called (only while the persistent term is `true') right before a remote call in tail
+%% position to a wrapped function of the caller's own module (`?MODULE:loop(State)'), after its
+%% arguments were evaluated: when that call's wrapper then calls {@link enter/4}, it is recorded
+%% as a tail call of the current call (as {@link tail_call/4} does for local ones) and runs
+%% without a recorder frame, so the loop keeps a constant stack. Outside a recorded call it
+%% does nothing: the call is then recorded as a call.
+-spec remote_tail_call(module(), atom(), arity()) -> ok.
+remote_tail_call(Module, Function, Arity) ->
+    case get(?CURRENT) of
+        Id when is_integer(Id) -> put(?TAIL_NEXT, {Module, Function, Arity});
+        {Id, _} when is_integer(Id) -> put(?TAIL_NEXT, {Module, Function, Arity});
+        _NotInACall -> ok
+    end,
+    ok.
 
 %%% Control
 

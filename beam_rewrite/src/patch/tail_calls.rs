@@ -18,6 +18,25 @@
 //! function compiles much faster than a `case` at every call site. Calls of arity 255 (no
 //! helper can take 256 arguments) get that `case` inline.
 //!
+//! A remote call in tail position to a wrapped function of the module itself
+//! (`?MODULE:loop(S)`, `__MODULE__.loop(s)`: a receive loop that must reach the newest code)
+//! stays a remote call, since it must reach the newest code, but is told to the runtime first:
+//!
+//! ```erlang
+//! begin
+//!     ES$T1 = Arg1,                % as above
+//!     case persistent_term:get(elixir_scope_recording, undefined) =:= true of
+//!         true -> elixir_scope_runtime:remote_tail_call(M, f, N);
+//!         false -> ok
+//!     end,
+//!     M:f(ES$T1, ...)
+//! end
+//! ```
+//!
+//! so that the runtime records the call the wrapper of `M:f` then makes as the current call
+//! continuing (a tail call, no recorder frame): while recording, such a loop runs in constant
+//! stack and shows as one call with an iteration count, like a local loop.
+//!
 //! Tail positions: the last expression of a clause body or `begin ... end`; the bodies of
 //! `case`, `if` and `receive` clauses and of `after`; the `of` and `catch` clause bodies of a
 //! `try` without `after`; the right operand of `andalso`/`orelse`. Funs are not entered: a fun
@@ -32,7 +51,7 @@ use crate::forms::{self, anno};
 use crate::tables::FunctionRef;
 
 use super::naming::{inner_name, variable, MAX_TAIL_HELPER_ARITY, TAIL_HELPER};
-use super::wrapper::tail_call_report;
+use super::wrapper::{remote_tail_call_report, tail_call_report};
 
 /// Rewrites tail calls to wrapped functions, in the clauses of one function at a time.
 pub struct TailCalls<'a> {
@@ -42,6 +61,8 @@ pub struct TailCalls<'a> {
     fresh: u32,
     /// How many calls were redirected.
     pub redirected: usize,
+    /// How many remote calls to the module's own wrapped functions were marked as tail calls.
+    pub remote: usize,
     /// Arities of the `'es$$tail'` helpers the redirected calls use.
     pub helper_arities: BTreeSet<u32>,
 }
@@ -54,6 +75,7 @@ impl<'a> TailCalls<'a> {
             wrapped,
             fresh: 0,
             redirected: 0,
+            remote: 0,
             helper_arities: BTreeSet::new(),
         }
     }
@@ -84,7 +106,7 @@ impl<'a> TailCalls<'a> {
             return;
         };
         if tag == "call" {
-            if let Some(redirect) = self.redirect(expr) {
+            if let Some(redirect) = self.redirect(expr).or_else(|| self.mark_remote(expr)) {
                 *expr = redirect;
             }
             return;
@@ -131,18 +153,7 @@ impl<'a> TailCalls<'a> {
         }
         self.redirected += 1;
         let a = &anno::generated(anno::location(call_anno));
-        let mut exprs = Vec::new();
-        let mut values = Vec::with_capacity(args.len());
-        for arg in args {
-            if is_simple(arg) {
-                values.push(arg.clone());
-            } else {
-                self.fresh += 1;
-                let v = var(a, &variable(&format!("T{}", self.fresh)));
-                exprs.push(match_expr(a, v.clone(), arg.clone()));
-                values.push(v);
-            }
-        }
+        let (mut exprs, values) = self.bind_arguments(a, args);
         if target.arity <= MAX_TAIL_HELPER_ARITY {
             self.helper_arities.insert(target.arity);
             let mut helper_args = vec![atom_lit(a, name)];
@@ -170,6 +181,59 @@ impl<'a> TailCalls<'a> {
             list(values),
         ]));
         Some(block(a, exprs))
+    }
+}
+
+impl TailCalls<'_> {
+    /// The replacement of `{call, A, {remote, _, {atom, _, M}, {atom, _, f}}, Args}` when `M`
+    /// is this module and `f/N` is wrapped: the arguments evaluated first, then the report,
+    /// then the same remote call.
+    fn mark_remote(&mut self, call: &Term) -> Option<Term> {
+        let [_, call_anno, callee, args] = forms::tagged(call, "call")? else {
+            return None;
+        };
+        let [_, _, module, name] = forms::tagged(callee, "remote")? else {
+            return None;
+        };
+        let module_name = forms::tagged(module, "atom").and_then(|e| forms::atom_name(&e[2]))?;
+        let name = forms::tagged(name, "atom").and_then(|e| forms::atom_name(&e[2]))?;
+        let args = forms::list_elements(args)?;
+        let target = FunctionRef {
+            name: name.to_string(),
+            arity: u32::try_from(args.len()).ok()?,
+        };
+        if module_name != self.module || !self.wrapped.contains(&target) {
+            return None;
+        }
+        self.remote += 1;
+        let a = &anno::generated(anno::location(call_anno));
+        let (mut exprs, values) = self.bind_arguments(a, args);
+        exprs.push(remote_tail_call_report(a, self.module, name, target.arity));
+        exprs.push(tuple(vec![
+            atom("call"),
+            call_anno.clone(),
+            callee.clone(),
+            list(values),
+        ]));
+        Some(block(a, exprs))
+    }
+
+    /// Binds the arguments that are not simple to fresh variables, in order: the bindings,
+    /// and the values to pass.
+    fn bind_arguments(&mut self, a: &Term, args: &[Term]) -> (Vec<Term>, Vec<Term>) {
+        let mut exprs = Vec::new();
+        let mut values = Vec::with_capacity(args.len());
+        for arg in args {
+            if is_simple(arg) {
+                values.push(arg.clone());
+            } else {
+                self.fresh += 1;
+                let v = var(a, &variable(&format!("T{}", self.fresh)));
+                exprs.push(match_expr(a, v.clone(), arg.clone()));
+                values.push(v);
+            }
+        }
+        (exprs, values)
     }
 }
 
@@ -350,6 +414,7 @@ mod tests {
             (call("loop", vec![var(&a(), "X"), var(&a(), "Y")]), 0),
             (call("other", vec![var(&a(), "X")]), 0),
             (remote_call(&a(), "m", "loop", vec![var(&a(), "X")]), 0),
+            (remote_call(&a(), "other", "loop", vec![var(&a(), "X")]), 0),
         ];
         for (expr, expected) in cases {
             let (_, n) = rewrite(vec![expr.clone()]);
@@ -357,5 +422,57 @@ mod tests {
         }
         let (_, n) = rewrite(vec![tail(), atom_lit(&a(), "ok")]);
         assert_eq!(n, 0, "a call before the last expression is not a tail call");
+    }
+
+    /// Rewrites one clause whose body is `body`; returns the new body and the remote calls
+    /// marked.
+    fn rewrite_remote(body: Vec<Term>) -> (Vec<Term>, usize) {
+        let wrapped = wrapped();
+        let mut t = TailCalls::new("m", &wrapped);
+        let mut clauses = list(vec![clause(&a(), vec![], body)]);
+        t.in_clauses(&mut clauses);
+        let clause = &forms::list_elements(&clauses).unwrap()[0];
+        let body = forms::list_elements(&forms::tagged(clause, "clause").unwrap()[4])
+            .unwrap()
+            .to_vec();
+        (body, t.remote)
+    }
+
+    #[test]
+    fn marks_a_remote_self_tail_call_and_keeps_it_remote() {
+        let minus = op(&a(), "-", var(&a(), "N"), int_lit(&a(), 1));
+        let remote = remote_call(&a(), "m", "loop", vec![minus.clone()]);
+        let (body, n) = rewrite_remote(vec![remote.clone()]);
+        assert_eq!(n, 1);
+        let [_, _, exprs] = forms::tagged(&body[0], "block").unwrap() else {
+            panic!("not a block")
+        };
+        let exprs = forms::list_elements(exprs).unwrap();
+        assert_eq!(exprs.len(), 3, "binding, report, call");
+        let [_, _, bound, value] = forms::tagged(&exprs[0], "match").unwrap() else {
+            panic!("not a match")
+        };
+        assert_eq!(value, &minus, "the argument is evaluated before the report");
+        assert!(forms::any_subterm(&exprs[1], |t| t == &atom("remote_tail_call")));
+        let [_, call_anno, callee, args] = forms::tagged(&exprs[2], "call").unwrap() else {
+            panic!("not a call")
+        };
+        let [_, _, original_callee, _] = forms::tagged(&remote, "call").unwrap() else {
+            panic!("not a call")
+        };
+        assert_eq!(call_anno, &a());
+        assert_eq!(callee, original_callee, "still the remote call to m:loop");
+        assert_eq!(args, &list(vec![bound.clone()]));
+        assert!(!calls_inner(&body[0]), "never the inner function");
+
+        // Not in tail position, to another module, to an unwrapped function: untouched.
+        for body in [
+            vec![remote.clone(), atom_lit(&a(), "ok")],
+            vec![remote_call(&a(), "other", "loop", vec![var(&a(), "X")])],
+            vec![remote_call(&a(), "m", "step", vec![var(&a(), "X")])],
+        ] {
+            let (rewritten, n) = rewrite_remote(body.clone());
+            assert_eq!((rewritten, n), (body, 0));
+        }
     }
 }

@@ -147,6 +147,31 @@ pub fn tail_call_report(
     )
 }
 
+/// `case <recording_check> of true -> elixir_scope_runtime:remote_tail_call(M, F, N); false ->
+/// ok end`: said right before a remote call in tail position to the module's own wrapped
+/// `F/N` (`?MODULE:loop(S)`), so that the runtime records that call as the current call
+/// continuing (a tail call), not as a new call that would stay open.
+pub fn remote_tail_call_report(a: &Term, module: &str, function: &str, arity: u32) -> Term {
+    let report = remote_call(
+        a,
+        RUNTIME,
+        "remote_tail_call",
+        vec![
+            atom_lit(a, module),
+            atom_lit(a, function),
+            int_lit(a, arity as i32),
+        ],
+    );
+    case_expr(
+        a,
+        recording_check(a),
+        vec![
+            clause(a, vec![atom_lit(a, "true")], vec![report]),
+            clause(a, vec![atom_lit(a, "false")], vec![atom_lit(a, "ok")]),
+        ],
+    )
+}
+
 fn wrapper_file() -> Term {
     Term::from(ByteList::from(WRAPPER_FILE.as_bytes().to_vec()))
 }
