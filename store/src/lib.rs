@@ -37,7 +37,9 @@ pub use model::{Call, CallEnd, Process, ProcessOrigin, Run, RunInfo, RunSummary,
 pub use query::{CallFilter, Snapshot, Subtree};
 pub use query_open::StoreReader;
 pub use query_stats::{FunctionCalls, RunCounts};
-pub use query_tree::{Fold, FoldReason, FunctionCount, Tree, TreeItem, TreeLimits, TreeLine};
+pub use query_tree::{
+    Fold, FoldReason, FunctionCount, StartedProcess, Tree, TreeItem, TreeLimits, TreeLine,
+};
 pub use retention::Retention;
 pub use store::{resolve_path, Store, DB_ENV, DEFAULT_CACHE_BYTES, DEFAULT_RELATIVE_PATH};
 pub use writer::{Commit, RunWriter, WriteReport};

@@ -9,6 +9,12 @@
 //! The result is a list of lines in display order (depth first), each a call or a fold with its
 //! depth, so that the IEx helpers and the CLI render the same tree without recursion.
 //!
+//! Under each shown call, the tree also names the processes that call started (a Task it ran, a
+//! process it spawned that recorded calls of its own): [`TreeItem::Process`], with that
+//! process's first recorded call, from which its own tree can be asked for. A process belongs to
+//! the innermost call of its origin that was running when its first recorded call started (see
+//! [`Snapshot::origin_call`]); at most [`TreeLimits::calls`] of them are looked at per tree.
+//!
 //! Counting what a fold hides costs no decoding: within a process calls nest and their ids grow
 //! in start order, so the calls under siblings `a..b` are exactly the process's calls with ids in
 //! `[a, next sibling)`, a range of the `by_pid` index.
@@ -17,6 +23,7 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::codec::CallRow;
 use crate::error::{Context, Result};
+use crate::event::OriginKind;
 use crate::model::Call;
 use crate::query::Snapshot;
 use crate::schema::{low, pair};
@@ -101,6 +108,23 @@ pub enum TreeItem {
     Call(Call),
     /// Calls not shown.
     Fold(Fold),
+    /// A process the parent line's call started, shown by its first recorded call.
+    Process(StartedProcess),
+}
+
+/// A process started during a call (its origin, see [`crate::ProcessOrigin`], is the call's
+/// process, and the call was the innermost one running when this process's first recorded call
+/// started).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedProcess {
+    /// Its pid term word.
+    pub pid: u64,
+    /// Its pid as text.
+    pub text: String,
+    /// How it is linked: `$callers` (a Task) or `$ancestors` (a spawned or supervised process).
+    pub kind: OriginKind,
+    /// Its first recorded call.
+    pub first: Call,
 }
 
 /// Consecutive children of one call, and everything under them, folded into one line.
@@ -174,6 +198,7 @@ struct Node {
 enum Kid {
     Shown(usize),
     Folded(Fold),
+    Started(StartedProcess),
 }
 
 /// The children of a call as the tree needs them.
@@ -341,7 +366,58 @@ impl Snapshot {
             }
             nodes[at].kids = kids;
         }
+        self.add_started_processes(&mut nodes, pid, bound, limits.calls)?;
         Ok(Some(flatten(nodes, calls)))
+    }
+
+    /// Adds, under each shown call, the processes it started (at most `most` looked at): those
+    /// whose origin is `pid` and whose first recorded call came while the tree's root ran.
+    fn add_started_processes(
+        &self,
+        nodes: &mut [Node],
+        pid: u64,
+        bound: u64,
+        most: usize,
+    ) -> Result<()> {
+        const DURING: &str = "reading started processes";
+        let Some(started) = self.table(self.tables.started())? else {
+            return Ok(());
+        };
+        let shown: HashMap<u64, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| (node.call.id, i))
+            .collect();
+        let root = nodes[0].call.id;
+        let upper = pair(pid, bound.saturating_sub(1).max(root));
+        for entry in started
+            .range(pair(pid, root)..=upper)
+            .during(DURING)?
+            .take(most)
+        {
+            let (key, child) = entry.during(DURING)?;
+            let child = child.value();
+            let Some(origin) = self.origin_call(child)? else {
+                continue;
+            };
+            let Some(&at) = shown.get(&origin.id) else {
+                continue;
+            };
+            let (Some(process), Some(first)) = (self.process(child)?, self.call(low(key.value()))?)
+            else {
+                continue;
+            };
+            let Some(kind) = process.origin.map(|o| o.kind) else {
+                continue;
+            };
+            nodes[at].kids.push(Kid::Started(StartedProcess {
+                pid: child,
+                text: process.text,
+                kind,
+                first,
+            }));
+        }
+        Ok(())
     }
 
     /// The children of `parent` the tree needs.
@@ -535,6 +611,10 @@ fn flatten(nodes: Vec<Node>, calls: u64) -> Tree {
             Kid::Folded(fold) => lines.push(TreeLine {
                 depth,
                 item: TreeItem::Fold(fold),
+            }),
+            Kid::Started(process) => lines.push(TreeLine {
+                depth,
+                item: TreeItem::Process(process),
             }),
         }
     }

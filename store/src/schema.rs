@@ -20,6 +20,7 @@
 //! | `run{N}/exceptions` | call id `u64` | `module << 32 \| function` |
 //! | `run{N}/tail_calls` | `call id << 64 \| index` | tail call record |
 //! | `run{N}/processes` | pid `u64` | process record |
+//! | `run{N}/started` | `origin pid << 64 \| first call id` | pid `u64` (processes by where they came from) |
 
 use redb::TableDefinition;
 
@@ -43,6 +44,7 @@ pub(crate) struct RunTables {
     exceptions: String,
     tail_calls: String,
     processes: String,
+    started: String,
 }
 
 impl RunTables {
@@ -58,6 +60,7 @@ impl RunTables {
             exceptions: name("exceptions"),
             tail_calls: name("tail_calls"),
             processes: name("processes"),
+            started: name("started"),
         }
     }
 
@@ -91,6 +94,12 @@ impl RunTables {
 
     pub fn processes(&self) -> TableDefinition<'_, u64, &'static [u8]> {
         TableDefinition::new(&self.processes)
+    }
+
+    /// Processes by origin: `origin pid << 64 | first call` → pid. Stores written before this
+    /// table existed lack it; queries then find no started processes.
+    pub fn started(&self) -> TableDefinition<'_, u128, u64> {
+        TableDefinition::new(&self.started)
     }
 }
 

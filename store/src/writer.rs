@@ -94,6 +94,7 @@ impl RunWriter {
             txn.open_table(tables.exceptions()).during(DURING)?;
             txn.open_table(tables.tail_calls()).during(DURING)?;
             txn.open_table(tables.processes()).during(DURING)?;
+            txn.open_table(tables.started()).during(DURING)?;
         }
         txn.commit().during(DURING)?;
         Ok(RunWriter {
@@ -212,6 +213,7 @@ impl RunWriter {
         let mut exceptions = txn.open_table(t.exceptions()).during(DURING)?;
         let mut tail_calls = txn.open_table(t.tail_calls()).during(DURING)?;
         let mut processes = txn.open_table(t.processes()).during(DURING)?;
+        let mut started = txn.open_table(t.started()).during(DURING)?;
         let mut atoms = Interner {
             cache: &mut self.atoms,
             next: &mut self.next_atom,
@@ -280,6 +282,12 @@ impl RunWriter {
                             .insert(enter.pid, self.scratch.as_slice())
                             .during(DURING)?;
                         bytes += entry_bytes(8, self.scratch.len());
+                        if let Some(origin) = &process.origin {
+                            started
+                                .insert(pair(origin.pid, event.call_id), enter.pid)
+                                .during(DURING)?;
+                            bytes += entry_bytes(16, 8);
+                        }
                     }
                 }
                 EventKind::TailCall(tail) => {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use store::{
     AtomKey, AtomNames, CallFilter, Class, Commit, End, Enter, Event, EventKind, Origin,
     OriginKind, Outcome, ProcessStart, Retention, RunInfo, RunSummary, Store, StoreError, TailCall,
+    TreeItem, TreeLimits,
 };
 
 /// Atom keys are indexes into a fixed list of names.
@@ -375,6 +376,40 @@ fn tail_calls_and_processes_are_kept_and_origins_resolve_to_the_running_call() {
     assert_eq!(snap.origin_call(30).unwrap().unwrap().id, 2);
     assert!(snap.origin_call(10).unwrap().is_none());
     assert_eq!(snap.processes().unwrap().len(), 2);
+
+    // The tree of 1 names the task under the call that started it (2), after 2's children.
+    let tree = snap.tree(1, &TreeLimits::DEFAULT).unwrap().unwrap();
+    let lines: Vec<(u32, String)> = tree
+        .lines
+        .iter()
+        .map(|line| {
+            let text = match &line.item {
+                TreeItem::Call(c) => format!("call {}", c.id),
+                TreeItem::Fold(f) => format!("fold {}", f.first),
+                TreeItem::Process(p) => {
+                    format!("process {} {:?} first {}", p.text, p.kind, p.first.id)
+                }
+            };
+            (line.depth, text)
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (0, "call 1".to_string()),
+            (1, "call 2".to_string()),
+            (2, "call 3".to_string()),
+            (2, "process <0.30.0> Caller first 4".to_string()),
+        ]
+    );
+    assert_eq!(
+        (tree.calls, tree.shown),
+        (3, 3),
+        "processes are not calls of the tree"
+    );
+    // Its subtree does not reach the task, whose first call came after 3 ended.
+    let tree = snap.tree(3, &TreeLimits::DEFAULT).unwrap().unwrap();
+    assert_eq!(tree.lines.len(), 1);
 }
 
 #[test]

@@ -141,6 +141,7 @@ fn outline(tree: &Tree) -> Vec<String> {
                         if f.more_functions { "+" } else { "" }
                     )
                 }
+                TreeItem::Process(p) => format!("{pad}process {} {}", p.text, p.first.id),
             }
         })
         .collect()
