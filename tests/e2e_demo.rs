@@ -246,6 +246,8 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
              [call] = ElixirScope.calls(module: Shop.Checkout, function: :place, exceptions: true)\n\
              IO.puts(\"EXCEPTION #{inspect(call.exception)}\")\n\
              ElixirScope.show_trace(call.id)\n\
+             [total | _] = ElixirScope.calls(module: Shop.Checkout, function: :total)\n\
+             ElixirScope.show_trace(total.id)\n\
              System.halt()\n",
         ),
     );
@@ -253,6 +255,11 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
     assert!(session.contains("Shop.PaymentError"), "{session}");
     assert!(
         session.contains(":luhn.valid(\"4485 2752 7460 3423\") → false"),
+        "{session}"
+    );
+    // The order's lines are totalled in Tasks: the tree names them under the call that ran them.
+    assert!(
+        session.contains("(task) #") && session.contains("Shop.Checkout.line_total("),
         "{session}"
     );
 

@@ -133,6 +133,14 @@ defmodule ElixirScope do
   whatever exceeds the budget of calls shown (handed out level by level, so the top of a large
   tree is complete first). A footer says how many calls were shown.
 
+  Calls run in other processes appear too: after a call's children, each process the call
+  started (a Task it ran, a process it spawned) that recorded calls of its own, by its first
+  call, so that the work it handed off can be followed (`show_trace/2` of that call):
+
+      #12 Shop.Checkout.run(%{...}) → {:ok, 3} (2.1ms, #PID<0.120.0>)
+      ├── #13 Shop.Cart.total(...) → 42 (3.0µs)
+      └── ⇢ #PID<0.131.0> (task) #14 Shop.Mailer.send(...) → :ok (1.2ms)
+
   Options:
 
     * `:depth` - levels shown below the call (default 8; `:infinity` for all)
@@ -177,7 +185,10 @@ defmodule ElixirScope do
 
   (`children`: direct children folded; `calls`: calls folded in all; `first`, `last`: the ids
   of the first and last folded child; `functions`: the most frequent among the folded children,
-  `sampled` when only the first 10,000 were tallied.) `depth: :infinity, children: :infinity,
+  `sampled` when only the first 10,000 were tallied.) A process the call started (a Task it ran,
+  linked by `$callers`, or a process it spawned, linked by `$ancestors`) follows the call's
+  children as `%{process: pid, origin: :caller | :ancestor, first: call}`, with the process's
+  first recorded call: `trace(first.id)` is that process's own tree. `depth: :infinity, children: :infinity,
   calls: 100_000` gives the whole tree up to 100,000 calls.
 
   ## Examples
@@ -205,6 +216,9 @@ defmodule ElixirScope do
     {node, rest} =
       case item do
         %{fold: _} ->
+          {item, rest}
+
+        %{process: _} ->
           {item, rest}
 
         call ->

@@ -13,7 +13,10 @@
 use std::collections::HashMap;
 
 use rustler::{Atom, Encoder, Env, NifResult, Term};
-use store::{Call, CallFilter, Fold, Outcome, RunInfo, Snapshot, TreeItem, TreeLimits};
+use store::{
+    Call, CallFilter, Fold, OriginKind, Outcome, RunInfo, Snapshot, StartedProcess, TreeItem,
+    TreeLimits,
+};
 
 use crate::atoms;
 use crate::runtime;
@@ -175,12 +178,15 @@ mod keys {
         exceptions,
         processes,
         tail_calls,
+        process,
+        origin,
     }
 }
 
 /// The tree under call `Id` as `#{calls => N, shown => S, lines => [{Depth, Line}]}` where a
-/// line is a call map or a fold map `#{fold => children | depth | budget, parent, first, last,
-/// children, calls, functions => [{Module, Function, Arity, Count}], more_functions, sampled}`;
+/// line is a call map, a fold map `#{fold => children | depth | budget, parent, first, last,
+/// children, calls, functions => [{Module, Function, Arity, Count}], more_functions, sampled}`,
+/// or a started process `#{process => PidText, origin => caller | ancestor, first => Call}`;
 /// `undefined` when there is no such call. `Limits` is `#{depth, children, calls}` (integers,
 /// or `infinity` for depth and children; calls at most 100,000).
 #[rustler::nif(schedule = "DirtyIo")]
@@ -216,6 +222,7 @@ fn tree<'a>(env: Env<'a>, id: u64, limits: Term<'a>) -> NifResult<Term<'a>> {
             let item = match &line.item {
                 TreeItem::Call(c) => to_term.encode(env, c),
                 TreeItem::Fold(f) => fold_term(env, f),
+                TreeItem::Process(p) => process_term(env, p, &mut to_term),
             };
             (line.depth, item).encode(env)
         })
@@ -228,6 +235,23 @@ fn tree<'a>(env: Env<'a>, id: u64, limits: Term<'a>) -> NifResult<Term<'a>> {
             (keys::lines().encode(env), lines.encode(env)),
         ],
     )
+}
+
+/// `#{process => PidText, origin => caller | ancestor, first => Call}`.
+fn process_term<'a>(env: Env<'a>, process: &StartedProcess, to_term: &mut CallTerm) -> Term<'a> {
+    let origin = match process.kind {
+        OriginKind::Caller => atoms::caller(),
+        OriginKind::Ancestor => atoms::ancestor(),
+    };
+    let pairs = [
+        (keys::process().encode(env), process.text.encode(env)),
+        (keys::origin().encode(env), origin.encode(env)),
+        (
+            keys::first().encode(env),
+            to_term.encode(env, &process.first),
+        ),
+    ];
+    Term::map_from_pairs(env, &pairs).unwrap_or_else(|_| atoms::undefined().encode(env))
 }
 
 fn fold_term<'a>(env: Env<'a>, fold: &Fold) -> Term<'a> {

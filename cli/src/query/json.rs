@@ -1,7 +1,7 @@
 //! Calls, folds and trees as JSON (`--json`): values printed as text in their module's style.
 
 use serde_json::{json, Value};
-use store::{Call, Fold, Outcome, Snapshot, Tree, TreeItem};
+use store::{Call, Fold, OriginKind, Outcome, Snapshot, Tree, TreeItem};
 
 use super::call;
 use super::text::rfc3339;
@@ -88,6 +88,17 @@ pub fn tree_json(tree: &Tree, snap: &Snapshot) -> Value {
         .map(|line| match &line.item {
             TreeItem::Call(c) => json!({ "depth": line.depth, "call": call_json(c, snap) }),
             TreeItem::Fold(f) => json!({ "depth": line.depth, "fold": fold_json(f) }),
+            TreeItem::Process(p) => json!({
+                "depth": line.depth,
+                "process": {
+                    "pid": p.text,
+                    "origin": match p.kind {
+                        OriginKind::Caller => "caller",
+                        OriginKind::Ancestor => "ancestor",
+                    },
+                    "first": call_json(&p.first, snap),
+                },
+            }),
         })
         .collect();
     json!({

@@ -7,8 +7,11 @@
 //! └── #10001 Fixture.Loop.step(10000) → 10000 (0.9µs)
 //! 12 of 10,001 calls shown
 //! ```
+//!
+//! A process a call started (a Task) follows that call's children, by its first call:
+//! `⇢ <0.151.0> (task) #57 Shop.Worker.run(3) → :ok (1.2ms)`.
 
-use store::{Fold, FoldReason, Snapshot, Tree, TreeItem};
+use store::{Fold, FoldReason, OriginKind, Snapshot, StartedProcess, Tree, TreeItem};
 
 use super::call;
 use super::text::{count, counted};
@@ -39,6 +42,7 @@ pub fn render(tree: &Tree, snap: &Snapshot) -> Vec<String> {
                 call::line(c, pid.as_deref())
             }
             TreeItem::Fold(f) => fold_text(f),
+            TreeItem::Process(p) => started_text(p),
         };
         lines.push(format!("{prefix}{text}"));
     }
@@ -73,6 +77,20 @@ pub fn pid_text(snap: &Snapshot, pid: u64) -> String {
         Ok(Some(p)) => p.text,
         _ => "<unknown>".to_string(),
     }
+}
+
+/// `⇢ <0.151.0> (task) #57 Shop.Worker.run(3) → :ok (1.2ms)`: a process the parent line's
+/// call started (`task`: linked by `$callers`; `spawned`: by `$ancestors`), by its first call.
+pub fn started_text(process: &StartedProcess) -> String {
+    let how = match process.kind {
+        OriginKind::Caller => "task",
+        OriginKind::Ancestor => "spawned",
+    };
+    format!(
+        "⇢ {} ({how}) {}",
+        process.text,
+        call::line(&process.first, None)
+    )
 }
 
 /// `… 9,990 more calls #10..#9999 (19,980 in all): Fixture.Loop.step/1 ×9,990`.

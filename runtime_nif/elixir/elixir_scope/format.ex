@@ -333,6 +333,12 @@ defmodule ElixirScope.Format do
   end
 
   defp item_text(%{fold: _} = fold, _depth, ansi?), do: paint(fold_text(fold), :faint, ansi?)
+
+  defp item_text(%{process: pid, origin: origin, first: first}, _depth, ansi?) do
+    how = if origin == :caller, do: "task", else: "spawned"
+    paint("⇢ #{inspect(pid)} (#{how}) ", :cyan, ansi?) <> line(first, nil, ansi?)
+  end
+
   defp item_text(call, 0, ansi?), do: line(call, call.pid, ansi?)
   defp item_text(call, _depth, ansi?), do: line(call, nil, ansi?)
 

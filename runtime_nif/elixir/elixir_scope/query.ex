@@ -158,6 +158,10 @@ defmodule ElixirScope.Query do
   end
 
   defp to_item(%{fold: _} = fold), do: Map.delete(fold, :parent)
+
+  defp to_item(%{process: text, origin: origin, first: first}),
+    do: %{process: pid(text), origin: origin, first: to_call(first)}
+
   defp to_item(call), do: to_call(call)
 
   ## The runtime
