@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use beam_rewrite::discover::AppRole;
-use beam_rewrite::plan::{Plan, Selection};
+use beam_rewrite::plan::{Capture, Plan, Selection};
 use beam_rewrite::FunctionRef;
 use serde::{Deserialize, Serialize};
 
@@ -127,6 +127,28 @@ impl ModuleReport {
     }
 }
 
+impl ModuleReport {
+    /// Capture options of the selected functions that have any (that change something).
+    pub fn capture(&self) -> BTreeMap<FunctionRef, Capture> {
+        self.functions
+            .iter()
+            .filter(|f| f.decision.selected)
+            .filter_map(|f| {
+                // Options that change nothing cost nothing.
+                let c = f
+                    .capture
+                    .as_ref()
+                    .filter(|c| !c.arguments || !c.caps.is_empty())?;
+                let capture = Capture {
+                    arguments: c.arguments,
+                    caps: c.caps.clone(),
+                };
+                Some((f.function.clone(), capture))
+            })
+            .collect()
+    }
+}
+
 /// The whole plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanReport {
@@ -160,13 +182,22 @@ pub struct PlanTotals {
 impl PlanReport {
     /// The plan the rewriter follows.
     pub fn plan(&self) -> Plan {
-        Plan::Modules(
-            self.modules
-                .iter()
-                .map(|m| (m.module.clone(), m.selection()))
-                .filter(|(_, s)| *s != Selection::Nothing)
-                .collect(),
-        )
+        let selections = self
+            .modules
+            .iter()
+            .map(|m| (m.module.clone(), m.selection()))
+            .filter(|(_, s)| *s != Selection::Nothing)
+            .collect();
+        let capture = self
+            .modules
+            .iter()
+            .map(|m| (m.module.clone(), m.capture()))
+            .filter(|(_, c)| !c.is_empty())
+            .collect();
+        Plan::Modules {
+            selections,
+            capture,
+        }
     }
 
     /// The report of one module.

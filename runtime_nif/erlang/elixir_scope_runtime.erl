@@ -69,7 +69,8 @@
 -module(elixir_scope_runtime).
 
 %% The contract.
--export([recording/1, enter/4, return/2, exception/4, tail_call/4, remote_tail_call/3]).
+-export([recording/1, enter/4, enter/5, return/2, exception/4, tail_call/4, tail_call/5,
+         remote_tail_call/3]).
 %% Control.
 -export([start/0, start/1, status/0, pause/0, resume/0, pause/1, resume/1]).
 -export([flush/0, flush/1, stats/0, nif_paths/0]).
@@ -81,6 +82,11 @@
 -define(RECORDING, elixir_scope_recording).
 -define(STATE, elixir_scope_state).
 -define(CURRENT, '$elixir_scope_call').
+%% Wraps a value (arguments, result) together with the caps the NIF encodes it within, and a
+%% token together with the caps its result gets (see enter/5).
+-define(CAPS, '$elixir_scope_caps').
+%% What a hidden argument is recorded as (a cut marker: the query side prints `…').
+-define(HIDDEN, {'$elixir_scope_cut', hidden, argument}).
 -define(IN_RUNTIME, '$elixir_scope_in_runtime').
 -define(DEPTH, '$elixir_scope_depth').
 -define(TAIL_NEXT, '$elixir_scope_tail_next').
@@ -174,8 +180,49 @@ first_enter(Module, Function, Arity, Args) ->
     put(?DEPTH, 1),
     {Id, none, 0}.
 
+%% @doc {@link enter/4} for a function with capture options (`[[capture.rules]]' of
+%% `elixir_scope.toml'), which the rewriter passes as a literal `{Arguments, Caps}':
+%% `Arguments' `false' records each argument as a hidden marker; `Caps' (a map of the
+%% settings `max_nodes', `max_depth', `max_elements', `max_string', `max_binary', `max_bytes')
+%% overrides the runtime's caps for the arguments and the result of these calls (exceptions
+%% keep the runtime's caps). Without caps the token is enter/4's; with caps it carries them to
+%% {@link return/2}.
+-spec enter(module(), atom(), arity(), [term()], {boolean(), map()}) -> token()
+                                                                    | {?CAPS, map(), token()}.
+enter(Module, Function, Arity, Args, {_Arguments, Caps} = Options) ->
+    Captured = captured_args(Args, Options),
+    case map_size(Caps) of
+        0 ->
+            enter(Module, Function, Arity, Captured);
+        _ ->
+            case enter(Module, Function, Arity, Captured) of
+                deep -> deep;
+                Token -> {?CAPS, Caps, Token}
+            end
+    end.
+
+%% @doc {@link tail_call/4} for a function with capture options (see {@link enter/5}).
+-spec tail_call(module(), atom(), arity(), [term()], {boolean(), map()}) -> ok.
+tail_call(Module, Function, Arity, Args, Options) ->
+    tail_call(Module, Function, Arity, captured_args(Args, Options)).
+
+%% The arguments as the NIF is to record them under `Options'.
+captured_args(Args, {Arguments, Caps}) ->
+    Shown = case Arguments of
+                false -> [?HIDDEN || _ <- Args];
+                _ -> Args
+            end,
+    case map_size(Caps) of
+        0 -> Shown;
+        _ -> {?CAPS, Caps, Shown}
+    end.
+
 %% @doc Records that the call returned `Result'; restores the caller as current call.
--spec return(token(), Result) -> Result.
+-spec return(token() | {?CAPS, map(), token()}, Result) -> Result.
+return({?CAPS, Caps, Token}, Result) ->
+    %% The NIF encodes the result within the function's caps.
+    _ = return(Token, {?CAPS, Caps, Result}),
+    Result;
 return({_Id, Parent, Depth}, Result) ->
     put(?DEPTH, Depth),
     Current = put(?CURRENT, Parent),
@@ -191,7 +238,10 @@ return(deep, Result) ->
 
 %% @doc Records that the call raised; restores the caller as current call and re-raises with
 %% the stack trace the original code would give.
--spec exception(token(), error | exit | throw, term(), list()) -> no_return().
+-spec exception(token() | {?CAPS, map(), token()}, error | exit | throw, term(), list()) ->
+          no_return().
+exception({?CAPS, _Caps, Token}, Class, Reason, Stack) ->
+    exception(Token, Class, Reason, Stack);
 exception({Id, Parent, Depth}, Class, Reason, Stack) ->
     put(?DEPTH, Depth),
     exception({Id, Parent}, Class, Reason, Stack);

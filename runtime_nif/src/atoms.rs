@@ -70,4 +70,5 @@ rustler::atoms! {
     limit,
     calls,
     truncated,
+    elixir_scope_caps = "$elixir_scope_caps",
 }

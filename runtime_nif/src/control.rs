@@ -79,15 +79,7 @@ fn read_config(map: Term<'_>) -> NifResult<(Config, RunInfo)> {
             return Err(rustler::Error::BadArg);
         };
     }
-    let caps = Caps {
-        max_nodes: opt(map, atoms::max_nodes())?.unwrap_or(c.caps.max_nodes),
-        max_string: opt(map, atoms::max_string())?.unwrap_or(c.caps.max_string),
-        max_depth: opt(map, atoms::max_depth())?.unwrap_or(c.caps.max_depth),
-        max_elements: opt(map, atoms::max_elements())?.unwrap_or(c.caps.max_elements),
-        max_binary: opt(map, atoms::max_binary())?.unwrap_or(c.caps.max_binary),
-        max_bytes: opt(map, atoms::max_bytes())?.unwrap_or(c.caps.max_bytes),
-    };
-    c.caps = caps;
+    c.caps = caps_over(map, &c.caps)?;
     if let Some(v) = usize_opt(atoms::batch_events())? {
         c.batch_events = v;
     }
@@ -126,6 +118,18 @@ fn read_config(map: Term<'_>) -> NifResult<(Config, RunInfo)> {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
     };
     Ok((c, info))
+}
+
+/// `base` with the caps `map` sets (`max_nodes`, `max_string`, ...) replaced.
+pub(crate) fn caps_over(map: Term<'_>, base: &Caps) -> NifResult<Caps> {
+    Ok(Caps {
+        max_nodes: opt(map, atoms::max_nodes())?.unwrap_or(base.max_nodes),
+        max_string: opt(map, atoms::max_string())?.unwrap_or(base.max_string),
+        max_depth: opt(map, atoms::max_depth())?.unwrap_or(base.max_depth),
+        max_elements: opt(map, atoms::max_elements())?.unwrap_or(base.max_elements),
+        max_binary: opt(map, atoms::max_binary())?.unwrap_or(base.max_binary),
+        max_bytes: opt(map, atoms::max_bytes())?.unwrap_or(base.max_bytes),
+    })
 }
 
 /// The value under `key`, if present; a present value of the wrong type is `badarg`.

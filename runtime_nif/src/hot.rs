@@ -14,6 +14,7 @@ use store::{
 };
 
 use crate::atoms;
+use crate::capture;
 use crate::runtime;
 use crate::term::{atom_text, self_pid_word, word, Beam};
 
@@ -86,8 +87,9 @@ fn record_enter<'a>(
     let rec = rt.recorder();
     let (module, function) = (atom_key(rec, module)?, atom_key(rec, function)?);
     let id = rec.next_call_id();
+    let (arguments, caps) = capture::within(env, arguments, rec.caps());
     let mut buf = Bytes::new();
-    encode(Beam(arguments), rec.caps(), &mut buf);
+    encode(Beam(arguments), &caps, &mut buf);
     rec.record(Event {
         call_id: id,
         time: clock::monotonic_ns(),
@@ -109,8 +111,7 @@ fn record_enter<'a>(
 #[rustler::nif]
 fn call_return<'a>(env: Env<'a>, current: Term<'a>, result: Term<'a>) -> NifResult<rustler::Atom> {
     let (id, tail_calls) = current_call(current)?;
-    record_end(id, tail_calls, Outcome::Return, result)?;
-    let _ = env;
+    record_end(env, id, tail_calls, Outcome::Return, result)?;
     Ok(atoms::ok())
 }
 
@@ -133,27 +134,28 @@ fn call_exception<'a>(
         Class::Error
     };
     let value = make_tuple(env, &[reason, stack]);
-    record_end(id, tail_calls, Outcome::Exception(class), value)?;
+    record_end(env, id, tail_calls, Outcome::Exception(class), value)?;
     Ok(atoms::ok())
 }
 
-fn record_end(
+fn record_end<'a>(
+    env: Env<'a>,
     id: Option<u64>,
     tail_calls: u32,
     outcome: Outcome,
-    value: Term<'_>,
+    value: Term<'a>,
 ) -> NifResult<()> {
     let (Some(id), Some(rt)) = (id, runtime::get()) else {
         return Ok(());
     };
     let rec = rt.recorder();
     let time = clock::monotonic_ns();
-    let caps = match outcome {
-        Outcome::Return => rec.caps(),
-        Outcome::Exception(_) => rec.exception_caps(),
+    let (value, caps) = match outcome {
+        Outcome::Return => capture::within(env, value, rec.caps()),
+        Outcome::Exception(_) => (value, *rec.exception_caps()),
     };
     let mut buf = Bytes::new();
-    encode(Beam(value), caps, &mut buf);
+    encode(Beam(value), &caps, &mut buf);
     rec.record(Event {
         call_id: id,
         time,
@@ -170,6 +172,7 @@ fn record_end(
 /// Records tail call number `Index` of call `Id`: it continued as `Module:Function/Arity`.
 #[rustler::nif]
 fn tail_call<'a>(
+    env: Env<'a>,
     id: u64,
     index: u32,
     module: Term<'a>,
@@ -182,8 +185,9 @@ fn tail_call<'a>(
     };
     let rec = rt.recorder();
     let (module, function) = (atom_key(rec, module)?, atom_key(rec, function)?);
+    let (arguments, caps) = capture::within(env, arguments, rec.caps());
     let mut buf = Bytes::new();
-    encode(Beam(arguments), rec.caps(), &mut buf);
+    encode(Beam(arguments), &caps, &mut buf);
     rec.record(Event {
         call_id: id,
         time: clock::monotonic_ns(),

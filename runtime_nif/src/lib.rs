@@ -7,6 +7,7 @@
 //!
 //! - [`hot`] – the hot path: `enter/5`, `enter_first/6`, `call_return/2`,
 //!   `call_exception/4`, `tail_call/6`.
+//! - `capture` – per-function caps: values the runtime wraps with caps of their own.
 //! - [`control`] – `start/1`, `flush/1`, `stats/0`, `loaded/0`.
 //! - [`query`] – `call/1`, `children/2`, `subtree/2`, `calls/1`, `tree/2`, `summary/0` for IEx.
 //! - [`term`] – live terms for the encoder; atom and pid words.
@@ -18,6 +19,7 @@
 //! store, flushing, queries) runs on dirty I/O schedulers.
 
 pub mod atoms;
+mod capture;
 pub mod control;
 pub mod hot;
 pub mod query;

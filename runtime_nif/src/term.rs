@@ -257,7 +257,8 @@ impl<'a> TermView<'a> for Beam<'a> {
 }
 
 impl<'a> Beam<'a> {
-    fn tuple(self) -> Option<&'a [ErlNifTerm]> {
+    /// The elements of a tuple, read in place (no allocation); `None` for anything else.
+    pub(crate) fn tuple(self) -> Option<&'a [ErlNifTerm]> {
         let mut arity = 0;
         let mut array = std::ptr::null();
         // SAFETY: on success `array` points at `arity` terms owned by the tuple, which lives

@@ -17,7 +17,7 @@ pub mod options;
 pub mod tail_calls;
 pub mod wrapper;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use eetf::Term;
 use serde::Serialize;
@@ -26,7 +26,7 @@ pub use eligibility::{ModuleFacts, SkipReason};
 
 use crate::forms::build::{atom, int, list, tuple};
 use crate::forms::{self, anno, FunctionForm};
-use crate::plan::ModulePlan;
+use crate::plan::{Capture, ModulePlan};
 use crate::tables::FunctionRef;
 
 use tail_calls::TailCalls;
@@ -195,7 +195,13 @@ pub fn patch_module(
             .cloned()
             .expect("something is wrapped"),
     })?;
-    let helpers = wrapper::helper_forms(&facts.module, &helper_arities, &file);
+    let capture: BTreeMap<FunctionRef, Capture> = plan
+        .capture
+        .iter()
+        .filter(|(function, _)| wrapped.contains(*function))
+        .map(|(function, options)| (function.clone(), options.clone()))
+        .collect();
+    let helpers = wrapper::helper_forms(&facts.module, &helper_arities, &capture, &file);
     let at = match out.last() {
         Some(last) if forms::tag(last) == Some("eof") => out.len() - 1,
         _ => out.len(),

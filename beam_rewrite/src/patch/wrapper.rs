@@ -27,6 +27,10 @@
 //!                     elixir_scope_runtime:exception(Token, Class, Reason, Stack)
 //!             end
 //!     end.
+//! %% In a module with functions that have capture options, one clause per such function
+//! %% comes first, the same but for enter/5 with the options as a literal:
+//! 'es$$record'(login, 2, Args, Inner) ->
+//!     case elixir_scope_runtime:enter(M, login, 2, Args, {false, #{max_bytes => 256}}) of ...
 //! 'es$$tail'(F, A1, ..., AN) ->                      % one per arity of redirected tail calls
 //!     case persistent_term:get(elixir_scope_recording, undefined) =:= true of
 //!         true -> elixir_scope_runtime:tail_call(M, F, N, [A1, ..., AN]);
@@ -54,10 +58,14 @@
 //!
 //! Every annotation is marked `generated` (no compiler warnings about our code).
 
+use std::collections::BTreeMap;
+
 use eetf::{ByteList, Term};
 
 use crate::forms::anno;
 use crate::forms::build::*;
+use crate::plan::Capture;
+use crate::tables::FunctionRef;
 
 use super::naming::{
     inner_name, variable, RECORDER, RECORDING_KEY, RUNTIME, TAIL_HELPER, WRAPPER_FILE,
@@ -89,15 +97,24 @@ pub fn wrapper_forms(site: &WrapperSite<'_>) -> [Term; 3] {
     ]
 }
 
-/// The module's helpers, under the wrapper file: `'es$$record'/4`, and `'es$$tail'/(N+1)`
-/// for each arity `N` in `tail_arities`.
-pub fn helper_forms(module: &str, tail_arities: &[u32], file: &Term) -> Vec<Term> {
+/// The module's helpers, under the wrapper file: `'es$$record'/4` (with a clause per function
+/// in `capture`), and `'es$$tail'/(N+1)` for each arity `N` in `tail_arities`.
+pub fn helper_forms(
+    module: &str,
+    tail_arities: &[u32],
+    capture: &BTreeMap<FunctionRef, Capture>,
+    file: &Term,
+) -> Vec<Term> {
     let plain = int(1);
     let mut forms = vec![
         file_attribute(&plain, wrapper_file(), 1),
-        recorder_function(module),
+        recorder_function(module, capture),
     ];
-    forms.extend(tail_arities.iter().map(|&n| tail_helper(module, n)));
+    forms.extend(
+        tail_arities
+            .iter()
+            .map(|&n| tail_helper(module, n, capture)),
+    );
     forms.push(file_attribute(&plain, file.clone(), 1));
     forms
 }
@@ -225,19 +242,77 @@ fn wrapper_function(site: &WrapperSite<'_>) -> Term {
 }
 
 /// `'es$$record'(F, N, Args, Inner)`: the recording branch of every wrapper of the module;
-/// `deep` from `enter/4` runs the function in tail position, unrecorded.
-fn recorder_function(module: &str) -> Term {
+/// `deep` from `enter/4` runs the function in tail position, unrecorded. Functions with
+/// capture options get a clause of their own first, calling `enter/5` with the options.
+fn recorder_function(module: &str, capture: &BTreeMap<FunctionRef, Capture>) -> Term {
     let a = &anno::generated(int(1));
     let v = |name: &str| var(a, &variable(name));
-    let token = v("Token");
-    let result = v("Result");
-    let (class, reason, stack) = (v("Class"), v("Reason"), v("Stack"));
+    let mut clauses: Vec<Term> = capture
+        .iter()
+        .map(|(function, options)| {
+            let (name, arity) = (
+                atom_lit(a, &function.name),
+                int_lit(a, function.arity as i32),
+            );
+            let enter = remote_call(
+                a,
+                RUNTIME,
+                "enter",
+                vec![
+                    atom_lit(a, module),
+                    name.clone(),
+                    arity.clone(),
+                    v("Args"),
+                    options_literal(a, options),
+                ],
+            );
+            let params = vec![name, arity, v("Args"), v("Inner")];
+            clause(a, params, vec![recorder_body(a, enter)])
+        })
+        .collect();
     let enter = remote_call(
         a,
         RUNTIME,
         "enter",
         vec![atom_lit(a, module), v("F"), v("N"), v("Args")],
     );
+    let params = vec![v("F"), v("N"), v("Args"), v("Inner")];
+    clauses.push(clause(a, params, vec![recorder_body(a, enter)]));
+    function(a, RECORDER, 4, clauses)
+}
+
+/// `{Arguments, #{Cap => Value}}`: capture options as the runtime's `enter/5` takes them.
+fn options_literal(a: &Term, options: &Capture) -> Term {
+    let caps = options
+        .caps
+        .iter()
+        .map(|(key, &value)| {
+            // Caps the runtime accepts are at most 2^20.
+            let value = value.min(i32::MAX as u64) as i32;
+            tuple(vec![
+                atom("map_field_assoc"),
+                a.clone(),
+                atom_lit(a, key),
+                int_lit(a, value),
+            ])
+        })
+        .collect();
+    tuple(vec![
+        atom("tuple"),
+        a.clone(),
+        list(vec![
+            atom_lit(a, if options.arguments { "true" } else { "false" }),
+            tuple(vec![atom("map"), a.clone(), list(caps)]),
+        ]),
+    ])
+}
+
+/// `case Enter of deep -> apply(Inner, Args); Token -> try ... end end`.
+fn recorder_body(a: &Term, enter: Term) -> Term {
+    let v = |name: &str| var(a, &variable(name));
+    let token = v("Token");
+    let result = v("Result");
+    let (class, reason, stack) = (v("Class"), v("Reason"), v("Stack"));
     let apply = remote_call(a, "erlang", "apply", vec![v("Inner"), v("Args")]);
     let returned = clause(
         a,
@@ -264,34 +339,60 @@ fn recorder_function(module: &str) -> Term {
         )],
     );
     let recorded = try_expr(a, vec![apply.clone()], vec![returned], vec![raised]);
-    let body = vec![case_expr(
+    case_expr(
         a,
         enter,
         vec![
             clause(a, vec![atom_lit(a, "deep")], vec![apply]),
             clause(a, vec![token], vec![recorded]),
         ],
-    )];
-    let params = vec![v("F"), v("N"), v("Args"), v("Inner")];
-    function(a, RECORDER, 4, vec![clause(a, params, body)])
+    )
 }
 
-/// `'es$$tail'(F, A1, ..., AN)`: reports a tail call to `F/N` while recording.
-fn tail_helper(module: &str, arity: u32) -> Term {
+/// `'es$$tail'(F, A1, ..., AN)`: reports a tail call to `F/N` while recording. Functions of
+/// that arity with capture options get a clause of their own first, reporting through
+/// `tail_call/5` with the options (so that hidden arguments stay hidden).
+fn tail_helper(module: &str, arity: u32, capture: &BTreeMap<FunctionRef, Capture>) -> Term {
     let a = &anno::generated(int(1));
     let args: Vec<Term> = (1..=arity)
         .map(|i| var(a, &variable(&format!("A{i}"))))
+        .collect();
+    let mut clauses: Vec<Term> = capture
+        .iter()
+        .filter(|(function, _)| function.arity == arity)
+        .map(|(function, options)| {
+            let name = atom_lit(a, &function.name);
+            let report = remote_call(
+                a,
+                RUNTIME,
+                "tail_call",
+                vec![
+                    atom_lit(a, module),
+                    name.clone(),
+                    int_lit(a, arity as i32),
+                    list_expr(a, args.clone()),
+                    options_literal(a, options),
+                ],
+            );
+            let body = case_expr(
+                a,
+                recording_check(a),
+                vec![
+                    clause(a, vec![atom_lit(a, "true")], vec![report]),
+                    clause(a, vec![atom_lit(a, "false")], vec![atom_lit(a, "ok")]),
+                ],
+            );
+            let mut params = vec![name];
+            params.extend(args.iter().cloned());
+            clause(a, params, vec![body])
+        })
         .collect();
     let function_var = var(a, &variable("F"));
     let body = tail_call_report(a, module, function_var.clone(), arity, args.clone());
     let mut params = vec![function_var];
     params.extend(args);
-    function(
-        a,
-        TAIL_HELPER,
-        arity + 1,
-        vec![clause(a, params, vec![body])],
-    )
+    clauses.push(clause(a, params, vec![body]));
+    function(a, TAIL_HELPER, arity + 1, clauses)
 }
 
 #[cfg(test)]
@@ -349,7 +450,7 @@ mod tests {
     #[test]
     fn helpers_call_the_runtime_as_the_contract_says() {
         let file = Term::from(ByteList::from(b"m.erl".to_vec()));
-        let forms = helper_forms("m", &[0, 3], &file);
+        let forms = helper_forms("m", &[0, 3], &BTreeMap::new(), &file);
         let names: Vec<String> = forms
             .iter()
             .filter_map(FunctionForm::of)
@@ -380,7 +481,7 @@ mod tests {
     #[test]
     fn the_recorder_runs_the_function_without_a_frame_when_the_runtime_says_deep() {
         let file = Term::from(ByteList::from(b"m.erl".to_vec()));
-        let forms = helper_forms("m", &[], &file);
+        let forms = helper_forms("m", &[], &BTreeMap::new(), &file);
         let recorder = FunctionForm::of(&forms[1]).expect("the recorder");
         let [_, _, _, _, body] = forms::tagged(&recorder.clauses[0], "clause").unwrap() else {
             panic!("a clause")
@@ -410,6 +511,47 @@ mod tests {
         };
         let token_body = forms::list_elements(token_body).unwrap();
         assert_eq!(forms::tag(&token_body[0]), Some("try"));
+    }
+
+    #[test]
+    fn functions_with_capture_options_get_their_own_recorder_clause_first() {
+        let file = Term::from(ByteList::from(b"m.erl".to_vec()));
+        let login = FunctionRef {
+            name: "login".into(),
+            arity: 2,
+        };
+        let options = Capture {
+            arguments: false,
+            caps: BTreeMap::from([("max_bytes".to_string(), 256)]),
+        };
+        let forms = helper_forms("m", &[], &BTreeMap::from([(login, options)]), &file);
+        let recorder = FunctionForm::of(&forms[1]).expect("the recorder");
+        assert_eq!((recorder.name, recorder.arity), ("es$$record", 4));
+        assert_eq!(recorder.clauses.len(), 2);
+        let [_, _, patterns, _, _] = forms::tagged(&recorder.clauses[0], "clause").unwrap() else {
+            panic!("a clause")
+        };
+        let patterns = forms::list_elements(patterns).unwrap();
+        assert_eq!(lit(&patterns[0]), "login");
+        assert_eq!(patterns[1], int_lit(&anno::generated(int(1)), 2));
+        // The options clause calls enter/5 with {false, #{max_bytes => 256}}; the last, enter/4.
+        let enters = |clause: &Term| {
+            let mut arities = Vec::new();
+            forms::any_subterm(clause, |t| {
+                if let Some([_, _, callee, args]) = forms::tagged(t, "call") {
+                    if forms::tagged(callee, "remote").is_some_and(|r| lit(&r[3]) == "enter") {
+                        arities.push(forms::list_elements(args).map_or(0, |a| a.len()));
+                    }
+                }
+                false
+            });
+            arities
+        };
+        assert_eq!(enters(&recorder.clauses[0]), [5]);
+        assert_eq!(enters(&recorder.clauses[1]), [4]);
+        assert!(forms::any_subterm(&recorder.clauses[0], |t| {
+            forms::tagged(t, "map_field_assoc").is_some_and(|f| lit(&f[2]) == "max_bytes")
+        }));
     }
 
     /// Every function called in `form`, sorted: `'local'` or `module:function`.

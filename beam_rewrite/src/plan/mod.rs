@@ -39,7 +39,12 @@ pub enum Plan {
     /// Exactly these functions of these modules; other modules are left alone.
     Explicit(BTreeMap<String, BTreeSet<FunctionRef>>),
     /// A selection per module (the planner's output); other modules are left alone.
-    Modules(BTreeMap<String, Selection>),
+    Modules {
+        /// What to wrap, per module.
+        selections: BTreeMap<String, Selection>,
+        /// Capture options of the functions that have any, per module.
+        capture: BTreeMap<String, BTreeMap<FunctionRef, Capture>>,
+    },
 }
 
 /// What to wrap in one module.
@@ -49,6 +54,31 @@ pub struct ModulePlan {
     pub module: String,
     /// Its functions to wrap.
     pub selection: Selection,
+    /// Capture options of the wrapped functions that have any (the others: the runtime's).
+    pub capture: BTreeMap<FunctionRef, Capture>,
+}
+
+/// What the runtime captures of one function's calls, where it differs from the defaults
+/// (`[[capture.rules]]` of `elixir_scope.toml`). The rewriter hands it to the runtime with
+/// every call of the function (`enter/5` of the runtime contract).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Capture {
+    /// Whether the arguments are recorded (`false`: each is recorded as a hidden marker).
+    pub arguments: bool,
+    /// Caps for the function's arguments and result, by the runtime's names (`max_bytes`,
+    /// ...); the others stay the runtime's.
+    pub caps: BTreeMap<String, u64>,
+}
+
+impl Capture {
+    /// A stable text for plan hashes: `args=false max_bytes=256`.
+    pub fn fingerprint(&self) -> String {
+        let mut text = format!("args={}", self.arguments);
+        for (key, value) in &self.caps {
+            let _ = write!(text, " {key}={value}");
+        }
+        text
+    }
 }
 
 /// Which functions of a module a plan selects.
@@ -114,15 +144,22 @@ impl Plan {
                 Some(functions) if !functions.is_empty() => Selection::Functions(functions.clone()),
                 _ => Selection::Nothing,
             },
-            Plan::Modules(modules) => match modules.get(module) {
+            Plan::Modules { selections, .. } => match selections.get(module) {
                 Some(Selection::Functions(functions)) if functions.is_empty() => Selection::Nothing,
                 Some(selection) => selection.clone(),
                 None => Selection::Nothing,
             },
         };
+        let capture = match self {
+            Plan::Modules { capture, .. } if selection != Selection::Nothing => {
+                capture.get(module).cloned().unwrap_or_default()
+            }
+            _ => BTreeMap::new(),
+        };
         ModulePlan {
             module: module.to_string(),
             selection,
+            capture,
         }
     }
 }
@@ -178,7 +215,8 @@ impl ModulePlan {
     }
 
     /// A stable hash of this plan (hex BLAKE3): equal plans give equal hashes across runs and
-    /// machines. It covers [`REWRITE_FORMAT`], the module and the selection.
+    /// machines. It covers [`REWRITE_FORMAT`], the module, the selection and the capture
+    /// options (only when there are any, so that plans without keep their hashes).
     pub fn hash(&self) -> String {
         let mut text = format!(
             "elixir-scope plan {REWRITE_FORMAT}\nmodule {}\n",
@@ -209,6 +247,9 @@ impl ModulePlan {
                 }
                 text.push('\n');
             }
+        }
+        for (function, capture) in &self.capture {
+            let _ = writeln!(text, "capture {function} {}", capture.fingerprint());
         }
         crate::marker::hash_hex(text.as_bytes())
     }
@@ -285,11 +326,14 @@ mod tests {
     #[test]
     fn per_module_selections_hash_like_the_same_selection_elsewhere() {
         let functions = BTreeSet::from([f("a", 1)]);
-        let p = Plan::Modules(BTreeMap::from([
-            ("all".to_string(), Selection::All),
-            ("some".to_string(), Selection::Functions(functions.clone())),
-            ("none".to_string(), Selection::Functions(BTreeSet::new())),
-        ]));
+        let p = Plan::Modules {
+            selections: BTreeMap::from([
+                ("all".to_string(), Selection::All),
+                ("some".to_string(), Selection::Functions(functions.clone())),
+                ("none".to_string(), Selection::Functions(BTreeSet::new())),
+            ]),
+            capture: BTreeMap::new(),
+        };
         assert_eq!(
             p.for_module("all").hash(),
             Plan::everything().for_module("all").hash()
@@ -301,5 +345,35 @@ mod tests {
         );
         assert!(p.for_module("none").selects_nothing());
         assert!(p.for_module("absent").selects_nothing());
+    }
+
+    #[test]
+    fn capture_options_change_the_hash_of_their_module_only() {
+        let hidden = Capture {
+            arguments: false,
+            caps: BTreeMap::new(),
+        };
+        let plan = |capture: BTreeMap<String, BTreeMap<FunctionRef, Capture>>| Plan::Modules {
+            selections: BTreeMap::from([
+                ("m".to_string(), Selection::All),
+                ("n".to_string(), Selection::All),
+            ]),
+            capture,
+        };
+        let plain = plan(BTreeMap::new());
+        let with = plan(BTreeMap::from([(
+            "m".to_string(),
+            BTreeMap::from([(f("login", 2), hidden.clone())]),
+        )]));
+        assert_eq!(
+            with.for_module("m").capture,
+            BTreeMap::from([(f("login", 2), hidden)])
+        );
+        assert_ne!(with.for_module("m").hash(), plain.for_module("m").hash());
+        assert_eq!(with.for_module("n").hash(), plain.for_module("n").hash());
+        assert_eq!(
+            plain.for_module("m").hash(),
+            Plan::everything().for_module("m").hash()
+        );
     }
 }
