@@ -269,12 +269,54 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
         "{session}"
     );
 
+    // The Perfetto export draws an arrow from inside each Checkout.total/1 slice to the Task
+    // threads it started.
+    let bin = elixir_scope_bin();
+    let exported = demo.run(
+        bin.to_str().unwrap(),
+        &["export", "--format", "chrome", "-o", "trace.json"],
+        None,
+    );
+    assert!(exported.contains("as Chrome trace events"), "{exported}");
+    let trace: Value =
+        serde_json::from_slice(&std::fs::read(demo.shop.join("trace.json")).expect("trace.json"))
+            .expect("valid JSON");
+    let events = trace["traceEvents"].as_array().expect("traceEvents");
+    let starts: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["cat"] == "process" && e["ph"] == "s")
+        .collect();
+    assert!(!starts.is_empty(), "no flow arrows");
+    let at = |v: &Value| v["ts"].as_f64().unwrap_or(-1.0);
+    for start in &starts {
+        let origin = events
+            .iter()
+            .find(|e| e["ph"] == "X" && e["args"]["id"] == start["args"]["from"])
+            .expect("the origin call's slice");
+        assert_eq!(origin["tid"], start["tid"]);
+        assert!(
+            at(origin) <= at(start) && at(start) <= at(origin) + origin["dur"].as_f64().unwrap(),
+            "{origin} {start}"
+        );
+        let end = events
+            .iter()
+            .find(|e| e["ph"] == "f" && e["id"] == start["id"])
+            .expect("the arrow's end");
+        assert_ne!(end["tid"], start["tid"]);
+    }
+    assert!(starts.iter().any(|s| {
+        events.iter().any(|e| {
+            e["ph"] == "X"
+                && e["args"]["id"] == s["args"]["from"]
+                && e["name"] == "Shop.Checkout.total/1"
+        })
+    }));
+
     // 5. The demo's own test suite passes instrumented (and records).
     let tests = demo.run("mix", &["test"], None);
     assert!(tests.contains("0 failures"), "{tests}");
 
     // 6. Restore: the beams Mix compiled, and the same output without instrumentation.
-    let bin = elixir_scope_bin();
     let restored = demo.run(bin.to_str().unwrap(), &["restore", "_build/dev"], None);
     assert!(restored.contains("restored"), "{restored}");
     let plain = demo.run(

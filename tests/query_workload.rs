@@ -538,6 +538,9 @@ fn the_export_is_chrome_trace_json_whose_slices_nest_like_the_calls() {
         names[1].contains("(from <0."),
         "the Task names its caller: {names:?}"
     );
+    // The Task ran from the script's top level, outside any recorded call: no arrow (the demo's
+    // end-to-end test checks the arrows of Tasks run inside calls).
+    assert!(!events.iter().any(|e| e["cat"] == "process"));
     // Exceptions: marked slices and instant events.
     let raised = slices.iter().filter(|e| e["cat"] == "exception").count();
     let instants = events.iter().filter(|e| e["ph"] == "i").count();

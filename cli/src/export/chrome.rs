@@ -12,6 +12,10 @@
 //! - A call that raised has category `exception`, the banner in `args.exception`, and an instant
 //!   event (`"ph": "i"`) at the moment it raised.
 //!
+//! - A process that came from a call (a Task from its caller's call, a spawned process from
+//!   its parent's, see `Snapshot::origin_call`) gets a flow arrow (`"ph": "s"` on the origin's
+//!   thread inside that call's slice, `"ph": "f"` at its first call), id the first call's id.
+//!
 //! The run is streamed with `Snapshot::scan` (calls in id order) into a buffered file: memory
 //! stays bounded by the number of processes, whatever the size of the run.
 
@@ -130,13 +134,35 @@ impl<W: Write> Events<'_, W> {
         Ok(tid)
     }
 
+    /// The arrow from the call that started `first`'s process to `first`, when there is one
+    /// (an unreadable origin draws no arrow).
+    fn flow_from_origin(&mut self, snap: &Snapshot, first: &Call, tid: u64) -> io::Result<()> {
+        let Ok(Some(origin)) = snap.origin_call(first.pid) else {
+            return Ok(());
+        };
+        let from = self.tid(snap, origin.pid)?;
+        let ts = self.ts(first.start);
+        self.event(&json!({
+            "name": "started", "cat": "process", "ph": "s", "id": first.id, "ts": ts,
+            "pid": 1, "tid": from, "args": {"from": origin.id},
+        }))?;
+        self.event(&json!({
+            "name": "started", "cat": "process", "ph": "f", "bp": "e", "id": first.id,
+            "ts": ts, "pid": 1, "tid": tid,
+        }))
+    }
+
     /// Microseconds since the run started, to the nanosecond.
     fn ts(&self, ns: u64) -> Value {
         micros(ns.saturating_sub(self.origin))
     }
 
     fn call(&mut self, snap: &Snapshot, c: &Call) -> io::Result<()> {
+        let first_of_process = !self.tids.contains_key(&c.pid);
         let tid = self.tid(snap, c.pid)?;
+        if first_of_process {
+            self.flow_from_origin(snap, c, tid)?;
+        }
         let style = call::style(c);
         let name = style.mfa(&c.module, &c.function, c.arity);
         let arguments = match term::decode(&c.args) {
