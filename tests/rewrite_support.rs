@@ -49,19 +49,21 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     files
 }
 
-/// The test runtime (`tests/fixtures/test_runtime`) and `elixir_scope_stacktrace`, compiled.
+/// The test runtime (`tests/fixtures/test_runtime`), `elixir_scope_stacktrace` and the default
+/// gate `elixir_scope_gate`, compiled.
 pub struct TestRuntime {
     dir: TempDir,
 }
 
 impl TestRuntime {
-    /// Compiles both modules with `erlc` into a temporary directory.
+    /// Compiles the three modules with `erlc` into a temporary directory.
     pub fn compiled() -> TestRuntime {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let sources = [
             root.join("fixtures/test_runtime/elixir_scope_runtime.erl"),
             root.join("../runtime_nif/erlang/elixir_scope_stacktrace.erl"),
+            root.join("../runtime_nif/erlang/elixir_scope_gate.erl"),
         ];
         let output = Command::new(executable("erlc", "erlang-nox"))
             .arg("-o")

@@ -200,18 +200,28 @@ fn recording_pauses_and_resumes_globally_and_per_module_and_a_normal_stop_flushe
     let vm = vm(true);
     vm.eval(
         r#"
+        %% Before the runtime starts, the installed default gate asks recording/1.
+        Default = code:which(elixir_scope_gate),
+        true = is_list(Default) andalso filename:extension(Default) =:= ".beam",
         runtime_fixture:noop(1),
         true = persistent_term:get(elixir_scope_recording),
+        true = elixir_scope_gate:on(runtime_fixture),
+        "elixir_scope_gate (generated" ++ _ = code:which(elixir_scope_gate),
         ok = elixir_scope_runtime:pause(),
         paused = elixir_scope_runtime:status(),
         false = persistent_term:get(elixir_scope_recording),
+        false = elixir_scope_gate:on(runtime_fixture),
+        false = elixir_scope_gate:on(other_module),
         runtime_fixture:noop(2),
         ok = elixir_scope_runtime:resume(),
+        true = elixir_scope_gate:on(runtime_fixture),
         runtime_fixture:noop(3),
         ok = elixir_scope_runtime:pause(runtime_fixture),
         partial = persistent_term:get(elixir_scope_recording),
         false = elixir_scope_runtime:recording(runtime_fixture),
         true = elixir_scope_runtime:recording(other_module),
+        false = elixir_scope_gate:on(runtime_fixture),
+        true = elixir_scope_gate:on(other_module),
         runtime_fixture:noop(4),
         ok = elixir_scope_runtime:pause(),
         ok = elixir_scope_runtime:resume(),
@@ -223,6 +233,28 @@ fn recording_pauses_and_resumes_globally_and_per_module_and_a_normal_stop_flushe
         put('$elixir_scope_in_runtime', true),
         false = elixir_scope_runtime:recording(runtime_fixture),
         erase('$elixir_scope_in_runtime'),
+        false = elixir_scope_gate:on(other_module),
+        true = elixir_scope_gate:on(runtime_fixture),
+        %% Pauses and resumes from many processes at once, while others call through the
+        %% gate: the changes apply one at a time, and the last gate agrees with the state.
+        Self = self(),
+        Callers = [spawn(fun Call() -> _ = elixir_scope_gate:on(m1), Call() end)
+                   || _ <- [1, 2]],
+        Changers = [spawn(fun() ->
+                              [begin
+                                   ok = elixir_scope_runtime:pause(M),
+                                   ok = elixir_scope_runtime:resume(M)
+                               end || _ <- lists:seq(1, 5)],
+                              ok = elixir_scope_runtime:pause(M),
+                              Self ! {changed, self()}
+                          end) || M <- [m1, m2, m3, m4]],
+        [receive {changed, P} -> ok end || P <- Changers],
+        [exit(P, kill) || P <- Callers],
+        {running, #{m1 := true, m2 := true, m3 := true, m4 := true, other_module := true}} =
+            persistent_term:get(elixir_scope_state),
+        [false = elixir_scope_gate:on(M) || M <- [m1, m2, m3, m4, other_module]],
+        true = elixir_scope_gate:on(runtime_fixture),
+        ok = elixir_scope_runtime:pause(runtime_fixture),
         init:stop()."#,
     );
     let store = vm.store();

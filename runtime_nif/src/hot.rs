@@ -19,7 +19,7 @@ use crate::runtime;
 use crate::term::{atom_text, self_pid_word, word, Beam};
 
 /// Records a call; returns its id (0 when the runtime is not running).
-/// `Parent` is the process's current call: `none`, an id, or `{Id, TailCalls}`.
+/// `Parent` is the process's current call: `none` or `{Id, TailCalls, Depth}`.
 #[rustler::nif]
 fn enter<'a>(
     env: Env<'a>,
@@ -107,7 +107,7 @@ fn record_enter<'a>(
     Ok(id)
 }
 
-/// Records that the call `Current` (an id or `{Id, TailCalls}`) returned `Result`.
+/// Records that the call `Current` (`{Id, TailCalls, Depth}`) returned `Result`.
 #[rustler::nif]
 fn call_return<'a>(env: Env<'a>, current: Term<'a>, result: Term<'a>) -> NifResult<rustler::Atom> {
     let (id, tail_calls) = current_call(current)?;
@@ -213,26 +213,51 @@ fn atom_key(rec: &Recorder, atom: Term<'_>) -> NifResult<u64> {
     Ok(key)
 }
 
-/// Reads the process's current call as the runtime module keeps it: `none`, `Id`, or
-/// `{Id, TailCalls}`. Id 0 (recorded while the runtime was not running) is no call. Anything
-/// else (someone erased or overwrote the process dictionary) is no call either: recording
-/// must never make `return/2` or `exception/4` raise.
+/// Reads the process's current call as the runtime module keeps it: `none`, or a tuple whose
+/// first two elements are the id and the tail-call count (`{Id, TailCalls, Depth}`, with an
+/// announcement as fourth element after `remote_tail_call/3`). Id 0 (recorded while the
+/// runtime was not running) is no call. Anything else (someone erased or overwrote the process
+/// dictionary) is no call either: recording must never make `return/2` or `exception/4` raise.
 fn current_call(term: Term<'_>) -> NifResult<(Option<u64>, u32)> {
-    let (id, tail_calls) = if term.is_tuple() {
-        match term.decode::<(u64, Term)>() {
-            // A loop can run more than 2^32 iterations: the count saturates.
-            Ok((id, n)) => (
-                id,
-                n.decode::<u64>()
-                    .map_or(u32::MAX, |n| n.min(u32::MAX as u64) as u32),
-            ),
-            Err(_) => return Ok((None, 0)),
-        }
-    } else {
-        match term.decode::<u64>() {
-            Ok(id) => (id, 0),
-            Err(_) => return Ok((None, 0)),
-        }
+    let Some(elements) = tuple_elements(term).filter(|e| e.len() >= 2) else {
+        return Ok((None, 0));
     };
+    // SAFETY: the elements belong to `term`'s tuple, which lives as long as its env.
+    let (id, n) = unsafe {
+        (
+            Term::new(term.get_env(), elements[0]),
+            Term::new(term.get_env(), elements[1]),
+        )
+    };
+    let Ok(id) = id.decode::<u64>() else {
+        return Ok((None, 0));
+    };
+    // A loop can run more than 2^32 iterations: the count saturates.
+    let tail_calls = n
+        .decode::<u64>()
+        .map_or(u32::MAX, |n| n.min(u32::MAX as u64) as u32);
     Ok(((id != 0).then_some(id), tail_calls))
+}
+
+/// A tuple's elements, read in place (no allocation); `None` for anything else.
+fn tuple_elements(term: Term<'_>) -> Option<&[rustler::sys::ErlNifTerm]> {
+    let mut arity = 0;
+    let mut array = std::ptr::null();
+    // SAFETY: on success `array` points at `arity` terms owned by the tuple, which lives as
+    // long as the env.
+    unsafe {
+        if rustler::sys::enif_get_tuple(
+            term.get_env().as_c_arg(),
+            term.as_c_arg(),
+            &mut arity,
+            &mut array,
+        ) == 0
+        {
+            return None;
+        }
+        if arity == 0 {
+            return Some(&[]);
+        }
+        Some(std::slice::from_raw_parts(array, arity as usize))
+    }
 }

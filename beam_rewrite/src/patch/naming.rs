@@ -10,7 +10,12 @@ pub const WRAPPER_FILE: &str = "elixir_scope:wrapper";
 /// The runtime module wrapped code calls.
 pub const RUNTIME: &str = "elixir_scope_runtime";
 
-/// The persistent term that is `true` while recording is on everywhere.
+/// The module every wrapper asks whether to record (`elixir_scope_gate:on(M)`); the runtime
+/// generates and loads it on every change of state.
+pub const GATE: &str = "elixir_scope_gate";
+
+/// The persistent term that is `true` while recording is on everywhere (the tail-call reports
+/// read it).
 pub const RECORDING_KEY: &str = "elixir_scope_recording";
 
 /// The module's shared recording function, `'es$$record'/4` (see [`super::wrapper`]).

@@ -4,13 +4,9 @@
 //! ```erlang
 //! -file("elixir_scope:wrapper", Line).
 //! f(A1, ..., AN) ->
-//!     case persistent_term:get(elixir_scope_recording, undefined) of
-//!         false -> 'es$f'(A1, ..., AN);                % paused: a tail call
-//!         Mode ->
-//!             case Mode =:= true orelse elixir_scope_runtime:recording(M) of
-//!                 false -> 'es$f'(A1, ..., AN);
-//!                 true -> 'es$$record'(f, N, [A1, ..., AN], fun 'es$f'/N)
-//!             end
+//!     case elixir_scope_gate:on(M) of
+//!         true -> 'es$$record'(f, N, [A1, ..., AN], fun 'es$f'/N);
+//!         _ -> 'es$f'(A1, ..., AN)                     % paused: a tail call
 //!     end.
 //! -file(OriginalFile, Line).
 //!
@@ -50,11 +46,13 @@
 //! branches are tail calls); `'es$$record'` frames carry the wrapper file and are dropped by
 //! `elixir_scope_stacktrace:clean/1`.
 //!
-//! The check reads one persistent term: `false` (recording paused globally) goes straight to the
-//! original code, `true` records, anything else (runtime not started, some modules paused)
-//! asks `recording/1`. A paused call thus costs one `persistent_term:get/2` and a compare
-//! (about 9 ns here; `=:= true orelse recording(M)` cost 19 ns, since a paused runtime had to
-//! answer `false` through the call).
+//! The check is a call to the gate module `elixir_scope_gate`, which the runtime regenerates
+//! and loads at every start, pause and resume: a function of constant clauses (`on(_) ->
+//! false` while paused), so a paused call costs one remote call that returns a constant (about
+//! 2.5 ns here, against 9 ns for the `persistent_term:get/2` the check read before, and 19 ns
+//! when a paused runtime had to answer through `recording/1`). Anything but `true` runs the
+//! original code. The installed default gate asks `elixir_scope_runtime:recording/1`, which
+//! starts the runtime on first use.
 //!
 //! Every annotation is marked `generated` (no compiler warnings about our code).
 
@@ -68,7 +66,7 @@ use crate::plan::Capture;
 use crate::tables::FunctionRef;
 
 use super::naming::{
-    inner_name, variable, RECORDER, RECORDING_KEY, RUNTIME, TAIL_HELPER, WRAPPER_FILE,
+    inner_name, variable, GATE, RECORDER, RECORDING_KEY, RUNTIME, TAIL_HELPER, WRAPPER_FILE,
 };
 
 /// Where a wrapper goes and what it wraps.
@@ -199,13 +197,7 @@ fn wrapper_function(site: &WrapperSite<'_>) -> Term {
         .map(|i| var(a, &variable(&format!("A{i}"))))
         .collect();
     let inner = inner_name(site.name);
-    let mode = var(a, &variable("Mode"));
-    let check = op(
-        a,
-        "orelse",
-        op(a, "=:=", mode.clone(), atom_lit(a, "true")),
-        remote_call(a, RUNTIME, "recording", vec![atom_lit(a, site.module)]),
-    );
+    let check = remote_call(a, GATE, "on", vec![atom_lit(a, site.module)]);
     let inner_fun = tuple(vec![
         atom("fun"),
         a.clone(),
@@ -221,21 +213,16 @@ fn wrapper_function(site: &WrapperSite<'_>) -> Term {
             inner_fun,
         ],
     );
-    let call_inner = || local_call(a, &inner, args.clone());
-    let decided = case_expr(
+    let body = case_expr(
         a,
         check,
         vec![
-            clause(a, vec![atom_lit(a, "false")], vec![call_inner()]),
             clause(a, vec![atom_lit(a, "true")], vec![record]),
-        ],
-    );
-    let body = case_expr(
-        a,
-        recording_term(a),
-        vec![
-            clause(a, vec![atom_lit(a, "false")], vec![call_inner()]),
-            clause(a, vec![mode], vec![decided]),
+            clause(
+                a,
+                vec![var(a, "_")],
+                vec![local_call(a, &inner, args.clone())],
+            ),
         ],
     );
     function(a, site.name, site.arity, vec![clause(a, args, vec![body])])
@@ -429,19 +416,10 @@ mod tests {
         assert_eq!((f.name, f.arity, f.clauses.len()), ("run", 2, 1));
         assert!(anno::is_generated(f.anno));
         assert_eq!(anno::line(f.anno), 7);
-        // Paused (globally, or as recording/1 says): a tail call to the inner function;
+        // Paused (the gate says anything but true): a tail call to the inner function;
         // recording: to the module's recorder, with the inner function as a fun.
         let calls = calls_in(&wrapper);
-        assert_eq!(
-            calls,
-            [
-                "'es$$record'",
-                "'es$run'",
-                "'es$run'",
-                "elixir_scope_runtime:recording",
-                "persistent_term:get"
-            ]
-        );
+        assert_eq!(calls, ["'es$$record'", "'es$run'", "elixir_scope_gate:on"]);
         assert!(forms::any_subterm(&wrapper, |t| {
             t == &tuple(vec![atom("function"), atom("es$run"), int(2)])
         }));

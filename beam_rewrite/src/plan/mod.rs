@@ -22,8 +22,9 @@ use crate::tables::FunctionRef;
 /// Version of what the rewriter produces for a plan. It is part of every plan hash, so that
 /// beams rewritten by a version that wrapped differently are rewritten again.
 /// 3: the recorder runs the function without a frame when `enter/4` answers `deep`;
-/// 4: remote self-calls in tail position are announced (`remote_tail_call/3`).
-pub const REWRITE_FORMAT: u32 = 4;
+/// 4: remote self-calls in tail position are announced (`remote_tail_call/3`);
+/// 5: wrappers ask the gate module (`elixir_scope_gate:on/1`) instead of a persistent term.
+pub const REWRITE_FORMAT: u32 = 5;
 
 /// What to wrap, for a whole run.
 #[derive(Debug, Clone, PartialEq, Eq)]
