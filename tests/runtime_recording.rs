@@ -542,6 +542,11 @@ fn a_tampered_process_dictionary_never_makes_a_wrapped_call_raise() {
         huge_count = runtime_fixture:tamper(huge_count),
         garbage = runtime_fixture:tamper(garbage),
         {'EXIT', {raised, _}} = (catch runtime_fixture:tamper(raise_after_erase)),
+        %% The raw NIFs answer bad arguments with badarg, as rustler's do.
+        {'EXIT', {badarg, _}} = (catch elixir_scope_nif:enter(m, f, x, [], none)),
+        {'EXIT', {badarg, _}} = (catch elixir_scope_nif:enter("m", f, 1, [], none)),
+        {'EXIT', {badarg, _}} = (catch elixir_scope_nif:tail_call(id, 0, m, f, 1, [])),
+        ok = elixir_scope_nif:call_return(garbage, result),
         3 = runtime_fixture:add(1, 2),
         ok = elixir_scope_runtime:flush(),
         halt()."#,

@@ -4,11 +4,21 @@
 //! the value, push one event into this scheduler's ring shard. Nothing here locks (except the
 //! atom registry the first time a thread meets an atom), blocks or touches the store. Before
 //! the runtime is started they record nothing (call id 0).
+//!
+//! The NIFs of every recorded call (`enter/5`, `call_return/2`) and of every recorded
+//! iteration (`tail_call/6`) are registered raw ([`raw_nif!`]): `#[rustler::nif]` collects the
+//! arguments into a `Vec` on every call (a `malloc` and a `free`, about a tenth of a recorded
+//! call's cost here). They keep its guarantees: a panic is caught and raised as an Erlang
+//! error, and errors become the same exceptions (`rustler::codegen_runtime::handle_nif_result`).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use runtime_core::encoder::{encode, Bytes};
 use runtime_core::{clock, thread, Recorder};
+use rustler::codegen_runtime::{c_int, handle_nif_result};
+use rustler::sys::{ErlNifEnv, ErlNifTerm};
 use rustler::types::tuple::make_tuple;
-use rustler::{Env, Error, NifResult, Term};
+use rustler::{Encoder, Env, Error, NifResult, Term};
 use store::{
     Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome, ProcessStart, TailCall,
 };
@@ -18,20 +28,74 @@ use crate::capture;
 use crate::runtime;
 use crate::term::{atom_text, self_pid_word, word, Beam};
 
-/// Records a call; returns its id (0 when the runtime is not running).
-/// `Parent` is the process's current call: `none` or `{Id, TailCalls, Depth}`.
-#[rustler::nif]
-fn enter<'a>(
-    env: Env<'a>,
-    module: Term<'a>,
-    function: Term<'a>,
-    arity: u8,
-    arguments: Term<'a>,
-    parent: Term<'a>,
-) -> NifResult<u64> {
-    let parent = current_call(parent)?.0;
-    record_enter(env, module, function, arity, arguments, parent, None)
+/// Registers `$func` as the NIF `elixir_scope_nif:$name/$arity` in the inventory that
+/// `rustler::init!` reads (what `#[rustler::nif]` does, without its per-call `Vec`).
+macro_rules! raw_nif {
+    ($name:literal, $arity:literal, $func:ident) => {
+        rustler::codegen_runtime::inventory::submit!(rustler::Nif {
+            name: concat!($name, "\0").as_ptr() as *const rustler::codegen_runtime::c_char,
+            arity: $arity,
+            flags: 0,
+            raw_func: $func,
+        });
+    };
 }
+
+/// Runs a raw NIF's body: its arguments as terms of `env`, panics caught, results and errors
+/// turned into terms as `#[rustler::nif]` does.
+///
+/// # Safety
+/// `env`, `argc` and `argv` must be what the VM passed to the NIF.
+unsafe fn run_nif<const N: usize>(
+    env: *mut ErlNifEnv,
+    argc: c_int,
+    argv: *const ErlNifTerm,
+    body: impl for<'a> FnOnce(Env<'a>, [Term<'a>; N]) -> NifResult<Term<'a>>,
+) -> ErlNifTerm {
+    let lifetime = ();
+    // SAFETY: the VM's env, valid for this call.
+    let env = unsafe { Env::new(&lifetime, env) };
+    if argc as usize != N {
+        // SAFETY: a live env.
+        return unsafe { rustler::sys::enif_make_badarg(env.as_c_arg()) };
+    }
+    // SAFETY: the VM passes `argc` terms at `argv`, live for this call.
+    let args: [Term; N] = std::array::from_fn(|i| unsafe { Term::new(env, *argv.add(i)) });
+    let result = catch_unwind(AssertUnwindSafe(|| body(env, args)));
+    match result {
+        Ok(Ok(term)) => term.as_c_arg(),
+        other => {
+            let other = other.map(|r| r.map(|_| atoms::error()));
+            // SAFETY: a live env.
+            unsafe { handle_nif_result(other, env).apply(env) }
+        }
+    }
+}
+
+/// `enter(Module, Function, Arity, Args, Parent)`: records a call; returns its id (0 when the
+/// runtime is not running). `Parent` is the process's current call: `none` or
+/// `{Id, TailCalls, Depth}`.
+unsafe extern "C" fn enter(
+    env: *mut ErlNifEnv,
+    argc: c_int,
+    argv: *const ErlNifTerm,
+) -> ErlNifTerm {
+    // SAFETY: the VM's arguments.
+    unsafe {
+        run_nif(
+            env,
+            argc,
+            argv,
+            |env, [module, function, arity, arguments, parent]| {
+                let arity: u8 = arity.decode()?;
+                let parent = current_call(parent)?.0;
+                record_enter(env, module, function, arity, arguments, parent, None)
+                    .map(|id| id.encode(env))
+            },
+        )
+    }
+}
+raw_nif!("enter", 5, enter);
 
 /// Records a process's first call, with who the process is and where it came from.
 /// `Origin` is `none` or `{caller | ancestor, Pid, PidText}`.
@@ -107,13 +171,23 @@ fn record_enter<'a>(
     Ok(id)
 }
 
-/// Records that the call `Current` (`{Id, TailCalls, Depth}`) returned `Result`.
-#[rustler::nif]
-fn call_return<'a>(env: Env<'a>, current: Term<'a>, result: Term<'a>) -> NifResult<rustler::Atom> {
-    let (id, tail_calls) = current_call(current)?;
-    record_end(env, id, tail_calls, Outcome::Return, result)?;
-    Ok(atoms::ok())
+/// `call_return(Current, Result)`: records that the call `Current` (`{Id, TailCalls, Depth}`)
+/// returned `Result`.
+unsafe extern "C" fn call_return(
+    env: *mut ErlNifEnv,
+    argc: c_int,
+    argv: *const ErlNifTerm,
+) -> ErlNifTerm {
+    // SAFETY: the VM's arguments.
+    unsafe {
+        run_nif(env, argc, argv, |env, [current, result]| {
+            let (id, tail_calls) = current_call(current)?;
+            record_end(env, id, tail_calls, Outcome::Return, result)?;
+            Ok(atoms::ok().to_term(env))
+        })
+    }
 }
+raw_nif!("call_return", 2, call_return);
 
 /// Records that the call `Current` raised; the value stored is `{Reason, Stacktrace}`.
 #[rustler::nif]
@@ -169,9 +243,31 @@ fn record_end<'a>(
     Ok(())
 }
 
-/// Records tail call number `Index` of call `Id`: it continued as `Module:Function/Arity`.
-#[rustler::nif]
-fn tail_call<'a>(
+/// `tail_call(Id, Index, Module, Function, Arity, Args)`: records tail call number `Index` of
+/// call `Id`: it continued as `Module:Function/Arity`.
+unsafe extern "C" fn tail_call(
+    env: *mut ErlNifEnv,
+    argc: c_int,
+    argv: *const ErlNifTerm,
+) -> ErlNifTerm {
+    // SAFETY: the VM's arguments.
+    unsafe {
+        run_nif(
+            env,
+            argc,
+            argv,
+            |env, [id, index, module, function, arity, arguments]| {
+                let (id, index, arity): (u64, u32, u8) =
+                    (id.decode()?, index.decode()?, arity.decode()?);
+                record_tail_call(env, id, index, module, function, arity, arguments)?;
+                Ok(atoms::ok().to_term(env))
+            },
+        )
+    }
+}
+raw_nif!("tail_call", 6, tail_call);
+
+fn record_tail_call<'a>(
     env: Env<'a>,
     id: u64,
     index: u32,
@@ -179,9 +275,9 @@ fn tail_call<'a>(
     function: Term<'a>,
     arity: u8,
     arguments: Term<'a>,
-) -> NifResult<rustler::Atom> {
+) -> NifResult<()> {
     let Some(rt) = runtime::get().filter(|_| id != 0) else {
-        return Ok(atoms::ok());
+        return Ok(());
     };
     let rec = rt.recorder();
     let (module, function) = (atom_key(rec, module)?, atom_key(rec, function)?);
@@ -200,7 +296,7 @@ fn tail_call<'a>(
             args: buf,
         }),
     });
-    Ok(atoms::ok())
+    Ok(())
 }
 
 /// The atom's key, registering its text the first time this thread meets it.
