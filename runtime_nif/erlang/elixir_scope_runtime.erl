@@ -1,17 +1,29 @@
 %% @doc The ElixirScope runtime: what rewritten code calls, and how to control recording.
 %%
 %% == The contract (docs/ARCHITECTURE.md, "The runtime contract") ==
-%% A wrapper reads the persistent term `elixir_scope_recording': `false' sends it straight to
-%% the original code, `true' records, anything else (not started, some modules paused) makes it
-%% call {@link recording/1}; when recording it calls {@link enter/4},
-%% runs the original body and calls {@link return/2} or {@link exception/4}. Local tail calls
-%% to wrapped functions call {@link tail_call/4}.
+%% A wrapper asks the gate, `elixir_scope_gate:on(Module)': `true' records, anything else
+%% runs the original code. The installed default gate asks {@link recording/1} (which starts
+%% the runtime on first use); from then on this module generates and loads the gate at every
+%% start, pause and resume (see "The gate" below). When recording, the wrapper calls
+%% {@link enter/4}, runs the original body and calls {@link return/2} or {@link exception/4}.
+%% Local tail calls to wrapped functions call {@link tail_call/4}.
+%%
+%% == The gate ==
+%% `elixir_scope_gate:on/1' has one clause `on(m) -> false' per module paused on its own, then
+%% `on(_) -> true' (running) or `on(_) -> false' (paused, or the start failed): a paused
+%% wrapped call costs one remote call that returns a constant. The owner process applies
+%% pause and resume one at a time: it compiles the gate (`compile:forms/2'), soft-purges the
+%% previous one (retrying every millisecond for up to a second while a process still runs it;
+%% no process is ever killed) and loads it, then publishes the state; a change whose gate
+%% cannot be loaded changes nothing. Without the compiler application the default gate stays,
+%% and answers the same through {@link recording/1}, more slowly.
 %%
 %% == State ==
 %% <ul>
 %% <li>persistent term `elixir_scope_recording': `true' exactly when every module is recorded,
-%%     `false' when recording is paused globally (then wrappers never call `recording/1'),
-%%     `partial' when some modules are paused, absent before the runtime starts.</li>
+%%     `false' when recording is paused globally, `partial' when some modules are paused,
+%%     absent before the runtime starts. The tail-call reports read it, and so do wrappers of
+%%     beams rewritten before the gate (REWRITE_FORMAT 4 and older).</li>
 %% <li>persistent term `elixir_scope_state': `undefined' (not started), `starting',
 %%     `{running, Paused}' or `{paused, Paused}' (`Paused' maps paused modules to `true'),
 %%     `{failed, Reason}'.</li>
@@ -121,7 +133,7 @@
 
 %%% The contract
 
-%% @doc Whether calls of `Module' are recorded now (the slow path of the wrappers' check).
+%% @doc Whether calls of `Module' are recorded now (what the default gate answers).
 %% Starts the runtime on first use; `false' while paused (globally or for `Module'), while the
 %% runtime starts or failed to, and in processes inside the runtime.
 -spec recording(module()) -> boolean().
