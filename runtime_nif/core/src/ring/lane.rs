@@ -223,17 +223,24 @@ fn prefault(producer: &mut rtrb::Producer<Event>, consumer: &mut rtrb::Consumer<
     debug_assert!(consumer.is_empty());
 }
 
-/// Writes `event` into the next slot and prefetches the slot after it for writing: the
-/// collector last read that slot, so its cache lines live on the collector's core, and fetching
-/// them now, while the VM runs Erlang code, takes the transfer off the next push.
+/// Writes `event` into the next slot and prefetches the slot four pushes ahead for writing:
+/// the collector last read those slots, so their cache lines live on the collector's core (or,
+/// in a large ring, in memory), and fetching them now, while the VM runs Erlang code, takes the
+/// transfer off a later push. One slot ahead (before) left part of a memory fetch on the next
+/// push: four ahead made a recorded call about 15-20 ns cheaper in the VM (eight: no better).
 fn push_prefetching(queue: &mut rtrb::Producer<Event>, event: Event) -> bool {
-    let Ok(mut chunk) = queue.write_chunk_uninit(2) else {
-        // One slot or none left: no next slot to prefetch.
+    let Ok(mut chunk) = queue.write_chunk_uninit(PREFETCH_AHEAD + 1) else {
+        // Nearly full: no slot that far to prefetch.
         return queue.push(event).is_ok();
     };
     let (first, second) = chunk.as_mut_slices();
     first[0].write(event);
-    let next = first.get(1).or(second.first()).map(|slot| slot.as_ptr());
+    let next = match first.get(PREFETCH_AHEAD) {
+        Some(slot) => Some(slot),
+        // The chunk wraps around: the slot is in its second part.
+        None => second.get(PREFETCH_AHEAD.saturating_sub(first.len())),
+    }
+    .map(|slot| slot.as_ptr());
     if let Some(next) = next {
         prefetch_for_write(next.cast::<u8>(), std::mem::size_of::<Event>());
     }
@@ -241,6 +248,9 @@ fn push_prefetching(queue: &mut rtrb::Producer<Event>, event: Event) -> bool {
     unsafe { chunk.commit(1) };
     true
 }
+
+/// How many slots ahead a push prefetches.
+const PREFETCH_AHEAD: usize = 4;
 
 /// Asks the CPU to fetch `len` bytes at `ptr` into its cache, ready to be written.
 fn prefetch_for_write(ptr: *const u8, len: usize) {
