@@ -10,7 +10,7 @@
 %% rounds, measured on the calling process only (the drain runs on its own threads).
 -module(runtime_bench).
 
--export([run/0, shared_lane/0]).
+-export([run/0, shared_lane/0, steady/0]).
 
 -define(ROUNDS, 7).
 -define(FAST_CALLS, 5000000).     % unwrapped and paused: cheap, many calls
@@ -18,6 +18,8 @@
 -define(TRACED_CALLS, 100000).    % dbg: slow
 -define(BURST_CALLS, 250000).     % per process, two processes: 1M events
 -define(HUGE_CALLS, 20000).
+-define(STEADY_FAST_CALLS, 500000).
+-define(STEADY_RECORDED_CALLS, 10000).
 
 run() ->
     %% A ring that holds a whole round (and the two-scheduler burst) without dropping.
@@ -44,6 +46,40 @@ shared_lane() ->
     io:format("capture from 2 schedulers, one shared MPMC lane  ~12w events/s (median of 7)~n",
               [round(lists:nth(4, Rates))]),
     halt().
+
+%% @doc The recorded and paused figures again, steadier under load: 101 short rounds of each
+%% kind, interleaved (10,000 recorded calls, flushed between rounds and not timed; 500,000
+%% plain and paused calls), the 10th percentile and the median of each. Short rounds are less
+%% often preempted by the drain or by other work on the machine than those of `run/0'.
+steady() ->
+    ok = elixir_scope_runtime:start(#{ring_capacity => 1 bsl 21, ring_bytes => 1 bsl 30}),
+    Rounds = [steady_round() || _ <- lists:seq(1, 101)],
+    #{dropped := 0} = elixir_scope_runtime:stats(),
+    [{PlainP10, PlainMed}, {RecP10, RecMed}, {PausedP10, PausedMed}] =
+        [percentiles([element(I, R) || R <- Rounds]) || I <- [1, 2, 3]],
+    io:format("ns per call, 10th percentile / median of 101 interleaved rounds~n"),
+    io:format("  unwrapped                     ~10.1f ~10.1f~n", [PlainP10, PlainMed]),
+    io:format("  wrapped, recording            ~10.1f ~10.1f~n", [RecP10, RecMed]),
+    io:format("  wrapped, paused               ~10.1f ~10.1f~n", [PausedP10, PausedMed]),
+    io:format("  recording overhead            ~10.1f ~10.1f~n",
+              [RecP10 - PlainP10, RecMed - PlainMed]),
+    io:format("  paused / unwrapped            ~10.2f ~10.2f  (target <= 1.5)~n",
+              [PausedP10 / PlainP10, PausedMed / PlainMed]),
+    halt().
+
+steady_round() ->
+    Plain = per_call(fun plain_loop/1, ?STEADY_FAST_CALLS),
+    Recorded = per_call(fun wrapped_loop/1, ?STEADY_RECORDED_CALLS),
+    ok = elixir_scope_runtime:flush(),
+    ok = elixir_scope_runtime:pause(),
+    Paused = per_call(fun wrapped_loop/1, ?STEADY_FAST_CALLS),
+    ok = elixir_scope_runtime:resume(),
+    {Plain, Recorded, Paused}.
+
+percentiles(Samples) ->
+    Sorted = lists:sort(Samples),
+    N = length(Sorted),
+    {lists:nth(max(1, N div 10), Sorted), lists:nth((N + 1) div 2, Sorted)}.
 
 %%% The loops: one remote call per iteration.
 
