@@ -18,11 +18,16 @@
 %% The rewriter also makes every catch clause of a rewritten module that binds the stack trace
 %% call `clean/1' on it, so code that catches its own exceptions sees clean traces too.
 %%
+%% Likewise every `process_info' call of a rewritten module (`erlang:process_info/1,2',
+%% Elixir's `Process.info/1,2') has its answer passed through `clean_process_info/1', so code
+%% that looks at a process's current function or stack sees the original names.
+%%
 %% This module calls no other module but `erlang' and `persistent_term' (BIFs): any other
 %% module may itself be rewritten, and calling it from here would recurse.
 -module(elixir_scope_stacktrace).
 
--export([clean/1, inner_name/1, original_name/1, wrapper_file/0, widen_depth/0]).
+-export([clean/1, clean_process_info/1, inner_name/1, original_name/1, wrapper_file/0,
+         widen_depth/0]).
 
 -define(PREFIX, "es$").
 -define(WRAPPER_FILE, "elixir_scope:wrapper").
@@ -39,6 +44,106 @@ clean(Stack) when is_list(Stack) ->
     end;
 clean(Other) ->
     Other.
+
+%% @doc A `process_info/1,2' answer as the original code would get it: `current_function',
+%% `current_location', `current_stacktrace' and `backtrace' (alone or among the items of a
+%% list) with original names and without the recorder's frames; any other answer unchanged.
+-spec clean_process_info(term()) -> term().
+clean_process_info(Items) when is_list(Items) ->
+    [clean_info_item(Item) || Item <- Items];
+clean_process_info(Item) ->
+    clean_info_item(Item).
+
+clean_info_item({current_function, {M, F, A}}) ->
+    {current_function, {M, original_name(F), A}};
+clean_info_item({current_location, {M, F, A, Location}}) ->
+    {current_location, {M, original_name(F), A, Location}};
+clean_info_item({current_stacktrace, Stack}) ->
+    {current_stacktrace, clean(Stack)};
+clean_info_item({backtrace, Text}) when is_binary(Text) ->
+    {backtrace, clean_backtrace(Text)};
+clean_info_item(Other) ->
+    Other.
+
+%% The text of `process_info(P, backtrace)': frames are blocks separated by an empty line, each
+%% starting with the address it returns to, `(Module:Function/Arity + Offset)'. Blocks that
+%% return into a helper (`'es$$record'', `'es$$tail'') go; inner names get their original ones.
+clean_backtrace(Text) ->
+    Blocks = blocks(binary_to_list(Text), [], []),
+    Kept = [rename_text(Block, []) || Block <- Blocks, not is_helper_block(Block)],
+    list_to_binary(join(Kept)).
+
+blocks([], Block, Acc) ->
+    reverse([reverse(Block, []) | Acc], []);
+blocks([$\n, $\n | Rest], Block, Acc) ->
+    blocks(Rest, [], [reverse(Block, []) | Acc]);
+blocks([C | Rest], Block, Acc) ->
+    blocks(Rest, [C | Block], Acc).
+
+join([]) -> [];
+join([Block]) -> Block;
+join([Block | Rest]) -> [Block, "\n\n" | join(Rest)].
+
+reverse([], Acc) -> Acc;
+reverse([X | Xs], Acc) -> reverse(Xs, [X | Acc]).
+
+%% Whether a block's first line is a return address into one of the rewriter's helpers.
+is_helper_block("0x" ++ _ = Block) ->
+    contains(first_line(Block), ":'" ?PREFIX "$");
+is_helper_block(_) ->
+    false.
+
+first_line([]) -> [];
+first_line([$\n | _]) -> [];
+first_line([C | Rest]) -> [C | first_line(Rest)].
+
+contains([], _) -> false;
+contains(Text, Part) -> starts_with(Text, Part) orelse contains(tl(Text), Part).
+
+starts_with(_, []) -> true;
+starts_with([C | Text], [C | Part]) -> starts_with(Text, Part);
+starts_with(_, _) -> false.
+
+%% `:'es$Name'/' becomes `:Name/' (quoted if it has to be), `:'-es$' becomes `:'-'.
+rename_text([], Acc) ->
+    reverse(Acc, []);
+rename_text(":'-" ?PREFIX ++ Rest, Acc) ->
+    rename_text(Rest, reverse(":'-", Acc));
+rename_text(":'" ?PREFIX ++ Rest, Acc) ->
+    {Name, After} = quoted_rest(Rest, []),
+    Original = case is_bare_atom(Name) of
+                   true -> Name;
+                   false -> "'" ++ Name ++ "'"
+               end,
+    rename_text(After, reverse(":" ++ Original, Acc));
+rename_text([C | Rest], Acc) ->
+    rename_text(Rest, [C | Acc]).
+
+%% The (escaped) characters up to the closing quote, and what follows it.
+quoted_rest([], Acc) -> {reverse(Acc, []), []};
+quoted_rest([$\\, C | Rest], Acc) -> quoted_rest(Rest, [C, $\\ | Acc]);
+quoted_rest([$' | Rest], Acc) -> {reverse(Acc, []), Rest};
+quoted_rest([C | Rest], Acc) -> quoted_rest(Rest, [C | Acc]).
+
+%% Whether an atom prints without quotes (as ~w prints it).
+is_bare_atom([C | Rest]) when C >= $a, C =< $z ->
+    is_bare_tail(Rest) andalso not is_reserved_word([C | Rest]);
+is_bare_atom(_) ->
+    false.
+
+is_bare_tail([]) -> true;
+is_bare_tail([C | Rest]) when C >= $a, C =< $z; C >= $A, C =< $Z; C >= $0, C =< $9;
+                              C =:= $_; C =:= $@ ->
+    is_bare_tail(Rest);
+is_bare_tail(_) -> false.
+
+is_reserved_word(Name) ->
+    is_map_key(Name, #{"after" => r, "and" => r, "andalso" => r, "band" => r, "begin" => r,
+                       "bnot" => r, "bor" => r, "bsl" => r, "bsr" => r, "bxor" => r,
+                       "case" => r, "catch" => r, "cond" => r, "div" => r, "else" => r,
+                       "end" => r, "fun" => r, "if" => r, "let" => r, "maybe" => r,
+                       "not" => r, "of" => r, "or" => r, "orelse" => r, "receive" => r,
+                       "rem" => r, "try" => r, "when" => r, "xor" => r}).
 
 %% @doc The name of the inner function that holds the clauses of `Name'.
 -spec inner_name(atom()) -> atom().

@@ -4,7 +4,7 @@
 //! form is renamed to its inner name (`'es$f'`) and followed by a wrapper under the original
 //! name ([`wrapper`]); local tail calls to wrapped functions go to the inner function instead
 //! ([`tail_calls`]); stack traces caught inside the module are cleaned where they are bound
-//! ([`catch_sites`]). The result is what the BEAM helper compiles, with the options
+//! ([`catch_sites`]), and so are the answers of `process_info` calls ([`introspection`]). The result is what the BEAM helper compiles, with the options
 //! [`options::for_recompile`] derives from the original ones.
 //!
 //! Everything here is pure: forms in, forms out; it is tested without a VM.
@@ -12,6 +12,7 @@
 pub mod catch_sites;
 pub mod eligibility;
 pub mod inline;
+pub mod introspection;
 pub mod naming;
 pub mod options;
 pub mod tail_calls;
@@ -58,6 +59,8 @@ pub struct Patched {
     pub redirected_tail_calls: usize,
     /// How many catch clauses now clean the stack trace they bind.
     pub cleaned_catch_clauses: usize,
+    /// How many `process_info` calls now clean their answer.
+    pub cleaned_process_info_calls: usize,
 }
 
 /// Why a module's forms could not be patched.
@@ -122,6 +125,7 @@ pub fn patch_module(
             functions: facts.defined.len(),
             redirected_tail_calls: 0,
             cleaned_catch_clauses: 0,
+            cleaned_process_info_calls: 0,
         });
     }
     let export_all = original_options.iter().any(options::has_export_all)
@@ -131,6 +135,7 @@ pub fn patch_module(
     let mut tail_calls = TailCalls::new(&facts.module, &wrapped);
     let mut fresh_stack_vars = 0;
     let mut cleaned_catch_clauses = 0;
+    let mut cleaned_process_info_calls = 0;
     let mut file: Option<Term> = None;
     let mut out = Vec::with_capacity(forms.len() + 3 * wrapped.len() + 1);
     for mut form in forms {
@@ -169,6 +174,8 @@ pub fn patch_module(
         tail_calls.in_clauses(&mut elements[4]);
         cleaned_catch_clauses +=
             catch_sites::clean_caught_stacktraces(&mut elements[4], &mut fresh_stack_vars);
+        cleaned_process_info_calls +=
+            introspection::clean_process_info_calls(&mut elements[4], &facts);
         if !wrapped.contains(&target) {
             out.push(form);
             continue;
@@ -223,6 +230,7 @@ pub fn patch_module(
         functions: facts.defined.len(),
         redirected_tail_calls,
         cleaned_catch_clauses,
+        cleaned_process_info_calls,
     })
 }
 

@@ -23,8 +23,9 @@ use crate::tables::FunctionRef;
 /// beams rewritten by a version that wrapped differently are rewritten again.
 /// 3: the recorder runs the function without a frame when `enter/4` answers `deep`;
 /// 4: remote self-calls in tail position are announced (`remote_tail_call/3`);
-/// 5: wrappers ask the gate module (`elixir_scope_gate:on/1`) instead of a persistent term.
-pub const REWRITE_FORMAT: u32 = 5;
+/// 5: wrappers ask the gate module (`elixir_scope_gate:on/1`) instead of a persistent term;
+/// 6: `process_info` answers are cleaned where rewritten code asks for them.
+pub const REWRITE_FORMAT: u32 = 6;
 
 /// What to wrap, for a whole run.
 #[derive(Debug, Clone, PartialEq, Eq)]
