@@ -20,7 +20,10 @@
 %%
 %% Likewise every `process_info' call of a rewritten module (`erlang:process_info/1,2',
 %% Elixir's `Process.info/1,2') has its answer passed through `clean_process_info/1', so code
-%% that looks at a process's current function or stack sees the original names.
+%% that looks at a process's current function or stack sees the original names, and the reads
+%% of the whole process dictionary (`get/0', `get_keys/0,1', `erase/0') go through
+%% `clean_dictionary/1', `clean_keys/1' and `clean_erased/1', so that code sees none of the
+%% runtime's keys (`'$elixir_scope_...'').
 %%
 %% This module calls no other module but `erlang' and `persistent_term' (BIFs): any other
 %% module may itself be rewritten, and calling it from here would recurse.
@@ -28,6 +31,7 @@
 
 -export([clean/1, clean_process_info/1, inner_name/1, original_name/1, wrapper_file/0,
          widen_depth/0]).
+-export([clean_dictionary/1, clean_keys/1, clean_erased/1]).
 
 -define(PREFIX, "es$").
 -define(WRAPPER_FILE, "elixir_scope:wrapper").
@@ -62,6 +66,8 @@ clean_info_item({current_stacktrace, Stack}) ->
     {current_stacktrace, clean(Stack)};
 clean_info_item({backtrace, Text}) when is_binary(Text) ->
     {backtrace, clean_backtrace(Text)};
+clean_info_item({dictionary, Entries}) ->
+    {dictionary, clean_dictionary(Entries)};
 clean_info_item(Other) ->
     Other.
 
@@ -144,6 +150,41 @@ is_reserved_word(Name) ->
                        "end" => r, "fun" => r, "if" => r, "let" => r, "maybe" => r,
                        "not" => r, "of" => r, "or" => r, "orelse" => r, "receive" => r,
                        "rem" => r, "try" => r, "when" => r, "xor" => r}).
+
+%% @doc The entries of a process dictionary (`get/0') without the runtime's.
+-spec clean_dictionary(term()) -> term().
+clean_dictionary(Entries) when is_list(Entries) ->
+    [Entry || Entry <- Entries, not is_runtime_entry(Entry)];
+clean_dictionary(Other) ->
+    Other.
+
+%% @doc Keys of the process dictionary (`get_keys/0,1') without the runtime's.
+-spec clean_keys(term()) -> term().
+clean_keys(Keys) when is_list(Keys) ->
+    [Key || Key <- Keys, not is_runtime_key(Key)];
+clean_keys(Other) ->
+    Other.
+
+%% @doc What `erase/0' returned, without the runtime's entries, which go back into the
+%% dictionary: the runtime's state of the process survives code that empties its dictionary.
+-spec clean_erased(term()) -> term().
+clean_erased(Entries) when is_list(Entries) ->
+    _ = [put(Key, Value) || {Key, Value} = Entry <- Entries, is_runtime_entry(Entry)],
+    clean_dictionary(Entries);
+clean_erased(Other) ->
+    Other.
+
+is_runtime_entry({Key, _}) -> is_runtime_key(Key);
+is_runtime_entry(_) -> false.
+
+%% The runtime's process dictionary keys: atoms starting with `$elixir_scope_'.
+is_runtime_key(Key) when is_atom(Key) ->
+    case atom_to_binary(Key, utf8) of
+        <<"$elixir_scope_", _/binary>> -> true;
+        _ -> false
+    end;
+is_runtime_key(_) ->
+    false.
 
 %% @doc The name of the inner function that holds the clauses of `Name'.
 -spec inner_name(atom()) -> atom().

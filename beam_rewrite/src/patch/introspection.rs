@@ -1,22 +1,31 @@
-//! What rewritten code learns about itself from `process_info` is cleaned where it asks.
+//! What rewritten code learns about its own process is cleaned where it asks.
 //!
 //! Inside a rewritten module the original clauses run under their inner names (`'es$f'`),
-//! below recorder frames (`'es$$record'`). Code that looks at a process's current function or
-//! stack (gproc's `gproc:info(Pid, current_function)` parses `process_info(Pid, backtrace)`;
-//! code that logs where a process is stuck) would see those names and frames where the original
-//! saw its own. So, like caught stack traces ([`super::catch_sites`]), the answers are cleaned
-//! where they are obtained: in every function and fun of a rewritten module, a call
+//! below recorder frames (`'es$$record'`), and the runtime keeps its per-process state in the
+//! process dictionary (keys `'$elixir_scope_...'`). Code that looks at a process's current
+//! function or stack (gproc's `gproc:info(Pid, current_function)` parses `process_info(Pid,
+//! backtrace)`) would see those names and frames where the original saw its own, and code that
+//! reads the whole dictionary would see the runtime's keys (PropEr checks `get() =:= []` after
+//! its tests and copies `get()` into the processes it spawns). So, like caught stack traces
+//! ([`super::catch_sites`]), the answers are cleaned where they are obtained: in every function
+//! and fun of a rewritten module, a call
 //!
 //! ```erlang
-//! erlang:process_info(Pid, Item)      % also process_info/1, the auto-imported local call,
-//!                                     % and Elixir's Process.info/1,2
+//! erlang:process_info(Pid, Item)
 //! %% becomes
 //! elixir_scope_stacktrace:clean_process_info(erlang:process_info(Pid, Item))
 //! ```
 //!
-//! `clean_process_info/1` gives `current_function`, `current_location`, `current_stacktrace`
-//! and `backtrace` (alone or in a list of items) their original names and drops the recorder's
-//! frames; it leaves every other answer as it is.
+//! and likewise for these (auto-imported local calls and Elixir's `Process` functions too):
+//!
+//! | call | cleaned by | what the cleaning does |
+//! |---|---|---|
+//! | `process_info/1,2`, `Process.info/1,2` | `clean_process_info/1` | original names in `current_function`, `current_location`, `current_stacktrace` and the `backtrace` text, without recorder frames; no runtime keys in `dictionary` |
+//! | `get/0`, `Process.get/0` | `clean_dictionary/1` | drops the runtime's entries |
+//! | `get_keys/0,1`, `Process.get_keys/0,1` | `clean_keys/1` | drops the runtime's keys |
+//! | `erase/0` | `clean_erased/1` | puts the runtime's entries back, returns the others |
+//!
+//! Every other answer is left as it is.
 
 use eetf::Term;
 
@@ -30,19 +39,41 @@ use super::eligibility::ModuleFacts;
 /// The function of [`STACKTRACE_MODULE`] that cleans `process_info` answers.
 pub const CLEAN_PROCESS_INFO: &str = "clean_process_info";
 
-/// Wraps every call inside `term` (a function's clauses) that asks `process_info` in
-/// `clean_process_info/1`. Returns how many calls changed.
+/// The calls whose answers are cleaned: module (`None` for an auto-imported local call),
+/// function, arity, and the cleaning function of [`STACKTRACE_MODULE`].
+const CLEANED: &[(Option<&str>, &str, usize, &str)] = &[
+    (Some("erlang"), "process_info", 1, CLEAN_PROCESS_INFO),
+    (Some("erlang"), "process_info", 2, CLEAN_PROCESS_INFO),
+    (None, "process_info", 1, CLEAN_PROCESS_INFO),
+    (None, "process_info", 2, CLEAN_PROCESS_INFO),
+    (Some("Elixir.Process"), "info", 1, CLEAN_PROCESS_INFO),
+    (Some("Elixir.Process"), "info", 2, CLEAN_PROCESS_INFO),
+    (Some("erlang"), "get", 0, "clean_dictionary"),
+    (None, "get", 0, "clean_dictionary"),
+    (Some("Elixir.Process"), "get", 0, "clean_dictionary"),
+    (Some("erlang"), "get_keys", 0, "clean_keys"),
+    (Some("erlang"), "get_keys", 1, "clean_keys"),
+    (None, "get_keys", 0, "clean_keys"),
+    (None, "get_keys", 1, "clean_keys"),
+    (Some("Elixir.Process"), "get_keys", 0, "clean_keys"),
+    (Some("Elixir.Process"), "get_keys", 1, "clean_keys"),
+    (Some("erlang"), "erase", 0, "clean_erased"),
+    (None, "erase", 0, "clean_erased"),
+];
+
+/// Wraps every call inside `term` (a function's clauses) whose answer is cleaned (see the
+/// module documentation) in its cleaning function. Returns how many calls changed.
 pub fn clean_process_info_calls(term: &mut Term, facts: &ModuleFacts) -> usize {
     let mut changed = 0;
     // Iterative: abstract code nests as deep as its longest list literal.
     let mut stack: Vec<&mut Term> = vec![term];
     while let Some(t) = stack.pop() {
-        if asks_process_info(t, facts) {
+        if let Some(cleaner) = cleaner_of(t, facts) {
             let call = std::mem::replace(t, atom("undefined"));
             let a = anno::generated(anno::location(
                 &forms::tuple_elements(&call).expect("a call")[1],
             ));
-            *t = remote_call(&a, STACKTRACE_MODULE, CLEAN_PROCESS_INFO, vec![call]);
+            *t = remote_call(&a, STACKTRACE_MODULE, cleaner, vec![call]);
             changed += 1;
             // The original call is now the argument: visit its own arguments.
             let args = &mut forms::tuple_elements_mut(t).expect("a call")[3];
@@ -59,36 +90,37 @@ pub fn clean_process_info_calls(term: &mut Term, facts: &ModuleFacts) -> usize {
     changed
 }
 
-/// `{call, _, Callee, Args}` calling `erlang:process_info/1,2`, `process_info/1,2` (the BIF,
-/// when the module defines no function of that name) or `'Elixir.Process':info/1,2`.
-fn asks_process_info(term: &Term, facts: &ModuleFacts) -> bool {
-    let Some([_, _, callee, args]) = forms::tagged(term, "call") else {
-        return false;
+/// The cleaning function for `term` if it is a call `{call, _, Callee, Args}` listed in
+/// [`CLEANED`] (a local call only when the module defines no function of that name and arity:
+/// then it is the auto-imported BIF).
+fn cleaner_of(term: &Term, facts: &ModuleFacts) -> Option<&'static str> {
+    let [_, _, callee, args] = forms::tagged(term, "call")? else {
+        return None;
     };
-    let Some(arity) = forms::list_elements(args).map(<[Term]>::len) else {
-        return false;
-    };
-    if !(1..=2).contains(&arity) {
-        return false;
-    }
-    if let Some([_, _, name]) = forms::tagged(callee, "atom") {
-        return forms::atom_name(name) == Some("process_info")
-            && !facts.defined.contains(&FunctionRef {
-                name: "process_info".to_string(),
-                arity: arity as u32,
-            });
-    }
-    let Some([_, _, module, function]) = forms::tagged(callee, "remote") else {
-        return false;
-    };
+    let arity = forms::list_elements(args)?.len();
     let literal = |t: &Term| match forms::tagged(t, "atom") {
         Some([_, _, name]) => forms::atom_name(name).map(str::to_string),
         _ => None,
     };
-    matches!(
-        (literal(module).as_deref(), literal(function).as_deref()),
-        (Some("erlang"), Some("process_info")) | (Some("Elixir.Process"), Some("info"))
-    )
+    let (module, function) = if let Some(name) = literal(callee) {
+        let local = FunctionRef {
+            name: name.clone(),
+            arity: arity as u32,
+        };
+        if facts.defined.contains(&local) {
+            return None;
+        }
+        (None, name)
+    } else {
+        let [_, _, module, function] = forms::tagged(callee, "remote")? else {
+            return None;
+        };
+        (Some(literal(module)?), literal(function)?)
+    };
+    CLEANED
+        .iter()
+        .find(|(m, f, a, _)| *m == module.as_deref() && *f == function && *a == arity)
+        .map(|(_, _, _, cleaner)| *cleaner)
 }
 
 #[cfg(test)]
@@ -154,6 +186,43 @@ mod tests {
         assert_eq!(
             forms::list_elements(args).unwrap(),
             &[local_call(&a, "process_info", vec![pid, item])]
+        );
+    }
+
+    #[test]
+    fn dictionary_reads_get_their_own_cleaning() {
+        let a = int(1);
+        let mut body = list(vec![
+            local_call(&a, "get", vec![]),
+            remote_call(&a, "erlang", "get_keys", vec![atom_lit(&a, "v")]),
+            remote_call(&a, "Elixir.Process", "get_keys", vec![]),
+            local_call(&a, "erase", vec![]),
+            // Reading or erasing one key shows nothing of the runtime: left alone.
+            local_call(&a, "get", vec![atom_lit(&a, "k")]),
+            remote_call(&a, "erlang", "erase", vec![atom_lit(&a, "k")]),
+            remote_call(&a, "Elixir.Process", "get", vec![atom_lit(&a, "k")]),
+        ]);
+        assert_eq!(clean_process_info_calls(&mut body, &facts(&[])), 4);
+        let cleaners: Vec<&str> = forms::list_elements(&body).unwrap()[..4]
+            .iter()
+            .map(|call| {
+                let [_, _, callee, _] = forms::tagged(call, "call").unwrap() else {
+                    unreachable!()
+                };
+                let [_, _, _, function] = forms::tagged(callee, "remote").unwrap() else {
+                    unreachable!()
+                };
+                forms::atom_name(&forms::tuple_elements(function).unwrap()[2]).unwrap()
+            })
+            .collect();
+        assert_eq!(
+            cleaners,
+            [
+                "clean_dictionary",
+                "clean_keys",
+                "clean_keys",
+                "clean_erased"
+            ]
         );
     }
 
