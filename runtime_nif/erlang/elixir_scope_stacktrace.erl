@@ -23,7 +23,9 @@
 %% that looks at a process's current function or stack sees the original names, and the reads
 %% of the whole process dictionary (`get/0', `get_keys/0,1', `erase/0') go through
 %% `clean_dictionary/1', `clean_keys/1' and `clean_erased/1', so that code sees none of the
-%% runtime's keys (`'$elixir_scope_...'').
+%% runtime's keys (`'$elixir_scope_...''), and `fun_info/1,2' (Elixir's `Function.info/1,2')
+%% answers go through `clean_fun_info/1', so funs defined in wrapped functions have their
+%% original names.
 %%
 %% This module calls no other module but `erlang' and `persistent_term' (BIFs): any other
 %% module may itself be rewritten, and calling it from here would recurse.
@@ -31,7 +33,7 @@
 
 -export([clean/1, clean_process_info/1, inner_name/1, original_name/1, wrapper_file/0,
          widen_depth/0]).
--export([clean_dictionary/1, clean_keys/1, clean_erased/1]).
+-export([clean_dictionary/1, clean_keys/1, clean_erased/1, clean_fun_info/1]).
 
 -define(PREFIX, "es$").
 -define(WRAPPER_FILE, "elixir_scope:wrapper").
@@ -173,6 +175,19 @@ clean_erased(Entries) when is_list(Entries) ->
     clean_dictionary(Entries);
 clean_erased(Other) ->
     Other.
+
+%% @doc A `fun_info/1,2' answer with the fun's original name (`-f/1-fun-0-' for a fun defined
+%% in the wrapped function `f/1', whose clauses now live in `es$f/1').
+-spec clean_fun_info(term()) -> term().
+clean_fun_info({name, Name}) ->
+    {name, original_name(Name)};
+clean_fun_info(Items) when is_list(Items) ->
+    [clean_fun_info_item(Item) || Item <- Items];
+clean_fun_info(Other) ->
+    Other.
+
+clean_fun_info_item({name, Name}) -> {name, original_name(Name)};
+clean_fun_info_item(Other) -> Other.
 
 is_runtime_entry({Key, _}) -> is_runtime_key(Key);
 is_runtime_entry(_) -> false.

@@ -24,6 +24,7 @@
 //! | `get/0`, `Process.get/0` | `clean_dictionary/1` | drops the runtime's entries |
 //! | `get_keys/0,1`, `Process.get_keys/0,1` | `clean_keys/1` | drops the runtime's keys |
 //! | `erase/0` | `clean_erased/1` | puts the runtime's entries back, returns the others |
+//! | `fun_info/1,2`, `Function.info/1,2` | `clean_fun_info/1` | the original `name` of funs defined in wrapped functions (`-f/1-fun-0-`, not `-es$f/1-fun-0-`; PropEr names the function of a failing `?SUCHTHAT` from it) |
 //!
 //! Every other answer is left as it is.
 
@@ -59,6 +60,10 @@ const CLEANED: &[(Option<&str>, &str, usize, &str)] = &[
     (Some("Elixir.Process"), "get_keys", 1, "clean_keys"),
     (Some("erlang"), "erase", 0, "clean_erased"),
     (None, "erase", 0, "clean_erased"),
+    (Some("erlang"), "fun_info", 1, "clean_fun_info"),
+    (Some("erlang"), "fun_info", 2, "clean_fun_info"),
+    (Some("Elixir.Function"), "info", 1, "clean_fun_info"),
+    (Some("Elixir.Function"), "info", 2, "clean_fun_info"),
 ];
 
 /// Wraps every call inside `term` (a function's clauses) whose answer is cleaned (see the
