@@ -174,10 +174,18 @@ fn target_for(path: &Path) -> Result<Vec<PathBuf>, String> {
     ))
 }
 
+/// Options the runtime's Erlang modules are compiled with. With debug info, they look like any
+/// other module of the `ebin` they are installed into to tools that read every beam there
+/// (PropEr's tests read the abstract code of every `ebin/*.beam`; Dialyzer, xref, cover).
+pub const ERLC_OPTIONS: &[&str] = &["+debug_info"];
+
 /// The id of this bundle: a hash of everything in it.
 pub fn bundle_id() -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(NIF_LIBRARY);
+    for option in ERLC_OPTIONS {
+        hasher.update(option.as_bytes());
+    }
     for (name, source) in ERLANG_SOURCES.iter().chain(ELIXIR_SOURCES) {
         hasher.update(name.as_bytes());
         hasher.update(source.as_bytes());
@@ -351,7 +359,7 @@ fn compile_erlang(src: &Path, out: &Path) -> Result<(), InstallError> {
         source,
     })?;
     let mut erlc = Command::new("erlc");
-    erlc.current_dir(src).arg("-o").arg(&out);
+    erlc.current_dir(src).args(ERLC_OPTIONS).arg("-o").arg(&out);
     for (name, _) in ERLANG_SOURCES {
         erlc.arg(name);
     }
@@ -385,6 +393,11 @@ mod tests {
         assert!(files.contains(&"elixir_scope_runtime.beam".to_string()));
         for file in &files {
             assert!(dir.path().join(file).is_file(), "{file} missing");
+            if file.ends_with(".beam") {
+                // Tools that read every beam of an ebin read ours too.
+                let summary = beam_rewrite::Summary::of_file(&dir.path().join(file)).unwrap();
+                assert_ne!(summary.debug_info, "none", "{file} has no debug info");
+            }
         }
         assert_eq!(
             install(dir.path(), "[]").unwrap(),
