@@ -632,6 +632,32 @@ fn a_loop_through_remote_self_calls_stops_growing_the_stack_at_the_depth_cap() {
 }
 
 #[test]
+fn a_hibernating_loop_records_every_wake_up_as_a_call_of_its_own() {
+    // hibernating/1 answers a message, then hibernates into hibernating/1 again: the stack (and
+    // the recorder frame of the call) is gone, so every wake-up is a new top-level call. Before
+    // the runtime heard of it, each one nested under the last until the depth cap (1,000)
+    // stopped the process's recording.
+    let vm = vm(true);
+    vm.eval(
+        r#"
+        P = spawn(fun() -> runtime_fixture:hibernating(0) end),
+        [begin P ! {self(), get}, receive {P, K} -> ok end end || K <- lists:seq(0, 1499)],
+        {current_function, {erlang, hibernate, 3}} = erlang:process_info(P, current_function),
+        ok = elixir_scope_runtime:flush(),
+        halt()."#,
+    );
+    let snap = vm.store().snapshot(None).unwrap();
+    let calls = all_calls(&snap);
+    let loops: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.function == "hibernating")
+        .collect();
+    assert_eq!(loops.len(), 1500, "every wake-up is recorded");
+    assert!(loops.iter().all(|c| c.parent.is_none()), "none nests");
+    assert!(loops.iter().all(|c| c.end.is_none()), "none returns");
+}
+
+#[test]
 fn an_announced_remote_self_tail_call_continues_the_current_call() {
     // rcount/2 announces its ?MODULE:rcount/2 tail call (remote_tail_call/3), as rewritten code
     // does: 5,000 iterations are one call with 5,000 tail calls, in constant stack.

@@ -83,6 +83,7 @@
 %% The contract.
 -export([recording/1, enter/4, enter/5, return/2, exception/4, tail_call/4, tail_call/5,
          remote_tail_call/3]).
+-export([discarding_stack/1]).
 %% Control.
 -export([start/0, start/1, status/0, pause/0, resume/0, pause/1, resume/1]).
 -export([flush/0, flush/1, stats/0, nif_paths/0]).
@@ -298,6 +299,24 @@ remote_tail_call(Module, Function, Arity) ->
         _NotInACall -> ok
     end,
     ok.
+
+%% @doc Called by rewritten code on the argument list of `erlang:hibernate/3' or
+%% `proc_lib:hibernate/3' (returned unchanged), right before the call: hibernating discards the
+%% process's stack, recorder frames included, so the calls they recorded never end (they stay
+%% open, like the calls of a killed process) and the process has no open recorded call when it
+%% wakes up. Without this, every wake-up of a hibernating receive loop nested one level deeper
+%% under calls that no longer exist, until the depth cap stopped its recording for good.
+-spec discarding_stack(Args) -> Args.
+discarding_stack(Args) ->
+    case get(?CURRENT) of
+        undefined -> ok;
+        muted -> ok;
+        _InOrBetweenCalls ->
+            put(?CURRENT, none),
+            put(?DEPTH, 0),
+            erase(?TAIL_NEXT)
+    end,
+    Args.
 
 %%% Control
 

@@ -27,6 +27,12 @@
 //! | `fun_info/1,2`, `Function.info/1,2` | `clean_fun_info/1` | the original `name` of funs defined in wrapped functions (`-f/1-fun-0-`, not `-es$f/1-fun-0-`; PropEr names the function of a failing `?SUCHTHAT` from it) |
 //!
 //! Every other answer is left as it is.
+//!
+//! Hibernating discards the process's stack, recorder frames included: `erlang:hibernate(M, F,
+//! Args)` and `proc_lib:hibernate(M, F, Args)` become `...(M, F,
+//! elixir_scope_runtime:discarding_stack(Args))`, so that the runtime knows that the calls it
+//! holds open in the process will never end (a hibernating receive loop would otherwise nest
+//! every wake-up under calls that no longer exist, until the depth cap stopped recording it).
 
 use eetf::Term;
 
@@ -36,6 +42,10 @@ use crate::tables::FunctionRef;
 
 use super::catch_sites::STACKTRACE_MODULE;
 use super::eligibility::ModuleFacts;
+use super::naming::RUNTIME;
+
+/// The runtime function told about a call that discards the stack.
+pub const DISCARDING_STACK: &str = "discarding_stack";
 
 /// The function of [`STACKTRACE_MODULE`] that cleans `process_info` answers.
 pub const CLEAN_PROCESS_INFO: &str = "clean_process_info";
@@ -73,6 +83,16 @@ pub fn clean_process_info_calls(term: &mut Term, facts: &ModuleFacts) -> usize {
     // Iterative: abstract code nests as deep as its longest list literal.
     let mut stack: Vec<&mut Term> = vec![term];
     while let Some(t) = stack.pop() {
+        if discards_stack(t) {
+            let elements = forms::tuple_elements_mut(t).expect("a call");
+            let a = anno::generated(anno::location(&elements[1]));
+            let args = forms::list_elements_mut(&mut elements[3]).expect("arguments");
+            let original = std::mem::replace(&mut args[2], atom("undefined"));
+            args[2] = remote_call(&a, RUNTIME, DISCARDING_STACK, vec![original]);
+            changed += 1;
+            stack.extend(args.iter_mut());
+            continue;
+        }
         if let Some(cleaner) = cleaner_of(t, facts) {
             let call = std::mem::replace(t, atom("undefined"));
             let a = anno::generated(anno::location(
@@ -93,6 +113,25 @@ pub fn clean_process_info_calls(term: &mut Term, facts: &ModuleFacts) -> usize {
         }
     }
     changed
+}
+
+/// Whether `term` is a call `erlang:hibernate/3` or `proc_lib:hibernate/3`.
+fn discards_stack(term: &Term) -> bool {
+    let Some([_, _, callee, args]) = forms::tagged(term, "call") else {
+        return false;
+    };
+    let Some([_, _, module, function]) = forms::tagged(callee, "remote") else {
+        return false;
+    };
+    fn name(t: &Term) -> Option<&str> {
+        match forms::tagged(t, "atom") {
+            Some([_, _, name]) => forms::atom_name(name),
+            _ => None,
+        }
+    }
+    matches!(name(module), Some("erlang" | "proc_lib"))
+        && name(function) == Some("hibernate")
+        && forms::list_elements(args).map(<[Term]>::len) == Some(3)
 }
 
 /// The cleaning function for `term` if it is a call `{call, _, Callee, Args}` listed in
@@ -229,6 +268,46 @@ mod tests {
                 "clean_erased"
             ]
         );
+    }
+
+    #[test]
+    fn hibernating_tells_the_runtime_with_its_argument_list() {
+        let a = int(1);
+        let m = atom_lit(&a, "m");
+        let f = atom_lit(&a, "loop");
+        let args = var(&a, "Args");
+        let mut body = list(vec![
+            remote_call(
+                &a,
+                "erlang",
+                "hibernate",
+                vec![m.clone(), f.clone(), args.clone()],
+            ),
+            remote_call(
+                &a,
+                "proc_lib",
+                "hibernate",
+                vec![m.clone(), f.clone(), args.clone()],
+            ),
+            // Another arity, another module: left alone.
+            remote_call(&a, "proc_lib", "hibernate", vec![m.clone(), f.clone()]),
+            remote_call(&a, "gen_server", "hibernate", vec![m, f, args.clone()]),
+        ]);
+        assert_eq!(clean_process_info_calls(&mut body, &facts(&[])), 2);
+        let calls = forms::list_elements(&body).unwrap();
+        for call in &calls[..2] {
+            let [_, _, _, call_args] = forms::tagged(call, "call").unwrap() else {
+                unreachable!()
+            };
+            let third = &forms::list_elements(call_args).unwrap()[2];
+            let g = anno::generated(anno::location(&a));
+            assert_eq!(
+                third,
+                &remote_call(&g, RUNTIME, DISCARDING_STACK, vec![args.clone()])
+            );
+        }
+        assert!(!forms::any_subterm(&calls[2], |t| t == &atom(DISCARDING_STACK)));
+        assert!(!forms::any_subterm(&calls[3], |t| t == &atom(DISCARDING_STACK)));
     }
 
     #[test]

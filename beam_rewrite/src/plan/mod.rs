@@ -26,8 +26,9 @@ use crate::tables::FunctionRef;
 /// 5: wrappers ask the gate module (`elixir_scope_gate:on/1`) instead of a persistent term;
 /// 6: `process_info` answers are cleaned where rewritten code asks for them;
 /// 7: so are reads of the whole process dictionary (`get/0`, `get_keys/0,1`, `erase/0`);
-/// 8: and `fun_info/1,2` answers.
-pub const REWRITE_FORMAT: u32 = 8;
+/// 8: and `fun_info/1,2` answers;
+/// 9: `erlang:hibernate/3` and `proc_lib:hibernate/3` tell the runtime (`discarding_stack/1`).
+pub const REWRITE_FORMAT: u32 = 9;
 
 /// What to wrap, for a whole run.
 #[derive(Debug, Clone, PartialEq, Eq)]
