@@ -309,12 +309,8 @@ remote_tail_call(Module, Function, Arity) ->
 -spec discarding_stack(Args) -> Args.
 discarding_stack(Args) ->
     case get(?CURRENT) of
-        undefined -> ok;
-        muted -> ok;
-        _InOrBetweenCalls ->
-            put(?CURRENT, none),
-            put(?DEPTH, 0),
-            erase(?TAIL_NEXT)
+        InACall when is_tuple(InACall) -> put(?CURRENT, none);
+        _NotInACall -> ok
     end,
     Args.
 
