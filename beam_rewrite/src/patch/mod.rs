@@ -208,15 +208,7 @@ pub fn patch_module(
         .filter(|(function, _)| wrapped.contains(*function))
         .map(|(function, options)| (function.clone(), options.clone()))
         .collect();
-    let wrapped_functions: Vec<(&str, u32)> =
-        wrapped.iter().map(|f| (f.name.as_str(), f.arity)).collect();
-    let helpers = wrapper::helper_forms(
-        &facts.module,
-        &wrapped_functions,
-        &helper_arities,
-        &capture,
-        &file,
-    );
+    let helpers = wrapper::helper_forms(&facts.module, &helper_arities, &capture, &file);
     let at = match out.last() {
         Some(last) if forms::tag(last) == Some("eof") => out.len() - 1,
         _ => out.len(),

@@ -18,11 +18,8 @@ pub const GATE: &str = "elixir_scope_gate";
 /// read it).
 pub const RECORDING_KEY: &str = "elixir_scope_recording";
 
-/// The module's shared recording function, `'es$$record'/3` (see [`super::wrapper`]).
+/// The module's shared recording function, `'es$$record'/4` (see [`super::wrapper`]).
 pub const RECORDER: &str = "es$$record";
-
-/// The module's dispatcher to inner functions, `'es$$inner'/2` (see [`super::wrapper`]).
-pub const DISPATCHER: &str = "es$$inner";
 
 /// The module's tail-call reporting functions, `'es$$tail'/(N+1)`.
 pub const TAIL_HELPER: &str = "es$$tail";

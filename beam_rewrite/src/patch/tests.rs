@@ -112,8 +112,7 @@ fn wraps_every_function_and_keeps_the_rest_in_place() {
             "loop/2",
             "es$id/1",
             "id/1",
-            "es$$record/3",
-            "es$$inner/2",
+            "es$$record/4",
             "es$$tail/3"
         ]
     );
@@ -192,8 +191,7 @@ fn follows_the_plan_and_records_skips() {
             "es$loop/2",
             "loop/2",
             "id/1",
-            "es$$record/3",
-            "es$$inner/2",
+            "es$$record/4",
             "es$$tail/3"
         ]
     );

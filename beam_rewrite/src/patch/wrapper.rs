@@ -5,18 +5,18 @@
 //! -file("elixir_scope:wrapper", Line).
 //! f(A1, ..., AN) ->
 //!     case elixir_scope_gate:on(M) of
-//!         true -> 'es$$record'(f, N, [A1, ..., AN]);
+//!         true -> 'es$$record'(f, N, [A1, ..., AN], fun 'es$f'/N);
 //!         _ -> 'es$f'(A1, ..., AN)                     % paused: a tail call
 //!     end.
 //! -file(OriginalFile, Line).
 //!
 //! %% Once per module, after all functions:
 //! -file("elixir_scope:wrapper", 1).
-//! 'es$$record'(F, N, Args) ->
+//! 'es$$record'(F, N, Args, Inner) ->
 //!     case elixir_scope_runtime:enter(M, F, N, Args) of
-//!         deep -> 'es$$inner'(F, Args);               % too many open calls: no frame
+//!         deep -> erlang:apply(Inner, Args);           % too many open calls: no frame
 //!         Token ->
-//!             try 'es$$inner'(F, Args) of
+//!             try erlang:apply(Inner, Args) of
 //!                 Result -> elixir_scope_runtime:return(Token, Result)
 //!             catch
 //!                 Class:Reason:Stack ->
@@ -25,10 +25,8 @@
 //!     end.
 //! %% In a module with functions that have capture options, one clause per such function
 //! %% comes first, the same but for enter/5 with the options as a literal:
-//! 'es$$record'(login, 2, Args) ->
+//! 'es$$record'(login, 2, Args, Inner) ->
 //!     case elixir_scope_runtime:enter(M, login, 2, Args, {false, #{max_bytes => 256}}) of ...
-//! 'es$$inner'(f, [A1, ..., AN]) -> 'es$f'(A1, ..., AN);  % one clause per wrapped function
-//! ...
 //! 'es$$tail'(F, A1, ..., AN) ->                      % one per arity of redirected tail calls
 //!     case persistent_term:get(elixir_scope_recording, undefined) =:= true of
 //!         true -> elixir_scope_runtime:tail_call(M, F, N, [A1, ..., AN]);
@@ -56,11 +54,6 @@
 //! original code. The installed default gate asks `elixir_scope_runtime:recording/1`, which
 //! starts the runtime on first use.
 //!
-//! The recorder reaches the inner function through `'es$$inner'/2`, a clause per wrapped
-//! function (a `select_val` on the name, then the list of arguments): passing `fun 'es$f'/N`
-//! instead cost a fun per recorded call (OTP 25 allocates it and bumps a shared reference
-//! count) and an `apply`, about 20 ns more.
-//!
 //! Every annotation is marked `generated` (no compiler warnings about our code).
 
 use std::collections::BTreeMap;
@@ -73,8 +66,7 @@ use crate::plan::Capture;
 use crate::tables::FunctionRef;
 
 use super::naming::{
-    inner_name, variable, DISPATCHER, GATE, RECORDER, RECORDING_KEY, RUNTIME, TAIL_HELPER,
-    WRAPPER_FILE,
+    inner_name, variable, GATE, RECORDER, RECORDING_KEY, RUNTIME, TAIL_HELPER, WRAPPER_FILE,
 };
 
 /// Where a wrapper goes and what it wraps.
@@ -103,12 +95,10 @@ pub fn wrapper_forms(site: &WrapperSite<'_>) -> [Term; 3] {
     ]
 }
 
-/// The module's helpers, under the wrapper file: `'es$$record'/3` (with a clause per function
-/// in `capture`), `'es$$inner'/2` (a clause for each of the `wrapped` functions, as name and
-/// arity), and `'es$$tail'/(N+1)` for each arity `N` in `tail_arities`.
+/// The module's helpers, under the wrapper file: `'es$$record'/4` (with a clause per function
+/// in `capture`), and `'es$$tail'/(N+1)` for each arity `N` in `tail_arities`.
 pub fn helper_forms(
     module: &str,
-    wrapped: &[(&str, u32)],
     tail_arities: &[u32],
     capture: &BTreeMap<FunctionRef, Capture>,
     file: &Term,
@@ -117,7 +107,6 @@ pub fn helper_forms(
     let mut forms = vec![
         file_attribute(&plain, wrapper_file(), 1),
         recorder_function(module, capture),
-        dispatcher_function(wrapped),
     ];
     forms.extend(
         tail_arities
@@ -209,6 +198,11 @@ fn wrapper_function(site: &WrapperSite<'_>) -> Term {
         .collect();
     let inner = inner_name(site.name);
     let check = remote_call(a, GATE, "on", vec![atom_lit(a, site.module)]);
+    let inner_fun = tuple(vec![
+        atom("fun"),
+        a.clone(),
+        tuple(vec![atom("function"), atom(&inner), int(site.arity as i32)]),
+    ]);
     let record = local_call(
         a,
         RECORDER,
@@ -216,6 +210,7 @@ fn wrapper_function(site: &WrapperSite<'_>) -> Term {
             atom_lit(a, site.name),
             int_lit(a, site.arity as i32),
             list_expr(a, args.clone()),
+            inner_fun,
         ],
     );
     let body = case_expr(
@@ -233,7 +228,7 @@ fn wrapper_function(site: &WrapperSite<'_>) -> Term {
     function(a, site.name, site.arity, vec![clause(a, args, vec![body])])
 }
 
-/// `'es$$record'(F, N, Args)`: the recording branch of every wrapper of the module;
+/// `'es$$record'(F, N, Args, Inner)`: the recording branch of every wrapper of the module;
 /// `deep` from `enter/4` runs the function in tail position, unrecorded. Functions with
 /// capture options get a clause of their own first, calling `enter/5` with the options.
 fn recorder_function(module: &str, capture: &BTreeMap<FunctionRef, Capture>) -> Term {
@@ -258,8 +253,8 @@ fn recorder_function(module: &str, capture: &BTreeMap<FunctionRef, Capture>) -> 
                     options_literal(a, options),
                 ],
             );
-            let body = recorder_body(a, enter, name.clone());
-            clause(a, vec![name, arity, v("Args")], vec![body])
+            let params = vec![name, arity, v("Args"), v("Inner")];
+            clause(a, params, vec![recorder_body(a, enter)])
         })
         .collect();
     let enter = remote_call(
@@ -268,29 +263,9 @@ fn recorder_function(module: &str, capture: &BTreeMap<FunctionRef, Capture>) -> 
         "enter",
         vec![atom_lit(a, module), v("F"), v("N"), v("Args")],
     );
-    let params = vec![v("F"), v("N"), v("Args")];
-    clauses.push(clause(a, params, vec![recorder_body(a, enter, v("F"))]));
-    function(a, RECORDER, 3, clauses)
-}
-
-/// `'es$$inner'(F, Args)`: calls the inner function of wrapped `F/length(Args)` with `Args`,
-/// in tail position.
-fn dispatcher_function(wrapped: &[(&str, u32)]) -> Term {
-    let a = &anno::generated(int(1));
-    let clauses = wrapped
-        .iter()
-        .map(|&(name, arity)| {
-            let args: Vec<Term> = (1..=arity)
-                .map(|i| var(a, &variable(&format!("A{i}"))))
-                .collect();
-            clause(
-                a,
-                vec![atom_lit(a, name), list_expr(a, args.clone())],
-                vec![local_call(a, &inner_name(name), args)],
-            )
-        })
-        .collect();
-    function(a, DISPATCHER, 2, clauses)
+    let params = vec![v("F"), v("N"), v("Args"), v("Inner")];
+    clauses.push(clause(a, params, vec![recorder_body(a, enter)]));
+    function(a, RECORDER, 4, clauses)
 }
 
 /// `{Arguments, #{Cap => Value}}`: capture options as the runtime's `enter/5` takes them.
@@ -319,14 +294,13 @@ fn options_literal(a: &Term, options: &Capture) -> Term {
     ])
 }
 
-/// `case Enter of deep -> 'es$$inner'(F, Args); Token -> try ... end end`, with `function`
-/// the expression for `F`.
-fn recorder_body(a: &Term, enter: Term, function: Term) -> Term {
+/// `case Enter of deep -> apply(Inner, Args); Token -> try ... end end`.
+fn recorder_body(a: &Term, enter: Term) -> Term {
     let v = |name: &str| var(a, &variable(name));
     let token = v("Token");
     let result = v("Result");
     let (class, reason, stack) = (v("Class"), v("Reason"), v("Stack"));
-    let apply = local_call(a, DISPATCHER, vec![function, v("Args")]);
+    let apply = remote_call(a, "erlang", "apply", vec![v("Inner"), v("Args")]);
     let returned = clause(
         a,
         vec![result.clone()],
@@ -443,48 +417,41 @@ mod tests {
         assert!(anno::is_generated(f.anno));
         assert_eq!(anno::line(f.anno), 7);
         // Paused (the gate says anything but true): a tail call to the inner function;
-        // recording: to the module's recorder, with the name, the arity and the arguments (no
-        // fun: the recorder reaches the inner function through the dispatcher).
+        // recording: to the module's recorder, with the inner function as a fun.
         let calls = calls_in(&wrapper);
         assert_eq!(calls, ["'es$$record'", "'es$run'", "elixir_scope_gate:on"]);
-        assert!(!forms::any_subterm(&wrapper, |t| forms::tag(t) == Some("fun")));
+        assert!(forms::any_subterm(&wrapper, |t| {
+            t == &tuple(vec![atom("function"), atom("es$run"), int(2)])
+        }));
     }
 
     #[test]
     fn helpers_call_the_runtime_as_the_contract_says() {
         let file = Term::from(ByteList::from(b"m.erl".to_vec()));
-        let wrapped = [("run", 2), ("run", 0), ("go", 1)];
-        let forms = helper_forms("m", &wrapped, &[0, 3], &BTreeMap::new(), &file);
+        let forms = helper_forms("m", &[0, 3], &BTreeMap::new(), &file);
         let names: Vec<String> = forms
             .iter()
             .filter_map(FunctionForm::of)
             .map(|f| format!("{}/{}", f.name, f.arity))
             .collect();
-        assert_eq!(
-            names,
-            ["es$$record/3", "es$$inner/2", "es$$tail/1", "es$$tail/4"]
-        );
+        assert_eq!(names, ["es$$record/4", "es$$tail/1", "es$$tail/4"]);
         assert_eq!(
             calls_in(&forms[1]),
             [
-                "'es$$inner'",
-                "'es$$inner'",
                 "elixir_scope_runtime:enter",
                 "elixir_scope_runtime:exception",
-                "elixir_scope_runtime:return"
+                "elixir_scope_runtime:return",
+                "erlang:apply",
+                "erlang:apply"
             ]
         );
-        // The dispatcher: a clause per wrapped function, each a tail call to its inner one.
-        let dispatcher = FunctionForm::of(&forms[2]).expect("the dispatcher");
-        assert_eq!(dispatcher.clauses.len(), 3);
-        assert_eq!(calls_in(&forms[2]), ["'es$go'", "'es$run'", "'es$run'"]);
         assert_eq!(
-            calls_in(&forms[4]),
+            calls_in(&forms[3]),
             ["elixir_scope_runtime:tail_call", "persistent_term:get"]
         );
         assert_eq!(forms::attribute(&forms[0]).map(|(n, _)| n), Some("file"));
         assert_eq!(
-            forms::attribute(&forms[5]).map(|(_, v)| v.clone()),
+            forms::attribute(&forms[4]).map(|(_, v)| v.clone()),
             Some(tuple(vec![file, int(1)]))
         );
     }
@@ -492,7 +459,7 @@ mod tests {
     #[test]
     fn the_recorder_runs_the_function_without_a_frame_when_the_runtime_says_deep() {
         let file = Term::from(ByteList::from(b"m.erl".to_vec()));
-        let forms = helper_forms("m", &[("run", 1)], &[], &BTreeMap::new(), &file);
+        let forms = helper_forms("m", &[], &BTreeMap::new(), &file);
         let recorder = FunctionForm::of(&forms[1]).expect("the recorder");
         let [_, _, _, _, body] = forms::tagged(&recorder.clauses[0], "clause").unwrap() else {
             panic!("a clause")
@@ -512,11 +479,11 @@ mod tests {
             forms::list_elements(deep).map(|p| p.iter().map(lit).collect::<Vec<_>>()),
             Some(vec!["deep".to_string()])
         );
-        // The deep branch's body is the bare dispatch: a tail call, no try around it.
+        // The deep branch's body is the bare apply: a tail call, no try around it.
         let deep_body = forms::list_elements(deep_body).unwrap();
         assert_eq!(deep_body.len(), 1);
         assert_eq!(forms::tag(&deep_body[0]), Some("call"));
-        assert_eq!(calls_in(&deep_body[0]), ["'es$$inner'"]);
+        assert_eq!(calls_in(&deep_body[0]), ["erlang:apply"]);
         let [_, _, _, _, token_body] = forms::tagged(&clauses[1], "clause").unwrap() else {
             panic!("a clause")
         };
@@ -535,15 +502,9 @@ mod tests {
             arguments: false,
             caps: BTreeMap::from([("max_bytes".to_string(), 256)]),
         };
-        let forms = helper_forms(
-            "m",
-            &[("login", 2)],
-            &[],
-            &BTreeMap::from([(login, options)]),
-            &file,
-        );
+        let forms = helper_forms("m", &[], &BTreeMap::from([(login, options)]), &file);
         let recorder = FunctionForm::of(&forms[1]).expect("the recorder");
-        assert_eq!((recorder.name, recorder.arity), ("es$$record", 3));
+        assert_eq!((recorder.name, recorder.arity), ("es$$record", 4));
         assert_eq!(recorder.clauses.len(), 2);
         let [_, _, patterns, _, _] = forms::tagged(&recorder.clauses[0], "clause").unwrap() else {
             panic!("a clause")

@@ -27,8 +27,10 @@ use crate::tables::FunctionRef;
 /// 6: `process_info` answers are cleaned where rewritten code asks for them;
 /// 7: so are reads of the whole process dictionary (`get/0`, `get_keys/0,1`, `erase/0`);
 /// 8: and `fun_info/1,2` answers;
-/// 9: `erlang:hibernate/3` and `proc_lib:hibernate/3` tell the runtime (`discarding_stack/1`).
-pub const REWRITE_FORMAT: u32 = 9;
+/// 9: `erlang:hibernate/3` and `proc_lib:hibernate/3` tell the runtime (`discarding_stack/1`);
+/// 10: the recorder applies `fun 'es$f'/N` again (the dispatcher of some 9s let the compiler
+/// hand binary match contexts to inner functions that could not take them).
+pub const REWRITE_FORMAT: u32 = 10;
 
 /// What to wrap, for a whole run.
 #[derive(Debug, Clone, PartialEq, Eq)]
