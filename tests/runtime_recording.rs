@@ -695,3 +695,40 @@ fn an_announced_remote_self_tail_call_continues_the_current_call() {
     let add = calls.iter().find(|c| c.function == "add").unwrap();
     assert_eq!(add.parent, None);
 }
+
+#[test]
+fn an_exception_whose_stack_trace_holds_a_match_state_is_recorded_without_harm() {
+    let vm = vm(true);
+    let out = vm.eval(
+        r#"
+        none = runtime_fixture:first_non_digit(<<"123">>),
+        Caught = try runtime_fixture:first_non_digit(<<"1.2">>)
+                 catch error:function_clause:Stack ->
+                     [{runtime_fixture, not_digit, _, _} | _] = Stack,
+                     caught
+                 end,
+        io:format("~p~n", [Caught]),
+        halt()."#,
+    );
+    assert!(out.contains("caught"), "{out}");
+    let snap = vm.store().snapshot(None).unwrap();
+    let calls = all_calls(&snap);
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let raised = calls
+        .iter()
+        .find(|c| {
+            c.end
+                .as_ref()
+                .is_some_and(|e| e.outcome == store::Outcome::Exception(store::Class::Error))
+        })
+        .expect("the call that raised");
+    let value = text(&raised.end.as_ref().unwrap().value);
+    assert!(
+        value.starts_with("{'function_clause',[{'runtime_fixture','not_digit',["),
+        "{value}"
+    );
+    assert!(
+        value.contains("$elixir_scope_cut"),
+        "the match state is marked as cut: {value}"
+    );
+}

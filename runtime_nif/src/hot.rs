@@ -26,7 +26,7 @@ use store::{
 use crate::atoms;
 use crate::capture;
 use crate::runtime;
-use crate::term::{atom_text, self_pid_word, word, Beam};
+use crate::term::{atom_text, self_pid_word, word, Beam, Checked};
 
 /// Registers `$func` as the NIF `elixir_scope_nif:$name/$arity` in the inventory that
 /// `rustler::init!` reads (what `#[rustler::nif]` does, without its per-call `Vec`).
@@ -224,12 +224,15 @@ fn record_end<'a>(
     };
     let rec = rt.recorder();
     let time = clock::monotonic_ns();
-    let (value, caps) = match outcome {
-        Outcome::Return => capture::within(env, value, rec.caps()),
-        Outcome::Exception(_) => (value, *rec.exception_caps()),
-    };
     let mut buf = Bytes::new();
-    encode(Beam(value), &caps, &mut buf);
+    match outcome {
+        Outcome::Return => {
+            let (value, caps) = capture::within(env, value, rec.caps());
+            encode(Beam(value), &caps, &mut buf);
+        }
+        // A stack trace can hold what is not a value (see `Checked`).
+        Outcome::Exception(_) => encode(Checked(Beam(value)), rec.exception_caps(), &mut buf),
+    }
     rec.record(Event {
         call_id: id,
         time,

@@ -285,3 +285,113 @@ impl<'a> Iterator for Pairs<'a> {
         self.0.next().map(|(k, v)| (Beam(k), Beam(v)))
     }
 }
+
+/// A live term for the encoder, typed without `enif_term_type`: the VM aborts in that call on
+/// a term that is not a value, such as a binary match state, which the compiler can leave in
+/// the arguments of a stack frame (a `function_clause` raised by a function handed a match
+/// context). Each term costs up to a dozen type checks, so only exceptions, which are rare and
+/// carry stack traces, are encoded this way; arguments and results of calls never hold match
+/// states.
+#[derive(Clone, Copy)]
+pub struct Checked<'a>(pub Beam<'a>);
+
+/// A map's pairs, checked.
+pub struct CheckedPairs<'a>(Pairs<'a>);
+
+impl<'a> Iterator for CheckedPairs<'a> {
+    type Item = (Checked<'a>, Checked<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, v)| (Checked(k), Checked(v)))
+    }
+}
+
+impl<'a> TermView<'a> for Checked<'a> {
+    type MapIter = CheckedPairs<'a>;
+
+    fn kind(self) -> Kind {
+        let t = self.0 .0;
+        if t.is_atom() {
+            Kind::Atom
+        } else if t.is_number() {
+            if t.is_float() {
+                Kind::Float
+            } else {
+                Kind::Integer
+            }
+        } else if t.is_empty_list() {
+            Kind::EmptyList
+        } else if t.is_list() {
+            Kind::List
+        } else if t.is_tuple() {
+            Kind::Tuple
+        } else if t.is_map() {
+            Kind::Map
+        } else if t.is_binary() {
+            Kind::Bitstring
+        } else if t.is_pid() {
+            Kind::Pid
+        } else if t.is_port() {
+            Kind::Port
+        } else if t.is_ref() {
+            Kind::Reference
+        } else if t.is_fun() {
+            Kind::Fun
+        } else {
+            // Bitstrings that are not whole bytes land here too: marked as cut.
+            Kind::Other
+        }
+    }
+
+    fn atom_text(self, out: &mut dyn Sink) -> bool {
+        self.0.atom_text(out)
+    }
+
+    fn to_i64(self) -> Option<i64> {
+        self.0.to_i64()
+    }
+
+    fn to_u64(self) -> Option<u64> {
+        self.0.to_u64()
+    }
+
+    fn is_moderate_integer(self) -> bool {
+        self.0.is_moderate_integer()
+    }
+
+    fn to_f64(self) -> Option<f64> {
+        self.0.to_f64()
+    }
+
+    fn bytes(self) -> Option<&'a [u8]> {
+        self.0.bytes()
+    }
+
+    fn list_cell(self) -> Option<(Self, Self)> {
+        self.0.list_cell().map(|(h, t)| (Checked(h), Checked(t)))
+    }
+
+    fn tuple_arity(self) -> usize {
+        self.0.tuple_arity()
+    }
+
+    fn tuple_element(self, index: usize) -> Option<Self> {
+        self.0.tuple_element(index).map(Checked)
+    }
+
+    fn map_size(self) -> usize {
+        self.0.map_size()
+    }
+
+    fn map_iter(self) -> Option<Self::MapIter> {
+        self.0.map_iter().map(CheckedPairs)
+    }
+
+    fn external(self, out: &mut dyn Sink, max: usize) -> bool {
+        self.0.external(out, max)
+    }
+
+    fn describe(self, out: &mut dyn Sink, max: usize) {
+        self.0.describe(out, max)
+    }
+}
