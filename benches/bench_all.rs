@@ -147,12 +147,19 @@ fn criterion_medians(dir: &Path) -> Result<Vec<(String, f64)>, String> {
     Ok(found)
 }
 
-/// Every `label   number [rest]` line of a script's output, as (label, number and rest).
+/// Every `label   number [rest]` line of a script's output, as (label, number and rest): the
+/// number is the first one after a gap of two or more spaces (labels may hold numbers, such as
+/// `capture from 2 schedulers`); lines without such a gap are headings, not figures.
 fn numbered_lines(text: &str) -> Vec<(String, String)> {
     text.lines()
         .filter_map(|line| {
             let line = line.trim();
-            let split = line.find(|c: char| c.is_ascii_digit())?;
+            let split = (0..line.len()).find(|&i| {
+                line[i..].starts_with("  ")
+                    && line[i..]
+                        .trim_start()
+                        .starts_with(|c: char| c.is_ascii_digit())
+            })?;
             let (label, value) = line.split_at(split);
             let label = label.trim().trim_end_matches(':');
             (!label.is_empty() && label.chars().any(char::is_alphabetic))
@@ -199,7 +206,7 @@ mod tests {
     #[test]
     fn lines_ending_in_numbers_become_rows() {
         let rows = numbered_lines(
-            "ns per call\n  unwrapped      3.1\n  paused / unwrapped   5.07  (target <= 1.5)\n",
+            "ns per call (median of 7 rounds)\n  unwrapped      3.1\n  paused / unwrapped   5.07  (target <= 1.5)\ncapture from 2 schedulers     7170138 events/s\n",
         );
         assert_eq!(
             rows,
@@ -208,6 +215,10 @@ mod tests {
                 (
                     "paused / unwrapped".to_string(),
                     "5.07  (target <= 1.5)".to_string()
+                ),
+                (
+                    "capture from 2 schedulers".to_string(),
+                    "7170138 events/s".to_string()
                 )
             ]
         );
