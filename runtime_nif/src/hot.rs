@@ -318,7 +318,7 @@ fn atom_key(rec: &Recorder, atom: Term<'_>) -> NifResult<u64> {
 /// runtime was not running) is no call. Anything else (someone erased or overwrote the process
 /// dictionary) is no call either: recording must never make `return/2` or `exception/4` raise.
 fn current_call(term: Term<'_>) -> NifResult<(Option<u64>, u32)> {
-    let Some(elements) = tuple_elements(term).filter(|e| e.len() >= 2) else {
+    let Some(elements) = Beam(term).tuple().filter(|e| e.len() >= 2) else {
         return Ok((None, 0));
     };
     // SAFETY: the elements belong to `term`'s tuple, which lives as long as its env.
@@ -336,27 +336,4 @@ fn current_call(term: Term<'_>) -> NifResult<(Option<u64>, u32)> {
         .decode::<u64>()
         .map_or(u32::MAX, |n| n.min(u32::MAX as u64) as u32);
     Ok(((id != 0).then_some(id), tail_calls))
-}
-
-/// A tuple's elements, read in place (no allocation); `None` for anything else.
-fn tuple_elements(term: Term<'_>) -> Option<&[rustler::sys::ErlNifTerm]> {
-    let mut arity = 0;
-    let mut array = std::ptr::null();
-    // SAFETY: on success `array` points at `arity` terms owned by the tuple, which lives as
-    // long as the env.
-    unsafe {
-        if rustler::sys::enif_get_tuple(
-            term.get_env().as_c_arg(),
-            term.as_c_arg(),
-            &mut arity,
-            &mut array,
-        ) == 0
-        {
-            return None;
-        }
-        if arity == 0 {
-            return Some(&[]);
-        }
-        Some(std::slice::from_raw_parts(array, arity as usize))
-    }
 }

@@ -152,14 +152,7 @@ pub fn tail_call_report(
             list_expr(a, args),
         ],
     );
-    case_expr(
-        a,
-        recording_check(a),
-        vec![
-            clause(a, vec![atom_lit(a, "true")], vec![report]),
-            clause(a, vec![atom_lit(a, "false")], vec![atom_lit(a, "ok")]),
-        ],
-    )
+    when_recording(a, report)
 }
 
 /// `case <recording_check> of true -> elixir_scope_runtime:remote_tail_call(M, F, N); false ->
@@ -177,6 +170,11 @@ pub fn remote_tail_call_report(a: &Term, module: &str, function: &str, arity: u3
             int_lit(a, arity as i32),
         ],
     );
+    when_recording(a, report)
+}
+
+/// `case <recording_check> of true -> Report; false -> ok end`.
+fn when_recording(a: &Term, report: Term) -> Term {
     case_expr(
         a,
         recording_check(a),
@@ -361,14 +359,7 @@ fn tail_helper(module: &str, arity: u32, capture: &BTreeMap<FunctionRef, Capture
                     options_literal(a, options),
                 ],
             );
-            let body = case_expr(
-                a,
-                recording_check(a),
-                vec![
-                    clause(a, vec![atom_lit(a, "true")], vec![report]),
-                    clause(a, vec![atom_lit(a, "false")], vec![atom_lit(a, "ok")]),
-                ],
-            );
+            let body = when_recording(a, report);
             let mut params = vec![name];
             params.extend(args.iter().cloned());
             clause(a, params, vec![body])
