@@ -105,6 +105,7 @@ fn read_config(map: Term<'_>) -> NifResult<(Config, RunInfo)> {
         Ok(t) => atom_text(t).unwrap_or_default(),
         Err(_) => String::new(),
     };
+    clock::calibrate();
     let info = RunInfo {
         started_unix_ns: clock::unix_ns(),
         monotonic_origin_ns: clock::monotonic_ns(),
