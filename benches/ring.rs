@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use runtime_core::ring::{DropPolicy, Ring};
+use runtime_core::ring::{DropPolicy, Ring, Room};
 use store::{Bytes, End, Event, EventKind, Outcome};
 
 fn event(id: u64) -> Event {
@@ -58,7 +58,10 @@ fn run(shards: usize, producers: usize, per_thread: u64) -> Duration {
             let ring = ring.clone();
             std::thread::spawn(move || {
                 for i in 0..per_thread {
-                    assert!(ring.push(p, event(i)), "the lane has room for the sample");
+                    assert!(
+                        ring.push(p, event(i), Room::Full),
+                        "the lane has room for the sample"
+                    );
                 }
             })
         })

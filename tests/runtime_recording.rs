@@ -440,6 +440,42 @@ fn after_kill_9_the_store_opens_with_every_committed_event_and_a_held_store_is_r
 }
 
 #[test]
+fn an_overflowing_ring_drops_whole_calls_never_a_call_without_its_end() {
+    let vm = vm(true);
+    // A ring of 32 events per lane: sum/1 makes 2,000 nested calls far faster than the drain
+    // takes them, so most are dropped.
+    vm.eval(
+        r#"
+        ok = elixir_scope_runtime:start(#{ring_capacity => 96}),
+        [2001000 = runtime_fixture:sum(lists:seq(1, 2000)) || _ <- lists:seq(1, 20)],
+        halt()."#,
+    );
+    let store = vm.store();
+    let summary = store.runs().unwrap()[0].summary.expect("a normal stop");
+    assert!(summary.dropped > 0, "the ring should overflow");
+    assert_eq!(summary.captured, summary.dropped + summary.stored);
+    let snap = store.snapshot(None).unwrap();
+    let calls = all_calls(&snap);
+    assert!(calls.len() > 20, "some calls are kept: {}", calls.len());
+    // Every kept call has its end (a dropped end would show as a call that never returned),
+    // and every event kept belongs to a kept call.
+    let open: Vec<_> = calls.iter().filter(|c| c.end.is_none()).collect();
+    assert!(open.is_empty(), "calls without their end: {open:?}");
+    assert_eq!(summary.stored, 2 * calls.len() as u64);
+    // A kept call's parent is kept, or it has none (its caller was dropped).
+    let ids: std::collections::HashSet<u64> = calls.iter().map(|c| c.id).collect();
+    for c in &calls {
+        if let Some(parent) = c.parent {
+            assert!(
+                ids.contains(&parent),
+                "call {} has a parent not stored",
+                c.id
+            );
+        }
+    }
+}
+
+#[test]
 fn a_flood_from_many_processes_drops_and_counts_while_memory_stays_bounded() {
     let vm = vm(true);
     let mut child = vm.spawn(

@@ -239,9 +239,10 @@ defmodule ElixirScope do
     * `:paused` - modules paused one by one
     * `:run` - the run (each VM start is a new one)
     * `:captured`, `:dropped`, `:in_ring`, `:stored`, `:durable`, `:write_failed`,
-      `:last_error`, `:memory_bound` - events captured, dropped because the ring was full,
-      waiting, written, on disk, lost to write errors; the last write error; the most memory
-      events can hold between capture and store
+      `:last_error`, `:memory_bound` - events captured, dropped because the ring was full
+      (whole calls: a call started while the ring is three quarters full is not recorded,
+      start and end), waiting, written, on disk, lost to write errors; the last write error;
+      the most memory events can hold between capture and store
     * `:calls`, `:exceptions`, `:processes`, `:tail_calls` - what the run's store holds
 
   ## Examples

@@ -73,8 +73,8 @@ unsafe fn run_nif<const N: usize>(
 }
 
 /// `enter(Module, Function, Arity, Args, Parent)`: records a call; returns its id (0 when the
-/// runtime is not running). `Parent` is the process's current call: `none` or
-/// `{Id, TailCalls, Depth}`.
+/// ring had no room for it or the runtime is not running). `Parent` is the process's current
+/// call: `none` or `{Id, TailCalls, Depth}`.
 unsafe extern "C" fn enter(
     env: *mut ErlNifEnv,
     argc: c_int,
@@ -154,7 +154,7 @@ fn record_enter<'a>(
     let (arguments, caps) = capture::within(env, arguments, rec.caps());
     let mut buf = Bytes::new();
     encode(Beam(arguments), &caps, &mut buf);
-    rec.record(Event {
+    let kept = rec.record(Event {
         call_id: id,
         time: clock::monotonic_ns(),
         scheduler: thread::scheduler_id(),
@@ -168,7 +168,9 @@ fn record_enter<'a>(
             process,
         }),
     });
-    Ok(id)
+    // A call whose start was dropped is no call: id 0, so that its end is dropped too and its
+    // callees are recorded without a parent.
+    Ok(if kept { id } else { 0 })
 }
 
 /// `call_return(Current, Result)`: records that the call `Current` (`{Id, TailCalls, Depth}`)
@@ -219,10 +221,15 @@ fn record_end<'a>(
     outcome: Outcome,
     value: Term<'a>,
 ) -> NifResult<()> {
-    let (Some(id), Some(rt)) = (id, runtime::get()) else {
+    let Some(rt) = runtime::get() else {
         return Ok(());
     };
     let rec = rt.recorder();
+    let Some(id) = id else {
+        // A call whose start was dropped (no room): its end goes too.
+        rec.skipped();
+        return Ok(());
+    };
     let time = clock::monotonic_ns();
     let mut buf = Bytes::new();
     match outcome {
@@ -279,10 +286,15 @@ fn record_tail_call<'a>(
     arity: u8,
     arguments: Term<'a>,
 ) -> NifResult<()> {
-    let Some(rt) = runtime::get().filter(|_| id != 0) else {
+    let Some(rt) = runtime::get() else {
         return Ok(());
     };
     let rec = rt.recorder();
+    if id == 0 {
+        // A tail call of a call whose start was dropped (no room).
+        rec.skipped();
+        return Ok(());
+    }
     let (module, function) = (atom_key(rec, module)?, atom_key(rec, function)?);
     let (arguments, caps) = capture::within(env, arguments, rec.caps());
     let mut buf = Bytes::new();

@@ -3,12 +3,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
-use store::Event;
+use store::{Event, EventKind};
 
 use crate::atoms::AtomRegistry;
 use crate::config::Config;
 use crate::encoder::Caps;
-use crate::ring::{DropPolicy, Ring, RingCounts};
+use crate::ring::{DropPolicy, Ring, RingCounts, Room};
 use crate::thread;
 
 /// What every hot-path call shares. All methods are O(1), lock-free and never block.
@@ -50,8 +50,23 @@ impl Recorder {
     }
 
     /// Pushes an event into this thread's shard; `false` when the ring dropped it.
+    ///
+    /// Whole calls are dropped, not halves: the start of a new call is refused once the lane
+    /// is three quarters full ([`Room::KeepQuarter`]), so that the calls already recorded
+    /// find room for their ends and tail calls, which may fill it. (A process's first call
+    /// may fill it too: it carries where the process came from.) The hot path then records
+    /// nothing of the refused call and counts its end as dropped too ([`Recorder::skipped`]).
     pub fn record(&self, event: Event) -> bool {
-        self.ring.push(thread::shard_hint(), event)
+        let room = match &event.kind {
+            EventKind::Enter(enter) if enter.process.is_none() => Room::KeepQuarter,
+            _ => Room::Full,
+        };
+        self.ring.push(thread::shard_hint(), event, room)
+    }
+
+    /// Counts an event of a call whose start was dropped (its end, a tail call) as dropped.
+    pub fn skipped(&self) {
+        self.ring.count_dropped(thread::shard_hint());
     }
 
     /// The encoder's caps.

@@ -28,6 +28,17 @@ struct ConsumerCounters {
     bytes_out: AtomicUsize,
 }
 
+/// How much of a lane an event may fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Room {
+    /// All of it: the end and tail calls of a recorded call.
+    Full,
+    /// Three quarters: a new call, so that the calls already recorded find room for their
+    /// ends (a call whose start is kept and whose end is dropped would look as if it never
+    /// returned).
+    KeepQuarter,
+}
+
 enum Queue {
     /// Written only by the thread that claimed the lane; read by the collector.
     Single {
@@ -40,6 +51,9 @@ enum Queue {
 
 pub(super) struct Lane {
     queue: Queue,
+    /// Events the lane holds.
+    capacity: usize,
+    /// Estimated bytes the lane holds.
     budget: usize,
     producer: CachePadded<ProducerCounters>,
     consumer: CachePadded<ConsumerCounters>,
@@ -58,17 +72,23 @@ impl Lane {
                 producer: UnsafeCell::new(producer),
                 consumer: Mutex::new(consumer),
             },
+            capacity,
             budget,
         )
     }
 
     pub fn multi_producer(capacity: usize, budget: usize) -> Lane {
-        Lane::with(Queue::Multi(Box::new(ArrayQueue::new(capacity))), budget)
+        Lane::with(
+            Queue::Multi(Box::new(ArrayQueue::new(capacity))),
+            capacity,
+            budget,
+        )
     }
 
-    fn with(queue: Queue, budget: usize) -> Lane {
+    fn with(queue: Queue, capacity: usize, budget: usize) -> Lane {
         Lane {
             queue,
+            capacity,
             budget,
             producer: CachePadded::new(ProducerCounters::default()),
             consumer: CachePadded::new(ConsumerCounters::default()),
@@ -84,19 +104,30 @@ impl Lane {
             .saturating_sub(out)
     }
 
-    /// Pushes as the lane's only producer, dropping the event when the lane is full.
+    /// Whether `room` lets an event of `size` bytes in now (see [`Room`]).
+    fn has_room(&self, room: Room, size: usize) -> bool {
+        match room {
+            Room::Full => self.bytes() + size <= self.budget,
+            Room::KeepQuarter => {
+                let quarter = |n: usize| n - n / 4;
+                self.len() < quarter(self.capacity) && self.bytes() + size <= quarter(self.budget)
+            }
+        }
+    }
+
+    /// Pushes as the lane's only producer, dropping the event when `room` does not let it in.
     ///
     /// # Safety
     /// The caller must hold the lane's claim: no other thread may push into it meanwhile.
-    pub unsafe fn push_single(&self, event: Event) -> bool {
+    pub unsafe fn push_single(&self, event: Event, room: Room) -> bool {
         let Queue::Single { producer, .. } = &self.queue else {
-            return self.push_newest(event);
+            return self.push_newest(event, room);
         };
         let size = event_bytes(&event);
         let p = &self.producer;
         // SAFETY: the caller is the only producer (claim), so this is the only reference.
         let queue = unsafe { &mut *producer.get() };
-        if self.bytes() + size > self.budget || !push_prefetching(queue, event) {
+        if !self.has_room(room, size) || !push_prefetching(queue, event) {
             store_add(&p.dropped, 1);
             return false;
         }
@@ -106,14 +137,14 @@ impl Lane {
         true
     }
 
-    /// Pushes from any thread, dropping the event when the lane is full.
-    pub fn push_newest(&self, event: Event) -> bool {
+    /// Pushes from any thread, dropping the event when `room` does not let it in.
+    pub fn push_newest(&self, event: Event, room: Room) -> bool {
         let Queue::Multi(queue) = &self.queue else {
             return false;
         };
         let size = event_bytes(&event);
         let p = &self.producer;
-        if self.bytes() + size > self.budget || queue.push(event).is_err() {
+        if !self.has_room(room, size) || queue.push(event).is_err() {
             p.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
         }
@@ -141,6 +172,11 @@ impl Lane {
         p.bytes_in.fetch_add(size, Ordering::Relaxed);
         p.enqueued.fetch_add(1, Ordering::Release);
         true
+    }
+
+    /// Counts one event dropped without having been pushed (from any thread).
+    pub fn count_dropped(&self) {
+        self.producer.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
     fn evicted(&self, old: &Event) {

@@ -26,6 +26,7 @@ use store::{Event, EventKind};
 
 use claim::Claims;
 use lane::Lane;
+pub use lane::Room;
 
 /// What to do when the ring is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,15 +120,30 @@ impl Ring {
     /// Pushes an event from this thread; `hint` (the scheduler number minus one) picks the lane
     /// a thread claims, or the MPMC lane under drop-oldest. Returns whether the event was kept;
     /// never blocks, never allocates (beyond a thread's first push, which records its claim).
-    pub fn push(&self, hint: usize, event: Event) -> bool {
+    /// Under drop-newest, `room` says how full the lane may be (see [`Room`]); drop-oldest
+    /// always makes room.
+    pub fn push(&self, hint: usize, event: Event, room: Room) -> bool {
         match self.policy {
             DropPolicy::DropNewest => match self.claims.lane_of_this_thread(hint) {
                 // SAFETY: the claim makes this thread the lane's only producer.
-                Some(lane) => unsafe { self.lanes[lane].push_single(event) },
-                None => self.lanes[self.lanes.len() - 1].push_newest(event),
+                Some(lane) => unsafe { self.lanes[lane].push_single(event, room) },
+                None => self.lanes[self.lanes.len() - 1].push_newest(event, room),
             },
             DropPolicy::DropOldest => self.lanes[hint % self.lanes.len()].push_oldest(event),
         }
+    }
+
+    /// Counts an event the hot path did not push (the end of a call whose start found no
+    /// room) as dropped, in this thread's lane.
+    pub fn count_dropped(&self, hint: usize) {
+        let lane = match self.policy {
+            DropPolicy::DropNewest => self
+                .claims
+                .lane_of_this_thread(hint)
+                .unwrap_or(self.lanes.len() - 1),
+            DropPolicy::DropOldest => hint % self.lanes.len(),
+        };
+        self.lanes[lane].count_dropped();
     }
 
     /// Pops up to `max` events from lane `lane` into `out` (the collector's job: one consumer

@@ -31,7 +31,9 @@ fn on_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 fn drop_newest_keeps_the_first_events_and_counts_the_rest() {
     // One scheduler lane of 2 and the shared lane of 2.
     let ring = Ring::new(1, 4, usize::MAX, DropPolicy::DropNewest);
-    let kept: Vec<bool> = (0..4).map(|i| ring.push(0, event(i, 1))).collect();
+    let kept: Vec<bool> = (0..4)
+        .map(|i| ring.push(0, event(i, 1), Room::Full))
+        .collect();
     assert_eq!(kept, [true, true, false, false]);
     let c = ring.counts();
     assert_eq!((c.enqueued, c.dropped, c.in_ring), (2, 2, 2));
@@ -43,9 +45,9 @@ fn drop_newest_keeps_the_first_events_and_counts_the_rest() {
 #[test]
 fn threads_beyond_the_scheduler_lanes_share_one_lane() {
     let ring = Ring::new(1, 8, usize::MAX, DropPolicy::DropNewest);
-    assert!(ring.push(0, event(1, 0)));
+    assert!(ring.push(0, event(1, 0), Room::Full));
     // The scheduler lane is claimed by this thread; another thread gets the shared lane.
-    assert!(on_thread(|| ring.push(0, event(2, 0))));
+    assert!(on_thread(|| ring.push(0, event(2, 0), Room::Full)));
     let mut first = Vec::new();
     ring.pop_into(0, &mut first, 10);
     let mut shared = Vec::new();
@@ -57,8 +59,8 @@ fn threads_beyond_the_scheduler_lanes_share_one_lane() {
 #[test]
 fn a_lane_is_free_again_when_its_thread_exits() {
     let ring = Ring::new(1, 8, usize::MAX, DropPolicy::DropNewest);
-    on_thread(|| assert!(ring.push(0, event(1, 0))));
-    on_thread(|| assert!(ring.push(0, event(2, 0))));
+    on_thread(|| assert!(ring.push(0, event(1, 0), Room::Full)));
+    on_thread(|| assert!(ring.push(0, event(2, 0), Room::Full)));
     let mut lane0 = Vec::new();
     ring.pop_into(0, &mut lane0, 10);
     assert_eq!(lane0.len(), 2, "the second thread reclaimed lane 0");
@@ -68,7 +70,7 @@ fn a_lane_is_free_again_when_its_thread_exits() {
 fn drop_oldest_keeps_the_last_events_and_counts_the_evicted() {
     let ring = Ring::new(1, 4, usize::MAX, DropPolicy::DropOldest);
     for i in 0..6 {
-        assert!(ring.push(0, event(i, 1)));
+        assert!(ring.push(0, event(i, 1), Room::Full));
     }
     let c = ring.counts();
     assert_eq!((c.enqueued, c.dropped, c.in_ring), (6, 2, 4));
@@ -89,7 +91,9 @@ fn the_byte_budget_bounds_large_events() {
             1
         };
         let ring = Ring::new(1, 1000 * lanes, big * 3 * lanes, policy);
-        let kept = (0..10).filter(|i| ring.push(0, event(*i, 10_000))).count();
+        let kept = (0..10)
+            .filter(|i| ring.push(0, event(*i, 10_000), Room::Full))
+            .count();
         assert!(ring.counts().bytes as usize <= big * 3);
         match policy {
             DropPolicy::DropNewest => assert_eq!(kept, 3),
@@ -102,9 +106,9 @@ fn the_byte_budget_bounds_large_events() {
 fn marks_track_what_the_drain_let_out() {
     let ring = Ring::new(2, 8, usize::MAX, DropPolicy::DropNewest);
     for i in 0..2 {
-        assert!(ring.push(0, event(i, 0)));
+        assert!(ring.push(0, event(i, 0), Room::Full));
     }
-    on_thread(|| assert!(ring.push(1, event(10, 0))));
+    on_thread(|| assert!(ring.push(1, event(10, 0), Room::Full)));
     let marks = ring.enqueued_marks();
     assert_eq!(marks, [2, 1, 0]);
     assert!(!ring.passed(0, marks[0]));
@@ -123,7 +127,7 @@ fn concurrent_producers_lose_nothing_while_there_is_room() {
                 let ring = &ring;
                 s.spawn(move || {
                     for i in 0..5000 {
-                        assert!(ring.push(t, event(t as u64 * 100_000 + i, 8)));
+                        assert!(ring.push(t, event(t as u64 * 100_000 + i, 8), Room::Full));
                     }
                 });
             }
@@ -133,4 +137,34 @@ fn concurrent_producers_lose_nothing_while_there_is_room() {
         ids.dedup();
         assert_eq!(ids.len(), 20_000, "{policy:?}");
     }
+}
+
+#[test]
+fn new_calls_leave_a_quarter_of_the_lane_to_the_ends_of_recorded_calls() {
+    // One scheduler lane of 8 events (and the shared lane).
+    let ring = Ring::new(1, 16, usize::MAX, DropPolicy::DropNewest);
+    let starts = (0..8)
+        .filter(|i| ring.push(0, event(*i, 0), Room::KeepQuarter))
+        .count();
+    assert_eq!(starts, 6, "three quarters of the lane take new calls");
+    assert!(ring.push(0, event(100, 0), Room::Full));
+    assert!(ring.push(0, event(101, 0), Room::Full));
+    assert!(!ring.push(0, event(102, 0), Room::Full), "the lane is full");
+    ring.count_dropped(0);
+    let c = ring.counts();
+    assert_eq!((c.enqueued, c.dropped), (8, 2 + 1 + 1));
+    // Once drained, new calls get in again.
+    assert_eq!(drain(&ring).len(), 8);
+    assert!(ring.push(0, event(200, 0), Room::KeepQuarter));
+}
+
+#[test]
+fn new_calls_leave_a_quarter_of_the_byte_budget_too() {
+    // Two lanes of 16 KB each; an event weighs a little over 3 KB.
+    let ring = Ring::new(1, 1000, 2 * 16384, DropPolicy::DropNewest);
+    let starts = (0..5)
+        .filter(|i| ring.push(0, event(*i, 3000), Room::KeepQuarter))
+        .count();
+    assert_eq!(starts, 3, "3 fit in 12 KB, a 4th does not");
+    assert!(ring.push(0, event(9, 3000), Room::Full));
 }
