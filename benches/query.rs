@@ -10,6 +10,7 @@
 //! Each measured query opens a new snapshot first, as every query of the NIF does (the
 //! IEx helpers' cost), except where the name says "open snapshot".
 
+use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -62,7 +63,7 @@ impl Builder {
             time: self.clock,
             scheduler: 1,
             kind: EventKind::Enter(Enter {
-                parent,
+                parent: parent.and_then(NonZeroU64::new),
                 pid,
                 module,
                 function,
@@ -72,6 +73,7 @@ impl Builder {
                     131, 108, 0, 0, 0, 2, 97, 42, 109, 0, 0, 0, 3, 107, 101, 121, 106,
                 ]),
                 process: None,
+                client: None,
             }),
         });
         id

@@ -2,6 +2,7 @@
 //! (non-durable) commits, in batches of the drain's default size, calls nested three deep
 //! across 64 processes.
 
+use std::num::NonZeroU64;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -42,13 +43,14 @@ fn batch(first: u64) -> Vec<Event> {
             time: id * 100,
             scheduler: 1,
             kind: EventKind::Enter(Enter {
-                parent: (depth > 0).then(|| id - 1),
+                parent: NonZeroU64::new(if depth > 0 { id - 1 } else { 0 }),
                 pid: id % 64,
                 module: id % 20,
                 function: 100 + id % 7,
                 arity: 2,
                 args: Bytes::from_slice(&[131, 108, 0, 0, 0, 2, 97, 1, 97, 2, 106]),
                 process: None,
+                client: None,
             }),
         });
         events.push(Event {

@@ -268,6 +268,13 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
         session.contains("(task) #") && session.contains("Shop.Checkout.line_total("),
         "{session}"
     );
+    // Stock is reserved through GenServer.call: the tree names, under the reserving call, the
+    // Inventory's handle_call/3 that served it.
+    assert!(
+        session.contains("(request) #")
+            && session.contains("Shop.Inventory.handle_call({:reserve,"),
+        "{session}"
+    );
 
     // The Perfetto export draws an arrow from inside each Checkout.total/1 slice to the Task
     // threads it started.

@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
 use runtime_support::{text, vm};
-use store::{Call, CallFilter, OriginKind, Snapshot};
+use store::{Call, CallFilter, OriginKind, ServedRequest, Snapshot, TreeItem, TreeLimits};
 
 /// Calls of one process, by function name.
 fn by_function(calls: &[Call]) -> HashMap<String, Vec<&Call>> {
@@ -193,6 +193,66 @@ fn processes_started_by_a_call_link_back_to_it() {
         let linked = snap.origin_call(add.pid).unwrap().expect("origin call");
         assert_eq!(linked.id, starter.id);
     }
+}
+
+#[test]
+fn a_gen_server_call_shows_under_the_client_call_that_waited_for_it() {
+    let vm = vm(true);
+    vm.eval(
+        r#"
+        {ok, Server} = gen_server:start(runtime_fixture, 0, []),
+        42 = runtime_fixture:ask(Server, {double, 21}),
+        10 = runtime_fixture:ask(Server, {double, 5}),
+        %% A handle_call/3 called directly, From naming the caller itself: no request.
+        {reply, 2, 1} = runtime_fixture:handle_call({double, 1}, {self(), tag}, 0),
+        halt()."#,
+    );
+    let snap = vm.store().snapshot(None).unwrap();
+    let calls = all_calls(&snap);
+    let asks: Vec<&Call> = calls.iter().filter(|c| c.function == "ask").collect();
+    assert_eq!(asks.len(), 2);
+    let client = asks[0].pid;
+    for ask in asks {
+        let tree = snap.tree(ask.id, &TreeLimits::DEFAULT).unwrap().unwrap();
+        let requests: Vec<&ServedRequest> = tree
+            .lines
+            .iter()
+            .filter_map(|line| match &line.item {
+                TreeItem::Request(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(requests.len(), 1, "{:?}", tree.lines);
+        let served = &requests[0].call;
+        assert_eq!(served.function, "handle_call");
+        assert_ne!(served.pid, ask.pid);
+        assert_eq!(requests[0].pid, served.pid);
+        let doubled = if text(&ask.args).contains("21") {
+            42
+        } else {
+            10
+        };
+        assert!(
+            result(served).starts_with(&format!("{{'reply',{doubled},")),
+            "{}",
+            result(served)
+        );
+        assert_eq!(
+            snap.running_call(ask.pid, served).unwrap().unwrap().id,
+            ask.id
+        );
+    }
+    // The direct call is the caller's own call; nothing shows it as a request.
+    let direct: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.function == "handle_call" && c.pid == client)
+        .collect();
+    assert_eq!(direct.len(), 1);
+    let tree = snap
+        .tree(direct[0].id, &TreeLimits::DEFAULT)
+        .unwrap()
+        .unwrap();
+    assert_eq!(tree.lines.len(), 1, "{:?}", tree.lines);
 }
 
 #[test]

@@ -135,10 +135,14 @@ defmodule ElixirScope do
 
   Calls run in other processes appear too: after a call's children, each process the call
   started (a Task it ran, a process it spawned) that recorded calls of its own, by its first
-  call, so that the work it handed off can be followed (`show_trace/2` of that call):
+  call, and each request it waited for (a `GenServer.call` whose server recorded its
+  `handle_call/3`), by the call that served it, so that the work it handed off can be followed
+  (`show_trace/2` of that call):
 
       #12 Shop.Checkout.run(%{...}) → {:ok, 3} (2.1ms, #PID<0.120.0>)
       ├── #13 Shop.Cart.total(...) → 42 (3.0µs)
+      ├── #15 Shop.Inventory.reserve("tea", 1) → {:ok, 9} (40µs)
+      │   └── ⇢ #PID<0.125.0> (request) #16 Shop.Inventory.handle_call({:reserve, "tea", 1}, ...) → ...
       └── ⇢ #PID<0.131.0> (task) #14 Shop.Mailer.send(...) → :ok (1.2ms)
 
   Options:
@@ -188,7 +192,9 @@ defmodule ElixirScope do
   `sampled` when only the first 10,000 were tallied.) A process the call started (a Task it ran,
   linked by `$callers`, or a process it spawned, linked by `$ancestors`) follows the call's
   children as `%{process: pid, origin: :caller | :ancestor, first: call}`, with the process's
-  first recorded call: `trace(first.id)` is that process's own tree. `depth: :infinity, children: :infinity,
+  first recorded call: `trace(first.id)` is that process's own tree. A request the call made
+  and waited for (a `GenServer.call` served by a recorded `handle_call/3`) follows too, as
+  `%{request: server_pid, served_by: call}`. `depth: :infinity, children: :infinity,
   calls: 100_000` gives the whole tree up to 100,000 calls.
 
   ## Examples
@@ -219,6 +225,9 @@ defmodule ElixirScope do
           {item, rest}
 
         %{process: _} ->
+          {item, rest}
+
+        %{request: _} ->
           {item, rest}
 
         call ->

@@ -7,10 +7,12 @@
 
 -export([load/1, loaded/0]).
 -export([start/1, flush/1, stats/0]).
--export([enter/5, enter_first/6, call_return/2, call_exception/4, tail_call/6]).
+-export([enter/5, enter_request/6, enter_first/7, call_return/2, call_exception/4,
+         tail_call/6]).
 -export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0]).
 
--nifs([loaded/0, start/1, flush/1, stats/0, enter/5, enter_first/6, call_return/2,
+-nifs([loaded/0, start/1, flush/1, stats/0, enter/5, enter_request/6, enter_first/7,
+       call_return/2,
        call_exception/4, tail_call/6, call/1, children/2, subtree/2, calls/1, tree/2,
        summary/0]).
 
@@ -27,7 +29,10 @@ start(_Config) -> erlang:nif_error(not_loaded).
 flush(_TimeoutMs) -> erlang:nif_error(not_loaded).
 stats() -> erlang:nif_error(not_loaded).
 enter(_Module, _Function, _Arity, _Args, _Parent) -> erlang:nif_error(not_loaded).
-enter_first(_Module, _Function, _Arity, _Args, _PidText, _Origin) -> erlang:nif_error(not_loaded).
+enter_request(_Module, _Function, _Arity, _Args, _Parent, _Client) ->
+    erlang:nif_error(not_loaded).
+enter_first(_Module, _Function, _Arity, _Args, _PidText, _Origin, _Client) ->
+    erlang:nif_error(not_loaded).
 call_return(_Current, _Result) -> erlang:nif_error(not_loaded).
 call_exception(_Current, _Class, _Reason, _Stack) -> erlang:nif_error(not_loaded).
 tail_call(_Id, _Index, _Module, _Function, _Arity, _Args) -> erlang:nif_error(not_loaded).

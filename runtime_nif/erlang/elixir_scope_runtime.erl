@@ -186,7 +186,12 @@ enter(Module, Function, Arity, Args) ->
             open(Module, Function, Arity, Args, Other, 0)
     end.
 
-%% A new recorded call under `Parent' (`Depth' calls open).
+%% A new recorded call under `Parent' (`Depth' calls open). A `handle_call/3' also records
+%% the process that waits for its reply (see client/3).
+open(Module, handle_call, 3, Args, Parent, Depth) ->
+    Id = elixir_scope_nif:enter_request(Module, handle_call, 3, Args, Parent, client(Args)),
+    put(?CURRENT, {Id, 0, Depth + 1}),
+    Parent;
 open(Module, Function, Arity, Args, Parent, Depth) ->
     Id = elixir_scope_nif:enter(Module, Function, Arity, Args, Parent),
     put(?CURRENT, {Id, 0, Depth + 1}),
@@ -194,10 +199,20 @@ open(Module, Function, Arity, Args, Parent, Depth) ->
 
 %% The process's first recorded call also records who the process is and where it came from.
 first_enter(Module, Function, Arity, Args) ->
+    Client = case {Function, Arity} of
+                 {handle_call, 3} -> client(Args);
+                 _ -> none
+             end,
     Id = elixir_scope_nif:enter_first(Module, Function, Arity, Args, pid_text(self()),
-                                      origin()),
+                                      origin(), Client),
     put(?CURRENT, {Id, 0, 1}),
     none.
+
+%% The client of a `handle_call(Request, From, State)': the pid in `From' (`{Pid, Tag}', as
+%% gen_server passes it) when it is another process, else `none'. Queries show the call under
+%% the client's call that was waiting for it.
+client([_Request, {Pid, _Tag}, _State]) when is_pid(Pid), Pid =/= self() -> Pid;
+client(_Args) -> none.
 
 %% @doc {@link enter/4} for a function with capture options (`[[capture.rules]]' of
 %% `elixir_scope.toml'), which the rewriter passes as a literal `{Arguments, Caps}':

@@ -11,6 +11,7 @@
 //! call's cost here). They keep its guarantees: a panic is caught and raised as an Erlang
 //! error, and errors become the same exceptions (`rustler::codegen_runtime::handle_nif_result`).
 
+use std::num::NonZeroU64;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use runtime_core::encoder::{encode, Bytes};
@@ -89,16 +90,64 @@ unsafe extern "C" fn enter(
             |env, [module, function, arity, arguments, parent]| {
                 let arity: u8 = arity.decode()?;
                 let parent = current_call(parent)?.0;
-                record_enter(env, module, function, arity, arguments, parent, None)
-                    .map(|id| id.encode(env))
+                let call = Call {
+                    module,
+                    function,
+                    arity,
+                    arguments,
+                };
+                record_enter(env, call, parent, None, None).map(|id| id.encode(env))
             },
         )
     }
 }
 raw_nif!("enter", 5, enter);
 
+/// `enter_request(Module, Function, Arity, Args, Parent, Client)`: `enter/5` for a call that
+/// serves a request of the process `Client` (a `handle_call/3` whose `From` names it).
+#[rustler::nif]
+fn enter_request<'a>(
+    env: Env<'a>,
+    module: Term<'a>,
+    function: Term<'a>,
+    arity: u8,
+    arguments: Term<'a>,
+    parent: Term<'a>,
+    client: Term<'a>,
+) -> NifResult<u64> {
+    let call = Call {
+        module,
+        function,
+        arity,
+        arguments,
+    };
+    let parent = current_call(parent)?.0;
+    record_enter(env, call, parent, None, client_of(client)?)
+}
+
+/// The client of a request: a pid, or `none`.
+fn client_of(client: Term<'_>) -> NifResult<Option<NonZeroU64>> {
+    if client.is_pid() {
+        Ok(NonZeroU64::new(word(client)))
+    } else if client.is_atom() {
+        Ok(None)
+    } else {
+        Err(Error::BadArg)
+    }
+}
+
+/// A call as the NIFs receive it.
+struct Call<'a> {
+    module: Term<'a>,
+    function: Term<'a>,
+    arity: u8,
+    arguments: Term<'a>,
+}
+
 /// Records a process's first call, with who the process is and where it came from.
-/// `Origin` is `none` or `{caller | ancestor, Pid, PidText}`.
+/// `Origin` is `none` or `{caller | ancestor, Pid, PidText}`; `Client` as for
+/// `enter_request/6`.
+#[allow(clippy::too_many_arguments)]
 #[rustler::nif]
 fn enter_first<'a>(
     env: Env<'a>,
@@ -108,6 +157,7 @@ fn enter_first<'a>(
     arguments: Term<'a>,
     pid_text: String,
     origin: Term<'a>,
+    client: Term<'a>,
 ) -> NifResult<u64> {
     let origin = if origin == atoms::none().to_term(env) {
         None
@@ -133,18 +183,28 @@ fn enter_first<'a>(
         text: pid_text,
         origin,
     });
-    record_enter(env, module, function, arity, arguments, None, Some(process))
+    let call = Call {
+        module,
+        function,
+        arity,
+        arguments,
+    };
+    record_enter(env, call, None, Some(process), client_of(client)?)
 }
 
 fn record_enter<'a>(
     env: Env<'a>,
-    module: Term<'a>,
-    function: Term<'a>,
-    arity: u8,
-    arguments: Term<'a>,
+    call: Call<'a>,
     parent: Option<u64>,
     process: Option<Box<ProcessStart>>,
+    client: Option<NonZeroU64>,
 ) -> NifResult<u64> {
+    let Call {
+        module,
+        function,
+        arity,
+        arguments,
+    } = call;
     let Some(rt) = runtime::get() else {
         return Ok(0);
     };
@@ -159,13 +219,14 @@ fn record_enter<'a>(
         time: clock::monotonic_ns(),
         scheduler: thread::scheduler_id(),
         kind: EventKind::Enter(Enter {
-            parent,
+            parent: parent.and_then(NonZeroU64::new),
             pid: self_pid_word(env),
             module,
             function,
             arity,
             args: buf,
             process,
+            client,
         }),
     });
     // A call whose start was dropped is no call: id 0, so that its end is dropped too and its

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 
 use rustler::{Atom, Encoder, Env, NifResult, Term};
 use store::{
-    Call, CallFilter, Fold, OriginKind, Outcome, RunInfo, Snapshot, StartedProcess, TreeItem,
-    TreeLimits,
+    Call, CallFilter, Fold, OriginKind, Outcome, RunInfo, ServedRequest, Snapshot, StartedProcess,
+    TreeItem, TreeLimits,
 };
 
 use crate::atoms;
@@ -180,14 +180,17 @@ mod keys {
         tail_calls,
         process,
         origin,
+        request,
+        served_by,
     }
 }
 
 /// The tree under call `Id` as `#{calls => N, shown => S, lines => [{Depth, Line}]}` where a
 /// line is a call map, a fold map `#{fold => children | depth | budget, parent, first, last,
 /// children, calls, functions => [{Module, Function, Arity, Count}], more_functions, sampled}`,
-/// or a started process `#{process => PidText, origin => caller | ancestor, first => Call}`;
-/// `undefined` when there is no such call. `Limits` is `#{depth, children, calls}` (integers,
+/// a started process `#{process => PidText, origin => caller | ancestor, first => Call}`, or a
+/// request the parent line's call waited for `#{request => PidText, served_by => Call}` (the
+/// serving process and call); `undefined` when there is no such call. `Limits` is `#{depth, children, calls}` (integers,
 /// or `infinity` for depth and children; calls at most 100,000).
 #[rustler::nif(schedule = "DirtyIo")]
 fn tree<'a>(env: Env<'a>, id: u64, limits: Term<'a>) -> NifResult<Term<'a>> {
@@ -223,6 +226,7 @@ fn tree<'a>(env: Env<'a>, id: u64, limits: Term<'a>) -> NifResult<Term<'a>> {
                 TreeItem::Call(c) => to_term.encode(env, c),
                 TreeItem::Fold(f) => fold_term(env, f),
                 TreeItem::Process(p) => process_term(env, p, &mut to_term),
+                TreeItem::Request(r) => request_term(env, r, &mut to_term),
             };
             (line.depth, item).encode(env)
         })
@@ -249,6 +253,18 @@ fn process_term<'a>(env: Env<'a>, process: &StartedProcess, to_term: &mut CallTe
         (
             keys::first().encode(env),
             to_term.encode(env, &process.first),
+        ),
+    ];
+    Term::map_from_pairs(env, &pairs).unwrap_or_else(|_| atoms::undefined().encode(env))
+}
+
+/// `#{request => PidText, served_by => Call}`.
+fn request_term<'a>(env: Env<'a>, request: &ServedRequest, to_term: &mut CallTerm) -> Term<'a> {
+    let pairs = [
+        (keys::request().encode(env), request.text.encode(env)),
+        (
+            keys::served_by().encode(env),
+            to_term.encode(env, &request.call),
         ),
     ];
     Term::map_from_pairs(env, &pairs).unwrap_or_else(|_| atoms::undefined().encode(env))

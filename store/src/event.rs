@@ -5,6 +5,8 @@
 //! produce [`TailCall`]s. Values (arguments, results, exception reasons) are already encoded in
 //! the external term format by the bounded encoder, so the store never sees a live term.
 
+use std::num::NonZeroU64;
+
 /// Captured bytes (a value in the external term format): small ones (most arguments and
 /// results) are stored inline, so capturing them allocates nothing.
 pub type Bytes = smallvec::SmallVec<[u8; INLINE_BYTES]>;
@@ -49,8 +51,8 @@ pub enum EventKind {
 /// A call starting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enter {
-    /// The caller's call in the same process, if any.
-    pub parent: Option<u64>,
+    /// The caller's call in the same process, if any (call ids start at 1).
+    pub parent: Option<NonZeroU64>,
     /// The process (the pid's term word: unique for the VM's lifetime).
     pub pid: u64,
     /// The module.
@@ -63,6 +65,9 @@ pub struct Enter {
     pub args: Bytes,
     /// Set on the first call a process records: who the process is and where it came from.
     pub process: Option<Box<ProcessStart>>,
+    /// Set on a call that serves a request of another process, waiting for the reply: a
+    /// `handle_call/3` whose `From` is `{Pid, Tag}`. The client's pid term word.
+    pub client: Option<NonZeroU64>,
 }
 
 /// A call finishing.

@@ -351,29 +351,36 @@ impl Snapshot {
         let Some(first) = self.call(process.first_call)? else {
             return Ok(None);
         };
+        self.running_call(origin.pid, &first)
+    }
+
+    /// The innermost call of process `pid` that was running when `call` (of another process)
+    /// started: where a process came from, or which call waited for a request's reply.
+    pub fn running_call(&self, pid: u64, call: &Call) -> Result<Option<Call>> {
+        const DURING: &str = "reading the calls running in a process";
         let Some(by_pid) = self.table(self.tables.by_pid())? else {
             return Ok(None);
         };
-        // The origin's last call that started before: the calls running at that moment are it
-        // and its ancestors.
+        // The process's last call that started before: the calls running at that moment are
+        // it and its ancestors.
         let last = by_pid
-            .range(pair(origin.pid, 0)..pair(origin.pid, first.id))
-            .during("reading an origin")?
+            .range(pair(pid, 0)..pair(pid, call.id))
+            .during(DURING)?
             .next_back()
             .transpose()
-            .during("reading an origin")?
+            .during(DURING)?
             .map(|(k, _)| low(k.value()));
         let mut next = last;
         while let Some(id) = next {
-            let Some(call) = self.call(id)? else {
+            let Some(candidate) = self.call(id)? else {
                 return Ok(None);
             };
-            let running = call.start <= first.start
-                && call.end.as_ref().is_none_or(|e| e.time >= first.start);
+            let running = candidate.start <= call.start
+                && candidate.end.as_ref().is_none_or(|e| e.time >= call.start);
             if running {
-                return Ok(Some(call));
+                return Ok(Some(candidate));
             }
-            next = call.parent;
+            next = candidate.parent;
         }
         Ok(None)
     }

@@ -110,6 +110,22 @@ pub enum TreeItem {
     Fold(Fold),
     /// A process the parent line's call started, shown by its first recorded call.
     Process(StartedProcess),
+    /// A request the parent line's call made to another process, shown by the call that
+    /// served it.
+    Request(ServedRequest),
+}
+
+/// A request a call made and waited for: a call of another process that served it (a
+/// `handle_call/3` whose `From` named the call's process; see [`crate::Enter::client`]), while
+/// the call was the innermost one running in its process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedRequest {
+    /// The serving process's pid term word.
+    pub pid: u64,
+    /// Its pid as text.
+    pub text: String,
+    /// The call that served the request.
+    pub call: Call,
 }
 
 /// A process started during a call (its origin, see [`crate::ProcessOrigin`], is the call's
@@ -199,6 +215,7 @@ enum Kid {
     Shown(usize),
     Folded(Fold),
     Started(StartedProcess),
+    Request(ServedRequest),
 }
 
 /// The children of a call as the tree needs them.
@@ -367,6 +384,7 @@ impl Snapshot {
             nodes[at].kids = kids;
         }
         self.add_started_processes(&mut nodes, pid, bound, limits.calls)?;
+        self.add_served_requests(&mut nodes, pid, bound, limits.calls)?;
         Ok(Some(flatten(nodes, calls)))
     }
 
@@ -415,6 +433,55 @@ impl Snapshot {
                 text: process.text,
                 kind,
                 first,
+            }));
+        }
+        Ok(())
+    }
+
+    /// Adds, under each shown call, the requests it waited for (at most `most` looked at):
+    /// calls of other processes that served a request of `pid` and started while the tree's
+    /// root ran.
+    fn add_served_requests(
+        &self,
+        nodes: &mut [Node],
+        pid: u64,
+        bound: u64,
+        most: usize,
+    ) -> Result<()> {
+        const DURING: &str = "reading served requests";
+        let Some(served) = self.table(self.tables.served())? else {
+            return Ok(());
+        };
+        let shown: HashMap<u64, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| (node.call.id, i))
+            .collect();
+        let root = nodes[0].call.id;
+        let upper = pair(pid, bound.saturating_sub(1).max(root));
+        for entry in served
+            .range(pair(pid, root)..=upper)
+            .during(DURING)?
+            .take(most)
+        {
+            let (key, server) = entry.during(DURING)?;
+            let Some(call) = self.call(low(key.value()))? else {
+                continue;
+            };
+            let Some(waiting) = self.running_call(pid, &call)? else {
+                continue;
+            };
+            let Some(&at) = shown.get(&waiting.id) else {
+                continue;
+            };
+            let server = server.value();
+            let text = self
+                .process(server)?
+                .map_or_else(|| "<unknown>".to_string(), |p| p.text);
+            nodes[at].kids.push(Kid::Request(ServedRequest {
+                pid: server,
+                text,
+                call,
             }));
         }
         Ok(())
@@ -615,6 +682,10 @@ fn flatten(nodes: Vec<Node>, calls: u64) -> Tree {
             Kid::Started(process) => lines.push(TreeLine {
                 depth,
                 item: TreeItem::Process(process),
+            }),
+            Kid::Request(request) => lines.push(TreeLine {
+                depth,
+                item: TreeItem::Request(request),
             }),
         }
     }

@@ -108,6 +108,7 @@ pub(crate) fn delete_run(txn: &WriteTransaction, run: u64) -> Result<()> {
     txn.delete_table(t.tail_calls()).during("deleting a run")?;
     txn.delete_table(t.processes()).during("deleting a run")?;
     txn.delete_table(t.started()).during("deleting a run")?;
+    txn.delete_table(t.served()).during("deleting a run")?;
     txn.open_table(RUNS)
         .during("deleting a run")?
         .remove(run)

@@ -45,6 +45,7 @@ pub(crate) struct RunTables {
     tail_calls: String,
     processes: String,
     started: String,
+    served: String,
 }
 
 impl RunTables {
@@ -61,6 +62,7 @@ impl RunTables {
             tail_calls: name("tail_calls"),
             processes: name("processes"),
             started: name("started"),
+            served: name("served"),
         }
     }
 
@@ -100,6 +102,13 @@ impl RunTables {
     /// table existed lack it; queries then find no started processes.
     pub fn started(&self) -> TableDefinition<'_, u128, u64> {
         TableDefinition::new(&self.started)
+    }
+
+    /// Requests by client: `client pid << 64 | serving call` → the serving process's pid (see
+    /// [`crate::Enter::client`]). Stores written before this table existed lack it; queries
+    /// then find no requests.
+    pub fn served(&self) -> TableDefinition<'_, u128, u64> {
+        TableDefinition::new(&self.served)
     }
 }
 

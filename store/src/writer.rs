@@ -10,6 +10,7 @@
 //! before insertion, which keeps redb's page accesses local.
 
 use std::collections::HashMap;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, Table, WriteTransaction};
@@ -95,6 +96,7 @@ impl RunWriter {
             txn.open_table(tables.tail_calls()).during(DURING)?;
             txn.open_table(tables.processes()).during(DURING)?;
             txn.open_table(tables.started()).during(DURING)?;
+            txn.open_table(tables.served()).during(DURING)?;
         }
         txn.commit().during(DURING)?;
         Ok(RunWriter {
@@ -233,6 +235,7 @@ impl RunWriter {
         let mut pid_keys = Vec::new();
         let mut mfa_keys = Vec::new();
         let mut exception_rows = Vec::new();
+        let mut served_rows = Vec::new();
         let mut bytes = 0;
         for event in events {
             match &event.kind {
@@ -253,10 +256,13 @@ impl RunWriter {
                         .during(DURING)?;
                     bytes += entry_bytes(8, self.scratch.len());
                     if let Some(parent) = enter.parent {
-                        child_keys.push(pair(parent, event.call_id));
+                        child_keys.push(pair(parent.get(), event.call_id));
                     }
                     pid_keys.push((pair(enter.pid, event.call_id), event.time));
                     mfa_keys.push(mfa_key(module, function, event.call_id));
+                    if let Some(client) = enter.client {
+                        served_rows.push((pair(client.get(), event.call_id), enter.pid));
+                    }
                     if let Some(process) = &enter.process {
                         let (origin_kind, origin_pid, origin_text) = match &process.origin {
                             None => (0, 0, ""),
@@ -332,6 +338,14 @@ impl RunWriter {
                 exception_rows.push((id, key));
             }
         }
+        if !served_rows.is_empty() {
+            let mut served = txn.open_table(t.served()).during(DURING)?;
+            served_rows.sort_unstable();
+            for (key, server) in served_rows {
+                served.insert(key, server).during(DURING)?;
+                bytes += entry_bytes(16, 8);
+            }
+        }
         bytes += insert_sorted(&mut children, child_keys, |_| (), 16, 0)?;
         pid_keys.sort_unstable();
         for (key, start) in &pid_keys {
@@ -372,7 +386,7 @@ fn call_row<'a>(
     end: Option<(&'a Event, &'a End)>,
 ) -> CallRow<'a> {
     CallRow {
-        parent: enter.parent.unwrap_or(0),
+        parent: enter.parent.map_or(0, NonZeroU64::get),
         pid: enter.pid,
         module,
         function,

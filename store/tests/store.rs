@@ -1,6 +1,7 @@
 //! The store end to end: writing runs in batches, then every query.
 
 use std::collections::HashMap;
+use std::num::NonZeroU64;
 
 use store::{
     AtomKey, AtomNames, CallFilter, Class, Commit, End, Enter, Event, EventKind, Origin,
@@ -45,13 +46,14 @@ fn enter(id: u64, time: u64, parent: Option<u64>, pid: u64, m: AtomKey, f: AtomK
         time,
         scheduler: 1,
         kind: EventKind::Enter(Enter {
-            parent,
+            parent: parent.and_then(NonZeroU64::new),
             pid,
             module: m,
             function: f,
             arity: 1,
             args: vec![131, 107, 0, 1, id as u8].into(),
             process: None,
+            client: None,
         }),
     }
 }
@@ -389,6 +391,7 @@ fn tail_calls_and_processes_are_kept_and_origins_resolve_to_the_running_call() {
                 TreeItem::Process(p) => {
                     format!("process {} {:?} first {}", p.text, p.kind, p.first.id)
                 }
+                TreeItem::Request(r) => format!("request {} call {}", r.text, r.call.id),
             };
             (line.depth, text)
         })
@@ -410,6 +413,70 @@ fn tail_calls_and_processes_are_kept_and_origins_resolve_to_the_running_call() {
     // Its subtree does not reach the task, whose first call came after 3 ended.
     let tree = snap.tree(3, &TreeLimits::DEFAULT).unwrap().unwrap();
     assert_eq!(tree.lines.len(), 1);
+}
+
+#[test]
+fn requests_show_under_the_client_call_that_waited_for_them() {
+    let (_dir, store) = temp_store();
+    let mut writer = store.begin_run(&info(), Retention::default()).unwrap();
+    let with_process = |mut event: Event, text: &str| {
+        if let EventKind::Enter(e) = &mut event.kind {
+            e.process = Some(Box::new(ProcessStart {
+                text: text.into(),
+                origin: None,
+            }));
+        }
+        event
+    };
+    let serving = |mut event: Event, client: u64| {
+        if let EventKind::Enter(e) = &mut event.kind {
+            e.client = NonZeroU64::new(client);
+        }
+        event
+    };
+    // Client pid 10: 1 { 2 { } 3 { } }; server pid 20 serves 4 during 3, 5 after 1 ended,
+    // and 6 for another client (pid 30).
+    let batch = vec![
+        with_process(enter(1, 100, None, 10, MOD_A, F), "<0.10.0>"),
+        enter(2, 110, Some(1), 10, MOD_A, G),
+        ret(2, 120),
+        enter(3, 130, Some(1), 10, MOD_A, G),
+        serving(
+            with_process(enter(4, 140, None, 20, MOD_B, H), "<0.20.0>"),
+            10,
+        ),
+        ret(4, 145),
+        ret(3, 150),
+        ret(1, 160),
+        serving(enter(5, 170, None, 20, MOD_B, H), 10),
+        ret(5, 175),
+        serving(enter(6, 180, None, 20, MOD_B, H), 30),
+        ret(6, 185),
+    ];
+    writer.write(&batch, &names(), Commit::Durable).unwrap();
+    let snap = store.snapshot(None).unwrap();
+    let tree = snap.tree(1, &TreeLimits::DEFAULT).unwrap().unwrap();
+    let lines: Vec<(u32, String)> = tree
+        .lines
+        .iter()
+        .map(|line| match &line.item {
+            TreeItem::Call(c) => (line.depth, format!("call {}", c.id)),
+            TreeItem::Request(r) => (line.depth, format!("request {} call {}", r.text, r.call.id)),
+            other => (line.depth, format!("{other:?}")),
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (0, "call 1".to_string()),
+            (1, "call 2".to_string()),
+            (1, "call 3".to_string()),
+            (2, "request <0.20.0> call 4".to_string()),
+        ]
+    );
+    // The serving call knows which client call waited for it.
+    let served = snap.call(4).unwrap().unwrap();
+    assert_eq!(snap.running_call(10, &served).unwrap().unwrap().id, 3);
 }
 
 #[test]

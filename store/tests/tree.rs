@@ -1,5 +1,7 @@
 //! Call trees with folding, and run counts, over synthetic recordings.
 
+use std::num::NonZeroU64;
+
 use store::{
     AtomKey, AtomNames, Commit, End, Enter, Event, EventKind, FoldReason, Outcome, Retention,
     RunInfo, Store, Tree, TreeItem, TreeLimits,
@@ -59,13 +61,14 @@ impl Recorder {
             time: self.clock,
             scheduler: 1,
             kind: EventKind::Enter(Enter {
-                parent,
+                parent: parent.and_then(NonZeroU64::new),
                 pid,
                 module: spec.module,
                 function: spec.function,
                 arity: 1,
                 args: vec![131, 106].into(),
                 process: None,
+                client: None,
             }),
         });
         for child in &spec.children {
@@ -142,6 +145,7 @@ fn outline(tree: &Tree) -> Vec<String> {
                     )
                 }
                 TreeItem::Process(p) => format!("{pad}process {} {}", p.text, p.first.id),
+                TreeItem::Request(r) => format!("{pad}request {} {}", r.text, r.call.id),
             }
         })
         .collect()

@@ -80,7 +80,8 @@ pub fn fold_json(f: &Fold) -> Value {
     })
 }
 
-/// A tree: its lines in display order, each with its depth and a call or a fold.
+/// A tree: its lines in display order, each with its depth and a call, a fold, a process the
+/// parent line's call started, or a request it waited for.
 pub fn tree_json(tree: &Tree, snap: &Snapshot) -> Value {
     let lines: Vec<Value> = tree
         .lines
@@ -97,6 +98,13 @@ pub fn tree_json(tree: &Tree, snap: &Snapshot) -> Value {
                         OriginKind::Ancestor => "ancestor",
                     },
                     "first": call_json(&p.first, snap),
+                },
+            }),
+            TreeItem::Request(r) => json!({
+                "depth": line.depth,
+                "request": {
+                    "pid": r.text,
+                    "served_by": call_json(&r.call, snap),
                 },
             }),
         })

@@ -11,7 +11,9 @@
 //! A process a call started (a Task) follows that call's children, by its first call:
 //! `⇢ <0.151.0> (task) #57 Shop.Worker.run(3) → :ok (1.2ms)`.
 
-use store::{Fold, FoldReason, OriginKind, Snapshot, StartedProcess, Tree, TreeItem};
+use store::{
+    Fold, FoldReason, OriginKind, ServedRequest, Snapshot, StartedProcess, Tree, TreeItem,
+};
 
 use super::call;
 use super::text::{count, counted};
@@ -43,6 +45,7 @@ pub fn render(tree: &Tree, snap: &Snapshot) -> Vec<String> {
             }
             TreeItem::Fold(f) => fold_text(f),
             TreeItem::Process(p) => started_text(p),
+            TreeItem::Request(r) => request_text(r),
         };
         lines.push(format!("{prefix}{text}"));
     }
@@ -90,6 +93,16 @@ pub fn started_text(process: &StartedProcess) -> String {
         "⇢ {} ({how}) {}",
         process.text,
         call::line(&process.first, None)
+    )
+}
+
+/// `⇢ <0.160.0> (request) #58 Shop.Inventory.handle_call(…) → …`: a request the parent
+/// line's call waited for, by the call of the other process that served it.
+pub fn request_text(request: &ServedRequest) -> String {
+    format!(
+        "⇢ {} (request) {}",
+        request.text,
+        call::line(&request.call, None)
     )
 }
 

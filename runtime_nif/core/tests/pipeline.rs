@@ -1,5 +1,6 @@
 //! The drain end to end, without a VM: threads stand in for schedulers.
 
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,13 +32,14 @@ fn call(pipeline: &Pipeline, pid: u64, parent: Option<u64>) -> u64 {
         time: runtime_core::clock::monotonic_ns(),
         scheduler: 0,
         kind: EventKind::Enter(Enter {
-            parent,
+            parent: parent.and_then(NonZeroU64::new),
             pid,
             module: 64,
             function: 128,
             arity: 0,
             args: vec![131, 106].into(),
             process: None,
+            client: None,
         }),
     });
     rec.record(Event {

@@ -339,6 +339,10 @@ defmodule ElixirScope.Format do
     paint("⇢ #{inspect(pid)} (#{how}) ", :cyan, ansi?) <> line(first, nil, ansi?)
   end
 
+  defp item_text(%{request: pid, served_by: call}, _depth, ansi?) do
+    paint("⇢ #{inspect(pid)} (request) ", :cyan, ansi?) <> line(call, nil, ansi?)
+  end
+
   defp item_text(call, 0, ansi?), do: line(call, call.pid, ansi?)
   defp item_text(call, _depth, ansi?), do: line(call, nil, ansi?)
 

@@ -162,6 +162,9 @@ defmodule ElixirScope.Query do
   defp to_item(%{process: text, origin: origin, first: first}),
     do: %{process: pid(text), origin: origin, first: to_call(first)}
 
+  defp to_item(%{request: text, served_by: call}),
+    do: %{request: pid(text), served_by: to_call(call)}
+
   defp to_item(call), do: to_call(call)
 
   ## The runtime
