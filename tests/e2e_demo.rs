@@ -248,6 +248,8 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
              ElixirScope.show_trace(call.id)\n\
              [total | _] = ElixirScope.calls(module: Shop.Checkout, function: :total)\n\
              ElixirScope.show_trace(total.id)\n\
+             [reserve | _] = ElixirScope.calls(module: Shop.Inventory, function: :reserve)\n\
+             ElixirScope.show_trace(reserve.id)\n\
              System.halt()\n",
         ),
     );
