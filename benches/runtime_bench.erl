@@ -10,7 +10,7 @@
 %% rounds, measured on the calling process only (the drain runs on its own threads).
 -module(runtime_bench).
 
--export([run/0, shared_lane/0, steady/0]).
+-export([run/0, shared_lane/0, steady/0, skeleton/1]).
 
 -define(ROUNDS, 7).
 -define(FAST_CALLS, 5000000).     % unwrapped and paused: cheap, many calls
@@ -65,6 +65,30 @@ steady() ->
               [RecP10 - PlainP10, RecMed - PlainMed]),
     io:format("  paused / unwrapped            ~10.2f ~10.2f  (target <= 1.5)~n",
               [PausedP10 / PlainP10, PausedMed / PlainMed]),
+    halt().
+
+%% @doc What the contract's shape costs before the NIFs do any work: the wrapped call with a
+%% gate that answers `true', the recorder, `enter/4' and `return/2' with their process
+%% dictionary work, and the two NIF calls, with the library loaded but the runtime not started
+%% (so each NIF reads its arguments and returns). `Library' is the NIF library's path without
+%% `.so'. Prints the 10th percentile and the median of 21 rounds, interleaved with plain calls.
+skeleton([Library]) ->
+    ok = elixir_scope_nif:load(Library),
+    {ok, _, Gate} = compile:forms([{attribute, 1, module, elixir_scope_gate},
+                                   {attribute, 1, export, [{on, 1}]},
+                                   {function, 1, on, 1, [{clause, 1, [{var, 1, '_'}], [],
+                                                          [{atom, 1, true}]}]}]),
+    {module, _} = code:load_binary(elixir_scope_gate, "skeleton gate", Gate),
+    put('$elixir_scope_call', none),
+    Rounds = [{per_call(fun plain_loop/1, ?STEADY_FAST_CALLS),
+               per_call(fun wrapped_loop/1, ?STEADY_FAST_CALLS)} || _ <- lists:seq(1, 21)],
+    [{PlainP10, PlainMed}, {SkelP10, SkelMed}] =
+        [percentiles([element(I, R) || R <- Rounds]) || I <- [1, 2]],
+    io:format("ns per call, 10th percentile / median of 21 interleaved rounds~n"),
+    io:format("  unwrapped                     ~10.1f ~10.1f~n", [PlainP10, PlainMed]),
+    io:format("  wrapped, NIFs doing nothing   ~10.1f ~10.1f~n", [SkelP10, SkelMed]),
+    io:format("  the contract's own cost       ~10.1f ~10.1f~n",
+              [SkelP10 - PlainP10, SkelMed - PlainMed]),
     halt().
 
 steady_round() ->

@@ -3,9 +3,11 @@
 # runtime, the wrapped fixture and the benchmark module, and prints from one run the ns per
 # call of a tiny function unwrapped / wrapped and recording / wrapped and paused / traced by
 # dbg, the ratios, the capture and drain rates, and the cost of huge arguments.
-# Usage: benches/runtime_overhead.sh [steady]   (figures and their meaning: BENCHMARKS.md)
+# Usage: benches/runtime_overhead.sh [steady|skeleton]   (figures and their meaning: BENCHMARKS.md)
 #   steady: only the recorded, paused and plain calls, as percentiles of 101 short interleaved
 #   rounds (steadier than the medians of seven long rounds when the machine is busy)
+#   skeleton: what the wrapper, the recorder and the runtime module cost with NIFs that do
+#   nothing (the runtime not started): the floor under any recording this contract does
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
@@ -20,6 +22,10 @@ done
 "$target/release/elixir-scope" instrument "$work/runtime_bench_wrapped.beam" >/dev/null
 cp "$target/release/libelixir_scope_nif.so" "$work/"
 cd "$work"
+if [ "${1:-}" = skeleton ]; then
+  erl -noshell -pa "$work" -run runtime_bench skeleton "$work/libelixir_scope_nif"
+  exit 0
+fi
 if [ "${1:-}" = steady ]; then
   ELIXIR_SCOPE_DB="$work/steady.redb" erl -noshell -pa "$work" -eval 'runtime_bench:steady().'
   exit 0
