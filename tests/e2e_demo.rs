@@ -320,6 +320,35 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
                 && e["name"] == "Shop.Checkout.total/1"
         })
     }));
+    // And from each Inventory.reserve/2 slice to the handle_call/3 slice that served it.
+    let requests: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["cat"] == "request" && e["ph"] == "s")
+        .collect();
+    assert!(
+        requests.len() >= 4,
+        "one arrow per reserve call: {}",
+        requests.len()
+    );
+    for start in &requests {
+        let waiting = events
+            .iter()
+            .find(|e| e["ph"] == "X" && e["args"]["id"] == start["args"]["from"])
+            .expect("the waiting call's slice");
+        assert_eq!(waiting["name"], "Shop.Inventory.reserve/2");
+        assert_eq!(waiting["tid"], start["tid"]);
+        let served = events
+            .iter()
+            .find(|e| e["ph"] == "X" && e["args"]["id"] == start["args"]["to"])
+            .expect("the serving call's slice");
+        assert_eq!(served["name"], "Shop.Inventory.handle_call/3");
+        let end = events
+            .iter()
+            .find(|e| e["ph"] == "f" && e["id"] == start["id"])
+            .expect("the arrow's end");
+        assert_eq!(end["tid"], served["tid"]);
+        assert_ne!(end["tid"], start["tid"]);
+    }
 
     // 5. The demo's own test suite passes instrumented (and records).
     let tests = demo.run("mix", &["test"], None);

@@ -289,6 +289,26 @@ impl Snapshot {
         Ok(())
     }
 
+    /// Visits every request of the run (see [`crate::Enter::client`]) as
+    /// `(client pid, serving call id, serving pid)`, by client, until `visit` answers `false`.
+    pub fn scan_requests(
+        &self,
+        mut visit: impl FnMut(u64, u64, u64) -> Result<bool>,
+    ) -> Result<()> {
+        const DURING: &str = "scanning requests";
+        let Some(served) = self.table(self.tables.served())? else {
+            return Ok(());
+        };
+        for entry in served.iter().during(DURING)? {
+            let (key, server) = entry.during(DURING)?;
+            let key = key.value();
+            if !visit((key >> 64) as u64, low(key), server.value())? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// The tail calls a call made that were captured (the first few; its end has the total).
     pub fn tail_calls(&self, id: u64) -> Result<Vec<StoredTailCall>> {
         let Some(table) = self.table(self.tables.tail_calls())? else {

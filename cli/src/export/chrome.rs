@@ -15,6 +15,9 @@
 //! - A process that came from a call (a Task from its caller's call, a spawned process from
 //!   its parent's, see `Snapshot::origin_call`) gets a flow arrow (`"ph": "s"` on the origin's
 //!   thread inside that call's slice, `"ph": "f"` at its first call), id the first call's id.
+//! - A request (a `handle_call/3` serving another process, see `Snapshot::scan_requests`) gets
+//!   a flow arrow from the client's call that waited for it (`Snapshot::running_call`) to the
+//!   serving call, category `request`, id the serving call's id.
 //!
 //! The run is streamed with `Snapshot::scan` (calls in id order) into a buffered file: memory
 //! stays bounded by the number of processes, whatever the size of the run.
@@ -63,6 +66,18 @@ pub fn write(snap: &Snapshot, out: &mut impl Write) -> Result<Exported, ExportEr
             Ok(false)
         }
     })?;
+    if let Some(e) = failure {
+        return Err(ExportError::Io(e));
+    }
+    snap.scan_requests(
+        |client, id, _server| match writer.request(snap, client, id) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                failure = Some(e);
+                Ok(false)
+            }
+        },
+    )?;
     if let Some(e) = failure {
         return Err(ExportError::Io(e));
     }
@@ -152,6 +167,30 @@ impl<W: Write> Events<'_, W> {
         }))
     }
 
+    /// The arrow from the call of `client` that waited for the request served by call `id` to
+    /// that call (a request whose calls are not both stored draws no arrow).
+    fn request(&mut self, snap: &Snapshot, client: u64, id: u64) -> io::Result<()> {
+        let Ok(Some(served)) = snap.call(id) else {
+            return Ok(());
+        };
+        let Ok(Some(waiting)) = snap.running_call(client, &served) else {
+            return Ok(());
+        };
+        let (from, to) = (self.tid(snap, waiting.pid)?, self.tid(snap, served.pid)?);
+        let ts = self.ts(served.start);
+        // Apart from the process arrows' ids (first call ids), in case a server's first call
+        // served a request.
+        let flow = REQUEST_FLOWS | served.id;
+        self.event(&json!({
+            "name": "request", "cat": "request", "ph": "s", "id": flow, "ts": ts,
+            "pid": 1, "tid": from, "args": {"from": waiting.id, "to": served.id},
+        }))?;
+        self.event(&json!({
+            "name": "request", "cat": "request", "ph": "f", "bp": "e", "id": flow,
+            "ts": ts, "pid": 1, "tid": to,
+        }))
+    }
+
     /// Microseconds since the run started, to the nanosecond.
     fn ts(&self, ns: u64) -> Value {
         micros(ns.saturating_sub(self.origin))
@@ -204,6 +243,10 @@ impl<W: Write> Events<'_, W> {
         }
     }
 }
+
+/// Added to a serving call's id to make its request arrow's id (below 2^53: JSON numbers stay
+/// exact).
+const REQUEST_FLOWS: u64 = 1 << 52;
 
 /// Nanoseconds as microseconds with three decimals (a JSON number).
 fn micros(ns: u64) -> Value {
