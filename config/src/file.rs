@@ -40,6 +40,16 @@ impl Config {
         }
     }
 
+    /// The project a command run in `cwd` works on: the directory of its `elixir_scope.toml`,
+    /// else `cwd`. Recordings go under it by default (see `elixir-scope instrument`, which
+    /// hands it to the runtime).
+    pub fn project_root(&self, cwd: &Path) -> PathBuf {
+        self.path
+            .as_deref()
+            .and_then(Path::parent)
+            .map_or_else(|| cwd.to_path_buf(), |dir| cwd.join(dir))
+    }
+
     /// Reads a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -6,7 +6,7 @@
 //! `start/1`. Only keys the file sets are rendered: the runtime keeps its defaults for the rest.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::capture::Caps;
 
@@ -169,15 +169,28 @@ impl RuntimeSettings {
         format!("#{{{}}}", pairs.join(", "))
     }
 
-    /// The settings as the `elixir_scope` application's environment, a proplist as in
-    /// `sys.config` or an `.app` file's `env`: `[{db_path, <<"/p/trace.redb"/utf8>>}]`.
-    pub fn to_app_env(&self, caps: &Caps) -> String {
-        let pairs: Vec<String> = self
-            .entries(caps)
+    /// The settings `elixir-scope instrument` installs next to the runtime: those of
+    /// [`RuntimeSettings::to_app_env`], plus `project_root`, the directory the recording goes
+    /// under when nothing else names it (the runtime uses it when it exists where the VM runs).
+    pub fn to_settings(&self, caps: &Caps, project_root: Option<&Path>) -> String {
+        let mut entries = self.entries(caps);
+        if let Some(root) = project_root {
+            entries.push((
+                "project_root",
+                ErlangValue::Binary(root.to_string_lossy().into_owned()),
+            ));
+        }
+        let pairs: Vec<String> = entries
             .iter()
             .map(|(key, value)| format!("{{{key}, {}}}", value.to_erlang()))
             .collect();
         format!("[{}]", pairs.join(", "))
+    }
+
+    /// The settings as the `elixir_scope` application's environment, a proplist as in
+    /// `sys.config` or an `.app` file's `env`: `[{db_path, <<"/p/trace.redb"/utf8>>}]`.
+    pub fn to_app_env(&self, caps: &Caps) -> String {
+        self.to_settings(caps, None)
     }
 }
 

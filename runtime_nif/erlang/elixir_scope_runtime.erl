@@ -70,7 +70,8 @@
 %% {@link start/1} takes a map; missing keys come from the application environment of
 %% `elixir_scope' (same keys), then from `elixir_scope_runtime.config' next to this module's
 %% beam (written by `elixir-scope instrument' from `elixir_scope.toml'), then the defaults: `db_path' (default
-%% `$ELIXIR_SCOPE_DB', else `.elixir_scope/trace.redb' under the VM's working directory),
+%% `$ELIXIR_SCOPE_DB', else `.elixir_scope/trace.redb' in the project directory `instrument'
+%% ran for, when it exists, else under the VM's working directory),
 %% `drop_policy' (`drop_newest' | `drop_oldest'), `ring_capacity' (events, 131072),
 %% `ring_bytes' (32 MiB), the capture caps (see runtime_core::encoder) `max_nodes' (32),
 %% `max_depth' (8), `max_elements' (16), `max_string' (32), `max_binary' (128), `max_bytes'
@@ -111,6 +112,7 @@
 -define(GATE_TRIES, 1000).
 -define(GATE_FAILED, elixir_scope_gate_failed).
 -define(NIF_ENV, "ELIXIR_SCOPE_NIF").
+-define(DB_ENV, "ELIXIR_SCOPE_DB").
 -define(SETTINGS_FILE, "elixir_scope_runtime.config").
 -define(NIF_NAMES, ["libelixir_scope_nif", "elixir_scope_nif"]).
 %% Tail calls recorded per call with their arguments; later ones are only counted.
@@ -633,24 +635,44 @@ load_nif([Path | Rest], Tried) ->
 %% Options over the application environment.
 config(Options) ->
     AppEnv = maps:with(?CONFIG_KEYS, maps:from_list(application:get_all_env(elixir_scope))),
-    maps:merge(maps:merge(installed_settings(), AppEnv), Options).
+    Installed = installed_settings(),
+    Config = maps:merge(maps:merge(maps:with(?CONFIG_KEYS, Installed), AppEnv), Options),
+    with_project_db(Config, maps:get(project_root, Installed, undefined)).
 
 %% The settings `elixir-scope instrument' wrote next to this module's beam (from
-%% `elixir_scope.toml'): one term, a `{Key, Value}' list. A missing or unreadable file means
-%% no settings.
+%% `elixir_scope.toml', and the project's root directory): one term, a `{Key, Value}' list. A
+%% missing or unreadable file means no settings.
 installed_settings() ->
     case code:which(?MODULE) of
         Beam when is_list(Beam) ->
             File = filename:join(filename:dirname(Beam), ?SETTINGS_FILE),
             case file:consult(File) of
                 {ok, [Entries]} when is_list(Entries) ->
-                    maps:with(?CONFIG_KEYS, maps:from_list([E || {_, _} = E <- Entries]));
+                    maps:from_list([E || {_, _} = E <- Entries]);
                 _ ->
                     #{}
             end;
         _ ->
             #{}
     end.
+
+%% Where to record when no setting names a path: `$ELIXIR_SCOPE_DB' (the NIF reads it), else
+%% `.elixir_scope/trace.redb' in the project the beams were instrumented in, when that
+%% directory exists here, so that a VM whose working directory moves (Common Test runs suites
+%% in its log directories, an umbrella runs each app's tests in its own) records where
+%% `elixir-scope' looks; else the NIF's default, under the working directory.
+with_project_db(#{db_path := _} = Config, _Root) ->
+    Config;
+with_project_db(Config, Root) when is_binary(Root) ->
+    Unset = os:getenv(?DB_ENV, "") =:= "",
+    case Unset andalso filelib:is_dir(Root) of
+        true ->
+            Config#{db_path => filename:join([Root, <<".elixir_scope">>, <<"trace.redb">>])};
+        false ->
+            Config
+    end;
+with_project_db(Config, _Root) ->
+    Config.
 
 %% What the NIF's start/1 reads.
 nif_config(Config) ->

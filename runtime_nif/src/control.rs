@@ -55,7 +55,7 @@ fn read_config(map: Term<'_>) -> NifResult<(Config, RunInfo)> {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => {
             let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-            store::resolve_path(&cwd)
+            store::resolve_path(&cwd, &cwd)
         }
     };
     let mut c = Config::new(db_path);

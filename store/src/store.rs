@@ -21,12 +21,13 @@ pub const DEFAULT_RELATIVE_PATH: &str = ".elixir_scope/trace.redb";
 /// redb's page cache size when not given: 64 MiB.
 pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 
-/// Where the database of a VM running in `cwd` lives: `$ELIXIR_SCOPE_DB` when set and not
-/// empty (relative paths are taken from `cwd`), else `cwd/.elixir_scope/trace.redb`.
-pub fn resolve_path(cwd: &Path) -> PathBuf {
+/// Where the database of a VM running in `cwd` for the project at `root` lives:
+/// `$ELIXIR_SCOPE_DB` when set and not empty (relative paths are taken from `cwd`), else
+/// `root/.elixir_scope/trace.redb`.
+pub fn resolve_path(cwd: &Path, root: &Path) -> PathBuf {
     match std::env::var_os(DB_ENV) {
         Some(path) if !path.is_empty() => cwd.join(path),
-        _ => cwd.join(DEFAULT_RELATIVE_PATH),
+        _ => cwd.join(root).join(DEFAULT_RELATIVE_PATH),
     }
 }
 

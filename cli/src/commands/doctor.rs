@@ -102,12 +102,8 @@ pub fn checks(cwd: &Path, paths: &[PathBuf]) -> Vec<Check> {
         ),
     });
     let db = match &config {
-        Ok(config) => config
-            .runtime
-            .db_path
-            .clone()
-            .unwrap_or_else(|| store::resolve_path(cwd)),
-        Err(_) => store::resolve_path(cwd),
+        Ok(config) => crate::query::db::default_path(config, cwd),
+        Err(_) => store::resolve_path(cwd, cwd),
     };
     checks.push(database(&db));
     let paths = if paths.is_empty() {

@@ -124,7 +124,10 @@ pub struct RuntimeInstall {
 
 /// Installs the runtime, with the settings of `config`, into every target directory.
 fn install_runtime(targets: &[PathBuf], config: &config::Config) -> Vec<RuntimeInstall> {
-    let settings = config.runtime.to_app_env(&config.capture.defaults);
+    let root = std::env::current_dir().map(|cwd| config.project_root(&cwd));
+    let settings = config
+        .runtime
+        .to_settings(&config.capture.defaults, root.ok().as_deref());
     targets
         .iter()
         .map(|dir| {

@@ -1,17 +1,29 @@
 //! Finding and opening the recording the runtime wrote: `--db`, else the `runtime.db_path` of
-//! `elixir_scope.toml`, else `$ELIXIR_SCOPE_DB`, else `.elixir_scope/trace.redb` under the
-//! working directory (the runtime's own order: the file's setting reaches it through the
-//! installed settings, see `bundle`).
+//! `elixir_scope.toml`, else `$ELIXIR_SCOPE_DB`, else `.elixir_scope/trace.redb` in the project
+//! root (the directory of `elixir_scope.toml`, else the working directory). That is the
+//! runtime's own order: the file's setting and the project root reach it through the settings
+//! `instrument` installs (see `bundle`), so a VM whose working directory moves (Common Test's
+//! log directories, an umbrella app's directory) still records where these commands look.
 
 use std::path::{Path, PathBuf};
 
 use store::{Snapshot, StoreError, StoreReader};
 
+/// Where the recording of the project of `config` is when no `--db` names it (see the module
+/// documentation).
+pub fn default_path(config: &config::Config, cwd: &Path) -> PathBuf {
+    match &config.runtime.db_path {
+        Some(path) => path.clone(),
+        None => store::resolve_path(cwd, &config.project_root(cwd)),
+    }
+}
+
 /// What the query commands share: where the database is and which run to read.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Source {
     /// The recording [default: runtime.db_path of elixir_scope.toml, else $ELIXIR_SCOPE_DB,
-    /// else .elixir_scope/trace.redb in the working directory].
+    /// else .elixir_scope/trace.redb in the project (the directory of elixir_scope.toml, else
+    /// the working directory)].
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// Which run to read (1 is the first VM start recorded) [default: the latest].
@@ -83,10 +95,7 @@ impl Source {
         }
         let cwd = std::env::current_dir().map_err(QueryError::Cwd)?;
         let config = config::Config::discover(&cwd)?;
-        Ok(config
-            .runtime
-            .db_path
-            .unwrap_or_else(|| store::resolve_path(&cwd)))
+        Ok(default_path(&config, &cwd))
     }
 
     /// Opens the recording read-only (it must exist: queries never create one).
