@@ -250,6 +250,8 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
              ElixirScope.show_trace(total.id)\n\
              [reserve | _] = ElixirScope.calls(module: Shop.Inventory, function: :reserve)\n\
              ElixirScope.show_trace(reserve.id)\n\
+             [served | _] = ElixirScope.calls(module: Shop.Inventory, function: :handle_call)\n\
+             ElixirScope.show_trace(served.id)\n\
              System.halt()\n",
         ),
     );
@@ -275,6 +277,13 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
     assert!(
         session.contains("(request) #")
             && session.contains("Shop.Inventory.handle_call({:reserve,"),
+        "{session}"
+    );
+    // And the other way: the handle_call's tree names the client call that waited for it.
+    assert!(
+        session.lines().any(|l| l.contains("⇠ #PID<")
+            && l.contains("(request) #")
+            && l.contains("Shop.Inventory.reserve(")),
         "{session}"
     );
 

@@ -145,6 +145,12 @@ defmodule ElixirScope do
       │   └── ⇢ #PID<0.125.0> (request) #16 Shop.Inventory.handle_call({:reserve, "tea", 1}, ...) → ...
       └── ⇢ #PID<0.131.0> (task) #14 Shop.Mailer.send(...) → :ok (1.2ms)
 
+  And the other way: when the call came from a call of another process (it serves a request,
+  or it is the first call of a process another call started), a first line names that call:
+
+      ⇠ #PID<0.120.0> (request) #15 Shop.Inventory.reserve("tea", 1) → {:ok, 9} (40µs)
+      #16 Shop.Inventory.handle_call({:reserve, "tea", 1}, ...) → ... (2.0µs, #PID<0.125.0>)
+
   Options:
 
     * `:depth` - levels shown below the call (default 8; `:infinity` for all)
@@ -173,8 +179,8 @@ defmodule ElixirScope do
       tree = Query.tree(call_id, opts, "ElixirScope.show_trace/2")
       ansi? = Keyword.get(opts, :ansi, IO.ANSI.enabled?())
 
-      tree.lines
-      |> Format.tree_lines(tree.calls, tree.shown, ansi?)
+      Format.cause_lines(tree.cause, ansi?)
+      |> Enum.concat(Format.tree_lines(tree.lines, tree.calls, tree.shown, ansi?))
       |> Enum.each(&IO.puts/1)
     end)
   end
@@ -194,8 +200,11 @@ defmodule ElixirScope do
   children as `%{process: pid, origin: :caller | :ancestor, first: call}`, with the process's
   first recorded call: `trace(first.id)` is that process's own tree. A request the call made
   and waited for (a `GenServer.call` served by a recorded `handle_call/3`) follows too, as
-  `%{request: server_pid, served_by: call}`. `depth: :infinity, children: :infinity,
-  calls: 100_000` gives the whole tree up to 100,000 calls.
+  `%{request: server_pid, served_by: call}`. `cause` is `nil`, or the call of another process
+  the root came from: `%{kind: :request | :caller | :ancestor, pid: pid, call: call}` (the
+  client call that waited for the request the root serves, or the call that started the
+  root's process). `depth: :infinity, children: :infinity, calls: 100_000` gives the whole
+  tree up to 100,000 calls.
 
   ## Examples
 
@@ -208,7 +217,7 @@ defmodule ElixirScope do
     Query.quietly(fn ->
       tree = Query.tree(call_id, opts, "ElixirScope.trace/2")
       [root | _] = nest(tree.lines)
-      Map.merge(root, %{calls: tree.calls, shown: tree.shown})
+      Map.merge(root, %{calls: tree.calls, shown: tree.shown, cause: tree.cause})
     end)
   end
 

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 
 use rustler::{Atom, Encoder, Env, NifResult, Term};
 use store::{
-    Call, CallFilter, Fold, OriginKind, Outcome, RunInfo, ServedRequest, Snapshot, StartedProcess,
-    TreeItem, TreeLimits,
+    Call, CallFilter, Cause, CauseKind, Fold, OriginKind, Outcome, RunInfo, ServedRequest,
+    Snapshot, StartedProcess, TreeItem, TreeLimits,
 };
 
 use crate::atoms;
@@ -182,6 +182,9 @@ mod keys {
         origin,
         request,
         served_by,
+        cause,
+        pid,
+        call,
     }
 }
 
@@ -190,7 +193,9 @@ mod keys {
 /// children, calls, functions => [{Module, Function, Arity, Count}], more_functions, sampled}`,
 /// a started process `#{process => PidText, origin => caller | ancestor, first => Call}`, or a
 /// request the parent line's call waited for `#{request => PidText, served_by => Call}` (the
-/// serving process and call); `undefined` when there is no such call. `Limits` is `#{depth, children, calls}` (integers,
+/// serving process and call); `cause` is `undefined` or, when another process's call caused
+/// the root, `#{cause => request | caller | ancestor, pid => PidText, call => Call}`;
+/// `undefined` when there is no such call. `Limits` is `#{depth, children, calls}` (integers,
 /// or `infinity` for depth and children; calls at most 100,000).
 #[rustler::nif(schedule = "DirtyIo")]
 fn tree<'a>(env: Env<'a>, id: u64, limits: Term<'a>) -> NifResult<Term<'a>> {
@@ -231,14 +236,34 @@ fn tree<'a>(env: Env<'a>, id: u64, limits: Term<'a>) -> NifResult<Term<'a>> {
             (line.depth, item).encode(env)
         })
         .collect();
+    let cause = match &tree.cause {
+        Some(cause) => cause_term(env, cause, &mut to_term),
+        None => atoms::undefined().encode(env),
+    };
     Term::map_from_pairs(
         env,
         &[
             (atoms::calls().encode(env), tree.calls.encode(env)),
             (keys::shown().encode(env), tree.shown.encode(env)),
             (keys::lines().encode(env), lines.encode(env)),
+            (keys::cause().encode(env), cause),
         ],
     )
+}
+
+/// `#{cause => request | caller | ancestor, pid => PidText, call => Call}`.
+fn cause_term<'a>(env: Env<'a>, cause: &Cause, to_term: &mut CallTerm) -> Term<'a> {
+    let kind = match cause.kind {
+        CauseKind::Request => keys::request(),
+        CauseKind::Started(OriginKind::Caller) => atoms::caller(),
+        CauseKind::Started(OriginKind::Ancestor) => atoms::ancestor(),
+    };
+    let pairs = [
+        (keys::cause().encode(env), kind.encode(env)),
+        (keys::pid().encode(env), cause.text.encode(env)),
+        (keys::call().encode(env), to_term.encode(env, &cause.call)),
+    ];
+    Term::map_from_pairs(env, &pairs).unwrap_or_else(|_| atoms::undefined().encode(env))
 }
 
 /// `#{process => PidText, origin => caller | ancestor, first => Call}`.

@@ -38,8 +38,8 @@ pub use query::{CallFilter, Snapshot, Subtree};
 pub use query_open::StoreReader;
 pub use query_stats::{FunctionCalls, RunCounts};
 pub use query_tree::{
-    Fold, FoldReason, FunctionCount, ServedRequest, StartedProcess, Tree, TreeItem, TreeLimits,
-    TreeLine,
+    Cause, CauseKind, Fold, FoldReason, FunctionCount, ServedRequest, StartedProcess, Tree,
+    TreeItem, TreeLimits, TreeLine,
 };
 pub use retention::Retention;
 pub use store::{resolve_path, Store, DB_ENV, DEFAULT_CACHE_BYTES, DEFAULT_RELATIVE_PATH};

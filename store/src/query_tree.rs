@@ -90,6 +90,29 @@ pub struct Tree {
     pub calls: u64,
     /// Calls shown.
     pub shown: usize,
+    /// Where the root's work came from, when another process's call caused it.
+    pub cause: Option<Cause>,
+}
+
+/// The call of another process that a call's work came from: the client call that waited for
+/// the request it serves, or, for a process's first call, the call that started the process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    /// How the two are linked.
+    pub kind: CauseKind,
+    /// The causing process's pid as text.
+    pub text: String,
+    /// The causing call.
+    pub call: Call,
+}
+
+/// How a [`Cause`] is linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CauseKind {
+    /// The call serves a request of the cause's process (a `handle_call/3`).
+    Request,
+    /// The call is the first of a process the cause started (`$callers` or `$ancestors`).
+    Started(OriginKind),
 }
 
 /// One line of a [`Tree`].
@@ -385,7 +408,10 @@ impl Snapshot {
         }
         self.add_started_processes(&mut nodes, pid, bound, limits.calls)?;
         self.add_served_requests(&mut nodes, pid, bound, limits.calls)?;
-        Ok(Some(flatten(nodes, calls)))
+        let cause = self.cause(&nodes[0].call)?;
+        let mut tree = flatten(nodes, calls);
+        tree.cause = cause;
+        Ok(Some(tree))
     }
 
     /// Adds, under each shown call, the processes it started (at most `most` looked at): those
@@ -436,6 +462,41 @@ impl Snapshot {
             }));
         }
         Ok(())
+    }
+
+    /// The call of another process that `call`'s work came from (see [`Cause`]).
+    pub fn cause(&self, call: &Call) -> Result<Option<Cause>> {
+        let text = |pid| -> Result<String> {
+            Ok(self
+                .process(pid)?
+                .map_or_else(|| "<unknown>".to_string(), |p| p.text))
+        };
+        if let Some(clients) = self.table(self.tables.clients())? {
+            let client = clients
+                .get(call.id)
+                .during("reading a request's client")?
+                .map(|c| c.value());
+            if let Some(client) = client {
+                if let Some(waiting) = self.running_call(client, call)? {
+                    return Ok(Some(Cause {
+                        kind: CauseKind::Request,
+                        text: text(client)?,
+                        call: waiting,
+                    }));
+                }
+            }
+        }
+        let Some(process) = self.process(call.pid)? else {
+            return Ok(None);
+        };
+        let (Some(origin), true) = (process.origin, process.first_call == call.id) else {
+            return Ok(None);
+        };
+        Ok(self.origin_call(call.pid)?.map(|origin_call| Cause {
+            kind: CauseKind::Started(origin.kind),
+            text: origin.text,
+            call: origin_call,
+        }))
     }
 
     /// Adds, under each shown call, the requests it waited for (at most `most` looked at):
@@ -693,5 +754,6 @@ fn flatten(nodes: Vec<Node>, calls: u64) -> Tree {
         lines,
         calls,
         shown,
+        cause: None,
     }
 }

@@ -109,6 +109,7 @@ pub(crate) fn delete_run(txn: &WriteTransaction, run: u64) -> Result<()> {
     txn.delete_table(t.processes()).during("deleting a run")?;
     txn.delete_table(t.started()).during("deleting a run")?;
     txn.delete_table(t.served()).during("deleting a run")?;
+    txn.delete_table(t.clients()).during("deleting a run")?;
     txn.open_table(RUNS)
         .during("deleting a run")?
         .remove(run)

@@ -46,6 +46,7 @@ pub(crate) struct RunTables {
     processes: String,
     started: String,
     served: String,
+    clients: String,
 }
 
 impl RunTables {
@@ -63,6 +64,7 @@ impl RunTables {
             processes: name("processes"),
             started: name("started"),
             served: name("served"),
+            clients: name("clients"),
         }
     }
 
@@ -109,6 +111,11 @@ impl RunTables {
     /// then find no requests.
     pub fn served(&self) -> TableDefinition<'_, u128, u64> {
         TableDefinition::new(&self.served)
+    }
+
+    /// The other way: serving call → its client's pid. Written and missing like `served`.
+    pub fn clients(&self) -> TableDefinition<'_, u64, u64> {
+        TableDefinition::new(&self.clients)
     }
 }
 

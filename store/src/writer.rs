@@ -20,7 +20,7 @@ use crate::error::{Context, Result};
 use crate::event::{AtomKey, AtomNames, End, Enter, Event, EventKind, OriginKind, Outcome};
 use crate::model::{Run, RunInfo, RunSummary};
 use crate::retention::{self, entry_bytes, Retention};
-use crate::schema::{mf, mfa_key, pair, RunTables, ATOMS, ATOM_IDS, RUNS, RUN_BYTES};
+use crate::schema::{low, mf, mfa_key, pair, RunTables, ATOMS, ATOM_IDS, RUNS, RUN_BYTES};
 
 /// How to commit a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +97,7 @@ impl RunWriter {
             txn.open_table(tables.processes()).during(DURING)?;
             txn.open_table(tables.started()).during(DURING)?;
             txn.open_table(tables.served()).during(DURING)?;
+            txn.open_table(tables.clients()).during(DURING)?;
         }
         txn.commit().during(DURING)?;
         Ok(RunWriter {
@@ -340,10 +341,14 @@ impl RunWriter {
         }
         if !served_rows.is_empty() {
             let mut served = txn.open_table(t.served()).during(DURING)?;
+            let mut clients = txn.open_table(t.clients()).during(DURING)?;
             served_rows.sort_unstable();
             for (key, server) in served_rows {
                 served.insert(key, server).during(DURING)?;
-                bytes += entry_bytes(16, 8);
+                clients
+                    .insert(low(key), (key >> 64) as u64)
+                    .during(DURING)?;
+                bytes += entry_bytes(16, 8) + entry_bytes(8, 8);
             }
         }
         bytes += insert_sorted(&mut children, child_keys, |_| (), 16, 0)?;

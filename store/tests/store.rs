@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::num::NonZeroU64;
 
 use store::{
-    AtomKey, AtomNames, CallFilter, Class, Commit, End, Enter, Event, EventKind, Origin,
+    AtomKey, AtomNames, CallFilter, CauseKind, Class, Commit, End, Enter, Event, EventKind, Origin,
     OriginKind, Outcome, ProcessStart, Retention, RunInfo, RunSummary, Store, StoreError, TailCall,
     TreeItem, TreeLimits,
 };
@@ -410,6 +410,17 @@ fn tail_calls_and_processes_are_kept_and_origins_resolve_to_the_running_call() {
         (3, 3),
         "processes are not calls of the tree"
     );
+    // The task's first call names the call that started it; its other calls would not.
+    let cause = snap
+        .tree(4, &TreeLimits::DEFAULT)
+        .unwrap()
+        .unwrap()
+        .cause
+        .unwrap();
+    assert_eq!(
+        (cause.kind, cause.text.as_str(), cause.call.id),
+        (CauseKind::Started(OriginKind::Caller), "<0.10.0>", 2)
+    );
     // Its subtree does not reach the task, whose first call came after 3 ended.
     let tree = snap.tree(3, &TreeLimits::DEFAULT).unwrap().unwrap();
     assert_eq!(tree.lines.len(), 1);
@@ -474,9 +485,33 @@ fn requests_show_under_the_client_call_that_waited_for_them() {
             (2, "request <0.20.0> call 4".to_string()),
         ]
     );
-    // The serving call knows which client call waited for it.
+    // The serving call knows which client call waited for it, and its tree says so.
     let served = snap.call(4).unwrap().unwrap();
     assert_eq!(snap.running_call(10, &served).unwrap().unwrap().id, 3);
+    let cause = snap
+        .tree(4, &TreeLimits::DEFAULT)
+        .unwrap()
+        .unwrap()
+        .cause
+        .unwrap();
+    assert_eq!(
+        (cause.kind, cause.text.as_str(), cause.call.id),
+        (CauseKind::Request, "<0.10.0>", 3)
+    );
+    // A request served after its client's calls ended has no call to name; the client's own
+    // root came from nowhere.
+    assert!(snap
+        .tree(5, &TreeLimits::DEFAULT)
+        .unwrap()
+        .unwrap()
+        .cause
+        .is_none());
+    assert!(snap
+        .tree(1, &TreeLimits::DEFAULT)
+        .unwrap()
+        .unwrap()
+        .cause
+        .is_none());
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Calls, folds and trees as JSON (`--json`): values printed as text in their module's style.
 
 use serde_json::{json, Value};
-use store::{Call, Fold, OriginKind, Outcome, Snapshot, Tree, TreeItem};
+use store::{Call, CauseKind, Fold, OriginKind, Outcome, Snapshot, Tree, TreeItem};
 
 use super::call;
 use super::text::rfc3339;
@@ -109,10 +109,22 @@ pub fn tree_json(tree: &Tree, snap: &Snapshot) -> Value {
             }),
         })
         .collect();
+    let cause = tree.cause.as_ref().map(|c| {
+        json!({
+            "kind": match c.kind {
+                CauseKind::Request => "request",
+                CauseKind::Started(OriginKind::Caller) => "caller",
+                CauseKind::Started(OriginKind::Ancestor) => "ancestor",
+            },
+            "pid": c.text,
+            "call": call_json(&c.call, snap),
+        })
+    });
     json!({
         "run": snap.run().id,
         "calls": tree.calls,
         "shown": tree.shown,
+        "cause": cause,
         "lines": lines,
     })
 }

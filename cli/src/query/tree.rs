@@ -9,10 +9,14 @@
 //! ```
 //!
 //! A process a call started (a Task) follows that call's children, by its first call:
-//! `⇢ <0.151.0> (task) #57 Shop.Worker.run(3) → :ok (1.2ms)`.
+//! `⇢ <0.151.0> (task) #57 Shop.Worker.run(3) → :ok (1.2ms)`; so does a request it waited for,
+//! by the call that served it. When another process's call caused the root (the client of a
+//! request it serves, or the call that started its process), a first line names it:
+//! `⇠ <0.96.0> (request) #13 Shop.Inventory.reserve("tea", 2) → {:ok, 8} (29µs)`.
 
 use store::{
-    Fold, FoldReason, OriginKind, ServedRequest, Snapshot, StartedProcess, Tree, TreeItem,
+    Cause, CauseKind, Fold, FoldReason, OriginKind, ServedRequest, Snapshot, StartedProcess, Tree,
+    TreeItem,
 };
 
 use super::call;
@@ -23,7 +27,10 @@ use crate::term::Style;
 pub fn render(tree: &Tree, snap: &Snapshot) -> Vec<String> {
     let last = last_flags(tree);
     let mut open: Vec<bool> = Vec::new(); // per depth: whether that ancestor has siblings below
-    let mut lines = Vec::with_capacity(tree.lines.len() + 1);
+    let mut lines = Vec::with_capacity(tree.lines.len() + 2);
+    if let Some(cause) = &tree.cause {
+        lines.push(cause_text(cause));
+    }
     for (i, line) in tree.lines.iter().enumerate() {
         let depth = line.depth as usize;
         open.truncate(depth);
@@ -104,6 +111,26 @@ pub fn request_text(request: &ServedRequest) -> String {
         request.text,
         call::line(&request.call, None)
     )
+}
+
+/// `⇠ <0.96.0> (request) #13 Shop.Inventory.reserve("tea", 2) → {:ok, 8} (29µs)`: the call of
+/// another process the tree's root came from (`task` and `spawned` as for started processes).
+pub fn cause_text(cause: &Cause) -> String {
+    format!(
+        "⇠ {} ({}) {}",
+        cause.text,
+        cause_kind(cause.kind),
+        call::line(&cause.call, None)
+    )
+}
+
+/// `request`, `task` or `spawned`.
+pub fn cause_kind(kind: CauseKind) -> &'static str {
+    match kind {
+        CauseKind::Request => "request",
+        CauseKind::Started(OriginKind::Caller) => "task",
+        CauseKind::Started(OriginKind::Ancestor) => "spawned",
+    }
 }
 
 /// `… 9,990 more calls #10..#9999 (19,980 in all): Fixture.Loop.step/1 ×9,990`.

@@ -293,6 +293,31 @@ defmodule ElixirScope.Format do
   ## Trees
 
   @doc """
+  The line that names the call of another process a tree's root came from (`cause` of
+  `ElixirScope.trace/2`: the client call that waited for the request the root serves, or the
+  call that started the root's process), or no line.
+
+  ## Examples
+
+      iex> ElixirScope.Format.cause_lines(nil)
+      []
+  """
+  @spec cause_lines(map | nil, boolean) :: [String.t()]
+  def cause_lines(cause, ansi? \\ false)
+  def cause_lines(nil, _ansi?), do: []
+
+  def cause_lines(%{kind: kind, pid: pid, call: call}, ansi?) do
+    how =
+      case kind do
+        :request -> "request"
+        :caller -> "task"
+        _ -> "spawned"
+      end
+
+    [paint("⇠ #{inspect(pid)} (#{how}) ", :cyan, ansi?) <> line(call, nil, ansi?)]
+  end
+
+  @doc """
   The lines of a tree (`ElixirScope.trace/2`'s lines, in display order), with a footer when
   something was folded. `ansi?` colours them.
   """

@@ -142,9 +142,18 @@ defmodule ElixirScope.Query do
                 known_ids() <> " (ElixirScope.calls/1 lists them)"
 
       %{lines: lines} = tree ->
-        %{tree | lines: Enum.map(lines, fn {depth, item} -> {depth, to_item(item)} end)}
+        %{
+          tree
+          | lines: Enum.map(lines, fn {depth, item} -> {depth, to_item(item)} end),
+            cause: to_cause(Map.get(tree, :cause, :undefined))
+        }
     end
   end
+
+  defp to_cause(%{cause: kind, pid: text, call: call}),
+    do: %{kind: kind, pid: pid(text), call: to_call(call)}
+
+  defp to_cause(_), do: nil
 
   defp tree_expected(:calls), do: "expected a positive integer"
   defp tree_expected(:ansi), do: "expected true or false"
