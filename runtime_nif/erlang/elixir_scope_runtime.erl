@@ -211,10 +211,13 @@ first_enter(Module, Function, Arity, Args) ->
     none.
 
 %% The client of a `handle_call(Request, From, State)': the pid in `From' (`{Pid, Tag}', as
-%% gen_server passes it) when it is another process, else `none'. Queries show the call under
-%% the client's call that was waiting for it.
-client([_Request, {Pid, _Tag}, _State]) when is_pid(Pid), Pid =/= self() -> Pid;
-client(_Args) -> none.
+%% gen_server passes it) when it is another process of this node (pids of other nodes have no
+%% term word that names them here), else `none'. Queries show the call under the client's call
+%% that was waiting for it.
+client([_Request, {Pid, _Tag}, _State]) when is_pid(Pid), Pid =/= self(), node(Pid) =:= node() ->
+    Pid;
+client(_Args) ->
+    none.
 
 %% @doc {@link enter/4} for a function with capture options (`[[capture.rules]]' of
 %% `elixir_scope.toml'), which the rewriter passes as a literal `{Arguments, Caps}':
