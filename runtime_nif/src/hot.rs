@@ -90,7 +90,7 @@ unsafe extern "C" fn enter(
             |env, [module, function, arity, arguments, parent]| {
                 let arity: u8 = arity.decode()?;
                 let parent = current_call(parent)?.0;
-                let call = Call {
+                let call = CallTerms {
                     module,
                     function,
                     arity,
@@ -115,7 +115,7 @@ fn enter_request<'a>(
     parent: Term<'a>,
     client: Term<'a>,
 ) -> NifResult<u64> {
-    let call = Call {
+    let call = CallTerms {
         module,
         function,
         arity,
@@ -137,7 +137,7 @@ fn client_of(client: Term<'_>) -> NifResult<Option<NonZeroU64>> {
 }
 
 /// A call as the NIFs receive it.
-struct Call<'a> {
+struct CallTerms<'a> {
     module: Term<'a>,
     function: Term<'a>,
     arity: u8,
@@ -183,7 +183,7 @@ fn enter_first<'a>(
         text: pid_text,
         origin,
     });
-    let call = Call {
+    let call = CallTerms {
         module,
         function,
         arity,
@@ -194,12 +194,12 @@ fn enter_first<'a>(
 
 fn record_enter<'a>(
     env: Env<'a>,
-    call: Call<'a>,
+    call: CallTerms<'a>,
     parent: Option<u64>,
     process: Option<Box<ProcessStart>>,
     client: Option<NonZeroU64>,
 ) -> NifResult<u64> {
-    let Call {
+    let CallTerms {
         module,
         function,
         arity,
