@@ -21,6 +21,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use redb::TableDefinition;
+
 use crate::codec::CallRow;
 use crate::error::{Context, Result};
 use crate::event::OriginKind;
@@ -414,6 +416,34 @@ impl Snapshot {
         Ok(Some(tree))
     }
 
+    /// The entries of an index keyed `pid << 64 | call` (`started`, `served`) for `pid` whose
+    /// calls started while the tree's root ran (ids from `root` up to its `bound`), at most
+    /// `most`, as `(call, value)`.
+    fn links_during(
+        &self,
+        index: TableDefinition<'_, u128, u64>,
+        root: u64,
+        pid: u64,
+        bound: u64,
+        most: usize,
+    ) -> Result<Vec<(u64, u64)>> {
+        const DURING: &str = "reading the processes and requests under a tree";
+        let Some(table) = self.table(index)? else {
+            return Ok(Vec::new());
+        };
+        let upper = pair(pid, bound.saturating_sub(1).max(root));
+        let mut out = Vec::new();
+        for entry in table
+            .range(pair(pid, root)..=upper)
+            .during(DURING)?
+            .take(most)
+        {
+            let (key, value) = entry.during(DURING)?;
+            out.push((low(key.value()), value.value()));
+        }
+        Ok(out)
+    }
+
     /// Adds, under each shown call, the processes it started (at most `most` looked at): those
     /// whose origin is `pid` and whose first recorded call came while the tree's root ran.
     fn add_started_processes(
@@ -423,32 +453,17 @@ impl Snapshot {
         bound: u64,
         most: usize,
     ) -> Result<()> {
-        const DURING: &str = "reading started processes";
-        let Some(started) = self.table(self.tables.started())? else {
-            return Ok(());
-        };
-        let shown: HashMap<u64, usize> = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, node)| (node.call.id, i))
-            .collect();
-        let root = nodes[0].call.id;
-        let upper = pair(pid, bound.saturating_sub(1).max(root));
-        for entry in started
-            .range(pair(pid, root)..=upper)
-            .during(DURING)?
-            .take(most)
-        {
-            let (key, child) = entry.during(DURING)?;
-            let child = child.value();
+        let shown = shown_index(nodes);
+        let entries =
+            self.links_during(self.tables.started(), nodes[0].call.id, pid, bound, most)?;
+        for (first, child) in entries {
             let Some(origin) = self.origin_call(child)? else {
                 continue;
             };
             let Some(&at) = shown.get(&origin.id) else {
                 continue;
             };
-            let (Some(process), Some(first)) = (self.process(child)?, self.call(low(key.value()))?)
-            else {
+            let (Some(process), Some(first)) = (self.process(child)?, self.call(first)?) else {
                 continue;
             };
             let Some(kind) = process.origin.map(|o| o.kind) else {
@@ -509,24 +524,11 @@ impl Snapshot {
         bound: u64,
         most: usize,
     ) -> Result<()> {
-        const DURING: &str = "reading served requests";
-        let Some(served) = self.table(self.tables.served())? else {
-            return Ok(());
-        };
-        let shown: HashMap<u64, usize> = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, node)| (node.call.id, i))
-            .collect();
-        let root = nodes[0].call.id;
-        let upper = pair(pid, bound.saturating_sub(1).max(root));
-        for entry in served
-            .range(pair(pid, root)..=upper)
-            .during(DURING)?
-            .take(most)
-        {
-            let (key, server) = entry.during(DURING)?;
-            let Some(call) = self.call(low(key.value()))? else {
+        let shown = shown_index(nodes);
+        let entries =
+            self.links_during(self.tables.served(), nodes[0].call.id, pid, bound, most)?;
+        for (id, server) in entries {
+            let Some(call) = self.call(id)? else {
                 continue;
             };
             let Some(waiting) = self.running_call(pid, &call)? else {
@@ -535,7 +537,6 @@ impl Snapshot {
             let Some(&at) = shown.get(&waiting.id) else {
                 continue;
             };
-            let server = server.value();
             let text = self
                 .process(server)?
                 .map_or_else(|| "<unknown>".to_string(), |p| p.text);
@@ -714,6 +715,15 @@ struct Tally {
     functions: Vec<FunctionCount>,
     more: bool,
     last: Option<u64>,
+}
+
+/// Where each shown call is in `nodes`, by id.
+fn shown_index(nodes: &[Node]) -> HashMap<u64, usize> {
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| (node.call.id, i))
+        .collect()
 }
 
 /// The picked calls in display order: each call, then its children.
