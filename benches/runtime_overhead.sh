@@ -3,18 +3,20 @@
 # runtime, the wrapped fixture and the benchmark module, and prints from one run the ns per
 # call of a tiny function unwrapped / wrapped and recording / wrapped and paused / traced by
 # dbg, the ratios, the capture and drain rates, and the cost of huge arguments.
-# Usage: benches/runtime_overhead.sh [steady|skeleton]   (figures and their meaning: BENCHMARKS.md)
+# Usage: benches/runtime_overhead.sh [steady|skeleton|checks]   (figures: BENCHMARKS.md)
 #   steady: only the recorded, paused and plain calls, as percentiles of 101 short interleaved
 #   rounds (steadier than the medians of seven long rounds when the machine is busy)
 #   skeleton: what the wrapper, the recorder and the runtime module cost with NIFs that do
 #   nothing (the runtime not started): the floor under any recording this contract does
+#   checks: what a paused wrapper's check costs, for each way a wrapper could ask
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 cargo build --quiet --release -p elixir_scope_nif -p elixir-scope
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-erlc -o "$work" runtime_nif/erlang/*.erl tests/fixtures/runtime_fixture.erl benches/runtime_bench.erl
+erlc -o "$work" runtime_nif/erlang/*.erl tests/fixtures/runtime_fixture.erl benches/runtime_bench.erl \
+  benches/runtime_checks.erl benches/runtime_checks_gate.erl
 for module in runtime_bench_plain runtime_bench_wrapped; do
   cp benches/runtime_bench_target.erl "$work/$module.erl"
   erlc +debug_info "-DMODULE_NAME=$module" -o "$work" "$work/$module.erl"
@@ -22,6 +24,10 @@ done
 "$target/release/elixir-scope" instrument "$work/runtime_bench_wrapped.beam" >/dev/null
 cp "$target/release/libelixir_scope_nif.so" "$work/"
 cd "$work"
+if [ "${1:-}" = checks ]; then
+  erl -noshell -pa "$work" -eval 'runtime_checks:run().'
+  exit 0
+fi
 if [ "${1:-}" = skeleton ]; then
   erl -noshell -pa "$work" -run runtime_bench skeleton "$work/libelixir_scope_nif"
   exit 0
