@@ -203,6 +203,8 @@ fn a_gen_server_call_shows_under_the_client_call_that_waited_for_it() {
         {ok, Server} = gen_server:start(runtime_fixture, 0, []),
         42 = runtime_fixture:ask(Server, {double, 21}),
         10 = runtime_fixture:ask(Server, {double, 5}),
+        {ok, Machine} = gen_statem:start(runtime_fixture, {statem, 0}, []),
+        14 = runtime_fixture:ask(Machine, {double, 7}),
         %% A handle_call/3 called directly, From naming the caller itself: no request.
         {reply, 2, 1} = runtime_fixture:handle_call({double, 1}, {self(), tag}, 0),
         halt()."#,
@@ -210,7 +212,7 @@ fn a_gen_server_call_shows_under_the_client_call_that_waited_for_it() {
     let snap = vm.store().snapshot(None).unwrap();
     let calls = all_calls(&snap);
     let asks: Vec<&Call> = calls.iter().filter(|c| c.function == "ask").collect();
-    assert_eq!(asks.len(), 2);
+    assert_eq!(asks.len(), 3);
     let client = asks[0].pid;
     for ask in asks {
         let tree = snap.tree(ask.id, &TreeLimits::DEFAULT).unwrap().unwrap();
@@ -224,9 +226,19 @@ fn a_gen_server_call_shows_under_the_client_call_that_waited_for_it() {
             .collect();
         assert_eq!(requests.len(), 1, "{:?}", tree.lines);
         let served = &requests[0].call;
-        assert_eq!(served.function, "handle_call");
         assert_ne!(served.pid, ask.pid);
         assert_eq!(requests[0].pid, served.pid);
+        if result(ask) == "14" {
+            // The gen_statem's state function, its reply in its actions.
+            assert_eq!(served.function, "idle");
+            assert!(result(served).contains("[{'reply',"), "{}", result(served));
+            assert_eq!(
+                snap.running_call(ask.pid, served).unwrap().unwrap().id,
+                ask.id
+            );
+            continue;
+        }
+        assert_eq!(served.function, "handle_call");
         let doubled = if text(&ask.args).contains("21") {
             42
         } else {

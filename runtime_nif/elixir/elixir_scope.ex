@@ -135,8 +135,8 @@ defmodule ElixirScope do
 
   Calls run in other processes appear too: after a call's children, each process the call
   started (a Task it ran, a process it spawned) that recorded calls of its own, by its first
-  call, and each request it waited for (a `GenServer.call` whose server recorded its
-  `handle_call/3`), by the call that served it, so that the work it handed off can be followed
+  call, and each request it waited for (a `GenServer.call` or `:gen_statem.call` whose server
+  recorded its `handle_call/3` or state function), by the call that served it, so that the work it handed off can be followed
   (`show_trace/2` of that call):
 
       #12 Shop.Checkout.run(%{...}) → {:ok, 3} (2.1ms, #PID<0.120.0>)

@@ -188,36 +188,46 @@ enter(Module, Function, Arity, Args) ->
             open(Module, Function, Arity, Args, Other, 0)
     end.
 
-%% A new recorded call under `Parent' (`Depth' calls open). A `handle_call/3' also records
-%% the process that waits for its reply (see client/3).
-open(Module, handle_call, 3, Args, Parent, Depth) ->
-    Id = elixir_scope_nif:enter_request(Module, handle_call, 3, Args, Parent, client(Args)),
-    put(?CURRENT, {Id, 0, Depth + 1}),
-    Parent;
+%% A new recorded call under `Parent' (`Depth' calls open). A call that serves a request also
+%% records the process that waits for its reply (see client/3); the clause heads keep that
+%% check off other calls.
+open(Module, handle_call, 3, [_, _, _] = Args, Parent, Depth) ->
+    request(Module, handle_call, 3, Args, Parent, Depth);
+open(Module, Function, 3, [{call, _}, _, _] = Args, Parent, Depth) ->
+    request(Module, Function, 3, Args, Parent, Depth);
+open(Module, handle_event, 4, [{call, _} | _] = Args, Parent, Depth) ->
+    request(Module, handle_event, 4, Args, Parent, Depth);
 open(Module, Function, Arity, Args, Parent, Depth) ->
     Id = elixir_scope_nif:enter(Module, Function, Arity, Args, Parent),
     put(?CURRENT, {Id, 0, Depth + 1}),
     Parent.
 
+request(Module, Function, Arity, Args, Parent, Depth) ->
+    Client = client(Function, Arity, Args),
+    Id = elixir_scope_nif:enter_request(Module, Function, Arity, Args, Parent, Client),
+    put(?CURRENT, {Id, 0, Depth + 1}),
+    Parent.
+
 %% The process's first recorded call also records who the process is and where it came from.
 first_enter(Module, Function, Arity, Args) ->
-    Client = case {Function, Arity} of
-                 {handle_call, 3} -> client(Args);
-                 _ -> none
-             end,
     Id = elixir_scope_nif:enter_first(Module, Function, Arity, Args, pid_text(self()),
-                                      origin(), Client),
+                                      origin(), client(Function, Arity, Args)),
     put(?CURRENT, {Id, 0, 1}),
     none.
 
-%% The client of a `handle_call(Request, From, State)': the pid in `From' (`{Pid, Tag}', as
-%% gen_server passes it) when it is another process of this node (pids of other nodes have no
-%% term word that names them here), else `none'. Queries show the call under the client's call
-%% that was waiting for it.
-client([_Request, {Pid, _Tag}, _State]) when is_pid(Pid), Pid =/= self(), node(Pid) =:= node() ->
-    Pid;
-client(_Args) ->
-    none.
+%% The client waiting for the reply of a call that serves a request: `From' of gen_server's
+%% `handle_call(Request, From, State)', of a gen_statem state function
+%% `State({call, From}, Content, Data)' or of its `handle_event({call, From}, Content, State,
+%% Data)'; else `none'. Queries show the call under the client's call that was waiting for it.
+client(handle_call, 3, [_Request, From, _State]) -> from(From);
+client(_StateName, 3, [{call, From}, _Content, _Data]) -> from(From);
+client(handle_event, 4, [{call, From}, _Content, _State, _Data]) -> from(From);
+client(_Function, _Arity, _Args) -> none.
+
+%% The pid of a `From' (`{Pid, Tag}') when it is another process of this node (pids of other
+%% nodes have no term word that names them here).
+from({Pid, _Tag}) when is_pid(Pid), Pid =/= self(), node(Pid) =:= node() -> Pid;
+from(_From) -> none.
 
 %% @doc {@link enter/4} for a function with capture options (`[[capture.rules]]' of
 %% `elixir_scope.toml'), which the rewriter passes as a literal `{Arguments, Caps}':
