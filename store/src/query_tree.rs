@@ -507,11 +507,14 @@ impl Snapshot {
         let (Some(origin), true) = (process.origin, process.first_call == call.id) else {
             return Ok(None);
         };
-        Ok(self.origin_call(call.pid)?.map(|origin_call| Cause {
-            kind: CauseKind::Started(origin.kind),
-            text: origin.text,
-            call: origin_call,
-        }))
+        // `call` is the process's first call: what `origin_call` would read again.
+        Ok(self
+            .running_call(origin.pid, call)?
+            .map(|origin_call| Cause {
+                kind: CauseKind::Started(origin.kind),
+                text: origin.text,
+                call: origin_call,
+            }))
     }
 
     /// Adds, under each shown call, the requests it waited for (at most `most` looked at):
