@@ -559,7 +559,13 @@ fn a_flood_from_many_processes_drops_and_counts_while_memory_stays_bounded() {
         Arg = binary:copy(<<"y">>, 1000),
         Workers = [spawn(fun() -> runtime_fixture:flood(Arg) end) || _ <- lists:seq(1, 50)],
         timer:sleep(4000),
-        [exit(W, kill) || W <- Workers],
+        %% Killing is asynchronous: wait until every worker is gone, so that nothing is
+        %% captured after the flush below.
+        [begin
+             Ref = monitor(process, W),
+             exit(W, kill),
+             receive {'DOWN', Ref, process, W, _} -> ok end
+         end || W <- Workers],
         ok = elixir_scope_runtime:flush(),
         #{captured := C, dropped := D, stored := S, in_ring := 0, memory_bound := B} =
             elixir_scope_runtime:stats(),
