@@ -27,7 +27,7 @@ impl Demo {
         let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
         let dir = tempfile::tempdir().expect("temp dir");
         for project in ["shop", "money", "luhn"] {
-            copy_project(&examples.join(project), &dir.path().join(project));
+            support::copy_sources(&examples.join(project), &dir.path().join(project));
         }
         let bin_dir = elixir_scope_bin()
             .parent()
@@ -94,23 +94,6 @@ impl Demo {
         let bin = elixir_scope_bin();
         let text = self.run(bin.to_str().expect("path"), &args, None);
         serde_json::from_str::<Vec<Value>>(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-    }
-}
-
-fn copy_project(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("creating a directory");
-    for entry in std::fs::read_dir(from).expect("reading the demo") {
-        let entry = entry.expect("a directory entry");
-        let name = entry.file_name();
-        if ["_build", "deps", ".elixir_scope"].contains(&name.to_string_lossy().as_ref()) {
-            continue;
-        }
-        let target = to.join(&name);
-        if entry.file_type().expect("file type").is_dir() {
-            copy_project(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copying a file");
-        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use beam_rewrite::{Beam, Marker};
-use rewrite_support::{copy_dir, elixir_scope, run_json, Fixture};
+use rewrite_support::{copy_sources, elixir_scope, run_json, Fixture};
 use serde_json::Value;
 use support::{elixir_lib, executable};
 
@@ -303,7 +303,7 @@ fn applications_of_a_mix_build_project_or_dependency() {
     let dir = tempfile::tempdir().unwrap();
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
     for app in ["shop", "money", "luhn"] {
-        copy_dir(&examples.join(app), &dir.path().join(app));
+        copy_sources(&examples.join(app), &dir.path().join(app));
     }
     let shop = dir.path().join("shop");
     // A plain build: the demo's project without its ElixirScope alias, which would instrument

@@ -97,7 +97,7 @@ fn recorded() -> &'static Recorded {
     RECORDED.get_or_init(|| {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/query_fixture");
-        copy_dir(&fixture, dir.path());
+        support::copy_sources(&fixture, dir.path());
         let db = dir.path().join("trace.redb");
         check(&mix(dir.path(), &["compile"], &db), "mix compile");
         let instrument = Command::new(elixir_scope_bin())
@@ -156,19 +156,6 @@ fn sections(out: &str) -> BTreeMap<String, String> {
     }
     assert!(sections.contains_key("end") || current.is_some_and(|(n, _)| n == "end"));
     sections
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("creating a directory");
-    for entry in std::fs::read_dir(from).expect("reading the fixture") {
-        let entry = entry.expect("an entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("a file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copying a file");
-        }
-    }
 }
 
 /// Run-specific values replaced: durations, clock times, pids, colour codes made visible, and

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use beam_rewrite::{Beam, Marker, Tables};
-use rewrite_support::{copy_dir, elixir_scope, failures, files, run_json, snapshot, total};
+use rewrite_support::{copy_sources, elixir_scope, failures, files, run_json, snapshot, total};
 use support::{elixir_lib, elixir_scope_bin, eval_erlang, otp_root};
 
 /// Copies `ROOT/lib/*/ebin` of the installed Elixir and OTP to `into/{elixir,otp}/lib/*/ebin`.
@@ -23,7 +23,7 @@ fn copy_installed_beams(into: &Path) -> Vec<PathBuf> {
             let app = app.unwrap().path();
             let ebin = app.join("ebin");
             if ebin.is_dir() {
-                copy_dir(
+                copy_sources(
                     &ebin,
                     &target
                         .join("lib")

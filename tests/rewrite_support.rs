@@ -16,20 +16,8 @@ pub fn fixture_source() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scope_fixture")
 }
 
-/// Copies a directory tree.
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("creating {to:?}: {e}"));
-    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("reading {from:?}: {e}")) {
-        let entry = entry.expect("a directory entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("a file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target)
-                .unwrap_or_else(|e| panic!("copying {:?}: {e}", entry.path()));
-        }
-    }
-}
+/// Copies a project's sources, leaving build products behind.
+pub use support::copy_sources;
 
 /// Every `.beam` under `dir` (recursively) with its bytes.
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -103,7 +91,7 @@ impl Fixture {
     /// Copies the fixture to a temporary directory and compiles it.
     pub fn compiled() -> Fixture {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        copy_dir(&fixture_source(), dir.path());
+        copy_sources(&fixture_source(), dir.path());
         let fixture = Fixture { dir };
         let output = fixture.mix(&["compile"], &[], "");
         assert!(output.0, "mix compile failed:\n{}", output.1);

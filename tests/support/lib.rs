@@ -132,3 +132,69 @@ pub fn elixir_scope_bin() -> PathBuf {
         })
         .clone()
 }
+
+/// What a build or a run leaves in a project, never its sources: `mix compile`'s `_build` and
+/// `deps`, recordings and plans in `.elixir_scope`, `mix test --cover`'s `cover`. A test that
+/// copies a project from `examples/` or `tests/fixtures/` leaves them behind, so that it sees
+/// the sources whatever `scripts/demo.sh` (or a developer) did in the work tree.
+pub const BUILD_PRODUCTS: [&str; 4] = ["_build", "deps", ".elixir_scope", "cover"];
+
+/// Copies the sources of a project tree from `from` to `to`: every file, except the
+/// directories named in [`BUILD_PRODUCTS`] (at any depth) and rewriter temporary files.
+pub fn copy_sources(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("creating {to:?}: {e}"));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("reading {from:?}: {e}")) {
+        let entry = entry.expect("a directory entry");
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a file type").is_dir() {
+            if !BUILD_PRODUCTS.contains(&name.as_ref()) {
+                copy_sources(&entry.path(), &target);
+            }
+        } else if !name.contains(".es-tmp") {
+            std::fs::copy(entry.path(), &target)
+                .unwrap_or_else(|e| panic!("copying {:?}: {e}", entry.path()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_take_sources_and_leave_build_products() {
+        let from = tempfile::tempdir().unwrap();
+        let to = tempfile::tempdir().unwrap();
+        for file in [
+            "mix.exs",
+            "lib/shop.ex",
+            "_build/dev/lib/shop/ebin/shop.beam",
+            "deps/money/mix.exs",
+            ".elixir_scope/runs/1/info",
+            "cover/index.html",
+            "apps/a/_build/x.beam",
+            "apps/a/lib/a.ex",
+            "ebin/m.beam.es-tmp1234",
+        ] {
+            let path = from.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, file).unwrap();
+        }
+        copy_sources(from.path(), to.path());
+        for kept in ["mix.exs", "lib/shop.ex", "apps/a/lib/a.ex"] {
+            assert!(to.path().join(kept).is_file(), "{kept} was not copied");
+        }
+        for left in [
+            "_build",
+            "deps",
+            ".elixir_scope",
+            "cover",
+            "apps/a/_build",
+            "ebin/m.beam.es-tmp1234",
+        ] {
+            assert!(!to.path().join(left).exists(), "{left} was copied");
+        }
+    }
+}
