@@ -132,7 +132,11 @@ fn wraps_every_function_and_keeps_the_rest_in_place() {
     assert_eq!(wrapped, ["id/1", "loop/2"]);
     assert!(patched.skipped.is_empty());
     assert_eq!(patched.redirected_tail_calls, 1, "loop's self call");
-    assert_eq!(patched.options, Vec::<Term>::new(), "debug_info is dropped");
+    assert_eq!(
+        patched.options,
+        [atom("from_abstr"), atom("no_lint")],
+        "debug_info is dropped"
+    );
 
     // The inline directive follows the clauses into the inner function.
     let compile = patched
