@@ -15,11 +15,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use beam_rewrite::discover::{self, AppRole, DiscoverError, MixBuild};
 use beam_rewrite::etf::LARGE_STACK_BYTES;
-use beam_rewrite::helper::{Helper, HelperConfig, HelperError, Launcher};
+use beam_rewrite::helper::{HelperConfig, HelperError, HelperPool, Lease};
 use beam_rewrite::rewrite::is_elixir_scope_module;
 use config::{CaptureSettings, PlanSettings};
 use serde::Serialize;
@@ -84,8 +84,14 @@ pub struct Orchestrator {
     pub jobs: usize,
     /// Where the plan cache lives; `None`: no cache.
     pub cache_dir: Option<PathBuf>,
-    /// How to start BEAM helpers; `None`: found on `PATH` when first needed.
+    /// How to start BEAM helpers; `None`: found on `PATH` when first needed. (Not used by
+    /// [`Orchestrator::run_with`], whose pool says.)
     pub helper: Option<HelperConfig>,
+    /// Only the decisions are wanted (`instrument`), not the facts behind them (`plan`). When
+    /// the decisions cannot depend on the code (strategy `all`, no patterns, no capture rules:
+    /// every function of every selected module) and there is no plan cache, no beam is
+    /// analyzed: the report lists those modules as [`ModuleStatus::Whole`], without functions.
+    pub decisions_only: bool,
 }
 
 /// A beam to plan, with its application.
@@ -98,8 +104,18 @@ struct BeamEntry {
 }
 
 impl Orchestrator {
-    /// The plan for the beams of `paths`.
+    /// The plan for the beams of `paths`, with helpers of its own (when it needs any).
     pub fn run(&self, paths: &[PathBuf]) -> Result<Outcome, OrchestratorError> {
+        self.run_with(paths, &HelperPool::on_demand(self.helper.clone()))
+    }
+
+    /// The plan for the beams of `paths`, analyzing with helpers from `helpers` (the run's
+    /// pool: the rewriter reuses them afterwards).
+    pub fn run_with(
+        &self,
+        paths: &[PathBuf],
+        helpers: &HelperPool,
+    ) -> Result<Outcome, OrchestratorError> {
         let entries = self.entries(paths)?;
         let infos: Vec<Result<BeamInfo, String>> = entries
             .iter()
@@ -110,6 +126,10 @@ impl Orchestrator {
             cache_dir: self.cache_dir.clone(),
             ..RunStats::default()
         };
+        if self.skips_analysis() {
+            let report = self.plan(&entries, &infos, &vec![None; entries.len()]);
+            return Ok(Outcome { report, stats });
+        }
         let key = self.key(&entries, &infos);
         let mut cache = self.cache_dir.as_deref().map(PlanCache::open);
         if let Some(report) = cache.as_ref().and_then(|c| c.plan(&key)) {
@@ -136,10 +156,10 @@ impl Orchestrator {
                 None => queue.push(i),
             }
         }
-        let helpers = AtomicUsize::new(0);
-        let fresh = self.analyze_all(&entries, &queue, &helpers);
+        let started_before = helpers.started();
+        let fresh = self.analyze_all(&entries, &queue, helpers);
         stats.analyzed = queue.len();
-        stats.helpers_started = helpers.into_inner();
+        stats.helpers_started = helpers.started() - started_before;
         for (i, result) in queue.iter().zip(fresh) {
             if let (Some(cache), Ok(analysis), Ok(info)) = (cache.as_mut(), &result, &infos[*i]) {
                 cache.remember(&entries[*i].path, &info.hash, analysis.clone());
@@ -206,6 +226,19 @@ impl Orchestrator {
         Ok(entries.into_values().collect())
     }
 
+    /// Whether this run plans without analyzing: only decisions are wanted, none depends on a
+    /// module's code (strategy `all`, no patterns, no capture rules), and there is no plan
+    /// cache. With a cache, the analysis is done once and kept: it tells which modules have
+    /// nothing the rewriter can wrap, so that later runs leave them alone without a helper.
+    fn skips_analysis(&self) -> bool {
+        self.decisions_only
+            && self.cache_dir.is_none()
+            && self.settings.strategy == config::Strategy::All
+            && self.settings.include.is_empty()
+            && self.settings.exclude.is_empty()
+            && self.capture.rules.is_empty()
+    }
+
     /// The key of a plan: the settings, and every beam's path, hash and application.
     fn key(&self, entries: &[BeamEntry], infos: &[Result<BeamInfo, String>]) -> String {
         let mut text = format!(
@@ -230,27 +263,25 @@ impl Orchestrator {
         &self,
         entries: &[BeamEntry],
         queue: &[usize],
-        helpers: &AtomicUsize,
+        helpers: &HelperPool,
     ) -> Vec<Result<Analysis, String>> {
         let results: Mutex<Vec<Option<Result<Analysis, String>>>> =
             Mutex::new(vec![None; queue.len()]);
         let next = AtomicUsize::new(0);
-        let launcher: OnceLock<Result<Launcher, String>> = OnceLock::new();
         let workers = self.jobs.clamp(1, queue.len().max(1));
         std::thread::scope(|scope| {
             for n in 0..workers {
-                let (results, next, launcher) = (&results, &next, &launcher);
+                let (results, next) = (&results, &next);
                 let work = move || {
-                    let mut helper: Option<Helper> = None;
+                    let mut helper = Lease::new(helpers);
                     while let Some(&index) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let path = &entries[index].path;
-                        let mut ask = |module: &str, dbgi: &[u8]| {
-                            self.forms(&mut helper, launcher, helpers, module, dbgi)
-                        };
+                        let mut ask = |module: &str, dbgi: &[u8]| forms(&mut helper, module, dbgi);
                         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                             analyze_beam(path, &mut ask)
                         }))
                         .unwrap_or_else(|_| {
+                            helper.discard();
                             Err(format!(
                                 "{}: internal error of the analyzer (please report it)",
                                 path.display()
@@ -286,42 +317,6 @@ impl Orchestrator {
                 })
             })
             .collect()
-    }
-
-    /// Asks this worker's helper for forms, starting it (and the launcher) when needed.
-    fn forms(
-        &self,
-        helper: &mut Option<Helper>,
-        launcher: &OnceLock<Result<Launcher, String>>,
-        started: &AtomicUsize,
-        module: &str,
-        dbgi: &[u8],
-    ) -> Result<beam_rewrite::helper::FormsReply, HelperError> {
-        let launcher = launcher
-            .get_or_init(|| {
-                let config = match &self.helper {
-                    Some(config) => Ok(config.clone()),
-                    None => HelperConfig::discover(),
-                };
-                config.and_then(Launcher::new).map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| HelperError::Refused(e.clone()))?;
-        if launcher.config().elixir_ebin.is_none() && dbgi_is_elixir(dbgi) {
-            return Err(HelperError::NoElixir);
-        }
-        if helper.is_none() {
-            *helper = Some(launcher.start()?);
-            started.fetch_add(1, Ordering::Relaxed);
-        }
-        let reply = match helper.as_mut() {
-            Some(running) => running.forms(module, dbgi),
-            None => return Err(HelperError::Protocol("no helper".into())),
-        };
-        if reply.as_ref().is_err_and(HelperError::is_fatal) {
-            *helper = None;
-        }
-        reply
     }
 
     /// Decides every function and assembles the report.
@@ -372,6 +367,7 @@ impl Orchestrator {
                     report.functions = self.functions(&planner, &graph, facts);
                     ModuleStatus::Planned
                 }
+                (_, None) if self.skips_analysis() => ModuleStatus::Whole,
                 (_, None) => ModuleStatus::Failed {
                     error: format!("{}: not analyzed", entry.path.display()),
                 },
@@ -448,6 +444,18 @@ fn analyze_beam(path: &Path, helper: &mut source::AskForms<'_>) -> Result<Analys
         Err(SourceError::Read(e)) => Err(e.to_string()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// Asks the worker's helper for forms (taking one from the pool first if needed).
+fn forms(
+    helper: &mut Lease<'_>,
+    module: &str,
+    dbgi: &[u8],
+) -> Result<beam_rewrite::helper::FormsReply, HelperError> {
+    if dbgi_is_elixir(dbgi) && helper.config()?.elixir_ebin.is_none() {
+        return Err(HelperError::NoElixir);
+    }
+    helper.run(|running| running.forms(module, dbgi))
 }
 
 /// Whether a `Dbgi` chunk names the `elixir_erl` backend (without decoding it).

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use beam_rewrite::discover;
-use beam_rewrite::helper::{HelperConfig, Launcher};
+use beam_rewrite::helper::{HelperConfig, HelperPool, Launcher};
 use beam_rewrite::rewrite::batch::{self, BatchOptions};
 use beam_rewrite::rewrite::{FileReport, Outcome, Totals};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -49,6 +49,7 @@ pub struct Args {
 
 /// Rewrites the beams; exits non-zero if any failed (those are left untouched).
 pub fn run(args: &Args) -> ExitCode {
+    let started = Instant::now(); // the summary's time: planning, rewriting and the runtime
     let files = match discover::beam_files(&args.paths) {
         Ok(files) => files,
         Err(e) => return usage_error(&e),
@@ -58,7 +59,17 @@ pub fn run(args: &Args) -> ExitCode {
         Ok(config) => config,
         Err(e) => return usage_error(&e),
     };
-    let planned = match make_plan(&args.paths, &config, args.plan.no_cache, jobs) {
+    let launcher = match HelperConfig::discover().and_then(Launcher::new) {
+        Ok(launcher) => launcher,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // One pool for the run: helpers the planner starts serve the rewriter afterwards.
+    let helpers = HelperPool::new(launcher);
+    let no_cache = args.plan.no_cache;
+    let planned = match make_plan(&args.paths, &config, no_cache, jobs, &helpers, true) {
         Ok(planned) => planned,
         Err(e) => return usage_error(&e),
     };
@@ -71,24 +82,19 @@ pub fn run(args: &Args) -> ExitCode {
         },
     };
     let plan = planned.report.plan();
-    let launcher = match HelperConfig::discover().and_then(Launcher::new) {
-        Ok(launcher) => launcher,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let options = BatchOptions {
         jobs,
         dry_run: args.dry_run,
     };
-    let started = Instant::now();
     let bar = progress_bar(files.len());
-    let reports = batch::instrument_all(&files, &plan, options, &launcher, &|report| {
+    let reports = batch::instrument_all(&files, &plan, options, &helpers, &|report| {
         bar.set_message(report.module.clone().unwrap_or_default());
         bar.inc(1);
     });
     bar.finish_and_clear();
+    // The helpers stop (closing their input, waiting for them to end) while the runtime is
+    // installed.
+    let stopping = std::thread::spawn(move || drop(helpers));
     let reports = explain_unplanned(reports, &planned.report);
     let title = format!(
         "elixir-scope instrument{} (strategy {}, apps {})",
@@ -101,6 +107,7 @@ pub fn run(args: &Args) -> ExitCode {
     } else {
         install_runtime(&runtime_targets, &config)
     };
+    let _ = stopping.join();
     finish(
         &title,
         &reports,
@@ -154,21 +161,28 @@ fn install_runtime(targets: &[PathBuf], config: &config::Config) -> Vec<RuntimeI
 }
 
 /// Files skipped as "not selected by the plan" say why when the planner left their whole
-/// module out (no debug info, application not selected, ...).
+/// module out (no debug info, application not selected, nothing it can wrap, ...).
 fn explain_unplanned(mut reports: Vec<FileReport>, plan: &planner::PlanReport) -> Vec<FileReport> {
     for report in &mut reports {
         let Outcome::Skipped { reason } = &mut report.outcome else {
             continue;
         };
-        let status = plan
-            .modules
-            .iter()
-            .find(|m| m.path == report.path)
-            .map(|m| &m.status);
-        match status {
-            Some(ModuleStatus::NoDebugInfo { why }) => *reason = why.clone(),
-            Some(ModuleStatus::AppNotSelected { app }) => {
+        let Some(module) = plan.modules.iter().find(|m| m.path == report.path) else {
+            continue;
+        };
+        let unselected = reason == "not selected by the plan";
+        match &module.status {
+            ModuleStatus::NoDebugInfo { why } => *reason = why.clone(),
+            ModuleStatus::AppNotSelected { app } => {
                 *reason = format!("application {app} not selected (plan.apps)")
+            }
+            ModuleStatus::Planned if unselected && module.functions.is_empty() => {
+                *reason = "defines no functions".into()
+            }
+            ModuleStatus::Planned
+                if unselected && module.functions.iter().any(|f| f.decision.selected) =>
+            {
+                *reason = "none of the planned functions can be wrapped".into()
             }
             _ => {}
         }
