@@ -9,7 +9,8 @@
 %% closes. Nothing else may be written to fd 1: all other output goes to standard_error.
 %%
 %%   {forms, Module, DbgiChunk}   -> {ok, Forms} | {unavailable, Why} | {error, Why}
-%%   {compile, Forms, Options}    -> {ok, BeamBinary} | {error, Why}
+%%   {compile, Forms, Options}    -> {ok, BeamBinary} | {error, Why}  (Options with no_lint
+%%                                   that fail are tried again without, for erl_lint's message)
 %%   {check, Module, BeamBinary}  -> ok | {error, Why}
 %%
 %% `Why' is a UTF-8 binary meant for people. `unavailable' means the debug info holds no code
@@ -59,15 +60,25 @@ handle({forms, Module, Chunk}) ->
             {unavailable, text("its debug-info backend ~p is not available (~p)", [Backend, Why])}
     end;
 handle({compile, Forms, Options}) ->
-    case compile:noenv_forms(Forms, [binary, return_errors, no_spawn_compiler_process | Options]) of
-        {ok, _Module, Beam} -> {ok, Beam};
-        {ok, _Module, Beam, _Warnings} -> {ok, Beam};
-        {error, Errors, _Warnings} -> {error, format_errors(Errors)}
+    case {compile_forms(Forms, Options), lists:member(no_lint, Options)} of
+        {{error, _}, true} ->
+            %% Code that erl_lint would refuse makes a later pass trip over it (an "internal
+            %% error"): compiled again with erl_lint, the error says what is wrong.
+            compile_forms(Forms, Options -- [from_abstr, no_lint]);
+        {Result, _} ->
+            Result
     end;
 handle({check, Module, Beam}) ->
     case erlang:prepare_loading(Module, Beam) of
         {error, Why} -> {error, text("the loader refuses it: ~0p", [Why])};
         _Prepared -> ok
+    end.
+
+compile_forms(Forms, Options) ->
+    case compile:noenv_forms(Forms, [binary, return_errors, no_spawn_compiler_process | Options]) of
+        {ok, _Module, Beam} -> {ok, Beam};
+        {ok, _Module, Beam, _Warnings} -> {ok, Beam};
+        {error, Errors, _Warnings} -> {error, format_errors(Errors)}
     end.
 
 format_errors(Errors) ->

@@ -113,7 +113,8 @@ fn wraps_every_function_and_keeps_the_rest_in_place() {
             "es$id/1",
             "id/1",
             "es$$record/4",
-            "es$$tail/3"
+            "es$$tail/3",
+            "es$$tail$loop/2"
         ]
     );
     assert_eq!(
@@ -196,7 +197,8 @@ fn follows_the_plan_and_records_skips() {
             "loop/2",
             "id/1",
             "es$$record/4",
-            "es$$tail/3"
+            "es$$tail/3",
+            "es$$tail$loop/2"
         ]
     );
     assert_eq!(
