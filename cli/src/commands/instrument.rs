@@ -94,6 +94,7 @@ pub fn run(args: &Args) -> ExitCode {
     bar.finish_and_clear();
     // The helpers stop (closing their input, waiting for them to end) while the runtime is
     // installed.
+    let helpers_started = helpers.started();
     let stopping = std::thread::spawn(move || drop(helpers));
     let reports = explain_unplanned(reports, &planned.report);
     let title = format!(
@@ -113,6 +114,7 @@ pub fn run(args: &Args) -> ExitCode {
         &reports,
         &runtime,
         started.elapsed(),
+        helpers_started,
         args.json,
         args.dry_run,
     )
@@ -205,12 +207,14 @@ pub fn progress_bar(len: usize) -> ProgressBar {
     bar
 }
 
-/// Prints the summary (text or JSON) and turns the outcome into an exit status.
+/// Prints the summary (text or JSON) and turns the outcome into an exit status. The JSON
+/// summary carries the BEAM helpers the run started too.
 pub fn finish(
     title: &str,
     reports: &[FileReport],
     runtime: &[RuntimeInstall],
     elapsed: Duration,
+    helpers_started: usize,
     json: bool,
     dry_run: bool,
 ) -> ExitCode {
@@ -219,6 +223,7 @@ pub fn finish(
         let document = serde_json::json!({
             "dry_run": dry_run,
             "seconds": elapsed.as_secs_f64(),
+            "helpers_started": helpers_started,
             "totals": totals,
             "files": reports,
             "runtime": runtime,
