@@ -98,7 +98,7 @@ fn recorded() -> &'static Recorded {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/query_fixture");
         support::copy_sources(&fixture, dir.path());
-        let db = dir.path().join("trace.redb");
+        let db = dir.path().join("store");
         check(&mix(dir.path(), &["compile"], &db), "mix compile");
         let instrument = Command::new(elixir_scope_bin())
             .args(["instrument", "_build/dev", "--strategy", "all"])

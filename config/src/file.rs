@@ -156,7 +156,6 @@ struct RawRuntime {
     commit_interval_ms: Number,
     checkpoint_interval_ms: Number,
     retention_bytes: Number,
-    cache_bytes: Number,
     shards: Number,
     paused: Option<bool>,
 }
@@ -277,7 +276,6 @@ impl RawFile {
                 commit_interval_ms: number(&runtime.commit_interval_ms, POSITIVE)?,
                 checkpoint_interval_ms: number(&runtime.checkpoint_interval_ms, POSITIVE)?,
                 retention_bytes: number(&runtime.retention_bytes, POSITIVE)?,
-                cache_bytes: number(&runtime.cache_bytes, 0..=u64::MAX)?,
                 shards: number(&runtime.shards, 1..=1024)?,
                 paused: runtime.paused,
             };

@@ -33,7 +33,7 @@ impl DropPolicy {
 /// The `[runtime]` table; `None` keeps the runtime's default (in brackets).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct RuntimeSettings {
-    /// The database file [`$ELIXIR_SCOPE_DB`, else `.elixir_scope/trace.redb` under the VM's
+    /// The store, a directory of runs [`$ELIXIR_SCOPE_DB`, else `.elixir_scope` under the VM's
     /// working directory]; a relative path in the file is taken from the file's directory.
     pub db_path: Option<PathBuf>,
     /// What a full ring drops [`drop_newest`].
@@ -54,8 +54,6 @@ pub struct RuntimeSettings {
     pub checkpoint_interval_ms: Option<u64>,
     /// Bytes of recordings kept; older runs and calls are deleted [1 GiB].
     pub retention_bytes: Option<u64>,
-    /// The store's page cache in bytes [64 MiB].
-    pub cache_bytes: Option<u64>,
     /// Ring shards [one per scheduler].
     pub shards: Option<u64>,
     /// Start with recording paused [false].
@@ -100,7 +98,7 @@ impl ErlangValue {
 
 impl RuntimeSettings {
     /// The keys the runtime reads that this table may set, in the runtime's order.
-    pub const KEYS: [&'static str; 13] = [
+    pub const KEYS: [&'static str; 12] = [
         "db_path",
         "drop_policy",
         "ring_capacity",
@@ -111,7 +109,6 @@ impl RuntimeSettings {
         "commit_interval_ms",
         "checkpoint_interval_ms",
         "retention_bytes",
-        "cache_bytes",
         "shards",
         "paused",
     ];
@@ -138,7 +135,6 @@ impl RuntimeSettings {
             ("commit_interval_ms", self.commit_interval_ms),
             ("checkpoint_interval_ms", self.checkpoint_interval_ms),
             ("retention_bytes", self.retention_bytes),
-            ("cache_bytes", self.cache_bytes),
             ("shards", self.shards),
         ];
         for (key, value) in integers {

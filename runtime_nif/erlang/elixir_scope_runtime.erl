@@ -70,14 +70,14 @@
 %% {@link start/1} takes a map; missing keys come from the application environment of
 %% `elixir_scope' (same keys), then from `elixir_scope_runtime.config' next to this module's
 %% beam (written by `elixir-scope instrument' from `elixir_scope.toml'), then the defaults: `db_path' (default
-%% `$ELIXIR_SCOPE_DB', else `.elixir_scope/trace.redb' in the project directory `instrument'
+%% `$ELIXIR_SCOPE_DB', else `.elixir_scope' in the project directory `instrument'
 %% ran for, when it exists, else under the VM's working directory),
 %% `drop_policy' (`drop_newest' | `drop_oldest'), `ring_capacity' (events, 131072),
 %% `ring_bytes' (32 MiB), the capture caps (see runtime_core::encoder) `max_nodes' (32),
 %% `max_depth' (8), `max_elements' (16), `max_string' (32), `max_binary' (128), `max_bytes'
 %% (1024), `batch_events' (8192), `batch_bytes' (4 MiB), `channel_batches' (4),
 %% `commit_interval_ms' (20), `checkpoint_interval_ms' (1000), `retention_bytes' (1 GiB),
-%% `cache_bytes' (the store's page cache, 64 MiB), `shards' (ring lanes: one per scheduler;
+%% `shards' (ring lanes: one per scheduler;
 %% 0 for one shared lane), `paused' (start paused, `false').
 -module(elixir_scope_runtime).
 
@@ -121,7 +121,7 @@
 -define(CONFIG_KEYS, [db_path, drop_policy, ring_capacity, ring_bytes, max_nodes, max_depth,
                       max_elements, max_string, max_binary, max_bytes, batch_events, batch_bytes,
                       channel_batches,
-                      commit_interval_ms, checkpoint_interval_ms, retention_bytes, cache_bytes,
+                      commit_interval_ms, checkpoint_interval_ms, retention_bytes,
                       shards, paused]).
 
 %% The token is the caller's entry (what return/2 and exception/4 put back), or `deep', or
@@ -670,7 +670,7 @@ installed_settings() ->
     end.
 
 %% Where to record when no setting names a path: `$ELIXIR_SCOPE_DB' (the NIF reads it), else
-%% `.elixir_scope/trace.redb' in the project the beams were instrumented in, when that
+%% `.elixir_scope' in the project the beams were instrumented in, when that
 %% directory exists here, so that a VM whose working directory moves (Common Test runs suites
 %% in its log directories, an umbrella runs each app's tests in its own) records where
 %% `elixir-scope' looks; else the NIF's default, under the working directory.
@@ -680,7 +680,7 @@ with_project_db(Config, Root) when is_binary(Root) ->
     Unset = os:getenv(?DB_ENV, "") =:= "",
     case Unset andalso filelib:is_dir(Root) of
         true ->
-            Config#{db_path => filename:join([Root, <<".elixir_scope">>, <<"trace.redb">>])};
+            Config#{db_path => filename:join([Root, <<".elixir_scope">>])};
         false ->
             Config
     end;

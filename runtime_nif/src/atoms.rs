@@ -34,7 +34,6 @@ rustler::atoms! {
     commit_interval_ms,
     checkpoint_interval_ms,
     retention_bytes,
-    cache_bytes,
     node,
     otp_release,
     // stats and query keys

@@ -95,9 +95,6 @@ fn read_config(map: Term<'_>) -> NifResult<(Config, RunInfo)> {
     if let Some(ms) = opt::<u64>(map, atoms::checkpoint_interval_ms())? {
         c.checkpoint_interval = Duration::from_millis(ms);
     }
-    if let Some(v) = usize_opt(atoms::cache_bytes())? {
-        c.cache_bytes = v;
-    }
     if let Some(bytes) = opt::<u64>(map, atoms::retention_bytes())? {
         c.retention = Retention { max_bytes: bytes };
     }

@@ -181,11 +181,6 @@ impl RunIndex {
         })
     }
 
-    /// The segments, oldest first.
-    pub fn segments(&self) -> &[Segment] {
-        &self.segments
-    }
-
     /// How many calls the run holds.
     pub fn call_count(&self) -> u64 {
         self.blocks.iter().map(|b| b.meta.calls as u64).sum()

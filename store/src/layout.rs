@@ -290,6 +290,26 @@ pub(crate) fn remove_temporary_files(dir: &Path) {
     }
 }
 
+/// Removes run directories that a VM was killed while preparing (`runs/.new-*`), once older
+/// than `age`.
+pub(crate) fn remove_abandoned_runs(store: &Path, age: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(runs_dir(store)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|elapsed| elapsed > age);
+        if name.to_string_lossy().starts_with(".new-") && old {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Creates a file readable and writable by its owner only (`create_new`: never an existing
 /// one when `fresh`).
 pub(crate) fn private_file(path: &Path, fresh: bool) -> Result<File> {

@@ -81,8 +81,9 @@ impl Maintenance {
         }
     }
 
-    /// Merges what is due, then applies the cap.
+    /// Merges what is due, applies the cap, and removes what killed writers left.
     pub fn run(&self) -> Result<MaintenanceReport> {
+        self.remove_leftovers();
         let mut report = MaintenanceReport {
             merged: self.compact()?,
             ..MaintenanceReport::default()
@@ -92,6 +93,17 @@ impl Maintenance {
         report.segments_deleted = segments;
         report.bytes = bytes;
         Ok(report)
+    }
+
+    /// Temporary files of runs no VM records any more, and run directories a VM was killed
+    /// while creating (older than a minute).
+    fn remove_leftovers(&self) {
+        for (run, dir) in layout::runs(&self.store).unwrap_or_default() {
+            if run != self.run && !layout::is_live(&dir) {
+                layout::remove_temporary_files(&dir);
+            }
+        }
+        layout::remove_abandoned_runs(&self.store, std::time::Duration::from_secs(60));
     }
 
     fn max_merged(&self) -> u64 {

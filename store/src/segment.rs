@@ -317,12 +317,6 @@ impl Segment {
     pub fn read<T>(&self, f: impl FnOnce(&ReadTransaction) -> Result<T>) -> Result<T> {
         guarded(&self.path, || f(&self.txn))
     }
-
-    /// The read transaction itself, for callers already inside [`Segment::read`] or
-    /// [`guarded`].
-    pub fn txn(&self) -> &ReadTransaction {
-        &self.txn
-    }
 }
 
 fn read_meta(txn: &ReadTransaction, path: &Path) -> Result<SegmentMeta> {

@@ -529,7 +529,8 @@ impl RunWriter {
     }
 
     /// Seals what is left and records how the run ended; the run then stops being live.
-    pub fn finish(mut self, captured: u64, dropped: u64, ended_unix_ns: u64) -> Result<()> {
+    /// Returns the final counters.
+    pub fn finish(mut self, captured: u64, dropped: u64, ended_unix_ns: u64) -> Result<Counters> {
         let sealed = self.seal(captured, dropped);
         if sealed.is_err() {
             self.counters.write_failed += self.open.events;
@@ -546,7 +547,7 @@ impl RunWriter {
             &layout::run_file(&self.dir),
             &Run::encode(&self.info, Some(&summary)),
         );
-        sealed.and(written)
+        sealed.and(written).map(|()| summary.counters)
     }
 }
 

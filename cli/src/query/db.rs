@@ -1,5 +1,5 @@
 //! Finding and opening the recording the runtime wrote: `--db`, else the `runtime.db_path` of
-//! `elixir_scope.toml`, else `$ELIXIR_SCOPE_DB`, else `.elixir_scope/trace.redb` in the project
+//! `elixir_scope.toml`, else `$ELIXIR_SCOPE_DB`, else `.elixir_scope` in the project
 //! root (the directory of `elixir_scope.toml`, else the working directory). That is the
 //! runtime's own order: the file's setting and the project root reach it through the settings
 //! `instrument` installs (see `bundle`), so a VM whose working directory moves (Common Test's
@@ -21,9 +21,9 @@ pub fn default_path(config: &config::Config, cwd: &Path) -> PathBuf {
 /// What the query commands share: where the database is and which run to read.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Source {
-    /// The recording [default: runtime.db_path of elixir_scope.toml, else $ELIXIR_SCOPE_DB,
-    /// else .elixir_scope/trace.redb in the project (the directory of elixir_scope.toml, else
-    /// the working directory)].
+    /// The recording: a store directory [default: runtime.db_path of elixir_scope.toml, else
+    /// $ELIXIR_SCOPE_DB, else .elixir_scope in the project (the directory of
+    /// elixir_scope.toml, else the working directory)].
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// Which run to read (1 is the first VM start recorded) [default: the latest].
@@ -110,9 +110,10 @@ impl Source {
     }
 }
 
-/// Opens an existing recording read-only: any number of commands read it at once.
+/// Opens an existing recording for reading: any number of commands read it at once, while
+/// VMs record into it.
 pub fn open(path: &Path) -> Result<StoreReader, QueryError> {
-    if !path.is_file() {
+    if !path.exists() {
         return Err(QueryError::NoDatabase(path.to_path_buf()));
     }
     Ok(StoreReader::open(path)?)

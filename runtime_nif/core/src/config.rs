@@ -5,7 +5,9 @@
 //! at most `ring_bytes` (their estimated size, slot included); between the ring and the store at
 //! most `channel_batches + 2` batches of at most `batch_bytes` exist (the channel, the one the
 //! collector fills, the one the writer writes). With the defaults that is 16 MiB of slots +
-//! 32 MiB + 6 × 4 MiB. The store adds its page cache (`cache_bytes`, 64 MiB by default).
+//! 32 MiB + 6 × 4 MiB. The writer adds the calls waiting for their ends (two blocks), the
+//! segment being filled (about a checkpoint's worth, compressed) and, while the disk refuses
+//! writes, at most `store::writer::MAX_UNSEALED_BYTES` (64 MiB) of it.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -58,8 +60,6 @@ pub struct Config {
     pub checkpoint_interval: Duration,
     /// The store's retention cap.
     pub retention: Retention,
-    /// redb's page cache (memory the store may use besides the events in flight).
-    pub cache_bytes: usize,
 }
 
 impl Config {
@@ -78,7 +78,6 @@ impl Config {
             commit_interval: DEFAULT_COMMIT_INTERVAL,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
             retention: Retention::default(),
-            cache_bytes: store::DEFAULT_CACHE_BYTES,
         }
     }
 

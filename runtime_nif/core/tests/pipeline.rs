@@ -97,7 +97,10 @@ fn flush_returns_once_everything_recorded_before_it_is_stored() {
     assert!(pipeline.flush(TIMEOUT).is_err(), "stopped");
     let runs = pipeline.store().runs().unwrap();
     let summary = runs.last().unwrap().summary.unwrap();
-    assert_eq!((summary.captured, summary.stored), (20_000, 20_000));
+    assert_eq!(
+        (summary.counters.captured, summary.counters.stored),
+        (20_000, 20_000)
+    );
 }
 
 #[test]
