@@ -94,9 +94,7 @@ fn batch(first: u64) -> Vec<Event> {
 fn writes(c: &mut Criterion) {
     let mut group = c.benchmark_group("store writes");
     group.sample_size(10);
-    group.throughput(Throughput::Elements(
-        2 * BATCH_CALLS * BATCHES_PER_SEAL,
-    ));
+    group.throughput(Throughput::Elements(2 * BATCH_CALLS * BATCHES_PER_SEAL));
     group.bench_function("16 batches of 8,192 events, then a seal", |b| {
         b.iter_custom(|iters| {
             let dir = tempfile::tempdir().unwrap();

@@ -444,7 +444,13 @@ fn runs_and_stats() {
     assert_eq!(runs.len(), 2);
     assert_eq!(stats["run"], 1);
     assert_eq!(runs[0]["exceptions"], 2);
-    assert!(runs[0]["summary"]["dropped"] == 0, "{}", runs[0]);
+    assert_eq!(runs[0]["state"], "ended", "{}", runs[0]);
+    assert_eq!(runs[0]["counters"]["dropped"], 0, "{}", runs[0]);
+    assert_eq!(
+        runs[0]["counters"]["captured"], runs[0]["counters"]["stored"],
+        "{}",
+        runs[0]
+    );
     assert_eq!(stats["top"][0]["mf"], "Shop.Loop.step");
     assert!(stats["top"][0]["calls"].as_u64().unwrap() >= 10_000);
     // The latest run is the default.
@@ -459,6 +465,7 @@ fn runs_and_stats() {
     let text = rec.cli(&["stats"]);
     assert!(text.contains("2 runs"), "{text}");
     assert!(text.contains("Run 2:"), "{text}");
+    assert!(text.contains("STATE") && text.contains("DROPPED"), "{text}");
 }
 
 #[test]

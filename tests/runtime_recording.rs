@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
-use runtime_support::{text, vm};
+use runtime_support::{check, text, vm};
 use store::{Call, CallFilter, OriginKind, ServedRequest, Snapshot, TreeItem, TreeLimits};
 
 /// Calls of one process, by function name.
@@ -402,15 +402,22 @@ fn huge_arguments_are_captured_cut_and_small() {
 #[test]
 fn without_the_library_wrapped_code_runs_unrecorded_and_says_why() {
     let vm = vm(false);
-    let out = vm.eval(
-        r#"
+    let output = vm
+        .command(
+            r#"
         3 = runtime_fixture:add(1, 2),
         {failed, {nif_not_loaded, Tried}} = elixir_scope_runtime:status(),
         6 = runtime_fixture:add(3, 3),
         io:format("tried ~p~n", [length(Tried)]),
         halt()."#,
-    );
-    assert!(out.contains("tried 4"), "{out}");
+        )
+        .output()
+        .unwrap();
+    check(&output);
+    // Standard output is the program's alone; the warning goes, once, to standard error.
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "tried 4\n");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("recording is off").count(), 1, "{stderr}");
     assert!(!vm.db.exists(), "nothing was recorded");
 }
 
@@ -485,7 +492,10 @@ fn after_kill_9_the_store_opens_with_every_committed_event_and_a_held_store_is_r
     let live = &reader.runs().unwrap()[0];
     assert_eq!(live.state(), "recording");
     let seen = reader.snapshot(None).unwrap().call_count().unwrap();
-    assert!(seen >= 2000, "a reader sees the sealed calls of a live run: {seen}");
+    assert!(
+        seen >= 2000,
+        "a reader sees the sealed calls of a live run: {seen}"
+    );
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
@@ -524,7 +534,10 @@ fn an_overflowing_ring_drops_whole_calls_never_a_call_without_its_end() {
     let store = vm.store();
     let summary = store.runs().unwrap()[0].summary.expect("a normal stop");
     assert!(summary.counters.dropped > 0, "the ring should overflow");
-    assert_eq!(summary.counters.captured, summary.counters.dropped + summary.counters.stored);
+    assert_eq!(
+        summary.counters.captured,
+        summary.counters.dropped + summary.counters.stored
+    );
     let snap = store.snapshot(None).unwrap();
     let calls = all_calls(&snap);
     assert!(calls.len() > 20, "some calls are kept: {}", calls.len());
@@ -623,27 +636,97 @@ fn a_flood_from_many_processes_drops_and_counts_while_memory_stays_bounded() {
 }
 
 #[test]
-fn a_second_vm_on_the_same_store_runs_unrecorded_and_says_the_store_is_held() {
+fn several_vms_record_into_one_store_at_once_while_a_reader_reads_every_run() {
     let vm = vm(true);
-    let mut first = vm.spawn(
-        r#"
-        3 = runtime_fixture:add(1, 2),
-        io:format("recording~n"),
-        timer:sleep(60000)."#,
-    );
-    let stdout = first.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "recording");
-    let out = vm.eval(
-        r#"
-        3 = runtime_fixture:add(1, 2),
-        {failed, Reason} = elixir_scope_runtime:status(),
-        io:format("~s~n", [Reason]),
-        halt()."#,
-    );
-    first.kill().unwrap();
-    first.wait().unwrap();
-    assert!(out.contains("held by another process"), "{out}");
+    // Each VM's standard output is its product: the sum of its calls' results, and nothing
+    // else (the runtime writes nothing there). Its counters go to standard error.
+    let program = r#"
+        Sum = lists:foldl(fun(Round, Acc) ->
+                                  S = lists:sum([runtime_fixture:add(I, Round)
+                                                 || I <- lists:seq(1, 1000)]),
+                                  timer:sleep(40),
+                                  Acc + S
+                          end, 0, lists:seq(1, 20)),
+        io:format("~p~n", [Sum]),
+        ok = elixir_scope_runtime:flush(),
+        #{captured := C, dropped := D, stored := S, run := R} = elixir_scope_runtime:stats(),
+        io:format(standard_error, "run ~p captured ~p dropped ~p stored ~p~n", [R, C, D, S]),
+        halt()."#;
+    let expected_sum: u64 = (1..=20u64)
+        .map(|round| (1..=1000u64).map(|i| i + round).sum::<u64>())
+        .sum();
+    let children: Vec<_> = (0..3).map(|_| vm.spawn(program)).collect();
+    // A reader in a loop while they record: it never fails, and what it sees only grows.
+    let db = vm.db.clone();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut seen: HashMap<u64, u64> = HashMap::new();
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                if let Ok(reader) = store::StoreReader::open(&db) {
+                    for run in reader.runs().expect("listing runs while VMs record") {
+                        let calls = reader
+                            .snapshot(Some(run.id))
+                            .expect("reading a live run")
+                            .call_count()
+                            .unwrap();
+                        let before = seen.insert(run.id, calls).unwrap_or(0);
+                        assert!(
+                            calls >= before,
+                            "run {} went from {before} to {calls}",
+                            run.id
+                        );
+                        reads += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            reads
+        })
+    };
+    let mut counters = Vec::new();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        check(&output);
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            format!("{expected_sum}\n"),
+            "a recording VM's standard output is the program's, byte for byte"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("run "))
+            .expect(&stderr)
+            .to_owned();
+        let n: Vec<u64> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
+        counters.push((n[0], n[1], n[2], n[3]));
+    }
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let reads = reader.join().unwrap();
+    assert!(reads > 0, "the reader read while the VMs recorded");
+    let reader = store::StoreReader::open(&vm.db).unwrap();
+    let runs = reader.runs().unwrap();
+    assert_eq!(runs.len(), 3, "one run per VM");
+    for (run, captured, dropped, stored) in counters {
+        let found = runs.iter().find(|r| r.id == run).expect("the VM's run");
+        assert_eq!(found.state(), "ended");
+        assert_eq!(
+            (dropped, captured),
+            (0, stored),
+            "run {run} kept everything"
+        );
+        let summary = found.summary.unwrap().counters;
+        assert_eq!(
+            (summary.captured, summary.stored, summary.dropped),
+            (captured, stored, 0)
+        );
+        let snap = reader.snapshot(Some(run)).unwrap();
+        assert_eq!(snap.call_count().unwrap(), 20_000, "run {run}");
+        assert_eq!(2 * snap.call_count().unwrap(), stored);
+    }
 }
 
 #[test]

@@ -609,7 +609,10 @@ failed(Owner, Reason) ->
     _ = load_gate({failed, Reason}),
     publish({failed, Reason}),
     Owner ! stop,
-    logger:warning("ElixirScope: recording is off, the runtime did not start: ~p", [Reason]),
+    %% Once, on standard error: never on standard output, which may be the program's product
+    %% (an escript's output that its tests compare). status/0 and stats/0 say it too.
+    io:format(standard_error, "ElixirScope: recording is off, the runtime did not start: ~p~n",
+              [Reason]),
     {error, Reason}.
 
 %% Wrapper frames take room in stack traces; elixir_scope_stacktrace makes room for them

@@ -292,16 +292,19 @@ pub(crate) fn encode(calls: &[PendingCall], compressor: &mut Compressor) -> Resu
         tails: 0,
     };
     let mut mfa_slot = |c: &mut Columns, module: u32, function: u32, arity: u8| -> u32 {
-        *mfa_index.entry((module, function, arity)).or_insert_with(|| {
-            c.mfas.push((module, function, arity));
-            (c.mfas.len() - 1) as u32
-        })
+        *mfa_index
+            .entry((module, function, arity))
+            .or_insert_with(|| {
+                c.mfas.push((module, function, arity));
+                (c.mfas.len() - 1) as u32
+            })
     };
     let (mut prev_id, mut prev_start) = (first.id, first.start);
     for (i, call) in calls.iter().enumerate() {
         if i > 0 {
             c.id_step.push(call.id - prev_id);
-            c.start_step.push(call.start.wrapping_sub(prev_start) as i64);
+            c.start_step
+                .push(call.start.wrapping_sub(prev_start) as i64);
         }
         prev_id = call.id;
         prev_start = call.start;
@@ -336,10 +339,7 @@ pub(crate) fn encode(calls: &[PendingCall], compressor: &mut Compressor) -> Resu
                 c.value_len.push(end.value.len() as u32);
                 values.extend_from_slice(&end.value);
                 if end.outcome != Outcome::Return {
-                    exceptions.push((
-                        call.id,
-                        (call.module as u64) << 32 | call.function as u64,
-                    ));
+                    exceptions.push((call.id, (call.module as u64) << 32 | call.function as u64));
                 }
             }
         }
@@ -403,7 +403,8 @@ fn decompress(frame: &[u8], raw: usize) -> Result<Vec<u8>> {
     if raw > MAX_RAW_BYTES {
         return Err(damaged("a part claims too many bytes"));
     }
-    let out = zstd::bulk::decompress(frame, raw).map_err(|_| damaged("a part does not decompress"))?;
+    let out =
+        zstd::bulk::decompress(frame, raw).map_err(|_| damaged("a part does not decompress"))?;
     if out.len() != raw {
         return Err(damaged("a part has the wrong length"));
     }
@@ -564,7 +565,9 @@ impl Block {
     /// The captured tail calls of the call at `position`.
     pub fn tails_of(&self, position: usize) -> impl Iterator<Item = &TailHead> {
         let from = self.tails.partition_point(|t| t.call < position);
-        self.tails[from..].iter().take_while(move |t| t.call == position)
+        self.tails[from..]
+            .iter()
+            .take_while(move |t| t.call == position)
     }
 }
 
@@ -629,13 +632,19 @@ mod tests {
             assert_eq!(head.id, call.id);
             assert_eq!(head.parent, call.parent);
             assert_eq!(head.pid, call.pid);
-            assert_eq!((head.module, head.function, head.arity), (7, call.function, 2));
+            assert_eq!(
+                (head.module, head.function, head.arity),
+                (7, call.function, 2)
+            );
             assert_eq!(head.start, call.start);
             assert_eq!(block.value(head.args).unwrap(), call.args.as_slice());
             match (&head.end, &call.end) {
                 (None, None) => {}
                 (Some(h), Some(c)) => {
-                    assert_eq!((h.time, h.outcome, h.tail_calls), (c.time, c.outcome, c.tail_calls));
+                    assert_eq!(
+                        (h.time, h.outcome, h.tail_calls),
+                        (c.time, c.outcome, c.tail_calls)
+                    );
                     assert_eq!(block.value(h.value).unwrap(), c.value.as_slice());
                 }
                 other => panic!("ends differ: {other:?}"),
@@ -651,7 +660,9 @@ mod tests {
 
     #[test]
     fn damaged_blocks_are_errors_not_panics() {
-        let calls: Vec<_> = (1..=50).map(|id| call(id, 1, Some(Outcome::Return))).collect();
+        let calls: Vec<_> = (1..=50)
+            .map(|id| call(id, 1, Some(Outcome::Return)))
+            .collect();
         let encoded = encode(&calls, &mut Compressor::new().unwrap()).unwrap();
         for cut in [0, 3, 10, 24, encoded.blob.len() / 2, encoded.blob.len() - 1] {
             assert!(Block::decode(&encoded.blob[..cut]).is_err(), "cut at {cut}");

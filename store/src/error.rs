@@ -47,7 +47,9 @@ pub enum StoreError {
         expected: u32,
     },
     /// A file whose content is damaged (it failed a checksum or could not be parsed).
-    #[error("{path}: the recording is damaged ({problem}); the other runs and segments still read")]
+    #[error(
+        "{path}: the recording is damaged ({problem}); the other runs and segments still read"
+    )]
     Damaged {
         /// The damaged file.
         path: PathBuf,

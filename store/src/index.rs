@@ -19,8 +19,8 @@ use crate::codec::{EndRow, ProcessRow, TailCallRow};
 use crate::error::{Context, Result, StoreError};
 use crate::layout;
 use crate::segment::{
-    Segment, ATOMS, BLOCKS, BLOCK_DIR, CLIENTS, EXCEPTIONS, FUNCTION_BLOCKS, LATE_ENDS,
-    LATE_TAILS, PID_BLOCKS, PROCESSES,
+    Segment, ATOMS, BLOCKS, BLOCK_DIR, CLIENTS, EXCEPTIONS, FUNCTION_BLOCKS, LATE_ENDS, LATE_TAILS,
+    PID_BLOCKS, PROCESSES,
 };
 use crate::writer::pair;
 
@@ -234,23 +234,23 @@ impl RunIndex {
             return Ok(block.clone());
         }
         let segment = &self.segments[b.segment];
-        let decoded = segment.read(|txn| {
-            let table = open(txn, BLOCKS)?.ok_or_else(|| StoreError::Damaged {
-                path: segment.path.clone(),
-                problem: "no blocks table".into(),
-            })?;
-            let blob = table
-                .get(b.no)
-                .during("reading a block")?
-                .ok_or_else(|| StoreError::Damaged {
+        let decoded =
+            segment.read(|txn| {
+                let table = open(txn, BLOCKS)?.ok_or_else(|| StoreError::Damaged {
                     path: segment.path.clone(),
-                    problem: format!("block {} is missing", b.no),
+                    problem: "no blocks table".into(),
                 })?;
-            Block::decode(blob.value()).map_err(|e| StoreError::Damaged {
-                path: segment.path.clone(),
-                problem: format!("block {}: {e}", b.no),
-            })
-        })?;
+                let blob = table.get(b.no).during("reading a block")?.ok_or_else(|| {
+                    StoreError::Damaged {
+                        path: segment.path.clone(),
+                        problem: format!("block {} is missing", b.no),
+                    }
+                })?;
+                Block::decode(blob.value()).map_err(|e| StoreError::Damaged {
+                    path: segment.path.clone(),
+                    problem: format!("block {}: {e}", b.no),
+                })
+            })?;
         let block = Rc::new(decoded);
         let mut cache = self.cache.borrow_mut();
         if cache.len() >= CACHED_BLOCKS {
@@ -726,7 +726,11 @@ impl Heads<'_> {
             if self.wanted(head) {
                 return Some(p);
             }
-            pos = if self.forward { Some(p + 1) } else { p.checked_sub(1) };
+            pos = if self.forward {
+                Some(p + 1)
+            } else {
+                p.checked_sub(1)
+            };
         }
         None
     }
@@ -738,7 +742,10 @@ impl Heads<'_> {
         let start = if self.forward {
             Some(block.heads.partition_point(|h| h.id < self.lo))
         } else {
-            block.heads.partition_point(|h| h.id <= self.hi).checked_sub(1)
+            block
+                .heads
+                .partition_point(|h| h.id <= self.hi)
+                .checked_sub(1)
         };
         if let Some(pos) = self.seek(&block, start) {
             let key = self.key(block.heads[pos].id);

@@ -48,7 +48,10 @@ pub(crate) fn create_store(dir: &Path) -> Result<()> {
     create_dir(dir)?;
     let ignore = dir.join(".gitignore");
     if !ignore.exists() {
-        write_atomically(&ignore, b"# ElixirScope recordings hold arguments: never commit them.\n*\n")?;
+        write_atomically(
+            &ignore,
+            b"# ElixirScope recordings hold arguments: never commit them.\n*\n",
+        )?;
     }
     create_dir(&dir.join(RUNS))
 }
@@ -396,7 +399,14 @@ mod tests {
         };
         assert_eq!(name.file_name(), "2-00000009-00000072.seg");
         assert_eq!(SegmentName::parse(&name.file_name()), Some(name));
-        for other in ["run", "lock", "0-1.seg", "x-1-2.seg", "0-5-4.seg", ".w-1-2.tmp"] {
+        for other in [
+            "run",
+            "lock",
+            "0-1.seg",
+            "x-1-2.seg",
+            "0-5-4.seg",
+            ".w-1-2.tmp",
+        ] {
             assert_eq!(SegmentName::parse(other), None, "{other}");
         }
     }
@@ -460,7 +470,11 @@ mod tests {
             Some("*")
         );
         assert_eq!(
-            runs(&store).unwrap().iter().map(|r| r.0).collect::<Vec<_>>(),
+            runs(&store)
+                .unwrap()
+                .iter()
+                .map(|r| r.0)
+                .collect::<Vec<_>>(),
             vec![1, 2]
         );
     }

@@ -155,7 +155,10 @@ impl Snapshot {
         let pid = root.head().pid;
         let bound = self.subtree_bound_of(&root)?;
         let mut out = Vec::new();
-        for at in self.index.heads(Select::Pid(pid), id + 1, bound.saturating_sub(1), true)? {
+        for at in self
+            .index
+            .heads(Select::Pid(pid), id + 1, bound.saturating_sub(1), true)?
+        {
             let at = at?;
             if out.len() >= limit {
                 break;
@@ -373,7 +376,10 @@ impl Snapshot {
                 && filter.until.is_none_or(|t| h.start <= t)
         };
         let mut out = Vec::new();
-        for at in self.candidates(filter, module, function, lo, hi)?.take(scan_limit) {
+        for at in self
+            .candidates(filter, module, function, lo, hi)?
+            .take(scan_limit)
+        {
             let at = at?;
             if !wanted(&at) {
                 continue;
@@ -400,7 +406,12 @@ impl Snapshot {
         hi: u64,
     ) -> Result<Box<dyn Iterator<Item = Result<HeadRef>> + 's>> {
         if let Some(pid) = filter.pid {
-            return Ok(Box::new(self.index.heads(Select::Pid(pid), lo, hi, false)?));
+            return Ok(Box::new(self.index.heads(
+                Select::Pid(pid),
+                lo,
+                hi,
+                false,
+            )?));
         }
         if let Some(module) = module {
             let functions = match function {
@@ -409,15 +420,19 @@ impl Snapshot {
             };
             let mut walks = Vec::new();
             for f in functions {
-                walks.push(self.index.heads(Select::Function(module, f), lo, hi, false)?);
+                walks.push(
+                    self.index
+                        .heads(Select::Function(module, f), lo, hi, false)?,
+                );
             }
             return Ok(Box::new(MergeNewest::new(walks)));
         }
         if filter.exceptions_only {
             let ids = self.index.exceptions(lo, hi)?;
-            return Ok(Box::new(ids.into_iter().filter_map(move |id| {
-                self.index.locate(id).transpose()
-            })));
+            return Ok(Box::new(
+                ids.into_iter()
+                    .filter_map(move |id| self.index.locate(id).transpose()),
+            ));
         }
         Ok(Box::new(self.index.heads(Select::All, lo, hi, false)?))
     }

@@ -443,8 +443,7 @@ impl Snapshot {
         most: usize,
     ) -> Result<()> {
         let shown = shown_index(nodes);
-        let entries =
-            self.links_during(STARTED, nodes[0].call.id, pid, bound, most)?;
+        let entries = self.links_during(STARTED, nodes[0].call.id, pid, bound, most)?;
         for (first, child) in entries {
             let Some(origin) = self.origin_call(child)? else {
                 continue;
@@ -511,8 +510,7 @@ impl Snapshot {
         most: usize,
     ) -> Result<()> {
         let shown = shown_index(nodes);
-        let entries =
-            self.links_during(SERVED, nodes[0].call.id, pid, bound, most)?;
+        let entries = self.links_during(SERVED, nodes[0].call.id, pid, bound, most)?;
         for (id, server) in entries {
             let Some(call) = self.call(id)? else {
                 continue;

@@ -64,9 +64,7 @@ impl StoreReader {
         let run = match run {
             Some(id) => self.run(id)?,
             None => {
-                let (id, dir) = layout::runs(&self.path)?
-                    .pop()
-                    .ok_or(StoreError::NoRuns)?;
+                let (id, dir) = layout::runs(&self.path)?.pop().ok_or(StoreError::NoRuns)?;
                 read_run(id, &dir)?
             }
         };

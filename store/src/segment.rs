@@ -130,7 +130,11 @@ impl Contents {
     pub fn bytes(&self) -> usize {
         self.blocks.iter().map(|b| b.1.len()).sum::<usize>()
             + self.late_ends.iter().map(|e| e.1.len() + 8).sum::<usize>()
-            + self.late_tails.iter().map(|e| e.1.len() + 16).sum::<usize>()
+            + self
+                .late_tails
+                .iter()
+                .map(|e| e.1.len() + 16)
+                .sum::<usize>()
             + 16 * (self.pid_blocks.len() + self.function_blocks.len() + self.exceptions.len())
     }
 }

@@ -539,7 +539,11 @@ fn each_start_is_a_new_run_and_queries_default_to_the_latest() {
     let summary = runs[1].summary.unwrap();
     assert_eq!(summary.ended_unix_ns, 1);
     assert_eq!(
-        (summary.counters.captured, summary.counters.dropped, summary.counters.stored),
+        (
+            summary.counters.captured,
+            summary.counters.dropped,
+            summary.counters.stored
+        ),
         (2, 3, 1)
     );
     assert_eq!((runs[1].state(), runs[0].state()), ("ended", "killed"));
@@ -583,7 +587,10 @@ fn writers_record_side_by_side_and_a_live_run_is_read_while_it_records() {
     let snap = reader.snapshot(Some(a.run())).unwrap();
     assert!(snap.call(1).unwrap().unwrap().end.is_none());
     write_sealed(&mut a, vec![ret(1, 30), enter(2, 40, None, 1, MOD_A, G)]);
-    assert!(snap.call(2).unwrap().is_none(), "a snapshot does not change");
+    assert!(
+        snap.call(2).unwrap().is_none(),
+        "a snapshot does not change"
+    );
     let snap = reader.snapshot(Some(a.run())).unwrap();
     assert_eq!(snap.call(1).unwrap().unwrap().end.unwrap().time, 30);
     assert!(snap.call(2).unwrap().is_some());
@@ -607,7 +614,9 @@ fn fill(store: &Store, runs: usize, calls: u64, cap: u64) -> Vec<u64> {
             let mut e = enter(id, id * 10, None, id % 7, MOD_A, F);
             if let EventKind::Enter(e) = &mut e.kind {
                 // Values that do not compress away: the test needs bytes.
-                e.args = (0..64).map(|i| (id.wrapping_mul(2654435761) >> (i % 32)) as u8).collect();
+                e.args = (0..64)
+                    .map(|i| (id.wrapping_mul(2654435761) >> (i % 32)) as u8)
+                    .collect();
             }
             batch.push(e);
             batch.push(ret(id, id * 10 + 1));
@@ -695,7 +704,10 @@ fn retention_drops_the_oldest_segments_of_a_run_that_alone_is_too_big() {
         assert!(calls.iter().all(|c| c.pid == pid && c.end.is_some()));
         by_pid += calls.len() as u64;
     }
-    assert_eq!(by_pid, count, "the process index holds exactly what is left");
+    assert_eq!(
+        by_pid, count,
+        "the process index holds exactly what is left"
+    );
     let by_function = snap
         .calls(&CallFilter {
             module: Some("mod_a".into()),
@@ -703,7 +715,11 @@ fn retention_drops_the_oldest_segments_of_a_run_that_alone_is_too_big() {
             ..Default::default()
         })
         .unwrap();
-    assert_eq!(by_function.len() as u64, count, "so does the function index");
+    assert_eq!(
+        by_function.len() as u64,
+        count,
+        "so does the function index"
+    );
     assert_eq!(snap.top_functions(5).unwrap()[0].calls, count);
     assert_eq!(snap.counts().unwrap().calls, count);
 }

@@ -3,8 +3,8 @@
 use std::num::NonZeroU64;
 
 use store::{
-    AtomKey, AtomNames, End, Enter, Event, EventKind, FoldReason, Outcome,
-    RunInfo, Store, Tree, TreeItem, TreeLimits,
+    AtomKey, AtomNames, End, Enter, Event, EventKind, FoldReason, Outcome, RunInfo, Store, Tree,
+    TreeItem, TreeLimits,
 };
 
 /// Atom keys are indexes into a fixed list of names.

@@ -113,7 +113,9 @@ impl Pipeline {
         let (sealed, to_maintain) = bounded(1);
         let maintainer = {
             let shared = shared.clone();
-            spawn("es_maintenance", move || maintain(maintenance, to_maintain, shared))
+            spawn("es_maintenance", move || {
+                maintain(maintenance, to_maintain, shared)
+            })
         };
         let writer = maintainer.and_then(|maintainer| {
             let recorder = recorder.clone();
@@ -460,9 +462,7 @@ impl Writer {
         let counts = self.recorder.counts();
         let sealed = writer.seal(self.recorder.captured(&counts), counts.dropped);
         let counters = writer.counters();
-        self.shared
-            .stored
-            .store(counters.stored, Ordering::Release);
+        self.shared.stored.store(counters.stored, Ordering::Release);
         self.shared
             .write_failed
             .fetch_max(counters.write_failed, Ordering::Relaxed);
@@ -495,9 +495,7 @@ impl Writer {
         );
         match finished {
             Ok(counters) => {
-                self.shared
-                    .stored
-                    .store(counters.stored, Ordering::Release);
+                self.shared.stored.store(counters.stored, Ordering::Release);
                 Ok(())
             }
             Err(e) => {
