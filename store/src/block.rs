@@ -216,33 +216,52 @@ pub(crate) struct Block {
     values: OnceCell<Vec<u8>>,
 }
 
-/// Compression of blocks, with a reusable context.
-pub(crate) struct Compressor {
+/// Encodes blocks, reusing its compression context and buffers from block to block (the
+/// drain encodes thousands of blocks a second).
+pub(crate) struct Encoder {
     zstd: zstd::bulk::Compressor<'static>,
+    columns: Columns,
+    values: Vec<u8>,
+    heads: Vec<u8>,
+    heads_z: Vec<u8>,
+    values_z: Vec<u8>,
 }
 
-impl Compressor {
-    /// A compressor at the store's level, writing frames with checksums.
-    pub fn new() -> Result<Compressor> {
-        let mut zstd = zstd::bulk::Compressor::new(LEVEL).map_err(|e| StoreError::Io {
-            path: Default::default(),
-            during: "starting the compressor",
-            source: e,
-        })?;
-        zstd.include_checksum(true).map_err(|e| StoreError::Io {
-            path: Default::default(),
-            during: "starting the compressor",
-            source: e,
-        })?;
-        Ok(Compressor { zstd })
+fn compression_error(during: &'static str, source: std::io::Error) -> StoreError {
+    StoreError::Io {
+        path: Default::default(),
+        during,
+        source,
+    }
+}
+
+impl Encoder {
+    /// An encoder at the store's level, writing frames with checksums.
+    pub fn new() -> Result<Encoder> {
+        let mut zstd = zstd::bulk::Compressor::new(LEVEL)
+            .map_err(|e| compression_error("starting the compressor", e))?;
+        zstd.include_checksum(true)
+            .map_err(|e| compression_error("starting the compressor", e))?;
+        Ok(Encoder {
+            zstd,
+            columns: Columns::default(),
+            values: Vec::new(),
+            heads: Vec::new(),
+            heads_z: Vec::new(),
+            values_z: Vec::new(),
+        })
     }
 
-    fn compress(&mut self, bytes: &[u8]) -> Result<Vec<u8>> {
-        self.zstd.compress(bytes).map_err(|e| StoreError::Io {
-            path: Default::default(),
-            during: "compressing a block",
-            source: e,
-        })
+    fn compress(
+        zstd: &mut zstd::bulk::Compressor<'static>,
+        bytes: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        out.clear();
+        out.reserve(zstd::zstd_safe::compress_bound(bytes.len()));
+        zstd.compress_to_buffer(bytes, out)
+            .map_err(|e| compression_error("compressing a block", e))?;
+        Ok(())
     }
 }
 
@@ -265,23 +284,43 @@ fn kind_outcome(kind: u8) -> Option<Outcome> {
     })
 }
 
+impl Columns {
+    fn clear(&mut self) {
+        self.id_step.clear();
+        self.parent_back.clear();
+        self.pids.clear();
+        self.pid_of.clear();
+        self.mfas.clear();
+        self.mfa_of.clear();
+        self.scheduler.clear();
+        self.start_step.clear();
+        self.end_kind.clear();
+        self.end_after.clear();
+        self.end_scheduler.clear();
+        self.tail_count.clear();
+        self.value_len.clear();
+        self.args_len.clear();
+        self.tails.clear();
+    }
+}
+
 /// Encodes `calls` (sorted by id, not empty) as a block.
-pub(crate) fn encode(calls: &[PendingCall], compressor: &mut Compressor) -> Result<EncodedBlock> {
+pub(crate) fn encode(calls: &[PendingCall], encoder: &mut Encoder) -> Result<EncodedBlock> {
     debug_assert!(calls.windows(2).all(|w| w[0].id < w[1].id));
     let first = calls.first().ok_or(StoreError::Corrupt {
         what: "block",
         problem: "no calls",
     })?;
-    let mut c = Columns {
-        first_id: first.id,
-        first_start: first.start,
-        ..Columns::default()
-    };
+    let c = &mut encoder.columns;
+    c.clear();
+    c.first_id = first.id;
+    c.first_start = first.start;
+    let values = &mut encoder.values;
+    values.clear();
     let mut pid_index = rustc_hash::FxHashMap::default();
     let mut mfa_index = rustc_hash::FxHashMap::default();
     let mut pid_calls: Vec<u32> = Vec::new();
     let mut mf_calls: rustc_hash::FxHashMap<(u32, u32), u32> = Default::default();
-    let mut values = Vec::with_capacity(calls.iter().map(PendingCall::value_bytes).sum());
     let mut exceptions = Vec::new();
     let mut meta = BlockMeta {
         min_id: first.id,
@@ -292,19 +331,16 @@ pub(crate) fn encode(calls: &[PendingCall], compressor: &mut Compressor) -> Resu
         tails: 0,
     };
     let mut mfa_slot = |c: &mut Columns, module: u32, function: u32, arity: u8| -> u32 {
-        *mfa_index
-            .entry((module, function, arity))
-            .or_insert_with(|| {
-                c.mfas.push((module, function, arity));
-                (c.mfas.len() - 1) as u32
-            })
+        *mfa_index.entry((module, function, arity)).or_insert_with(|| {
+            c.mfas.push((module, function, arity));
+            (c.mfas.len() - 1) as u32
+        })
     };
     let (mut prev_id, mut prev_start) = (first.id, first.start);
     for (i, call) in calls.iter().enumerate() {
         if i > 0 {
             c.id_step.push(call.id - prev_id);
-            c.start_step
-                .push(call.start.wrapping_sub(prev_start) as i64);
+            c.start_step.push(call.start.wrapping_sub(prev_start) as i64);
         }
         prev_id = call.id;
         prev_start = call.start;
@@ -323,7 +359,7 @@ pub(crate) fn encode(calls: &[PendingCall], compressor: &mut Compressor) -> Resu
         });
         pid_calls[pid_slot as usize] += 1;
         c.pid_of.push(pid_slot);
-        let mfa = mfa_slot(&mut c, call.module, call.function, call.arity);
+        let mfa = mfa_slot(c, call.module, call.function, call.arity);
         c.mfa_of.push(mfa);
         *mf_calls.entry((call.module, call.function)).or_default() += 1;
         c.scheduler.push(call.scheduler);
@@ -339,14 +375,17 @@ pub(crate) fn encode(calls: &[PendingCall], compressor: &mut Compressor) -> Resu
                 c.value_len.push(end.value.len() as u32);
                 values.extend_from_slice(&end.value);
                 if end.outcome != Outcome::Return {
-                    exceptions.push((call.id, (call.module as u64) << 32 | call.function as u64));
+                    exceptions.push((
+                        call.id,
+                        (call.module as u64) << 32 | call.function as u64,
+                    ));
                 }
             }
         }
     }
     for (i, call) in calls.iter().enumerate() {
         for tail in &call.tails {
-            let mfa = mfa_slot(&mut c, tail.module, tail.function, tail.arity);
+            let mfa = mfa_slot(c, tail.module, tail.function, tail.arity);
             c.tails.push(TailColumn {
                 call: i as u32,
                 index: tail.index,
@@ -358,12 +397,15 @@ pub(crate) fn encode(calls: &[PendingCall], compressor: &mut Compressor) -> Resu
         }
     }
     meta.tails = c.tails.len() as u32;
-    let heads = postcard::to_stdvec(&c).map_err(|_| StoreError::Corrupt {
+    let mut heads = std::mem::take(&mut encoder.heads);
+    heads.clear();
+    let heads = postcard::to_extend(&*c, heads).map_err(|_| StoreError::Corrupt {
         what: "block",
         problem: "cannot serialize its columns",
     })?;
-    let heads_z = compressor.compress(&heads)?;
-    let values_z = compressor.compress(&values)?;
+    Encoder::compress(&mut encoder.zstd, &heads, &mut encoder.heads_z)?;
+    Encoder::compress(&mut encoder.zstd, values, &mut encoder.values_z)?;
+    let (heads_z, values_z) = (&encoder.heads_z, &encoder.values_z);
     let mut blob = Vec::with_capacity(HEADER_BYTES + heads_z.len() + values_z.len());
     blob.extend_from_slice(&MAGIC);
     for n in [
@@ -375,8 +417,10 @@ pub(crate) fn encode(calls: &[PendingCall], compressor: &mut Compressor) -> Resu
     ] {
         blob.extend_from_slice(&(n as u32).to_le_bytes());
     }
-    blob.extend_from_slice(&heads_z);
-    blob.extend_from_slice(&values_z);
+    blob.extend_from_slice(heads_z);
+    blob.extend_from_slice(values_z);
+    encoder.heads = heads;
+    let c = &encoder.columns;
     let mut atoms: Vec<u32> = c.mfas.iter().flat_map(|&(m, f, _)| [m, f]).collect();
     atoms.sort_unstable();
     atoms.dedup();
@@ -620,8 +664,7 @@ mod tests {
                 call(id * 3, id % 4, outcome)
             })
             .collect();
-        let mut compressor = Compressor::new().unwrap();
-        let encoded = encode(&calls, &mut compressor).unwrap();
+        let encoded = encode(&calls, &mut Encoder::new().unwrap()).unwrap();
         assert_eq!(encoded.meta.min_id, 3);
         assert_eq!(encoded.meta.max_id, 900);
         assert_eq!(encoded.meta.calls, 300);
@@ -663,7 +706,7 @@ mod tests {
         let calls: Vec<_> = (1..=50)
             .map(|id| call(id, 1, Some(Outcome::Return)))
             .collect();
-        let encoded = encode(&calls, &mut Compressor::new().unwrap()).unwrap();
+        let encoded = encode(&calls, &mut Encoder::new().unwrap()).unwrap();
         for cut in [0, 3, 10, 24, encoded.blob.len() / 2, encoded.blob.len() - 1] {
             assert!(Block::decode(&encoded.blob[..cut]).is_err(), "cut at {cut}");
         }

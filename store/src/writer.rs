@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::block::{
-    self, Compressor, PendingCall, PendingEnd, PendingTail, BLOCK_BYTES, BLOCK_CALLS,
+    self, Encoder, PendingCall, PendingEnd, PendingTail, BLOCK_BYTES, BLOCK_CALLS,
 };
 use crate::codec::{EndRow, ProcessRow, TailCallRow};
 use crate::error::Result;
@@ -78,7 +78,9 @@ pub struct RunWriter {
     orphan_ends: FxHashMap<u64, PendingEnd>,
     orphan_tails: FxHashMap<u64, Vec<PendingTail>>,
     open: OpenSegment,
-    compressor: Compressor,
+    encoder: Encoder,
+    /// The calls of the block being cut (a buffer kept from block to block).
+    cut: Vec<PendingCall>,
     next_block: u32,
     next_segment: u64,
     counters: Counters,
@@ -156,9 +158,10 @@ impl Staging {
         }
     }
 
-    /// The oldest calls, up to `BLOCK_CALLS` or `BLOCK_BYTES` of values, sorted by id.
-    fn take_block(&mut self) -> Vec<PendingCall> {
-        let mut out = Vec::with_capacity(BLOCK_CALLS.min(self.calls.len()));
+    /// Moves the oldest calls, up to `BLOCK_CALLS` or `BLOCK_BYTES` of values, into `out`,
+    /// sorted by id.
+    fn take_block(&mut self, out: &mut Vec<PendingCall>) {
+        out.clear();
         let mut bytes = 0;
         while out.len() < BLOCK_CALLS && bytes < BLOCK_BYTES {
             let Some(call) = self.calls.pop_front() else {
@@ -172,9 +175,11 @@ impl Staging {
             out.push(call);
         }
         self.bytes = self.bytes.saturating_sub(bytes);
-        out.sort_unstable_by_key(|c| c.id);
+        // Arrival order is id order unless ring lanes interleaved.
+        if !out.is_sorted_by_key(|c| c.id) {
+            out.sort_unstable_by_key(|c| c.id);
+        }
         out.dedup_by_key(|c| c.id);
-        out
     }
 
     fn len(&self) -> usize {
@@ -236,7 +241,8 @@ impl RunWriter {
             orphan_ends: FxHashMap::default(),
             orphan_tails: FxHashMap::default(),
             open: OpenSegment::default(),
-            compressor: Compressor::new()?,
+            encoder: Encoder::new()?,
+            cut: Vec::with_capacity(BLOCK_CALLS),
             next_block: 1,
             next_segment: 1,
             counters: Counters::default(),
@@ -416,11 +422,20 @@ impl RunWriter {
 
     /// Writes the oldest staged calls as a block of the open segment.
     fn cut_block(&mut self) -> Result<()> {
-        let calls = self.staging.take_block();
+        let mut calls = std::mem::take(&mut self.cut);
+        self.staging.take_block(&mut calls);
         if calls.is_empty() {
+            self.cut = calls;
             return Ok(());
         }
-        let encoded = block::encode(&calls, &mut self.compressor)?;
+        let encoded = block::encode(&calls, &mut self.encoder);
+        let encoded = match encoded {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                self.cut = calls;
+                return Err(e);
+            }
+        };
         let no = self.next_block;
         self.next_block += 1;
         let mut events = 0;
@@ -451,6 +466,8 @@ impl RunWriter {
         c.blocks.push((no, encoded.blob, encoded.meta));
         open.block_events.push_back(events);
         open.events += events;
+        calls.clear();
+        self.cut = calls;
         Ok(())
     }
 
