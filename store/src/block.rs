@@ -214,6 +214,8 @@ pub(crate) struct Block {
     values_z: Vec<u8>,
     values_raw: usize,
     values: OnceCell<Vec<u8>>,
+    /// The file it came from, named in errors.
+    origin: std::path::PathBuf,
 }
 
 /// Encodes blocks, reusing its compression context and buffers from block to block (the
@@ -331,16 +333,19 @@ pub(crate) fn encode(calls: &[PendingCall], encoder: &mut Encoder) -> Result<Enc
         tails: 0,
     };
     let mut mfa_slot = |c: &mut Columns, module: u32, function: u32, arity: u8| -> u32 {
-        *mfa_index.entry((module, function, arity)).or_insert_with(|| {
-            c.mfas.push((module, function, arity));
-            (c.mfas.len() - 1) as u32
-        })
+        *mfa_index
+            .entry((module, function, arity))
+            .or_insert_with(|| {
+                c.mfas.push((module, function, arity));
+                (c.mfas.len() - 1) as u32
+            })
     };
     let (mut prev_id, mut prev_start) = (first.id, first.start);
     for (i, call) in calls.iter().enumerate() {
         if i > 0 {
             c.id_step.push(call.id - prev_id);
-            c.start_step.push(call.start.wrapping_sub(prev_start) as i64);
+            c.start_step
+                .push(call.start.wrapping_sub(prev_start) as i64);
         }
         prev_id = call.id;
         prev_start = call.start;
@@ -375,10 +380,7 @@ pub(crate) fn encode(calls: &[PendingCall], encoder: &mut Encoder) -> Result<Enc
                 c.value_len.push(end.value.len() as u32);
                 values.extend_from_slice(&end.value);
                 if end.outcome != Outcome::Return {
-                    exceptions.push((
-                        call.id,
-                        (call.module as u64) << 32 | call.function as u64,
-                    ));
+                    exceptions.push((call.id, (call.module as u64) << 32 | call.function as u64));
                 }
             }
         }
@@ -584,7 +586,14 @@ impl Block {
             values_z: body[heads_z..].to_vec(),
             values_raw,
             values: OnceCell::new(),
+            origin: Default::default(),
         })
+    }
+
+    /// The block, naming `origin` (its segment file) in the errors of [`Block::value`].
+    pub fn from_file(mut self, origin: &std::path::Path) -> Block {
+        self.origin = origin.to_path_buf();
+        self
     }
 
     /// The position of call `id`, if the block holds it.
@@ -594,10 +603,15 @@ impl Block {
 
     /// The bytes of a value of this block.
     pub fn value(&self, span: Span) -> Result<&[u8]> {
+        let damaged = |problem: &str| StoreError::Damaged {
+            path: self.origin.clone(),
+            problem: format!("a block's values: {problem}"),
+        };
         let values = match self.values.get() {
             Some(v) => v,
             None => {
-                let v = decompress(&self.values_z, self.values_raw)?;
+                let v = decompress(&self.values_z, self.values_raw)
+                    .map_err(|e| damaged(&e.to_string()))?;
                 self.values.get_or_init(|| v)
             }
         };

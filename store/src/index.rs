@@ -246,10 +246,12 @@ impl RunIndex {
                         problem: format!("block {} is missing", b.no),
                     }
                 })?;
-                Block::decode(blob.value()).map_err(|e| StoreError::Damaged {
-                    path: segment.path.clone(),
-                    problem: format!("block {}: {e}", b.no),
-                })
+                Block::decode(blob.value())
+                    .map(|block| block.from_file(&segment.path))
+                    .map_err(|e| StoreError::Damaged {
+                        path: segment.path.clone(),
+                        problem: format!("block {}: {e}", b.no),
+                    })
             })?;
         let block = Rc::new(decoded);
         let mut cache = self.cache.borrow_mut();

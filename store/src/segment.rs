@@ -290,7 +290,7 @@ impl std::fmt::Debug for Segment {
 impl Segment {
     /// Opens a sealed segment read-only (a shared lock: any number of readers at once).
     pub fn open(path: &Path) -> Result<Segment> {
-        guarded(path, || {
+        let opened = guarded(path, || {
             let db = Builder::new()
                 .set_cache_size(CACHE_BYTES)
                 .open_read_only(path)
@@ -313,13 +313,36 @@ impl Segment {
                 path: path.to_path_buf(),
                 meta,
             })
-        })
+        });
+        opened.map_err(|e| naming(path, e))
     }
 
-    /// Runs `f` over the segment's read transaction, a panic inside redb turned into an error
-    /// naming the file.
+    /// Runs `f` over the segment's read transaction; what goes wrong (a panic inside redb, an
+    /// error of redb, a record that does not decode) becomes an error naming the file.
     pub fn read<T>(&self, f: impl FnOnce(&ReadTransaction) -> Result<T>) -> Result<T> {
-        guarded(&self.path, || f(&self.txn))
+        guarded(&self.path, || f(&self.txn)).map_err(|e| naming(&self.path, e))
+    }
+}
+
+/// `e`, naming the segment it came from.
+fn naming(path: &Path, e: StoreError) -> StoreError {
+    match e {
+        StoreError::Redb { during, source } => match *source {
+            redb::Error::Io(io) => StoreError::Io {
+                path: path.to_path_buf(),
+                during,
+                source: io,
+            },
+            other => StoreError::Damaged {
+                path: path.to_path_buf(),
+                problem: format!("{during}: {other}"),
+            },
+        },
+        StoreError::Corrupt { what, problem } => StoreError::Damaged {
+            path: path.to_path_buf(),
+            problem: format!("a {what} record: {problem}"),
+        },
+        other => other,
     }
 }
 

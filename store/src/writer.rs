@@ -30,9 +30,7 @@ use std::path::{Path, PathBuf};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::block::{
-    self, Encoder, PendingCall, PendingEnd, PendingTail, BLOCK_BYTES, BLOCK_CALLS,
-};
+use crate::block::{self, Encoder, PendingCall, PendingEnd, PendingTail, BLOCK_BYTES, BLOCK_CALLS};
 use crate::codec::{EndRow, ProcessRow, TailCallRow};
 use crate::error::Result;
 use crate::event::{AtomKey, AtomNames, Event, EventKind, OriginKind, Outcome};
