@@ -39,8 +39,9 @@ use crate::model::{Counters, Run, RunInfo, RunSummary};
 use crate::retention::{Maintenance, Retention};
 use crate::segment::{self, Contents, SegmentMeta};
 
-/// The open segment is given up, oldest blocks first, past this many bytes that could not be
-/// sealed (a full disk): memory stays bounded while the disk is full.
+/// By default, the open segment is given up, oldest blocks first, past this many bytes that
+/// could not be sealed (a full disk): memory stays bounded while the disk is full (see
+/// [`RunWriter::hold_at_most`]).
 pub const MAX_UNSEALED_BYTES: usize = 64 << 20;
 
 /// At most this many process records are remembered to repeat them in later segments (each
@@ -82,6 +83,7 @@ pub struct RunWriter {
     next_block: u32,
     next_segment: u64,
     counters: Counters,
+    max_unsealed: usize,
 }
 
 impl std::fmt::Debug for RunWriter {
@@ -244,7 +246,13 @@ impl RunWriter {
             next_block: 1,
             next_segment: 1,
             counters: Counters::default(),
+            max_unsealed: MAX_UNSEALED_BYTES,
         })
+    }
+
+    /// Holds at most `bytes` that could not be sealed (default [`MAX_UNSEALED_BYTES`]).
+    pub fn hold_at_most(&mut self, bytes: usize) {
+        self.max_unsealed = bytes;
     }
 
     /// The run's number.
@@ -537,7 +545,7 @@ impl RunWriter {
     /// After a failed seal: gives up the oldest blocks while the open segment is too big.
     fn give_up_past_limit(&mut self) {
         let open = &mut self.open;
-        while open.contents.bytes() > MAX_UNSEALED_BYTES && !open.contents.blocks.is_empty() {
+        while open.contents.bytes() > self.max_unsealed && !open.contents.blocks.is_empty() {
             open.contents.blocks.remove(0);
             let events = open.block_events.pop_front().unwrap_or(0);
             open.events = open.events.saturating_sub(events);

@@ -60,6 +60,9 @@ pub struct Config {
     pub checkpoint_interval: Duration,
     /// The store's retention cap.
     pub retention: Retention,
+    /// The most bytes of blocks the writer holds while the store refuses writes (a full
+    /// disk); past it the oldest are given up and counted as `write_failed`.
+    pub unsealed_bytes: usize,
 }
 
 impl Config {
@@ -78,6 +81,7 @@ impl Config {
             commit_interval: DEFAULT_COMMIT_INTERVAL,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
             retention: Retention::default(),
+            unsealed_bytes: store::writer::MAX_UNSEALED_BYTES,
         }
     }
 
@@ -98,5 +102,6 @@ impl Config {
         self.ring_capacity * std::mem::size_of::<store::Event>()
             + self.ring_bytes
             + (self.channel_batches + 2) * self.batch_bytes
+            + self.unsealed_bytes
     }
 }

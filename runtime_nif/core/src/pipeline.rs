@@ -96,7 +96,8 @@ impl Pipeline {
     pub fn start(config: Config, info: &RunInfo) -> Result<Pipeline, RuntimeError> {
         let config = config.normalized();
         let store = Store::open(&config.db_path)?;
-        let writer = store.begin_run(info)?;
+        let mut writer = store.begin_run(info)?;
+        writer.hold_at_most(config.unsealed_bytes);
         let run = writer.run();
         let maintenance = writer.maintenance(config.retention);
         let recorder = Arc::new(Recorder::new(&config));
