@@ -453,7 +453,7 @@ fn many_processes_racing_to_start_the_runtime_start_it_once() {
 }
 
 #[test]
-fn after_kill_9_the_store_opens_with_every_committed_event_and_a_held_store_is_refused() {
+fn after_kill_9_the_store_reads_every_sealed_event_without_a_write_and_a_live_run_reads_too() {
     let vm = vm(true);
     let mut child = vm.spawn(
         r#"
@@ -499,9 +499,11 @@ fn after_kill_9_the_store_opens_with_every_committed_event_and_a_held_store_is_r
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
-    let store = vm.store();
+    // What the killed VM left reads without writing a byte (as from a read-only copy).
+    let before = files_with_times(&vm.db);
+    let store = store::StoreReader::open(&vm.db).unwrap();
     let run = &store.runs().unwrap()[0];
-    assert!(run.summary.is_none(), "a killed VM records no summary");
+    assert_eq!(run.state(), "killed", "a killed VM records no summary");
     let snap = store.snapshot(None).unwrap();
     let flushed_calls = snap
         .calls(&CallFilter {
@@ -518,6 +520,29 @@ fn after_kill_9_the_store_opens_with_every_committed_event_and_a_held_store_is_r
         count * 2 >= durable,
         "{count} calls for {durable} durable events"
     );
+    assert_eq!(
+        files_with_times(&vm.db),
+        before,
+        "reading changed the recording"
+    );
+}
+
+/// Every file under `dir` with its bytes and modification time.
+fn files_with_times(
+    dir: &std::path::Path,
+) -> Vec<(std::path::PathBuf, Vec<u8>, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_with_times(&path));
+        } else {
+            let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+            out.push((path.clone(), std::fs::read(&path).unwrap(), modified));
+        }
+    }
+    out.sort();
+    out
 }
 
 #[test]
