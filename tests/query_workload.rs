@@ -617,3 +617,46 @@ fn at_the_iex_prompt_calls_prints_a_table_and_the_docs_are_there() {
         "docs of show_trace/2:\n{out}"
     );
 }
+
+#[test]
+fn iex_in_another_vm_reads_every_run_of_the_project() {
+    let rec = recorded();
+    // A copy of the recording, so that this VM's run is not one the other tests count.
+    let copy = tempfile::tempdir().unwrap();
+    let db = copy.path().join("store");
+    support::copy_sources(&rec.db, &db);
+    // A third VM of the project: its own run is 3; runs 1 and 2 came from other VMs.
+    let script = r##"
+        Shop.Loop.run(1)
+        runs = ElixirScope.runs(print: false)
+        IO.puts("runs " <> Enum.map_join(runs, ",", &"#{&1.run}:#{&1.state}:#{&1.this}:#{&1.dropped}"))
+        [c] = ElixirScope.calls(run: 1, module: Shop.Loop, function: :run, limit: 1, print: false)
+        IO.puts("run 1 #{c.id} #{c.function} #{inspect(c.args)}")
+        [l] = ElixirScope.calls(run: :latest, limit: 1, print: false)
+        IO.puts("latest #{l.function}")
+        %{call: root} = ElixirScope.trace(c.id, run: 1, calls: 1)
+        IO.puts("tree #{root.id}")
+        try do
+          ElixirScope.calls(run: 0)
+        rescue
+          e in ArgumentError -> IO.puts(Exception.message(e))
+        end
+    "##;
+    let output = Command::new(executable("mix", "elixir"))
+        .args(["run", "-e", script])
+        .current_dir(rec.project())
+        .env("MIX_ENV", "dev")
+        .env("ELIXIR_SCOPE_DB", &db)
+        .output()
+        .expect("running mix");
+    let out = check(&output, "mix run reading other runs");
+    assert!(
+        out.contains("runs 1:ended:false:0,2:ended:false:0,3:recording:true:0"),
+        "{out}"
+    );
+    let loop_id = rec.id("loop");
+    assert!(out.contains(&format!("run 1 {loop_id} run [")), "{out}");
+    assert!(out.contains("latest step"), "{out}");
+    assert!(out.contains(&format!("tree {loop_id}")), "{out}");
+    assert!(out.contains("bad value for :run: 0"), "{out}");
+}

@@ -68,7 +68,7 @@ defmodule ElixirScope do
   alias ElixirScope.{Format, Query}
 
   @doc """
-  Recorded calls of this run, newest first.
+  Recorded calls of this run, newest first (`run:` reads another run of the project).
 
   Options (all optional, combined with "and"):
 
@@ -81,6 +81,9 @@ defmodule ElixirScope do
     * `:exceptions` - `true` for only calls that raised
     * `:limit` - at most this many (default 20, at most 100,000)
     * `:print` - print the table (default: when called at the IEx prompt)
+    * `:run` - read another run of the project's recording than this VM's: a run number
+      (`runs/0` lists them, live ones too, such as a `mix test` running in another terminal)
+      or `:latest`; pids of another VM's run are shown as that VM numbered them
 
   ## Examples
 
@@ -249,6 +252,33 @@ defmodule ElixirScope do
   end
 
   defp nest(lines, _depth), do: {[], lines}
+
+  @doc """
+  Every run of the project's recording, oldest first: this VM's (marked `*`), runs other VMs
+  record now (`recording`), and those that ended (`ended`, or `killed` when their VM stopped
+  without a normal stop), with the events each captured and lost (dropped because the ring
+  was full, or not written). Prints the table at the IEx prompt (`print:` overrides).
+
+  ## Examples
+
+      iex> ElixirScope.runs()
+        RUN  STARTED              NODE           STATE      CAPTURED  DROPPED
+        1    2026-12-03 14:01:09  nonode@nohost  ended      20,071    0
+      * 2    2026-12-03 14:03:21  nonode@nohost  recording  1,204     0
+      [%{run: 1, state: :ended, ...}, %{run: 2, state: :recording, this: true, ...}]
+  """
+  @spec runs(keyword) :: [map]
+  def runs(opts \\ []) do
+    Query.quietly(fn ->
+      runs = Query.runs()
+
+      if Keyword.get(opts, :print, at_prompt?()) do
+        runs |> Format.runs_table() |> Enum.each(&IO.puts/1)
+      end
+
+      runs
+    end)
+  end
 
   @doc """
   The runtime's state and counters, with this run's counts:

@@ -9,12 +9,12 @@
 -export([start/1, flush/1, stats/0]).
 -export([enter/5, enter_request/6, enter_first/7, call_return/2, call_exception/4,
          tail_call/6]).
--export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0]).
+-export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0]).
 
 -nifs([loaded/0, start/1, flush/1, stats/0, enter/5, enter_request/6, enter_first/7,
        call_return/2,
        call_exception/4, tail_call/6, call/1, children/2, subtree/2, calls/1, tree/2,
-       summary/0]).
+       summary/0, runs/0]).
 
 %% @doc Loads the library at `Path' (without the `.so' extension).
 -spec load(file:filename()) -> ok | {error, term()}.
@@ -42,3 +42,4 @@ subtree(_Id, _Limit) -> erlang:nif_error(not_loaded).
 calls(_Filter) -> erlang:nif_error(not_loaded).
 tree(_Id, _Limits) -> erlang:nif_error(not_loaded).
 summary() -> erlang:nif_error(not_loaded).
+runs() -> erlang:nif_error(not_loaded).

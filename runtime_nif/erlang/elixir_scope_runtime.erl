@@ -91,7 +91,8 @@
 %% Loading rewritten beams into a VM that loaded the originals.
 -export([reload/1]).
 %% Queries (for IEx).
--export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, without_recording/1]).
+-export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0,
+         without_recording/1]).
 
 -define(RECORDING, elixir_scope_recording).
 -define(STATE, elixir_scope_state).
@@ -499,13 +500,15 @@ subtree(Id, Limit) ->
 
 %% @doc Calls matching `Filter' (`module', `function', `arity', `pid', `since_ns',
 %% `until_ns' (erlang:monotonic_time(nanosecond) values), `exceptions', `limit'), newest first.
+%% `run' reads another run of the store than this VM's: a number, or `latest'.
 -spec calls(map()) -> [map()] | {error, term()}.
 calls(Filter) when is_map(Filter) ->
     if_loaded(fun() -> elixir_scope_nif:calls(Filter) end).
 
 %% @doc The tree under call `Id' with long and deep parts folded: `#{calls => N, shown => S,
 %% lines => [{Depth, CallOrFold}]}' in display order, or `undefined'. `Limits' is `#{depth,
-%% children, calls}' (see `store::TreeLimits'; `infinity' for no limit on depth or children).
+%% children, calls}' (see `store::TreeLimits'; `infinity' for no limit on depth or children),
+%% and `run' as in calls/1.
 -spec tree(non_neg_integer(), map()) -> map() | undefined | {error, term()}.
 tree(Id, Limits) when is_map(Limits) ->
     if_loaded(fun() -> elixir_scope_nif:tree(Id, Limits) end).
@@ -514,6 +517,13 @@ tree(Id, Limits) when is_map(Limits) ->
 -spec summary() -> map() | {error, term()}.
 summary() ->
     if_loaded(fun elixir_scope_nif:summary/0).
+
+%% @doc Every run of the store this VM records into, oldest first (runs of other VMs of the
+%% project too, live or ended): `#{run, node, os_pid, started_unix_ns, state, captured,
+%% dropped, stored, write_failed, this}'.
+-spec runs() -> [map()] | {error, term()}.
+runs() ->
+    if_loaded(fun elixir_scope_nif:runs/0).
 
 %% @doc Runs `Fun' with recording off for the calling process only and returns its result:
 %% wrapped functions it calls run unrecorded, other processes record as before. For code that

@@ -415,6 +415,33 @@ defmodule ElixirScope.Format do
     [paint(layout(header, widths), :bright, ansi?) | Enum.map(rows, &layout(&1, widths))]
   end
 
+  @doc "The runs of the recording as a table (this VM's marked `*`), header first."
+  @spec runs_table([map]) :: [String.t()]
+  def runs_table(runs) do
+    header = ["  RUN", "STARTED", "NODE", "STATE", "CAPTURED", "DROPPED"]
+
+    rows =
+      Enum.map(runs, fn run ->
+        started = DateTime.from_unix!(run.started_unix_ns, :nanosecond)
+
+        [
+          if(run.this, do: "* ", else: "  ") <> Integer.to_string(run.run),
+          Calendar.strftime(started, "%Y-%m-%d %H:%M:%S"),
+          to_string(run.node),
+          to_string(run.state),
+          count(run.captured),
+          count(run.dropped + run.write_failed)
+        ]
+      end)
+
+    widths =
+      [header | rows]
+      |> Enum.zip()
+      |> Enum.map(fn column -> column |> Tuple.to_list() |> Enum.map(&width/1) |> Enum.max() end)
+
+    [layout(header, widths) | Enum.map(rows, &layout(&1, widths))]
+  end
+
   defp layout(cells, widths) do
     {init, [last]} = Enum.split(cells, -1)
 
