@@ -21,6 +21,7 @@
 
 mod block;
 mod codec;
+mod encoding;
 pub mod error;
 pub mod event;
 mod index;

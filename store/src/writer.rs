@@ -30,8 +30,9 @@ use std::path::{Path, PathBuf};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::block::{self, Encoder, PendingCall, PendingEnd, PendingTail, BLOCK_BYTES, BLOCK_CALLS};
+use crate::block::{PendingCall, PendingEnd, PendingTail, BLOCK_BYTES, BLOCK_CALLS};
 use crate::codec::{EndRow, ProcessRow, TailCallRow};
+use crate::encoding::{Done, EncodingThread, Job};
 use crate::error::Result;
 use crate::event::{AtomKey, AtomNames, Event, EventKind, OriginKind, Outcome};
 use crate::layout;
@@ -77,9 +78,11 @@ pub struct RunWriter {
     orphan_ends: FxHashMap<u64, PendingEnd>,
     orphan_tails: FxHashMap<u64, Vec<PendingTail>>,
     open: OpenSegment,
-    encoder: Encoder,
-    /// The calls of the block being cut (a buffer kept from block to block).
-    cut: Vec<PendingCall>,
+    encoder: EncodingThread,
+    /// Emptied buffers of blocks, kept for the next blocks.
+    buffers: Vec<Vec<PendingCall>>,
+    /// The first error of the encoder thread since the last seal.
+    encoding_failed: Option<crate::StoreError>,
     next_block: u32,
     next_segment: u64,
     counters: Counters,
@@ -241,8 +244,9 @@ impl RunWriter {
             orphan_ends: FxHashMap::default(),
             orphan_tails: FxHashMap::default(),
             open: OpenSegment::default(),
-            encoder: Encoder::new()?,
-            cut: Vec::with_capacity(BLOCK_CALLS),
+            encoder: EncodingThread::start()?,
+            buffers: Vec::new(),
+            encoding_failed: None,
             next_block: 1,
             next_segment: 1,
             counters: Counters::default(),
@@ -426,22 +430,17 @@ impl RunWriter {
         self.open.events += 1;
     }
 
-    /// Writes the oldest staged calls as a block of the open segment.
+    /// Sends the oldest staged calls to the encoder thread as a block.
     fn cut_block(&mut self) -> Result<()> {
-        let mut calls = std::mem::take(&mut self.cut);
+        let mut calls = self
+            .buffers
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(BLOCK_CALLS));
         self.staging.take_block(&mut calls);
         if calls.is_empty() {
-            self.cut = calls;
+            self.buffers.push(calls);
             return Ok(());
         }
-        let encoded = block::encode(&calls, &mut self.encoder);
-        let encoded = match encoded {
-            Ok(encoded) => encoded,
-            Err(e) => {
-                self.cut = calls;
-                return Err(e);
-            }
-        };
         let no = self.next_block;
         self.next_block += 1;
         let mut events = 0;
@@ -457,24 +456,24 @@ impl RunWriter {
                     .insert(call.id, (call.module as u64) << 32 | call.function as u64);
             }
         }
-        let open = &mut self.open;
-        let c = &mut open.contents;
-        for (pid, n) in &encoded.pids {
-            c.pid_blocks.push((pair(*pid, no as u64), *n));
-            open.pids.insert(*pid);
+        let (open, buffers, failed) =
+            (&mut self.open, &mut self.buffers, &mut self.encoding_failed);
+        self.encoder.send(Job { no, events, calls }, &mut |done| {
+            take_block(open, buffers, failed, done)
+        })
+    }
+
+    /// Waits for every block sent to the encoder thread; the first error of an encoding since
+    /// the last seal.
+    fn finish_blocks(&mut self) -> Result<()> {
+        let (open, buffers, failed) =
+            (&mut self.open, &mut self.buffers, &mut self.encoding_failed);
+        self.encoder
+            .collect(true, &mut |done| take_block(open, buffers, failed, done));
+        match self.encoding_failed.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        for ((module, function), n) in &encoded.functions {
-            let key = (*module as u128) << 96 | (*function as u128) << 64 | no as u128;
-            c.function_blocks.push((key, *n));
-        }
-        c.exceptions.extend_from_slice(&encoded.exceptions);
-        open.atoms.extend(encoded.atoms.iter().copied());
-        c.blocks.push((no, encoded.blob, encoded.meta));
-        open.block_events.push_back(events);
-        open.events += events;
-        calls.clear();
-        self.cut = calls;
-        Ok(())
     }
 
     /// Makes everything taken so far readable and durable: the staged calls become blocks,
@@ -485,6 +484,7 @@ impl RunWriter {
         while self.staging.len() > 0 {
             self.cut_block()?;
         }
+        self.finish_blocks()?;
         for (id, end) in std::mem::take(&mut self.orphan_ends) {
             self.late_end(id, &end, 0);
         }
@@ -574,6 +574,38 @@ impl RunWriter {
         );
         sealed.and(written).map(|()| summary.counters)
     }
+}
+
+/// Puts an encoded block into the open segment, with the index rows that point at it.
+fn take_block(
+    open: &mut OpenSegment,
+    buffers: &mut Vec<Vec<PendingCall>>,
+    failed: &mut Option<crate::StoreError>,
+    done: Done,
+) {
+    buffers.push(done.buffer);
+    let encoded = match done.block {
+        Ok(encoded) => encoded,
+        Err(e) => {
+            failed.get_or_insert(e);
+            return;
+        }
+    };
+    let no = done.no;
+    let c = &mut open.contents;
+    for (pid, n) in &encoded.pids {
+        c.pid_blocks.push((pair(*pid, no as u64), *n));
+        open.pids.insert(*pid);
+    }
+    for ((module, function), n) in &encoded.functions {
+        let key = (*module as u128) << 96 | (*function as u128) << 64 | no as u128;
+        c.function_blocks.push((key, *n));
+    }
+    c.exceptions.extend_from_slice(&encoded.exceptions);
+    open.atoms.extend(encoded.atoms.iter().copied());
+    c.blocks.push((no, encoded.blob, encoded.meta));
+    open.block_events.push_back(done.events);
+    open.events += done.events;
 }
 
 /// `high << 64 | low`.
