@@ -3,12 +3,14 @@
 # runtime, the wrapped fixture and the benchmark module, and prints from one run the ns per
 # call of a tiny function unwrapped / wrapped and recording / wrapped and paused / traced by
 # dbg, the ratios, the capture and drain rates, and the cost of huge arguments.
-# Usage: benches/runtime_overhead.sh [steady|skeleton|checks]   (figures: BENCHMARKS.md)
+# Usage: benches/runtime_overhead.sh [steady|skeleton|checks|burst]   (figures: BENCHMARKS.md)
 #   steady: only the recorded, paused and plain calls, as percentiles of 101 short interleaved
 #   rounds (steadier than the medians of seven long rounds when the machine is busy)
 #   skeleton: what the wrapper, the recorder and the runtime module cost with NIFs that do
 #   nothing (the runtime not started): the floor under any recording this contract does
 #   checks: what a paused wrapper's check costs, for each way a wrapper could ask
+#   burst: how long until a 1,000,000-call burst is queryable, recorded (default settings)
+#   and traced into ETS (run by default too)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
@@ -33,8 +35,13 @@ if [ "${1:-}" = skeleton ]; then
   exit 0
 fi
 if [ "${1:-}" = steady ]; then
-  ELIXIR_SCOPE_DB="$work/steady.redb" erl -noshell -pa "$work" -eval 'runtime_bench:steady().'
+  ELIXIR_SCOPE_DB="$work/steady" erl -noshell -pa "$work" -eval 'runtime_bench:steady().'
   exit 0
 fi
-ELIXIR_SCOPE_DB="$work/bench.redb" erl -noshell -pa "$work" -eval 'runtime_bench:run().'
-ELIXIR_SCOPE_DB="$work/shared.redb" erl -noshell -pa "$work" -eval 'runtime_bench:shared_lane().'
+if [ "${1:-}" = burst ]; then
+  ELIXIR_SCOPE_DB="$work/burst" erl -noshell -pa "$work" -eval 'runtime_bench:burst_to_query().'
+  exit 0
+fi
+ELIXIR_SCOPE_DB="$work/bench" erl -noshell -pa "$work" -eval 'runtime_bench:run().'
+ELIXIR_SCOPE_DB="$work/shared" erl -noshell -pa "$work" -eval 'runtime_bench:shared_lane().'
+ELIXIR_SCOPE_DB="$work/burst" erl -noshell -pa "$work" -eval 'runtime_bench:burst_to_query().'
