@@ -132,7 +132,9 @@ impl Staging {
 
     fn get_mut(&mut self, id: u64) -> Option<&mut PendingCall> {
         let seq = *self.index.get(&id)?;
-        self.calls.get_mut(seq.checked_sub(self.base)? as usize)
+        // An entry older than `base` names a call that left in a block (see take_block).
+        let call = self.calls.get_mut(seq.checked_sub(self.base)? as usize)?;
+        (call.id == id).then_some(call)
     }
 
     /// Gives a staged call its end; hands the end back when the call is not staged.
@@ -171,13 +173,16 @@ impl Staging {
                 break;
             };
             self.base += 1;
-            if self.index.get(&call.id) == Some(&(self.base - 1)) {
-                self.index.remove(&call.id);
-            }
             bytes += call.value_bytes();
             out.push(call);
         }
         self.bytes = self.bytes.saturating_sub(bytes);
+        // Entries of calls that left stay in the index (removing each costs a lookup); they
+        // are swept once they outnumber the staged calls.
+        if self.index.len() > 4 * (self.calls.len() + BLOCK_CALLS) {
+            let base = self.base;
+            self.index.retain(|_, seq| *seq >= base);
+        }
         // Arrival order is id order unless ring lanes interleaved.
         if !out.is_sorted_by_key(|c| c.id) {
             out.sort_unstable_by_key(|c| c.id);
@@ -195,10 +200,21 @@ struct Atoms {
     ids: FxHashMap<AtomKey, u32>,
     by_text: FxHashMap<String, u32>,
     texts: Vec<String>,
+    /// The last key asked for and its id: consecutive calls mostly name the same module.
+    last: (AtomKey, u32),
 }
 
 impl Atoms {
     fn id(&mut self, key: AtomKey, names: &dyn AtomNames) -> u32 {
+        if self.last.0 == key && self.last.1 != 0 {
+            return self.last.1;
+        }
+        let id = self.lookup(key, names);
+        self.last = (key, id);
+        id
+    }
+
+    fn lookup(&mut self, key: AtomKey, names: &dyn AtomNames) -> u32 {
         if let Some(id) = self.ids.get(&key) {
             return *id;
         }
@@ -237,6 +253,7 @@ impl RunWriter {
                 ids: FxHashMap::default(),
                 by_text: FxHashMap::default(),
                 texts: Vec::new(),
+                last: (0, 0),
             },
             processes: FxHashMap::default(),
             staging: Staging::default(),
