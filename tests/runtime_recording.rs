@@ -407,6 +407,7 @@ fn without_the_library_wrapped_code_runs_unrecorded_and_says_why() {
             r#"
         3 = runtime_fixture:add(1, 2),
         {failed, {nif_not_loaded, Tried}} = elixir_scope_runtime:status(),
+        {error, {failed, {nif_not_loaded, _}}} = elixir_scope_runtime:stats(),
         6 = runtime_fixture:add(3, 3),
         io:format("tried ~p~n", [length(Tried)]),
         halt()."#,

@@ -404,10 +404,15 @@ flush(TimeoutMs) ->
 %% @doc `#{captured, dropped, in_ring, stored, durable, write_failed, last_error, run,
 %% memory_bound}': events the hot path produced, lost to a full ring, waiting in it, written to
 %% the store, on disk, lost to write errors; the last write error; the run; the most bytes
-%% events can hold between capture and store.
+%% events can hold between capture and store. A runtime that is not recording answers
+%% `{error, not_started}', or `{error, {failed, Reason}}' when it could not start (what it
+%% also said, once, on standard error).
 -spec stats() -> map() | {error, term()}.
 stats() ->
-    if_loaded(fun elixir_scope_nif:stats/0).
+    case persistent_term:get(?STATE, undefined) of
+        {failed, Reason} -> {error, {failed, Reason}};
+        _ -> if_loaded(fun elixir_scope_nif:stats/0)
+    end.
 
 %% @doc The library paths tried, in order (without extension).
 -spec nif_paths() -> [string()].
