@@ -75,7 +75,7 @@
 %% `drop_policy' (`drop_newest' | `drop_oldest'), `ring_capacity' (events, 131072),
 %% `ring_bytes' (32 MiB), the capture caps (see runtime_core::encoder) `max_nodes' (32),
 %% `max_depth' (8), `max_elements' (16), `max_string' (32), `max_binary' (128), `max_bytes'
-%% (1024), `batch_events' (8192), `batch_bytes' (4 MiB), `channel_batches' (4),
+%% (1024), `batch_events' (8192), `batch_bytes' (4 MiB), `channel_batches' (32),
 %% `commit_interval_ms' (20), `checkpoint_interval_ms' (1000), `retention_bytes' (1 GiB),
 %% `shards' (ring lanes: one per scheduler;
 %% 0 for one shared lane), `paused' (start paused, `false').

@@ -25,8 +25,10 @@ pub const DEFAULT_RING_BYTES: usize = 32 << 20;
 pub const DEFAULT_BATCH_EVENTS: usize = 8192;
 /// Default largest batch, in estimated bytes.
 pub const DEFAULT_BATCH_BYTES: usize = 4 << 20;
-/// Default number of batches the channel to the writer holds.
-pub const DEFAULT_CHANNEL_BATCHES: usize = 4;
+/// Default number of batches the channel to the writer holds: while the writer falls behind
+/// in a burst, the collector keeps emptying the ring into them (memory taken only while it
+/// lags, unlike the ring's slots), so the ring does not fill and drop.
+pub const DEFAULT_CHANNEL_BATCHES: usize = 32;
 /// Default longest time an event waits in a partial batch before it is written (it is then
 /// queryable): well under the 100 ms the runtime promises.
 pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_millis(20);

@@ -393,6 +393,8 @@ impl Collector {
 /// Compacts and caps the store after each seal (one request at a time: a seal that finds a
 /// pass already asked for does not ask again).
 fn maintain(maintenance: Maintenance, sealed: Receiver<()>, shared: Arc<Shared>) {
+    // Compaction is background work: it yields the CPU to the schedulers and the drain.
+    crate::thread::lower_priority();
     while sealed.recv().is_ok() {
         if let Err(e) = maintenance.run() {
             shared.error(format!("maintaining the store: {e}"));
