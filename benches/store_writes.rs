@@ -39,7 +39,7 @@ fn args(id: u64) -> Bytes {
         "{{\"key\": {}, \"name\": \"user{}\", \"ok\": {}}}",
         id,
         id % 977,
-        id % 2 == 0
+        id.is_multiple_of(2)
     );
     let mut out = vec![131, 108, 0, 0, 0, 2, 109];
     out.extend_from_slice(&(text.len() as u32).to_be_bytes());

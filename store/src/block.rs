@@ -593,7 +593,7 @@ impl Block {
     }
 
     /// The block, naming `origin` (its segment file) in the errors of [`Block::value`].
-    pub fn from_file(mut self, origin: &std::path::Path) -> Block {
+    pub fn read_from(mut self, origin: &std::path::Path) -> Block {
         self.origin = origin.to_path_buf();
         self
     }

@@ -78,6 +78,9 @@ impl HeadRef {
     }
 }
 
+/// The blocks an index entry names, with how many of its calls each holds, by smallest id.
+type Postings = Rc<Vec<(usize, u32)>>;
+
 /// A run's segments as one index.
 pub(crate) struct RunIndex {
     segments: Vec<Segment>,
@@ -89,7 +92,7 @@ pub(crate) struct RunIndex {
     atoms: FxHashMap<u32, String>,
     atom_ids: FxHashMap<String, u32>,
     cache: RefCell<FxHashMap<u32, Rc<Block>>>,
-    pid_blocks: RefCell<FxHashMap<u64, Rc<Vec<(usize, u32)>>>>,
+    pid_blocks: RefCell<FxHashMap<u64, Postings>>,
 }
 
 impl std::fmt::Debug for RunIndex {
@@ -247,7 +250,7 @@ impl RunIndex {
                     }
                 })?;
                 Block::decode(blob.value())
-                    .map(|block| block.from_file(&segment.path))
+                    .map(|block| block.read_from(&segment.path))
                     .map_err(|e| StoreError::Damaged {
                         path: segment.path.clone(),
                         problem: format!("block {}: {e}", b.no),
@@ -281,7 +284,7 @@ impl RunIndex {
     }
 
     /// The blocks holding calls of `pid`, with how many each holds, by smallest id.
-    pub fn pid_blocks(&self, pid: u64) -> Result<Rc<Vec<(usize, u32)>>> {
+    pub fn pid_blocks(&self, pid: u64) -> Result<Postings> {
         if let Some(found) = self.pid_blocks.borrow().get(&pid) {
             return Ok(found.clone());
         }
