@@ -96,7 +96,7 @@ fn end(id: u64) -> Event {
         time: id * 10 + 5,
         scheduler: 1,
         kind: EventKind::End(End {
-            outcome: if id % 11 == 0 {
+            outcome: if id.is_multiple_of(11) {
                 Outcome::Exception(store::Class::Error)
             } else {
                 Outcome::Return
