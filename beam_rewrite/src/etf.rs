@@ -66,17 +66,30 @@ pub fn encode(term: &Term) -> Vec<u8> {
 /// Terms decoded inside must also be dropped inside: dropping recurses like decoding.
 pub fn with_large_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("beam-forms".into())
-            .stack_size(LARGE_STACK_BYTES)
-            .spawn_scoped(scope, || {
-                ON_LARGE_STACK.set(true);
-                f()
-            })
+        spawn_with_large_stack(scope, "beam-forms".into(), f)
             .expect("spawning a thread")
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+}
+
+/// Spawns a scoped thread with a [`LARGE_STACK_BYTES`] stack on which [`decode`] accepts terms
+/// nested up to [`MAX_DEPTH`] levels: worker threads that handle forms (the rewriter's and the
+/// analyzer's) start here, so that the stack and the depth [`decode`] accepts always go
+/// together. (A thread merely built with a large stack still gets [`INLINE_DEPTH`]: the depth
+/// follows this function, not the stack size.)
+pub fn spawn_with_large_stack<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: String,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> std::io::Result<std::thread::ScopedJoinHandle<'scope, T>> {
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(LARGE_STACK_BYTES)
+        .spawn_scoped(scope, move || {
+            ON_LARGE_STACK.set(true);
+            f()
+        })
 }
 
 thread_local! {

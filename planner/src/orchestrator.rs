@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use beam_rewrite::discover::{self, AppRole, DiscoverError, MixBuild};
-use beam_rewrite::etf::LARGE_STACK_BYTES;
+use beam_rewrite::etf::spawn_with_large_stack;
 use beam_rewrite::helper::{Helper, HelperConfig, HelperError, Launcher};
 use beam_rewrite::rewrite::is_elixir_scope_module;
 use config::{CaptureSettings, PlanSettings};
@@ -263,10 +263,7 @@ impl Orchestrator {
                         }
                     }
                 };
-                let spawned = std::thread::Builder::new()
-                    .name(format!("analyze-{n}"))
-                    .stack_size(LARGE_STACK_BYTES)
-                    .spawn_scoped(scope, work);
+                let spawned = spawn_with_large_stack(scope, format!("analyze-{n}"), work);
                 if spawned.is_err() && n == 0 {
                     break;
                 }
@@ -496,4 +493,78 @@ pub fn default_cache_dir(paths: &[PathBuf], config_file: Option<&Path>) -> Optio
         })
         .or_else(|| config_file.and_then(Path::parent).map(Path::to_path_buf))
         .map(|root| root.join(CACHE_SUBDIR))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// Compiles an Erlang and an Elixir module, each holding one list literal of `length`
+    /// elements, into `dir`.
+    fn long_list_modules(dir: &Path, length: usize) {
+        let elements: Vec<String> = (0..length).map(|i| i.to_string()).collect();
+        let erlang = dir.join("long_list.erl");
+        std::fs::write(
+            &erlang,
+            format!(
+                "-module(long_list).\n-export([l/0]).\nl() -> [{}].\n",
+                elements.join(",")
+            ),
+        )
+        .unwrap();
+        let elixir = dir.join("long_list.ex");
+        std::fs::write(
+            &elixir,
+            format!(
+                "defmodule LongList do\n  def l, do: [{}]\nend\n",
+                elements.join(",")
+            ),
+        )
+        .unwrap();
+        for (program, args, source) in [
+            ("erlc", vec!["+debug_info", "-o"], &erlang),
+            ("elixirc", vec!["-o"], &elixir),
+        ] {
+            let output = Command::new(program)
+                .args(args)
+                .arg(dir)
+                .arg(source)
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!("cannot run {program} ({e}): apt-get install -y erlang-nox elixir")
+                });
+            assert!(output.status.success(), "{program} failed: {output:?}");
+        }
+    }
+
+    #[test]
+    fn a_long_list_literal_is_analyzed_like_any_code() {
+        let dir = tempfile::tempdir().unwrap();
+        // Abstract code nests a cons cell per element: 5,000 levels, beyond what an
+        // ordinary thread accepts.
+        long_list_modules(dir.path(), 5_000);
+        let orchestrator = Orchestrator {
+            settings: PlanSettings::default(),
+            capture: CaptureSettings::default(),
+            config_path: None,
+            jobs: 2,
+            cache_dir: None,
+            helper: None,
+        };
+        let outcome = orchestrator.run(&[dir.path().to_path_buf()]).unwrap();
+        let statuses: Vec<(String, ModuleStatus)> = outcome
+            .report
+            .modules
+            .iter()
+            .map(|m| (m.module.clone(), m.status.clone()))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("Elixir.LongList".to_string(), ModuleStatus::Planned),
+                ("long_list".to_string(), ModuleStatus::Planned),
+            ]
+        );
+    }
 }

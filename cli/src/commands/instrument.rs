@@ -2,8 +2,9 @@
 //! [--exclude PAT]... [--config FILE] [--no-cache] [--jobs N] [--dry-run] [--json]`: wrap the
 //! functions the planner picks (see `plan`) in compiled beams.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -83,6 +84,7 @@ pub fn run(args: &Args) -> ExitCode {
         dry_run: args.dry_run,
     };
     let started = Instant::now();
+    let (files, unanalyzed) = set_aside_unanalyzed(files, &planned.report);
     let bar = progress_bar(files.len());
     let reports = batch::instrument_all(&files, &plan, options, &launcher, &|report| {
         bar.set_message(report.module.clone().unwrap_or_default());
@@ -90,6 +92,7 @@ pub fn run(args: &Args) -> ExitCode {
     });
     bar.finish_and_clear();
     let reports = explain_unplanned(reports, &planned.report);
+    let reports = merge_by_path(reports, unanalyzed);
     let title = format!(
         "elixir-scope instrument{} (strategy {}, apps {})",
         if args.dry_run { " (dry run)" } else { "" },
@@ -151,6 +154,49 @@ fn install_runtime(targets: &[PathBuf], config: &config::Config) -> Vec<RuntimeI
             }
         })
         .collect()
+}
+
+/// Sets aside the beams the planner could not read or analyze: each is a failure of this run
+/// (never "not selected by the plan"), and the rewriter leaves it as it is (a beam rewritten
+/// before keeps its code: putting its original back would silently stop recording it).
+fn set_aside_unanalyzed(
+    files: Vec<PathBuf>,
+    plan: &planner::PlanReport,
+) -> (Vec<PathBuf>, Vec<FileReport>) {
+    let failed: BTreeMap<&Path, (&str, &str)> = plan
+        .modules
+        .iter()
+        .filter_map(|m| match &m.status {
+            ModuleStatus::Failed { error } => {
+                Some((m.path.as_path(), (m.module.as_str(), error.as_str())))
+            }
+            _ => None,
+        })
+        .collect();
+    let (rest, set_aside): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .into_iter()
+        .partition(|path| !failed.contains_key(path.as_path()));
+    let reports = set_aside
+        .into_iter()
+        .map(|path| {
+            let (module, error) = failed[path.as_path()];
+            FileReport {
+                outcome: Outcome::Failed {
+                    error: format!("{error} (the planner could not analyze it; left as it is)"),
+                },
+                module: Some(module.to_string()),
+                path,
+            }
+        })
+        .collect();
+    (rest, reports)
+}
+
+/// The reports of both lists, sorted by path (the order `discover::beam_files` gives).
+fn merge_by_path(mut reports: Vec<FileReport>, more: Vec<FileReport>) -> Vec<FileReport> {
+    reports.extend(more);
+    reports.sort_by(|a, b| a.path.cmp(&b.path));
+    reports
 }
 
 /// Files skipped as "not selected by the plan" say why when the planner left their whole
