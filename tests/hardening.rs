@@ -150,3 +150,74 @@ fn a_module_the_planner_cannot_analyze_fails_the_run() {
     assert!(stdout.contains("failed         1"), "{stdout}");
     assert!(stdout.contains("nested deeper than"), "{stdout}");
 }
+
+// Item 9: a beam that is a symbolic link stays a link through instrument and restore; its
+// target is rewritten and restored.
+#[test]
+fn linked_beams_stay_links_through_instrument_and_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let ebin = dir.path().join("ebin");
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::create_dir_all(&ebin).unwrap();
+    let linked = source(
+        dir.path(),
+        "linked.erl",
+        "-module(linked).\n-export([f/1]).\nf(X) -> {linked, X}.\n",
+    );
+    erlc(&[&linked], &store, &[]);
+    let target = store.join("linked.beam");
+    let link = ebin.join("linked.beam");
+    std::os::unix::fs::symlink("../store/linked.beam", &link).unwrap();
+    let original = std::fs::read(&target).unwrap();
+
+    let report = run_json("instrument", &[ebin.to_str().unwrap(), "--strategy", "all"]);
+    assert_eq!(total(&report, "rewritten"), 1, "{report}");
+    assert!(
+        std::fs::symlink_metadata(&link).unwrap().is_symlink(),
+        "the link is still a link"
+    );
+    let rewritten = beam_rewrite::Beam::read(&target).unwrap();
+    assert!(
+        beam_rewrite::Marker::find(&rewritten).unwrap().is_some(),
+        "the link's target is rewritten"
+    );
+    let runtime = TestRuntime::compiled();
+    let result = eval_erlang(
+        "{R, Calls} = elixir_scope_runtime:record(fun() -> linked:f(1) end),
+         io:format(\"~p ~p\", [R, length(Calls)]), halt().",
+        &[
+            "-pa",
+            runtime.ebin().to_str().unwrap(),
+            "-pa",
+            ebin.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(result, "{ok,{linked,1}} 1");
+
+    let restored = run_json("restore", &[ebin.to_str().unwrap()]);
+    assert_eq!(total(&restored, "restored"), 1, "{restored}");
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(std::fs::read(&target).unwrap(), original);
+    let entries = |d: &Path| std::fs::read_dir(d).unwrap().count();
+    assert_eq!(
+        (entries(&ebin), entries(&store)),
+        (1, 1),
+        "no file left behind"
+    );
+}
+
+// A pipe named like a beam is refused at once (reading it would wait for a writer).
+#[test]
+fn a_pipe_named_like_a_beam_is_refused_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.beam");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let (ok, stdout, stderr) = elixir_scope(&["inspect", fifo.to_str().unwrap()]);
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+}

@@ -107,7 +107,8 @@ impl Beam {
     }
 }
 
-/// Reads a whole file, refusing directories and files larger than [`MAX_BEAM_BYTES`].
+/// Reads a whole file (following symbolic links), refusing directories, pipes, devices and
+/// files larger than [`MAX_BEAM_BYTES`].
 pub fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
@@ -116,6 +117,12 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.is_dir() {
         return Err(Error::IsDirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    if !meta.is_file() {
+        // Reading a pipe would wait for a writer; a device may never end.
+        return Err(Error::NotAFile {
             path: path.to_path_buf(),
         });
     }
