@@ -221,3 +221,58 @@ fn a_pipe_named_like_a_beam_is_refused_not_waited_on() {
     assert!(!ok, "{stdout}");
     assert!(stderr.contains("not a regular file"), "{stderr}");
 }
+
+/// Runs `elixir-scope` with `args` as given (no `--no-runtime` added); returns (success,
+/// stdout, stderr).
+fn elixir_scope_as_given(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(support::elixir_scope_bin())
+        .args(args)
+        .output()
+        .expect("running elixir-scope");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+// Item 4: when the runtime cannot be installed, no beam is rewritten (they would call a
+// runtime that is not there, and raise `undef`).
+#[test]
+fn a_runtime_that_cannot_be_installed_leaves_every_beam_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let ebin = dir.path().join("ebin");
+    std::fs::create_dir(&ebin).unwrap();
+    let module = source(
+        dir.path(),
+        "plain.erl",
+        "-module(plain).\n-export([f/0]).\nf() -> ok.\n",
+    );
+    erlc(&[&module], &ebin, &[]);
+    let before = rewrite_support::snapshot(&ebin);
+    let not_a_dir = dir.path().join("not-a-directory");
+    std::fs::write(&not_a_dir, "").unwrap();
+
+    let (ok, stdout, stderr) = elixir_scope_as_given(&[
+        "instrument",
+        ebin.to_str().unwrap(),
+        "--strategy",
+        "all",
+        "--runtime-dir",
+        not_a_dir.to_str().unwrap(),
+    ]);
+    assert!(!ok, "{stdout}");
+    let said = format!("{stdout}{stderr}");
+    assert!(said.contains("not-a-directory"), "{said}");
+    assert!(said.contains("no beam was rewritten"), "{said}");
+    assert_eq!(
+        rewrite_support::snapshot(&ebin),
+        before,
+        "every beam is as it was"
+    );
+    let result = eval_erlang(
+        "io:format(\"~p\", [plain:f()]), halt().",
+        &["-pa", ebin.to_str().unwrap()],
+    );
+    assert_eq!(result, "ok");
+}

@@ -84,6 +84,16 @@ pub fn run(args: &Args) -> ExitCode {
         dry_run: args.dry_run,
     };
     let started = Instant::now();
+    // The runtime first: rewritten beams call it, so if it cannot be installed, no beam may
+    // be rewritten (they would raise `undef`). Everything or nothing.
+    let runtime = if args.dry_run {
+        Vec::new()
+    } else {
+        install_runtime(&runtime_targets, &config)
+    };
+    if runtime.iter().any(|install| install.error.is_some()) {
+        return runtime_failed(&runtime, args.json);
+    }
     let (files, unanalyzed) = set_aside_unanalyzed(files, &planned.report);
     let bar = progress_bar(files.len());
     let reports = batch::instrument_all(&files, &plan, options, &launcher, &|report| {
@@ -99,11 +109,6 @@ pub fn run(args: &Args) -> ExitCode {
         planned.report.strategy,
         planned.report.apps
     );
-    let runtime = if args.dry_run {
-        Vec::new()
-    } else {
-        install_runtime(&runtime_targets, &config)
-    };
     finish(
         &title,
         &reports,
@@ -112,6 +117,23 @@ pub fn run(args: &Args) -> ExitCode {
         args.json,
         args.dry_run,
     )
+}
+
+/// Reports a runtime that could not be installed (before any beam was touched); exit status 1.
+fn runtime_failed(runtime: &[RuntimeInstall], json: bool) -> ExitCode {
+    const NOTHING_DONE: &str = "the runtime could not be installed, so no beam was rewritten";
+    let text = if json {
+        let document = serde_json::json!({ "error": NOTHING_DONE, "runtime": runtime });
+        format!("{document}\n")
+    } else {
+        format!(
+            "elixir-scope instrument: {NOTHING_DONE}\n{}",
+            render_runtime(runtime)
+        )
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    eprintln!("error: {NOTHING_DONE}");
+    ExitCode::FAILURE
 }
 
 /// What happened to the runtime in one directory.
@@ -257,18 +279,7 @@ pub fn finish(
         });
         format!("{document}\n")
     } else {
-        let mut text = render(title, &totals, reports, elapsed);
-        for install in runtime {
-            text.push_str(&format!(
-                "  runtime   {} in {}\n",
-                install.outcome,
-                install.dir.display()
-            ));
-            if let Some(error) = &install.error {
-                text.push_str(&format!("    {}\n", error.replace('\n', "\n      ")));
-            }
-        }
-        text
+        render(title, &totals, reports, elapsed) + &render_runtime(runtime)
     };
     let mut stdout = std::io::stdout().lock();
     if stdout
@@ -294,6 +305,22 @@ pub fn finish(
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// The runtime's lines of the text summary.
+fn render_runtime(runtime: &[RuntimeInstall]) -> String {
+    let mut text = String::new();
+    for install in runtime {
+        text.push_str(&format!(
+            "  runtime   {} in {}\n",
+            install.outcome,
+            install.dir.display()
+        ));
+        if let Some(error) = &install.error {
+            text.push_str(&format!("    {}\n", error.replace('\n', "\n      ")));
+        }
+    }
+    text
 }
 
 /// The text summary.
