@@ -276,3 +276,228 @@ fn a_runtime_that_cannot_be_installed_leaves_every_beam_alone() {
     );
     assert_eq!(result, "ok");
 }
+
+/// The pids of the processes whose parent is `parent`.
+fn children_of(parent: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": the command may hold spaces and parentheses.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(parent) {
+            children.push(pid);
+        }
+    }
+    children
+}
+
+/// Whether `pid` still runs a helper (and is not a zombie awaiting its parent).
+fn helper_runs(pid: u32) -> bool {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let zombie = state
+        .rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+    !zombie && String::from_utf8_lossy(&cmdline).contains("elixir_scope_helper")
+}
+
+/// A beam whose `Dbgi` chunk names `backend` (its code is `f() -> ok`).
+fn beam_naming_backend(path: &Path, module: &str, backend: &str) {
+    eval_erlang(
+        &format!(
+            r#"Forms = [{{attribute,1,file,{{"{module}.erl",1}}}}, {{attribute,1,module,{module}}},
+                  {{attribute,1,export,[{{f,0}}]}},
+                  {{function,2,f,0,[{{clause,2,[],[],[{{atom,2,ok}}]}}]}}, {{eof,3}}],
+            {{ok, {module}, Bin}} = compile:forms(Forms, [binary, debug_info]),
+            {{ok, {module}, Chunks}} = beam_lib:all_chunks(Bin),
+            Dbgi = term_to_binary({{debug_info_v1, {backend}, {{elixir_v1, #{{}}, []}}}}),
+            {{ok, Beam}} = beam_lib:build_module(lists:keyreplace("Dbgi", 1, Chunks, {{"Dbgi", Dbgi}})),
+            ok = file:write_file({path:?}, Beam), halt()."#,
+            path = path.display().to_string()
+        ),
+        &[],
+    );
+}
+
+// Item 5: kill -9 of `instrument` while its helper VM is busy must not leave the helper
+// running, nor temporary folders behind; folders earlier versions left are removed.
+#[test]
+fn helpers_die_with_a_killed_instrument_and_leave_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    let ebin = dir.path().join("ebin");
+    let backend_dir = dir.path().join("backend");
+    for d in [&tmp, &ebin, &backend_dir] {
+        std::fs::create_dir(d).unwrap();
+    }
+    // A trusted backend that never answers: the helper is busy when the run is killed.
+    let backend = source(
+        dir.path(),
+        "stuck_backend.erl",
+        "-module(stuck_backend).\n-export([debug_info/4]).\n\
+         debug_info(_, _, _, _) -> timer:sleep(infinity).\n",
+    );
+    erlc(&[&backend], &backend_dir, &[]);
+    beam_naming_backend(&ebin.join("stuck.beam"), "stuck", "stuck_backend");
+    // What an earlier version left: its helper's source folder, two hours old.
+    let old_leftover = tmp.join("elixir-scope-helperAbCdEf");
+    std::fs::create_dir(&old_leftover).unwrap();
+    std::fs::write(old_leftover.join("elixir_scope_helper.erl"), "").unwrap();
+    let touched = Command::new("touch")
+        .args(["-d", "2 hours ago"])
+        .arg(&old_leftover)
+        .status()
+        .unwrap();
+    assert!(touched.success());
+
+    let mut run = Command::new(support::elixir_scope_bin())
+        .args(["instrument", "--no-runtime", "--no-cache", "--jobs", "1"])
+        .arg(&ebin)
+        .env("TMPDIR", &tmp)
+        .env("ERL_FLAGS", format!("-pa {}", backend_dir.display()))
+        .env("ELIXIR_SCOPE_DEBUG_INFO_BACKENDS", "stuck_backend")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let waiting = std::time::Instant::now();
+    let helpers = loop {
+        let helpers: Vec<u32> = children_of(run.id())
+            .into_iter()
+            .filter(|pid| helper_runs(*pid))
+            .collect();
+        if !helpers.is_empty() {
+            break helpers;
+        }
+        assert!(
+            run.try_wait().unwrap().is_none(),
+            "instrument ended before starting a helper"
+        );
+        assert!(
+            waiting.elapsed() < std::time::Duration::from_secs(120),
+            "no helper started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // Let the helper take the request, then kill -9 the run.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let gone = std::time::Instant::now();
+    while helpers.iter().any(|pid| helper_runs(*pid)) {
+        if gone.elapsed() > std::time::Duration::from_secs(60) {
+            for pid in &helpers {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+            panic!("helpers {helpers:?} outlived the killed instrument by a minute");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    // The next run (which skips the module: its backend is no longer trusted) leaves the
+    // temporary directory as it found it, minus what the earlier version left.
+    let output = Command::new(support::elixir_scope_bin())
+        .args(["instrument", "--no-runtime", "--no-cache"])
+        .arg(&ebin)
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(said.contains("stuck_backend is not trusted"), "{said}");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "left in the temporary directory: {left:?}");
+}
+
+// Item 6: a beam names its debug-info backend; neither that module nor any other is loaded
+// from the working directory, and a backend that is not trusted is never loaded.
+#[test]
+fn no_code_is_loaded_from_the_working_directory_or_an_untrusted_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().join("cwd");
+    let ebin = dir.path().join("ebin");
+    std::fs::create_dir(&cwd).unwrap();
+    std::fs::create_dir(&ebin).unwrap();
+    let pwned = dir.path().join("pwned");
+    let pwn = |module: &str, exports: &str, functions: &str| {
+        source(
+            &cwd,
+            &format!("{module}.erl"),
+            &format!(
+                "-module({module}).\n-export([{exports}]).\n-on_load(pwn/0).\n\
+                 pwn() -> file:write_file({:?}, <<\"{module}\">>), ok.\n{functions}",
+                pwned.display().to_string()
+            ),
+        )
+    };
+    let evil_backend = pwn(
+        "evilbackend",
+        "debug_info/4",
+        "debug_info(_, _, _, _) -> {error, no}.\n",
+    );
+    let evil_compile = pwn(
+        "compile",
+        "file/2, forms/2, noenv_forms/2",
+        "file(_, _) -> error. forms(_, _) -> error. noenv_forms(_, _) -> error.\n",
+    );
+    erlc(&[&evil_backend, &evil_compile], &cwd, &[]);
+    beam_naming_backend(&ebin.join("victim.beam"), "victim", "evilbackend");
+    let fine = source(
+        dir.path(),
+        "fine.erl",
+        "-module(fine).\n-export([f/0]).\nf() -> ok.\n",
+    );
+    erlc(&[&fine], &ebin, &[]);
+    let elixir = source(
+        dir.path(),
+        "fine_ex.ex",
+        "defmodule FineEx do\n  def f(x), do: {:ok, x}\nend\n",
+    );
+    elixirc(&[&elixir], &ebin);
+
+    for command in ["plan", "instrument"] {
+        let output = Command::new(support::elixir_scope_bin())
+            .args([command, "--no-cache", "--strategy", "all"])
+            .args(if command == "instrument" {
+                &["--no-runtime"][..]
+            } else {
+                &[][..]
+            })
+            .arg(&ebin)
+            .current_dir(&cwd)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{command}: {output:?}");
+        assert!(
+            !pwned.exists(),
+            "{command} ran {}",
+            std::fs::read_to_string(&pwned).unwrap_or_default()
+        );
+        assert!(
+            said.contains("evilbackend is not trusted"),
+            "{command}: {said}"
+        );
+    }
+    let beam = beam_rewrite::Beam::read(&ebin.join("Elixir.FineEx.beam")).unwrap();
+    assert!(
+        beam_rewrite::Marker::find(&beam).unwrap().is_some(),
+        "Elixir beams are still rewritten"
+    );
+}
