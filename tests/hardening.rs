@@ -501,3 +501,73 @@ fn no_code_is_loaded_from_the_working_directory_or_an_untrusted_backend() {
         "Elixir beams are still rewritten"
     );
 }
+
+// Item 7: a second run on the same beams waits for the first (two runs at once mixed their
+// plans), and leftover temporary files of killed runs are removed.
+#[test]
+fn a_second_run_waits_for_the_first_and_cleans_what_killed_runs_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let ebin = dir.path().join("ebin");
+    std::fs::create_dir(&ebin).unwrap();
+    let module = source(
+        dir.path(),
+        "waits.erl",
+        "-module(waits).\n-export([f/0]).\nf() -> ok.\n",
+    );
+    erlc(&[&module], &ebin, &[]);
+    let leftover = ebin.join("waits.beam.es-tmpQwErTy");
+    std::fs::write(&leftover, b"half a beam").unwrap();
+    let before = rewrite_support::snapshot(&ebin);
+
+    // Another run holds the build (as `instrument` does: a lock on the directory).
+    let other_run = std::fs::File::open(&ebin).unwrap();
+    other_run.lock().unwrap();
+    let stderr_path = dir.path().join("stderr.txt");
+    let mut run = Command::new(support::elixir_scope_bin())
+        .args(["instrument", "--no-runtime", "--strategy", "all"])
+        .arg(&ebin)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let waiting = std::time::Instant::now();
+    loop {
+        let said = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        if said.contains("waiting for another elixir-scope run") {
+            break;
+        }
+        if let Some(status) = run.try_wait().unwrap() {
+            panic!("instrument did not wait for the other run ({status}): {said}");
+        }
+        assert!(
+            waiting.elapsed() < std::time::Duration::from_secs(120),
+            "instrument neither waited nor finished: {said}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        rewrite_support::snapshot(&ebin),
+        before,
+        "nothing written while waiting"
+    );
+    assert!(
+        leftover.exists(),
+        "nothing removed while another run may write it"
+    );
+
+    drop(other_run);
+    let status = run.wait().unwrap();
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(&stderr_path).unwrap()
+    );
+    let beam = beam_rewrite::Beam::read(&ebin.join("waits.beam")).unwrap();
+    assert!(beam_rewrite::Marker::find(&beam).unwrap().is_some());
+    assert!(
+        !leftover.exists(),
+        "the killed run's temporary file is removed"
+    );
+    let said = std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(said.contains("removed 1 temporary file "), "{said}");
+}

@@ -8,6 +8,7 @@
 
 pub mod atomic;
 pub mod batch;
+pub mod lock;
 pub mod report;
 
 use std::path::{Path, PathBuf};

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use beam_rewrite::discover;
 use beam_rewrite::helper::{HelperConfig, Launcher};
 use beam_rewrite::rewrite::batch::{self, BatchOptions};
+use beam_rewrite::rewrite::lock::{BuildLock, LockError};
 use beam_rewrite::rewrite::{FileReport, Outcome, Totals};
 use indicatif::{ProgressBar, ProgressStyle};
 use planner::report::ModuleStatus;
@@ -53,6 +54,14 @@ pub fn run(args: &Args) -> ExitCode {
     let files = match discover::beam_files(&args.paths) {
         Ok(files) => files,
         Err(e) => return usage_error(&e),
+    };
+    // One run at a time on these beams, from planning to the last write.
+    let _lock = match (!args.dry_run).then(|| lock_build(&files)).transpose() {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     let jobs = job_count(args.jobs);
     let config = match configure(&args.plan) {
@@ -117,6 +126,23 @@ pub fn run(args: &Args) -> ExitCode {
         args.json,
         args.dry_run,
     )
+}
+
+/// Locks the directories of `files` against other `instrument` and `restore` runs, saying on
+/// stderr when it has to wait, and removes the temporary files killed runs left there.
+pub fn lock_build(files: &[PathBuf]) -> Result<BuildLock, LockError> {
+    let lock = BuildLock::acquire(files, |dir| {
+        eprintln!(
+            "waiting for another elixir-scope run on {} to finish...",
+            dir.display()
+        )
+    })?;
+    match lock.leftovers_removed() {
+        0 => {}
+        1 => eprintln!("removed 1 temporary file that an interrupted run left"),
+        n => eprintln!("removed {n} temporary files that interrupted runs left"),
+    }
+    Ok(lock)
 }
 
 /// Reports a runtime that could not be installed (before any beam was touched); exit status 1.
