@@ -571,3 +571,88 @@ fn a_second_run_waits_for_the_first_and_cleans_what_killed_runs_left() {
     let said = std::fs::read_to_string(&stderr_path).unwrap();
     assert!(said.contains("removed 1 temporary file "), "{said}");
 }
+
+// Item 8: encrypted debug info is said to be that (it was "version byte 0", and instrument
+// then skipped the module as "not selected by the plan"); with the key in ~/.erlang.crypt it
+// is decrypted as beam_lib does, and the module is rewritten, keeping its encrypted debug info.
+#[test]
+fn encrypted_debug_info_is_named_and_decrypted_with_the_users_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ebin, home) = (dir.path().join("ebin"), dir.path().join("home"));
+    std::fs::create_dir(&ebin).unwrap();
+    std::fs::create_dir(&home).unwrap();
+    let module = source(
+        dir.path(),
+        "secret.erl",
+        "-module(secret).\n-export([f/1]).\nf(X) -> {secret, X}.\n",
+    );
+    erlc(&[&module], &ebin, &["+{debug_info_key,\"s3cr3t\"}"]);
+    let original = std::fs::read(ebin.join("secret.beam")).unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(support::elixir_scope_bin())
+            .args(args)
+            .arg(&ebin)
+            .env("HOME", &home)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+
+    // No key: said so, by plan and by instrument, and nothing fails.
+    let plan = run(&["plan", "--no-cache"]);
+    assert!(plan.contains("encrypted debug info (no key"), "{plan}");
+    let skipped = run(&[
+        "instrument",
+        "--no-runtime",
+        "--no-cache",
+        "--strategy",
+        "all",
+    ]);
+    assert!(
+        skipped.contains("encrypted debug info (no key"),
+        "{skipped}"
+    );
+    assert_eq!(std::fs::read(ebin.join("secret.beam")).unwrap(), original);
+
+    // The key where beam_lib looks for it.
+    std::fs::write(
+        home.join(".erlang.crypt"),
+        "[{debug_info, des3_cbc, [], \"s3cr3t\"}].\n",
+    )
+    .unwrap();
+    let rewritten = run(&[
+        "instrument",
+        "--no-runtime",
+        "--no-cache",
+        "--strategy",
+        "all",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&rewritten).unwrap();
+    assert_eq!(total(&report, "rewritten"), 1, "{report}");
+    let beam = beam_rewrite::Beam::read(&ebin.join("secret.beam")).unwrap();
+    let original_beam = beam_rewrite::Beam::parse(&original).unwrap();
+    assert_eq!(
+        beam.chunk(beam_rewrite::ChunkId::DBGI).unwrap().data,
+        original_beam
+            .chunk(beam_rewrite::ChunkId::DBGI)
+            .unwrap()
+            .data,
+        "the debug info stays encrypted"
+    );
+    let runtime = TestRuntime::compiled();
+    let result = eval_erlang(
+        "{R, Calls} = elixir_scope_runtime:record(fun() -> secret:f(1) end),
+         io:format(\"~p ~p\", [R, length(Calls)]), halt().",
+        &[
+            "-pa",
+            runtime.ebin().to_str().unwrap(),
+            "-pa",
+            ebin.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(result, "{ok,{secret,1}} 1");
+    run(&["restore"]);
+    assert_eq!(std::fs::read(ebin.join("secret.beam")).unwrap(), original);
+}

@@ -9,6 +9,7 @@
 %% to fd 1: all other output goes to standard_error.
 %%
 %%   {forms, Module, DbgiChunk}   -> {ok, Forms} | {unavailable, Why} | {error, Why}
+%%                                   (an encrypted chunk is decrypted as beam_lib does)
 %%   {compile, Forms, Options}    -> {ok, BeamBinary} | {error, Why}
 %%   {check, Module, BeamBinary}  -> ok | {error, Why}
 %%
@@ -93,12 +94,9 @@ safely(Fun) ->
     end.
 
 handle({forms, Module, Chunk}, Backends) ->
-    {debug_info_v1, Backend, Data} = binary_to_term(Chunk),
-    case lists:member(Backend, Backends) of
-        true -> forms(Module, Backend, Data);
-        false -> {unavailable, text("its debug-info backend ~p is not trusted (trusted: ~ts; "
-                                    "more with ELIXIR_SCOPE_DEBUG_INFO_BACKENDS)",
-                                    [Backend, lists:join(", ", [atom_to_list(B) || B <- Backends])])}
+    case debug_info(Module, Chunk) of
+        {debug_info_v1, Backend, Data} -> trusted_forms(Module, Backend, Data, Backends);
+        {unavailable, _} = Unavailable -> Unavailable
     end;
 handle({compile, Forms, Options}, _Backends) ->
     case compile:noenv_forms(Forms, [binary, return_errors, no_spawn_compiler_process | Options]) of
@@ -110,6 +108,36 @@ handle({check, Module, Beam}, _Backends) ->
     case erlang:prepare_loading(Module, Beam) of
         {error, Why} -> {error, text("the loader refuses it: ~0p", [Why])};
         _Prepared -> ok
+    end.
+
+%% The `{debug_info_v1, Backend, Data}' of a Dbgi chunk. Encrypted debug info
+%% (`<<0, N, Cipher:N/binary, _/binary>>') is decrypted by beam_lib, as it does for any tool,
+%% with the key it finds (a crypto key fun, or `.erlang.crypt' in the home directory; the
+%% helper runs in `/'): given a beam that holds only the module's name and this chunk.
+debug_info(Module, <<0, _/binary>> = Chunk) ->
+    Name = atom_to_binary(Module, utf8),
+    true = byte_size(Name) < 256,                   % fits the one-byte length below
+    {ok, Beam} = beam_lib:build_module([{"AtU8", <<1:32, (byte_size(Name)):8, Name/binary>>},
+                                        {"Dbgi", Chunk}]),
+    case beam_lib:chunks(Beam, [debug_info]) of
+        {ok, {Module, [{debug_info, {debug_info_v1, _, _} = DebugInfo}]}} ->
+            DebugInfo;
+        {error, beam_lib, {key_missing_or_invalid, _, _}} ->
+            {unavailable, <<"encrypted debug info (no key: beam_lib finds none in "
+                            "~/.erlang.crypt, or it is not this module's)">>};
+        {error, beam_lib, Why} ->
+            {unavailable, text("encrypted debug info that beam_lib cannot decrypt: ~0P",
+                               [Why, 20])}
+    end;
+debug_info(_Module, Chunk) ->
+    binary_to_term(Chunk).
+
+trusted_forms(Module, Backend, Data, Backends) ->
+    case lists:member(Backend, Backends) of
+        true -> forms(Module, Backend, Data);
+        false -> {unavailable, text("its debug-info backend ~p is not trusted (trusted: ~ts; "
+                                    "more with ELIXIR_SCOPE_DEBUG_INFO_BACKENDS)",
+                                    [Backend, lists:join(", ", [atom_to_list(B) || B <- Backends])])}
     end.
 
 forms(Module, Backend, Data) ->
