@@ -25,8 +25,9 @@ pub const MAX_DEPTH: usize = 200_000;
 /// debug info of every installed OTP and Elixir beam nests less than 300 levels.
 pub const INLINE_DEPTH: usize = 1_000;
 
-/// The largest size a compressed term may inflate to.
-pub const MAX_INFLATED_BYTES: u64 = 1 << 30;
+/// The largest size a compressed term may inflate to (the largest `Dbgi` of OTP 25 and Elixir
+/// 1.14, `elixir_parser`'s, inflates to 5.5 MB).
+pub const MAX_INFLATED_BYTES: u64 = 256 << 20;
 
 /// Stack size of the threads [`with_large_stack`] starts (address space, committed on use).
 pub const LARGE_STACK_BYTES: usize = 1 << 30;
