@@ -588,9 +588,13 @@ fn encrypted_debug_info_is_named_and_decrypted_with_the_users_key() {
     );
     erlc(&[&module], &ebin, &["+{debug_info_key,\"s3cr3t\"}"]);
     let original = std::fs::read(ebin.join("secret.beam")).unwrap();
+    // With a configuration file, so that there is a plan cache: adding the key must count.
+    let config = source(dir.path(), "elixir_scope.toml", "");
     let run = |args: &[&str]| {
         let output = Command::new(support::elixir_scope_bin())
             .args(args)
+            .arg("--config")
+            .arg(&config)
             .arg(&ebin)
             .env("HOME", &home)
             .output()
@@ -600,15 +604,9 @@ fn encrypted_debug_info_is_named_and_decrypted_with_the_users_key() {
     };
 
     // No key: said so, by plan and by instrument, and nothing fails.
-    let plan = run(&["plan", "--no-cache"]);
+    let plan = run(&["plan"]);
     assert!(plan.contains("encrypted debug info (no key"), "{plan}");
-    let skipped = run(&[
-        "instrument",
-        "--no-runtime",
-        "--no-cache",
-        "--strategy",
-        "all",
-    ]);
+    let skipped = run(&["instrument", "--no-runtime", "--strategy", "all"]);
     assert!(
         skipped.contains("encrypted debug info (no key"),
         "{skipped}"
@@ -621,14 +619,7 @@ fn encrypted_debug_info_is_named_and_decrypted_with_the_users_key() {
         "[{debug_info, des3_cbc, [], \"s3cr3t\"}].\n",
     )
     .unwrap();
-    let rewritten = run(&[
-        "instrument",
-        "--no-runtime",
-        "--no-cache",
-        "--strategy",
-        "all",
-        "--json",
-    ]);
+    let rewritten = run(&["instrument", "--no-runtime", "--strategy", "all", "--json"]);
     let report: serde_json::Value = serde_json::from_str(&rewritten).unwrap();
     assert_eq!(total(&report, "rewritten"), 1, "{report}");
     let beam = beam_rewrite::Beam::read(&ebin.join("secret.beam")).unwrap();
@@ -653,6 +644,17 @@ fn encrypted_debug_info_is_named_and_decrypted_with_the_users_key() {
         ],
     );
     assert_eq!(result, "{ok,{secret,1}} 1");
-    run(&["restore"]);
+    assert!(
+        dir.path()
+            .join(".elixir_scope/plan/analyses.json")
+            .is_file(),
+        "the plan cache was used"
+    );
+    let output = Command::new(support::elixir_scope_bin())
+        .arg("restore")
+        .arg(&ebin)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
     assert_eq!(std::fs::read(ebin.join("secret.beam")).unwrap(), original);
 }

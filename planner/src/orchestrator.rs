@@ -140,8 +140,12 @@ impl Orchestrator {
         let fresh = self.analyze_all(&entries, &queue, &helpers);
         stats.analyzed = queue.len();
         stats.helpers_started = helpers.into_inner();
-        for (i, result) in queue.iter().zip(fresh) {
-            if let (Some(cache), Ok(analysis), Ok(info)) = (cache.as_mut(), &result, &infos[*i]) {
+        let mut depends_on_this_machine = false;
+        for (i, Fresh { result, cacheable }) in queue.iter().zip(fresh) {
+            depends_on_this_machine |= !cacheable;
+            if let (Some(cache), Ok(analysis), Ok(info), true) =
+                (cache.as_mut(), &result, &infos[*i], cacheable)
+            {
                 cache.remember(&entries[*i].path, &info.hash, analysis.clone());
             }
             analyses[*i] = Some(result);
@@ -149,7 +153,12 @@ impl Orchestrator {
 
         let report = self.plan(&entries, &infos, &analyses);
         if let Some(cache) = cache.as_mut() {
-            if let Err(e) = cache.save(&key, &report) {
+            let saved = if depends_on_this_machine {
+                cache.save_analyses_only()
+            } else {
+                cache.save(&key, &report)
+            };
+            if let Err(e) = saved {
                 stats.cache_error = Some(e.to_string());
             }
         }
@@ -231,9 +240,8 @@ impl Orchestrator {
         entries: &[BeamEntry],
         queue: &[usize],
         helpers: &AtomicUsize,
-    ) -> Vec<Result<Analysis, String>> {
-        let results: Mutex<Vec<Option<Result<Analysis, String>>>> =
-            Mutex::new(vec![None; queue.len()]);
+    ) -> Vec<Fresh> {
+        let results: Mutex<Vec<Option<Fresh>>> = Mutex::new(vec![None; queue.len()]);
         let next = AtomicUsize::new(0);
         let launcher: OnceLock<Result<Launcher, String>> = OnceLock::new();
         let workers = self.jobs.clamp(1, queue.len().max(1));
@@ -251,10 +259,10 @@ impl Orchestrator {
                             analyze_beam(path, &mut ask)
                         }))
                         .unwrap_or_else(|_| {
-                            Err(format!(
+                            Fresh::not_cached(Err(format!(
                                 "{}: internal error of the analyzer (please report it)",
                                 path.display()
-                            ))
+                            )))
                         });
                         if let Ok(mut results) = results.lock() {
                             if let Some(slot) = results.get_mut(next_slot(queue, index)) {
@@ -276,10 +284,10 @@ impl Orchestrator {
             .zip(queue)
             .map(|(r, i)| {
                 r.unwrap_or_else(|| {
-                    Err(format!(
+                    Fresh::not_cached(Err(format!(
                         "{}: the analysis did not run",
                         entries[*i].path.display()
-                    ))
+                    )))
                 })
             })
             .collect()
@@ -435,15 +443,40 @@ fn next_slot(queue: &[usize], index: usize) -> usize {
     queue.binary_search(&index).unwrap_or(usize::MAX)
 }
 
+/// A beam's analysis made in this run, and whether it may be cached.
+#[derive(Debug, Clone)]
+struct Fresh {
+    result: Result<Analysis, String>,
+    /// `false` when it depends on more than the beam (see [`Code::UnavailableHere`]); errors
+    /// are never cached either way.
+    cacheable: bool,
+}
+
+impl Fresh {
+    fn not_cached(result: Result<Analysis, String>) -> Fresh {
+        Fresh {
+            result,
+            cacheable: false,
+        }
+    }
+}
+
 /// Reads and analyzes one beam.
-fn analyze_beam(path: &Path, helper: &mut source::AskForms<'_>) -> Result<Analysis, String> {
-    match source::code(path, helper) {
+fn analyze_beam(path: &Path, helper: &mut source::AskForms<'_>) -> Fresh {
+    let result = match source::code(path, helper) {
         Ok(Code::Forms { forms, elixir }) => analyzer::analyze(&forms, elixir)
             .map(Analysis::Facts)
             .map_err(|e| format!("{}: {e}", path.display())),
         Ok(Code::Unavailable(why)) => Ok(Analysis::Unavailable { why }),
+        Ok(Code::UnavailableHere(why)) => {
+            return Fresh::not_cached(Ok(Analysis::Unavailable { why }))
+        }
         Err(SourceError::Read(e)) => Err(e.to_string()),
         Err(e) => Err(e.to_string()),
+    };
+    Fresh {
+        result,
+        cacheable: true,
     }
 }
 
