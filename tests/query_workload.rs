@@ -660,3 +660,92 @@ fn iex_in_another_vm_reads_every_run_of_the_project() {
     assert!(out.contains(&format!("tree {loop_id}")), "{out}");
     assert!(out.contains("bad value for :run: 0"), "{out}");
 }
+
+/// `export -o` through a symbolic link replaces the link's target (the link stays), into a
+/// pipe writes through (the pipe stays a pipe), and refuses a socket, saying what it is
+/// (issue 13, item 3).
+#[test]
+fn exports_follow_links_write_through_pipes_and_refuse_other_special_files() {
+    use std::os::unix::fs::FileTypeExt;
+    let rec = recorded();
+    let dir = tempfile::tempdir().unwrap();
+    let export_to =
+        |path: &Path| rec.cli_output(&["export", "--run", "1", "-o", path.to_str().unwrap()]);
+
+    let target = dir.path().join("target.json");
+    std::fs::write(&target, "old").unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink("target.json", &link).unwrap();
+    let output = export_to(&link);
+    assert!(output.status.success(), "{output:?}");
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    let trace: Value = serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
+    assert!(trace["traceEvents"].is_array());
+
+    let fifo = dir.path().join("trace.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let output = export_to(&fifo);
+    assert!(output.status.success(), "{output:?}");
+    let through: Value = serde_json::from_slice(&reader.join().unwrap()).unwrap();
+    assert_eq!(through, trace);
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert!(
+        output.stdout.is_empty(),
+        "the summary goes to stderr when the export went through"
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("as Chrome trace events"));
+
+    let socket = dir.path().join("trace.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let output = export_to(&socket);
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("is a socket"), "{said}");
+    assert!(std::fs::symlink_metadata(&socket)
+        .unwrap()
+        .file_type()
+        .is_socket());
+}
+
+/// `calls --limit 0` is refused (it listed one call), and a run without calls says so
+/// instead of "ids run from 1 to 0" (issue 13, item 10).
+#[test]
+fn a_zero_limit_and_an_empty_run_are_said_plainly() {
+    let rec = recorded();
+    let zero = rec.cli_output(&["calls", "--limit", "0"]);
+    assert!(!zero.status.success(), "{zero:?}");
+    let said = String::from_utf8_lossy(&zero.stderr);
+    assert!(said.contains("--limit"), "{said}");
+
+    let empty_db = rec.project().join("empty.redb");
+    check(
+        &mix(
+            rec.project(),
+            &[
+                "run",
+                "--no-start",
+                "-e",
+                ":ok = :elixir_scope_runtime.start(%{}); :ok = :elixir_scope_runtime.flush()",
+            ],
+            &empty_db,
+        ),
+        "an empty run",
+    );
+    let output = Command::new(elixir_scope_bin())
+        .args(["trace", "1", "--db"])
+        .arg(&empty_db)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("recorded no calls"), "{said}");
+    assert!(!said.contains("1 to 0"), "{said}");
+}

@@ -434,6 +434,40 @@ fn the_library_is_found_through_elixir_scope_nif() {
     assert_eq!(vm.store().snapshot(None).unwrap().call_count().unwrap(), 1);
 }
 
+/// A truncated library (a copy cut short, a full disk) is refused before the dynamic loader
+/// maps it: loading it took the VM down with SIGBUS (issue 13, item 10).
+#[test]
+fn a_truncated_library_is_refused_and_the_vm_goes_on_unrecorded() {
+    let vm = vm(false);
+    let full = std::fs::read(runtime_support::nif_library()).unwrap();
+    let sizes = [100, 4096, 65536, full.len() / 2, full.len() - 1];
+    for size in sizes {
+        std::fs::write(vm.dir.path().join(format!("cut_{size}.so")), &full[..size]).unwrap();
+    }
+    let list: Vec<String> = sizes.iter().map(|s| s.to_string()).collect();
+    let output = vm
+        .command(&format!(
+            r#"Cut = fun(N) -> "cut_" ++ integer_to_list(N) end,
+            Refused = [elixir_scope_nif:load(Cut(N)) || N <- [{list}]],
+            [{{error, {{bad_library, _, {{truncated, _}}}}}} = R || R <- Refused],
+            3 = runtime_fixture:add(1, 2),
+            {{failed, {{nif_not_loaded, [{{_, {{bad_library, _, _}}}} | _]}}}} = elixir_scope_runtime:status(),
+            6 = runtime_fixture:add(3, 3),
+            io:format("~p~n", [Refused]), halt()."#,
+            list = list.join(", ")
+        ))
+        .env(
+            "ELIXIR_SCOPE_NIF",
+            vm.dir.path().join(format!("cut_{}.so", full.len() / 2)),
+        )
+        .output()
+        .unwrap();
+    runtime_support::check(&output);
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("bad_library"), "{said}");
+    assert!(!vm.db.exists(), "nothing was recorded");
+}
+
 #[test]
 fn many_processes_racing_to_start_the_runtime_start_it_once() {
     let vm = vm(true);

@@ -5,38 +5,84 @@
 %% `elixir_erl'), compiling patched forms, and checking a finished beam with the real loader.
 %%
 %% Protocol: one request at a time, each a `{packet, 4}' frame holding one term in the external
-%% term format, read from fd 0; the reply goes to fd 1 the same way. The helper halts when fd 0
-%% closes. Nothing else may be written to fd 1: all other output goes to standard_error.
+%% term format, read from fd 0; the reply goes to fd 1 the same way. Nothing else may be written
+%% to fd 1: all other output goes to standard_error.
 %%
 %%   {forms, Module, DbgiChunk}   -> {ok, Forms} | {unavailable, Why} | {error, Why}
+%%                                   (an encrypted chunk is decrypted as beam_lib does)
 %%   {compile, Forms, Options}    -> {ok, BeamBinary} | {error, Why}
 %%   {check, Module, BeamBinary}  -> ok | {error, Why}
 %%
 %% `Why' is a UTF-8 binary meant for people. `unavailable' means the debug info holds no code
-%% (the backend said so, or the backend is not installed), which is not a failure of the
-%% rewriter: the module is skipped.
+%% (the backend said so, the backend is not installed, or it is not one of the trusted
+%% backends), which is not a failure of the rewriter: the module is skipped.
+%%
+%% The helper dies with its parent. The process that owns the port only relays: each request
+%% runs in a fresh process, so the owner sees the end of fd 0 (the parent finished, or was
+%% killed) at once, even in the middle of a long compile, and halts the VM; it halts too when
+%% the port closes for any other reason (a reply written to a parent that is gone fails with
+%% `epipe'). The process that evaluates `main/1' traps exits (`erl -eval' runs it so), so
+%% those arrive as messages and must be handled, never ignored.
+%%
+%% Only the trusted debug-info backends given to `main/1' are ever loaded: a beam names its
+%% backend, and loading whatever module it names would run code chosen by whoever wrote the
+%% beam. (The VM runs in `/', with `.' removed from the code path, so that no module is
+%% loaded from the user's working directory either.)
 -module(elixir_scope_helper).
 
--export([main/0]).
+-export([main/1]).
 
-%% @doc Serves requests until fd 0 closes.
--spec main() -> no_return().
-main() ->
+%% @doc Serves requests until fd 0 closes. `Backends': the debug-info backends that may be
+%% loaded.
+-spec main([atom()]) -> no_return().
+main(Backends) ->
     %% io:format and logger must never write to fd 1, which carries the replies.
     group_leader(whereis(standard_error), self()),
     _ = logger:remove_handler(default),
     _ = logger:add_handler(default, logger_std_h, #{config => #{type => standard_error}}),
+    process_flag(trap_exit, true),
     Port = open_port({fd, 0, 1}, [binary, {packet, 4}, eof]),
-    loop(Port).
+    serve(Port, Backends).
 
-loop(Port) ->
+serve(Port, Backends) ->
     receive
         {Port, {data, Request}} ->
-            Reply = safely(fun() -> handle(binary_to_term(Request)) end),
-            port_command(Port, term_to_binary(Reply)),
-            loop(Port);
-        {Port, eof} ->
-            halt(0)
+            Relay = self(),
+            Run = fun() -> handle(binary_to_term(Request), Backends) end,
+            {Worker, Ref} = spawn_monitor(fun() ->
+                                                  Reply = term_to_binary(safely(Run)),
+                                                  Relay ! {reply, self(), Reply}
+                                          end),
+            await(Port, Backends, Worker, Ref);
+        Other ->
+            stop_on(Port, Other),
+            serve(Port, Backends)
+    end.
+
+await(Port, Backends, Worker, Ref) ->
+    receive
+        {reply, Worker, Reply} ->
+            erlang:demonitor(Ref, [flush]),
+            reply(Port, Reply),
+            serve(Port, Backends);
+        {'DOWN', Ref, process, Worker, Why} ->
+            reply(Port, term_to_binary({error, text("the request's process ended: ~0P",
+                                                    [Why, 30])})),
+            serve(Port, Backends);
+        {Port, eof} = End ->
+            stop_on(Port, End);
+        {'EXIT', Port, _} = Closed ->
+            stop_on(Port, Closed)
+    end.
+
+%% End of input or a closed port: the parent is done or gone. Anything else is ignored.
+stop_on(Port, {Port, eof}) -> halt(0);
+stop_on(Port, {'EXIT', Port, _}) -> halt(1);
+stop_on(_Port, _Other) -> ok.
+
+reply(Port, Reply) ->
+    try port_command(Port, Reply)
+    catch error:badarg -> halt(1)                   % the port is already closed
     end.
 
 safely(Fun) ->
@@ -47,8 +93,54 @@ safely(Fun) ->
             {error, text("~p: ~0P~n~0P", [Class, Reason, 30, Stack, 30])}
     end.
 
-handle({forms, Module, Chunk}) ->
-    {debug_info_v1, Backend, Data} = binary_to_term(Chunk),
+handle({forms, Module, Chunk}, Backends) ->
+    case debug_info(Module, Chunk) of
+        {debug_info_v1, Backend, Data} -> trusted_forms(Module, Backend, Data, Backends);
+        {unavailable, _} = Unavailable -> Unavailable
+    end;
+handle({compile, Forms, Options}, _Backends) ->
+    case compile:noenv_forms(Forms, [binary, return_errors, no_spawn_compiler_process | Options]) of
+        {ok, _Module, Beam} -> {ok, Beam};
+        {ok, _Module, Beam, _Warnings} -> {ok, Beam};
+        {error, Errors, _Warnings} -> {error, format_errors(Errors)}
+    end;
+handle({check, Module, Beam}, _Backends) ->
+    case erlang:prepare_loading(Module, Beam) of
+        {error, Why} -> {error, text("the loader refuses it: ~0p", [Why])};
+        _Prepared -> ok
+    end.
+
+%% The `{debug_info_v1, Backend, Data}' of a Dbgi chunk. Encrypted debug info
+%% (`<<0, N, Cipher:N/binary, _/binary>>') is decrypted by beam_lib, as it does for any tool,
+%% with the key it finds (a crypto key fun, or `.erlang.crypt' in the home directory; the
+%% helper runs in `/'): given a beam that holds only the module's name and this chunk.
+debug_info(Module, <<0, _/binary>> = Chunk) ->
+    Name = atom_to_binary(Module, utf8),
+    true = byte_size(Name) < 256,                   % fits the one-byte length below
+    {ok, Beam} = beam_lib:build_module([{"AtU8", <<1:32, (byte_size(Name)):8, Name/binary>>},
+                                        {"Dbgi", Chunk}]),
+    case beam_lib:chunks(Beam, [debug_info]) of
+        {ok, {Module, [{debug_info, {debug_info_v1, _, _} = DebugInfo}]}} ->
+            DebugInfo;
+        {error, beam_lib, {key_missing_or_invalid, _, _}} ->
+            {unavailable, <<"encrypted debug info (no key: beam_lib finds none in "
+                            "~/.erlang.crypt, or it is not this module's)">>};
+        {error, beam_lib, Why} ->
+            {unavailable, text("encrypted debug info that beam_lib cannot decrypt: ~0P",
+                               [Why, 20])}
+    end;
+debug_info(_Module, Chunk) ->
+    binary_to_term(Chunk).
+
+trusted_forms(Module, Backend, Data, Backends) ->
+    case lists:member(Backend, Backends) of
+        true -> forms(Module, Backend, Data);
+        false -> {unavailable, text("its debug-info backend ~p is not trusted (trusted: ~ts; "
+                                    "more with ELIXIR_SCOPE_DEBUG_INFO_BACKENDS)",
+                                    [Backend, lists:join(", ", [atom_to_list(B) || B <- Backends])])}
+    end.
+
+forms(Module, Backend, Data) ->
     case code:ensure_loaded(Backend) of
         {module, Backend} ->
             case Backend:debug_info(erlang_v1, Module, Data, []) of
@@ -57,17 +149,6 @@ handle({forms, Module, Chunk}) ->
             end;
         {error, Why} ->
             {unavailable, text("its debug-info backend ~p is not available (~p)", [Backend, Why])}
-    end;
-handle({compile, Forms, Options}) ->
-    case compile:noenv_forms(Forms, [binary, return_errors, no_spawn_compiler_process | Options]) of
-        {ok, _Module, Beam} -> {ok, Beam};
-        {ok, _Module, Beam, _Warnings} -> {ok, Beam};
-        {error, Errors, _Warnings} -> {error, format_errors(Errors)}
-    end;
-handle({check, Module, Beam}) ->
-    case erlang:prepare_loading(Module, Beam) of
-        {error, Why} -> {error, text("the loader refuses it: ~0p", [Why])};
-        _Prepared -> ok
     end.
 
 format_errors(Errors) ->

@@ -120,20 +120,41 @@ impl PlanCache {
 
     /// Writes the analyses and the plan under `key`.
     pub fn save(&mut self, key: &str, report: &PlanReport) -> Result<(), CacheError> {
+        let dir = self.dir.clone();
         let error = |source| CacheError {
-            dir: self.dir.clone(),
+            dir: dir.clone(),
             source,
         };
-        std::fs::create_dir_all(&self.dir).map_err(error)?;
-        self.analyses.format = CACHE_FORMAT.to_string();
-        self.analyses.entries.retain(|path, _| path.is_file());
-        write_json(&self.dir, "analyses.json", &self.analyses).map_err(error)?;
+        self.write_analyses().map_err(error)?;
         let plan = PlanFile {
             format: CACHE_FORMAT.to_string(),
             key: key.to_string(),
             report: report.clone(),
         };
         write_json(&self.dir, "plan.json", &plan).map_err(error)
+    }
+
+    /// Writes the analyses and forgets the last plan: for a plan that depends on more than the
+    /// beams and the settings (a module whose debug info this machine cannot read now), which
+    /// must be made again next time.
+    pub fn save_analyses_only(&mut self) -> Result<(), CacheError> {
+        let dir = self.dir.clone();
+        let error = |source| CacheError {
+            dir: dir.clone(),
+            source,
+        };
+        self.write_analyses().map_err(error)?;
+        match std::fs::remove_file(self.dir.join("plan.json")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(error(e)),
+            _ => Ok(()),
+        }
+    }
+
+    fn write_analyses(&mut self) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        self.analyses.format = CACHE_FORMAT.to_string();
+        self.analyses.entries.retain(|path, _| path.is_file());
+        write_json(&self.dir, "analyses.json", &self.analyses)
     }
 }
 
@@ -198,5 +219,21 @@ mod tests {
             None,
             "garbage is a miss"
         );
+    }
+
+    #[test]
+    fn a_plan_that_depends_on_the_machine_is_forgotten_its_analyses_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let beam = dir.path().join("m.beam");
+        std::fs::write(&beam, b"beam").unwrap();
+        let cache_dir = dir.path().join("plan");
+        let mut cache = PlanCache::open(&cache_dir);
+        let unavailable = Analysis::Unavailable { why: "none".into() };
+        cache.remember(&beam, "h1", unavailable.clone());
+        cache.save("k1", &report()).unwrap();
+        cache.save_analyses_only().unwrap();
+        let cache = PlanCache::open(&cache_dir);
+        assert_eq!(cache.plan("k1"), None);
+        assert_eq!(cache.analysis(&beam, "h1"), Some(unavailable));
     }
 }

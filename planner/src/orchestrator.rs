@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use beam_rewrite::discover::{self, AppRole, DiscoverError, MixBuild};
-use beam_rewrite::etf::LARGE_STACK_BYTES;
+use beam_rewrite::etf::spawn_with_large_stack;
 use beam_rewrite::helper::{Helper, HelperConfig, HelperError, Launcher};
 use beam_rewrite::rewrite::is_elixir_scope_module;
 use config::{CaptureSettings, PlanSettings};
@@ -140,8 +140,12 @@ impl Orchestrator {
         let fresh = self.analyze_all(&entries, &queue, &helpers);
         stats.analyzed = queue.len();
         stats.helpers_started = helpers.into_inner();
-        for (i, result) in queue.iter().zip(fresh) {
-            if let (Some(cache), Ok(analysis), Ok(info)) = (cache.as_mut(), &result, &infos[*i]) {
+        let mut depends_on_this_machine = false;
+        for (i, Fresh { result, cacheable }) in queue.iter().zip(fresh) {
+            depends_on_this_machine |= !cacheable;
+            if let (Some(cache), Ok(analysis), Ok(info), true) =
+                (cache.as_mut(), &result, &infos[*i], cacheable)
+            {
                 cache.remember(&entries[*i].path, &info.hash, analysis.clone());
             }
             analyses[*i] = Some(result);
@@ -149,7 +153,12 @@ impl Orchestrator {
 
         let report = self.plan(&entries, &infos, &analyses);
         if let Some(cache) = cache.as_mut() {
-            if let Err(e) = cache.save(&key, &report) {
+            let saved = if depends_on_this_machine {
+                cache.save_analyses_only()
+            } else {
+                cache.save(&key, &report)
+            };
+            if let Err(e) = saved {
                 stats.cache_error = Some(e.to_string());
             }
         }
@@ -231,9 +240,8 @@ impl Orchestrator {
         entries: &[BeamEntry],
         queue: &[usize],
         helpers: &AtomicUsize,
-    ) -> Vec<Result<Analysis, String>> {
-        let results: Mutex<Vec<Option<Result<Analysis, String>>>> =
-            Mutex::new(vec![None; queue.len()]);
+    ) -> Vec<Fresh> {
+        let results: Mutex<Vec<Option<Fresh>>> = Mutex::new(vec![None; queue.len()]);
         let next = AtomicUsize::new(0);
         let launcher: OnceLock<Result<Launcher, String>> = OnceLock::new();
         let workers = self.jobs.clamp(1, queue.len().max(1));
@@ -251,10 +259,10 @@ impl Orchestrator {
                             analyze_beam(path, &mut ask)
                         }))
                         .unwrap_or_else(|_| {
-                            Err(format!(
+                            Fresh::not_cached(Err(format!(
                                 "{}: internal error of the analyzer (please report it)",
                                 path.display()
-                            ))
+                            )))
                         });
                         if let Ok(mut results) = results.lock() {
                             if let Some(slot) = results.get_mut(next_slot(queue, index)) {
@@ -263,10 +271,7 @@ impl Orchestrator {
                         }
                     }
                 };
-                let spawned = std::thread::Builder::new()
-                    .name(format!("analyze-{n}"))
-                    .stack_size(LARGE_STACK_BYTES)
-                    .spawn_scoped(scope, work);
+                let spawned = spawn_with_large_stack(scope, format!("analyze-{n}"), work);
                 if spawned.is_err() && n == 0 {
                     break;
                 }
@@ -279,10 +284,10 @@ impl Orchestrator {
             .zip(queue)
             .map(|(r, i)| {
                 r.unwrap_or_else(|| {
-                    Err(format!(
+                    Fresh::not_cached(Err(format!(
                         "{}: the analysis did not run",
                         entries[*i].path.display()
-                    ))
+                    )))
                 })
             })
             .collect()
@@ -438,15 +443,40 @@ fn next_slot(queue: &[usize], index: usize) -> usize {
     queue.binary_search(&index).unwrap_or(usize::MAX)
 }
 
+/// A beam's analysis made in this run, and whether it may be cached.
+#[derive(Debug, Clone)]
+struct Fresh {
+    result: Result<Analysis, String>,
+    /// `false` when it depends on more than the beam (see [`Code::UnavailableHere`]); errors
+    /// are never cached either way.
+    cacheable: bool,
+}
+
+impl Fresh {
+    fn not_cached(result: Result<Analysis, String>) -> Fresh {
+        Fresh {
+            result,
+            cacheable: false,
+        }
+    }
+}
+
 /// Reads and analyzes one beam.
-fn analyze_beam(path: &Path, helper: &mut source::AskForms<'_>) -> Result<Analysis, String> {
-    match source::code(path, helper) {
+fn analyze_beam(path: &Path, helper: &mut source::AskForms<'_>) -> Fresh {
+    let result = match source::code(path, helper) {
         Ok(Code::Forms { forms, elixir }) => analyzer::analyze(&forms, elixir)
             .map(Analysis::Facts)
             .map_err(|e| format!("{}: {e}", path.display())),
         Ok(Code::Unavailable(why)) => Ok(Analysis::Unavailable { why }),
+        Ok(Code::UnavailableHere(why)) => {
+            return Fresh::not_cached(Ok(Analysis::Unavailable { why }))
+        }
         Err(SourceError::Read(e)) => Err(e.to_string()),
         Err(e) => Err(e.to_string()),
+    };
+    Fresh {
+        result,
+        cacheable: true,
     }
 }
 
@@ -496,4 +526,78 @@ pub fn default_cache_dir(paths: &[PathBuf], config_file: Option<&Path>) -> Optio
         })
         .or_else(|| config_file.and_then(Path::parent).map(Path::to_path_buf))
         .map(|root| root.join(CACHE_SUBDIR))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// Compiles an Erlang and an Elixir module, each holding one list literal of `length`
+    /// elements, into `dir`.
+    fn long_list_modules(dir: &Path, length: usize) {
+        let elements: Vec<String> = (0..length).map(|i| i.to_string()).collect();
+        let erlang = dir.join("long_list.erl");
+        std::fs::write(
+            &erlang,
+            format!(
+                "-module(long_list).\n-export([l/0]).\nl() -> [{}].\n",
+                elements.join(",")
+            ),
+        )
+        .unwrap();
+        let elixir = dir.join("long_list.ex");
+        std::fs::write(
+            &elixir,
+            format!(
+                "defmodule LongList do\n  def l, do: [{}]\nend\n",
+                elements.join(",")
+            ),
+        )
+        .unwrap();
+        for (program, args, source) in [
+            ("erlc", vec!["+debug_info", "-o"], &erlang),
+            ("elixirc", vec!["-o"], &elixir),
+        ] {
+            let output = Command::new(program)
+                .args(args)
+                .arg(dir)
+                .arg(source)
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!("cannot run {program} ({e}): apt-get install -y erlang-nox elixir")
+                });
+            assert!(output.status.success(), "{program} failed: {output:?}");
+        }
+    }
+
+    #[test]
+    fn a_long_list_literal_is_analyzed_like_any_code() {
+        let dir = tempfile::tempdir().unwrap();
+        // Abstract code nests a cons cell per element: 5,000 levels, beyond what an
+        // ordinary thread accepts.
+        long_list_modules(dir.path(), 5_000);
+        let orchestrator = Orchestrator {
+            settings: PlanSettings::default(),
+            capture: CaptureSettings::default(),
+            config_path: None,
+            jobs: 2,
+            cache_dir: None,
+            helper: None,
+        };
+        let outcome = orchestrator.run(&[dir.path().to_path_buf()]).unwrap();
+        let statuses: Vec<(String, ModuleStatus)> = outcome
+            .report
+            .modules
+            .iter()
+            .map(|m| (m.module.clone(), m.status.clone()))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("Elixir.LongList".to_string(), ModuleStatus::Planned),
+                ("long_list".to_string(), ModuleStatus::Planned),
+            ]
+        );
+    }
 }

@@ -144,9 +144,12 @@ pub fn render(checks: &[Check]) -> String {
     out
 }
 
+/// Runs a program of the toolchain in `/`: a VM started in the working directory would load
+/// modules from there first (`.` heads its code path).
 fn output_of(program: &str, args: &[&str]) -> Result<String, String> {
     let output = Command::new(program)
         .args(args)
+        .current_dir("/")
         .output()
         .map_err(|e| e.to_string())?;
     if !output.status.success() {

@@ -2,14 +2,16 @@
 //! [--exclude PAT]... [--config FILE] [--no-cache] [--jobs N] [--dry-run] [--json]`: wrap the
 //! functions the planner picks (see `plan`) in compiled beams.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use beam_rewrite::discover;
 use beam_rewrite::helper::{HelperConfig, Launcher};
 use beam_rewrite::rewrite::batch::{self, BatchOptions};
+use beam_rewrite::rewrite::lock::{BuildLock, LockError};
 use beam_rewrite::rewrite::{FileReport, Outcome, Totals};
 use indicatif::{ProgressBar, ProgressStyle};
 use planner::report::ModuleStatus;
@@ -53,6 +55,14 @@ pub fn run(args: &Args) -> ExitCode {
         Ok(files) => files,
         Err(e) => return usage_error(&e),
     };
+    // One run at a time on these beams, from planning to the last write.
+    let _lock = match (!args.dry_run).then(|| lock_build(&files)).transpose() {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let jobs = job_count(args.jobs);
     let config = match configure(&args.plan) {
         Ok(config) => config,
@@ -83,6 +93,17 @@ pub fn run(args: &Args) -> ExitCode {
         dry_run: args.dry_run,
     };
     let started = Instant::now();
+    // The runtime first: rewritten beams call it, so if it cannot be installed, no beam may
+    // be rewritten (they would raise `undef`). Everything or nothing.
+    let runtime = if args.dry_run {
+        Vec::new()
+    } else {
+        install_runtime(&runtime_targets, &config)
+    };
+    if runtime.iter().any(|install| install.error.is_some()) {
+        return runtime_failed(&runtime, args.json);
+    }
+    let (files, unanalyzed) = set_aside_unanalyzed(files, &planned.report);
     let bar = progress_bar(files.len());
     let reports = batch::instrument_all(&files, &plan, options, &launcher, &|report| {
         bar.set_message(report.module.clone().unwrap_or_default());
@@ -90,17 +111,13 @@ pub fn run(args: &Args) -> ExitCode {
     });
     bar.finish_and_clear();
     let reports = explain_unplanned(reports, &planned.report);
+    let reports = merge_by_path(reports, unanalyzed);
     let title = format!(
         "elixir-scope instrument{} (strategy {}, apps {})",
         if args.dry_run { " (dry run)" } else { "" },
         planned.report.strategy,
         planned.report.apps
     );
-    let runtime = if args.dry_run {
-        Vec::new()
-    } else {
-        install_runtime(&runtime_targets, &config)
-    };
     finish(
         &title,
         &reports,
@@ -109,6 +126,40 @@ pub fn run(args: &Args) -> ExitCode {
         args.json,
         args.dry_run,
     )
+}
+
+/// Locks the directories of `files` against other `instrument` and `restore` runs, saying on
+/// stderr when it has to wait, and removes the temporary files killed runs left there.
+pub fn lock_build(files: &[PathBuf]) -> Result<BuildLock, LockError> {
+    let lock = BuildLock::acquire(files, |dir| {
+        eprintln!(
+            "waiting for another elixir-scope run on {} to finish...",
+            dir.display()
+        )
+    })?;
+    match lock.leftovers_removed() {
+        0 => {}
+        1 => eprintln!("removed 1 temporary file that an interrupted run left"),
+        n => eprintln!("removed {n} temporary files that interrupted runs left"),
+    }
+    Ok(lock)
+}
+
+/// Reports a runtime that could not be installed (before any beam was touched); exit status 1.
+fn runtime_failed(runtime: &[RuntimeInstall], json: bool) -> ExitCode {
+    const NOTHING_DONE: &str = "the runtime could not be installed, so no beam was rewritten";
+    let text = if json {
+        let document = serde_json::json!({ "error": NOTHING_DONE, "runtime": runtime });
+        format!("{document}\n")
+    } else {
+        format!(
+            "elixir-scope instrument: {NOTHING_DONE}\n{}",
+            render_runtime(runtime)
+        )
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    eprintln!("error: {NOTHING_DONE}");
+    ExitCode::FAILURE
 }
 
 /// What happened to the runtime in one directory.
@@ -151,6 +202,49 @@ fn install_runtime(targets: &[PathBuf], config: &config::Config) -> Vec<RuntimeI
             }
         })
         .collect()
+}
+
+/// Sets aside the beams the planner could not read or analyze: each is a failure of this run
+/// (never "not selected by the plan"), and the rewriter leaves it as it is (a beam rewritten
+/// before keeps its code: putting its original back would silently stop recording it).
+fn set_aside_unanalyzed(
+    files: Vec<PathBuf>,
+    plan: &planner::PlanReport,
+) -> (Vec<PathBuf>, Vec<FileReport>) {
+    let failed: BTreeMap<&Path, (&str, &str)> = plan
+        .modules
+        .iter()
+        .filter_map(|m| match &m.status {
+            ModuleStatus::Failed { error } => {
+                Some((m.path.as_path(), (m.module.as_str(), error.as_str())))
+            }
+            _ => None,
+        })
+        .collect();
+    let (rest, set_aside): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .into_iter()
+        .partition(|path| !failed.contains_key(path.as_path()));
+    let reports = set_aside
+        .into_iter()
+        .map(|path| {
+            let (module, error) = failed[path.as_path()];
+            FileReport {
+                outcome: Outcome::Failed {
+                    error: format!("{error} (the planner could not analyze it; left as it is)"),
+                },
+                module: Some(module.to_string()),
+                path,
+            }
+        })
+        .collect();
+    (rest, reports)
+}
+
+/// The reports of both lists, sorted by path (the order `discover::beam_files` gives).
+fn merge_by_path(mut reports: Vec<FileReport>, more: Vec<FileReport>) -> Vec<FileReport> {
+    reports.extend(more);
+    reports.sort_by(|a, b| a.path.cmp(&b.path));
+    reports
 }
 
 /// Files skipped as "not selected by the plan" say why when the planner left their whole
@@ -211,18 +305,7 @@ pub fn finish(
         });
         format!("{document}\n")
     } else {
-        let mut text = render(title, &totals, reports, elapsed);
-        for install in runtime {
-            text.push_str(&format!(
-                "  runtime   {} in {}\n",
-                install.outcome,
-                install.dir.display()
-            ));
-            if let Some(error) = &install.error {
-                text.push_str(&format!("    {}\n", error.replace('\n', "\n      ")));
-            }
-        }
-        text
+        render(title, &totals, reports, elapsed) + &render_runtime(runtime)
     };
     let mut stdout = std::io::stdout().lock();
     if stdout
@@ -248,6 +331,22 @@ pub fn finish(
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// The runtime's lines of the text summary.
+fn render_runtime(runtime: &[RuntimeInstall]) -> String {
+    let mut text = String::new();
+    for install in runtime {
+        text.push_str(&format!(
+            "  runtime   {} in {}\n",
+            install.outcome,
+            install.dir.display()
+        ));
+        if let Some(error) = &install.error {
+            text.push_str(&format!("    {}\n", error.replace('\n', "\n      ")));
+        }
+    }
+    text
 }
 
 /// The text summary.

@@ -61,6 +61,14 @@ pub enum QueryError {
         /// The highest id stored.
         last: u64,
     },
+    /// A call id asked of a run that recorded no calls at all.
+    #[error("run {run} has no call {id}: it recorded no calls")]
+    EmptyRun {
+        /// The id asked for.
+        id: u64,
+        /// The run.
+        run: u64,
+    },
     /// A process the run did not record.
     #[error("run {run} recorded no process {pid}")]
     NoSuchProcess {
@@ -123,12 +131,17 @@ pub fn open(path: &Path) -> Result<StoreReader, QueryError> {
 pub fn call(snap: &Snapshot, id: u64) -> Result<store::Call, QueryError> {
     match snap.call(id)? {
         Some(call) => Ok(call),
-        None => Err(QueryError::NoSuchCall {
-            id,
-            run: snap.run().id,
-            last: last_id(snap)?,
-        }),
+        None => Err(no_such_call(snap, id)?),
     }
+}
+
+/// The error for a call `id` the snapshot's run does not hold, naming the ids it does.
+pub fn no_such_call(snap: &Snapshot, id: u64) -> Result<QueryError, QueryError> {
+    let run = snap.run().id;
+    Ok(match last_id(snap)? {
+        0 => QueryError::EmptyRun { id, run },
+        last => QueryError::NoSuchCall { id, run, last },
+    })
 }
 
 fn last_id(snap: &Snapshot) -> Result<u64, QueryError> {
