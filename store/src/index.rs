@@ -6,10 +6,8 @@
 //! in arrival order, which is id order up to the skew between ring lanes, so neighbouring
 //! blocks may overlap a little in ids: walks merge the blocks they open, in order.
 
-use std::cell::RefCell;
 use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -30,6 +28,10 @@ const CACHED_BLOCKS: usize = 128;
 
 /// Opened segments a reader keeps.
 const CACHED_SEGMENTS: usize = 512;
+
+/// A walk asks the process or function index about this many blocks at a time, as it goes:
+/// one that stops early (a subtree's end, the newest calls) reads little of it.
+const WINDOW_BLOCKS: usize = 64;
 
 /// Merged directories of runs a reader keeps.
 const CACHED_LAYOUTS: usize = 64;
@@ -129,7 +131,6 @@ pub(crate) struct RunLayout {
     blocks: Vec<BlockRef>,
     /// `reach[i]`: the largest `max_id` among `blocks[..=i]`.
     reach: Vec<u64>,
-    block_at: FxHashMap<u32, usize>,
     atoms: FxHashMap<u32, String>,
     atom_ids: FxHashMap<String, u32>,
 }
@@ -153,13 +154,11 @@ impl RunLayout {
             max = max.max(b.meta.max_id);
             reach.push(max);
         }
-        let block_at = blocks.iter().enumerate().map(|(i, b)| (b.no, i)).collect();
         let atom_ids = atoms.iter().map(|(id, text)| (text.clone(), *id)).collect();
         RunLayout {
             segments,
             blocks,
             reach,
-            block_at,
             atoms,
             atom_ids,
         }
@@ -170,11 +169,7 @@ impl RunLayout {
 pub(crate) struct RunIndex {
     layout: Arc<RunLayout>,
     cache: Arc<ReaderCache>,
-    pid_blocks: RefCell<FxHashMap<u64, Postings>>,
 }
-
-/// The blocks an index entry names, with how many of its calls each holds, by smallest id.
-type Postings = Rc<Vec<(usize, u32)>>;
 
 impl std::fmt::Debug for RunIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -233,7 +228,6 @@ impl RunIndex {
         RunIndex {
             layout,
             cache: cache.clone(),
-            pid_blocks: RefCell::new(FxHashMap::default()),
         }
     }
 
@@ -338,46 +332,6 @@ impl RunIndex {
         Ok(None)
     }
 
-    /// The blocks holding calls of `pid`, with how many each holds, by smallest id.
-    pub fn pid_blocks(&self, pid: u64) -> Result<Postings> {
-        if let Some(found) = self.pid_blocks.borrow().get(&pid) {
-            return Ok(found.clone());
-        }
-        let found = Rc::new(self.postings(PID_BLOCKS, pair(pid, 0), pair(pid, u64::MAX))?);
-        self.pid_blocks.borrow_mut().insert(pid, found.clone());
-        Ok(found)
-    }
-
-    /// The blocks holding calls of a function, with how many each holds.
-    pub fn function_blocks(&self, module: u32, function: u32) -> Result<Vec<(usize, u32)>> {
-        let key = |block: u64| (module as u128) << 96 | (function as u128) << 64 | block as u128;
-        self.postings(FUNCTION_BLOCKS, key(0), key(u64::MAX))
-    }
-
-    fn postings(
-        &self,
-        def: TableDefinition<u128, u32>,
-        from: u128,
-        to: u128,
-    ) -> Result<Vec<(usize, u32)>> {
-        let mut out = Vec::new();
-        for segment in &self.layout.segments {
-            segment.read(|txn| {
-                if let Some(table) = open(txn, def)? {
-                    for row in table.range(from..=to).during("reading an index")? {
-                        let (key, n) = row.during("reading an index")?;
-                        if let Some(&i) = self.layout.block_at.get(&(key.value() as u64 as u32)) {
-                            out.push((i, n.value()));
-                        }
-                    }
-                }
-                Ok(())
-            })?;
-        }
-        out.sort_unstable();
-        Ok(out)
-    }
-
     /// Every function's calls, per block entry: `((module, function), calls)`.
     pub fn function_totals(&self) -> Result<Vec<((u32, u32), u64)>> {
         let mut out = Vec::new();
@@ -419,48 +373,87 @@ impl RunIndex {
 
     /// The candidate blocks of a walk, each with how many selected calls it holds.
     fn candidates(&self, select: Select, lo: u64, hi: u64) -> Result<Vec<(usize, u32)>> {
-        let overlaps = |i: usize| {
-            let m = &self.layout.blocks[i].meta;
-            m.max_id >= lo && m.min_id <= hi
+        let overlapping = self.overlapping(lo, hi);
+        let mut out = Vec::new();
+        for window in overlapping.chunks(WINDOW_BLOCKS) {
+            out.extend(self.selected(select, window)?);
+        }
+        Ok(out)
+    }
+
+    /// The blocks that may hold calls with ids in `[lo, hi]`, in directory order.
+    fn overlapping(&self, lo: u64, hi: u64) -> Vec<usize> {
+        let blocks = &self.layout.blocks;
+        let upto = blocks.partition_point(|b| b.meta.min_id <= hi);
+        let mut out = Vec::new();
+        for i in (0..upto).rev() {
+            if self.layout.reach[i] < lo {
+                break;
+            }
+            if blocks[i].meta.max_id >= lo {
+                out.push(i);
+            }
+        }
+        out.reverse();
+        out
+    }
+
+    /// Those of `window` (blocks, in any order) that hold selected calls, in the same order,
+    /// with how many each holds. Blocks cut together have nearby numbers, so the index is read
+    /// as one short range per segment the window spans.
+    fn selected(&self, select: Select, window: &[usize]) -> Result<Vec<(usize, u32)>> {
+        let blocks = &self.layout.blocks;
+        let (def, key): (TableDefinition<u128, u32>, Box<dyn Fn(u32) -> u128>) = match select {
+            Select::All => return Ok(window.iter().map(|&i| (i, blocks[i].meta.calls)).collect()),
+            Select::Pid(pid) => (PID_BLOCKS, Box::new(move |no| pair(pid, no as u64))),
+            Select::Function(m, f) => (
+                FUNCTION_BLOCKS,
+                Box::new(move |no| (m as u128) << 96 | (f as u128) << 64 | no as u128),
+            ),
         };
-        Ok(match select {
-            Select::All => (0..self.layout.blocks.len())
-                .filter(|&i| overlaps(i))
-                .map(|i| (i, self.layout.blocks[i].meta.calls))
-                .collect(),
-            Select::Pid(pid) => self
-                .pid_blocks(pid)?
+        let mut found: FxHashMap<u32, u32> = FxHashMap::default();
+        let mut segments: Vec<usize> = window.iter().map(|&i| blocks[i].segment).collect();
+        segments.sort_unstable();
+        segments.dedup();
+        for s in segments {
+            let numbers = window
                 .iter()
-                .copied()
-                .filter(|(i, _)| overlaps(*i))
-                .collect(),
-            Select::Function(m, f) => self
-                .function_blocks(m, f)?
-                .into_iter()
-                .filter(|(i, _)| overlaps(*i))
-                .collect(),
-        })
+                .filter(|&&i| blocks[i].segment == s)
+                .map(|&i| blocks[i].no);
+            let (first, last) = numbers.fold((u32::MAX, 0), |(a, b), n| (a.min(n), b.max(n)));
+            self.layout.segments[s].read(|txn| {
+                if let Some(table) = open(txn, def)? {
+                    for row in table
+                        .range(key(first)..=key(last))
+                        .during("reading an index")?
+                    {
+                        let (k, n) = row.during("reading an index")?;
+                        found.insert(k.value() as u64 as u32, n.value());
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok(window
+            .iter()
+            .filter_map(|&i| found.get(&blocks[i].no).map(|&n| (i, n)))
+            .collect())
     }
 
     /// Walks the selected calls with ids in `[lo, hi]`, in id order (`forward`) or newest
     /// first.
     pub fn heads(&self, select: Select, lo: u64, hi: u64, forward: bool) -> Result<Heads<'_>> {
-        let mut order: Vec<usize> = self
-            .candidates(select, lo, hi)?
-            .into_iter()
-            .map(|(i, _)| i)
-            .collect();
-        if forward {
-            order.sort_unstable();
-        } else {
-            order.sort_unstable_by_key(|&i| {
+        let mut pending = self.overlapping(lo, hi);
+        if !forward {
+            pending.sort_unstable_by_key(|&i| {
                 std::cmp::Reverse((self.layout.blocks[i].meta.max_id, i))
             });
         }
         Ok(Heads {
             index: self,
-            order,
-            next: 0,
+            pending,
+            filtered: 0,
+            order: std::collections::VecDeque::new(),
             cursors: Vec::new(),
             heap: BinaryHeap::new(),
             select,
@@ -745,8 +738,12 @@ impl From<&ProcessRow<'_>> for OwnedProcess {
 /// through a heap (blocks may overlap).
 pub(crate) struct Heads<'a> {
     index: &'a RunIndex,
-    order: Vec<usize>,
-    next: usize,
+    /// The blocks overlapping the range, in walking order.
+    pending: Vec<usize>,
+    /// How many of `pending` were checked against the index.
+    filtered: usize,
+    /// Blocks that hold selected calls, in walking order, not opened yet.
+    order: std::collections::VecDeque<usize>,
     cursors: Vec<HeadRef>,
     /// `(key, cursor)`, a max-heap: the key is the id walking newest first, its complement
     /// walking forward.
@@ -797,9 +794,21 @@ impl Heads<'_> {
         None
     }
 
-    fn open_next(&mut self) -> Result<()> {
-        let i = self.order[self.next];
-        self.next += 1;
+    /// The next block to open, checking the next window of blocks against the index when
+    /// the checked ones are used up.
+    fn peek_block(&mut self) -> Result<Option<usize>> {
+        while self.order.is_empty() && self.filtered < self.pending.len() {
+            let end = (self.filtered + WINDOW_BLOCKS).min(self.pending.len());
+            let window = &self.pending[self.filtered..end];
+            let selected = self.index.selected(self.select, window)?;
+            self.order.extend(selected.into_iter().map(|(i, _)| i));
+            self.filtered = end;
+        }
+        Ok(self.order.front().copied())
+    }
+
+    fn open(&mut self, i: usize) -> Result<()> {
+        self.order.pop_front();
         let block = self.index.block(i)?;
         let start = if self.forward {
             Some(block.heads.partition_point(|h| h.id < self.lo))
@@ -823,8 +832,17 @@ impl Iterator for Heads<'_> {
 
     fn next(&mut self) -> Option<Result<HeadRef>> {
         // Open every block that may hold the next call in walking order.
-        while self.next < self.order.len() {
-            let meta = &self.index.layout.blocks[self.order[self.next]].meta;
+        loop {
+            let next = match self.peek_block() {
+                Ok(Some(i)) => i,
+                Ok(None) => break,
+                Err(e) => {
+                    self.filtered = self.pending.len();
+                    self.order.clear();
+                    return Some(Err(e));
+                }
+            };
+            let meta = &self.index.layout.blocks[next].meta;
             let bound = if self.forward {
                 meta.min_id
             } else {
@@ -841,8 +859,9 @@ impl Iterator for Heads<'_> {
                     break;
                 }
             }
-            if let Err(e) = self.open_next() {
-                self.next = self.order.len();
+            if let Err(e) = self.open(next) {
+                self.filtered = self.pending.len();
+                self.order.clear();
                 return Some(Err(e));
             }
         }
