@@ -3,12 +3,14 @@
 # runtime, the wrapped fixture and the benchmark module, and prints from one run the ns per
 # call of a tiny function unwrapped / wrapped and recording / wrapped and paused / traced by
 # dbg, the ratios, the capture and drain rates, and the cost of huge arguments.
-# Usage: benches/runtime_overhead.sh [steady|skeleton|checks]   (figures: BENCHMARKS.md)
+# Usage: benches/runtime_overhead.sh [steady|skeleton|checks|args]   (figures: BENCHMARKS.md)
 #   steady: only the recorded, paused and plain calls, as percentiles of 101 short interleaved
 #   rounds (steadier than the medians of seven long rounds when the machine is busy)
 #   skeleton: what the wrapper, the recorder and the runtime module cost with NIFs that do
 #   nothing (the runtime not started): the floor under any recording this contract does
 #   checks: what a paused wrapper's check costs, for each way a wrapper could ask
+#   args: only the real-arguments comparison (f(X) -> X + 1 and g(Map, List) against dbg),
+#   which the default run also prints last
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
@@ -32,9 +34,14 @@ if [ "${1:-}" = skeleton ]; then
   erl -noshell -pa "$work" -run runtime_bench skeleton "$work/libelixir_scope_nif"
   exit 0
 fi
+if [ "${1:-}" = args ]; then
+  ELIXIR_SCOPE_DB="$work/args.redb" erl -noshell -pa "$work" -eval 'runtime_bench:real_args().'
+  exit 0
+fi
 if [ "${1:-}" = steady ]; then
   ELIXIR_SCOPE_DB="$work/steady.redb" erl -noshell -pa "$work" -eval 'runtime_bench:steady().'
   exit 0
 fi
 ELIXIR_SCOPE_DB="$work/bench.redb" erl -noshell -pa "$work" -eval 'runtime_bench:run().'
 ELIXIR_SCOPE_DB="$work/shared.redb" erl -noshell -pa "$work" -eval 'runtime_bench:shared_lane().'
+ELIXIR_SCOPE_DB="$work/args.redb" erl -noshell -pa "$work" -eval 'runtime_bench:real_args().'
