@@ -42,6 +42,13 @@ const MARKER_ATOMS: &[&str] = &[
     "big",
     "fun",
     "other",
+    "field",
+    "redacted",
+    "key",
+    "value",
+    "argument",
+    "result",
+    "hidden",
 ];
 
 fn snapshot<'a>(env: Env<'a>) -> Result<Snapshot, Term<'a>> {

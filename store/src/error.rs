@@ -22,6 +22,14 @@ pub enum StoreError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The database file could not be created (or made its owner's only).
+    #[error("{path}: cannot create the database file: {source}")]
+    CreateFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// redb could not open the file.
     #[error("{path}: cannot open the database: {source}")]
     Open {

@@ -12,6 +12,7 @@
 //!   read-only ([`StoreReader`]).
 //! - [`model`] – what queries return ([`Call`], [`Run`], [`Process`]).
 //! - [`retention`] – the cap on what a store holds.
+//! - [`private`] – who may read what ElixirScope writes: its owner only (`0700`/`0600`).
 //! - [`schema`] – the tables; `codec` – the byte layout of records.
 //! - [`error`] – errors.
 
@@ -19,6 +20,7 @@ mod codec;
 pub mod error;
 pub mod event;
 pub mod model;
+pub mod private;
 pub mod query;
 pub mod query_open;
 pub mod query_stats;

@@ -55,11 +55,16 @@ impl Store {
     pub fn open_with_cache(path: impl AsRef<Path>, cache_bytes: usize) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            crate::private::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
                 path: dir.to_path_buf(),
                 source,
             })?;
         }
+        // Created here, readable by its owner only, before redb initializes it.
+        crate::private::create_file(&path).map_err(|source| StoreError::CreateFile {
+            path: path.clone(),
+            source,
+        })?;
         let db = Database::builder()
             .set_cache_size(cache_bytes)
             .create(&path)

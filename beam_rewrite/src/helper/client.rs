@@ -131,6 +131,62 @@ impl Helper {
         }
     }
 
+    /// The fields each struct's own `Inspect` implementation leaves out of its text: for each
+    /// `(struct, struct_beam, implementation, implementation_beam)` (original beams), the
+    /// struct and its hidden fields, or `None` when that could not be found out (see the
+    /// helper's `inspect_hidden`: the implementation runs on a probe value in the helper).
+    pub fn inspect_hidden(
+        &mut self,
+        pairs: &[(String, Vec<u8>, String, Vec<u8>)],
+    ) -> Result<Vec<(String, Option<Vec<String>>)>, HelperError> {
+        let request = pairs
+            .iter()
+            .map(|(module, beam, implementation, implementation_beam)| {
+                tuple(vec![
+                    atom(module),
+                    Term::from(Binary::from(beam.as_slice())),
+                    atom(implementation),
+                    Term::from(Binary::from(implementation_beam.as_slice())),
+                ])
+            })
+            .collect::<Vec<_>>();
+        let reply = self.call(tuple(vec![
+            atom("inspect_hidden"),
+            Term::from(List::from(request)),
+        ]))?;
+        let Reply::Ok(Term::List(answers)) = ok_or_refused(reply)? else {
+            return Err(malformed("not a list of answers"));
+        };
+        answers
+            .elements
+            .iter()
+            .map(|answer| {
+                let pair = match answer {
+                    Term::Tuple(t) if t.elements.len() == 2 => &t.elements,
+                    other => return Err(malformed(&other.to_string())),
+                };
+                let module = forms::atom_name(&pair[0])
+                    .ok_or_else(|| malformed(&pair[0].to_string()))?
+                    .to_string();
+                let fields = match &pair[1] {
+                    Term::List(fields) => Some(
+                        fields
+                            .elements
+                            .iter()
+                            .map(|f| {
+                                forms::atom_name(f)
+                                    .map(str::to_string)
+                                    .ok_or_else(|| malformed(&f.to_string()))
+                            })
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
+                    _ => None,
+                };
+                Ok((module, fields))
+            })
+            .collect()
+    }
+
     /// Checks a beam with the real loader (`erlang:prepare_loading/2`), without loading it.
     pub fn check(&mut self, module: &str, beam: &[u8]) -> Result<(), HelperError> {
         let reply = self.call(tuple(vec![

@@ -151,6 +151,18 @@ mod tests {
     }
 
     #[test]
+    fn the_configuration_documents_the_same_defaults() {
+        let config = include_str!("../../../../config/src/capture.rs");
+        let quoted: Vec<String> = DEFAULT_KEYS.iter().map(|k| format!("\"{k}\"")).collect();
+        let line = format!(
+            "DEFAULT_REDACT_KEYS: [&str; {}] = [{}];",
+            DEFAULT_KEYS.len(),
+            quoted.join(", ")
+        );
+        assert!(config.contains(&line), "config/src/capture.rs lacks {line}");
+    }
+
+    #[test]
     fn struct_fields_are_per_module() {
         let r = Redaction::none().with_structs([("Elixir.User", vec!["password_hash"])]);
         assert!(r.has_structs());
