@@ -25,6 +25,21 @@ fn encoder(c: &mut Criterion) {
             ]),
         ),
         (
+            "g(Map, List): a 4-key map and a 10-element list",
+            Value::list(vec![
+                Value::Map(vec![
+                    (Value::atom("active"), Value::atom("true")),
+                    (Value::atom("id"), Value::Int(42)),
+                    (Value::atom("name"), Value::Binary(b"Ada".to_vec())),
+                    (
+                        Value::atom("roles"),
+                        Value::list(vec![Value::atom("admin"), Value::atom("dev")]),
+                    ),
+                ]),
+                Value::list((1..=10).map(Value::Int).collect()),
+            ]),
+        ),
+        (
             "a 100 MB binary",
             Value::list(vec![Value::Binary(vec![7; 100_000_000])]),
         ),

@@ -10,7 +10,7 @@
 %% rounds, measured on the calling process only (the drain runs on its own threads).
 -module(runtime_bench).
 
--export([run/0, shared_lane/0, steady/0, skeleton/1, real_args/0]).
+-export([run/0, shared_lane/0, steady/0, skeleton/1, real_args/0, library/0]).
 
 -define(ROUNDS, 7).
 -define(FAST_CALLS, 5000000).     % unwrapped and paused: cheap, many calls
@@ -68,6 +68,22 @@ real_args() ->
                    [Name, (RecP10 - PlainP10) / (DbgP10 - PlainP10),
                     (RecMed - PlainMed) / (DbgMed - PlainMed)])
      end || {Name, _} <- Cases],
+    halt().
+
+%% @doc One VM's figure for comparing NIF libraries (the script runs it alternately with the
+%% library `elixir-scope instrument` installs and with target/release's): the recording
+%% overhead of `f(X) -> X + 1', 10th percentile of 41 interleaved rounds, printed alone.
+library() ->
+    ok = elixir_scope_runtime:start(#{ring_capacity => 1 bsl 21, ring_bytes => 1 bsl 30}),
+    F = fun(M) -> fun(0) -> ok; (N) -> _ = M:f(N), ok end end,
+    Rounds = [begin
+                  Plain = per_call(counted(F(runtime_bench_plain)), ?STEADY_FAST_CALLS div 5),
+                  Recorded = per_call(counted(F(runtime_bench_wrapped)), ?STEADY_RECORDED_CALLS),
+                  ok = elixir_scope_runtime:flush(),
+                  Recorded - Plain
+              end || _ <- lists:seq(1, 41)],
+    {P10, _Median} = percentiles(Rounds),
+    io:format("~.1f~n", [P10]),
     halt().
 
 %% One round of a case: plain, recorded (then flushed, not timed), traced by dbg.

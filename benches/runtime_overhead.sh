@@ -11,10 +11,15 @@
 #   checks: what a paused wrapper's check costs, for each way a wrapper could ask
 #   args: only the real-arguments comparison (f(X) -> X + 1 and g(Map, List) against dbg),
 #   which the default run also prints last
+#   nif: the NIF library `elixir-scope instrument` installs against target/release's, five
+#   pairs of VMs alternating (recording overhead of f, 10th percentile of each VM)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --quiet --release -p elixir_scope_nif -p elixir-scope
+# Built on its own, as cli/build.rs builds the library it bundles (building it together with
+# the CLI would unify the dependencies' features across both).
+cargo build --quiet --release -p elixir_scope_nif
+cargo build --quiet --release -p elixir-scope
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 erlc -o "$work" runtime_nif/erlang/*.erl tests/fixtures/runtime_fixture.erl benches/runtime_bench.erl \
@@ -24,8 +29,32 @@ for module in runtime_bench_plain runtime_bench_wrapped; do
   erlc +debug_info "-DMODULE_NAME=$module" -o "$work" "$work/$module.erl"
 done
 "$target/release/elixir-scope" instrument "$work/runtime_bench_wrapped.beam" >/dev/null
+# instrument installed the bundled library next to the beams; the benchmarks use the release one.
+mv "$work/libelixir_scope_nif.so" "$work/bundled_nif.so"
+cp "$target/release/libelixir_scope_nif.so" "$work/release_nif.so"
 cp "$target/release/libelixir_scope_nif.so" "$work/"
 cd "$work"
+# The library instrument installs against target/release's, five pairs of VMs alternating.
+compare_libraries() {
+  local bundled=() release=() pair b r
+  for pair in 1 2 3 4 5; do
+    bundled+=("$(ELIXIR_SCOPE_NIF="$work/bundled_nif.so" ELIXIR_SCOPE_DB="$work/b$pair.redb" \
+      erl -noshell -pa "$work" -eval 'runtime_bench:library().')")
+    release+=("$(ELIXIR_SCOPE_NIF="$work/release_nif.so" ELIXIR_SCOPE_DB="$work/r$pair.redb" \
+      erl -noshell -pa "$work" -eval 'runtime_bench:library().')")
+  done
+  b="$(printf '%s\n' "${bundled[@]}" | sort -n | sed -n 3p)"
+  r="$(printf '%s\n' "${release[@]}" | sort -n | sed -n 3p)"
+  echo "recording overhead of f(X) -> X + 1, ns, median of 5 VMs each (10th percentiles:"
+  echo "bundled ${bundled[*]}; release ${release[*]})"
+  echo "  bundled NIF library          $b"
+  echo "  target/release NIF library   $r"
+  echo "  bundled / release NIF        $(awk -v b="$b" -v r="$r" 'BEGIN { printf "%.3f", b / r }')"
+}
+if [ "${1:-}" = nif ]; then
+  compare_libraries
+  exit 0
+fi
 if [ "${1:-}" = checks ]; then
   erl -noshell -pa "$work" -eval 'runtime_checks:run().'
   exit 0
@@ -45,3 +74,4 @@ fi
 ELIXIR_SCOPE_DB="$work/bench.redb" erl -noshell -pa "$work" -eval 'runtime_bench:run().'
 ELIXIR_SCOPE_DB="$work/shared.redb" erl -noshell -pa "$work" -eval 'runtime_bench:shared_lane().'
 ELIXIR_SCOPE_DB="$work/args.redb" erl -noshell -pa "$work" -eval 'runtime_bench:real_args().'
+compare_libraries

@@ -41,6 +41,13 @@ pub(crate) fn within<'a>(env: Env<'a>, value: Term<'a>, caps: &Caps) -> Within<'
         caps: *caps,
         secrets: Secrets::new(),
     };
+    // Arguments are a list: told apart from the word alone (no call into the VM).
+    if matches!(
+        crate::layout::quick(value.as_c_arg()),
+        crate::layout::Quick::Cell | crate::layout::Quick::Nil
+    ) {
+        return plain();
+    }
     let (tag, options, inner, secrets) = match Beam(value).tuple() {
         Some(&[tag, options, inner]) => (tag, options, inner, None),
         Some(&[tag, options, inner, secrets]) => (tag, options, inner, Some(secrets)),

@@ -22,7 +22,7 @@ pub mod atoms;
 mod capture;
 pub mod control;
 pub mod hot;
-mod layout;
+pub(crate) mod layout;
 pub mod query;
 pub mod runtime;
 pub mod term;

@@ -178,6 +178,14 @@ impl<'a> TermView<'a> for Beam<'a> {
     }
 
     #[inline]
+    fn small_integer(self) -> Option<i64> {
+        match layout::quick(self.0.as_c_arg()) {
+            Quick::Small(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    #[inline]
     fn to_i64(self) -> Option<i64> {
         if let Quick::Small(v) = layout::quick(self.0.as_c_arg()) {
             return Some(v);

@@ -162,7 +162,7 @@ pub fn encode_arguments<'a, 's, T: TermView<'a>>(
 }
 
 struct Encoder<'e, T> {
-    caps: &'e Caps,
+    caps: Caps,
     redaction: &'e Redaction,
     secrets: &'e [T],
     out: &'e mut Vec<u8>,
@@ -179,7 +179,7 @@ impl<'a, 'e, T: TermView<'a>> Encoder<'e, T> {
         out.push(etf::VERSION);
         atoms.use_redaction(capture.redaction.id());
         Encoder {
-            caps: capture.caps,
+            caps: *capture.caps,
             redaction: capture.redaction,
             secrets: capture.secrets,
             out,
@@ -287,8 +287,7 @@ impl<'a, 'e, T: TermView<'a>> Encoder<'e, T> {
     #[inline]
     fn atom(&mut self, term: T) -> u8 {
         let id = term.atom_id();
-        if let Some((etf, flags)) = id.and_then(|id| self.atoms.get(id)) {
-            self.out.extend_from_slice(etf);
+        if let Some(flags) = id.and_then(|id| self.atoms.put(id, self.out)) {
             return flags;
         }
         let at = self.out.len();
@@ -390,15 +389,17 @@ impl<'a, 'e, T: TermView<'a>> Encoder<'e, T> {
             }
             // Characters (strings are lists of code points) count against the string cap and
             // are written here; other elements recurse.
-            let kind = head.kind();
-            let char = match kind {
-                Kind::Integer => head.to_i64().filter(|c| (0..=0x10FFFF).contains(c)),
-                _ => None,
+            let char = match head.small_integer() {
+                Some(c) => Some(c).filter(|c| (0..=0x10FFFF).contains(c)),
+                None if head.kind() == Kind::Integer => {
+                    head.to_i64().filter(|c| (0..=0x10FFFF).contains(c))
+                }
+                None => None,
             };
             match char {
                 Some(c) if chars < self.caps.max_string => {
                     self.nodes += 1;
-                    if !self.secrets.is_empty() && self.is_secret(head, kind) {
+                    if !self.secrets.is_empty() && self.is_secret(head, Kind::Integer) {
                         self.marker(b"redacted", Detail::Atom(b"value"));
                     } else {
                         etf::integer(self.out, c);

@@ -13,8 +13,8 @@ pub(crate) const REDACTED_KEY: u8 = 1;
 pub(crate) const STRUCT_KEY: u8 = 2;
 
 const SLOTS: usize = 512;
-/// Encoded atoms up to this size are cached (text up to 52 bytes).
-const SLOT_BYTES: usize = 54;
+/// Encoded atoms up to this size are cached (text up to 54 bytes); a slot is 64 bytes.
+const SLOT_BYTES: usize = 56;
 
 /// The encoder's working memory; one per thread.
 pub struct Scratch {
@@ -86,11 +86,23 @@ impl AtomCache {
         ((id >> 6) ^ id) as usize % SLOTS
     }
 
-    /// The encoded atom and its flags.
+    /// Appends the encoded atom to `out` and returns its flags, if cached. The slot's whole
+    /// buffer is copied (a fixed-size copy, no call) and the length set after.
     #[inline]
-    pub(crate) fn get(&self, id: u64) -> Option<(&[u8], u8)> {
+    pub(crate) fn put(&self, id: u64, out: &mut Vec<u8>) -> Option<u8> {
         let slot = &self.slots[AtomCache::index(id)];
-        (slot.id == id && id != 0).then(|| (&slot.etf[..slot.len as usize], slot.flags))
+        if slot.id != id || id == 0 {
+            return None;
+        }
+        out.reserve(SLOT_BYTES);
+        let at = out.len();
+        // SAFETY: `reserve` made room for SLOT_BYTES more bytes past `at`; only the first
+        // `slot.len` of them (written here from the slot) become part of the vector.
+        unsafe {
+            std::ptr::copy_nonoverlapping(slot.etf.as_ptr(), out.as_mut_ptr().add(at), SLOT_BYTES);
+            out.set_len(at + slot.len as usize);
+        }
+        Some(slot.flags)
     }
 
     /// Remembers an encoded atom (if it is short enough) and its flags.

@@ -55,6 +55,12 @@ pub trait TermView<'a>: Copy {
     /// The integer, when it fits in an `i64`.
     fn to_i64(self) -> Option<i64>;
 
+    /// The integer, when the term is an integer whose value can be had at no cost (in the VM,
+    /// a small integer read from its word); `None` says nothing (ask [`TermView::kind`]).
+    fn small_integer(self) -> Option<i64> {
+        None
+    }
+
     /// The integer, when it fits in a `u64`.
     fn to_u64(self) -> Option<u64>;
 
