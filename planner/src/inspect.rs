@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use beam_rewrite::container::{self, Beam};
-use beam_rewrite::helper::{Helper, HelperError};
+use beam_rewrite::helper::{Helper, HelperError, InspectPair};
 use beam_rewrite::Marker;
 use config::RedactFields;
 use serde::{Deserialize, Serialize};
@@ -102,12 +102,12 @@ pub fn hidden_fields(
     if !missing.is_empty() {
         let mut request = Vec::with_capacity(missing.len());
         for (s, i) in &missing {
-            request.push((
-                s.module.clone(),
-                original_bytes(&s.path)?,
-                i.module.clone(),
-                original_bytes(&i.path)?,
-            ));
+            request.push(InspectPair {
+                structure: s.module.clone(),
+                structure_beam: original_bytes(&s.path)?,
+                implementation: i.module.clone(),
+                implementation_beam: original_bytes(&i.path)?,
+            });
         }
         let answers = helper()?.inspect_hidden(&request)?;
         for ((s, i), (_, fields)) in missing.iter().zip(answers) {

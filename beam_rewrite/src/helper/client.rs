@@ -30,6 +30,22 @@ pub struct Helper {
     timeout: Duration,
 }
 
+/// A struct module and its `Inspect` implementation, with their original beams.
+#[derive(Debug, Clone)]
+pub struct InspectPair {
+    /// The struct's module (`Elixir.MyApp.User`).
+    pub structure: String,
+    /// Its beam.
+    pub structure_beam: Vec<u8>,
+    /// The implementation's module (`Elixir.Inspect.MyApp.User`).
+    pub implementation: String,
+    /// Its beam.
+    pub implementation_beam: Vec<u8>,
+}
+
+/// The fields a struct's `Inspect` implementation hides; `None` when unknown.
+pub type Hidden = Option<Vec<String>>;
+
 /// What the helper made of a module's debug info.
 #[derive(Debug)]
 pub enum FormsReply {
@@ -132,21 +148,20 @@ impl Helper {
     }
 
     /// The fields each struct's own `Inspect` implementation leaves out of its text: for each
-    /// `(struct, struct_beam, implementation, implementation_beam)` (original beams), the
-    /// struct and its hidden fields, or `None` when that could not be found out (see the
-    /// helper's `inspect_hidden`: the implementation runs on a probe value in the helper).
+    /// pair, the struct and its hidden fields, `None` when that could not be found out (see
+    /// the helper's `inspect_hidden`: the implementation runs on a probe value in the helper).
     pub fn inspect_hidden(
         &mut self,
-        pairs: &[(String, Vec<u8>, String, Vec<u8>)],
-    ) -> Result<Vec<(String, Option<Vec<String>>)>, HelperError> {
+        pairs: &[InspectPair],
+    ) -> Result<Vec<(String, Hidden)>, HelperError> {
         let request = pairs
             .iter()
-            .map(|(module, beam, implementation, implementation_beam)| {
+            .map(|pair| {
                 tuple(vec![
-                    atom(module),
-                    Term::from(Binary::from(beam.as_slice())),
-                    atom(implementation),
-                    Term::from(Binary::from(implementation_beam.as_slice())),
+                    atom(&pair.structure),
+                    Term::from(Binary::from(pair.structure_beam.as_slice())),
+                    atom(&pair.implementation),
+                    Term::from(Binary::from(pair.implementation_beam.as_slice())),
                 ])
             })
             .collect::<Vec<_>>();

@@ -13,7 +13,7 @@
 mod client;
 mod config;
 
-pub use client::{FormsReply, Helper};
+pub use client::{FormsReply, Helper, Hidden, InspectPair};
 pub use config::{HelperConfig, Launcher, HELPER_SOURCE};
 
 use std::path::PathBuf;

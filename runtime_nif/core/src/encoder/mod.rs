@@ -49,7 +49,7 @@ mod scratch;
 pub mod value;
 pub mod view;
 
-pub use redaction::{Redaction, DEFAULT_KEYS};
+pub use redaction::{Name, Redaction, DEFAULT_KEYS};
 pub use scratch::Scratch;
 pub use store::Bytes;
 pub use view::{Kind, TermView};
@@ -326,7 +326,7 @@ impl<'a, 'e, T: TermView<'a>> Encoder<'e, T> {
 
     /// Writes a map key, a struct field or the first element of a pair; returns whether the
     /// value that goes with it is redacted (and why).
-    fn key(&mut self, key: T, depth: u32, hidden: Option<&[Box<[u8]>]>) -> Option<&'static [u8]> {
+    fn key(&mut self, key: T, depth: u32, hidden: Option<&[Name]>) -> Option<&'static [u8]> {
         match key.kind() {
             Kind::Atom => {
                 self.nodes += 1;
@@ -514,7 +514,7 @@ impl<'a, 'e, T: TermView<'a>> Encoder<'e, T> {
     }
 
     /// The fields to redact of a struct (none for other maps).
-    fn hidden_fields(&mut self, term: T) -> Option<&'e [Box<[u8]>]> {
+    fn hidden_fields(&mut self, term: T) -> Option<&'e [Name]> {
         let module = term.struct_module().filter(|m| m.kind() == Kind::Atom)?;
         let redaction: &'e Redaction = self.redaction;
         let at = self.out.len();

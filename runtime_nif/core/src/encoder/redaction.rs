@@ -19,13 +19,16 @@ pub const DEFAULT_KEYS: [&str; 5] = ["password", "passwd", "secret", "token", "a
 /// a longer binary key is data, not a name).
 const LONGEST_KEY: usize = 255;
 
+/// A name (an atom's or a binary key's text).
+pub type Name = Box<[u8]>;
+
 /// What the encoder redacts by name.
 #[derive(Debug, Clone)]
 pub struct Redaction {
     /// Lowercase key names: a key containing one of them is redacted.
-    keys: Vec<Box<[u8]>>,
+    keys: Vec<Name>,
     /// Struct modules (atom text, `Elixir.MyApp.User`) to the fields their `Inspect` hides.
-    structs: HashMap<Box<[u8]>, Box<[Box<[u8]>]>>,
+    structs: HashMap<Name, Box<[Name]>>,
     /// Distinguishes redactions, for caches of what was derived from one.
     id: u64,
 }
@@ -89,7 +92,7 @@ impl Redaction {
         F: IntoIterator,
         F::Item: AsRef<[u8]>,
     {
-        let keys: Vec<Box<[u8]>> = self.keys;
+        let keys: Vec<Name> = self.keys;
         Redaction::new(keys, structs)
     }
 
@@ -113,7 +116,7 @@ impl Redaction {
     }
 
     /// The fields to redact in structs of `module` (its atom's text).
-    pub fn struct_fields(&self, module: &[u8]) -> Option<&[Box<[u8]>]> {
+    pub fn struct_fields(&self, module: &[u8]) -> Option<&[Name]> {
         self.structs.get(module).map(|f| &f[..])
     }
 

@@ -218,7 +218,7 @@ fn a_cut_struct_keeps_every_field_and_marks_the_values_it_lost() {
         panic!("a map")
     };
     assert_eq!(m.map.len(), 21, "every field and __struct__, no extra key");
-    assert!(m.map.get(&atom("$elixir_scope_cut")).is_none());
+    assert!(!m.map.contains_key(&atom("$elixir_scope_cut")));
     let lost = m
         .map
         .values()
@@ -626,7 +626,7 @@ fn faithful(original: &Value, captured: &Term) -> Result<(), String> {
                 }
                 faithful(o, value)?;
             }
-            if seen < pairs.len() && m.map.get(&atom("$elixir_scope_cut")).is_none() {
+            if seen < pairs.len() && !m.map.contains_key(&atom("$elixir_scope_cut")) {
                 return Err(format!(
                     "{} of {} pairs without a marker",
                     seen,
