@@ -494,6 +494,21 @@ proptest::proptest! {
     }
 
     #[test]
+    fn values_under_secret_names_are_redacted_and_the_rest_is_faithful(
+        seed in 0u64..100_000,
+        nodes in 1u32..300,
+    ) {
+        let caps = Caps { max_nodes: nodes, ..DEFAULT_CAPS };
+        let redaction = Redaction::default();
+        let v = with_secrets(seed, 5);
+        let out = capture_with(&v, &caps, &redaction, &[]);
+        proptest::prop_assert!(!out.windows(7).any(|w| w == b"hunter2"));
+        if let Err(why) = faithful_in(&v, &decode(&out), Some(&redaction)) {
+            proptest::prop_assert!(false, "{why}\noriginal: {v:?}");
+        }
+    }
+
+    #[test]
     fn arguments_are_a_list_of_their_arity_each_faithful(
         arity in 0usize..20,
         seed in 0u64..100_000,
@@ -515,6 +530,25 @@ proptest::proptest! {
 
 /// Checks that `captured` equals `original` except where a marker says what was cut there.
 fn faithful(original: &Value, captured: &Term) -> Result<(), String> {
+    faithful_in(original, captured, None)
+}
+
+/// Whether a key's value is redacted under `redaction`.
+fn redacted_key(key: &Value, redaction: Option<&Redaction>) -> bool {
+    match (key, redaction) {
+        (Value::Atom(a), Some(r)) => r.key_matches(a.as_bytes()),
+        (Value::Binary(b), Some(r)) => r.key_matches(b),
+        _ => false,
+    }
+}
+
+/// [`faithful`], with the values under keys `redaction` names required to be redacted.
+fn faithful_in(
+    original: &Value,
+    captured: &Term,
+    redaction: Option<&Redaction>,
+) -> Result<(), String> {
+    let faithful = |o: &Value, c: &Term| faithful_in(o, c, redaction);
     if let Some((kind, detail)) = marker(captured) {
         return match (kind, original) {
             ("depth", Value::List(..)) if detail == &atom("list") => Ok(()),
@@ -539,6 +573,9 @@ fn faithful(original: &Value, captured: &Term) -> Result<(), String> {
     }
     match original {
         Value::List(items, Some(tail)) if items.is_empty() => faithful(tail, captured),
+        Value::Binary(b) if b.starts_with(b"hunter2") => {
+            Err(format!("the secret {captured:?} outside a redacted key"))
+        }
         Value::List(items, tail) => {
             let (elements, captured_tail) = match captured {
                 Term::List(l) => (l.elements.clone(), None),
@@ -580,6 +617,15 @@ fn faithful(original: &Value, captured: &Term) -> Result<(), String> {
             let Term::Tuple(t) = captured else {
                 return Err(format!("{captured:?} for a tuple"));
             };
+            if let ([key, _], [_, value]) = (items.as_slice(), t.elements.as_slice()) {
+                // Redacted, or cut where the budget ran out after the key.
+                if redacted_key(key, redaction) {
+                    if value != &cut("redacted", atom("key")) && value != &cut("tuple", int(1)) {
+                        return Err(format!("{value:?} under the key {key:?}"));
+                    }
+                    return Ok(());
+                }
+            }
             match t.elements.split_last() {
                 Some((last, kept)) if marker(last).is_some_and(|(k, _)| k == "tuple") => {
                     let omitted = marker(last).map(|(_, d)| d.clone());
@@ -621,6 +667,16 @@ fn faithful(original: &Value, captured: &Term) -> Result<(), String> {
                     return Err(format!("key {key:?} is not in the original"));
                 };
                 seen += 1;
+                let (k, _) = pairs
+                    .iter()
+                    .find(|(k, _)| &to_term(k) == key)
+                    .expect("found");
+                if redacted_key(k, redaction) {
+                    if value != &cut("redacted", atom("key")) {
+                        return Err(format!("{value:?} under the key {key:?}"));
+                    }
+                    continue;
+                }
                 if is_struct && value == &cut("field", atom("more")) {
                     continue;
                 }
@@ -683,6 +739,80 @@ fn to_term(v: &Value) -> Term {
                 .collect::<std::collections::HashMap<_, _>>(),
         )),
         Value::Fun(_) => atom("fun"),
+    }
+}
+
+/// A pseudo-random nested term whose maps, structs and pairs have keys that name secrets
+/// (`password`, `Api_Key`, `"X-Auth-Token"`), holding `hunter2` binaries, among keys that do not
+/// (holding other values, or more of the same).
+fn with_secrets(seed: u64, depth: u32) -> Value {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(7);
+    let mut next = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        s >> 33
+    };
+    let keys = [
+        Value::atom("password"),
+        Value::atom("Api_Key"),
+        Value::Binary(b"X-Auth-Token".to_vec()),
+        Value::atom("name"),
+        Value::Binary(b"email".to_vec()),
+    ];
+    let secret_key = |k: &Value| match k {
+        Value::Atom(a) => Redaction::default().key_matches(a.as_bytes()),
+        Value::Binary(b) => Redaction::default().key_matches(b),
+        _ => false,
+    };
+    let n = (next() % 6) as usize;
+    let shape = next() % 4;
+    let rolls: Vec<u64> = (0..n).map(|_| next()).collect();
+    let value = |key: &Value, i: usize| {
+        if depth > 0 && rolls[i] % 2 == 0 {
+            with_secrets(rolls[i] >> 1, depth - 1)
+        } else if secret_key(key) {
+            Value::Binary(format!("hunter2-{i}").into_bytes())
+        } else {
+            Value::Binary(format!("clear-{i}").into_bytes())
+        }
+    };
+    match shape {
+        0 => Value::Map(
+            (0..n)
+                .map(|i| {
+                    let key = keys[(i + n) % keys.len()].clone();
+                    let v = value(&key, i);
+                    (key, v)
+                })
+                .collect(),
+        ),
+        1 => {
+            let mut pairs = vec![(Value::atom("__struct__"), Value::atom("Elixir.Creds"))];
+            pairs.extend((0..n).map(|i| {
+                let key = match &keys[i % keys.len()] {
+                    Value::Binary(b) => Value::Atom(String::from_utf8_lossy(b).into_owned()),
+                    other => other.clone(),
+                };
+                let v = value(&key, i);
+                (key, v)
+            }));
+            Value::Map(pairs)
+        }
+        2 => Value::list(
+            (0..n)
+                .map(|i| {
+                    let key = keys[i % keys.len()].clone();
+                    let v = value(&key, i);
+                    Value::Tuple(vec![key, v])
+                })
+                .collect(),
+        ),
+        _ => Value::list(
+            (0..n)
+                .map(|i| with_secrets(seed + i as u64 + 1, depth.saturating_sub(1)))
+                .collect(),
+        ),
     }
 }
 
