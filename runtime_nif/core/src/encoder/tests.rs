@@ -769,7 +769,7 @@ fn with_secrets(seed: u64, depth: u32) -> Value {
     let shape = next() % 4;
     let rolls: Vec<u64> = (0..n).map(|_| next()).collect();
     let value = |key: &Value, i: usize| {
-        if depth > 0 && rolls[i] % 2 == 0 {
+        if depth > 0 && rolls[i].is_multiple_of(2) {
             with_secrets(rolls[i] >> 1, depth - 1)
         } else if secret_key(key) {
             Value::Binary(format!("hunter2-{i}").into_bytes())
