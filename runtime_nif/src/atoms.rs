@@ -28,6 +28,8 @@ rustler::atoms! {
     max_elements,
     max_binary,
     max_bytes,
+    redact_keys,
+    redact_fields,
     batch_events,
     batch_bytes,
     channel_batches,

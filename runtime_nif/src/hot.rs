@@ -11,23 +11,87 @@
 //! call's cost here). They keep its guarantees: a panic is caught and raised as an Erlang
 //! error, and errors become the same exceptions (`rustler::codegen_runtime::handle_nif_result`).
 
+use std::cell::RefCell;
 use std::num::NonZeroU64;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use runtime_core::encoder::{encode, Bytes};
+use runtime_core::encoder::{encode, encode_arguments, Bytes, Caps, Capture, Scratch};
 use runtime_core::{clock, thread, Recorder};
 use rustler::codegen_runtime::{c_int, handle_nif_result};
 use rustler::sys::{ErlNifEnv, ErlNifTerm};
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, Error, NifResult, Term};
+use smallvec::SmallVec;
 use store::{
     Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome, ProcessStart, TailCall,
 };
 
 use crate::atoms;
-use crate::capture;
+use crate::capture::{self, Secrets, Within};
 use crate::runtime;
 use crate::term::{atom_text, self_pid_word, word, Beam, Checked};
+
+thread_local! {
+    /// The encoder's working memory on this scheduler thread.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
+}
+
+/// What to capture of one value.
+enum Value<'a> {
+    /// A call's argument list: each argument within the caps.
+    Arguments(Term<'a>),
+    /// A result.
+    Result(Term<'a>),
+    /// `{Reason, Stacktrace}`, typed term by term (see [`Checked`]).
+    Exception(Term<'a>),
+}
+
+/// Captures `value` within `caps`, redacting `secrets` and what the runtime's redaction names.
+fn capture_value<'a>(
+    rec: &Recorder,
+    value: Value<'a>,
+    caps: &Caps,
+    secrets: &Secrets<'a>,
+) -> Bytes {
+    SCRATCH.with(|scratch| {
+        let scratch = &mut *scratch.borrow_mut();
+        let redaction = rec.redaction();
+        let bytes = match value {
+            Value::Arguments(t) => encode_arguments(
+                Beam(t),
+                &Capture {
+                    caps,
+                    redaction,
+                    secrets,
+                },
+                scratch,
+            ),
+            Value::Result(t) => encode(
+                Beam(t),
+                &Capture {
+                    caps,
+                    redaction,
+                    secrets,
+                },
+                scratch,
+            ),
+            Value::Exception(t) => {
+                let secrets: SmallVec<[Checked<'_>; 4]> =
+                    secrets.iter().map(|&s| Checked(s)).collect();
+                encode(
+                    Checked(Beam(t)),
+                    &Capture {
+                        caps,
+                        redaction,
+                        secrets: &secrets,
+                    },
+                    scratch,
+                )
+            }
+        };
+        Bytes::from_slice(bytes)
+    })
+}
 
 /// Registers `$func` as the NIF `elixir_scope_nif:$name/$arity` in the inventory that
 /// `rustler::init!` reads (what `#[rustler::nif]` does, without its per-call `Vec`).
@@ -211,9 +275,12 @@ fn record_enter<'a>(
     let rec = rt.recorder();
     let (module, function) = (atom_key(rec, module)?, atom_key(rec, function)?);
     let id = rec.next_call_id();
-    let (arguments, caps) = capture::within(env, arguments, rec.caps());
-    let mut buf = Bytes::new();
-    encode(Beam(arguments), &caps, &mut buf);
+    let Within {
+        value,
+        caps,
+        secrets,
+    } = capture::within(env, arguments, rec.caps());
+    let buf = capture_value(rec, Value::Arguments(value), &caps, &secrets);
     let kept = rec.record(Event {
         call_id: id,
         time: clock::monotonic_ns(),
@@ -245,7 +312,8 @@ unsafe extern "C" fn call_return(
     unsafe {
         run_nif(env, argc, argv, |env, [current, result]| {
             let (id, tail_calls) = current_call(current)?;
-            record_end(env, id, tail_calls, Outcome::Return, result)?;
+            let secrets = capture::secrets_of_call(current);
+            record_end(env, id, tail_calls, Outcome::Return, result, &secrets)?;
             Ok(atoms::ok().to_term(env))
         })
     }
@@ -271,7 +339,15 @@ fn call_exception<'a>(
         Class::Error
     };
     let value = make_tuple(env, &[reason, stack]);
-    record_end(env, id, tail_calls, Outcome::Exception(class), value)?;
+    let secrets = capture::secrets_of_call(current);
+    record_end(
+        env,
+        id,
+        tail_calls,
+        Outcome::Exception(class),
+        value,
+        &secrets,
+    )?;
     Ok(atoms::ok())
 }
 
@@ -281,6 +357,7 @@ fn record_end<'a>(
     tail_calls: u32,
     outcome: Outcome,
     value: Term<'a>,
+    secrets: &Secrets<'a>,
 ) -> NifResult<()> {
     let Some(rt) = runtime::get() else {
         return Ok(());
@@ -292,15 +369,18 @@ fn record_end<'a>(
         return Ok(());
     };
     let time = clock::monotonic_ns();
-    let mut buf = Bytes::new();
-    match outcome {
+    let buf = match outcome {
         Outcome::Return => {
-            let (value, caps) = capture::within(env, value, rec.caps());
-            encode(Beam(value), &caps, &mut buf);
+            let within = capture::within(env, value, rec.caps());
+            let mut all = secrets.clone();
+            all.extend(within.secrets);
+            capture_value(rec, Value::Result(within.value), &within.caps, &all)
         }
         // A stack trace can hold what is not a value (see `Checked`).
-        Outcome::Exception(_) => encode(Checked(Beam(value)), rec.exception_caps(), &mut buf),
-    }
+        Outcome::Exception(_) => {
+            capture_value(rec, Value::Exception(value), rec.exception_caps(), secrets)
+        }
+    };
     rec.record(Event {
         call_id: id,
         time,
@@ -357,9 +437,12 @@ fn record_tail_call<'a>(
         return Ok(());
     }
     let (module, function) = (atom_key(rec, module)?, atom_key(rec, function)?);
-    let (arguments, caps) = capture::within(env, arguments, rec.caps());
-    let mut buf = Bytes::new();
-    encode(Beam(arguments), &caps, &mut buf);
+    let Within {
+        value,
+        caps,
+        secrets,
+    } = capture::within(env, arguments, rec.caps());
+    let buf = capture_value(rec, Value::Arguments(value), &caps, &secrets);
     rec.record(Event {
         call_id: id,
         time: clock::monotonic_ns(),

@@ -42,6 +42,13 @@ const MARKER_ATOMS: &[&str] = &[
     "big",
     "fun",
     "other",
+    "field",
+    "redacted",
+    "key",
+    "value",
+    "argument",
+    "result",
+    "hidden",
 ];
 
 /// A snapshot of this VM's run, or of the run an options map's `run` key names: a run

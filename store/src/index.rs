@@ -87,6 +87,9 @@ impl HeadRef {
     }
 }
 
+/// A run's merged layout and the segment files it came from.
+type KnownLayout = (Vec<PathBuf>, Arc<RunLayout>);
+
 /// What a reader keeps between snapshots: sealed segments never change, so an opened segment
 /// (with its block directory and atoms), the merged directory of a run's segments, and
 /// decoded blocks stay valid as long as their files exist. A snapshot of a run whose segments
@@ -94,7 +97,8 @@ impl HeadRef {
 #[derive(Default)]
 pub(crate) struct ReaderCache {
     segments: Mutex<FxHashMap<PathBuf, Arc<Segment>>>,
-    layouts: Mutex<FxHashMap<PathBuf, (Vec<PathBuf>, Arc<RunLayout>)>>,
+    /// Per run directory: the segment files its layout was merged from, and the layout.
+    layouts: Mutex<FxHashMap<PathBuf, KnownLayout>>,
     blocks: Mutex<FxHashMap<(u64, u32), Arc<Block>>>,
 }
 
@@ -403,7 +407,8 @@ impl RunIndex {
     /// as one short range per segment the window spans.
     fn selected(&self, select: Select, window: &[usize]) -> Result<Vec<(usize, u32)>> {
         let blocks = &self.layout.blocks;
-        let (def, key): (TableDefinition<u128, u32>, Box<dyn Fn(u32) -> u128>) = match select {
+        type Key = Box<dyn Fn(u32) -> u128>;
+        let (def, key): (TableDefinition<u128, u32>, Key) = match select {
             Select::All => return Ok(window.iter().map(|&i| (i, blocks[i].meta.calls)).collect()),
             Select::Pid(pid) => (PID_BLOCKS, Box::new(move |no| pair(pid, no as u64))),
             Select::Function(m, f) => (

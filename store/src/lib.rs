@@ -17,6 +17,7 @@
 //! - [`retention`] – compaction and the cap ([`Maintenance`], [`Retention`]).
 //! - `layout` – the files on disk; `segment` – a segment's tables; `block` – a block's
 //!   columns; `index` – a run's segments read as one index; `codec` – record layouts.
+//! - [`private`] – who may read what ElixirScope writes: its owner only (`0700`/`0600`).
 //! - [`error`] – errors.
 
 mod block;
@@ -27,6 +28,7 @@ pub mod event;
 mod index;
 mod layout;
 pub mod model;
+pub mod private;
 pub mod query;
 pub mod query_stats;
 pub mod query_tree;
@@ -41,10 +43,10 @@ pub use event::{
     AtomKey, AtomNames, Bytes, Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome,
     ProcessStart, TailCall,
 };
-pub use layout::{DIR_MODE, FILE_MODE};
 pub use model::{
     Call, CallEnd, Counters, Process, ProcessOrigin, Run, RunInfo, RunSummary, StoredTailCall,
 };
+pub use private::{DIR_MODE, FILE_MODE};
 pub use query::{CallFilter, Snapshot, Subtree};
 pub use query_stats::{FunctionCalls, RunCounts};
 pub use query_tree::{

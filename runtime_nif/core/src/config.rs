@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use store::Retention;
 
-use crate::encoder::Caps;
+use crate::encoder::{Caps, Redaction};
 use crate::ring::DropPolicy;
 
 /// Default ring capacity in events (all shards together).
@@ -50,6 +50,8 @@ pub struct Config {
     pub drop_policy: DropPolicy,
     /// The term encoder's caps.
     pub caps: Caps,
+    /// What the encoder redacts by name (keys, struct fields).
+    pub redaction: Redaction,
     /// Largest batch in events.
     pub batch_events: usize,
     /// Largest batch in estimated bytes.
@@ -77,6 +79,7 @@ impl Config {
             ring_bytes: DEFAULT_RING_BYTES,
             drop_policy: DropPolicy::default(),
             caps: Caps::default(),
+            redaction: Redaction::default(),
             batch_events: DEFAULT_BATCH_EVENTS,
             batch_bytes: DEFAULT_BATCH_BYTES,
             channel_batches: DEFAULT_CHANNEL_BATCHES,

@@ -7,7 +7,7 @@ use store::{Event, EventKind};
 
 use crate::atoms::AtomRegistry;
 use crate::config::Config;
-use crate::encoder::Caps;
+use crate::encoder::{Caps, Redaction};
 use crate::ring::{DropPolicy, Ring, RingCounts, Room};
 use crate::thread;
 
@@ -18,6 +18,7 @@ pub struct Recorder {
     atoms: AtomRegistry,
     caps: Caps,
     exception_caps: Caps,
+    redaction: Redaction,
     policy: DropPolicy,
 }
 
@@ -40,6 +41,7 @@ impl Recorder {
                 ..config.caps
             }
             .clamped(),
+            redaction: config.redaction.clone(),
             policy: config.drop_policy,
         }
     }
@@ -78,6 +80,11 @@ impl Recorder {
     /// the bytes, so that a stack trace survives; exceptions are rare next to calls.
     pub fn exception_caps(&self) -> &Caps {
         &self.exception_caps
+    }
+
+    /// What the encoder redacts by name.
+    pub fn redaction(&self) -> &Redaction {
+        &self.redaction
     }
 
     /// The atom registry.
