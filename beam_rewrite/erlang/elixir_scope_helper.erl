@@ -160,7 +160,7 @@ forms(Module, Backend, Data) ->
 %% (`@derive {Inspect, except: [...]}' or `only:', or an implementation of its own), or
 %% `unknown': the struct is inspected with a distinct atom in each field, and the fields whose
 %% atom is not in the text are hidden. Both modules are loaded from the given (original)
-%% beams into a process of their own, given a second, and unloaded after; a module with an
+%% beams into a process of their own, given ten seconds, and unloaded after; a module with an
 %% `on_load' function, one already loaded here, or an implementation that fails on such
 %% values give `unknown'.
 inspect_hidden(Struct, StructBeam, Impl, ImplBeam) ->
@@ -174,7 +174,9 @@ inspect_hidden(Struct, StructBeam, Impl, ImplBeam) ->
     Result = receive
                  {Pid, Answer} -> Answer;
                  {'DOWN', Ref, process, Pid, _} -> unknown
-             after 1000 ->
+             after 10000 ->
+                     %% Ten seconds: a loaded machine (a CI runner running tests in parallel)
+                     %% must not turn a probe into `unknown', which records the fields.
                      exit(Pid, kill),
                      unknown
              end,
