@@ -622,6 +622,35 @@ fn an_overflowing_ring_drops_whole_calls_never_a_call_without_its_end() {
 }
 
 #[test]
+fn with_overflow_block_the_same_flood_loses_nothing() {
+    let vm = vm(true);
+    // The flood of the test above, into the same tiny ring: the recording processes wait for
+    // the drain instead of dropping (two processes, so that waits interleave).
+    vm.eval(
+        r#"
+        ok = elixir_scope_runtime:start(#{ring_capacity => 96, overflow => block}),
+        Self = self(),
+        Pids = [spawn(fun() ->
+                              [2001000 = runtime_fixture:sum(lists:seq(1, 2000))
+                               || _ <- lists:seq(1, 10)],
+                              Self ! {done, self()}
+                      end) || _ <- [1, 2]],
+        [receive {done, P} -> ok end || P <- Pids],
+        halt()."#,
+    );
+    let store = vm.store();
+    let summary = store.runs().unwrap()[0].summary.expect("a normal stop");
+    assert_eq!(summary.counters.dropped, 0, "{summary:?}");
+    assert_eq!(summary.counters.captured, summary.counters.stored);
+    let snap = store.snapshot(None).unwrap();
+    let calls = all_calls(&snap);
+    // 20 sums of 2,000 elements: 2,001 calls each (the empty list ends it).
+    assert_eq!(calls.len(), 20 * 2001, "every call is stored");
+    assert!(calls.iter().all(|c| c.end.is_some()));
+    assert_eq!(summary.counters.stored, 2 * calls.len() as u64);
+}
+
+#[test]
 fn a_flood_from_many_processes_drops_and_counts_while_memory_stays_bounded() {
     let vm = vm(true);
     let mut child = vm.spawn(

@@ -15,7 +15,7 @@ use crate::capture::{Caps, CaptureRule, CaptureSettings};
 use crate::error::ConfigError;
 use crate::locate::locate;
 use crate::plan::{AppSelection, PlanSettings, Strategy};
-use crate::runtime::{DropPolicy, RuntimeSettings};
+use crate::runtime::{DropPolicy, Overflow, RuntimeSettings};
 
 /// Everything `elixir_scope.toml` says, with defaults for what it does not.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -151,6 +151,7 @@ struct RawRule {
 struct RawRuntime {
     db_path: Option<String>,
     drop_policy: Option<DropPolicy>,
+    overflow: Option<Overflow>,
     ring_capacity: Number,
     ring_bytes: Number,
     batch_events: Number,
@@ -300,6 +301,7 @@ impl RawFile {
             config.runtime = RuntimeSettings {
                 db_path: runtime.db_path.map(|p| base.join(p)),
                 drop_policy: runtime.drop_policy,
+                overflow: runtime.overflow,
                 ring_capacity: number(&runtime.ring_capacity, POSITIVE)?,
                 ring_bytes: number(&runtime.ring_bytes, POSITIVE)?,
                 batch_events: number(&runtime.batch_events, POSITIVE)?,
@@ -367,8 +369,9 @@ functions = ["MyApp.Big"]
 max_binary = 4096
 
 [runtime]
-db_path = "traces/trace.redb"
-drop_policy = "drop_oldest"
+db_path = "traces"
+drop_policy = "drop_newest"
+overflow = "block"
 ring_capacity = 65536
 retention_bytes = 1000000
 paused = true
@@ -403,13 +406,14 @@ paused = true
         );
         assert_eq!(
             config.runtime.db_path.as_deref(),
-            Some(Path::new("/project/traces/trace.redb")),
+            Some(Path::new("/project/traces")),
             "relative to the file"
         );
-        assert_eq!(config.runtime.drop_policy, Some(DropPolicy::DropOldest));
+        assert_eq!(config.runtime.drop_policy, Some(DropPolicy::DropNewest));
+        assert_eq!(config.runtime.overflow, Some(crate::runtime::Overflow::Block));
         assert_eq!(
             config.runtime.to_erlang_map(&config.capture),
-            "#{db_path => <<\"/project/traces/trace.redb\"/utf8>>, drop_policy => drop_oldest, ring_capacity => 65536, retention_bytes => 1000000, paused => true, max_depth => 4, max_bytes => 2048}"
+            "#{db_path => <<\"/project/traces\"/utf8>>, drop_policy => drop_newest, overflow => block, ring_capacity => 65536, retention_bytes => 1000000, paused => true, max_depth => 4, max_bytes => 2048}"
         );
         let single = parse("[plan]\napps = \"all\"\n").unwrap();
         assert!(single.plan.apps.selects("anything", true));

@@ -32,6 +32,27 @@ impl DropPolicy {
     }
 }
 
+/// What the hot path does when the ring has no room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overflow {
+    /// Drop what does not fit, and count it (the default: the caller never waits).
+    Drop,
+    /// Make the recording process wait until the drain made room (a millisecond at a time):
+    /// nothing is lost, the recorded code runs slower meanwhile.
+    Block,
+}
+
+impl Overflow {
+    /// The runtime's atom.
+    pub fn name(self) -> &'static str {
+        match self {
+            Overflow::Drop => "drop",
+            Overflow::Block => "block",
+        }
+    }
+}
+
 /// The `[runtime]` table; `None` keeps the runtime's default (in brackets).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct RuntimeSettings {
@@ -40,6 +61,8 @@ pub struct RuntimeSettings {
     pub db_path: Option<PathBuf>,
     /// What a full ring drops [`drop_newest`].
     pub drop_policy: Option<DropPolicy>,
+    /// Whether a full ring drops or makes the recording process wait [`drop`].
+    pub overflow: Option<Overflow>,
     /// Ring capacity in events [131072].
     pub ring_capacity: Option<u64>,
     /// Ring budget in estimated bytes [32 MiB].
@@ -48,7 +71,7 @@ pub struct RuntimeSettings {
     pub batch_events: Option<u64>,
     /// Largest batch, in estimated bytes [4 MiB].
     pub batch_bytes: Option<u64>,
-    /// Batches queued for the writer [4].
+    /// Batches queued for the writer [32].
     pub channel_batches: Option<u64>,
     /// Longest wait of an event before it is written, ms [20].
     pub commit_interval_ms: Option<u64>,
@@ -143,9 +166,10 @@ pub const CAPTURE_KEYS: [&str; 2] = ["redact_keys", "redact_fields"];
 
 impl RuntimeSettings {
     /// The keys the runtime reads that this table may set, in the runtime's order.
-    pub const KEYS: [&'static str; 12] = [
+    pub const KEYS: [&'static str; 13] = [
         "db_path",
         "drop_policy",
+        "overflow",
         "ring_capacity",
         "ring_bytes",
         "batch_events",
@@ -171,6 +195,9 @@ impl RuntimeSettings {
         }
         if let Some(policy) = self.drop_policy {
             out.push(("drop_policy", ErlangValue::Atom(policy.name())));
+        }
+        if let Some(overflow) = self.overflow {
+            out.push(("overflow", ErlangValue::Atom(overflow.name())));
         }
         let integers = [
             ("ring_capacity", self.ring_capacity),

@@ -72,7 +72,9 @@
 %% beam (written by `elixir-scope instrument' from `elixir_scope.toml'), then the defaults: `db_path' (default
 %% `$ELIXIR_SCOPE_DB', else `.elixir_scope' in the project directory `instrument'
 %% ran for, when it exists, else under the VM's working directory),
-%% `drop_policy' (`drop_newest' | `drop_oldest'), `ring_capacity' (events, 131072),
+%% `drop_policy' (`drop_newest' | `drop_oldest'), `overflow' (`drop', the default: a full ring
+%% drops and counts; `block': the recording process waits until the drain made room, so that
+%% nothing is lost), `ring_capacity' (events, 131072),
 %% `ring_bytes' (32 MiB), the capture caps (see runtime_core::encoder) `max_nodes' (32),
 %% `max_depth' (8), `max_elements' (16), `max_string' (32), `max_binary' (128), `max_bytes'
 %% (1024), `redact_keys' (key names whose values are never recorded: a list of binaries,
@@ -100,6 +102,15 @@
 
 -define(RECORDING, elixir_scope_recording).
 -define(STATE, elixir_scope_state).
+
+%% A recording NIF's answer once the ring had room. Under `overflow => block' a full ring
+%% answers `full' (the event was not recorded, nothing was counted): the recording process
+%% waits for the drain, a millisecond at a time, and records again. Otherwise (`drop', the
+%% default) `full' never comes, and this costs one comparison.
+-define(ROOM(Call), case Call of
+                        full -> when_room(fun() -> Call end);
+                        Answer__ -> Answer__
+                    end).
 -define(CURRENT, '$elixir_scope_call').
 %% Wraps a value (arguments, result) together with the caps the NIF encodes it within, and a
 %% token together with the caps its result gets (see enter/5).
@@ -127,8 +138,8 @@
 %% Tail calls recorded per call with their arguments; later ones are only counted.
 -define(TAIL_CALLS_KEPT, 8).
 -define(FLUSH_TIMEOUT_MS, 30000).
--define(CONFIG_KEYS, [db_path, drop_policy, ring_capacity, ring_bytes, max_nodes, max_depth,
-                      max_elements, max_string, max_binary, max_bytes, redact_keys,
+-define(CONFIG_KEYS, [db_path, drop_policy, overflow, ring_capacity, ring_bytes, max_nodes,
+                      max_depth, max_elements, max_string, max_binary, max_bytes, redact_keys,
                       redact_fields, batch_events, batch_bytes, channel_batches,
                       commit_interval_ms, checkpoint_interval_ms, retention_bytes,
                       shards, paused]).
@@ -215,20 +226,20 @@ open(Module, Function, 3, [{call, _}, _, _] = Args, Parent, Depth) ->
 open(Module, handle_event, 4, [{call, _} | _] = Args, Parent, Depth) ->
     request(Module, handle_event, 4, Args, Parent, Depth);
 open(Module, Function, Arity, Args, Parent, Depth) ->
-    Id = elixir_scope_nif:enter(Module, Function, Arity, Args, Parent),
+    Id = ?ROOM(elixir_scope_nif:enter(Module, Function, Arity, Args, Parent)),
     put(?CURRENT, {Id, 0, Depth + 1}),
     Parent.
 
 request(Module, Function, Arity, Args, Parent, Depth) ->
     Client = client(Function, Arity, Args),
-    Id = elixir_scope_nif:enter_request(Module, Function, Arity, Args, Parent, Client),
+    Id = ?ROOM(elixir_scope_nif:enter_request(Module, Function, Arity, Args, Parent, Client)),
     put(?CURRENT, {Id, 0, Depth + 1}),
     Parent.
 
 %% The process's first recorded call also records who the process is and where it came from.
 first_enter(Module, Function, Arity, Args) ->
-    Id = elixir_scope_nif:enter_first(Module, Function, Arity, Args, pid_text(self()),
-                                      origin(), client(Function, Arity, Args)),
+    Id = ?ROOM(elixir_scope_nif:enter_first(Module, Function, Arity, Args, pid_text(self()),
+                                            origin(), client(Function, Arity, Args))),
     put(?CURRENT, {Id, 0, 1}),
     none.
 
@@ -287,9 +298,10 @@ enter_hiding(Module, Function, Arity, Args, Shown, Caps, Own) ->
             muted;
         undefined ->
             Secrets = secrets(Own, []),
-            Id = elixir_scope_nif:enter_first(Module, Function, Arity,
-                                              recorded(Shown, Caps, Secrets), pid_text(self()),
-                                              origin(), client(Function, Arity, Args)),
+            Id = ?ROOM(elixir_scope_nif:enter_first(Module, Function, Arity,
+                                                    recorded(Shown, Caps, Secrets),
+                                                    pid_text(self()), origin(),
+                                                    client(Function, Arity, Args))),
             put(?CURRENT, entry(Id, 1, Secrets)),
             none;
         Entry ->
@@ -308,11 +320,12 @@ enter_hiding(Module, Function, Arity, Args, Shown, Caps, Own) ->
                     Recorded = recorded(Shown, Caps, Secrets),
                     Id = case client(Function, Arity, Args) of
                              none ->
-                                 elixir_scope_nif:enter(Module, Function, Arity, Recorded,
-                                                        Parent);
+                                 ?ROOM(elixir_scope_nif:enter(Module, Function, Arity,
+                                                              Recorded, Parent));
                              Client ->
-                                 elixir_scope_nif:enter_request(Module, Function, Arity,
-                                                                Recorded, Parent, Client)
+                                 ?ROOM(elixir_scope_nif:enter_request(Module, Function, Arity,
+                                                                      Recorded, Parent,
+                                                                      Client))
                          end,
                     put(?CURRENT, entry(Id, Depth + 1, Secrets)),
                     Parent
@@ -333,8 +346,8 @@ tail_hiding(Module, Function, Arity, Shown, Caps, Own) ->
                           end),
             case N < ?TAIL_CALLS_KEPT of
                 true ->
-                    elixir_scope_nif:tail_call(Id, N, Module, Function, Arity,
-                                               recorded(Shown, Caps, Secrets));
+                    ?ROOM(elixir_scope_nif:tail_call(Id, N, Module, Function, Arity,
+                                                     recorded(Shown, Caps, Secrets)));
                 false ->
                     ok
             end;
@@ -417,7 +430,7 @@ return(muted, Result) ->
     Result;
 return(Parent, Result) ->
     Current = put(?CURRENT, Parent),
-    elixir_scope_nif:call_return(Current, Result),
+    _ = ?ROOM(elixir_scope_nif:call_return(Current, Result)),
     Result.
 
 %% @doc Records that the call raised; restores the caller as current call and re-raises with
@@ -431,7 +444,7 @@ exception(Token, Class, Reason, Stack) when Token =:= deep; Token =:= muted ->
 exception(Parent, Class, Reason, Stack) ->
     Current = put(?CURRENT, Parent),
     Clean = elixir_scope_stacktrace:clean(Stack),
-    elixir_scope_nif:call_exception(Current, Class, Reason, Clean),
+    _ = ?ROOM(elixir_scope_nif:call_exception(Current, Class, Reason, Clean)),
     erlang:raise(Class, Reason, Clean).
 
 %% @doc Records that the current call continued as `Module:Function/Arity' through a local
@@ -442,7 +455,7 @@ tail_call(Module, Function, Arity, Args) ->
     case get(?CURRENT) of
         {Id, N, Depth} when is_integer(N), N < ?TAIL_CALLS_KEPT ->
             put(?CURRENT, {Id, N + 1, Depth}),
-            elixir_scope_nif:tail_call(Id, N, Module, Function, Arity, Args);
+            ?ROOM(elixir_scope_nif:tail_call(Id, N, Module, Function, Arity, Args));
         {Id, N, Depth} when is_integer(N) ->
             put(?CURRENT, {Id, N + 1, Depth}),
             ok;
@@ -990,6 +1003,15 @@ if_loaded(Fun) ->
 
 pid_text(Pid) ->
     list_to_binary(pid_to_list(Pid)).
+
+%% Waits a millisecond (this process only: other processes run, and so does the drain), then
+%% records again until the ring has room (see ?ROOM).
+when_room(Record) ->
+    receive after 1 -> ok end,
+    case Record() of
+        full -> when_room(Record);
+        Answer -> Answer
+    end.
 
 %% Where this process came from: the head of `$callers' (Task), else of `$ancestors'.
 origin() ->

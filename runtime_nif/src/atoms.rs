@@ -2,6 +2,10 @@
 
 rustler::atoms! {
     ok,
+    full,
+    overflow,
+    block,
+    drop,
     error,
     none,
     undefined,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use runtime_core::encoder::{Caps, Redaction};
-use runtime_core::{clock, Config, DropPolicy, Pipeline};
+use runtime_core::{clock, Config, DropPolicy, Overflow, Pipeline};
 use rustler::{Atom, Decoder, Encoder, Env, NifResult, Term};
 use store::{Retention, RunInfo};
 
@@ -75,6 +75,15 @@ fn read_config(map: Term<'_>) -> NifResult<(Config, RunInfo)> {
             DropPolicy::DropOldest
         } else if policy == atoms::drop_newest() {
             DropPolicy::DropNewest
+        } else {
+            return Err(rustler::Error::BadArg);
+        };
+    }
+    if let Some(overflow) = opt::<Atom>(map, atoms::overflow())? {
+        c.overflow = if overflow == atoms::block() {
+            Overflow::Block
+        } else if overflow == atoms::drop() {
+            Overflow::Drop
         } else {
             return Err(rustler::Error::BadArg);
         };

@@ -16,7 +16,7 @@ use std::num::NonZeroU64;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use runtime_core::encoder::{encode, encode_arguments, Bytes, Caps, Capture, Scratch};
-use runtime_core::{clock, thread, Recorder};
+use runtime_core::{clock, thread, Recorded, Recorder};
 use rustler::codegen_runtime::{c_int, handle_nif_result};
 use rustler::sys::{ErlNifEnv, ErlNifTerm};
 use rustler::types::tuple::make_tuple;
@@ -160,7 +160,7 @@ unsafe extern "C" fn enter(
                     arity,
                     arguments,
                 };
-                record_enter(env, call, parent, None, None).map(|id| id.encode(env))
+                record_enter(env, call, parent, None, None).map(|entered| entered.encode(env))
             },
         )
     }
@@ -178,7 +178,7 @@ fn enter_request<'a>(
     arguments: Term<'a>,
     parent: Term<'a>,
     client: Term<'a>,
-) -> NifResult<u64> {
+) -> NifResult<Term<'a>> {
     let call = CallTerms {
         module,
         function,
@@ -186,7 +186,7 @@ fn enter_request<'a>(
         arguments,
     };
     let parent = current_call(parent)?.0;
-    record_enter(env, call, parent, None, client_of(client)?)
+    record_enter(env, call, parent, None, client_of(client)?).map(|entered| entered.encode(env))
 }
 
 /// The client of a request: a pid, or `none`.
@@ -222,7 +222,7 @@ fn enter_first<'a>(
     pid_text: String,
     origin: Term<'a>,
     client: Term<'a>,
-) -> NifResult<u64> {
+) -> NifResult<Term<'a>> {
     let origin = if origin == atoms::none().to_term(env) {
         None
     } else {
@@ -254,6 +254,32 @@ fn enter_first<'a>(
         arguments,
     };
     record_enter(env, call, None, Some(process), client_of(client)?)
+        .map(|entered| entered.encode(env))
+}
+
+/// What the NIFs of a call's start answer: its id (0 when it was dropped, or nothing
+/// records), or `full` when the runtime blocks on a full ring: the caller waits and calls
+/// again.
+enum Entered {
+    Id(u64),
+    Full,
+}
+
+impl Encoder for Entered {
+    fn encode<'a>(&self, env: Env<'a>) -> Term<'a> {
+        match self {
+            Entered::Id(id) => id.encode(env),
+            Entered::Full => atoms::full().encode(env),
+        }
+    }
+}
+
+/// What the NIFs of a call's end and tail calls answer: `ok`, or `full` (see [`Entered`]).
+fn answer(env: Env<'_>, recorded: Recorded) -> Term<'_> {
+    match recorded {
+        Recorded::Full => atoms::full().to_term(env),
+        Recorded::Kept | Recorded::Dropped => atoms::ok().to_term(env),
+    }
 }
 
 fn record_enter<'a>(
@@ -262,7 +288,7 @@ fn record_enter<'a>(
     parent: Option<u64>,
     process: Option<Box<ProcessStart>>,
     client: Option<NonZeroU64>,
-) -> NifResult<u64> {
+) -> NifResult<Entered> {
     let CallTerms {
         module,
         function,
@@ -270,7 +296,7 @@ fn record_enter<'a>(
         arguments,
     } = call;
     let Some(rt) = runtime::get() else {
-        return Ok(0);
+        return Ok(Entered::Id(0));
     };
     let rec = rt.recorder();
     let (module, function) = (atom_key(rec, module)?, atom_key(rec, function)?);
@@ -281,7 +307,7 @@ fn record_enter<'a>(
         secrets,
     } = capture::within(env, arguments, rec.caps());
     let buf = capture_value(rec, Value::Arguments(value), &caps, &secrets);
-    let kept = rec.record(Event {
+    let recorded = rec.record(Event {
         call_id: id,
         time: clock::monotonic_ns(),
         scheduler: thread::scheduler_id(),
@@ -298,7 +324,11 @@ fn record_enter<'a>(
     });
     // A call whose start was dropped is no call: id 0, so that its end is dropped too and its
     // callees are recorded without a parent.
-    Ok(if kept { id } else { 0 })
+    Ok(match recorded {
+        Recorded::Kept => Entered::Id(id),
+        Recorded::Dropped => Entered::Id(0),
+        Recorded::Full => Entered::Full,
+    })
 }
 
 /// `call_return(Current, Result)`: records that the call `Current` (`{Id, TailCalls, Depth}`)
@@ -313,8 +343,8 @@ unsafe extern "C" fn call_return(
         run_nif(env, argc, argv, |env, [current, result]| {
             let (id, tail_calls) = current_call(current)?;
             let secrets = capture::secrets_of_call(current);
-            record_end(env, id, tail_calls, Outcome::Return, result, &secrets)?;
-            Ok(atoms::ok().to_term(env))
+            let recorded = record_end(env, id, tail_calls, Outcome::Return, result, &secrets)?;
+            Ok(answer(env, recorded))
         })
     }
 }
@@ -328,7 +358,7 @@ fn call_exception<'a>(
     class: Term<'a>,
     reason: Term<'a>,
     stack: Term<'a>,
-) -> NifResult<rustler::Atom> {
+) -> NifResult<Term<'a>> {
     let (id, tail_calls) = current_call(current)?;
     // Only error, throw and exit exist; never raise from here (the caller is re-raising).
     let class = if class == atoms::throw().to_term(env) {
@@ -340,7 +370,7 @@ fn call_exception<'a>(
     };
     let value = make_tuple(env, &[reason, stack]);
     let secrets = capture::secrets_of_call(current);
-    record_end(
+    let recorded = record_end(
         env,
         id,
         tail_calls,
@@ -348,7 +378,7 @@ fn call_exception<'a>(
         value,
         &secrets,
     )?;
-    Ok(atoms::ok())
+    Ok(answer(env, recorded))
 }
 
 fn record_end<'a>(
@@ -358,15 +388,15 @@ fn record_end<'a>(
     outcome: Outcome,
     value: Term<'a>,
     secrets: &Secrets<'a>,
-) -> NifResult<()> {
+) -> NifResult<Recorded> {
     let Some(rt) = runtime::get() else {
-        return Ok(());
+        return Ok(Recorded::Dropped);
     };
     let rec = rt.recorder();
     let Some(id) = id else {
         // A call whose start was dropped (no room): its end goes too.
         rec.skipped();
-        return Ok(());
+        return Ok(Recorded::Dropped);
     };
     let time = clock::monotonic_ns();
     let buf = match outcome {
@@ -381,7 +411,7 @@ fn record_end<'a>(
             capture_value(rec, Value::Exception(value), rec.exception_caps(), secrets)
         }
     };
-    rec.record(Event {
+    Ok(rec.record(Event {
         call_id: id,
         time,
         scheduler: thread::scheduler_id(),
@@ -390,8 +420,7 @@ fn record_end<'a>(
             tail_calls,
             value: buf,
         }),
-    });
-    Ok(())
+    }))
 }
 
 /// `tail_call(Id, Index, Module, Function, Arity, Args)`: records tail call number `Index` of
@@ -410,8 +439,9 @@ unsafe extern "C" fn tail_call(
             |env, [id, index, module, function, arity, arguments]| {
                 let (id, index, arity): (u64, u32, u8) =
                     (id.decode()?, index.decode()?, arity.decode()?);
-                record_tail_call(env, id, index, module, function, arity, arguments)?;
-                Ok(atoms::ok().to_term(env))
+                let recorded =
+                    record_tail_call(env, id, index, module, function, arity, arguments)?;
+                Ok(answer(env, recorded))
             },
         )
     }
@@ -426,15 +456,15 @@ fn record_tail_call<'a>(
     function: Term<'a>,
     arity: u8,
     arguments: Term<'a>,
-) -> NifResult<()> {
+) -> NifResult<Recorded> {
     let Some(rt) = runtime::get() else {
-        return Ok(());
+        return Ok(Recorded::Dropped);
     };
     let rec = rt.recorder();
     if id == 0 {
         // A tail call of a call whose start was dropped (no room).
         rec.skipped();
-        return Ok(());
+        return Ok(Recorded::Dropped);
     }
     let (module, function) = (atom_key(rec, module)?, atom_key(rec, function)?);
     let Within {
@@ -443,7 +473,7 @@ fn record_tail_call<'a>(
         secrets,
     } = capture::within(env, arguments, rec.caps());
     let buf = capture_value(rec, Value::Arguments(value), &caps, &secrets);
-    rec.record(Event {
+    Ok(rec.record(Event {
         call_id: id,
         time: clock::monotonic_ns(),
         scheduler: thread::scheduler_id(),
@@ -454,8 +484,7 @@ fn record_tail_call<'a>(
             arity,
             args: buf,
         }),
-    });
-    Ok(())
+    }))
 }
 
 /// The atom's key, registering its text the first time this thread meets it.

@@ -212,6 +212,8 @@ impl Pipeline {
     /// Drains everything, commits, records the run's summary and ends the threads.
     /// Later calls (and flushes) return [`RuntimeError::Stopped`].
     pub fn stop(&self, timeout: Duration) -> Result<(), RuntimeError> {
+        // Nobody may wait for room in a ring the drain stops emptying.
+        self.recorder.stop_blocking();
         let result = self.request(Control::Stop, timeout);
         if result.is_ok() {
             let threads =
