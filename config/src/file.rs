@@ -410,7 +410,10 @@ paused = true
             "relative to the file"
         );
         assert_eq!(config.runtime.drop_policy, Some(DropPolicy::DropNewest));
-        assert_eq!(config.runtime.overflow, Some(crate::runtime::Overflow::Block));
+        assert_eq!(
+            config.runtime.overflow,
+            Some(crate::runtime::Overflow::Block)
+        );
         assert_eq!(
             config.runtime.to_erlang_map(&config.capture),
             "#{db_path => <<\"/project/traces\"/utf8>>, drop_policy => drop_newest, overflow => block, ring_capacity => 65536, retention_bytes => 1000000, paused => true, max_depth => 4, max_bytes => 2048}"
