@@ -54,7 +54,7 @@ pub use query_tree::{
     TreeItem, TreeLimits,
 };
 pub use reader::StoreReader;
-pub use retention::{Maintenance, MaintenanceReport, Retention};
+pub use retention::{Maintenance, MaintenanceReport, Retention, INPUTS_KEPT_FOR};
 pub use segment::FORMAT;
 pub use store::{resolve_path, Store, DB_ENV, DEFAULT_RELATIVE_PATH};
 pub use writer::{RunWriter, SealReport};
