@@ -98,7 +98,7 @@ fn recorded() -> &'static Recorded {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/query_fixture");
         support::copy_sources(&fixture, dir.path());
-        let db = dir.path().join("trace.redb");
+        let db = dir.path().join("store");
         check(&mix(dir.path(), &["compile"], &db), "mix compile");
         let instrument = Command::new(elixir_scope_bin())
             .args(["instrument", "_build/dev", "--strategy", "all"])
@@ -297,8 +297,9 @@ fn the_cli_prints_what_iex_prints() {
     assert!(erlang.contains(", 1 tail call, <0."), "{erlang}");
     let id = rec.id("secret").to_string();
     let secret = rec.cli(&["trace", "--run", "1", &id]);
+    // The field its own Inspect hides was never stored (issue 12): the CLI shows it redacted.
     assert!(
-        secret.contains("Shop.Secret.wrap(42) → %Shop.Secret{value: 42}"),
+        secret.contains("Shop.Secret.wrap(42) → %Shop.Secret{value: [REDACTED]}"),
         "{secret}"
     );
 }
@@ -444,7 +445,13 @@ fn runs_and_stats() {
     assert_eq!(runs.len(), 2);
     assert_eq!(stats["run"], 1);
     assert_eq!(runs[0]["exceptions"], 2);
-    assert!(runs[0]["summary"]["dropped"] == 0, "{}", runs[0]);
+    assert_eq!(runs[0]["state"], "ended", "{}", runs[0]);
+    assert_eq!(runs[0]["counters"]["dropped"], 0, "{}", runs[0]);
+    assert_eq!(
+        runs[0]["counters"]["captured"], runs[0]["counters"]["stored"],
+        "{}",
+        runs[0]
+    );
     assert_eq!(stats["top"][0]["mf"], "Shop.Loop.step");
     assert!(stats["top"][0]["calls"].as_u64().unwrap() >= 10_000);
     // The latest run is the default.
@@ -459,6 +466,7 @@ fn runs_and_stats() {
     let text = rec.cli(&["stats"]);
     assert!(text.contains("2 runs"), "{text}");
     assert!(text.contains("Run 2:"), "{text}");
+    assert!(text.contains("STATE") && text.contains("DROPPED"), "{text}");
 }
 
 #[test]
@@ -609,4 +617,136 @@ fn at_the_iex_prompt_calls_prints_a_table_and_the_docs_are_there() {
         out.contains("Prints the call tree under a call"),
         "docs of show_trace/2:\n{out}"
     );
+}
+
+#[test]
+fn iex_in_another_vm_reads_every_run_of_the_project() {
+    let rec = recorded();
+    // A copy of the recording, so that this VM's run is not one the other tests count.
+    let copy = tempfile::tempdir().unwrap();
+    let db = copy.path().join("store");
+    support::copy_sources(&rec.db, &db);
+    // A third VM of the project: its own run is 3; runs 1 and 2 came from other VMs.
+    let script = r##"
+        Shop.Loop.run(1)
+        runs = ElixirScope.runs(print: false)
+        IO.puts("runs " <> Enum.map_join(runs, ",", &"#{&1.run}:#{&1.state}:#{&1.this}:#{&1.dropped}"))
+        [c] = ElixirScope.calls(run: 1, module: Shop.Loop, function: :run, limit: 1, print: false)
+        IO.puts("run 1 #{c.id} #{c.function} #{inspect(c.args)}")
+        [l] = ElixirScope.calls(run: :latest, limit: 1, print: false)
+        IO.puts("latest #{l.function}")
+        %{call: root} = ElixirScope.trace(c.id, run: 1, calls: 1)
+        IO.puts("tree #{root.id}")
+        try do
+          ElixirScope.calls(run: 0)
+        rescue
+          e in ArgumentError -> IO.puts(Exception.message(e))
+        end
+    "##;
+    let output = Command::new(executable("mix", "elixir"))
+        .args(["run", "-e", script])
+        .current_dir(rec.project())
+        .env("MIX_ENV", "dev")
+        .env("ELIXIR_SCOPE_DB", &db)
+        .output()
+        .expect("running mix");
+    let out = check(&output, "mix run reading other runs");
+    assert!(
+        out.contains("runs 1:ended:false:0,2:ended:false:0,3:recording:true:0"),
+        "{out}"
+    );
+    let loop_id = rec.id("loop");
+    assert!(out.contains(&format!("run 1 {loop_id} run [")), "{out}");
+    assert!(out.contains("latest step"), "{out}");
+    assert!(out.contains(&format!("tree {loop_id}")), "{out}");
+    assert!(out.contains("bad value for :run: 0"), "{out}");
+}
+
+/// `export -o` through a symbolic link replaces the link's target (the link stays), into a
+/// pipe writes through (the pipe stays a pipe), and refuses a socket, saying what it is
+/// (issue 13, item 3).
+#[test]
+fn exports_follow_links_write_through_pipes_and_refuse_other_special_files() {
+    use std::os::unix::fs::FileTypeExt;
+    let rec = recorded();
+    let dir = tempfile::tempdir().unwrap();
+    let export_to =
+        |path: &Path| rec.cli_output(&["export", "--run", "1", "-o", path.to_str().unwrap()]);
+
+    let target = dir.path().join("target.json");
+    std::fs::write(&target, "old").unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink("target.json", &link).unwrap();
+    let output = export_to(&link);
+    assert!(output.status.success(), "{output:?}");
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    let trace: Value = serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
+    assert!(trace["traceEvents"].is_array());
+
+    let fifo = dir.path().join("trace.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let output = export_to(&fifo);
+    assert!(output.status.success(), "{output:?}");
+    let through: Value = serde_json::from_slice(&reader.join().unwrap()).unwrap();
+    assert_eq!(through, trace);
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert!(
+        output.stdout.is_empty(),
+        "the summary goes to stderr when the export went through"
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("as Chrome trace events"));
+
+    let socket = dir.path().join("trace.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let output = export_to(&socket);
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("is a socket"), "{said}");
+    assert!(std::fs::symlink_metadata(&socket)
+        .unwrap()
+        .file_type()
+        .is_socket());
+}
+
+/// `calls --limit 0` is refused (it listed one call), and a run without calls says so
+/// instead of "ids run from 1 to 0" (issue 13, item 10).
+#[test]
+fn a_zero_limit_and_an_empty_run_are_said_plainly() {
+    let rec = recorded();
+    let zero = rec.cli_output(&["calls", "--limit", "0"]);
+    assert!(!zero.status.success(), "{zero:?}");
+    let said = String::from_utf8_lossy(&zero.stderr);
+    assert!(said.contains("--limit"), "{said}");
+
+    let empty_db = rec.project().join("empty.redb");
+    check(
+        &mix(
+            rec.project(),
+            &[
+                "run",
+                "--no-start",
+                "-e",
+                ":ok = :elixir_scope_runtime.start(%{}); :ok = :elixir_scope_runtime.flush()",
+            ],
+            &empty_db,
+        ),
+        "an empty run",
+    );
+    let output = Command::new(elixir_scope_bin())
+        .args(["trace", "1", "--db"])
+        .arg(&empty_db)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("recorded no calls"), "{said}");
+    assert!(!said.contains("1 to 0"), "{said}");
 }

@@ -71,7 +71,7 @@ fn a_vm_elsewhere_records_into_the_project_and_queries_find_it_from_anywhere_in_
     let root = dir.path();
     let logs = root.join("logs/ct_run.1");
     record(root, &logs, None);
-    assert!(root.join(".elixir_scope/trace.redb").is_file());
+    assert!(root.join(".elixir_scope/runs/1/run").is_file());
     assert!(!logs.join(".elixir_scope").exists());
     // From a directory of the project (elixir_scope.toml is found upwards).
     let calls = run(Command::new(elixir_scope_bin())
@@ -87,9 +87,9 @@ fn elixir_scope_db_still_names_the_place() {
     let dir = project();
     let root = dir.path();
     let logs = root.join("logs/ct_run.1");
-    record(root, &logs, Some("here.redb"));
-    assert!(logs.join("here.redb").is_file());
-    assert!(!root.join(".elixir_scope/trace.redb").exists());
+    record(root, &logs, Some("here"));
+    assert!(logs.join("here/runs/1/run").is_file());
+    assert!(!root.join(".elixir_scope/runs").exists());
 }
 
 #[test]
@@ -112,5 +112,5 @@ fn a_project_that_is_not_there_leaves_the_working_directory() {
     )
     .unwrap();
     record(moved.path(), moved.path(), None);
-    assert!(moved.path().join(".elixir_scope/trace.redb").is_file());
+    assert!(moved.path().join(".elixir_scope/runs/1/run").is_file());
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
-use runtime_support::{text, vm};
+use runtime_support::{check, text, vm};
 use store::{Call, CallFilter, OriginKind, ServedRequest, Snapshot, TreeItem, TreeLimits};
 
 /// Calls of one process, by function name.
@@ -74,8 +74,8 @@ fn every_call_from_many_processes_is_stored_once_with_parent_arguments_and_outco
     let summary = runs[0]
         .summary
         .expect("halt/0 stops the runtime, which records a summary");
-    assert_eq!(summary.dropped, 0);
-    assert_eq!(summary.captured, summary.stored);
+    assert_eq!(summary.counters.dropped, 0);
+    assert_eq!(summary.counters.captured, summary.counters.stored);
     let snap = store.snapshot(None).unwrap();
     let calls = all_calls(&snap);
     // noop, then per process: sum + 10 adds, and 3 × (fail + 1 add).
@@ -392,25 +392,35 @@ fn huge_arguments_are_captured_cut_and_small() {
         binary.starts_with("[{'$elixir_scope_cut','binary',{100000000,<<120,"),
         "{binary}"
     );
+    // The argument list is whole (one argument); the cut list ends in the marker element.
     let list = text(&calls[0].args);
     assert!(
-        list.ends_with("|{'$elixir_scope_cut','list','more'}]]"),
+        list.ends_with(",{'$elixir_scope_cut','list','more'}]]"),
         "{list}"
     );
+    assert!(!list.contains('|'), "a proper list: {list}");
 }
 
 #[test]
 fn without_the_library_wrapped_code_runs_unrecorded_and_says_why() {
     let vm = vm(false);
-    let out = vm.eval(
-        r#"
+    let output = vm
+        .command(
+            r#"
         3 = runtime_fixture:add(1, 2),
         {failed, {nif_not_loaded, Tried}} = elixir_scope_runtime:status(),
+        {error, {failed, {nif_not_loaded, _}}} = elixir_scope_runtime:stats(),
         6 = runtime_fixture:add(3, 3),
         io:format("tried ~p~n", [length(Tried)]),
         halt()."#,
-    );
-    assert!(out.contains("tried 4"), "{out}");
+        )
+        .output()
+        .unwrap();
+    check(&output);
+    // Standard output is the program's alone; the warning goes, once, to standard error.
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "tried 4\n");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("recording is off").count(), 1, "{stderr}");
     assert!(!vm.db.exists(), "nothing was recorded");
 }
 
@@ -424,6 +434,40 @@ fn the_library_is_found_through_elixir_scope_nif() {
         .unwrap();
     runtime_support::check(&output);
     assert_eq!(vm.store().snapshot(None).unwrap().call_count().unwrap(), 1);
+}
+
+/// A truncated library (a copy cut short, a full disk) is refused before the dynamic loader
+/// maps it: loading it took the VM down with SIGBUS (issue 13, item 10).
+#[test]
+fn a_truncated_library_is_refused_and_the_vm_goes_on_unrecorded() {
+    let vm = vm(false);
+    let full = std::fs::read(runtime_support::nif_library()).unwrap();
+    let sizes = [100, 4096, 65536, full.len() / 2, full.len() - 1];
+    for size in sizes {
+        std::fs::write(vm.dir.path().join(format!("cut_{size}.so")), &full[..size]).unwrap();
+    }
+    let list: Vec<String> = sizes.iter().map(|s| s.to_string()).collect();
+    let output = vm
+        .command(&format!(
+            r#"Cut = fun(N) -> "cut_" ++ integer_to_list(N) end,
+            Refused = [elixir_scope_nif:load(Cut(N)) || N <- [{list}]],
+            [{{error, {{bad_library, _, {{truncated, _}}}}}} = R || R <- Refused],
+            3 = runtime_fixture:add(1, 2),
+            {{failed, {{nif_not_loaded, [{{_, {{bad_library, _, _}}}} | _]}}}} = elixir_scope_runtime:status(),
+            6 = runtime_fixture:add(3, 3),
+            io:format("~p~n", [Refused]), halt()."#,
+            list = list.join(", ")
+        ))
+        .env(
+            "ELIXIR_SCOPE_NIF",
+            vm.dir.path().join(format!("cut_{}.so", full.len() / 2)),
+        )
+        .output()
+        .unwrap();
+    runtime_support::check(&output);
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("bad_library"), "{said}");
+    assert!(!vm.db.exists(), "nothing was recorded");
 }
 
 #[test]
@@ -446,7 +490,7 @@ fn many_processes_racing_to_start_the_runtime_start_it_once() {
 }
 
 #[test]
-fn after_kill_9_the_store_opens_with_every_committed_event_and_a_held_store_is_refused() {
+fn after_kill_9_the_store_reads_every_sealed_event_without_a_write_and_a_live_run_reads_too() {
     let vm = vm(true);
     let mut child = vm.spawn(
         r#"
@@ -480,19 +524,23 @@ fn after_kill_9_the_store_opens_with_every_committed_event_and_a_held_store_is_r
         }
     }
     assert!(flushed, "the VM never flushed");
-    // While the VM holds the store, opening it fails with a clear error.
-    let err = store::Store::open(&vm.db).unwrap_err();
+    // While the VM records, another process reads its run: live, with what it sealed.
+    let reader = store::StoreReader::open(&vm.db).unwrap();
+    let live = &reader.runs().unwrap()[0];
+    assert_eq!(live.state(), "recording");
+    let seen = reader.snapshot(None).unwrap().call_count().unwrap();
     assert!(
-        matches!(err, store::StoreError::Locked { .. }),
-        "unexpected: {err}"
+        seen >= 2000,
+        "a reader sees the sealed calls of a live run: {seen}"
     );
-    assert!(err.to_string().contains("held by another process"), "{err}");
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
-    let store = vm.store();
+    // What the killed VM left reads without writing a byte (as from a read-only copy).
+    let before = files_with_times(&vm.db);
+    let store = store::StoreReader::open(&vm.db).unwrap();
     let run = &store.runs().unwrap()[0];
-    assert!(run.summary.is_none(), "a killed VM records no summary");
+    assert_eq!(run.state(), "killed", "a killed VM records no summary");
     let snap = store.snapshot(None).unwrap();
     let flushed_calls = snap
         .calls(&CallFilter {
@@ -509,6 +557,29 @@ fn after_kill_9_the_store_opens_with_every_committed_event_and_a_held_store_is_r
         count * 2 >= durable,
         "{count} calls for {durable} durable events"
     );
+    assert_eq!(
+        files_with_times(&vm.db),
+        before,
+        "reading changed the recording"
+    );
+}
+
+/// Every file under `dir` with its bytes and modification time.
+fn files_with_times(
+    dir: &std::path::Path,
+) -> Vec<(std::path::PathBuf, Vec<u8>, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_with_times(&path));
+        } else {
+            let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+            out.push((path.clone(), std::fs::read(&path).unwrap(), modified));
+        }
+    }
+    out.sort();
+    out
 }
 
 #[test]
@@ -524,8 +595,11 @@ fn an_overflowing_ring_drops_whole_calls_never_a_call_without_its_end() {
     );
     let store = vm.store();
     let summary = store.runs().unwrap()[0].summary.expect("a normal stop");
-    assert!(summary.dropped > 0, "the ring should overflow");
-    assert_eq!(summary.captured, summary.dropped + summary.stored);
+    assert!(summary.counters.dropped > 0, "the ring should overflow");
+    assert_eq!(
+        summary.counters.captured,
+        summary.counters.dropped + summary.counters.stored
+    );
     let snap = store.snapshot(None).unwrap();
     let calls = all_calls(&snap);
     assert!(calls.len() > 20, "some calls are kept: {}", calls.len());
@@ -533,7 +607,7 @@ fn an_overflowing_ring_drops_whole_calls_never_a_call_without_its_end() {
     // and every event kept belongs to a kept call.
     let open: Vec<_> = calls.iter().filter(|c| c.end.is_none()).collect();
     assert!(open.is_empty(), "calls without their end: {open:?}");
-    assert_eq!(summary.stored, 2 * calls.len() as u64);
+    assert_eq!(summary.counters.stored, 2 * calls.len() as u64);
     // A kept call's parent is kept, or it has none (its caller was dropped).
     let ids: std::collections::HashSet<u64> = calls.iter().map(|c| c.id).collect();
     for c in &calls {
@@ -548,13 +622,42 @@ fn an_overflowing_ring_drops_whole_calls_never_a_call_without_its_end() {
 }
 
 #[test]
+fn with_overflow_block_the_same_flood_loses_nothing() {
+    let vm = vm(true);
+    // The flood of the test above, into the same tiny ring: the recording processes wait for
+    // the drain instead of dropping (two processes, so that waits interleave).
+    vm.eval(
+        r#"
+        ok = elixir_scope_runtime:start(#{ring_capacity => 96, overflow => block}),
+        Self = self(),
+        Pids = [spawn(fun() ->
+                              [2001000 = runtime_fixture:sum(lists:seq(1, 2000))
+                               || _ <- lists:seq(1, 10)],
+                              Self ! {done, self()}
+                      end) || _ <- [1, 2]],
+        [receive {done, P} -> ok end || P <- Pids],
+        halt()."#,
+    );
+    let store = vm.store();
+    let summary = store.runs().unwrap()[0].summary.expect("a normal stop");
+    assert_eq!(summary.counters.dropped, 0, "{summary:?}");
+    assert_eq!(summary.counters.captured, summary.counters.stored);
+    let snap = store.snapshot(None).unwrap();
+    let calls = all_calls(&snap);
+    // 20 sums of 2,000 elements: 2,001 calls each (the empty list ends it).
+    assert_eq!(calls.len(), 20 * 2001, "every call is stored");
+    assert!(calls.iter().all(|c| c.end.is_some()));
+    assert_eq!(summary.counters.stored, 2 * calls.len() as u64);
+}
+
+#[test]
 fn a_flood_from_many_processes_drops_and_counts_while_memory_stays_bounded() {
     let vm = vm(true);
     let mut child = vm.spawn(
         r#"
         ok = elixir_scope_runtime:start(#{ring_capacity => 4096, ring_bytes => 1048576,
                                           batch_events => 512, batch_bytes => 262144,
-                                          channel_batches => 2, cache_bytes => 16777216}),
+                                          channel_batches => 2}),
         io:format("ready ~s~n", [os:getpid()]),
         Arg = binary:copy(<<"y">>, 1000),
         Workers = [spawn(fun() -> runtime_fixture:flood(Arg) end) || _ <- lists:seq(1, 50)],
@@ -624,27 +727,106 @@ fn a_flood_from_many_processes_drops_and_counts_while_memory_stays_bounded() {
 }
 
 #[test]
-fn a_second_vm_on_the_same_store_runs_unrecorded_and_says_the_store_is_held() {
+fn several_vms_record_into_one_store_at_once_while_a_reader_reads_every_run() {
     let vm = vm(true);
-    let mut first = vm.spawn(
-        r#"
-        3 = runtime_fixture:add(1, 2),
-        io:format("recording~n"),
-        timer:sleep(60000)."#,
-    );
-    let stdout = first.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "recording");
-    let out = vm.eval(
-        r#"
-        3 = runtime_fixture:add(1, 2),
-        {failed, Reason} = elixir_scope_runtime:status(),
-        io:format("~s~n", [Reason]),
-        halt()."#,
-    );
-    first.kill().unwrap();
-    first.wait().unwrap();
-    assert!(out.contains("held by another process"), "{out}");
+    // Each VM's standard output is its product: the sum of its calls' results, and nothing
+    // else (the runtime writes nothing there). Its counters go to standard error.
+    let program = r#"
+        Sum = lists:foldl(fun(Round, Acc) ->
+                                  S = lists:sum([runtime_fixture:add(I, Round)
+                                                 || I <- lists:seq(1, 1000)]),
+                                  timer:sleep(40),
+                                  Acc + S
+                          end, 0, lists:seq(1, 20)),
+        io:format("~p~n", [Sum]),
+        ok = elixir_scope_runtime:flush(),
+        #{captured := C, dropped := D, stored := S, run := R} = elixir_scope_runtime:stats(),
+        io:format(standard_error, "run ~p captured ~p dropped ~p stored ~p~n", [R, C, D, S]),
+        halt()."#;
+    let expected_sum: u64 = (1..=20u64)
+        .map(|round| (1..=1000u64).map(|i| i + round).sum::<u64>())
+        .sum();
+    let children: Vec<_> = (0..3).map(|_| vm.spawn(program)).collect();
+    // The CLI in a loop while they record: it never fails, and what it sees only grows.
+    let db = vm.db.clone();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut seen: HashMap<u64, u64> = HashMap::new();
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                if db.join("runs").is_dir() {
+                    let output = std::process::Command::new(support::elixir_scope_bin())
+                        .args(["stats", "--json", "--db"])
+                        .arg(&db)
+                        .output()
+                        .unwrap();
+                    let stats: serde_json::Value = match serde_json::from_slice(&output.stdout) {
+                        Ok(stats) => stats,
+                        // No run sealed a segment yet: nothing to read.
+                        Err(_)
+                            if String::from_utf8_lossy(&output.stderr)
+                                .contains("no recorded run") =>
+                        {
+                            continue
+                        }
+                        Err(e) => panic!("elixir-scope stats while VMs record: {e}: {output:?}"),
+                    };
+                    for run in stats["runs"].as_array().unwrap() {
+                        let (id, calls) =
+                            (run["run"].as_u64().unwrap(), run["calls"].as_u64().unwrap());
+                        let before = seen.insert(id, calls).unwrap_or(0);
+                        assert!(calls >= before, "run {id} went from {before} to {calls}");
+                        reads += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            reads
+        })
+    };
+    let mut counters = Vec::new();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        check(&output);
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            format!("{expected_sum}\n"),
+            "a recording VM's standard output is the program's, byte for byte"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("run "))
+            .expect(&stderr)
+            .to_owned();
+        let n: Vec<u64> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
+        counters.push((n[0], n[1], n[2], n[3]));
+    }
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let reads = reader.join().unwrap();
+    assert!(reads > 0, "the CLI read while the VMs recorded");
+    let reader = store::StoreReader::open(&vm.db).unwrap();
+    let runs = reader.runs().unwrap();
+    assert_eq!(runs.len(), 3, "one run per VM");
+    for (run, captured, dropped, stored) in counters {
+        let found = runs.iter().find(|r| r.id == run).expect("the VM's run");
+        assert_eq!(found.state(), "ended");
+        assert_eq!(
+            (dropped, captured),
+            (0, stored),
+            "run {run} kept everything"
+        );
+        let summary = found.summary.unwrap().counters;
+        assert_eq!(
+            (summary.captured, summary.stored, summary.dropped),
+            (captured, stored, 0)
+        );
+        let snap = reader.snapshot(Some(run)).unwrap();
+        assert_eq!(snap.call_count().unwrap(), 20_000, "run {run}");
+        assert_eq!(2 * snap.call_count().unwrap(), stored);
+    }
 }
 
 #[test]
@@ -845,4 +1027,147 @@ fn an_exception_whose_stack_trace_holds_a_match_state_is_recorded_without_harm()
         value.contains("$elixir_scope_cut"),
         "the match state is marked as cut: {value}"
     );
+}
+
+/// Every stored value of every call (arguments, result or exception, tail calls' arguments),
+/// as the store gives them back, with the call's function.
+fn every_value(snap: &Snapshot) -> Vec<(String, Vec<u8>)> {
+    let mut values = Vec::new();
+    snap.scan(0, |call| {
+        values.push((call.function.clone(), call.args.clone()));
+        if let Some(end) = &call.end {
+            values.push((call.function.clone(), end.value.clone()));
+        }
+        for tail in snap.tail_calls(call.id)? {
+            values.push((format!("{} (tail call)", call.function), tail.args.clone()));
+        }
+        Ok(true)
+    })
+    .unwrap();
+    values
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn each_argument_has_its_own_budget_and_args_have_the_arity() {
+    let vm = vm(true);
+    vm.eval(
+        r#"
+        Big = maps:from_list([{'__struct__', 'Elixir.Person'}
+                              | [{list_to_atom("f" ++ integer_to_list(I)), lists:seq(1, 4)}
+                                 || I <- lists:seq(1, 16)]]),
+        ok = runtime_fixture:validate(Big, age, [{greater_than, 40}]),
+        ok = runtime_fixture:validate(#{spec => lists:seq(1, 40)}, ["--utf8", [228,220,223,1455]], x),
+        halt()."#,
+    );
+    let snap = vm.store().snapshot(None).unwrap();
+    let calls = all_calls(&snap);
+    let validate: Vec<&Call> = calls.iter().filter(|c| c.function == "validate").collect();
+    assert_eq!(validate.len(), 2);
+    // The 16-field struct used its own budget: the field and the options are whole.
+    let person = validate
+        .iter()
+        .find(|c| text(&c.args).contains("Elixir.Person"))
+        .expect("the call with the struct");
+    let eetf::Term::List(args) = runtime_support::term(&person.args) else {
+        panic!("args are a proper list: {}", text(&person.args))
+    };
+    assert_eq!(args.elements.len(), 3);
+    assert_eq!(args.elements[1].to_string(), "'age'");
+    assert_eq!(args.elements[2].to_string(), "[{'greater_than',40}]");
+    // A cut struct keeps every field; none is missing, none reads as a plausible value.
+    let eetf::Term::Map(person) = &args.elements[0] else {
+        panic!("a map")
+    };
+    assert_eq!(person.map.len(), 17, "16 fields and __struct__");
+    assert!(!text(&validate[0].args).contains("'$elixir_scope_cut' =>"));
+    // Unicode characters count as characters: the charlist is whole.
+    let spec = validate
+        .iter()
+        .find(|c| text(&c.args).contains("[228,220,223,1455]"))
+        .unwrap_or_else(|| {
+            panic!(
+                "{:?}",
+                validate.iter().map(|c| text(&c.args)).collect::<Vec<_>>()
+            )
+        });
+    assert!(
+        text(&spec.args).ends_with(",[[45,45,117,116,102,56],[228,220,223,1455]],'x']"),
+        "{}",
+        text(&spec.args)
+    );
+}
+
+#[test]
+fn values_a_rule_or_a_key_name_hides_are_stored_nowhere() {
+    let vm = vm(true);
+    vm.eval(
+        r#"
+        User = #{name => <<"ada">>, password_hash => <<"hunter2-hash">>},
+        {ok, 9} = runtime_fixture:login(User, <<"hunter2-A">>),
+        {'EXIT', {function_clause, _}} = (catch runtime_fixture:guard(<<"ada">>, <<"hunter2-B">>)),
+        done = runtime_fixture:spin(<<"hunter2-C">>, 3),
+        <<"tok-ada-SECRET">> = runtime_fixture:token_for(<<"ada">>),
+        {ok, _} = runtime_fixture:check(#{<<"Password">> => <<"hunter2-D">>}, <<"x">>),
+        {ok, _} = runtime_fixture:check([{api_key, <<"hunter2-E">>}], <<"y">>),
+        halt()."#,
+    );
+    let snap = vm.store().snapshot(None).unwrap();
+    let values = every_value(&snap);
+    assert!(values.len() > 10, "{} values", values.len());
+    for (function, value) in &values {
+        assert!(!contains(value, b"hunter2"), "{function}: {}", text(value));
+        assert!(!contains(value, b"SECRET"), "{function}: {}", text(value));
+    }
+    // What replaced them says why.
+    let calls = all_calls(&snap);
+    let one = |f: &str| calls.iter().find(|c| c.function == f).unwrap();
+    let login = text(&one("login").args);
+    assert!(
+        login.contains("'password_hash'=>{'$elixir_scope_cut','redacted','key'}")
+            && login.contains("'name'=><<97,100,97>>")
+            && login.ends_with(",{'$elixir_scope_cut','redacted','argument'}]"),
+        "{login}"
+    );
+    let under_login = calls
+        .iter()
+        .find(|c| c.function == "check" && c.parent == Some(one("login").id))
+        .expect("check/2 under login/2");
+    assert!(
+        text(&under_login.args).ends_with(",{'$elixir_scope_cut','redacted','value'}]"),
+        "the password passed on to a callee: {}",
+        text(&under_login.args)
+    );
+    let guard = text(&one("guard").end.as_ref().unwrap().value);
+    assert!(
+        guard.contains("{'$elixir_scope_cut','redacted','value'}"),
+        "{guard}"
+    );
+    assert_eq!(
+        text(&one("token_for").end.as_ref().unwrap().value),
+        "{'$elixir_scope_cut','redacted','result'}"
+    );
+    let spin = one("spin");
+    assert_eq!(spin.end.as_ref().unwrap().tail_calls, 3);
+    for tail in snap.tail_calls(spin.id).unwrap() {
+        assert!(
+            text(&tail.args).starts_with("[{'$elixir_scope_cut','redacted','argument'},"),
+            "{}",
+            text(&tail.args)
+        );
+    }
+    // Not in any file's bytes either (values are compressed there, hence the reading back
+    // above), and every file is its owner's only, every directory too.
+    use std::os::unix::fs::PermissionsExt;
+    for (path, bytes, _) in files_with_times(&vm.db) {
+        assert!(!contains(&bytes, b"hunter2"), "{}", path.display());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}: {mode:o}", path.display());
+        let dir = path.parent().unwrap();
+        let mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}: {mode:o}", dir.display());
+    }
 }

@@ -78,7 +78,7 @@ pub fn vm(nif_next_to_beams: bool) -> Vm {
     if nif_next_to_beams {
         std::fs::copy(nif_library(), ebin.join("libelixir_scope_nif.so")).expect("copy NIF");
     }
-    let db = dir.path().join("trace.redb");
+    let db = dir.path().join("store");
     Vm { dir, ebin, db }
 }
 

@@ -15,8 +15,10 @@ use flate2::read::GzDecoder;
 use crate::chunk::{Chunk, ChunkId};
 use crate::error::{Error, FormatError};
 
-/// The largest BEAM file we accept, compressed or not (the biggest in OTP is about 2 MB).
-pub const MAX_BEAM_BYTES: u64 = 1 << 30;
+/// The largest BEAM file we accept, and the most a gzip-compressed one may inflate to: 128 MiB,
+/// over 100 times the biggest beam of OTP 25 and Elixir 1.14 (`elixir_parser`, 1 MB). A
+/// 13 MB gzip bomb used to inflate to the former 1 GiB limit in every job.
+pub const MAX_BEAM_BYTES: u64 = 128 << 20;
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const HEADER_LEN: usize = 12;
@@ -107,7 +109,8 @@ impl Beam {
     }
 }
 
-/// Reads a whole file, refusing directories and files larger than [`MAX_BEAM_BYTES`].
+/// Reads a whole file (following symbolic links), refusing directories, pipes, devices and
+/// files larger than [`MAX_BEAM_BYTES`].
 pub fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
@@ -116,6 +119,12 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.is_dir() {
         return Err(Error::IsDirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    if !meta.is_file() {
+        // Reading a pipe would wait for a writer; a device may never end.
+        return Err(Error::NotAFile {
             path: path.to_path_buf(),
         });
     }
@@ -256,6 +265,25 @@ mod tests {
         assert_eq!(beam.to_container_bytes(), plain);
         let again = Beam::parse(&beam.to_file_bytes()).unwrap();
         assert_eq!(again, beam);
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_inflating_at_the_limit() {
+        // A valid container header followed by 144 MiB of zeros, about 150 KB compressed
+        // (the limit used to be 1 GiB, and a bomb cost that much in every job).
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&container(&[(b"Code", b"xyz")])).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..144 {
+            gz.write_all(&zeros).unwrap();
+        }
+        let bomb = gz.finish().unwrap();
+        assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+        let error = Beam::parse(&bomb).unwrap_err().to_string();
+        assert!(
+            error.contains(&format!("inflates to more than {MAX_BEAM_BYTES} bytes")),
+            "{error}"
+        );
     }
 
     #[test]

@@ -22,22 +22,30 @@ pub enum Backend {
     ElixirErl,
     /// Another backend (another BEAM language).
     Other(String),
+    /// Encrypted (`compile` option `encrypt_debug_info`) with this cipher (`des3_cbc`): the
+    /// backend is known only once decrypted, which the helper does with the key `beam_lib`
+    /// finds (`~/.erlang.crypt`).
+    Encrypted(String),
 }
 
 impl Backend {
-    /// The backend's module name, as in the chunk.
+    /// The backend's module name, as in the chunk (`encrypted` for encrypted debug info).
     pub fn as_str(&self) -> &str {
         match self {
             Backend::ErlAbstractCode => "erl_abstract_code",
             Backend::ElixirErl => "elixir_erl",
             Backend::Other(name) => name,
+            Backend::Encrypted(_) => "encrypted",
         }
     }
 }
 
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            Backend::Encrypted(cipher) => write!(f, "encrypted ({cipher})"),
+            other => f.write_str(other.as_str()),
+        }
     }
 }
 
@@ -46,9 +54,13 @@ impl fmt::Display for Backend {
 pub struct DebugInfo {
     /// The backend that wrote it.
     pub backend: Backend,
-    /// The backend's data.
+    /// The backend's data (for encrypted debug info, the encrypted bytes as a binary).
     pub data: Term,
 }
+
+/// The first byte of an encrypted `Dbgi` chunk (`<<0, N, Cipher:N/binary, Encrypted/binary>>`,
+/// as `beam_lib` reads it); an ETF term starts with 131.
+const ENCRYPTED: u8 = 0;
 
 impl DebugInfo {
     /// Decodes the `Dbgi` chunk of a beam; `None` when there is no such chunk.
@@ -60,6 +72,18 @@ impl DebugInfo {
             context: "the Dbgi chunk".into(),
             reason,
         };
+        if let [ENCRYPTED, rest @ ..] = chunk.data.as_slice() {
+            let truncated = || bad(EtfProblem::Shape("truncated encrypted debug info".into()));
+            let (&length, rest) = rest.split_first().ok_or_else(truncated)?;
+            if rest.len() < usize::from(length) {
+                return Err(truncated());
+            }
+            let (cipher, encrypted) = rest.split_at(usize::from(length));
+            return Ok(Some(DebugInfo {
+                backend: Backend::Encrypted(String::from_utf8_lossy(cipher).into_owned()),
+                data: Term::from(eetf::Binary::from(encrypted)),
+            }));
+        }
         let term = etf::decode(&chunk.data).map_err(bad)?;
         let shape = || {
             bad(EtfProblem::Shape(
@@ -90,8 +114,9 @@ impl DebugInfo {
     }
 
     /// Whether code can be recovered from it: `false` for `{none, _}` (compiled without
-    /// `debug_info`), for encrypted debug info, and for data `none` of other backends (Elixir
-    /// writes `{debug_info_v1, elixir_erl, none}` for `@compile {:debug_info, false}`).
+    /// `debug_info`) and for data `none` of other backends (Elixir writes `{debug_info_v1,
+    /// elixir_erl, none}` for `@compile {:debug_info, false}`); `true` for encrypted debug info
+    /// (given the key).
     pub fn has_code(&self) -> bool {
         match (&self.backend, &self.data) {
             (Backend::ErlAbstractCode, Term::Tuple(t)) => {
@@ -111,6 +136,34 @@ mod tests {
 
     fn info(backend: Backend, data: Term) -> DebugInfo {
         DebugInfo { backend, data }
+    }
+
+    #[test]
+    fn encrypted_debug_info_is_recognized_not_a_bad_term() {
+        // `erlc +debug_info '+{debug_info_key,"secret"}'` writes <<0, 8, "des3_cbc", ...>>.
+        let mut chunk = vec![0, 8];
+        chunk.extend_from_slice(b"des3_cbc");
+        chunk.extend_from_slice(&[109, 191, 148, 201]);
+        let beam = Beam {
+            chunks: vec![crate::chunk::Chunk {
+                id: ChunkId::DBGI,
+                data: chunk.clone(),
+            }],
+            compressed: false,
+        };
+        let info = DebugInfo::decode(&beam).unwrap().unwrap();
+        assert_eq!(info.backend, Backend::Encrypted("des3_cbc".into()));
+        assert_eq!(info.backend.to_string(), "encrypted (des3_cbc)");
+        assert!(info.has_code());
+        let cut = Beam {
+            chunks: vec![crate::chunk::Chunk {
+                id: ChunkId::DBGI,
+                data: chunk[..5].to_vec(),
+            }],
+            compressed: false,
+        };
+        let error = DebugInfo::decode(&cut).unwrap_err().to_string();
+        assert!(error.contains("truncated encrypted debug info"), "{error}");
     }
 
     #[test]

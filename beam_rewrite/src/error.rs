@@ -27,6 +27,12 @@ pub enum Error {
         /// The directory.
         path: PathBuf,
     },
+    /// The path is neither a regular file nor a directory (a pipe, a device, a socket).
+    #[error("{path}: not a regular file, so not a .beam file")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
     /// The file's bytes are not a valid BEAM file.
     #[error("{path}: {source}")]
     Format {
@@ -42,9 +48,10 @@ impl Error {
     /// The file the error is about.
     pub fn path(&self) -> &std::path::Path {
         match self {
-            Error::Io { path, .. } | Error::IsDirectory { path } | Error::Format { path, .. } => {
-                path
-            }
+            Error::Io { path, .. }
+            | Error::IsDirectory { path }
+            | Error::NotAFile { path }
+            | Error::Format { path, .. } => path,
         }
     }
 }

@@ -25,8 +25,9 @@ pub const MAX_DEPTH: usize = 200_000;
 /// debug info of every installed OTP and Elixir beam nests less than 300 levels.
 pub const INLINE_DEPTH: usize = 1_000;
 
-/// The largest size a compressed term may inflate to.
-pub const MAX_INFLATED_BYTES: u64 = 1 << 30;
+/// The largest size a compressed term may inflate to (the largest `Dbgi` of OTP 25 and Elixir
+/// 1.14, `elixir_parser`'s, inflates to 5.5 MB).
+pub const MAX_INFLATED_BYTES: u64 = 256 << 20;
 
 /// Stack size of the threads [`with_large_stack`] starts (address space, committed on use).
 pub const LARGE_STACK_BYTES: usize = 1 << 30;
@@ -66,17 +67,30 @@ pub fn encode(term: &Term) -> Vec<u8> {
 /// Terms decoded inside must also be dropped inside: dropping recurses like decoding.
 pub fn with_large_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("beam-forms".into())
-            .stack_size(LARGE_STACK_BYTES)
-            .spawn_scoped(scope, || {
-                ON_LARGE_STACK.set(true);
-                f()
-            })
+        spawn_with_large_stack(scope, "beam-forms".into(), f)
             .expect("spawning a thread")
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+}
+
+/// Spawns a scoped thread with a [`LARGE_STACK_BYTES`] stack on which [`decode`] accepts terms
+/// nested up to [`MAX_DEPTH`] levels: worker threads that handle forms (the rewriter's and the
+/// analyzer's) start here, so that the stack and the depth [`decode`] accepts always go
+/// together. (A thread merely built with a large stack still gets [`INLINE_DEPTH`]: the depth
+/// follows this function, not the stack size.)
+pub fn spawn_with_large_stack<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: String,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> std::io::Result<std::thread::ScopedJoinHandle<'scope, T>> {
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(LARGE_STACK_BYTES)
+        .spawn_scoped(scope, move || {
+            ON_LARGE_STACK.set(true);
+            f()
+        })
 }
 
 thread_local! {

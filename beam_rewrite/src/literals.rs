@@ -15,7 +15,7 @@ use crate::error::FormatError;
 use crate::etf;
 
 /// Largest inflated literal table accepted.
-const MAX_LITERAL_TABLE_BYTES: u64 = 1 << 30;
+const MAX_LITERAL_TABLE_BYTES: u64 = crate::container::MAX_BEAM_BYTES;
 
 /// Decodes every literal of a `LitT` chunk, in table order.
 pub fn decode(chunk: &Chunk) -> Result<Vec<Term>, FormatError> {

@@ -120,14 +120,12 @@ impl PlanCache {
 
     /// Writes the analyses and the plan under `key`.
     pub fn save(&mut self, key: &str, report: &PlanReport) -> Result<(), CacheError> {
+        let dir = self.dir.clone();
         let error = |source| CacheError {
-            dir: self.dir.clone(),
+            dir: dir.clone(),
             source,
         };
-        std::fs::create_dir_all(&self.dir).map_err(error)?;
-        self.analyses.format = CACHE_FORMAT.to_string();
-        self.analyses.entries.retain(|path, _| path.is_file());
-        write_json(&self.dir, "analyses.json", &self.analyses).map_err(error)?;
+        self.write_analyses().map_err(error)?;
         let plan = PlanFile {
             format: CACHE_FORMAT.to_string(),
             key: key.to_string(),
@@ -135,14 +133,49 @@ impl PlanCache {
         };
         write_json(&self.dir, "plan.json", &plan).map_err(error)
     }
+
+    /// Writes the analyses and forgets the last plan: for a plan that depends on more than the
+    /// beams and the settings (a module whose debug info this machine cannot read now), which
+    /// must be made again next time.
+    pub fn save_analyses_only(&mut self) -> Result<(), CacheError> {
+        let dir = self.dir.clone();
+        let error = |source| CacheError {
+            dir: dir.clone(),
+            source,
+        };
+        self.write_analyses().map_err(error)?;
+        match std::fs::remove_file(self.dir.join("plan.json")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(error(e)),
+            _ => Ok(()),
+        }
+    }
+
+    fn write_analyses(&mut self) -> std::io::Result<()> {
+        claim(&self.dir)?;
+        self.analyses.format = CACHE_FORMAT.to_string();
+        self.analyses.entries.retain(|path, _| path.is_file());
+        write_json(&self.dir, "analyses.json", &self.analyses)
+    }
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
+/// Creates the cache directory readable by its owner only (`store::private`), and narrows
+/// `.elixir_scope/` above it: the recordings live there too.
+pub(crate) fn claim(dir: &Path) -> std::io::Result<()> {
+    if let Some(parent) = dir
+        .parent()
+        .filter(|p| p.file_name() == Some(".elixir_scope".as_ref()))
+    {
+        store::private::claim_dir(parent)?;
+    }
+    store::private::claim_dir(dir)
+}
+
+pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
     let file = std::fs::File::open(path).ok()?;
     serde_json::from_reader(std::io::BufReader::new(file)).ok()
 }
 
-fn write_json(dir: &Path, name: &str, value: &impl Serialize) -> std::io::Result<()> {
+pub(crate) fn write_json(dir: &Path, name: &str, value: &impl Serialize) -> std::io::Result<()> {
     let mut temp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .tempfile_in(dir)?;
@@ -198,5 +231,21 @@ mod tests {
             None,
             "garbage is a miss"
         );
+    }
+
+    #[test]
+    fn a_plan_that_depends_on_the_machine_is_forgotten_its_analyses_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let beam = dir.path().join("m.beam");
+        std::fs::write(&beam, b"beam").unwrap();
+        let cache_dir = dir.path().join("plan");
+        let mut cache = PlanCache::open(&cache_dir);
+        let unavailable = Analysis::Unavailable { why: "none".into() };
+        cache.remember(&beam, "h1", unavailable.clone());
+        cache.save("k1", &report()).unwrap();
+        cache.save_analyses_only().unwrap();
+        let cache = PlanCache::open(&cache_dir);
+        assert_eq!(cache.plan("k1"), None);
+        assert_eq!(cache.analysis(&beam, "h1"), Some(unavailable));
     }
 }

@@ -18,8 +18,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use beam_rewrite::discover::{self, AppRole, DiscoverError, MixBuild};
-use beam_rewrite::etf::LARGE_STACK_BYTES;
-use beam_rewrite::helper::{HelperConfig, HelperError, HelperPool, Lease};
+use beam_rewrite::etf::spawn_with_large_stack;
+use beam_rewrite::helper::{HelperConfig, HelperError, HelperPool, InspectPair, Lease};
+
+use crate::inspect::{self, BuildBeam, HiddenFields};
 use beam_rewrite::rewrite::is_elixir_scope_module;
 use config::{CaptureSettings, PlanSettings};
 use serde::Serialize;
@@ -69,6 +71,9 @@ pub struct Outcome {
     pub report: PlanReport,
     /// The work done.
     pub stats: RunStats,
+    /// The struct fields to redact because the structs' `Inspect` implementations hide them,
+    /// or why they could not be found.
+    pub hidden: Result<HiddenFields, String>,
 }
 
 /// Runs the analyzer and the planner over paths.
@@ -126,15 +131,26 @@ impl Orchestrator {
             cache_dir: self.cache_dir.clone(),
             ..RunStats::default()
         };
+        let started_before = helpers.started();
+        let hidden = self.hidden_fields(&entries, &infos, helpers);
+        stats.helpers_started = helpers.started() - started_before;
         if self.skips_analysis() {
             let report = self.plan(&entries, &infos, &vec![None; entries.len()]);
-            return Ok(Outcome { report, stats });
+            return Ok(Outcome {
+                report,
+                stats,
+                hidden,
+            });
         }
         let key = self.key(&entries, &infos);
         let mut cache = self.cache_dir.as_deref().map(PlanCache::open);
         if let Some(report) = cache.as_ref().and_then(|c| c.plan(&key)) {
             stats.plan_from_cache = true;
-            return Ok(Outcome { report, stats });
+            return Ok(Outcome {
+                report,
+                stats,
+                hidden,
+            });
         }
 
         // Analyses: from the cache, or from the code.
@@ -156,12 +172,15 @@ impl Orchestrator {
                 None => queue.push(i),
             }
         }
-        let started_before = helpers.started();
         let fresh = self.analyze_all(&entries, &queue, helpers);
         stats.analyzed = queue.len();
         stats.helpers_started = helpers.started() - started_before;
-        for (i, result) in queue.iter().zip(fresh) {
-            if let (Some(cache), Ok(analysis), Ok(info)) = (cache.as_mut(), &result, &infos[*i]) {
+        let mut depends_on_this_machine = false;
+        for (i, Fresh { result, cacheable }) in queue.iter().zip(fresh) {
+            depends_on_this_machine |= !cacheable;
+            if let (Some(cache), Ok(analysis), Ok(info), true) =
+                (cache.as_mut(), &result, &infos[*i], cacheable)
+            {
                 cache.remember(&entries[*i].path, &info.hash, analysis.clone());
             }
             analyses[*i] = Some(result);
@@ -169,11 +188,53 @@ impl Orchestrator {
 
         let report = self.plan(&entries, &infos, &analyses);
         if let Some(cache) = cache.as_mut() {
-            if let Err(e) = cache.save(&key, &report) {
+            let saved = if depends_on_this_machine {
+                cache.save_analyses_only()
+            } else {
+                cache.save(&key, &report)
+            };
+            if let Err(e) = saved {
                 stats.cache_error = Some(e.to_string());
             }
         }
-        Ok(Outcome { report, stats })
+        Ok(Outcome {
+            report,
+            stats,
+            hidden,
+        })
+    }
+
+    /// The fields structs of the build hide from `Inspect` (every beam of the paths, planned
+    /// or not: a dependency's struct hides its secrets too).
+    ///
+    /// The probe runs the build's own `Inspect` implementations in a helper of the run's pool;
+    /// that helper is stopped afterwards rather than given back, so that no code of the build
+    /// (or anything it left running) shares a VM with the analysis and the compiles.
+    fn hidden_fields(
+        &self,
+        entries: &[BeamEntry],
+        infos: &[Result<BeamInfo, String>],
+        helpers: &HelperPool,
+    ) -> Result<HiddenFields, String> {
+        let beams: Vec<BuildBeam> = entries
+            .iter()
+            .zip(infos)
+            .filter_map(|(entry, info)| {
+                let info = info.as_ref().ok()?;
+                Some(BuildBeam {
+                    path: entry.path.clone(),
+                    module: info.module.clone(),
+                    hash: info.hash.clone(),
+                })
+            })
+            .collect();
+        let probe = |pairs: &[InspectPair]| {
+            let mut lease = Lease::new(helpers);
+            let answers = lease.run(|helper| helper.inspect_hidden(pairs));
+            lease.discard();
+            answers
+        };
+        inspect::hidden_fields(&beams, self.cache_dir.as_deref(), probe).map_err(|e| e.to_string())
     }
 
     /// The beams of `paths`, each once, with their applications.
@@ -264,9 +325,8 @@ impl Orchestrator {
         entries: &[BeamEntry],
         queue: &[usize],
         helpers: &HelperPool,
-    ) -> Vec<Result<Analysis, String>> {
-        let results: Mutex<Vec<Option<Result<Analysis, String>>>> =
-            Mutex::new(vec![None; queue.len()]);
+    ) -> Vec<Fresh> {
+        let results: Mutex<Vec<Option<Fresh>>> = Mutex::new(vec![None; queue.len()]);
         let next = AtomicUsize::new(0);
         let workers = self.jobs.clamp(1, queue.len().max(1));
         std::thread::scope(|scope| {
@@ -282,10 +342,10 @@ impl Orchestrator {
                         }))
                         .unwrap_or_else(|_| {
                             helper.discard();
-                            Err(format!(
+                            Fresh::not_cached(Err(format!(
                                 "{}: internal error of the analyzer (please report it)",
                                 path.display()
-                            ))
+                            )))
                         });
                         if let Ok(mut results) = results.lock() {
                             if let Some(slot) = results.get_mut(next_slot(queue, index)) {
@@ -294,10 +354,7 @@ impl Orchestrator {
                         }
                     }
                 };
-                let spawned = std::thread::Builder::new()
-                    .name(format!("analyze-{n}"))
-                    .stack_size(LARGE_STACK_BYTES)
-                    .spawn_scoped(scope, work);
+                let spawned = spawn_with_large_stack(scope, format!("analyze-{n}"), work);
                 if spawned.is_err() && n == 0 {
                     break;
                 }
@@ -310,10 +367,10 @@ impl Orchestrator {
             .zip(queue)
             .map(|(r, i)| {
                 r.unwrap_or_else(|| {
-                    Err(format!(
+                    Fresh::not_cached(Err(format!(
                         "{}: the analysis did not run",
                         entries[*i].path.display()
-                    ))
+                    )))
                 })
             })
             .collect()
@@ -405,6 +462,8 @@ impl Orchestrator {
                     .flatten()
                     .map(|o| CaptureReport {
                         arguments: o.arguments,
+                        redact_args: o.redact_args,
+                        result: o.result,
                         caps: o
                             .caps
                             .set()
@@ -434,15 +493,40 @@ fn next_slot(queue: &[usize], index: usize) -> usize {
     queue.binary_search(&index).unwrap_or(usize::MAX)
 }
 
+/// A beam's analysis made in this run, and whether it may be cached.
+#[derive(Debug, Clone)]
+struct Fresh {
+    result: Result<Analysis, String>,
+    /// `false` when it depends on more than the beam (see [`Code::UnavailableHere`]); errors
+    /// are never cached either way.
+    cacheable: bool,
+}
+
+impl Fresh {
+    fn not_cached(result: Result<Analysis, String>) -> Fresh {
+        Fresh {
+            result,
+            cacheable: false,
+        }
+    }
+}
+
 /// Reads and analyzes one beam.
-fn analyze_beam(path: &Path, helper: &mut source::AskForms<'_>) -> Result<Analysis, String> {
-    match source::code(path, helper) {
+fn analyze_beam(path: &Path, helper: &mut source::AskForms<'_>) -> Fresh {
+    let result = match source::code(path, helper) {
         Ok(Code::Forms { forms, elixir }) => analyzer::analyze(&forms, elixir)
             .map(Analysis::Facts)
             .map_err(|e| format!("{}: {e}", path.display())),
         Ok(Code::Unavailable(why)) => Ok(Analysis::Unavailable { why }),
+        Ok(Code::UnavailableHere(why)) => {
+            return Fresh::not_cached(Ok(Analysis::Unavailable { why }))
+        }
         Err(SourceError::Read(e)) => Err(e.to_string()),
         Err(e) => Err(e.to_string()),
+    };
+    Fresh {
+        result,
+        cacheable: true,
     }
 }
 
@@ -504,4 +588,79 @@ pub fn default_cache_dir(paths: &[PathBuf], config_file: Option<&Path>) -> Optio
         })
         .or_else(|| config_file.and_then(Path::parent).map(Path::to_path_buf))
         .map(|root| root.join(CACHE_SUBDIR))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// Compiles an Erlang and an Elixir module, each holding one list literal of `length`
+    /// elements, into `dir`.
+    fn long_list_modules(dir: &Path, length: usize) {
+        let elements: Vec<String> = (0..length).map(|i| i.to_string()).collect();
+        let erlang = dir.join("long_list.erl");
+        std::fs::write(
+            &erlang,
+            format!(
+                "-module(long_list).\n-export([l/0]).\nl() -> [{}].\n",
+                elements.join(",")
+            ),
+        )
+        .unwrap();
+        let elixir = dir.join("long_list.ex");
+        std::fs::write(
+            &elixir,
+            format!(
+                "defmodule LongList do\n  def l, do: [{}]\nend\n",
+                elements.join(",")
+            ),
+        )
+        .unwrap();
+        for (program, args, source) in [
+            ("erlc", vec!["+debug_info", "-o"], &erlang),
+            ("elixirc", vec!["-o"], &elixir),
+        ] {
+            let output = Command::new(program)
+                .args(args)
+                .arg(dir)
+                .arg(source)
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!("cannot run {program} ({e}): apt-get install -y erlang-nox elixir")
+                });
+            assert!(output.status.success(), "{program} failed: {output:?}");
+        }
+    }
+
+    #[test]
+    fn a_long_list_literal_is_analyzed_like_any_code() {
+        let dir = tempfile::tempdir().unwrap();
+        // Abstract code nests a cons cell per element: 5,000 levels, beyond what an
+        // ordinary thread accepts.
+        long_list_modules(dir.path(), 5_000);
+        let orchestrator = Orchestrator {
+            settings: PlanSettings::default(),
+            capture: CaptureSettings::default(),
+            config_path: None,
+            jobs: 2,
+            cache_dir: None,
+            helper: None,
+            decisions_only: false,
+        };
+        let outcome = orchestrator.run(&[dir.path().to_path_buf()]).unwrap();
+        let statuses: Vec<(String, ModuleStatus)> = outcome
+            .report
+            .modules
+            .iter()
+            .map(|m| (m.module.clone(), m.status.clone()))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("Elixir.LongList".to_string(), ModuleStatus::Planned),
+                ("long_list".to_string(), ModuleStatus::Planned),
+            ]
+        );
+    }
 }

@@ -75,6 +75,10 @@ pub enum Code {
     },
     /// No usable debug info (the reason, as the rewriter words it).
     Unavailable(String),
+    /// No debug info this machine can use now, though another could: the helper could not
+    /// turn it into forms (encrypted without the key, a backend that is not trusted or not
+    /// installed). It depends on more than the beam, so it is never cached.
+    UnavailableHere(String),
 }
 
 /// Reads the original code of the beam at `path`. Debug info of backends other than
@@ -118,9 +122,9 @@ pub fn code(path: &Path, helper: &mut AskForms<'_>) -> Result<Code, SourceError>
                     forms,
                     elixir: backend == Backend::ElixirErl,
                 }),
-                Ok(FormsReply::Unavailable(why)) => {
-                    Ok(Code::Unavailable(format!("no usable debug info: {why}")))
-                }
+                Ok(FormsReply::Unavailable(why)) => Ok(Code::UnavailableHere(format!(
+                    "no usable debug info: {why}"
+                ))),
                 Err(source) => Err(SourceError::Helper {
                     path: path.to_path_buf(),
                     source,

@@ -49,7 +49,9 @@ fn analyze_dir(dir: &Path) -> Vec<ModuleFacts> {
                 };
                 match source::code(beam, &mut ask).unwrap() {
                     Code::Forms { forms, elixir } => analyzer::analyze(&forms, elixir).unwrap(),
-                    Code::Unavailable(why) => panic!("{beam:?}: {why}"),
+                    Code::Unavailable(why) | Code::UnavailableHere(why) => {
+                        panic!("{beam:?}: {why}")
+                    }
                 }
             })
             .collect()

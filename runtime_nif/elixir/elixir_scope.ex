@@ -35,12 +35,20 @@ defmodule ElixirScope do
   ## Values
 
   Values are the terms the calls saw, as the recorder captured them: within its caps (by
-  default 32 terms, 16 elements per collection, 128 bytes per binary, 8 levels), so a large
-  value is cut and the cut is marked with a tuple `{:"$elixir_scope_cut", kind, detail}`:
-  a cut list ends in `[... | {:"$elixir_scope_cut", :list, :more}]`, a tuple or a map gets a last
-  element or pair saying how many were left out, a long binary becomes
+  default 32 terms, 16 elements per collection, 128 bytes per binary, 8 levels, for each
+  argument and for the result on its own), so a large value is cut and the cut is marked with
+  a tuple `{:"$elixir_scope_cut", kind, detail}`, placed so that the value keeps its shape:
+  `args` is always a list of `arity` arguments; a cut list ends in the element
+  `{:"$elixir_scope_cut", :list, :more}`; a tuple or a map gets a last element or pair saying
+  how many were left out; a cut struct keeps every field, those not captured holding
+  `{:"$elixir_scope_cut", :field, :more}`; a long binary becomes
   `{:"$elixir_scope_cut", :binary, {size, prefix}}`. Printed, a cut shows as an ellipsis:
-  `[1, 2, …]`, `%{a: 1, …(5 more)}`, `"abc"…(1000 bytes)` (see `ElixirScope.Format`).
+  `[1, 2, …]`, `%{a: 1, …(5 more)}`, `%User{name: "ada", age: …}`, `"abc"…(1000 bytes)` (see
+  `ElixirScope.Format`).
+
+  What is never recorded (values under keys such as `:password`, fields a struct's own
+  `Inspect` hides, arguments and results a capture rule hides) is the tuple
+  `{:"$elixir_scope_cut", :redacted, why}`, printed `[REDACTED]`.
 
   ## Reading while recording
 
@@ -68,7 +76,7 @@ defmodule ElixirScope do
   alias ElixirScope.{Format, Query}
 
   @doc """
-  Recorded calls of this run, newest first.
+  Recorded calls of this run, newest first (`run:` reads another run of the project).
 
   Options (all optional, combined with "and"):
 
@@ -81,6 +89,9 @@ defmodule ElixirScope do
     * `:exceptions` - `true` for only calls that raised
     * `:limit` - at most this many (default 20, at most 100,000)
     * `:print` - print the table (default: when called at the IEx prompt)
+    * `:run` - read another run of the project's recording than this VM's: a run number
+      (`runs/0` lists them, live ones too, such as a `mix test` running in another terminal)
+      or `:latest`; pids of another VM's run are shown as that VM numbered them
 
   ## Examples
 
@@ -249,6 +260,33 @@ defmodule ElixirScope do
   end
 
   defp nest(lines, _depth), do: {[], lines}
+
+  @doc """
+  Every run of the project's recording, oldest first: this VM's (marked `*`), runs other VMs
+  record now (`recording`), and those that ended (`ended`, or `killed` when their VM stopped
+  without a normal stop), with the events each captured and lost (dropped because the ring
+  was full, or not written). Prints the table at the IEx prompt (`print:` overrides).
+
+  ## Examples
+
+      iex> ElixirScope.runs()
+        RUN  STARTED              NODE           STATE      CAPTURED  DROPPED
+        1    2026-12-03 14:01:09  nonode@nohost  ended      20,071    0
+      * 2    2026-12-03 14:03:21  nonode@nohost  recording  1,204     0
+      [%{run: 1, state: :ended, ...}, %{run: 2, state: :recording, this: true, ...}]
+  """
+  @spec runs(keyword) :: [map]
+  def runs(opts \\ []) do
+    Query.quietly(fn ->
+      runs = Query.runs()
+
+      if Keyword.get(opts, :print, at_prompt?()) do
+        runs |> Format.runs_table() |> Enum.each(&IO.puts/1)
+      end
+
+      runs
+    end)
+  end
 
   @doc """
   The runtime's state and counters, with this run's counts:

@@ -9,17 +9,93 @@
 -export([start/1, flush/1, stats/0]).
 -export([enter/5, enter_request/6, enter_first/7, call_return/2, call_exception/4,
          tail_call/6]).
--export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0]).
+-export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0]).
 
 -nifs([loaded/0, start/1, flush/1, stats/0, enter/5, enter_request/6, enter_first/7,
        call_return/2,
        call_exception/4, tail_call/6, call/1, children/2, subtree/2, calls/1, tree/2,
-       summary/0]).
+       summary/0, runs/0]).
 
-%% @doc Loads the library at `Path' (without the `.so' extension).
+%% @doc Loads the library at `Path' (without the `.so' extension), once it is known to be a
+%% whole ELF shared object. The dynamic loader maps the parts of the file that its headers
+%% name; in a truncated file (a copy cut short, a full disk) they reach past its end, and the
+%% first read there kills the VM with SIGBUS instead of returning an error. So every part the
+%% headers name must lie within the file: `{error, {bad_library, File, Why}}' otherwise.
 -spec load(file:filename()) -> ok | {error, term()}.
 load(Path) ->
-    erlang:load_nif(Path, 0).
+    File = filename:flatten([Path, ".so"]),
+    case check_library(File) of
+        ok -> erlang:load_nif(Path, 0);
+        {error, Why} -> {error, {bad_library, File, Why}}
+    end.
+
+%% `ok', or why the file at `File' is not a whole ELF shared object. A file that cannot be
+%% opened is left to erlang:load_nif/2, which says so in its own words.
+check_library(File) ->
+    case file:open(File, [read, raw, binary]) of
+        {ok, Fd} ->
+            try
+                check_elf(Fd)
+            catch
+                Class:Reason -> {error, {unreadable, Class, Reason}}
+            after
+                file:close(Fd)
+            end;
+        {error, _} ->
+            ok
+    end.
+
+check_elf(Fd) ->
+    {ok, Size} = file:position(Fd, eof),
+    case file:pread(Fd, 0, 64) of
+        {ok, <<16#7f, "ELF", Class, Data, _/binary>> = Header}
+          when (Class =:= 1 orelse Class =:= 2), (Data =:= 1 orelse Data =:= 2),
+               byte_size(Header) >= 52 + (Class - 1) * 12 ->
+            check_headers(Fd, Size, elf_layout(Class), Data, Header);
+        {ok, _} -> {error, not_elf};
+        eof -> {error, empty};
+        {error, Why} -> {error, Why}
+    end.
+
+%% Where the fields are, for 32-bit (1) and 64-bit (2) files: in the file header, the program
+%% header table's offset, the section header table's offset, their entry sizes and counts;
+%% in a program header, the segment's offset and size in the file.
+elf_layout(1) ->
+    #{phoff => {28, 4}, shoff => {32, 4}, phentsize => {42, 2}, phnum => {44, 2},
+      shentsize => {46, 2}, shnum => {48, 2}, p_offset => {4, 4}, p_filesz => {16, 4},
+      phdr_size => 32};
+elf_layout(2) ->
+    #{phoff => {32, 8}, shoff => {40, 8}, phentsize => {54, 2}, phnum => {56, 2},
+      shentsize => {58, 2}, shnum => {60, 2}, p_offset => {8, 8}, p_filesz => {32, 8},
+      phdr_size => 56}.
+
+check_headers(Fd, Size, Layout, Data, Header) ->
+    Field = fun(Bin, Name) -> field(Bin, maps:get(Name, Layout), Data) end,
+    [PhOff, ShOff, PhEntSize, PhNum, ShEntSize, ShNum] =
+        [Field(Header, F) || F <- [phoff, shoff, phentsize, phnum, shentsize, shnum]],
+    PhEnd = PhOff + PhNum * PhEntSize,
+    ShEnd = if ShNum =:= 0 -> 0; true -> ShOff + ShNum * ShEntSize end,
+    if
+        PhNum =:= 0 -> {error, no_program_headers};
+        PhEntSize < map_get(phdr_size, Layout) -> {error, {bad_program_header_size, PhEntSize}};
+        PhEnd > Size -> {error, {truncated, #{size => Size, needs => PhEnd}}};
+        ShEnd > Size -> {error, {truncated, #{size => Size, needs => ShEnd}}};
+        true ->
+            {ok, Table} = file:pread(Fd, PhOff, PhNum * PhEntSize),
+            Ends = [Field(Entry, p_offset) + Field(Entry, p_filesz)
+                    || <<Entry:PhEntSize/binary>> <= Table],
+            case [End || End <- Ends, End > Size] of
+                [] -> ok;
+                Beyond -> {error, {truncated, #{size => Size, needs => lists:max(Beyond)}}}
+            end
+    end.
+
+field(Bin, {At, Bytes}, 1) ->
+    <<_:At/binary, N:Bytes/little-unsigned-unit:8, _/binary>> = Bin,
+    N;
+field(Bin, {At, Bytes}, 2) ->
+    <<_:At/binary, N:Bytes/big-unsigned-unit:8, _/binary>> = Bin,
+    N.
 
 %% @doc Whether the library is loaded.
 -spec loaded() -> boolean().
@@ -42,3 +118,4 @@ subtree(_Id, _Limit) -> erlang:nif_error(not_loaded).
 calls(_Filter) -> erlang:nif_error(not_loaded).
 tree(_Id, _Limits) -> erlang:nif_error(not_loaded).
 summary() -> erlang:nif_error(not_loaded).
+runs() -> erlang:nif_error(not_loaded).

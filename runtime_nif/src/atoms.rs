@@ -2,6 +2,10 @@
 
 rustler::atoms! {
     ok,
+    full,
+    overflow,
+    block,
+    drop,
     error,
     none,
     undefined,
@@ -28,13 +32,14 @@ rustler::atoms! {
     max_elements,
     max_binary,
     max_bytes,
+    redact_keys,
+    redact_fields,
     batch_events,
     batch_bytes,
     channel_batches,
     commit_interval_ms,
     checkpoint_interval_ms,
     retention_bytes,
-    cache_bytes,
     node,
     otp_release,
     // stats and query keys

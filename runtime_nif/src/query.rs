@@ -42,24 +42,87 @@ const MARKER_ATOMS: &[&str] = &[
     "big",
     "fun",
     "other",
+    "field",
+    "redacted",
+    "key",
+    "value",
+    "argument",
+    "result",
+    "hidden",
 ];
 
-fn snapshot<'a>(env: Env<'a>) -> Result<Snapshot, Term<'a>> {
+/// A snapshot of this VM's run, or of the run an options map's `run` key names: a run
+/// number, or `latest` (the newest run of the store, whichever VM records it).
+fn snapshot<'a>(env: Env<'a>, options: Option<Term<'a>>) -> Result<Snapshot, Term<'a>> {
     for name in MARKER_ATOMS {
         let _ = Atom::from_str(env, name);
     }
     let Some(rt) = runtime::get() else {
         return Err((atoms::error(), atoms::not_started()).encode(env));
     };
-    rt.store()
-        .snapshot(Some(rt.run()))
+    let run = match options.and_then(|o| o.map_get(atoms::run()).ok()) {
+        None => Some(rt.run()),
+        Some(t) if t == keys::latest().to_term(env) => None,
+        Some(t) => match t.decode::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => return Err((atoms::error(), keys::badarg()).encode(env)),
+        },
+    };
+    rt.reader()
+        .snapshot(run)
         .map_err(|e| (atoms::error(), e.to_string()).encode(env))
+}
+
+/// Every run of the store this VM records into, oldest first: `#{run, node, os_pid,
+/// started_unix_ns, state => recording | ended | killed, captured, dropped, stored,
+/// write_failed, this => boolean()}` (`this`: the run of this VM). Reads a directory and a
+/// file per run: a dirty I/O scheduler.
+#[rustler::nif(schedule = "DirtyIo")]
+fn runs(env: Env<'_>) -> NifResult<Term<'_>> {
+    let Some(rt) = runtime::get() else {
+        return Ok((atoms::error(), atoms::not_started()).encode(env));
+    };
+    let runs = match rt.reader().runs() {
+        Ok(runs) => runs,
+        Err(e) => return Ok((atoms::error(), e.to_string()).encode(env)),
+    };
+    let mut out = Vec::with_capacity(runs.len());
+    for run in runs {
+        let state = match run.state() {
+            "recording" => keys::recording(),
+            "ended" => keys::ended(),
+            _ => keys::killed(),
+        };
+        let c = run.counters;
+        out.push(Term::map_from_pairs(
+            env,
+            &[
+                (atoms::run().encode(env), run.id.encode(env)),
+                (atoms::node().encode(env), run.info.node.encode(env)),
+                (keys::os_pid().encode(env), run.info.os_pid.encode(env)),
+                (
+                    keys::started_unix_ns().encode(env),
+                    run.info.started_unix_ns.encode(env),
+                ),
+                (keys::state().encode(env), state.encode(env)),
+                (atoms::captured().encode(env), c.captured.encode(env)),
+                (atoms::dropped().encode(env), c.dropped.encode(env)),
+                (atoms::stored().encode(env), c.stored.encode(env)),
+                (
+                    atoms::write_failed().encode(env),
+                    c.write_failed.encode(env),
+                ),
+                (keys::this().encode(env), (run.id == rt.run()).encode(env)),
+            ],
+        )?);
+    }
+    Ok(out.encode(env))
 }
 
 /// The call with this id, or `undefined`.
 #[rustler::nif(schedule = "DirtyIo")]
 fn call(env: Env<'_>, id: u64) -> Term<'_> {
-    let snap = match snapshot(env) {
+    let snap = match snapshot(env, None) {
         Ok(s) => s,
         Err(e) => return e,
     };
@@ -73,7 +136,7 @@ fn call(env: Env<'_>, id: u64) -> Term<'_> {
 /// The direct children of a call, in start order.
 #[rustler::nif(schedule = "DirtyIo")]
 fn children(env: Env<'_>, id: u64, limit: usize) -> Term<'_> {
-    let snap = match snapshot(env) {
+    let snap = match snapshot(env, None) {
         Ok(s) => s,
         Err(e) => return e,
     };
@@ -86,7 +149,7 @@ fn children(env: Env<'_>, id: u64, limit: usize) -> Term<'_> {
 /// `#{calls => [Call], truncated => boolean()}` for a call and its descendants, or `undefined`.
 #[rustler::nif(schedule = "DirtyIo")]
 fn subtree(env: Env<'_>, id: u64, limit: usize) -> NifResult<Term<'_>> {
-    let snap = match snapshot(env) {
+    let snap = match snapshot(env, None) {
         Ok(s) => s,
         Err(e) => return Ok(e),
     };
@@ -104,10 +167,10 @@ fn subtree(env: Env<'_>, id: u64, limit: usize) -> NifResult<Term<'_>> {
 }
 
 /// Calls matching a filter map (keys `module`, `function`, `arity`, `pid`, `since_ns`,
-/// `until_ns`, `exceptions`, `limit`; all optional), newest first.
+/// `until_ns`, `exceptions`, `limit`, `run`; all optional), newest first.
 #[rustler::nif(schedule = "DirtyIo")]
 fn calls<'a>(env: Env<'a>, filter: Term<'a>) -> NifResult<Term<'a>> {
-    let snap = match snapshot(env) {
+    let snap = match snapshot(env, Some(filter)) {
         Ok(s) => s,
         Err(e) => return Ok(e),
     };
@@ -185,6 +248,15 @@ mod keys {
         cause,
         pid,
         call,
+        latest,
+        os_pid,
+        started_unix_ns,
+        state,
+        recording,
+        ended,
+        killed,
+        this,
+        badarg,
     }
 }
 
@@ -199,6 +271,7 @@ mod keys {
 /// or `infinity` for depth and children; calls at most 100,000).
 #[rustler::nif(schedule = "DirtyIo")]
 fn tree<'a>(env: Env<'a>, id: u64, limits: Term<'a>) -> NifResult<Term<'a>> {
+    let limits_map = limits;
     let limit = |key: Atom, default: u64| -> NifResult<u64> {
         match limits.map_get(key) {
             Err(_) => Ok(default),
@@ -213,7 +286,7 @@ fn tree<'a>(env: Env<'a>, id: u64, limits: Term<'a>) -> NifResult<Term<'a>> {
             as usize,
         calls: limit(atoms::calls(), defaults.calls as u64)?.clamp(1, MAX_LIMIT as u64) as usize,
     };
-    let snap = match snapshot(env) {
+    let snap = match snapshot(env, Some(limits_map)) {
         Ok(s) => s,
         Err(e) => return Ok(e),
     };
@@ -324,7 +397,7 @@ fn fold_term<'a>(env: Env<'a>, fold: &Fold) -> Term<'a> {
 /// cost does not grow with the run.
 #[rustler::nif(schedule = "DirtyIo")]
 fn summary(env: Env<'_>) -> NifResult<Term<'_>> {
-    let snap = match snapshot(env) {
+    let snap = match snapshot(env, None) {
         Ok(s) => s,
         Err(e) => return Ok(e),
     };

@@ -1,35 +1,22 @@
 //! The byte layout of stored records (all integers little-endian).
 //!
-//! Keys are redb integers; values are these records. Each layout starts with what every reader
-//! needs and ends with the variable-length bytes, so decoding is a few bounds-checked reads.
+//! Calls live in blocks (see `block`); these are the records of the rows that are not in
+//! blocks (late ends and tail calls, processes) and of the `run` file. Each layout starts with
+//! what every reader needs and ends with the variable-length bytes, so decoding is a few
+//! bounds-checked reads.
 //!
 //! | record | layout |
 //! |---|---|
-//! | call | `flags:u8 parent:u64 pid:u64 module:u32 function:u32 arity:u8 scheduler:u16 start:u64 args_len:u32 args` then, when `flags & 1`, an end |
 //! | end | `time:u64 scheduler:u16 outcome:u8 tail_calls:u32 value_len:u32 value` |
 //! | tail call | `module:u32 function:u32 arity:u8 time:u64 args_len:u32 args` |
 //! | process | `first_call:u64 origin_kind:u8 origin_pid:u64 text_len:u32 text origin_len:u32 origin_text` |
-//! | run | `started_unix_ns:u64 monotonic_origin_ns:u64 erlang_monotonic_ns:i64 os_pid:u32` then `node`, `otp_release`, `tool_version` (each `len:u32 bytes`), then `ended:u8` and, when 1, `ended_unix_ns:u64 captured:u64 dropped:u64 stored:u64` |
+//! | run | `started_unix_ns:u64 monotonic_origin_ns:u64 erlang_monotonic_ns:i64 os_pid:u32` then `node`, `otp_release`, `tool_version` (each `len:u32 bytes`), then `ended:u8` and, when 1, `ended_unix_ns:u64 captured:u64 dropped:u64 stored:u64 write_failed:u64` |
 //!
 //! `parent` 0 means none; `outcome` is 0 return, 1 error, 2 throw, 3 exit; `origin_kind` is 0
 //! none, 1 `$callers`, 2 `$ancestors`.
 
 use crate::error::{Result, StoreError};
 use crate::event::{Class, Outcome};
-
-/// A call as stored, borrowing its bytes from the database page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CallRow<'a> {
-    pub parent: u64,
-    pub pid: u64,
-    pub module: u32,
-    pub function: u32,
-    pub arity: u8,
-    pub scheduler: u16,
-    pub start: u64,
-    pub args: &'a [u8],
-    pub end: Option<EndRow<'a>>,
-}
 
 /// The end of a call as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,50 +46,6 @@ pub(crate) struct ProcessRow<'a> {
     pub origin_pid: u64,
     pub text: &'a str,
     pub origin_text: &'a str,
-}
-
-const HAS_END: u8 = 1;
-
-impl CallRow<'_> {
-    /// Appends the encoded row to `out`.
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        out.push(if self.end.is_some() { HAS_END } else { 0 });
-        put_u64(out, self.parent);
-        put_u64(out, self.pid);
-        put_u32(out, self.module);
-        put_u32(out, self.function);
-        out.push(self.arity);
-        put_u16(out, self.scheduler);
-        put_u64(out, self.start);
-        put_bytes(out, self.args);
-        if let Some(end) = &self.end {
-            end.encode(out);
-        }
-    }
-
-    /// Decodes a row.
-    pub fn decode(bytes: &[u8]) -> Result<CallRow<'_>> {
-        let mut r = Reader::new(bytes, "call");
-        let flags = r.u8()?;
-        let row = CallRow {
-            parent: r.u64()?,
-            pid: r.u64()?,
-            module: r.u32()?,
-            function: r.u32()?,
-            arity: r.u8()?,
-            scheduler: r.u16()?,
-            start: r.u64()?,
-            args: r.bytes()?,
-            end: None,
-        };
-        let end = if flags & HAS_END != 0 {
-            Some(EndRow::read(&mut r)?)
-        } else {
-            None
-        };
-        r.finish()?;
-        Ok(CallRow { end, ..row })
-    }
 }
 
 impl EndRow<'_> {
@@ -313,45 +256,22 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
 
-    fn call_with(end: Option<EndRow<'static>>) -> CallRow<'static> {
-        CallRow {
-            parent: 7,
-            pid: 0x1234_5678_9abc,
-            module: 3,
-            function: 4,
-            arity: 2,
-            scheduler: 1,
-            start: 1_000_000,
-            args: &[131, 106],
-            end,
-        }
-    }
-
     #[test]
-    fn calls_round_trip_with_and_without_end() {
-        let end = EndRow {
+    fn truncated_and_padded_records_are_errors_not_panics() {
+        let mut bytes = Vec::new();
+        EndRow {
             time: 1_000_500,
             scheduler: 2,
             outcome: Outcome::Exception(Class::Throw),
             tail_calls: 9,
             value: b"\x83d\x00\x02ok",
-        };
-        for row in [call_with(None), call_with(Some(end))] {
-            let mut bytes = Vec::new();
-            row.encode(&mut bytes);
-            assert_eq!(CallRow::decode(&bytes).unwrap(), row);
         }
-    }
-
-    #[test]
-    fn truncated_and_padded_records_are_errors_not_panics() {
-        let mut bytes = Vec::new();
-        call_with(None).encode(&mut bytes);
+        .encode(&mut bytes);
         for cut in 0..bytes.len() {
-            assert!(CallRow::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+            assert!(EndRow::decode(&bytes[..cut]).is_err(), "cut at {cut}");
         }
         bytes.push(0);
-        assert!(CallRow::decode(&bytes).is_err());
+        assert!(EndRow::decode(&bytes).is_err());
     }
 
     #[test]

@@ -1,30 +1,40 @@
-//! The event store of ElixirScope: recorded calls in a redb database, and queries over them.
+//! The event store of ElixirScope: recorded calls in compressed blocks, in sealed redb
+//! segment files, one directory per run; and queries over them.
 //!
-//! The runtime captures [`Event`]s; a [`RunWriter`] writes them in batches; a [`Snapshot`]
-//! answers queries (a call, its children or subtree, filtered lists, processes and their
-//! origins). Each VM start is a new [`Run`]; queries default to the latest.
+//! The runtime captures [`Event`]s; a [`RunWriter`] turns them into blocks and seals them
+//! into segments every checkpoint; a [`StoreReader`] lists runs (live ones too) and opens a
+//! [`Snapshot`] of one, which answers queries (a call, its children or subtree, filtered
+//! lists, trees, processes and their origins, counts). Every VM start is a new [`Run`]; any
+//! number of VMs record into one store at once, and readers never block them.
 //!
 //! - [`event`] – what the runtime captures.
-//! - [`store`] – opening a database ([`Store`]), its path, its runs.
-//! - [`writer`] – writing a run's events in batches ([`RunWriter`]).
-//! - [`query`] – reading ([`Snapshot`], [`CallFilter`]); [`query_tree`] – call trees with
-//!   folding ([`Tree`]); [`query_stats`] – counts ([`RunCounts`]); [`query_open`] – opening
-//!   read-only ([`StoreReader`]).
-//! - [`model`] – what queries return ([`Call`], [`Run`], [`Process`]).
-//! - [`retention`] – the cap on what a store holds.
-//! - [`schema`] – the tables; `codec` – the byte layout of records.
+//! - [`store`] – a store: where runs are created ([`Store`]) and the path rules.
+//! - [`writer`] – writing one run ([`RunWriter`]): staging, blocks, seals.
+//! - [`reader`] – reading a store ([`StoreReader`]): runs, snapshots.
+//! - [`query`] – a run's queries ([`Snapshot`], [`CallFilter`]); [`query_tree`] – call trees
+//!   with folding ([`Tree`]); [`query_stats`] – counts ([`RunCounts`]).
+//! - [`model`] – what queries return ([`Call`], [`Run`], [`Process`], [`Counters`]).
+//! - [`retention`] – compaction and the cap ([`Maintenance`], [`Retention`]).
+//! - `layout` – the files on disk; `segment` – a segment's tables; `block` – a block's
+//!   columns; `index` – a run's segments read as one index; `codec` – record layouts.
+//! - [`private`] – who may read what ElixirScope writes: its owner only (`0700`/`0600`).
 //! - [`error`] – errors.
 
+mod block;
 mod codec;
+mod encoding;
 pub mod error;
 pub mod event;
+mod index;
+mod layout;
 pub mod model;
+pub mod private;
 pub mod query;
-pub mod query_open;
 pub mod query_stats;
 pub mod query_tree;
+pub mod reader;
 pub mod retention;
-pub mod schema;
+mod segment;
 pub mod store;
 pub mod writer;
 
@@ -33,14 +43,25 @@ pub use event::{
     AtomKey, AtomNames, Bytes, Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome,
     ProcessStart, TailCall,
 };
-pub use model::{Call, CallEnd, Process, ProcessOrigin, Run, RunInfo, RunSummary, StoredTailCall};
+pub use model::{
+    Call, CallEnd, Counters, Process, ProcessOrigin, Run, RunInfo, RunSummary, StoredTailCall,
+};
+pub use private::{DIR_MODE, FILE_MODE};
 pub use query::{CallFilter, Snapshot, Subtree};
-pub use query_open::StoreReader;
 pub use query_stats::{FunctionCalls, RunCounts};
 pub use query_tree::{
     Cause, CauseKind, Fold, FoldReason, FunctionCount, ServedRequest, StartedProcess, Tree,
-    TreeItem, TreeLimits, TreeLine,
+    TreeItem, TreeLimits,
 };
-pub use retention::Retention;
-pub use store::{resolve_path, Store, DB_ENV, DEFAULT_CACHE_BYTES, DEFAULT_RELATIVE_PATH};
-pub use writer::{Commit, RunWriter, WriteReport};
+pub use reader::StoreReader;
+pub use retention::{Maintenance, MaintenanceReport, Retention, INPUTS_KEPT_FOR};
+pub use segment::FORMAT;
+pub use store::{resolve_path, Store, DB_ENV, DEFAULT_RELATIVE_PATH};
+pub use writer::{RunWriter, SealReport};
+
+/// Nanoseconds since the UNIX epoch, for unique temporary names.
+pub(crate) fn clock_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}

@@ -1,5 +1,7 @@
 //! What queries return: runs, calls, processes and tail calls, with atoms resolved to text.
 
+use serde::{Deserialize, Serialize};
+
 use crate::codec::{put_bytes, put_u32, put_u64, Reader};
 use crate::error::Result;
 use crate::event::{Class, OriginKind, Outcome};
@@ -23,28 +25,62 @@ pub struct RunInfo {
     pub tool_version: String,
 }
 
+/// The recorder's counters of a run: what was captured, and where it went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Events the hot path produced.
+    pub captured: u64,
+    /// Events dropped because the ring was full.
+    pub dropped: u64,
+    /// Events written into sealed segments (queryable, on disk).
+    pub stored: u64,
+    /// Events lost because the store could not write them (a full disk, for longer than the
+    /// writer could hold them).
+    pub write_failed: u64,
+}
+
+impl Counters {
+    /// Every event that did not reach the store, whatever the reason.
+    pub fn lost(&self) -> u64 {
+        self.dropped + self.write_failed
+    }
+}
+
 /// What the runtime reports when a run stops normally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunSummary {
     /// Wall-clock time at the end, in nanoseconds since the UNIX epoch.
     pub ended_unix_ns: u64,
-    /// Events captured into the ring.
-    pub captured: u64,
-    /// Events dropped because the ring was full.
-    pub dropped: u64,
-    /// Events written to the store.
-    pub stored: u64,
+    /// The final counters.
+    pub counters: Counters,
 }
 
 /// A stored run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Run {
-    /// The run's number (1, 2, ... in the order runs started).
+    /// The run's number (1, 2, ... in the order runs started, across every VM of the project).
     pub id: u64,
     /// How it started.
     pub info: RunInfo,
     /// How it ended, when the VM stopped normally.
     pub summary: Option<RunSummary>,
+    /// Whether a VM is recording it now.
+    pub live: bool,
+    /// The latest counters known: the summary's for a run that ended, else those its newest
+    /// segment recorded (a live run's, or those of a VM that was killed).
+    pub counters: Counters,
+}
+
+impl Run {
+    /// How the run stands, in a word: `recording`, `ended`, or `killed` (its VM stopped
+    /// without writing a summary).
+    pub fn state(&self) -> &'static str {
+        match (self.live, self.summary.is_some()) {
+            (true, _) => "recording",
+            (false, true) => "ended",
+            (false, false) => "killed",
+        }
+    }
 }
 
 impl RunInfo {
@@ -68,6 +104,7 @@ impl RunInfo {
 }
 
 impl Run {
+    /// The `run` file's bytes.
     pub(crate) fn encode(info: &RunInfo, summary: Option<&RunSummary>) -> Vec<u8> {
         let mut out = Vec::with_capacity(96);
         put_u64(&mut out, info.started_unix_ns);
@@ -82,14 +119,16 @@ impl Run {
             Some(s) => {
                 out.push(1);
                 put_u64(&mut out, s.ended_unix_ns);
-                put_u64(&mut out, s.captured);
-                put_u64(&mut out, s.dropped);
-                put_u64(&mut out, s.stored);
+                put_u64(&mut out, s.counters.captured);
+                put_u64(&mut out, s.counters.dropped);
+                put_u64(&mut out, s.counters.stored);
+                put_u64(&mut out, s.counters.write_failed);
             }
         }
         out
     }
 
+    /// A run from its `run` file; `live` and `counters` are the reader's to fill.
     pub(crate) fn decode(id: u64, bytes: &[u8]) -> Result<Run> {
         let mut r = Reader::new(bytes, "run");
         let info = RunInfo {
@@ -105,13 +144,22 @@ impl Run {
             0 => None,
             _ => Some(RunSummary {
                 ended_unix_ns: r.u64()?,
-                captured: r.u64()?,
-                dropped: r.u64()?,
-                stored: r.u64()?,
+                counters: Counters {
+                    captured: r.u64()?,
+                    dropped: r.u64()?,
+                    stored: r.u64()?,
+                    write_failed: r.u64()?,
+                },
             }),
         };
         r.finish()?;
-        Ok(Run { id, info, summary })
+        Ok(Run {
+            id,
+            info,
+            counters: summary.map(|s| s.counters).unwrap_or_default(),
+            summary,
+            live: false,
+        })
     }
 }
 

@@ -2,9 +2,7 @@
 
 use std::collections::HashMap;
 
-use redb::{ReadableTable, ReadableTableMetadata};
-
-use crate::error::{Context, Result};
+use crate::error::Result;
 use crate::query::Snapshot;
 
 /// What a run holds.
@@ -32,66 +30,32 @@ pub struct FunctionCalls {
 }
 
 impl Snapshot {
-    /// The run's counts: table lengths, so this costs the same at any size.
+    /// The run's counts, from the block directory and the indexes' lengths: no block is
+    /// decoded.
     pub fn counts(&self) -> Result<RunCounts> {
-        const DURING: &str = "counting";
-        let t = &self.tables;
-        let calls = match self.table(t.calls())? {
-            Some(table) => table.len().during(DURING)?,
-            None => 0,
-        };
-        let exceptions = match self.table(t.exceptions())? {
-            Some(table) => table.len().during(DURING)?,
-            None => 0,
-        };
-        let processes = match self.table(t.processes())? {
-            Some(table) => table.len().during(DURING)?,
-            None => 0,
-        };
-        let tail_calls = match self.table(t.tail_calls())? {
-            Some(table) => table.len().during(DURING)?,
-            None => 0,
-        };
         Ok(RunCounts {
-            calls,
-            exceptions,
-            processes,
-            tail_calls,
+            calls: self.index.call_count(),
+            exceptions: self.index.exception_count()?,
+            processes: self.index.processes()?.len() as u64,
+            tail_calls: self.index.tail_call_count()?,
         })
     }
 
-    /// The `top` most called functions, most calls first (ties by name). Reads the whole
-    /// module/function index: linear in the run's calls, without decoding any call.
+    /// The `top` most called functions, most calls first (ties by name). Sums the function
+    /// index's per-block counts: linear in the run's blocks, without decoding any.
     pub fn top_functions(&self, top: usize) -> Result<Vec<FunctionCalls>> {
-        const DURING: &str = "counting calls per function";
-        let Some(by_mfa) = self.table(self.tables.by_mfa())? else {
-            return Ok(Vec::new());
-        };
-        let mut counts: HashMap<u64, u64> = HashMap::new();
-        let mut current = (u64::MAX, 0u64);
-        for entry in by_mfa.iter().during(DURING)? {
-            let (key, _) = entry.during(DURING)?;
-            let mf = (key.value() >> 64) as u64;
-            if mf == current.0 {
-                current.1 += 1;
-            } else {
-                if current.1 > 0 {
-                    *counts.entry(current.0).or_default() += current.1;
-                }
-                current = (mf, 1);
-            }
+        let mut counts: HashMap<(u32, u32), u64> = HashMap::new();
+        for ((module, function), calls) in self.index.function_totals()? {
+            *counts.entry((module, function)).or_default() += calls;
         }
-        if current.1 > 0 {
-            *counts.entry(current.0).or_default() += current.1;
-        }
-        let mut named = Vec::with_capacity(counts.len());
-        for (mf, calls) in counts {
-            named.push(FunctionCalls {
-                module: self.atom((mf >> 32) as u32)?,
-                function: self.atom(mf as u32)?,
+        let mut named: Vec<FunctionCalls> = counts
+            .into_iter()
+            .map(|((module, function), calls)| FunctionCalls {
+                module: self.index.atom(module),
+                function: self.index.atom(function),
                 calls,
-            });
-        }
+            })
+            .collect();
         named.sort_by(|a, b| {
             b.calls
                 .cmp(&a.calls)

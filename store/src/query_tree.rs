@@ -15,20 +15,22 @@
 //! the innermost call of its origin that was running when its first recorded call started (see
 //! [`Snapshot::origin_call`]); at most [`TreeLimits::calls`] of them are looked at per tree.
 //!
-//! Counting what a fold hides costs no decoding: within a process calls nest and their ids grow
+//! Counting what a fold hides decodes little: within a process calls nest and their ids grow
 //! in start order, so the calls under siblings `a..b` are exactly the process's calls with ids in
-//! `[a, next sibling)`, a range of the `by_pid` index.
+//! `[a, next sibling)`, which the process index counts per block (only blocks at the range's
+//! edges are decoded). A call's children are the calls of its process within its extent whose
+//! parent it is, found walking the block heads.
 
 use std::collections::{HashMap, VecDeque};
 
 use redb::TableDefinition;
 
-use crate::codec::CallRow;
-use crate::error::{Context, Result};
+use crate::error::Result;
 use crate::event::OriginKind;
+use crate::index::Select;
 use crate::model::Call;
 use crate::query::Snapshot;
-use crate::schema::{low, pair};
+use crate::segment::{SERVED, STARTED};
 
 /// The most direct children of one folded run whose functions are tallied for its summary.
 pub const FOLD_SAMPLE: usize = 10_000;
@@ -340,7 +342,7 @@ impl Snapshot {
                 let n = &nodes[at];
                 (n.call.id, n.depth, n.bound)
             };
-            let children = self.children_for_tree(parent, &limits)?;
+            let children = self.children_for_tree(parent, pid, parent_bound, &limits)?;
             let count = children.count();
             if count == 0 {
                 continue;
@@ -421,27 +423,14 @@ impl Snapshot {
     /// `most`, as `(call, value)`.
     fn links_during(
         &self,
-        index: TableDefinition<'_, u128, u64>,
+        index: TableDefinition<'static, u128, u64>,
         root: u64,
         pid: u64,
         bound: u64,
         most: usize,
     ) -> Result<Vec<(u64, u64)>> {
-        const DURING: &str = "reading the processes and requests under a tree";
-        let Some(table) = self.table(index)? else {
-            return Ok(Vec::new());
-        };
-        let upper = pair(pid, bound.saturating_sub(1).max(root));
-        let mut out = Vec::new();
-        for entry in table
-            .range(pair(pid, root)..=upper)
-            .during(DURING)?
-            .take(most)
-        {
-            let (key, value) = entry.during(DURING)?;
-            out.push((low(key.value()), value.value()));
-        }
-        Ok(out)
+        self.index
+            .links(index, pid, root, bound.saturating_sub(1).max(root), most)
     }
 
     /// Adds, under each shown call, the processes it started (at most `most` looked at): those
@@ -454,8 +443,7 @@ impl Snapshot {
         most: usize,
     ) -> Result<()> {
         let shown = shown_index(nodes);
-        let entries =
-            self.links_during(self.tables.started(), nodes[0].call.id, pid, bound, most)?;
+        let entries = self.links_during(STARTED, nodes[0].call.id, pid, bound, most)?;
         for (first, child) in entries {
             let Some(origin) = self.origin_call(child)? else {
                 continue;
@@ -486,19 +474,13 @@ impl Snapshot {
                 .process(pid)?
                 .map_or_else(|| "<unknown>".to_string(), |p| p.text))
         };
-        if let Some(clients) = self.table(self.tables.clients())? {
-            let client = clients
-                .get(call.id)
-                .during("reading a request's client")?
-                .map(|c| c.value());
-            if let Some(client) = client {
-                if let Some(waiting) = self.running_call(client, call)? {
-                    return Ok(Some(Cause {
-                        kind: CauseKind::Request,
-                        text: text(client)?,
-                        call: waiting,
-                    }));
-                }
+        if let Some(client) = self.index.client_of(call.id)? {
+            if let Some(waiting) = self.running_call(client, call)? {
+                return Ok(Some(Cause {
+                    kind: CauseKind::Request,
+                    text: text(client)?,
+                    call: waiting,
+                }));
             }
         }
         let Some(process) = self.process(call.pid)? else {
@@ -528,8 +510,7 @@ impl Snapshot {
         most: usize,
     ) -> Result<()> {
         let shown = shown_index(nodes);
-        let entries =
-            self.links_during(self.tables.served(), nodes[0].call.id, pid, bound, most)?;
+        let entries = self.links_during(SERVED, nodes[0].call.id, pid, bound, most)?;
         for (id, server) in entries {
             let Some(call) = self.call(id)? else {
                 continue;
@@ -552,25 +533,38 @@ impl Snapshot {
         Ok(())
     }
 
-    /// The children of `parent` the tree needs.
-    fn children_for_tree(&self, parent: u64, limits: &TreeLimits) -> Result<Children> {
-        const DURING: &str = "reading children";
-        let Some(table) = self.table(self.tables.children())? else {
-            return Ok(Children::All(Vec::new()));
-        };
-        let range = || {
-            table
-                .range(pair(parent, 0)..=pair(parent, u64::MAX))
-                .during(DURING)
-        };
-        // Enough to show them all when there are few; else the head and the first folded one.
+    /// The children of `parent` (of process `pid`, its calls ending before `bound`) the tree
+    /// needs.
+    fn children_for_tree(
+        &self,
+        parent: u64,
+        pid: u64,
+        bound: u64,
+        limits: &TreeLimits,
+    ) -> Result<Children> {
+        // Enough to show them all when there are few; else the head, the first folded one
+        // and the tail.
         let keep = limits.children.saturating_add(1);
         let mut ids = Vec::new();
+        let mut tail = VecDeque::with_capacity(limits.tail() + 1);
         let mut count = 0u64;
-        for entry in range()? {
-            let (key, _) = entry.during(DURING)?;
+        for at in self
+            .index
+            .heads(Select::Pid(pid), parent + 1, bound.saturating_sub(1), true)?
+        {
+            let at = at?;
+            if at.head().parent != parent {
+                continue;
+            }
+            let id = at.head().id;
             if ids.len() < keep {
-                ids.push(low(key.value()));
+                ids.push(id);
+            }
+            if limits.tail() > 0 {
+                if tail.len() == limits.tail() {
+                    tail.pop_front();
+                }
+                tail.push_back(id);
             }
             count += 1;
         }
@@ -580,23 +574,18 @@ impl Snapshot {
         let head_len = limits.head();
         let first_hidden = ids[head_len];
         ids.truncate(head_len);
-        let mut tail = Vec::new();
-        for entry in range()?.rev().take(limits.tail()) {
-            tail.push(low(entry.during(DURING)?.0.value()));
-        }
-        tail.reverse();
         Ok(Children::Long {
             count,
             head: ids,
             first_hidden,
-            tail,
+            tail: tail.into_iter().collect(),
         })
     }
 
     /// Folds `span.children` children of `parent` from `span.first` on.
     fn fold(&self, reason: FoldReason, pid: u64, parent: u64, span: Span) -> Result<Fold> {
         let calls = self.count_in_process(pid, span.first, span.bound)?;
-        let tally = self.tally_children(parent, span.first, span.children)?;
+        let tally = self.tally_children(parent, pid, &span)?;
         Ok(Fold {
             reason,
             parent,
@@ -610,42 +599,36 @@ impl Snapshot {
         })
     }
 
-    /// The most frequent functions among `count` children of `parent` from `first` on.
-    fn tally_children(&self, parent: u64, first: u64, count: u64) -> Result<Tally> {
-        const DURING: &str = "reading children";
-        let (Some(children), Some(calls)) = (
-            self.table(self.tables.children())?,
-            self.table(self.tables.calls())?,
-        ) else {
-            return Ok(Tally::default());
-        };
-        let range = || {
-            children
-                .range(pair(parent, first)..=pair(parent, u64::MAX))
-                .during(DURING)
-        };
+    /// The most frequent functions among the `span.children` children of `parent` from
+    /// `span.first` on.
+    fn tally_children(&self, parent: u64, pid: u64, span: &Span) -> Result<Tally> {
         // (module, function, arity) -> (calls, first id): counted, then ordered.
         let mut tally: HashMap<Mfa, (u64, u64)> = HashMap::new();
-        for entry in range()?.take(count.min(FOLD_SAMPLE as u64) as usize) {
-            let id = low(entry.during(DURING)?.0.value());
-            let Some(bytes) = calls.get(id).during(DURING)? else {
+        let mut seen = 0u64;
+        let mut last = None;
+        for at in self.index.heads(
+            Select::Pid(pid),
+            span.first,
+            span.bound.saturating_sub(1),
+            true,
+        )? {
+            let at = at?;
+            let head = at.head();
+            if head.parent != parent {
                 continue;
-            };
-            let row = CallRow::decode(bytes.value())?;
-            let slot = tally
-                .entry((row.module, row.function, row.arity))
-                .or_insert((0, id));
-            slot.0 += 1;
+            }
+            seen += 1;
+            if seen <= FOLD_SAMPLE as u64 {
+                let slot = tally
+                    .entry((head.module, head.function, head.arity))
+                    .or_insert((0, head.id));
+                slot.0 += 1;
+            }
+            last = Some(head.id);
+            if seen >= span.children {
+                break;
+            }
         }
-        // The last folded child: `count` children from `first` on.
-        let last = match count.checked_sub(1) {
-            Some(skip) => range()?
-                .nth(usize::try_from(skip).unwrap_or(usize::MAX))
-                .transpose()
-                .during(DURING)?
-                .map(|(k, _)| low(k.value())),
-            None => None,
-        };
         let mut counted: Vec<(Mfa, (u64, u64))> = tally.into_iter().collect();
         // Most frequent first; ties in the order they first occur.
         counted.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.1 .1.cmp(&b.1 .1)));
@@ -653,8 +636,8 @@ impl Snapshot {
         let mut functions = Vec::new();
         for ((module, function, arity), (n, _)) in counted.into_iter().take(FOLD_FUNCTIONS) {
             functions.push(FunctionCount {
-                module: self.atom(module)?,
-                function: self.atom(function)?,
+                module: self.index.atom(module),
+                function: self.index.atom(function),
                 arity,
                 calls: n,
             });
@@ -668,44 +651,19 @@ impl Snapshot {
 
     /// How many calls process `pid` made with ids in `[from, to)`.
     pub(crate) fn count_in_process(&self, pid: u64, from: u64, to: u64) -> Result<u64> {
-        const DURING: &str = "counting calls";
         if to <= from {
             return Ok(0);
         }
-        let Some(by_pid) = self.table(self.tables.by_pid())? else {
-            return Ok(0);
-        };
-        let mut n = 0u64;
-        for entry in by_pid
-            .range(pair(pid, from)..=pair(pid, to - 1))
-            .during(DURING)?
-        {
-            entry.during(DURING)?;
-            n += 1;
-        }
-        Ok(n)
+        self.index.count(Select::Pid(pid), from, to - 1)
     }
 
     /// The id after the last call under `root`: the first call of its process that started
     /// after it ended (when its end was not captured: after every later call of the process).
     fn subtree_bound(&self, root: &Call) -> Result<u64> {
-        const DURING: &str = "reading a subtree";
-        let Some(end) = root.end.as_ref().map(|e| e.time) else {
-            return Ok(u64::MAX);
-        };
-        let Some(by_pid) = self.table(self.tables.by_pid())? else {
-            return Ok(root.id + 1);
-        };
-        for entry in by_pid
-            .range(pair(root.pid, root.id + 1)..=pair(root.pid, u64::MAX))
-            .during(DURING)?
-        {
-            let (key, start) = entry.during(DURING)?;
-            if start.value() > end {
-                return Ok(low(key.value()));
-            }
+        match self.index.locate(root.id)? {
+            Some(at) => self.subtree_bound_of(&at),
+            None => Ok(root.id + 1),
         }
-        Ok(u64::MAX)
     }
 }
 

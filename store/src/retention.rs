@@ -1,35 +1,75 @@
-//! The retention cap: how much a store may hold, and dropping the oldest data to stay under it.
+//! Keeping a store in shape while a run records: merging small segments (compaction) and the
+//! cap on what the store holds (retention).
 //!
-//! The writer keeps an estimate of the bytes each run's rows take on disk (key and value bytes
-//! plus a per-entry overhead, times the B-tree's slack, see [`entry_bytes`]); at every durable
-//! commit, while the total is over the cap, it deletes the oldest runs whole, then the oldest
-//! calls of the current run (with their index entries), until the total is under
-//! [`LOW_WATER`] of the cap. redb reuses the freed pages, so the file stops growing at about the
-//! cap; it does not shrink.
+//! **Compaction.** The recorder seals a segment every checkpoint (about a second while calls
+//! come), so a long run would become thousands of files. Whenever [`FANOUT`] consecutive
+//! segments of one level exist, they are merged into one segment of the next level (rows
+//! copied, blocks as they are), written whole and renamed into place; its inputs are deleted
+//! by a later pass, once it has existed for [`INPUTS_KEPT_FOR`]: a reader's listing of the
+//! directory holds the inputs or the merged segment, never neither. A run thus
+//! keeps fewer than `FANOUT` segments per level, about a logarithm of its length.
+//!
+//! **Retention.** The cap counts the bytes of every file of the store's runs: exactly what
+//! the disk holds. Past it, the oldest runs that no VM records any more are deleted whole,
+//! then the oldest segments of the recording run itself (never its newest), down to
+//! [`LOW_WATER`] percent of the cap. A segment holds every index of what it holds and names
+//! every atom and process it uses, so what is left reads the same with nothing dangling.
+//! Merged segments stay under an eighth of the cap, so that trimming is not too coarse.
 
-use redb::{ReadableTable, WriteTransaction};
+use std::path::{Path, PathBuf};
 
-use crate::codec::CallRow;
-use crate::error::{Context, Result};
-use crate::schema::{mfa_key, pair, RunTables, RUNS, RUN_BYTES};
+use crate::error::Result;
+use crate::layout::{self, SegmentFile};
+use crate::segment::{self, Segment, SegmentMeta};
 
 /// The default cap: 1 GiB.
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 
-/// Deletion stops once the estimate is under this fraction of the cap (in percent).
+/// Deletion stops once the store is under this percentage of the cap.
 pub const LOW_WATER: u64 = 90;
 
-/// At most this many calls of the current run are deleted per durable commit, so that one
-/// commit stays short; the next commit continues.
-pub const MAX_CALLS_DELETED_PER_COMMIT: usize = 200_000;
+/// How many segments of one level are merged into one of the next.
+pub const FANOUT: usize = 8;
 
-/// The per-entry overhead redb adds to key and value bytes.
-const ENTRY_OVERHEAD: u64 = 8;
+/// The largest segment compaction writes (and at most an eighth of the cap).
+pub const MAX_MERGED_BYTES: u64 = 256 << 20;
 
-/// How much of the cap the store may use.
+/// How long a merged segment exists before its inputs are deleted: longer than any listing of
+/// a run directory takes, so that a reader's listing always holds the merged segment or its
+/// inputs (a directory read while files are renamed into it and removed from it may miss
+/// both: POSIX only promises the entries that did not change meanwhile).
+pub const INPUTS_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Deletes the segments of the run at `dir` that a merged segment older than
+/// [`INPUTS_KEPT_FOR`] holds.
+fn remove_covered(dir: &Path) {
+    let Ok(files) = layout::segment_files(dir) else {
+        return;
+    };
+    let settled = |file: &SegmentFile| {
+        std::fs::metadata(&file.path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= INPUTS_KEPT_FOR)
+    };
+    for file in &files {
+        let covered = files.iter().any(|wider| {
+            wider.name != file.name
+                && wider.name.first <= file.name.first
+                && wider.name.last >= file.name.last
+                && settled(wider)
+        });
+        if covered {
+            let _ = std::fs::remove_file(&file.path);
+        }
+    }
+}
+
+/// How much the store may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
-    /// The cap in bytes (an estimate of what the rows take on disk).
+    /// The cap in bytes, over every run's files.
     pub max_bytes: u64,
 }
 
@@ -41,147 +81,164 @@ impl Default for Retention {
     }
 }
 
-/// The estimated disk bytes of a row with a key of `key` bytes and a value of `value` bytes:
-/// B-tree leaves split half full when keys arrive out of order, and appends leave them nearly
-/// full, so the estimate counts the row one and a half times.
-pub fn entry_bytes(key: usize, value: usize) -> u64 {
-    (key as u64 + value as u64 + ENTRY_OVERHEAD) * 3 / 2
+/// What one pass of [`Maintenance::run`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MaintenanceReport {
+    /// Merged segments written.
+    pub merged: usize,
+    /// Whole runs deleted by retention.
+    pub runs_deleted: usize,
+    /// Segments of the recording run deleted by retention.
+    pub segments_deleted: usize,
+    /// The store's bytes after the pass.
+    pub bytes: u64,
 }
 
-/// Deletes the oldest data until the total estimate is under the low-water mark. `current` is
-/// the run being written and `current_bytes` its estimate (updated). Returns how many runs and
-/// calls it deleted.
-pub(crate) fn enforce(
-    txn: &WriteTransaction,
-    current: u64,
-    current_bytes: &mut u64,
-    retention: Retention,
-) -> Result<(usize, usize)> {
-    let mut older = older_runs(txn, current)?;
-    let mut total = *current_bytes + older.iter().map(|(_, b)| b).sum::<u64>();
-    if total <= retention.max_bytes {
-        return Ok((0, 0));
-    }
-    let target = retention.max_bytes / 100 * LOW_WATER;
-    let mut runs_deleted = 0;
-    older.reverse(); // pop the oldest first
-    while total > target {
-        let Some((run, bytes)) = older.pop() else {
-            break;
-        };
-        delete_run(txn, run)?;
-        total -= bytes;
-        runs_deleted += 1;
-    }
-    let mut calls_deleted = 0;
-    if total > target {
-        let excess = total - target;
-        let goal = current_bytes.saturating_sub(excess);
-        calls_deleted = delete_oldest_calls(txn, current, current_bytes, goal)?;
-    }
-    Ok((runs_deleted, calls_deleted))
-}
-
-/// The runs before `current` with their estimates, oldest first.
-fn older_runs(txn: &WriteTransaction, current: u64) -> Result<Vec<(u64, u64)>> {
-    let runs = txn.open_table(RUNS).during("retention")?;
-    let bytes = txn.open_table(RUN_BYTES).during("retention")?;
-    let mut out = Vec::new();
-    for entry in runs.range(..current).during("retention")? {
-        let (run, _) = entry.during("retention")?;
-        let run = run.value();
-        let b = bytes.get(run).during("retention")?.map_or(0, |v| v.value());
-        out.push((run, b));
-    }
-    Ok(out)
-}
-
-/// Deletes a run: its tables and its records.
-pub(crate) fn delete_run(txn: &WriteTransaction, run: u64) -> Result<()> {
-    let t = RunTables::new(run);
-    txn.delete_table(t.calls()).during("deleting a run")?;
-    txn.delete_table(t.ends()).during("deleting a run")?;
-    txn.delete_table(t.children()).during("deleting a run")?;
-    txn.delete_table(t.by_pid()).during("deleting a run")?;
-    txn.delete_table(t.by_mfa()).during("deleting a run")?;
-    txn.delete_table(t.exceptions()).during("deleting a run")?;
-    txn.delete_table(t.tail_calls()).during("deleting a run")?;
-    txn.delete_table(t.processes()).during("deleting a run")?;
-    txn.delete_table(t.started()).during("deleting a run")?;
-    txn.delete_table(t.served()).during("deleting a run")?;
-    txn.delete_table(t.clients()).during("deleting a run")?;
-    txn.open_table(RUNS)
-        .during("deleting a run")?
-        .remove(run)
-        .during("deleting a run")?;
-    txn.open_table(RUN_BYTES)
-        .during("deleting a run")?
-        .remove(run)
-        .during("deleting a run")?;
-    Ok(())
-}
-
-/// Deletes the oldest calls of `run`, with every row that refers to them, until its estimate
-/// is at most `goal` (or [`MAX_CALLS_DELETED_PER_COMMIT`] were deleted).
-fn delete_oldest_calls(
-    txn: &WriteTransaction,
+/// Compaction and retention for the run a VM records (run them after seals, off the writer's
+/// thread: [`crate::RunWriter::maintenance`] makes one).
+#[derive(Debug, Clone)]
+pub struct Maintenance {
+    store: PathBuf,
     run: u64,
-    run_bytes: &mut u64,
-    goal: u64,
-) -> Result<usize> {
-    const DURING: &str = "deleting the oldest calls";
-    let t = RunTables::new(run);
-    let mut calls = txn.open_table(t.calls()).during(DURING)?;
-    let mut ends = txn.open_table(t.ends()).during(DURING)?;
-    let mut children = txn.open_table(t.children()).during(DURING)?;
-    let mut by_pid = txn.open_table(t.by_pid()).during(DURING)?;
-    let mut by_mfa = txn.open_table(t.by_mfa()).during(DURING)?;
-    let mut exceptions = txn.open_table(t.exceptions()).during(DURING)?;
-    let mut tail_calls = txn.open_table(t.tail_calls()).during(DURING)?;
-    let mut deleted = 0;
-    while *run_bytes > goal && deleted < MAX_CALLS_DELETED_PER_COMMIT {
-        let Some((id, row)) = calls.pop_first().during(DURING)? else {
-            break;
-        };
-        let id = id.value();
-        let bytes = row.value();
-        let mut freed = entry_bytes(8, bytes.len());
-        let row = CallRow::decode(bytes)?;
-        if row.parent != 0
-            && children
-                .remove(pair(row.parent, id))
-                .during(DURING)?
-                .is_some()
-        {
-            freed += entry_bytes(16, 0);
+    dir: PathBuf,
+    retention: Retention,
+}
+
+impl Maintenance {
+    pub(crate) fn new(store: &Path, run: u64, dir: &Path, retention: Retention) -> Maintenance {
+        Maintenance {
+            store: store.to_path_buf(),
+            run,
+            dir: dir.to_path_buf(),
+            retention,
         }
-        if by_pid.remove(pair(row.pid, id)).during(DURING)?.is_some() {
-            freed += entry_bytes(16, 8);
-        }
-        if by_mfa
-            .remove(mfa_key(row.module, row.function, id))
-            .during(DURING)?
-            .is_some()
-        {
-            freed += entry_bytes(16, 0);
-        }
-        if let Some(end) = ends.remove(id).during(DURING)? {
-            freed += entry_bytes(8, end.value().len());
-        }
-        if exceptions.remove(id).during(DURING)?.is_some() {
-            freed += entry_bytes(8, 8);
-        }
-        for entry in tail_calls
-            .extract_from_if(pair(id, 0)..=pair(id, u64::MAX), |_, _| true)
-            .during(DURING)?
-        {
-            let (_, v) = entry.during(DURING)?;
-            freed += entry_bytes(16, v.value().len());
-        }
-        *run_bytes = run_bytes.saturating_sub(freed);
-        deleted += 1;
     }
-    // The children of deleted calls keep their (now dangling) parent ids: queries treat a
-    // missing parent as "not recorded".
-    Ok(deleted)
+
+    /// Merges what is due, applies the cap, and removes what killed writers left.
+    pub fn run(&self) -> Result<MaintenanceReport> {
+        self.remove_leftovers();
+        let mut report = MaintenanceReport {
+            merged: self.compact()?,
+            ..MaintenanceReport::default()
+        };
+        let (runs, segments, bytes) = self.enforce_cap()?;
+        report.runs_deleted = runs;
+        report.segments_deleted = segments;
+        report.bytes = bytes;
+        Ok(report)
+    }
+
+    /// Temporary files of runs no VM records any more, and run directories a VM was killed
+    /// while creating (older than a minute).
+    fn remove_leftovers(&self) {
+        remove_covered(&self.dir);
+        for (run, dir) in layout::runs(&self.store).unwrap_or_default() {
+            if run != self.run && !layout::is_live(&dir) {
+                layout::remove_temporary_files(&dir);
+                remove_covered(&dir);
+            }
+        }
+        layout::remove_abandoned_runs(&self.store, std::time::Duration::from_secs(60));
+    }
+
+    fn max_merged(&self) -> u64 {
+        MAX_MERGED_BYTES.min((self.retention.max_bytes / 8).max(1 << 20))
+    }
+
+    /// Merges every run of [`FANOUT`] consecutive segments of one level; returns how many
+    /// merged segments it wrote.
+    pub fn compact(&self) -> Result<usize> {
+        let mut merged = 0;
+        while let Some(inputs) = self.due()? {
+            let segments: Vec<Segment> = inputs
+                .iter()
+                .map(|f| Segment::open(&f.path))
+                .collect::<Result<_>>()?;
+            let last = segments.last().expect("FANOUT inputs");
+            let meta = SegmentMeta {
+                run: self.run,
+                level: inputs[0].name.level + 1,
+                first: inputs[0].name.first,
+                last: last.meta.last,
+                counters: last.meta.counters,
+            };
+            segment::merge(&self.dir, &segments, &meta)?;
+            // The inputs stay until a later pass (see `remove_covered`): a reader listing the
+            // directory while the merged segment appears must still find them.
+            merged += 1;
+        }
+        Ok(merged)
+    }
+
+    /// The first [`FANOUT`] consecutive segments of one level that fit in a merged segment.
+    fn due(&self) -> Result<Option<Vec<SegmentFile>>> {
+        let files = layout::covering(layout::segment_files(&self.dir)?);
+        for window in files.windows(FANOUT) {
+            let level = window[0].name.level;
+            let same = window.iter().all(|f| f.name.level == level);
+            let contiguous = window
+                .windows(2)
+                .all(|p| p[1].name.first == p[0].name.last + 1);
+            let bytes: u64 = window.iter().map(|f| f.bytes).sum();
+            if same && contiguous && bytes <= self.max_merged() {
+                return Ok(Some(window.to_vec()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Deletes the oldest data while the store is over the cap; returns the runs and the
+    /// segments deleted and the bytes left.
+    fn enforce_cap(&self) -> Result<(usize, usize, u64)> {
+        let mut total = layout::bytes_under(&layout::runs_dir(&self.store));
+        let cap = self.retention.max_bytes;
+        if total <= cap {
+            return Ok((0, 0, total));
+        }
+        let target = cap / 100 * LOW_WATER;
+        let mut runs_deleted = 0;
+        for (run, dir) in layout::runs(&self.store)? {
+            if total <= target {
+                break;
+            }
+            if run == self.run || layout::is_live(&dir) {
+                continue;
+            }
+            let bytes = layout::bytes_under(&dir);
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {
+                    total = total.saturating_sub(bytes);
+                    runs_deleted += 1;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    // Another VM's retention took it first.
+                    total = total.saturating_sub(bytes);
+                }
+                Err(_) => {}
+            }
+        }
+        let mut segments_deleted = 0;
+        if total > target {
+            let all = layout::segment_files(&self.dir)?;
+            let files = layout::covering(all.clone());
+            let oldest = &files[..files.len().saturating_sub(1)];
+            for file in oldest {
+                if total <= target {
+                    break;
+                }
+                // The segment, and the inputs of it that a merge left for a later pass (else
+                // they would show again).
+                let covered = all
+                    .iter()
+                    .filter(|f| f.name.first >= file.name.first && f.name.last <= file.name.last);
+                for f in covered {
+                    if std::fs::remove_file(&f.path).is_ok() {
+                        total = total.saturating_sub(f.bytes);
+                    }
+                }
+                segments_deleted += 1;
+            }
+        }
+        Ok((runs_deleted, segments_deleted, total))
+    }
 }

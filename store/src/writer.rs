@@ -1,116 +1,279 @@
-//! Writing one run: batches of events become rows, one write transaction per batch.
+//! Writing one run: events become pending calls, pending calls become blocks, and blocks with
+//! the rows that point at them become sealed segments.
 //!
-//! A batch is committed with redb's `Durability::None` (fast, visible to readers in this
-//! process, persisted by the next durable commit) or durably (`Durability::Immediate` with
-//! quick repair, so that reopening after a crash is quick). The runtime commits durably on a
-//! timer and on `flush`; a crash loses at most what came after the last durable commit.
+//! ```text
+//! events ──write──> staging (calls waiting for their ends, by arrival)
+//!                      │ the oldest [`BLOCK_CALLS`] once twice that many wait
+//!                      ▼
+//!                   blocks + index rows (in memory: the open segment)
+//!                      │ seal: every checkpoint, on flush, at the end
+//!                      ▼
+//!                   runs/N/0-SEQ-SEQ.seg (a redb file, written whole, then renamed)
+//! ```
 //!
-//! Within a batch, a call's end is merged into its call row when both are present; an end whose
-//! call was written by an earlier batch goes to the `ends` table. Index entries are sorted
-//! before insertion, which keeps redb's page accesses local.
+//! A call is written whole when its end comes while it waits in staging (almost always: a block
+//! is cut only from the older half of what waits). A call still running when its block is cut
+//! is written without its end; its end, when it comes, is a *late end* row, and its tail calls
+//! *late tail* rows, of the segment being filled then. An end or tail call whose call is
+//! neither staged nor known to be running (its enter comes later, from another ring lane, or
+//! was dropped) waits as an orphan until its enter comes or the next seal.
+//!
+//! A failed seal (a full disk) keeps what it could not write and tries again at the next one;
+//! once that holds more than [`MAX_UNSEALED_BYTES`], the oldest blocks are given up and
+//! counted (`write_failed`). Nothing is ever half written: a segment appears whole or not at
+//! all, so a killed VM loses what it had not sealed (at most one checkpoint interval).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
 use std::num::NonZeroU64;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, Table, WriteTransaction};
+use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::codec::{CallRow, EndRow, ProcessRow, TailCallRow};
-use crate::error::{Context, Result};
-use crate::event::{AtomKey, AtomNames, End, Enter, Event, EventKind, OriginKind, Outcome};
-use crate::model::{Run, RunInfo, RunSummary};
-use crate::retention::{self, entry_bytes, Retention};
-use crate::schema::{low, mf, mfa_key, pair, RunTables, ATOMS, ATOM_IDS, RUNS, RUN_BYTES};
+use crate::block::{PendingCall, PendingEnd, PendingTail, BLOCK_BYTES, BLOCK_CALLS};
+use crate::codec::{EndRow, ProcessRow, TailCallRow};
+use crate::encoding::{Done, EncodingThread, Job};
+use crate::error::Result;
+use crate::event::{AtomKey, AtomNames, Event, EventKind, OriginKind, Outcome};
+use crate::layout;
+use crate::model::{Counters, Run, RunInfo, RunSummary};
+use crate::retention::{Maintenance, Retention};
+use crate::segment::{self, Contents, SegmentMeta};
 
-/// How to commit a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Commit {
-    /// `Durability::None`: visible to this process's readers, persisted by a later durable commit.
-    Fast,
-    /// `Durability::Immediate`: on disk when the write returns; applies the retention cap.
-    Durable,
-}
+/// By default, the open segment is given up, oldest blocks first, past this many bytes that
+/// could not be sealed (a full disk): memory stays bounded while the disk is full (see
+/// [`RunWriter::hold_at_most`]).
+pub const MAX_UNSEALED_BYTES: usize = 64 << 20;
 
-/// What a write did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WriteReport {
-    /// Events written.
+/// At most this many process records are remembered to repeat them in later segments (each
+/// segment holds the records of its processes, so it reads alone); past it the oldest half
+/// is forgotten.
+const MAX_PROCESSES: usize = 200_000;
+
+/// At most this many calls written without their end are remembered (to file their ends as
+/// late ends with the call's function); past it the oldest half is forgotten.
+const MAX_RUNNING: usize = 1 << 20;
+
+/// What a seal did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SealReport {
+    /// The segment written, if there was anything to write.
+    pub segment: Option<PathBuf>,
+    /// Events it holds.
     pub events: u64,
-    /// Whole runs deleted by retention.
-    pub runs_deleted: usize,
-    /// Calls of the current run deleted by retention.
-    pub calls_deleted: usize,
 }
 
-/// The writer of one run. There is one writer per store at a time (redb allows one write
-/// transaction at a time; a second writer waits).
+/// The writer of one run. Created by [`crate::Store::begin_run`]; the run is live (other
+/// processes see it recording) until the writer is dropped.
 pub struct RunWriter {
-    db: Arc<Database>,
+    store: PathBuf,
+    dir: PathBuf,
     run: u64,
     info: RunInfo,
-    tables: RunTables,
-    retention: Retention,
-    atoms: HashMap<AtomKey, u32>,
-    next_atom: u32,
-    run_bytes: u64,
-    scratch: Vec<u8>,
+    _lock: File,
+    atoms: Atoms,
+    processes: FxHashMap<u64, Vec<u8>>,
+    staging: Staging,
+    running: BTreeMap<u64, u64>,
+    orphan_ends: FxHashMap<u64, PendingEnd>,
+    orphan_tails: FxHashMap<u64, Vec<PendingTail>>,
+    open: OpenSegment,
+    encoder: EncodingThread,
+    /// Emptied buffers of blocks, kept for the next blocks.
+    buffers: Vec<Vec<PendingCall>>,
+    /// The first error of the encoder thread since the last seal.
+    encoding_failed: Option<crate::StoreError>,
+    next_block: u32,
+    next_segment: u64,
+    counters: Counters,
+    max_unsealed: usize,
 }
 
 impl std::fmt::Debug for RunWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunWriter").field("run", &self.run).finish()
+        f.debug_struct("RunWriter")
+            .field("run", &self.run)
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+/// The segment being filled: blocks and rows since the last seal.
+#[derive(Default)]
+struct OpenSegment {
+    contents: Contents,
+    atoms: FxHashSet<u32>,
+    pids: FxHashSet<u64>,
+    /// Events per block (in `contents.blocks` order), to count what a given-up block held.
+    block_events: VecDeque<u64>,
+    /// Events it holds.
+    events: u64,
+}
+
+/// Calls waiting for their ends, in arrival order, found by id.
+#[derive(Default)]
+struct Staging {
+    calls: VecDeque<PendingCall>,
+    /// The arrival number of `calls[0]`.
+    base: u64,
+    /// Call id → arrival number.
+    index: FxHashMap<u64, u64>,
+    /// Value bytes of the staged calls.
+    bytes: usize,
+}
+
+impl Staging {
+    fn push(&mut self, call: PendingCall) {
+        self.bytes += call.value_bytes();
+        self.index
+            .insert(call.id, self.base + self.calls.len() as u64);
+        self.calls.push_back(call);
+    }
+
+    fn get_mut(&mut self, id: u64) -> Option<&mut PendingCall> {
+        let seq = *self.index.get(&id)?;
+        // An entry older than `base` names a call that left in a block (see take_block).
+        let call = self.calls.get_mut(seq.checked_sub(self.base)? as usize)?;
+        (call.id == id).then_some(call)
+    }
+
+    /// Gives a staged call its end; hands the end back when the call is not staged.
+    fn end(&mut self, id: u64, end: PendingEnd) -> Option<PendingEnd> {
+        let len = end.value.len();
+        match self.get_mut(id) {
+            Some(call) => {
+                call.end = Some(end);
+                self.bytes += len;
+                None
+            }
+            None => Some(end),
+        }
+    }
+
+    /// Gives a staged call a tail call; hands it back when the call is not staged.
+    fn tail(&mut self, id: u64, tail: PendingTail) -> Option<PendingTail> {
+        let len = tail.args.len();
+        match self.get_mut(id) {
+            Some(call) => {
+                call.tails.push(tail);
+                self.bytes += len;
+                None
+            }
+            None => Some(tail),
+        }
+    }
+
+    /// Moves the oldest calls, up to `BLOCK_CALLS` or `BLOCK_BYTES` of values, into `out`,
+    /// sorted by id.
+    fn take_block(&mut self, out: &mut Vec<PendingCall>) {
+        out.clear();
+        let mut bytes = 0;
+        while out.len() < BLOCK_CALLS && bytes < BLOCK_BYTES {
+            let Some(call) = self.calls.pop_front() else {
+                break;
+            };
+            self.base += 1;
+            bytes += call.value_bytes();
+            out.push(call);
+        }
+        self.bytes = self.bytes.saturating_sub(bytes);
+        // Entries of calls that left stay in the index (removing each costs a lookup); they
+        // are swept once they outnumber the staged calls.
+        if self.index.len() > 4 * (self.calls.len() + BLOCK_CALLS) {
+            let base = self.base;
+            self.index.retain(|_, seq| *seq >= base);
+        }
+        // Arrival order is id order unless ring lanes interleaved.
+        if !out.is_sorted_by_key(|c| c.id) {
+            out.sort_unstable_by_key(|c| c.id);
+        }
+        out.dedup_by_key(|c| c.id);
+    }
+
+    fn len(&self) -> usize {
+        self.calls.len()
+    }
+}
+
+/// Atom keys of the runtime interned as small ids for the run.
+struct Atoms {
+    ids: FxHashMap<AtomKey, u32>,
+    by_text: FxHashMap<String, u32>,
+    texts: Vec<String>,
+    /// The last key asked for and its id: consecutive calls mostly name the same module.
+    last: (AtomKey, u32),
+}
+
+impl Atoms {
+    fn id(&mut self, key: AtomKey, names: &dyn AtomNames) -> u32 {
+        if self.last.0 == key && self.last.1 != 0 {
+            return self.last.1;
+        }
+        let id = self.lookup(key, names);
+        self.last = (key, id);
+        id
+    }
+
+    fn lookup(&mut self, key: AtomKey, names: &dyn AtomNames) -> u32 {
+        if let Some(id) = self.ids.get(&key) {
+            return *id;
+        }
+        let text = names.name(key).unwrap_or_else(|| "?".to_owned());
+        let id = match self.by_text.get(&text) {
+            Some(id) => *id,
+            None => {
+                let id = self.texts.len() as u32 + 1;
+                self.by_text.insert(text.clone(), id);
+                self.texts.push(text);
+                id
+            }
+        };
+        self.ids.insert(key, id);
+        id
+    }
+
+    fn text(&self, id: u32) -> &str {
+        self.texts
+            .get((id as usize).wrapping_sub(1))
+            .map_or("?", String::as_str)
     }
 }
 
 impl RunWriter {
-    /// Registers a new run and returns its writer.
-    pub(crate) fn begin(db: Arc<Database>, info: &RunInfo, retention: Retention) -> Result<Self> {
-        const DURING: &str = "starting a run";
-        let txn = db.begin_write().during(DURING)?;
-        let run;
-        let next_atom;
-        {
-            let mut runs = txn.open_table(RUNS).during(DURING)?;
-            run = runs
-                .last()
-                .during(DURING)?
-                .map_or(1, |(k, _)| k.value() + 1);
-            runs.insert(run, Run::encode(info, None).as_slice())
-                .during(DURING)?;
-            let atoms = txn.open_table(ATOMS).during(DURING)?;
-            next_atom = atoms
-                .last()
-                .during(DURING)?
-                .map_or(1, |(k, _)| k.value() + 1);
-            txn.open_table(RUN_BYTES)
-                .during(DURING)?
-                .insert(run, 0)
-                .during(DURING)?;
-            let tables = RunTables::new(run);
-            txn.open_table(tables.calls()).during(DURING)?;
-            txn.open_table(tables.ends()).during(DURING)?;
-            txn.open_table(tables.children()).during(DURING)?;
-            txn.open_table(tables.by_pid()).during(DURING)?;
-            txn.open_table(tables.by_mfa()).during(DURING)?;
-            txn.open_table(tables.exceptions()).during(DURING)?;
-            txn.open_table(tables.tail_calls()).during(DURING)?;
-            txn.open_table(tables.processes()).during(DURING)?;
-            txn.open_table(tables.started()).during(DURING)?;
-            txn.open_table(tables.served()).during(DURING)?;
-            txn.open_table(tables.clients()).during(DURING)?;
-        }
-        txn.commit().during(DURING)?;
+    /// Creates the run's directory (a new number, locked) in the store at `store`.
+    pub(crate) fn begin(store: &Path, info: &RunInfo) -> Result<RunWriter> {
+        let new = layout::create_run(store, &Run::encode(info, None))?;
         Ok(RunWriter {
-            db,
-            run,
+            store: store.to_path_buf(),
+            dir: new.dir,
+            run: new.run,
             info: info.clone(),
-            tables: RunTables::new(run),
-            retention,
-            atoms: HashMap::new(),
-            next_atom,
-            run_bytes: 0,
-            scratch: Vec::with_capacity(256),
+            _lock: new.lock,
+            atoms: Atoms {
+                ids: FxHashMap::default(),
+                by_text: FxHashMap::default(),
+                texts: Vec::new(),
+                last: (0, 0),
+            },
+            processes: FxHashMap::default(),
+            staging: Staging::default(),
+            running: BTreeMap::new(),
+            orphan_ends: FxHashMap::default(),
+            orphan_tails: FxHashMap::default(),
+            open: OpenSegment::default(),
+            encoder: EncodingThread::start()?,
+            buffers: Vec::new(),
+            encoding_failed: None,
+            next_block: 1,
+            next_segment: 1,
+            counters: Counters::default(),
+            max_unsealed: MAX_UNSEALED_BYTES,
         })
+    }
+
+    /// Holds at most `bytes` that could not be sealed (default [`MAX_UNSEALED_BYTES`]).
+    pub fn hold_at_most(&mut self, bytes: usize) {
+        self.max_unsealed = bytes;
     }
 
     /// The run's number.
@@ -118,333 +281,351 @@ impl RunWriter {
         self.run
     }
 
-    /// The estimated bytes the run's rows take (see [`retention`]).
-    pub fn estimated_bytes(&self) -> u64 {
-        self.run_bytes
+    /// The run's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
-    /// Writes `events` (in capture order) in one transaction.
-    pub fn write(
-        &mut self,
-        events: &[Event],
-        names: &dyn AtomNames,
-        commit: Commit,
-    ) -> Result<WriteReport> {
-        let result = self.write_transaction(events, names, commit);
-        if result.is_err() {
-            // Atoms interned by the failed transaction were not stored: forget them.
-            self.atoms.clear();
-            self.next_atom = self.reload_next_atom()?;
+    /// Compaction and retention for this run, to run after seals on another thread.
+    pub fn maintenance(&self, retention: Retention) -> Maintenance {
+        Maintenance::new(&self.store, self.run, &self.dir, retention)
+    }
+
+    /// Events given to [`RunWriter::write`] that are in sealed segments, and those lost
+    /// because they could not be written (`captured` and `dropped` are the caller's).
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Takes `events` (in capture order). They become readable at the next seal.
+    pub fn write(&mut self, events: Vec<Event>, names: &dyn AtomNames) -> Result<()> {
+        for event in events {
+            self.take(event, names);
         }
-        result
-    }
-
-    fn reload_next_atom(&self) -> Result<u32> {
-        let txn = self.db.begin_read().during("reading atoms")?;
-        let atoms = txn.open_table(ATOMS).during("reading atoms")?;
-        let next = atoms
-            .last()
-            .during("reading atoms")?
-            .map_or(1, |(k, _)| k.value() + 1);
-        Ok(next)
-    }
-
-    fn write_transaction(
-        &mut self,
-        events: &[Event],
-        names: &dyn AtomNames,
-        commit: Commit,
-    ) -> Result<WriteReport> {
-        const DURING: &str = "writing events";
-        let mut txn = self.db.begin_write().during(DURING)?;
-        match commit {
-            Commit::Fast => txn.set_durability(Durability::None).during(DURING)?,
-            Commit::Durable => {
-                txn.set_durability(Durability::Immediate).during(DURING)?;
-                txn.set_quick_repair(true);
-            }
+        while self.staging.len() >= 2 * BLOCK_CALLS || self.staging.bytes >= 2 * BLOCK_BYTES {
+            self.cut_block()?;
         }
-        self.write_rows(&txn, events, names)?;
-        let mut report = WriteReport {
-            events: events.len() as u64,
-            ..WriteReport::default()
-        };
-        if commit == Commit::Durable {
-            let (runs, calls) =
-                retention::enforce(&txn, self.run, &mut self.run_bytes, self.retention)?;
-            report.runs_deleted = runs;
-            report.calls_deleted = calls;
-            txn.open_table(RUN_BYTES)
-                .during(DURING)?
-                .insert(self.run, self.run_bytes)
-                .during(DURING)?;
-        }
-        txn.commit().during(DURING)?;
-        Ok(report)
-    }
-
-    /// Records how the run ended, durably.
-    pub fn finish(&mut self, summary: &RunSummary) -> Result<()> {
-        const DURING: &str = "finishing a run";
-        let mut txn = self.db.begin_write().during(DURING)?;
-        txn.set_quick_repair(true);
-        txn.open_table(RUNS)
-            .during(DURING)?
-            .insert(self.run, Run::encode(&self.info, Some(summary)).as_slice())
-            .during(DURING)?;
-        txn.open_table(RUN_BYTES)
-            .during(DURING)?
-            .insert(self.run, self.run_bytes)
-            .during(DURING)?;
-        txn.commit().during(DURING)?;
         Ok(())
     }
 
-    fn write_rows(
-        &mut self,
-        txn: &WriteTransaction,
-        events: &[Event],
-        names: &dyn AtomNames,
-    ) -> Result<()> {
-        const DURING: &str = "writing events";
-        let t = &self.tables;
-        let mut calls = txn.open_table(t.calls()).during(DURING)?;
-        let mut ends = txn.open_table(t.ends()).during(DURING)?;
-        let mut children = txn.open_table(t.children()).during(DURING)?;
-        let mut by_pid = txn.open_table(t.by_pid()).during(DURING)?;
-        let mut by_mfa = txn.open_table(t.by_mfa()).during(DURING)?;
-        let mut exceptions = txn.open_table(t.exceptions()).during(DURING)?;
-        let mut tail_calls = txn.open_table(t.tail_calls()).during(DURING)?;
-        let mut processes = txn.open_table(t.processes()).during(DURING)?;
-        let mut started = txn.open_table(t.started()).during(DURING)?;
-        let mut atoms = Interner {
-            cache: &mut self.atoms,
-            next: &mut self.next_atom,
-            names,
-            by_id: txn.open_table(ATOMS).during(DURING)?,
-            by_text: txn.open_table(ATOM_IDS).during(DURING)?,
-        };
-
-        // Ends first, so that calls whose end is in this batch are written whole.
-        let mut batch_ends: HashMap<u64, (&Event, &End)> = HashMap::new();
-        for event in events {
-            if let EventKind::End(end) = &event.kind {
-                batch_ends.insert(event.call_id, (event, end));
-            }
-        }
-        let mut child_keys = Vec::new();
-        let mut pid_keys = Vec::new();
-        let mut mfa_keys = Vec::new();
-        let mut exception_rows = Vec::new();
-        let mut served_rows = Vec::new();
-        let mut bytes = 0;
-        for event in events {
-            match &event.kind {
-                EventKind::Enter(enter) => {
-                    let module = atoms.id(enter.module)?;
-                    let function = atoms.id(enter.function)?;
-                    let end = batch_ends.remove(&event.call_id);
-                    if let Some((_, end)) = end {
-                        if let Outcome::Exception(_) = end.outcome {
-                            exception_rows.push((event.call_id, mf(module, function)));
-                        }
-                    }
-                    let row = call_row(event, enter, module, function, end);
-                    self.scratch.clear();
-                    row.encode(&mut self.scratch);
-                    calls
-                        .insert(event.call_id, self.scratch.as_slice())
-                        .during(DURING)?;
-                    bytes += entry_bytes(8, self.scratch.len());
-                    if let Some(parent) = enter.parent {
-                        child_keys.push(pair(parent.get(), event.call_id));
-                    }
-                    pid_keys.push((pair(enter.pid, event.call_id), event.time));
-                    mfa_keys.push(mfa_key(module, function, event.call_id));
-                    if let Some(client) = enter.client {
-                        served_rows.push((pair(client.get(), event.call_id), enter.pid));
-                    }
-                    if let Some(process) = &enter.process {
-                        let (origin_kind, origin_pid, origin_text) = match &process.origin {
-                            None => (0, 0, ""),
-                            Some(o) => (
-                                match o.kind {
-                                    OriginKind::Caller => 1,
-                                    OriginKind::Ancestor => 2,
-                                },
-                                o.pid,
-                                o.text.as_str(),
-                            ),
-                        };
-                        self.scratch.clear();
-                        ProcessRow {
-                            first_call: event.call_id,
-                            origin_kind,
-                            origin_pid,
-                            text: &process.text,
-                            origin_text,
-                        }
-                        .encode(&mut self.scratch);
-                        processes
-                            .insert(enter.pid, self.scratch.as_slice())
-                            .during(DURING)?;
-                        bytes += entry_bytes(8, self.scratch.len());
-                        if let Some(origin) = &process.origin {
-                            started
-                                .insert(pair(origin.pid, event.call_id), enter.pid)
-                                .during(DURING)?;
-                            bytes += entry_bytes(16, 8);
-                        }
-                    }
+    fn take(&mut self, event: Event, names: &dyn AtomNames) {
+        let id = event.call_id;
+        match event.kind {
+            EventKind::Enter(enter) => {
+                let module = self.atoms.id(enter.module, names);
+                let function = self.atoms.id(enter.function, names);
+                if let Some(process) = &enter.process {
+                    self.remember_process(id, enter.pid, process);
                 }
-                EventKind::TailCall(tail) => {
-                    let module = atoms.id(tail.module)?;
-                    let function = atoms.id(tail.function)?;
-                    self.scratch.clear();
-                    TailCallRow {
-                        module,
-                        function,
-                        arity: tail.arity,
-                        time: event.time,
-                        args: &tail.args,
-                    }
-                    .encode(&mut self.scratch);
-                    tail_calls
-                        .insert(
-                            pair(event.call_id, tail.index as u64),
-                            self.scratch.as_slice(),
-                        )
-                        .during(DURING)?;
-                    bytes += entry_bytes(16, self.scratch.len());
+                if let Some(client) = enter.client {
+                    let c = &mut self.open.contents;
+                    c.served.push((pair(client.get(), id), enter.pid));
+                    c.clients.push((id, client.get()));
                 }
-                EventKind::End(_) => {}
+                self.staging.push(PendingCall {
+                    id,
+                    parent: enter.parent.map_or(0, NonZeroU64::get),
+                    pid: enter.pid,
+                    module,
+                    function,
+                    arity: enter.arity,
+                    scheduler: event.scheduler,
+                    start: event.time,
+                    args: enter.args,
+                    end: self.orphan_ends.remove(&id),
+                    tails: self.orphan_tails.remove(&id).unwrap_or_default(),
+                });
             }
-        }
-        // Ends whose call was written by an earlier batch (or whose enter was dropped).
-        let mut late: Vec<_> = batch_ends.into_iter().collect();
-        late.sort_unstable_by_key(|(id, _)| *id);
-        for (id, (event, end)) in late {
-            self.scratch.clear();
-            end_row(event, end).encode(&mut self.scratch);
-            ends.insert(id, self.scratch.as_slice()).during(DURING)?;
-            bytes += entry_bytes(8, self.scratch.len());
-            if let Outcome::Exception(_) = end.outcome {
-                let key = match calls.get(id).during(DURING)? {
-                    Some(row) => {
-                        let row = CallRow::decode(row.value())?;
-                        mf(row.module, row.function)
-                    }
-                    None => 0,
+            EventKind::End(end) => {
+                let end = PendingEnd {
+                    time: event.time,
+                    scheduler: event.scheduler,
+                    outcome: end.outcome,
+                    tail_calls: end.tail_calls,
+                    value: end.value,
                 };
-                exception_rows.push((id, key));
+                let Some(end) = self.staging.end(id, end) else {
+                    return;
+                };
+                if let Some(mf) = self.running.remove(&id) {
+                    self.late_end(id, &end, mf);
+                } else {
+                    self.orphan_ends.insert(id, end);
+                }
+            }
+            EventKind::TailCall(tail) => {
+                let tail = PendingTail {
+                    index: tail.index,
+                    module: self.atoms.id(tail.module, names),
+                    function: self.atoms.id(tail.function, names),
+                    arity: tail.arity,
+                    time: event.time,
+                    args: tail.args,
+                };
+                let Some(tail) = self.staging.tail(id, tail) else {
+                    return;
+                };
+                if self.running.contains_key(&id) {
+                    self.late_tail(id, &tail);
+                } else {
+                    self.orphan_tails.entry(id).or_default().push(tail);
+                }
             }
         }
-        if !served_rows.is_empty() {
-            let mut served = txn.open_table(t.served()).during(DURING)?;
-            let mut clients = txn.open_table(t.clients()).during(DURING)?;
-            served_rows.sort_unstable();
-            for (key, server) in served_rows {
-                served.insert(key, server).during(DURING)?;
-                clients
-                    .insert(low(key), (key >> 64) as u64)
-                    .during(DURING)?;
-                bytes += entry_bytes(16, 8) + entry_bytes(8, 8);
-            }
-        }
-        bytes += insert_sorted(&mut children, child_keys, |_| (), 16, 0)?;
-        pid_keys.sort_unstable();
-        for (key, start) in &pid_keys {
-            by_pid.insert(*key, *start).during(DURING)?;
-        }
-        bytes += entry_bytes(16, 8) * pid_keys.len() as u64;
-        bytes += insert_sorted(&mut by_mfa, mfa_keys, |_| (), 16, 0)?;
-        exception_rows.sort_unstable();
-        for (id, key) in &exception_rows {
-            exceptions.insert(*id, *key).during(DURING)?;
-        }
-        bytes += entry_bytes(8, 8) * exception_rows.len() as u64;
-        self.run_bytes += bytes;
-        Ok(())
     }
-}
 
-/// Inserts `keys` in order with a value derived from each; returns their estimated bytes.
-fn insert_sorted<V: redb::Value + 'static>(
-    table: &mut Table<u128, V>,
-    mut keys: Vec<u128>,
-    value: impl Fn(u128) -> V::SelfType<'static>,
-    key_len: usize,
-    value_len: usize,
-) -> Result<u64> {
-    keys.sort_unstable();
-    for key in &keys {
-        table.insert(*key, value(*key)).during("writing events")?;
-    }
-    Ok(entry_bytes(key_len, value_len) * keys.len() as u64)
-}
-
-fn call_row<'a>(
-    event: &'a Event,
-    enter: &'a Enter,
-    module: u32,
-    function: u32,
-    end: Option<(&'a Event, &'a End)>,
-) -> CallRow<'a> {
-    CallRow {
-        parent: enter.parent.map_or(0, NonZeroU64::get),
-        pid: enter.pid,
-        module,
-        function,
-        arity: enter.arity,
-        scheduler: event.scheduler,
-        start: event.time,
-        args: &enter.args,
-        end: end.map(|(e, end)| end_row(e, end)),
-    }
-}
-
-fn end_row<'a>(event: &'a Event, end: &'a End) -> EndRow<'a> {
-    EndRow {
-        time: event.time,
-        scheduler: event.scheduler,
-        outcome: end.outcome,
-        tail_calls: end.tail_calls,
-        value: &end.value,
-    }
-}
-
-/// Interns atom texts as small ids, remembering the runtime's atom keys.
-struct Interner<'w, 't> {
-    cache: &'w mut HashMap<AtomKey, u32>,
-    next: &'w mut u32,
-    names: &'w dyn AtomNames,
-    by_id: Table<'t, u32, &'static str>,
-    by_text: Table<'t, &'static str, u32>,
-}
-
-impl Interner<'_, '_> {
-    fn id(&mut self, key: AtomKey) -> Result<u32> {
-        if let Some(id) = self.cache.get(&key) {
-            return Ok(*id);
-        }
-        const DURING: &str = "interning atoms";
-        let text = self.names.name(key).unwrap_or_else(|| "?".to_owned());
-        let existing = self
-            .by_text
-            .get(text.as_str())
-            .during(DURING)?
-            .map(|v| v.value());
-        let id = match existing {
-            Some(id) => id,
-            None => {
-                let id = *self.next;
-                *self.next += 1;
-                self.by_id.insert(id, text.as_str()).during(DURING)?;
-                self.by_text.insert(text.as_str(), id).during(DURING)?;
-                id
-            }
+    fn remember_process(&mut self, first_call: u64, pid: u64, process: &crate::ProcessStart) {
+        let (origin_kind, origin_pid, origin_text) = match &process.origin {
+            None => (0, 0, ""),
+            Some(o) => (
+                match o.kind {
+                    OriginKind::Caller => 1,
+                    OriginKind::Ancestor => 2,
+                },
+                o.pid,
+                o.text.as_str(),
+            ),
         };
-        self.cache.insert(key, id);
-        Ok(id)
+        let mut row = Vec::with_capacity(32 + process.text.len() + origin_text.len());
+        ProcessRow {
+            first_call,
+            origin_kind,
+            origin_pid,
+            text: &process.text,
+            origin_text,
+        }
+        .encode(&mut row);
+        if self.processes.len() >= MAX_PROCESSES {
+            let mut pids: Vec<u64> = self.processes.keys().copied().collect();
+            pids.sort_unstable();
+            for pid in &pids[..pids.len() / 2] {
+                self.processes.remove(pid);
+            }
+        }
+        self.processes.insert(pid, row);
+        if let Some(origin) = &process.origin {
+            self.open
+                .contents
+                .started
+                .push((pair(origin.pid, first_call), pid));
+        }
     }
+
+    fn late_end(&mut self, id: u64, end: &PendingEnd, mf: u64) {
+        let mut row = Vec::with_capacity(24 + end.value.len());
+        EndRow {
+            time: end.time,
+            scheduler: end.scheduler,
+            outcome: end.outcome,
+            tail_calls: end.tail_calls,
+            value: &end.value,
+        }
+        .encode(&mut row);
+        let c = &mut self.open.contents;
+        c.late_ends.push((id, row));
+        if end.outcome != Outcome::Return {
+            c.exceptions.push((id, mf));
+        }
+        self.open.events += 1;
+    }
+
+    fn late_tail(&mut self, id: u64, tail: &PendingTail) {
+        let mut row = Vec::with_capacity(24 + tail.args.len());
+        TailCallRow {
+            module: tail.module,
+            function: tail.function,
+            arity: tail.arity,
+            time: tail.time,
+            args: &tail.args,
+        }
+        .encode(&mut row);
+        self.open
+            .contents
+            .late_tails
+            .push((pair(id, tail.index as u64), row));
+        self.open.atoms.extend([tail.module, tail.function]);
+        self.open.events += 1;
+    }
+
+    /// Sends the oldest staged calls to the encoder thread as a block.
+    fn cut_block(&mut self) -> Result<()> {
+        let mut calls = self
+            .buffers
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(BLOCK_CALLS));
+        self.staging.take_block(&mut calls);
+        if calls.is_empty() {
+            self.buffers.push(calls);
+            return Ok(());
+        }
+        let no = self.next_block;
+        self.next_block += 1;
+        let mut events = 0;
+        for call in &calls {
+            events += 1 + call.end.is_some() as u64 + call.tails.len() as u64;
+            if call.end.is_none() {
+                if self.running.len() >= MAX_RUNNING {
+                    for _ in 0..MAX_RUNNING / 2 {
+                        self.running.pop_first();
+                    }
+                }
+                self.running
+                    .insert(call.id, (call.module as u64) << 32 | call.function as u64);
+            }
+        }
+        let (open, buffers, failed) =
+            (&mut self.open, &mut self.buffers, &mut self.encoding_failed);
+        self.encoder.send(Job { no, events, calls }, &mut |done| {
+            take_block(open, buffers, failed, done)
+        })
+    }
+
+    /// Waits for every block sent to the encoder thread; the first error of an encoding since
+    /// the last seal.
+    fn finish_blocks(&mut self) -> Result<()> {
+        let (open, buffers, failed) =
+            (&mut self.open, &mut self.buffers, &mut self.encoding_failed);
+        self.encoder
+            .collect(true, &mut |done| take_block(open, buffers, failed, done));
+        match self.encoding_failed.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes everything taken so far readable and durable: the staged calls become blocks,
+    /// orphans late rows, and the open segment a sealed segment file. `counters` (the
+    /// recorder's `captured` and `dropped`) go into the segment, so readers of a live run see
+    /// them. Does nothing when nothing was taken since the last seal.
+    pub fn seal(&mut self, captured: u64, dropped: u64) -> Result<SealReport> {
+        while self.staging.len() > 0 {
+            self.cut_block()?;
+        }
+        self.finish_blocks()?;
+        for (id, end) in std::mem::take(&mut self.orphan_ends) {
+            self.late_end(id, &end, 0);
+        }
+        for (id, tails) in std::mem::take(&mut self.orphan_tails) {
+            for tail in &tails {
+                self.late_tail(id, tail);
+            }
+        }
+        if self.open.contents.is_empty() {
+            return Ok(SealReport::default());
+        }
+        self.add_segment_atoms_and_processes();
+        let meta = SegmentMeta {
+            run: self.run,
+            level: 0,
+            first: self.next_segment,
+            last: self.next_segment,
+            counters: Counters {
+                captured,
+                dropped,
+                stored: self.counters.stored + self.open.events,
+                write_failed: self.counters.write_failed,
+            },
+        };
+        match segment::write(&self.dir, &meta, &mut self.open.contents) {
+            Ok(path) => {
+                self.next_segment += 1;
+                let events = self.open.events;
+                self.counters.stored += events;
+                self.open = OpenSegment::default();
+                Ok(SealReport {
+                    segment: Some(path),
+                    events,
+                })
+            }
+            Err(e) => {
+                self.give_up_past_limit();
+                Err(e)
+            }
+        }
+    }
+
+    fn add_segment_atoms_and_processes(&mut self) {
+        let open = &mut self.open;
+        let mut atoms: Vec<u32> = open.atoms.iter().copied().collect();
+        atoms.sort_unstable();
+        open.contents.atoms = atoms
+            .into_iter()
+            .map(|id| (id, self.atoms.text(id).to_owned()))
+            .collect();
+        open.contents.processes = open
+            .pids
+            .iter()
+            .filter_map(|pid| self.processes.get(pid).map(|row| (*pid, row.clone())))
+            .collect();
+    }
+
+    /// After a failed seal: gives up the oldest blocks while the open segment is too big.
+    fn give_up_past_limit(&mut self) {
+        let open = &mut self.open;
+        while open.contents.bytes() > self.max_unsealed && !open.contents.blocks.is_empty() {
+            open.contents.blocks.remove(0);
+            let events = open.block_events.pop_front().unwrap_or(0);
+            open.events = open.events.saturating_sub(events);
+            self.counters.write_failed += events;
+        }
+    }
+
+    /// Seals what is left and records how the run ended; the run then stops being live.
+    /// Returns the final counters.
+    pub fn finish(mut self, captured: u64, dropped: u64, ended_unix_ns: u64) -> Result<Counters> {
+        let sealed = self.seal(captured, dropped);
+        if sealed.is_err() {
+            self.counters.write_failed += self.open.events;
+        }
+        let summary = RunSummary {
+            ended_unix_ns,
+            counters: Counters {
+                captured,
+                dropped,
+                ..self.counters
+            },
+        };
+        let written = layout::write_atomically(
+            &layout::run_file(&self.dir),
+            &Run::encode(&self.info, Some(&summary)),
+        );
+        sealed.and(written).map(|()| summary.counters)
+    }
+}
+
+/// Puts an encoded block into the open segment, with the index rows that point at it.
+fn take_block(
+    open: &mut OpenSegment,
+    buffers: &mut Vec<Vec<PendingCall>>,
+    failed: &mut Option<crate::StoreError>,
+    done: Done,
+) {
+    buffers.push(done.buffer);
+    let encoded = match done.block {
+        Ok(encoded) => encoded,
+        Err(e) => {
+            failed.get_or_insert(e);
+            return;
+        }
+    };
+    let no = done.no;
+    let c = &mut open.contents;
+    for (pid, n) in &encoded.pids {
+        c.pid_blocks.push((pair(*pid, no as u64), *n));
+        open.pids.insert(*pid);
+    }
+    for ((module, function), n) in &encoded.functions {
+        let key = (*module as u128) << 96 | (*function as u128) << 64 | no as u128;
+        c.function_blocks.push((key, *n));
+    }
+    c.exceptions.extend_from_slice(&encoded.exceptions);
+    open.atoms.extend(encoded.atoms.iter().copied());
+    c.blocks.push((no, encoded.blob, encoded.meta));
+    open.block_events.push_back(done.events);
+    open.events += done.events;
+}
+
+/// `high << 64 | low`.
+pub(crate) fn pair(high: u64, low: u64) -> u128 {
+    (high as u128) << 64 | low as u128
 }

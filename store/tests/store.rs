@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::num::NonZeroU64;
 
 use store::{
-    AtomKey, AtomNames, CallFilter, CauseKind, Class, Commit, End, Enter, Event, EventKind, Origin,
-    OriginKind, Outcome, ProcessStart, Retention, RunInfo, RunSummary, Store, StoreError, TailCall,
-    TreeItem, TreeLimits,
+    AtomKey, AtomNames, CallFilter, CauseKind, Class, End, Enter, Event, EventKind, Origin,
+    OriginKind, Outcome, ProcessStart, Retention, RunInfo, RunWriter, Store, StoreError,
+    StoreReader, TailCall, TreeItem, TreeLimits,
 };
 
 /// Atom keys are indexes into a fixed list of names.
@@ -86,8 +86,14 @@ fn raise(id: u64, time: u64) -> Event {
 
 fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("sub/trace.redb")).unwrap();
+    let store = Store::open(dir.path().join("sub/.elixir_scope")).unwrap();
     (dir, store)
+}
+
+/// Writes `events` and seals them, so that snapshots see them.
+fn write_sealed(writer: &mut RunWriter, events: Vec<Event>) {
+    writer.write(events, &names()).unwrap();
+    writer.seal(0, 0).unwrap();
 }
 
 /// pid 10: 1 (a:f) { 2 (a:g) { 3 (b:h) } 4 (a:g, raises) }; pid 20: 5 (b:f), 6 (a:f) { 7 }.
@@ -114,10 +120,12 @@ fn sample() -> Vec<Vec<Event>> {
     ]
 }
 
+/// The sample, each batch sealed into its own segment: ends of earlier batches' calls become
+/// late ends.
 fn write_sample(store: &Store) -> u64 {
-    let mut writer = store.begin_run(&info(), Retention::default()).unwrap();
+    let mut writer = store.begin_run(&info()).unwrap();
     for batch in sample() {
-        writer.write(&batch, &names(), Commit::Fast).unwrap();
+        write_sealed(&mut writer, batch);
     }
     writer.run()
 }
@@ -186,7 +194,7 @@ fn scan_visits_calls_in_id_order_and_stops_when_asked() {
 #[test]
 fn a_subtree_whose_end_is_missing_stops_at_the_first_call_outside_it() {
     let (_dir, store) = temp_store();
-    let mut writer = store.begin_run(&info(), Retention::default()).unwrap();
+    let mut writer = store.begin_run(&info()).unwrap();
     let batch = vec![
         enter(1, 100, None, 10, MOD_A, F),
         enter(2, 110, Some(1), 10, MOD_A, G),
@@ -195,7 +203,7 @@ fn a_subtree_whose_end_is_missing_stops_at_the_first_call_outside_it() {
         enter(3, 200, None, 10, MOD_A, G),
         ret(3, 210),
     ];
-    writer.write(&batch, &names(), Commit::Fast).unwrap();
+    write_sealed(&mut writer, batch);
     let snap = store.snapshot(None).unwrap();
     assert_eq!(
         ids(&snap.subtree(1, 100).unwrap().unwrap().calls),
@@ -292,13 +300,13 @@ fn filters_use_the_indexes_and_return_newest_first() {
 #[test]
 fn time_bounds_hold_on_large_runs() {
     let (_dir, store) = temp_store();
-    let mut writer = store.begin_run(&info(), Retention::default()).unwrap();
+    let mut writer = store.begin_run(&info()).unwrap();
     let mut batch = Vec::new();
     for id in 1..=20_000u64 {
         batch.push(enter(id, id * 10, None, 1 + id % 3, MOD_A, F));
         batch.push(ret(id, id * 10 + 5));
     }
-    writer.write(&batch, &names(), Commit::Fast).unwrap();
+    write_sealed(&mut writer, batch);
     let snap = store.snapshot(None).unwrap();
     let got = snap
         .calls(&CallFilter {
@@ -317,7 +325,7 @@ fn time_bounds_hold_on_large_runs() {
 #[test]
 fn tail_calls_and_processes_are_kept_and_origins_resolve_to_the_running_call() {
     let (_dir, store) = temp_store();
-    let mut writer = store.begin_run(&info(), Retention::default()).unwrap();
+    let mut writer = store.begin_run(&info()).unwrap();
     let mut first = enter(1, 100, None, 10, MOD_A, F);
     if let EventKind::Enter(e) = &mut first.kind {
         e.process = Some(Box::new(ProcessStart {
@@ -364,7 +372,7 @@ fn tail_calls_and_processes_are_kept_and_origins_resolve_to_the_running_call() {
         end2,
         ret(1, 150),
     ];
-    writer.write(&batch, &names(), Commit::Durable).unwrap();
+    write_sealed(&mut writer, batch);
     let snap = store.snapshot(None).unwrap();
     let tails = snap.tail_calls(2).unwrap();
     assert_eq!(tails.len(), 1);
@@ -429,7 +437,7 @@ fn tail_calls_and_processes_are_kept_and_origins_resolve_to_the_running_call() {
 #[test]
 fn requests_show_under_the_client_call_that_waited_for_them() {
     let (_dir, store) = temp_store();
-    let mut writer = store.begin_run(&info(), Retention::default()).unwrap();
+    let mut writer = store.begin_run(&info()).unwrap();
     let with_process = |mut event: Event, text: &str| {
         if let EventKind::Enter(e) = &mut event.kind {
             e.process = Some(Box::new(ProcessStart {
@@ -464,7 +472,7 @@ fn requests_show_under_the_client_call_that_waited_for_them() {
         serving(enter(6, 180, None, 20, MOD_B, H), 30),
         ret(6, 185),
     ];
-    writer.write(&batch, &names(), Commit::Durable).unwrap();
+    write_sealed(&mut writer, batch);
     let snap = store.snapshot(None).unwrap();
     let tree = snap.tree(1, &TreeLimits::DEFAULT).unwrap().unwrap();
     let lines: Vec<(u32, String)> = tree
@@ -518,24 +526,27 @@ fn requests_show_under_the_client_call_that_waited_for_them() {
 fn each_start_is_a_new_run_and_queries_default_to_the_latest() {
     let (dir, store) = temp_store();
     let first = write_sample(&store);
-    let mut writer = store.begin_run(&info(), Retention::default()).unwrap();
-    writer
-        .write(&[enter(1, 5, None, 1, MOD_B, G)], &names(), Commit::Fast)
-        .unwrap();
-    let summary = RunSummary {
-        ended_unix_ns: 1,
-        captured: 2,
-        dropped: 3,
-        stored: 4,
-    };
-    writer.finish(&summary).unwrap();
+    let mut writer = store.begin_run(&info()).unwrap();
     assert_eq!(writer.run(), first + 1);
-    drop(writer);
+    writer
+        .write(vec![enter(1, 5, None, 1, MOD_B, G)], &names())
+        .unwrap();
+    writer.finish(2, 3, 1).unwrap();
     drop(store);
-    let store = Store::open(dir.path().join("sub/trace.redb")).unwrap();
+    let store = StoreReader::open(dir.path().join("sub/.elixir_scope")).unwrap();
     let runs = store.runs().unwrap();
     assert_eq!(runs.len(), 2);
-    assert_eq!(runs[1].summary, Some(summary));
+    let summary = runs[1].summary.unwrap();
+    assert_eq!(summary.ended_unix_ns, 1);
+    assert_eq!(
+        (
+            summary.counters.captured,
+            summary.counters.dropped,
+            summary.counters.stored
+        ),
+        (2, 3, 1)
+    );
+    assert_eq!((runs[1].state(), runs[0].state()), ("ended", "killed"));
     assert_eq!(runs[0].info, info());
     let latest = store.snapshot(None).unwrap();
     assert_eq!(latest.call_count().unwrap(), 1);
@@ -555,40 +566,99 @@ fn an_empty_store_says_it_has_no_runs() {
 }
 
 #[test]
-fn a_second_open_of_a_held_database_is_refused_clearly() {
-    let (dir, _store) = temp_store();
-    let err = Store::open(dir.path().join("sub/trace.redb")).unwrap_err();
-    assert!(matches!(err, StoreError::Locked { .. }), "{err}");
-    assert!(err.to_string().contains("held by another process"), "{err}");
+fn writers_record_side_by_side_and_a_live_run_is_read_while_it_records() {
+    let (dir, store) = temp_store();
+    // A second process opening the same store: each writer gets its own run.
+    let other = Store::open(dir.path().join("sub/.elixir_scope")).unwrap();
+    let mut a = store.begin_run(&info()).unwrap();
+    let mut b = other.begin_run(&info()).unwrap();
+    assert_ne!(a.run(), b.run());
+    write_sealed(&mut a, vec![enter(1, 10, None, 1, MOD_A, F)]);
+    b.write(vec![enter(1, 10, None, 1, MOD_B, G), ret(1, 20)], &names())
+        .unwrap();
+    b.seal(7, 2).unwrap();
+    let reader = StoreReader::open(dir.path().join("sub/.elixir_scope")).unwrap();
+    let runs = reader.runs().unwrap();
+    assert!(runs.iter().all(|r| r.live && r.state() == "recording"));
+    let live_b = runs.iter().find(|r| r.id == b.run()).unwrap();
+    assert_eq!((live_b.counters.captured, live_b.counters.dropped), (7, 2));
+    assert_eq!(live_b.counters.stored, 2);
+    // The running call of `a` reads as running; more comes with the next seal.
+    let snap = reader.snapshot(Some(a.run())).unwrap();
+    assert!(snap.call(1).unwrap().unwrap().end.is_none());
+    write_sealed(&mut a, vec![ret(1, 30), enter(2, 40, None, 1, MOD_A, G)]);
+    assert!(
+        snap.call(2).unwrap().is_none(),
+        "a snapshot does not change"
+    );
+    let snap = reader.snapshot(Some(a.run())).unwrap();
+    assert_eq!(snap.call(1).unwrap().unwrap().end.unwrap().time, 30);
+    assert!(snap.call(2).unwrap().is_some());
+    drop(a);
+    let runs = reader.runs().unwrap();
+    assert_eq!(
+        runs.iter().map(|r| r.state()).collect::<Vec<_>>(),
+        ["killed", "recording"]
+    );
 }
 
-/// Writes `runs` runs of `calls` calls each with a cap; returns the store.
+/// Writes `runs` runs of `calls` calls each, sealing every 2,000 events and running the
+/// maintenance with a cap after each seal; returns the runs.
 fn fill(store: &Store, runs: usize, calls: u64, cap: u64) -> Vec<u64> {
     let mut out = Vec::new();
     for _ in 0..runs {
-        let mut writer = store
-            .begin_run(&info(), Retention { max_bytes: cap })
-            .unwrap();
+        let mut writer = store.begin_run(&info()).unwrap();
+        let maintenance = writer.maintenance(Retention { max_bytes: cap });
         let mut batch = Vec::new();
         for id in 1..=calls {
-            batch.push(enter(id, id * 10, None, id % 7, MOD_A, F));
+            let mut e = enter(id, id * 10, None, id % 7, MOD_A, F);
+            if let EventKind::Enter(e) = &mut e.kind {
+                // Values that do not compress away: the test needs bytes.
+                e.args = (0..64)
+                    .map(|i| (id.wrapping_mul(2654435761) >> (i % 32)) as u8)
+                    .collect();
+            }
+            batch.push(e);
             batch.push(ret(id, id * 10 + 1));
             if batch.len() >= 2000 {
-                writer.write(&batch, &names(), Commit::Durable).unwrap();
-                batch.clear();
+                write_sealed(&mut writer, std::mem::take(&mut batch));
+                maintenance.run().unwrap();
             }
         }
-        writer.write(&batch, &names(), Commit::Durable).unwrap();
-        out.push(writer.run());
+        write_sealed(&mut writer, batch);
+        maintenance.run().unwrap();
+        writer.finish(0, 0, 0).unwrap();
+        out.push(out.len() as u64 + 1);
+    }
+    out
+}
+
+fn store_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for entry in walk(dir) {
+        total += std::fs::metadata(entry).unwrap().len();
+    }
+    total
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
     }
     out
 }
 
 #[test]
-fn retention_drops_the_oldest_runs_first() {
-    let (_dir, store) = temp_store();
-    // One run of 20k calls estimates at about 2.4 MB; a 6 MB cap keeps two runs.
-    let runs = fill(&store, 4, 20_000, 6_000_000);
+fn retention_drops_the_oldest_runs_first_and_holds_the_cap_exactly() {
+    let (dir, store) = temp_store();
+    let cap = 3_000_000;
+    let runs = fill(&store, 4, 20_000, cap);
     let kept: Vec<u64> = store.runs().unwrap().iter().map(|r| r.id).collect();
     assert!(kept.len() < 4, "{kept:?}");
     assert_eq!(kept.last(), runs.last(), "the current run is kept");
@@ -598,54 +668,75 @@ fn retention_drops_the_oldest_runs_first() {
         "the oldest go first"
     );
     assert!(store.snapshot(Some(runs[0])).is_err());
+    let bytes = store_bytes(&dir.path().join("sub/.elixir_scope/runs"));
+    assert!(bytes <= cap, "{bytes} bytes on disk for a cap of {cap}");
 }
 
 #[test]
-fn retention_drops_the_oldest_calls_of_a_run_that_alone_is_too_big() {
+fn retention_drops_the_oldest_segments_of_a_run_that_alone_is_too_big() {
     let (dir, store) = temp_store();
-    let cap = 3_000_000;
+    let cap = 2_000_000;
     fill(&store, 1, 100_000, cap);
+    let bytes = store_bytes(&dir.path().join("sub/.elixir_scope/runs"));
+    assert!(bytes <= cap, "{bytes} bytes on disk for a cap of {cap}");
     let snap = store.snapshot(None).unwrap();
     let count = snap.call_count().unwrap();
     assert!(count > 0 && count < 100_000, "{count}");
-    // The newest calls are kept, the oldest are gone with their index entries.
+    // The newest calls are kept, the oldest are gone; every index agrees with what is left.
     assert!(snap.call(100_000).unwrap().is_some());
     assert!(snap.call(1).unwrap().is_none());
-    let by_pid = snap
+    let everything = snap
         .calls(&CallFilter {
-            pid: Some(1),
             limit: 1_000_000,
             ..Default::default()
         })
         .unwrap();
-    assert!(by_pid.iter().all(|c| c.pid == 1));
-    assert!((by_pid.len() as u64) < count);
-    let oldest_kept = by_pid.last().unwrap().id;
-    assert!(snap.call(oldest_kept).unwrap().is_some());
-    // The file stays within a small multiple of the cap (freed pages are reused).
-    let size = std::fs::metadata(dir.path().join("sub/trace.redb"))
-        .unwrap()
-        .len();
-    assert!(size < 4 * cap, "file is {size} bytes for a cap of {cap}");
+    assert_eq!(everything.len() as u64, count);
+    let mut by_pid = 0;
+    for pid in 0..7 {
+        let calls = snap
+            .calls(&CallFilter {
+                pid: Some(pid),
+                limit: 1_000_000,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(calls.iter().all(|c| c.pid == pid && c.end.is_some()));
+        by_pid += calls.len() as u64;
+    }
+    assert_eq!(
+        by_pid, count,
+        "the process index holds exactly what is left"
+    );
+    let by_function = snap
+        .calls(&CallFilter {
+            module: Some("mod_a".into()),
+            limit: 1_000_000,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        by_function.len() as u64,
+        count,
+        "so does the function index"
+    );
+    assert_eq!(snap.top_functions(5).unwrap()[0].calls, count);
+    assert_eq!(snap.counts().unwrap().calls, count);
 }
 
 #[test]
-fn a_store_of_another_format_is_refused() {
+fn a_recording_of_the_old_single_file_format_is_named_as_such() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.redb");
-    {
-        let db = redb::Database::create(&path).unwrap();
-        let txn = db.begin_write().unwrap();
-        {
-            let def: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
-            let mut meta = txn.open_table(def).unwrap();
-            meta.insert("format", 99u32.to_le_bytes().as_slice())
-                .unwrap();
-        }
-        txn.commit().unwrap();
-    }
-    let err = Store::open(&path).unwrap_err();
-    assert!(matches!(err, StoreError::Format { found: 99, .. }), "{err}");
+    let path = dir.path().join(".elixir_scope");
+    std::fs::create_dir(&path).unwrap();
+    std::fs::write(path.join("trace.redb"), b"old").unwrap();
+    let err = StoreReader::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::OldFormat { .. }), "{err}");
+    assert!(err.to_string().contains("earlier ElixirScope"), "{err}");
+    let err = StoreReader::open(path.join("trace.redb")).unwrap_err();
+    assert!(matches!(err, StoreError::OldFormat { .. }), "{err}");
+    let err = Store::open(path.join("trace.redb")).unwrap_err();
+    assert!(matches!(err, StoreError::OldFormat { .. }), "{err}");
 }
 
 #[test]
@@ -659,4 +750,74 @@ fn atoms_are_interned_once_across_batches_and_runs() {
         seen.insert(c.module.clone(), ());
     }
     assert_eq!(seen.len(), 2);
+}
+
+#[test]
+fn readers_keep_reading_while_a_writer_seals_and_compaction_replaces_segments() {
+    let (dir, store) = temp_store();
+    let mut writer = store.begin_run(&info()).unwrap();
+    let run = writer.run();
+    let maintenance = writer.maintenance(Retention::default());
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let done = done.clone();
+        let path = dir.path().join("sub/.elixir_scope");
+        std::thread::spawn(move || {
+            let reader = StoreReader::open(&path).unwrap();
+            let (mut reads, mut seen) = (0, 0);
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                let snap = reader
+                    .snapshot(Some(run))
+                    .expect("a snapshot while segments change");
+                let count = snap.call_count().unwrap();
+                assert!(count >= seen, "{count} calls after {seen}");
+                seen = count;
+                // Every call so far is found, with its end, by id and in the lists.
+                for id in [1, count / 2, count]
+                    .into_iter()
+                    .filter(|id| *id > 0 && count > 0)
+                {
+                    let call = snap
+                        .call(id)
+                        .unwrap()
+                        .unwrap_or_else(|| panic!("call {id} of {count}"));
+                    assert!(call.end.is_some(), "call {id} without its end");
+                }
+                let newest = snap.calls(&CallFilter::default()).unwrap();
+                assert_eq!(newest.first().map_or(0, |c| c.id), count);
+                reads += 1;
+            }
+            reads
+        })
+    };
+    // 40 seals of 500 calls each: compaction merges eight at a time, several times over.
+    for seal in 0..40u64 {
+        let mut batch = Vec::new();
+        for i in 1..=500 {
+            let id = seal * 500 + i;
+            batch.push(enter(id, id * 10, None, id % 3, MOD_A, F));
+            batch.push(ret(id, id * 10 + 5));
+        }
+        write_sealed(&mut writer, batch);
+        maintenance.run().unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let reads = reader.join().unwrap();
+    assert!(reads > 0);
+    // The inputs of merged segments go once the merged ones are old enough.
+    std::thread::sleep(store::INPUTS_KEPT_FOR);
+    maintenance.run().unwrap();
+    let snap = store.snapshot(Some(run)).unwrap();
+    assert_eq!(snap.call_count().unwrap(), 20_000);
+    let segments = std::fs::read_dir(dir.path().join(format!("sub/.elixir_scope/runs/{run}")))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "seg")
+        })
+        .count();
+    assert!(segments < 10, "compaction keeps few segments: {segments}");
 }

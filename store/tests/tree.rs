@@ -3,8 +3,8 @@
 use std::num::NonZeroU64;
 
 use store::{
-    AtomKey, AtomNames, Commit, End, Enter, Event, EventKind, FoldReason, Outcome, Retention,
-    RunInfo, Store, Tree, TreeItem, TreeLimits,
+    AtomKey, AtomNames, End, Enter, Event, EventKind, FoldReason, Outcome, RunInfo, Store, Tree,
+    TreeItem, TreeLimits,
 };
 
 /// Atom keys are indexes into a fixed list of names.
@@ -93,7 +93,7 @@ impl Recorder {
 
 fn store_with(roots: &[(Spec, u64, bool)]) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("trace.redb")).unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
     let info = RunInfo {
         started_unix_ns: 1_800_000_000_000_000_000,
         monotonic_origin_ns: 0,
@@ -103,7 +103,7 @@ fn store_with(roots: &[(Spec, u64, bool)]) -> (tempfile::TempDir, Store) {
         otp_release: "25".into(),
         tool_version: "0.1.0".into(),
     };
-    let mut writer = store.begin_run(&info, Retention::default()).unwrap();
+    let mut writer = store.begin_run(&info).unwrap();
     let mut rec = Recorder {
         events: Vec::new(),
         next_id: 1,
@@ -112,10 +112,15 @@ fn store_with(roots: &[(Spec, u64, bool)]) -> (tempfile::TempDir, Store) {
     for (spec, pid, ended) in roots {
         rec.record(spec, None, *pid, *ended);
     }
-    for batch in rec.events.chunks(1000) {
-        writer.write(batch, &Names, Commit::Fast).unwrap();
+    // Sealed every few batches: trees read calls, their ends and their indexes across
+    // blocks and segments.
+    for (i, batch) in rec.events.chunks(1000).enumerate() {
+        writer.write(batch.to_vec(), &Names).unwrap();
+        if i % 7 == 6 {
+            writer.seal(0, 0).unwrap();
+        }
     }
-    writer.write(&[], &Names, Commit::Durable).unwrap();
+    writer.seal(0, 0).unwrap();
     (dir, store)
 }
 

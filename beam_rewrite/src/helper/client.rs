@@ -1,7 +1,6 @@
 //! One helper process and the requests it serves.
 
 use std::io::{Read, Write};
-use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -37,6 +36,22 @@ pub struct Helper {
     timeout: Duration,
 }
 
+/// A struct module and its `Inspect` implementation, with their original beams.
+#[derive(Debug, Clone)]
+pub struct InspectPair {
+    /// The struct's module (`Elixir.MyApp.User`).
+    pub structure: String,
+    /// Its beam.
+    pub structure_beam: Vec<u8>,
+    /// The implementation's module (`Elixir.Inspect.MyApp.User`).
+    pub implementation: String,
+    /// Its beam.
+    pub implementation_beam: Vec<u8>,
+}
+
+/// The fields a struct's `Inspect` implementation hides; `None` when unknown.
+pub type Hidden = Option<Vec<String>>;
+
 /// What the helper made of a module's debug info.
 #[derive(Debug)]
 pub enum FormsReply {
@@ -47,36 +62,14 @@ pub enum FormsReply {
 }
 
 impl Helper {
-    /// Starts `erl`, which compiles and loads the helper from `source` and starts serving.
-    pub fn start(config: &HelperConfig, source: &Path) -> Result<Helper, HelperError> {
-        let source = erlang_string(&source.to_string_lossy());
-        let boot = format!(
-            "case compile:file({source}, [binary, return_errors]) of \
-               {{ok, M, B}} -> {{module, M}} = code:load_binary(M, {source}, B), M:main(); \
-               Error -> io:format(standard_error, \"cannot compile the helper: ~p~n\", [Error]), \
-                        halt(3) \
-             end."
-        );
-        let mut command = Command::new(&config.erl);
-        // One scheduler that sleeps when idle: helpers run side by side, one module each.
-        command.args([
-            "-noshell",
-            "-noinput",
-            "+S",
-            "1:1",
-            "+sbwt",
-            "none",
-            "+sbwtdcpu",
-            "none",
-            "+sbwtdio",
-            "none",
-        ]);
-        command.args(HEAP_CARRIERS);
-        if let Some(ebin) = &config.elixir_ebin {
-            command.arg("-pa").arg(ebin);
-        }
+    /// Starts `erl`, which compiles and loads the helper and starts serving.
+    pub fn start(config: &HelperConfig) -> Result<Helper, HelperError> {
+        Helper::spawn(config, command(config))
+    }
+
+    /// Starts the helper `command` (from [`command`]) with pipes for its standard streams.
+    fn spawn(config: &HelperConfig, mut command: Command) -> Result<Helper, HelperError> {
         command
-            .args(["-eval", &boot])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -137,6 +130,61 @@ impl Helper {
             Reply::Ok(Term::Binary(beam)) => Ok(beam.bytes),
             other => Err(malformed(&other.describe())),
         }
+    }
+
+    /// The fields each struct's own `Inspect` implementation leaves out of its text: for each
+    /// pair, the struct and its hidden fields, `None` when that could not be found out (see
+    /// the helper's `inspect_hidden`: the implementation runs on a probe value in the helper).
+    pub fn inspect_hidden(
+        &mut self,
+        pairs: &[InspectPair],
+    ) -> Result<Vec<(String, Hidden)>, HelperError> {
+        let request = pairs
+            .iter()
+            .map(|pair| {
+                tuple(vec![
+                    atom(&pair.structure),
+                    Term::from(Binary::from(pair.structure_beam.as_slice())),
+                    atom(&pair.implementation),
+                    Term::from(Binary::from(pair.implementation_beam.as_slice())),
+                ])
+            })
+            .collect::<Vec<_>>();
+        let reply = self.call(tuple(vec![
+            atom("inspect_hidden"),
+            Term::from(List::from(request)),
+        ]))?;
+        let Reply::Ok(Term::List(answers)) = ok_or_refused(reply)? else {
+            return Err(malformed("not a list of answers"));
+        };
+        answers
+            .elements
+            .iter()
+            .map(|answer| {
+                let pair = match answer {
+                    Term::Tuple(t) if t.elements.len() == 2 => &t.elements,
+                    other => return Err(malformed(&other.to_string())),
+                };
+                let module = forms::atom_name(&pair[0])
+                    .ok_or_else(|| malformed(&pair[0].to_string()))?
+                    .to_string();
+                let fields = match &pair[1] {
+                    Term::List(fields) => Some(
+                        fields
+                            .elements
+                            .iter()
+                            .map(|f| {
+                                forms::atom_name(f)
+                                    .map(str::to_string)
+                                    .ok_or_else(|| malformed(&f.to_string()))
+                            })
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
+                    _ => None,
+                };
+                Ok((module, fields))
+            })
+            .collect()
     }
 
     /// Checks a beam with the real loader (`erlang:prepare_loading/2`), without loading it.
@@ -289,6 +337,54 @@ fn malformed(shown: &str) -> HelperError {
     HelperError::Protocol(format!("unexpected reply {short}"))
 }
 
+/// The command that starts a helper (`erl` compiling the helper's source from its command line
+/// and serving), without its standard streams.
+///
+/// It runs in `/` and drops `.` from the code path before anything else is loaded: the user's
+/// working directory may hold beams (a `compile.beam` there would otherwise have been loaded
+/// in place of the compiler).
+fn command(config: &HelperConfig) -> Command {
+    let source = erlang_string(super::HELPER_SOURCE);
+    let backends: Vec<String> = config.backends.iter().map(|b| erlang_atom(b)).collect();
+    let boot = format!(
+        "code:del_path(\".\"), \
+         Parse = fun P([], [], Forms) -> lists:reverse(Forms); \
+                     P([{{dot, _}} = Dot | Rest], Form, Forms) -> \
+                         {{ok, F}} = erl_parse:parse_form(lists:reverse([Dot | Form])), \
+                         P(Rest, [], [F | Forms]); \
+                     P([Token | Rest], Form, Forms) -> P(Rest, [Token | Form], Forms) \
+                 end, \
+         {{ok, Tokens, _}} = erl_scan:string({source}), \
+         case compile:forms(Parse(Tokens, [], []), [binary, return_errors]) of \
+           {{ok, M, B}} -> {{module, M}} = code:load_binary(M, \"elixir_scope_helper.erl\", B), \
+                         try M:main([{backends}]) after halt(2) end; \
+           Error -> io:format(standard_error, \"cannot compile the helper: ~p~n\", [Error]), \
+                    halt(3) \
+         end.",
+        backends = backends.join(", ")
+    );
+    let mut command = Command::new(&config.erl);
+    // One scheduler that sleeps when idle: helpers run side by side, one module each.
+    command.args([
+        "-noshell",
+        "-noinput",
+        "+S",
+        "1:1",
+        "+sbwt",
+        "none",
+        "+sbwtdcpu",
+        "none",
+        "+sbwtdio",
+        "none",
+    ]);
+    command.args(HEAP_CARRIERS);
+    if let Some(ebin) = &config.elixir_ebin {
+        command.arg("-pa").arg(ebin);
+    }
+    command.args(["-eval", &boot]).current_dir("/");
+    command
+}
+
 /// Reads `{packet, 4}` frames until the stream ends or a frame is impossible.
 fn read_frames(mut stdout: impl Read, send: mpsc::Sender<Result<Vec<u8>, String>>) {
     loop {
@@ -331,6 +427,11 @@ fn keep_tail(mut stderr: impl Read, tail: Arc<Mutex<Vec<u8>>>) {
     }
 }
 
+/// An Erlang atom literal, quoted.
+fn erlang_atom(name: &str) -> String {
+    format!("'{}'", name.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
 /// An Erlang string literal.
 fn erlang_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
@@ -361,8 +462,9 @@ mod tests {
             erl,
             elixir_ebin: None,
             timeout,
+            backends: Vec::new(),
         };
-        let helper = Helper::start(&config, &dir.path().join("helper.erl")).unwrap();
+        let helper = Helper::start(&config).unwrap();
         (dir, helper)
     }
 
@@ -403,9 +505,122 @@ mod tests {
         );
     }
 
+    /// Compiles an Erlang module into a fresh directory; returns it.
+    fn compiled(name: &str, source: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(format!("{name}.erl"));
+        std::fs::write(&file, source).unwrap();
+        let output = Command::new("erlc")
+            .arg("-o")
+            .arg(dir.path())
+            .arg(&file)
+            .output()
+            .expect("erlc on PATH (apt-get install -y erlang-nox)");
+        assert!(output.status.success(), "{output:?}");
+        dir
+    }
+
+    /// A `Dbgi` chunk naming `backend`.
+    fn dbgi_of(backend: &str) -> Vec<u8> {
+        etf::encode(&tuple(vec![
+            atom("debug_info_v1"),
+            atom(backend),
+            atom("data"),
+        ]))
+    }
+
+    /// A backend whose `debug_info/4` writes `started` into `dir`, then never returns.
+    const STUCK_BACKEND: &str = "-module(stuck_backend).\n-export([debug_info/4]).\n\
+        debug_info(_, _, _, _) ->\n\
+            ok = file:write_file(filename:join(os:getenv(\"STUCK_DIR\"), \"started\"), <<>>),\n\
+            timer:sleep(infinity).\n";
+
+    #[test]
+    fn a_helper_halts_when_its_input_ends_even_in_the_middle_of_a_request() {
+        let backend = compiled("stuck_backend", STUCK_BACKEND);
+        let mut config = HelperConfig::discover().expect("erl on PATH");
+        config.backends.push("stuck_backend".into());
+        let mut command = command(&config);
+        command
+            .env("ERL_FLAGS", format!("-pa {}", backend.path().display()))
+            .env("STUCK_DIR", backend.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let (mut stdin, stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+        let request = etf::encode(&tuple(vec![
+            atom("forms"),
+            atom("m"),
+            Term::from(Binary::from(dbgi_of("stuck_backend"))),
+        ]));
+        stdin
+            .write_all(&(request.len() as u32).to_be_bytes())
+            .unwrap();
+        stdin.write_all(&request).unwrap();
+        stdin.flush().unwrap();
+        let started = backend.path().join("started");
+        let waiting = Instant::now();
+        while !started.exists() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the helper stopped before the request ran"
+            );
+            assert!(
+                waiting.elapsed() < Duration::from_secs(120),
+                "the request never ran"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The parent "dies": its ends of stdin and stdout close; stderr stays open (the VM
+        // must not need a failed write to notice).
+        drop(stdin);
+        drop(stdout);
+        let gone = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if gone.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.is_some(), "the helper outlived its parent");
+    }
+
+    #[test]
+    fn only_trusted_backends_are_loaded() {
+        let evil = compiled(
+            "evil_backend",
+            "-module(evil_backend).\n-export([debug_info/4]).\n-on_load(pwn/0).\n\
+             pwn() -> file:write_file(filename:join(os:getenv(\"EVIL_DIR\"), \"pwned\"), <<>>).\n\
+             debug_info(_, _, _, _) -> {ok, []}.\n",
+        );
+        let config = HelperConfig::discover().expect("erl on PATH");
+        let mut command = command(&config);
+        command
+            .env("ERL_FLAGS", format!("-pa {}", evil.path().display()))
+            .env("EVIL_DIR", evil.path());
+        // Through the real client, with the evil backend on the code path.
+        let mut helper = Helper::spawn(&config, command).unwrap();
+        match helper.forms("m", &dbgi_of("evil_backend")).unwrap() {
+            FormsReply::Unavailable(why) => {
+                assert!(why.contains("evil_backend is not trusted"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            !evil.path().join("pwned").exists(),
+            "the backend was loaded"
+        );
+    }
+
     #[test]
     fn quotes_paths_as_erlang_strings() {
         assert_eq!(erlang_string(r#"/tmp/a "b"\c"#), r#""/tmp/a \"b\"\\c""#);
+        assert_eq!(erlang_atom(r"it's\"), r"'it\'s\\'");
     }
 
     #[test]

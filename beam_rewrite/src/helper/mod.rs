@@ -1,11 +1,15 @@
 //! The BEAM helper: `erl` processes that do what only the BEAM can do for the rewriter.
 //!
 //! The helper's source (`beam_rewrite/erlang/elixir_scope_helper.erl`) is embedded in this
-//! crate. A [`Launcher`] writes it to a temporary directory once per run; every [`Helper`] is
-//! an `erl -noshell -noinput` process that compiles that source in memory with the user's own
-//! OTP (so there is no cached beam that could go stale or come from another OTP release),
-//! loads it and serves requests: ETF terms in `{packet, 4}` frames on its stdin and stdout.
-//! See the module documentation of the Erlang source for the requests.
+//! crate. Every [`Helper`] is an `erl -noshell -noinput` process, started by a [`Launcher`]
+//! with the source on its command line, that compiles it in memory with the user's own OTP
+//! (so there is no cached beam that could go stale or come from another OTP release, and no
+//! file to leave behind), loads it and serves requests: ETF terms in `{packet, 4}` frames on
+//! its stdin and stdout. See the module documentation of the Erlang source for the requests.
+//!
+//! A helper runs in `/` with `.` removed from its code path (no module is ever loaded from the
+//! user's working directory), loads only trusted debug-info backends ([`TRUSTED_BACKENDS`]),
+//! and halts when its stdin ends: when the run ends or is killed, even mid-request.
 //!
 //! A helper that dies, answers garbage or takes longer than the timeout is killed and reported
 //! as an error of the request at hand; the caller starts a fresh one for the next request.
@@ -15,8 +19,8 @@ mod client;
 mod config;
 mod pool;
 
-pub use client::{FormsReply, Helper};
-pub use config::{HelperConfig, Launcher, HELPER_SOURCE};
+pub use client::{FormsReply, Helper, Hidden, InspectPair};
+pub use config::{HelperConfig, Launcher, BACKENDS_ENV, HELPER_SOURCE, TRUSTED_BACKENDS};
 pub use pool::{HelperPool, Lease};
 
 use std::path::PathBuf;
@@ -36,15 +40,9 @@ pub enum HelperError {
     /// Elixir's `ebin` directory was needed but not found.
     #[error("this is an Elixir beam, and its debug info needs Elixir's compiler, but `elixir` is not on PATH; install Elixir (apt-get install elixir)")]
     NoElixir,
-    /// The helper's source could not be written.
-    #[error("cannot write the BEAM helper's source to {path}: {source}")]
-    Source {
-        /// Where it was being written.
-        path: PathBuf,
-        /// What the operating system said.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A module named as a debug-info backend to trust is not a module name.
+    #[error("ELIXIR_SCOPE_DEBUG_INFO_BACKENDS: {0:?} is not a module name")]
+    BadBackend(String),
     /// `erl` could not be started.
     #[error("cannot start {erl}: {source}")]
     Start {

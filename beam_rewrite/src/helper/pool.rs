@@ -173,6 +173,7 @@ mod tests {
             erl: PathBuf::from("/nonexistent/erl"),
             elixir_ebin: None,
             timeout: Duration::from_secs(5),
+            backends: Vec::new(),
         }
     }
 

@@ -4,13 +4,13 @@
 //! Files are handed out largest first, so that the biggest modules do not end up last on one
 //! worker while the others idle. Helpers start only when a file needs one: a run where nothing
 //! changed starts no `erl` at all. Each worker runs on a large stack (abstract code nests deep,
-//! see [`crate::etf::with_large_stack`]).
+//! see [`crate::etf::spawn_with_large_stack`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::etf::LARGE_STACK_BYTES;
+use crate::etf::spawn_with_large_stack;
 use crate::helper::HelperPool;
 use crate::plan::Plan;
 
@@ -70,10 +70,7 @@ pub fn instrument_all(
                     }
                 }
             };
-            std::thread::Builder::new()
-                .name(format!("rewrite-{n}"))
-                .stack_size(LARGE_STACK_BYTES)
-                .spawn_scoped(scope, worker)
+            spawn_with_large_stack(scope, format!("rewrite-{n}"), worker)
                 .expect("spawning a rewrite worker");
         }
     });

@@ -8,6 +8,7 @@
 
 pub mod atomic;
 pub mod batch;
+pub mod lock;
 pub mod report;
 
 use std::path::{Path, PathBuf};
@@ -279,7 +280,7 @@ fn instrument(
                 reason: "erl_abstract_code data is not {Forms, Options}".into(),
             })
         })?,
-        Backend::ElixirErl | Backend::Other(_) => {
+        Backend::ElixirErl | Backend::Other(_) | Backend::Encrypted(_) => {
             if info.backend == Backend::ElixirErl && !helper.has_elixir() {
                 return Err(RewriteError::Helper {
                     path: path.to_path_buf(),

@@ -144,9 +144,12 @@ pub fn render(checks: &[Check]) -> String {
     out
 }
 
+/// Runs a program of the toolchain in `/`: a VM started in the working directory would load
+/// modules from there first (`.` heads its code path).
 fn output_of(program: &str, args: &[&str]) -> Result<String, String> {
     let output = Command::new(program)
         .args(args)
+        .current_dir("/")
         .output()
         .map_err(|e| e.to_string())?;
     if !output.status.success() {
@@ -258,16 +261,8 @@ fn inspect_shared_object(bytes: &[u8]) -> Result<(), String> {
 }
 
 fn database(path: &Path) -> Check {
-    let Some(dir) = path.parent() else {
-        return Check::problem(
-            "database",
-            Status::Fail,
-            format!("{}: no directory", path.display()),
-            "set [runtime] db_path or $ELIXIR_SCOPE_DB to a file path",
-        );
-    };
     // The nearest directory that exists must let us create what is missing.
-    let existing = dir
+    let existing = path
         .ancestors()
         .find(|d| d.is_dir())
         .unwrap_or(Path::new("/"));
@@ -289,16 +284,23 @@ fn database(path: &Path) -> Check {
             format!("{} (created on the first recorded call)", path.display()),
         );
     }
-    match store::Store::open(path) {
-        Ok(store) => {
-            let runs = store.runs().map(|r| r.len()).unwrap_or(0);
-            Check::ok("database", format!("{} ({runs} runs)", path.display()))
+    match store::StoreReader::open(path).and_then(|store| store.runs()) {
+        Ok(runs) => {
+            let live = runs.iter().filter(|r| r.live).count();
+            Check::ok(
+                "database",
+                format!(
+                    "{} ({} runs, {live} recording now)",
+                    path.display(),
+                    runs.len()
+                ),
+            )
         }
         Err(e) => Check::problem(
             "database",
             Status::Warn,
             format!("{}: {e}", path.display()),
-            "stop the VM that is recording to query from the CLI, or query from its IEx",
+            "move the old recording away (or delete it); the next run records anew",
         ),
     }
 }

@@ -1,10 +1,12 @@
 //! `elixir-scope export [--db PATH] [--run N] --format chrome -o FILE.json`: a whole run for
 //! Perfetto or chrome://tracing, streamed (see `crate::export::chrome`).
 
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
+
+use beam_rewrite::rewrite::atomic::{Permissions, Replacement};
 
 use crate::export::chrome;
 use crate::query::text::{count, counted};
@@ -26,45 +28,71 @@ pub struct Args {
     /// The format to write.
     #[arg(long, value_enum, default_value_t = Format::Chrome)]
     pub format: Format,
-    /// The file to write (replaced atomically when complete).
+    /// The file to write (replaced atomically when complete; a symbolic link's target is
+    /// replaced; a pipe or character device such as /dev/stdout is written to directly).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
 }
 
-/// Writes the export; exits 1 when the recording cannot be read or the file written.
-pub fn run(args: &Args) -> ExitCode {
-    crate::query::report(export(args))
+/// A writer that counts the bytes written through it (the output may be a pipe, whose size
+/// the file system does not know).
+struct Counted<W> {
+    inner: W,
+    bytes: u64,
 }
 
-fn export(args: &Args) -> Result<String, QueryError> {
+impl<W> Counted<W> {
+    fn new(inner: W) -> Counted<W> {
+        Counted { inner, bytes: 0 }
+    }
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes the export; exits 1 when the recording cannot be read or the file written. The
+/// summary goes to stdout, or to stderr when the export itself went to a pipe or a device
+/// (`-o /dev/stdout`), so that it never mixes with the export.
+pub fn run(args: &Args) -> ExitCode {
+    match export(args) {
+        Ok((summary, true)) => {
+            eprintln!("{summary}");
+            ExitCode::SUCCESS
+        }
+        result => crate::query::report(result.map(|(summary, _)| summary)),
+    }
+}
+
+/// The summary, and whether the output was written through (a pipe or a device).
+fn export(args: &Args) -> Result<(String, bool), QueryError> {
     let started = Instant::now();
     let snap = args.source.snapshot()?;
     let write_error = |source: std::io::Error| QueryError::Write {
         path: args.output.clone(),
         source,
     };
-    let dir = args
-        .output
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), PathBuf::from);
-    let temp = tempfile::Builder::new()
-        .prefix(".elixir-scope-export-")
-        .tempfile_in(&dir)
-        .map_err(write_error)?;
-    let mut out = BufWriter::with_capacity(1 << 20, temp);
+    let output = Replacement::begin(&args.output, Permissions::OwnerOnly).map_err(write_error)?;
+    let mut out = BufWriter::with_capacity(1 << 20, Counted::new(output));
     let exported = match args.format {
         Format::Chrome => chrome::write(&snap, &mut out).map_err(|e| match e {
             chrome::ExportError::Io(source) => write_error(source),
             chrome::ExportError::Store(e) => QueryError::Store(e),
         })?,
     };
-    let temp = out.into_inner().map_err(|e| write_error(e.into_error()))?;
-    temp.as_file().sync_all().map_err(write_error)?;
-    temp.persist(&args.output)
-        .map_err(|e| write_error(e.error))?;
-    let bytes = std::fs::metadata(&args.output).map_or(0, |m| m.len());
-    Ok(format!(
+    let counted_output = out.into_inner().map_err(|e| write_error(e.into_error()))?;
+    let bytes = counted_output.bytes;
+    let through = counted_output.inner.writes_through();
+    counted_output.inner.commit().map_err(write_error)?;
+    let summary = format!(
         "{}: run {} as Chrome trace events: {} ({} raised) on {}, {} bytes, in {:.2}s",
         args.output.display(),
         snap.run().id,
@@ -73,5 +101,6 @@ fn export(args: &Args) -> Result<String, QueryError> {
         counted(exported.processes, "process", "processes"),
         count(bytes),
         started.elapsed().as_secs_f64()
-    ))
+    );
+    Ok((summary, through))
 }

@@ -2,15 +2,18 @@
 //! [--exclude PAT]... [--config FILE] [--no-cache] [--jobs N] [--dry-run] [--json]`: wrap the
 //! functions the planner picks (see `plan`) in compiled beams.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use beam_rewrite::discover;
 use beam_rewrite::helper::{HelperConfig, HelperPool, Launcher};
 use beam_rewrite::rewrite::batch::{self, BatchOptions};
+use beam_rewrite::rewrite::lock::{BuildLock, LockError};
 use beam_rewrite::rewrite::{FileReport, Outcome, Totals};
+use config::RedactFields;
 use indicatif::{ProgressBar, ProgressStyle};
 use planner::report::ModuleStatus;
 
@@ -49,11 +52,19 @@ pub struct Args {
 
 /// Rewrites the beams; exits non-zero if any failed (those are left untouched).
 pub fn run(args: &Args) -> ExitCode {
-    let started = Instant::now(); // the summary's time: planning, rewriting and the runtime
     let files = match discover::beam_files(&args.paths) {
         Ok(files) => files,
         Err(e) => return usage_error(&e),
     };
+    // One run at a time on these beams, from planning to the last write.
+    let _lock = match (!args.dry_run).then(|| lock_build(&files)).transpose() {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started = Instant::now(); // the summary's time: planning, the runtime and rewriting
     let jobs = job_count(args.jobs);
     let config = match configure(&args.plan) {
         Ok(config) => config,
@@ -86,30 +97,55 @@ pub fn run(args: &Args) -> ExitCode {
         jobs,
         dry_run: args.dry_run,
     };
+    let hidden = match &planned.hidden {
+        Ok(hidden) => {
+            if !hidden.unknown.is_empty() {
+                eprintln!(
+                    "note: the Inspect implementations of {} could not be run on a probe value; \
+                     their fields are recorded unless [capture] redact_keys names them",
+                    hidden.unknown.join(", ")
+                );
+            }
+            hidden.fields.clone()
+        }
+        Err(e) => {
+            eprintln!(
+                "warning: which struct fields the Inspect implementations hide could not be \
+                 found ({e}); those fields are recorded unless [capture] redact_keys names them"
+            );
+            RedactFields::new()
+        }
+    };
+    // The runtime first: rewritten beams call it, so if it cannot be installed, no beam may
+    // be rewritten (they would raise `undef`). Everything or nothing.
+    let runtime = if args.dry_run {
+        Vec::new()
+    } else {
+        install_runtime(&runtime_targets, &config, &hidden)
+    };
+    if runtime.iter().any(|install| install.error.is_some()) {
+        return runtime_failed(&runtime, args.json);
+    }
+    let (files, unanalyzed) = set_aside_unanalyzed(files, &planned.report);
     let bar = progress_bar(files.len());
     let reports = batch::instrument_all(&files, &plan, options, &helpers, &|report| {
         bar.set_message(report.module.clone().unwrap_or_default());
         bar.inc(1);
     });
     bar.finish_and_clear();
-    // The helpers stop (closing their input, waiting for them to end) while the runtime is
-    // installed.
+    // The helpers stop (closing their input, waiting for them to end) while the report is
+    // made and written.
     let helpers_started = helpers.started();
     let stopping = std::thread::spawn(move || drop(helpers));
     let reports = explain_unplanned(reports, &planned.report);
+    let reports = merge_by_path(reports, unanalyzed);
     let title = format!(
         "elixir-scope instrument{} (strategy {}, apps {})",
         if args.dry_run { " (dry run)" } else { "" },
         planned.report.strategy,
         planned.report.apps
     );
-    let runtime = if args.dry_run {
-        Vec::new()
-    } else {
-        install_runtime(&runtime_targets, &config)
-    };
-    let _ = stopping.join();
-    finish(
+    let status = finish(
         &title,
         &reports,
         &runtime,
@@ -117,7 +153,43 @@ pub fn run(args: &Args) -> ExitCode {
         helpers_started,
         args.json,
         args.dry_run,
-    )
+    );
+    let _ = stopping.join();
+    status
+}
+
+/// Locks the directories of `files` against other `instrument` and `restore` runs, saying on
+/// stderr when it has to wait, and removes the temporary files killed runs left there.
+pub fn lock_build(files: &[PathBuf]) -> Result<BuildLock, LockError> {
+    let lock = BuildLock::acquire(files, |dir| {
+        eprintln!(
+            "waiting for another elixir-scope run on {} to finish...",
+            dir.display()
+        )
+    })?;
+    match lock.leftovers_removed() {
+        0 => {}
+        1 => eprintln!("removed 1 temporary file that an interrupted run left"),
+        n => eprintln!("removed {n} temporary files that interrupted runs left"),
+    }
+    Ok(lock)
+}
+
+/// Reports a runtime that could not be installed (before any beam was touched); exit status 1.
+fn runtime_failed(runtime: &[RuntimeInstall], json: bool) -> ExitCode {
+    const NOTHING_DONE: &str = "the runtime could not be installed, so no beam was rewritten";
+    let text = if json {
+        let document = serde_json::json!({ "error": NOTHING_DONE, "runtime": runtime });
+        format!("{document}\n")
+    } else {
+        format!(
+            "elixir-scope instrument: {NOTHING_DONE}\n{}",
+            render_runtime(runtime)
+        )
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    eprintln!("error: {NOTHING_DONE}");
+    ExitCode::FAILURE
 }
 
 /// What happened to the runtime in one directory.
@@ -131,12 +203,17 @@ pub struct RuntimeInstall {
     pub error: Option<String>,
 }
 
-/// Installs the runtime, with the settings of `config`, into every target directory.
-fn install_runtime(targets: &[PathBuf], config: &config::Config) -> Vec<RuntimeInstall> {
+/// Installs the runtime, with the settings of `config` and the struct fields to redact, into
+/// every target directory.
+fn install_runtime(
+    targets: &[PathBuf],
+    config: &config::Config,
+    hidden: &RedactFields,
+) -> Vec<RuntimeInstall> {
     let root = std::env::current_dir().map(|cwd| config.project_root(&cwd));
     let settings = config
         .runtime
-        .to_settings(&config.capture.defaults, root.ok().as_deref());
+        .to_settings(&config.capture, hidden, root.ok().as_deref());
     targets
         .iter()
         .map(|dir| {
@@ -160,6 +237,49 @@ fn install_runtime(targets: &[PathBuf], config: &config::Config) -> Vec<RuntimeI
             }
         })
         .collect()
+}
+
+/// Sets aside the beams the planner could not read or analyze: each is a failure of this run
+/// (never "not selected by the plan"), and the rewriter leaves it as it is (a beam rewritten
+/// before keeps its code: putting its original back would silently stop recording it).
+fn set_aside_unanalyzed(
+    files: Vec<PathBuf>,
+    plan: &planner::PlanReport,
+) -> (Vec<PathBuf>, Vec<FileReport>) {
+    let failed: BTreeMap<&Path, (&str, &str)> = plan
+        .modules
+        .iter()
+        .filter_map(|m| match &m.status {
+            ModuleStatus::Failed { error } => {
+                Some((m.path.as_path(), (m.module.as_str(), error.as_str())))
+            }
+            _ => None,
+        })
+        .collect();
+    let (rest, set_aside): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .into_iter()
+        .partition(|path| !failed.contains_key(path.as_path()));
+    let reports = set_aside
+        .into_iter()
+        .map(|path| {
+            let (module, error) = failed[path.as_path()];
+            FileReport {
+                outcome: Outcome::Failed {
+                    error: format!("{error} (the planner could not analyze it; left as it is)"),
+                },
+                module: Some(module.to_string()),
+                path,
+            }
+        })
+        .collect();
+    (rest, reports)
+}
+
+/// The reports of both lists, sorted by path (the order `discover::beam_files` gives).
+fn merge_by_path(mut reports: Vec<FileReport>, more: Vec<FileReport>) -> Vec<FileReport> {
+    reports.extend(more);
+    reports.sort_by(|a, b| a.path.cmp(&b.path));
+    reports
 }
 
 /// Files skipped as "not selected by the plan" say why when the planner left their whole
@@ -230,18 +350,7 @@ pub fn finish(
         });
         format!("{document}\n")
     } else {
-        let mut text = render(title, &totals, reports, elapsed);
-        for install in runtime {
-            text.push_str(&format!(
-                "  runtime   {} in {}\n",
-                install.outcome,
-                install.dir.display()
-            ));
-            if let Some(error) = &install.error {
-                text.push_str(&format!("    {}\n", error.replace('\n', "\n      ")));
-            }
-        }
-        text
+        render(title, &totals, reports, elapsed) + &render_runtime(runtime)
     };
     let mut stdout = std::io::stdout().lock();
     if stdout
@@ -267,6 +376,22 @@ pub fn finish(
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// The runtime's lines of the text summary.
+fn render_runtime(runtime: &[RuntimeInstall]) -> String {
+    let mut text = String::new();
+    for install in runtime {
+        text.push_str(&format!(
+            "  runtime   {} in {}\n",
+            install.outcome,
+            install.dir.display()
+        ));
+        if let Some(error) = &install.error {
+            text.push_str(&format!("    {}\n", error.replace('\n', "\n      ")));
+        }
+    }
+    text
 }
 
 /// The text summary.

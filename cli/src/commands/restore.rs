@@ -7,7 +7,7 @@ use std::time::Instant;
 use beam_rewrite::discover;
 use beam_rewrite::rewrite::restore_file;
 
-use super::instrument::{finish, progress_bar};
+use super::instrument::{finish, lock_build, progress_bar};
 
 /// Arguments of `restore`.
 #[derive(Debug, clap::Args)]
@@ -30,6 +30,13 @@ pub fn run(args: &Args) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
+        }
+    };
+    let _lock = match (!args.dry_run).then(|| lock_build(&files)).transpose() {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
         }
     };
     let started = Instant::now();

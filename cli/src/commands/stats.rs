@@ -88,8 +88,10 @@ fn runs_table(runs: &[(&Run, RunCounts)]) -> Vec<String> {
         "RUN".to_string(),
         "STARTED".into(),
         "NODE".into(),
+        "STATE".into(),
         "CALLS".into(),
         "EXCEPTIONS".into(),
+        "DROPPED".into(),
         "ENDED".into(),
     ]];
     for (run, counts) in runs {
@@ -97,12 +99,14 @@ fn runs_table(runs: &[(&Run, RunCounts)]) -> Vec<String> {
             run.id.to_string(),
             date_time(run.info.started_unix_ns),
             run.info.node.clone(),
+            run.state().to_string(),
             count(counts.calls),
             count(counts.exceptions),
+            count(run.counters.lost()),
             ended(run),
         ]);
     }
-    let mut widths = [0usize; 6];
+    let mut widths = [0usize; 8];
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -127,17 +131,19 @@ fn runs_table(runs: &[(&Run, RunCounts)]) -> Vec<String> {
         .collect()
 }
 
-/// How a run ended: `after 2.1s: 2,406 events captured, 0 dropped`, or that it did not stop
-/// normally (still running, killed or crashed).
+/// How a run ended: `after 2.1s: 2,406 events captured`, or how it stands (recording, or
+/// stopped without a summary: killed or crashed), with what it captured so far.
 fn ended(run: &Run) -> String {
-    match &run.summary {
-        Some(s) => format!(
-            "after {}: {} events captured, {} dropped",
-            duration(s.ended_unix_ns.saturating_sub(run.info.started_unix_ns)),
-            count(s.captured),
-            count(s.dropped)
+    let captured = count(run.counters.captured);
+    match (&run.summary, run.live) {
+        (Some(s), _) => format!(
+            "after {}: {captured} events captured",
+            duration(s.ended_unix_ns.saturating_sub(run.info.started_unix_ns))
         ),
-        None => "no normal stop recorded (still running, or killed)".to_string(),
+        (None, true) => format!("recording: {captured} events captured so far"),
+        (None, false) => format!(
+            "no normal stop recorded (killed?): {captured} events captured by its last seal"
+        ),
     }
 }
 
@@ -161,12 +167,14 @@ fn to_json(
                 "exceptions": c.exceptions,
                 "processes": c.processes,
                 "tail_calls": c.tail_calls,
-                "summary": run.summary.map(|s| json!({
-                    "ended": crate::query::text::rfc3339(s.ended_unix_ns),
-                    "captured": s.captured,
-                    "dropped": s.dropped,
-                    "stored": s.stored,
-                })),
+                "state": run.state(),
+                "counters": {
+                    "captured": run.counters.captured,
+                    "dropped": run.counters.dropped,
+                    "stored": run.counters.stored,
+                    "write_failed": run.counters.write_failed,
+                },
+                "ended": run.summary.map(|s| crate::query::text::rfc3339(s.ended_unix_ns)),
             })
         })
         .collect();

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use store::TreeLimits;
 
+use crate::query::filter::at_least_one;
 use crate::query::{db, json, tree, QueryError, Source};
 
 /// Arguments of `trace`.
@@ -19,11 +20,13 @@ pub struct Args {
     /// Levels shown below the call; deeper calls are folded into a count.
     #[arg(long, value_name = "D", default_value_t = TreeLimits::DEFAULT.depth)]
     pub depth: u32,
-    /// Children shown per call; the middle of longer lists is folded into a count.
-    #[arg(long, value_name = "C", default_value_t = TreeLimits::DEFAULT.children)]
+    /// Children shown per call (at least 1); the middle of longer lists is folded into a count.
+    #[arg(long, value_name = "C", default_value_t = TreeLimits::DEFAULT.children,
+          value_parser = at_least_one)]
     pub children: usize,
-    /// Calls shown in all, handed out level by level.
-    #[arg(long, value_name = "N", default_value_t = TreeLimits::DEFAULT.calls)]
+    /// Calls shown in all (at least 1), handed out level by level.
+    #[arg(long, value_name = "N", default_value_t = TreeLimits::DEFAULT.calls,
+          value_parser = at_least_one)]
     pub calls: usize,
     /// Print the tree as JSON: its lines in order, each a call or a fold with its depth.
     #[arg(long)]
@@ -40,15 +43,11 @@ fn show(args: &Args) -> Result<String, QueryError> {
     db::call(&snap, args.call)?;
     let limits = TreeLimits {
         depth: args.depth,
-        children: args.children.max(1),
-        calls: args.calls.max(1),
+        children: args.children,
+        calls: args.calls,
     };
     let Some(tree) = snap.tree(args.call, &limits)? else {
-        return Err(QueryError::NoSuchCall {
-            id: args.call,
-            run: snap.run().id,
-            last: 0,
-        });
+        return Err(db::no_such_call(&snap, args.call)?);
     };
     if args.json {
         return Ok(json::tree_json(&tree, &snap).to_string());

@@ -1,5 +1,5 @@
 //! Finding and opening the recording the runtime wrote: `--db`, else the `runtime.db_path` of
-//! `elixir_scope.toml`, else `$ELIXIR_SCOPE_DB`, else `.elixir_scope/trace.redb` in the project
+//! `elixir_scope.toml`, else `$ELIXIR_SCOPE_DB`, else `.elixir_scope` in the project
 //! root (the directory of `elixir_scope.toml`, else the working directory). That is the
 //! runtime's own order: the file's setting and the project root reach it through the settings
 //! `instrument` installs (see `bundle`), so a VM whose working directory moves (Common Test's
@@ -21,9 +21,9 @@ pub fn default_path(config: &config::Config, cwd: &Path) -> PathBuf {
 /// What the query commands share: where the database is and which run to read.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Source {
-    /// The recording [default: runtime.db_path of elixir_scope.toml, else $ELIXIR_SCOPE_DB,
-    /// else .elixir_scope/trace.redb in the project (the directory of elixir_scope.toml, else
-    /// the working directory)].
+    /// The recording: a store directory [default: runtime.db_path of elixir_scope.toml, else
+    /// $ELIXIR_SCOPE_DB, else .elixir_scope in the project (the directory of
+    /// elixir_scope.toml, else the working directory)].
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// Which run to read (1 is the first VM start recorded) [default: the latest].
@@ -60,6 +60,14 @@ pub enum QueryError {
         run: u64,
         /// The highest id stored.
         last: u64,
+    },
+    /// A call id asked of a run that recorded no calls at all.
+    #[error("run {run} has no call {id}: it recorded no calls")]
+    EmptyRun {
+        /// The id asked for.
+        id: u64,
+        /// The run.
+        run: u64,
     },
     /// A process the run did not record.
     #[error("run {run} recorded no process {pid}")]
@@ -110,9 +118,10 @@ impl Source {
     }
 }
 
-/// Opens an existing recording read-only: any number of commands read it at once.
+/// Opens an existing recording for reading: any number of commands read it at once, while
+/// VMs record into it.
 pub fn open(path: &Path) -> Result<StoreReader, QueryError> {
-    if !path.is_file() {
+    if !path.exists() {
         return Err(QueryError::NoDatabase(path.to_path_buf()));
     }
     Ok(StoreReader::open(path)?)
@@ -122,12 +131,17 @@ pub fn open(path: &Path) -> Result<StoreReader, QueryError> {
 pub fn call(snap: &Snapshot, id: u64) -> Result<store::Call, QueryError> {
     match snap.call(id)? {
         Some(call) => Ok(call),
-        None => Err(QueryError::NoSuchCall {
-            id,
-            run: snap.run().id,
-            last: last_id(snap)?,
-        }),
+        None => Err(no_such_call(snap, id)?),
     }
+}
+
+/// The error for a call `id` the snapshot's run does not hold, naming the ids it does.
+pub fn no_such_call(snap: &Snapshot, id: u64) -> Result<QueryError, QueryError> {
+    let run = snap.run().id;
+    Ok(match last_id(snap)? {
+        0 => QueryError::EmptyRun { id, run },
+        last => QueryError::NoSuchCall { id, run, last },
+    })
 }
 
 fn last_id(snap: &Snapshot) -> Result<u64, QueryError> {

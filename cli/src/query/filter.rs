@@ -31,8 +31,8 @@ pub struct Filters {
     /// Only calls that raised.
     #[arg(long)]
     pub exceptions: bool,
-    /// At most this many calls, newest first.
-    #[arg(long, value_name = "N", default_value_t = 20)]
+    /// At most this many calls, newest first (at least 1).
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = at_least_one)]
     pub limit: usize,
 }
 
@@ -63,9 +63,18 @@ impl Filters {
                 .map(|t| time(info, t, "--until"))
                 .transpose()?,
             exceptions_only: self.exceptions,
-            limit: self.limit.max(1),
+            limit: self.limit,
             scan_limit: 0,
         })
+    }
+}
+
+/// A count that must be at least 1 (`--limit 0` asks for nothing, which is surely a mistake).
+pub fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -5,15 +5,28 @@
 //! at most `ring_bytes` (their estimated size, slot included); between the ring and the store at
 //! most `channel_batches + 2` batches of at most `batch_bytes` exist (the channel, the one the
 //! collector fills, the one the writer writes). With the defaults that is 16 MiB of slots +
-//! 32 MiB + 6 × 4 MiB. The store adds its page cache (`cache_bytes`, 64 MiB by default).
+//! 32 MiB + 6 × 4 MiB. The writer adds the calls waiting for their ends (two blocks), the
+//! segment being filled (about a checkpoint's worth, compressed) and, while the disk refuses
+//! writes, at most `store::writer::MAX_UNSEALED_BYTES` (64 MiB) of it.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use store::Retention;
 
-use crate::encoder::Caps;
+use crate::encoder::{Caps, Redaction};
 use crate::ring::DropPolicy;
+
+/// What the hot path does when the ring has no room for an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overflow {
+    /// Drop it and count it: the caller never waits.
+    #[default]
+    Drop,
+    /// Tell the caller ([`crate::recorder::Recorded::Full`]), which waits and tries again:
+    /// nothing is lost, the recorded code slows down to what the drain takes.
+    Block,
+}
 
 /// Default ring capacity in events (all shards together).
 pub const DEFAULT_RING_CAPACITY: usize = 1 << 17;
@@ -23,8 +36,10 @@ pub const DEFAULT_RING_BYTES: usize = 32 << 20;
 pub const DEFAULT_BATCH_EVENTS: usize = 8192;
 /// Default largest batch, in estimated bytes.
 pub const DEFAULT_BATCH_BYTES: usize = 4 << 20;
-/// Default number of batches the channel to the writer holds.
-pub const DEFAULT_CHANNEL_BATCHES: usize = 4;
+/// Default number of batches the channel to the writer holds: while the writer falls behind
+/// in a burst, the collector keeps emptying the ring into them (memory taken only while it
+/// lags, unlike the ring's slots), so the ring does not fill and drop.
+pub const DEFAULT_CHANNEL_BATCHES: usize = 32;
 /// Default longest time an event waits in a partial batch before it is written (it is then
 /// queryable): well under the 100 ms the runtime promises.
 pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_millis(20);
@@ -44,8 +59,13 @@ pub struct Config {
     pub ring_bytes: usize,
     /// What a full ring drops.
     pub drop_policy: DropPolicy,
+    /// Whether the hot path drops what does not fit, or asks the caller to wait (under
+    /// drop-newest; drop-oldest always makes room).
+    pub overflow: Overflow,
     /// The term encoder's caps.
     pub caps: Caps,
+    /// What the encoder redacts by name (keys, struct fields).
+    pub redaction: Redaction,
     /// Largest batch in events.
     pub batch_events: usize,
     /// Largest batch in estimated bytes.
@@ -58,8 +78,9 @@ pub struct Config {
     pub checkpoint_interval: Duration,
     /// The store's retention cap.
     pub retention: Retention,
-    /// redb's page cache (memory the store may use besides the events in flight).
-    pub cache_bytes: usize,
+    /// The most bytes of blocks the writer holds while the store refuses writes (a full
+    /// disk); past it the oldest are given up and counted as `write_failed`.
+    pub unsealed_bytes: usize,
 }
 
 impl Config {
@@ -71,14 +92,16 @@ impl Config {
             ring_capacity: DEFAULT_RING_CAPACITY,
             ring_bytes: DEFAULT_RING_BYTES,
             drop_policy: DropPolicy::default(),
+            overflow: Overflow::default(),
             caps: Caps::default(),
+            redaction: Redaction::default(),
             batch_events: DEFAULT_BATCH_EVENTS,
             batch_bytes: DEFAULT_BATCH_BYTES,
             channel_batches: DEFAULT_CHANNEL_BATCHES,
             commit_interval: DEFAULT_COMMIT_INTERVAL,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
             retention: Retention::default(),
-            cache_bytes: store::DEFAULT_CACHE_BYTES,
+            unsealed_bytes: store::writer::MAX_UNSEALED_BYTES,
         }
     }
 
@@ -99,5 +122,6 @@ impl Config {
         self.ring_capacity * std::mem::size_of::<store::Event>()
             + self.ring_bytes
             + (self.channel_batches + 2) * self.batch_bytes
+            + self.unsealed_bytes
     }
 }

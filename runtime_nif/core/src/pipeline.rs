@@ -1,19 +1,23 @@
 //! The drain: a collector thread empties the ring into batches and sends them through a bounded
-//! crossbeam channel to a writer thread, which writes them into the store.
+//! crossbeam channel to a writer thread, which turns them into blocks and seals them into the
+//! store; a maintenance thread compacts the run's segments and applies the store's cap.
 //!
 //! ```text
-//! schedulers ──push──> ring shards ──collector──> channel (bounded) ──writer──> redb
+//! schedulers ──push──> ring shards ──collector──> channel (bounded) ──writer──> blocks
+//!                                                   every checkpoint: seal ──> segment file
+//!                                                                 └──> maintenance thread
 //! ```
 //!
 //! The collector sends a batch when it is full (`batch_events` or `batch_bytes`) or when its
-//! oldest event has waited `commit_interval`; the writer commits each write fast
-//! (`Durability::None`) and durably every `checkpoint_interval`. When the writer falls behind,
-//! the channel fills, the collector waits, the ring fills, and the ring's policy drops events:
-//! the hot path never waits.
+//! oldest event has waited `commit_interval`; the writer seals a segment every
+//! `checkpoint_interval` when it took events since the last one (readers in any process see
+//! them then; a crash loses at most that interval). When the writer falls behind, the channel
+//! fills, the collector waits, the ring fills, and the ring's policy drops events: the hot path
+//! never waits.
 //!
 //! `flush` asks the collector to drain each shard up to the events it had accepted when the
-//! request arrived, then the writer to commit durably; it returns once that commit is done.
-//! `stop` drains everything, commits durably, records the run's summary and ends both threads.
+//! request arrived, then the writer to seal; it returns once the segment is written.
+//! `stop` drains everything, seals, records the run's summary and ends the threads.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,7 +25,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
-use store::{Commit, Event, RunInfo, RunSummary, RunWriter, Store};
+use store::{Event, Maintenance, RunInfo, RunWriter, Store, StoreReader};
 
 use crate::clock;
 use crate::config::Config;
@@ -37,9 +41,9 @@ pub struct Stats {
     pub dropped: u64,
     /// Events waiting in the ring.
     pub in_ring: u64,
-    /// Events written to the store (queryable).
+    /// Events written to the store: in sealed segments, queryable by every process and on disk.
     pub stored: u64,
-    /// Stored events that are also on disk (covered by a durable commit).
+    /// The same as `stored` (every seal is durable); kept for the callers that read it.
     pub durable: u64,
     /// Events lost because a write failed.
     pub write_failed: u64,
@@ -66,9 +70,14 @@ enum ToWriter {
 #[derive(Default)]
 struct Shared {
     stored: AtomicU64,
-    durable: AtomicU64,
     write_failed: AtomicU64,
     last_error: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn error(&self, text: String) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);
+    }
 }
 
 /// A running drain for one run.
@@ -78,6 +87,7 @@ pub struct Pipeline {
     control: Sender<Control>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     store: Store,
+    reader: StoreReader,
     run: u64,
     memory_bound: usize,
 }
@@ -86,9 +96,11 @@ impl Pipeline {
     /// Opens the store, registers a new run and starts the drain threads.
     pub fn start(config: Config, info: &RunInfo) -> Result<Pipeline, RuntimeError> {
         let config = config.normalized();
-        let store = Store::open_with_cache(&config.db_path, config.cache_bytes)?;
-        let writer = store.begin_run(info, config.retention)?;
+        let store = Store::open(&config.db_path)?;
+        let mut writer = store.begin_run(info)?;
+        writer.hold_at_most(config.unsealed_bytes);
         let run = writer.run();
+        let maintenance = writer.maintenance(config.retention);
         let recorder = Arc::new(Recorder::new(&config));
         let shared = Arc::new(Shared::default());
         let (control, control_rx) = bounded(16);
@@ -100,25 +112,34 @@ impl Pipeline {
                 Collector::new(recorder, config, to_writer).run(control_rx)
             })?
         };
-        let writer = {
+        let (sealed, to_maintain) = bounded(1);
+        let maintainer = {
+            let shared = shared.clone();
+            spawn("es_maintenance", move || {
+                maintain(maintenance, to_maintain, shared)
+            })
+        };
+        let writer = maintainer.and_then(|maintainer| {
             let recorder = recorder.clone();
             let shared = shared.clone();
             let interval = config.checkpoint_interval;
-            spawn("es_writer", move || {
+            let writer = spawn("es_writer", move || {
                 Writer {
-                    writer,
+                    writer: Some(writer),
                     recorder,
                     shared,
                     interval,
                     dirty: false,
+                    sealed,
                 }
                 .run(from_collector)
-            })
-        };
-        let writer = match writer {
-            Ok(w) => w,
+            })?;
+            Ok([maintainer, writer])
+        });
+        let [maintainer, writer] = match writer {
+            Ok(threads) => threads,
             Err(e) => {
-                // The collector exits once its channels close.
+                // The collector (and the maintenance thread) exit once their channels close.
                 drop(control);
                 let _ = collector.join();
                 return Err(e);
@@ -128,7 +149,8 @@ impl Pipeline {
             recorder,
             shared,
             control,
-            threads: Mutex::new(vec![collector, writer]),
+            threads: Mutex::new(vec![collector, writer, maintainer]),
+            reader: store.reader(),
             store,
             run,
             memory_bound: config.memory_bound(),
@@ -145,9 +167,15 @@ impl Pipeline {
         &self.recorder
     }
 
-    /// The store, for queries.
+    /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The store for queries: one reader, so that it keeps what it opened from one query to
+    /// the next (IEx asks many).
+    pub fn reader(&self) -> &StoreReader {
+        &self.reader
     }
 
     /// The run being recorded.
@@ -163,7 +191,7 @@ impl Pipeline {
             dropped: counts.dropped,
             in_ring: counts.in_ring,
             stored: self.shared.stored.load(Ordering::Acquire),
-            durable: self.shared.durable.load(Ordering::Acquire),
+            durable: self.shared.stored.load(Ordering::Acquire),
             write_failed: self.shared.write_failed.load(Ordering::Relaxed),
             last_error: self
                 .shared
@@ -175,7 +203,8 @@ impl Pipeline {
         }
     }
 
-    /// Returns once every event accepted before the call is stored and on disk.
+    /// Returns once every event accepted before the call is in a sealed segment (readable by
+    /// every process, and on disk).
     pub fn flush(&self, timeout: Duration) -> Result<(), RuntimeError> {
         self.request(Control::Flush, timeout)
     }
@@ -183,6 +212,8 @@ impl Pipeline {
     /// Drains everything, commits, records the run's summary and ends the threads.
     /// Later calls (and flushes) return [`RuntimeError::Stopped`].
     pub fn stop(&self, timeout: Duration) -> Result<(), RuntimeError> {
+        // Nobody may wait for room in a ring the drain stops emptying.
+        self.recorder.stop_blocking();
         let result = self.request(Control::Stop, timeout);
         if result.is_ok() {
             let threads =
@@ -369,46 +400,39 @@ impl Collector {
     }
 }
 
-/// Writes batches into the store.
+/// Compacts and caps the store after each seal (one request at a time: a seal that finds a
+/// pass already asked for does not ask again).
+fn maintain(maintenance: Maintenance, sealed: Receiver<()>, shared: Arc<Shared>) {
+    // Compaction is background work: it yields the CPU to the schedulers and the drain.
+    crate::thread::lower_priority();
+    while sealed.recv().is_ok() {
+        if let Err(e) = maintenance.run() {
+            shared.error(format!("maintaining the store: {e}"));
+        }
+    }
+}
+
+/// Turns batches into blocks, and seals them.
 struct Writer {
-    writer: RunWriter,
+    /// `None` once the run is finished.
+    writer: Option<RunWriter>,
     recorder: Arc<Recorder>,
     shared: Arc<Shared>,
     interval: Duration,
+    /// Whether events came since the last seal.
     dirty: bool,
+    sealed: Sender<()>,
 }
-
-/// Batches merged into one transaction when several wait.
-const MAX_MERGED_BATCHES: usize = 4;
 
 impl Writer {
     fn run(mut self, input: Receiver<ToWriter>) {
-        let mut next_checkpoint = Instant::now() + self.interval;
-        let mut pending: Option<ToWriter> = None;
+        let mut next_seal = Instant::now() + self.interval;
         loop {
-            let message = match pending.take() {
-                Some(m) => Ok(m),
-                None => {
-                    input.recv_timeout(next_checkpoint.saturating_duration_since(Instant::now()))
-                }
-            };
-            match message {
-                Ok(ToWriter::Batch(mut events)) => {
-                    for _ in 1..MAX_MERGED_BATCHES {
-                        match input.try_recv() {
-                            Ok(ToWriter::Batch(more)) => events.extend(more),
-                            Ok(other) => {
-                                pending = Some(other);
-                                break;
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                    self.write(&events, Commit::Fast);
-                }
+            match input.recv_timeout(next_seal.saturating_duration_since(Instant::now())) {
+                Ok(ToWriter::Batch(events)) => self.write(events),
                 Ok(ToWriter::Flush(reply)) => {
-                    let _ = reply.send(self.checkpoint());
-                    next_checkpoint = Instant::now() + self.interval;
+                    let _ = reply.send(self.seal());
+                    next_seal = Instant::now() + self.interval;
                 }
                 Ok(ToWriter::Stop(reply)) => {
                     let _ = reply.send(self.finish());
@@ -420,68 +444,79 @@ impl Writer {
                     return;
                 }
             }
-            if Instant::now() >= next_checkpoint {
+            if Instant::now() >= next_seal {
                 if self.dirty {
-                    let _ = self.checkpoint();
+                    let _ = self.seal();
                 }
-                next_checkpoint = Instant::now() + self.interval;
+                next_seal = Instant::now() + self.interval;
             }
         }
     }
 
-    fn write(&mut self, events: &[Event], commit: Commit) {
+    fn write(&mut self, events: Vec<Event>) {
+        let Some(writer) = self.writer.as_mut() else {
+            return;
+        };
         let n = events.len() as u64;
-        match self.writer.write(events, self.recorder.atoms(), commit) {
-            Ok(_) => {
-                self.shared.stored.fetch_add(n, Ordering::AcqRel);
-                self.dirty = true;
-            }
+        match writer.write(events, self.recorder.atoms()) {
+            Ok(()) => self.dirty = true,
             Err(e) => {
                 self.shared.write_failed.fetch_add(n, Ordering::Relaxed);
-                *self
-                    .shared
-                    .last_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                self.shared.error(e.to_string());
             }
         }
     }
 
-    /// A durable commit covering everything stored so far.
-    fn checkpoint(&mut self) -> Result<(), RuntimeError> {
-        let stored = self.shared.stored.load(Ordering::Acquire);
-        match self
-            .writer
-            .write(&[], self.recorder.atoms(), Commit::Durable)
-        {
-            Ok(_) => {
-                self.shared.durable.store(stored, Ordering::Release);
+    /// Seals what was written since the last seal.
+    fn seal(&mut self) -> Result<(), RuntimeError> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Err(RuntimeError::Stopped);
+        };
+        let counts = self.recorder.counts();
+        let sealed = writer.seal(self.recorder.captured(&counts), counts.dropped);
+        let counters = writer.counters();
+        self.shared.stored.store(counters.stored, Ordering::Release);
+        self.shared
+            .write_failed
+            .fetch_max(counters.write_failed, Ordering::Relaxed);
+        match sealed {
+            Ok(report) => {
                 self.dirty = false;
+                if report.segment.is_some() {
+                    let _ = self.sealed.try_send(());
+                }
                 Ok(())
             }
             Err(e) => {
                 let text = e.to_string();
-                *self
-                    .shared
-                    .last_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = Some(text.clone());
+                self.shared.error(text.clone());
                 Err(RuntimeError::Write(text))
             }
         }
     }
 
     fn finish(&mut self) -> Result<(), RuntimeError> {
-        self.checkpoint()?;
-        let counts = self.recorder.counts();
-        let summary = RunSummary {
-            ended_unix_ns: clock::unix_ns(),
-            captured: self.recorder.captured(&counts),
-            dropped: counts.dropped,
-            stored: self.shared.stored.load(Ordering::Acquire),
+        let Some(writer) = self.writer.take() else {
+            return Err(RuntimeError::Stopped);
         };
-        self.writer
-            .finish(&summary)
-            .map_err(|e| RuntimeError::Write(e.to_string()))
+        let counts = self.recorder.counts();
+        let before = writer.counters();
+        let finished = writer.finish(
+            self.recorder.captured(&counts),
+            counts.dropped,
+            clock::unix_ns(),
+        );
+        match finished {
+            Ok(counters) => {
+                self.shared.stored.store(counters.stored, Ordering::Release);
+                Ok(())
+            }
+            Err(e) => {
+                self.shared.stored.store(before.stored, Ordering::Release);
+                let text = e.to_string();
+                self.shared.error(text.clone());
+                Err(RuntimeError::Write(text))
+            }
+        }
     }
 }

@@ -14,6 +14,17 @@ thread_local! {
 
 static NEXT_OTHER: AtomicUsize = AtomicUsize::new(0);
 
+/// Lowers this thread's scheduling priority (Linux nice 10, for this thread only): for
+/// background work that must not take the CPU from the VM's schedulers or the drain. Best
+/// effort: a system that refuses leaves the priority as it was.
+pub fn lower_priority() {
+    // SAFETY: gettid and setpriority take and return plain integers.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+    }
+}
+
 /// The scheduler id of this thread (0 when it is not a normal scheduler).
 pub fn scheduler_id() -> u16 {
     identity().0

@@ -97,7 +97,10 @@ fn flush_returns_once_everything_recorded_before_it_is_stored() {
     assert!(pipeline.flush(TIMEOUT).is_err(), "stopped");
     let runs = pipeline.store().runs().unwrap();
     let summary = runs.last().unwrap().summary.unwrap();
-    assert_eq!((summary.captured, summary.stored), (20_000, 20_000));
+    assert_eq!(
+        (summary.counters.captured, summary.counters.stored),
+        (20_000, 20_000)
+    );
 }
 
 #[test]
@@ -179,4 +182,139 @@ fn a_flood_is_dropped_and_counted_while_memory_stays_bounded() {
         );
         pipeline.stop(TIMEOUT).unwrap();
     }
+}
+
+/// A tmpfs of `size` mounted for the test and unmounted when dropped (mounting needs root, as
+/// the test command runs on CI; elsewhere the test says so and does not run).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Records `n` calls whose arguments do not compress away.
+fn calls_with_bulk(pipeline: &Pipeline, n: u64) {
+    let rec = pipeline.recorder();
+    rec.atoms().ensure(64, || Some("m".into()));
+    rec.atoms().ensure(128, || Some("f".into()));
+    for _ in 0..n {
+        let id = rec.next_call_id();
+        let mut args = vec![131, 109, 0, 0, 0, 200];
+        let mut x = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..200 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            args.push(x as u8);
+        }
+        let time = runtime_core::clock::monotonic_ns();
+        rec.record(Event {
+            call_id: id,
+            time,
+            scheduler: 0,
+            kind: EventKind::Enter(Enter {
+                parent: None,
+                pid: 1,
+                module: 64,
+                function: 128,
+                arity: 1,
+                args: args.into(),
+                process: None,
+                client: None,
+            }),
+        });
+        rec.record(Event {
+            call_id: id,
+            time: time + 1,
+            scheduler: 0,
+            kind: EventKind::End(End {
+                outcome: Outcome::Return,
+                tail_calls: 0,
+                value: vec![131, 97, 1].into(),
+            }),
+        });
+    }
+}
+
+#[test]
+fn a_full_disk_loses_counted_events_and_recording_resumes_when_space_returns() {
+    let Some(disk) = SmallDisk::mount("8m") else {
+        eprintln!("not run: mounting a small tmpfs needs root");
+        return;
+    };
+    let mut config = Config::new(disk.path().join("store"));
+    config.checkpoint_interval = Duration::from_millis(50);
+    config.unsealed_bytes = 512 << 10;
+    let pipeline = Pipeline::start(config, &info()).unwrap();
+    // Fill the disk.
+    let filler = disk.path().join("filler");
+    let _ = std::fs::write(&filler, vec![0u8; 8 << 20]);
+    calls_with_bulk(&pipeline, 20_000);
+    let err = pipeline.flush(TIMEOUT).unwrap_err();
+    assert!(err.to_string().contains("space"), "{err}");
+    let full = pipeline.stats();
+    assert!(
+        full.write_failed > 0,
+        "past the limit, held events are given up: {full:?}"
+    );
+    assert!(
+        full.last_error.as_deref().unwrap_or("").contains("space"),
+        "{full:?}"
+    );
+    // Space returns: what is held and what comes next is stored; nothing is half written.
+    std::fs::remove_file(&filler).unwrap();
+    calls_with_bulk(&pipeline, 1_000);
+    pipeline.flush(TIMEOUT).unwrap();
+    let s = pipeline.stats();
+    assert_eq!(s.dropped, 0, "{s:?}");
+    assert_eq!(
+        s.captured,
+        s.stored + s.write_failed,
+        "every event is accounted for: {s:?}"
+    );
+    assert!(s.stored >= 2_000, "{s:?}");
+    let snap = pipeline.store().snapshot(None).unwrap();
+    // Every stored call has its end; a few ends stored as late ends may belong to calls whose
+    // block was given up.
+    let stored_calls = snap.call_count().unwrap();
+    assert!(
+        (0..=16).contains(&(s.stored - 2 * stored_calls)),
+        "{stored_calls} calls for {s:?}"
+    );
+    let newest = snap.calls(&CallFilter::default()).unwrap();
+    assert_eq!(
+        newest[0].id, 21_000,
+        "the calls made after the disk freed up are there"
+    );
+    let run_dir = disk.path().join("store/runs/1");
+    let temporary: Vec<_> = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(temporary.is_empty(), "{temporary:?}");
+    pipeline.stop(TIMEOUT).unwrap();
 }

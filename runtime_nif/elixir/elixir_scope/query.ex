@@ -26,7 +26,18 @@ defmodule ElixirScope.Query do
 
   ## Calls
 
-  @call_options [:module, :function, :arity, :pid, :since, :until, :exceptions, :limit, :print]
+  @call_options [
+    :module,
+    :function,
+    :arity,
+    :pid,
+    :since,
+    :until,
+    :exceptions,
+    :limit,
+    :print,
+    :run
+  ]
 
   @doc "The calls matching `opts` (see `ElixirScope.calls/1`), newest first."
   @spec calls(keyword, atom) :: [map]
@@ -52,6 +63,8 @@ defmodule ElixirScope.Query do
     do: Map.put(acc, :limit, min(n, @max_limit))
 
   defp filter({:print, p}, acc, _) when is_boolean(p), do: acc
+  defp filter({:run, r}, acc, _) when (is_integer(r) and r > 0) or r == :latest,
+    do: Map.put(acc, :run, r)
 
   defp filter({key, value}, _acc, caller) do
     raise ArgumentError,
@@ -64,6 +77,7 @@ defmodule ElixirScope.Query do
   defp expected(:exceptions), do: "expected true or false"
   defp expected(:print), do: "expected true or false"
   defp expected(:limit), do: "expected a positive integer"
+  defp expected(:run), do: "expected a run number (ElixirScope.runs/0 lists them) or :latest"
 
   defp time(acc, bound, %DateTime{} = t, _caller),
     do: Map.put(acc, :"#{bound}_unix_ns", DateTime.to_unix(t, :nanosecond))
@@ -98,7 +112,7 @@ defmodule ElixirScope.Query do
 
   ## Trees
 
-  @tree_options [:depth, :children, :calls, :ansi]
+  @tree_options [:depth, :children, :calls, :ansi, :run]
 
   @doc "The tree under `id` (see `ElixirScope.trace/2`) as the runtime gives it."
   @spec tree(term, keyword, atom) :: %{
@@ -128,6 +142,9 @@ defmodule ElixirScope.Query do
         {:ansi, a}, acc when is_boolean(a) ->
           acc
 
+        {:run, r}, acc when (is_integer(r) and r > 0) or r == :latest ->
+          Map.put(acc, :run, r)
+
         {key, value}, _acc ->
           raise ArgumentError,
                 "#{caller}: bad value for #{inspect(key)}: #{inspect(value)} (#{tree_expected(key)})"
@@ -138,8 +155,8 @@ defmodule ElixirScope.Query do
     case @runtime.tree(id, limits) |> answer(caller) do
       :undefined ->
         raise ArgumentError,
-              "#{caller}: no call #{id} in this run" <>
-                known_ids() <> " (ElixirScope.calls/1 lists them)"
+              "#{caller}: no call #{id} in #{run_name(limits)}" <>
+                known_ids(limits) <> " (ElixirScope.calls/1 lists them)"
 
       %{lines: lines} = tree ->
         %{
@@ -157,10 +174,15 @@ defmodule ElixirScope.Query do
 
   defp tree_expected(:calls), do: "expected a positive integer"
   defp tree_expected(:ansi), do: "expected true or false"
+  defp tree_expected(:run), do: expected(:run)
   defp tree_expected(_), do: "expected a non-negative integer or :infinity"
 
-  defp known_ids do
-    case @runtime.calls(%{limit: 1}) do
+  defp run_name(%{run: :latest}), do: "the latest run"
+  defp run_name(%{run: n}), do: "run #{n}"
+  defp run_name(_), do: "this run"
+
+  defp known_ids(limits) do
+    case @runtime.calls(Map.take(Map.put(limits, :limit, 1), [:limit, :run])) do
       [%{id: last}] -> ": its calls are #1 to ##{last}"
       _ -> ", which has recorded no call yet"
     end
@@ -177,6 +199,13 @@ defmodule ElixirScope.Query do
   defp to_item(call), do: to_call(call)
 
   ## The runtime
+
+  @doc "Every run of the project's recording (see `ElixirScope.runs/1`)."
+  @spec runs() :: [map]
+  def runs do
+    flush()
+    @runtime.runs() |> answer("ElixirScope.runs/1")
+  end
 
   @doc "The runtime's counters and the run's counts, with its status and paused modules."
   @spec stats() :: map

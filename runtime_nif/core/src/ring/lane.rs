@@ -117,27 +117,34 @@ impl Lane {
 
     /// Pushes as the lane's only producer, dropping the event when `room` does not let it in.
     ///
+    /// Pushes as the lane's only producer; hands the event back when `room` does not let it
+    /// in (the caller lends it to another lane, or drops and counts it).
+    ///
     /// # Safety
     /// The caller must hold the lane's claim: no other thread may push into it meanwhile.
-    pub unsafe fn push_single(&self, event: Event, room: Room) -> bool {
+    // The event comes back by value when it does not fit: boxing it would allocate on the hot
+    // path.
+    #[allow(clippy::result_large_err)]
+    pub unsafe fn try_push_single(&self, event: Event, room: Room) -> Result<(), Event> {
         let Queue::Single { producer, .. } = &self.queue else {
-            return self.push_newest(event, room);
+            return Err(event);
         };
         let size = event_bytes(&event);
         let p = &self.producer;
         // SAFETY: the caller is the only producer (claim), so this is the only reference.
         let queue = unsafe { &mut *producer.get() };
-        if !self.has_room(room, size) || !push_prefetching(queue, event) {
-            store_add(&p.dropped, 1);
-            return false;
+        if !self.has_room(room, size) {
+            return Err(event);
         }
+        push_prefetching(queue, event)?;
         p.bytes_in
             .store(p.bytes_in.load(Ordering::Relaxed) + size, Ordering::Relaxed);
         store_add(&p.enqueued, 1);
-        true
+        Ok(())
     }
 
-    /// Pushes from any thread, dropping the event when `room` does not let it in.
+    /// Pushes from any thread; `false` (the event dropped, the caller counts it) when `room`
+    /// does not let it in.
     pub fn push_newest(&self, event: Event, room: Room) -> bool {
         let Queue::Multi(queue) = &self.queue else {
             return false;
@@ -145,7 +152,6 @@ impl Lane {
         let size = event_bytes(&event);
         let p = &self.producer;
         if !self.has_room(room, size) || queue.push(event).is_err() {
-            p.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
         }
         p.bytes_in.fetch_add(size, Ordering::Relaxed);
@@ -264,10 +270,13 @@ fn prefault(producer: &mut rtrb::Producer<Event>, consumer: &mut rtrb::Consumer<
 /// in a large ring, in memory), and fetching them now, while the VM runs Erlang code, takes the
 /// transfer off a later push. One slot ahead (before) left part of a memory fetch on the next
 /// push: four ahead made a recorded call about 15-20 ns cheaper in the VM (eight: no better).
-fn push_prefetching(queue: &mut rtrb::Producer<Event>, event: Event) -> bool {
+#[allow(clippy::result_large_err)] // as try_push_single: no allocation on the hot path
+fn push_prefetching(queue: &mut rtrb::Producer<Event>, event: Event) -> Result<(), Event> {
     let Ok(mut chunk) = queue.write_chunk_uninit(PREFETCH_AHEAD + 1) else {
         // Nearly full: no slot that far to prefetch.
-        return queue.push(event).is_ok();
+        return queue
+            .push(event)
+            .map_err(|rtrb::PushError::Full(event)| event);
     };
     let (first, second) = chunk.as_mut_slices();
     first[0].write(event);
@@ -282,7 +291,7 @@ fn push_prefetching(queue: &mut rtrb::Producer<Event>, event: Event) -> bool {
     }
     // SAFETY: the first slot was initialized just above.
     unsafe { chunk.commit(1) };
-    true
+    Ok(())
 }
 
 /// How many slots ahead a push prefetches.

@@ -3,7 +3,10 @@
 //! The ring is a set of lanes. Under the default policy (drop newest) there is one
 //! single-producer lane per scheduler, an `rtrb` ring buffer, claimed by the first thread that
 //! pushes with that scheduler's number (ERTS scheduler threads never share one), plus one
-//! shared multi-producer lane (`crossbeam_queue::ArrayQueue`) for any other thread. A push into
+//! shared multi-producer lane (`crossbeam_queue::ArrayQueue`) for any other thread, which also
+//! takes what a scheduler's lane has no room for: the schedulers' lanes hold half the ring
+//! between them, the shared lane the other half, so that one busy scheduler (one process's
+//! burst) can use most of the ring rather than its share. A push into
 //! a claimed lane touches only that thread's cache lines (a slot, and two counters only the
 //! producer writes); the collector thread reads a lane in bulk and then leaves it alone for a
 //! while. With two schedulers recording at full speed that captures 6-8 million events/s
@@ -94,12 +97,24 @@ impl Ring {
             DropPolicy::DropNewest => shards + 1,
             DropPolicy::DropOldest => shards,
         };
-        let per_lane = (capacity / lanes).max(1);
-        let budget = (bytes / lanes).max(1);
+        // Under drop-newest the shared lane lends: half the ring is its own.
+        let (per_lane, budget, shared, shared_budget) = match (policy, shards) {
+            (DropPolicy::DropNewest, s) if s > 0 => (
+                (capacity / (2 * s)).max(1),
+                (bytes / (2 * s)).max(1),
+                (capacity / 2).max(1),
+                (bytes / 2).max(1),
+            ),
+            _ => {
+                let (c, b) = ((capacity / lanes).max(1), (bytes / lanes).max(1));
+                (c, b, c, b)
+            }
+        };
         let lanes: Box<[Lane]> = (0..lanes)
             .map(|i| match policy {
                 DropPolicy::DropNewest if i < shards => Lane::single_producer(per_lane, budget),
-                _ => Lane::multi_producer(per_lane, budget),
+                DropPolicy::DropNewest => Lane::multi_producer(shared, shared_budget),
+                DropPolicy::DropOldest => Lane::multi_producer(per_lane, budget),
             })
             .collect();
         Ring {
@@ -123,12 +138,29 @@ impl Ring {
     /// Under drop-newest, `room` says how full the lane may be (see [`Room`]); drop-oldest
     /// always makes room.
     pub fn push(&self, hint: usize, event: Event, room: Room) -> bool {
+        let pushed = self.try_push(hint, event, room);
+        if !pushed {
+            self.count_dropped(hint);
+        }
+        pushed
+    }
+
+    /// [`Ring::push`] without counting a refused event as dropped: for a caller that will
+    /// try again.
+    pub fn try_push(&self, hint: usize, event: Event, room: Room) -> bool {
         match self.policy {
-            DropPolicy::DropNewest => match self.claims.lane_of_this_thread(hint) {
-                // SAFETY: the claim makes this thread the lane's only producer.
-                Some(lane) => unsafe { self.lanes[lane].push_single(event, room) },
-                None => self.lanes[self.lanes.len() - 1].push_newest(event, room),
-            },
+            DropPolicy::DropNewest => {
+                let shared = &self.lanes[self.lanes.len() - 1];
+                match self.claims.lane_of_this_thread(hint) {
+                    // SAFETY: the claim makes this thread the lane's only producer.
+                    Some(lane) => match unsafe { self.lanes[lane].try_push_single(event, room) } {
+                        Ok(()) => true,
+                        // No room in the scheduler's lane: the shared lane lends its room.
+                        Err(event) => shared.push_newest(event, room),
+                    },
+                    None => shared.push_newest(event, room),
+                }
+            }
             DropPolicy::DropOldest => self.lanes[hint % self.lanes.len()].push_oldest(event),
         }
     }

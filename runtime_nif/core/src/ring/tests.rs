@@ -29,17 +29,35 @@ fn on_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 
 #[test]
 fn drop_newest_keeps_the_first_events_and_counts_the_rest() {
-    // One scheduler lane of 2 and the shared lane of 2.
+    // One scheduler lane of 2 and the shared lane of 2, which lends its room.
     let ring = Ring::new(1, 4, usize::MAX, DropPolicy::DropNewest);
-    let kept: Vec<bool> = (0..4)
+    let kept: Vec<bool> = (0..6)
         .map(|i| ring.push(0, event(i, 1), Room::Full))
         .collect();
-    assert_eq!(kept, [true, true, false, false]);
+    assert_eq!(kept, [true, true, true, true, false, false]);
     let c = ring.counts();
-    assert_eq!((c.enqueued, c.dropped, c.in_ring), (2, 2, 2));
-    assert_eq!(drain(&ring), [0, 1]);
+    assert_eq!((c.enqueued, c.dropped, c.in_ring), (4, 2, 4));
+    assert_eq!(drain(&ring), [0, 1, 2, 3]);
     let c = ring.counts();
-    assert_eq!((c.in_ring, c.bytes, c.dequeued), (0, 0, 2));
+    assert_eq!((c.in_ring, c.bytes, c.dequeued), (0, 0, 4));
+}
+
+#[test]
+fn a_busy_scheduler_uses_the_room_of_the_shared_lane() {
+    // Two scheduler lanes of 64 and a shared lane of 128: one busy scheduler gets 192 of 256
+    // slots (its lane and the shared one), not its 64.
+    let ring = Ring::new(2, 256, usize::MAX, DropPolicy::DropNewest);
+    let kept = (0..300)
+        .filter(|i| ring.push(0, event(*i, 0), Room::Full))
+        .count();
+    assert_eq!(kept, 64 + 128);
+    // The other scheduler still has its own lane.
+    let other = on_thread(|| {
+        (0..10)
+            .filter(|i| ring.push(1, event(1000 + i, 0), Room::Full))
+            .count()
+    });
+    assert_eq!(other, 10);
 }
 
 #[test]
@@ -94,9 +112,10 @@ fn the_byte_budget_bounds_large_events() {
         let kept = (0..10)
             .filter(|i| ring.push(0, event(*i, 10_000), Room::Full))
             .count();
-        assert!(ring.counts().bytes as usize <= big * 3);
+        assert!(ring.counts().bytes as usize <= big * 3 * lanes);
         match policy {
-            DropPolicy::DropNewest => assert_eq!(kept, 3),
+            // Its lane's three, and the shared lane's three it borrows.
+            DropPolicy::DropNewest => assert_eq!(kept, 6),
             DropPolicy::DropOldest => assert_eq!(drain(&ring), [7, 8, 9]),
         }
     }
@@ -141,20 +160,24 @@ fn concurrent_producers_lose_nothing_while_there_is_room() {
 
 #[test]
 fn new_calls_leave_a_quarter_of_the_lane_to_the_ends_of_recorded_calls() {
-    // One scheduler lane of 8 events (and the shared lane).
+    // One scheduler lane of 8 events and the shared lane of 8.
     let ring = Ring::new(1, 16, usize::MAX, DropPolicy::DropNewest);
-    let starts = (0..8)
+    let starts = (0..16)
         .filter(|i| ring.push(0, event(*i, 0), Room::KeepQuarter))
         .count();
-    assert_eq!(starts, 6, "three quarters of the lane take new calls");
-    assert!(ring.push(0, event(100, 0), Room::Full));
-    assert!(ring.push(0, event(101, 0), Room::Full));
-    assert!(!ring.push(0, event(102, 0), Room::Full), "the lane is full");
+    assert_eq!(starts, 6 + 6, "three quarters of each lane take new calls");
+    for end in 100..104 {
+        assert!(ring.push(0, event(end, 0), Room::Full));
+    }
+    assert!(
+        !ring.push(0, event(104, 0), Room::Full),
+        "the lanes are full"
+    );
     ring.count_dropped(0);
     let c = ring.counts();
-    assert_eq!((c.enqueued, c.dropped), (8, 2 + 1 + 1));
+    assert_eq!((c.enqueued, c.dropped), (16, 4 + 1 + 1));
     // Once drained, new calls get in again.
-    assert_eq!(drain(&ring).len(), 8);
+    assert_eq!(drain(&ring).len(), 16);
     assert!(ring.push(0, event(200, 0), Room::KeepQuarter));
 }
 
@@ -162,9 +185,9 @@ fn new_calls_leave_a_quarter_of_the_lane_to_the_ends_of_recorded_calls() {
 fn new_calls_leave_a_quarter_of_the_byte_budget_too() {
     // Two lanes of 16 KB each; an event weighs a little over 3 KB.
     let ring = Ring::new(1, 1000, 2 * 16384, DropPolicy::DropNewest);
-    let starts = (0..5)
+    let starts = (0..10)
         .filter(|i| ring.push(0, event(*i, 3000), Room::KeepQuarter))
         .count();
-    assert_eq!(starts, 3, "3 fit in 12 KB, a 4th does not");
+    assert_eq!(starts, 3 + 3, "3 fit in 12 KB of each lane, a 4th does not");
     assert!(ring.push(0, event(9, 3000), Room::Full));
 }
