@@ -663,4 +663,61 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_run_that_skips_the_analysis_still_finds_what_inspect_hides() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("account.ex");
+        std::fs::write(
+            &source,
+            "defmodule Account do\n  @derive {Inspect, except: [:secret]}\n  \
+             defstruct [:name, :secret]\nend\n",
+        )
+        .unwrap();
+        let output = Command::new("elixirc")
+            .arg("-o")
+            .arg(dir.path())
+            .arg(&source)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run elixirc ({e}): apt-get install -y elixir"));
+        assert!(output.status.success(), "elixirc failed: {output:?}");
+        let orchestrator = Orchestrator {
+            settings: PlanSettings {
+                strategy: config::Strategy::All,
+                ..PlanSettings::default()
+            },
+            capture: CaptureSettings::default(),
+            config_path: None,
+            jobs: 2,
+            cache_dir: None,
+            helper: None,
+            decisions_only: true,
+        };
+        let helpers = HelperPool::on_demand(None);
+        let outcome = orchestrator
+            .run_with(&[dir.path().to_path_buf()], &helpers)
+            .unwrap();
+        assert_eq!(
+            outcome.stats.analyzed, 0,
+            "strategy all: nothing to analyze"
+        );
+        let account = outcome
+            .report
+            .modules
+            .iter()
+            .find(|m| m.module == "Elixir.Account")
+            .unwrap();
+        assert_eq!(account.status, ModuleStatus::Whole);
+        let hidden = outcome.hidden.unwrap();
+        assert_eq!(
+            hidden.fields.get("Elixir.Account"),
+            Some(&vec!["secret".to_string()])
+        );
+        // The probe's helper ran the build's code: it was stopped, not kept for the rewrite.
+        assert_eq!(outcome.stats.helpers_started, 1);
+        assert_eq!(helpers.started(), 1);
+        let mut lease = Lease::new(&helpers);
+        lease.run(|helper| helper.check("m", b"")).unwrap_err();
+        assert_eq!(helpers.started(), 2, "a new helper for the next request");
+    }
 }
