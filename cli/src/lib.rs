@@ -32,6 +32,8 @@ pub enum Command {
     Instrument(commands::instrument::Args),
     /// Put back the original beams that `instrument` rewrote, byte for byte.
     Restore(commands::restore::Args),
+    /// Build the Mix archive that gives Mix projects the task `elixir_scope.instrument`.
+    MixArchive(commands::mix_archive::Args),
     /// Check what recording needs (toolchain, NIF library, config, database, debug info).
     Doctor(commands::doctor::Args),
     /// List recorded calls, newest first, filtered.
@@ -58,6 +60,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => commands::plan::run(&args),
         Command::Instrument(args) => commands::instrument::run(&args),
         Command::Restore(args) => commands::restore::run(&args),
+        Command::MixArchive(args) => commands::mix_archive::run(&args),
         Command::Doctor(args) => commands::doctor::run(&args),
         Command::Calls(args) => commands::calls::run(&args),
         Command::Trace(args) => commands::trace::run(&args),

@@ -304,6 +304,13 @@ pub fn finish(
             "runtime": runtime,
         });
         format!("{document}\n")
+    } else if nothing_changed(&totals, runtime) {
+        // Every `mix compile` runs this: a run with nothing to do says so in one line.
+        format!(
+            "{title}: {} beams, nothing changed ({:.1} s)\n",
+            totals.scanned,
+            elapsed.as_secs_f64()
+        )
     } else {
         render(title, &totals, reports, elapsed) + &render_runtime(runtime)
     };
@@ -331,6 +338,17 @@ pub fn finish(
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// Whether a run changed nothing: no beam rewritten, restored or failed, and the runtime (if
+/// any) already in place.
+fn nothing_changed(totals: &Totals, runtime: &[RuntimeInstall]) -> bool {
+    totals.rewritten == 0
+        && totals.restored == 0
+        && totals.failed == 0
+        && runtime
+            .iter()
+            .all(|install| install.outcome == "up to date")
 }
 
 /// The runtime's lines of the text summary.

@@ -5,6 +5,7 @@ pub mod doctor;
 pub mod export;
 pub mod inspect;
 pub mod instrument;
+pub mod mix_archive;
 pub mod plan;
 pub mod restore;
 pub mod stats;
