@@ -102,6 +102,17 @@ pub enum InstallError {
     /// `elixirc` rejected the IEx helpers.
     #[error("elixirc could not compile the IEx helpers (ElixirScope):\n{0}")]
     CompileElixir(String),
+    /// `erl` is not on PATH.
+    #[error("`erl` is not on PATH; install Erlang/OTP (apt-get install erlang-nox)")]
+    NoErl,
+    /// A `.app` file could not be rewritten without the runtime's modules.
+    #[error("{path}: could not list the modules without the runtime's:\n{output}")]
+    App {
+        /// The `.app` file (left as it was).
+        path: PathBuf,
+        /// What `erl` said.
+        output: String,
+    },
 }
 
 /// What [`install`] did.
@@ -251,6 +262,149 @@ pub fn install(dir: &Path, settings: &str) -> Result<Installed, InstallError> {
     }
     std::fs::write(&stamp, text).map_err(io(&stamp))?;
     Ok(Installed::Fresh(files))
+}
+
+/// What [`uninstall`] removed from a directory: the files, and whether the `.app` of the
+/// directory's application listed the runtime's modules (it then lists them no more).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Uninstalled {
+    /// The files removed (the bundle's, its stamp, the settings).
+    pub files: Vec<String>,
+    /// The `.app` files rewritten without the runtime's modules.
+    pub app_files: Vec<String>,
+}
+
+/// Removes the runtime from `dir`, so that it holds what the compiler left there: every file
+/// the stamp lists, the stamp, the settings file, and the runtime's modules from the `modules`
+/// of each `.app` file that lists them (Mix lists every beam of an `ebin` in the `.app` it
+/// regenerates after the runtime was installed). A `.app` is rewritten as Mix writes it
+/// (`io_lib:format("~p.~n", [Term])` by the user's own Erlang, atomically), so that the
+/// directory is byte for byte what a fresh compile gives. A directory without the runtime is
+/// left alone.
+pub fn uninstall(dir: &Path) -> Result<Uninstalled, InstallError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| InstallError::Io { path, source }
+    };
+    let stamp = dir.join(STAMP_FILE);
+    let listed: Vec<String> = match std::fs::read_to_string(&stamp) {
+        Ok(text) => text.lines().skip(1).map(str::to_string).collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io(&stamp)(e)),
+    };
+    let mut modules: Vec<String> = listed
+        .iter()
+        .filter_map(|f| f.strip_suffix(".beam"))
+        .map(str::to_string)
+        .collect();
+    // Beams of the runtime a stamp may not list (an install interrupted before its stamp).
+    for entry in std::fs::read_dir(dir).map_err(io(dir))?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(module) = name.strip_suffix(".beam") {
+            if is_runtime_module(module) && !modules.iter().any(|m| m == module) {
+                modules.push(module.to_string());
+            }
+        }
+    }
+    let mut removed = Uninstalled::default();
+    let beams = modules.iter().map(|m| format!("{m}.beam"));
+    let files: Vec<String> = listed
+        .iter()
+        .cloned()
+        .chain(beams)
+        .chain([STAMP_FILE.to_string(), SETTINGS_FILE.to_string()])
+        .collect();
+    for file in files {
+        let path = dir.join(&file);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                if !removed.files.contains(&file) {
+                    removed.files.push(file)
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&path)(e)),
+        }
+    }
+    if !modules.is_empty() {
+        removed.app_files = unlist_modules(dir, &modules)?;
+    }
+    Ok(removed)
+}
+
+/// Whether a module (by its beam's name) is one of the runtime's.
+pub fn is_runtime_module(module: &str) -> bool {
+    module.starts_with("elixir_scope_")
+        || module == "Elixir.ElixirScope"
+        || module.starts_with("Elixir.ElixirScope.")
+        || module.starts_with("Elixir.Mix.Tasks.ElixirScope.")
+}
+
+/// Rewrites each `.app` of `dir` that lists any of `modules` without them; returns their names.
+fn unlist_modules(dir: &Path, modules: &[String]) -> Result<Vec<String>, InstallError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| InstallError::Io { path, source }
+    };
+    let mut rewritten = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))?.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "app") {
+            continue;
+        }
+        // Written only when the list changes; `erl` says which.
+        let temp = dir.join(format!(".elixir_scope_app-{}", std::process::id()));
+        let ours: Vec<String> = modules.iter().map(|m| erlang_chars(Path::new(m))).collect();
+        let script = format!(
+            "{{ok, [{{application, App, Props}}]}} = file:consult({from}), \
+             Ours = [list_to_atom(M) || M <- [{ours}]], \
+             Listed = proplists:get_value(modules, Props, []), \
+             case [M || M <- Listed, not lists:member(M, Ours)] of \
+               Listed -> io:format(\"same\"); \
+               Modules -> \
+                 New = lists:keyreplace(modules, 1, Props, {{modules, Modules}}), \
+                 Text = io_lib:format(<<\"~p.~n\">>, [{{application, App, New}}]), \
+                 ok = file:write_file({to}, unicode:characters_to_binary(Text)), \
+                 io:format(\"changed\") \
+             end, \
+             halt().",
+            from = erlang_chars(&path),
+            to = erlang_chars(&temp),
+            ours = ours.join(","),
+        );
+        let output = Command::new("erl")
+            .current_dir("/")
+            .args(["-noshell", "-eval", &script])
+            .output()
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => InstallError::NoErl,
+                _ => io(Path::new("erl"))(e),
+            })?;
+        let said = String::from_utf8_lossy(&output.stdout);
+        if output.status.success() && said == "same" {
+            continue;
+        }
+        if !output.status.success() || said != "changed" || !temp.is_file() {
+            let _ = std::fs::remove_file(&temp);
+            return Err(InstallError::App {
+                path: path.clone(),
+                output: format!("{said}{}", String::from_utf8_lossy(&output.stderr)),
+            });
+        }
+        std::fs::rename(&temp, &path).map_err(io(&path))?;
+        rewritten.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    Ok(rewritten)
+}
+
+/// A text as an Erlang string literal (a list of its characters' codes).
+pub fn erlang_chars(text: &Path) -> String {
+    let codes: Vec<String> = text
+        .to_string_lossy()
+        .chars()
+        .map(|c| (c as u32).to_string())
+        .collect();
+    format!("[{}]", codes.join(","))
 }
 
 /// Writes the settings file if its content changes, atomically (temporary file + rename).

@@ -10,6 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+use crate::bundle::erlang_chars;
+
 /// The archive's Mix task, in Elixir.
 pub const TASK_SOURCE: &str =
     include_str!("../../../runtime_nif/elixir/mix/tasks/elixir_scope.instrument.ex");
@@ -141,9 +143,9 @@ pub fn build(dir: &Path) -> Result<PathBuf, ArchiveError> {
            {{ok, _}} -> halt(0); \
            Error -> io:format(standard_error, \"~p~n\", [Error]), halt(1) \
          end.",
-        erlang_string(&temp),
-        erlang_string(Path::new(&name)),
-        erlang_string(work.path()),
+        erlang_chars(&temp),
+        erlang_chars(Path::new(&name)),
+        erlang_chars(work.path()),
     );
     let mut erl = Command::new("erl");
     erl.current_dir("/").args(["-noshell", "-eval", &zip]);
@@ -209,16 +211,6 @@ fn run_tool(
     Ok(())
 }
 
-/// A path as an Erlang string literal (a charlist of its characters).
-fn erlang_string(path: &Path) -> String {
-    let chars: Vec<String> = path
-        .to_string_lossy()
-        .chars()
-        .map(|c| (c as u32).to_string())
-        .collect();
-    format!("[{}]", chars.join(","))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,7 +232,7 @@ mod tests {
                     "{{ok, Files}} = zip:list_dir({}), \
                      [io:format(\"~s~n\", [N]) || {{zip_file, N, _, _, _, _}} <- Files], \
                      halt().",
-                    erlang_string(&path)
+                    erlang_chars(&path)
                 ),
             ])
             .output()
@@ -259,11 +251,5 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers.len(), 1, "{leftovers:?}");
-    }
-
-    #[test]
-    fn paths_become_erlang_strings() {
-        assert_eq!(erlang_string(Path::new("a\"b")), "[97,34,98]");
-        assert_eq!(erlang_string(Path::new("é")), "[233]");
     }
 }
