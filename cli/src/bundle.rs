@@ -187,8 +187,37 @@ fn target_for(path: &Path) -> Result<Vec<PathBuf>, String> {
 
 /// Options the runtime's Erlang modules are compiled with. With debug info, they look like any
 /// other module of the `ebin` they are installed into to tools that read every beam there
-/// (PropEr's tests read the abstract code of every `ebin/*.beam`; Dialyzer, xref, cover).
+/// (PropEr's tests read the abstract code of every `ebin/*.beam`; Dialyzer, xref).
 pub const ERLC_OPTIONS: &[&str] = &["+debug_info"];
+
+/// What every beam of the bundle gets after compiling: its debug info becomes Erlang abstract
+/// code without `-file` attributes (Elixir's too, through `elixir_erl`).
+///
+/// Why: `mix test --cover` (and any `cover:compile_beam/1` over an `ebin`) cover-compiles every
+/// beam of the project's `ebin`, so the runtime counted towards the project's coverage, ran
+/// cover-compiled, and Mix's HTML report raised on the IEx helpers, whose source it cannot
+/// find. Cover refuses a module whose abstract code names no file (`{error,
+/// {no_file_attribute, Beam}}`), which Mix passes over; Dialyzer, xref and PropEr read such
+/// debug info as before. Loaded code, stack traces and `module_info` are unchanged.
+const DEBUG_INFO_WITHOUT_FILE: &str = "\
+    Strip = fun(File) -> \
+        {ok, {M, [{debug_info, Dbgi}]}} = beam_lib:chunks(File, [debug_info]), \
+        {Forms, Opts} = case Dbgi of \
+            {debug_info_v1, erl_abstract_code, {F, O}} -> {F, O}; \
+            _ -> \
+                {ok, {M, [{abstract_code, {raw_abstract_v1, F}}]}} = \
+                    beam_lib:chunks(File, [abstract_code]), \
+                {F, []} \
+        end, \
+        Kept = [Form || Form <- Forms, \
+                        not (element(1, Form) =:= attribute andalso element(3, Form) =:= file)], \
+        {ok, M, Chunks} = beam_lib:all_chunks(File), \
+        New = term_to_binary({debug_info_v1, erl_abstract_code, {Kept, Opts}}), \
+        {ok, Beam} = beam_lib:build_module(lists:keyreplace(\"Dbgi\", 1, Chunks, {\"Dbgi\", New})), \
+        ok = file:write_file(File, Beam) \
+    end, \
+    lists:foreach(Strip, filelib:wildcard(filename:join(Dir, \"*.beam\"))), \
+    halt().";
 
 /// The id of this bundle: a hash of everything in it.
 pub fn bundle_id() -> String {
@@ -197,6 +226,7 @@ pub fn bundle_id() -> String {
     for option in ERLC_OPTIONS {
         hasher.update(option.as_bytes());
     }
+    hasher.update(DEBUG_INFO_WITHOUT_FILE.as_bytes());
     for (name, source) in ERLANG_SOURCES.iter().chain(ELIXIR_SOURCES) {
         hasher.update(name.as_bytes());
         hasher.update(source.as_bytes());
@@ -251,6 +281,7 @@ pub fn install(dir: &Path, settings: &str) -> Result<Installed, InstallError> {
     if elixir {
         files.extend(compile_elixir(&src, built)?);
     }
+    strip_file_attributes(built)?;
     for file in &files {
         let to = dir.join(file);
         std::fs::rename(built.join(file), &to).map_err(io(&to))?;
@@ -505,6 +536,42 @@ fn compile_elixir(src: &Path, out: &Path) -> Result<Vec<String>, InstallError> {
     Ok(beams)
 }
 
+/// Rewrites the debug info of every beam in `dir` (see [`DEBUG_INFO_WITHOUT_FILE`]).
+fn strip_file_attributes(dir: &Path) -> Result<(), InstallError> {
+    let dir = std::path::absolute(dir).map_err(|source| InstallError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let script = format!("Dir = {}, {DEBUG_INFO_WITHOUT_FILE}", erlang_chars(&dir));
+    let mut erl = Command::new("erl");
+    erl.current_dir("/").arg("-noshell");
+    // Elixir's debug info is expanded by its own backend, `elixir_erl`.
+    if let Some(ebin) = beam_rewrite::helper::HelperConfig::discover()
+        .ok()
+        .and_then(|c| c.elixir_ebin)
+    {
+        erl.arg("-pa").arg(ebin);
+    }
+    let output = erl
+        .args(["-eval", &script])
+        .output()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => InstallError::NoErl,
+            _ => InstallError::Io {
+                path: PathBuf::from("erl"),
+                source: e,
+            },
+        })?;
+    if !output.status.success() {
+        return Err(InstallError::Compile(format!(
+            "rewriting the debug info: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    Ok(())
+}
+
 fn compile_erlang(src: &Path, out: &Path) -> Result<(), InstallError> {
     // From inside `src` with plain file names, so that stack traces name
     // `elixir_scope_runtime.erl`, not the temporary directory.
@@ -632,6 +699,101 @@ mod tests {
             .path()
             .join("Elixir.ElixirScope.Query.beam")
             .is_file());
+    }
+
+    #[test]
+    fn cover_leaves_the_runtime_alone_and_tools_still_read_its_debug_info() {
+        let dir = tempfile::tempdir().unwrap();
+        install(dir.path(), "[]").unwrap();
+        let ebin = erlang_chars(dir.path());
+        let elixir = beam_rewrite::helper::HelperConfig::discover()
+            .unwrap()
+            .elixir_ebin
+            .unwrap();
+        // Every beam: cover refuses it, its abstract code reads, and it compiles to Core
+        // Erlang (what Dialyzer asks of debug info).
+        let script = format!(
+            "Beams = filelib:wildcard(filename:join({ebin}, \"*.beam\")), \
+             [begin \
+                {{error, {{no_file_attribute, _}}}} = cover:compile_beam(B), \
+                {{ok, {{_, [{{abstract_code, {{raw_abstract_v1, [_ | _]}}}}]}}}} = \
+                    beam_lib:chunks(B, [abstract_code]), \
+                {{ok, {{M, [{{debug_info, {{debug_info_v1, Backend, Data}}}}]}}}} = \
+                    beam_lib:chunks(B, [debug_info]), \
+                {{ok, _}} = Backend:debug_info(core_v1, M, Data, []) \
+              end || B <- Beams], \
+             io:format(\"~b\", [length(Beams)]), halt()."
+        );
+        let output = Command::new("erl")
+            .current_dir("/")
+            .arg("-pa")
+            .arg(&elixir)
+            .args(["-noshell", "-eval", &script])
+            .output()
+            .unwrap();
+        let checked = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{checked}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(checked.parse::<usize>().unwrap() >= 8, "{checked}");
+    }
+
+    #[test]
+    fn uninstall_leaves_what_the_compiler_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        // An application's ebin as Mix leaves it after a compile that followed an install:
+        // its .app lists the runtime's modules too.
+        std::fs::copy(
+            std::env::current_exe().unwrap(),
+            dir.path().join("not_a_beam.bin"),
+        )
+        .unwrap();
+        let Installed::Fresh(files) = install(dir.path(), "[]").unwrap() else {
+            panic!("expected a fresh install");
+        };
+        let mut modules: Vec<String> = files
+            .iter()
+            .filter_map(|f| f.strip_suffix(".beam"))
+            .map(|m| format!("'{m}'"))
+            .collect();
+        modules.push("'Elixir.MyApp'".into());
+        modules.sort();
+        let app = |modules: &[String]| {
+            let script = format!(
+                "T = {{application, my_app, [{{description, \"my_app\"}}, {{modules, [{}]}}, \
+                 {{registered, []}}, {{vsn, \"0.1.0\"}}]}}, \
+                 io:format(\"~s\", [io_lib:format(<<\"~p.~n\">>, [T])]), halt().",
+                modules.join(",")
+            );
+            let out = Command::new("erl")
+                .current_dir("/")
+                .args(["-noshell", "-eval", &script])
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        std::fs::write(dir.path().join("my_app.app"), app(&modules)).unwrap();
+        let removed = uninstall(dir.path()).unwrap();
+        assert!(
+            removed.files.contains(&STAMP_FILE.to_string()),
+            "{removed:?}"
+        );
+        assert_eq!(removed.app_files, vec!["my_app.app".to_string()]);
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut left = left;
+        left.sort();
+        assert_eq!(left, ["my_app.app", "not_a_beam.bin"]);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("my_app.app")).unwrap(),
+            app(&["'Elixir.MyApp'".to_string()])
+        );
+        // Nothing left to remove: nothing changes.
+        assert_eq!(uninstall(dir.path()).unwrap(), Uninstalled::default());
     }
 
     #[test]
