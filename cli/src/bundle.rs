@@ -47,8 +47,9 @@ pub const ERLANG_SOURCES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The Elixir sources of the IEx helpers and of the Mix task `elixir_scope.reload` (which
-/// loads rewritten beams into a VM that compiled the originals): (file name, source).
+/// The Elixir sources of the IEx helpers, of the Mix task `elixir_scope.reload` (which loads
+/// rewritten beams into a VM that compiled the originals) and of the ExUnit formatter that
+/// tells the recording which test made which calls: (file name, source).
 pub const ELIXIR_SOURCES: &[(&str, &str)] = &[
     (
         "elixir_scope.ex",
@@ -65,6 +66,10 @@ pub const ELIXIR_SOURCES: &[(&str, &str)] = &[
     (
         "elixir_scope_reload_task.ex",
         include_str!("../../runtime_nif/elixir/mix/tasks/elixir_scope.reload.ex"),
+    ),
+    (
+        "elixir_scope_ex_unit_formatter.ex",
+        include_str!("../../runtime_nif/elixir/elixir_scope/ex_unit_formatter.ex"),
     ),
 ];
 

@@ -42,6 +42,8 @@ pub enum Command {
     Trace(commands::trace::Args),
     /// Show the runs of a recording, and a run's counts and most called functions.
     Stats(commands::stats::Args),
+    /// List the tests a test run recorded, with their calls and what led to each failure.
+    Tests(commands::tests::Args),
     /// Export a run for Perfetto or chrome://tracing.
     Export(commands::export::Args),
 }
@@ -65,6 +67,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Calls(args) => commands::calls::run(&args),
         Command::Trace(args) => commands::trace::run(&args),
         Command::Stats(args) => commands::stats::run(&args),
+        Command::Tests(args) => commands::tests::run(&args),
         Command::Export(args) => commands::export::run(&args),
     }
 }

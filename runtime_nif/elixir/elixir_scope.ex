@@ -54,9 +54,9 @@ defmodule ElixirScope do
 
   ## At the prompt
 
-  At the IEx prompt, `calls/1`, `exceptions/1` and `runs/1` print a table and `show_trace/2`
+  At the IEx prompt, `calls/1`, `exceptions/1`, `tests/1` and `runs/1` print and `show_trace/2`
   a tree, and they return `IEx.dont_display_result()`, as `h/1` and `i/1` do: IEx then echoes
-  nothing after what they printed. With `print: false` the first three return their list of
+  nothing after what they printed. With `print: false` the first four return their list of
   maps instead, printing nothing (`ElixirScope.calls(print: false) |> Enum.map(& &1.id)`);
   `print: true` prints and returns the list. Elsewhere (a script, a test, your code) they
   print nothing unless `print: true` and return the list; `show_trace/2` prints and returns
@@ -89,6 +89,9 @@ defmodule ElixirScope do
     * `:run` - read another run of the project's recording than this VM's: a run number
       (`runs/0` lists them, live ones too, such as a `mix test` running in another terminal)
       or `:latest`; pids of another VM's run are shown as that VM numbered them
+    * `:test` - only calls of this test (a run of `mix test`; `tests/1` lists them): made by
+      the process that ran it or by the processes it started. A test's name as written
+      (`"places an order"`, or ExUnit's `"test places an order"`), else a part of names
 
   ## Examples
 
@@ -125,7 +128,51 @@ defmodule ElixirScope do
   defp list(opts, caller) do
     Query.quietly(fn ->
       calls = Query.calls(opts, caller)
-      printed(opts, calls, &Format.table(&1, IO.ANSI.enabled?()))
+
+      printed(opts, calls, fn
+        [] -> Format.table([]) ++ paused_note(opts)
+        calls -> Format.table(calls, IO.ANSI.enabled?())
+      end)
+    end)
+  end
+
+  # Why a query of this VM's run may find nothing: recording was paused.
+  defp paused_note(opts) do
+    if Keyword.has_key?(opts, :run),
+      do: [],
+      else: Format.paused_note(Query.pauses(), :elixir_scope_runtime.status() == :paused)
+  end
+
+  @doc """
+  The tests of this run, when it comes from a test run (`mix test`: the compile alias adds
+  `ElixirScope.ExUnitFormatter` to ExUnit's formatters), in the order they finished, each with
+  the calls it made at its top level. At the prompt it prints them (see "At the prompt").
+
+  Each test is a map: `:module`, `:name` (`"test places an order"`), `:file`, `:line`,
+  `:outcome` (`:passed`, `:failed`, `:skipped`, `:excluded` or `:invalid`), `:message` (the
+  failure as ExUnit prints it), `:duration_us`, `:framework`, `:pid` (the process that ran it,
+  or `nil` when it recorded no call) and `:roots` (its top-level calls: `show_trace/2` of one
+  shows what it led to). `calls(test: name)` lists every call of a test, those of the
+  processes it started too.
+
+  Options: `:failed` (`true` for only the tests that failed or could not run), `:roots` (the
+  most top-level calls per test, default 10), `:print`, `:run` (as for `calls/1`).
+
+  ## Examples
+
+      iex> ElixirScope.tests(failed: true)
+      failed  ShopTest: test refuses a bad card (test/shop_test.exs:20, 2.1ms)
+        #54 Shop.Checkout.place(%{card: "4485 2752 7460 3423", …}) ** (Shop.PaymentError) … (610µs)
+          Assertion with == failed
+          code:  assert Shop.Checkout.place(order) == :ok
+      1 test: 1 failed
+      iex> ElixirScope.show_trace(54)
+  """
+  @spec tests(keyword) :: [map] | atom
+  def tests(opts \\ []) do
+    Query.quietly(fn ->
+      tests = Query.tests(opts, "ElixirScope.tests/1")
+      printed(opts, tests, &Format.test_lines(&1, IO.ANSI.enabled?()))
     end)
   end
 

@@ -9,7 +9,9 @@
 //!   `call_exception/4`, `tail_call/6`.
 //! - `capture` – per-function caps: values the runtime wraps with caps of their own.
 //! - [`control`] – `start/1`, `flush/1`, `stats/0`, `loaded/0`.
-//! - [`query`] – `call/1`, `children/2`, `subtree/2`, `calls/1`, `tree/2`, `summary/0` for IEx.
+//! - [`query`] – `call/1`, `children/2`, `subtree/2`, `calls/1`, `tree/2`, `summary/0`,
+//!   `runs/0`, `tests/1` for IEx.
+//! - [`run_events`] – `paused/1`, `test_finished/1`: what happens to the run, not to a call.
 //! - [`term`] – live terms for the encoder; atom and pid words.
 //! - [`runtime`] – the VM's one runtime and the exit hook that flushes it.
 //! - [`atoms`] – atoms the NIF returns.
@@ -23,6 +25,7 @@ mod capture;
 pub mod control;
 pub mod hot;
 pub mod query;
+pub mod run_events;
 pub mod runtime;
 pub mod term;
 

@@ -9,4 +9,5 @@ pub mod mix_archive;
 pub mod plan;
 pub mod restore;
 pub mod stats;
+pub mod tests;
 pub mod trace;

@@ -77,6 +77,23 @@ pub enum QueryError {
         /// The run.
         run: u64,
     },
+    /// A test the run did not record.
+    #[error(
+        "run {run} has no test named {name:?} ({})",
+        if *tests == 0 {
+            "it recorded no test: run `mix test` with the compile alias of the README".to_string()
+        } else {
+            format!("it recorded {tests}: `elixir-scope tests` lists them")
+        }
+    )]
+    NoSuchTest {
+        /// The name asked for.
+        name: String,
+        /// The run.
+        run: u64,
+        /// How many tests the run recorded.
+        tests: usize,
+    },
     /// An option's value is wrong.
     #[error("{option}: {problem}")]
     Option {
