@@ -41,13 +41,15 @@ impl Config {
     }
 
     /// The project a command run in `cwd` works on: the directory of its `elixir_scope.toml`,
+    /// else the nearest directory upwards with a `mix.exs` or `rebar.config`
+    /// ([`crate::find_project`]: a command run in a project's `lib/` works on the project),
     /// else `cwd`. Recordings go under it by default (see `elixir-scope instrument`, which
     /// hands it to the runtime).
     pub fn project_root(&self, cwd: &Path) -> PathBuf {
-        self.path
-            .as_deref()
-            .and_then(Path::parent)
-            .map_or_else(|| cwd.to_path_buf(), |dir| cwd.join(dir))
+        match self.path.as_deref().and_then(Path::parent) {
+            Some(dir) => cwd.join(dir),
+            None => crate::find_project(cwd).unwrap_or_else(|| cwd.to_path_buf()),
+        }
     }
 
     /// Reads a configuration file.

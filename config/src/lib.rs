@@ -41,6 +41,6 @@ mod locate;
 pub use capture::{Caps, CaptureOptions, CaptureRule, CaptureSettings};
 pub use error::ConfigError;
 pub use file::Config;
-pub use find::{find, FILE_NAME};
+pub use find::{find, find_project, FILE_NAME, PROJECT_FILES};
 pub use plan::{AppSelection, PlanSettings, Strategy};
 pub use runtime::{DropPolicy, RuntimeSettings};
