@@ -137,10 +137,10 @@ fn title(test: &RecordedTest) -> String {
                 .map(|p| p.display().to_string())
         })
         .unwrap_or_else(|| t.file.clone());
-    let place = if t.file.is_empty() {
-        String::new()
-    } else {
-        format!("{file}:{}, ", t.line)
+    let place = match (t.file.is_empty(), t.line) {
+        (true, _) => String::new(),
+        (false, 0) => format!("{file}, "),
+        (false, line) => format!("{file}:{line}, "),
     };
     format!(
         "{module}: {} ({place}{})",

@@ -451,7 +451,13 @@ defmodule ElixirScope.Format do
   @spec test_title(map) :: String.t()
   def test_title(test) do
     module = test.module |> Atom.to_string() |> String.replace_prefix("Elixir.", "")
-    where = if test.file == "", do: "", else: "#{Path.relative_to_cwd(test.file)}:#{test.line}, "
+    where =
+      case {test.file, test.line} do
+        {"", _} -> ""
+        {file, 0} -> "#{Path.relative_to_cwd(file)}, "
+        {file, line} -> "#{Path.relative_to_cwd(file)}:#{line}, "
+      end
+
     "#{module}: #{test.name} (#{where}#{duration(test.duration_us * 1_000)})"
   end
 
