@@ -355,16 +355,14 @@ impl Snapshot {
     pub fn pauses(&self) -> Result<Vec<Pause>> {
         let mut out: Vec<Pause> = Vec::new();
         for (time, paused) in self.index.pauses()? {
-            match out.last_mut() {
-                Some(open) if open.until.is_none() => {
-                    if !paused {
-                        open.until = Some(time);
-                    }
-                }
-                _ if paused => out.push(Pause {
+            let open = out.last_mut().filter(|p| p.until.is_none());
+            match (open, paused) {
+                (Some(open), false) => open.until = Some(time),
+                (None, true) => out.push(Pause {
                     from: time,
                     until: None,
                 }),
+                // Paused while paused, or resumed while recording: nothing changes.
                 _ => {}
             }
         }

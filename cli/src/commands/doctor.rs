@@ -378,7 +378,7 @@ fn archive() -> Check {
         .filter(|name| name.starts_with("elixir_scope-"))
         .collect();
     let wanted = super::mix_archive::archive_name();
-    if installed.iter().any(|name| *name == wanted) {
+    if installed.contains(&wanted) {
         Check::ok("archive", format!("{wanted} in {}", dir.display()))
     } else if installed.is_empty() {
         Check::problem(

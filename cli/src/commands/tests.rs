@@ -84,7 +84,7 @@ fn list(args: &Args) -> Result<String, QueryError> {
         return to_json(&shown, &snap);
     }
     if shown.is_empty() {
-        return Ok(nothing_recorded(&snap, args.failed)?);
+        return nothing_recorded(&snap, args.failed);
     }
     let mut lines = Vec::new();
     for s in &shown {
