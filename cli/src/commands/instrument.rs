@@ -305,11 +305,23 @@ pub fn finish(
         });
         format!("{document}\n")
     } else if nothing_changed(&totals, runtime) {
-        // Every `mix compile` runs this: a run with nothing to do says so in one line.
+        // Every `mix compile` runs this: a run with nothing to do says so in one line, with
+        // the beams it cannot record (not those the plan leaves out on purpose).
+        let skipped: Vec<String> = totals
+            .skip_reasons
+            .iter()
+            .filter(|(reason, _)| !routine_skip(reason))
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect();
         format!(
-            "{title}: {} beams, nothing changed ({:.1} s)\n",
+            "{title}: {} beams, nothing changed ({:.1} s){}\n",
             totals.scanned,
-            elapsed.as_secs_f64()
+            elapsed.as_secs_f64(),
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!("; skipped: {}", skipped.join(", "))
+            }
         )
     } else {
         render(title, &totals, reports, elapsed) + &render_runtime(runtime)
@@ -349,6 +361,14 @@ fn nothing_changed(totals: &Totals, runtime: &[RuntimeInstall]) -> bool {
         && runtime
             .iter()
             .all(|install| install.outcome == "up to date")
+}
+
+/// Whether beams are skipped by choice (the plan, `plan.apps`, ElixirScope's own modules)
+/// rather than because they cannot be recorded.
+fn routine_skip(reason: &str) -> bool {
+    reason == "not selected by the plan"
+        || reason == "part of ElixirScope's runtime"
+        || reason.ends_with("not selected (plan.apps)")
 }
 
 /// The runtime's lines of the text summary.
