@@ -58,10 +58,13 @@ fn run(root: &Path) -> Result<(), String> {
         "Figures of the last `bench-all` run, {date}, {cpus} CPUs (compare ratios, not absolute\n\
          times, across runs):\n\n| benchmark | figure |\n|---|---|\n"
     );
-    for (name, ns) in &criterion {
+    for (name, median) in &criterion {
+        let rate = median.elements.map_or(String::new(), |n| {
+            format!(" ({:.2} M per second)", n / median.ns * 1e3)
+        });
         table.push_str(&format!(
-            "| criterion: {name} (median) | {} |\n",
-            duration(*ns)
+            "| criterion: {name} (median) | {}{rate} |\n",
+            duration(median.ns)
         ));
     }
     for (label, value) in numbered_lines(&overhead) {
@@ -109,9 +112,16 @@ fn target_dir(root: &Path) -> PathBuf {
         .unwrap_or_else(|| root.join("target"))
 }
 
-/// `(benchmark id, median ns)` of every criterion benchmark, from
+/// A criterion benchmark's median, and the elements one iteration handles when it declares a
+/// throughput (events, for the store's writes).
+struct Median {
+    ns: f64,
+    elements: Option<f64>,
+}
+
+/// `(benchmark id, median)` of every criterion benchmark, from
 /// `target/criterion/**/new/{benchmark,estimates}.json`, sorted by id.
-fn criterion_medians(dir: &Path) -> Result<Vec<(String, f64)>, String> {
+fn criterion_medians(dir: &Path) -> Result<Vec<(String, Median)>, String> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -131,12 +141,11 @@ fn criterion_medians(dir: &Path) -> Result<Vec<(String, f64)>, String> {
                     .map_err(|e| format!("{}: {e}", file.display()))?;
                 serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))
             };
-            let id = read("benchmark.json")?["full_id"]
-                .as_str()
-                .unwrap_or("?")
-                .to_string();
-            if let Some(median) = read("estimates.json")?["median"]["point_estimate"].as_f64() {
-                found.push((id, median));
+            let benchmark = read("benchmark.json")?;
+            let id = benchmark["full_id"].as_str().unwrap_or("?").to_string();
+            let elements = benchmark["throughput"]["Elements"].as_f64();
+            if let Some(ns) = read("estimates.json")?["median"]["point_estimate"].as_f64() {
+                found.push((id, Median { ns, elements }));
             }
         }
     }

@@ -4,10 +4,17 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use runtime_core::encoder::value::Value;
-use runtime_core::encoder::{encode, Bytes, Caps};
+use runtime_core::encoder::{encode_arguments, Caps, Capture, Redaction, Scratch};
 
 fn encoder(c: &mut Criterion) {
     let caps = Caps::default();
+    let redaction = Redaction::default();
+    let capture = Capture {
+        caps: &caps,
+        redaction: &redaction,
+        secrets: &[],
+    };
+    let mut scratch = Scratch::new();
     let cases = [
         (
             "small arguments [1, ok, <<\"abc\">>]",
@@ -15,6 +22,21 @@ fn encoder(c: &mut Criterion) {
                 Value::Int(1),
                 Value::atom("ok"),
                 Value::Binary(b"abc".to_vec()),
+            ]),
+        ),
+        (
+            "g(Map, List): a 4-key map and a 10-element list",
+            Value::list(vec![
+                Value::Map(vec![
+                    (Value::atom("active"), Value::atom("true")),
+                    (Value::atom("id"), Value::Int(42)),
+                    (Value::atom("name"), Value::Binary(b"Ada".to_vec())),
+                    (
+                        Value::atom("roles"),
+                        Value::list(vec![Value::atom("admin"), Value::atom("dev")]),
+                    ),
+                ]),
+                Value::list((1..=10).map(Value::Int).collect()),
             ]),
         ),
         (
@@ -49,9 +71,7 @@ fn encoder(c: &mut Criterion) {
     for (name, value) in &cases {
         group.bench_function(*name, |b| {
             b.iter(|| {
-                let mut out = Bytes::new();
-                encode(std::hint::black_box(value).view(), &caps, &mut out);
-                out
+                encode_arguments(std::hint::black_box(value).view(), &capture, &mut scratch).len()
             })
         });
     }

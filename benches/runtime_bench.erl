@@ -10,7 +10,7 @@
 %% rounds, measured on the calling process only (the drain runs on its own threads).
 -module(runtime_bench).
 
--export([run/0, shared_lane/0, steady/0, skeleton/1, burst_to_query/0]).
+-export([run/0, shared_lane/0, steady/0, skeleton/1, burst_to_query/0, real_args/0, library/0]).
 
 -define(ROUNDS, 7).
 -define(FAST_CALLS, 5000000).     % unwrapped and paused: cheap, many calls
@@ -36,6 +36,75 @@ run() ->
     Huge = huge(),
     report(Plain, Recorded, HandWritten, Paused, Traced, Burst, Drain, Huge),
     halt().
+
+%% @doc Real arguments, side by side with `dbg' in one VM: `f(X) -> X + 1' and `g(Map, List)'
+%% with a 4-key map and a 10-element list, each called plain, wrapped and recording, and
+%% plain but traced by `dbg' (call + return_trace, a discarding handler, in a process of its
+%% own so that the other rounds run untraced). 21 interleaved rounds (recorded rounds of
+%% 10,000 calls, flushed between rounds and not timed); prints the 10th percentile and the
+%% median of each, and each recorder's overhead over the plain call as a fraction of dbg's.
+real_args() ->
+    ok = elixir_scope_runtime:start(#{ring_capacity => 1 bsl 21, ring_bytes => 1 bsl 30}),
+    {ok, _} = dbg:tracer(process, {fun(_Msg, State) -> State end, ok}),
+    {ok, _} = dbg:tpl(runtime_bench_plain, '_', '_', [{'_', [], [{return_trace}]}]),
+    Map = #{id => 42, name => <<"Ada">>, roles => [admin, dev], active => true},
+    List = lists:seq(1, 10),
+    F = fun(M) -> fun(0) -> ok; (N) -> _ = M:f(N), ok end end,
+    G = fun(M) -> fun(0) -> ok; (_) -> _ = M:g(Map, List), ok end end,
+    Cases = [{"f(X) -> X + 1", F}, {"g(Map, List)", G}],
+    Rounds = [[{Name, real_args_round(Call)} || {Name, Call} <- Cases]
+              || _ <- lists:seq(1, 21)],
+    dbg:stop_clear(),
+    #{dropped := 0} = elixir_scope_runtime:stats(),
+    io:format("real arguments, ns per call, 10th percentile / median of 21 interleaved rounds~n"),
+    [begin
+         Of = fun(I) -> percentiles([element(I, proplists:get_value(Name, R)) || R <- Rounds])
+              end,
+         [{PlainP10, PlainMed}, {RecP10, RecMed}, {DbgP10, DbgMed}] = [Of(I) || I <- [1, 2, 3]],
+         io:format("  ~s unwrapped              ~10.1f ~10.1f~n", [Name, PlainP10, PlainMed]),
+         io:format("  ~s recording              ~10.1f ~10.1f~n", [Name, RecP10, RecMed]),
+         io:format("  ~s dbg call+return        ~10.1f ~10.1f~n", [Name, DbgP10, DbgMed]),
+         io:format("  ~s recording / dbg overhead  ~8.3f ~8.3f~n",
+                   [Name, (RecP10 - PlainP10) / (DbgP10 - PlainP10),
+                    (RecMed - PlainMed) / (DbgMed - PlainMed)])
+     end || {Name, _} <- Cases],
+    halt().
+
+%% @doc One VM's figure for comparing NIF libraries (the script runs it alternately with the
+%% library `elixir-scope instrument` installs and with target/release's): the recording
+%% overhead of `f(X) -> X + 1', 10th percentile of 41 interleaved rounds, printed alone.
+library() ->
+    ok = elixir_scope_runtime:start(#{ring_capacity => 1 bsl 21, ring_bytes => 1 bsl 30}),
+    F = fun(M) -> fun(0) -> ok; (N) -> _ = M:f(N), ok end end,
+    Rounds = [begin
+                  Plain = per_call(counted(F(runtime_bench_plain)), ?STEADY_FAST_CALLS div 5),
+                  Recorded = per_call(counted(F(runtime_bench_wrapped)), ?STEADY_RECORDED_CALLS),
+                  ok = elixir_scope_runtime:flush(),
+                  Recorded - Plain
+              end || _ <- lists:seq(1, 41)],
+    {P10, _Median} = percentiles(Rounds),
+    io:format("~.1f~n", [P10]),
+    halt().
+
+%% One round of a case: plain, recorded (then flushed, not timed), traced by dbg.
+real_args_round(Call) ->
+    Plain = per_call(counted(Call(runtime_bench_plain)), ?STEADY_FAST_CALLS div 5),
+    Recorded = per_call(counted(Call(runtime_bench_wrapped)), ?STEADY_RECORDED_CALLS),
+    ok = elixir_scope_runtime:flush(),
+    Traced = traced_in_own_process(counted(Call(runtime_bench_plain)), ?STEADY_RECORDED_CALLS),
+    {Plain, Recorded, Traced}.
+
+%% `Step(N)' for N = Calls..1, as a loop.
+counted(Step) ->
+    Loop = fun Loop(0) -> ok; Loop(N) -> Step(N), Loop(N - 1) end,
+    Loop.
+
+traced_in_own_process(Loop, Calls) ->
+    Self = self(),
+    Pid = spawn(fun() -> receive go -> Self ! {traced, self(), per_call(Loop, Calls)} end end),
+    {ok, _} = dbg:p(Pid, [c]),
+    Pid ! go,
+    receive {traced, Pid, Ns} -> Ns end.
 
 %% @doc The two-scheduler burst again, with one shared MPMC lane instead of a lane per
 %% scheduler (run in a second VM: one runtime per VM): the comparison behind the ring's design.

@@ -1,9 +1,15 @@
-%% @doc The tiny function of the runtime benchmark. runtime_overhead.sh compiles it twice, as
+%% @doc The tiny functions of the runtime benchmark. runtime_overhead.sh compiles it twice, as
 %% `runtime_bench_plain' (left as is) and `runtime_bench_wrapped' (rewritten by
 %% `elixir-scope instrument'), so both run side by side in one VM.
 -module(?MODULE_NAME).
 
--export([noop/1]).
+-export([noop/1, f/1, g/2]).
 
 %% @doc Returns its argument.
 noop(X) -> X.
+
+%% @doc The smallest function with a result of its own.
+f(X) -> X + 1.
+
+%% @doc A function with the arguments real code passes: a small map and a short list.
+g(Map, List) -> map_size(Map) + length(List).

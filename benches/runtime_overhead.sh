@@ -3,7 +3,7 @@
 # runtime, the wrapped fixture and the benchmark module, and prints from one run the ns per
 # call of a tiny function unwrapped / wrapped and recording / wrapped and paused / traced by
 # dbg, the ratios, the capture and drain rates, and the cost of huge arguments.
-# Usage: benches/runtime_overhead.sh [steady|skeleton|checks|burst]   (figures: BENCHMARKS.md)
+# Usage: benches/runtime_overhead.sh [steady|skeleton|checks|burst|args|nif]   (figures: BENCHMARKS.md)
 #   steady: only the recorded, paused and plain calls, as percentiles of 101 short interleaved
 #   rounds (steadier than the medians of seven long rounds when the machine is busy)
 #   skeleton: what the wrapper, the recorder and the runtime module cost with NIFs that do
@@ -11,10 +11,17 @@
 #   checks: what a paused wrapper's check costs, for each way a wrapper could ask
 #   burst: how long until a 1,000,000-call burst is queryable, recorded (default settings)
 #   and traced into ETS (run by default too)
+#   args: only the real-arguments comparison (f(X) -> X + 1 and g(Map, List) against dbg),
+#   which the default run also prints last
+#   nif: the NIF library `elixir-scope instrument` installs against target/release's, five
+#   pairs of VMs alternating (recording overhead of f, 10th percentile of each VM, lowest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --quiet --release -p elixir_scope_nif -p elixir-scope
+# Built on its own, as cli/build.rs builds the library it bundles (building it together with
+# the CLI would unify the dependencies' features across both).
+cargo build --quiet --release -p elixir_scope_nif
+cargo build --quiet --release -p elixir-scope
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 erlc -o "$work" runtime_nif/erlang/*.erl tests/fixtures/runtime_fixture.erl benches/runtime_bench.erl \
@@ -24,14 +31,43 @@ for module in runtime_bench_plain runtime_bench_wrapped; do
   erlc +debug_info "-DMODULE_NAME=$module" -o "$work" "$work/$module.erl"
 done
 "$target/release/elixir-scope" instrument "$work/runtime_bench_wrapped.beam" >/dev/null
+# instrument installed the bundled library next to the beams; the benchmarks use the release one.
+mv "$work/libelixir_scope_nif.so" "$work/bundled_nif.so"
+cp "$target/release/libelixir_scope_nif.so" "$work/release_nif.so"
 cp "$target/release/libelixir_scope_nif.so" "$work/"
 cd "$work"
+# The library instrument installs against target/release's, five pairs of VMs alternating.
+compare_libraries() {
+  local bundled=() release=() pair b r
+  for pair in 1 2 3 4 5; do
+    bundled+=("$(ELIXIR_SCOPE_NIF="$work/bundled_nif.so" ELIXIR_SCOPE_DB="$work/b$pair" \
+      erl -noshell -pa "$work" -eval 'runtime_bench:library().')")
+    release+=("$(ELIXIR_SCOPE_NIF="$work/release_nif.so" ELIXIR_SCOPE_DB="$work/r$pair" \
+      erl -noshell -pa "$work" -eval 'runtime_bench:library().')")
+  done
+  # The lowest of each side: other work on the machine only ever adds time.
+  b="$(printf '%s\n' "${bundled[@]}" | sort -n | sed -n 1p)"
+  r="$(printf '%s\n' "${release[@]}" | sort -n | sed -n 1p)"
+  echo "recording overhead of f(X) -> X + 1, ns, lowest of 5 VMs each (10th percentiles:"
+  echo "bundled ${bundled[*]}; release ${release[*]})"
+  echo "  bundled NIF library          $b"
+  echo "  target/release NIF library   $r"
+  echo "  bundled / release NIF        $(awk -v b="$b" -v r="$r" 'BEGIN { printf "%.3f", b / r }')"
+}
+if [ "${1:-}" = nif ]; then
+  compare_libraries
+  exit 0
+fi
 if [ "${1:-}" = checks ]; then
   erl -noshell -pa "$work" -eval 'runtime_checks:run().'
   exit 0
 fi
 if [ "${1:-}" = skeleton ]; then
   erl -noshell -pa "$work" -run runtime_bench skeleton "$work/libelixir_scope_nif"
+  exit 0
+fi
+if [ "${1:-}" = args ]; then
+  ELIXIR_SCOPE_DB="$work/args" erl -noshell -pa "$work" -eval 'runtime_bench:real_args().'
   exit 0
 fi
 if [ "${1:-}" = steady ]; then
@@ -45,3 +81,5 @@ fi
 ELIXIR_SCOPE_DB="$work/bench" erl -noshell -pa "$work" -eval 'runtime_bench:run().'
 ELIXIR_SCOPE_DB="$work/shared" erl -noshell -pa "$work" -eval 'runtime_bench:shared_lane().'
 ELIXIR_SCOPE_DB="$work/burst" erl -noshell -pa "$work" -eval 'runtime_bench:burst_to_query().'
+ELIXIR_SCOPE_DB="$work/args" erl -noshell -pa "$work" -eval 'runtime_bench:real_args().'
+compare_libraries

@@ -392,11 +392,13 @@ fn huge_arguments_are_captured_cut_and_small() {
         binary.starts_with("[{'$elixir_scope_cut','binary',{100000000,<<120,"),
         "{binary}"
     );
+    // The argument list is whole (one argument); the cut list ends in the marker element.
     let list = text(&calls[0].args);
     assert!(
-        list.ends_with("|{'$elixir_scope_cut','list','more'}]]"),
+        list.ends_with(",{'$elixir_scope_cut','list','more'}]]"),
         "{list}"
     );
+    assert!(!list.contains('|'), "a proper list: {list}");
 }
 
 #[test]
@@ -617,6 +619,35 @@ fn an_overflowing_ring_drops_whole_calls_never_a_call_without_its_end() {
             );
         }
     }
+}
+
+#[test]
+fn with_overflow_block_the_same_flood_loses_nothing() {
+    let vm = vm(true);
+    // The flood of the test above, into the same tiny ring: the recording processes wait for
+    // the drain instead of dropping (two processes, so that waits interleave).
+    vm.eval(
+        r#"
+        ok = elixir_scope_runtime:start(#{ring_capacity => 96, overflow => block}),
+        Self = self(),
+        Pids = [spawn(fun() ->
+                              [2001000 = runtime_fixture:sum(lists:seq(1, 2000))
+                               || _ <- lists:seq(1, 10)],
+                              Self ! {done, self()}
+                      end) || _ <- [1, 2]],
+        [receive {done, P} -> ok end || P <- Pids],
+        halt()."#,
+    );
+    let store = vm.store();
+    let summary = store.runs().unwrap()[0].summary.expect("a normal stop");
+    assert_eq!(summary.counters.dropped, 0, "{summary:?}");
+    assert_eq!(summary.counters.captured, summary.counters.stored);
+    let snap = store.snapshot(None).unwrap();
+    let calls = all_calls(&snap);
+    // 20 sums of 2,000 elements: 2,001 calls each (the empty list ends it).
+    assert_eq!(calls.len(), 20 * 2001, "every call is stored");
+    assert!(calls.iter().all(|c| c.end.is_some()));
+    assert_eq!(summary.counters.stored, 2 * calls.len() as u64);
 }
 
 #[test]
@@ -996,4 +1027,147 @@ fn an_exception_whose_stack_trace_holds_a_match_state_is_recorded_without_harm()
         value.contains("$elixir_scope_cut"),
         "the match state is marked as cut: {value}"
     );
+}
+
+/// Every stored value of every call (arguments, result or exception, tail calls' arguments),
+/// as the store gives them back, with the call's function.
+fn every_value(snap: &Snapshot) -> Vec<(String, Vec<u8>)> {
+    let mut values = Vec::new();
+    snap.scan(0, |call| {
+        values.push((call.function.clone(), call.args.clone()));
+        if let Some(end) = &call.end {
+            values.push((call.function.clone(), end.value.clone()));
+        }
+        for tail in snap.tail_calls(call.id)? {
+            values.push((format!("{} (tail call)", call.function), tail.args.clone()));
+        }
+        Ok(true)
+    })
+    .unwrap();
+    values
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn each_argument_has_its_own_budget_and_args_have_the_arity() {
+    let vm = vm(true);
+    vm.eval(
+        r#"
+        Big = maps:from_list([{'__struct__', 'Elixir.Person'}
+                              | [{list_to_atom("f" ++ integer_to_list(I)), lists:seq(1, 4)}
+                                 || I <- lists:seq(1, 16)]]),
+        ok = runtime_fixture:validate(Big, age, [{greater_than, 40}]),
+        ok = runtime_fixture:validate(#{spec => lists:seq(1, 40)}, ["--utf8", [228,220,223,1455]], x),
+        halt()."#,
+    );
+    let snap = vm.store().snapshot(None).unwrap();
+    let calls = all_calls(&snap);
+    let validate: Vec<&Call> = calls.iter().filter(|c| c.function == "validate").collect();
+    assert_eq!(validate.len(), 2);
+    // The 16-field struct used its own budget: the field and the options are whole.
+    let person = validate
+        .iter()
+        .find(|c| text(&c.args).contains("Elixir.Person"))
+        .expect("the call with the struct");
+    let eetf::Term::List(args) = runtime_support::term(&person.args) else {
+        panic!("args are a proper list: {}", text(&person.args))
+    };
+    assert_eq!(args.elements.len(), 3);
+    assert_eq!(args.elements[1].to_string(), "'age'");
+    assert_eq!(args.elements[2].to_string(), "[{'greater_than',40}]");
+    // A cut struct keeps every field; none is missing, none reads as a plausible value.
+    let eetf::Term::Map(person) = &args.elements[0] else {
+        panic!("a map")
+    };
+    assert_eq!(person.map.len(), 17, "16 fields and __struct__");
+    assert!(!text(&validate[0].args).contains("'$elixir_scope_cut' =>"));
+    // Unicode characters count as characters: the charlist is whole.
+    let spec = validate
+        .iter()
+        .find(|c| text(&c.args).contains("[228,220,223,1455]"))
+        .unwrap_or_else(|| {
+            panic!(
+                "{:?}",
+                validate.iter().map(|c| text(&c.args)).collect::<Vec<_>>()
+            )
+        });
+    assert!(
+        text(&spec.args).ends_with(",[[45,45,117,116,102,56],[228,220,223,1455]],'x']"),
+        "{}",
+        text(&spec.args)
+    );
+}
+
+#[test]
+fn values_a_rule_or_a_key_name_hides_are_stored_nowhere() {
+    let vm = vm(true);
+    vm.eval(
+        r#"
+        User = #{name => <<"ada">>, password_hash => <<"hunter2-hash">>},
+        {ok, 9} = runtime_fixture:login(User, <<"hunter2-A">>),
+        {'EXIT', {function_clause, _}} = (catch runtime_fixture:guard(<<"ada">>, <<"hunter2-B">>)),
+        done = runtime_fixture:spin(<<"hunter2-C">>, 3),
+        <<"tok-ada-SECRET">> = runtime_fixture:token_for(<<"ada">>),
+        {ok, _} = runtime_fixture:check(#{<<"Password">> => <<"hunter2-D">>}, <<"x">>),
+        {ok, _} = runtime_fixture:check([{api_key, <<"hunter2-E">>}], <<"y">>),
+        halt()."#,
+    );
+    let snap = vm.store().snapshot(None).unwrap();
+    let values = every_value(&snap);
+    assert!(values.len() > 10, "{} values", values.len());
+    for (function, value) in &values {
+        assert!(!contains(value, b"hunter2"), "{function}: {}", text(value));
+        assert!(!contains(value, b"SECRET"), "{function}: {}", text(value));
+    }
+    // What replaced them says why.
+    let calls = all_calls(&snap);
+    let one = |f: &str| calls.iter().find(|c| c.function == f).unwrap();
+    let login = text(&one("login").args);
+    assert!(
+        login.contains("'password_hash'=>{'$elixir_scope_cut','redacted','key'}")
+            && login.contains("'name'=><<97,100,97>>")
+            && login.ends_with(",{'$elixir_scope_cut','redacted','argument'}]"),
+        "{login}"
+    );
+    let under_login = calls
+        .iter()
+        .find(|c| c.function == "check" && c.parent == Some(one("login").id))
+        .expect("check/2 under login/2");
+    assert!(
+        text(&under_login.args).ends_with(",{'$elixir_scope_cut','redacted','value'}]"),
+        "the password passed on to a callee: {}",
+        text(&under_login.args)
+    );
+    let guard = text(&one("guard").end.as_ref().unwrap().value);
+    assert!(
+        guard.contains("{'$elixir_scope_cut','redacted','value'}"),
+        "{guard}"
+    );
+    assert_eq!(
+        text(&one("token_for").end.as_ref().unwrap().value),
+        "{'$elixir_scope_cut','redacted','result'}"
+    );
+    let spin = one("spin");
+    assert_eq!(spin.end.as_ref().unwrap().tail_calls, 3);
+    for tail in snap.tail_calls(spin.id).unwrap() {
+        assert!(
+            text(&tail.args).starts_with("[{'$elixir_scope_cut','redacted','argument'},"),
+            "{}",
+            text(&tail.args)
+        );
+    }
+    // Not in any file's bytes either (values are compressed there, hence the reading back
+    // above), and every file is its owner's only, every directory too.
+    use std::os::unix::fs::PermissionsExt;
+    for (path, bytes, _) in files_with_times(&vm.db) {
+        assert!(!contains(&bytes, b"hunter2"), "{}", path.display());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}: {mode:o}", path.display());
+        let dir = path.parent().unwrap();
+        let mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}: {mode:o}", dir.display());
+    }
 }

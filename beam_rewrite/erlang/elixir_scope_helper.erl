@@ -12,6 +12,8 @@
 %%                                   (an encrypted chunk is decrypted as beam_lib does)
 %%   {compile, Forms, Options}    -> {ok, BeamBinary} | {error, Why}
 %%   {check, Module, BeamBinary}  -> ok | {error, Why}
+%%   {inspect_hidden, [{Struct, StructBeam, Impl, ImplBeam}]}
+%%                                -> {ok, [{Struct, [Field] | unknown}]}
 %%
 %% `Why' is a UTF-8 binary meant for people. `unavailable' means the debug info holds no code
 %% (the backend said so, the backend is not installed, or it is not one of the trusted
@@ -108,7 +110,10 @@ handle({check, Module, Beam}, _Backends) ->
     case erlang:prepare_loading(Module, Beam) of
         {error, Why} -> {error, text("the loader refuses it: ~0p", [Why])};
         _Prepared -> ok
-    end.
+    end;
+handle({inspect_hidden, Pairs}, _Backends) ->
+    {ok, [{Struct, inspect_hidden(Struct, StructBeam, Impl, ImplBeam)}
+          || {Struct, StructBeam, Impl, ImplBeam} <- Pairs]}.
 
 %% The `{debug_info_v1, Backend, Data}' of a Dbgi chunk. Encrypted debug info
 %% (`<<0, N, Cipher:N/binary, _/binary>>') is decrypted by beam_lib, as it does for any tool,
@@ -149,6 +154,80 @@ forms(Module, Backend, Data) ->
             end;
         {error, Why} ->
             {unavailable, text("its debug-info backend ~p is not available (~p)", [Backend, Why])}
+    end.
+
+%% The fields of `Struct' that its `Inspect' implementation `Impl' leaves out of its text
+%% (`@derive {Inspect, except: [...]}' or `only:', or an implementation of its own), or
+%% `unknown': the struct is inspected with a distinct atom in each field, and the fields whose
+%% atom is not in the text are hidden. Both modules are loaded from the given (original)
+%% beams into a process of their own, given ten seconds, and unloaded after; a module with an
+%% `on_load' function, one already loaded here, or an implementation that fails on such
+%% values give `unknown'.
+inspect_hidden(Struct, StructBeam, Impl, ImplBeam) ->
+    Self = self(),
+    {Pid, Ref} = spawn_monitor(
+                   fun() ->
+                           Self ! {self(), try probe(Struct, StructBeam, Impl, ImplBeam)
+                                           catch _:_ -> unknown
+                                           end}
+                   end),
+    Result = receive
+                 {Pid, Answer} -> Answer;
+                 {'DOWN', Ref, process, Pid, _} -> unknown
+             after 10000 ->
+                     %% Ten seconds: a loaded machine (a CI runner running tests in parallel)
+                     %% must not turn a probe into `unknown', which records the fields.
+                     exit(Pid, kill),
+                     unknown
+             end,
+    demonitor(Ref, [flush]),
+    receive {Pid, _} -> ok after 0 -> ok end,
+    unload(Impl),
+    unload(Struct),
+    Result.
+
+probe(Struct, StructBeam, Impl, ImplBeam) ->
+    case load(Struct, StructBeam) andalso load(Impl, ImplBeam) of
+        false ->
+            unknown;
+        true ->
+            Fields = [F || F <- maps:keys(Struct:'__struct__'()),
+                           F =/= '__struct__', F =/= '__exception__'],
+            Marks = [{F, list_to_atom("es$probe$" ++ integer_to_list(I) ++ "$")}
+                     || {I, F} <- lists:zip(lists:seq(1, length(Fields)), Fields)],
+            Probe = maps:merge(Struct:'__struct__'(), maps:from_list(Marks)),
+            Opts = 'Elixir.Inspect.Opts':new([{limit, infinity}, {printable_limit, infinity}]),
+            Doc = Impl:inspect(Probe, Opts),
+            Text = unicode:characters_to_binary('Elixir.Inspect.Algebra':format(Doc, infinity)),
+            [F || {F, Mark} <- Marks,
+                  binary:match(Text, atom_to_binary(Mark)) =:= nomatch]
+    end.
+
+%% Loads a module from its beam, straight through the loader (the code server never hears of
+%% it, so unload/1 can tell it apart from the helper's own modules).
+load(Module, Beam) ->
+    case erlang:module_loaded(Module) of
+        false ->
+            case erlang:prepare_loading(Module, Beam) of
+                {error, _} ->
+                    false;
+                Prepared ->
+                    not erlang:has_prepared_code_on_load(Prepared)
+                        andalso erlang:finish_loading([Prepared]) =:= ok
+            end;
+        true ->
+            false
+    end.
+
+%% Unloads a module load/1 loaded (loaded, unknown to the code server).
+unload(Module) ->
+    case erlang:module_loaded(Module) andalso code:is_loaded(Module) =:= false of
+        true ->
+            _ = erlang:delete_module(Module),
+            _ = erlang:check_old_code(Module) andalso erlang:purge_module(Module),
+            ok;
+        false ->
+            ok
     end.
 
 format_errors(Errors) ->

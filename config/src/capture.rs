@@ -80,23 +80,51 @@ pub struct CaptureRule {
     pub functions: Vec<Pattern>,
     /// Whether arguments are recorded (`None`: yes, as by default).
     pub arguments: Option<bool>,
+    /// Argument positions (1-based) recorded as redacted (`redact_args = [2]`).
+    pub redact_args: Vec<u8>,
+    /// Whether the result is recorded (`None`: yes, as by default).
+    pub result: Option<bool>,
     /// Caps for these functions' values, over the `[capture]` ones.
     pub caps: Caps,
 }
 
 /// What the runtime captures of one function's calls, when it differs from the defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CaptureOptions {
     /// Whether arguments are recorded.
     pub arguments: bool,
+    /// Argument positions (1-based, ascending) recorded as redacted.
+    pub redact_args: Vec<u8>,
+    /// Whether the result is recorded.
+    pub result: bool,
     /// Caps for its values (unset ones: the runtime's).
     pub caps: Caps,
 }
 
+impl Default for CaptureOptions {
+    fn default() -> CaptureOptions {
+        CaptureOptions {
+            arguments: true,
+            redact_args: Vec::new(),
+            result: true,
+            caps: Caps::default(),
+        }
+    }
+}
+
 impl CaptureOptions {
-    /// A stable text for plan hashes: `args=false max_bytes=256`.
+    /// A stable text for plan hashes: `args=false max_bytes=256`, `args=true redact_args=2
+    /// result=false` (options at their default are left out, so that adding an option kind
+    /// does not change the hashes of plans that do not use it).
     pub fn fingerprint(&self) -> String {
         let mut text = format!("args={}", self.arguments);
+        if !self.redact_args.is_empty() {
+            let positions: Vec<String> = self.redact_args.iter().map(u8::to_string).collect();
+            let _ = write!(text, " redact_args={}", positions.join(","));
+        }
+        if !self.result {
+            text.push_str(" result=false");
+        }
         for (key, value) in self.caps.set() {
             let _ = write!(text, " {key}={value}");
         }
@@ -109,9 +137,16 @@ impl CaptureOptions {
 pub struct CaptureSettings {
     /// Caps for every function (the runtime's settings of the same names).
     pub defaults: Caps,
+    /// Key names whose values are never recorded (`redact_keys`; `None`: the runtime's default,
+    /// [`DEFAULT_REDACT_KEYS`]).
+    pub redact_keys: Option<Vec<String>>,
     /// Per-function options; the first rule that matches a function applies.
     pub rules: Vec<CaptureRule>,
 }
+
+/// The key names the runtime redacts when `redact_keys` is not set (the runtime's own default,
+/// `runtime_core::encoder::DEFAULT_KEYS`; a test checks they agree).
+pub const DEFAULT_REDACT_KEYS: [&str; 5] = ["password", "passwd", "secret", "token", "api_key"];
 
 impl CaptureSettings {
     /// The options of `module:function`, when a rule gives it any (`None`: the defaults,
@@ -122,8 +157,13 @@ impl CaptureSettings {
                 .iter()
                 .any(|p| p.matches_module(module) && p.matches_function(function))
         })?;
+        let mut redact_args = rule.redact_args.clone();
+        redact_args.sort_unstable();
+        redact_args.dedup();
         Some(CaptureOptions {
             arguments: rule.arguments.unwrap_or(true),
+            redact_args,
+            result: rule.result.unwrap_or(true),
             caps: rule.caps,
         })
     }
@@ -140,15 +180,27 @@ mod tests {
         assert!(!caps.set_key("max_apples", 1));
         let settings = CaptureSettings {
             defaults: Caps::default(),
+            redact_keys: None,
             rules: vec![
                 CaptureRule {
                     functions: vec![Pattern::parse("MyApp.Auth.login/2").unwrap()],
                     arguments: Some(false),
+                    redact_args: Vec::new(),
+                    result: None,
+                    caps: Caps::default(),
+                },
+                CaptureRule {
+                    functions: vec![Pattern::parse("MyApp.Auth.check/3").unwrap()],
+                    arguments: None,
+                    redact_args: vec![3, 2, 3],
+                    result: Some(false),
                     caps: Caps::default(),
                 },
                 CaptureRule {
                     functions: vec![Pattern::parse("MyApp.*").unwrap()],
                     arguments: None,
+                    redact_args: Vec::new(),
+                    result: None,
                     caps,
                 },
             ],
@@ -167,6 +219,14 @@ mod tests {
             .unwrap();
         assert!(other.arguments);
         assert_eq!(other.fingerprint(), "args=true max_bytes=256");
+        let check = settings
+            .options_for("Elixir.MyApp.Auth", &f("check", 3))
+            .unwrap();
+        assert_eq!(check.redact_args, [2, 3]);
+        assert_eq!(
+            check.fingerprint(),
+            "args=true redact_args=2,3 result=false"
+        );
         assert_eq!(settings.options_for("Elixir.Other", &f("x", 0)), None);
     }
 }

@@ -15,7 +15,7 @@ use crate::capture::{Caps, CaptureRule, CaptureSettings};
 use crate::error::ConfigError;
 use crate::locate::locate;
 use crate::plan::{AppSelection, PlanSettings, Strategy};
-use crate::runtime::{DropPolicy, RuntimeSettings};
+use crate::runtime::{DropPolicy, Overflow, RuntimeSettings};
 
 /// Everything `elixir_scope.toml` says, with defaults for what it does not.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,6 +123,7 @@ type Number = Option<Spanned<u64>>;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCapture {
+    redact_keys: Option<Vec<Spanned<String>>>,
     max_nodes: Number,
     max_depth: Number,
     max_elements: Number,
@@ -137,6 +138,8 @@ struct RawCapture {
 struct RawRule {
     functions: Spanned<OneOrMany>,
     arguments: Option<bool>,
+    redact_args: Option<Vec<Spanned<u64>>>,
+    result: Option<bool>,
     max_nodes: Number,
     max_depth: Number,
     max_elements: Number,
@@ -150,6 +153,7 @@ struct RawRule {
 struct RawRuntime {
     db_path: Option<String>,
     drop_policy: Option<DropPolicy>,
+    overflow: Option<Overflow>,
     ring_capacity: Number,
     ring_bytes: Number,
     batch_events: Number,
@@ -242,6 +246,17 @@ impl RawFile {
                 &capture.max_binary,
                 &capture.max_bytes,
             ])?;
+            if let Some(keys) = capture.redact_keys {
+                let mut names = Vec::with_capacity(keys.len());
+                for key in keys {
+                    let name = key.get_ref().trim();
+                    if name.is_empty() || name.len() > 255 {
+                        return Err(Bad(key.span(), "a key name is 1 to 255 bytes long".into()));
+                    }
+                    names.push(name.to_string());
+                }
+                config.capture.redact_keys = Some(names);
+            }
             for rule in capture.rules.unwrap_or_default() {
                 let span = rule.functions.span();
                 let texts = rule.functions.into_inner().into_vec();
@@ -252,9 +267,27 @@ impl RawFile {
                     .iter()
                     .map(|t| Pattern::parse(t).map_err(|e| Bad(span.clone(), e.to_string())))
                     .collect::<Result<_, _>>()?;
+                let mut redact_args = Vec::new();
+                for position in rule.redact_args.unwrap_or_default() {
+                    let n = *position.get_ref();
+                    match u8::try_from(n) {
+                        Ok(p) if p >= 1 => redact_args.push(p),
+                        _ => {
+                            return Err(Bad(
+                                position.span(),
+                                format!(
+                                    "{n} is not an argument position: 1 is the first argument, \
+                                     255 the last a function can have"
+                                ),
+                            ))
+                        }
+                    }
+                }
                 config.capture.rules.push(CaptureRule {
                     functions,
                     arguments: rule.arguments,
+                    redact_args,
+                    result: rule.result,
                     caps: caps([
                         &rule.max_nodes,
                         &rule.max_depth,
@@ -270,6 +303,7 @@ impl RawFile {
             config.runtime = RuntimeSettings {
                 db_path: runtime.db_path.map(|p| base.join(p)),
                 drop_policy: runtime.drop_policy,
+                overflow: runtime.overflow,
                 ring_capacity: number(&runtime.ring_capacity, POSITIVE)?,
                 ring_bytes: number(&runtime.ring_bytes, POSITIVE)?,
                 batch_events: number(&runtime.batch_events, POSITIVE)?,
@@ -337,8 +371,9 @@ functions = ["MyApp.Big"]
 max_binary = 4096
 
 [runtime]
-db_path = "traces/trace.redb"
-drop_policy = "drop_oldest"
+db_path = "traces"
+drop_policy = "drop_newest"
+overflow = "block"
 ring_capacity = 65536
 retention_bytes = 1000000
 paused = true
@@ -373,16 +408,62 @@ paused = true
         );
         assert_eq!(
             config.runtime.db_path.as_deref(),
-            Some(Path::new("/project/traces/trace.redb")),
+            Some(Path::new("/project/traces")),
             "relative to the file"
         );
-        assert_eq!(config.runtime.drop_policy, Some(DropPolicy::DropOldest));
+        assert_eq!(config.runtime.drop_policy, Some(DropPolicy::DropNewest));
         assert_eq!(
-            config.runtime.to_erlang_map(&config.capture.defaults),
-            "#{db_path => <<\"/project/traces/trace.redb\"/utf8>>, drop_policy => drop_oldest, ring_capacity => 65536, retention_bytes => 1000000, paused => true, max_depth => 4, max_bytes => 2048}"
+            config.runtime.overflow,
+            Some(crate::runtime::Overflow::Block)
+        );
+        assert_eq!(
+            config.runtime.to_erlang_map(&config.capture),
+            "#{db_path => <<\"/project/traces\"/utf8>>, drop_policy => drop_newest, overflow => block, ring_capacity => 65536, retention_bytes => 1000000, paused => true, max_depth => 4, max_bytes => 2048}"
         );
         let single = parse("[plan]\napps = \"all\"\n").unwrap();
         assert!(single.plan.apps.selects("anything", true));
+    }
+
+    #[test]
+    fn reads_redaction() {
+        let config = parse(
+            r#"
+[capture]
+redact_keys = ["pin", "Card_Number"]
+
+[[capture.rules]]
+functions = "MyApp.Auth.check/3"
+redact_args = [3, 2]
+result = false
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.capture.redact_keys.as_deref(),
+            Some(&["pin".to_string(), "Card_Number".to_string()][..])
+        );
+        let check = FunctionRef {
+            name: "check".into(),
+            arity: 3,
+        };
+        let options = config
+            .capture
+            .options_for("Elixir.MyApp.Auth", &check)
+            .unwrap();
+        assert_eq!(
+            (options.redact_args.as_slice(), options.result),
+            (&[2, 3][..], false)
+        );
+        assert!(options.arguments);
+        assert_eq!(parse("").unwrap().capture.redact_keys, None);
+        let (line, key, shown) = error("[[capture.rules]]\nfunctions = \"A\"\nredact_args = [0]\n");
+        assert_eq!(
+            (line, key.as_deref()),
+            (3, Some("capture.rules[0].redact_args[0]"))
+        );
+        assert!(shown.contains("not an argument position"), "{shown}");
+        let (line, key, _) = error("[capture]\nredact_keys = [\"\"]\n");
+        assert_eq!((line, key.as_deref()), (2, Some("capture.redact_keys[0]")));
     }
 
     #[test]

@@ -13,10 +13,12 @@
 //!
 //! [capture]                   # the runtime's capture caps, for every function
 //! max_bytes = 1024
+//! redact_keys = ["password", "token"]   # values under keys containing these are never stored
 //!
 //! [[capture.rules]]           # capture options of some functions; the first match wins
 //! functions = ["MyApp.Auth.*"]
-//! arguments = false
+//! arguments = false           # or redact_args = [2]: only the second argument
+//! result = false              # the result is not stored either
 //!
 //! [runtime]                   # the runtime's other settings
 //! ring_capacity = 131072
@@ -38,9 +40,9 @@ pub mod runtime;
 
 mod locate;
 
-pub use capture::{Caps, CaptureOptions, CaptureRule, CaptureSettings};
+pub use capture::{Caps, CaptureOptions, CaptureRule, CaptureSettings, DEFAULT_REDACT_KEYS};
 pub use error::ConfigError;
 pub use file::Config;
 pub use find::{find, find_project, FILE_NAME, PROJECT_FILES};
 pub use plan::{AppSelection, PlanSettings, Strategy};
-pub use runtime::{DropPolicy, RuntimeSettings};
+pub use runtime::{DropPolicy, RedactFields, RuntimeSettings};

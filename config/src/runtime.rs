@@ -8,7 +8,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::capture::Caps;
+use std::collections::BTreeMap;
+
+use crate::capture::CaptureSettings;
 
 /// What a full ring drops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
@@ -30,6 +32,27 @@ impl DropPolicy {
     }
 }
 
+/// What the hot path does when the ring has no room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overflow {
+    /// Drop what does not fit, and count it (the default: the caller never waits).
+    Drop,
+    /// Make the recording process wait until the drain made room (a millisecond at a time):
+    /// nothing is lost, the recorded code runs slower meanwhile.
+    Block,
+}
+
+impl Overflow {
+    /// The runtime's atom.
+    pub fn name(self) -> &'static str {
+        match self {
+            Overflow::Drop => "drop",
+            Overflow::Block => "block",
+        }
+    }
+}
+
 /// The `[runtime]` table; `None` keeps the runtime's default (in brackets).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct RuntimeSettings {
@@ -38,6 +61,8 @@ pub struct RuntimeSettings {
     pub db_path: Option<PathBuf>,
     /// What a full ring drops [`drop_newest`].
     pub drop_policy: Option<DropPolicy>,
+    /// Whether a full ring drops or makes the recording process wait [`drop`].
+    pub overflow: Option<Overflow>,
     /// Ring capacity in events [131072].
     pub ring_capacity: Option<u64>,
     /// Ring budget in estimated bytes [32 MiB].
@@ -46,7 +71,7 @@ pub struct RuntimeSettings {
     pub batch_events: Option<u64>,
     /// Largest batch, in estimated bytes [4 MiB].
     pub batch_bytes: Option<u64>,
-    /// Batches queued for the writer [4].
+    /// Batches queued for the writer [32].
     pub channel_batches: Option<u64>,
     /// Longest wait of an event before it is written, ms [20].
     pub commit_interval_ms: Option<u64>,
@@ -69,6 +94,12 @@ pub enum ErlangValue {
     Atom(&'static str),
     /// A UTF-8 binary (paths).
     Binary(String),
+    /// An atom from any text, quoted when needed (`'Elixir.MyApp.User'`).
+    Name(String),
+    /// A list.
+    List(Vec<ErlangValue>),
+    /// A tuple.
+    Tuple(Vec<ErlangValue>),
 }
 
 impl ErlangValue {
@@ -92,15 +123,53 @@ impl ErlangValue {
                 out.push_str("\"/utf8>>");
                 out
             }
+            ErlangValue::Name(text) => {
+                let bare = text.starts_with(|c: char| c.is_ascii_lowercase())
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '@');
+                if bare {
+                    return text.clone();
+                }
+                let mut out = String::from("'");
+                for c in text.chars() {
+                    match c {
+                        '\'' => out.push_str("\\'"),
+                        '\\' => out.push_str("\\\\"),
+                        ' '..='~' => out.push(c),
+                        other => {
+                            let _ = write!(out, "\\x{{{:X}}}", other as u32);
+                        }
+                    }
+                }
+                out.push('\'');
+                out
+            }
+            ErlangValue::List(items) => {
+                let items: Vec<String> = items.iter().map(ErlangValue::to_erlang).collect();
+                format!("[{}]", items.join(", "))
+            }
+            ErlangValue::Tuple(items) => {
+                let items: Vec<String> = items.iter().map(ErlangValue::to_erlang).collect();
+                format!("{{{}}}", items.join(", "))
+            }
         }
     }
 }
 
+/// Struct fields never recorded, by struct module (`Elixir.MyApp.User` → `["password_hash"]`):
+/// what `elixir-scope instrument` found each struct's own `Inspect` implementation to leave out.
+pub type RedactFields = BTreeMap<String, Vec<String>>;
+
+/// The runtime keys `[capture]` sets besides the caps.
+pub const CAPTURE_KEYS: [&str; 2] = ["redact_keys", "redact_fields"];
+
 impl RuntimeSettings {
     /// The keys the runtime reads that this table may set, in the runtime's order.
-    pub const KEYS: [&'static str; 12] = [
+    pub const KEYS: [&'static str; 13] = [
         "db_path",
         "drop_policy",
+        "overflow",
         "ring_capacity",
         "ring_bytes",
         "batch_events",
@@ -113,9 +182,10 @@ impl RuntimeSettings {
         "paused",
     ];
 
-    /// The settings that are set, with `caps` (the `[capture]` defaults), as runtime keys and
+    /// The settings that are set, with the `[capture]` caps and key names, as runtime keys and
     /// Erlang values.
-    pub fn entries(&self, caps: &Caps) -> Vec<(&'static str, ErlangValue)> {
+    pub fn entries(&self, capture: &CaptureSettings) -> Vec<(&'static str, ErlangValue)> {
+        let caps = &capture.defaults;
         let mut out = Vec::new();
         if let Some(path) = &self.db_path {
             out.push((
@@ -125,6 +195,9 @@ impl RuntimeSettings {
         }
         if let Some(policy) = self.drop_policy {
             out.push(("drop_policy", ErlangValue::Atom(policy.name())));
+        }
+        if let Some(overflow) = self.overflow {
+            out.push(("overflow", ErlangValue::Atom(overflow.name())));
         }
         let integers = [
             ("ring_capacity", self.ring_capacity),
@@ -151,14 +224,21 @@ impl RuntimeSettings {
         for (key, value) in caps.set() {
             out.push((key, ErlangValue::Integer(value)));
         }
+        if let Some(keys) = &capture.redact_keys {
+            let names = keys
+                .iter()
+                .map(|k| ErlangValue::Binary(k.clone()))
+                .collect();
+            out.push(("redact_keys", ErlangValue::List(names)));
+        }
         out
     }
 
     /// The settings as an Erlang map for `elixir_scope_runtime:start/1`:
     /// `#{db_path => <<"/p/trace.redb"/utf8>>, ring_capacity => 65536}`.
-    pub fn to_erlang_map(&self, caps: &Caps) -> String {
+    pub fn to_erlang_map(&self, capture: &CaptureSettings) -> String {
         let pairs: Vec<String> = self
-            .entries(caps)
+            .entries(capture)
             .iter()
             .map(|(key, value)| format!("{key} => {}", value.to_erlang()))
             .collect();
@@ -166,10 +246,32 @@ impl RuntimeSettings {
     }
 
     /// The settings `elixir-scope instrument` installs next to the runtime: those of
-    /// [`RuntimeSettings::to_app_env`], plus `project_root`, the directory the recording goes
-    /// under when nothing else names it (the runtime uses it when it exists where the VM runs).
-    pub fn to_settings(&self, caps: &Caps, project_root: Option<&Path>) -> String {
-        let mut entries = self.entries(caps);
+    /// [`RuntimeSettings::to_app_env`], the struct fields to redact (`redact_fields`, when
+    /// any), and `project_root`, the directory the recording goes under when nothing else names
+    /// it (the runtime uses it when it exists where the VM runs).
+    pub fn to_settings(
+        &self,
+        capture: &CaptureSettings,
+        redact_fields: &RedactFields,
+        project_root: Option<&Path>,
+    ) -> String {
+        let mut entries = self.entries(capture);
+        if !redact_fields.is_empty() {
+            let structs = redact_fields
+                .iter()
+                .map(|(module, fields)| {
+                    let fields = fields
+                        .iter()
+                        .map(|f| ErlangValue::Name(f.clone()))
+                        .collect();
+                    ErlangValue::Tuple(vec![
+                        ErlangValue::Name(module.clone()),
+                        ErlangValue::List(fields),
+                    ])
+                })
+                .collect();
+            entries.push(("redact_fields", ErlangValue::List(structs)));
+        }
         if let Some(root) = project_root {
             entries.push((
                 "project_root",
@@ -185,19 +287,20 @@ impl RuntimeSettings {
 
     /// The settings as the `elixir_scope` application's environment, a proplist as in
     /// `sys.config` or an `.app` file's `env`: `[{db_path, <<"/p/trace.redb"/utf8>>}]`.
-    pub fn to_app_env(&self, caps: &Caps) -> String {
-        self.to_settings(caps, None)
+    pub fn to_app_env(&self, capture: &CaptureSettings) -> String {
+        self.to_settings(capture, &RedactFields::new(), None)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::Caps;
 
     #[test]
     fn renders_only_what_is_set() {
         let empty = RuntimeSettings::default();
-        assert_eq!(empty.to_erlang_map(&Caps::default()), "#{}");
+        assert_eq!(empty.to_erlang_map(&CaptureSettings::default()), "#{}");
         let settings = RuntimeSettings {
             db_path: Some(PathBuf::from("/tmp/a \"b\"/trace-é.redb")),
             drop_policy: Some(DropPolicy::DropOldest),
@@ -205,12 +308,15 @@ mod tests {
             paused: Some(true),
             ..RuntimeSettings::default()
         };
-        let caps = Caps {
-            max_bytes: Some(256),
-            ..Caps::default()
+        let capture = CaptureSettings {
+            defaults: Caps {
+                max_bytes: Some(256),
+                ..Caps::default()
+            },
+            ..CaptureSettings::default()
         };
         assert_eq!(
-            settings.to_erlang_map(&caps),
+            settings.to_erlang_map(&capture),
             "#{db_path => <<\"/tmp/a \\\"b\\\"/trace-\\x{E9}.redb\"/utf8>>, drop_policy => drop_oldest, ring_capacity => 1024, paused => true, max_bytes => 256}"
         );
         assert_eq!(
@@ -218,8 +324,20 @@ mod tests {
                 shards: Some(2),
                 ..RuntimeSettings::default()
             }
-            .to_app_env(&Caps::default()),
+            .to_app_env(&CaptureSettings::default()),
             "[{shards, 2}]"
+        );
+        let capture = CaptureSettings {
+            redact_keys: Some(vec!["pin".into(), "card_number".into()]),
+            ..CaptureSettings::default()
+        };
+        let fields = RedactFields::from([(
+            "Elixir.MyApp.User".to_string(),
+            vec!["password_hash".to_string(), "Odd name".to_string()],
+        )]);
+        assert_eq!(
+            RuntimeSettings::default().to_settings(&capture, &fields, None),
+            "[{redact_keys, [<<\"pin\"/utf8>>, <<\"card_number\"/utf8>>]}, {redact_fields, [{'Elixir.MyApp.User', [password_hash, 'Odd name']}]}]"
         );
     }
 
@@ -236,6 +354,7 @@ mod tests {
             .iter()
             .copied()
             .chain(Caps::KEYS.iter().map(|(k, _)| *k))
+            .chain(CAPTURE_KEYS)
             .collect();
         let mut a = keys.clone();
         let mut b = ours.clone();

@@ -151,19 +151,31 @@ impl PlanCache {
     }
 
     fn write_analyses(&mut self) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
+        claim(&self.dir)?;
         self.analyses.format = CACHE_FORMAT.to_string();
         self.analyses.entries.retain(|path, _| path.is_file());
         write_json(&self.dir, "analyses.json", &self.analyses)
     }
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
+/// Creates the cache directory readable by its owner only (`store::private`), and narrows
+/// `.elixir_scope/` above it: the recordings live there too.
+pub(crate) fn claim(dir: &Path) -> std::io::Result<()> {
+    if let Some(parent) = dir
+        .parent()
+        .filter(|p| p.file_name() == Some(".elixir_scope".as_ref()))
+    {
+        store::private::claim_dir(parent)?;
+    }
+    store::private::claim_dir(dir)
+}
+
+pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
     let file = std::fs::File::open(path).ok()?;
     serde_json::from_reader(std::io::BufReader::new(file)).ok()
 }
 
-fn write_json(dir: &Path, name: &str, value: &impl Serialize) -> std::io::Result<()> {
+pub(crate) fn write_json(dir: &Path, name: &str, value: &impl Serialize) -> std::io::Result<()> {
     let mut temp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .tempfile_in(dir)?;

@@ -17,6 +17,8 @@
 //! - [`strategy`] – the strategies and patterns: a decision and reason per function.
 //! - [`reason`] – why a function is or is not wrapped.
 //! - [`report`] – the plan as people and `--json` see it.
+//! - [`inspect`] – struct fields the structs' own `Inspect` implementations hide (redacted
+//!   by the runtime).
 //! - [`cache`] – the plan cache.
 //! - [`orchestrator`] – runs it all over paths.
 
@@ -26,6 +28,7 @@ pub mod cache;
 pub mod effects;
 pub mod facts;
 pub mod graph;
+pub mod inspect;
 pub mod orchestrator;
 pub mod reason;
 pub mod report;

@@ -20,6 +20,8 @@ use std::sync::{Mutex, OnceLock};
 use beam_rewrite::discover::{self, AppRole, DiscoverError, MixBuild};
 use beam_rewrite::etf::spawn_with_large_stack;
 use beam_rewrite::helper::{Helper, HelperConfig, HelperError, Launcher};
+
+use crate::inspect::{self, BuildBeam, HiddenFields};
 use beam_rewrite::rewrite::is_elixir_scope_module;
 use config::{CaptureSettings, PlanSettings};
 use serde::Serialize;
@@ -69,6 +71,9 @@ pub struct Outcome {
     pub report: PlanReport,
     /// The work done.
     pub stats: RunStats,
+    /// The struct fields to redact because the structs' `Inspect` implementations hide them,
+    /// or why they could not be found.
+    pub hidden: Result<HiddenFields, String>,
 }
 
 /// Runs the analyzer and the planner over paths.
@@ -111,10 +116,15 @@ impl Orchestrator {
             ..RunStats::default()
         };
         let key = self.key(&entries, &infos);
+        let hidden = self.hidden_fields(&entries, &infos, &mut stats);
         let mut cache = self.cache_dir.as_deref().map(PlanCache::open);
         if let Some(report) = cache.as_ref().and_then(|c| c.plan(&key)) {
             stats.plan_from_cache = true;
-            return Ok(Outcome { report, stats });
+            return Ok(Outcome {
+                report,
+                stats,
+                hidden,
+            });
         }
 
         // Analyses: from the cache, or from the code.
@@ -162,7 +172,43 @@ impl Orchestrator {
                 stats.cache_error = Some(e.to_string());
             }
         }
-        Ok(Outcome { report, stats })
+        Ok(Outcome {
+            report,
+            stats,
+            hidden,
+        })
+    }
+
+    /// The fields structs of the build hide from `Inspect` (every beam of the paths, planned
+    /// or not: a dependency's struct hides its secrets too).
+    fn hidden_fields(
+        &self,
+        entries: &[BeamEntry],
+        infos: &[Result<BeamInfo, String>],
+        stats: &mut RunStats,
+    ) -> Result<HiddenFields, String> {
+        let beams: Vec<BuildBeam> = entries
+            .iter()
+            .zip(infos)
+            .filter_map(|(entry, info)| {
+                let info = info.as_ref().ok()?;
+                Some(BuildBeam {
+                    path: entry.path.clone(),
+                    module: info.module.clone(),
+                    hash: info.hash.clone(),
+                })
+            })
+            .collect();
+        let start = || {
+            let config = match &self.helper {
+                Some(config) => Ok(config.clone()),
+                None => HelperConfig::discover(),
+            }?;
+            let helper = Launcher::new(config)?.start()?;
+            stats.helpers_started += 1;
+            Ok(helper)
+        };
+        inspect::hidden_fields(&beams, self.cache_dir.as_deref(), start).map_err(|e| e.to_string())
     }
 
     /// The beams of `paths`, each once, with their applications.
@@ -414,6 +460,8 @@ impl Orchestrator {
                     .flatten()
                     .map(|o| CaptureReport {
                         arguments: o.arguments,
+                        redact_args: o.redact_args,
+                        result: o.result,
                         caps: o
                             .caps
                             .set()

@@ -56,8 +56,22 @@ impl ModuleStatus {
 pub struct CaptureReport {
     /// Whether arguments are recorded.
     pub arguments: bool,
+    /// Argument positions (1-based) recorded as redacted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redact_args: Vec<u8>,
+    /// Whether the result is recorded.
+    #[serde(default = "recorded", skip_serializing_if = "is_recorded")]
+    pub result: bool,
     /// Caps by runtime key.
     pub caps: BTreeMap<String, u64>,
+}
+
+fn recorded() -> bool {
+    true
+}
+
+fn is_recorded(result: &bool) -> bool {
+    *result
 }
 
 /// What the plan says about one function.
@@ -135,12 +149,13 @@ impl ModuleReport {
             .filter(|f| f.decision.selected)
             .filter_map(|f| {
                 // Options that change nothing cost nothing.
-                let c = f
-                    .capture
-                    .as_ref()
-                    .filter(|c| !c.arguments || !c.caps.is_empty())?;
+                let c = f.capture.as_ref().filter(|c| {
+                    !c.arguments || !c.redact_args.is_empty() || !c.result || !c.caps.is_empty()
+                })?;
                 let capture = Capture {
                     arguments: c.arguments,
+                    redact_args: c.redact_args.clone(),
+                    result: c.result,
                     caps: c.caps.clone(),
                 };
                 Some((f.function.clone(), capture))

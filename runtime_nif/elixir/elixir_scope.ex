@@ -35,12 +35,20 @@ defmodule ElixirScope do
   ## Values
 
   Values are the terms the calls saw, as the recorder captured them: within its caps (by
-  default 32 terms, 16 elements per collection, 128 bytes per binary, 8 levels), so a large
-  value is cut and the cut is marked with a tuple `{:"$elixir_scope_cut", kind, detail}`:
-  a cut list ends in `[... | {:"$elixir_scope_cut", :list, :more}]`, a tuple or a map gets a last
-  element or pair saying how many were left out, a long binary becomes
+  default 32 terms, 16 elements per collection, 128 bytes per binary, 8 levels, for each
+  argument and for the result on its own), so a large value is cut and the cut is marked with
+  a tuple `{:"$elixir_scope_cut", kind, detail}`, placed so that the value keeps its shape:
+  `args` is always a list of `arity` arguments; a cut list ends in the element
+  `{:"$elixir_scope_cut", :list, :more}`; a tuple or a map gets a last element or pair saying
+  how many were left out; a cut struct keeps every field, those not captured holding
+  `{:"$elixir_scope_cut", :field, :more}`; a long binary becomes
   `{:"$elixir_scope_cut", :binary, {size, prefix}}`. Printed, a cut shows as an ellipsis:
-  `[1, 2, …]`, `%{a: 1, …(5 more)}`, `"abc"…(1000 bytes)` (see `ElixirScope.Format`).
+  `[1, 2, …]`, `%{a: 1, …(5 more)}`, `%User{name: "ada", age: …}`, `"abc"…(1000 bytes)` (see
+  `ElixirScope.Format`).
+
+  What is never recorded (values under keys such as `:password`, fields a struct's own
+  `Inspect` hides, arguments and results a capture rule hides) is the tuple
+  `{:"$elixir_scope_cut", :redacted, why}`, printed `[REDACTED]`.
 
   ## Reading while recording
 

@@ -72,10 +72,16 @@
 %% beam (written by `elixir-scope instrument' from `elixir_scope.toml'), then the defaults: `db_path' (default
 %% `$ELIXIR_SCOPE_DB', else `.elixir_scope' in the project directory `instrument'
 %% ran for, when it exists, else under the VM's working directory),
-%% `drop_policy' (`drop_newest' | `drop_oldest'), `ring_capacity' (events, 131072),
+%% `drop_policy' (`drop_newest' | `drop_oldest'), `overflow' (`drop', the default: a full ring
+%% drops and counts; `block': the recording process waits until the drain made room, so that
+%% nothing is lost), `ring_capacity' (events, 131072),
 %% `ring_bytes' (32 MiB), the capture caps (see runtime_core::encoder) `max_nodes' (32),
 %% `max_depth' (8), `max_elements' (16), `max_string' (32), `max_binary' (128), `max_bytes'
-%% (1024), `batch_events' (8192), `batch_bytes' (4 MiB), `channel_batches' (32),
+%% (1024), `redact_keys' (key names whose values are never recorded: a list of binaries,
+%% default `[<<"password">>, <<"passwd">>, <<"secret">>, <<"token">>, <<"api_key">>]'; a key
+%% matches when it contains one, ASCII case ignored), `redact_fields' (`[{StructModule,
+%% [Field]}]': struct fields never recorded; `elixir-scope instrument' installs the fields each
+%% struct's own `Inspect' implementation leaves out), `batch_events' (8192), `batch_bytes' (4 MiB), `channel_batches' (32),
 %% `commit_interval_ms' (20), `checkpoint_interval_ms' (1000), `retention_bytes' (1 GiB),
 %% `shards' (ring lanes: one per scheduler;
 %% 0 for one shared lane), `paused' (start paused, `false').
@@ -99,12 +105,25 @@
 
 -define(RECORDING, elixir_scope_recording).
 -define(STATE, elixir_scope_state).
+
+%% A recording NIF's answer once the ring had room. Under `overflow => block' a full ring
+%% answers `full' (the event was not recorded, nothing was counted): the recording process
+%% waits for the drain, a millisecond at a time, and records again. Otherwise (`drop', the
+%% default) `full' never comes, and this costs one comparison.
+-define(ROOM(Call), case Call of
+                        full -> when_room(fun() -> Call end);
+                        Answer__ -> Answer__
+                    end).
 -define(CURRENT, '$elixir_scope_call').
 %% Wraps a value (arguments, result) together with the caps the NIF encodes it within, and a
 %% token together with the caps its result gets (see enter/5).
 -define(CAPS, '$elixir_scope_caps').
-%% What a hidden argument is recorded as (a cut marker: the query side prints `…').
--define(HIDDEN, {'$elixir_scope_cut', hidden, argument}).
+%% What an argument or a result a capture rule hides is recorded as (a marker: the query side
+%% prints `[REDACTED]').
+-define(HIDDEN_ARGUMENT, {'$elixir_scope_cut', redacted, argument}).
+-define(HIDDEN_RESULT, {'$elixir_scope_cut', redacted, result}).
+%% Hidden values a call carries (its own first, then those of the calls it runs under).
+-define(MAX_SECRETS, 8).
 -define(IN_RUNTIME, '$elixir_scope_in_runtime').
 %% Recorded calls open at once in one process; deeper calls run unrecorded (see "Depth cap").
 -define(MAX_CALL_DEPTH, 1000).
@@ -129,9 +148,9 @@
 %% Tail calls recorded per call with their arguments; later ones are only counted.
 -define(TAIL_CALLS_KEPT, 8).
 -define(FLUSH_TIMEOUT_MS, 30000).
--define(CONFIG_KEYS, [db_path, drop_policy, ring_capacity, ring_bytes, max_nodes, max_depth,
-                      max_elements, max_string, max_binary, max_bytes, batch_events, batch_bytes,
-                      channel_batches,
+-define(CONFIG_KEYS, [db_path, drop_policy, overflow, ring_capacity, ring_bytes, max_nodes,
+                      max_depth, max_elements, max_string, max_binary, max_bytes, redact_keys,
+                      redact_fields, batch_events, batch_bytes, channel_batches,
                       commit_interval_ms, checkpoint_interval_ms, retention_bytes,
                       shards, paused]).
 
@@ -139,11 +158,16 @@
 %% `muted'.
 -type token() :: current() | deep | muted.
 %% The process's current call: `{Id, TailCalls, Depth}' (`Depth': recorded calls open), with
-%% a fourth element `{M, F, Arity}' between remote_tail_call/3 and the enter/4 it announced.
+%% a fourth element `{M, F, Arity}' between remote_tail_call/3 and the enter/4 it announced;
+%% `{Id, TailCalls, Depth, none | {M, F, Arity}, Secrets}' for a call that hides values (the
+%% arguments a capture rule hides, of this call or of the calls it runs under: the NIF redacts
+%% them wherever they occur in what this call records).
 -type current() :: none
                  | {Id :: non_neg_integer(), TailCalls :: non_neg_integer(),
                     Depth :: pos_integer()}
-                 | {non_neg_integer(), non_neg_integer(), pos_integer(), mfa()}.
+                 | {non_neg_integer(), non_neg_integer(), pos_integer(), mfa()}
+                 | {non_neg_integer(), non_neg_integer(), pos_integer(), none | mfa(),
+                    [term()]}.
 
 %%% The contract
 
@@ -188,6 +212,9 @@ enter(Module, Function, Arity, Args) ->
                     %% does not wrap it): forget it.
                     enter(Module, Function, Arity, Args)
             end;
+        {_Id, _TailCalls, _Depth, _Announced, _Secrets} ->
+            %% Under a call whose arguments a capture rule hides: they stay hidden here too.
+            enter_hiding(Module, Function, Arity, Args, Args, #{}, []);
         undefined ->
             first_enter(Module, Function, Arity, Args);
         muted ->
@@ -209,13 +236,13 @@ open(Module, Function, 3, [{call, _}, _, _] = Args, Parent, Depth) ->
 open(Module, handle_event, 4, [{call, _} | _] = Args, Parent, Depth) ->
     request(Module, handle_event, 4, Args, Parent, Depth);
 open(Module, Function, Arity, Args, Parent, Depth) ->
-    Id = elixir_scope_nif:enter(Module, Function, Arity, Args, Parent),
+    Id = ?ROOM(elixir_scope_nif:enter(Module, Function, Arity, Args, Parent)),
     put(?CURRENT, {Id, 0, Depth + 1}),
     Parent.
 
 request(Module, Function, Arity, Args, Parent, Depth) ->
     Client = client(Function, Arity, Args),
-    Id = elixir_scope_nif:enter_request(Module, Function, Arity, Args, Parent, Client),
+    Id = ?ROOM(elixir_scope_nif:enter_request(Module, Function, Arity, Args, Parent, Client)),
     put(?CURRENT, {Id, 0, Depth + 1}),
     Parent.
 
@@ -223,8 +250,8 @@ request(Module, Function, Arity, Args, Parent, Depth) ->
 first_enter(Module, Function, Arity, Args) ->
     Origin = origin(),
     note_test(Origin),
-    Id = elixir_scope_nif:enter_first(Module, Function, Arity, Args, pid_text(self()),
-                                      Origin, client(Function, Arity, Args)),
+    Id = ?ROOM(elixir_scope_nif:enter_first(Module, Function, Arity, Args, pid_text(self()),
+                                            Origin, client(Function, Arity, Args))),
     put(?CURRENT, {Id, 0, 1}),
     none.
 
@@ -243,47 +270,170 @@ from({Pid, _Tag}) when is_pid(Pid), Pid =/= self(), node(Pid) =:= node() -> Pid;
 from(_From) -> none.
 
 %% @doc {@link enter/4} for a function with capture options (`[[capture.rules]]' of
-%% `elixir_scope.toml'), which the rewriter passes as a literal `{Arguments, Caps}':
-%% `Arguments' `false' records each argument as a hidden marker; `Caps' (a map of the
-%% settings `max_nodes', `max_depth', `max_elements', `max_string', `max_binary', `max_bytes')
-%% overrides the runtime's caps for the arguments and the result of these calls (exceptions
-%% keep the runtime's caps). Without caps the token is enter/4's; with caps it carries them to
-%% {@link return/2}.
--spec enter(module(), atom(), arity(), [term()], {boolean(), map()}) -> token()
-                                                                    | {?CAPS, map(), token()}.
-enter(Module, Function, Arity, Args, {_Arguments, Caps} = Options) ->
-    Captured = captured_args(Args, Options),
-    case map_size(Caps) of
-        0 ->
-            enter(Module, Function, Arity, Captured);
-        _ ->
-            case enter(Module, Function, Arity, Captured) of
-                deep -> deep;
-                Token -> {?CAPS, Caps, Token}
+%% `elixir_scope.toml'), which the rewriter passes as a literal `{Arguments, Result, Caps}':
+%% `Arguments' `true' records the arguments, `false' records each as
+%% `{'$elixir_scope_cut', redacted, argument}', a list of positions (1-based) hides those;
+%% `Result' `false' records the result as `{'$elixir_scope_cut', redacted, result}'; `Caps' (a
+%% map of the settings `max_nodes', `max_depth', `max_elements', `max_string', `max_binary',
+%% `max_bytes') overrides the runtime's caps for the arguments and the result of these calls
+%% (exceptions keep the runtime's caps). The values of hidden arguments are also redacted
+%% wherever they occur in what this call and the calls under it in this process record
+%% (arguments, results, exceptions and their stack traces, tail calls). The older literal
+%% `{Arguments, Caps}' (a boolean) is read as `{Arguments, true, Caps}'. Without caps and with
+%% the result shown, the token is enter/4's; else it carries them to {@link return/2}.
+-spec enter(module(), atom(), arity(), [term()], tuple()) -> token()
+                                                          | {?CAPS, map(), boolean(), token()}.
+enter(Module, Function, Arity, Args, Options) ->
+    {Hidden, ShowResult, Caps} = rule(Options),
+    {Shown, Own} = hide(Args, Hidden),
+    case enter_hiding(Module, Function, Arity, Args, Shown, Caps, Own) of
+        Token when Token =:= deep; Token =:= muted -> Token;
+        Token when ShowResult, map_size(Caps) =:= 0 -> Token;
+        Token -> {?CAPS, Caps, ShowResult, Token}
+    end.
+
+%% @doc {@link tail_call/4} for a function with capture options (see {@link enter/5}): its
+%% hidden arguments are recorded as markers, and their values stay hidden for the rest of the
+%% current call.
+-spec tail_call(module(), atom(), arity(), [term()], tuple()) -> ok.
+tail_call(Module, Function, Arity, Args, Options) ->
+    {Hidden, _ShowResult, Caps} = rule(Options),
+    {Shown, Own} = hide(Args, Hidden),
+    tail_hiding(Module, Function, Arity, Shown, Caps, Own).
+
+%% A call that hides values: `Shown' is what is recorded of `Args', `Own' the values this call
+%% hides, `Caps' its caps. Like enter/4, for any current entry; the new entry carries `Own'
+%% and the values hidden by the calls it runs under.
+enter_hiding(Module, Function, Arity, Args, Shown, Caps, Own) ->
+    case get(?CURRENT) of
+        muted ->
+            muted;
+        undefined ->
+            Secrets = secrets(Own, []),
+            Id = ?ROOM(elixir_scope_nif:enter_first(Module, Function, Arity,
+                                                    recorded(Shown, Caps, Secrets),
+                                                    pid_text(self()), origin(),
+                                                    client(Function, Arity, Args))),
+            put(?CURRENT, entry(Id, 1, Secrets)),
+            none;
+        Entry ->
+            {Parent, Depth, Announced, Inherited} = parts(Entry),
+            if
+                Announced =:= {Module, Function, Arity} ->
+                    %% ?MODULE:loop(S) in tail position: the current call goes on.
+                    put(?CURRENT, Parent),
+                    tail_hiding(Module, Function, Arity, Shown, Caps, Own),
+                    deep;
+                Depth >= ?MAX_CALL_DEPTH ->
+                    put(?CURRENT, Parent),
+                    deep;
+                true ->
+                    Secrets = secrets(Own, Inherited),
+                    Recorded = recorded(Shown, Caps, Secrets),
+                    Id = case client(Function, Arity, Args) of
+                             none ->
+                                 ?ROOM(elixir_scope_nif:enter(Module, Function, Arity,
+                                                              Recorded, Parent));
+                             Client ->
+                                 ?ROOM(elixir_scope_nif:enter_request(Module, Function, Arity,
+                                                                      Recorded, Parent,
+                                                                      Client))
+                         end,
+                    put(?CURRENT, entry(Id, Depth + 1, Secrets)),
+                    Parent
             end
     end.
 
-%% @doc {@link tail_call/4} for a function with capture options (see {@link enter/5}).
--spec tail_call(module(), atom(), arity(), [term()], {boolean(), map()}) -> ok.
-tail_call(Module, Function, Arity, Args, Options) ->
-    tail_call(Module, Function, Arity, captured_args(Args, Options)).
-
-%% The arguments as the NIF is to record them under `Options'.
-captured_args(Args, {Arguments, Caps}) ->
-    Shown = case Arguments of
-                false -> [?HIDDEN || _ <- Args];
-                _ -> Args
-            end,
-    case map_size(Caps) of
-        0 -> Shown;
-        _ -> {?CAPS, Caps, Shown}
+%% A tail call that hides values (see enter_hiding/7): the current call carries them on.
+tail_hiding(Module, Function, Arity, Shown, Caps, Own) ->
+    case get(?CURRENT) of
+        Entry when is_tuple(Entry), tuple_size(Entry) >= 3,
+                   is_integer(element(2, Entry)), is_integer(element(3, Entry)) ->
+            {Id, N, Depth} = {element(1, Entry), element(2, Entry), element(3, Entry)},
+            {_Parent, _Depth, _Announced, Inherited} = parts(Entry),
+            Secrets = secrets(Own, Inherited),
+            put(?CURRENT, case Secrets of
+                              [] -> {Id, N + 1, Depth};
+                              _ -> {Id, N + 1, Depth, none, Secrets}
+                          end),
+            case N < ?TAIL_CALLS_KEPT of
+                true ->
+                    ?ROOM(elixir_scope_nif:tail_call(Id, N, Module, Function, Arity,
+                                                     recorded(Shown, Caps, Secrets)));
+                false ->
+                    ok
+            end;
+        _NotInACall ->
+            ok
     end.
 
+%% A current entry as `{Parent, Depth, Announced, Secrets}': the entry without its
+%% announcement (the token of a call made under it), the calls open, the announced call
+%% (`none') and the values it hides.
+parts(none) -> {none, 0, none, []};
+parts({Id, N, Depth}) when is_integer(Depth) -> {{Id, N, Depth}, Depth, none, []};
+parts({Id, N, Depth, Announced}) when is_integer(Depth) -> {{Id, N, Depth}, Depth, Announced, []};
+parts({Id, N, Depth, Announced, Secrets}) when is_integer(Depth) ->
+    {{Id, N, Depth, none, Secrets}, Depth, Announced, Secrets};
+parts(Other) -> {Other, 0, none, []}.
+
+entry(Id, Depth, []) -> {Id, 0, Depth};
+entry(Id, Depth, Secrets) -> {Id, 0, Depth, none, Secrets}.
+
+secrets([], Inherited) -> Inherited;
+secrets(Own, Inherited) -> lists:sublist(Own ++ Inherited, ?MAX_SECRETS).
+
+%% What the NIF records of a value: the value itself, or wrapped with caps and secrets.
+recorded(Value, Caps, []) when map_size(Caps) =:= 0 -> Value;
+recorded(Value, Caps, Secrets) -> {?CAPS, Caps, Value, Secrets}.
+
+%% A rule's options as `{Hidden, ShowResult, Caps}', `Hidden' being `all' or positions.
+rule({Arguments, Caps}) when is_map(Caps) ->
+    rule({Arguments, true, Caps});
+rule({Arguments, Result, Caps}) when is_map(Caps) ->
+    Hidden = case Arguments of
+                 false -> all;
+                 Positions when is_list(Positions) -> Positions;
+                 _ -> []
+             end,
+    {Hidden, Result =/= false, Caps};
+rule(_Unknown) ->
+    {[], true, #{}}.
+
+%% The arguments as recorded (hidden ones replaced by a marker) and the hidden values worth
+%% looking for elsewhere (atoms and [] never are).
+hide(Args, []) ->
+    {Args, []};
+hide(Args, all) ->
+    {[?HIDDEN_ARGUMENT || _ <- Args], [A || A <- Args, worth_hiding(A)]};
+hide(Args, Positions) ->
+    hide(Args, Positions, 1, [], []).
+
+hide([], _Positions, _At, Shown, Own) ->
+    {lists:reverse(Shown), lists:reverse(Own)};
+hide([Arg | Rest], Positions, At, Shown, Own) ->
+    case lists:member(At, Positions) of
+        true ->
+            Own1 = case worth_hiding(Arg) of
+                       true -> [Arg | Own];
+                       false -> Own
+                   end,
+            hide(Rest, Positions, At + 1, [?HIDDEN_ARGUMENT | Shown], Own1);
+        false ->
+            hide(Rest, Positions, At + 1, [Arg | Shown], Own)
+    end.
+
+worth_hiding(Value) -> not is_atom(Value) andalso Value =/= [].
+
 %% @doc Records that the call returned `Result'; restores the caller as current call.
--spec return(token() | {?CAPS, map(), token()}, Result) -> Result.
-return({?CAPS, Caps, Token}, Result) ->
-    %% The NIF encodes the result within the function's caps.
-    _ = return(Token, {?CAPS, Caps, Result}),
+-spec return(token() | {?CAPS, map(), boolean(), token()}, Result) -> Result.
+return({?CAPS, Caps, ShowResult, Token}, Result) ->
+    %% The NIF encodes the result within the function's caps, or the rule hides it.
+    Recorded = case ShowResult of
+                   true -> Result;
+                   false -> ?HIDDEN_RESULT
+               end,
+    _ = return(Token, recorded(Recorded, Caps, [])),
     Result;
 return(deep, Result) ->
     %% A recorder of an older shape that called the function after all.
@@ -292,21 +442,21 @@ return(muted, Result) ->
     Result;
 return(Parent, Result) ->
     Current = put(?CURRENT, Parent),
-    elixir_scope_nif:call_return(Current, Result),
+    _ = ?ROOM(elixir_scope_nif:call_return(Current, Result)),
     Result.
 
 %% @doc Records that the call raised; restores the caller as current call and re-raises with
 %% the stack trace the original code would give.
--spec exception(token() | {?CAPS, map(), token()}, error | exit | throw, term(), list()) ->
-          no_return().
-exception({?CAPS, _Caps, Token}, Class, Reason, Stack) ->
+-spec exception(token() | {?CAPS, map(), boolean(), token()}, error | exit | throw, term(),
+                list()) -> no_return().
+exception({?CAPS, _Caps, _ShowResult, Token}, Class, Reason, Stack) ->
     exception(Token, Class, Reason, Stack);
 exception(Token, Class, Reason, Stack) when Token =:= deep; Token =:= muted ->
     erlang:raise(Class, Reason, elixir_scope_stacktrace:clean(Stack));
 exception(Parent, Class, Reason, Stack) ->
     Current = put(?CURRENT, Parent),
     Clean = elixir_scope_stacktrace:clean(Stack),
-    elixir_scope_nif:call_exception(Current, Class, Reason, Clean),
+    _ = ?ROOM(elixir_scope_nif:call_exception(Current, Class, Reason, Clean)),
     erlang:raise(Class, Reason, Clean).
 
 %% @doc Records that the current call continued as `Module:Function/Arity' through a local
@@ -317,13 +467,15 @@ tail_call(Module, Function, Arity, Args) ->
     case get(?CURRENT) of
         {Id, N, Depth} when is_integer(N), N < ?TAIL_CALLS_KEPT ->
             put(?CURRENT, {Id, N + 1, Depth}),
-            elixir_scope_nif:tail_call(Id, N, Module, Function, Arity, Args);
+            ?ROOM(elixir_scope_nif:tail_call(Id, N, Module, Function, Arity, Args));
         {Id, N, Depth} when is_integer(N) ->
             put(?CURRENT, {Id, N + 1, Depth}),
             ok;
         {Id, N, Depth, _StaleAnnouncement} ->
             put(?CURRENT, {Id, N, Depth}),
             tail_call(Module, Function, Arity, Args);
+        {_Id, _N, _Depth, _Announced, _Secrets} ->
+            tail_hiding(Module, Function, Arity, Args, #{}, []);
         _NotInACall ->
             ok
     end.
@@ -339,6 +491,8 @@ remote_tail_call(Module, Function, Arity) ->
     case get(?CURRENT) of
         {Id, N, Depth} -> put(?CURRENT, {Id, N, Depth, {Module, Function, Arity}});
         {Id, N, Depth, _} -> put(?CURRENT, {Id, N, Depth, {Module, Function, Arity}});
+        {Id, N, Depth, _, Secrets} ->
+            put(?CURRENT, {Id, N, Depth, {Module, Function, Arity}, Secrets});
         _NotInACall -> ok
     end,
     ok.
@@ -582,7 +736,7 @@ test_finished(#{module := Module, name := Name} = Test) ->
               #{pid := P} when is_pid(P) -> P;
               _ -> noted(Module, Name)
           end,
-    if_loaded(fun() -> elixir_scope_nif:test_finished(Test#{pid => Pid}) end).
+    if_loaded(fun() -> ?ROOM(elixir_scope_nif:test_finished(Test#{pid => Pid})) end).
 
 note(Module, Name, Pid) ->
     try ets:insert(?TESTS, {{Module, Name}, Pid}) of
@@ -866,9 +1020,9 @@ publish(State) ->
 
 %% The run records when recording pauses and resumes globally, so that a query that finds
 %% nothing can say that the run was paused.
-mark_pause({paused, _}, {running, _}) -> _ = elixir_scope_nif:paused(false), ok;
+mark_pause({paused, _}, {running, _}) -> _ = ?ROOM(elixir_scope_nif:paused(false)), ok;
 mark_pause({paused, _}, _Paused) -> ok;
-mark_pause(_Before, {paused, _}) -> _ = elixir_scope_nif:paused(true), ok;
+mark_pause(_Before, {paused, _}) -> _ = ?ROOM(elixir_scope_nif:paused(true)), ok;
 mark_pause(_Before, _After) -> ok.
 
 %% What wrappers of older rewrites (and the tail-call reports) read: `true' (record
@@ -957,6 +1111,15 @@ if_loaded(Fun) ->
 
 pid_text(Pid) ->
     list_to_binary(pid_to_list(Pid)).
+
+%% Waits a millisecond (this process only: other processes run, and so does the drain), then
+%% records again until the ring has room (see ?ROOM).
+when_room(Record) ->
+    receive after 1 -> ok end,
+    case Record() of
+        full -> when_room(Record);
+        Answer -> Answer
+    end.
 
 %% Where this process came from: the head of `$callers' (Task), else of `$ancestors' (in an
 %% ExUnit run, the test's process when it is among them: a process a test started under its

@@ -2,6 +2,10 @@
 
 rustler::atoms! {
     ok,
+    full,
+    overflow,
+    block,
+    drop,
     error,
     none,
     undefined,
@@ -28,6 +32,8 @@ rustler::atoms! {
     max_elements,
     max_binary,
     max_bytes,
+    redact_keys,
+    redact_fields,
     batch_events,
     batch_bytes,
     channel_batches,

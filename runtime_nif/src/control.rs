@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use runtime_core::encoder::Caps;
-use runtime_core::{clock, Config, DropPolicy, Pipeline};
+use runtime_core::encoder::{Caps, Redaction};
+use runtime_core::{clock, Config, DropPolicy, Overflow, Pipeline};
 use rustler::{Atom, Decoder, Encoder, Env, NifResult, Term};
 use store::{Retention, RunInfo};
 
@@ -79,7 +79,17 @@ fn read_config(map: Term<'_>) -> NifResult<(Config, RunInfo)> {
             return Err(rustler::Error::BadArg);
         };
     }
+    if let Some(overflow) = opt::<Atom>(map, atoms::overflow())? {
+        c.overflow = if overflow == atoms::block() {
+            Overflow::Block
+        } else if overflow == atoms::drop() {
+            Overflow::Drop
+        } else {
+            return Err(rustler::Error::BadArg);
+        };
+    }
     c.caps = caps_over(map, &c.caps)?;
+    c.redaction = redaction(map)?;
     if let Some(v) = usize_opt(atoms::batch_events())? {
         c.batch_events = v;
     }
@@ -116,6 +126,57 @@ fn read_config(map: Term<'_>) -> NifResult<(Config, RunInfo)> {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
     };
     Ok((c, info))
+}
+
+/// What the runtime redacts by name: `redact_keys` (binaries, atoms or charlists; the default
+/// list when absent) and `redact_fields` (`[{Module, [Field]}]` or `#{Module => [Field]}`).
+fn redaction(map: Term<'_>) -> NifResult<Redaction> {
+    let keys = match map.map_get(atoms::redact_keys()) {
+        Ok(list) => Some(
+            list.decode::<Vec<Term>>()?
+                .into_iter()
+                .map(name)
+                .collect::<NifResult<Vec<Vec<u8>>>>()?,
+        ),
+        Err(_) => None,
+    };
+    let mut fields: Vec<(Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
+    if let Ok(structs) = map.map_get(atoms::redact_fields()) {
+        let pairs: Vec<(Term, Term)> = if structs.is_map() {
+            structs
+                .decode::<std::collections::HashMap<Term, Term>>()?
+                .into_iter()
+                .collect()
+        } else {
+            structs.decode()?
+        };
+        for (module, names) in pairs {
+            let names = names
+                .decode::<Vec<Term>>()?
+                .into_iter()
+                .map(name)
+                .collect::<NifResult<Vec<Vec<u8>>>>()?;
+            fields.push((name(module)?, names));
+        }
+    }
+    let base = match keys {
+        Some(keys) => Redaction::new(keys, std::iter::empty::<(&[u8], Vec<&[u8]>)>()),
+        None => Redaction::default(),
+    };
+    Ok(base.with_structs(fields))
+}
+
+/// A name given as an atom, a binary or a charlist, as UTF-8 bytes.
+fn name(term: Term<'_>) -> NifResult<Vec<u8>> {
+    if term.is_atom() {
+        return atom_text(term)
+            .map(String::into_bytes)
+            .ok_or(rustler::Error::BadArg);
+    }
+    if let Ok(binary) = term.decode::<rustler::Binary>() {
+        return Ok(binary.as_slice().to_vec());
+    }
+    term.decode::<String>().map(String::into_bytes)
 }
 
 /// `base` with the caps `map` sets (`max_nodes`, `max_string`, ...) replaced.

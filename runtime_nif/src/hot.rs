@@ -11,23 +11,87 @@
 //! call's cost here). They keep its guarantees: a panic is caught and raised as an Erlang
 //! error, and errors become the same exceptions (`rustler::codegen_runtime::handle_nif_result`).
 
+use std::cell::RefCell;
 use std::num::NonZeroU64;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use runtime_core::encoder::{encode, Bytes};
-use runtime_core::{clock, thread, Recorder};
+use runtime_core::encoder::{encode, encode_arguments, Bytes, Caps, Capture, Scratch};
+use runtime_core::{clock, thread, Recorded, Recorder};
 use rustler::codegen_runtime::{c_int, handle_nif_result};
 use rustler::sys::{ErlNifEnv, ErlNifTerm};
 use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, Error, NifResult, Term};
+use smallvec::SmallVec;
 use store::{
     Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome, ProcessStart, TailCall,
 };
 
 use crate::atoms;
-use crate::capture;
+use crate::capture::{self, Secrets, Within};
 use crate::runtime;
 use crate::term::{atom_text, self_pid_word, word, Beam, Checked};
+
+thread_local! {
+    /// The encoder's working memory on this scheduler thread.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
+}
+
+/// What to capture of one value.
+enum Value<'a> {
+    /// A call's argument list: each argument within the caps.
+    Arguments(Term<'a>),
+    /// A result.
+    Result(Term<'a>),
+    /// `{Reason, Stacktrace}`, typed term by term (see [`Checked`]).
+    Exception(Term<'a>),
+}
+
+/// Captures `value` within `caps`, redacting `secrets` and what the runtime's redaction names.
+fn capture_value<'a>(
+    rec: &Recorder,
+    value: Value<'a>,
+    caps: &Caps,
+    secrets: &Secrets<'a>,
+) -> Bytes {
+    SCRATCH.with(|scratch| {
+        let scratch = &mut *scratch.borrow_mut();
+        let redaction = rec.redaction();
+        let bytes = match value {
+            Value::Arguments(t) => encode_arguments(
+                Beam(t),
+                &Capture {
+                    caps,
+                    redaction,
+                    secrets,
+                },
+                scratch,
+            ),
+            Value::Result(t) => encode(
+                Beam(t),
+                &Capture {
+                    caps,
+                    redaction,
+                    secrets,
+                },
+                scratch,
+            ),
+            Value::Exception(t) => {
+                let secrets: SmallVec<[Checked<'_>; 4]> =
+                    secrets.iter().map(|&s| Checked(s)).collect();
+                encode(
+                    Checked(Beam(t)),
+                    &Capture {
+                        caps,
+                        redaction,
+                        secrets: &secrets,
+                    },
+                    scratch,
+                )
+            }
+        };
+        Bytes::from_slice(bytes)
+    })
+}
 
 /// Registers `$func` as the NIF `elixir_scope_nif:$name/$arity` in the inventory that
 /// `rustler::init!` reads (what `#[rustler::nif]` does, without its per-call `Vec`).
@@ -96,7 +160,7 @@ unsafe extern "C" fn enter(
                     arity,
                     arguments,
                 };
-                record_enter(env, call, parent, None, None).map(|id| id.encode(env))
+                record_enter(env, call, parent, None, None).map(|entered| entered.encode(env))
             },
         )
     }
@@ -114,7 +178,7 @@ fn enter_request<'a>(
     arguments: Term<'a>,
     parent: Term<'a>,
     client: Term<'a>,
-) -> NifResult<u64> {
+) -> NifResult<Term<'a>> {
     let call = CallTerms {
         module,
         function,
@@ -122,7 +186,7 @@ fn enter_request<'a>(
         arguments,
     };
     let parent = current_call(parent)?.0;
-    record_enter(env, call, parent, None, client_of(client)?)
+    record_enter(env, call, parent, None, client_of(client)?).map(|entered| entered.encode(env))
 }
 
 /// The client of a request: a pid, or `none`.
@@ -158,7 +222,7 @@ fn enter_first<'a>(
     pid_text: String,
     origin: Term<'a>,
     client: Term<'a>,
-) -> NifResult<u64> {
+) -> NifResult<Term<'a>> {
     let origin = if origin == atoms::none().to_term(env) {
         None
     } else {
@@ -190,6 +254,32 @@ fn enter_first<'a>(
         arguments,
     };
     record_enter(env, call, None, Some(process), client_of(client)?)
+        .map(|entered| entered.encode(env))
+}
+
+/// What the NIFs of a call's start answer: its id (0 when it was dropped, or nothing
+/// records), or `full` when the runtime blocks on a full ring: the caller waits and calls
+/// again.
+enum Entered {
+    Id(u64),
+    Full,
+}
+
+impl Encoder for Entered {
+    fn encode<'a>(&self, env: Env<'a>) -> Term<'a> {
+        match self {
+            Entered::Id(id) => id.encode(env),
+            Entered::Full => atoms::full().encode(env),
+        }
+    }
+}
+
+/// What the NIFs of a call's end and tail calls answer: `ok`, or `full` (see [`Entered`]).
+fn answer(env: Env<'_>, recorded: Recorded) -> Term<'_> {
+    match recorded {
+        Recorded::Full => atoms::full().to_term(env),
+        Recorded::Kept | Recorded::Dropped => atoms::ok().to_term(env),
+    }
 }
 
 fn record_enter<'a>(
@@ -198,7 +288,7 @@ fn record_enter<'a>(
     parent: Option<u64>,
     process: Option<Box<ProcessStart>>,
     client: Option<NonZeroU64>,
-) -> NifResult<u64> {
+) -> NifResult<Entered> {
     let CallTerms {
         module,
         function,
@@ -206,15 +296,18 @@ fn record_enter<'a>(
         arguments,
     } = call;
     let Some(rt) = runtime::get() else {
-        return Ok(0);
+        return Ok(Entered::Id(0));
     };
     let rec = rt.recorder();
     let (module, function) = (atom_key(rec, module)?, atom_key(rec, function)?);
     let id = rec.next_call_id();
-    let (arguments, caps) = capture::within(env, arguments, rec.caps());
-    let mut buf = Bytes::new();
-    encode(Beam(arguments), &caps, &mut buf);
-    let kept = rec.record(Event {
+    let Within {
+        value,
+        caps,
+        secrets,
+    } = capture::within(env, arguments, rec.caps());
+    let buf = capture_value(rec, Value::Arguments(value), &caps, &secrets);
+    let recorded = rec.record(Event {
         call_id: id,
         time: clock::monotonic_ns(),
         scheduler: thread::scheduler_id(),
@@ -231,7 +324,11 @@ fn record_enter<'a>(
     });
     // A call whose start was dropped is no call: id 0, so that its end is dropped too and its
     // callees are recorded without a parent.
-    Ok(if kept { id } else { 0 })
+    Ok(match recorded {
+        Recorded::Kept => Entered::Id(id),
+        Recorded::Dropped => Entered::Id(0),
+        Recorded::Full => Entered::Full,
+    })
 }
 
 /// `call_return(Current, Result)`: records that the call `Current` (`{Id, TailCalls, Depth}`)
@@ -245,8 +342,9 @@ unsafe extern "C" fn call_return(
     unsafe {
         run_nif(env, argc, argv, |env, [current, result]| {
             let (id, tail_calls) = current_call(current)?;
-            record_end(env, id, tail_calls, Outcome::Return, result)?;
-            Ok(atoms::ok().to_term(env))
+            let secrets = capture::secrets_of_call(current);
+            let recorded = record_end(env, id, tail_calls, Outcome::Return, result, &secrets)?;
+            Ok(answer(env, recorded))
         })
     }
 }
@@ -260,7 +358,7 @@ fn call_exception<'a>(
     class: Term<'a>,
     reason: Term<'a>,
     stack: Term<'a>,
-) -> NifResult<rustler::Atom> {
+) -> NifResult<Term<'a>> {
     let (id, tail_calls) = current_call(current)?;
     // Only error, throw and exit exist; never raise from here (the caller is re-raising).
     let class = if class == atoms::throw().to_term(env) {
@@ -271,8 +369,16 @@ fn call_exception<'a>(
         Class::Error
     };
     let value = make_tuple(env, &[reason, stack]);
-    record_end(env, id, tail_calls, Outcome::Exception(class), value)?;
-    Ok(atoms::ok())
+    let secrets = capture::secrets_of_call(current);
+    let recorded = record_end(
+        env,
+        id,
+        tail_calls,
+        Outcome::Exception(class),
+        value,
+        &secrets,
+    )?;
+    Ok(answer(env, recorded))
 }
 
 fn record_end<'a>(
@@ -281,27 +387,31 @@ fn record_end<'a>(
     tail_calls: u32,
     outcome: Outcome,
     value: Term<'a>,
-) -> NifResult<()> {
+    secrets: &Secrets<'a>,
+) -> NifResult<Recorded> {
     let Some(rt) = runtime::get() else {
-        return Ok(());
+        return Ok(Recorded::Dropped);
     };
     let rec = rt.recorder();
     let Some(id) = id else {
         // A call whose start was dropped (no room): its end goes too.
         rec.skipped();
-        return Ok(());
+        return Ok(Recorded::Dropped);
     };
     let time = clock::monotonic_ns();
-    let mut buf = Bytes::new();
-    match outcome {
+    let buf = match outcome {
         Outcome::Return => {
-            let (value, caps) = capture::within(env, value, rec.caps());
-            encode(Beam(value), &caps, &mut buf);
+            let within = capture::within(env, value, rec.caps());
+            let mut all = secrets.clone();
+            all.extend(within.secrets);
+            capture_value(rec, Value::Result(within.value), &within.caps, &all)
         }
         // A stack trace can hold what is not a value (see `Checked`).
-        Outcome::Exception(_) => encode(Checked(Beam(value)), rec.exception_caps(), &mut buf),
-    }
-    rec.record(Event {
+        Outcome::Exception(_) => {
+            capture_value(rec, Value::Exception(value), rec.exception_caps(), secrets)
+        }
+    };
+    Ok(rec.record(Event {
         call_id: id,
         time,
         scheduler: thread::scheduler_id(),
@@ -310,8 +420,7 @@ fn record_end<'a>(
             tail_calls,
             value: buf,
         }),
-    });
-    Ok(())
+    }))
 }
 
 /// `tail_call(Id, Index, Module, Function, Arity, Args)`: records tail call number `Index` of
@@ -330,8 +439,9 @@ unsafe extern "C" fn tail_call(
             |env, [id, index, module, function, arity, arguments]| {
                 let (id, index, arity): (u64, u32, u8) =
                     (id.decode()?, index.decode()?, arity.decode()?);
-                record_tail_call(env, id, index, module, function, arity, arguments)?;
-                Ok(atoms::ok().to_term(env))
+                let recorded =
+                    record_tail_call(env, id, index, module, function, arity, arguments)?;
+                Ok(answer(env, recorded))
             },
         )
     }
@@ -346,21 +456,24 @@ fn record_tail_call<'a>(
     function: Term<'a>,
     arity: u8,
     arguments: Term<'a>,
-) -> NifResult<()> {
+) -> NifResult<Recorded> {
     let Some(rt) = runtime::get() else {
-        return Ok(());
+        return Ok(Recorded::Dropped);
     };
     let rec = rt.recorder();
     if id == 0 {
         // A tail call of a call whose start was dropped (no room).
         rec.skipped();
-        return Ok(());
+        return Ok(Recorded::Dropped);
     }
     let (module, function) = (atom_key(rec, module)?, atom_key(rec, function)?);
-    let (arguments, caps) = capture::within(env, arguments, rec.caps());
-    let mut buf = Bytes::new();
-    encode(Beam(arguments), &caps, &mut buf);
-    rec.record(Event {
+    let Within {
+        value,
+        caps,
+        secrets,
+    } = capture::within(env, arguments, rec.caps());
+    let buf = capture_value(rec, Value::Arguments(value), &caps, &secrets);
+    Ok(rec.record(Event {
         call_id: id,
         time: clock::monotonic_ns(),
         scheduler: thread::scheduler_id(),
@@ -371,8 +484,7 @@ fn record_tail_call<'a>(
             arity,
             args: buf,
         }),
-    });
-    Ok(())
+    }))
 }
 
 /// The atom's key, registering its text the first time this thread meets it.

@@ -24,13 +24,22 @@ pub mod atoms;
 mod capture;
 pub mod control;
 pub mod hot;
+pub(crate) mod layout;
 pub mod query;
 pub mod run_events;
 pub mod runtime;
 pub mod term;
 
+/// The library's allocator. Every captured value larger than an event's inline bytes is
+/// allocated on a scheduler thread and freed by the writer thread; glibc's `malloc` then misses
+/// its per-thread cache on every call (the chunks pile up in the writer's), while mimalloc
+/// hands them back to the owning thread in batches.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn load(_env: rustler::Env, _info: rustler::Term) -> bool {
     term::init_bounds();
+    layout::check();
     runtime::install_exit_hook();
     true
 }

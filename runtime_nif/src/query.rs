@@ -42,6 +42,13 @@ const MARKER_ATOMS: &[&str] = &[
     "big",
     "fun",
     "other",
+    "field",
+    "redacted",
+    "key",
+    "value",
+    "argument",
+    "result",
+    "hidden",
 ];
 
 /// A snapshot of this VM's run, or of the run an options map's `run` key names: a run
@@ -61,7 +68,7 @@ fn snapshot<'a>(env: Env<'a>, options: Option<Term<'a>>) -> Result<Snapshot, Ter
             Err(_) => return Err((atoms::error(), keys::badarg()).encode(env)),
         },
     };
-    rt.store()
+    rt.reader()
         .snapshot(run)
         .map_err(|e| (atoms::error(), e.to_string()).encode(env))
 }
@@ -75,7 +82,7 @@ fn runs(env: Env<'_>) -> NifResult<Term<'_>> {
     let Some(rt) = runtime::get() else {
         return Ok((atoms::error(), atoms::not_started()).encode(env));
     };
-    let runs = match rt.store().runs() {
+    let runs = match rt.reader().runs() {
         Ok(runs) => runs,
         Err(e) => return Ok((atoms::error(), e.to_string()).encode(env)),
     };

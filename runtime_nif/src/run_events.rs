@@ -4,11 +4,12 @@
 //!
 //! These are called rarely (by the runtime's owner on pause and resume, by test framework
 //! hooks once per test), so they are plain NIFs; like the hot path they do bounded work and
-//! never block.
+//! never block: under `overflow = block` a full ring answers `full`, and the caller (the
+//! runtime's `?ROOM`) waits and calls again, as for calls.
 
 use std::num::NonZeroU64;
 
-use runtime_core::{clock, thread};
+use runtime_core::{clock, thread, Recorded};
 use rustler::{Atom, Encoder, Env, Error, NifResult, Term};
 use store::{Event, EventKind, RunEvent, Test, TestFramework, TestOutcome};
 
@@ -41,8 +42,8 @@ mod keys {
     }
 }
 
-/// `paused(Paused)`: recording was paused globally (`true`) or resumed (`false`). `ok`, or
-/// `{error, not_started}`.
+/// `paused(Paused)`: recording was paused globally (`true`) or resumed (`false`). `ok`,
+/// `full` (see the module's doc) or `{error, not_started}`.
 #[rustler::nif]
 fn paused(env: Env<'_>, now_paused: bool) -> Term<'_> {
     push(env, RunEvent::Paused(now_paused))
@@ -52,7 +53,8 @@ fn paused(env: Env<'_>, now_paused: bool) -> Term<'_> {
 /// `common_test`), `module` (an atom), `name` (an atom or a binary), `outcome` (`passed`,
 /// `failed`, `skipped`, `excluded` or `invalid`), and optionally `file` (a binary), `line`,
 /// `message` (a binary), `duration_us`, `pid` (the process that ran it). Texts past 4 KiB
-/// (16 KiB for the message) are cut. `ok`, or `{error, not_started}`.
+/// (16 KiB for the message) are cut. `ok`, `full` (see the module's doc) or
+/// `{error, not_started}`.
 #[rustler::nif]
 fn test_finished<'a>(env: Env<'a>, test: Term<'a>) -> NifResult<Term<'a>> {
     let get = |key: Atom| test.map_get(key).ok();
@@ -110,18 +112,23 @@ fn test_finished<'a>(env: Env<'a>, test: Term<'a>) -> NifResult<Term<'a>> {
     Ok(push(env, RunEvent::Test(test)))
 }
 
-/// Pushes a run event into this thread's ring lane.
+/// Pushes a run event into this thread's ring lane: `ok` (kept, or dropped and counted as
+/// calls are), or `full` when the runtime blocks on a full ring (nothing was counted: the
+/// caller waits and pushes it again).
 fn push(env: Env<'_>, event: RunEvent) -> Term<'_> {
     let Some(rt) = runtime::get() else {
         return (atoms::error(), atoms::not_started()).encode(env);
     };
-    rt.recorder().record(Event {
+    let recorded = rt.recorder().record(Event {
         call_id: 0,
         time: clock::monotonic_ns(),
         scheduler: thread::scheduler_id(),
         kind: EventKind::Run(Box::new(event)),
     });
-    atoms::ok().encode(env)
+    match recorded {
+        Recorded::Full => atoms::full().encode(env),
+        Recorded::Kept | Recorded::Dropped => atoms::ok().encode(env),
+    }
 }
 
 /// `text` cut to at most `most` bytes, at a character boundary.

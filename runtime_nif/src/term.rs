@@ -4,9 +4,11 @@
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
-use runtime_core::encoder::{Kind, Sink, TermView};
+use runtime_core::encoder::{Kind, TermView};
+
+use crate::layout::{self, Quick};
 use rustler::sys::{self, ErlNifCharEncoding, ErlNifTerm};
-use rustler::{Env, MapIterator, Term, TermType};
+use rustler::{Env, Term, TermType};
 
 /// The term's word: for atoms and local pids, an identity stable for the VM's lifetime.
 pub fn word(term: Term<'_>) -> u64 {
@@ -31,6 +33,9 @@ pub fn self_pid_word(env: Env<'_>) -> u64 {
     }
 }
 
+/// The atom `__struct__`, made once (from `load`).
+static STRUCT_KEY: OnceLock<usize> = OnceLock::new();
+
 /// An atom's text as UTF-8 (atoms are at most 255 characters).
 pub fn atom_text(term: Term<'_>) -> Option<String> {
     let mut out = Vec::new();
@@ -47,8 +52,19 @@ struct IntegerBounds {
 
 static BOUNDS: OnceLock<IntegerBounds> = OnceLock::new();
 
-/// Builds ±2^1024 in an environment that lives as long as the library (called from `load`).
+/// Builds ±2^1024 in an environment that lives as long as the library, and the atom
+/// `__struct__` (called from `load`).
 pub fn init_bounds() {
+    STRUCT_KEY.get_or_init(|| {
+        // SAFETY: atoms are never freed; the env is only needed to make it.
+        unsafe {
+            let env = sys::enif_alloc_env();
+            let name = b"__struct__";
+            let atom = sys::enif_make_atom_len(env, name.as_ptr().cast(), name.len());
+            sys::enif_free_env(env);
+            raw(atom) as usize
+        }
+    });
     BOUNDS.get_or_init(|| {
         // SAFETY: a process-independent env that is never freed; binary_to_term reads our bytes.
         unsafe {
@@ -95,9 +111,17 @@ impl<'a> Beam<'a> {
 }
 
 impl<'a> TermView<'a> for Beam<'a> {
-    type MapIter = Pairs<'a>;
+    type Elements = Elements<'a>;
 
+    #[inline]
     fn kind(self) -> Kind {
+        match layout::quick(self.0.as_c_arg()) {
+            Quick::Small(_) => return Kind::Integer,
+            Quick::Atom => return Kind::Atom,
+            Quick::Nil => return Kind::EmptyList,
+            Quick::Cell => return Kind::List,
+            Quick::Unknown => {}
+        }
         match self.0.get_type() {
             TermType::Atom => Kind::Atom,
             TermType::Integer => Kind::Integer,
@@ -115,7 +139,13 @@ impl<'a> TermView<'a> for Beam<'a> {
         }
     }
 
-    fn atom_text(self, out: &mut dyn Sink) -> bool {
+    #[inline]
+    fn atom_id(self) -> Option<u64> {
+        // An atom's word is its identity for the VM's lifetime (atoms are never freed).
+        Some(raw(self.0.as_c_arg()))
+    }
+
+    fn atom_text(self, out: &mut Vec<u8>) -> bool {
         let mut latin1 = [0u8; 256];
         // SAFETY: the buffer holds 255 characters and the terminating zero, the most an atom
         // needs in Latin-1.
@@ -134,20 +164,32 @@ impl<'a> TermView<'a> for Beam<'a> {
         // The count includes the terminating zero.
         let text = &latin1[..(n as usize).saturating_sub(1)];
         if text.is_ascii() {
-            out.put(text);
+            out.extend_from_slice(text);
         } else {
             for &b in text {
                 if b < 0x80 {
-                    out.put_byte(b);
+                    out.push(b);
                 } else {
-                    out.put(&[0xC0 | (b >> 6), 0x80 | (b & 0x3F)]);
+                    out.extend_from_slice(&[0xC0 | (b >> 6), 0x80 | (b & 0x3F)]);
                 }
             }
         }
         true
     }
 
+    #[inline]
+    fn small_integer(self) -> Option<i64> {
+        match layout::quick(self.0.as_c_arg()) {
+            Quick::Small(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    #[inline]
     fn to_i64(self) -> Option<i64> {
+        if let Quick::Small(v) = layout::quick(self.0.as_c_arg()) {
+            return Some(v);
+        }
         let mut v = 0i64;
         // SAFETY: plain read of an integer term.
         (unsafe { sys::enif_get_int64(self.env(), self.0.as_c_arg(), &mut v) } != 0).then_some(v)
@@ -180,12 +222,32 @@ impl<'a> TermView<'a> for Beam<'a> {
     }
 
     fn bytes(self) -> Option<&'a [u8]> {
-        rustler::Binary::from_term(self.0)
-            .ok()
-            .map(|b| b.as_slice())
+        let mut bin = MaybeUninit::<sys::ErlNifBinary>::uninit();
+        // SAFETY: on success `bin` describes the binary's bytes, which live as long as the
+        // term's env.
+        unsafe {
+            if sys::enif_inspect_binary(self.env(), self.0.as_c_arg(), bin.as_mut_ptr()) == 0 {
+                return None;
+            }
+            let bin = bin.assume_init();
+            if bin.size == 0 {
+                return Some(&[]);
+            }
+            Some(std::slice::from_raw_parts(bin.data, bin.size))
+        }
     }
 
+    #[inline]
     fn list_cell(self) -> Option<(Self, Self)> {
+        match layout::quick(self.0.as_c_arg()) {
+            // SAFETY: a live list cell.
+            Quick::Cell => {
+                let (head, tail) = unsafe { layout::cell(self.0.as_c_arg()) };
+                return Some((self.wrap(head), self.wrap(tail)));
+            }
+            Quick::Small(_) | Quick::Atom | Quick::Nil => return None,
+            Quick::Unknown => {}
+        }
         let mut head = MaybeUninit::<ErlNifTerm>::uninit();
         let mut tail = MaybeUninit::<ErlNifTerm>::uninit();
         // SAFETY: out-pointers are valid; on success both are initialized.
@@ -203,23 +265,64 @@ impl<'a> TermView<'a> for Beam<'a> {
         }
     }
 
-    fn tuple_arity(self) -> usize {
-        self.tuple().map_or(0, |t| t.len())
-    }
-
-    fn tuple_element(self, index: usize) -> Option<Self> {
-        self.tuple()?.get(index).map(|t| self.wrap(*t))
+    fn tuple_elements(self) -> Option<Elements<'a>> {
+        Some(Elements {
+            owner: self,
+            items: self.tuple()?.iter(),
+        })
     }
 
     fn map_size(self) -> usize {
         self.0.map_size().unwrap_or(0)
     }
 
-    fn map_iter(self) -> Option<Pairs<'a>> {
-        MapIterator::new(self.0).map(Pairs)
+    #[inline]
+    fn for_each_pair(self, mut visit: impl FnMut(Self, Self) -> bool) {
+        let env = self.env();
+        // SAFETY: a live term; the iterator is destroyed below, and the flat arrays belong to
+        // the map, which lives as long as the env.
+        unsafe {
+            let Some(mut iter) = layout::MapIterator::create(env, self.0.as_c_arg()) else {
+                return;
+            };
+            if let Some((keys, values)) = iter.flat_pairs(env) {
+                for (&k, &v) in keys.iter().zip(values) {
+                    if !visit(self.wrap(k), self.wrap(v)) {
+                        break;
+                    }
+                }
+            } else {
+                while let Some((k, v)) = iter.next(env) {
+                    if !visit(self.wrap(k), self.wrap(v)) {
+                        break;
+                    }
+                }
+            }
+            iter.destroy(env);
+        }
     }
 
-    fn external(self, out: &mut dyn Sink, max: usize) -> bool {
+    fn struct_module(self) -> Option<Self> {
+        let key = *STRUCT_KEY.get()?;
+        let mut value = MaybeUninit::<ErlNifTerm>::uninit();
+        // SAFETY: `key` is an atom (immortal); on success `value` is a term of the map, which
+        // lives as long as the env.
+        unsafe {
+            let key = std::mem::transmute::<usize, ErlNifTerm>(key);
+            if sys::enif_get_map_value(self.env(), self.0.as_c_arg(), key, value.as_mut_ptr()) == 0
+            {
+                return None;
+            }
+            Some(self.wrap(value.assume_init()))
+        }
+    }
+
+    fn identical(self, other: Self) -> bool {
+        // SAFETY: both are live terms.
+        unsafe { sys::enif_is_identical(self.0.as_c_arg(), other.0.as_c_arg()) != 0 }
+    }
+
+    fn external(self, out: &mut Vec<u8>, max: usize) -> bool {
         let mut bin = MaybeUninit::<sys::ErlNifBinary>::uninit();
         // SAFETY: term_to_binary fills `bin` on success; OwnedBinary releases it.
         let bin = unsafe {
@@ -233,11 +336,11 @@ impl<'a> TermView<'a> for Beam<'a> {
         if bytes.len() < 2 || bytes.len() - 1 > max {
             return false;
         }
-        out.put(&bytes[1..]);
+        out.extend_from_slice(&bytes[1..]);
         true
     }
 
-    fn describe(self, out: &mut dyn Sink, max: usize) {
+    fn describe(self, out: &mut Vec<u8>, max: usize) {
         let mut buf = [0u8; 256];
         let size = (max + 1).min(buf.len());
         // SAFETY: snprintf writes at most `size` bytes, zero-terminated, into `buf`.
@@ -251,7 +354,7 @@ impl<'a> TermView<'a> for Beam<'a> {
         };
         if n > 0 {
             let len = (n as usize).min(size - 1);
-            out.put(&buf[..len]);
+            out.extend_from_slice(&buf[..len]);
         }
     }
 }
@@ -275,16 +378,25 @@ impl<'a> Beam<'a> {
     }
 }
 
-/// A map's pairs.
-pub struct Pairs<'a>(MapIterator<'a>);
+/// A tuple's elements, read in place.
+pub struct Elements<'a> {
+    owner: Beam<'a>,
+    items: std::slice::Iter<'a, ErlNifTerm>,
+}
 
-impl<'a> Iterator for Pairs<'a> {
-    type Item = (Beam<'a>, Beam<'a>);
+impl<'a> Iterator for Elements<'a> {
+    type Item = Beam<'a>;
 
-    fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(|(k, v)| (Beam(k), Beam(v)))
+    fn next(&mut self) -> Option<Beam<'a>> {
+        self.items.next().map(|&t| self.owner.wrap(t))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.items.size_hint()
     }
 }
+
+impl ExactSizeIterator for Elements<'_> {}
 
 /// A live term for the encoder, typed without `enif_term_type`: the VM aborts in that call on
 /// a term that is not a value, such as a binary match state, which the compiler can leave in
@@ -295,19 +407,25 @@ impl<'a> Iterator for Pairs<'a> {
 #[derive(Clone, Copy)]
 pub struct Checked<'a>(pub Beam<'a>);
 
-/// A map's pairs, checked.
-pub struct CheckedPairs<'a>(Pairs<'a>);
+/// A tuple's elements, checked.
+pub struct CheckedElements<'a>(Elements<'a>);
 
-impl<'a> Iterator for CheckedPairs<'a> {
-    type Item = (Checked<'a>, Checked<'a>);
+impl<'a> Iterator for CheckedElements<'a> {
+    type Item = Checked<'a>;
 
-    fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(|(k, v)| (Checked(k), Checked(v)))
+    fn next(&mut self) -> Option<Checked<'a>> {
+        self.0.next().map(Checked)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
     }
 }
 
+impl ExactSizeIterator for CheckedElements<'_> {}
+
 impl<'a> TermView<'a> for Checked<'a> {
-    type MapIter = CheckedPairs<'a>;
+    type Elements = CheckedElements<'a>;
 
     fn kind(self) -> Kind {
         let t = self.0 .0;
@@ -343,7 +461,11 @@ impl<'a> TermView<'a> for Checked<'a> {
         }
     }
 
-    fn atom_text(self, out: &mut dyn Sink) -> bool {
+    fn atom_id(self) -> Option<u64> {
+        self.0.atom_id()
+    }
+
+    fn atom_text(self, out: &mut Vec<u8>) -> bool {
         self.0.atom_text(out)
     }
 
@@ -371,27 +493,31 @@ impl<'a> TermView<'a> for Checked<'a> {
         self.0.list_cell().map(|(h, t)| (Checked(h), Checked(t)))
     }
 
-    fn tuple_arity(self) -> usize {
-        self.0.tuple_arity()
-    }
-
-    fn tuple_element(self, index: usize) -> Option<Self> {
-        self.0.tuple_element(index).map(Checked)
+    fn tuple_elements(self) -> Option<CheckedElements<'a>> {
+        self.0.tuple_elements().map(CheckedElements)
     }
 
     fn map_size(self) -> usize {
         self.0.map_size()
     }
 
-    fn map_iter(self) -> Option<Self::MapIter> {
-        self.0.map_iter().map(CheckedPairs)
+    fn for_each_pair(self, mut visit: impl FnMut(Self, Self) -> bool) {
+        self.0.for_each_pair(|k, v| visit(Checked(k), Checked(v)))
     }
 
-    fn external(self, out: &mut dyn Sink, max: usize) -> bool {
+    fn struct_module(self) -> Option<Self> {
+        self.0.struct_module().map(Checked)
+    }
+
+    fn identical(self, other: Self) -> bool {
+        self.0.identical(other.0)
+    }
+
+    fn external(self, out: &mut Vec<u8>, max: usize) -> bool {
         self.0.external(out, max)
     }
 
-    fn describe(self, out: &mut dyn Sink, max: usize) {
+    fn describe(self, out: &mut Vec<u8>, max: usize) {
         self.0.describe(out, max)
     }
 }

@@ -12,7 +12,7 @@
 //! "ESB" 1 | calls:u32 | heads_raw:u32 heads_z:u32 | values_raw:u32 values_z:u32 | heads | values
 //! ```
 
-use std::cell::OnceCell;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -215,7 +215,7 @@ pub(crate) struct Block {
     pub tails: Vec<TailHead>,
     values_z: Vec<u8>,
     values_raw: usize,
-    values: OnceCell<Vec<u8>>,
+    values: OnceLock<Vec<u8>>,
     /// The file it came from, named in errors.
     origin: std::path::PathBuf,
 }
@@ -587,7 +587,7 @@ impl Block {
             tails,
             values_z: body[heads_z..].to_vec(),
             values_raw,
-            values: OnceCell::new(),
+            values: OnceLock::new(),
             origin: Default::default(),
         })
     }

@@ -6,10 +6,9 @@
 //! in arrival order, which is id order up to the skew between ring lanes, so neighbouring
 //! blocks may overlap a little in ids: walks merge the blocks they open, in order.
 
-use std::cell::RefCell;
 use std::collections::BinaryHeap;
-use std::path::Path;
-use std::rc::Rc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -20,13 +19,23 @@ use crate::error::{Context, Result, StoreError};
 use crate::event::Test;
 use crate::layout;
 use crate::segment::{
-    Segment, ATOMS, BLOCKS, BLOCK_DIR, CLIENTS, EXCEPTIONS, FUNCTION_BLOCKS, LATE_ENDS, LATE_TAILS,
-    PAUSES, PID_BLOCKS, PROCESSES, TESTS,
+    Segment, BLOCKS, CLIENTS, EXCEPTIONS, FUNCTION_BLOCKS, LATE_ENDS, LATE_TAILS, PAUSES,
+    PID_BLOCKS, PROCESSES, TESTS,
 };
 use crate::writer::pair;
 
-/// Decoded blocks kept per snapshot.
-const CACHED_BLOCKS: usize = 64;
+/// Decoded blocks a reader keeps (shared by its snapshots).
+const CACHED_BLOCKS: usize = 128;
+
+/// Opened segments a reader keeps.
+const CACHED_SEGMENTS: usize = 512;
+
+/// A walk asks the process or function index about this many blocks at a time, as it goes:
+/// one that stops early (a subtree's end, the newest calls) reads little of it.
+const WINDOW_BLOCKS: usize = 64;
+
+/// Merged directories of runs a reader keeps.
+const CACHED_LAYOUTS: usize = 64;
 
 /// Opening retries when segments disappear under the reader (compaction replaced them).
 const OPEN_ATTEMPTS: usize = 5;
@@ -67,7 +76,7 @@ impl Select {
 #[derive(Debug, Clone)]
 pub(crate) struct HeadRef {
     /// The block.
-    pub block: Rc<Block>,
+    pub block: Arc<Block>,
     /// The call's position in it.
     pub pos: usize,
 }
@@ -79,43 +88,123 @@ impl HeadRef {
     }
 }
 
-/// The blocks an index entry names, with how many of its calls each holds, by smallest id.
-type Postings = Rc<Vec<(usize, u32)>>;
+/// A run's merged layout and the segment files it came from.
+type KnownLayout = (Vec<PathBuf>, Arc<RunLayout>);
 
-/// A run's segments as one index.
-pub(crate) struct RunIndex {
-    segments: Vec<Segment>,
+/// What a reader keeps between snapshots: sealed segments never change, so an opened segment
+/// (with its block directory and atoms), the merged directory of a run's segments, and
+/// decoded blocks stay valid as long as their files exist. A snapshot of a run whose segments
+/// did not change since the last one costs a directory listing.
+#[derive(Default)]
+pub(crate) struct ReaderCache {
+    segments: Mutex<FxHashMap<PathBuf, Arc<Segment>>>,
+    /// Per run directory: the segment files its layout was merged from, and the layout.
+    layouts: Mutex<FxHashMap<PathBuf, KnownLayout>>,
+    blocks: Mutex<FxHashMap<(u64, u32), Arc<Block>>>,
+}
+
+impl ReaderCache {
+    /// The segment at `path`, opened now or earlier.
+    fn segment(&self, path: &Path) -> Result<Arc<Segment>> {
+        if let Some(segment) = lock(&self.segments).get(path) {
+            return Ok(segment.clone());
+        }
+        let segment = Arc::new(Segment::open(path)?);
+        let mut segments = lock(&self.segments);
+        if segments.len() >= CACHED_SEGMENTS {
+            segments.clear();
+        }
+        segments.insert(path.to_path_buf(), segment.clone());
+        Ok(segment)
+    }
+
+    /// Forgets the segments of `dir` that are not among `current` (compaction or retention
+    /// deleted them).
+    fn forget_others(&self, dir: &Path, current: &[PathBuf]) {
+        lock(&self.segments).retain(|path, _| path.parent() != Some(dir) || current.contains(path));
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A run's sealed segments merged: their blocks by smallest id, and their atoms.
+pub(crate) struct RunLayout {
+    segments: Vec<Arc<Segment>>,
     /// Sorted by `min_id`.
     blocks: Vec<BlockRef>,
     /// `reach[i]`: the largest `max_id` among `blocks[..=i]`.
     reach: Vec<u64>,
-    block_at: FxHashMap<u32, usize>,
     atoms: FxHashMap<u32, String>,
     atom_ids: FxHashMap<String, u32>,
-    cache: RefCell<FxHashMap<u32, Rc<Block>>>,
-    pid_blocks: RefCell<FxHashMap<u64, Postings>>,
+}
+
+impl RunLayout {
+    fn over(segments: Vec<Arc<Segment>>) -> RunLayout {
+        let mut blocks = Vec::new();
+        let mut atoms = FxHashMap::default();
+        for (i, segment) in segments.iter().enumerate() {
+            blocks.extend(segment.blocks.iter().map(|&(no, meta)| BlockRef {
+                no,
+                segment: i,
+                meta,
+            }));
+            atoms.extend(segment.atoms.iter().cloned());
+        }
+        blocks.sort_by_key(|b| (b.meta.min_id, b.no));
+        let mut reach = Vec::with_capacity(blocks.len());
+        let mut max = 0;
+        for b in &blocks {
+            max = max.max(b.meta.max_id);
+            reach.push(max);
+        }
+        let atom_ids = atoms.iter().map(|(id, text)| (text.clone(), *id)).collect();
+        RunLayout {
+            segments,
+            blocks,
+            reach,
+            atoms,
+            atom_ids,
+        }
+    }
+}
+
+/// A run's segments as one index.
+pub(crate) struct RunIndex {
+    layout: Arc<RunLayout>,
+    cache: Arc<ReaderCache>,
 }
 
 impl std::fmt::Debug for RunIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunIndex")
-            .field("segments", &self.segments.len())
-            .field("blocks", &self.blocks.len())
+            .field("segments", &self.layout.segments.len())
+            .field("blocks", &self.layout.blocks.len())
             .finish()
     }
 }
 
 impl RunIndex {
-    /// Opens the sealed segments of the run at `dir` (none yet is an empty run).
-    pub fn open(dir: &Path) -> Result<RunIndex> {
+    /// Opens the sealed segments of the run at `dir` (none yet is an empty run), reusing what
+    /// `cache` holds of them.
+    pub fn open(dir: &Path, cache: &Arc<ReaderCache>) -> Result<RunIndex> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let files = layout::covering(layout::segment_files(dir)?);
-            let mut segments = Vec::with_capacity(files.len());
+            let paths: Vec<PathBuf> = layout::covering(layout::segment_files(dir)?)
+                .into_iter()
+                .map(|f| f.path)
+                .collect();
+            if let Some((known, layout)) = lock(&cache.layouts).get(dir) {
+                if *known == paths {
+                    return Ok(RunIndex::with(layout.clone(), cache));
+                }
+            }
+            let mut segments = Vec::with_capacity(paths.len());
             let mut vanished = false;
-            for file in &files {
-                match Segment::open(&file.path) {
+            for path in &paths {
+                match cache.segment(path) {
                     Ok(segment) => segments.push(segment),
                     Err(StoreError::Io { source, .. })
                         if source.kind() == std::io::ErrorKind::NotFound =>
@@ -129,71 +218,33 @@ impl RunIndex {
             if vanished && attempt < OPEN_ATTEMPTS {
                 continue;
             }
-            return RunIndex::over(segments);
+            cache.forget_others(dir, &paths);
+            let layout = Arc::new(RunLayout::over(segments));
+            let mut layouts = lock(&cache.layouts);
+            if layouts.len() >= CACHED_LAYOUTS {
+                layouts.clear();
+            }
+            layouts.insert(dir.to_path_buf(), (paths, layout.clone()));
+            return Ok(RunIndex::with(layout, cache));
         }
     }
 
-    fn over(segments: Vec<Segment>) -> Result<RunIndex> {
-        let mut blocks = Vec::new();
-        let mut atoms = FxHashMap::default();
-        for (i, segment) in segments.iter().enumerate() {
-            segment.read(|txn| {
-                const DURING: &str = "reading a segment's directory";
-                let damaged = || StoreError::Damaged {
-                    path: segment.path.clone(),
-                    problem: "a block directory entry does not parse".into(),
-                };
-                if let Some(dir) = open(txn, BLOCK_DIR)? {
-                    for row in dir.iter().during(DURING)? {
-                        let (no, meta) = row.during(DURING)?;
-                        let meta: BlockMeta =
-                            postcard::from_bytes(meta.value()).map_err(|_| damaged())?;
-                        blocks.push(BlockRef {
-                            no: no.value(),
-                            segment: i,
-                            meta,
-                        });
-                    }
-                }
-                if let Some(table) = open(txn, ATOMS)? {
-                    for row in table.iter().during(DURING)? {
-                        let (id, text) = row.during(DURING)?;
-                        atoms.insert(id.value(), text.value().to_owned());
-                    }
-                }
-                Ok(())
-            })?;
+    fn with(layout: Arc<RunLayout>, cache: &Arc<ReaderCache>) -> RunIndex {
+        RunIndex {
+            layout,
+            cache: cache.clone(),
         }
-        blocks.sort_by_key(|b| (b.meta.min_id, b.no));
-        let mut reach = Vec::with_capacity(blocks.len());
-        let mut max = 0;
-        for b in &blocks {
-            max = max.max(b.meta.max_id);
-            reach.push(max);
-        }
-        let block_at = blocks.iter().enumerate().map(|(i, b)| (b.no, i)).collect();
-        let atom_ids = atoms.iter().map(|(id, text)| (text.clone(), *id)).collect();
-        Ok(RunIndex {
-            segments,
-            blocks,
-            reach,
-            block_at,
-            atoms,
-            atom_ids,
-            cache: RefCell::new(FxHashMap::default()),
-            pid_blocks: RefCell::new(FxHashMap::default()),
-        })
     }
 
     /// How many calls the run holds.
     pub fn call_count(&self) -> u64 {
-        self.blocks.iter().map(|b| b.meta.calls as u64).sum()
+        self.layout.blocks.iter().map(|b| b.meta.calls as u64).sum()
     }
 
     /// How many tail calls are stored with their arguments.
     pub fn tail_call_count(&self) -> Result<u64> {
-        let mut n: u64 = self.blocks.iter().map(|b| b.meta.tails as u64).sum();
-        for segment in &self.segments {
+        let mut n: u64 = self.layout.blocks.iter().map(|b| b.meta.tails as u64).sum();
+        for segment in &self.layout.segments {
             n += segment.read(|txn| table_len(txn, LATE_TAILS))?;
         }
         Ok(n)
@@ -202,7 +253,7 @@ impl RunIndex {
     /// How many calls raised.
     pub fn exception_count(&self) -> Result<u64> {
         let mut n = 0;
-        for segment in &self.segments {
+        for segment in &self.layout.segments {
             n += segment.read(|txn| table_len(txn, EXCEPTIONS))?;
         }
         Ok(n)
@@ -210,17 +261,18 @@ impl RunIndex {
 
     /// The largest call id stored, if any.
     pub fn last_id(&self) -> Option<u64> {
-        self.reach.last().copied()
+        self.layout.reach.last().copied()
     }
 
     /// The blocks, by smallest id.
     pub fn blocks(&self) -> &[BlockRef] {
-        &self.blocks
+        &self.layout.blocks
     }
 
     /// The text of an atom id (`"?"` when unknown).
     pub fn atom(&self, id: u32) -> String {
-        self.atoms
+        self.layout
+            .atoms
             .get(&id)
             .cloned()
             .unwrap_or_else(|| "?".to_owned())
@@ -228,16 +280,17 @@ impl RunIndex {
 
     /// The id of an atom, if any stored row names it.
     pub fn atom_id(&self, text: &str) -> Option<u32> {
-        self.atom_ids.get(text).copied()
+        self.layout.atom_ids.get(text).copied()
     }
 
     /// Block `i` (of [`RunIndex::blocks`]), decoded.
-    pub fn block(&self, i: usize) -> Result<Rc<Block>> {
-        let b = self.blocks[i];
-        if let Some(block) = self.cache.borrow().get(&b.no) {
+    pub fn block(&self, i: usize) -> Result<Arc<Block>> {
+        let b = self.layout.blocks[i];
+        let segment = &self.layout.segments[b.segment];
+        let key = (segment.uid, b.no);
+        if let Some(block) = lock(&self.cache.blocks).get(&key) {
             return Ok(block.clone());
         }
-        let segment = &self.segments[b.segment];
         let decoded =
             segment.read(|txn| {
                 let table = open(txn, BLOCKS)?.ok_or_else(|| StoreError::Damaged {
@@ -257,23 +310,23 @@ impl RunIndex {
                         problem: format!("block {}: {e}", b.no),
                     })
             })?;
-        let block = Rc::new(decoded);
-        let mut cache = self.cache.borrow_mut();
+        let block = Arc::new(decoded);
+        let mut cache = lock(&self.cache.blocks);
         if cache.len() >= CACHED_BLOCKS {
             cache.clear();
         }
-        cache.insert(b.no, block.clone());
+        cache.insert(key, block.clone());
         Ok(block)
     }
 
     /// The head of call `id`, if stored.
     pub fn locate(&self, id: u64) -> Result<Option<HeadRef>> {
-        let upto = self.blocks.partition_point(|b| b.meta.min_id <= id);
+        let upto = self.layout.blocks.partition_point(|b| b.meta.min_id <= id);
         for i in (0..upto).rev() {
-            if self.reach[i] < id {
+            if self.layout.reach[i] < id {
                 break;
             }
-            if self.blocks[i].meta.max_id < id {
+            if self.layout.blocks[i].meta.max_id < id {
                 continue;
             }
             let block = self.block(i)?;
@@ -284,50 +337,10 @@ impl RunIndex {
         Ok(None)
     }
 
-    /// The blocks holding calls of `pid`, with how many each holds, by smallest id.
-    pub fn pid_blocks(&self, pid: u64) -> Result<Postings> {
-        if let Some(found) = self.pid_blocks.borrow().get(&pid) {
-            return Ok(found.clone());
-        }
-        let found = Rc::new(self.postings(PID_BLOCKS, pair(pid, 0), pair(pid, u64::MAX))?);
-        self.pid_blocks.borrow_mut().insert(pid, found.clone());
-        Ok(found)
-    }
-
-    /// The blocks holding calls of a function, with how many each holds.
-    pub fn function_blocks(&self, module: u32, function: u32) -> Result<Vec<(usize, u32)>> {
-        let key = |block: u64| (module as u128) << 96 | (function as u128) << 64 | block as u128;
-        self.postings(FUNCTION_BLOCKS, key(0), key(u64::MAX))
-    }
-
-    fn postings(
-        &self,
-        def: TableDefinition<u128, u32>,
-        from: u128,
-        to: u128,
-    ) -> Result<Vec<(usize, u32)>> {
-        let mut out = Vec::new();
-        for segment in &self.segments {
-            segment.read(|txn| {
-                if let Some(table) = open(txn, def)? {
-                    for row in table.range(from..=to).during("reading an index")? {
-                        let (key, n) = row.during("reading an index")?;
-                        if let Some(&i) = self.block_at.get(&(key.value() as u64 as u32)) {
-                            out.push((i, n.value()));
-                        }
-                    }
-                }
-                Ok(())
-            })?;
-        }
-        out.sort_unstable();
-        Ok(out)
-    }
-
     /// Every function's calls, per block entry: `((module, function), calls)`.
     pub fn function_totals(&self) -> Result<Vec<((u32, u32), u64)>> {
         let mut out = Vec::new();
-        for segment in &self.segments {
+        for segment in &self.layout.segments {
             segment.read(|txn| {
                 if let Some(table) = open(txn, FUNCTION_BLOCKS)? {
                     for row in table.iter().during("reading an index")? {
@@ -347,7 +360,7 @@ impl RunIndex {
         let mut out = FxHashSet::default();
         let from = (module as u128) << 96;
         let to = from | ((1u128 << 96) - 1);
-        for segment in &self.segments {
+        for segment in &self.layout.segments {
             segment.read(|txn| {
                 if let Some(table) = open(txn, FUNCTION_BLOCKS)? {
                     for row in table.range(from..=to).during("reading an index")? {
@@ -365,46 +378,88 @@ impl RunIndex {
 
     /// The candidate blocks of a walk, each with how many selected calls it holds.
     fn candidates(&self, select: Select, lo: u64, hi: u64) -> Result<Vec<(usize, u32)>> {
-        let overlaps = |i: usize| {
-            let m = &self.blocks[i].meta;
-            m.max_id >= lo && m.min_id <= hi
+        let overlapping = self.overlapping(lo, hi);
+        let mut out = Vec::new();
+        for window in overlapping.chunks(WINDOW_BLOCKS) {
+            out.extend(self.selected(select, window)?);
+        }
+        Ok(out)
+    }
+
+    /// The blocks that may hold calls with ids in `[lo, hi]`, in directory order.
+    fn overlapping(&self, lo: u64, hi: u64) -> Vec<usize> {
+        let blocks = &self.layout.blocks;
+        let upto = blocks.partition_point(|b| b.meta.min_id <= hi);
+        let mut out = Vec::new();
+        for i in (0..upto).rev() {
+            if self.layout.reach[i] < lo {
+                break;
+            }
+            if blocks[i].meta.max_id >= lo {
+                out.push(i);
+            }
+        }
+        out.reverse();
+        out
+    }
+
+    /// Those of `window` (blocks, in any order) that hold selected calls, in the same order,
+    /// with how many each holds. Blocks cut together have nearby numbers, so the index is read
+    /// as one short range per segment the window spans.
+    fn selected(&self, select: Select, window: &[usize]) -> Result<Vec<(usize, u32)>> {
+        let blocks = &self.layout.blocks;
+        type Key = Box<dyn Fn(u32) -> u128>;
+        let (def, key): (TableDefinition<u128, u32>, Key) = match select {
+            Select::All => return Ok(window.iter().map(|&i| (i, blocks[i].meta.calls)).collect()),
+            Select::Pid(pid) => (PID_BLOCKS, Box::new(move |no| pair(pid, no as u64))),
+            Select::Function(m, f) => (
+                FUNCTION_BLOCKS,
+                Box::new(move |no| (m as u128) << 96 | (f as u128) << 64 | no as u128),
+            ),
         };
-        Ok(match select {
-            Select::All => (0..self.blocks.len())
-                .filter(|&i| overlaps(i))
-                .map(|i| (i, self.blocks[i].meta.calls))
-                .collect(),
-            Select::Pid(pid) => self
-                .pid_blocks(pid)?
+        let mut found: FxHashMap<u32, u32> = FxHashMap::default();
+        let mut segments: Vec<usize> = window.iter().map(|&i| blocks[i].segment).collect();
+        segments.sort_unstable();
+        segments.dedup();
+        for s in segments {
+            let numbers = window
                 .iter()
-                .copied()
-                .filter(|(i, _)| overlaps(*i))
-                .collect(),
-            Select::Function(m, f) => self
-                .function_blocks(m, f)?
-                .into_iter()
-                .filter(|(i, _)| overlaps(*i))
-                .collect(),
-        })
+                .filter(|&&i| blocks[i].segment == s)
+                .map(|&i| blocks[i].no);
+            let (first, last) = numbers.fold((u32::MAX, 0), |(a, b), n| (a.min(n), b.max(n)));
+            self.layout.segments[s].read(|txn| {
+                if let Some(table) = open(txn, def)? {
+                    for row in table
+                        .range(key(first)..=key(last))
+                        .during("reading an index")?
+                    {
+                        let (k, n) = row.during("reading an index")?;
+                        found.insert(k.value() as u64 as u32, n.value());
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok(window
+            .iter()
+            .filter_map(|&i| found.get(&blocks[i].no).map(|&n| (i, n)))
+            .collect())
     }
 
     /// Walks the selected calls with ids in `[lo, hi]`, in id order (`forward`) or newest
     /// first.
     pub fn heads(&self, select: Select, lo: u64, hi: u64, forward: bool) -> Result<Heads<'_>> {
-        let mut order: Vec<usize> = self
-            .candidates(select, lo, hi)?
-            .into_iter()
-            .map(|(i, _)| i)
-            .collect();
-        if forward {
-            order.sort_unstable();
-        } else {
-            order.sort_unstable_by_key(|&i| std::cmp::Reverse((self.blocks[i].meta.max_id, i)));
+        let mut pending = self.overlapping(lo, hi);
+        if !forward {
+            pending.sort_unstable_by_key(|&i| {
+                std::cmp::Reverse((self.layout.blocks[i].meta.max_id, i))
+            });
         }
         Ok(Heads {
             index: self,
-            order,
-            next: 0,
+            pending,
+            filtered: 0,
+            order: std::collections::VecDeque::new(),
             cursors: Vec::new(),
             heap: BinaryHeap::new(),
             select,
@@ -419,7 +474,7 @@ impl RunIndex {
     pub fn count(&self, select: Select, lo: u64, hi: u64) -> Result<u64> {
         let mut n = 0u64;
         for (i, calls) in self.candidates(select, lo, hi)? {
-            let meta = &self.blocks[i].meta;
+            let meta = &self.layout.blocks[i].meta;
             if meta.min_id >= lo && meta.max_id <= hi {
                 n += calls as u64;
             } else {
@@ -436,7 +491,7 @@ impl RunIndex {
 
     /// The end of call `id` when it came after its call's block was written.
     pub fn late_end(&self, id: u64) -> Result<Option<OwnedEnd>> {
-        for segment in self.segments.iter().rev() {
+        for segment in self.layout.segments.iter().rev() {
             let found = segment.read(|txn| {
                 let Some(table) = open(txn, LATE_ENDS)? else {
                     return Ok(None);
@@ -456,7 +511,7 @@ impl RunIndex {
     /// The tail calls of call `id` that came after its block was written: (index, row).
     pub fn late_tails(&self, id: u64) -> Result<Vec<(u32, OwnedTail)>> {
         let mut out = Vec::new();
-        for segment in &self.segments {
+        for segment in &self.layout.segments {
             segment.read(|txn| {
                 if let Some(table) = open(txn, LATE_TAILS)? {
                     for row in table
@@ -478,7 +533,7 @@ impl RunIndex {
     /// The ids of calls that raised, within `[lo, hi]`, newest first.
     pub fn exceptions(&self, lo: u64, hi: u64) -> Result<Vec<u64>> {
         let mut out = Vec::new();
-        for segment in &self.segments {
+        for segment in &self.layout.segments {
             segment.read(|txn| {
                 if let Some(table) = open(txn, EXCEPTIONS)? {
                     for row in table.range(lo..=hi).during("listing exceptions")? {
@@ -495,7 +550,7 @@ impl RunIndex {
 
     /// The process record of `pid`.
     pub fn process(&self, pid: u64) -> Result<Option<OwnedProcess>> {
-        for segment in self.segments.iter().rev() {
+        for segment in self.layout.segments.iter().rev() {
             let found = segment.read(|txn| {
                 let Some(table) = open(txn, PROCESSES)? else {
                     return Ok(None);
@@ -515,7 +570,7 @@ impl RunIndex {
     /// Every process record, by pid.
     pub fn processes(&self) -> Result<Vec<(u64, OwnedProcess)>> {
         let mut out = FxHashMap::default();
-        for segment in &self.segments {
+        for segment in &self.layout.segments {
             segment.read(|txn| {
                 if let Some(table) = open(txn, PROCESSES)? {
                     for row in table.iter().during("reading processes")? {
@@ -543,7 +598,7 @@ impl RunIndex {
         most: usize,
     ) -> Result<Vec<(u64, u64)>> {
         let mut out = Vec::new();
-        for segment in &self.segments {
+        for segment in &self.layout.segments {
             segment.read(|txn| {
                 if let Some(table) = open(txn, def)? {
                     for row in table
@@ -566,7 +621,7 @@ impl RunIndex {
     /// Every row of a `pid << 64 | call` table, by key: `(pid, call, value)`.
     pub fn all_links(&self, def: TableDefinition<u128, u64>) -> Result<Vec<(u64, u64, u64)>> {
         let mut out = Vec::new();
-        for segment in &self.segments {
+        for segment in &self.layout.segments {
             segment.read(|txn| {
                 if let Some(table) = open(txn, def)? {
                     for row in table.iter().during("reading links")? {
@@ -585,7 +640,7 @@ impl RunIndex {
     /// Every test of the run, in the order they finished: `(time, test)`.
     pub fn tests(&self) -> Result<Vec<(u64, Test)>> {
         let mut out = std::collections::BTreeMap::new();
-        for segment in &self.segments {
+        for segment in &self.layout.segments {
             segment.read(|txn| {
                 if let Some(table) = open(txn, TESTS)? {
                     for row in table.iter().during("reading tests")? {
@@ -605,7 +660,7 @@ impl RunIndex {
     /// Every global pause and resume of recording, in time order: `(time, paused)`.
     pub fn pauses(&self) -> Result<Vec<(u64, bool)>> {
         let mut out = std::collections::BTreeMap::new();
-        for segment in &self.segments {
+        for segment in &self.layout.segments {
             segment.read(|txn| {
                 if let Some(table) = open(txn, PAUSES)? {
                     for row in table.iter().during("reading pauses")? {
@@ -624,7 +679,7 @@ impl RunIndex {
 
     /// The client of a call that served a request.
     pub fn client_of(&self, id: u64) -> Result<Option<u64>> {
-        for segment in &self.segments {
+        for segment in &self.layout.segments {
             let found = segment.read(|txn| match open(txn, CLIENTS)? {
                 Some(table) => Ok(table.get(id).during("reading a client")?.map(|v| v.value())),
                 None => Ok(None),
@@ -729,8 +784,12 @@ impl From<&ProcessRow<'_>> for OwnedProcess {
 /// through a heap (blocks may overlap).
 pub(crate) struct Heads<'a> {
     index: &'a RunIndex,
-    order: Vec<usize>,
-    next: usize,
+    /// The blocks overlapping the range, in walking order.
+    pending: Vec<usize>,
+    /// How many of `pending` were checked against the index.
+    filtered: usize,
+    /// Blocks that hold selected calls, in walking order, not opened yet.
+    order: std::collections::VecDeque<usize>,
     cursors: Vec<HeadRef>,
     /// `(key, cursor)`, a max-heap: the key is the id walking newest first, its complement
     /// walking forward.
@@ -781,9 +840,21 @@ impl Heads<'_> {
         None
     }
 
-    fn open_next(&mut self) -> Result<()> {
-        let i = self.order[self.next];
-        self.next += 1;
+    /// The next block to open, checking the next window of blocks against the index when
+    /// the checked ones are used up.
+    fn peek_block(&mut self) -> Result<Option<usize>> {
+        while self.order.is_empty() && self.filtered < self.pending.len() {
+            let end = (self.filtered + WINDOW_BLOCKS).min(self.pending.len());
+            let window = &self.pending[self.filtered..end];
+            let selected = self.index.selected(self.select, window)?;
+            self.order.extend(selected.into_iter().map(|(i, _)| i));
+            self.filtered = end;
+        }
+        Ok(self.order.front().copied())
+    }
+
+    fn open(&mut self, i: usize) -> Result<()> {
+        self.order.pop_front();
         let block = self.index.block(i)?;
         let start = if self.forward {
             Some(block.heads.partition_point(|h| h.id < self.lo))
@@ -807,8 +878,17 @@ impl Iterator for Heads<'_> {
 
     fn next(&mut self) -> Option<Result<HeadRef>> {
         // Open every block that may hold the next call in walking order.
-        while self.next < self.order.len() {
-            let meta = &self.index.blocks[self.order[self.next]].meta;
+        loop {
+            let next = match self.peek_block() {
+                Ok(Some(i)) => i,
+                Ok(None) => break,
+                Err(e) => {
+                    self.filtered = self.pending.len();
+                    self.order.clear();
+                    return Some(Err(e));
+                }
+            };
+            let meta = &self.index.layout.blocks[next].meta;
             let bound = if self.forward {
                 meta.min_id
             } else {
@@ -825,8 +905,9 @@ impl Iterator for Heads<'_> {
                     break;
                 }
             }
-            if let Err(e) = self.open_next() {
-                self.next = self.order.len();
+            if let Err(e) = self.open(next) {
+                self.filtered = self.pending.len();
+                self.order.clear();
                 return Some(Err(e));
             }
         }

@@ -17,24 +17,18 @@
 //! on, and what they read cannot change under them. Files are 0600 and directories 0700:
 //! recordings hold arguments.
 
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{IoContext, Result, StoreError};
+use crate::private;
 
 /// The store's directory in a project, relative to its root.
 pub const DEFAULT_RELATIVE_PATH: &str = ".elixir_scope";
 
 /// The file of the single-file store of earlier versions, which this version does not read.
 pub const OLD_STORE_FILE: &str = "trace.redb";
-
-/// Permissions of every directory the store creates.
-pub const DIR_MODE: u32 = 0o700;
-
-/// Permissions of every file the store creates.
-pub const FILE_MODE: u32 = 0o600;
 
 const RUNS: &str = "runs";
 const RUN_FILE: &str = "run";
@@ -43,9 +37,9 @@ const SEGMENT_EXT: &str = "seg";
 const TEMP_EXT: &str = "tmp";
 
 /// Creates the store's directory (0700, with a `.gitignore` that keeps recordings out of
-/// commits) and its `runs/`, when missing.
+/// commits) and its `runs/`, when missing; narrows an existing one of this user's to 0700.
 pub(crate) fn create_store(dir: &Path) -> Result<()> {
-    create_dir(dir)?;
+    private::claim_dir(dir).at(dir, "creating the recording's directory")?;
     let ignore = dir.join(".gitignore");
     if !ignore.exists() {
         write_atomically(
@@ -58,11 +52,7 @@ pub(crate) fn create_store(dir: &Path) -> Result<()> {
 
 /// Creates `dir` and its missing parents; the directories it creates are 0700.
 pub(crate) fn create_dir(dir: &Path) -> Result<()> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(DIR_MODE)
-        .create(dir)
-        .at(dir, "creating the directory")
+    private::create_dir_all(dir).at(dir, "creating the directory")
 }
 
 /// The directory of the runs.
@@ -313,21 +303,15 @@ pub(crate) fn remove_abandoned_runs(store: &Path, age: std::time::Duration) {
     }
 }
 
-/// Creates a file readable and writable by its owner only (`create_new`: never an existing
-/// one when `fresh`).
+/// Creates a file readable and writable by its owner only (never an existing one when
+/// `fresh`).
 pub(crate) fn private_file(path: &Path, fresh: bool) -> Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).mode(FILE_MODE);
-    if fresh {
-        options.create_new(true);
+    let file = if fresh {
+        private::create_new_file(path)
     } else {
-        options.create(true).truncate(false);
-    }
-    let file = options.open(path).at(path, "creating a file")?;
-    // The mode applies to new files only, and the umask may have narrowed it.
-    file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))
-        .at(path, "setting the file's permissions")?;
-    Ok(file)
+        private::create_file(path)
+    };
+    file.at(path, "creating a file")
 }
 
 /// Replaces `path` with `bytes` (0600): a temporary file, synced, renamed over it.
@@ -458,10 +442,11 @@ mod tests {
         drop(a);
         assert!(!is_live(&run_dir(&store, 1)));
         assert!(is_live(&b.dir));
+        use std::os::unix::fs::PermissionsExt;
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&store), DIR_MODE);
-        assert_eq!(mode(&b.dir), DIR_MODE);
-        assert_eq!(mode(&b.dir.join(RUN_FILE)), FILE_MODE);
+        assert_eq!(mode(&store), private::DIR_MODE);
+        assert_eq!(mode(&b.dir), private::DIR_MODE);
+        assert_eq!(mode(&b.dir.join(RUN_FILE)), private::FILE_MODE);
         assert_eq!(
             std::fs::read_to_string(store.join(".gitignore"))
                 .unwrap()

@@ -17,6 +17,7 @@
 //! - [`retention`] – compaction and the cap ([`Maintenance`], [`Retention`]).
 //! - `layout` – the files on disk; `segment` – a segment's tables; `block` – a block's
 //!   columns; `index` – a run's segments read as one index; `codec` – record layouts.
+//! - [`private`] – who may read what ElixirScope writes: its owner only (`0700`/`0600`).
 //! - [`error`] – errors.
 
 mod block;
@@ -27,6 +28,7 @@ pub mod event;
 mod index;
 mod layout;
 pub mod model;
+pub mod private;
 pub mod query;
 pub mod query_stats;
 pub mod query_tree;
@@ -41,11 +43,11 @@ pub use event::{
     AtomKey, AtomNames, Bytes, Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome,
     ProcessStart, RunEvent, TailCall, Test, TestFramework, TestOutcome,
 };
-pub use layout::{DIR_MODE, FILE_MODE};
 pub use model::{
     Call, CallEnd, Counters, Pause, Process, ProcessOrigin, RecordedTest, Run, RunInfo, RunSummary,
     StoredTailCall,
 };
+pub use private::{DIR_MODE, FILE_MODE};
 pub use query::{CallFilter, Snapshot, Subtree};
 pub use query_stats::{FunctionCalls, RunCounts};
 pub use query_tree::{
@@ -53,7 +55,7 @@ pub use query_tree::{
     TreeItem, TreeLimits,
 };
 pub use reader::StoreReader;
-pub use retention::{Maintenance, MaintenanceReport, Retention};
+pub use retention::{Maintenance, MaintenanceReport, Retention, INPUTS_KEPT_FOR};
 pub use segment::FORMAT;
 pub use store::{resolve_path, Store, DB_ENV, DEFAULT_RELATIVE_PATH};
 pub use writer::{RunWriter, SealReport};

@@ -8,10 +8,11 @@
 
 use std::collections::{BinaryHeap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::Result;
 use crate::event::OriginKind;
-use crate::index::{HeadRef, OwnedProcess, RunIndex, Select};
+use crate::index::{HeadRef, OwnedProcess, ReaderCache, RunIndex, Select};
 use crate::model::{
     Call, CallEnd, Pause, Process, ProcessOrigin, RecordedTest, Run, StoredTailCall,
 };
@@ -82,10 +83,10 @@ impl std::fmt::Debug for Snapshot {
 
 impl Snapshot {
     /// Opens the sealed segments of `run`, whose directory is `dir`.
-    pub(crate) fn open(run: Run, dir: &Path) -> Result<Snapshot> {
+    pub(crate) fn open(run: Run, dir: &Path, cache: &Arc<ReaderCache>) -> Result<Snapshot> {
         Ok(Snapshot {
             run,
-            index: RunIndex::open(dir)?,
+            index: RunIndex::open(dir, cache)?,
         })
     }
 

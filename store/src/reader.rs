@@ -3,17 +3,29 @@
 //! VMs, the web UI) read while VMs record, and a store on a read-only file system reads fine.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{IoContext, Result, StoreError};
+use crate::index::ReaderCache;
 use crate::layout;
 use crate::model::Run;
 use crate::query::Snapshot;
 use crate::segment::Segment;
 
-/// A store opened for reading. Cheap to clone: it is its path.
-#[derive(Debug, Clone)]
+/// A store opened for reading. Cheap to clone (clones share what they keep of the store's
+/// segments: keep one reader to make later snapshots cheap).
+#[derive(Clone)]
 pub struct StoreReader {
     path: PathBuf,
+    cache: Arc<ReaderCache>,
+}
+
+impl std::fmt::Debug for StoreReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreReader")
+            .field("path", &self.path)
+            .finish()
+    }
 }
 
 impl StoreReader {
@@ -29,6 +41,7 @@ impl StoreReader {
     pub(crate) fn at(path: &Path) -> StoreReader {
         StoreReader {
             path: path.to_path_buf(),
+            cache: Arc::default(),
         }
     }
 
@@ -69,7 +82,7 @@ impl StoreReader {
             }
         };
         let dir = layout::run_dir(&self.path, run.id);
-        Snapshot::open(run, &dir)
+        Snapshot::open(run, &dir, &self.cache)
     }
 }
 

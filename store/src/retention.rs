@@ -4,8 +4,9 @@
 //! **Compaction.** The recorder seals a segment every checkpoint (about a second while calls
 //! come), so a long run would become thousands of files. Whenever [`FANOUT`] consecutive
 //! segments of one level exist, they are merged into one segment of the next level (rows
-//! copied, blocks as they are), written whole and renamed into place before its inputs are
-//! deleted: a reader sees either the inputs or the merged segment, never neither. A run thus
+//! copied, blocks as they are), written whole and renamed into place; its inputs are deleted
+//! by a later pass, once it has existed for [`INPUTS_KEPT_FOR`]: a reader's listing of the
+//! directory holds the inputs or the merged segment, never neither. A run thus
 //! keeps fewer than `FANOUT` segments per level, about a logarithm of its length.
 //!
 //! **Retention.** The cap counts the bytes of every file of the store's runs: exactly what
@@ -32,6 +33,38 @@ pub const FANOUT: usize = 8;
 
 /// The largest segment compaction writes (and at most an eighth of the cap).
 pub const MAX_MERGED_BYTES: u64 = 256 << 20;
+
+/// How long a merged segment exists before its inputs are deleted: longer than any listing of
+/// a run directory takes, so that a reader's listing always holds the merged segment or its
+/// inputs (a directory read while files are renamed into it and removed from it may miss
+/// both: POSIX only promises the entries that did not change meanwhile).
+pub const INPUTS_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Deletes the segments of the run at `dir` that a merged segment older than
+/// [`INPUTS_KEPT_FOR`] holds.
+fn remove_covered(dir: &Path) {
+    let Ok(files) = layout::segment_files(dir) else {
+        return;
+    };
+    let settled = |file: &SegmentFile| {
+        std::fs::metadata(&file.path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= INPUTS_KEPT_FOR)
+    };
+    for file in &files {
+        let covered = files.iter().any(|wider| {
+            wider.name != file.name
+                && wider.name.first <= file.name.first
+                && wider.name.last >= file.name.last
+                && settled(wider)
+        });
+        if covered {
+            let _ = std::fs::remove_file(&file.path);
+        }
+    }
+}
 
 /// How much the store may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,9 +131,11 @@ impl Maintenance {
     /// Temporary files of runs no VM records any more, and run directories a VM was killed
     /// while creating (older than a minute).
     fn remove_leftovers(&self) {
+        remove_covered(&self.dir);
         for (run, dir) in layout::runs(&self.store).unwrap_or_default() {
             if run != self.run && !layout::is_live(&dir) {
                 layout::remove_temporary_files(&dir);
+                remove_covered(&dir);
             }
         }
         layout::remove_abandoned_runs(&self.store, std::time::Duration::from_secs(60));
@@ -128,10 +163,8 @@ impl Maintenance {
                 counters: last.meta.counters,
             };
             segment::merge(&self.dir, &segments, &meta)?;
-            drop(segments);
-            for input in &inputs {
-                let _ = std::fs::remove_file(&input.path);
-            }
+            // The inputs stay until a later pass (see `remove_covered`): a reader listing the
+            // directory while the merged segment appears must still find them.
             merged += 1;
         }
         Ok(merged)
@@ -186,16 +219,24 @@ impl Maintenance {
         }
         let mut segments_deleted = 0;
         if total > target {
-            let files = layout::covering(layout::segment_files(&self.dir)?);
+            let all = layout::segment_files(&self.dir)?;
+            let files = layout::covering(all.clone());
             let oldest = &files[..files.len().saturating_sub(1)];
             for file in oldest {
                 if total <= target {
                     break;
                 }
-                if std::fs::remove_file(&file.path).is_ok() {
-                    total = total.saturating_sub(file.bytes);
-                    segments_deleted += 1;
+                // The segment, and the inputs of it that a merge left for a later pass (else
+                // they would show again).
+                let covered = all
+                    .iter()
+                    .filter(|f| f.name.first >= file.name.first && f.name.last <= file.name.last);
+                for f in covered {
+                    if std::fs::remove_file(&f.path).is_ok() {
+                        total = total.saturating_sub(f.bytes);
+                    }
                 }
+                segments_deleted += 1;
             }
         }
         Ok((runs_deleted, segments_deleted, total))

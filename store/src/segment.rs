@@ -23,8 +23,12 @@ use crate::layout::{self, SegmentName};
 /// The segment format this build reads and writes; bumped on any incompatible change.
 pub const FORMAT: u32 = 2;
 
-/// redb's page cache for a segment being written or read: segments are read mostly once.
+/// redb's page cache for a segment being written.
 const CACHE_BYTES: usize = 16 << 20;
+
+/// redb's page cache for a segment opened for reading: readers decode a block once and keep it
+/// (see `index::ReaderCache`), and a reader may hold hundreds of segments open.
+const READ_CACHE_BYTES: usize = 2 << 20;
 
 macro_rules! tables {
     ($( $(#[$doc:meta])* $name:ident: $key:ty => $value:ty = $text:literal; )*) => {
@@ -302,6 +306,12 @@ pub(crate) struct Segment {
     pub path: PathBuf,
     /// What it says about itself.
     pub meta: SegmentMeta,
+    /// A number no other segment opened by this process has: caches key blocks by it.
+    pub uid: u64,
+    /// Its block directory: block number and what the block holds, by number.
+    pub blocks: Vec<(u32, BlockMeta)>,
+    /// The atoms its rows name.
+    pub atoms: Vec<(u32, String)>,
 }
 
 impl std::fmt::Debug for Segment {
@@ -315,7 +325,7 @@ impl Segment {
     pub fn open(path: &Path) -> Result<Segment> {
         let opened = guarded(path, || {
             let db = Builder::new()
-                .set_cache_size(CACHE_BYTES)
+                .set_cache_size(READ_CACHE_BYTES)
                 .open_read_only(path)
                 .map_err(|e| match e {
                     redb::DatabaseError::Storage(redb::StorageError::Io(io)) => StoreError::Io {
@@ -330,11 +340,16 @@ impl Segment {
                 })?;
             let txn = db.begin_read().during("opening a segment")?;
             let meta = read_meta(&txn, path)?;
+            let (blocks, atoms) = read_directory(&txn, path)?;
+            static UIDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
             Ok(Segment {
                 txn,
                 _db: db,
                 path: path.to_path_buf(),
                 meta,
+                uid: UIDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                blocks,
+                atoms,
             })
         });
         opened.map_err(|e| naming(path, e))
@@ -346,6 +361,41 @@ impl Segment {
         guarded(&self.path, || f(&self.txn)).map_err(|e| naming(&self.path, e))
     }
 }
+
+/// A segment's block directory and atoms, which every reader needs.
+fn read_directory(txn: &ReadTransaction, path: &Path) -> Result<DirectoryAndAtoms> {
+    const DURING: &str = "reading a segment's directory";
+    let mut blocks = Vec::new();
+    let mut atoms = Vec::new();
+    match txn.open_table(BLOCK_DIR) {
+        Ok(dir) => {
+            for row in dir.iter().during(DURING)? {
+                let (no, meta) = row.during(DURING)?;
+                let meta: BlockMeta =
+                    postcard::from_bytes(meta.value()).map_err(|_| StoreError::Damaged {
+                        path: path.to_path_buf(),
+                        problem: "a block directory entry does not parse".into(),
+                    })?;
+                blocks.push((no.value(), meta));
+            }
+        }
+        Err(TableError::TableDoesNotExist(_)) => {}
+        Err(e) => return Err(e).during(DURING),
+    }
+    match txn.open_table(ATOMS) {
+        Ok(table) => {
+            for row in table.iter().during(DURING)? {
+                let (id, text) = row.during(DURING)?;
+                atoms.push((id.value(), text.value().to_owned()));
+            }
+        }
+        Err(TableError::TableDoesNotExist(_)) => {}
+        Err(e) => return Err(e).during(DURING),
+    }
+    Ok((blocks, atoms))
+}
+
+type DirectoryAndAtoms = (Vec<(u32, BlockMeta)>, Vec<(u32, String)>);
 
 /// `e`, naming the segment it came from.
 fn naming(path: &Path, e: StoreError) -> StoreError {

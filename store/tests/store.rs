@@ -925,3 +925,73 @@ fn tests_know_their_calls_and_pauses_are_kept_through_compaction() {
     assert_eq!(pauses.len(), 4, "{pauses:?}");
     assert_eq!(pauses.last().unwrap().until, None, "paused at the end");
 }
+
+#[test]
+fn readers_keep_reading_while_a_writer_seals_and_compaction_replaces_segments() {
+    let (dir, store) = temp_store();
+    let mut writer = store.begin_run(&info()).unwrap();
+    let run = writer.run();
+    let maintenance = writer.maintenance(Retention::default());
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let done = done.clone();
+        let path = dir.path().join("sub/.elixir_scope");
+        std::thread::spawn(move || {
+            let reader = StoreReader::open(&path).unwrap();
+            let (mut reads, mut seen) = (0, 0);
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                let snap = reader
+                    .snapshot(Some(run))
+                    .expect("a snapshot while segments change");
+                let count = snap.call_count().unwrap();
+                assert!(count >= seen, "{count} calls after {seen}");
+                seen = count;
+                // Every call so far is found, with its end, by id and in the lists.
+                for id in [1, count / 2, count]
+                    .into_iter()
+                    .filter(|id| *id > 0 && count > 0)
+                {
+                    let call = snap
+                        .call(id)
+                        .unwrap()
+                        .unwrap_or_else(|| panic!("call {id} of {count}"));
+                    assert!(call.end.is_some(), "call {id} without its end");
+                }
+                let newest = snap.calls(&CallFilter::default()).unwrap();
+                assert_eq!(newest.first().map_or(0, |c| c.id), count);
+                reads += 1;
+            }
+            reads
+        })
+    };
+    // 40 seals of 500 calls each: compaction merges eight at a time, several times over.
+    for seal in 0..40u64 {
+        let mut batch = Vec::new();
+        for i in 1..=500 {
+            let id = seal * 500 + i;
+            batch.push(enter(id, id * 10, None, id % 3, MOD_A, F));
+            batch.push(ret(id, id * 10 + 5));
+        }
+        write_sealed(&mut writer, batch);
+        maintenance.run().unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let reads = reader.join().unwrap();
+    assert!(reads > 0);
+    // The inputs of merged segments go once the merged ones are old enough.
+    std::thread::sleep(store::INPUTS_KEPT_FOR);
+    maintenance.run().unwrap();
+    let snap = store.snapshot(Some(run)).unwrap();
+    assert_eq!(snap.call_count().unwrap(), 20_000);
+    let segments = std::fs::read_dir(dir.path().join(format!("sub/.elixir_scope/runs/{run}")))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "seg")
+        })
+        .count();
+    assert!(segments < 10, "compaction keeps few segments: {segments}");
+}

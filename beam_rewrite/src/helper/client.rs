@@ -29,6 +29,22 @@ pub struct Helper {
     timeout: Duration,
 }
 
+/// A struct module and its `Inspect` implementation, with their original beams.
+#[derive(Debug, Clone)]
+pub struct InspectPair {
+    /// The struct's module (`Elixir.MyApp.User`).
+    pub structure: String,
+    /// Its beam.
+    pub structure_beam: Vec<u8>,
+    /// The implementation's module (`Elixir.Inspect.MyApp.User`).
+    pub implementation: String,
+    /// Its beam.
+    pub implementation_beam: Vec<u8>,
+}
+
+/// The fields a struct's `Inspect` implementation hides; `None` when unknown.
+pub type Hidden = Option<Vec<String>>;
+
 /// What the helper made of a module's debug info.
 #[derive(Debug)]
 pub enum FormsReply {
@@ -107,6 +123,61 @@ impl Helper {
             Reply::Ok(Term::Binary(beam)) => Ok(beam.bytes),
             other => Err(malformed(&other.describe())),
         }
+    }
+
+    /// The fields each struct's own `Inspect` implementation leaves out of its text: for each
+    /// pair, the struct and its hidden fields, `None` when that could not be found out (see
+    /// the helper's `inspect_hidden`: the implementation runs on a probe value in the helper).
+    pub fn inspect_hidden(
+        &mut self,
+        pairs: &[InspectPair],
+    ) -> Result<Vec<(String, Hidden)>, HelperError> {
+        let request = pairs
+            .iter()
+            .map(|pair| {
+                tuple(vec![
+                    atom(&pair.structure),
+                    Term::from(Binary::from(pair.structure_beam.as_slice())),
+                    atom(&pair.implementation),
+                    Term::from(Binary::from(pair.implementation_beam.as_slice())),
+                ])
+            })
+            .collect::<Vec<_>>();
+        let reply = self.call(tuple(vec![
+            atom("inspect_hidden"),
+            Term::from(List::from(request)),
+        ]))?;
+        let Reply::Ok(Term::List(answers)) = ok_or_refused(reply)? else {
+            return Err(malformed("not a list of answers"));
+        };
+        answers
+            .elements
+            .iter()
+            .map(|answer| {
+                let pair = match answer {
+                    Term::Tuple(t) if t.elements.len() == 2 => &t.elements,
+                    other => return Err(malformed(&other.to_string())),
+                };
+                let module = forms::atom_name(&pair[0])
+                    .ok_or_else(|| malformed(&pair[0].to_string()))?
+                    .to_string();
+                let fields = match &pair[1] {
+                    Term::List(fields) => Some(
+                        fields
+                            .elements
+                            .iter()
+                            .map(|f| {
+                                forms::atom_name(f)
+                                    .map(str::to_string)
+                                    .ok_or_else(|| malformed(&f.to_string()))
+                            })
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
+                    _ => None,
+                };
+                Ok((module, fields))
+            })
+            .collect()
     }
 
     /// Checks a beam with the real loader (`erlang:prepare_loading/2`), without loading it.

@@ -17,7 +17,7 @@
 mod client;
 mod config;
 
-pub use client::{FormsReply, Helper};
+pub use client::{FormsReply, Helper, Hidden, InspectPair};
 pub use config::{HelperConfig, Launcher, BACKENDS_ENV, HELPER_SOURCE, TRUSTED_BACKENDS};
 
 use std::path::PathBuf;

@@ -266,7 +266,9 @@ fn recorder_function(module: &str, capture: &BTreeMap<FunctionRef, Capture>) -> 
     function(a, RECORDER, 4, clauses)
 }
 
-/// `{Arguments, #{Cap => Value}}`: capture options as the runtime's `enter/5` takes them.
+/// `{Arguments, Result, #{Cap => Value}}`: capture options as the runtime's `enter/5` takes
+/// them. `Arguments` is `true`, `false` (every argument redacted) or the list of redacted
+/// positions; `Result` whether the result is recorded.
 fn options_literal(a: &Term, options: &Capture) -> Term {
     let caps = options
         .caps
@@ -282,11 +284,23 @@ fn options_literal(a: &Term, options: &Capture) -> Term {
             ])
         })
         .collect();
+    let arguments = match (options.arguments, options.redact_args.as_slice()) {
+        (false, _) => atom_lit(a, "false"),
+        (true, []) => atom_lit(a, "true"),
+        (true, positions) => list_expr(
+            a,
+            positions
+                .iter()
+                .map(|&p| int_lit(a, i32::from(p)))
+                .collect(),
+        ),
+    };
     tuple(vec![
         atom("tuple"),
         a.clone(),
         list(vec![
-            atom_lit(a, if options.arguments { "true" } else { "false" }),
+            arguments,
+            atom_lit(a, if options.result { "true" } else { "false" }),
             tuple(vec![atom("map"), a.clone(), list(caps)]),
         ]),
     ])
@@ -492,6 +506,7 @@ mod tests {
         let options = Capture {
             arguments: false,
             caps: BTreeMap::from([("max_bytes".to_string(), 256)]),
+            ..Capture::default()
         };
         let forms = helper_forms("m", &[], &BTreeMap::from([(login, options)]), &file);
         let recorder = FunctionForm::of(&forms[1]).expect("the recorder");
@@ -503,7 +518,8 @@ mod tests {
         let patterns = forms::list_elements(patterns).unwrap();
         assert_eq!(lit(&patterns[0]), "login");
         assert_eq!(patterns[1], int_lit(&anno::generated(int(1)), 2));
-        // The options clause calls enter/5 with {false, #{max_bytes => 256}}; the last, enter/4.
+        // The options clause calls enter/5 with {false, true, #{max_bytes => 256}}; the last,
+        // enter/4.
         let enters = |clause: &Term| {
             let mut arities = Vec::new();
             forms::any_subterm(clause, |t| {

@@ -68,19 +68,43 @@ pub struct ModulePlan {
 /// What the runtime captures of one function's calls, where it differs from the defaults
 /// (`[[capture.rules]]` of `elixir_scope.toml`). The rewriter hands it to the runtime with
 /// every call of the function (`enter/5` of the runtime contract).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Capture {
-    /// Whether the arguments are recorded (`false`: each is recorded as a hidden marker).
+    /// Whether the arguments are recorded (`false`: each is recorded as a redacted marker).
     pub arguments: bool,
+    /// Argument positions (1-based, ascending) recorded as redacted.
+    pub redact_args: Vec<u8>,
+    /// Whether the result is recorded (`false`: a redacted marker).
+    pub result: bool,
     /// Caps for the function's arguments and result, by the runtime's names (`max_bytes`,
     /// ...); the others stay the runtime's.
     pub caps: BTreeMap<String, u64>,
 }
 
+impl Default for Capture {
+    fn default() -> Capture {
+        Capture {
+            arguments: true,
+            redact_args: Vec::new(),
+            result: true,
+            caps: BTreeMap::new(),
+        }
+    }
+}
+
 impl Capture {
-    /// A stable text for plan hashes: `args=false max_bytes=256`.
+    /// A stable text for plan hashes: `args=false max_bytes=256`, `args=true redact_args=2
+    /// result=false` (options at their default left out: plans that do not use an option keep
+    /// their hashes).
     pub fn fingerprint(&self) -> String {
         let mut text = format!("args={}", self.arguments);
+        if !self.redact_args.is_empty() {
+            let positions: Vec<String> = self.redact_args.iter().map(u8::to_string).collect();
+            let _ = write!(text, " redact_args={}", positions.join(","));
+        }
+        if !self.result {
+            text.push_str(" result=false");
+        }
         for (key, value) in &self.caps {
             let _ = write!(text, " {key}={value}");
         }
@@ -358,7 +382,7 @@ mod tests {
     fn capture_options_change_the_hash_of_their_module_only() {
         let hidden = Capture {
             arguments: false,
-            caps: BTreeMap::new(),
+            ..Capture::default()
         };
         let plan = |capture: BTreeMap<String, BTreeMap<FunctionRef, Capture>>| Plan::Modules {
             selections: BTreeMap::from([

@@ -13,6 +13,7 @@ use beam_rewrite::helper::{HelperConfig, Launcher};
 use beam_rewrite::rewrite::batch::{self, BatchOptions};
 use beam_rewrite::rewrite::lock::{BuildLock, LockError};
 use beam_rewrite::rewrite::{FileReport, Outcome, Totals};
+use config::RedactFields;
 use indicatif::{ProgressBar, ProgressStyle};
 use planner::report::ModuleStatus;
 
@@ -93,12 +94,31 @@ pub fn run(args: &Args) -> ExitCode {
         dry_run: args.dry_run,
     };
     let started = Instant::now();
+    let hidden = match &planned.hidden {
+        Ok(hidden) => {
+            if !hidden.unknown.is_empty() {
+                eprintln!(
+                    "note: the Inspect implementations of {} could not be run on a probe value; \
+                     their fields are recorded unless [capture] redact_keys names them",
+                    hidden.unknown.join(", ")
+                );
+            }
+            hidden.fields.clone()
+        }
+        Err(e) => {
+            eprintln!(
+                "warning: which struct fields the Inspect implementations hide could not be \
+                 found ({e}); those fields are recorded unless [capture] redact_keys names them"
+            );
+            RedactFields::new()
+        }
+    };
     // The runtime first: rewritten beams call it, so if it cannot be installed, no beam may
     // be rewritten (they would raise `undef`). Everything or nothing.
     let runtime = if args.dry_run {
         Vec::new()
     } else {
-        install_runtime(&runtime_targets, &config)
+        install_runtime(&runtime_targets, &config, &hidden)
     };
     if runtime.iter().any(|install| install.error.is_some()) {
         return runtime_failed(&runtime, args.json);
@@ -173,12 +193,17 @@ pub struct RuntimeInstall {
     pub error: Option<String>,
 }
 
-/// Installs the runtime, with the settings of `config`, into every target directory.
-fn install_runtime(targets: &[PathBuf], config: &config::Config) -> Vec<RuntimeInstall> {
+/// Installs the runtime, with the settings of `config` and the struct fields to redact, into
+/// every target directory.
+fn install_runtime(
+    targets: &[PathBuf],
+    config: &config::Config,
+    hidden: &RedactFields,
+) -> Vec<RuntimeInstall> {
     let root = std::env::current_dir().map(|cwd| config.project_root(&cwd));
     let settings = config
         .runtime
-        .to_settings(&config.capture.defaults, root.ok().as_deref());
+        .to_settings(&config.capture, hidden, root.ok().as_deref());
     targets
         .iter()
         .map(|dir| {

@@ -232,6 +232,14 @@ pub fn render(outcome: &Outcome) -> String {
                     "capture: arguments {}",
                     if capture.arguments { "on" } else { "off" }
                 );
+                if !capture.redact_args.is_empty() {
+                    let positions: Vec<String> =
+                        capture.redact_args.iter().map(u8::to_string).collect();
+                    let _ = write!(text, ", redacted arguments {}", positions.join(" "));
+                }
+                if !capture.result {
+                    text.push_str(", result off");
+                }
                 for (k, v) in &capture.caps {
                     let _ = write!(text, ", {k} {v}");
                 }

@@ -9,7 +9,9 @@
 //!
 //! | cut | Elixir | Erlang |
 //! |---|---|---|
-//! | list tail | `[1, 2, …]`, `'abc'…` | `[1,2,…]`, `"abc"…` |
+//! | list (a last element, or an improper tail in recordings before 0.1's issue 12) | `[1, 2, …]`, `'abc'…` | `[1,2,…]`, `"abc"…` |
+//! | struct field not captured | `%User{name: "ada", age: …}` | `#{age => …,…}` |
+//! | redacted (by key, struct field, rule or secret value) | `[REDACTED]` | `[REDACTED]` |
 //! | tuple | `{1, 2, …(3 more)}` | `{1,2,…(3 more)}` |
 //! | map | `%{a: 1, …(3 more)}` | `#{a => 1,…(3 more)}` |
 //! | binary | `"abc"…(1000 bytes)` | `<<"abc">>…(1000 bytes)` |
@@ -145,9 +147,16 @@ pub(crate) enum Cut<'a> {
     Integer,
     /// A fun, with its text.
     Fun(&'a Term),
+    /// A struct field whose value was not captured.
+    Field,
+    /// A value redacted: never recorded.
+    Redacted,
     /// Anything else.
     Other,
 }
+
+/// How a redacted value prints, in every style (and in IEx, `ElixirScope.Format`).
+pub const REDACTED: &str = "[REDACTED]";
 
 /// The cut marker this term is, if it is one.
 pub(crate) fn cut(term: &Term) -> Option<Cut<'_>> {
@@ -172,6 +181,9 @@ pub(crate) fn cut(term: &Term) -> Option<Cut<'_>> {
         ("depth", Term::Atom(kind)) => Cut::Depth(kind.name.as_str()),
         ("integer", _) => Cut::Integer,
         ("fun", text) => Cut::Fun(text),
+        ("field", _) => Cut::Field,
+        // `hidden`: arguments hidden by a rule, as recorded before redaction had a name.
+        ("redacted" | "hidden", _) => Cut::Redacted,
         _ => Cut::Other,
     })
 }
@@ -207,7 +219,8 @@ fn standalone_cut(out: &mut String, cut: &Cut<'_>, style: Style) {
         Cut::Depth(_) => out.push_str("[…]"),
         Cut::Integer => out.push_str("…(big integer)"),
         Cut::Fun(Term::Binary(text)) => out.push_str(&String::from_utf8_lossy(&text.bytes)),
-        Cut::Fun(_) | Cut::Other => out.push('…'),
+        Cut::Redacted => out.push_str(REDACTED),
+        Cut::Fun(_) | Cut::Field | Cut::Other => out.push('…'),
     }
 }
 
@@ -220,11 +233,19 @@ pub(crate) struct ListParts<'a> {
 
 pub(crate) fn list_parts(term: &Term) -> Option<ListParts<'_>> {
     match term {
-        Term::List(l) => Some(ListParts {
-            elements: l.elements.clone(),
-            cut: false,
-            tail: None,
-        }),
+        Term::List(l) => {
+            // A cut list ends in the marker.
+            let cut_at = l
+                .elements
+                .last()
+                .filter(|last| matches!(cut(last), Some(Cut::List)))
+                .map(|_| l.elements.len() - 1);
+            Some(ListParts {
+                elements: l.elements[..cut_at.unwrap_or(l.elements.len())].to_vec(),
+                cut: cut_at.is_some(),
+                tail: None,
+            })
+        }
         Term::ByteList(b) => Some(ListParts {
             elements: b
                 .bytes

@@ -27,6 +27,17 @@ fn both(term: &Term) -> (String, String) {
 
 #[test]
 fn a_cut_list_ends_in_an_ellipsis() {
+    // As the encoder writes it: a proper list whose last element is the marker.
+    let cut_list: Term = List::from(vec![int(1), int(2), marker("list", atom("more"))]).into();
+    assert_eq!(both(&cut_list), ("[1, 2, …]".into(), "[1,2,…]".into()));
+    let chars: Term = List::from(vec![int(97), int(98), marker("list", atom("more"))]).into();
+    assert_eq!(both(&chars), ("'ab'…".into(), "\"ab\"…".into()));
+    let only: Term = List::from(vec![marker("list", atom("more"))]).into();
+    assert_eq!(both(&only), ("[…]".into(), "[…]".into()));
+}
+
+#[test]
+fn a_cut_list_of_older_recordings_ends_in_an_ellipsis() {
     let cut_list: Term =
         ImproperList::from((vec![int(1), int(2)], marker("list", atom("more")))).into();
     assert_eq!(both(&cut_list), ("[1, 2, …]".into(), "[1,2,…]".into()));
@@ -73,6 +84,23 @@ fn cut_tuples_maps_and_binaries_say_how_much_is_missing() {
 }
 
 #[test]
+fn redacted_values_and_lost_fields_never_read_as_values() {
+    let redacted = marker("redacted", atom("key"));
+    assert_eq!(both(&redacted), ("[REDACTED]".into(), "[REDACTED]".into()));
+    assert_eq!(both(&marker("hidden", atom("argument"))).0, "[REDACTED]");
+    let mut m = std::collections::HashMap::new();
+    m.insert(atom("__struct__"), atom("Elixir.User"));
+    m.insert(atom("name"), Binary::from(b"ada".to_vec()).into());
+    m.insert(atom("valid?"), marker("field", atom("more")));
+    m.insert(atom("password"), marker("redacted", atom("field")));
+    let user: Term = Map::from(m).into();
+    assert_eq!(
+        Style::Elixir.term(&user),
+        "%User{name: \"ada\", password: [REDACTED], valid?: …}"
+    );
+}
+
+#[test]
 fn other_cuts() {
     assert_eq!(
         both(&marker("depth", atom("map"))),
@@ -103,6 +131,8 @@ fn arguments_go_between_parentheses() {
     assert_eq!(arguments(&args, Style::Erlang), "1,[2]");
     let cut_args: Term = ImproperList::from((vec![int(1)], marker("list", atom("more")))).into();
     assert_eq!(arguments(&cut_args, Style::Elixir), "1, …");
+    let hidden: Term = List::from(vec![int(1), marker("redacted", atom("argument"))]).into();
+    assert_eq!(arguments(&hidden, Style::Elixir), "1, [REDACTED]");
     assert_eq!(Style::of_module("Elixir.Foo"), Style::Elixir);
     assert_eq!(Style::of_module("lists"), Style::Erlang);
     assert_eq!(

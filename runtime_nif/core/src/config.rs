@@ -14,8 +14,19 @@ use std::time::Duration;
 
 use store::Retention;
 
-use crate::encoder::Caps;
+use crate::encoder::{Caps, Redaction};
 use crate::ring::DropPolicy;
+
+/// What the hot path does when the ring has no room for an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overflow {
+    /// Drop it and count it: the caller never waits.
+    #[default]
+    Drop,
+    /// Tell the caller ([`crate::recorder::Recorded::Full`]), which waits and tries again:
+    /// nothing is lost, the recorded code slows down to what the drain takes.
+    Block,
+}
 
 /// Default ring capacity in events (all shards together).
 pub const DEFAULT_RING_CAPACITY: usize = 1 << 17;
@@ -48,8 +59,13 @@ pub struct Config {
     pub ring_bytes: usize,
     /// What a full ring drops.
     pub drop_policy: DropPolicy,
+    /// Whether the hot path drops what does not fit, or asks the caller to wait (under
+    /// drop-newest; drop-oldest always makes room).
+    pub overflow: Overflow,
     /// The term encoder's caps.
     pub caps: Caps,
+    /// What the encoder redacts by name (keys, struct fields).
+    pub redaction: Redaction,
     /// Largest batch in events.
     pub batch_events: usize,
     /// Largest batch in estimated bytes.
@@ -76,7 +92,9 @@ impl Config {
             ring_capacity: DEFAULT_RING_CAPACITY,
             ring_bytes: DEFAULT_RING_BYTES,
             drop_policy: DropPolicy::default(),
+            overflow: Overflow::default(),
             caps: Caps::default(),
+            redaction: Redaction::default(),
             batch_events: DEFAULT_BATCH_EVENTS,
             batch_bytes: DEFAULT_BATCH_BYTES,
             channel_batches: DEFAULT_CHANNEL_BATCHES,

@@ -22,8 +22,8 @@ pub mod recorder;
 pub mod ring;
 pub mod thread;
 
-pub use config::Config;
+pub use config::{Config, Overflow};
 pub use error::RuntimeError;
 pub use pipeline::{Pipeline, Stats};
-pub use recorder::Recorder;
+pub use recorder::{Recorded, Recorder};
 pub use ring::DropPolicy;

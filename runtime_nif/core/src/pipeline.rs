@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
-use store::{Event, Maintenance, RunInfo, RunWriter, Store};
+use store::{Event, Maintenance, RunInfo, RunWriter, Store, StoreReader};
 
 use crate::clock;
 use crate::config::Config;
@@ -87,6 +87,7 @@ pub struct Pipeline {
     control: Sender<Control>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     store: Store,
+    reader: StoreReader,
     run: u64,
     memory_bound: usize,
 }
@@ -149,6 +150,7 @@ impl Pipeline {
             shared,
             control,
             threads: Mutex::new(vec![collector, writer, maintainer]),
+            reader: store.reader(),
             store,
             run,
             memory_bound: config.memory_bound(),
@@ -165,9 +167,15 @@ impl Pipeline {
         &self.recorder
     }
 
-    /// The store, for queries.
+    /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The store for queries: one reader, so that it keeps what it opened from one query to
+    /// the next (IEx asks many).
+    pub fn reader(&self) -> &StoreReader {
+        &self.reader
     }
 
     /// The run being recorded.
@@ -204,6 +212,8 @@ impl Pipeline {
     /// Drains everything, commits, records the run's summary and ends the threads.
     /// Later calls (and flushes) return [`RuntimeError::Stopped`].
     pub fn stop(&self, timeout: Duration) -> Result<(), RuntimeError> {
+        // Nobody may wait for room in a ring the drain stops emptying.
+        self.recorder.stop_blocking();
         let result = self.request(Control::Stop, timeout);
         if result.is_ok() {
             let threads =

@@ -13,8 +13,11 @@ defmodule ElixirScope.Format do
 
   Values are printed with `inspect/2` on one line. What the recorder cut (see
   `ElixirScope`) is shown as an ellipsis: `[1, 2, …]`, `{1, …(3 more)}`,
-  `%{a: 1, …(5 more)}`, `"abc"…(1000 bytes)`, `%{…}` for a map nested too deep. Each value
-  takes at most #{80} characters, all arguments of a call at most #{120}.
+  `%{a: 1, …(5 more)}`, `%User{name: "ada", age: …}`, `"abc"…(1000 bytes)`, `%{…}` for a map
+  nested too deep; what it never recorded as `[REDACTED]`. A value holding either is laid out
+  here (elements through `inspect/2`), never by a struct's own `Inspect`, which could read a
+  marker as a value. Each value takes at most #{80} characters, all arguments of a call at
+  most #{120}.
   """
 
   @value_width 80
@@ -27,8 +30,10 @@ defmodule ElixirScope.Format do
   @doc """
   A recorded value as `inspect/2` prints it on one line, with cuts shown as ellipses.
 
-      iex> ElixirScope.Format.value([1, 2 | {:"$elixir_scope_cut", :list, :more}])
+      iex> ElixirScope.Format.value([1, 2, {:"$elixir_scope_cut", :list, :more}])
       "[1, 2, …]"
+      iex> ElixirScope.Format.value(%{password: {:"$elixir_scope_cut", :redacted, :key}})
+      "%{password: [REDACTED]}"
       iex> ElixirScope.Format.value(%{a: 1})
       "%{a: 1}"
   """
@@ -79,6 +84,7 @@ defmodule ElixirScope.Format do
   defp standalone_cut(:depth, _), do: "[…]"
   defp standalone_cut(:integer, _), do: "…(big integer)"
   defp standalone_cut(:fun, text) when is_binary(text), do: text
+  defp standalone_cut(kind, _) when kind in [:redacted, :hidden], do: "[REDACTED]"
   defp standalone_cut(_kind, _detail), do: "…"
 
   defp more(n) when is_integer(n), do: "…(#{n} more)"
@@ -98,6 +104,9 @@ defmodule ElixirScope.Format do
     end
   end
 
+  # A list's elements and its tail; a cut list's last element (the marker) becomes its tail,
+  # as older recordings wrote it.
+  defp split_list([{@cut, :list, _} = cut], acc), do: {Enum.reverse(acc), cut}
   defp split_list([head | tail], acc), do: split_list(tail, [head | acc])
   defp split_list(tail, acc), do: {Enum.reverse(acc), tail}
 

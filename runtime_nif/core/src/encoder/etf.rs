@@ -1,58 +1,7 @@
-//! Writing the external term format (the subset the encoder emits), into any [`Sink`].
-
-/// Where encoded bytes go: a `Vec<u8>`, or a `SmallVec` that keeps small values inline.
-pub trait Sink {
-    /// Appends bytes.
-    fn put(&mut self, bytes: &[u8]);
-    /// Appends one byte.
-    fn put_byte(&mut self, byte: u8);
-    /// The number of bytes written.
-    fn len(&self) -> usize;
-    /// Whether nothing was written.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// The bytes written, to patch counts in place.
-    fn bytes_mut(&mut self) -> &mut [u8];
-    /// Drops the bytes after `len`.
-    fn truncate(&mut self, len: usize);
-}
-
-impl Sink for Vec<u8> {
-    fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-    fn put_byte(&mut self, byte: u8) {
-        self.push(byte);
-    }
-    fn len(&self) -> usize {
-        Vec::len(self)
-    }
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        self
-    }
-    fn truncate(&mut self, len: usize) {
-        Vec::truncate(self, len);
-    }
-}
-
-impl<A: smallvec::Array<Item = u8>> Sink for smallvec::SmallVec<A> {
-    fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-    fn put_byte(&mut self, byte: u8) {
-        self.push(byte);
-    }
-    fn len(&self) -> usize {
-        smallvec::SmallVec::len(self)
-    }
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        self
-    }
-    fn truncate(&mut self, len: usize) {
-        smallvec::SmallVec::truncate(self, len);
-    }
-}
+//! Writing the external term format (the subset the encoder emits) into a `Vec<u8>`.
+//!
+//! The encoder writes into one buffer per thread ([`super::Scratch`]) that keeps its capacity
+//! between captures, so writing a byte is a store and a length update, never an allocation.
 
 /// The version byte every external term starts with.
 pub const VERSION: u8 = 131;
@@ -72,90 +21,94 @@ const LIST: u8 = 108;
 const MAP: u8 = 116;
 
 /// Appends an integer.
-pub fn integer<S: Sink + ?Sized>(out: &mut S, v: i64) {
+#[inline]
+pub fn integer(out: &mut Vec<u8>, v: i64) {
     if (0..=255).contains(&v) {
-        out.put(&[SMALL_INTEGER, v as u8]);
+        out.extend_from_slice(&[SMALL_INTEGER, v as u8]);
     } else if let Ok(v) = i32::try_from(v) {
-        out.put_byte(INTEGER);
-        out.put(&v.to_be_bytes());
+        let b = v.to_be_bytes();
+        out.extend_from_slice(&[INTEGER, b[0], b[1], b[2], b[3]]);
     } else {
         big(out, v < 0, v.unsigned_abs());
     }
 }
 
 /// Appends a non-negative integer.
-pub fn unsigned<S: Sink + ?Sized>(out: &mut S, v: u64) {
+pub fn unsigned(out: &mut Vec<u8>, v: u64) {
     match i64::try_from(v) {
         Ok(v) => integer(out, v),
         Err(_) => big(out, false, v),
     }
 }
 
-fn big<S: Sink + ?Sized>(out: &mut S, negative: bool, magnitude: u64) {
+fn big(out: &mut Vec<u8>, negative: bool, magnitude: u64) {
     let bytes = magnitude.to_le_bytes();
     let n = 8 - magnitude.leading_zeros() as usize / 8;
-    out.put(&[SMALL_BIG, n as u8, negative as u8]);
-    out.put(&bytes[..n]);
+    out.extend_from_slice(&[SMALL_BIG, n as u8, negative as u8]);
+    out.extend_from_slice(&bytes[..n]);
 }
 
 /// Appends a float.
-pub fn float<S: Sink + ?Sized>(out: &mut S, v: f64) {
-    out.put_byte(NEW_FLOAT);
-    out.put(&v.to_be_bytes());
+pub fn float(out: &mut Vec<u8>, v: f64) {
+    out.push(NEW_FLOAT);
+    out.extend_from_slice(&v.to_be_bytes());
 }
 
 /// Appends an atom from UTF-8 text (at most 255 characters, as atoms are).
-pub fn atom<S: Sink + ?Sized>(out: &mut S, text: &[u8]) {
+pub fn atom(out: &mut Vec<u8>, text: &[u8]) {
+    let text = &text[..text.len().min(u16::MAX as usize)];
     match u8::try_from(text.len()) {
-        Ok(len) => out.put(&[SMALL_ATOM_UTF8, len]),
+        Ok(len) => out.extend_from_slice(&[SMALL_ATOM_UTF8, len]),
         Err(_) => {
-            out.put_byte(ATOM_UTF8);
-            out.put(&(text.len().min(u16::MAX as usize) as u16).to_be_bytes());
+            out.push(ATOM_UTF8);
+            out.extend_from_slice(&(text.len() as u16).to_be_bytes());
         }
     }
-    out.put(&text[..text.len().min(u16::MAX as usize)]);
+    out.extend_from_slice(text);
 }
 
 /// Appends a binary.
-pub fn binary<S: Sink + ?Sized>(out: &mut S, bytes: &[u8]) {
-    out.put_byte(BINARY);
-    out.put(&(bytes.len() as u32).to_be_bytes());
-    out.put(bytes);
+pub fn binary(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(BINARY);
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(bytes);
 }
 
 /// Appends the header of a tuple of known small arity.
-pub fn small_tuple<S: Sink + ?Sized>(out: &mut S, arity: u8) {
-    out.put(&[SMALL_TUPLE, arity]);
+#[inline]
+pub fn small_tuple(out: &mut Vec<u8>, arity: u8) {
+    out.extend_from_slice(&[SMALL_TUPLE, arity]);
 }
 
 /// A container header whose count is filled in once known.
+#[derive(Debug, Clone, Copy)]
 pub struct Header(usize);
 
 /// Starts a tuple whose arity is patched later.
-pub fn tuple_header<S: Sink + ?Sized>(out: &mut S) -> Header {
+pub fn tuple_header(out: &mut Vec<u8>) -> Header {
     counted(out, LARGE_TUPLE)
 }
 
 /// Starts a list whose length is patched later; the tail follows the elements.
-pub fn list_header<S: Sink + ?Sized>(out: &mut S) -> Header {
+pub fn list_header(out: &mut Vec<u8>) -> Header {
     counted(out, LIST)
 }
 
 /// Starts a map whose size is patched later.
-pub fn map_header<S: Sink + ?Sized>(out: &mut S) -> Header {
+pub fn map_header(out: &mut Vec<u8>) -> Header {
     counted(out, MAP)
 }
 
-fn counted<S: Sink + ?Sized>(out: &mut S, tag: u8) -> Header {
-    out.put_byte(tag);
-    let at = out.len();
-    out.put(&[0; 4]);
-    Header(at)
+#[inline]
+fn counted(out: &mut Vec<u8>, tag: u8) -> Header {
+    out.extend_from_slice(&[tag, 0, 0, 0, 0]);
+    Header(out.len() - 4)
 }
 
 impl Header {
     /// Writes the count.
-    pub fn patch<S: Sink + ?Sized>(self, out: &mut S, count: u32) {
-        out.bytes_mut()[self.0..self.0 + 4].copy_from_slice(&count.to_be_bytes());
+    #[inline]
+    pub fn patch(self, out: &mut [u8], count: u32) {
+        out[self.0..self.0 + 4].copy_from_slice(&count.to_be_bytes());
     }
 }

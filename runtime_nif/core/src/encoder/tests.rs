@@ -1,15 +1,34 @@
 use eetf::{Atom, BigInteger, Binary, FixInteger, Float, List, Map, Term, Tuple};
 
-use super::value::Value;
-use super::{encode, Caps, DEFAULT_CAPS};
+use super::value::{Value, ValueRef};
+use super::{encode, encode_arguments, Caps, Capture, Redaction, Scratch, DEFAULT_CAPS};
+
+fn capture_with(v: &Value, caps: &Caps, redaction: &Redaction, secrets: &[&Value]) -> Vec<u8> {
+    let secrets: Vec<ValueRef<'_>> = secrets.iter().map(|s| s.view()).collect();
+    let capture = Capture {
+        caps,
+        redaction,
+        secrets: &secrets,
+    };
+    let mut scratch = Scratch::new();
+    let first = encode(v.view(), &capture, &mut scratch).to_vec();
+    // The same scratch again (its atom cache now warm) gives the same bytes.
+    let again = encode(v.view(), &capture, &mut scratch).to_vec();
+    assert_eq!(first, again);
+    first
+}
 
 fn capture(v: &Value, caps: &Caps) -> Vec<u8> {
-    let mut out = store::Bytes::new();
-    encode(v.view(), caps, &mut out);
-    let mut direct = Vec::new();
-    encode(v.view(), caps, &mut direct);
-    assert_eq!(out.to_vec(), direct);
-    out.to_vec()
+    capture_with(v, caps, &Redaction::none(), &[])
+}
+
+fn arguments(v: &Value, caps: &Caps) -> Term {
+    let capture = Capture {
+        caps,
+        redaction: &Redaction::none(),
+        secrets: &[],
+    };
+    decode(encode_arguments(v.view(), &capture, &mut Scratch::new()))
 }
 
 fn decode(bytes: &[u8]) -> Term {
@@ -36,6 +55,24 @@ fn tuple(items: Vec<Term>) -> Term {
     Term::from(Tuple::from(items))
 }
 
+fn list(items: Vec<Term>) -> Term {
+    Term::from(List::from(items))
+}
+
+fn binary(bytes: &[u8]) -> Term {
+    Term::from(Binary::from(bytes.to_vec()))
+}
+
+fn chars(text: &str) -> Value {
+    Value::list(text.chars().map(|c| Value::Int(c as i64)).collect())
+}
+
+fn a_struct(module: &str, fields: Vec<(&str, Value)>) -> Value {
+    let mut pairs = vec![(Value::atom("__struct__"), Value::atom(module))];
+    pairs.extend(fields.into_iter().map(|(k, v)| (Value::atom(k), v)));
+    Value::Map(pairs)
+}
+
 #[test]
 fn small_terms_round_trip_exactly() {
     let v = Value::Tuple(vec![
@@ -60,8 +97,8 @@ fn small_terms_round_trip_exactly() {
         Term::from(BigInteger::from(1i64 << 40)),
         Term::from(BigInteger::from(i64::MIN)),
         Term::from(Float::try_from(1.5).unwrap()),
-        Term::from(Binary::from(b"hello".to_vec())),
-        Term::from(List::from(vec![int(1), atom("a")])),
+        binary(b"hello"),
+        list(vec![int(1), atom("a")]),
         Term::from(eetf::ImproperList::from((vec![int(1)], int(2)))),
         Term::from(List::nil()),
         Term::from(Map::from([(atom("k"), int(1))])),
@@ -71,42 +108,132 @@ fn small_terms_round_trip_exactly() {
 }
 
 #[test]
-fn long_lists_end_in_a_marker_tail() {
-    let v = Value::list((1000..2000).map(Value::Int).collect());
+fn a_cut_list_stays_a_proper_list_ending_in_a_marker() {
+    // Beyond the Unicode range: numbers, not characters.
+    let v = Value::list((2_000_000..2_001_000).map(Value::Int).collect());
     let caps = Caps {
         max_elements: 3,
         ..DEFAULT_CAPS
     };
-    let term = decode(&capture(&v, &caps));
-    let expected = Term::from(eetf::ImproperList::from((
-        vec![int(1000), int(1001), int(1002)],
+    let expected = list(vec![
+        int(2_000_000),
+        int(2_000_001),
+        int(2_000_002),
         cut("list", atom("more")),
-    )));
-    assert_eq!(term, expected);
+    ]);
+    assert_eq!(decode(&capture(&v, &caps)), expected);
 }
 
 #[test]
-fn strings_as_lists_are_kept_up_to_the_string_cap() {
-    let path: Vec<Value> = "lib/my_app/some/deeply/nested/module_name.ex"
-        .bytes()
-        .map(|b| Value::Int(b as i64))
-        .collect();
-    let v = Value::list(path.clone());
+fn strings_as_lists_are_kept_up_to_the_string_cap_whatever_their_characters() {
+    let path = chars("lib/my_app/some/deeply/nested/module_name.ex");
     let caps = Caps {
         max_elements: 4,
         max_string: 64,
         max_nodes: 100,
         ..DEFAULT_CAPS
     };
-    let Term::List(list) = decode(&capture(&v, &caps)) else {
+    let Term::List(kept) = decode(&capture(&path, &caps)) else {
         panic!("a proper list")
     };
-    assert_eq!(list.elements.len(), path.len());
-    let numbers = Value::list((1000..1010).map(Value::Int).collect());
-    let Term::ImproperList(cut_list) = decode(&capture(&numbers, &caps)) else {
-        panic!("cut")
+    assert_eq!(kept.elements.len(), 44);
+    // Unicode code points are characters too: [228, 220, 223, 1455] is kept whole.
+    let unicode = Value::list([228, 220, 223, 1455].map(Value::Int).to_vec());
+    let term = decode(&capture(&unicode, &caps));
+    assert_eq!(term, list([228, 220, 223, 1455].map(int).to_vec()));
+    let numbers = Value::list(vec![Value::Int(-1); 10]);
+    let Term::List(cut_list) = decode(&capture(&numbers, &caps)) else {
+        panic!("a proper list")
     };
-    assert_eq!(cut_list.elements.len(), 4);
+    assert_eq!(cut_list.elements.len(), 5, "four elements and the marker");
+}
+
+#[test]
+fn each_argument_gets_its_own_budget_and_the_list_its_arity() {
+    // A 16-key struct first must not cost the next arguments their capture.
+    let big = a_struct(
+        "Elixir.Big",
+        (0..16)
+            .map(|i| {
+                (
+                    ["a", "b", "c", "d"][i % 4],
+                    Value::list(vec![Value::Int(i as i64); 4]),
+                )
+            })
+            .collect(),
+    );
+    let args = Value::list(vec![
+        big,
+        Value::atom("age"),
+        Value::list(vec![Value::Tuple(vec![
+            Value::atom("greater_than"),
+            Value::Int(40),
+        ])]),
+    ]);
+    let Term::List(list_args) = arguments(&args, &DEFAULT_CAPS) else {
+        panic!("the arguments are a proper list")
+    };
+    assert_eq!(list_args.elements.len(), 3);
+    assert_eq!(list_args.elements[1], atom("age"));
+    assert_eq!(
+        list_args.elements[2],
+        list(vec![tuple(vec![atom("greater_than"), int(40)])])
+    );
+    // More arguments than max_elements: all kept.
+    let many = Value::list((0..40).map(Value::Int).collect());
+    let Term::List(all) = arguments(&many, &DEFAULT_CAPS) else {
+        panic!("a proper list")
+    };
+    assert_eq!(all.elements.len(), 40);
+}
+
+#[test]
+fn a_cut_struct_keeps_every_field_and_marks_the_values_it_lost() {
+    let user = a_struct(
+        "Elixir.User",
+        (0..20)
+            .map(|i| {
+                (
+                    ["name", "age", "email", "valid?"][i % 4],
+                    Value::Binary(vec![b'x'; 100]),
+                )
+            })
+            .collect(),
+    );
+    let Value::Map(pairs) = &user else {
+        unreachable!()
+    };
+    // Distinct field names.
+    let user = Value::Map(
+        pairs
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| match k {
+                Value::Atom(a) if a != "__struct__" => (Value::atom(&format!("{a}{i}")), v.clone()),
+                _ => (k.clone(), v.clone()),
+            })
+            .collect(),
+    );
+    let Term::Map(m) = decode(&capture(&user, &DEFAULT_CAPS)) else {
+        panic!("a map")
+    };
+    assert_eq!(m.map.len(), 21, "every field and __struct__, no extra key");
+    assert!(!m.map.contains_key(&atom("$elixir_scope_cut")));
+    let lost = m
+        .map
+        .values()
+        .filter(|v| **v == cut("field", atom("more")))
+        .count();
+    assert!(lost > 0 && lost < 20, "{lost} values lost");
+    // A plain map of the same size is cut with the marker pair.
+    let plain = Value::Map((0..20).map(|i| (Value::Int(i), Value::Int(i))).collect());
+    let Term::Map(m) = decode(&capture(&plain, &DEFAULT_CAPS)) else {
+        panic!("a map")
+    };
+    assert_eq!(
+        m.map.get(&atom("$elixir_scope_cut")),
+        Some(&cut("map", int(4)))
+    );
 }
 
 #[test]
@@ -133,10 +260,27 @@ fn big_tuples_maps_and_binaries_say_how_much_was_cut() {
     let b = Value::Binary(vec![7; 100]);
     assert_eq!(
         decode(&capture(&b, &caps)),
-        cut(
-            "binary",
-            tuple(vec![int(100), Term::from(Binary::from(vec![7; 4]))])
-        )
+        cut("binary", tuple(vec![int(100), binary(&[7; 4])]))
+    );
+}
+
+#[test]
+fn a_cut_text_ends_at_a_character_boundary() {
+    let caps = Caps {
+        max_binary: 4,
+        ..DEFAULT_CAPS
+    };
+    // "aäÜ" is 5 bytes: the fifth would split Ü.
+    let text = Value::Binary("aäÜß".as_bytes().to_vec());
+    assert_eq!(
+        decode(&capture(&text, &caps)),
+        cut("binary", tuple(vec![int(7), binary("aä".as_bytes())]))
+    );
+    // Bytes that are not text are cut where the cap says.
+    let bytes = Value::Binary(vec![0xff; 10]);
+    assert_eq!(
+        decode(&capture(&bytes, &caps)),
+        cut("binary", tuple(vec![int(10), binary(&[0xff; 4])]))
     );
 }
 
@@ -150,10 +294,7 @@ fn nesting_is_cut_at_the_depth_cap() {
         max_depth: 2,
         ..DEFAULT_CAPS
     };
-    let expected = Term::from(List::from(vec![Term::from(List::from(vec![cut(
-        "depth",
-        atom("list"),
-    )]))]));
+    let expected = list(vec![list(vec![cut("depth", atom("list"))])]);
     assert_eq!(decode(&capture(&v, &caps)), expected);
 }
 
@@ -161,7 +302,7 @@ fn nesting_is_cut_at_the_depth_cap() {
 fn the_node_budget_bounds_the_work_on_wide_terms() {
     let wide = Value::Tuple(
         (0..20)
-            .map(|i| Value::list((0..20).map(|j| Value::Int(1000 + i * 20 + j)).collect()))
+            .map(|i| Value::list((0..20).map(|j| Value::Int(-1000 - i * 20 - j)).collect()))
             .collect(),
     );
     let caps = Caps {
@@ -176,8 +317,11 @@ fn the_node_budget_bounds_the_work_on_wide_terms() {
         .elements
         .iter()
         .map(|e| match e {
-            Term::ImproperList(l) => l.elements.len(),
-            Term::List(l) => l.elements.len(),
+            Term::List(l) => l
+                .elements
+                .iter()
+                .filter(|e| matches!(e, Term::FixInteger(_)))
+                .count(),
             _ => 0,
         })
         .sum();
@@ -191,10 +335,7 @@ fn funs_keep_their_description_and_pids_are_exact() {
     let Term::List(list) = decode(&capture(&v, &DEFAULT_CAPS)) else {
         panic!("not a list")
     };
-    assert_eq!(
-        list.elements[0],
-        cut("fun", Term::from(Binary::from(b"#Fun<m.1.2>".to_vec())))
-    );
+    assert_eq!(list.elements[0], cut("fun", binary(b"#Fun<m.1.2>")));
     assert!(matches!(list.elements[1], Term::Pid(ref p) if p.id == 80));
 }
 
@@ -215,16 +356,118 @@ fn huge_inputs_cost_no_more_than_the_caps() {
     }
 }
 
+#[test]
+fn values_under_secret_keys_are_redacted_anywhere() {
+    let secret = Value::Binary(b"hunter2".to_vec());
+    let v = Value::list(vec![
+        Value::Map(vec![
+            (Value::atom("user"), Value::atom("ada")),
+            (Value::atom("Password_Hash"), secret.clone()),
+        ]),
+        Value::Map(vec![(Value::Binary(b"api_key".to_vec()), secret.clone())]),
+        Value::list(vec![Value::Tuple(vec![
+            Value::atom("token"),
+            secret.clone(),
+        ])]),
+        a_struct("Elixir.Creds", vec![("secret", secret.clone())]),
+    ]);
+    let bytes = capture_with(&v, &DEFAULT_CAPS, &Redaction::default(), &[]);
+    assert!(!bytes.windows(7).any(|w| w == b"hunter2"));
+    let Term::List(items) = decode(&bytes) else {
+        panic!("a list")
+    };
+    let Term::Map(first) = &items.elements[0] else {
+        panic!("a map")
+    };
+    assert_eq!(first.map.get(&atom("user")), Some(&atom("ada")));
+    assert_eq!(
+        first.map.get(&atom("Password_Hash")),
+        Some(&cut("redacted", atom("key")))
+    );
+    assert_eq!(
+        items.elements[2],
+        list(vec![tuple(vec![
+            atom("token"),
+            cut("redacted", atom("key"))
+        ])])
+    );
+    // Without redaction it is all there.
+    let clear = capture_with(&v, &DEFAULT_CAPS, &Redaction::none(), &[]);
+    assert_eq!(clear.windows(7).filter(|w| *w == b"hunter2").count(), 4);
+}
+
+#[test]
+fn fields_a_struct_hides_are_redacted_even_when_cut() {
+    let redaction = Redaction::none().with_structs([("Elixir.User", vec!["password_hash"])]);
+    let user = a_struct(
+        "Elixir.User",
+        vec![
+            ("name", Value::Binary(b"ada".to_vec())),
+            ("password_hash", Value::Binary(b"$2b$hash".to_vec())),
+        ],
+    );
+    let Term::Map(m) = decode(&capture_with(&user, &DEFAULT_CAPS, &redaction, &[])) else {
+        panic!("a map")
+    };
+    assert_eq!(m.map.get(&atom("name")), Some(&binary(b"ada")));
+    assert_eq!(
+        m.map.get(&atom("password_hash")),
+        Some(&cut("redacted", atom("field")))
+    );
+    // Another struct with a field of that name keeps it.
+    let other = a_struct("Elixir.Other", vec![("password_hash", Value::Int(1))]);
+    let Term::Map(m) = decode(&capture_with(&other, &DEFAULT_CAPS, &redaction, &[])) else {
+        panic!("a map")
+    };
+    assert_eq!(m.map.get(&atom("password_hash")), Some(&int(1)));
+    // Out of budget, the hidden field still says redacted, not "not captured".
+    let caps = Caps {
+        max_nodes: 2,
+        ..DEFAULT_CAPS
+    };
+    let Term::Map(m) = decode(&capture_with(&user, &caps, &redaction, &[])) else {
+        panic!("a map")
+    };
+    assert_eq!(
+        m.map.get(&atom("password_hash")),
+        Some(&cut("redacted", atom("field")))
+    );
+}
+
+#[test]
+fn secrets_are_redacted_wherever_they_occur() {
+    let secret = Value::Binary(b"hunter2".to_vec());
+    let v = Value::Tuple(vec![
+        Value::atom("badmatch"),
+        Value::list(vec![Value::Tuple(vec![
+            Value::atom("auth"),
+            Value::atom("check"),
+            Value::list(vec![Value::atom("ada"), secret.clone()]),
+        ])]),
+    ]);
+    let bytes = capture_with(&v, &DEFAULT_CAPS, &Redaction::none(), &[&secret]);
+    assert!(!bytes.windows(7).any(|w| w == b"hunter2"));
+    assert!(bytes.windows(3).any(|w| w == b"ada"));
+    // Atoms are never secrets: `true` as a hidden argument does not hide every `true`.
+    let bytes = capture_with(
+        &Value::list(vec![Value::atom("true")]),
+        &DEFAULT_CAPS,
+        &Redaction::none(),
+        &[&Value::atom("true")],
+    );
+    assert_eq!(decode(&bytes), list(vec![atom("true")]));
+}
+
 proptest::proptest! {
     #[test]
-    fn any_term_within_any_caps_is_valid_and_bounded(
+    fn any_term_within_any_caps_is_valid_bounded_and_faithful(
         depth in 0u32..6,
         elements in 1u32..6,
         string in 0u32..10,
         nodes in 1u32..200,
         binary in 0u32..40,
         total in 64u32..400,
-        seed in 0u64..10_000,
+        seed in 0u64..100_000,
     ) {
         let caps = Caps {
             max_nodes: nodes,
@@ -237,35 +480,408 @@ proptest::proptest! {
         .clamped();
         let v = generate(seed, 5);
         let out = capture(&v, &caps);
-        decode(&out);
-        // Bounded by the caps whatever the term: total + one leaf + a marker per open level.
-        let bound = caps.max_bytes as usize + caps.max_binary as usize + 80 * (caps.max_depth as usize + 2);
+        let captured = decode(&out);
+        // Bounded by the caps whatever the term: total + one leaf + a marker per open level,
+        // plus, for each open struct, its remaining fields with a marker each (the generator's
+        // structs have at most 26 fields of at most 7 bytes).
+        let bound = caps.max_bytes as usize + caps.max_binary as usize
+            + 80 * (caps.max_depth as usize + 2) + 26 * (7 + 34) * (caps.max_depth as usize + 1);
         proptest::prop_assert!(out.len() <= bound, "{} > {}", out.len(), bound);
+        // Equal to the original wherever not cut, and every cut marked.
+        if let Err(why) = faithful(&v, &captured) {
+            proptest::prop_assert!(false, "{why}\noriginal: {v:?}\ncaptured: {captured:?}");
+        }
+    }
+
+    #[test]
+    fn values_under_secret_names_are_redacted_and_the_rest_is_faithful(
+        seed in 0u64..100_000,
+        nodes in 1u32..300,
+    ) {
+        let caps = Caps { max_nodes: nodes, ..DEFAULT_CAPS };
+        let redaction = Redaction::default();
+        let v = with_secrets(seed, 5);
+        let out = capture_with(&v, &caps, &redaction, &[]);
+        proptest::prop_assert!(!out.windows(7).any(|w| w == b"hunter2"));
+        if let Err(why) = faithful_in(&v, &decode(&out), Some(&redaction)) {
+            proptest::prop_assert!(false, "{why}\noriginal: {v:?}");
+        }
+    }
+
+    #[test]
+    fn arguments_are_a_list_of_their_arity_each_faithful(
+        arity in 0usize..20,
+        seed in 0u64..100_000,
+        nodes in 1u32..40,
+    ) {
+        let caps = Caps { max_nodes: nodes, ..DEFAULT_CAPS };
+        let args: Vec<Value> = (0..arity).map(|i| generate(seed + i as u64 * 7919, 4)).collect();
+        let Term::List(captured) = arguments(&Value::list(args.clone()), &caps) else {
+            return Err(proptest::test_runner::TestCaseError::fail("not a proper list"));
+        };
+        proptest::prop_assert_eq!(captured.elements.len(), arity);
+        for (original, kept) in args.iter().zip(&captured.elements) {
+            if let Err(why) = faithful(original, kept) {
+                proptest::prop_assert!(false, "{why}");
+            }
+        }
     }
 }
 
-/// A pseudo-random nested term.
+/// Checks that `captured` equals `original` except where a marker says what was cut there.
+fn faithful(original: &Value, captured: &Term) -> Result<(), String> {
+    faithful_in(original, captured, None)
+}
+
+/// Whether a key's value is redacted under `redaction`.
+fn redacted_key(key: &Value, redaction: Option<&Redaction>) -> bool {
+    match (key, redaction) {
+        (Value::Atom(a), Some(r)) => r.key_matches(a.as_bytes()),
+        (Value::Binary(b), Some(r)) => r.key_matches(b),
+        _ => false,
+    }
+}
+
+/// [`faithful`], with the values under keys `redaction` names required to be redacted.
+fn faithful_in(
+    original: &Value,
+    captured: &Term,
+    redaction: Option<&Redaction>,
+) -> Result<(), String> {
+    let faithful = |o: &Value, c: &Term| faithful_in(o, c, redaction);
+    if let Some((kind, detail)) = marker(captured) {
+        return match (kind, original) {
+            ("depth", Value::List(..)) if detail == &atom("list") => Ok(()),
+            ("depth", Value::Tuple(_)) if detail == &atom("tuple") => Ok(()),
+            ("depth", Value::Map(_)) if detail == &atom("map") => Ok(()),
+            ("binary", Value::Binary(bytes)) => match detail {
+                Term::Tuple(t) => match t.elements.as_slice() {
+                    [size, Term::Binary(prefix)]
+                        if *size == to_term(&Value::Int(bytes.len() as i64))
+                            && bytes.starts_with(&prefix.bytes)
+                            && prefix.bytes.len() < bytes.len() =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(format!("a wrong binary marker {detail:?}")),
+                },
+                _ => Err(format!("a wrong binary marker {detail:?}")),
+            },
+            ("fun", Value::Fun(_)) => Ok(()),
+            _ => Err(format!("marker {kind} for {original:?}")),
+        };
+    }
+    match original {
+        Value::List(items, Some(tail)) if items.is_empty() => faithful(tail, captured),
+        Value::Binary(b) if b.starts_with(b"hunter2") => {
+            Err(format!("the secret {captured:?} outside a redacted key"))
+        }
+        Value::List(items, tail) => {
+            let (elements, captured_tail) = match captured {
+                Term::List(l) => (l.elements.clone(), None),
+                Term::ByteList(b) => (b.bytes.iter().map(|&c| int(c as i32)).collect(), None),
+                Term::ImproperList(l) => (l.elements.clone(), Some(&*l.last)),
+                other => {
+                    if items.is_empty() && tail.is_none() {
+                        return same(original, other);
+                    }
+                    return Err(format!("{other:?} for a list"));
+                }
+            };
+            let cut = elements
+                .last()
+                .is_some_and(|e| marker(e) == Some(("list", &atom("more"))));
+            let kept = if cut {
+                &elements[..elements.len() - 1]
+            } else {
+                &elements[..]
+            };
+            if kept.len() > items.len() {
+                return Err(format!("{} elements kept of {}", kept.len(), items.len()));
+            }
+            for (o, c) in items.iter().zip(kept) {
+                faithful(o, c)?;
+            }
+            match (cut, tail, captured_tail) {
+                (true, _, None) if kept.len() < items.len() || tail.is_some() => Ok(()),
+                (false, None, None) if kept.len() == items.len() => Ok(()),
+                (false, Some(t), Some(c)) if kept.len() == items.len() => faithful(t, c),
+                _ => Err(format!(
+                    "list of {} cut to {} without a marker",
+                    items.len(),
+                    kept.len()
+                )),
+            }
+        }
+        Value::Tuple(items) => {
+            let Term::Tuple(t) = captured else {
+                return Err(format!("{captured:?} for a tuple"));
+            };
+            if let ([key, _], [_, value]) = (items.as_slice(), t.elements.as_slice()) {
+                // Redacted, or cut where the budget ran out after the key.
+                if redacted_key(key, redaction) {
+                    if value != &cut("redacted", atom("key")) && value != &cut("tuple", int(1)) {
+                        return Err(format!("{value:?} under the key {key:?}"));
+                    }
+                    return Ok(());
+                }
+            }
+            match t.elements.split_last() {
+                Some((last, kept)) if marker(last).is_some_and(|(k, _)| k == "tuple") => {
+                    let omitted = marker(last).map(|(_, d)| d.clone());
+                    if omitted != Some(to_term(&Value::Int((items.len() - kept.len()) as i64))) {
+                        return Err(format!(
+                            "tuple marker {last:?} for {} of {}",
+                            kept.len(),
+                            items.len()
+                        ));
+                    }
+                    items.iter().zip(kept).try_for_each(|(o, c)| faithful(o, c))
+                }
+                _ if t.elements.len() == items.len() => items
+                    .iter()
+                    .zip(&t.elements)
+                    .try_for_each(|(o, c)| faithful(o, c)),
+                _ => Err(format!(
+                    "tuple of {} became {}",
+                    items.len(),
+                    t.elements.len()
+                )),
+            }
+        }
+        Value::Map(pairs) => {
+            let Term::Map(m) = captured else {
+                return Err(format!("{captured:?} for a map"));
+            };
+            let is_struct = pairs.iter().any(|(k, _)| k == &Value::atom("__struct__"));
+            let mut seen = 0;
+            for (key, value) in &m.map {
+                if key == &atom("$elixir_scope_cut") {
+                    let missing = pairs.len() - (m.map.len() - 1);
+                    if value != &cut("map", to_term(&Value::Int(missing as i64))) {
+                        return Err(format!("map marker {value:?}, {missing} missing"));
+                    }
+                    continue;
+                }
+                let Some((_, o)) = pairs.iter().find(|(k, _)| &to_term(k) == key) else {
+                    return Err(format!("key {key:?} is not in the original"));
+                };
+                seen += 1;
+                let (k, _) = pairs
+                    .iter()
+                    .find(|(k, _)| &to_term(k) == key)
+                    .expect("found");
+                if redacted_key(k, redaction) {
+                    if value != &cut("redacted", atom("key")) {
+                        return Err(format!("{value:?} under the key {key:?}"));
+                    }
+                    continue;
+                }
+                if is_struct && value == &cut("field", atom("more")) {
+                    continue;
+                }
+                faithful(o, value)?;
+            }
+            if seen < pairs.len() && !m.map.contains_key(&atom("$elixir_scope_cut")) {
+                return Err(format!(
+                    "{} of {} pairs without a marker",
+                    seen,
+                    pairs.len()
+                ));
+            }
+            Ok(())
+        }
+        Value::Fun(_) => Err(format!("a fun captured as {captured:?}")),
+        _ => same(original, captured),
+    }
+}
+
+fn same(original: &Value, captured: &Term) -> Result<(), String> {
+    let expected = to_term(original);
+    if &expected == captured {
+        Ok(())
+    } else {
+        Err(format!("{captured:?} for {expected:?}"))
+    }
+}
+
+fn marker(t: &Term) -> Option<(&str, &Term)> {
+    let Term::Tuple(t) = t else { return None };
+    match t.elements.as_slice() {
+        [Term::Atom(tag), Term::Atom(kind), detail] if tag.name == "$elixir_scope_cut" => {
+            Some((kind.name.as_str(), detail))
+        }
+        _ => None,
+    }
+}
+
+/// A leaf or key as eetf decodes what the encoder wrote for it.
+fn to_term(v: &Value) -> Term {
+    match v {
+        Value::Atom(a) => atom(a),
+        Value::Int(i) => match i32::try_from(*i) {
+            Ok(small) => int(small),
+            Err(_) => Term::from(BigInteger::from(*i)),
+        },
+        Value::Float(f) => Term::from(Float::try_from(*f).unwrap()),
+        Value::Binary(b) => binary(b),
+        Value::Pid(id, serial) => Term::from(eetf::Pid::new("nonode@nohost", *id, *serial, 0)),
+        Value::List(items, None) => list(items.iter().map(to_term).collect()),
+        Value::List(items, Some(tail)) => Term::from(eetf::ImproperList::from((
+            items.iter().map(to_term).collect::<Vec<_>>(),
+            to_term(tail),
+        ))),
+        Value::Tuple(items) => tuple(items.iter().map(to_term).collect()),
+        Value::Map(pairs) => Term::from(Map::from(
+            pairs
+                .iter()
+                .map(|(k, v)| (to_term(k), to_term(v)))
+                .collect::<std::collections::HashMap<_, _>>(),
+        )),
+        Value::Fun(_) => atom("fun"),
+    }
+}
+
+/// A pseudo-random nested term whose maps, structs and pairs have keys that name secrets
+/// (`password`, `Api_Key`, `"X-Auth-Token"`), holding `hunter2` binaries, among keys that do not
+/// (holding other values, or more of the same).
+fn with_secrets(seed: u64, depth: u32) -> Value {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(7);
+    let mut next = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        s >> 33
+    };
+    let keys = [
+        Value::atom("password"),
+        Value::atom("Api_Key"),
+        Value::Binary(b"X-Auth-Token".to_vec()),
+        Value::atom("name"),
+        Value::Binary(b"email".to_vec()),
+    ];
+    let secret_key = |k: &Value| match k {
+        Value::Atom(a) => Redaction::default().key_matches(a.as_bytes()),
+        Value::Binary(b) => Redaction::default().key_matches(b),
+        _ => false,
+    };
+    let n = (next() % 6) as usize;
+    let shape = next() % 4;
+    let rolls: Vec<u64> = (0..n).map(|_| next()).collect();
+    let value = |key: &Value, i: usize| {
+        if depth > 0 && rolls[i].is_multiple_of(2) {
+            with_secrets(rolls[i] >> 1, depth - 1)
+        } else if secret_key(key) {
+            Value::Binary(format!("hunter2-{i}").into_bytes())
+        } else {
+            Value::Binary(format!("clear-{i}").into_bytes())
+        }
+    };
+    match shape {
+        0 => Value::Map(
+            (0..n)
+                .map(|i| {
+                    let key = keys[(i + n) % keys.len()].clone();
+                    let v = value(&key, i);
+                    (key, v)
+                })
+                .collect(),
+        ),
+        1 => {
+            let mut pairs = vec![(Value::atom("__struct__"), Value::atom("Elixir.Creds"))];
+            pairs.extend((0..n).map(|i| {
+                let key = match &keys[i % keys.len()] {
+                    Value::Binary(b) => Value::Atom(String::from_utf8_lossy(b).into_owned()),
+                    other => other.clone(),
+                };
+                let v = value(&key, i);
+                (key, v)
+            }));
+            Value::Map(pairs)
+        }
+        2 => Value::list(
+            (0..n)
+                .map(|i| {
+                    let key = keys[i % keys.len()].clone();
+                    let v = value(&key, i);
+                    Value::Tuple(vec![key, v])
+                })
+                .collect(),
+        ),
+        _ => Value::list(
+            (0..n)
+                .map(|i| with_secrets(seed + i as u64 + 1, depth.saturating_sub(1)))
+                .collect(),
+        ),
+    }
+}
+
+/// A pseudo-random nested term: numbers, characters, atoms, texts, lists (proper and not),
+/// tuples, maps and structs.
 fn generate(seed: u64, depth: u32) -> Value {
     let mut s = seed
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);
-    let pick = (s >> 33) % 8;
-    let n = ((s >> 40) % 12) as usize;
+    let pick = (s >> 33) % 11;
+    let n = ((s >> 40) % 14) as usize;
     let mut child = |i: usize| {
         s = s.wrapping_add(i as u64 * 0x9E37_79B9);
         generate(s >> 7, depth.saturating_sub(1))
     };
     match (depth, pick) {
-        (0, _) | (_, 0) => Value::Int((seed % 1000) as i64 - 500),
-        (_, 1) => Value::atom("node"),
-        (_, 2) => Value::Binary(vec![b'x'; n * 7]),
+        (0, _) | (_, 0) => Value::Int((seed % 3000) as i64 - 500),
+        (_, 1) => Value::atom(["node", "ok", "Elixir.Foo", "é"][n % 4]),
+        (_, 2) => Value::Binary("xé€".repeat(n).into_bytes()),
         (_, 3) => Value::list((0..n).map(&mut child).collect()),
         (_, 4) => Value::Tuple((0..n).map(&mut child).collect()),
         (_, 5) => Value::Map((0..n).map(|i| (Value::Int(i as i64), child(i))).collect()),
         (_, 6) => Value::List(
-            (0..n).map(&mut child).collect(),
+            (0..n.max(1)).map(&mut child).collect(),
             Some(Box::new(Value::Int(1))),
         ),
+        (_, 7) => chars(&"ab€\u{5af}".repeat(n)),
+        (_, 8) => {
+            let mut pairs = vec![(Value::atom("__struct__"), Value::atom("Elixir.S"))];
+            pairs.extend((0..n * 2).map(|i| (Value::atom(&format!("f{i}")), child(i))));
+            Value::Map(pairs)
+        }
+        (_, 9) => Value::Pid(n as u32, 0),
         _ => Value::Float(seed as f64 / 3.0),
+    }
+}
+
+/// A rough timing of the encoder itself on real arguments (no VM); run with
+/// `cargo test --release -p elixir_scope_runtime_core --lib -- --ignored --nocapture timing`.
+#[test]
+#[ignore]
+fn timing_of_real_arguments() {
+    let map = Value::Map(vec![
+        (Value::atom("active"), Value::atom("true")),
+        (Value::atom("id"), Value::Int(42)),
+        (Value::atom("name"), Value::Binary(b"Ada".to_vec())),
+        (
+            Value::atom("roles"),
+            Value::list(vec![Value::atom("admin"), Value::atom("dev")]),
+        ),
+    ]);
+    let args = Value::list(vec![map, Value::list((1..=10).map(Value::Int).collect())]);
+    let redaction = Redaction::default();
+    let capture = Capture {
+        caps: &DEFAULT_CAPS,
+        redaction: &redaction,
+        secrets: &[],
+    };
+    let mut scratch = Scratch::new();
+    for _ in 0..5 {
+        let start = std::time::Instant::now();
+        let mut total = 0;
+        for _ in 0..1_000_000 {
+            total +=
+                encode_arguments(std::hint::black_box(args.view()), &capture, &mut scratch).len();
+        }
+        println!(
+            "{:.1} ns per capture ({total})",
+            start.elapsed().as_nanos() as f64 / 1e6
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Terms as plain Rust values, so the encoder can be tested and benchmarked without a VM.
 
-use super::etf::{self, Sink};
+use super::etf;
 use super::view::{Kind, TermView};
 
 /// A term.
@@ -55,6 +55,7 @@ pub enum ValueRef<'a> {
 impl<'a> ValueRef<'a> {
     fn resolved(self) -> Option<&'a Value> {
         match self {
+            ValueRef::Term(Value::List(items, Some(tail))) if items.is_empty() => Some(tail),
             ValueRef::Term(v) => Some(v),
             ValueRef::Rest([], Some(tail)) => Some(tail),
             ValueRef::Rest(_, _) => None,
@@ -62,27 +63,34 @@ impl<'a> ValueRef<'a> {
     }
 }
 
-/// Iterator over a [`Value::Map`]'s pairs.
-pub struct Pairs<'a>(std::slice::Iter<'a, (Value, Value)>);
+/// Iterator over a [`Value::Tuple`]'s elements.
+pub struct Elements<'a>(std::slice::Iter<'a, Value>);
 
-impl<'a> Iterator for Pairs<'a> {
-    type Item = (ValueRef<'a>, ValueRef<'a>);
+impl<'a> Iterator for Elements<'a> {
+    type Item = ValueRef<'a>;
 
-    fn next(&mut self) -> Option<Self::Item> {
-        self.0
-            .next()
-            .map(|(k, v)| (ValueRef::Term(k), ValueRef::Term(v)))
+    fn next(&mut self) -> Option<ValueRef<'a>> {
+        self.0.next().map(ValueRef::Term)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
     }
 }
 
+impl ExactSizeIterator for Elements<'_> {}
+
 impl<'a> TermView<'a> for ValueRef<'a> {
-    type MapIter = Pairs<'a>;
+    type Elements = Elements<'a>;
 
     fn kind(self) -> Kind {
         match self {
             ValueRef::Rest([], None) => Kind::EmptyList,
             ValueRef::Rest([], Some(tail)) => ValueRef::Term(tail).kind(),
             ValueRef::Rest(_, _) => Kind::List,
+            ValueRef::Term(Value::List(items, Some(tail))) if items.is_empty() => {
+                ValueRef::Term(tail).kind()
+            }
             ValueRef::Term(v) => match v {
                 Value::Atom(_) => Kind::Atom,
                 Value::Int(_) => Kind::Integer,
@@ -98,10 +106,22 @@ impl<'a> TermView<'a> for ValueRef<'a> {
         }
     }
 
-    fn atom_text(self, out: &mut dyn Sink) -> bool {
+    fn atom_id(self) -> Option<u64> {
+        // FNV-1a of the text: distinct for distinct atoms in any test.
+        match self.resolved() {
+            Some(Value::Atom(a)) => Some(
+                a.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+                    (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+                }) | 1,
+            ),
+            _ => None,
+        }
+    }
+
+    fn atom_text(self, out: &mut Vec<u8>) -> bool {
         match self.resolved() {
             Some(Value::Atom(a)) => {
-                out.put(a.as_bytes());
+                out.extend_from_slice(a.as_bytes());
                 true
             }
             _ => false,
@@ -147,16 +167,9 @@ impl<'a> TermView<'a> for ValueRef<'a> {
         Some((ValueRef::Term(head), ValueRef::Rest(rest, tail)))
     }
 
-    fn tuple_arity(self) -> usize {
+    fn tuple_elements(self) -> Option<Elements<'a>> {
         match self.resolved() {
-            Some(Value::Tuple(items)) => items.len(),
-            _ => 0,
-        }
-    }
-
-    fn tuple_element(self, index: usize) -> Option<Self> {
-        match self.resolved() {
-            Some(Value::Tuple(items)) => items.get(index).map(ValueRef::Term),
+            Some(Value::Tuple(items)) => Some(Elements(items.iter())),
             _ => None,
         }
     }
@@ -168,14 +181,34 @@ impl<'a> TermView<'a> for ValueRef<'a> {
         }
     }
 
-    fn map_iter(self) -> Option<Pairs<'a>> {
+    fn for_each_pair(self, mut visit: impl FnMut(Self, Self) -> bool) {
+        if let Some(Value::Map(pairs)) = self.resolved() {
+            for (k, v) in pairs {
+                if !visit(ValueRef::Term(k), ValueRef::Term(v)) {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn struct_module(self) -> Option<Self> {
         match self.resolved() {
-            Some(Value::Map(pairs)) => Some(Pairs(pairs.iter())),
+            Some(Value::Map(pairs)) => pairs
+                .iter()
+                .find(|(k, _)| matches!(k, Value::Atom(a) if a == "__struct__"))
+                .map(|(_, v)| ValueRef::Term(v)),
             _ => None,
         }
     }
 
-    fn external(self, out: &mut dyn Sink, max: usize) -> bool {
+    fn identical(self, other: Self) -> bool {
+        match (self.resolved(), other.resolved()) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    fn external(self, out: &mut Vec<u8>, max: usize) -> bool {
         let mut bytes = Vec::new();
         match self.resolved() {
             Some(Value::Pid(id, serial)) => {
@@ -193,13 +226,13 @@ impl<'a> TermView<'a> for ValueRef<'a> {
         if bytes.len() > max {
             return false;
         }
-        out.put(&bytes);
+        out.extend_from_slice(&bytes);
         true
     }
 
-    fn describe(self, out: &mut dyn Sink, max: usize) {
+    fn describe(self, out: &mut Vec<u8>, max: usize) {
         if let Some(Value::Fun(text)) = self.resolved() {
-            out.put(&text.as_bytes()[..text.len().min(max)]);
+            out.extend_from_slice(&text.as_bytes()[..text.len().min(max)]);
         }
     }
 }

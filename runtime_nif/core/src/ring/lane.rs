@@ -143,7 +143,8 @@ impl Lane {
         Ok(())
     }
 
-    /// Pushes from any thread, dropping the event when `room` does not let it in.
+    /// Pushes from any thread; `false` (the event dropped, the caller counts it) when `room`
+    /// does not let it in.
     pub fn push_newest(&self, event: Event, room: Room) -> bool {
         let Queue::Multi(queue) = &self.queue else {
             return false;
@@ -151,7 +152,6 @@ impl Lane {
         let size = event_bytes(&event);
         let p = &self.producer;
         if !self.has_room(room, size) || queue.push(event).is_err() {
-            p.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
         }
         p.bytes_in.fetch_add(size, Ordering::Relaxed);

@@ -150,6 +150,16 @@ impl Ring {
     /// Under drop-newest, `room` says how full the lane may be (see [`Room`]); drop-oldest
     /// always makes room.
     pub fn push(&self, hint: usize, event: Event, room: Room) -> bool {
+        let pushed = self.try_push(hint, event, room);
+        if !pushed {
+            self.count_dropped(hint);
+        }
+        pushed
+    }
+
+    /// [`Ring::push`] without counting a refused event as dropped: for a caller that will
+    /// try again.
+    pub fn try_push(&self, hint: usize, event: Event, room: Room) -> bool {
         match self.policy {
             DropPolicy::DropNewest => {
                 let shared = &self.lanes[self.lanes.len() - 1];
