@@ -522,3 +522,111 @@ fn a_new_users_day_with_a_fresh_mix_project() {
         "{out}"
     );
 }
+
+/// Erlang projects: EUnit's listener and Common Test's hook (driven here as Common Test calls
+/// it, in the case's own process) name the tests that ran; the Common Test case's calls are
+/// its own.
+#[test]
+fn eunit_and_common_test_hooks_name_their_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    let ebin = dir.path().join("ebin");
+    std::fs::create_dir(&ebin).unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write(
+        "calc.erl",
+        "-module(calc).\n-export([double/1, half/1]).\ndouble(X) -> X * 2.\nhalf(X) -> X div 2.\n",
+    );
+    write(
+        "calc_tests.erl",
+        "-module(calc_tests).\n-include_lib(\"eunit/include/eunit.hrl\").\n\
+         double_test() -> ?assertEqual(4, calc:double(2)).\n\
+         half_test() -> ?assertEqual(3, calc:half(4)).\n",
+    );
+    write(
+        "calc_SUITE.erl",
+        "-module(calc_SUITE).\n-export([all/0, doubles/1]).\nall() -> [doubles].\n\
+         doubles(_Config) -> 6 = calc:double(3), ok.\n",
+    );
+    let erlc = |file: &str| {
+        let out = Command::new(executable("erlc", "erlang-nox"))
+            .args(["+debug_info", "-o"])
+            .arg(&ebin)
+            .arg(dir.path().join(file))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    erlc("calc.erl");
+    let instrumented = Command::new(elixir_scope_bin())
+        .args(["instrument", "--strategy", "all", "--no-cache"])
+        .arg(&ebin)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(instrumented.status.success(), "{instrumented:?}");
+    // The tests are compiled after instrumenting: only the code under test is recorded.
+    erlc("calc_tests.erl");
+    erlc("calc_SUITE.erl");
+    let store = dir.path().join("store");
+    let script = "eunit:test(calc_tests, [no_tty, {report, {elixir_scope_eunit, []}}]), \
+         {ok, S0} = elixir_scope_cth:init(elixir_scope_cth, []), \
+         Self = self(), \
+         spawn(fun() -> \
+             {_, S1} = elixir_scope_cth:pre_init_per_testcase(calc_SUITE, doubles, [], S0), \
+             R = calc_SUITE:doubles([]), \
+             {_, _} = elixir_scope_cth:post_end_per_testcase(calc_SUITE, doubles, [], R, S1), \
+             Self ! done \
+         end), \
+         receive done -> ok end, \
+         ok = elixir_scope_runtime:flush(), \
+         halt().";
+    let ran = Command::new(support::erl())
+        .arg("-pa")
+        .arg(&ebin)
+        .args(["-noshell", "-eval", script])
+        .current_dir(dir.path())
+        .env("ELIXIR_SCOPE_DB", &store)
+        .output()
+        .unwrap();
+    assert!(ran.status.success(), "{ran:?}");
+    let listed = Command::new(elixir_scope_bin())
+        .args(["tests", "--json", "--db"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{listed:?}");
+    let tests: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let summary: Vec<(String, String, String, String, usize)> = tests
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["framework"].as_str().unwrap().to_string(),
+                t["module"].as_str().unwrap().to_string(),
+                t["name"].as_str().unwrap().to_string(),
+                t["outcome"].as_str().unwrap().to_string(),
+                t["roots"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    let expected = |f: &str, m: &str, n: &str, o: &str, roots: usize| {
+        (
+            f.to_string(),
+            m.to_string(),
+            n.to_string(),
+            o.to_string(),
+            roots,
+        )
+    };
+    assert_eq!(
+        summary,
+        [
+            expected("EUnit", "calc_tests", "double_test", "passed", 0),
+            expected("EUnit", "calc_tests", "half_test", "failed", 0),
+            expected("Common Test", "calc_SUITE", "doubles", "passed", 1),
+        ]
+    );
+    let suite = &tests.as_array().unwrap()[2];
+    assert_eq!(suite["roots"][0]["mfa"], "calc:double/1");
+}

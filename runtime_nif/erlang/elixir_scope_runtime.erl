@@ -825,7 +825,9 @@ start_on_first_use(Module) ->
 claim_and_start(Options) ->
     Owner = spawn(fun owner/0),
     try register(?OWNER, Owner) of
-        true -> initialize(Owner, Options)
+        true ->
+            tests_table(Owner),
+            initialize(Owner, Options)
     catch
         error:badarg ->
             exit(Owner, kill),
@@ -837,13 +839,23 @@ claim_and_start(Options) ->
 owner() ->
     put(?IN_RUNTIME, true),
     put(?CURRENT, muted),
-    _ = ets:new(?TESTS, [named_table, public, set]),
     owner_loop().
+
+%% The table of tests running now (see "Tests"), created before the runtime starts (so that a
+%% hook that started it finds it) and owned by the owner, which lives as long as the runtime.
+tests_table(Owner) ->
+    try ets:new(?TESTS, [named_table, public, set]) of
+        Table -> ets:give_away(Table, Owner, tests)
+    catch
+        error:badarg -> ok
+    end.
 
 owner_loop() ->
     receive
         stop ->
             ok;
+        {'ETS-TRANSFER', _Table, _From, tests} ->
+            owner_loop();
         {update, Change, From, Ref} ->
             From ! {Ref, apply_update(Change)},
             owner_loop()
