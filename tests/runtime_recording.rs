@@ -651,6 +651,47 @@ fn with_overflow_block_the_same_flood_loses_nothing() {
 }
 
 #[test]
+fn with_overflow_block_tests_reported_in_a_burst_are_all_kept() {
+    let vm = vm(true);
+    // Two processes report 500 tests each as fast as they can, after a flood of calls, into
+    // the tiny ring: run events wait for room as calls do, none is lost.
+    vm.eval(
+        r#"
+        ok = elixir_scope_runtime:start(#{ring_capacity => 96, overflow => block}),
+        Self = self(),
+        Pids = [spawn(fun() ->
+                              2001000 = runtime_fixture:sum(lists:seq(1, 2000)),
+                              [ok = elixir_scope_runtime:test_finished(
+                                      #{framework => eunit, module => burst,
+                                        name => iolist_to_binary(io_lib:format("~p ~p", [P, N])),
+                                        outcome => passed})
+                               || N <- lists:seq(1, 500)],
+                              Self ! {done, self()}
+                      end) || P <- [1, 2]],
+        [receive {done, Pid} -> ok end || Pid <- Pids],
+        halt()."#,
+    );
+    let store = vm.store();
+    let summary = store.runs().unwrap()[0].summary.expect("a normal stop");
+    assert_eq!(summary.counters.dropped, 0, "{summary:?}");
+    let snap = store.snapshot(None).unwrap();
+    let mut names: Vec<String> = snap
+        .tests()
+        .unwrap()
+        .into_iter()
+        .map(|t| t.test.name)
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = (1..=2)
+        .flat_map(|p| (1..=500).map(move |n| format!("{p} {n}")))
+        .collect();
+    expected.sort();
+    assert_eq!(names.len(), expected.len(), "every test reported is stored");
+    assert_eq!(names, expected);
+    assert_eq!(all_calls(&snap).len(), 2 * 2001, "every call is stored");
+}
+
+#[test]
 fn a_flood_from_many_processes_drops_and_counts_while_memory_stays_bounded() {
     let vm = vm(true);
     let mut child = vm.spawn(
