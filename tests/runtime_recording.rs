@@ -589,7 +589,7 @@ fn an_overflowing_ring_drops_whole_calls_never_a_call_without_its_end() {
     // takes them, so most are dropped.
     vm.eval(
         r#"
-        ok = elixir_scope_runtime:start(#{ring_capacity => 96}),
+        ok = elixir_scope_runtime:start(#{ring_capacity => 96, overflow => drop}),
         [2001000 = runtime_fixture:sum(lists:seq(1, 2000)) || _ <- lists:seq(1, 20)],
         halt()."#,
     );
@@ -698,7 +698,7 @@ fn a_flood_from_many_processes_drops_and_counts_while_memory_stays_bounded() {
         r#"
         ok = elixir_scope_runtime:start(#{ring_capacity => 4096, ring_bytes => 1048576,
                                           batch_events => 512, batch_bytes => 262144,
-                                          channel_batches => 2}),
+                                          channel_batches => 2, overflow => drop}),
         io:format("ready ~s~n", [os:getpid()]),
         Arg = binary:copy(<<"y">>, 1000),
         Workers = [spawn(fun() -> runtime_fixture:flood(Arg) end) || _ <- lists:seq(1, 50)],

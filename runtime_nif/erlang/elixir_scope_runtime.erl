@@ -72,9 +72,9 @@
 %% beam (written by `elixir-scope instrument' from `elixir_scope.toml'), then the defaults: `db_path' (default
 %% `$ELIXIR_SCOPE_DB', else `.elixir_scope' in the project directory `instrument'
 %% ran for, when it exists, else under the VM's working directory),
-%% `drop_policy' (`drop_newest' | `drop_oldest'), `overflow' (`drop', the default: a full ring
-%% drops and counts; `block': the recording process waits until the drain made room, so that
-%% nothing is lost), `ring_capacity' (events, 131072),
+%% `drop_policy' (`drop_newest' | `drop_oldest'), `overflow' (`block', the default: the
+%% recording process waits until the drain made room, so that nothing is lost; `drop': a full
+%% ring drops and counts, and the recorded code never waits), `ring_capacity' (events, 131072),
 %% `ring_bytes' (32 MiB), the capture caps (see runtime_core::encoder) `max_nodes' (32),
 %% `max_depth' (8), `max_elements' (16), `max_string' (32), `max_binary' (128), `max_bytes'
 %% (1024), `redact_keys' (key names whose values are never recorded: a list of binaries,
@@ -106,10 +106,10 @@
 -define(RECORDING, elixir_scope_recording).
 -define(STATE, elixir_scope_state).
 
-%% A recording NIF's answer once the ring had room. Under `overflow => block' a full ring
-%% answers `full' (the event was not recorded, nothing was counted): the recording process
-%% waits for the drain, a millisecond at a time, and records again. Otherwise (`drop', the
-%% default) `full' never comes, and this costs one comparison.
+%% A recording NIF's answer once the ring had room. Under `overflow => block' (the default) a
+%% full ring answers `full' (the event was not recorded, nothing was counted): the recording
+%% process waits for the drain, a millisecond at a time, and records again. Under `drop'
+%% `full' never comes. While the ring has room this costs one comparison.
 -define(ROOM(Call), case Call of
                         full -> when_room(fun() -> Call end);
                         Answer__ -> Answer__

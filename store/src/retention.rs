@@ -34,11 +34,18 @@ pub const FANOUT: usize = 8;
 /// The largest segment compaction writes (and at most an eighth of the cap).
 pub const MAX_MERGED_BYTES: u64 = 256 << 20;
 
-/// How long a merged segment exists before its inputs are deleted: longer than any listing of
-/// a run directory takes, so that a reader's listing always holds the merged segment or its
-/// inputs (a directory read while files are renamed into it and removed from it may miss
-/// both: POSIX only promises the entries that did not change meanwhile).
-pub const INPUTS_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a merged segment exists before its inputs are deleted: far longer than any listing
+/// of a run directory takes (microseconds for the few dozen files a run has), so that a
+/// reader's listing always holds the merged segment or its inputs (a directory read while
+/// files are renamed into it and removed from it may miss both: POSIX only promises the
+/// entries that did not change meanwhile).
+pub const INPUTS_KEPT_FOR: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Whether some segment of the run at `dir` lies inside another (a merge's inputs).
+fn has_covered(dir: &Path) -> bool {
+    let files = layout::segment_files(dir).unwrap_or_default();
+    files.len() > layout::covering(files).len()
+}
 
 /// Deletes the segments of the run at `dir` that a merged segment older than
 /// [`INPUTS_KEPT_FOR`] holds.
@@ -125,6 +132,17 @@ impl Maintenance {
         report.runs_deleted = runs;
         report.segments_deleted = segments;
         report.bytes = bytes;
+        Ok(report)
+    }
+
+    /// The last pass, when the run ends: what [`Maintenance::run`] does, then, once the newest
+    /// merged segment is old enough, the inputs it holds (an ended run keeps no copies).
+    pub fn finish(&self) -> Result<MaintenanceReport> {
+        let report = self.run()?;
+        if has_covered(&self.dir) {
+            std::thread::sleep(INPUTS_KEPT_FOR);
+            remove_covered(&self.dir);
+        }
         Ok(report)
     }
 

@@ -311,9 +311,9 @@ fn database(path: &Path) -> Check {
             Check::ok(
                 "database",
                 format!(
-                    "{} ({} runs, {live} recording now)",
+                    "{} ({}, {live} recording now)",
                     path.display(),
-                    runs.len()
+                    crate::query::text::counted(runs.len() as u64, "run", "runs")
                 ),
             )
         }

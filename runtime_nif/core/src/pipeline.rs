@@ -410,6 +410,10 @@ fn maintain(maintenance: Maintenance, sealed: Receiver<()>, shared: Arc<Shared>)
             shared.error(format!("maintaining the store: {e}"));
         }
     }
+    // The run ended (its writer is gone): a last pass, which leaves no merged inputs behind.
+    if let Err(e) = maintenance.finish() {
+        shared.error(format!("maintaining the store: {e}"));
+    }
 }
 
 /// Turns batches into blocks, and seals them.

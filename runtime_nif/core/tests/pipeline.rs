@@ -4,7 +4,7 @@ use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use runtime_core::{Config, DropPolicy, Pipeline};
+use runtime_core::{Config, DropPolicy, Overflow, Pipeline};
 use store::{CallFilter, End, Enter, Event, EventKind, Outcome, RunInfo};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -137,6 +137,7 @@ fn a_flood_is_dropped_and_counted_while_memory_stays_bounded() {
         config.ring_capacity = 1024;
         config.ring_bytes = 64 * 1024;
         config.batch_events = 256;
+        config.overflow = Overflow::Drop;
         let pipeline = Arc::new(Pipeline::start(config.clone(), &info()).unwrap());
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let producers: Vec<_> = (0..4u64)
