@@ -4,7 +4,7 @@
 //! not [`table`], and rewrites it when run with `UPDATE_README=1`.
 
 use crate::error::{bytes, grouped};
-use crate::memory::FORMULA;
+use crate::memory::formula;
 use crate::setting::{DefaultValue, Kind, Setting, Unit};
 use crate::table::SETTINGS;
 use crate::value::Values;
@@ -34,9 +34,10 @@ pub fn table() -> String {
         ));
     }
     out.push_str(&format!(
-        "\nSettings marked \u{2020} size the runtime's buffers: together, `{FORMULA}` bytes may \
+        "\nSettings marked \u{2020} size the runtime's buffers: together, `{}` bytes may \
          take at most half of the machine's memory (its cgroup's limit, when lower), or what the \
          defaults take ({}) when that is more.\n",
+        formula(),
         bytes(Values::default().demand())
     ));
     out

@@ -16,11 +16,15 @@ use crate::value::{Value, Values};
 
 /// The bytes of one event in a ring slot or a batch: `size_of::<store::Event>()`
 /// (`runtime_core` checks that they agree).
-pub const EVENT_BYTES: u64 = 128;
+pub const EVENT_BYTES: u64 = 136;
 
 /// The formula of [`demand`], for the documentation.
-pub const FORMULA: &str =
-    "ring_capacity × 128 + ring_bytes + (channel_batches + 2) × (batch_events × 128 + batch_bytes)";
+pub fn formula() -> String {
+    format!(
+        "ring_capacity × {EVENT_BYTES} + ring_bytes + (channel_batches + 2) × (batch_events × \
+         {EVENT_BYTES} + batch_bytes)"
+    )
+}
 
 /// The bytes the runtime's buffers can take with these sizes (see the module documentation).
 pub fn demand(
@@ -154,13 +158,14 @@ mod tests {
     }
 
     #[test]
-    fn the_defaults_take_218_mib_and_fit_any_machine() {
-        assert_eq!(Values::default().demand(), 218 << 20);
+    fn the_defaults_fit_any_machine() {
+        let defaults = (1 << 17) * 136 + (32 << 20) + 34 * (8192 * 136 + (4 << 20));
+        assert_eq!(Values::default().demand(), defaults);
         let tiny = Machine {
             memory: Some(64 << 20),
         };
         assert_eq!(Values::default().check_machine(&tiny), Ok(()));
-        assert_eq!(tiny.limit(), Some(218 << 20));
+        assert_eq!(tiny.limit(), Some(defaults));
     }
 
     #[test]

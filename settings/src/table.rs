@@ -58,7 +58,7 @@ table! {
               `block` (the recording process waits until the drain made room, a millisecond at \
               a time: nothing is lost, for test runs that must be complete; with `drop_newest`)",
     };
-    /// Ring capacity in events. At most 2^30 events (128 GiB of slots): the machine bounds it
+    /// Ring capacity in events. At most 2^30 events (136 GiB of slots): the machine bounds it
     /// well before.
     RING_CAPACITY = Setting {
         key: "ring_capacity",
