@@ -101,7 +101,7 @@ fn bad_setting<'a>(env: Env<'a>, error: &SettingError) -> Term<'a> {
 /// application environment and refuses others in `start/1`).
 #[rustler::nif]
 fn settings(env: Env<'_>) -> Vec<Atom> {
-    settings_map::keys(env).to_vec()
+    settings_map::keys(env)
 }
 
 /// Returns `ok` once every event captured before the call is stored and on disk, or

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use runtime_core::encoder::{CapSlot, Caps};
 use rustler::{Atom, Env, Term, TermType};
-use settings::{Given, SettingError, Values, SETTINGS};
+use settings::{Given, Setting, SettingError, Values, SETTINGS};
 
 use crate::term::atom_text;
 
@@ -19,15 +19,23 @@ const MAX_DEPTH: u8 = 4;
 /// Longest list read (longer ones are refused, not read).
 const MAX_LIST: usize = 1 << 20;
 
-/// The key atoms of [`SETTINGS`], in its order.
-pub(crate) fn keys(env: Env<'_>) -> &'static [Atom] {
-    static KEYS: OnceLock<Vec<Atom>> = OnceLock::new();
+/// The settings of [`SETTINGS`] with their key atoms, in its order.
+fn settings_with_keys(env: Env<'_>) -> &'static [(&'static Setting, Atom)] {
+    static KEYS: OnceLock<Vec<(&'static Setting, Atom)>> = OnceLock::new();
     KEYS.get_or_init(|| {
         SETTINGS
             .iter()
-            .filter_map(|s| Atom::from_str(env, s.key).ok())
+            .filter_map(|s| Some((s, Atom::from_str(env, s.key).ok()?)))
             .collect()
     })
+}
+
+/// The key atoms of the settings, in [`SETTINGS`] order.
+pub(crate) fn keys(env: Env<'_>) -> Vec<Atom> {
+    settings_with_keys(env)
+        .iter()
+        .map(|(_, key)| *key)
+        .collect()
 }
 
 /// The caps' key atoms, with where [`Caps`] keeps each.
@@ -44,7 +52,7 @@ fn cap_slots(env: Env<'_>) -> &'static [(Atom, CapSlot)] {
 /// machine). Keys that are no setting are left alone.
 pub(crate) fn read(map: Term<'_>) -> Result<Values, SettingError> {
     let mut values = Values::default();
-    for (setting, key) in SETTINGS.iter().zip(keys(map.get_env())) {
+    for (setting, key) in settings_with_keys(map.get_env()) {
         if let Ok(term) = map.map_get(*key) {
             values.set(setting, &given(term, 0))?;
         }
