@@ -125,35 +125,43 @@ impl Value {
                 Ok(Value::Names(names))
             }
             Kind::StructFields { max } => {
-                let expected = "a list of {StructModule, [Field]}";
-                let items = list(setting, given, max, expected)?;
-                let mut structs = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    let (module, fields) = match item {
-                        Given::Tuple(pair) if pair.len() == 2 => (&pair[0], &pair[1]),
-                        other => {
-                            return Err(at(
-                                SettingError::new(
-                                    setting.key,
-                                    Why::Type {
-                                        expected: "{StructModule, [Field]}",
-                                        found: other.describe(),
-                                    },
-                                ),
-                                i,
-                            ))
-                        }
-                    };
-                    let fields = list(setting, fields, Kind::MAX_NAME, "a list of field names")
-                        .and_then(|fields| fields.iter().map(|f| name(setting, f)).collect())
-                        .and_then(|fields| Ok((name(setting, module)?, fields)))
-                        .map_err(|e| at(e, i))?;
-                    structs.push(fields);
-                }
+                let items = list(setting, given, max, "a list of {StructModule, [Field]}")?;
+                let structs = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| struct_fields(setting, item).map_err(|e| at(e, i)))
+                    .collect::<Result<_, _>>()?;
                 Ok(Value::StructFields(structs))
             }
         }
     }
+}
+
+/// The most fields named for one struct.
+const MAX_FIELDS: usize = 1024;
+
+/// `{StructModule, [Field]}`.
+fn struct_fields(
+    setting: &'static Setting,
+    given: &Given,
+) -> Result<(String, Vec<String>), SettingError> {
+    let (module, fields) = match given {
+        Given::Tuple(pair) if pair.len() == 2 => (&pair[0], &pair[1]),
+        other => {
+            return Err(SettingError::new(
+                setting.key,
+                Why::Type {
+                    expected: "{StructModule, [Field]}",
+                    found: other.describe(),
+                },
+            ))
+        }
+    };
+    let fields = list(setting, fields, MAX_FIELDS, "a list of field names")?
+        .iter()
+        .map(|field| name(setting, field))
+        .collect::<Result<_, _>>()?;
+    Ok((name(setting, module)?, fields))
 }
 
 /// The error about element `i` of a list.
