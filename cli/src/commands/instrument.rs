@@ -201,9 +201,7 @@ fn install_runtime(
     hidden: &RedactFields,
 ) -> Vec<RuntimeInstall> {
     let root = std::env::current_dir().map(|cwd| config.project_root(&cwd));
-    let settings = config
-        .runtime
-        .to_settings(&config.capture, hidden, root.ok().as_deref());
+    let settings = config.runtime.to_settings(hidden, root.ok().as_deref());
     targets
         .iter()
         .map(|dir| {
