@@ -59,6 +59,7 @@ pub fn run(args: &Args) -> ExitCode {
         &reports,
         &[],
         started.elapsed(),
+        0,
         args.json,
         args.dry_run,
     )
