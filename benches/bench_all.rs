@@ -9,11 +9,15 @@
 //!    encoder, batched store writes, queries;
 //! 2. `benches/runtime_overhead.sh`: a wrapped call side by side with `dbg`, capture and
 //!    drain rates, huge arguments;
-//! 3. `benches/rewrite_vs_cover.sh`: rewriting Elixir's `elixir` app against `cover`.
+//! 3. `benches/rewrite_vs_cover.sh`: every function of Elixir's `elixir` app wrapped against
+//!    `cover` instrumenting every line (whole processes, side by side), and the balanced plan;
+//! 4. `benches/compile_loop.sh`: `instrument` in the edit-compile loop (nothing changed, one
+//!    module changed; whole processes).
 //!
 //! Then it replaces what lies between `<!-- bench-all:begin -->` and `<!-- bench-all:end -->`
-//! in BENCHMARKS.md with the figures of this run (criterion medians, and every line of the two
-//! scripts that ends in a number), dated. The sections below the table keep the explanations.
+//! in BENCHMARKS.md with the figures of this run (criterion medians, every line of
+//! `runtime_overhead.sh` that ends in a number, and the rows of the other two scripts'
+//! tables), dated. The sections below the table keep the explanations.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -47,6 +51,8 @@ fn run(root: &Path) -> Result<(), String> {
         echo_run(Command::new(root.join("benches/runtime_overhead.sh")).current_dir(root))?;
     let rewrite =
         echo_run(Command::new(root.join("benches/rewrite_vs_cover.sh")).current_dir(root))?;
+    let compile_loop =
+        echo_run(Command::new(root.join("benches/compile_loop.sh")).current_dir(root))?;
 
     let date = Command::new("date")
         .arg("+%F")
@@ -70,20 +76,12 @@ fn run(root: &Path) -> Result<(), String> {
     for (label, value) in numbered_lines(&overhead) {
         table.push_str(&format!("| runtime_overhead.sh: {label} | {value} |\n"));
     }
-    for line in rewrite
-        .lines()
-        .filter(|l| l.starts_with("| ") && !l.contains("seconds |"))
-    {
-        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-        if let [what, seconds, ratio] = cells.as_slice() {
-            let ratio = if ratio.is_empty() {
-                String::new()
-            } else {
-                format!(" (cover / this: {ratio})")
-            };
-            table.push_str(&format!(
-                "| rewrite_vs_cover.sh: {what} | {seconds} s{ratio} |\n"
-            ));
+    for (script, output) in [
+        ("rewrite_vs_cover.sh", &rewrite),
+        ("compile_loop.sh", &compile_loop),
+    ] {
+        for (what, figure) in table_rows(output) {
+            table.push_str(&format!("| {script}: {what} | {figure} |\n"));
         }
     }
     rewrite_summary(&root.join("BENCHMARKS.md"), &table)
@@ -177,6 +175,37 @@ fn numbered_lines(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The rows of the Markdown table a script prints (`| what | seconds | third column |`), as
+/// (what, "seconds s (third column's header: value)"), the value left out when empty.
+fn table_rows(text: &str) -> Vec<(String, String)> {
+    let cells = |line: &str| -> Vec<String> {
+        line.trim()
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    let mut lines = text.lines().filter(|l| l.starts_with("| "));
+    let Some(header) = lines.next().map(cells) else {
+        return Vec::new();
+    };
+    let third = header.get(2).cloned().unwrap_or_default();
+    lines
+        .map(cells)
+        .filter_map(|row| match row.as_slice() {
+            [what, seconds, value] => {
+                let value = if value.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({third}: {value})")
+                };
+                Some((what.clone(), format!("{seconds} s{value}")))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn duration(ns: f64) -> String {
     match ns {
         ns if ns >= 1e9 => format!("{:.2} s", ns / 1e9),
@@ -229,6 +258,27 @@ mod tests {
                     "capture from 2 schedulers".to_string(),
                     "7170138 events/s".to_string()
                 )
+            ]
+        );
+    }
+
+    #[test]
+    fn table_rows_carry_the_third_column_under_its_header() {
+        let rows = table_rows(
+            "round 1\n| 2026-12-03, 2 CPUs | seconds | cover / this |\n|---|---|---|\n| cover | 30.10 | 1.00 |\n| all | 12.00 | 2.51 |\n| blank | 0.31 | |\n",
+        );
+        assert_eq!(
+            rows,
+            [
+                (
+                    "cover".to_string(),
+                    "30.10 s (cover / this: 1.00)".to_string()
+                ),
+                (
+                    "all".to_string(),
+                    "12.00 s (cover / this: 2.51)".to_string()
+                ),
+                ("blank".to_string(), "0.31 s".to_string()),
             ]
         );
     }

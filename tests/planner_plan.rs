@@ -162,6 +162,31 @@ fn balanced_on_the_fixture_project_then_instrument_follows_the_plan() {
     assert!(!wrapped.contains(&"double/1".to_string()), "{wrapped:?}");
     let again = run_json("instrument", &[build]);
     assert_eq!(again["totals"]["unchanged"], 13);
+    assert_eq!(again["helpers_started"], 0, "nothing to read or compile");
+}
+
+#[test]
+fn one_helper_serves_the_planning_and_the_rewriting_of_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    for module in ["Keyword", "List", "Tuple"] {
+        let name = format!("Elixir.{module}.beam");
+        std::fs::copy(
+            elixir_lib().join("elixir/ebin").join(&name),
+            dir.path().join(&name),
+        )
+        .unwrap();
+    }
+    let path = dir.path().to_str().unwrap();
+    // balanced analyzes every module (their forms come from a helper), then rewrites them.
+    let report = run_json("instrument", &[path, "--jobs", "1"]);
+    assert_eq!(report["totals"]["rewritten"], 3);
+    assert_eq!(report["helpers_started"], 1);
+    // all, with no cache to keep an analysis in: nothing is analyzed, every function wrapped.
+    let all = run_json("instrument", &[path, "--jobs", "1", "--strategy", "all"]);
+    assert_eq!(all["totals"]["rewritten"], 3);
+    assert_eq!(all["helpers_started"], 1);
+    let wrapped = |r: &Value| r["totals"]["wrapped_functions"].as_u64().unwrap();
+    assert!(wrapped(&all) > wrapped(&report), "private functions too");
 }
 
 #[test]
@@ -445,8 +470,8 @@ fn runtime_settings_render_as_erlang_terms_the_vm_reads() {
     )
     .unwrap();
     let config = config::Config::load(&path).unwrap();
-    let map = config.runtime.to_erlang_map(&config.capture);
-    let env = config.runtime.to_app_env(&config.capture);
+    let map = config.runtime.to_erlang_map();
+    let env = config.runtime.to_app_env();
     let out = support::eval_erlang(
         &format!(
             "M = {map}, E = maps:from_list({env}), M = E, \

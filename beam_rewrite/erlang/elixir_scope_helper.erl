@@ -10,7 +10,8 @@
 %%
 %%   {forms, Module, DbgiChunk}   -> {ok, Forms} | {unavailable, Why} | {error, Why}
 %%                                   (an encrypted chunk is decrypted as beam_lib does)
-%%   {compile, Forms, Options}    -> {ok, BeamBinary} | {error, Why}
+%%   {compile, Forms, Options}    -> {ok, BeamBinary} | {error, Why}  (Options with no_lint
+%%                                   that fail are tried again without, for erl_lint's message)
 %%   {check, Module, BeamBinary}  -> ok | {error, Why}
 %%   {inspect_hidden, [{Struct, StructBeam, Impl, ImplBeam}]}
 %%                                -> {ok, [{Struct, [Field] | unknown}]}
@@ -101,10 +102,13 @@ handle({forms, Module, Chunk}, Backends) ->
         {unavailable, _} = Unavailable -> Unavailable
     end;
 handle({compile, Forms, Options}, _Backends) ->
-    case compile:noenv_forms(Forms, [binary, return_errors, no_spawn_compiler_process | Options]) of
-        {ok, _Module, Beam} -> {ok, Beam};
-        {ok, _Module, Beam, _Warnings} -> {ok, Beam};
-        {error, Errors, _Warnings} -> {error, format_errors(Errors)}
+    case {compile_forms(Forms, Options), lists:member(no_lint, Options)} of
+        {{error, _}, true} ->
+            %% Code that erl_lint would refuse makes a later pass trip over it (an "internal
+            %% error"): compiled again with erl_lint, the error says what is wrong.
+            compile_forms(Forms, Options -- [from_abstr, no_lint]);
+        {Result, _} ->
+            Result
     end;
 handle({check, Module, Beam}, _Backends) ->
     case erlang:prepare_loading(Module, Beam) of
@@ -228,6 +232,13 @@ unload(Module) ->
             ok;
         false ->
             ok
+    end.
+
+compile_forms(Forms, Options) ->
+    case compile:noenv_forms(Forms, [binary, return_errors, no_spawn_compiler_process | Options]) of
+        {ok, _Module, Beam} -> {ok, Beam};
+        {ok, _Module, Beam, _Warnings} -> {ok, Beam};
+        {error, Errors, _Warnings} -> {error, format_errors(Errors)}
     end.
 
 format_errors(Errors) ->

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use beam_rewrite::container::{self, Beam};
-use beam_rewrite::helper::{Helper, HelperError, InspectPair};
+use beam_rewrite::helper::{HelperError, Hidden, InspectPair};
 use beam_rewrite::Marker;
 use config::RedactFields;
 use serde::{Deserialize, Serialize};
@@ -66,11 +66,12 @@ struct CacheFile {
 }
 
 /// The hidden fields of every struct of `beams` whose `Inspect` implementation is among them
-/// too; `helper` starts a BEAM helper when something must be probed.
+/// too; `probe` asks a BEAM helper ([`beam_rewrite::helper::Helper::inspect_hidden`]) about the
+/// pairs the cache does not know, and is not called when it knows them all.
 pub fn hidden_fields(
     beams: &[BuildBeam],
     cache_dir: Option<&Path>,
-    helper: impl FnOnce() -> Result<Helper, HelperError>,
+    probe: impl FnOnce(&[InspectPair]) -> Result<Vec<(String, Hidden)>, HelperError>,
 ) -> Result<HiddenFields, HelperError> {
     let by_module: BTreeMap<&str, &BuildBeam> =
         beams.iter().map(|b| (b.module.as_str(), b)).collect();
@@ -109,7 +110,7 @@ pub fn hidden_fields(
                 implementation_beam: original_bytes(&i.path)?,
             });
         }
-        let answers = helper()?.inspect_hidden(&request)?;
+        let answers = probe(&request)?;
         for ((s, i), (_, fields)) in missing.iter().zip(answers) {
             cache.entries.insert(key(s, i), fields);
         }

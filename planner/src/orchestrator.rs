@@ -15,11 +15,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use beam_rewrite::discover::{self, AppRole, DiscoverError, MixBuild};
 use beam_rewrite::etf::spawn_with_large_stack;
-use beam_rewrite::helper::{Helper, HelperConfig, HelperError, Launcher};
+use beam_rewrite::helper::{HelperConfig, HelperError, HelperPool, InspectPair, Lease};
 
 use crate::inspect::{self, BuildBeam, HiddenFields};
 use beam_rewrite::rewrite::is_elixir_scope_module;
@@ -89,8 +89,14 @@ pub struct Orchestrator {
     pub jobs: usize,
     /// Where the plan cache lives; `None`: no cache.
     pub cache_dir: Option<PathBuf>,
-    /// How to start BEAM helpers; `None`: found on `PATH` when first needed.
+    /// How to start BEAM helpers; `None`: found on `PATH` when first needed. (Not used by
+    /// [`Orchestrator::run_with`], whose pool says.)
     pub helper: Option<HelperConfig>,
+    /// Only the decisions are wanted (`instrument`), not the facts behind them (`plan`). When
+    /// the decisions cannot depend on the code (strategy `all`, no patterns, no capture rules:
+    /// every function of every selected module) and there is no plan cache, no beam is
+    /// analyzed: the report lists those modules as [`ModuleStatus::Whole`], without functions.
+    pub decisions_only: bool,
 }
 
 /// A beam to plan, with its application.
@@ -103,8 +109,18 @@ struct BeamEntry {
 }
 
 impl Orchestrator {
-    /// The plan for the beams of `paths`.
+    /// The plan for the beams of `paths`, with helpers of its own (when it needs any).
     pub fn run(&self, paths: &[PathBuf]) -> Result<Outcome, OrchestratorError> {
+        self.run_with(paths, &HelperPool::on_demand(self.helper.clone()))
+    }
+
+    /// The plan for the beams of `paths`, analyzing with helpers from `helpers` (the run's
+    /// pool: the rewriter reuses them afterwards).
+    pub fn run_with(
+        &self,
+        paths: &[PathBuf],
+        helpers: &HelperPool,
+    ) -> Result<Outcome, OrchestratorError> {
         let entries = self.entries(paths)?;
         let infos: Vec<Result<BeamInfo, String>> = entries
             .iter()
@@ -115,8 +131,18 @@ impl Orchestrator {
             cache_dir: self.cache_dir.clone(),
             ..RunStats::default()
         };
+        let started_before = helpers.started();
+        let hidden = self.hidden_fields(&entries, &infos, helpers);
+        stats.helpers_started = helpers.started() - started_before;
+        if self.skips_analysis() {
+            let report = self.plan(&entries, &infos, &vec![None; entries.len()]);
+            return Ok(Outcome {
+                report,
+                stats,
+                hidden,
+            });
+        }
         let key = self.key(&entries, &infos);
-        let hidden = self.hidden_fields(&entries, &infos, &mut stats);
         let mut cache = self.cache_dir.as_deref().map(PlanCache::open);
         if let Some(report) = cache.as_ref().and_then(|c| c.plan(&key)) {
             stats.plan_from_cache = true;
@@ -146,10 +172,9 @@ impl Orchestrator {
                 None => queue.push(i),
             }
         }
-        let helpers = AtomicUsize::new(0);
-        let fresh = self.analyze_all(&entries, &queue, &helpers);
+        let fresh = self.analyze_all(&entries, &queue, helpers);
         stats.analyzed = queue.len();
-        stats.helpers_started = helpers.into_inner();
+        stats.helpers_started = helpers.started() - started_before;
         let mut depends_on_this_machine = false;
         for (i, Fresh { result, cacheable }) in queue.iter().zip(fresh) {
             depends_on_this_machine |= !cacheable;
@@ -181,11 +206,15 @@ impl Orchestrator {
 
     /// The fields structs of the build hide from `Inspect` (every beam of the paths, planned
     /// or not: a dependency's struct hides its secrets too).
+    ///
+    /// The probe runs the build's own `Inspect` implementations in a helper of the run's pool;
+    /// that helper is stopped afterwards rather than given back, so that no code of the build
+    /// (or anything it left running) shares a VM with the analysis and the compiles.
     fn hidden_fields(
         &self,
         entries: &[BeamEntry],
         infos: &[Result<BeamInfo, String>],
-        stats: &mut RunStats,
+        helpers: &HelperPool,
     ) -> Result<HiddenFields, String> {
         let beams: Vec<BuildBeam> = entries
             .iter()
@@ -199,16 +228,13 @@ impl Orchestrator {
                 })
             })
             .collect();
-        let start = || {
-            let config = match &self.helper {
-                Some(config) => Ok(config.clone()),
-                None => HelperConfig::discover(),
-            }?;
-            let helper = Launcher::new(config)?.start()?;
-            stats.helpers_started += 1;
-            Ok(helper)
+        let probe = |pairs: &[InspectPair]| {
+            let mut lease = Lease::new(helpers);
+            let answers = lease.run(|helper| helper.inspect_hidden(pairs));
+            lease.discard();
+            answers
         };
-        inspect::hidden_fields(&beams, self.cache_dir.as_deref(), start).map_err(|e| e.to_string())
+        inspect::hidden_fields(&beams, self.cache_dir.as_deref(), probe).map_err(|e| e.to_string())
     }
 
     /// The beams of `paths`, each once, with their applications.
@@ -261,6 +287,19 @@ impl Orchestrator {
         Ok(entries.into_values().collect())
     }
 
+    /// Whether this run plans without analyzing: only decisions are wanted, none depends on a
+    /// module's code (strategy `all`, no patterns, no capture rules), and there is no plan
+    /// cache. With a cache, the analysis is done once and kept: it tells which modules have
+    /// nothing the rewriter can wrap, so that later runs leave them alone without a helper.
+    fn skips_analysis(&self) -> bool {
+        self.decisions_only
+            && self.cache_dir.is_none()
+            && self.settings.strategy == config::Strategy::All
+            && self.settings.include.is_empty()
+            && self.settings.exclude.is_empty()
+            && self.capture.rules.is_empty()
+    }
+
     /// The key of a plan: the settings, and every beam's path, hash and application.
     fn key(&self, entries: &[BeamEntry], infos: &[Result<BeamInfo, String>]) -> String {
         let mut text = format!(
@@ -285,26 +324,24 @@ impl Orchestrator {
         &self,
         entries: &[BeamEntry],
         queue: &[usize],
-        helpers: &AtomicUsize,
+        helpers: &HelperPool,
     ) -> Vec<Fresh> {
         let results: Mutex<Vec<Option<Fresh>>> = Mutex::new(vec![None; queue.len()]);
         let next = AtomicUsize::new(0);
-        let launcher: OnceLock<Result<Launcher, String>> = OnceLock::new();
         let workers = self.jobs.clamp(1, queue.len().max(1));
         std::thread::scope(|scope| {
             for n in 0..workers {
-                let (results, next, launcher) = (&results, &next, &launcher);
+                let (results, next) = (&results, &next);
                 let work = move || {
-                    let mut helper: Option<Helper> = None;
+                    let mut helper = Lease::new(helpers);
                     while let Some(&index) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let path = &entries[index].path;
-                        let mut ask = |module: &str, dbgi: &[u8]| {
-                            self.forms(&mut helper, launcher, helpers, module, dbgi)
-                        };
+                        let mut ask = |module: &str, dbgi: &[u8]| forms(&mut helper, module, dbgi);
                         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                             analyze_beam(path, &mut ask)
                         }))
                         .unwrap_or_else(|_| {
+                            helper.discard();
                             Fresh::not_cached(Err(format!(
                                 "{}: internal error of the analyzer (please report it)",
                                 path.display()
@@ -337,42 +374,6 @@ impl Orchestrator {
                 })
             })
             .collect()
-    }
-
-    /// Asks this worker's helper for forms, starting it (and the launcher) when needed.
-    fn forms(
-        &self,
-        helper: &mut Option<Helper>,
-        launcher: &OnceLock<Result<Launcher, String>>,
-        started: &AtomicUsize,
-        module: &str,
-        dbgi: &[u8],
-    ) -> Result<beam_rewrite::helper::FormsReply, HelperError> {
-        let launcher = launcher
-            .get_or_init(|| {
-                let config = match &self.helper {
-                    Some(config) => Ok(config.clone()),
-                    None => HelperConfig::discover(),
-                };
-                config.and_then(Launcher::new).map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(|e| HelperError::Refused(e.clone()))?;
-        if launcher.config().elixir_ebin.is_none() && dbgi_is_elixir(dbgi) {
-            return Err(HelperError::NoElixir);
-        }
-        if helper.is_none() {
-            *helper = Some(launcher.start()?);
-            started.fetch_add(1, Ordering::Relaxed);
-        }
-        let reply = match helper.as_mut() {
-            Some(running) => running.forms(module, dbgi),
-            None => return Err(HelperError::Protocol("no helper".into())),
-        };
-        if reply.as_ref().is_err_and(HelperError::is_fatal) {
-            *helper = None;
-        }
-        reply
     }
 
     /// Decides every function and assembles the report.
@@ -423,6 +424,7 @@ impl Orchestrator {
                     report.functions = self.functions(&planner, &graph, facts);
                     ModuleStatus::Planned
                 }
+                (_, None) if self.skips_analysis() => ModuleStatus::Whole,
                 (_, None) => ModuleStatus::Failed {
                     error: format!("{}: not analyzed", entry.path.display()),
                 },
@@ -464,7 +466,7 @@ impl Orchestrator {
                         result: o.result,
                         caps: o
                             .caps
-                            .set()
+                            .entries()
                             .into_iter()
                             .map(|(k, v)| (k.to_string(), v))
                             .collect(),
@@ -526,6 +528,18 @@ fn analyze_beam(path: &Path, helper: &mut source::AskForms<'_>) -> Fresh {
         result,
         cacheable: true,
     }
+}
+
+/// Asks the worker's helper for forms (taking one from the pool first if needed).
+fn forms(
+    helper: &mut Lease<'_>,
+    module: &str,
+    dbgi: &[u8],
+) -> Result<beam_rewrite::helper::FormsReply, HelperError> {
+    if dbgi_is_elixir(dbgi) && helper.config()?.elixir_ebin.is_none() {
+        return Err(HelperError::NoElixir);
+    }
+    helper.run(|running| running.forms(module, dbgi))
 }
 
 /// Whether a `Dbgi` chunk names the `elixir_erl` backend (without decoding it).
@@ -632,6 +646,7 @@ mod tests {
             jobs: 2,
             cache_dir: None,
             helper: None,
+            decisions_only: false,
         };
         let outcome = orchestrator.run(&[dir.path().to_path_buf()]).unwrap();
         let statuses: Vec<(String, ModuleStatus)> = outcome
@@ -647,5 +662,62 @@ mod tests {
                 ("long_list".to_string(), ModuleStatus::Planned),
             ]
         );
+    }
+
+    #[test]
+    fn a_run_that_skips_the_analysis_still_finds_what_inspect_hides() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("account.ex");
+        std::fs::write(
+            &source,
+            "defmodule Account do\n  @derive {Inspect, except: [:secret]}\n  \
+             defstruct [:name, :secret]\nend\n",
+        )
+        .unwrap();
+        let output = Command::new("elixirc")
+            .arg("-o")
+            .arg(dir.path())
+            .arg(&source)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run elixirc ({e}): apt-get install -y elixir"));
+        assert!(output.status.success(), "elixirc failed: {output:?}");
+        let orchestrator = Orchestrator {
+            settings: PlanSettings {
+                strategy: config::Strategy::All,
+                ..PlanSettings::default()
+            },
+            capture: CaptureSettings::default(),
+            config_path: None,
+            jobs: 2,
+            cache_dir: None,
+            helper: None,
+            decisions_only: true,
+        };
+        let helpers = HelperPool::on_demand(None);
+        let outcome = orchestrator
+            .run_with(&[dir.path().to_path_buf()], &helpers)
+            .unwrap();
+        assert_eq!(
+            outcome.stats.analyzed, 0,
+            "strategy all: nothing to analyze"
+        );
+        let account = outcome
+            .report
+            .modules
+            .iter()
+            .find(|m| m.module == "Elixir.Account")
+            .unwrap();
+        assert_eq!(account.status, ModuleStatus::Whole);
+        let hidden = outcome.hidden.unwrap();
+        assert_eq!(
+            hidden.fields.get("Elixir.Account"),
+            Some(&vec!["secret".to_string()])
+        );
+        // The probe's helper ran the build's code: it was stopped, not kept for the rewrite.
+        assert_eq!(outcome.stats.helpers_started, 1);
+        assert_eq!(helpers.started(), 1);
+        let mut lease = Lease::new(&helpers);
+        lease.run(|helper| helper.check("m", b"")).unwrap_err();
+        assert_eq!(helpers.started(), 2, "a new helper for the next request");
     }
 }

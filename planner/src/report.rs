@@ -17,6 +17,10 @@ use crate::reason::{Decision, Reason};
 pub enum ModuleStatus {
     /// Its functions were planned one by one.
     Planned,
+    /// Every function is wrapped whatever the code says, so the code was not analyzed
+    /// (`instrument` under strategy `all` with no patterns and no capture rules, without a plan
+    /// cache; see [`crate::Orchestrator::decisions_only`]).
+    Whole,
     /// Its application is not selected (`apps`).
     AppNotSelected {
         /// The application.
@@ -41,6 +45,7 @@ impl ModuleStatus {
     pub fn describe(&self) -> String {
         match self {
             ModuleStatus::Planned => "planned".into(),
+            ModuleStatus::Whole => "planned: every function (not analyzed)".into(),
             ModuleStatus::AppNotSelected { app } => {
                 format!("not planned: application {app} is not selected (plan.apps)")
             }
@@ -119,9 +124,16 @@ pub struct ModuleReport {
 }
 
 impl ModuleReport {
-    /// The rewriter's selection for this module: `All` when every function is selected.
+    /// The rewriter's selection for this module: `All` when every function is selected,
+    /// `Nothing` when none of the selected ones can be wrapped (so that the rewriter need not
+    /// read the module's code again to find that out, on every run).
     pub fn selection(&self) -> Selection {
-        if self.status != ModuleStatus::Planned {
+        match self.status {
+            ModuleStatus::Planned => {}
+            ModuleStatus::Whole => return Selection::All,
+            _ => return Selection::Nothing,
+        }
+        if !self.functions.iter().any(|f| f.decision.wrap) {
             return Selection::Nothing;
         }
         let selected: BTreeSet<FunctionRef> = self
@@ -131,10 +143,7 @@ impl ModuleReport {
             .map(|f| f.function.clone())
             .collect();
         if selected.len() == self.functions.len() {
-            // Every function, or a module that defines none (the rewriter says so).
             Selection::All
-        } else if selected.is_empty() {
-            Selection::Nothing
         } else {
             Selection::Functions(selected)
         }

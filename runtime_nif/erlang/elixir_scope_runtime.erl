@@ -67,24 +67,17 @@
 %% </ol>
 %%
 %% == Settings ==
-%% {@link start/1} takes a map; missing keys come from the application environment of
-%% `elixir_scope' (same keys), then from `elixir_scope_runtime.config' next to this module's
-%% beam (written by `elixir-scope instrument' from `elixir_scope.toml'), then the defaults: `db_path' (default
-%% `$ELIXIR_SCOPE_DB', else `.elixir_scope' in the project directory `instrument'
-%% ran for, when it exists, else under the VM's working directory),
-%% `drop_policy' (`drop_newest' | `drop_oldest'), `overflow' (`block', the default: the
-%% recording process waits until the drain made room, so that nothing is lost; `drop': a full
-%% ring drops and counts, and the recorded code never waits), `ring_capacity' (events, 131072),
-%% `ring_bytes' (32 MiB), the capture caps (see runtime_core::encoder) `max_nodes' (32),
-%% `max_depth' (8), `max_elements' (16), `max_string' (32), `max_binary' (128), `max_bytes'
-%% (1024), `redact_keys' (key names whose values are never recorded: a list of binaries,
-%% default `[<<"password">>, <<"passwd">>, <<"secret">>, <<"token">>, <<"api_key">>]'; a key
-%% matches when it contains one, ASCII case ignored), `redact_fields' (`[{StructModule,
-%% [Field]}]': struct fields never recorded; `elixir-scope instrument' installs the fields each
-%% struct's own `Inspect' implementation leaves out), `batch_events' (8192), `batch_bytes' (4 MiB), `channel_batches' (32),
-%% `commit_interval_ms' (20), `checkpoint_interval_ms' (1000), `retention_bytes' (1 GiB),
-%% `shards' (ring lanes: one per scheduler;
-%% 0 for one shared lane), `paused' (start paused, `false').
+%% {@link start/1} takes a map of settings; missing keys come from the application environment
+%% of `elixir_scope' (same keys), then from `elixir_scope_runtime.config' next to this module's
+%% beam (written by `elixir-scope instrument' from `elixir_scope.toml'), then the defaults.
+%% The settings (keys, types, bounds, defaults) are defined once, in the `settings' crate;
+%% README.md's "Configuration" lists them, and `elixir_scope_nif:settings/0' returns the keys.
+%% The NIF checks every value: one out of its range, of the wrong type, or memory settings that
+%% together would take more than half of the machine's memory, make start/1 return
+%% `{error, {bad_setting, Key, Message}}' (recording stays off; the VM goes on), as does a key
+%% of the map that is no setting. Besides the table, `db_path' defaults to `$ELIXIR_SCOPE_DB',
+%% else `.elixir_scope' in the project directory `instrument' ran for, when it exists, else
+%% under the VM's working directory; `shards' to one per scheduler.
 -module(elixir_scope_runtime).
 
 %% The contract.
@@ -148,11 +141,6 @@
 %% Tail calls recorded per call with their arguments; later ones are only counted.
 -define(TAIL_CALLS_KEPT, 8).
 -define(FLUSH_TIMEOUT_MS, 30000).
--define(CONFIG_KEYS, [db_path, drop_policy, overflow, ring_capacity, ring_bytes, max_nodes,
-                      max_depth, max_elements, max_string, max_binary, max_bytes, redact_keys,
-                      redact_fields, batch_events, batch_bytes, channel_batches,
-                      commit_interval_ms, checkpoint_interval_ms, retention_bytes,
-                      shards, paused]).
 
 %% The token is the caller's entry (what return/2 and exception/4 put back), or `deep', or
 %% `muted'.
@@ -889,6 +877,9 @@ failed(Owner, Reason) ->
     %% which answers false too), the state is published, so that start/1 can try again.
     _ = load_gate({failed, Reason}),
     publish({failed, Reason}),
+    %% The name is free before this returns, so that a start/1 right after claims it (the owner
+    %% stops on its own time).
+    _ = catch unregister(?OWNER),
     Owner ! stop,
     %% Once, on standard error: never on standard output, which may be the program's product
     %% (an escript's output that its tests compare). status/0 and stats/0 say it too.
@@ -911,8 +902,13 @@ restore_in_runtime(Previous) -> put(?IN_RUNTIME, Previous).
 
 load_and_start(Options) ->
     case load_nif() of
-        ok -> elixir_scope_nif:start(nif_config(config(Options)));
-        {error, _} = Error -> Error
+        ok ->
+            case maps:keys(maps:without(elixir_scope_nif:settings(), Options)) of
+                [] -> elixir_scope_nif:start(nif_config(config(Options)));
+                [Key | _] -> {error, {bad_setting, Key, <<"not a setting of the runtime">>}}
+            end;
+        {error, _} = Error ->
+            Error
     end.
 
 load_nif() ->
@@ -929,11 +925,13 @@ load_nif([Path | Rest], Tried) ->
         {error, Reason} -> load_nif(Rest, [{Path, Reason} | Tried])
     end.
 
-%% Options over the application environment.
+%% Options over the application environment, over the installed settings (the NIF is loaded:
+%% it names the settings).
 config(Options) ->
-    AppEnv = maps:with(?CONFIG_KEYS, maps:from_list(application:get_all_env(elixir_scope))),
+    Keys = elixir_scope_nif:settings(),
+    AppEnv = maps:with(Keys, maps:from_list(application:get_all_env(elixir_scope))),
     Installed = installed_settings(),
-    Config = maps:merge(maps:merge(maps:with(?CONFIG_KEYS, Installed), AppEnv), Options),
+    Config = maps:merge(maps:merge(maps:with(Keys, Installed), AppEnv), Options),
     with_project_db(Config, maps:get(project_root, Installed, undefined)).
 
 %% The settings `elixir-scope instrument' wrote next to this module's beam (from
@@ -976,7 +974,7 @@ nif_config(Config) ->
     Base = #{node => node(),
              otp_release => list_to_binary(erlang:system_info(otp_release)),
              shards => erlang:system_info(schedulers)},
-    Merged = maps:merge(Base, maps:remove(paused, Config)),
+    Merged = maps:merge(Base, Config),
     case Merged of
         #{db_path := Path} when is_list(Path) ->
             Merged#{db_path := unicode:characters_to_binary(Path)};

@@ -17,6 +17,13 @@ use super::{HelperConfig, HelperError};
 /// The largest reply accepted (a compiled beam or a module's forms are a few megabytes).
 const MAX_REPLY_BYTES: usize = 1 << 30;
 
+/// Process heaps in multiblock carriers of up to 64 MB instead of one `mmap` per heap over
+/// 512 KB: the compiler grows and collects its heap all the time, and a fresh mapping per
+/// heap made the kernel's share of a rewrite 10-12% of its CPU (page faults, `munmap`); with
+/// these it is 5-6%, and peak memory no higher (measured compiling the elixir app's 253
+/// patched modules in one VM).
+const HEAP_CARRIERS: [&str; 4] = ["+MHsbct", "2097151", "+MHlmbcs", "65536"];
+
 /// How much of the helper's stderr is kept for error messages.
 const STDERR_TAIL_BYTES: usize = 4096;
 
@@ -370,6 +377,7 @@ fn command(config: &HelperConfig) -> Command {
         "+sbwtdio",
         "none",
     ]);
+    command.args(HEAP_CARRIERS);
     if let Some(ebin) = &config.elixir_ebin {
         command.arg("-pa").arg(ebin);
     }

@@ -13,12 +13,15 @@
 //!
 //! A helper that dies, answers garbage or takes longer than the timeout is killed and reported
 //! as an error of the request at hand; the caller starts a fresh one for the next request.
+//! A run shares its helpers between its steps through a [`HelperPool`].
 
 mod client;
 mod config;
+mod pool;
 
 pub use client::{FormsReply, Helper, Hidden, InspectPair};
 pub use config::{HelperConfig, Launcher, BACKENDS_ENV, HELPER_SOURCE, TRUSTED_BACKENDS};
+pub use pool::{HelperPool, Lease};
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -208,7 +208,13 @@ pub fn patch_module(
         .filter(|(function, _)| wrapped.contains(*function))
         .map(|(function, options)| (function.clone(), options.clone()))
         .collect();
-    let helpers = wrapper::helper_forms(&facts.module, &helper_arities, &capture, &file);
+    let helpers = wrapper::helper_forms(
+        &facts.module,
+        &helper_arities,
+        &tail_calls.entries,
+        &capture,
+        &file,
+    );
     let at = match out.last() {
         Some(last) if forms::tag(last) == Some("eof") => out.len() - 1,
         _ => out.len(),

@@ -24,6 +24,10 @@ pub const RECORDER: &str = "es$$record";
 /// The module's tail-call reporting functions, `'es$$tail'/(N+1)`.
 pub const TAIL_HELPER: &str = "es$$tail";
 
+/// The prefix of tail entries: local tail calls to a wrapped `f` go to `'es$$tail$f'`, which
+/// reports the tail call and jumps to `'es$f'` (see [`super::tail_calls`]).
+pub const TAIL_ENTRY_PREFIX: &str = "es$$tail$";
+
 /// Tail calls to functions of this arity or more report inline: a helper would need more than
 /// the 255 arguments a function may take.
 pub const MAX_TAIL_HELPER_ARITY: u32 = 254;
@@ -37,6 +41,11 @@ pub fn is_reserved(name: &str) -> bool {
 /// The name of the inner function that holds the original clauses of `name`.
 pub fn inner_name(name: &str) -> String {
     format!("{INNER_PREFIX}{name}")
+}
+
+/// The name of the tail entry of `name` (it is reserved: no inner name starts with `es$$`).
+pub fn tail_entry_name(name: &str) -> String {
+    format!("{TAIL_ENTRY_PREFIX}{name}")
 }
 
 /// Names of variables the rewriter introduces. Erlang variables cannot contain `$` and Elixir

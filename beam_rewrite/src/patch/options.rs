@@ -9,12 +9,20 @@
 //! the transform ran). `{inline, ...}` follows the clauses into the inner function, and
 //! `export_all` becomes an explicit export list (see [`super::patch_module`]) so that inner
 //! functions are never exported.
+//!
+//! Two options are added: [`SKIP_LINT`], `from_abstr` and `no_lint`, which skip `erl_lint`
+//! (about 8% of the compile of patched forms). The forms were checked when the module was
+//! first compiled (Elixir does not run `erl_lint` at all: it hands its forms to `v3_core`
+//! directly), and what the patch adds is checked by the rewriter's tests, on every installed
+//! Elixir and OTP beam; the compiler's own validator and the loader check still run on every
+//! rewritten beam.
 
 use std::collections::BTreeSet;
 
 use eetf::Term;
 
 use crate::forms;
+use crate::forms::build::atom;
 use crate::tables::FunctionRef;
 
 use super::inline::rename_inline;
@@ -57,17 +65,25 @@ const DROPPED_TAGGED: &[&str] = &[
     "warnings_as_errors",
 ];
 
+/// The options that make `compile:forms` take the forms as checked abstract code and skip
+/// `erl_lint` (see the module documentation).
+pub const SKIP_LINT: [&str; 2] = ["from_abstr", "no_lint"];
+
 /// The options for compiling the patched forms of a module originally compiled with
 /// `original`.
 pub fn for_recompile(original: &[Term], wrapped: &BTreeSet<FunctionRef>) -> Vec<Term> {
-    original
+    let kept = original
         .iter()
         .filter(|option| !is_dropped(option))
         .cloned()
         .map(|mut option| {
             rename_inline(&mut option, wrapped);
             option
-        })
+        });
+    SKIP_LINT
+        .iter()
+        .map(|name| atom(name))
+        .chain(kept)
         .collect()
 }
 
@@ -142,7 +158,7 @@ fn is_listing(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forms::build::{atom, int, list, tuple};
+    use crate::forms::build::{int, list, tuple};
 
     #[test]
     fn keeps_what_shapes_the_code_and_drops_the_rest() {
@@ -172,6 +188,8 @@ mod tests {
         }]);
         let kept = for_recompile(&original, &wrapped);
         let expected = vec![
+            atom("from_abstr"),
+            atom("no_lint"),
             atom("no_spawn_compiler_process"),
             atom("no_auto_import"),
             tuple(vec![atom("i"), atom("include")]),

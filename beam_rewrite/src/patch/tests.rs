@@ -113,7 +113,8 @@ fn wraps_every_function_and_keeps_the_rest_in_place() {
             "es$id/1",
             "id/1",
             "es$$record/4",
-            "es$$tail/3"
+            "es$$tail/3",
+            "es$$tail$loop/2"
         ]
     );
     assert_eq!(
@@ -132,7 +133,11 @@ fn wraps_every_function_and_keeps_the_rest_in_place() {
     assert_eq!(wrapped, ["id/1", "loop/2"]);
     assert!(patched.skipped.is_empty());
     assert_eq!(patched.redirected_tail_calls, 1, "loop's self call");
-    assert_eq!(patched.options, Vec::<Term>::new(), "debug_info is dropped");
+    assert_eq!(
+        patched.options,
+        [atom("from_abstr"), atom("no_lint")],
+        "debug_info is dropped"
+    );
 
     // The inline directive follows the clauses into the inner function.
     let compile = patched
@@ -192,7 +197,8 @@ fn follows_the_plan_and_records_skips() {
             "loop/2",
             "id/1",
             "es$$record/4",
-            "es$$tail/3"
+            "es$$tail/3",
+            "es$$tail$loop/2"
         ]
     );
     assert_eq!(

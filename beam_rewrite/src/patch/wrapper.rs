@@ -32,6 +32,9 @@
 //!         true -> elixir_scope_runtime:tail_call(M, F, N, [A1, ..., AN]);
 //!         false -> ok
 //!     end.
+//! 'es$$tail$f'(A1, ..., AN) ->                       % one per target of local tail calls
+//!     'es$$tail'(f, A1, ..., AN),
+//!     'es$f'(A1, ..., AN).
 //! ```
 //!
 //! `deep` is the runtime's answer when the process already has too many recorded calls open
@@ -56,7 +59,7 @@
 //!
 //! Every annotation is marked `generated` (no compiler warnings about our code).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use eetf::{ByteList, Term};
 
@@ -66,7 +69,8 @@ use crate::plan::Capture;
 use crate::tables::FunctionRef;
 
 use super::naming::{
-    inner_name, variable, GATE, RECORDER, RECORDING_KEY, RUNTIME, TAIL_HELPER, WRAPPER_FILE,
+    inner_name, tail_entry_name, variable, GATE, RECORDER, RECORDING_KEY, RUNTIME, TAIL_HELPER,
+    WRAPPER_FILE,
 };
 
 /// Where a wrapper goes and what it wraps.
@@ -96,10 +100,12 @@ pub fn wrapper_forms(site: &WrapperSite<'_>) -> [Term; 3] {
 }
 
 /// The module's helpers, under the wrapper file: `'es$$record'/4` (with a clause per function
-/// in `capture`), and `'es$$tail'/(N+1)` for each arity `N` in `tail_arities`.
+/// in `capture`), `'es$$tail'/(N+1)` for each arity `N` in `tail_arities`, and the tail entry
+/// of each function of `tail_entries`.
 pub fn helper_forms(
     module: &str,
     tail_arities: &[u32],
+    tail_entries: &BTreeSet<FunctionRef>,
     capture: &BTreeMap<FunctionRef, Capture>,
     file: &Term,
 ) -> Vec<Term> {
@@ -113,8 +119,31 @@ pub fn helper_forms(
             .iter()
             .map(|&n| tail_helper(module, n, capture)),
     );
+    forms.extend(tail_entries.iter().map(tail_entry));
     forms.push(file_attribute(&plain, file.clone(), 1));
     forms
+}
+
+/// `'es$$tail$f'(A1, ..., AN) -> 'es$$tail'(f, A1, ..., AN), 'es$f'(A1, ..., AN).`: where local
+/// tail calls to `f/N` go (see [`super::tail_calls`]). It leaves no frame behind: its call to
+/// the inner function is a tail call.
+pub fn tail_entry(target: &FunctionRef) -> Term {
+    let a = &anno::generated(int(1));
+    let args: Vec<Term> = (1..=target.arity)
+        .map(|i| var(a, &variable(&format!("A{i}"))))
+        .collect();
+    let mut report_args = vec![atom_lit(a, &target.name)];
+    report_args.extend(args.iter().cloned());
+    let body = vec![
+        local_call(a, TAIL_HELPER, report_args),
+        local_call(a, &inner_name(&target.name), args.clone()),
+    ];
+    function(
+        a,
+        &tail_entry_name(&target.name),
+        target.arity,
+        vec![clause(a, args, body)],
+    )
 }
 
 /// `persistent_term:get(elixir_scope_recording, undefined)`.
@@ -433,13 +462,25 @@ mod tests {
     #[test]
     fn helpers_call_the_runtime_as_the_contract_says() {
         let file = Term::from(ByteList::from(b"m.erl".to_vec()));
-        let forms = helper_forms("m", &[0, 3], &BTreeMap::new(), &file);
+        let entries = BTreeSet::from([FunctionRef {
+            name: "loop".into(),
+            arity: 3,
+        }]);
+        let forms = helper_forms("m", &[0, 3], &entries, &BTreeMap::new(), &file);
         let names: Vec<String> = forms
             .iter()
             .filter_map(FunctionForm::of)
             .map(|f| format!("{}/{}", f.name, f.arity))
             .collect();
-        assert_eq!(names, ["es$$record/4", "es$$tail/1", "es$$tail/4"]);
+        assert_eq!(
+            names,
+            [
+                "es$$record/4",
+                "es$$tail/1",
+                "es$$tail/4",
+                "es$$tail$loop/3"
+            ]
+        );
         assert_eq!(
             calls_in(&forms[1]),
             [
@@ -454,9 +495,21 @@ mod tests {
             calls_in(&forms[3]),
             ["elixir_scope_runtime:tail_call", "persistent_term:get"]
         );
+        // The tail entry reports, then jumps to the inner function (its last call).
+        let entry = FunctionForm::of(&forms[4]).expect("the tail entry");
+        let [_, _, params, _, body] = forms::tagged(&entry.clauses[0], "clause").unwrap() else {
+            panic!("a clause")
+        };
+        let body = forms::list_elements(body).unwrap();
+        assert_eq!(body.len(), 2);
+        let report = forms::tagged(&body[0], "call").unwrap();
+        assert_eq!(lit(&report[2]), "es$$tail");
+        let inner = forms::tagged(&body[1], "call").unwrap();
+        assert_eq!(lit(&inner[2]), "es$loop");
+        assert_eq!(&inner[3], params, "the entry's arguments, in order");
         assert_eq!(forms::attribute(&forms[0]).map(|(n, _)| n), Some("file"));
         assert_eq!(
-            forms::attribute(&forms[4]).map(|(_, v)| v.clone()),
+            forms::attribute(&forms[5]).map(|(_, v)| v.clone()),
             Some(tuple(vec![file, int(1)]))
         );
     }
@@ -464,7 +517,7 @@ mod tests {
     #[test]
     fn the_recorder_runs_the_function_without_a_frame_when_the_runtime_says_deep() {
         let file = Term::from(ByteList::from(b"m.erl".to_vec()));
-        let forms = helper_forms("m", &[], &BTreeMap::new(), &file);
+        let forms = helper_forms("m", &[], &BTreeSet::new(), &BTreeMap::new(), &file);
         let recorder = FunctionForm::of(&forms[1]).expect("the recorder");
         let [_, _, _, _, body] = forms::tagged(&recorder.clauses[0], "clause").unwrap() else {
             panic!("a clause")
@@ -508,7 +561,13 @@ mod tests {
             caps: BTreeMap::from([("max_bytes".to_string(), 256)]),
             ..Capture::default()
         };
-        let forms = helper_forms("m", &[], &BTreeMap::from([(login, options)]), &file);
+        let forms = helper_forms(
+            "m",
+            &[],
+            &BTreeSet::new(),
+            &BTreeMap::from([(login, options)]),
+            &file,
+        );
         let recorder = FunctionForm::of(&forms[1]).expect("the recorder");
         assert_eq!((recorder.name, recorder.arity), ("es$$record", 4));
         assert_eq!(recorder.clauses.len(), 2);

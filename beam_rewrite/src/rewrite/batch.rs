@@ -1,4 +1,5 @@
-//! Rewriting many beams at once: `jobs` worker threads, each with its own helper process.
+//! Rewriting many beams at once: `jobs` worker threads, each with its own helper process (from
+//! the run's [`HelperPool`]).
 //!
 //! Files are handed out largest first, so that the biggest modules do not end up last on one
 //! worker while the others idle. Helpers start only when a file needs one: a run where nothing
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::etf::spawn_with_large_stack;
-use crate::helper::Launcher;
+use crate::helper::HelperPool;
 use crate::plan::Plan;
 
 use super::{instrument_file, FileReport, HelperSlot};
@@ -30,7 +31,7 @@ pub fn instrument_all(
     files: &[PathBuf],
     plan: &Plan,
     options: BatchOptions,
-    launcher: &Launcher,
+    helpers: &HelperPool,
     progress: &(dyn Fn(&FileReport) + Sync),
 ) -> Vec<FileReport> {
     let mut order: Vec<usize> = (0..files.len()).collect();
@@ -43,7 +44,7 @@ pub fn instrument_all(
         for n in 0..workers {
             let (next, results, order) = (&next, &results, &order);
             let worker = move || {
-                let mut helper = HelperSlot::new(launcher);
+                let mut helper = HelperSlot::new(helpers);
                 while let Some(&index) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let path = &files[index];
                     let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -51,7 +52,7 @@ pub fn instrument_all(
                     }));
                     let report = attempt.unwrap_or_else(|_| {
                         // A bug of ours, not of the file: report it and go on with a fresh helper.
-                        helper = HelperSlot::new(launcher);
+                        helper.discard();
                         FileReport {
                             path: path.clone(),
                             module: None,

@@ -21,7 +21,7 @@ use crate::debug_info::{Backend, DebugInfo};
 use crate::emit;
 use crate::error::{Error, FormatError};
 use crate::forms;
-use crate::helper::{FormsReply, Helper, HelperError, Launcher};
+use crate::helper::{FormsReply, Helper, HelperError, HelperPool, Lease};
 use crate::marker::Marker;
 use crate::patch::{self, PatchError};
 use crate::plan::Plan;
@@ -67,18 +67,17 @@ pub enum RewriteError {
     },
 }
 
-/// A helper process for one worker, started when first needed and replaced after it fails.
+/// The helper of one worker: taken from the run's [`HelperPool`] when first needed, replaced
+/// after it fails, given back to the pool when the worker is done.
 pub struct HelperSlot<'a> {
-    launcher: &'a Launcher,
-    helper: Option<Helper>,
+    lease: Lease<'a>,
 }
 
 impl<'a> HelperSlot<'a> {
-    /// A slot that starts its helper with `launcher` when first needed.
-    pub fn new(launcher: &'a Launcher) -> HelperSlot<'a> {
+    /// A slot that takes its helper from `pool` when first needed.
+    pub fn new(pool: &'a HelperPool) -> HelperSlot<'a> {
         HelperSlot {
-            launcher,
-            helper: None,
+            lease: Lease::new(pool),
         }
     }
 
@@ -88,22 +87,25 @@ impl<'a> HelperSlot<'a> {
         step: &'static str,
         request: impl FnOnce(&mut Helper) -> Result<T, HelperError>,
     ) -> Result<T, RewriteError> {
-        let error = |source| RewriteError::Helper {
-            path: path.to_path_buf(),
-            step,
-            source,
-        };
-        let helper = match &mut self.helper {
-            Some(helper) => helper,
-            empty => empty.insert(self.launcher.start().map_err(error)?),
-        };
-        let result = request(helper);
-        if let Err(e) = &result {
-            if e.is_fatal() {
-                self.helper = None;
-            }
-        }
-        result.map_err(error)
+        self.lease
+            .run(request)
+            .map_err(|source| RewriteError::Helper {
+                path: path.to_path_buf(),
+                step,
+                source,
+            })
+    }
+
+    /// Stops the helper instead of giving it back to the pool (see [`Lease::discard`]).
+    pub fn discard(&mut self) {
+        self.lease.discard();
+    }
+
+    /// Whether helpers can read Elixir's debug info (Elixir's `ebin` was found).
+    fn has_elixir(&self) -> bool {
+        self.lease
+            .config()
+            .is_ok_and(|config| config.elixir_ebin.is_some())
     }
 }
 
@@ -166,17 +168,23 @@ fn restore(
         });
     }
     if !dry_run {
-        write(path, &current.original_bytes)?;
+        write(path, &current.original(path)?.bytes)?;
     }
     Ok(Outcome::Restored)
 }
 
-/// A beam as found on disk, and the original it was rewritten from (itself if it was not).
+/// A beam as found on disk.
 struct Current {
     module: String,
     marker: Option<Marker>,
-    original_bytes: Vec<u8>,
-    original: Beam,
+    bytes: Vec<u8>,
+    beam: Beam,
+}
+
+/// The original a beam was rewritten from (the beam itself if it was not).
+struct Original {
+    bytes: Vec<u8>,
+    beam: Beam,
 }
 
 impl Current {
@@ -186,20 +194,29 @@ impl Current {
         let beam = Beam::parse(&bytes).map_err(format)?;
         let module = Tables::decode(&beam).map_err(format)?.module().to_string();
         let marker = Marker::find(&beam).map_err(format)?;
-        let (original_bytes, original) = match &marker {
-            None => (bytes, beam),
-            Some(marker) => {
-                let original_bytes = marker.original_bytes(&beam).map_err(format)?;
-                let original = Beam::parse(&original_bytes).map_err(format)?;
-                (original_bytes, original)
-            }
-        };
         Ok(Current {
             module,
             marker,
-            original_bytes,
-            original,
+            bytes,
+            beam,
         })
+    }
+
+    /// The original, rebuilt from the marker when there is one: only needed when the beam
+    /// must be written (a run where nothing changed never rebuilds it).
+    fn original(self, path: &Path) -> Result<Original, RewriteError> {
+        let format = |e: FormatError| RewriteError::Read(e.in_file(path));
+        match &self.marker {
+            None => Ok(Original {
+                bytes: self.bytes,
+                beam: self.beam,
+            }),
+            Some(marker) => {
+                let bytes = marker.original_bytes(&self.beam).map_err(format)?;
+                let beam = Beam::parse(&bytes).map_err(format)?;
+                Ok(Original { bytes, beam })
+            }
+        }
     }
 }
 
@@ -213,7 +230,8 @@ fn instrument(
     let format = |e: FormatError| RewriteError::Read(e.in_file(path));
     let current = Current::read(path)?;
     *module_out = Some(current.module.clone());
-    let module = current.module.as_str();
+    let module_name = current.module.clone();
+    let module = module_name.as_str();
     let skipped = |reason: &str| {
         Ok(Outcome::Skipped {
             reason: reason.to_string(),
@@ -233,19 +251,22 @@ fn instrument(
             reason: "already instrumented under this plan".into(),
         });
     }
+    let rewritten_before = current.marker.is_some();
+    let original = current.original(path)?;
     let put_back = |why: &str| -> Result<Outcome, RewriteError> {
-        if current.marker.is_none() {
+        if !rewritten_before {
             return skipped(why);
         }
         if !dry_run {
-            write(path, &current.original_bytes)?;
+            write(path, &original.bytes)?;
         }
         Ok(Outcome::Restored)
     };
     if module_plan.selects_nothing() {
         return put_back("not selected by the plan");
     }
-    let original = &current.original;
+    let original_bytes = &original.bytes;
+    let original = &original.beam;
     let Some(info) = DebugInfo::decode(original).map_err(format)? else {
         return skipped("no debug_info chunk");
     };
@@ -260,8 +281,7 @@ fn instrument(
             })
         })?,
         Backend::ElixirErl | Backend::Other(_) | Backend::Encrypted(_) => {
-            if info.backend == Backend::ElixirErl && helper.launcher.config().elixir_ebin.is_none()
-            {
+            if info.backend == Backend::ElixirErl && !helper.has_elixir() {
                 return Err(RewriteError::Helper {
                     path: path.to_path_buf(),
                     step: "turning debug info into forms",
@@ -310,13 +330,7 @@ fn instrument(
         h.compile(patched.forms, patched.options)
     })?;
     let compiled = Beam::parse(&compiled_bytes).map_err(format)?;
-    let rewritten = emit::assemble(
-        &current.original_bytes,
-        original,
-        &compiled,
-        plan_hash,
-        wrapped,
-    );
+    let rewritten = emit::assemble(original_bytes, original, &compiled, plan_hash, wrapped);
     let bytes = rewritten.to_file_bytes();
     helper.run(path, "checking the rewritten beam with the loader", |h| {
         h.check(module, &bytes)

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use beam_rewrite::discover;
-use beam_rewrite::helper::{HelperConfig, Launcher};
+use beam_rewrite::helper::{HelperConfig, HelperPool, Launcher};
 use beam_rewrite::rewrite::batch::{self, BatchOptions};
 use beam_rewrite::rewrite::lock::{BuildLock, LockError};
 use beam_rewrite::rewrite::{FileReport, Outcome, Totals};
@@ -64,12 +64,23 @@ pub fn run(args: &Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let started = Instant::now(); // the summary's time: planning, the runtime and rewriting
     let jobs = job_count(args.jobs);
     let config = match configure(&args.plan) {
         Ok(config) => config,
         Err(e) => return usage_error(&e),
     };
-    let planned = match make_plan(&args.paths, &config, args.plan.no_cache, jobs) {
+    let launcher = match HelperConfig::discover().and_then(Launcher::new) {
+        Ok(launcher) => launcher,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // One pool for the run: helpers the planner starts serve the rewriter afterwards.
+    let helpers = HelperPool::new(launcher);
+    let no_cache = args.plan.no_cache;
+    let planned = match make_plan(&args.paths, &config, no_cache, jobs, &helpers, true) {
         Ok(planned) => planned,
         Err(e) => return usage_error(&e),
     };
@@ -82,18 +93,10 @@ pub fn run(args: &Args) -> ExitCode {
         },
     };
     let plan = planned.report.plan();
-    let launcher = match HelperConfig::discover().and_then(Launcher::new) {
-        Ok(launcher) => launcher,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let options = BatchOptions {
         jobs,
         dry_run: args.dry_run,
     };
-    let started = Instant::now();
     let hidden = match &planned.hidden {
         Ok(hidden) => {
             if !hidden.unknown.is_empty() {
@@ -125,11 +128,15 @@ pub fn run(args: &Args) -> ExitCode {
     }
     let (files, unanalyzed) = set_aside_unanalyzed(files, &planned.report);
     let bar = progress_bar(files.len());
-    let reports = batch::instrument_all(&files, &plan, options, &launcher, &|report| {
+    let reports = batch::instrument_all(&files, &plan, options, &helpers, &|report| {
         bar.set_message(report.module.clone().unwrap_or_default());
         bar.inc(1);
     });
     bar.finish_and_clear();
+    // The helpers stop (closing their input, waiting for them to end) while the report is
+    // made and written.
+    let helpers_started = helpers.started();
+    let stopping = std::thread::spawn(move || drop(helpers));
     let reports = explain_unplanned(reports, &planned.report);
     let reports = merge_by_path(reports, unanalyzed);
     let title = format!(
@@ -138,14 +145,17 @@ pub fn run(args: &Args) -> ExitCode {
         planned.report.strategy,
         planned.report.apps
     );
-    finish(
+    let status = finish(
         &title,
         &reports,
         &runtime,
         started.elapsed(),
+        helpers_started,
         args.json,
         args.dry_run,
-    )
+    );
+    let _ = stopping.join();
+    status
 }
 
 /// Locks the directories of `files` against other `instrument` and `restore` runs, saying on
@@ -201,9 +211,7 @@ fn install_runtime(
     hidden: &RedactFields,
 ) -> Vec<RuntimeInstall> {
     let root = std::env::current_dir().map(|cwd| config.project_root(&cwd));
-    let settings = config
-        .runtime
-        .to_settings(&config.capture, hidden, root.ok().as_deref());
+    let settings = config.runtime.to_settings(hidden, root.ok().as_deref());
     targets
         .iter()
         .map(|dir| {
@@ -273,21 +281,28 @@ fn merge_by_path(mut reports: Vec<FileReport>, more: Vec<FileReport>) -> Vec<Fil
 }
 
 /// Files skipped as "not selected by the plan" say why when the planner left their whole
-/// module out (no debug info, application not selected, ...).
+/// module out (no debug info, application not selected, nothing it can wrap, ...).
 fn explain_unplanned(mut reports: Vec<FileReport>, plan: &planner::PlanReport) -> Vec<FileReport> {
     for report in &mut reports {
         let Outcome::Skipped { reason } = &mut report.outcome else {
             continue;
         };
-        let status = plan
-            .modules
-            .iter()
-            .find(|m| m.path == report.path)
-            .map(|m| &m.status);
-        match status {
-            Some(ModuleStatus::NoDebugInfo { why }) => *reason = why.clone(),
-            Some(ModuleStatus::AppNotSelected { app }) => {
+        let Some(module) = plan.modules.iter().find(|m| m.path == report.path) else {
+            continue;
+        };
+        let unselected = reason == "not selected by the plan";
+        match &module.status {
+            ModuleStatus::NoDebugInfo { why } => *reason = why.clone(),
+            ModuleStatus::AppNotSelected { app } => {
                 *reason = format!("application {app} not selected (plan.apps)")
+            }
+            ModuleStatus::Planned if unselected && module.functions.is_empty() => {
+                *reason = "defines no functions".into()
+            }
+            ModuleStatus::Planned
+                if unselected && module.functions.iter().any(|f| f.decision.selected) =>
+            {
+                *reason = "none of the planned functions can be wrapped".into()
             }
             _ => {}
         }
@@ -310,12 +325,14 @@ pub fn progress_bar(len: usize) -> ProgressBar {
     bar
 }
 
-/// Prints the summary (text or JSON) and turns the outcome into an exit status.
+/// Prints the summary (text or JSON) and turns the outcome into an exit status. The JSON
+/// summary carries the BEAM helpers the run started too.
 pub fn finish(
     title: &str,
     reports: &[FileReport],
     runtime: &[RuntimeInstall],
     elapsed: Duration,
+    helpers_started: usize,
     json: bool,
     dry_run: bool,
 ) -> ExitCode {
@@ -324,6 +341,7 @@ pub fn finish(
         let document = serde_json::json!({
             "dry_run": dry_run,
             "seconds": elapsed.as_secs_f64(),
+            "helpers_started": helpers_started,
             "totals": totals,
             "files": reports,
             "runtime": runtime,

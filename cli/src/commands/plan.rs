@@ -6,6 +6,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use beam_rewrite::helper::HelperPool;
 use config::{AppSelection, Config, Strategy};
 use planner::orchestrator::{default_cache_dir, Outcome};
 use planner::report::ModuleStatus;
@@ -108,12 +109,16 @@ pub fn configure(options: &PlanOptions) -> Result<Config, PlanError> {
     Ok(config)
 }
 
-/// Runs the planner over `paths` with `config`.
+/// Runs the planner over `paths` with `config`, analyzing with helpers from `helpers`;
+/// `decisions_only` when the facts behind the decisions are not wanted (see
+/// [`Orchestrator::decisions_only`]).
 pub fn make_plan(
     paths: &[PathBuf],
     config: &Config,
     no_cache: bool,
     jobs: usize,
+    helpers: &HelperPool,
+    decisions_only: bool,
 ) -> Result<Outcome, PlanError> {
     let cache_dir = if no_cache {
         None
@@ -127,8 +132,9 @@ pub fn make_plan(
         jobs,
         cache_dir,
         helper: None,
+        decisions_only,
     };
-    Ok(orchestrator.run(paths)?)
+    Ok(orchestrator.run_with(paths, helpers)?)
 }
 
 /// The number of jobs: the option, else the number of CPUs.
@@ -140,8 +146,18 @@ pub fn jobs(option: Option<u16>) -> usize {
 
 /// Prints the plan; exits non-zero when a beam could not be analyzed.
 pub fn run(args: &Args) -> ExitCode {
-    let outcome = configure(&args.options)
-        .and_then(|config| make_plan(&args.paths, &config, args.options.no_cache, jobs(args.jobs)));
+    let helpers = HelperPool::on_demand(None);
+    let outcome = configure(&args.options).and_then(|config| {
+        let no_cache = args.options.no_cache;
+        make_plan(
+            &args.paths,
+            &config,
+            no_cache,
+            jobs(args.jobs),
+            &helpers,
+            false,
+        )
+    });
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => {

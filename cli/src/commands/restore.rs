@@ -71,6 +71,7 @@ pub fn run(args: &Args) -> ExitCode {
         &reports,
         &runtime,
         started.elapsed(),
+        0,
         args.json,
         args.dry_run,
     )

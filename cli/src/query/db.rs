@@ -12,8 +12,8 @@ use store::{Snapshot, StoreError, StoreReader};
 /// Where the recording of the project of `config` is when no `--db` names it (see the module
 /// documentation).
 pub fn default_path(config: &config::Config, cwd: &Path) -> PathBuf {
-    match &config.runtime.db_path {
-        Some(path) => path.clone(),
+    match config.runtime.db_path() {
+        Some(path) => path.to_path_buf(),
         None => store::resolve_path(cwd, &config.project_root(cwd)),
     }
 }
