@@ -551,10 +551,17 @@ fn after_kill_9_the_store_reads_every_sealed_event_without_a_write_and_a_live_ru
         .unwrap();
     assert_eq!(flushed_calls.len(), 1000, "every flushed call survived");
     assert!(flushed_calls.iter().all(|c| c.end.is_some()));
-    // Every event of the last durable commit survived: at most two events per call.
+    // Every event of the last durable commit survived: the newest segment counts them, and the
+    // calls hold them (two events per call; the ends of a few calls whose starts a later seal
+    // holds may come first, when the process moved to another scheduler's lane).
+    assert!(
+        run.counters.stored >= durable,
+        "{:?} after {durable} durable events",
+        run.counters
+    );
     let count = snap.call_count().unwrap();
     assert!(
-        count * 2 >= durable,
+        count * 2 + 1000 >= durable,
         "{count} calls for {durable} durable events"
     );
     assert_eq!(
