@@ -35,6 +35,13 @@
 
 -export([main/1]).
 
+%% The largest heap of a process that inspects a probe value, in words (32 MB): inspecting a
+%% struct whose fields are atoms takes a few kilobytes, and an implementation that runs away
+%% is stopped at once instead of after the ten seconds (Elixir's own `Inspect.Error' does:
+%% the probe value makes it fail, and it inspects its own failure, again and again, its text
+%% growing each time: 7 s of CPU and hundreds of megabytes before the timeout, 0.2 s now).
+-define(PROBE_HEAP_WORDS, 4000000).
+
 %% @doc Serves requests until fd 0 closes. `Backends': the debug-info backends that may be
 %% loaded.
 -spec main([atom()]) -> no_return().
@@ -164,17 +171,19 @@ forms(Module, Backend, Data) ->
 %% (`@derive {Inspect, except: [...]}' or `only:', or an implementation of its own), or
 %% `unknown': the struct is inspected with a distinct atom in each field, and the fields whose
 %% atom is not in the text are hidden. Both modules are loaded from the given (original)
-%% beams into a process of their own, given ten seconds, and unloaded after; a module with an
-%% `on_load' function, one already loaded here, or an implementation that fails on such
-%% values give `unknown'.
+%% beams into a process of their own, given ten seconds and a heap of at most
+%% ?PROBE_HEAP_WORDS, and unloaded after; a module with an `on_load' function, one already
+%% loaded here, or an implementation that fails on such values or runs away give `unknown'.
 inspect_hidden(Struct, StructBeam, Impl, ImplBeam) ->
     Self = self(),
-    {Pid, Ref} = spawn_monitor(
+    {Pid, Ref} = spawn_opt(
                    fun() ->
                            Self ! {self(), try probe(Struct, StructBeam, Impl, ImplBeam)
                                            catch _:_ -> unknown
                                            end}
-                   end),
+                   end,
+                   [monitor, {max_heap_size, #{size => ?PROBE_HEAP_WORDS, kill => true,
+                                               error_logger => false}}]),
     Result = receive
                  {Pid, Answer} -> Answer;
                  {'DOWN', Ref, process, Pid, _} -> unknown
