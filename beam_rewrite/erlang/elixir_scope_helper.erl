@@ -40,7 +40,8 @@
 %% is stopped at once instead of after the ten seconds (Elixir's own `Inspect.Error' does:
 %% the probe value makes it fail, and it inspects its own failure, again and again, its text
 %% growing each time: 7 s of CPU and hundreds of megabytes before the timeout, 0.2 s now).
--define(PROBE_HEAP_WORDS, 4000000).
+%% (A function, not a macro: the helper is compiled from its tokens, without the preprocessor.)
+probe_heap_words() -> 4000000.
 
 %% @doc Serves requests until fd 0 closes. `Backends': the debug-info backends that may be
 %% loaded.
@@ -172,7 +173,7 @@ forms(Module, Backend, Data) ->
 %% `unknown': the struct is inspected with a distinct atom in each field, and the fields whose
 %% atom is not in the text are hidden. Both modules are loaded from the given (original)
 %% beams into a process of their own, given ten seconds and a heap of at most
-%% ?PROBE_HEAP_WORDS, and unloaded after; a module with an `on_load' function, one already
+%% probe_heap_words(), and unloaded after; a module with an `on_load' function, one already
 %% loaded here, or an implementation that fails on such values or runs away give `unknown'.
 inspect_hidden(Struct, StructBeam, Impl, ImplBeam) ->
     Self = self(),
@@ -182,7 +183,7 @@ inspect_hidden(Struct, StructBeam, Impl, ImplBeam) ->
                                            catch _:_ -> unknown
                                            end}
                    end,
-                   [monitor, {max_heap_size, #{size => ?PROBE_HEAP_WORDS, kill => true,
+                   [monitor, {max_heap_size, #{size => probe_heap_words(), kill => true,
                                                error_logger => false}}]),
     Result = receive
                  {Pid, Answer} -> Answer;
