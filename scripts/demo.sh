@@ -13,10 +13,13 @@ step "Building elixir-scope (release)"
 cargo build --release --workspace
 export PATH="$root/target/release:$PATH"
 
+step "elixir-scope mix-archive --install (the Mix task elixir_scope.instrument, no hex package)"
+elixir-scope mix-archive --install --output target
+
 cd examples/shop
 rm -rf _build .elixir_scope
 
-step "mix compile (the alias in mix.exs runs elixir-scope instrument after it)"
+step "mix compile (the alias in mix.exs runs elixir_scope.instrument after it)"
 mix compile
 
 step "mix run -e Shop.Scenario.run (recording)"

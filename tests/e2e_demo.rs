@@ -14,11 +14,13 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 use support::{elixir_scope_bin, executable};
 
-/// A copy of `examples/` in a temporary directory, and the environment to run Mix in it.
+/// A copy of `examples/` in a temporary directory, the Mix archive installed in a directory of
+/// its own, and the environment to run Mix in it.
 struct Demo {
     _dir: tempfile::TempDir,
     shop: PathBuf,
     path_env: String,
+    archives: PathBuf,
 }
 
 impl Demo {
@@ -39,10 +41,20 @@ impl Demo {
         .expect("PATH")
         .to_string_lossy()
         .into_owned();
+        // The demo's mix.exs runs `elixir_scope.instrument` where its archive is installed.
+        let archives = dir.path().join("archives");
+        let installed = Command::new(elixir_scope_bin())
+            .args(["mix-archive", "--install", "--output"])
+            .arg(dir.path())
+            .env("MIX_ARCHIVES", &archives)
+            .output()
+            .expect("elixir-scope mix-archive");
+        assert!(installed.status.success(), "{installed:?}");
         Demo {
             shop: dir.path().join("shop"),
             _dir: dir,
             path_env,
+            archives,
         }
     }
 
@@ -53,6 +65,7 @@ impl Demo {
             .args(args)
             .current_dir(&self.shop)
             .env("PATH", &self.path_env)
+            .env("MIX_ARCHIVES", &self.archives)
             .env("MIX_ENV", "dev")
             .env_remove("ELIXIR_SCOPE_DB")
             .stdin(if stdin.is_some() {
@@ -97,13 +110,16 @@ impl Demo {
     }
 }
 
-/// The scenario's own lines: what follows the last line of instrument's summary (the alias
-/// prints it before the scenario runs).
+/// The scenario's own lines: what follows the last line of instrument's output (the alias
+/// prints it before the scenario runs: a summary, or one line when nothing changed).
 fn scenario_lines(stdout: &str) -> Vec<String> {
     let lines: Vec<&str> = stdout.lines().collect();
     let start = lines
         .iter()
-        .rposition(|l| l.starts_with("  runtime "))
+        .rposition(|l| {
+            l.starts_with("  runtime ")
+                || (l.starts_with("elixir-scope instrument") && l.contains("nothing changed"))
+        })
         .map_or(0, |i| i + 1);
     lines[start..]
         .iter()
@@ -120,7 +136,8 @@ fn field<'a>(call: &'a Value, key: &str) -> &'a str {
 fn the_demo_records_app_and_dependencies_end_to_end() {
     let demo = Demo::new();
 
-    // 1. One alias in mix.exs: compiling instruments the app and its dependencies.
+    // 1. One alias in mix.exs (its task from ElixirScope's Mix archive): compiling instruments
+    // the app and its dependencies.
     let compiled = demo.mix(&["compile"]);
     assert!(compiled.contains("elixir-scope instrument"), "{compiled}");
     assert!(compiled.contains("runtime   installed in"), "{compiled}");
@@ -226,14 +243,14 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
         Some(
             "Shop.Scenario.run()\n\
              ElixirScope.flush()\n\
-             [call] = ElixirScope.calls(module: Shop.Checkout, function: :place, exceptions: true)\n\
+             [call] = ElixirScope.calls(module: Shop.Checkout, function: :place, exceptions: true, print: false)\n\
              IO.puts(\"EXCEPTION #{inspect(call.exception)}\")\n\
              ElixirScope.show_trace(call.id)\n\
-             [total | _] = ElixirScope.calls(module: Shop.Checkout, function: :total)\n\
+             [total | _] = ElixirScope.calls(module: Shop.Checkout, function: :total, print: false)\n\
              ElixirScope.show_trace(total.id)\n\
-             [reserve | _] = ElixirScope.calls(module: Shop.Inventory, function: :reserve)\n\
+             [reserve | _] = ElixirScope.calls(module: Shop.Inventory, function: :reserve, print: false)\n\
              ElixirScope.show_trace(reserve.id)\n\
-             [served | _] = ElixirScope.calls(module: Shop.Inventory, function: :handle_call)\n\
+             [served | _] = ElixirScope.calls(module: Shop.Inventory, function: :handle_call, print: false)\n\
              ElixirScope.show_trace(served.id)\n\
              System.halt()\n",
         ),

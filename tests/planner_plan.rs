@@ -470,8 +470,8 @@ fn runtime_settings_render_as_erlang_terms_the_vm_reads() {
     )
     .unwrap();
     let config = config::Config::load(&path).unwrap();
-    let map = config.runtime.to_erlang_map(&config.capture);
-    let env = config.runtime.to_app_env(&config.capture);
+    let map = config.runtime.to_erlang_map();
+    let env = config.runtime.to_app_env();
     let out = support::eval_erlang(
         &format!(
             "M = {map}, E = maps:from_list({env}), M = E, \

@@ -613,6 +613,12 @@ fn at_the_iex_prompt_calls_prints_a_table_and_the_docs_are_there() {
         "{out}"
     );
     assert!(out.contains("└── #3 Shop.Loop.step(2) → 2 ("), "{out}");
+    // What the helpers printed, IEx does not echo (they return IEx.dont_display_result()).
+    assert!(!out.contains("[%{"), "IEx echoed the calls: {out}");
+    assert!(
+        !out.lines().any(|l| l.ends_with("> :ok") || l == ":ok"),
+        "IEx echoed show_trace's :ok: {out}"
+    );
     assert!(
         out.contains("Prints the call tree under a call"),
         "docs of show_trace/2:\n{out}"

@@ -35,6 +35,14 @@
 
 -export([main/1]).
 
+%% The largest heap of a process that inspects a probe value, in words (32 MB): inspecting a
+%% struct whose fields are atoms takes a few kilobytes, and an implementation that runs away
+%% is stopped at once instead of after the ten seconds (Elixir's own `Inspect.Error' does:
+%% the probe value makes it fail, and it inspects its own failure, again and again, its text
+%% growing each time: 7 s of CPU and hundreds of megabytes before the timeout, 0.2 s now).
+%% (A function, not a macro: the helper is compiled from its tokens, without the preprocessor.)
+probe_heap_words() -> 4000000.
+
 %% @doc Serves requests until fd 0 closes. `Backends': the debug-info backends that may be
 %% loaded.
 -spec main([atom()]) -> no_return().
@@ -191,14 +199,6 @@ inspect_hidden(Struct, StructBeam, Impl, ImplBeam) ->
     unload(Impl),
     unload(Struct),
     Result.
-
-%% The largest heap of a process that inspects a probe value, in words (32 MB): inspecting a
-%% struct whose fields are atoms takes a few kilobytes, and an implementation that runs away
-%% is stopped at once instead of after the ten seconds (Elixir's own `Inspect.Error' does:
-%% the probe value makes it fail, and it inspects its own failure, again and again, its text
-%% growing each time: 7 s of CPU and hundreds of megabytes before the timeout, 0.2 s now).
-%% (A function, not a macro: the helper is compiled from its parsed forms, without epp.)
-probe_heap_words() -> 4000000.
 
 probe(Struct, StructBeam, Impl, ImplBeam) ->
     case load(Struct, StructBeam) andalso load(Impl, ImplBeam) of

@@ -2,7 +2,8 @@
 //!
 //! - `libelixir_scope_nif.so`, the NIF (built by `cli/build.rs` from `runtime_nif/`);
 //! - the Erlang modules `elixir_scope_runtime`, `elixir_scope_nif`, `elixir_scope_stacktrace`
-//!   and the default gate `elixir_scope_gate` (which wrapped code asks before the runtime runs)
+//!   and the default gate `elixir_scope_gate` (which wrapped code asks before the runtime runs),
+//!   and the test hooks `elixir_scope_cth` (Common Test) and `elixir_scope_eunit` (EUnit)
 //!   (from `runtime_nif/erlang/`), compiled on install with the user's own `erlc`, so that they
 //!   match the user's OTP release;
 //! - the IEx helpers, the Elixir module `ElixirScope` (from `runtime_nif/elixir/`), compiled
@@ -45,10 +46,19 @@ pub const ERLANG_SOURCES: &[(&str, &str)] = &[
         "elixir_scope_gate.erl",
         include_str!("../../runtime_nif/erlang/elixir_scope_gate.erl"),
     ),
+    (
+        "elixir_scope_cth.erl",
+        include_str!("../../runtime_nif/erlang/elixir_scope_cth.erl"),
+    ),
+    (
+        "elixir_scope_eunit.erl",
+        include_str!("../../runtime_nif/erlang/elixir_scope_eunit.erl"),
+    ),
 ];
 
-/// The Elixir sources of the IEx helpers and of the Mix task `elixir_scope.reload` (which
-/// loads rewritten beams into a VM that compiled the originals): (file name, source).
+/// The Elixir sources of the IEx helpers, of the Mix task `elixir_scope.reload` (which loads
+/// rewritten beams into a VM that compiled the originals) and of the ExUnit formatter that
+/// tells the recording which test made which calls: (file name, source).
 pub const ELIXIR_SOURCES: &[(&str, &str)] = &[
     (
         "elixir_scope.ex",
@@ -65,6 +75,10 @@ pub const ELIXIR_SOURCES: &[(&str, &str)] = &[
     (
         "elixir_scope_reload_task.ex",
         include_str!("../../runtime_nif/elixir/mix/tasks/elixir_scope.reload.ex"),
+    ),
+    (
+        "elixir_scope_ex_unit_formatter.ex",
+        include_str!("../../runtime_nif/elixir/elixir_scope/ex_unit_formatter.ex"),
     ),
 ];
 
@@ -102,6 +116,17 @@ pub enum InstallError {
     /// `elixirc` rejected the IEx helpers.
     #[error("elixirc could not compile the IEx helpers (ElixirScope):\n{0}")]
     CompileElixir(String),
+    /// `erl` is not on PATH.
+    #[error("`erl` is not on PATH; install Erlang/OTP (apt-get install erlang-nox)")]
+    NoErl,
+    /// A `.app` file could not be rewritten without the runtime's modules.
+    #[error("{path}: could not list the modules without the runtime's:\n{output}")]
+    App {
+        /// The `.app` file (left as it was).
+        path: PathBuf,
+        /// What `erl` said.
+        output: String,
+    },
 }
 
 /// What [`install`] did.
@@ -176,8 +201,37 @@ fn target_for(path: &Path) -> Result<Vec<PathBuf>, String> {
 
 /// Options the runtime's Erlang modules are compiled with. With debug info, they look like any
 /// other module of the `ebin` they are installed into to tools that read every beam there
-/// (PropEr's tests read the abstract code of every `ebin/*.beam`; Dialyzer, xref, cover).
+/// (PropEr's tests read the abstract code of every `ebin/*.beam`; Dialyzer, xref).
 pub const ERLC_OPTIONS: &[&str] = &["+debug_info"];
+
+/// What every beam of the bundle gets after compiling: its debug info becomes Erlang abstract
+/// code without `-file` attributes (Elixir's too, through `elixir_erl`).
+///
+/// Why: `mix test --cover` (and any `cover:compile_beam/1` over an `ebin`) cover-compiles every
+/// beam of the project's `ebin`, so the runtime counted towards the project's coverage, ran
+/// cover-compiled, and Mix's HTML report raised on the IEx helpers, whose source it cannot
+/// find. Cover refuses a module whose abstract code names no file (`{error,
+/// {no_file_attribute, Beam}}`), which Mix passes over; Dialyzer, xref and PropEr read such
+/// debug info as before. Loaded code, stack traces and `module_info` are unchanged.
+const DEBUG_INFO_WITHOUT_FILE: &str = "\
+    Strip = fun(File) -> \
+        {ok, {M, [{debug_info, Dbgi}]}} = beam_lib:chunks(File, [debug_info]), \
+        {Forms, Opts} = case Dbgi of \
+            {debug_info_v1, erl_abstract_code, {F, O}} -> {F, O}; \
+            _ -> \
+                {ok, {M, [{abstract_code, {raw_abstract_v1, F}}]}} = \
+                    beam_lib:chunks(File, [abstract_code]), \
+                {F, []} \
+        end, \
+        Kept = [Form || Form <- Forms, \
+                        not (element(1, Form) =:= attribute andalso element(3, Form) =:= file)], \
+        {ok, M, Chunks} = beam_lib:all_chunks(File), \
+        New = term_to_binary({debug_info_v1, erl_abstract_code, {Kept, Opts}}), \
+        {ok, Beam} = beam_lib:build_module(lists:keyreplace(\"Dbgi\", 1, Chunks, {\"Dbgi\", New})), \
+        ok = file:write_file(File, Beam) \
+    end, \
+    lists:foreach(Strip, filelib:wildcard(filename:join(Dir, \"*.beam\"))), \
+    halt().";
 
 /// The id of this bundle: a hash of everything in it.
 pub fn bundle_id() -> String {
@@ -186,6 +240,7 @@ pub fn bundle_id() -> String {
     for option in ERLC_OPTIONS {
         hasher.update(option.as_bytes());
     }
+    hasher.update(DEBUG_INFO_WITHOUT_FILE.as_bytes());
     for (name, source) in ERLANG_SOURCES.iter().chain(ELIXIR_SOURCES) {
         hasher.update(name.as_bytes());
         hasher.update(source.as_bytes());
@@ -240,6 +295,7 @@ pub fn install(dir: &Path, settings: &str) -> Result<Installed, InstallError> {
     if elixir {
         files.extend(compile_elixir(&src, built)?);
     }
+    strip_file_attributes(built)?;
     for file in &files {
         let to = dir.join(file);
         std::fs::rename(built.join(file), &to).map_err(io(&to))?;
@@ -251,6 +307,149 @@ pub fn install(dir: &Path, settings: &str) -> Result<Installed, InstallError> {
     }
     std::fs::write(&stamp, text).map_err(io(&stamp))?;
     Ok(Installed::Fresh(files))
+}
+
+/// What [`uninstall`] removed from a directory: the files, and whether the `.app` of the
+/// directory's application listed the runtime's modules (it then lists them no more).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Uninstalled {
+    /// The files removed (the bundle's, its stamp, the settings).
+    pub files: Vec<String>,
+    /// The `.app` files rewritten without the runtime's modules.
+    pub app_files: Vec<String>,
+}
+
+/// Removes the runtime from `dir`, so that it holds what the compiler left there: every file
+/// the stamp lists, the stamp, the settings file, and the runtime's modules from the `modules`
+/// of each `.app` file that lists them (Mix lists every beam of an `ebin` in the `.app` it
+/// regenerates after the runtime was installed). A `.app` is rewritten as Mix writes it
+/// (`io_lib:format("~p.~n", [Term])` by the user's own Erlang, atomically), so that the
+/// directory is byte for byte what a fresh compile gives. A directory without the runtime is
+/// left alone.
+pub fn uninstall(dir: &Path) -> Result<Uninstalled, InstallError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| InstallError::Io { path, source }
+    };
+    let stamp = dir.join(STAMP_FILE);
+    let listed: Vec<String> = match std::fs::read_to_string(&stamp) {
+        Ok(text) => text.lines().skip(1).map(str::to_string).collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io(&stamp)(e)),
+    };
+    let mut modules: Vec<String> = listed
+        .iter()
+        .filter_map(|f| f.strip_suffix(".beam"))
+        .map(str::to_string)
+        .collect();
+    // Beams of the runtime a stamp may not list (an install interrupted before its stamp).
+    for entry in std::fs::read_dir(dir).map_err(io(dir))?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(module) = name.strip_suffix(".beam") {
+            if is_runtime_module(module) && !modules.iter().any(|m| m == module) {
+                modules.push(module.to_string());
+            }
+        }
+    }
+    let mut removed = Uninstalled::default();
+    let beams = modules.iter().map(|m| format!("{m}.beam"));
+    let files: Vec<String> = listed
+        .iter()
+        .cloned()
+        .chain(beams)
+        .chain([STAMP_FILE.to_string(), SETTINGS_FILE.to_string()])
+        .collect();
+    for file in files {
+        let path = dir.join(&file);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                if !removed.files.contains(&file) {
+                    removed.files.push(file)
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&path)(e)),
+        }
+    }
+    if !modules.is_empty() {
+        removed.app_files = unlist_modules(dir, &modules)?;
+    }
+    Ok(removed)
+}
+
+/// Whether a module (by its beam's name) is one of the runtime's.
+pub fn is_runtime_module(module: &str) -> bool {
+    module.starts_with("elixir_scope_")
+        || module == "Elixir.ElixirScope"
+        || module.starts_with("Elixir.ElixirScope.")
+        || module.starts_with("Elixir.Mix.Tasks.ElixirScope.")
+}
+
+/// Rewrites each `.app` of `dir` that lists any of `modules` without them; returns their names.
+fn unlist_modules(dir: &Path, modules: &[String]) -> Result<Vec<String>, InstallError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| InstallError::Io { path, source }
+    };
+    let mut rewritten = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))?.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "app") {
+            continue;
+        }
+        // Written only when the list changes; `erl` says which.
+        let temp = dir.join(format!(".elixir_scope_app-{}", std::process::id()));
+        let ours: Vec<String> = modules.iter().map(|m| erlang_chars(Path::new(m))).collect();
+        let script = format!(
+            "{{ok, [{{application, App, Props}}]}} = file:consult({from}), \
+             Ours = [list_to_atom(M) || M <- [{ours}]], \
+             Listed = proplists:get_value(modules, Props, []), \
+             case [M || M <- Listed, not lists:member(M, Ours)] of \
+               Listed -> io:format(\"same\"); \
+               Modules -> \
+                 New = lists:keyreplace(modules, 1, Props, {{modules, Modules}}), \
+                 Text = io_lib:format(<<\"~p.~n\">>, [{{application, App, New}}]), \
+                 ok = file:write_file({to}, unicode:characters_to_binary(Text)), \
+                 io:format(\"changed\") \
+             end, \
+             halt().",
+            from = erlang_chars(&path),
+            to = erlang_chars(&temp),
+            ours = ours.join(","),
+        );
+        let output = Command::new("erl")
+            .current_dir("/")
+            .args(["-noshell", "-eval", &script])
+            .output()
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => InstallError::NoErl,
+                _ => io(Path::new("erl"))(e),
+            })?;
+        let said = String::from_utf8_lossy(&output.stdout);
+        if output.status.success() && said == "same" {
+            continue;
+        }
+        if !output.status.success() || said != "changed" || !temp.is_file() {
+            let _ = std::fs::remove_file(&temp);
+            return Err(InstallError::App {
+                path: path.clone(),
+                output: format!("{said}{}", String::from_utf8_lossy(&output.stderr)),
+            });
+        }
+        std::fs::rename(&temp, &path).map_err(io(&path))?;
+        rewritten.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    Ok(rewritten)
+}
+
+/// A text as an Erlang string literal (a list of its characters' codes).
+pub fn erlang_chars(text: &Path) -> String {
+    let codes: Vec<String> = text
+        .to_string_lossy()
+        .chars()
+        .map(|c| (c as u32).to_string())
+        .collect();
+    format!("[{}]", codes.join(","))
 }
 
 /// Writes the settings file if its content changes, atomically (temporary file + rename).
@@ -349,6 +548,42 @@ fn compile_elixir(src: &Path, out: &Path) -> Result<Vec<String>, InstallError> {
         .collect();
     beams.sort();
     Ok(beams)
+}
+
+/// Rewrites the debug info of every beam in `dir` (see [`DEBUG_INFO_WITHOUT_FILE`]).
+fn strip_file_attributes(dir: &Path) -> Result<(), InstallError> {
+    let dir = std::path::absolute(dir).map_err(|source| InstallError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let script = format!("Dir = {}, {DEBUG_INFO_WITHOUT_FILE}", erlang_chars(&dir));
+    let mut erl = Command::new("erl");
+    erl.current_dir("/").arg("-noshell");
+    // Elixir's debug info is expanded by its own backend, `elixir_erl`.
+    if let Some(ebin) = beam_rewrite::helper::HelperConfig::discover()
+        .ok()
+        .and_then(|c| c.elixir_ebin)
+    {
+        erl.arg("-pa").arg(ebin);
+    }
+    let output = erl
+        .args(["-eval", &script])
+        .output()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => InstallError::NoErl,
+            _ => InstallError::Io {
+                path: PathBuf::from("erl"),
+                source: e,
+            },
+        })?;
+    if !output.status.success() {
+        return Err(InstallError::Compile(format!(
+            "rewriting the debug info: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    Ok(())
 }
 
 fn compile_erlang(src: &Path, out: &Path) -> Result<(), InstallError> {
@@ -478,6 +713,101 @@ mod tests {
             .path()
             .join("Elixir.ElixirScope.Query.beam")
             .is_file());
+    }
+
+    #[test]
+    fn cover_leaves_the_runtime_alone_and_tools_still_read_its_debug_info() {
+        let dir = tempfile::tempdir().unwrap();
+        install(dir.path(), "[]").unwrap();
+        let ebin = erlang_chars(dir.path());
+        let elixir = beam_rewrite::helper::HelperConfig::discover()
+            .unwrap()
+            .elixir_ebin
+            .unwrap();
+        // Every beam: cover refuses it, its abstract code reads, and it compiles to Core
+        // Erlang (what Dialyzer asks of debug info).
+        let script = format!(
+            "Beams = filelib:wildcard(filename:join({ebin}, \"*.beam\")), \
+             [begin \
+                {{error, {{no_file_attribute, _}}}} = cover:compile_beam(B), \
+                {{ok, {{_, [{{abstract_code, {{raw_abstract_v1, [_ | _]}}}}]}}}} = \
+                    beam_lib:chunks(B, [abstract_code]), \
+                {{ok, {{M, [{{debug_info, {{debug_info_v1, Backend, Data}}}}]}}}} = \
+                    beam_lib:chunks(B, [debug_info]), \
+                {{ok, _}} = Backend:debug_info(core_v1, M, Data, []) \
+              end || B <- Beams], \
+             io:format(\"~b\", [length(Beams)]), halt()."
+        );
+        let output = Command::new("erl")
+            .current_dir("/")
+            .arg("-pa")
+            .arg(&elixir)
+            .args(["-noshell", "-eval", &script])
+            .output()
+            .unwrap();
+        let checked = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{checked}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(checked.parse::<usize>().unwrap() >= 8, "{checked}");
+    }
+
+    #[test]
+    fn uninstall_leaves_what_the_compiler_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        // An application's ebin as Mix leaves it after a compile that followed an install:
+        // its .app lists the runtime's modules too.
+        std::fs::copy(
+            std::env::current_exe().unwrap(),
+            dir.path().join("not_a_beam.bin"),
+        )
+        .unwrap();
+        let Installed::Fresh(files) = install(dir.path(), "[]").unwrap() else {
+            panic!("expected a fresh install");
+        };
+        let mut modules: Vec<String> = files
+            .iter()
+            .filter_map(|f| f.strip_suffix(".beam"))
+            .map(|m| format!("'{m}'"))
+            .collect();
+        modules.push("'Elixir.MyApp'".into());
+        modules.sort();
+        let app = |modules: &[String]| {
+            let script = format!(
+                "T = {{application, my_app, [{{description, \"my_app\"}}, {{modules, [{}]}}, \
+                 {{registered, []}}, {{vsn, \"0.1.0\"}}]}}, \
+                 io:format(\"~s\", [io_lib:format(<<\"~p.~n\">>, [T])]), halt().",
+                modules.join(",")
+            );
+            let out = Command::new("erl")
+                .current_dir("/")
+                .args(["-noshell", "-eval", &script])
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        std::fs::write(dir.path().join("my_app.app"), app(&modules)).unwrap();
+        let removed = uninstall(dir.path()).unwrap();
+        assert!(
+            removed.files.contains(&STAMP_FILE.to_string()),
+            "{removed:?}"
+        );
+        assert_eq!(removed.app_files, vec!["my_app.app".to_string()]);
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut left = left;
+        left.sort();
+        assert_eq!(left, ["my_app.app", "not_a_beam.bin"]);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("my_app.app")).unwrap(),
+            app(&["'Elixir.MyApp'".to_string()])
+        );
+        // Nothing left to remove: nothing changes.
+        assert_eq!(uninstall(dir.path()).unwrap(), Uninstalled::default());
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub enum Command {
     Instrument(commands::instrument::Args),
     /// Put back the original beams that `instrument` rewrote, byte for byte.
     Restore(commands::restore::Args),
+    /// Build the Mix archive that gives Mix projects the task `elixir_scope.instrument`.
+    MixArchive(commands::mix_archive::Args),
     /// Check what recording needs (toolchain, NIF library, config, database, debug info).
     Doctor(commands::doctor::Args),
     /// List recorded calls, newest first, filtered.
@@ -40,6 +42,8 @@ pub enum Command {
     Trace(commands::trace::Args),
     /// Show the runs of a recording, and a run's counts and most called functions.
     Stats(commands::stats::Args),
+    /// List the tests a test run recorded, with their calls and what led to each failure.
+    Tests(commands::tests::Args),
     /// Export a run for Perfetto or chrome://tracing.
     Export(commands::export::Args),
 }
@@ -58,10 +62,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => commands::plan::run(&args),
         Command::Instrument(args) => commands::instrument::run(&args),
         Command::Restore(args) => commands::restore::run(&args),
+        Command::MixArchive(args) => commands::mix_archive::run(&args),
         Command::Doctor(args) => commands::doctor::run(&args),
         Command::Calls(args) => commands::calls::run(&args),
         Command::Trace(args) => commands::trace::run(&args),
         Command::Stats(args) => commands::stats::run(&args),
+        Command::Tests(args) => commands::tests::run(&args),
         Command::Export(args) => commands::export::run(&args),
     }
 }

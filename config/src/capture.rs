@@ -5,71 +5,43 @@ use std::fmt::Write as _;
 
 use beam_rewrite::plan::Pattern;
 use beam_rewrite::FunctionRef;
+use settings::{Given, Setting, SettingError, Value, Values, Why};
 
-/// The runtime's capture caps (`runtime_core::encoder::Caps`); `None` keeps the runtime's
-/// default, shown in brackets.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+/// Capture caps of a function (`[[capture.rules]]`): the settings `settings::caps()`
+/// (`max_nodes`, `max_bytes`, ...) a rule sets, checked; the others stay the runtime's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Caps {
-    /// Terms visited per value [32].
-    pub max_nodes: Option<u64>,
-    /// Nesting of lists, tuples and maps [8].
-    pub max_depth: Option<u64>,
-    /// Elements per list, tuple or map [16].
-    pub max_elements: Option<u64>,
-    /// Characters per Erlang string [32].
-    pub max_string: Option<u64>,
-    /// Bytes per binary [128].
-    pub max_binary: Option<u64>,
-    /// Output bytes per value [1024].
-    pub max_bytes: Option<u64>,
+    values: Values,
 }
 
 impl Caps {
-    /// The keys, as the runtime names them, and their runtime defaults.
-    pub const KEYS: [(&'static str, u64); 6] = [
-        ("max_nodes", 32),
-        ("max_depth", 8),
-        ("max_elements", 16),
-        ("max_string", 32),
-        ("max_binary", 128),
-        ("max_bytes", 1024),
-    ];
+    /// Checks `given` and sets it as the cap `setting`.
+    pub fn set(&mut self, setting: &'static Setting, given: &Given) -> Result<(), SettingError> {
+        if !setting.per_function {
+            return Err(SettingError::new(setting.key, Why::Unknown));
+        }
+        self.values.set(setting, given)
+    }
 
-    /// The caps that are set, by runtime key, in [`Caps::KEYS`] order.
-    pub fn set(&self) -> Vec<(&'static str, u64)> {
-        let values = [
-            self.max_nodes,
-            self.max_depth,
-            self.max_elements,
-            self.max_string,
-            self.max_binary,
-            self.max_bytes,
-        ];
-        Caps::KEYS
+    /// The caps that are set, by runtime key, in the settings' order.
+    pub fn entries(&self) -> Vec<(&'static str, u64)> {
+        self.values
             .iter()
-            .zip(values)
-            .filter_map(|((key, _), value)| value.map(|v| (*key, v)))
+            .filter_map(|(setting, value)| match value {
+                Value::Integer(n) => Some((setting.key, *n)),
+                _ => None,
+            })
             .collect()
     }
 
-    /// Sets the cap named `key`; `false` if there is no such cap.
-    pub fn set_key(&mut self, key: &str, value: u64) -> bool {
-        let slot = match key {
-            "max_nodes" => &mut self.max_nodes,
-            "max_depth" => &mut self.max_depth,
-            "max_elements" => &mut self.max_elements,
-            "max_string" => &mut self.max_string,
-            "max_binary" => &mut self.max_binary,
-            "max_bytes" => &mut self.max_bytes,
-            _ => return false,
-        };
-        *slot = Some(value);
-        true
+    /// The cap `key`, if set.
+    pub fn get(&self, key: &str) -> Option<u64> {
+        self.values.given_integer(settings::find(key)?)
     }
 
     /// Whether no cap is set.
     pub fn is_empty(&self) -> bool {
-        self.set().is_empty()
+        self.values.is_empty()
     }
 }
 
@@ -125,28 +97,20 @@ impl CaptureOptions {
         if !self.result {
             text.push_str(" result=false");
         }
-        for (key, value) in self.caps.set() {
+        for (key, value) in self.caps.entries() {
             let _ = write!(text, " {key}={value}");
         }
         text
     }
 }
 
-/// The `[capture]` table.
+/// The per-function options of `[capture]` (its caps and `redact_keys` are runtime settings:
+/// [`crate::RuntimeSettings`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct CaptureSettings {
-    /// Caps for every function (the runtime's settings of the same names).
-    pub defaults: Caps,
-    /// Key names whose values are never recorded (`redact_keys`; `None`: the runtime's default,
-    /// [`DEFAULT_REDACT_KEYS`]).
-    pub redact_keys: Option<Vec<String>>,
     /// Per-function options; the first rule that matches a function applies.
     pub rules: Vec<CaptureRule>,
 }
-
-/// The key names the runtime redacts when `redact_keys` is not set (the runtime's own default,
-/// `runtime_core::encoder::DEFAULT_KEYS`; a test checks they agree).
-pub const DEFAULT_REDACT_KEYS: [&str; 5] = ["password", "passwd", "secret", "token", "api_key"];
 
 impl CaptureSettings {
     /// The options of `module:function`, when a rule gives it any (`None`: the defaults,
@@ -164,7 +128,7 @@ impl CaptureSettings {
             arguments: rule.arguments.unwrap_or(true),
             redact_args,
             result: rule.result.unwrap_or(true),
-            caps: rule.caps,
+            caps: rule.caps.clone(),
         })
     }
 }
@@ -176,11 +140,12 @@ mod tests {
     #[test]
     fn the_first_matching_rule_gives_the_options() {
         let mut caps = Caps::default();
-        assert!(caps.set_key("max_bytes", 256));
-        assert!(!caps.set_key("max_apples", 1));
+        caps.set(&settings::MAX_BYTES, &Given::Integer(256))
+            .unwrap();
+        assert!(caps.set(&settings::PAUSED, &Given::Flag(true)).is_err());
+        assert!(caps.set(&settings::MAX_BYTES, &Given::Integer(10)).is_err());
+        assert_eq!(caps.get("max_bytes"), Some(256));
         let settings = CaptureSettings {
-            defaults: Caps::default(),
-            redact_keys: None,
             rules: vec![
                 CaptureRule {
                     functions: vec![Pattern::parse("MyApp.Auth.login/2").unwrap()],

@@ -1,21 +1,26 @@
 //! Reading `elixir_scope.toml` into [`Config`].
 //!
-//! The file is parsed with `toml` into structures that refuse unknown keys
-//! (`deny_unknown_fields`), then every value is checked; each error names the file, the line,
-//! the column and the key.
+//! The file is parsed into a document that keeps every key's and value's place
+//! (`toml::de::DeTable`). `[plan]` and the per-function options of `[[capture.rules]]` are read
+//! by serde structures that refuse unknown keys; the runtime's settings (`[runtime]`, the rest of
+//! `[capture]`, a rule's caps) are looked up in the `settings` table and checked by it: their
+//! bounds, and the memory they take together against this machine's. Each error names the file,
+//! the line, the column and the key.
 
-use std::ops::{Range, RangeInclusive};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use beam_rewrite::plan::Pattern;
 use serde::Deserialize;
+use settings::{Given, Machine, Section, SettingError};
+use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
-use crate::capture::{Caps, CaptureRule, CaptureSettings};
+use crate::capture::{Caps, CaptureRule};
 use crate::error::ConfigError;
 use crate::locate::locate;
 use crate::plan::{AppSelection, PlanSettings, Strategy};
-use crate::runtime::{DropPolicy, Overflow, RuntimeSettings};
+use crate::runtime::RuntimeSettings;
 
 /// Everything `elixir_scope.toml` says, with defaults for what it does not.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,9 +29,9 @@ pub struct Config {
     pub path: Option<PathBuf>,
     /// `[plan]`.
     pub plan: PlanSettings,
-    /// `[capture]`.
-    pub capture: CaptureSettings,
-    /// `[runtime]`.
+    /// `[[capture.rules]]`.
+    pub capture: crate::capture::CaptureSettings,
+    /// The runtime's settings: `[runtime]`, and `[capture]`'s caps and `redact_keys`.
     pub runtime: RuntimeSettings,
 }
 
@@ -41,13 +46,15 @@ impl Config {
     }
 
     /// The project a command run in `cwd` works on: the directory of its `elixir_scope.toml`,
+    /// else the nearest directory upwards with a `mix.exs` or `rebar.config`
+    /// ([`crate::find_project`]: a command run in a project's `lib/` works on the project),
     /// else `cwd`. Recordings go under it by default (see `elixir-scope instrument`, which
     /// hands it to the runtime).
     pub fn project_root(&self, cwd: &Path) -> PathBuf {
-        self.path
-            .as_deref()
-            .and_then(Path::parent)
-            .map_or_else(|| cwd.to_path_buf(), |dir| cwd.join(dir))
+        match self.path.as_deref().and_then(Path::parent) {
+            Some(dir) => cwd.join(dir),
+            None => crate::find_project(cwd).unwrap_or_else(|| cwd.to_path_buf()),
+        }
     }
 
     /// Reads a configuration file.
@@ -60,34 +67,186 @@ impl Config {
     }
 
     /// Reads a configuration from its text; `path` names it in errors, and relative paths in
-    /// it are taken from `path`'s directory.
+    /// it are taken from `path`'s directory. The memory settings are checked against this
+    /// machine.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        Config::parse_for(text, path, &Machine::this())
+    }
+
+    /// [`Config::parse`], with the memory settings checked against `machine`.
+    pub fn parse_for(text: &str, path: &Path, machine: &Machine) -> Result<Config, ConfigError> {
         let invalid = |span: Option<Range<usize>>, message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
             location: locate(text, span),
             message,
         };
-        let raw: RawFile =
-            toml::from_str(text).map_err(|e| invalid(e.span(), e.message().to_string()))?;
+        let document =
+            DeTable::parse(text).map_err(|e| invalid(e.span(), e.message().to_string()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        raw.into_config(base)
-            .map(|mut config| {
-                config.path = Some(path.to_path_buf());
-                config
-            })
-            .map_err(|Bad(span, message)| invalid(Some(span), message))
+        let mut config = read(document.get_ref(), base, machine)
+            .map_err(|Bad(span, message)| invalid(Some(span), message))?;
+        config.path = Some(path.to_path_buf());
+        Ok(config)
     }
 }
 
 /// A bad value: where and why.
 struct Bad(Range<usize>, String);
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    plan: Option<RawPlan>,
-    capture: Option<RawCapture>,
-    runtime: Option<RawRuntime>,
+/// A key and its value in the document.
+type Entry<'d, 'i> = (
+    &'d Spanned<std::borrow::Cow<'i, str>>,
+    &'d Spanned<DeValue<'i>>,
+);
+
+/// The tables of the file.
+const TABLES: [&str; 3] = ["plan", "capture", "runtime"];
+
+/// The keys of a `[[capture.rules]]` entry besides the caps.
+const RULE_KEYS: [&str; 4] = ["functions", "arguments", "redact_args", "result"];
+
+fn read(document: &DeTable<'_>, base: &Path, machine: &Machine) -> Result<Config, Bad> {
+    let mut config = Config::default();
+    let mut runtime = SettingsReader::default();
+    for (key, value) in document {
+        match key.get_ref().as_ref() {
+            "plan" => config.plan = plan(value)?,
+            "capture" => {
+                for entry in table(value)? {
+                    if entry.0.get_ref() == "rules" {
+                        for rule in array(entry.1)? {
+                            config.capture.rules.push(capture_rule(rule)?);
+                        }
+                    } else {
+                        runtime.read(Section::Capture, entry, &["rules"])?;
+                    }
+                }
+            }
+            "runtime" => {
+                for entry in table(value)? {
+                    runtime.read(Section::Runtime, entry, &[])?;
+                }
+            }
+            other => return Err(unknown(key, other, TABLES.iter().copied())),
+        }
+    }
+    config.runtime = runtime.finish(base, machine)?;
+    Ok(config)
+}
+
+/// The runtime's settings of a file, and where each value is.
+#[derive(Default)]
+struct SettingsReader {
+    values: settings::Values,
+    spans: Vec<(&'static str, Spanned<()>)>,
+}
+
+impl SettingsReader {
+    /// Reads the setting `entry` of the table `section`; `others` are the table's keys that
+    /// are no setting (for the message about an unknown key).
+    fn read(&mut self, section: Section, entry: Entry<'_, '_>, others: &[&str]) -> Result<(), Bad> {
+        let (key, value) = entry;
+        let Some(setting) = settings::find_in(section, key.get_ref()) else {
+            let keys = settings::SETTINGS
+                .iter()
+                .filter(|s| s.section == section)
+                .map(|s| s.key)
+                .chain(others.iter().copied());
+            return Err(unknown(key, key.get_ref(), keys));
+        };
+        self.values
+            .set(setting, &given(value)?)
+            .map_err(|e| refused(value, e))?;
+        self.spans
+            .push((setting.key, Spanned::new(value.span(), ())));
+        Ok(())
+    }
+
+    /// The settings, with relative paths taken from `base`, once their memory fits `machine`.
+    fn finish(mut self, base: &Path, machine: &Machine) -> Result<RuntimeSettings, Bad> {
+        self.values.rebase_paths(base);
+        if let Err(e) = self.values.check_machine(machine) {
+            let span = self
+                .spans
+                .iter()
+                .find(|(key, _)| *key == e.key)
+                .map_or(0..0, |(_, at)| at.span());
+            return Err(Bad(span, e.to_string()));
+        }
+        Ok(RuntimeSettings {
+            values: self.values,
+        })
+    }
+}
+
+/// A refused setting, at its value (or the element of it the error is about).
+fn refused(value: &Spanned<DeValue<'_>>, e: SettingError) -> Bad {
+    let span = match (e.element, value.get_ref()) {
+        (Some(i), DeValue::Array(items)) => items.get(i).map_or(value.span(), |v| v.span()),
+        _ => value.span(),
+    };
+    Bad(span, e.why.to_string())
+}
+
+/// A toml value as the settings take it.
+fn given(value: &Spanned<DeValue<'_>>) -> Result<Given, Bad> {
+    Ok(match value.get_ref() {
+        DeValue::Integer(_) => {
+            let n = i64::deserialize(ValueDeserializer::from(value.clone()))
+                .map_err(|e| Bad(e.span().unwrap_or(value.span()), e.message().to_string()))?;
+            Given::Integer(n.into())
+        }
+        DeValue::String(text) => Given::Text(text.to_string()),
+        DeValue::Boolean(flag) => Given::Flag(*flag),
+        DeValue::Array(items) => Given::List(items.iter().map(given).collect::<Result<_, _>>()?),
+        DeValue::Float(_) => Given::Other("a float".into()),
+        DeValue::Datetime(_) => Given::Other("a date".into()),
+        DeValue::Table(_) => Given::Other("a table".into()),
+    })
+}
+
+/// The message about a key that is none of `expected`.
+fn unknown<'a>(
+    key: &Spanned<std::borrow::Cow<'_, str>>,
+    name: &str,
+    expected: impl Iterator<Item = &'a str>,
+) -> Bad {
+    let expected: Vec<String> = expected.map(|k| format!("`{k}`")).collect();
+    Bad(
+        key.span(),
+        format!(
+            "unknown field `{name}`, expected one of {}",
+            expected.join(", ")
+        ),
+    )
+}
+
+/// The entries of a table.
+fn table<'d, 'i>(value: &'d Spanned<DeValue<'i>>) -> Result<Vec<Entry<'d, 'i>>, Bad> {
+    match value.get_ref() {
+        DeValue::Table(table) => Ok(table.iter().collect()),
+        other => Err(Bad(
+            value.span(),
+            format!("expected a table, found {}", other.type_str()),
+        )),
+    }
+}
+
+/// The elements of an array.
+fn array<'d, 'i>(value: &'d Spanned<DeValue<'i>>) -> Result<&'d [Spanned<DeValue<'i>>], Bad> {
+    match value.get_ref() {
+        DeValue::Array(items) => Ok(items),
+        other => Err(Bad(
+            value.span(),
+            format!("expected an array of tables, found {}", other.type_str()),
+        )),
+    }
+}
+
+/// `value` read by serde into `T`.
+fn deserialize<'i, T: Deserialize<'i>>(value: &Spanned<DeValue<'i>>) -> Result<T, Bad> {
+    T::deserialize(ValueDeserializer::from(value.clone()))
+        .map_err(|e| Bad(e.span().unwrap_or(value.span()), e.message().to_string()))
 }
 
 #[derive(Deserialize)]
@@ -116,98 +275,13 @@ struct RawPlan {
     tiny_size: Option<Spanned<u64>>,
 }
 
-type Number = Option<Spanned<u64>>;
-
+/// A rule's keys besides the caps ([`RULE_KEYS`]; the caps are checked by the settings).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCapture {
-    redact_keys: Option<Vec<Spanned<String>>>,
-    max_nodes: Number,
-    max_depth: Number,
-    max_elements: Number,
-    max_string: Number,
-    max_binary: Number,
-    max_bytes: Number,
-    rules: Option<Vec<RawRule>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawRule {
     functions: Spanned<OneOrMany>,
     arguments: Option<bool>,
     redact_args: Option<Vec<Spanned<u64>>>,
     result: Option<bool>,
-    max_nodes: Number,
-    max_depth: Number,
-    max_elements: Number,
-    max_string: Number,
-    max_binary: Number,
-    max_bytes: Number,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRuntime {
-    db_path: Option<String>,
-    drop_policy: Option<DropPolicy>,
-    overflow: Option<Overflow>,
-    ring_capacity: Number,
-    ring_bytes: Number,
-    batch_events: Number,
-    batch_bytes: Number,
-    channel_batches: Number,
-    commit_interval_ms: Number,
-    checkpoint_interval_ms: Number,
-    retention_bytes: Number,
-    shards: Number,
-    paused: Option<bool>,
-}
-
-/// The ranges the runtime accepts without clamping (`runtime_core`'s `Caps::clamped`).
-const CAP_RANGES: [RangeInclusive<u64>; 6] = [
-    1..=100_000,
-    0..=64,
-    1..=1 << 20,
-    0..=1 << 20,
-    0..=64 * 1024,
-    64..=1 << 20,
-];
-
-const POSITIVE: RangeInclusive<u64> = 1..=u64::MAX;
-
-fn number(value: &Number, range: RangeInclusive<u64>) -> Result<Option<u64>, Bad> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    let n = *value.get_ref();
-    if range.contains(&n) {
-        Ok(Some(n))
-    } else if *range.end() == u64::MAX {
-        Err(Bad(
-            value.span(),
-            format!("{n} is too small: at least {} is needed", range.start()),
-        ))
-    } else {
-        Err(Bad(
-            value.span(),
-            format!(
-                "{n} is out of range: expected {} to {}",
-                range.start(),
-                range.end()
-            ),
-        ))
-    }
-}
-
-fn caps(values: [&Number; 6]) -> Result<Caps, Bad> {
-    let mut caps = Caps::default();
-    for (((key, _), value), range) in Caps::KEYS.iter().zip(values).zip(CAP_RANGES) {
-        if let Some(n) = number(value, range)? {
-            caps.set_key(key, n);
-        }
-    }
-    Ok(caps)
 }
 
 fn patterns(texts: Vec<Spanned<String>>) -> Result<Vec<Pattern>, Bad> {
@@ -217,110 +291,91 @@ fn patterns(texts: Vec<Spanned<String>>) -> Result<Vec<Pattern>, Bad> {
         .collect()
 }
 
-impl RawFile {
-    fn into_config(self, base: &Path) -> Result<Config, Bad> {
-        let mut config = Config::default();
-        if let Some(plan) = self.plan {
-            if let Some(strategy) = plan.strategy {
-                config.plan.strategy = strategy;
-            }
-            if let Some(apps) = plan.apps {
-                let span = apps.span();
-                config.plan.apps =
-                    AppSelection::parse(&apps.into_inner().into_vec()).map_err(|e| Bad(span, e))?;
-            }
-            config.plan.include = patterns(plan.include.unwrap_or_default())?;
-            config.plan.exclude = patterns(plan.exclude.unwrap_or_default())?;
-            if let Some(size) = number(&plan.tiny_size, 0..=100_000)? {
-                config.plan.tiny_size = size as u32;
-            }
-        }
-        if let Some(capture) = self.capture {
-            config.capture.defaults = caps([
-                &capture.max_nodes,
-                &capture.max_depth,
-                &capture.max_elements,
-                &capture.max_string,
-                &capture.max_binary,
-                &capture.max_bytes,
-            ])?;
-            if let Some(keys) = capture.redact_keys {
-                let mut names = Vec::with_capacity(keys.len());
-                for key in keys {
-                    let name = key.get_ref().trim();
-                    if name.is_empty() || name.len() > 255 {
-                        return Err(Bad(key.span(), "a key name is 1 to 255 bytes long".into()));
-                    }
-                    names.push(name.to_string());
-                }
-                config.capture.redact_keys = Some(names);
-            }
-            for rule in capture.rules.unwrap_or_default() {
-                let span = rule.functions.span();
-                let texts = rule.functions.into_inner().into_vec();
-                if texts.is_empty() {
-                    return Err(Bad(span, "a rule needs at least one pattern".into()));
-                }
-                let functions = texts
-                    .iter()
-                    .map(|t| Pattern::parse(t).map_err(|e| Bad(span.clone(), e.to_string())))
-                    .collect::<Result<_, _>>()?;
-                let mut redact_args = Vec::new();
-                for position in rule.redact_args.unwrap_or_default() {
-                    let n = *position.get_ref();
-                    match u8::try_from(n) {
-                        Ok(p) if p >= 1 => redact_args.push(p),
-                        _ => {
-                            return Err(Bad(
-                                position.span(),
-                                format!(
-                                    "{n} is not an argument position: 1 is the first argument, \
-                                     255 the last a function can have"
-                                ),
-                            ))
-                        }
-                    }
-                }
-                config.capture.rules.push(CaptureRule {
-                    functions,
-                    arguments: rule.arguments,
-                    redact_args,
-                    result: rule.result,
-                    caps: caps([
-                        &rule.max_nodes,
-                        &rule.max_depth,
-                        &rule.max_elements,
-                        &rule.max_string,
-                        &rule.max_binary,
-                        &rule.max_bytes,
-                    ])?,
-                });
-            }
-        }
-        if let Some(runtime) = self.runtime {
-            config.runtime = RuntimeSettings {
-                db_path: runtime.db_path.map(|p| base.join(p)),
-                drop_policy: runtime.drop_policy,
-                overflow: runtime.overflow,
-                ring_capacity: number(&runtime.ring_capacity, POSITIVE)?,
-                ring_bytes: number(&runtime.ring_bytes, POSITIVE)?,
-                batch_events: number(&runtime.batch_events, POSITIVE)?,
-                batch_bytes: number(&runtime.batch_bytes, POSITIVE)?,
-                channel_batches: number(&runtime.channel_batches, POSITIVE)?,
-                commit_interval_ms: number(&runtime.commit_interval_ms, POSITIVE)?,
-                checkpoint_interval_ms: number(&runtime.checkpoint_interval_ms, POSITIVE)?,
-                retention_bytes: number(&runtime.retention_bytes, POSITIVE)?,
-                shards: number(&runtime.shards, 1..=1024)?,
-                paused: runtime.paused,
-            };
-        }
-        Ok(config)
+/// `[plan]`.
+fn plan(value: &Spanned<DeValue<'_>>) -> Result<PlanSettings, Bad> {
+    let raw: RawPlan = deserialize(value)?;
+    let mut plan = PlanSettings::default();
+    if let Some(strategy) = raw.strategy {
+        plan.strategy = strategy;
     }
+    if let Some(apps) = raw.apps {
+        let span = apps.span();
+        plan.apps = AppSelection::parse(&apps.into_inner().into_vec()).map_err(|e| Bad(span, e))?;
+    }
+    plan.include = patterns(raw.include.unwrap_or_default())?;
+    plan.exclude = patterns(raw.exclude.unwrap_or_default())?;
+    if let Some(size) = raw.tiny_size {
+        let n = *size.get_ref();
+        if n > 100_000 {
+            return Err(Bad(
+                size.span(),
+                format!("{n} is out of range: expected 0 to 100,000"),
+            ));
+        }
+        plan.tiny_size = n as u32;
+    }
+    Ok(plan)
+}
+
+/// A `[[capture.rules]]` entry.
+fn capture_rule(value: &Spanned<DeValue<'_>>) -> Result<CaptureRule, Bad> {
+    let mut caps = Caps::default();
+    for (key, setting) in table(value)? {
+        if RULE_KEYS.contains(&key.get_ref().as_ref()) {
+            continue;
+        }
+        match settings::find_in(Section::Capture, key.get_ref()).filter(|s| s.per_function) {
+            Some(cap) => caps
+                .set(cap, &given(setting)?)
+                .map_err(|e| refused(setting, e))?,
+            None => {
+                let keys = RULE_KEYS
+                    .iter()
+                    .copied()
+                    .chain(settings::caps().map(|s| s.key));
+                return Err(unknown(key, key.get_ref(), keys));
+            }
+        }
+    }
+    let rule: RawRule = deserialize(value)?;
+    let span = rule.functions.span();
+    let texts = rule.functions.into_inner().into_vec();
+    if texts.is_empty() {
+        return Err(Bad(span, "a rule needs at least one pattern".into()));
+    }
+    let functions = texts
+        .iter()
+        .map(|t| Pattern::parse(t).map_err(|e| Bad(span.clone(), e.to_string())))
+        .collect::<Result<_, _>>()?;
+    let mut redact_args = Vec::new();
+    for position in rule.redact_args.unwrap_or_default() {
+        let n = *position.get_ref();
+        match u8::try_from(n) {
+            Ok(p) if p >= 1 => redact_args.push(p),
+            _ => {
+                return Err(Bad(
+                    position.span(),
+                    format!(
+                        "{n} is not an argument position: 1 is the first argument, 255 the \
+                         last a function can have"
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(CaptureRule {
+        functions,
+        arguments: rule.arguments,
+        redact_args,
+        result: rule.result,
+        caps,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::PlanSettings;
     use beam_rewrite::FunctionRef;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
@@ -339,6 +394,7 @@ mod tests {
         let config = parse("").unwrap();
         assert_eq!(config.plan, PlanSettings::default());
         assert_eq!(config.runtime, RuntimeSettings::default());
+        assert_eq!(config.capture, crate::CaptureSettings::default());
         assert_eq!(
             config.path.as_deref(),
             Some(Path::new("/project/elixir_scope.toml"))
@@ -373,7 +429,7 @@ db_path = "traces"
 drop_policy = "drop_newest"
 overflow = "block"
 ring_capacity = 65536
-retention_bytes = 1000000
+retention_bytes = 2000000
 paused = true
 "#,
         )
@@ -384,8 +440,9 @@ paused = true
         assert_eq!(config.plan.include.len(), 1);
         assert_eq!(config.plan.exclude[1].to_string(), "my_mod:parse/1");
         assert_eq!(config.plan.tiny_size, 20);
-        assert_eq!(config.capture.defaults.max_bytes, Some(2048));
-        assert_eq!(config.capture.defaults.max_nodes, None);
+        let values = &config.runtime.values;
+        assert_eq!(values.given_integer(&settings::MAX_BYTES), Some(2048));
+        assert_eq!(values.given_integer(&settings::MAX_NODES), None);
         let login = FunctionRef {
             name: "login".into(),
             arity: 2,
@@ -401,22 +458,19 @@ paused = true
                 .options_for("Elixir.MyApp.Big", &login)
                 .unwrap()
                 .caps
-                .max_binary,
+                .get("max_binary"),
             Some(4096)
         );
         assert_eq!(
-            config.runtime.db_path.as_deref(),
+            config.runtime.db_path(),
             Some(Path::new("/project/traces")),
             "relative to the file"
         );
-        assert_eq!(config.runtime.drop_policy, Some(DropPolicy::DropNewest));
+        assert_eq!(values.choice(&settings::DROP_POLICY), "drop_newest");
+        assert_eq!(values.choice(&settings::OVERFLOW), "block");
         assert_eq!(
-            config.runtime.overflow,
-            Some(crate::runtime::Overflow::Block)
-        );
-        assert_eq!(
-            config.runtime.to_erlang_map(&config.capture),
-            "#{db_path => <<\"/project/traces\"/utf8>>, drop_policy => drop_newest, overflow => block, ring_capacity => 65536, retention_bytes => 1000000, paused => true, max_depth => 4, max_bytes => 2048}"
+            config.runtime.to_erlang_map(),
+            "#{db_path => <<\"/project/traces\"/utf8>>, drop_policy => drop_newest, overflow => block, ring_capacity => 65536, retention_bytes => 2000000, paused => true, max_depth => 4, max_bytes => 2048}"
         );
         let single = parse("[plan]\napps = \"all\"\n").unwrap();
         assert!(single.plan.apps.selects("anything", true));
@@ -437,7 +491,7 @@ result = false
         )
         .unwrap();
         assert_eq!(
-            config.capture.redact_keys.as_deref(),
+            config.runtime.values.names(&settings::REDACT_KEYS),
             Some(&["pin".to_string(), "Card_Number".to_string()][..])
         );
         let check = FunctionRef {
@@ -453,7 +507,14 @@ result = false
             (&[2, 3][..], false)
         );
         assert!(options.arguments);
-        assert_eq!(parse("").unwrap().capture.redact_keys, None);
+        assert_eq!(
+            parse("")
+                .unwrap()
+                .runtime
+                .values
+                .names(&settings::REDACT_KEYS),
+            None
+        );
         let (line, key, shown) = error("[[capture.rules]]\nfunctions = \"A\"\nredact_args = [0]\n");
         assert_eq!(
             (line, key.as_deref()),
@@ -474,11 +535,45 @@ result = false
         assert_eq!((line, key.as_deref()), (2, Some("runtme")));
         let (line, key, _) = error("[[capture.rules]]\nfunctions = \"A\"\nargs = false\n");
         assert_eq!((line, key.as_deref()), (3, Some("capture.rules[0].args")));
+        let (line, key, shown) = error("[runtime]\nring_size = 1\n");
+        assert_eq!((line, key.as_deref()), (2, Some("runtime.ring_size")));
+        assert!(
+            shown.contains("unknown field `ring_size`, expected one of `db_path`,"),
+            "{shown}"
+        );
+        let (_, key, shown) = error("[capture]\nredact_fields = []\n");
+        assert_eq!(key.as_deref(), Some("capture.redact_fields"), "{shown}");
+        let (_, key, _) = error("[[capture.rules]]\nfunctions = \"A\"\nredact_keys = []\n");
+        assert_eq!(key.as_deref(), Some("capture.rules[0].redact_keys"));
+        let (_, key, shown) = error("runtime = 3\n");
+        assert_eq!(key.as_deref(), Some("runtime"));
+        assert!(shown.contains("expected a table"), "{shown}");
+    }
+
+    #[test]
+    fn buffers_that_do_not_fit_the_machine_name_the_key_and_what_fits() {
+        let machine = Machine {
+            memory: Some(8 << 30),
+        };
+        let text = "[runtime]\nring_bytes = 1048576\nring_capacity = 100000000\n";
+        let e = Config::parse_for(text, Path::new("/p/elixir_scope.toml"), &machine).unwrap_err();
+        assert_eq!(
+            (e.line(), e.key()),
+            (Some(3), Some("runtime.ring_capacity"))
+        );
+        let shown = e.to_string();
+        assert!(
+            shown.contains("100,000,000 does not fit this machine: at most 30,245,827 fits"),
+            "{shown}"
+        );
+        assert!(shown.contains("half of the machine's 8 GiB"), "{shown}");
+        let fits = "[runtime]\nring_capacity = 20000000\n";
+        assert!(Config::parse_for(fits, Path::new("/p/elixir_scope.toml"), &machine).is_ok());
     }
 
     #[test]
     fn bad_values_name_the_key_and_line() {
-        let cases: [(&str, usize, &str, &str); 9] = [
+        let cases: [(&str, usize, &str, &str); 16] = [
             (
                 "[plan]\nstrategy = \"fast\"\n",
                 2,
@@ -501,13 +596,49 @@ result = false
                 "[runtime]\nring_capacity = 0\n",
                 2,
                 "runtime.ring_capacity",
-                "too small",
+                "0 is out of range: expected 1 to 1,073,741,824",
+            ),
+            (
+                "[runtime]\nring_capacity = 1000000000000\n",
+                2,
+                "runtime.ring_capacity",
+                "1000000000000 is out of range: expected 1 to 1,073,741,824",
+            ),
+            (
+                "[runtime]\nbatch_events = 1000000000000\n",
+                2,
+                "runtime.batch_events",
+                "out of range",
+            ),
+            (
+                "[runtime]\nchannel_batches = 1000000000000\n",
+                2,
+                "runtime.channel_batches",
+                "out of range",
+            ),
+            (
+                "[runtime]\nretention_bytes = 0\n",
+                2,
+                "runtime.retention_bytes",
+                "0 is out of range: expected 1,048,576 to",
             ),
             (
                 "[runtime]\nring_bytes = -5\n",
                 2,
                 "runtime.ring_bytes",
-                "expected u64",
+                "-5 is out of range",
+            ),
+            (
+                "[runtime]\npaused = 1\n",
+                2,
+                "runtime.paused",
+                "expected true or false, found the integer 1",
+            ),
+            (
+                "[runtime]\ncommit_interval_ms = 2.5\n",
+                2,
+                "runtime.commit_interval_ms",
+                "expected an integer, found a float",
             ),
             (
                 "[runtime]\ndrop_policy = \"drop_all\"\n",
@@ -516,16 +647,22 @@ result = false
                 "drop_newest",
             ),
             (
-                "[runtime]\nshards = 5000\n",
+                "[runtime]\nshards = 100000\n",
                 2,
                 "runtime.shards",
-                "out of range",
+                "100000 is out of range: expected 0 to 1,024",
             ),
             (
                 "\n[capture]\nmax_bytes = 10\n",
                 3,
                 "capture.max_bytes",
                 "expected 64 to",
+            ),
+            (
+                "[[capture.rules]]\nfunctions = \"A\"\nmax_depth = 65\n",
+                3,
+                "capture.rules[0].max_depth",
+                "expected 0 to 64",
             ),
             (
                 "[[capture.rules]]\nfunctions = []\n",

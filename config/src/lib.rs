@@ -27,8 +27,9 @@
 //! - [`find`] – where the file is.
 //! - [`file`] – reading it ([`Config::load`]) into the settings below.
 //! - [`plan`] – strategy, applications, patterns ([`PlanSettings`]).
-//! - [`capture`] – capture caps and per-function rules ([`CaptureSettings`]).
-//! - [`runtime`] – the runtime's settings and their Erlang rendering ([`RuntimeSettings`]).
+//! - [`capture`] – per-function capture rules ([`CaptureSettings`]).
+//! - [`runtime`] – the runtime's settings (`[runtime]`, `[capture]`'s caps and keys: the
+//!   `settings` crate's table) and their Erlang rendering ([`RuntimeSettings`]).
 //! - [`error`] – errors that name the file, the line and the key ([`ConfigError`]).
 
 pub mod capture;
@@ -40,9 +41,9 @@ pub mod runtime;
 
 mod locate;
 
-pub use capture::{Caps, CaptureOptions, CaptureRule, CaptureSettings, DEFAULT_REDACT_KEYS};
+pub use capture::{Caps, CaptureOptions, CaptureRule, CaptureSettings};
 pub use error::ConfigError;
 pub use file::Config;
-pub use find::{find, FILE_NAME};
+pub use find::{find, find_project, FILE_NAME, PROJECT_FILES};
 pub use plan::{AppSelection, PlanSettings, Strategy};
-pub use runtime::{DropPolicy, RedactFields, RuntimeSettings};
+pub use runtime::{ErlangValue, RedactFields, RuntimeSettings};

@@ -7,16 +7,17 @@ defmodule Shop.MixProject do
       version: "0.1.0",
       elixir: "~> 1.14",
       deps: deps(),
-      # ElixirScope: rewrite the compiled beams after every compile (elixir-scope on PATH),
-      # then load the rewritten beams into this VM (Mix keeps what it compiled loaded).
-      aliases: [
-        compile: [
-          "compile",
-          "cmd elixir-scope instrument _build/#{Mix.env()}",
-          "elixir_scope.reload"
-        ]
-      ]
+      aliases: [compile: ["compile" | elixir_scope()]]
     ]
+  end
+
+  # ElixirScope records this project where its Mix archive is installed (`elixir-scope
+  # mix-archive --install`): after every compile, its task rewrites the compiled beams and
+  # loads them into this VM. Elsewhere (a teammate, CI) the compile is the usual one.
+  defp elixir_scope do
+    if Code.ensure_loaded?(Mix.Tasks.ElixirScope.Instrument),
+      do: ["elixir_scope.instrument"],
+      else: []
   end
 
   def application do

@@ -466,7 +466,7 @@ impl Orchestrator {
                         result: o.result,
                         caps: o
                             .caps
-                            .set()
+                            .entries()
                             .into_iter()
                             .map(|(k, v)| (k.to_string(), v))
                             .collect(),

@@ -62,12 +62,16 @@ defmodule ElixirScope do
 
   ## At the prompt
 
-  `calls/1` and `exceptions/1` return lists of maps; called at the IEx prompt they also print
-  them as a table first (`print: false` turns that off, `print: true` prints anywhere).
-  `show_trace/2` prints and returns `:ok`; `trace/2` returns the same tree as data. (Why not
-  a struct with its own `Inspect` implementation: Mix consolidates protocols when it compiles
-  the project, before `elixir-scope instrument` adds this module, and a consolidated `Inspect`
-  ignores implementations it did not see.)
+  At the IEx prompt, `calls/1`, `exceptions/1`, `tests/1` and `runs/1` print and `show_trace/2`
+  a tree, and they return `IEx.dont_display_result()`, as `h/1` and `i/1` do: IEx then echoes
+  nothing after what they printed. With `print: false` the first four return their list of
+  maps instead, printing nothing (`ElixirScope.calls(print: false) |> Enum.map(& &1.id)`);
+  `print: true` prints and returns the list. Elsewhere (a script, a test, your code) they
+  print nothing unless `print: true` and return the list; `show_trace/2` prints and returns
+  `:ok`, and `trace/2` returns the same tree as data. (Why not a struct with its own `Inspect`
+  implementation: Mix consolidates protocols when it compiles the project, before
+  `elixir-scope instrument` adds this module, and a consolidated `Inspect` ignores
+  implementations it did not see.)
 
   Bad options raise `ArgumentError`, and so does a call id the run does not hold, with a
   message saying what is expected; a VM that records nothing raises `RuntimeError` saying why.
@@ -88,10 +92,14 @@ defmodule ElixirScope do
       `System.monotonic_time/0` value taken earlier in this VM
     * `:exceptions` - `true` for only calls that raised
     * `:limit` - at most this many (default 20, at most 100,000)
-    * `:print` - print the table (default: when called at the IEx prompt)
+    * `:print` - print the table (default: when called at the IEx prompt, where the list is
+      then not returned: see "At the prompt" in the module documentation)
     * `:run` - read another run of the project's recording than this VM's: a run number
       (`runs/0` lists them, live ones too, such as a `mix test` running in another terminal)
       or `:latest`; pids of another VM's run are shown as that VM numbered them
+    * `:test` - only calls of this test (a run of `mix test`; `tests/1` lists them): made by
+      the process that ran it or by the processes it started. A test's name as written
+      (`"places an order"`, or ExUnit's `"test places an order"`), else a part of names
 
   ## Examples
 
@@ -101,12 +109,11 @@ defmodule ElixirScope do
       ID   PID        STARTED       DURATION  CALL
       814  <0.245.0>  14:03:21.121  1.9µs     Shop.Pricing.line(%Shop.Item{price: 27.5}) → 27.5
       813  <0.245.0>  14:03:21.121  2.1µs     Shop.Pricing.line(%Shop.Item{price: 100.0}) → 100.0
-      [%{id: 814, module: Shop.Pricing, function: :line, arity: 1, ...}, %{id: 813, ...}]
 
       iex> ElixirScope.calls(pid: self(), print: false) |> Enum.map(& &1.id)
       [815, 812]
   """
-  @spec calls(keyword) :: [map]
+  @spec calls(keyword) :: [map] | atom
   def calls(opts \\ []), do: list(opts, "ElixirScope.calls/1")
 
   @doc """
@@ -117,9 +124,12 @@ defmodule ElixirScope do
       iex> ElixirScope.exceptions(limit: 1)
       ID   PID        STARTED       DURATION  CALL
       902  <0.250.0>  14:03:22.004  3.2ms     Shop.Mailer.send(%Shop.Order{id: 7}) ** (RuntimeError) smtp down
-      [%{id: 902, outcome: :raised, exception: {:error, %RuntimeError{message: "smtp down"}, [...]}, ...}]
+
+      iex> [call] = ElixirScope.exceptions(limit: 1, print: false)
+      iex> call.exception
+      {:error, %RuntimeError{message: "smtp down"}, [...]}
   """
-  @spec exceptions(keyword) :: [map]
+  @spec exceptions(keyword) :: [map] | atom
   def exceptions(opts \\ []),
     do: list(Keyword.put(opts, :exceptions, true), "ElixirScope.exceptions/1")
 
@@ -127,12 +137,75 @@ defmodule ElixirScope do
     Query.quietly(fn ->
       calls = Query.calls(opts, caller)
 
-      if Keyword.get(opts, :print, at_prompt?()) do
-        calls |> Format.table(IO.ANSI.enabled?()) |> Enum.each(&IO.puts/1)
-      end
-
-      calls
+      printed(opts, calls, fn
+        [] -> Format.table([]) ++ paused_note(opts)
+        calls -> Format.table(calls, IO.ANSI.enabled?())
+      end)
     end)
+  end
+
+  # Why a query of this VM's run may find nothing: recording was paused.
+  defp paused_note(opts) do
+    if Keyword.has_key?(opts, :run),
+      do: [],
+      else: Format.paused_note(Query.pauses(), :elixir_scope_runtime.status() == :paused)
+  end
+
+  @doc """
+  The tests of this run, when it comes from a test run (`mix test`: the compile alias adds
+  `ElixirScope.ExUnitFormatter` to ExUnit's formatters), in the order they finished, each with
+  the calls it made at its top level. At the prompt it prints them (see "At the prompt").
+
+  Each test is a map: `:module`, `:name` (`"test places an order"`), `:file`, `:line`,
+  `:outcome` (`:passed`, `:failed`, `:skipped`, `:excluded` or `:invalid`), `:message` (the
+  failure as ExUnit prints it), `:duration_us`, `:framework`, `:pid` (the process that ran it,
+  or `nil` when it recorded no call) and `:roots` (its top-level calls: `show_trace/2` of one
+  shows what it led to). `calls(test: name)` lists every call of a test, those of the
+  processes it started too.
+
+  Options: `:failed` (`true` for only the tests that failed or could not run), `:roots` (the
+  most top-level calls per test, default 10), `:print`, `:run` (as for `calls/1`).
+
+  ## Examples
+
+      iex> ElixirScope.tests(failed: true)
+      failed  ShopTest: test refuses a bad card (test/shop_test.exs:20, 2.1ms)
+        #54 Shop.Checkout.place(%{card: "4485 2752 7460 3423", …}) ** (Shop.PaymentError) … (610µs)
+          Assertion with == failed
+          code:  assert Shop.Checkout.place(order) == :ok
+      1 test: 1 failed
+      iex> ElixirScope.show_trace(54)
+  """
+  @spec tests(keyword) :: [map] | atom
+  def tests(opts \\ []) do
+    Query.quietly(fn ->
+      tests = Query.tests(opts, "ElixirScope.tests/1")
+      printed(opts, tests, &Format.test_lines(&1, IO.ANSI.enabled?()))
+    end)
+  end
+
+  # Prints `data` (as `lines` renders it) when asked to, or by default at the prompt; returns
+  # what "At the prompt" in the module documentation says.
+  defp printed(opts, data, lines) do
+    case Keyword.fetch(opts, :print) do
+      {:ok, false} ->
+        data
+
+      {:ok, true} ->
+        data |> lines.() |> Enum.each(&IO.puts/1)
+        data
+
+      {:ok, other} ->
+        raise ArgumentError, "bad value for :print: #{inspect(other)} (expected true or false)"
+
+      :error ->
+        if at_prompt?() do
+          data |> lines.() |> Enum.each(&IO.puts/1)
+          dont_display()
+        else
+          data
+        end
+    end
   end
 
   @doc """
@@ -184,7 +257,7 @@ defmodule ElixirScope do
 
       iex> ElixirScope.show_trace(1, depth: 1, children: 4)
   """
-  @spec show_trace(pos_integer, keyword) :: :ok
+  @spec show_trace(pos_integer, keyword) :: :ok | atom
   def show_trace(call_id, opts \\ []) do
     Query.quietly(fn ->
       tree = Query.tree(call_id, opts, "ElixirScope.show_trace/2")
@@ -193,6 +266,8 @@ defmodule ElixirScope do
       Format.cause_lines(tree.cause, ansi?)
       |> Enum.concat(Format.tree_lines(tree.lines, tree.calls, tree.shown, ansi?))
       |> Enum.each(&IO.puts/1)
+
+      if at_prompt?(), do: dont_display(), else: :ok
     end)
   end
 
@@ -265,7 +340,8 @@ defmodule ElixirScope do
   Every run of the project's recording, oldest first: this VM's (marked `*`), runs other VMs
   record now (`recording`), and those that ended (`ended`, or `killed` when their VM stopped
   without a normal stop), with the events each captured and lost (dropped because the ring
-  was full, or not written). Prints the table at the IEx prompt (`print:` overrides).
+  was full, or not written). Prints the table at the IEx prompt (`print:` overrides, as for
+  `calls/1`).
 
   ## Examples
 
@@ -273,19 +349,13 @@ defmodule ElixirScope do
         RUN  STARTED              NODE           STATE      CAPTURED  DROPPED
         1    2026-12-03 14:01:09  nonode@nohost  ended      20,071    0
       * 2    2026-12-03 14:03:21  nonode@nohost  recording  1,204     0
+
+      iex> ElixirScope.runs(print: false)
       [%{run: 1, state: :ended, ...}, %{run: 2, state: :recording, this: true, ...}]
   """
-  @spec runs(keyword) :: [map]
+  @spec runs(keyword) :: [map] | atom
   def runs(opts \\ []) do
-    Query.quietly(fn ->
-      runs = Query.runs()
-
-      if Keyword.get(opts, :print, at_prompt?()) do
-        runs |> Format.runs_table() |> Enum.each(&IO.puts/1)
-      end
-
-      runs
-    end)
+    Query.quietly(fn -> printed(opts, Query.runs(), &Format.runs_table/1) end)
   end
 
   @doc """
@@ -358,4 +428,7 @@ defmodule ElixirScope do
 
   # The IEx evaluator runs what is typed at the prompt.
   defp at_prompt?, do: Process.get(:iex_evaluator) != nil
+
+  # What IEx does not echo (only asked at the prompt, where IEx is loaded).
+  defp dont_display, do: IEx.dont_display_result()
 end

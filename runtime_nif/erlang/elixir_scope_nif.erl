@@ -6,15 +6,16 @@
 -module(elixir_scope_nif).
 
 -export([load/1, loaded/0]).
--export([start/1, flush/1, stats/0]).
+-export([start/1, settings/0, flush/1, stats/0]).
 -export([enter/5, enter_request/6, enter_first/7, call_return/2, call_exception/4,
          tail_call/6]).
--export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0]).
+-export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0, tests/1]).
+-export([paused/1, test_finished/1]).
 
--nifs([loaded/0, start/1, flush/1, stats/0, enter/5, enter_request/6, enter_first/7,
+-nifs([loaded/0, start/1, settings/0, flush/1, stats/0, enter/5, enter_request/6, enter_first/7,
        call_return/2,
        call_exception/4, tail_call/6, call/1, children/2, subtree/2, calls/1, tree/2,
-       summary/0, runs/0]).
+       summary/0, runs/0, tests/1, paused/1, test_finished/1]).
 
 %% @doc Loads the library at `Path' (without the `.so' extension), once it is known to be a
 %% whole ELF shared object. The dynamic loader maps the parts of the file that its headers
@@ -102,6 +103,7 @@ field(Bin, {At, Bytes}, 2) ->
 loaded() -> false.
 
 start(_Config) -> erlang:nif_error(not_loaded).
+settings() -> erlang:nif_error(not_loaded).
 flush(_TimeoutMs) -> erlang:nif_error(not_loaded).
 stats() -> erlang:nif_error(not_loaded).
 enter(_Module, _Function, _Arity, _Args, _Parent) -> erlang:nif_error(not_loaded).
@@ -119,3 +121,6 @@ calls(_Filter) -> erlang:nif_error(not_loaded).
 tree(_Id, _Limits) -> erlang:nif_error(not_loaded).
 summary() -> erlang:nif_error(not_loaded).
 runs() -> erlang:nif_error(not_loaded).
+tests(_Options) -> erlang:nif_error(not_loaded).
+paused(_Paused) -> erlang:nif_error(not_loaded).
+test_finished(_Test) -> erlang:nif_error(not_loaded).

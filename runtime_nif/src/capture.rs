@@ -18,7 +18,7 @@ use rustler::{Env, Term};
 use smallvec::SmallVec;
 
 use crate::atoms;
-use crate::control::caps_over;
+use crate::settings_map::caps_over;
 use crate::term::Beam;
 
 /// At most this many secrets are compared with each captured term.
@@ -60,9 +60,9 @@ pub(crate) fn within<'a>(env: Env<'a>, value: Term<'a>, caps: &Caps) -> Within<'
         return plain();
     }
     let caps = match caps_over(options, caps) {
-        Ok(own) => own.clamped(),
+        Some(own) => own.clamped(),
         // A bad caps map (not one the runtime writes): the runtime's caps.
-        Err(_) => *caps,
+        None => *caps,
     };
     Within {
         value: term(inner),

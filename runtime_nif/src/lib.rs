@@ -8,8 +8,12 @@
 //! - [`hot`] – the hot path: `enter/5`, `enter_first/6`, `call_return/2`,
 //!   `call_exception/4`, `tail_call/6`.
 //! - `capture` – per-function caps: values the runtime wraps with caps of their own.
-//! - [`control`] – `start/1`, `flush/1`, `stats/0`, `loaded/0`.
-//! - [`query`] – `call/1`, `children/2`, `subtree/2`, `calls/1`, `tree/2`, `summary/0` for IEx.
+//! - [`control`] – `start/1`, `settings/0`, `flush/1`, `stats/0`, `loaded/0`.
+//! - `settings_map` – settings as an Erlang map gives them: terms read for the `settings`
+//!   table, and its key atoms.
+//! - [`query`] – `call/1`, `children/2`, `subtree/2`, `calls/1`, `tree/2`, `summary/0`,
+//!   `runs/0`, `tests/1` for IEx.
+//! - [`run_events`] – `paused/1`, `test_finished/1`: what happens to the run, not to a call.
 //! - [`term`] – live terms for the encoder; atom and pid words.
 //! - [`runtime`] – the VM's one runtime and the exit hook that flushes it.
 //! - [`atoms`] – atoms the NIF returns.
@@ -24,7 +28,9 @@ pub mod control;
 pub mod hot;
 pub(crate) mod layout;
 pub mod query;
+pub mod run_events;
 pub mod runtime;
+mod settings_map;
 pub mod term;
 
 /// The library's allocator. Every captured value larger than an event's inline bytes is

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use rustler::{Atom, Encoder, Env, NifResult, Term};
 use store::{
     Call, CallFilter, Cause, CauseKind, Fold, OriginKind, Outcome, RunInfo, ServedRequest,
-    Snapshot, StartedProcess, TreeItem, TreeLimits,
+    Snapshot, StartedProcess, TestFramework, TestOutcome, TreeItem, TreeLimits,
 };
 
 use crate::atoms;
@@ -206,6 +206,21 @@ fn calls<'a>(env: Env<'a>, filter: Term<'a>) -> NifResult<Term<'a>> {
             .unwrap_or(0)
             .min(MAX_LIMIT),
         scan_limit: 0,
+        pids: None,
+    };
+    let query = match get(keys::test()) {
+        None => query,
+        Some(name) => {
+            let name: String = name.decode()?;
+            match snap.processes_of_tests_named(&name) {
+                Ok(Some(pids)) => CallFilter {
+                    pids: Some(pids),
+                    ..query
+                },
+                Ok(None) => return Ok((atoms::error(), (keys::no_test(), name)).encode(env)),
+                Err(e) => return Ok((atoms::error(), e.to_string()).encode(env)),
+            }
+        }
     };
     Ok(match snap.calls(&query) {
         Ok(calls) => list(env, &snap, &calls),
@@ -257,7 +272,92 @@ mod keys {
         killed,
         this,
         badarg,
+        test,
+        no_test,
+        failed,
+        roots,
+        name,
+        file,
+        line,
+        message,
+        duration_us,
+        framework,
+        finished_ns,
+        pauses,
     }
+}
+
+/// The run's tests, in the order they finished (options: `run`, `failed => true` for only
+/// those that failed or could not run, `roots` the most top-level calls per test, default 10):
+/// `#{module, name, file, line, outcome, message, duration_us, framework, finished_ns, pid =>
+/// PidText | undefined, roots => [Call]}` (`roots`: the calls the test made at its top level,
+/// `store::Snapshot::test_roots`).
+#[rustler::nif(schedule = "DirtyIo")]
+fn tests<'a>(env: Env<'a>, options: Term<'a>) -> NifResult<Term<'a>> {
+    let snap = match snapshot(env, Some(options)) {
+        Ok(s) => s,
+        Err(e) => return Ok(e),
+    };
+    let failed_only: bool = match options.map_get(keys::failed()) {
+        Ok(t) => t.decode()?,
+        Err(_) => false,
+    };
+    let most_roots: usize = match options.map_get(keys::roots()) {
+        Ok(t) => t.decode::<usize>()?.min(MAX_LIMIT),
+        Err(_) => 10,
+    };
+    let tests = match snap.tests() {
+        Ok(tests) => tests,
+        Err(e) => return Ok((atoms::error(), e.to_string()).encode(env)),
+    };
+    let info = snap.run().info.clone();
+    let undefined = atoms::undefined().encode(env);
+    let atom = |text: &str| Atom::from_str(env, text).map_or(undefined, |a| a.encode(env));
+    let mut to_term = CallTerm::new(&snap);
+    let mut out = Vec::new();
+    for recorded in tests {
+        let t = &recorded.test;
+        if failed_only && !matches!(t.outcome, TestOutcome::Failed | TestOutcome::Invalid) {
+            continue;
+        }
+        let roots = match t.pid {
+            Some(pid) => match snap.test_roots(pid.get(), most_roots) {
+                Ok(roots) => roots,
+                Err(e) => return Ok((atoms::error(), e.to_string()).encode(env)),
+            },
+            None => Vec::new(),
+        };
+        let roots: Vec<Term<'a>> = roots.iter().map(|c| to_term.encode(env, c)).collect();
+        let pid = match t.pid {
+            Some(pid) => to_term.pid_text(pid.get()).encode(env),
+            None => undefined,
+        };
+        let framework = match t.framework {
+            TestFramework::ExUnit => "exunit",
+            TestFramework::EUnit => "eunit",
+            TestFramework::CommonTest => "common_test",
+        };
+        out.push(Term::map_from_pairs(
+            env,
+            &[
+                (atoms::module().encode(env), atom(&t.module)),
+                (keys::name().encode(env), t.name.encode(env)),
+                (keys::file().encode(env), t.file.encode(env)),
+                (keys::line().encode(env), t.line.encode(env)),
+                (atoms::outcome().encode(env), atom(t.outcome.as_str())),
+                (keys::message().encode(env), t.message.encode(env)),
+                (keys::duration_us().encode(env), t.duration_us.encode(env)),
+                (keys::framework().encode(env), atom(framework)),
+                (
+                    keys::finished_ns().encode(env),
+                    info.erlang_monotonic_ns(recorded.finished).encode(env),
+                ),
+                (atoms::pid().encode(env), pid),
+                (keys::roots().encode(env), roots.encode(env)),
+            ],
+        )?);
+    }
+    Ok(out.encode(env))
 }
 
 /// The tree under call `Id` as `#{calls => N, shown => S, lines => [{Depth, Line}]}` where a
@@ -393,8 +493,9 @@ fn fold_term<'a>(env: Env<'a>, fold: &Fold) -> Term<'a> {
     Term::map_from_pairs(env, &pairs).unwrap_or(undefined)
 }
 
-/// `#{run, calls, exceptions, processes, tail_calls}` of the running run: table sizes, so the
-/// cost does not grow with the run.
+/// `#{run, calls, exceptions, processes, tail_calls, pauses}` of the running run: table sizes,
+/// so the cost does not grow with the run, and when recording was paused (`[{FromNs, UntilNs |
+/// undefined}]`, `erlang:monotonic_time(nanosecond)` values).
 #[rustler::nif(schedule = "DirtyIo")]
 fn summary(env: Env<'_>) -> NifResult<Term<'_>> {
     let snap = match snapshot(env, None) {
@@ -405,9 +506,25 @@ fn summary(env: Env<'_>) -> NifResult<Term<'_>> {
         Ok(c) => c,
         Err(e) => return Ok((atoms::error(), e.to_string()).encode(env)),
     };
+    let pauses = match snap.pauses() {
+        Ok(p) => p,
+        Err(e) => return Ok((atoms::error(), e.to_string()).encode(env)),
+    };
+    let info = &snap.run().info;
+    let pauses: Vec<Term<'_>> = pauses
+        .iter()
+        .map(|p| {
+            let until = match p.until {
+                Some(t) => info.erlang_monotonic_ns(t).encode(env),
+                None => atoms::undefined().encode(env),
+            };
+            (info.erlang_monotonic_ns(p.from), until).encode(env)
+        })
+        .collect();
     Term::map_from_pairs(
         env,
         &[
+            (keys::pauses().encode(env), pauses.encode(env)),
             (atoms::run().encode(env), snap.run().id.encode(env)),
             (atoms::calls().encode(env), counts.calls.encode(env)),
             (
@@ -448,7 +565,7 @@ impl<'s> CallTerm<'s> {
         }
     }
 
-    fn pid_text(&mut self, pid: u64) -> String {
+    pub(crate) fn pid_text(&mut self, pid: u64) -> String {
         if let Some(t) = self.pids.get(&pid) {
             return t.clone();
         }

@@ -10,13 +10,17 @@
 //! | end | `time:u64 scheduler:u16 outcome:u8 tail_calls:u32 value_len:u32 value` |
 //! | tail call | `module:u32 function:u32 arity:u8 time:u64 args_len:u32 args` |
 //! | process | `first_call:u64 origin_kind:u8 origin_pid:u64 text_len:u32 text origin_len:u32 origin_text` |
+//! | test | `framework:u8 outcome:u8 line:u32 duration_us:u64 pid:u64` then `module`, `name`, `file`, `message` (each `len:u32 bytes`) |
 //! | run | `started_unix_ns:u64 monotonic_origin_ns:u64 erlang_monotonic_ns:i64 os_pid:u32` then `node`, `otp_release`, `tool_version` (each `len:u32 bytes`), then `ended:u8` and, when 1, `ended_unix_ns:u64 captured:u64 dropped:u64 stored:u64 write_failed:u64` |
 //!
 //! `parent` 0 means none; `outcome` is 0 return, 1 error, 2 throw, 3 exit; `origin_kind` is 0
-//! none, 1 `$callers`, 2 `$ancestors`.
+//! none, 1 `$callers`, 2 `$ancestors`. In a test, `framework` is 0 ExUnit, 1 EUnit, 2 Common
+//! Test; `outcome` 0 passed, 1 failed, 2 skipped, 3 excluded, 4 invalid; `pid` 0 none.
+
+use std::num::NonZeroU64;
 
 use crate::error::{Result, StoreError};
-use crate::event::{Class, Outcome};
+use crate::event::{Class, Outcome, Test, TestFramework, TestOutcome};
 
 /// The end of a call as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +129,60 @@ impl ProcessRow<'_> {
         r.finish()?;
         Ok(row)
     }
+}
+
+/// Appends the record of a test to `out`.
+pub(crate) fn encode_test(test: &Test, out: &mut Vec<u8>) {
+    out.push(match test.framework {
+        TestFramework::ExUnit => 0,
+        TestFramework::EUnit => 1,
+        TestFramework::CommonTest => 2,
+    });
+    out.push(match test.outcome {
+        TestOutcome::Passed => 0,
+        TestOutcome::Failed => 1,
+        TestOutcome::Skipped => 2,
+        TestOutcome::Excluded => 3,
+        TestOutcome::Invalid => 4,
+    });
+    put_u32(out, test.line);
+    put_u64(out, test.duration_us);
+    put_u64(out, test.pid.map_or(0, NonZeroU64::get));
+    for text in [&test.module, &test.name, &test.file, &test.message] {
+        put_bytes(out, text.as_bytes());
+    }
+}
+
+/// Decodes the record of a test.
+pub(crate) fn decode_test(bytes: &[u8]) -> Result<Test> {
+    let mut r = Reader::new(bytes, "test");
+    let framework = match r.u8()? {
+        0 => TestFramework::ExUnit,
+        1 => TestFramework::EUnit,
+        2 => TestFramework::CommonTest,
+        _ => return Err(r.corrupt("unknown test framework")),
+    };
+    let outcome = match r.u8()? {
+        0 => TestOutcome::Passed,
+        1 => TestOutcome::Failed,
+        2 => TestOutcome::Skipped,
+        3 => TestOutcome::Excluded,
+        4 => TestOutcome::Invalid,
+        _ => return Err(r.corrupt("unknown test outcome")),
+    };
+    let test = Test {
+        framework,
+        outcome,
+        line: r.u32()?,
+        duration_us: r.u64()?,
+        pid: NonZeroU64::new(r.u64()?),
+        module: r.str()?.to_string(),
+        name: r.str()?.to_string(),
+        file: r.str()?.to_string(),
+        message: r.str()?.to_string(),
+    };
+    r.finish()?;
+    Ok(test)
 }
 
 /// The byte that stores an outcome.
@@ -287,6 +345,28 @@ mod tests {
         .encode(&mut bytes);
         bytes[10] = 9;
         assert!(EndRow::decode(&bytes).is_err());
+    }
+
+    #[test]
+    fn tests_round_trip_and_bad_ones_are_errors() {
+        let test = Test {
+            framework: TestFramework::ExUnit,
+            module: "Elixir.ShopTest".into(),
+            name: "test pays".into(),
+            file: "test/shop_test.exs".into(),
+            line: 12,
+            outcome: TestOutcome::Failed,
+            message: "Assertion with == failed".into(),
+            duration_us: 1234,
+            pid: NonZeroU64::new(77),
+        };
+        let mut bytes = Vec::new();
+        encode_test(&test, &mut bytes);
+        assert_eq!(decode_test(&bytes).unwrap(), test);
+        assert!(decode_test(&bytes[..bytes.len() - 1]).is_err());
+        let mut bad = bytes.clone();
+        bad[1] = 9;
+        assert!(decode_test(&bad).is_err());
     }
 
     #[test]

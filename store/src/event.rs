@@ -46,6 +46,91 @@ pub enum EventKind {
     End(End),
     /// The call continued through a local tail call to another wrapped function.
     TailCall(TailCall),
+    /// Something that happened to the run rather than to a call (`call_id` is 0).
+    Run(Box<RunEvent>),
+}
+
+/// What happens to a run as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEvent {
+    /// Recording was paused globally (`true`), or resumed (`false`).
+    Paused(bool),
+    /// A test finished (the recording comes from a test run).
+    Test(Test),
+}
+
+/// A test that ran, as its framework reported it once it finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Test {
+    /// Which framework ran it.
+    pub framework: TestFramework,
+    /// Its module (`Elixir.ShopTest`, `shop_SUITE`), as the atom's text.
+    pub module: String,
+    /// Its name (`test places an order`, a Common Test case, an EUnit function).
+    pub name: String,
+    /// The file it is written in (empty when unknown).
+    pub file: String,
+    /// Its line in the file (0 when unknown).
+    pub line: u32,
+    /// How it came out.
+    pub outcome: TestOutcome,
+    /// Why it failed (the framework's own text), or why it was skipped; empty otherwise.
+    pub message: String,
+    /// How long it ran, in microseconds.
+    pub duration_us: u64,
+    /// The process that ran it (a pid's term word, as [`Enter::pid`]): its calls, and those of
+    /// the processes it started, are the test's. `None` when no call of it was recorded.
+    pub pid: Option<NonZeroU64>,
+}
+
+/// How a test came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TestOutcome {
+    /// It passed.
+    Passed,
+    /// It failed.
+    Failed,
+    /// It was skipped (`@tag :skip`, a Common Test `{skip, _}`).
+    Skipped,
+    /// It was excluded by a filter (`--exclude`, `--only`).
+    Excluded,
+    /// It could not run (its `setup_all` failed).
+    Invalid,
+}
+
+impl TestOutcome {
+    /// The outcome in a word, as the CLI and IEx print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestOutcome::Passed => "passed",
+            TestOutcome::Failed => "failed",
+            TestOutcome::Skipped => "skipped",
+            TestOutcome::Excluded => "excluded",
+            TestOutcome::Invalid => "invalid",
+        }
+    }
+}
+
+/// Which test framework ran a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TestFramework {
+    /// ExUnit (`mix test`).
+    ExUnit,
+    /// EUnit.
+    EUnit,
+    /// Common Test.
+    CommonTest,
+}
+
+impl TestFramework {
+    /// The framework's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestFramework::ExUnit => "ExUnit",
+            TestFramework::EUnit => "EUnit",
+            TestFramework::CommonTest => "Common Test",
+        }
+    }
 }
 
 /// A call starting.

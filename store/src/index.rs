@@ -16,10 +16,11 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::block::{Block, BlockMeta, Head};
 use crate::codec::{EndRow, ProcessRow, TailCallRow};
 use crate::error::{Context, Result, StoreError};
+use crate::event::Test;
 use crate::layout;
 use crate::segment::{
-    Segment, BLOCKS, CLIENTS, EXCEPTIONS, FUNCTION_BLOCKS, LATE_ENDS, LATE_TAILS, PID_BLOCKS,
-    PROCESSES,
+    Segment, BLOCKS, CLIENTS, EXCEPTIONS, FUNCTION_BLOCKS, LATE_ENDS, LATE_TAILS, PAUSES,
+    PID_BLOCKS, PROCESSES, TESTS,
 };
 use crate::writer::pair;
 
@@ -634,6 +635,46 @@ impl RunIndex {
         }
         out.sort_unstable();
         Ok(out)
+    }
+
+    /// Every test of the run, in the order they finished: `(time, test)`.
+    pub fn tests(&self) -> Result<Vec<(u64, Test)>> {
+        let mut out = std::collections::BTreeMap::new();
+        for segment in &self.layout.segments {
+            segment.read(|txn| {
+                if let Some(table) = open(txn, TESTS)? {
+                    for row in table.iter().during("reading tests")? {
+                        let (key, row) = row.during("reading tests")?;
+                        out.insert(key.value(), crate::codec::decode_test(row.value())?);
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok(out
+            .into_iter()
+            .map(|(key, test)| ((key >> 64) as u64, test))
+            .collect())
+    }
+
+    /// Every global pause and resume of recording, in time order: `(time, paused)`.
+    pub fn pauses(&self) -> Result<Vec<(u64, bool)>> {
+        let mut out = std::collections::BTreeMap::new();
+        for segment in &self.layout.segments {
+            segment.read(|txn| {
+                if let Some(table) = open(txn, PAUSES)? {
+                    for row in table.iter().during("reading pauses")? {
+                        let (key, paused) = row.during("reading pauses")?;
+                        out.insert(key.value(), paused.value() != 0);
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok(out
+            .into_iter()
+            .map(|(key, paused)| ((key >> 64) as u64, paused))
+            .collect())
     }
 
     /// The client of a call that served a request.

@@ -41,10 +41,11 @@ pub mod writer;
 pub use error::{Result, StoreError};
 pub use event::{
     AtomKey, AtomNames, Bytes, Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome,
-    ProcessStart, TailCall,
+    ProcessStart, RunEvent, TailCall, Test, TestFramework, TestOutcome,
 };
 pub use model::{
-    Call, CallEnd, Counters, Process, ProcessOrigin, Run, RunInfo, RunSummary, StoredTailCall,
+    Call, CallEnd, Counters, Pause, Process, ProcessOrigin, RecordedTest, Run, RunInfo, RunSummary,
+    StoredTailCall,
 };
 pub use private::{DIR_MODE, FILE_MODE};
 pub use query::{CallFilter, Snapshot, Subtree};

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{put_bytes, put_u32, put_u64, Reader};
 use crate::error::Result;
-use crate::event::{Class, OriginKind, Outcome};
+use crate::event::{Class, OriginKind, Outcome, Test};
 
 /// What the runtime knows about a run when it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,4 +260,30 @@ pub struct ProcessOrigin {
     pub pid: u64,
     /// The origin's pid as text.
     pub text: String,
+}
+
+/// A test the run recorded (see [`crate::Test`]), with when it was reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedTest {
+    /// When its framework reported it finished (monotonic ns, as call times).
+    pub finished: u64,
+    /// The test.
+    pub test: Test,
+}
+
+impl RecordedTest {
+    /// When it started (monotonic ns): its end less its duration.
+    pub fn started(&self) -> u64 {
+        self.finished
+            .saturating_sub(self.test.duration_us.saturating_mul(1_000))
+    }
+}
+
+/// A stretch of a run during which recording was paused globally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pause {
+    /// When recording paused (monotonic ns).
+    pub from: u64,
+    /// When it resumed; `None` when it did not (paused until the run ended, or until now).
+    pub until: Option<u64>,
 }

@@ -13,8 +13,13 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::event::OriginKind;
 use crate::index::{HeadRef, OwnedProcess, ReaderCache, RunIndex, Select};
-use crate::model::{Call, CallEnd, Process, ProcessOrigin, Run, StoredTailCall};
-use crate::segment::SERVED;
+use crate::model::{
+    Call, CallEnd, Pause, Process, ProcessOrigin, RecordedTest, Run, StoredTailCall,
+};
+use crate::segment::{SERVED, STARTED};
+
+/// The most processes a filter by test follows from the test's own.
+pub const MAX_TEST_PROCESSES: usize = 100_000;
 
 /// The default number of calls a list query returns.
 pub const DEFAULT_LIMIT: usize = 20;
@@ -37,6 +42,9 @@ pub struct CallFilter {
     pub arity: Option<u8>,
     /// Only calls of this process (pid term word).
     pub pid: Option<u64>,
+    /// Only calls of these processes (pid term words), such as a test's
+    /// ([`Snapshot::test_processes`]); `Some` of an empty list matches nothing.
+    pub pids: Option<Vec<u64>>,
     /// Only calls that started at or after this monotonic time (ns).
     pub since: Option<u64>,
     /// Only calls that started at or before this monotonic time (ns).
@@ -294,6 +302,122 @@ impl Snapshot {
             .collect())
     }
 
+    /// The tests the run recorded (it came from a test run), in the order they finished.
+    pub fn tests(&self) -> Result<Vec<RecordedTest>> {
+        Ok(self
+            .index
+            .tests()?
+            .into_iter()
+            .map(|(finished, test)| RecordedTest { finished, test })
+            .collect())
+    }
+
+    /// The tests named `name`: exactly (with or without the `test ` that ExUnit puts before
+    /// a test's name), else every test whose name contains it. In the order they finished.
+    pub fn tests_named(&self, name: &str) -> Result<Vec<RecordedTest>> {
+        let tests = self.tests()?;
+        let exact: Vec<RecordedTest> = tests
+            .iter()
+            .filter(|t| {
+                let n = t.test.name.as_str();
+                n == name || n.strip_prefix("test ") == Some(name)
+            })
+            .cloned()
+            .collect();
+        if !exact.is_empty() {
+            return Ok(exact);
+        }
+        Ok(tests
+            .into_iter()
+            .filter(|t| t.test.name.contains(name))
+            .collect())
+    }
+
+    /// The processes of the tests named `name` ([`Snapshot::tests_named`],
+    /// [`Snapshot::test_processes`]): what a filter by test keeps. `None` when no test has
+    /// that name.
+    pub fn processes_of_tests_named(&self, name: &str) -> Result<Option<Vec<u64>>> {
+        let tests = self.tests_named(name)?;
+        if tests.is_empty() {
+            return Ok(None);
+        }
+        let mut pids = Vec::new();
+        for test in &tests {
+            if let Some(pid) = test.test.pid {
+                pids.extend(self.test_processes(pid.get(), MAX_TEST_PROCESSES)?);
+            }
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(Some(pids))
+    }
+
+    /// When recording was paused globally during the run, in time order.
+    pub fn pauses(&self) -> Result<Vec<Pause>> {
+        let mut out: Vec<Pause> = Vec::new();
+        for (time, paused) in self.index.pauses()? {
+            let open = out.last_mut().filter(|p| p.until.is_none());
+            match (open, paused) {
+                (Some(open), false) => open.until = Some(time),
+                (None, true) => out.push(Pause {
+                    from: time,
+                    until: None,
+                }),
+                // Paused while paused, or resumed while recording: nothing changes.
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// The process `pid` and every process it started, and they started, and so on (through
+    /// `$callers` and `$ancestors`, as trees follow them), at most `most`: a test's processes
+    /// when `pid` ran the test. Sorted.
+    pub fn test_processes(&self, pid: u64, most: usize) -> Result<Vec<u64>> {
+        let mut seen: HashSet<u64> = HashSet::from([pid]);
+        let mut queue = vec![pid];
+        while let Some(origin) = queue.pop() {
+            for (_first, child) in self.index.links(STARTED, origin, 0, u64::MAX, most)? {
+                if seen.len() >= most {
+                    break;
+                }
+                if seen.insert(child) {
+                    queue.push(child);
+                }
+            }
+        }
+        let mut out: Vec<u64> = seen.into_iter().collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// The calls a test made at its top level, in start order, at most `limit`: the calls of
+    /// its process `pid` that no recorded call made, and the first calls of the processes it
+    /// started outside any recorded call (a Task run by the test's own code).
+    pub fn test_roots(&self, pid: u64, limit: usize) -> Result<Vec<Call>> {
+        let mut roots = Vec::new();
+        for at in self.index.heads(Select::Pid(pid), 0, u64::MAX, true)? {
+            let at = at?;
+            if roots.len() >= limit {
+                break;
+            }
+            if at.head().parent == 0 {
+                roots.push(self.call_at(&at)?);
+            }
+        }
+        for (first, _child) in self.index.links(STARTED, pid, 0, u64::MAX, limit)? {
+            let Some(first) = self.call(first)? else {
+                continue;
+            };
+            if self.running_call(pid, &first)?.is_none() {
+                roots.push(first);
+            }
+        }
+        roots.sort_by_key(|c| c.id);
+        roots.truncate(limit);
+        Ok(roots)
+    }
+
     /// For a process that came from another (a Task from its caller, a GenServer from its
     /// parent): the innermost call of the origin process that was running when this process's
     /// first recorded call started.
@@ -367,12 +491,17 @@ impl Snapshot {
         if lo > hi {
             return Ok(Vec::new());
         }
+        if filter.pids.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let pids: Option<HashSet<u64>> = filter.pids.as_ref().map(|p| p.iter().copied().collect());
         let wanted = |at: &HeadRef| {
             let h = at.head();
             module.is_none_or(|m| m == h.module)
                 && function.is_none_or(|f| f == h.function)
                 && filter.arity.is_none_or(|a| a == h.arity)
                 && filter.pid.is_none_or(|p| p == h.pid)
+                && pids.as_ref().is_none_or(|p| p.contains(&h.pid))
                 && filter.since.is_none_or(|t| h.start >= t)
                 && filter.until.is_none_or(|t| h.start <= t)
         };
@@ -413,6 +542,13 @@ impl Snapshot {
                 hi,
                 false,
             )?));
+        }
+        if let (Some(pids), None) = (&filter.pids, module) {
+            let mut walks = Vec::new();
+            for pid in pids {
+                walks.push(self.index.heads(Select::Pid(*pid), lo, hi, false)?);
+            }
+            return Ok(Box::new(MergeNewest::new(walks)));
         }
         if let Some(module) = module {
             let functions = match function {

@@ -70,6 +70,11 @@ tables! {
     SERVED: u128 => u64 = "served";
     /// Serving call → the client's pid: the other way of `served`.
     CLIENTS: u64 => u64 = "clients";
+    /// `time << 64 | n` → a test that finished then (see `codec`): what the run's tests were,
+    /// in the order they finished.
+    TESTS: u128 => &[u8] = "tests";
+    /// `time << 64 | n` → 1 when recording was paused globally then, 0 when it resumed.
+    PAUSES: u128 => u8 = "pauses";
 }
 
 fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -118,6 +123,8 @@ pub(crate) struct Contents {
     pub started: Vec<(u128, u64)>,
     pub served: Vec<(u128, u64)>,
     pub clients: Vec<(u64, u64)>,
+    pub tests: Vec<(u128, Vec<u8>)>,
+    pub pauses: Vec<(u128, u8)>,
 }
 
 impl Contents {
@@ -128,6 +135,8 @@ impl Contents {
             && self.late_tails.is_empty()
             && self.started.is_empty()
             && self.served.is_empty()
+            && self.tests.is_empty()
+            && self.pauses.is_empty()
     }
 
     /// The bytes it holds, about.
@@ -139,7 +148,11 @@ impl Contents {
                 .iter()
                 .map(|e| e.1.len() + 16)
                 .sum::<usize>()
-            + 16 * (self.pid_blocks.len() + self.function_blocks.len() + self.exceptions.len())
+            + self.tests.iter().map(|t| t.1.len() + 16).sum::<usize>()
+            + 16 * (self.pid_blocks.len()
+                + self.function_blocks.len()
+                + self.exceptions.len()
+                + self.pauses.len())
     }
 }
 
@@ -264,6 +277,16 @@ fn fill(txn: &WriteTransaction, c: &mut Contents) -> Result<()> {
         for (pid, row) in &c.processes {
             processes.insert(pid, row.as_slice()).during(DURING)?;
         }
+        if !c.tests.is_empty() {
+            let mut tests = txn.open_table(TESTS).during(DURING)?;
+            c.tests.sort_unstable_by_key(|e| e.0);
+            for (key, row) in &c.tests {
+                tests.insert(key, row.as_slice()).during(DURING)?;
+            }
+        }
+    }
+    if !c.pauses.is_empty() {
+        insert_sorted(txn, PAUSES, &mut c.pauses)?;
     }
     insert_sorted(txn, PID_BLOCKS, &mut c.pid_blocks)?;
     insert_sorted(txn, FUNCTION_BLOCKS, &mut c.function_blocks)?;

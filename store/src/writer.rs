@@ -31,10 +31,10 @@ use std::path::{Path, PathBuf};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::block::{PendingCall, PendingEnd, PendingTail, BLOCK_BYTES, BLOCK_CALLS};
-use crate::codec::{EndRow, ProcessRow, TailCallRow};
+use crate::codec::{encode_test, EndRow, ProcessRow, TailCallRow};
 use crate::encoding::{Done, EncodingThread, Job};
 use crate::error::Result;
-use crate::event::{AtomKey, AtomNames, Event, EventKind, OriginKind, Outcome};
+use crate::event::{AtomKey, AtomNames, Event, EventKind, OriginKind, Outcome, RunEvent};
 use crate::layout;
 use crate::model::{Counters, Run, RunInfo, RunSummary};
 use crate::retention::{Maintenance, Retention};
@@ -85,6 +85,8 @@ pub struct RunWriter {
     encoding_failed: Option<crate::StoreError>,
     next_block: u32,
     next_segment: u64,
+    /// Run events taken so far: the low half of their keys, so that two at one instant differ.
+    run_events: u64,
     counters: Counters,
     max_unsealed: usize,
 }
@@ -266,6 +268,7 @@ impl RunWriter {
             encoding_failed: None,
             next_block: 1,
             next_segment: 1,
+            run_events: 0,
             counters: Counters::default(),
             max_unsealed: MAX_UNSEALED_BYTES,
         })
@@ -370,6 +373,20 @@ impl RunWriter {
                 } else {
                     self.orphan_tails.entry(id).or_default().push(tail);
                 }
+            }
+            EventKind::Run(run) => {
+                self.run_events += 1;
+                let key = pair(event.time, self.run_events);
+                let c = &mut self.open.contents;
+                match *run {
+                    RunEvent::Paused(paused) => c.pauses.push((key, paused as u8)),
+                    RunEvent::Test(test) => {
+                        let mut row = Vec::with_capacity(64 + test.message.len());
+                        encode_test(&test, &mut row);
+                        c.tests.push((key, row));
+                    }
+                }
+                self.open.events += 1;
             }
         }
     }

@@ -5,8 +5,8 @@ use std::num::NonZeroU64;
 
 use store::{
     AtomKey, AtomNames, CallFilter, CauseKind, Class, End, Enter, Event, EventKind, Origin,
-    OriginKind, Outcome, ProcessStart, Retention, RunInfo, RunWriter, Store, StoreError,
-    StoreReader, TailCall, TreeItem, TreeLimits,
+    OriginKind, Outcome, Pause, ProcessStart, Retention, RunEvent, RunInfo, RunWriter, Store,
+    StoreError, StoreReader, TailCall, Test, TestFramework, TestOutcome, TreeItem, TreeLimits,
 };
 
 /// Atom keys are indexes into a fixed list of names.
@@ -750,6 +750,180 @@ fn atoms_are_interned_once_across_batches_and_runs() {
         seen.insert(c.module.clone(), ());
     }
     assert_eq!(seen.len(), 2);
+}
+
+fn run_event(time: u64, event: RunEvent) -> Event {
+    Event {
+        call_id: 0,
+        time,
+        scheduler: 1,
+        kind: EventKind::Run(Box::new(event)),
+    }
+}
+
+fn first_call(mut event: Event, text: &str, origin: Option<(OriginKind, u64)>) -> Event {
+    if let EventKind::Enter(e) = &mut event.kind {
+        e.process = Some(Box::new(ProcessStart {
+            text: text.into(),
+            origin: origin.map(|(kind, pid)| Origin {
+                kind,
+                pid,
+                text: format!("<0.{pid}.0>"),
+            }),
+        }));
+    }
+    event
+}
+
+fn a_test(name: &str, outcome: TestOutcome, pid: Option<u64>) -> Test {
+    Test {
+        framework: TestFramework::ExUnit,
+        module: "Elixir.ShopTest".into(),
+        name: name.into(),
+        file: "/p/test/shop_test.exs".into(),
+        line: 7,
+        outcome,
+        message: if outcome == TestOutcome::Failed {
+            "Assertion with == failed".into()
+        } else {
+            String::new()
+        },
+        duration_us: 40,
+        pid: pid.and_then(NonZeroU64::new),
+    }
+}
+
+#[test]
+fn tests_know_their_calls_and_pauses_are_kept_through_compaction() {
+    let (_dir, store) = temp_store();
+    let mut writer = store.begin_run(&info()).unwrap();
+    let maintenance = writer.maintenance(Retention::default());
+    // Test "pays" runs in process 10: two top-level calls, a Task (30, from 10 while call 2
+    // ran) and a process 40 that 30 started; test "greets" in process 20; a process 50 that
+    // no test started.
+    let batches = vec![
+        vec![
+            first_call(enter(1, 100, None, 10, MOD_A, F), "<0.10.0>", None),
+            ret(1, 105),
+            enter(2, 110, None, 10, MOD_A, G),
+            first_call(
+                enter(3, 112, None, 30, MOD_B, H),
+                "<0.30.0>",
+                Some((OriginKind::Caller, 10)),
+            ),
+            first_call(
+                enter(4, 113, None, 40, MOD_B, F),
+                "<0.40.0>",
+                Some((OriginKind::Ancestor, 30)),
+            ),
+            ret(4, 114),
+            ret(3, 115),
+            raise(2, 120),
+            run_event(
+                121,
+                RunEvent::Test(a_test("test pays", TestOutcome::Failed, Some(10))),
+            ),
+        ],
+        vec![
+            run_event(130, RunEvent::Paused(true)),
+            run_event(140, RunEvent::Paused(false)),
+            first_call(enter(5, 150, None, 20, MOD_A, F), "<0.20.0>", None),
+            ret(5, 151),
+            first_call(enter(6, 152, None, 50, MOD_A, F), "<0.50.0>", None),
+            ret(6, 153),
+            run_event(
+                160,
+                RunEvent::Test(a_test("test greets", TestOutcome::Passed, Some(20))),
+            ),
+            run_event(
+                161,
+                RunEvent::Test(a_test("test skips", TestOutcome::Skipped, None)),
+            ),
+        ],
+    ];
+    // Eight segments make compaction merge them; the rows must survive it.
+    let mut batches = batches.into_iter();
+    for i in 0..8 {
+        let batch = batches.next().unwrap_or_default();
+        let batch = if batch.is_empty() {
+            vec![run_event(200 + i, RunEvent::Paused(i % 2 == 1))]
+        } else {
+            batch
+        };
+        write_sealed(&mut writer, batch);
+    }
+    let report = maintenance.run().unwrap();
+    assert_eq!(report.merged, 1, "{report:?}");
+    let snap = store.snapshot(None).unwrap();
+
+    let tests = snap.tests().unwrap();
+    let names: Vec<&str> = tests.iter().map(|t| t.test.name.as_str()).collect();
+    assert_eq!(names, ["test pays", "test greets", "test skips"]);
+    assert_eq!(
+        tests[0].test,
+        a_test("test pays", TestOutcome::Failed, Some(10))
+    );
+    assert_eq!(tests[0].finished, 121);
+    assert_eq!(
+        tests[0].started(),
+        0,
+        "40µs before 121ns: the clock's start"
+    );
+
+    // The test's processes: its own, the Task and what the Task started; not the others.
+    assert_eq!(snap.test_processes(10, 100).unwrap(), [10, 30, 40]);
+    let roots: Vec<u64> = snap
+        .test_roots(10, 10)
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(
+        roots,
+        [1, 2],
+        "the Task started inside call 2 is not a root"
+    );
+    let by_test = |name: &str| {
+        let pids = snap.processes_of_tests_named(name).unwrap();
+        pids.map(|pids| {
+            ids(&snap
+                .calls(&CallFilter {
+                    pids: Some(pids),
+                    limit: 100,
+                    ..Default::default()
+                })
+                .unwrap())
+        })
+    };
+    assert_eq!(
+        by_test("pays"),
+        Some(vec![4, 3, 2, 1]),
+        "exact, without `test `"
+    );
+    assert_eq!(by_test("test greets"), Some(vec![5]));
+    assert_eq!(
+        by_test("skips"),
+        Some(vec![]),
+        "a test that recorded no call"
+    );
+    assert_eq!(by_test("nothing of that name"), None);
+    assert_eq!(
+        snap.tests_named("test").unwrap().len(),
+        3,
+        "a part of names"
+    );
+
+    // Pauses pair up, in time order, whichever segments they came in.
+    let pauses = snap.pauses().unwrap();
+    assert_eq!(
+        pauses[0],
+        Pause {
+            from: 130,
+            until: Some(140)
+        }
+    );
+    assert_eq!(pauses.len(), 4, "{pauses:?}");
+    assert_eq!(pauses.last().unwrap().until, None, "paused at the end");
 }
 
 #[test]

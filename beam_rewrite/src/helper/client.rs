@@ -33,6 +33,8 @@ pub struct Helper {
     stdin: Option<ChildStdin>,
     replies: Receiver<Result<Vec<u8>, String>>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// The thread reading stderr: it ends when the helper's stderr closes.
+    stderr_reader: std::thread::JoinHandle<()>,
     timeout: Duration,
 }
 
@@ -91,12 +93,13 @@ impl Helper {
         std::thread::spawn(move || read_frames(stdout, send));
         let tail = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&tail);
-        std::thread::spawn(move || keep_tail(stderr, sink));
+        let stderr_reader = std::thread::spawn(move || keep_tail(stderr, sink));
         Ok(Helper {
             child,
             stdin: Some(stdin),
             replies,
             stderr: tail,
+            stderr_reader,
             timeout: config.timeout,
         })
     }
@@ -255,8 +258,12 @@ impl Helper {
                 }
             }
         };
-        // Give the stderr reader a moment to collect the last words.
-        std::thread::sleep(Duration::from_millis(50));
+        // Let the stderr reader collect the last words: it ends once the dead helper's stderr
+        // closes (a loaded machine may take a while to run it; never more than two seconds).
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !self.stderr_reader.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let tail = self.stderr.lock().map(|t| t.clone()).unwrap_or_default();
         let text = String::from_utf8_lossy(&tail).trim().to_string();
         HelperError::Died {

@@ -33,5 +33,9 @@ fn list(args: &Args) -> Result<String, QueryError> {
             calls.iter().map(|c| json::call_json(c, &snap)).collect();
         return Ok(serde_json::Value::Array(calls).to_string());
     }
-    Ok(table::render(&calls, &snap).join("\n"))
+    let mut lines = table::render(&calls, &snap);
+    if calls.is_empty() {
+        lines.extend(table::paused_note(&snap)?);
+    }
+    Ok(lines.join("\n"))
 }

@@ -83,12 +83,28 @@ pub fn run(args: &Args) -> ExitCode {
 /// Every check, in the order they are printed.
 pub fn checks(cwd: &Path, paths: &[PathBuf]) -> Vec<Check> {
     let config = config::Config::discover(cwd);
+    let root = match &config {
+        Ok(config) => config.project_root(cwd),
+        Err(_) => config::find_project(cwd).unwrap_or_else(|| cwd.to_path_buf()),
+    };
     let mut checks = vec![
         erl(),
         erlc(),
         elixir(),
         nif_library("nif", "the bundled NIF library", bundle::NIF_LIBRARY),
     ];
+    if root != cwd {
+        checks.push(Check::ok(
+            "project",
+            format!(
+                "{} (this directory's project: its build and recording are checked)",
+                root.display()
+            ),
+        ));
+    }
+    if root.join("mix.exs").is_file() {
+        checks.extend(mix_alias(&root));
+    }
     checks.push(match &config {
         Ok(config) => match &config.path {
             Some(path) => Check::ok("config", format!("{} is valid", path.display())),
@@ -103,11 +119,11 @@ pub fn checks(cwd: &Path, paths: &[PathBuf]) -> Vec<Check> {
     });
     let db = match &config {
         Ok(config) => crate::query::db::default_path(config, cwd),
-        Err(_) => store::resolve_path(cwd, cwd),
+        Err(_) => store::resolve_path(cwd, &root),
     };
     checks.push(database(&db));
     let paths = if paths.is_empty() {
-        let build = cwd.join("_build/dev");
+        let build = root.join("_build/dev");
         if build.is_dir() {
             vec![build]
         } else {
@@ -137,9 +153,11 @@ pub fn render(checks: &[Check]) -> String {
         }
     }
     let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
-    out.push_str(&match failed {
-        0 => "everything needed for recording is in place\n".to_string(),
-        n => format!("{n} problem(s) to fix before recording works\n"),
+    let warned = checks.iter().filter(|c| c.status == Status::Warn).count();
+    out.push_str(&match (failed, warned) {
+        (0, 0) => "everything needed for recording is in place\n".to_string(),
+        (0, n) => format!("{n} warning(s): each says what to do\n"),
+        (n, _) => format!("{n} problem(s) to fix before recording works\n"),
     });
     out
 }
@@ -279,9 +297,12 @@ fn database(path: &Path) -> Check {
         );
     }
     if !path.exists() {
-        return Check::ok(
+        return Check::problem(
             "database",
-            format!("{} (created on the first recorded call)", path.display()),
+            Status::Warn,
+            format!("{}: no recording yet", path.display()),
+            "run the instrumented project (mix test, mix run, iex -S mix): its first \
+             recorded call creates the recording here",
         );
     }
     match store::StoreReader::open(path).and_then(|store| store.runs()) {
@@ -302,6 +323,85 @@ fn database(path: &Path) -> Check {
             format!("{}: {e}", path.display()),
             "move the old recording away (or delete it); the next run records anew",
         ),
+    }
+}
+
+/// What a `mix.exs` needs for recording: the compile alias, and the Mix archive that gives it
+/// its task.
+fn mix_alias(root: &Path) -> Vec<Check> {
+    const ALIAS: &str = "add the compile alias to mix.exs (README, \"Use it in your project\"): \
+         aliases: [compile: [\"compile\" | elixir_scope()]], with elixir_scope() naming \
+         \"elixir_scope.instrument\" when its archive is installed";
+    let mix_exs = root.join("mix.exs");
+    let text = std::fs::read_to_string(&mix_exs).unwrap_or_default();
+    let task = text.contains("elixir_scope.instrument");
+    if !task && !text.contains("elixir-scope instrument") {
+        return vec![Check::problem(
+            "alias",
+            Status::Warn,
+            format!(
+                "{} has no ElixirScope alias: mix compile does not instrument",
+                mix_exs.display()
+            ),
+            ALIAS,
+        )];
+    }
+    let mut checks = vec![Check::ok(
+        "alias",
+        format!("{} instruments after every compile", mix_exs.display()),
+    )];
+    if task {
+        checks.push(archive());
+    }
+    checks
+}
+
+/// Whether the Mix archive with `elixir_scope.instrument` is installed where Mix looks
+/// (`$MIX_ARCHIVES`, else `$MIX_HOME/archives`, else `~/.mix/archives`), and for this version.
+fn archive() -> Check {
+    let install = "elixir-scope mix-archive --install";
+    let dir = match std::env::var_os("MIX_ARCHIVES") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => match std::env::var_os("MIX_HOME") {
+            Some(home) if !home.is_empty() => PathBuf::from(home).join("archives"),
+            _ => match std::env::var_os("HOME") {
+                Some(home) => PathBuf::from(home).join(".mix/archives"),
+                None => PathBuf::from(".mix/archives"),
+            },
+        },
+    };
+    let installed: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("elixir_scope-"))
+        .collect();
+    let wanted = super::mix_archive::archive_name();
+    if installed.contains(&wanted) {
+        Check::ok("archive", format!("{wanted} in {}", dir.display()))
+    } else if installed.is_empty() {
+        Check::problem(
+            "archive",
+            Status::Warn,
+            format!(
+                "the Mix archive with elixir_scope.instrument is not installed in {}: the \
+                 alias compiles without instrumenting",
+                dir.display()
+            ),
+            install,
+        )
+    } else {
+        Check::problem(
+            "archive",
+            Status::Warn,
+            format!(
+                "{} in {}, but this elixir-scope is {wanted}",
+                installed.join(", "),
+                dir.display()
+            ),
+            install,
+        )
     }
 }
 
@@ -342,6 +442,16 @@ fn beams(paths: &[PathBuf]) -> Vec<Check> {
         files.len(),
         without.len()
     );
+    if instrumented == 0 && !files.is_empty() {
+        checks.push(Check::problem(
+            "beams",
+            Status::Warn,
+            format!("{summary}: nothing will be recorded"),
+            "compile with the ElixirScope alias (README, \"Use it in your project\"), or run \
+             elixir-scope instrument on the build (elixir-scope instrument _build/dev)",
+        ));
+        return checks;
+    }
     if without.is_empty() {
         checks.push(Check::ok("beams", summary));
     } else {
@@ -393,6 +503,53 @@ mod tests {
         let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
         let check = nif_library("nif", "exe", &exe);
         assert_eq!(check.status, Status::Fail, "{check:?}");
+    }
+
+    #[test]
+    fn a_project_without_the_alias_or_instrumented_beams_gets_warnings_that_say_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mix.exs"),
+            "defmodule A.MixProject do end\n",
+        )
+        .unwrap();
+        let lib = dir.path().join("lib");
+        std::fs::create_dir_all(&lib).unwrap();
+        // A plain beam in the build: compiled, not instrumented.
+        let ebin = dir.path().join("_build/dev/lib/a/ebin");
+        std::fs::create_dir_all(&ebin).unwrap();
+        let out = Command::new("erlc")
+            .arg("-o")
+            .arg(&ebin)
+            .arg(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/runtime_fixture.erl"),
+            )
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        // From the project's lib/: the project's build and recording are checked.
+        let checks = checks(&lib, &[]);
+        let find = |name: &str| {
+            checks
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap_or_else(|| panic!("no {name} check: {checks:?}"))
+        };
+        assert_eq!(find("project").status, Status::Ok);
+        for name in ["alias", "database", "beams"] {
+            let check = find(name);
+            assert_eq!(check.status, Status::Warn, "{check:?}");
+            assert!(check.fix.is_some(), "{check:?}");
+        }
+        assert!(find("beams").found.contains("0 instrumented"), "{checks:?}");
+        assert!(
+            find("database")
+                .found
+                .contains(&dir.path().join(".elixir_scope").display().to_string()),
+            "{checks:?}"
+        );
+        let report = render(&checks);
+        assert!(!report.contains("everything needed"), "{report}");
     }
 
     #[test]

@@ -211,9 +211,7 @@ fn install_runtime(
     hidden: &RedactFields,
 ) -> Vec<RuntimeInstall> {
     let root = std::env::current_dir().map(|cwd| config.project_root(&cwd));
-    let settings = config
-        .runtime
-        .to_settings(&config.capture, hidden, root.ok().as_deref());
+    let settings = config.runtime.to_settings(hidden, root.ok().as_deref());
     targets
         .iter()
         .map(|dir| {
@@ -349,6 +347,25 @@ pub fn finish(
             "runtime": runtime,
         });
         format!("{document}\n")
+    } else if nothing_changed(&totals, runtime) {
+        // Every `mix compile` runs this: a run with nothing to do says so in one line, with
+        // the beams it cannot record (not those the plan leaves out on purpose).
+        let skipped: Vec<String> = totals
+            .skip_reasons
+            .iter()
+            .filter(|(reason, _)| !routine_skip(reason))
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect();
+        format!(
+            "{title}: {} beams, nothing changed ({:.1} s){}\n",
+            totals.scanned,
+            elapsed.as_secs_f64(),
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!("; skipped: {}", skipped.join(", "))
+            }
+        )
     } else {
         render(title, &totals, reports, elapsed) + &render_runtime(runtime)
     };
@@ -376,6 +393,25 @@ pub fn finish(
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// Whether a run changed nothing: no beam rewritten, restored or failed, and the runtime (if
+/// any) already in place.
+fn nothing_changed(totals: &Totals, runtime: &[RuntimeInstall]) -> bool {
+    totals.rewritten == 0
+        && totals.restored == 0
+        && totals.failed == 0
+        && runtime
+            .iter()
+            .all(|install| install.outcome == "up to date")
+}
+
+/// Whether beams are skipped by choice (the plan, `plan.apps`, ElixirScope's own modules)
+/// rather than because they cannot be recorded.
+fn routine_skip(reason: &str) -> bool {
+    reason == "not selected by the plan"
+        || reason == "part of ElixirScope's runtime"
+        || reason.ends_with("not selected (plan.apps)")
 }
 
 /// The runtime's lines of the text summary.

@@ -1,13 +1,17 @@
-//! `elixir-scope restore PATH... [--json]`: put back the original beams, byte for byte.
+//! `elixir-scope restore PATH... [--json]`: put back the original beams, byte for byte, and
+//! take the runtime out of the build once no beam needs it, so that the build is as the
+//! compiler left it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use beam_rewrite::discover;
-use beam_rewrite::rewrite::restore_file;
+use beam_rewrite::rewrite::{restore_file, Outcome};
+use beam_rewrite::{Beam, Marker};
 
-use super::instrument::{finish, lock_build, progress_bar};
+use super::instrument::{finish, lock_build, progress_bar, RuntimeInstall};
+use crate::bundle;
 
 /// Arguments of `restore`.
 #[derive(Debug, clap::Args)]
@@ -50,6 +54,14 @@ pub fn run(args: &Args) -> ExitCode {
         })
         .collect();
     bar.finish_and_clear();
+    let failed = reports
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Failed { .. }));
+    let runtime = if args.dry_run || failed {
+        Vec::new()
+    } else {
+        remove_runtime(&args.paths)
+    };
     let title = format!(
         "elixir-scope restore{}",
         if args.dry_run { " (dry run)" } else { "" }
@@ -57,10 +69,51 @@ pub fn run(args: &Args) -> ExitCode {
     finish(
         &title,
         &reports,
-        &[],
+        &runtime,
         started.elapsed(),
         0,
         args.json,
         args.dry_run,
     )
+}
+
+/// Takes the runtime out of the directories `instrument` installs it into for `paths`, where
+/// no beam it serves is instrumented any more: those of the whole Mix build for a directory of
+/// one (the dependencies' beams call the runtime in the project's `ebin`), else of the
+/// directory itself. Directories that still serve instrumented beams keep it.
+fn remove_runtime(paths: &[PathBuf]) -> Vec<RuntimeInstall> {
+    let Ok(targets) = bundle::targets_for(paths) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for dir in targets {
+        if !dir.join(bundle::STAMP_FILE).is_file() && !dir.join(bundle::SETTINGS_FILE).is_file() {
+            continue;
+        }
+        let served = discover::build_dir_of(&dir).unwrap_or_else(|| dir.clone());
+        if still_instrumented(&served) {
+            continue;
+        }
+        let (outcome, error) = match bundle::uninstall(&dir) {
+            Ok(_) => ("removed", None),
+            Err(e) => ("failed", Some(e.to_string())),
+        };
+        out.push(RuntimeInstall {
+            dir,
+            outcome,
+            error,
+        });
+    }
+    out
+}
+
+/// Whether any beam under `dir` still carries the rewriter's marker.
+fn still_instrumented(dir: &Path) -> bool {
+    let Ok(files) = discover::beam_files(&[dir.to_path_buf()]) else {
+        return true;
+    };
+    files.iter().any(|file| match Beam::read(file) {
+        Ok(beam) => !matches!(Marker::find(&beam), Ok(None)),
+        Err(_) => false,
+    })
 }

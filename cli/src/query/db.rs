@@ -12,8 +12,8 @@ use store::{Snapshot, StoreError, StoreReader};
 /// Where the recording of the project of `config` is when no `--db` names it (see the module
 /// documentation).
 pub fn default_path(config: &config::Config, cwd: &Path) -> PathBuf {
-    match &config.runtime.db_path {
-        Some(path) => path.clone(),
+    match config.runtime.db_path() {
+        Some(path) => path.to_path_buf(),
         None => store::resolve_path(cwd, &config.project_root(cwd)),
     }
 }
@@ -76,6 +76,23 @@ pub enum QueryError {
         pid: String,
         /// The run.
         run: u64,
+    },
+    /// A test the run did not record.
+    #[error(
+        "run {run} has no test named {name:?} ({})",
+        if *tests == 0 {
+            "it recorded no test: run `mix test` with the compile alias of the README".to_string()
+        } else {
+            format!("it recorded {tests}: `elixir-scope tests` lists them")
+        }
+    )]
+    NoSuchTest {
+        /// The name asked for.
+        name: String,
+        /// The run.
+        run: u64,
+        /// How many tests the run recorded.
+        tests: usize,
     },
     /// An option's value is wrong.
     #[error("{option}: {problem}")]

@@ -31,6 +31,11 @@ pub struct Filters {
     /// Only calls that raised.
     #[arg(long)]
     pub exceptions: bool,
+    /// Only calls of this test (a run of `mix test`; `elixir-scope tests` lists them): made by
+    /// the process that ran it or by processes it started. Its name as written ("places an
+    /// order", or ExUnit's "test places an order"), else a part of test names.
+    #[arg(long, value_name = "NAME")]
+    pub test: Option<String>,
     /// At most this many calls, newest first (at least 1).
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = at_least_one)]
     pub limit: usize,
@@ -42,6 +47,19 @@ impl Filters {
         let info = &snap.run().info;
         let pid = match &self.pid {
             Some(text) => Some(find_pid(snap, text)?),
+            None => None,
+        };
+        let pids = match &self.test {
+            Some(name) => match snap.processes_of_tests_named(name)? {
+                Some(pids) => Some(pids),
+                None => {
+                    return Err(QueryError::NoSuchTest {
+                        name: name.clone(),
+                        run: snap.run().id,
+                        tests: snap.tests()?.len(),
+                    })
+                }
+            },
             None => None,
         };
         Ok(CallFilter {
@@ -65,6 +83,7 @@ impl Filters {
             exceptions_only: self.exceptions,
             limit: self.limit,
             scan_limit: 0,
+            pids,
         })
     }
 }

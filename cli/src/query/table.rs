@@ -34,6 +34,32 @@ pub fn render(calls: &[Call], snap: &Snapshot) -> Vec<String> {
     layout(&rows)
 }
 
+/// Why a run may hold no matching call: the times recording was paused during it (none
+/// when it never was).
+pub fn paused_note(snap: &Snapshot) -> Result<Vec<String>, store::StoreError> {
+    let pauses = snap.pauses()?;
+    if pauses.is_empty() {
+        return Ok(Vec::new());
+    }
+    let info = &snap.run().info;
+    let stretches: Vec<String> = pauses
+        .iter()
+        .map(|p| {
+            let until = match p.until {
+                Some(t) => clock(info.unix_ns(t)),
+                None if snap.run().live => "now".to_string(),
+                None => "the end of the run".to_string(),
+            };
+            format!("from {} to {until}", clock(info.unix_ns(p.from)))
+        })
+        .collect();
+    Ok(vec![format!(
+        "Recording was paused in run {}: {}; calls made meanwhile were not recorded.",
+        snap.run().id,
+        stretches.join(", ")
+    )])
+}
+
 fn row(c: &Call, pid: &str, info: &RunInfo) -> [String; 5] {
     [
         c.id.to_string(),

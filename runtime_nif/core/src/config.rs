@@ -1,17 +1,21 @@
-//! The runtime's settings and their defaults.
+//! The runtime's settings: [`Config`], made from checked settings ([`Config::from_settings`];
+//! the keys, bounds and defaults are those of the `settings` crate).
 //!
 //! Memory stays bounded at any event rate: the ring's slots are allocated at start
 //! (`ring_capacity` events of `size_of::<Event>()` bytes) and the events waiting in them hold
 //! at most `ring_bytes` (their estimated size, slot included); between the ring and the store at
-//! most `channel_batches + 2` batches of at most `batch_bytes` exist (the channel, the one the
-//! collector fills, the one the writer writes). With the defaults that is 16 MiB of slots +
-//! 32 MiB + 6 × 4 MiB. The writer adds the calls waiting for their ends (two blocks), the
-//! segment being filled (about a checkpoint's worth, compressed) and, while the disk refuses
-//! writes, at most `store::writer::MAX_UNSEALED_BYTES` (64 MiB) of it.
+//! most `channel_batches + 2` batches exist (the channel, the one the collector fills, the one
+//! the writer writes), each with room for `batch_events` events and holding at most
+//! `batch_bytes` (`settings::memory::demand`; the settings are refused when that exceeds half
+//! of the machine's memory). With the defaults that is 17 MiB of slots + 32 MiB + 34 × 5.06 MiB (221 MiB).
+//! The writer adds the calls waiting for their ends (two blocks), the segment being filled
+//! (about a checkpoint's worth, compressed) and, while the disk refuses writes, at most
+//! `store::writer::MAX_UNSEALED_BYTES` (64 MiB) of it.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use settings::Values;
 use store::Retention;
 
 use crate::encoder::{Caps, Redaction};
@@ -32,24 +36,6 @@ pub enum Overflow {
     #[default]
     Block,
 }
-
-/// Default ring capacity in events (all shards together).
-pub const DEFAULT_RING_CAPACITY: usize = 1 << 17;
-/// Default ring budget in estimated bytes (all shards together).
-pub const DEFAULT_RING_BYTES: usize = 32 << 20;
-/// Default largest batch, in events.
-pub const DEFAULT_BATCH_EVENTS: usize = 8192;
-/// Default largest batch, in estimated bytes.
-pub const DEFAULT_BATCH_BYTES: usize = 4 << 20;
-/// Default number of batches the channel to the writer holds: while the writer falls behind
-/// in a burst, the collector keeps emptying the ring into them (memory taken only while it
-/// lags, unlike the ring's slots), so the ring does not fill and drop.
-pub const DEFAULT_CHANNEL_BATCHES: usize = 32;
-/// Default longest time an event waits in a partial batch before it is written (it is then
-/// queryable): well under the 100 ms the runtime promises.
-pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_millis(20);
-/// Default time between durable commits (the most a crash loses).
-pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Everything the runtime can be told.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,21 +77,52 @@ pub struct Config {
 impl Config {
     /// The defaults, writing to `db_path`.
     pub fn new(db_path: impl Into<PathBuf>) -> Config {
+        Config::from_settings(db_path, &Values::default())
+    }
+
+    /// The configuration `values` give (their defaults for what they do not set), writing to
+    /// `db_path`; `shards` defaults to one per available core.
+    pub fn from_settings(db_path: impl Into<PathBuf>, values: &Values) -> Config {
+        use settings::*;
+        let size = |setting| usize::try_from(values.integer(setting)).unwrap_or(usize::MAX);
+        let ms = |setting| Duration::from_millis(values.integer(setting));
+        let mut caps = Caps::default();
+        for (setting, n) in values.iter() {
+            if let (Some(slot), Value::Integer(n)) = (Caps::slot(setting.key), n) {
+                *slot(&mut caps) = u32::try_from(*n).unwrap_or(u32::MAX);
+            }
+        }
+        let keys = match values.names(&REDACT_KEYS) {
+            Some(keys) => Redaction::new(keys, std::iter::empty::<(&str, Vec<&str>)>()),
+            None => Redaction::default(),
+        };
+        let structs = values.struct_fields(&REDACT_FIELDS).iter().cloned();
         Config {
             db_path: db_path.into(),
-            shards: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            ring_capacity: DEFAULT_RING_CAPACITY,
-            ring_bytes: DEFAULT_RING_BYTES,
-            drop_policy: DropPolicy::default(),
-            overflow: Overflow::default(),
-            caps: Caps::default(),
-            redaction: Redaction::default(),
-            batch_events: DEFAULT_BATCH_EVENTS,
-            batch_bytes: DEFAULT_BATCH_BYTES,
-            channel_batches: DEFAULT_CHANNEL_BATCHES,
-            commit_interval: DEFAULT_COMMIT_INTERVAL,
-            checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
-            retention: Retention::default(),
+            shards: values.given_integer(&SHARDS).map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                |n| n as usize,
+            ),
+            ring_capacity: size(&RING_CAPACITY),
+            ring_bytes: size(&RING_BYTES),
+            drop_policy: match values.choice(&DROP_POLICY) {
+                "drop_oldest" => DropPolicy::DropOldest,
+                _ => DropPolicy::DropNewest,
+            },
+            overflow: match values.choice(&OVERFLOW) {
+                "drop" => Overflow::Drop,
+                _ => Overflow::Block,
+            },
+            caps,
+            redaction: keys.with_structs(structs),
+            batch_events: size(&BATCH_EVENTS),
+            batch_bytes: size(&BATCH_BYTES),
+            channel_batches: size(&CHANNEL_BATCHES),
+            commit_interval: ms(&COMMIT_INTERVAL_MS),
+            checkpoint_interval: ms(&CHECKPOINT_INTERVAL_MS),
+            retention: Retention {
+                max_bytes: values.integer(&RETENTION_BYTES),
+            },
             unsealed_bytes: store::writer::MAX_UNSEALED_BYTES,
         }
     }
@@ -122,11 +139,83 @@ impl Config {
         self
     }
 
-    /// The most estimated bytes events can hold between capture and store.
+    /// The most estimated bytes events can hold between capture and store: the buffers the
+    /// settings size (`settings::memory::demand`) and what the writer keeps while the disk
+    /// refuses writes.
     pub fn memory_bound(&self) -> usize {
-        self.ring_capacity * std::mem::size_of::<store::Event>()
-            + self.ring_bytes
-            + (self.channel_batches + 2) * self.batch_bytes
-            + self.unsealed_bytes
+        let demand = settings::memory::demand(
+            self.ring_capacity as u64,
+            self.ring_bytes as u64,
+            self.batch_events as u64,
+            self.batch_bytes as u64,
+            self.channel_batches as u64,
+        );
+        usize::try_from(demand)
+            .unwrap_or(usize::MAX)
+            .saturating_add(self.unsealed_bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_settings_count_an_event_as_big_as_it_is() {
+        assert_eq!(
+            std::mem::size_of::<store::Event>() as u64,
+            settings::EVENT_BYTES
+        );
+    }
+
+    #[test]
+    fn the_defaults_are_the_settings_defaults() {
+        let config = Config::new("/tmp/x");
+        assert_eq!(config.ring_capacity, 1 << 17);
+        assert_eq!(config.ring_bytes, 32 << 20);
+        assert_eq!(config.batch_events, 8192);
+        assert_eq!(config.channel_batches, 32);
+        assert_eq!(config.commit_interval, Duration::from_millis(20));
+        assert_eq!(config.checkpoint_interval, Duration::from_secs(1));
+        assert_eq!(config.retention, Retention::default());
+        assert_eq!(config.caps, Caps::default());
+        assert_eq!(config.drop_policy, DropPolicy::DropNewest);
+        assert_eq!(config.overflow, Overflow::Block);
+        assert_eq!(
+            config.memory_bound() as u128,
+            Values::default().demand() + (64 << 20)
+        );
+    }
+
+    #[test]
+    fn settings_become_the_configuration() {
+        use settings::{Given, *};
+        let mut values = Values::default();
+        let set = |values: &mut Values, setting: &'static Setting, given: Given| {
+            values.set(setting, &given).unwrap()
+        };
+        set(&mut values, &RING_CAPACITY, Given::Integer(96));
+        set(&mut values, &SHARDS, Given::Integer(0));
+        set(&mut values, &DROP_POLICY, Given::Atom("drop_oldest".into()));
+        set(&mut values, &OVERFLOW, Given::Atom("drop".into()));
+        set(&mut values, &MAX_BYTES, Given::Integer(256));
+        set(&mut values, &COMMIT_INTERVAL_MS, Given::Integer(5));
+        set(
+            &mut values,
+            &REDACT_KEYS,
+            Given::List(vec![Given::Text("pin".into())]),
+        );
+        let config = Config::from_settings("/tmp/x", &values);
+        assert_eq!((config.ring_capacity, config.shards), (96, 0));
+        assert_eq!(config.drop_policy, DropPolicy::DropOldest);
+        assert_eq!(config.overflow, Overflow::Drop);
+        assert_eq!(config.caps.max_bytes, 256);
+        assert_eq!(config.caps.max_nodes, 32);
+        assert_eq!(config.commit_interval, Duration::from_millis(5));
+        assert!(config.redaction.key_matches(b"PIN_code"));
+        assert!(
+            !config.redaction.key_matches(b"password"),
+            "the list replaces the default"
+        );
     }
 }

@@ -424,6 +424,83 @@ defmodule ElixirScope.Format do
     [paint(layout(header, widths), :bright, ansi?) | Enum.map(rows, &layout(&1, widths))]
   end
 
+  @doc """
+  Tests with the calls each made at its top level (see `ElixirScope.tests/1`), and a count:
+
+      failed   ShopTest: test refuses a bad card (test/shop_test.exs:20, 2.1ms)
+        #54 Shop.Checkout.place(%{card: "4485 …"}) ** (Shop.PaymentError) … (610µs)
+          Assertion with == failed
+          code:  assert Shop.Checkout.place(order) == :ok
+      1 test: 1 failed
+  """
+  @spec test_lines([map], boolean) :: [String.t()]
+  def test_lines(tests, ansi? \\ false)
+  def test_lines([], _ansi?), do: ["No tests match."]
+
+  def test_lines(tests, ansi?) do
+    Enum.flat_map(tests, fn test ->
+      color = if test.outcome in [:failed, :invalid], do: :red, else: :green
+
+      head =
+        paint(String.pad_trailing(to_string(test.outcome), 7), color, ansi?) <>
+          " " <> test_title(test)
+
+      roots = Enum.map(test.roots, &("  " <> line(&1, nil, ansi?)))
+
+      message =
+        if test.outcome in [:failed, :invalid] and test.message != "",
+          do: test.message |> String.split("\n") |> Enum.map(&("    " <> &1)),
+          else: []
+
+      [head | roots] ++ message
+    end) ++ [test_count(tests)]
+  end
+
+  @doc "`ShopTest: test pays (test/shop_test.exs:12, 3.4ms)`."
+  @spec test_title(map) :: String.t()
+  def test_title(test) do
+    module = test.module |> Atom.to_string() |> String.replace_prefix("Elixir.", "")
+    where =
+      case {test.file, test.line} do
+        {"", _} -> ""
+        {file, 0} -> "#{Path.relative_to_cwd(file)}, "
+        {file, line} -> "#{Path.relative_to_cwd(file)}:#{line}, "
+      end
+
+    "#{module}: #{test.name} (#{where}#{duration(test.duration_us * 1_000)})"
+  end
+
+  defp test_count(tests) do
+    n = length(tests)
+
+    by =
+      [:passed, :failed, :skipped, :excluded, :invalid]
+      |> Enum.map(fn o -> {o, Enum.count(tests, &(&1.outcome == o))} end)
+      |> Enum.reject(fn {_, k} -> k == 0 end)
+      |> Enum.map_join(", ", fn {o, k} -> "#{count(k)} #{o}" end)
+
+    "#{count(n)} #{noun(n, "test", "tests")}: #{by}"
+  end
+
+  @doc """
+  What a query that found no call says when recording was paused in the run: `pauses` as
+  `ElixirScope.Query.pauses/0` gives them, `paused_now?` whether it is paused now.
+  """
+  @spec paused_note([{integer, integer | nil}], boolean) :: [String.t()]
+  def paused_note([], false), do: []
+
+  def paused_note(_pauses, true),
+    do: ["Recording is paused: ElixirScope.resume() resumes it."]
+
+  def paused_note(pauses, false) do
+    n = length(pauses)
+
+    [
+      "Recording was paused #{count(n)} #{noun(n, "time", "times")} in this run; " <>
+        "calls made meanwhile were not recorded."
+    ]
+  end
+
   @doc "The runs of the recording as a table (this VM's marked `*`), header first."
   @spec runs_table([map]) :: [String.t()]
   def runs_table(runs) do

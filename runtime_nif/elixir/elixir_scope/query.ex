@@ -36,7 +36,8 @@ defmodule ElixirScope.Query do
     :exceptions,
     :limit,
     :print,
-    :run
+    :run,
+    :test
   ]
 
   @doc "The calls matching `opts` (see `ElixirScope.calls/1`), newest first."
@@ -44,7 +45,66 @@ defmodule ElixirScope.Query do
   def calls(opts, caller) do
     filter = opts |> validate(@call_options, caller) |> Enum.reduce(%{}, &filter(&1, &2, caller))
     flush()
-    @runtime.calls(filter) |> answer(caller) |> Enum.map(&to_call/1)
+
+    case @runtime.calls(filter) do
+      {:error, {:no_test, name}} ->
+        raise ArgumentError,
+              "#{caller}: no test of #{run_name(filter)} is named #{inspect(name)} " <>
+                "(ElixirScope.tests/1 lists them)"
+
+      answer ->
+        answer |> answer(caller) |> Enum.map(&to_call/1)
+    end
+  end
+
+  ## Tests
+
+  @test_options [:failed, :print, :run, :roots]
+
+  @doc "The tests of the run (see `ElixirScope.tests/1`), in the order they finished."
+  @spec tests(keyword, atom) :: [map]
+  def tests(opts, caller) do
+    options =
+      opts
+      |> validate(@test_options, caller)
+      |> Enum.reduce(%{}, fn
+        {:failed, f}, acc when is_boolean(f) -> Map.put(acc, :failed, f)
+        {:print, p}, acc when is_boolean(p) -> acc
+        {:roots, n}, acc when is_integer(n) and n >= 0 -> Map.put(acc, :roots, min(n, @max_limit))
+        {:run, r}, acc when (is_integer(r) and r > 0) or r == :latest -> Map.put(acc, :run, r)
+        {key, value}, _acc ->
+          raise ArgumentError,
+                "#{caller}: bad value for #{inspect(key)}: #{inspect(value)} (#{test_expected(key)})"
+      end)
+
+    flush()
+
+    @runtime.tests(options)
+    |> answer(caller)
+    |> Enum.map(fn test ->
+      %{
+        test
+        | pid: if(test.pid == :undefined, do: nil, else: pid(test.pid)),
+          roots: Enum.map(test.roots, &to_call/1)
+      }
+      |> Map.delete(:finished_ns)
+    end)
+  end
+
+  defp test_expected(:roots), do: "expected a non-negative integer"
+  defp test_expected(:run), do: expected(:run)
+  defp test_expected(_), do: "expected true or false"
+
+  @doc "When recording was paused in this run: `[{from, until | nil}]` (monotonic ns)."
+  @spec pauses() :: [{integer, integer | nil}]
+  def pauses do
+    case @runtime.summary() do
+      %{pauses: pauses} ->
+        Enum.map(pauses, fn {from, until} -> {from, if(until == :undefined, do: nil, else: until)} end)
+
+      _ ->
+        []
+    end
   end
 
   defp filter({:module, m}, acc, _) when is_atom(m) and not is_nil(m),
@@ -63,6 +123,10 @@ defmodule ElixirScope.Query do
     do: Map.put(acc, :limit, min(n, @max_limit))
 
   defp filter({:print, p}, acc, _) when is_boolean(p), do: acc
+
+  defp filter({:test, name}, acc, _) when is_binary(name) or is_atom(name),
+    do: Map.put(acc, :test, to_string(name))
+
   defp filter({:run, r}, acc, _) when (is_integer(r) and r > 0) or r == :latest,
     do: Map.put(acc, :run, r)
 
@@ -78,6 +142,7 @@ defmodule ElixirScope.Query do
   defp expected(:print), do: "expected true or false"
   defp expected(:limit), do: "expected a positive integer"
   defp expected(:run), do: "expected a run number (ElixirScope.runs/0 lists them) or :latest"
+  defp expected(:test), do: "expected a test's name, such as \"places an order\""
 
   defp time(acc, bound, %DateTime{} = t, _caller),
     do: Map.put(acc, :"#{bound}_unix_ns", DateTime.to_unix(t, :nanosecond))

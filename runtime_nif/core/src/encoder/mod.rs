@@ -59,14 +59,14 @@ use scratch::{AtomCache, REDACTED_KEY, STRUCT_KEY};
 /// The atom that starts every cut (and redaction) marker.
 pub const CUT: &[u8] = b"$elixir_scope_cut";
 
-/// The default caps: see the fields of [`Caps`].
+/// The default caps: the settings' defaults (`settings::MAX_NODES`, ...).
 pub const DEFAULT_CAPS: Caps = Caps {
-    max_nodes: 32,
-    max_depth: 8,
-    max_elements: 16,
-    max_string: 32,
-    max_binary: 128,
-    max_bytes: 1024,
+    max_nodes: settings::MAX_NODES.default_integer() as u32,
+    max_depth: settings::MAX_DEPTH.default_integer() as u32,
+    max_elements: settings::MAX_ELEMENTS.default_integer() as u32,
+    max_string: settings::MAX_STRING.default_integer() as u32,
+    max_binary: settings::MAX_BINARY.default_integer() as u32,
+    max_bytes: settings::MAX_BYTES.default_integer() as u32,
 };
 
 /// The largest external form accepted for pids, ports, references and integers.
@@ -107,18 +107,39 @@ impl Default for Caps {
     }
 }
 
+/// Where a [`Caps`] keeps one cap.
+pub type CapSlot = fn(&mut Caps) -> &mut u32;
+
 impl Caps {
-    /// The caps with each field clamped to what keeps captures bounded and valid: at most
-    /// 100,000 nodes, depth at most 64 (the encoder recurses on the scheduler's stack), at least
-    /// one element, binaries at most 64 KiB, total at most 1 MiB.
+    /// Where the cap of the setting `key` is kept (`max_nodes`, ...: the settings of
+    /// `settings::caps()`).
+    pub fn slot(key: &str) -> Option<CapSlot> {
+        let slot: CapSlot = match key {
+            "max_nodes" => |c| &mut c.max_nodes,
+            "max_depth" => |c| &mut c.max_depth,
+            "max_elements" => |c| &mut c.max_elements,
+            "max_string" => |c| &mut c.max_string,
+            "max_binary" => |c| &mut c.max_binary,
+            "max_bytes" => |c| &mut c.max_bytes,
+            _ => return None,
+        };
+        Some(slot)
+    }
+
+    /// The caps with each brought within its setting's bounds (`settings::MAX_NODES`, ...),
+    /// which keep captures bounded and valid: at most 100,000 nodes, depth at most 64 (the
+    /// encoder recurses on the scheduler's stack), at least one element, binaries at most
+    /// 64 KiB, total at most 1 MiB.
     pub fn clamped(self) -> Caps {
+        let within =
+            |value: u32, setting: &settings::Setting| setting.clamp(u64::from(value)) as u32;
         Caps {
-            max_nodes: self.max_nodes.clamp(1, 100_000),
-            max_depth: self.max_depth.min(64),
-            max_elements: self.max_elements.clamp(1, 1 << 20),
-            max_string: self.max_string.min(1 << 20),
-            max_binary: self.max_binary.min(64 * 1024),
-            max_bytes: self.max_bytes.clamp(64, 1 << 20),
+            max_nodes: within(self.max_nodes, &settings::MAX_NODES),
+            max_depth: within(self.max_depth, &settings::MAX_DEPTH),
+            max_elements: within(self.max_elements, &settings::MAX_ELEMENTS),
+            max_string: within(self.max_string, &settings::MAX_STRING),
+            max_binary: within(self.max_binary, &settings::MAX_BINARY),
+            max_bytes: within(self.max_bytes, &settings::MAX_BYTES),
         }
     }
 }

@@ -56,6 +56,18 @@ pub fn event_bytes(event: &Event) -> usize {
         }
         EventKind::End(e) => spilled(&e.value),
         EventKind::TailCall(t) => spilled(&t.args),
+        EventKind::Run(run) => {
+            std::mem::size_of_val(&**run)
+                + match &**run {
+                    store::RunEvent::Paused(_) => 0,
+                    store::RunEvent::Test(t) => {
+                        t.module.capacity()
+                            + t.name.capacity()
+                            + t.file.capacity()
+                            + t.message.capacity()
+                    }
+                }
+        }
     };
     std::mem::size_of::<Event>() + payload
 }

@@ -6,9 +6,10 @@ defmodule Mix.Tasks.ElixirScope.Reload do
   loaded them.
 
   Mix loads every module it compiles into the VM that compiles it. When `mix test`,
-  `mix run` or `iex -S mix` compiles first, the compile alias's instrument step rewrites the
-  beams on disk, but the VM still runs the originals it just loaded, unrecorded. This task
-  (installed with the runtime, so it exists once `elixir-scope instrument` ran) ends the alias:
+  `mix run` or `iex -S mix` compiles first, the beams rewritten on disk would otherwise run
+  as the originals this VM just loaded, unrecorded. The task `elixir_scope.instrument` of
+  ElixirScope's Mix archive (`elixir-scope mix-archive`) does this itself; this task, installed
+  with the runtime, serves aliases that run the binary through `cmd`:
 
       aliases: [
         compile: [
@@ -19,14 +20,17 @@ defmodule Mix.Tasks.ElixirScope.Reload do
       ]
 
   It reloads only modules whose beam under the build directory changed since they were loaded
-  (`:elixir_scope_runtime.reload/1`), and says which ones it could not reload.
+  (`:elixir_scope_runtime.reload/1`), and says which ones it could not reload. It answers as a
+  compiler does (`{:ok, []}` when it reloaded something, else `{:noop, []}`), so that IEx's
+  `recompile()` can end with it (`cmd` itself runs once per VM, though: prefer the archive).
   """
 
   use Mix.Task
 
   @impl Mix.Task
   def run(_args) do
-    %{failed: failed} = :elixir_scope_runtime.reload(Mix.Project.build_path())
+    Mix.Task.reenable("elixir_scope.reload")
+    %{reloaded: reloaded, failed: failed} = :elixir_scope_runtime.reload(Mix.Project.build_path())
 
     for {module, why} <- failed do
       Mix.shell().error(
@@ -34,6 +38,6 @@ defmodule Mix.Tasks.ElixirScope.Reload do
       )
     end
 
-    :ok
+    {if(reloaded == [], do: :noop, else: :ok), []}
   end
 end
