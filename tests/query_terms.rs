@@ -1,12 +1,12 @@
 //! The CLI prints recorded values the way the VM does: for a corpus of terms (atoms that need
 //! quotes or not, strings, charlists, keyword lists, maps, structs, floats of every magnitude,
 //! pids, references), `elixir` prints each term's external format with `inspect/2` and `~0tp`,
-//! and `elixir_scope_cli::term` must print the same from the bytes alone.
+//! and `term` must print the same from the bytes alone.
 
 use std::process::Command;
 
-use elixir_scope_cli::term::{self, Style};
 use support::executable;
+use term::Style;
 
 fn unescape(text: &str) -> String {
     let mut out = String::new();

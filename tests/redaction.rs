@@ -289,5 +289,5 @@ fn elixir_scope_term(args: &[u8], index: usize) -> String {
     };
     let mut bytes = Vec::new();
     list.elements[index].encode(&mut bytes).unwrap();
-    elixir_scope_cli::term::value(&bytes, elixir_scope_cli::term::Style::Elixir)
+    term::value(&bytes, term::Style::Elixir)
 }

@@ -10,7 +10,6 @@ pub mod bundle;
 pub mod commands;
 pub mod export;
 pub mod query;
-pub mod term;
 
 /// Record what a BEAM system does, call by call, and look at it afterwards.
 #[derive(Debug, Parser)]

@@ -9,7 +9,7 @@ use store::{Run, RunCounts, StoreReader};
 
 use crate::query::text::{count, date_time, duration};
 use crate::query::{QueryError, Source};
-use crate::term::Style;
+use term::Style;
 
 /// Arguments of `stats`.
 #[derive(Debug, clap::Args)]

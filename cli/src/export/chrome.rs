@@ -30,7 +30,6 @@ use store::{Call, Outcome, Snapshot};
 
 use crate::query::call::{self, argument_texts};
 use crate::query::text::rfc3339;
-use crate::term;
 
 /// What an export wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

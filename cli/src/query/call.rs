@@ -5,7 +5,7 @@ use eetf::Term;
 use store::{Call, Class, Outcome};
 
 use super::text::{count, duration, shorten, ARGUMENTS_WIDTH, VALUE_WIDTH};
-use crate::term::{self, Style};
+use term::Style;
 
 /// The style of a call's values: its module's.
 pub fn style(call: &Call) -> Style {
@@ -155,4 +155,46 @@ pub fn line(call: &Call, pid: Option<&str>) -> String {
         outcome_text(call),
         details(call, pid)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use eetf::{Atom, ImproperList, List, Term, Tuple};
+
+    use super::*;
+
+    fn int(i: i32) -> Term {
+        eetf::FixInteger::from(i).into()
+    }
+
+    fn atom(name: &str) -> Term {
+        Atom::from(name).into()
+    }
+
+    fn marker(kind: &str, detail: Term) -> Term {
+        Tuple::from(vec![atom(term::CUT), atom(kind), detail]).into()
+    }
+
+    #[test]
+    fn arguments_go_between_parentheses() {
+        let args: Term = List::from(vec![int(1), List::from(vec![int(2)]).into()]).into();
+        assert_eq!(arguments(&args, Style::Elixir), "1, [2]");
+        assert_eq!(arguments(&args, Style::Erlang), "1,[2]");
+        let cut_args: Term =
+            ImproperList::from((vec![int(1)], marker("list", atom("more")))).into();
+        assert_eq!(arguments(&cut_args, Style::Elixir), "1, …");
+        let hidden: Term = List::from(vec![int(1), marker("redacted", atom("argument"))]).into();
+        assert_eq!(arguments(&hidden, Style::Elixir), "1, [REDACTED]");
+        assert_eq!(Style::of_module("Elixir.Foo"), Style::Elixir);
+        assert_eq!(Style::of_module("lists"), Style::Erlang);
+        assert_eq!(
+            Style::Elixir.mfa("Elixir.Foo.Bar", "baz?", 1),
+            "Foo.Bar.baz?/1"
+        );
+        assert_eq!(Style::Elixir.mfa("lists", "reverse", 1), ":lists.reverse/1");
+        assert_eq!(
+            Style::Erlang.mfa("Elixir.Foo", "if", 0),
+            "'Elixir.Foo':'if'/0"
+        );
+    }
 }

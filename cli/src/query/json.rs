@@ -6,7 +6,6 @@ use store::{Call, CauseKind, Fold, OriginKind, Outcome, Snapshot, Tree, TreeItem
 use super::call;
 use super::text::rfc3339;
 use super::tree::pid_text;
-use crate::term;
 
 /// A call: ids, process, function, arguments and result as text, times.
 pub fn call_json(c: &Call, snap: &Snapshot) -> Value {

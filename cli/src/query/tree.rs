@@ -21,7 +21,7 @@ use store::{
 
 use super::call;
 use super::text::{count, counted};
-use crate::term::Style;
+use term::Style;
 
 /// The lines of a tree, with the footer when something was folded.
 pub fn render(tree: &Tree, snap: &Snapshot) -> Vec<String> {

@@ -122,26 +122,3 @@ fn structs_and_exceptions_show_their_module() {
     let e: Term = Map::from(m).into();
     assert_eq!(Style::Elixir.term(&e), "%ArgumentError{message: \"boom\"}");
 }
-
-#[test]
-fn arguments_go_between_parentheses() {
-    use crate::query::call::arguments;
-    let args: Term = List::from(vec![int(1), List::from(vec![int(2)]).into()]).into();
-    assert_eq!(arguments(&args, Style::Elixir), "1, [2]");
-    assert_eq!(arguments(&args, Style::Erlang), "1,[2]");
-    let cut_args: Term = ImproperList::from((vec![int(1)], marker("list", atom("more")))).into();
-    assert_eq!(arguments(&cut_args, Style::Elixir), "1, …");
-    let hidden: Term = List::from(vec![int(1), marker("redacted", atom("argument"))]).into();
-    assert_eq!(arguments(&hidden, Style::Elixir), "1, [REDACTED]");
-    assert_eq!(Style::of_module("Elixir.Foo"), Style::Elixir);
-    assert_eq!(Style::of_module("lists"), Style::Erlang);
-    assert_eq!(
-        Style::Elixir.mfa("Elixir.Foo.Bar", "baz?", 1),
-        "Foo.Bar.baz?/1"
-    );
-    assert_eq!(Style::Elixir.mfa("lists", "reverse", 1), ":lists.reverse/1");
-    assert_eq!(
-        Style::Erlang.mfa("Elixir.Foo", "if", 0),
-        "'Elixir.Foo':'if'/0"
-    );
-}

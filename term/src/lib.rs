@@ -1,4 +1,4 @@
-//! Recorded values as text: Elixir's `inspect` or Erlang's `~p`, with what the capture cut
+//! Recorded values as text (shared by the CLI, the runtime's IEx queries and the analyses): Elixir's `inspect` or Erlang's `~p`, with what the capture cut
 //! marked the same way the IEx helpers mark it.
 //!
 //! Values are stored in the external term format, cut by the runtime's encoder where its caps
@@ -225,13 +225,17 @@ fn standalone_cut(out: &mut String, cut: &Cut<'_>, style: Style) {
 }
 
 /// A list's parts: elements, whether a list cut ends it, and any other improper tail.
-pub(crate) struct ListParts<'a> {
+pub struct ListParts<'a> {
+    /// The elements before any cut or tail (strings' characters as integers).
     pub elements: Vec<Term>,
+    /// Whether the capture cut the list (its last element is a list cut marker).
     pub cut: bool,
+    /// An improper tail, if any.
     pub tail: Option<&'a Term>,
 }
 
-pub(crate) fn list_parts(term: &Term) -> Option<ListParts<'_>> {
+/// A list's parts (a string, `Term::ByteList`, as its characters), or `None` for a non-list.
+pub fn list_parts(term: &Term) -> Option<ListParts<'_>> {
     match term {
         Term::List(l) => {
             // A cut list ends in the marker.
