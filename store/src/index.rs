@@ -271,11 +271,12 @@ impl RunIndex {
 
     /// The text of an atom id (`"?"` when unknown).
     pub fn atom(&self, id: u32) -> String {
-        self.layout
-            .atoms
-            .get(&id)
-            .cloned()
-            .unwrap_or_else(|| "?".to_owned())
+        self.atom_str(id).to_owned()
+    }
+
+    /// The text of an atom id, borrowed (`"?"` when unknown).
+    pub fn atom_str(&self, id: u32) -> &str {
+        self.layout.atoms.get(&id).map_or("?", String::as_str)
     }
 
     /// The id of an atom, if any stored row names it.

@@ -12,7 +12,8 @@
 //! - [`writer`] – writing one run ([`RunWriter`]): staging, blocks, seals.
 //! - [`reader`] – reading a store ([`StoreReader`]): runs, snapshots.
 //! - [`query`] – a run's queries ([`Snapshot`], [`CallFilter`]); [`query_tree`] – call trees
-//!   with folding ([`Tree`]); [`query_stats`] – counts ([`RunCounts`]).
+//!   with folding ([`Tree`]); [`query_stats`] – counts ([`RunCounts`]); [`query_view`] –
+//!   calls read in place for scans ([`CallView`]).
 //! - [`model`] – what queries return ([`Call`], [`Run`], [`Process`], [`Counters`]).
 //! - [`retention`] – compaction and the cap ([`Maintenance`], [`Retention`]).
 //! - `layout` – the files on disk; `segment` – a segment's tables; `block` – a block's
@@ -32,6 +33,7 @@ pub mod private;
 pub mod query;
 pub mod query_stats;
 pub mod query_tree;
+pub mod query_view;
 pub mod reader;
 pub mod retention;
 mod segment;
@@ -54,6 +56,7 @@ pub use query_tree::{
     Cause, CauseKind, Fold, FoldReason, FunctionCount, ServedRequest, StartedProcess, Tree,
     TreeItem, TreeLimits,
 };
+pub use query_view::CallView;
 pub use reader::StoreReader;
 pub use retention::{Maintenance, MaintenanceReport, Retention, INPUTS_KEPT_FOR};
 pub use segment::FORMAT;

@@ -463,6 +463,17 @@ impl Snapshot {
 
     /// Calls matching `filter`, newest first.
     pub fn calls(&self, filter: &CallFilter) -> Result<Vec<Call>> {
+        self.calls_where(filter, |_| Ok(true))
+    }
+
+    /// Walks the candidates of `filter` newest first, handing those its index-level filters
+    /// pass to `kept`, which answers whether it kept the call; stops at the filter's limit of
+    /// kept calls or of candidates examined.
+    pub(crate) fn walk_filtered(
+        &self,
+        filter: &CallFilter,
+        mut kept: impl FnMut(&HeadRef) -> Result<bool>,
+    ) -> Result<()> {
         let limit = if filter.limit == 0 {
             DEFAULT_LIMIT
         } else {
@@ -476,23 +487,23 @@ impl Snapshot {
         let module = match &filter.module {
             Some(name) => match self.index.atom_id(name) {
                 Some(id) => Some(id),
-                None => return Ok(Vec::new()),
+                None => return Ok(()),
             },
             None => None,
         };
         let function = match &filter.function {
             Some(name) => match self.index.atom_id(name) {
                 Some(id) => Some(id),
-                None => return Ok(Vec::new()),
+                None => return Ok(()),
             },
             None => None,
         };
         let (lo, hi) = self.id_bounds(filter.since, filter.until)?;
         if lo > hi {
-            return Ok(Vec::new());
+            return Ok(());
         }
         if filter.pids.as_ref().is_some_and(Vec::is_empty) {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let pids: Option<HashSet<u64>> = filter.pids.as_ref().map(|p| p.iter().copied().collect());
         let wanted = |at: &HeadRef| {
@@ -505,25 +516,20 @@ impl Snapshot {
                 && filter.since.is_none_or(|t| h.start >= t)
                 && filter.until.is_none_or(|t| h.start <= t)
         };
-        let mut out = Vec::new();
+        let mut count = 0;
         for at in self
             .candidates(filter, module, function, lo, hi)?
             .take(scan_limit)
         {
             let at = at?;
-            if !wanted(&at) {
-                continue;
-            }
-            let call = self.call_at(&at)?;
-            if filter.exceptions_only && call.exception().is_none() {
-                continue;
-            }
-            out.push(call);
-            if out.len() >= limit {
-                break;
+            if wanted(&at) && kept(&at)? {
+                count += 1;
+                if count >= limit {
+                    break;
+                }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The calls to examine, newest first, from the most selective index.

@@ -1,0 +1,156 @@
+//! Stored calls read in place: [`CallView`] borrows a call's head and values from its decoded
+//! block, so a scan over a whole run (a pattern, a search, a profile) copies nothing until it
+//! keeps a call ([`CallView::to_call`]).
+
+use std::borrow::Cow;
+
+use crate::error::Result;
+use crate::event::{Class, Outcome};
+use crate::index::{HeadRef, Select};
+use crate::model::Call;
+use crate::query::{CallFilter, Snapshot};
+
+/// A stored call, borrowed from its block.
+pub struct CallView<'s> {
+    snap: &'s Snapshot,
+    at: &'s HeadRef,
+    late: Option<crate::index::OwnedEnd>,
+}
+
+impl<'s> CallView<'s> {
+    pub(crate) fn new(snap: &'s Snapshot, at: &'s HeadRef) -> Result<CallView<'s>> {
+        let late = match at.head().end {
+            Some(_) => None,
+            None => snap.index.late_end(at.head().id)?,
+        };
+        Ok(CallView { snap, at, late })
+    }
+
+    /// Its id.
+    pub fn id(&self) -> u64 {
+        self.at.head().id
+    }
+
+    /// The caller's call in the same process, if recorded.
+    pub fn parent(&self) -> Option<u64> {
+        let parent = self.at.head().parent;
+        (parent != 0).then_some(parent)
+    }
+
+    /// The process (pid term word).
+    pub fn pid(&self) -> u64 {
+        self.at.head().pid
+    }
+
+    /// The module.
+    pub fn module(&self) -> &'s str {
+        self.snap.index.atom_str(self.at.head().module)
+    }
+
+    /// The function.
+    pub fn function(&self) -> &'s str {
+        self.snap.index.atom_str(self.at.head().function)
+    }
+
+    /// The arity.
+    pub fn arity(&self) -> u8 {
+        self.at.head().arity
+    }
+
+    /// Monotonic start time in ns.
+    pub fn start(&self) -> u64 {
+        self.at.head().start
+    }
+
+    /// Monotonic end time in ns, when its end was captured.
+    pub fn end(&self) -> Option<u64> {
+        match (&self.at.head().end, &self.late) {
+            (Some(end), _) => Some(end.time),
+            (None, Some(late)) => Some(late.time),
+            (None, None) => None,
+        }
+    }
+
+    /// How it finished, when its end was captured.
+    pub fn outcome(&self) -> Option<Outcome> {
+        match (&self.at.head().end, &self.late) {
+            (Some(end), _) => Some(end.outcome),
+            (None, Some(late)) => Some(late.outcome),
+            (None, None) => None,
+        }
+    }
+
+    /// The exception class, when it raised.
+    pub fn exception(&self) -> Option<Class> {
+        match self.outcome()? {
+            Outcome::Exception(class) => Some(class),
+            Outcome::Return => None,
+        }
+    }
+
+    /// How long it ran, in ns, when it finished.
+    pub fn duration_ns(&self) -> Option<u64> {
+        self.end().map(|end| end.saturating_sub(self.start()))
+    }
+
+    /// The arguments as one list, in the external term format (see [`Call::args`]).
+    pub fn args(&self) -> Result<&[u8]> {
+        self.at.block.value(self.at.head().args)
+    }
+
+    /// The result, or `{Reason, Stacktrace}` for an exception, when its end was captured.
+    pub fn value(&self) -> Result<Option<Cow<'_, [u8]>>> {
+        match (&self.at.head().end, &self.late) {
+            (Some(end), _) => Ok(Some(Cow::Borrowed(self.at.block.value(end.value)?))),
+            (None, Some(late)) => Ok(Some(Cow::Borrowed(&late.value))),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The call, copied out of its block.
+    pub fn to_call(&self) -> Result<Call> {
+        self.snap.call_at(self.at)
+    }
+}
+
+impl Snapshot {
+    /// Visits every call with an id in `[from, to]`, in id order, read in place; `visit`
+    /// returns `false` to stop. For scans of whole runs.
+    pub fn scan_views(
+        &self,
+        from: u64,
+        to: u64,
+        mut visit: impl FnMut(&CallView<'_>) -> Result<bool>,
+    ) -> Result<()> {
+        for at in self.index.heads(Select::All, from, to, true)? {
+            let at = at?;
+            if !visit(&CallView::new(self, &at)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls matching `filter` for which `keep` holds, newest first (see
+    /// [`Snapshot::calls`], which is this with a `keep` that holds for every call). `keep`
+    /// sees each candidate in place: a pattern over arguments copies only the calls it keeps.
+    pub fn calls_where(
+        &self,
+        filter: &CallFilter,
+        mut keep: impl FnMut(&CallView<'_>) -> Result<bool>,
+    ) -> Result<Vec<Call>> {
+        let mut out = Vec::new();
+        self.walk_filtered(filter, |at| {
+            let view = CallView::new(self, at)?;
+            if filter.exceptions_only && view.exception().is_none() {
+                return Ok(false);
+            }
+            if !keep(&view)? {
+                return Ok(false);
+            }
+            out.push(view.to_call()?);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+}
