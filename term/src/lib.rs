@@ -224,6 +224,67 @@ fn standalone_cut(out: &mut String, cut: &Cut<'_>, style: Style) {
     }
 }
 
+/// An exception's banner from its reason and class (`error`, `exit`, `throw`), without the
+/// `** ` that starts it in a call's line: Elixir `(KeyError) message` for an exception struct
+/// with a message, `(Mod) %Mod{…}` without one, `(throw) value` for other reasons; Erlang
+/// `error: badarg`.
+pub fn exception_banner(reason: &Term, class: &str, style: Style) -> String {
+    if style == Style::Erlang {
+        return format!("{class}: {}", style.term(reason));
+    }
+    if let (true, Some((module, message))) = (class == "error", exception_struct(reason)) {
+        let module = style.module(&module);
+        return match message {
+            Some(message) => format!("({module}) {message}"),
+            None => format!("({module}) {}", style.term(reason)),
+        };
+    }
+    format!("({class}) {}", style.term(reason))
+}
+
+/// An Elixir exception's module and message (a binary `message` field, newlines as spaces).
+fn exception_struct(reason: &Term) -> Option<(String, Option<String>)> {
+    let Term::Map(map) = reason else {
+        return None;
+    };
+    let field = |name: &str| {
+        map.map.iter().find_map(|(k, v)| match k {
+            Term::Atom(a) if a.name == name => Some(v),
+            _ => None,
+        })
+    };
+    let is_exception = matches!(field("__exception__"), Some(Term::Atom(a)) if a.name == "true");
+    let Some(Term::Atom(module)) = field("__struct__") else {
+        return None;
+    };
+    if !is_exception {
+        return None;
+    }
+    let message = match field("message") {
+        Some(Term::Binary(b)) => std::str::from_utf8(&b.bytes)
+            .ok()
+            .map(|m| m.replace('\n', " ")),
+        _ => None,
+    };
+    Some((module.name.clone(), message))
+}
+
+/// A call's arguments (stored as one list) printed one by one; a list the capture cut ends
+/// with `…`, an improper tail (older recordings) with `| tail`. Not a list: the value whole.
+pub fn argument_texts(args: &Term, style: Style) -> Vec<String> {
+    let Some(parts) = list_parts(args) else {
+        return vec![style.term(args)];
+    };
+    let mut out: Vec<String> = parts.elements.iter().map(|a| style.term(a)).collect();
+    if parts.cut {
+        out.push("…".to_string());
+    }
+    if let Some(tail) = parts.tail {
+        out.push(format!("| {}", style.term(tail)));
+    }
+    out
+}
+
 /// A list's parts: elements, whether a list cut ends it, and any other improper tail.
 pub struct ListParts<'a> {
     /// The elements before any cut or tail (strings' characters as integers).

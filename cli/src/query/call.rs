@@ -35,21 +35,16 @@ pub fn arguments(args: &Term, style: Style) -> String {
 
 /// Each argument printed and cut to [`VALUE_WIDTH`]; a cut argument list ends with `…`.
 pub fn argument_texts(args: &Term, style: Style) -> Vec<String> {
-    let Some(parts) = term::list_parts(args) else {
-        return vec![shorten(&style.term(args), VALUE_WIDTH)];
-    };
-    let mut out: Vec<String> = parts
-        .elements
-        .iter()
-        .map(|a| shorten(&style.term(a), VALUE_WIDTH))
-        .collect();
-    if parts.cut {
-        out.push("…".to_string());
-    }
-    if let Some(tail) = parts.tail {
-        out.push(format!("| {}", shorten(&style.term(tail), VALUE_WIDTH)));
-    }
-    out
+    term::argument_texts(args, style)
+        .into_iter()
+        .map(|a| {
+            if a == "…" {
+                a
+            } else {
+                shorten(&a, VALUE_WIDTH)
+            }
+        })
+        .collect()
 }
 
 /// `→ 6`, `** (ArgumentError) boom`, or `…` while the call runs.
@@ -79,50 +74,11 @@ pub fn exception_text(value: &[u8], class: Class, style: Style) -> String {
     };
     format!(
         "** {}",
-        shorten(&banner(&reason, class, style), VALUE_WIDTH)
+        shorten(
+            &term::exception_banner(&reason, class.as_str(), style),
+            VALUE_WIDTH
+        )
     )
-}
-
-/// The banner without its `** ` and without shortening.
-pub fn banner(reason: &Term, class: Class, style: Style) -> String {
-    if style == Style::Erlang {
-        return format!("{}: {}", class.as_str(), style.term(reason));
-    }
-    if let (Class::Error, Some((module, message))) = (class, exception_struct(reason)) {
-        let module = style.module(&module);
-        return match message {
-            Some(message) => format!("({module}) {message}"),
-            None => format!("({module}) {}", style.term(reason)),
-        };
-    }
-    format!("({}) {}", class.as_str(), style.term(reason))
-}
-
-/// An Elixir exception's module and message (a binary `message` field, newlines as spaces).
-fn exception_struct(reason: &Term) -> Option<(String, Option<String>)> {
-    let Term::Map(map) = reason else {
-        return None;
-    };
-    let field = |name: &str| {
-        map.map.iter().find_map(|(k, v)| match k {
-            Term::Atom(a) if a.name == name => Some(v),
-            _ => None,
-        })
-    };
-    let is_exception = matches!(field("__exception__"), Some(Term::Atom(a)) if a.name == "true");
-    let Some(Term::Atom(module)) = field("__struct__") else {
-        return None;
-    };
-    if !is_exception {
-        return None;
-    }
-    let message = match field("message") {
-        Some(Term::Binary(b)) => std::str::from_utf8(&b.bytes)
-            .ok()
-            .map(|m| m.replace('\n', " ")),
-        _ => None,
-    };
-    Some((module.name.clone(), message))
 }
 
 /// What follows a call in a line: `(12µs)`, `(3.0ms, 9,999 tail calls)`, `(running)`, and
