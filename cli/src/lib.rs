@@ -37,6 +37,12 @@ pub enum Command {
     Doctor(commands::doctor::Args),
     /// List recorded calls, newest first, filtered.
     Calls(commands::calls::Args),
+    /// List the calls whose arguments, result or exception hold a value anywhere.
+    Search(commands::search::Args),
+    /// Find where a value came from: the first call that returned it without being given it.
+    Origin(commands::origin::Args),
+    /// Print a line about each matching call, as if a log statement had been there.
+    Log(commands::log::Args),
     /// Show the call tree under a recorded call.
     Trace(commands::trace::Args),
     /// Show the runs of a recording, and a run's counts and most called functions.
@@ -64,6 +70,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::MixArchive(args) => commands::mix_archive::run(&args),
         Command::Doctor(args) => commands::doctor::run(&args),
         Command::Calls(args) => commands::calls::run(&args),
+        Command::Search(args) => commands::search::run(&args),
+        Command::Origin(args) => commands::origin::run(&args),
+        Command::Log(args) => commands::log::run(&args),
         Command::Trace(args) => commands::trace::run(&args),
         Command::Stats(args) => commands::stats::run(&args),
         Command::Tests(args) => commands::tests::run(&args),

@@ -1,4 +1,5 @@
-//! `elixir-scope calls [--db PATH] [--run N] [filters] [--json]`: recorded calls, newest first.
+//! `elixir-scope calls [--db PATH] [--run N|all|A..B] [filters] [--json]`: recorded calls,
+//! newest first, filtered by the options and by Elixir or Erlang patterns.
 
 use std::process::ExitCode;
 
@@ -19,23 +20,36 @@ pub struct Args {
     pub json: bool,
 }
 
-/// Lists the calls; exits 1 when the recording cannot be read.
+/// Lists the calls; exits 1 when the recording cannot be read or a pattern is wrong.
 pub fn run(args: &Args) -> ExitCode {
     crate::query::report(list(args))
 }
 
 fn list(args: &Args) -> Result<String, QueryError> {
-    let snap = args.source.snapshot()?;
-    let filter = args.filters.to_filter(&snap)?;
-    let calls = snap.calls(&filter)?;
+    let query = args.filters.query()?;
+    let mut left = args.filters.limit;
+    let mut runs = Vec::new();
+    for snap in args.source.snapshots()? {
+        let calls = if left == 0 {
+            Vec::new()
+        } else {
+            args.filters.calls(&query, &snap, left)?
+        };
+        left -= calls.len();
+        runs.push((snap, calls));
+    }
     if args.json {
-        let calls: Vec<serde_json::Value> =
-            calls.iter().map(|c| json::call_json(c, &snap)).collect();
+        let calls: Vec<serde_json::Value> = runs
+            .iter()
+            .flat_map(|(snap, calls)| calls.iter().map(|c| json::call_json(c, snap)))
+            .collect();
         return Ok(serde_json::Value::Array(calls).to_string());
     }
-    let mut lines = table::render(&calls, &snap);
-    if calls.is_empty() {
-        lines.extend(table::paused_note(&snap)?);
+    let mut lines = table::render_runs(&runs);
+    if let [(snap, calls)] = runs.as_slice() {
+        if calls.is_empty() {
+            lines.extend(table::paused_note(snap)?);
+        }
     }
     Ok(lines.join("\n"))
 }

@@ -38,7 +38,7 @@ fn stats(args: &Args) -> Result<String, QueryError> {
     for run in &runs {
         counted.push((run, store.snapshot(Some(run.id))?.counts()?));
     }
-    let snap = store.snapshot(args.source.run)?;
+    let snap = store.snapshot(args.source.one_run()?)?;
     let chosen = snap.run().id;
     let top = snap.top_functions(args.top)?;
     if args.json {

@@ -26,9 +26,50 @@ pub struct Source {
     /// elixir_scope.toml, else the working directory)].
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// Which run to read (1 is the first VM start recorded) [default: the latest].
-    #[arg(long, value_name = "N")]
-    pub run: Option<u64>,
+    /// Which run to read (1 is the first VM start recorded) [default: the latest]. Listing
+    /// commands (calls, search, origin, log) also take `all` and ranges: `3..5`, `3..`, `..5`.
+    #[arg(long, value_name = "N", value_parser = Runs::parse)]
+    pub run: Option<Runs>,
+}
+
+/// Which runs: one, or a range (`all` is the range with no bounds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runs {
+    /// The run with this number.
+    One(u64),
+    /// The runs numbered within these bounds (inclusive; `None` for no bound).
+    Range(Option<u64>, Option<u64>),
+}
+
+impl Runs {
+    /// `N`, `latest`, `all`, `A..B`, `A..`, `..B`.
+    pub fn parse(text: &str) -> Result<Runs, String> {
+        let number = |t: &str| -> Result<Option<u64>, String> {
+            if t.is_empty() {
+                return Ok(None);
+            }
+            t.parse::<u64>()
+                .map(Some)
+                .map_err(|_| format!("`{t}` is not a run number (runs are numbered from 1)"))
+        };
+        match text.trim() {
+            "all" => Ok(Runs::Range(None, None)),
+            t => match t.split_once("..") {
+                Some((a, b)) => {
+                    let (a, b) = (number(a)?, number(b)?);
+                    if let (Some(a), Some(b)) = (a, b) {
+                        if a > b {
+                            return Err(format!("the range {t} is empty ({a} > {b})"));
+                        }
+                    }
+                    Ok(Runs::Range(a, b))
+                }
+                None => Ok(Runs::One(
+                    number(t)?.ok_or("a run number, `all` or a range like 3..5")?,
+                )),
+            },
+        }
+    }
 }
 
 /// Why a query could not run.
@@ -43,6 +84,9 @@ pub enum QueryError {
     /// The store refused.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A pattern is wrong, or a question could not be answered.
+    #[error(transparent)]
+    Analysis(#[from] analysis::QueryError),
     /// `elixir_scope.toml` is wrong.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
@@ -129,9 +173,44 @@ impl Source {
         open(&path)
     }
 
+    /// The one run `--run` names (`None`: the latest); a range is an error for commands
+    /// that read one run.
+    pub fn one_run(&self) -> Result<Option<u64>, QueryError> {
+        match self.run {
+            None => Ok(None),
+            Some(Runs::One(n)) => Ok(Some(n)),
+            Some(Runs::Range(..)) => Err(QueryError::Option {
+                option: "--run",
+                problem: "this command reads one run: give its number".to_string(),
+            }),
+        }
+    }
+
     /// Opens the recording and a snapshot of the chosen run.
     pub fn snapshot(&self) -> Result<Snapshot, QueryError> {
-        Ok(self.open()?.snapshot(self.run)?)
+        let run = self.one_run()?;
+        Ok(self.open()?.snapshot(run)?)
+    }
+
+    /// Opens the recording and snapshots of the chosen runs, newest first (the latest alone
+    /// when `--run` is not given).
+    pub fn snapshots(&self) -> Result<Vec<Snapshot>, QueryError> {
+        let store = self.open()?;
+        let (lo, hi) = match self.run {
+            None => return Ok(vec![store.snapshot(None)?]),
+            Some(Runs::One(n)) => return Ok(vec![store.snapshot(Some(n))?]),
+            Some(Runs::Range(lo, hi)) => (lo.unwrap_or(0), hi.unwrap_or(u64::MAX)),
+        };
+        let mut runs: Vec<u64> = store
+            .runs()?
+            .into_iter()
+            .map(|r| r.id)
+            .filter(|id| (lo..=hi).contains(id))
+            .collect();
+        runs.sort_unstable_by(|a, b| b.cmp(a));
+        runs.into_iter()
+            .map(|id| Ok(store.snapshot(Some(id))?))
+            .collect()
     }
 }
 

@@ -1,5 +1,6 @@
 //! The filters of `elixir-scope calls`, as `ElixirScope.calls/1` takes them.
 
+use analysis::{CallQuery, Dialect};
 use chrono::{DateTime, Local, NaiveTime, TimeZone as _};
 use store::{CallFilter, RunInfo, Snapshot};
 
@@ -36,12 +37,70 @@ pub struct Filters {
     /// order", or ExUnit's "test places an order"), else a part of test names.
     #[arg(long, value_name = "NAME")]
     pub test: Option<String>,
+    /// Only calls matching this pattern, written as Elixir or Erlang code:
+    /// 'Shop.Checkout.place(%{customer: "joe"})', 'lists:keyfind(_, 1, _)',
+    /// 'Cart.add(_, n) when n > 10', 'Shop.Cart.add/2', 'Shop.Cart' (README: Patterns).
+    #[arg(long = "match", value_name = "PATTERN")]
+    pub pattern: Option<String>,
+    /// Only calls that returned a value matching this pattern: '{:error, _}'.
+    #[arg(long, value_name = "PATTERN")]
+    pub result: Option<String>,
+    /// Only calls that raised this: an exception module (ArgumentError, which also stands for
+    /// Erlang's badarg), a pattern over the reason ('{:badmatch, _}'), a class (error, exit,
+    /// throw) or both ('exit:{:shutdown, _}').
+    #[arg(long, value_name = "PATTERN")]
+    pub exception: Option<String>,
+    /// The language of --result and --exception when there is no --match to tell it.
+    #[arg(long, value_enum, default_value = "elixir")]
+    pub syntax: Syntax,
     /// At most this many calls, newest first (at least 1).
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = at_least_one)]
     pub limit: usize,
 }
 
+/// The language patterns are written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Syntax {
+    /// Elixir: `{:error, _}`, `%{a: 1}`.
+    #[default]
+    Elixir,
+    /// Erlang: `{error, _}`, `#{a := 1}`.
+    Erlang,
+}
+
+impl Syntax {
+    /// The analysis crate's dialect.
+    pub fn dialect(self) -> Dialect {
+        match self {
+            Syntax::Elixir => Dialect::Elixir,
+            Syntax::Erlang => Dialect::Erlang,
+        }
+    }
+}
+
 impl Filters {
+    /// The patterns (`--match`, `--result`, `--exception`), parsed: errors point at the column.
+    pub fn query(&self) -> Result<CallQuery, QueryError> {
+        Ok(CallQuery::parse(
+            self.pattern.as_deref(),
+            self.result.as_deref(),
+            self.exception.as_deref(),
+            self.syntax.dialect(),
+        )?)
+    }
+
+    /// The matching calls of each run, newest first (see [`CallQuery::calls`]).
+    pub fn calls(
+        &self,
+        query: &CallQuery,
+        snap: &Snapshot,
+        limit: usize,
+    ) -> Result<Vec<store::Call>, QueryError> {
+        let mut filter = self.to_filter(snap)?;
+        filter.limit = limit;
+        Ok(query.calls(snap, &filter)?)
+    }
+
     /// The store's filter for this snapshot's run.
     pub fn to_filter(&self, snap: &Snapshot) -> Result<CallFilter, QueryError> {
         let info = &snap.run().info;

@@ -31,6 +31,7 @@ pub fn call_json(c: &Call, snap: &Snapshot) -> Value {
         },
     };
     json!({
+        "run": snap.run().id,
         "id": c.id,
         "parent": c.parent,
         "pid": pid_text(snap, c.pid),

@@ -10,7 +10,7 @@ pub mod table;
 pub mod text;
 pub mod tree;
 
-pub use db::{QueryError, Source};
+pub use db::{QueryError, Runs, Source};
 
 /// Prints a command's text, or its error on stderr, and gives the exit code (1 on error).
 pub fn report(result: Result<String, QueryError>) -> std::process::ExitCode {

@@ -19,9 +19,14 @@ pub fn render(calls: &[Call], snap: &Snapshot) -> Vec<String> {
     if calls.is_empty() {
         return vec!["No calls match.".to_string()];
     }
+    layout(HEADER, &rows(calls, snap))
+}
+
+/// The table's rows.
+pub fn rows(calls: &[Call], snap: &Snapshot) -> Vec<[String; 5]> {
     let info = &snap.run().info;
     let mut pids = std::collections::HashMap::new();
-    let rows: Vec<[String; 5]> = calls
+    calls
         .iter()
         .map(|c| {
             let pid = pids
@@ -30,8 +35,38 @@ pub fn render(calls: &[Call], snap: &Snapshot) -> Vec<String> {
                 .clone();
             row(c, &pid, info)
         })
-        .collect();
-    layout(&rows)
+        .collect()
+}
+
+/// The tables of several runs, newest first, each under a line naming its run; the table
+/// alone when there is one run.
+pub fn render_runs(runs: &[(Snapshot, Vec<Call>)]) -> Vec<String> {
+    if let [(snap, calls)] = runs {
+        return render(calls, snap);
+    }
+    let mut out = Vec::new();
+    for (snap, calls) in runs.iter().filter(|(_, calls)| !calls.is_empty()) {
+        if !out.is_empty() {
+            out.push(String::new());
+        }
+        out.push(run_title(snap));
+        out.extend(render(calls, snap));
+    }
+    if out.is_empty() {
+        out.push(format!("No calls match in {} runs.", runs.len()));
+    }
+    out
+}
+
+/// `Run 3 (shop@host, started 2026-12-03 14:03:21):`
+pub fn run_title(snap: &Snapshot) -> String {
+    let info = &snap.run().info;
+    format!(
+        "Run {} ({}, started {}):",
+        snap.run().id,
+        info.node,
+        super::text::date_time(info.started_unix_ns)
+    )
 }
 
 /// Why a run may hold no matching call: the times recording was paused during it (none
@@ -71,10 +106,10 @@ fn row(c: &Call, pid: &str, info: &RunInfo) -> [String; 5] {
 }
 
 /// Columns padded to their widest cell, two spaces apart; the last one is not padded.
-pub fn layout(rows: &[[String; 5]]) -> Vec<String> {
-    let header = HEADER.map(str::to_string);
-    let all: Vec<&[String; 5]> = std::iter::once(&header).chain(rows.iter()).collect();
-    let mut widths = [0usize; 5];
+pub fn layout<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> Vec<String> {
+    let header = header.map(str::to_string);
+    let all: Vec<&[String; N]> = std::iter::once(&header).chain(rows.iter()).collect();
+    let mut widths = [0usize; N];
     for r in &all {
         for (w, cell) in widths.iter_mut().zip(r.iter()) {
             *w = (*w).max(cell.chars().count());
