@@ -223,6 +223,103 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
     let exceptions = demo.calls(&["--exceptions"]);
     assert!(exceptions.iter().any(|c| c["id"] == raised[0]["id"]));
 
+    // 3a. Patterns, search, origin and retroactive logging (issue 16), exact answers.
+    let mfas = |calls: Vec<Value>| -> Vec<String> {
+        let mut out: Vec<String> = calls.iter().map(|c| field(c, "mfa").to_string()).collect();
+        out.sort();
+        out
+    };
+    let joe = demo.calls(&["--match", "Shop.Checkout.place(%{customer: \"joe\"})"]);
+    assert_eq!(joe.len(), 1, "{joe:#?}");
+    assert_eq!(joe[0]["id"], raised[0]["id"]);
+    let not_joe = demo.calls(&[
+        "--match",
+        "Shop.Checkout.place(%{customer: c}) when c != \"joe\"",
+    ]);
+    assert_eq!(not_joe.len(), 3, "{not_joe:#?}");
+    let refused_check = demo.calls(&["--match", "luhn:valid(<<\"4485\", _/binary>>)"]);
+    assert_eq!(refused_check.len(), 1, "{refused_check:#?}");
+    assert_eq!(field(&refused_check[0], "result"), "false");
+    assert_eq!(
+        mfas(demo.calls(&[
+            "--match",
+            "Shop.Checkout",
+            "--result",
+            "{:error, {:out_of_stock, _}}"
+        ])),
+        ["Shop.Checkout.place/1", "Shop.Checkout.reserve_all/1"]
+    );
+    let payment = demo.calls(&["--exception", "Shop.PaymentError"]);
+    assert_eq!(payment.len(), 1, "{payment:#?}");
+    assert_eq!(payment[0]["id"], raised[0]["id"]);
+    assert!(demo.calls(&["--exception", "ArgumentError"]).is_empty());
+    let bin = elixir_scope_bin();
+    let bin = bin.to_str().expect("path");
+    let found: Vec<Value> = serde_json::from_str(&demo.run(
+        bin,
+        &[
+            "search",
+            "\"4485 2752 7460 3423\"",
+            "--json",
+            "--limit",
+            "100",
+        ],
+        None,
+    ))
+    .expect("search --json");
+    assert_eq!(
+        mfas(found.clone()),
+        [
+            "Shop.Checkout.place/1",
+            "Shop.PaymentError.exception/1",
+            "Shop.PaymentError.message/1",
+            "Shop.Scenario.report/1",
+            "luhn:valid/1",
+        ]
+    );
+    assert!(
+        found.iter().all(|c| c["found"] == "arguments"),
+        "{found:#?}"
+    );
+    let origin: Vec<Value> = serde_json::from_str(&demo.run(
+        bin,
+        &["origin", "{:out_of_stock, \"mat\"}", "--json"],
+        None,
+    ))
+    .expect("origin --json");
+    assert_eq!(mfas(origin), ["Shop.Checkout.reserve_all/1"]);
+    let logged = demo.run(
+        bin,
+        &[
+            "log",
+            "--match",
+            "Shop.Checkout.place(%{customer: \"linus\"})",
+            "--format",
+            "#{mfa} -> #{result}",
+        ],
+        None,
+    );
+    assert_eq!(
+        logged.trim(),
+        "Shop.Checkout.place/1 -> {:error, {:out_of_stock, \"mat\"}}"
+    );
+    let bad = Command::new(bin)
+        .args([
+            "calls",
+            "--match",
+            "Shop.Checkout.place(%{customer: \"joe\"}",
+        ])
+        .current_dir(&demo.shop)
+        .output()
+        .expect("elixir-scope calls");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success());
+    assert!(
+        stderr
+            .contains("--match: expected `,` or `)` after an argument, found the end at column 39"),
+        "{stderr}"
+    );
+
     // 3b. A change compiled by the same VM that runs it (`mix run` compiles first): Mix keeps
     // what it compiled loaded, and the alias's elixir_scope.reload loads the rewritten beam,
     // so the changed module records on this first run too.
@@ -252,10 +349,37 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
              ElixirScope.show_trace(reserve.id)\n\
              [served | _] = ElixirScope.calls(module: Shop.Inventory, function: :handle_call, print: false)\n\
              ElixirScope.show_trace(served.id)\n\
+             m = ElixirScope.calls(match: \"Shop.Checkout.place(%{customer: c}) when c != \\\"joe\\\"\", print: false)\n\
+             IO.puts(\"MATCH #{length(m)}\")\n\
+             w = ElixirScope.calls(module: Shop.Checkout, where: &match?({:error, _}, &1.result), print: false)\n\
+             IO.puts(\"WHERE #{inspect(w |> Enum.map(& &1.function) |> Enum.sort())}\")\n\
+             f = ElixirScope.search(\"4485 2752 7460 3423\", print: false)\n\
+             IO.puts(\"SEARCH #{inspect(f |> Enum.map(&{&1.function, &1.found}) |> Enum.sort())}\")\n\
+             o = ElixirScope.origin({:out_of_stock, \"mat\"}, print: false)\n\
+             IO.puts(\"ORIGIN #{inspect(Enum.map(o, & &1.function))}\")\n\
+             try do ElixirScope.calls(match: \"Shop.Checkout.place(\") rescue e in ArgumentError -> IO.puts(\"BAD \" <> String.replace(e.message, \"\\n\", \" \")) end\n\
              System.halt()\n",
         ),
     );
     assert!(session.contains("EXCEPTION"), "{session}");
+    // Patterns, predicates, search and origin from the prompt (issue 16), the same answers as
+    // the CLI's.
+    assert!(session.contains("MATCH 3"), "{session}");
+    assert!(
+        session.contains("WHERE [:place, :reserve_all]"),
+        "{session}"
+    );
+    assert!(
+        session.contains("SEARCH [exception: :arguments, message: :arguments, place: :arguments, report: :arguments, valid: :arguments]"),
+        "{session}"
+    );
+    assert!(session.contains("ORIGIN [:reserve_all]"), "{session}");
+    assert!(
+        session.contains(
+            "BAD ElixirScope.calls/1: --match: expected a pattern, found the end at column 21"
+        ),
+        "{session}"
+    );
     assert!(session.contains("Shop.PaymentError"), "{session}");
     assert!(
         session.contains(":luhn.valid(\"4485 2752 7460 3423\") → false"),

@@ -401,8 +401,8 @@ pub fn search(
 }
 
 /// The calls that returned a value holding `value` without having been given it in their
-/// arguments: where the value came from. In id order (the first is the earliest), at most
-/// `limit`.
+/// arguments: where the value came from. In the order they returned (the first is the
+/// innermost maker: a caller that passes the value on returns after it), at most `limit`.
 pub fn origin(
     snap: &Snapshot,
     value: &ValuePattern,
@@ -415,7 +415,8 @@ pub fn origin(
                 .occurs_in(bytes)
                 .map_err(|source| QueryError::Damaged { call, source })?)
     };
-    let mut out = Vec::new();
+    // The `limit` earliest ends: a max-heap of (end, id) that drops its latest.
+    let mut earliest: std::collections::BinaryHeap<(u64, u64)> = Default::default();
     let mut failure = None;
     snap.scan_views(0, u64::MAX, |view| {
         let made = (|| -> Result<bool, QueryError> {
@@ -428,7 +429,12 @@ pub fn origin(
             Ok(holds(&result, view.id())? && !holds(view.args()?, view.id())?)
         })();
         match made {
-            Ok(true) => out.push(view.to_call()?),
+            Ok(true) => {
+                earliest.push((view.end().unwrap_or(u64::MAX), view.id()));
+                if earliest.len() > limit {
+                    earliest.pop();
+                }
+            }
             Ok(false) => {}
             Err(QueryError::Store(e)) => return Err(e),
             Err(e) => {
@@ -436,10 +442,14 @@ pub fn origin(
                 return Ok(false);
             }
         }
-        Ok(out.len() < limit)
+        Ok(true)
     })?;
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(out),
+    if let Some(e) = failure {
+        return Err(e);
     }
+    let mut calls = Vec::with_capacity(earliest.len());
+    for (_, id) in earliest.into_sorted_vec() {
+        calls.extend(snap.call(id)?);
+    }
+    Ok(calls)
 }

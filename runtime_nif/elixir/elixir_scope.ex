@@ -100,6 +100,17 @@ defmodule ElixirScope do
     * `:test` - only calls of this test (a run of `mix test`; `tests/1` lists them): made by
       the process that ran it or by the processes it started. A test's name as written
       (`"places an order"`, or ExUnit's `"test places an order"`), else a part of names
+    * `:match` - only calls matching a pattern written as code (the CLI's `--match`):
+      `"Shop.Checkout.place(%{customer: \"joe\"})"`, `"lists:keyfind(_, 1, _)"`,
+      `"Shop.Cart.add(_, n) when n > 10"`; a pattern that does not parse raises
+      `ArgumentError` pointing at the column
+    * `:result` - only calls that returned a value matching a pattern: `"{:error, _}"`
+    * `:exception` - only calls that raised this: an exception module (`ArgumentError`,
+      which also stands for Erlang's `badarg`) or a pattern's text (`"exit:{:shutdown, _}"`)
+    * `:syntax` - `:erlang` to read `:result` and `:exception` as Erlang (default `:elixir`,
+      or the language of `:match`)
+    * `:where` - a function of the call map that must return true, applied here to the
+      newest 100,000 calls the other options match
 
   ## Examples
 
@@ -115,6 +126,48 @@ defmodule ElixirScope do
   """
   @spec calls(keyword) :: [map] | atom
   def calls(opts \\ []), do: list(opts, "ElixirScope.calls/1")
+
+  @doc """
+  Recorded calls whose arguments, result or exception hold `value` anywhere (Erlang Doctor's
+  `tr:contains_data`), oldest first, each with `:found` (`:arguments`, `:result` or
+  `:exception`). `pattern: "..."` searches for a pattern's text instead (`"{:error, _}"`).
+
+  Options: `:pattern`, `:limit` (20), `:run`, `:syntax` (`:erlang` for an Erlang pattern),
+  `:print` (as in `calls/1`).
+
+  ## Examples
+
+      iex> ElixirScope.search("tea", limit: 2)
+      ID  PID        STARTED       DURATION  CALL
+      2   <0.182.0>  15:03:17.305  9.1µs     Shop.Catalog.initial_stock() → %{"tea" => 10}
+      5   <0.188.0>  15:03:17.308  1.6µs     Shop.Inventory.init(%{"tea" => 10}) → {:ok, %{"tea" => 10}}
+
+      iex> ElixirScope.search(nil, pattern: "{:out_of_stock, _}", print: false) |> Enum.map(& &1.found)
+      [:result, :result]
+  """
+  @spec search(term, keyword) :: [map] | atom
+  def search(value, opts \\ []), do: values(:search, value, opts, "ElixirScope.search/2")
+
+  @doc """
+  Where a value came from: the first call that returned it (anywhere in its result) without
+  having been given it in its arguments. Options as `search/2`; `:limit` (1) for more
+  origins, earliest first.
+
+  ## Examples
+
+      iex> ElixirScope.origin({:out_of_stock, "mat"})
+      ID  PID       STARTED       DURATION  CALL
+      49  <0.96.0>  15:03:17.336  18µs      Shop.Checkout.reserve_all([{"mat", 12}]) → {:error, {:out_of_stock, "mat"}}
+  """
+  @spec origin(term, keyword) :: [map] | atom
+  def origin(value, opts \\ []), do: values(:origin, value, opts, "ElixirScope.origin/2")
+
+  defp values(kind, value, opts, caller) do
+    Query.quietly(fn ->
+      calls = Query.values(kind, value, opts, caller)
+      printed(opts, calls, fn calls -> Format.table(calls, IO.ANSI.enabled?()) end)
+    end)
+  end
 
   @doc """
   Recorded calls that raised, newest first: `calls/1` with `exceptions: true` (same options).

@@ -9,13 +9,14 @@
 -export([start/1, settings/0, flush/1, stats/0]).
 -export([enter/5, enter_request/6, enter_first/7, call_return/2, call_exception/4,
          tail_call/6]).
--export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0, tests/1]).
+-export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0, tests/1,
+         search/2, origin/2]).
 -export([paused/1, test_finished/1]).
 
 -nifs([loaded/0, start/1, settings/0, flush/1, stats/0, enter/5, enter_request/6, enter_first/7,
        call_return/2,
        call_exception/4, tail_call/6, call/1, children/2, subtree/2, calls/1, tree/2,
-       summary/0, runs/0, tests/1, paused/1, test_finished/1]).
+       summary/0, runs/0, tests/1, search/2, origin/2, paused/1, test_finished/1]).
 
 %% @doc Loads the library at `Path' (without the `.so' extension), once it is known to be a
 %% whole ELF shared object. The dynamic loader maps the parts of the file that its headers
@@ -122,5 +123,7 @@ tree(_Id, _Limits) -> erlang:nif_error(not_loaded).
 summary() -> erlang:nif_error(not_loaded).
 runs() -> erlang:nif_error(not_loaded).
 tests(_Options) -> erlang:nif_error(not_loaded).
+search(_Spec, _Options) -> erlang:nif_error(not_loaded).
+origin(_Spec, _Options) -> erlang:nif_error(not_loaded).
 paused(_Paused) -> erlang:nif_error(not_loaded).
 test_finished(_Test) -> erlang:nif_error(not_loaded).

@@ -91,7 +91,7 @@
 -export([reload/1]).
 %% Queries (for IEx).
 -export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0, tests/1,
-         without_recording/1]).
+         search/2, origin/2, without_recording/1]).
 %% Tests (for test framework hooks: ElixirScope.ExUnitFormatter, elixir_scope_cth,
 %% elixir_scope_eunit).
 -export([test_started/2, test_finished/1]).
@@ -658,11 +658,25 @@ subtree(Id, Limit) ->
     if_loaded(fun() -> elixir_scope_nif:subtree(Id, Limit) end).
 
 %% @doc Calls matching `Filter' (`module', `function', `arity', `pid', `since_ns',
-%% `until_ns' (erlang:monotonic_time(nanosecond) values), `exceptions', `limit'), newest first.
-%% `run' reads another run of the store than this VM's: a number, or `latest'.
+%% `until_ns' (erlang:monotonic_time(nanosecond) values), `exceptions', `limit'; patterns as
+%% text: `match', `result', `exception', in `syntax' `elixir' (default) or `erlang'), newest
+%% first. `run' reads another run of the store than this VM's: a number, or `latest'.
 -spec calls(map()) -> [map()] | {error, term()}.
 calls(Filter) when is_map(Filter) ->
     if_loaded(fun() -> elixir_scope_nif:calls(Filter) end).
+
+%% @doc The calls whose arguments, result or exception hold a value anywhere, oldest first,
+%% each with `found => arguments | result | exception'. `Spec' is `{value, term_to_binary(V)}'
+%% or `{pattern, Text}'; `Options': `run', `limit' (20), `syntax'.
+-spec search({value | pattern, binary()}, map()) -> [map()] | {error, term()}.
+search(Spec, Options) when is_tuple(Spec), is_map(Options) ->
+    if_loaded(fun() -> elixir_scope_nif:search(Spec, Options) end).
+
+%% @doc The calls that returned a value holding `Spec' (as in search/2) without being given
+%% it: where it came from, earliest first (`limit' 1 by default).
+-spec origin({value | pattern, binary()}, map()) -> [map()] | {error, term()}.
+origin(Spec, Options) when is_tuple(Spec), is_map(Options) ->
+    if_loaded(fun() -> elixir_scope_nif:origin(Spec, Options) end).
 
 %% @doc The tree under call `Id' with long and deep parts folded: `#{calls => N, shown => S,
 %% lines => [{Depth, CallOrFold}]}' in display order, or `undefined'. `Limits' is `#{depth,

@@ -13,6 +13,7 @@
 //!   table, and its key atoms.
 //! - [`query`] – `call/1`, `children/2`, `subtree/2`, `calls/1`, `tree/2`, `summary/0`,
 //!   `runs/0`, `tests/1` for IEx.
+//! - [`search`] – patterns in `calls/1`, `search/2`, `origin/2` (the `analysis` crate).
 //! - [`run_events`] – `paused/1`, `test_finished/1`: what happens to the run, not to a call.
 //! - [`term`] – live terms for the encoder; atom and pid words.
 //! - [`runtime`] – the VM's one runtime and the exit hook that flushes it.
@@ -30,6 +31,7 @@ pub(crate) mod layout;
 pub mod query;
 pub mod run_events;
 pub mod runtime;
+pub mod search;
 mod settings_map;
 pub mod term;
 

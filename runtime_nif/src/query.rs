@@ -53,7 +53,7 @@ const MARKER_ATOMS: &[&str] = &[
 
 /// A snapshot of this VM's run, or of the run an options map's `run` key names: a run
 /// number, or `latest` (the newest run of the store, whichever VM records it).
-fn snapshot<'a>(env: Env<'a>, options: Option<Term<'a>>) -> Result<Snapshot, Term<'a>> {
+pub(crate) fn snapshot<'a>(env: Env<'a>, options: Option<Term<'a>>) -> Result<Snapshot, Term<'a>> {
     for name in MARKER_ATOMS {
         let _ = Atom::from_str(env, name);
     }
@@ -222,7 +222,11 @@ fn calls<'a>(env: Env<'a>, filter: Term<'a>) -> NifResult<Term<'a>> {
             }
         }
     };
-    Ok(match snap.calls(&query) {
+    let patterns = match crate::search::call_query(filter) {
+        Ok(patterns) => patterns,
+        Err(e) => return Ok(crate::search::bad_pattern(env, &e)),
+    };
+    Ok(match patterns.calls(&snap, &query) {
         Ok(calls) => list(env, &snap, &calls),
         Err(e) => (atoms::error(), e.to_string()).encode(env),
     })
@@ -545,20 +549,20 @@ fn from_erlang_ns(info: &RunInfo, erlang_ns: i64) -> u64 {
     (info.monotonic_origin_ns as i128 + delta).clamp(0, u64::MAX as i128) as u64
 }
 
-fn list<'a>(env: Env<'a>, snap: &Snapshot, calls: &[Call]) -> Term<'a> {
+pub(crate) fn list<'a>(env: Env<'a>, snap: &Snapshot, calls: &[Call]) -> Term<'a> {
     let mut to_term = CallTerm::new(snap);
     let terms: Vec<Term<'a>> = calls.iter().map(|c| to_term.encode(env, c)).collect();
     terms.encode(env)
 }
 
 /// Turns stored calls into maps, remembering pid texts.
-struct CallTerm<'s> {
+pub(crate) struct CallTerm<'s> {
     snap: &'s Snapshot,
     pids: HashMap<u64, String>,
 }
 
 impl<'s> CallTerm<'s> {
-    fn new(snap: &'s Snapshot) -> Self {
+    pub(crate) fn new(snap: &'s Snapshot) -> Self {
         CallTerm {
             snap,
             pids: HashMap::new(),
@@ -577,7 +581,7 @@ impl<'s> CallTerm<'s> {
         text
     }
 
-    fn encode<'a>(&mut self, env: Env<'a>, call: &Call) -> Term<'a> {
+    pub(crate) fn encode<'a>(&mut self, env: Env<'a>, call: &Call) -> Term<'a> {
         let info = &self.snap.run().info;
         let undefined = atoms::undefined().encode(env);
         let (end_ns, outcome, value, tail_calls) = match &call.end {

@@ -37,13 +37,24 @@ defmodule ElixirScope.Query do
     :limit,
     :print,
     :run,
-    :test
+    :test,
+    :match,
+    :result,
+    :exception,
+    :syntax,
+    :where
   ]
 
   @doc "The calls matching `opts` (see `ElixirScope.calls/1`), newest first."
   @spec calls(keyword, atom) :: [map]
   def calls(opts, caller) do
-    filter = opts |> validate(@call_options, caller) |> Enum.reduce(%{}, &filter(&1, &2, caller))
+    opts = validate(opts, @call_options, caller)
+    {where, opts} = Keyword.pop(opts, :where)
+    filter = Enum.reduce(opts, %{}, &filter(&1, &2, caller))
+    # A predicate runs here, over the newest calls the other options match.
+    {limit, filter} =
+      if where, do: {Map.get(filter, :limit, 20), Map.put(filter, :limit, @max_limit)}, else: {nil, filter}
+
     flush()
 
     case @runtime.calls(filter) do
@@ -53,8 +64,34 @@ defmodule ElixirScope.Query do
                 "(ElixirScope.tests/1 lists them)"
 
       answer ->
-        answer |> answer(caller) |> Enum.map(&to_call/1)
+        calls = answer |> answer(caller) |> Enum.map(&to_call/1)
+        if where, do: calls |> Enum.filter(where) |> Enum.take(limit), else: calls
     end
+  end
+
+  ## Values
+
+  @doc """
+  The calls holding a value (`:search`) or that returned it without being given it
+  (`:origin`); see `ElixirScope.search/2` and `ElixirScope.origin/2`.
+  """
+  @spec values(:search | :origin, term, keyword, atom) :: [map]
+  def values(kind, value, opts, caller) do
+    opts = validate(opts, [:pattern, :run, :limit, :syntax, :print], caller)
+
+    spec =
+      case Keyword.fetch(opts, :pattern) do
+        {:ok, text} when is_binary(text) -> {:pattern, text}
+        {:ok, other} -> raise ArgumentError, "#{caller}: bad value for :pattern: #{inspect(other)} (expected a pattern's text)"
+        :error -> {:value, :erlang.term_to_binary(value)}
+      end
+
+    options = opts |> Keyword.drop([:pattern]) |> Enum.reduce(%{}, &filter(&1, &2, caller))
+    flush()
+
+    apply(@runtime, kind, [spec, options])
+    |> answer(caller)
+    |> Enum.map(fn call -> call |> to_call() |> Map.merge(Map.take(call, [:found])) end)
   end
 
   ## Tests
@@ -130,6 +167,16 @@ defmodule ElixirScope.Query do
   defp filter({:run, r}, acc, _) when (is_integer(r) and r > 0) or r == :latest,
     do: Map.put(acc, :run, r)
 
+  defp filter({key, text}, acc, _) when key in [:match, :result] and is_binary(text),
+    do: Map.put(acc, key, text)
+
+  defp filter({:exception, e}, acc, _) when is_binary(e), do: Map.put(acc, :exception, e)
+
+  defp filter({:exception, e}, acc, _) when is_atom(e) and not is_nil(e),
+    do: Map.put(acc, :exception, e |> inspect() |> String.trim_leading(":"))
+
+  defp filter({:syntax, s}, acc, _) when s in [:elixir, :erlang], do: Map.put(acc, :syntax, s)
+
   defp filter({key, value}, _acc, caller) do
     raise ArgumentError,
           "#{caller}: bad value for #{inspect(key)}: #{inspect(value)} (#{expected(key)})"
@@ -143,6 +190,10 @@ defmodule ElixirScope.Query do
   defp expected(:limit), do: "expected a positive integer"
   defp expected(:run), do: "expected a run number (ElixirScope.runs/0 lists them) or :latest"
   defp expected(:test), do: "expected a test's name, such as \"places an order\""
+  defp expected(:match), do: "expected a call pattern's text, such as \"Shop.Cart.add(_, n) when n > 1\""
+  defp expected(:result), do: "expected a pattern's text, such as \"{:error, _}\""
+  defp expected(:exception), do: "expected an exception module (ArgumentError) or a pattern's text"
+  defp expected(:syntax), do: "expected :elixir or :erlang"
 
   defp time(acc, bound, %DateTime{} = t, _caller),
     do: Map.put(acc, :"#{bound}_unix_ns", DateTime.to_unix(t, :nanosecond))
@@ -320,6 +371,9 @@ defmodule ElixirScope.Query do
             "no instrumented function has run yet, or the runtime did not start " <>
             "(elixir-scope doctor says why)"
   end
+
+  defp answer({:error, {:bad_pattern, message}}, caller),
+    do: raise(ArgumentError, "#{caller}: #{message}")
 
   defp answer({:error, reason}, caller),
     do:
