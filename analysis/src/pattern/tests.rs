@@ -178,6 +178,20 @@ fn search_finds_a_value_anywhere() {
         .occurs_in(&value)
         .unwrap());
     assert_eq!(p.needles(), vec![b"tea".to_vec()]);
+    // Numbers are found by their bytes as the encoders write them (the smallest encoding).
+    for n in [-70000i64, 300, 1 << 40, -(1 << 40)] {
+        let value = bytes(match i32::try_from(n) {
+            Ok(i) => int(i),
+            Err(_) => eetf::BigInteger::from(n).into(),
+        });
+        let p = ValuePattern::parse(&n.to_string(), Dialect::Elixir).unwrap();
+        assert!(p.matches(&value).unwrap(), "{n}");
+        let needle = &p.needles()[0];
+        assert!(
+            value.windows(needle.len()).any(|w| w == needle.as_slice()),
+            "{n}"
+        );
+    }
     let given = ValuePattern::of_value(&bytes(bin("tea")), Dialect::Elixir).unwrap();
     assert!(given.occurs_in(&value).unwrap());
 }
