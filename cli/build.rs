@@ -19,7 +19,18 @@ fn main() {
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
     let target_dir = out_dir.join("nif-target");
 
-    for input in ["runtime_nif", "store", "Cargo.lock"] {
+    // Every workspace crate the NIF is built from (`cargo tree -p elixir_scope_nif`): a change
+    // to any of them must rebuild the library the binary carries.
+    for input in [
+        "runtime_nif",
+        "store",
+        "analysis",
+        "term",
+        "beam_rewrite",
+        "settings",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", workspace.join(input).display());
     }
 
