@@ -326,15 +326,18 @@ pub enum Found {
     Exception,
 }
 
-/// A value's bytes tested cheaply first: every needle of the pattern must occur in them.
-struct Prefilter {
-    finders: Vec<Finder<'static>>,
+/// Whether values hold a pattern anywhere, their bytes tested cheaply first: every needle of
+/// the pattern must occur in them before the value is walked.
+struct Holds<'p> {
+    pattern: &'p ValuePattern,
+    needles: Vec<Finder<'static>>,
 }
 
-impl Prefilter {
-    fn of(pattern: &ValuePattern) -> Prefilter {
-        Prefilter {
-            finders: pattern
+impl<'p> Holds<'p> {
+    fn new(pattern: &'p ValuePattern) -> Holds<'p> {
+        Holds {
+            pattern,
+            needles: pattern
                 .needles()
                 .into_iter()
                 .map(|n| Finder::new(&n).into_owned())
@@ -342,8 +345,14 @@ impl Prefilter {
         }
     }
 
-    fn may_hold(&self, bytes: &[u8]) -> bool {
-        self.finders.iter().all(|f| f.find(bytes).is_some())
+    /// Whether the value `bytes` of call `call` holds the pattern.
+    fn test(&self, bytes: &[u8], call: u64) -> Result<bool, QueryError> {
+        if !self.needles.iter().all(|f| f.find(bytes).is_some()) {
+            return Ok(false);
+        }
+        self.pattern
+            .occurs_in(bytes)
+            .map_err(|source| QueryError::Damaged { call, source })
     }
 }
 
@@ -356,24 +365,16 @@ pub fn search(
     to: u64,
     limit: usize,
 ) -> Result<Vec<(store::Call, Found)>, QueryError> {
-    let prefilter = Prefilter::of(value);
-    let holds = |bytes: &[u8], call: u64| -> Result<bool, QueryError> {
-        if !prefilter.may_hold(bytes) {
-            return Ok(false);
-        }
-        value
-            .occurs_in(bytes)
-            .map_err(|source| QueryError::Damaged { call, source })
-    };
+    let holds = Holds::new(value);
     let mut out = Vec::new();
     let mut failure = None;
     snap.scan_views(from, to, |view| {
         let found = (|| -> Result<Option<Found>, QueryError> {
-            if holds(view.args()?, view.id())? {
+            if holds.test(view.args()?, view.id())? {
                 return Ok(Some(Found::Arguments));
             }
             if let Some(v) = view.value()? {
-                if holds(&v, view.id())? {
+                if holds.test(&v, view.id())? {
                     return Ok(Some(if view.exception().is_some() {
                         Found::Exception
                     } else {
@@ -408,13 +409,7 @@ pub fn origin(
     value: &ValuePattern,
     limit: usize,
 ) -> Result<Vec<store::Call>, QueryError> {
-    let prefilter = Prefilter::of(value);
-    let holds = |bytes: &[u8], call: u64| -> Result<bool, QueryError> {
-        Ok(prefilter.may_hold(bytes)
-            && value
-                .occurs_in(bytes)
-                .map_err(|source| QueryError::Damaged { call, source })?)
-    };
+    let holds = Holds::new(value);
     // The `limit` earliest ends: a max-heap of (end, id) that drops its latest.
     let mut earliest: std::collections::BinaryHeap<(u64, u64)> = Default::default();
     let mut failure = None;
@@ -426,7 +421,7 @@ pub fn origin(
             let Some(result) = view.value()? else {
                 return Ok(false);
             };
-            Ok(holds(&result, view.id())? && !holds(view.args()?, view.id())?)
+            Ok(holds.test(&result, view.id())? && !holds.test(view.args()?, view.id())?)
         })();
         match made {
             Ok(true) => {

@@ -7,6 +7,7 @@
 
 use analysis::{CallQuery, Dialect, QueryError, ValuePattern};
 use rustler::{Atom, Binary, Encoder, Env, NifResult, Term};
+use store::Snapshot;
 
 use crate::atoms;
 use crate::query::{snapshot, CallTerm};
@@ -81,17 +82,29 @@ fn limit(options: Term<'_>, default: usize) -> NifResult<usize> {
     })
 }
 
+/// The snapshot the options name and the value the spec names, or the term that says why not.
+fn prepare<'a>(
+    env: Env<'a>,
+    spec: Term<'a>,
+    options: Term<'a>,
+) -> NifResult<Result<(Snapshot, ValuePattern), Term<'a>>> {
+    let snap = match snapshot(env, Some(options)) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(match wanted(spec, options)? {
+        Ok(v) => Ok((snap, v)),
+        Err(e) => Err(bad_pattern(env, &e)),
+    })
+}
+
 /// The calls whose arguments, result or exception hold the value, oldest first, each map
 /// with `found => arguments | result | exception`.
 #[rustler::nif(schedule = "DirtyIo")]
 fn search<'a>(env: Env<'a>, spec: Term<'a>, options: Term<'a>) -> NifResult<Term<'a>> {
-    let snap = match snapshot(env, Some(options)) {
-        Ok(s) => s,
-        Err(e) => return Ok(e),
-    };
-    let value = match wanted(spec, options)? {
-        Ok(v) => v,
-        Err(e) => return Ok(bad_pattern(env, &e)),
+    let (snap, value) = match prepare(env, spec, options)? {
+        Ok(ready) => ready,
+        Err(why) => return Ok(why),
     };
     let found = match analysis::search(&snap, &value, 0, u64::MAX, limit(options, 20)?) {
         Ok(found) => found,
@@ -114,13 +127,9 @@ fn search<'a>(env: Env<'a>, spec: Term<'a>, options: Term<'a>) -> NifResult<Term
 /// The calls that returned the value without being given it, earliest first.
 #[rustler::nif(schedule = "DirtyIo")]
 fn origin<'a>(env: Env<'a>, spec: Term<'a>, options: Term<'a>) -> NifResult<Term<'a>> {
-    let snap = match snapshot(env, Some(options)) {
-        Ok(s) => s,
-        Err(e) => return Ok(e),
-    };
-    let value = match wanted(spec, options)? {
-        Ok(v) => v,
-        Err(e) => return Ok(bad_pattern(env, &e)),
+    let (snap, value) = match prepare(env, spec, options)? {
+        Ok(ready) => ready,
+        Err(why) => return Ok(why),
     };
     Ok(match analysis::origin(&snap, &value, limit(options, 1)?) {
         Ok(calls) => crate::query::list(env, &snap, &calls),
