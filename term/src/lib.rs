@@ -21,10 +21,15 @@
 //! | fun | its text, `#Fun<m.1.2>` | the same |
 //! | other | `…` | `…` |
 
+pub mod banner;
 mod elixir;
 mod erlang;
 pub mod float;
 pub mod order;
+pub mod outline;
+
+pub use banner::banner;
+pub use outline::{outline, Item, Outline};
 
 use eetf::Term;
 
@@ -189,7 +194,7 @@ pub(crate) fn cut(term: &Term) -> Option<Cut<'_>> {
 }
 
 /// The count a tuple or map cut carries, as text.
-fn more(n: &Term) -> String {
+pub(crate) fn more(n: &Term) -> String {
     match n {
         Term::FixInteger(i) => format!("…({} more)", i.value),
         Term::BigInteger(b) => format!("…({} more)", b.value),
