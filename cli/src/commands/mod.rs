@@ -8,6 +8,7 @@ pub mod instrument;
 pub mod mix_archive;
 pub mod plan;
 pub mod restore;
+pub mod serve;
 pub mod stats;
 pub mod tests;
 pub mod trace;
