@@ -1,0 +1,444 @@
+//! The Execution Cinema (`elixir-scope serve`) in a real browser: Debian's `chromium` driven
+//! over WebDriver (`chromedriver`, from `chromium-driver`) by fantoccini.
+//!
+//! The fixture shop (`tests/fixtures/query_fixture`) is compiled, instrumented and run, which
+//! records a real run with an exception (`Shop.checkout_safely(cart, "BOGUS")`). The tests
+//! serve that store and check what the page shows against what the CLI says of the same
+//! recording. Screenshots of each view go to `target/cinema-screenshots/` (looked at by
+//! people, never compared).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use support::{elixir_scope_bin, executable};
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The fixture, compiled and instrumented once.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+fn mix(project: &Path, args: &[&str], db: &Path) -> Command {
+    let mut command = Command::new(executable("mix", "elixir"));
+    command
+        .args(args)
+        .current_dir(project)
+        .env("MIX_ENV", "dev")
+        .env("ELIXIR_SCOPE_DB", db)
+        .env_remove("ELIXIR_SCOPE_NIF");
+    command
+}
+
+fn check(output: Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// The recording script: a checkout, one that raises inside (`Shop.Pricing.discount/2`), a
+/// loop, a Task.
+const WORKLOAD: &str = r#"
+cart = Shop.Cart.new("ada") |> Shop.Cart.add("tea", 4.5, 2) |> Shop.Cart.add("cake", 3)
+{:ok, 12.0} = Shop.checkout(cart)
+{:error, "unknown code: BOGUS"} = Shop.checkout_safely(cart, "BOGUS")
+{:ok, 6.0} = Shop.checkout(cart, "HALF")
+Shop.Loop.run(200)
+12.0 = Task.async(fn -> Shop.Pricing.total(cart) end) |> Task.await()
+"#;
+
+fn project() -> &'static Project {
+    static PROJECT: OnceLock<Project> = OnceLock::new();
+    PROJECT.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/query_fixture");
+        support::copy_sources(&fixture, dir.path());
+        let db = dir.path().join("store");
+        check(
+            mix(dir.path(), &["compile"], &db).output().expect("mix"),
+            "mix compile",
+        );
+        let instrument = Command::new(elixir_scope_bin())
+            .args(["instrument", "_build/dev", "--strategy", "all"])
+            .current_dir(dir.path())
+            .output()
+            .expect("running elixir-scope instrument");
+        check(instrument, "elixir-scope instrument");
+        check(
+            mix(dir.path(), &["run", "-e", WORKLOAD], &db)
+                .output()
+                .expect("mix run"),
+            "the workload",
+        );
+        Project { dir }
+    })
+}
+
+/// `elixir-scope serve` on `db`, and the URL it printed.
+fn serve(db: &Path) -> (Killed, String) {
+    let mut child = Command::new(elixir_scope_bin())
+        .args(["serve", "--db"])
+        .arg(db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("running elixir-scope serve");
+    let stdout = child.stdout.take().expect("its stdout");
+    let child = Killed(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the URL line");
+    let url = line.trim().to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.contains("/?token="),
+        "serve printed {url:?}"
+    );
+    (child, url)
+}
+
+/// The status code of a plain GET, with extra header lines.
+fn status_of(base: &str, path: &str, headers: &str) -> u16 {
+    let host = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(host).expect("connecting to the server");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .expect("a request");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"))
+}
+
+/// A free port on the loopback interface.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// chromedriver, and a headless Chromium session through it.
+async fn browser() -> (Killed, Client) {
+    let chromium = executable("chromium", "chromium");
+    let driver = executable("chromedriver", "chromium-driver");
+    let port = free_port();
+    let child = Killed(
+        Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("running chromedriver"),
+    );
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "chromedriver did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".to_string(),
+        json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1400,900"],
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session");
+    (child, client)
+}
+
+/// Waits until the JavaScript expression is truthy, and returns its value.
+async fn until(client: &Client, expression: &str, what: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let v = client
+            .execute(&format!("return ({expression});"), vec![])
+            .await
+            .unwrap_or(Value::Null);
+        if !(v.is_null() || v == json!(false) || v == json!("") || v == json!(0)) {
+            return v;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let body = client
+                .execute("return document.body.innerText", vec![])
+                .await
+                .unwrap_or_default();
+            panic!("waited 30 s for {what} ({expression}); the page shows:\n{body}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `target/cinema-screenshots`, next to the test binaries.
+fn screenshots() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let target = exe
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "target"))
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = target.join("cinema-screenshots");
+    std::fs::create_dir_all(&dir).expect("the screenshot directory");
+    dir
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let png = client.screenshot().await.expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::write(screenshots().join(name), png).expect("writing the screenshot");
+}
+
+/// The CLI's calls of a process, oldest first.
+fn cli_calls(db: &Path, args: &[&str]) -> Vec<Value> {
+    let out = Command::new(elixir_scope_bin())
+        .arg("calls")
+        .args(args)
+        .args(["--limit", "10000", "--json", "--db"])
+        .arg(db)
+        .output()
+        .expect("elixir-scope calls");
+    let text = check(out, "elixir-scope calls");
+    let v: Value = serde_json::from_str(&text).expect("JSON");
+    let mut calls = v.as_array().cloned().unwrap_or_default();
+    calls.sort_by_key(|c| c["id"].as_u64());
+    calls
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_opens_an_exception_and_steps_back_through_time() {
+    let project = project();
+    let db = project.dir.path().join("store");
+    let (_server, url) = serve(&db);
+    let base = url.split("/?").next().expect("a base URL").to_string();
+    let token = url.split("token=").nth(1).expect("a token");
+
+    // Recordings hold arguments: nothing without the token.
+    assert_eq!(status_of(&base, "/", ""), 403);
+    assert_eq!(status_of(&base, "/api/runs", ""), 403);
+    assert_eq!(status_of(&base, "/api/runs?token=0123", ""), 403);
+    assert_eq!(
+        status_of(&base, "/api/runs", "Cookie: elixir_scope_token=nope\r\n"),
+        403
+    );
+    assert_eq!(
+        status_of(
+            &base,
+            "/api/runs",
+            &format!("X-Elixir-Scope-Token: {token}\r\n")
+        ),
+        200
+    );
+
+    // What the CLI says: the call that raised, and its process's calls in time order.
+    let raised = cli_calls(&db, &["--exceptions"]);
+    let discount = raised
+        .iter()
+        .find(|c| c["function"] == "discount")
+        .unwrap_or_else(|| panic!("the CLI lists no raised discount/2: {raised:?}"));
+    let pid = discount["pid"].as_str().expect("a pid");
+    let process = cli_calls(&db, &["--pid", pid]);
+    let at = process
+        .iter()
+        .position(|c| c["id"] == discount["id"])
+        .expect("the exception among its process's calls");
+    assert!(at >= 3, "three calls before the exception: {process:?}");
+    let three_back = &process[at - 3];
+
+    let (_driver, client) = browser().await;
+    client.goto(&format!("{url}#/")).await.expect("the page");
+    until(
+        &client,
+        "document.querySelectorAll('#runs tr.run').length",
+        "the runs table",
+    )
+    .await;
+    let row = client
+        .find(Locator::Css("#runs tr.run"))
+        .await
+        .expect("a run row")
+        .text()
+        .await
+        .expect("its text");
+    assert!(row.contains("ended"), "{row}");
+    screenshot(&client, "runs.png").await;
+
+    // The timeline of the run: painted, with slices.
+    client
+        .goto(&format!("{base}/#/runs/1"))
+        .await
+        .expect("the timeline");
+    until(
+        &client,
+        "performance.getEntriesByName('cinema-timeline-painted').length",
+        "the first paint of the timeline",
+    )
+    .await;
+    let drawn = until(
+        &client,
+        "window.__cinema.timeline && window.__cinema.timeline.drawn",
+        "slices",
+    )
+    .await;
+    assert!(drawn.as_u64().unwrap_or(0) > 0, "{drawn}");
+    screenshot(&client, "timeline.png").await;
+
+    // Search for calls that raised, open the exception.
+    client
+        .find(Locator::Css("#q-exceptions"))
+        .await
+        .expect("the raised box")
+        .click()
+        .await
+        .expect("a click");
+    client
+        .find(Locator::Css("#q-function"))
+        .await
+        .expect("the function box")
+        .send_keys("discount\n")
+        .await
+        .expect("typing");
+    until(
+        &client,
+        "document.querySelectorAll('#results-list li a').length",
+        "results",
+    )
+    .await;
+    client
+        .find(Locator::Css("#results-list li a"))
+        .await
+        .expect("a result")
+        .click()
+        .await
+        .expect("a click");
+    let banner = until(
+        &client,
+        "document.querySelector('#exception .banner') && document.querySelector('#exception .banner').textContent",
+        "the exception",
+    )
+    .await;
+    assert_eq!(banner, json!("** (ArgumentError) unknown code: BOGUS"));
+    let headline = until(
+        &client,
+        "document.querySelector('#headline').textContent",
+        "the call",
+    )
+    .await;
+    assert!(
+        headline
+            .as_str()
+            .unwrap_or("")
+            .starts_with(&format!("#{} Shop.Pricing.discount(", discount["id"])),
+        "{headline}"
+    );
+    let stack = until(
+        &client,
+        "document.querySelectorAll('#stack li').length",
+        "the stack trace",
+    )
+    .await;
+    assert!(stack.as_u64().unwrap_or(0) >= 1);
+    client
+        .execute("document.querySelector('#results-close').click()", vec![])
+        .await
+        .expect("closing the results");
+    screenshot(&client, "call-exception.png").await;
+
+    // Three steps back in time in this process, by keyboard.
+    for step in 1..=3 {
+        let expected = &process[at - step];
+        client
+            .execute(
+                "document.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowLeft'}))",
+                vec![],
+            )
+            .await
+            .expect("a key");
+        until(
+            &client,
+            &format!(
+                "document.querySelector('#headline') && document.querySelector('#headline').textContent.startsWith('#{} ')",
+                expected["id"]
+            ),
+            &format!("step {step} back to #{}", expected["id"]),
+        )
+        .await;
+    }
+    let headline = client
+        .find(Locator::Css("#headline"))
+        .await
+        .expect("the headline")
+        .text()
+        .await
+        .expect("its text");
+    let function = format!(
+        "{}.{}(",
+        three_back["module"]
+            .as_str()
+            .unwrap_or("")
+            .trim_start_matches("Elixir."),
+        three_back["function"].as_str().unwrap_or("")
+    );
+    assert!(
+        headline.contains(&function),
+        "{headline} should show {function}"
+    );
+    let process_text = client
+        .find(Locator::Css("#process"))
+        .await
+        .expect("the process")
+        .text()
+        .await
+        .expect("text");
+    assert!(process_text.starts_with(pid), "{process_text} vs {pid}");
+    screenshot(&client, "call-three-back.png").await;
+
+    // The help overlay.
+    client
+        .execute(
+            "document.dispatchEvent(new KeyboardEvent('keydown', {key: '?'}))",
+            vec![],
+        )
+        .await
+        .expect("a key");
+    until(
+        &client,
+        "!document.querySelector('#help').hidden",
+        "the help overlay",
+    )
+    .await;
+    screenshot(&client, "help.png").await;
+    client.close().await.expect("closing the session");
+}
