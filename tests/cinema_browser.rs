@@ -442,3 +442,164 @@ async fn the_page_opens_an_exception_and_steps_back_through_time() {
     screenshot(&client, "help.png").await;
     client.close().await.expect("closing the session");
 }
+
+/// The web UI's speed at scale, measured in the browser (Performance API): the first paint of
+/// a large run's timeline, cold (the server builds the run's timeline first) and warm, and the
+/// answer times of zoom and pan windows. Not part of the suite (`--ignored`): it needs a large
+/// store, written by the `cinema_store` bench, and a release build of `elixir-scope`:
+///
+/// ```text
+/// CINEMA_CALLS=1000000 cargo bench -p elixir-scope-benches --bench cinema_store
+/// cargo build --release -p elixir-scope
+/// CINEMA_STORE=target/cinema-bench/store-1000000 CINEMA_SERVE_BIN=target/release/elixir-scope \
+///   cargo test -p elixir-scope-tests --test cinema_browser -- --ignored --nocapture cinema_speed
+/// ```
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs CINEMA_STORE, a large store (see the doc comment)"]
+async fn cinema_speed() {
+    let store = PathBuf::from(std::env::var_os("CINEMA_STORE").expect("CINEMA_STORE"));
+    let bin = std::env::var_os("CINEMA_SERVE_BIN").map_or_else(elixir_scope_bin, PathBuf::from);
+    let mut child = Command::new(bin)
+        .args(["serve", "--db"])
+        .arg(&store)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let _server = Killed(child);
+    let mut url = String::new();
+    BufReader::new(stdout).read_line(&mut url).expect("the URL");
+    let url = url.trim().to_string();
+    let (_driver, client) = browser().await;
+    let mut paints = Vec::new();
+    for attempt in ["cold", "warm"] {
+        client.goto("about:blank").await.expect("blank");
+        client
+            .goto(&format!("{url}#/runs/1"))
+            .await
+            .expect("the page");
+        let ms = until(
+            &client,
+            "performance.getEntriesByName('cinema-timeline-painted').length && performance.getEntriesByName('cinema-timeline-painted')[0].startTime",
+            "the first paint",
+        )
+        .await;
+        let fetches = client
+            .execute("return window.__cinema.fetches", vec![])
+            .await
+            .expect("fetches");
+        eprintln!("first paint ({attempt}): {ms} ms; fetches: {fetches}");
+        paints.push(json!({"attempt": attempt, "first_paint_ms": ms, "fetches": fetches}));
+    }
+    screenshot(&client, "speed-timeline.png").await;
+    // Zoom in around the middle by 2x steps down to a few µs, pan at three zoom levels, zoom
+    // out: each window fetched as the page fetches it, timed in the browser.
+    let windows = client
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            (async () => {
+              const run = 1;
+              const head = await (await fetch(`/api/runs/${run}/lanes`)).json();
+              const E = head.extent_ns, W = 1200, out = [];
+              const wins = [];
+              for (let span = E, i = 0; span > 2000 && i < 24; span /= 2, i++) wins.push([E / 2 - span / 2, E / 2 + span / 2]);
+              for (const span of [E / 10, E / 1000, E / 100000]) for (let k = 0; k < 8; k++) { const a = E * 0.3 + k * span / 4; wins.push([a, a + span]); }
+              for (let span = 4000; span < E; span *= 4) wins.push([E / 3, E / 3 + span]);
+              for (const [a, b] of wins) {
+                const t0 = performance.now();
+                const r = await fetch(`/api/runs/${run}/timeline?from=${Math.floor(a)}&to=${Math.ceil(b)}&width=${W}`);
+                const j = await r.json();
+                const ms = performance.now() - t0;
+                out.push({ span: Math.round(b - a), ms, slices: j.lanes.reduce((s, l) => s + l.slices.length, 0), busy: j.lanes.reduce((s, l) => s + l.busy.length, 0), lanes: j.lanes.length });
+              }
+              return { calls: head.calls, out };
+            })().then(done, (e) => done({ error: String(e) }));"#,
+            vec![],
+        )
+        .await
+        .expect("the windows");
+    let out = windows["out"].as_array().cloned().unwrap_or_default();
+    assert!(!out.is_empty(), "{windows}");
+    let mut ms: Vec<f64> = out.iter().filter_map(|w| w["ms"].as_f64()).collect();
+    ms.sort_by(f64::total_cmp);
+    let pct = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+    let summary = json!({
+        "calls": windows["calls"],
+        "paints": paints,
+        "windows": out.len(),
+        "median_ms": pct(0.5),
+        "p95_ms": pct(0.95),
+        "max_ms": ms[ms.len() - 1],
+        "each": out,
+    });
+    eprintln!(
+        "{} calls: {} windows, median {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+        windows["calls"],
+        summary["windows"],
+        pct(0.5),
+        pct(0.95),
+        ms[ms.len() - 1]
+    );
+    std::fs::write(
+        screenshots().join(format!("speed-{}.json", windows["calls"])),
+        serde_json::to_string_pretty(&summary).expect("JSON"),
+    )
+    .expect("writing the figures");
+    client.close().await.expect("closing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_follows_a_run_while_it_records() {
+    let project = project();
+    let db = project.dir.path().join("live-store");
+    // A VM that records for a while: a loop every 100 ms.
+    let vm = Killed(
+        mix(
+            project.dir.path(),
+            &[
+                "run",
+                "--no-compile",
+                "-e",
+                "for _ <- 1..300, do: (Shop.Loop.run(20); Process.sleep(100))",
+            ],
+            &db,
+        )
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("running the recording VM"),
+    );
+    let started = Instant::now();
+    while !db.join("runs/1/run").is_file() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the VM did not start recording into {db:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_server, url) = serve(&db);
+    let (_driver, client) = browser().await;
+    client
+        .goto(&format!("{url}#/runs/1"))
+        .await
+        .expect("the page");
+    let badge = until(
+        &client,
+        "document.querySelector('.badge') && document.querySelector('.badge').textContent",
+        "the live badge",
+    )
+    .await;
+    assert_eq!(badge, json!("● live"));
+    // Calls sealed after the page opened are announced and listed.
+    let announced = until(&client, "window.__cinema.liveCalls", "calls announced live").await;
+    assert!(announced.as_u64().unwrap_or(0) > 0);
+    let line = until(
+        &client,
+        "document.querySelector('#live-feed li') && document.querySelector('#live-feed li').textContent",
+        "a call in the live feed",
+    )
+    .await;
+    assert!(line.as_str().unwrap_or("").contains("Shop.Loop."), "{line}");
+    screenshot(&client, "live.png").await;
+    client.close().await.expect("closing");
+    drop(vm);
+}
