@@ -354,9 +354,20 @@ fn spans_give_every_call_in_start_order_with_its_parent_and_end_and_no_values() 
     let parents: Vec<Option<u64>> = spans.iter().map(|s| s.parent).collect();
     assert_eq!(
         parents,
-        vec![None, Some(1), Some(2), Some(1), Some(4), Some(1), Some(6), None]
+        vec![
+            None,
+            Some(1),
+            Some(2),
+            Some(1),
+            Some(4),
+            Some(1),
+            Some(6),
+            None
+        ]
     );
-    assert!(spans[..7].iter().all(|s| s.pid == 7 && s.end > Some(s.start)));
+    assert!(spans[..7]
+        .iter()
+        .all(|s| s.pid == 7 && s.end > Some(s.start)));
     assert_eq!((spans[7].pid, spans[7].end), (8, None));
     assert_eq!(snap.atom_text(spans[1].function), "step");
     assert_eq!(snap.atom_text(spans[7].module), "Elixir.Other");
