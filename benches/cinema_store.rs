@@ -159,7 +159,7 @@ fn main() {
                 .write(std::mem::take(&mut b.batch), &Names)
                 .expect("writing a batch");
             batches += 1;
-            if batches % 64 == 0 {
+            if batches.is_multiple_of(64) {
                 writer.seal(0, 0).expect("sealing");
                 maintenance.run().expect("compacting");
             }

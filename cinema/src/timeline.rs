@@ -85,6 +85,14 @@ struct Lane {
     max_depth: u16,
 }
 
+/// What one lane shows of a window, before it becomes JSON.
+struct LaneWindow {
+    lane: usize,
+    slices: Vec<Slot>,
+    busy: Vec<(u64, u64)>,
+    marks: Vec<(u64, u64)>,
+}
+
 /// A link between lanes: a process started, or a request served.
 #[derive(Debug, Clone, Copy)]
 struct Link {
@@ -367,9 +375,9 @@ impl Timeline {
         let (abs_from, abs_to) = (self.origin + from, self.origin.saturating_add(to));
         let last_time = self.last_time;
         let mut out_lanes = Vec::new();
-        let mut used: HashMap<u32, ()> = HashMap::new();
+        let mut used: std::collections::HashSet<u32> = std::collections::HashSet::new();
         let mut total = 0usize;
-        let mut collected: Vec<(usize, Vec<Slot>, Vec<(u64, u64)>, Vec<(u64, u64)>)> = Vec::new();
+        let mut collected: Vec<LaneWindow> = Vec::new();
         for (l, lane) in self.lanes.iter_mut().enumerate() {
             if lane.busy_stale {
                 lane.busy = busy_levels(lane);
@@ -382,20 +390,25 @@ impl Timeline {
                 continue;
             }
             total += slices.len();
-            collected.push((l, slices, busy, marks));
+            collected.push(LaneWindow {
+                lane: l,
+                slices,
+                busy,
+                marks,
+            });
         }
         let mut truncated = false;
         if total > MAX_SLICES {
             // Keep the widest.
             let mut widths: Vec<u64> = collected
                 .iter()
-                .flat_map(|(_, s, _, _)| s.iter().map(|s| s.end.min(last_time) - s.start))
+                .flat_map(|w| w.slices.iter().map(|s| s.end.min(last_time) - s.start))
                 .collect();
             widths.sort_unstable_by(|a, b| b.cmp(a));
             let cut = widths[MAX_SLICES - 1];
             let mut kept = 0;
-            for (_, slices, _, _) in &mut collected {
-                slices.retain(|s| {
+            for w in &mut collected {
+                w.slices.retain(|s| {
                     let keep = s.end.min(last_time) - s.start > cut
                         || (s.end.min(last_time) - s.start == cut && kept < MAX_SLICES);
                     kept += usize::from(keep);
@@ -405,13 +418,19 @@ impl Timeline {
             truncated = true;
         }
         let origin = self.origin;
-        for (l, slices, busy, marks) in collected {
+        for LaneWindow {
+            lane: l,
+            slices,
+            busy,
+            marks,
+        } in collected
+        {
             let lane = &self.lanes[l];
             let mut depth = 0;
             let slices: Vec<Value> = slices
                 .iter()
                 .map(|s| {
-                    used.insert(s.function, ());
+                    used.insert(s.function);
                     depth = depth.max(s.depth);
                     let end = if s.end == OPEN { last_time } else { s.end };
                     json!([
@@ -441,7 +460,7 @@ impl Timeline {
             .map(|k| json!({"time": k.time - origin, "from": k.from, "to": k.to, "call": k.call, "kind": k.kind}))
             .collect();
         let functions: serde_json::Map<String, Value> = used
-            .keys()
+            .iter()
             .map(|&f| (f.to_string(), json!(self.functions[f as usize])))
             .collect();
         json!({
