@@ -510,7 +510,7 @@ async fn cinema_speed() {
                 const r = await fetch(`/api/runs/${run}/timeline?from=${Math.floor(a)}&to=${Math.ceil(b)}&width=${W}`);
                 const j = await r.json();
                 const ms = performance.now() - t0;
-                out.push({ span: Math.round(b - a), ms, slices: j.lanes.reduce((s, l) => s + l.slices.length, 0), busy: j.lanes.reduce((s, l) => s + l.busy.length, 0), lanes: j.lanes.length });
+                out.push({ span: Math.round(b - a), ms, slices: j.lanes.reduce((s, l) => s + l.slices.length, 0), busy: j.lanes.reduce((s, l) => s + l.busy_px.length / 2, 0), lanes: j.lanes.length });
               }
               return { calls: head.calls, out };
             })().then(done, (e) => done({ error: String(e) }));"#,

@@ -111,7 +111,8 @@ const dark = () => matchMedia("(prefers-color-scheme: dark)").matches;
 
 async function timelineView(view, run, at) {
   cinema.view = "timeline";
-  const info = await api(`/api/runs/${run}`);
+  // The run's facts and its lanes (the server builds the run's timeline first) in parallel.
+  const [info, lanesInfo] = await Promise.all([api(`/api/runs/${run}`), api(`/api/runs/${run}/lanes`)]);
   crumbs({ text: "Runs", href: "#/" }, { text: `Run ${run} · ${info.node} · ${count(info.calls)} calls` });
   const canvas = el("canvas", { id: "tl" });
   const tip = el("div", { id: "tip", hidden: true });
@@ -125,7 +126,6 @@ async function timelineView(view, run, at) {
   const wrap = el("div", { class: "timeline-wrap" }, tools, el("div", { class: "tl-canvas" }, canvas, tip), feed);
   view.append(wrap);
 
-  const lanesInfo = await api(`/api/runs/${run}/lanes`);
   let extent = Math.max(lanesInfo.extent_ns, 1);
   let from = 0, to = extent, data = null, seq = 0, selected = +at.get("call") || null;
   if (at.get("from") !== null && at.get("to") !== null) { from = +at.get("from"); to = +at.get("to"); }
@@ -147,7 +147,7 @@ async function timelineView(view, run, at) {
     status(`window ${duration(to - from)} · ${count(n)} slices on ${res.lanes.length} lanes${res.truncated ? " (narrowest left out)" : ""} · answered in ${ms.toFixed(1)} ms`);
     if (first) { first = false; performance.mark("cinema-timeline-painted"); }
   }
-  const schedule = () => { draw(); clearTimeout(timer); timer = setTimeout(load, 30); };
+  const schedule = () => { draw(); clearTimeout(timer); timer = setTimeout(() => load().catch((e) => status(e.message)), 30); };
   function zoomTo(a, b) { from = Math.max(0, a); to = Math.min(Math.max(b, from + 1), Math.max(extent, from + 1)); schedule(); }
   function zoom(factor, centerX) {
     const c = centerX === undefined ? (from + to) / 2 : from + (centerX / width()) * (to - from);
@@ -188,7 +188,10 @@ async function timelineView(view, run, at) {
         ctx.fillText(lane.pid, 6, y + 12);
         ctx.globalAlpha = 0.15; ctx.fillRect(0, y + h + LANE_GAP / 2, W, 1); ctx.globalAlpha = 1;
         ctx.fillStyle = getComputedStyle(document.documentElement).getPropertyValue("--busy");
-        for (const [a, b] of lane.busy) {
+        // Busy pixels of the window the data came for, placed in the current one.
+        const bp = lane.busy_px, npp = data.ns_per_px;
+        for (let i = 0; i + 1 < bp.length; i += 2) {
+          const a = data.from + bp[i] * npp, b = data.from + (bp[i + 1] + 1) * npp;
           const x0 = Math.max(LABEL, x(a)), x1 = Math.max(x0 + 1, x(b));
           ctx.fillRect(x0, y, x1 - x0, ROW - 2);
         }

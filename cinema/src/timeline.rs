@@ -15,14 +15,15 @@
 //! - **busy spans**: the lane's top-level calls merged into spans, kept at coarser and
 //!   coarser resolutions (gaps under 4, 16, 64, ... ns joined; a level is kept when it is at
 //!   least a quarter smaller than the last one kept). The window takes the coarsest level
-//!   whose gaps are under a pixel and joins what is closer than a pixel, so the rest of a
-//!   lane's activity reads as merged "busy" spans whatever the number of calls under them.
+//!   whose gaps are under [`BUSY_JOIN_PX`] pixels and joins what is closer than that, so the
+//!   rest of a lane's activity reads as merged "busy" spans whatever the number of calls
+//!   under them (at most a fourth of the window's width per lane).
 //!
 //! Exceptions narrower than a pixel come back as marks; process starts (Tasks, spawned
 //! processes) and requests (a `GenServer.call` served by another process) as links between
 //! lanes.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde_json::{json, Value};
@@ -36,6 +37,10 @@ pub const MAX_SLICES: usize = 40_000;
 
 /// The most exception marks and links one window returns.
 pub const MAX_MARKS: usize = 2_000;
+
+/// Busy spans closer than this many pixels are joined: a lane that is busy every other pixel
+/// reads as busy, and a window's busy spans stay under a fourth of its width per lane.
+pub const BUSY_JOIN_PX: u64 = 3;
 
 /// A slot's flags.
 const RAISED: u8 = 1;
@@ -134,9 +139,9 @@ impl Timeline {
             last_time: snap.run().info.monotonic_origin_ns,
             calls: 0,
             functions: Vec::new(),
-            function_ids: HashMap::new(),
+            function_ids: HashMap::default(),
             lanes: Vec::new(),
-            lane_of: HashMap::new(),
+            lane_of: HashMap::default(),
             links: Vec::new(),
             links_stale: true,
         };
@@ -147,7 +152,7 @@ impl Timeline {
     /// Adds the calls the snapshot holds beyond those already read, and the ends of calls that
     /// were running.
     pub fn extend(&mut self, snap: &Snapshot) -> Result<(), CinemaError> {
-        let mut processes: HashMap<u64, store::Process> = HashMap::new();
+        let mut processes: HashMap<u64, store::Process> = HashMap::default();
         let known = self.lanes.len();
         // Calls that were running may have ended since.
         for lane in 0..self.lanes.len() {
@@ -366,7 +371,8 @@ impl Timeline {
 
     /// What to draw of `[from, to]` (ns from the run's start) at `width` pixels: per lane the
     /// calls at least a pixel wide (`slices`: `[start, duration, depth, id, function, flags]`,
-    /// flags 1 raised, 2 running), merged busy spans for the rest (`busy`: `[start, end]`),
+    /// flags 1 raised, 2 running), merged busy spans for the rest (`busy_px`: pixel columns
+/// from `from`, flat `[first, last, ...]`),
     /// exceptions narrower than a pixel (`marks`: `[time, id]`); links between lanes; the
     /// names of the functions the slices use.
     pub fn window(&mut self, from: u64, to: u64, width: u32) -> Value {
@@ -448,7 +454,7 @@ impl Timeline {
                 "pid": lane.text,
                 "depth": depth + 1,
                 "slices": slices,
-                "busy": busy.iter().map(|(a, b)| json!([a - origin, b - origin])).collect::<Vec<_>>(),
+                "busy_px": busy_pixels(&busy, abs_from, ns_per_px),
                 "marks": marks.iter().map(|(t, id)| json!([t - origin, id])).collect::<Vec<_>>(),
             }));
         }
@@ -524,7 +530,8 @@ impl Lane {
     }
 
     fn busy_in(&self, from: u64, to: u64, ns_per_px: u64) -> Vec<(u64, u64)> {
-        let Some(level) = self.busy.iter().rev().find(|b| b.gap <= ns_per_px) else {
+        let join = BUSY_JOIN_PX * ns_per_px;
+        let Some(level) = self.busy.iter().rev().find(|b| b.gap <= join) else {
             return Vec::new();
         };
         let spans = &level.spans;
@@ -535,7 +542,7 @@ impl Lane {
                 break;
             }
             match out.last_mut() {
-                Some(last) if a.saturating_sub(last.1) < ns_per_px => last.1 = last.1.max(b),
+                Some(last) if a.saturating_sub(last.1) < join => last.1 = last.1.max(b),
                 _ => out.push((a, b)),
             }
         }
@@ -562,6 +569,22 @@ impl Lane {
         }
         out
     }
+}
+
+/// Busy spans as pixel columns of the window, flat: `[first, last, first, last, ...]`
+/// (inclusive), spans that meet in a pixel joined. Pixels are what is drawn, and their
+/// numbers are short: a window's answer stays small when lanes are busy every few pixels.
+fn busy_pixels(spans: &[(u64, u64)], from: u64, ns_per_px: u64) -> Vec<u64> {
+    let mut out: Vec<u64> = Vec::with_capacity(spans.len() * 2);
+    for &(a, b) in spans {
+        let first = a.saturating_sub(from) / ns_per_px;
+        let last = b.saturating_sub(from) / ns_per_px;
+        match out.len() {
+            n if n >= 2 && out[n - 1] + 1 >= first => out[n - 1] = out[n - 1].max(last),
+            _ => out.extend([first, last]),
+        }
+    }
+    out
 }
 
 /// A lane's busy spans at each kept resolution (see the module documentation).

@@ -1,0 +1,147 @@
+//! The timeline's level of detail over a synthetic run: what a window returns at a coarse and
+//! a fine width, and the neighbours time travel steps to.
+
+use std::num::NonZeroU64;
+
+use cinema::timeline::Timeline;
+use serde_json::Value;
+use store::{AtomKey, AtomNames, End, Enter, Event, EventKind, Outcome, RunInfo, Store};
+
+struct Names;
+
+impl AtomNames for Names {
+    fn name(&self, key: AtomKey) -> Option<String> {
+        ["Elixir.App", "run", "step", "other"]
+            .get(key as usize)
+            .map(|s| s.to_string())
+    }
+}
+
+fn enter(id: u64, parent: Option<u64>, pid: u64, function: AtomKey, time: u64) -> Event {
+    Event {
+        call_id: id,
+        time,
+        scheduler: 1,
+        kind: EventKind::Enter(Enter {
+            parent: parent.and_then(NonZeroU64::new),
+            pid,
+            module: 0,
+            function,
+            arity: 1,
+            args: vec![131, 106].into(),
+            process: None,
+            client: None,
+        }),
+    }
+}
+
+fn end(id: u64, time: u64) -> Event {
+    Event {
+        call_id: id,
+        time,
+        scheduler: 1,
+        kind: EventKind::End(End {
+            outcome: Outcome::Return,
+            tail_calls: 0,
+            value: vec![131, 97, 1].into(),
+        }),
+    }
+}
+
+/// Process 7: `run` (id 1) from 0 to 1,000,000 ns with 1,000 `step`s of 100 ns each, one
+/// every 1,000 ns. Process 8: one `other` (id 1002) from 0 to 10 ns.
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let info = RunInfo {
+        started_unix_ns: 1_800_000_000_000_000_000,
+        monotonic_origin_ns: 0,
+        erlang_monotonic_ns: 0,
+        os_pid: 1,
+        node: "nonode@nohost".into(),
+        otp_release: "25".into(),
+        tool_version: "0.1.0".into(),
+    };
+    let mut writer = store.begin_run(&info).unwrap();
+    let mut events = vec![enter(1, None, 7, 1, 0)];
+    for i in 0..1000u64 {
+        let id = 2 + i;
+        events.push(enter(id, Some(1), 7, 2, 1 + i * 1000));
+        events.push(end(id, 101 + i * 1000));
+    }
+    events.push(end(1, 1_000_000));
+    events.push(enter(1002, None, 8, 3, 5));
+    events.push(end(1002, 15));
+    writer.write(events, &Names).unwrap();
+    writer.seal(0, 0).unwrap();
+    (dir, store)
+}
+
+fn slices(lane: &Value) -> Vec<u64> {
+    lane["slices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[3].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_coarse_window_shows_wide_calls_and_merges_the_rest_into_busy_spans() {
+    let (_dir, store) = store();
+    let snap = store.snapshot(None).unwrap();
+    let mut t = Timeline::build(&snap).unwrap();
+    assert_eq!(t.calls(), 1002);
+    // 1,000 pixels over 1 ms: a pixel is 1,000 ns; the steps (100 ns) are narrower.
+    let w = t.window(0, 1_000_000, 1000);
+    assert_eq!(w["ns_per_px"], 1000);
+    let lanes = w["lanes"].as_array().unwrap();
+    assert_eq!(lanes.len(), 2, "{w}");
+    assert_eq!(lanes[0]["pid"], "pid 7");
+    assert_eq!(slices(&lanes[0]), vec![1]);
+    assert_eq!(w["functions"]["0"], "App.run/1");
+    assert_eq!(w["functions"].as_object().unwrap().len(), 1);
+    // The run's own span is the lane's busy span.
+    assert_eq!(lanes[0]["busy_px"], serde_json::json!([0, 1000]));
+    // Process 8's 10 ns call is narrower than a pixel: busy, not a slice.
+    assert_eq!(slices(&lanes[1]), Vec::<u64>::new());
+    assert_eq!(lanes[1]["busy_px"], serde_json::json!([0, 0]));
+}
+
+#[test]
+fn a_fine_window_shows_every_call_in_it_at_its_depth() {
+    let (_dir, store) = store();
+    let snap = store.snapshot(None).unwrap();
+    let mut t = Timeline::build(&snap).unwrap();
+    // 1,000 pixels over 10 µs starting at 2,000 ns: 10 ns a pixel; steps 3 to 12 overlap.
+    let w = t.window(2_000, 12_000, 1000);
+    let lane = &w["lanes"][0];
+    let ids = slices(lane);
+    assert_eq!(ids, (1..2).chain(4..14).collect::<Vec<u64>>());
+    let depths: Vec<u64> = lane["slices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[2].as_u64().unwrap())
+        .collect();
+    assert_eq!(depths[0], 0);
+    assert!(depths[1..].iter().all(|&d| d == 1));
+    assert_eq!(lane["depth"], 2);
+}
+
+#[test]
+fn neighbours_step_through_time_within_a_process() {
+    let (_dir, store) = store();
+    let snap = store.snapshot(None).unwrap();
+    let t = Timeline::build(&snap).unwrap();
+    let root = t.neighbours(7, 1).unwrap();
+    assert_eq!(root["prev"], Value::Null);
+    assert_eq!(root["next"], 2);
+    assert_eq!(root["first_child"], 2);
+    let step = t.neighbours(7, 5).unwrap();
+    assert_eq!((step["prev"].as_u64(), step["next"].as_u64()), (Some(4), Some(6)));
+    assert_eq!(step["first_child"], Value::Null, "the next step is a sibling");
+    let last = t.neighbours(7, 1001).unwrap();
+    assert_eq!(last["next"], Value::Null);
+    assert!(t.neighbours(8, 1).is_none(), "call 1 is not process 8's");
+}
