@@ -450,7 +450,10 @@ async fn timeline(
                     "the window ends ({to}) before it starts ({from})"
                 )));
             }
-            Ok(t.window(from, to, width))
+            let started = std::time::Instant::now();
+            let mut window = t.window(from, to, width);
+            window["server_us"] = json!(started.elapsed().as_micros() as u64);
+            Ok(window)
         })??;
         Ok(Json(v))
     })

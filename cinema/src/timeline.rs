@@ -372,7 +372,7 @@ impl Timeline {
     /// What to draw of `[from, to]` (ns from the run's start) at `width` pixels: per lane the
     /// calls at least a pixel wide (`slices`: `[start, duration, depth, id, function, flags]`,
     /// flags 1 raised, 2 running), merged busy spans for the rest (`busy_px`: pixel columns
-/// from `from`, flat `[first, last, ...]`),
+    /// from `from`, flat `[first, last, ...]`),
     /// exceptions narrower than a pixel (`marks`: `[time, id]`); links between lanes; the
     /// names of the functions the slices use.
     pub fn window(&mut self, from: u64, to: u64, width: u32) -> Value {

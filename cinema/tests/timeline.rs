@@ -139,8 +139,15 @@ fn neighbours_step_through_time_within_a_process() {
     assert_eq!(root["next"], 2);
     assert_eq!(root["first_child"], 2);
     let step = t.neighbours(7, 5).unwrap();
-    assert_eq!((step["prev"].as_u64(), step["next"].as_u64()), (Some(4), Some(6)));
-    assert_eq!(step["first_child"], Value::Null, "the next step is a sibling");
+    assert_eq!(
+        (step["prev"].as_u64(), step["next"].as_u64()),
+        (Some(4), Some(6))
+    );
+    assert_eq!(
+        step["first_child"],
+        Value::Null,
+        "the next step is a sibling"
+    );
     let last = t.neighbours(7, 1001).unwrap();
     assert_eq!(last["next"], Value::Null);
     assert!(t.neighbours(8, 1).is_none(), "call 1 is not process 8's");
