@@ -152,3 +152,49 @@ fn neighbours_step_through_time_within_a_process() {
     assert_eq!(last["next"], Value::Null);
     assert!(t.neighbours(8, 1).is_none(), "call 1 is not process 8's");
 }
+
+#[test]
+fn a_large_run_read_by_two_threads_keeps_its_order_and_depths() {
+    // `run` (id 1) with 150,000 `step`s: past the size where two threads read the heads.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let info = RunInfo {
+        started_unix_ns: 1_800_000_000_000_000_000,
+        monotonic_origin_ns: 0,
+        erlang_monotonic_ns: 0,
+        os_pid: 1,
+        node: "nonode@nohost".into(),
+        otp_release: "25".into(),
+        tool_version: "0.1.0".into(),
+    };
+    let mut writer = store.begin_run(&info).unwrap();
+    let steps = 150_000u64;
+    let mut events = vec![enter(1, None, 7, 1, 0)];
+    for i in 0..steps {
+        events.push(enter(2 + i, Some(1), 7, 2, 1 + i * 1000));
+        events.push(end(2 + i, 101 + i * 1000));
+        if events.len() >= 8192 {
+            writer.write(std::mem::take(&mut events), &Names).unwrap();
+        }
+    }
+    events.push(end(1, steps * 1000 + 1));
+    writer.write(events, &Names).unwrap();
+    writer.seal(0, 0).unwrap();
+    let snap = store.snapshot(None).unwrap();
+    let mut t = Timeline::build(&snap).unwrap();
+    assert_eq!(t.calls(), steps + 1);
+    // Around the middle, where the two readers meet: consecutive steps, one level down.
+    for id in (steps / 2 - 3)..(steps / 2 + 3) {
+        let n = t.neighbours(7, id).unwrap();
+        assert_eq!(
+            (n["prev"].as_u64(), n["next"].as_u64()),
+            (Some(id - 1), Some(id + 1))
+        );
+        assert_eq!(n["depth"], 1);
+    }
+    let middle = (steps / 2) * 1000;
+    let w = t.window(middle - 5_000, middle + 5_000, 1000);
+    let lane = &w["lanes"][0];
+    assert_eq!(lane["depth"], 2);
+    assert_eq!(slices(lane).len(), 1 + 10, "the run and ten steps: {w}");
+}
