@@ -117,7 +117,7 @@ async function timelineView(view, run, at) {
   const canvas = el("canvas", { id: "tl" });
   const tip = el("div", { id: "tip", hidden: true });
   const tools = el("div", { class: "timeline-tools" },
-    el("button", { text: "Whole run", title: "0", onclick: () => zoomTo(0, extent) }),
+    el("button", { text: "Whole run", title: "0", onclick: () => zoomTo(start, extent) }),
     el("button", { text: "−", title: "Zoom out (s)", onclick: () => zoom(2) }),
     el("button", { text: "+", title: "Zoom in (w)", onclick: () => zoom(0.5) }),
     el("span", { class: "muted", id: "tl-window" }),
@@ -127,7 +127,9 @@ async function timelineView(view, run, at) {
   view.append(wrap);
 
   let extent = Math.max(lanesInfo.extent_ns, 1);
-  let from = 0, to = extent, data = null, seq = 0, selected = +at.get("call") || null;
+  // The whole run from its first call (a VM boots for a while before anything is recorded).
+  const start = Math.min(lanesInfo.first_ns || 0, extent - 1);
+  let from = start, to = extent, data = null, seq = 0, selected = +at.get("call") || null;
   if (at.get("from") !== null && at.get("to") !== null) { from = +at.get("from"); to = +at.get("to"); }
   let scrollY = 0, first = true, timer = null;
   const ctx = canvas.getContext("2d");
@@ -282,7 +284,7 @@ async function timelineView(view, run, at) {
   cinema.keys = (k) => {
     if (k === "w" || k === "+") zoom(0.5); else if (k === "s" || k === "-") zoom(2);
     else if (k === "a") pan(-0.25); else if (k === "d") pan(0.25);
-    else if (k === "0") zoomTo(0, extent);
+    else if (k === "0") zoomTo(start, extent);
     else if (k === "Enter" && selected) location.hash = `#/runs/${run}/calls/${selected}`;
     else return false;
     return true;

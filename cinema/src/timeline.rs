@@ -386,11 +386,23 @@ impl Timeline {
         self.last_time.saturating_sub(self.origin)
     }
 
-    /// The run and the extent of its timeline, and its lanes: pid, origin, calls, depth.
+    /// When the first call started, in ns from the run's start (0 without calls).
+    pub fn first_ns(&self) -> u64 {
+        self.lanes
+            .iter()
+            .filter_map(|l| l.slots.first())
+            .map(|s| s.start.saturating_sub(self.origin))
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// The run and the extent of its timeline (from its start, and from its first call), and
+    /// its lanes: pid, origin, calls, depth.
     pub fn overview(&self) -> Value {
         json!({
             "run": self.run,
             "calls": self.calls,
+            "first_ns": self.first_ns(),
             "extent_ns": self.extent_ns(),
             "lanes": self.lanes.iter().enumerate().map(|(i, l)| json!({
                 "lane": i,
