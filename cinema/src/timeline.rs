@@ -42,9 +42,6 @@ pub const MAX_MARKS: usize = 2_000;
 /// reads as busy, and a window's busy spans stay under a fourth of its width per lane.
 pub const BUSY_JOIN_PX: u64 = 3;
 
-/// Past this many new calls, a timeline is read by two threads.
-const PARALLEL_FROM: u64 = 100_000;
-
 /// A slot's flags.
 const RAISED: u8 = 1;
 /// The call had not ended when the timeline last looked.
@@ -187,42 +184,12 @@ impl Timeline {
             }
         }
         let from = self.last_id + 1;
-        let last = snap.last_id().unwrap_or(0);
-        let grew = last >= from;
-        if last.saturating_sub(from) >= PARALLEL_FROM {
-            // Two readers: the second half's heads are decoded on another thread meanwhile
-            // (decoding blocks is most of the cost), then added in order.
-            let middle = from + (last - from) / 2;
-            let later = std::thread::scope(|scope| {
-                let later = scope.spawn(|| {
-                    let mut later = Vec::with_capacity((last - middle) as usize);
-                    snap.scan_spans(middle, |span| {
-                        later.push(*span);
-                        Ok(true)
-                    })
-                    .map(|()| later)
-                });
-                snap.scan_spans(from, |span| {
-                    if span.id >= middle {
-                        return Ok(false);
-                    }
-                    self.add(snap, span, &mut processes);
-                    Ok(true)
-                })?;
-                later
-                    .join()
-                    .map_err(|_| CinemaError::Task("a timeline reader panicked".into()))?
-                    .map_err(CinemaError::from)
-            })?;
-            for span in &later {
-                self.add(snap, span, &mut processes);
-            }
-        } else {
-            snap.scan_spans(from, |span| {
-                self.add(snap, span, &mut processes);
-                Ok(true)
-            })?;
-        }
+        let mut grew = false;
+        snap.scan_spans(from, |span| {
+            grew = true;
+            self.add(snap, span, &mut processes);
+            Ok(true)
+        })?;
         if grew || self.lanes.len() != known {
             self.links_stale = true;
         }

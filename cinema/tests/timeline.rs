@@ -154,8 +154,8 @@ fn neighbours_step_through_time_within_a_process() {
 }
 
 #[test]
-fn a_large_run_read_by_two_threads_keeps_its_order_and_depths() {
-    // `run` (id 1) with 150,000 `step`s: past the size where two threads read the heads.
+fn a_large_run_keeps_its_order_and_depths_across_blocks_and_batches() {
+    // `run` (id 1) with 150,000 `step`s, written in batches: 147 blocks.
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("store")).unwrap();
     let info = RunInfo {
@@ -183,7 +183,7 @@ fn a_large_run_read_by_two_threads_keeps_its_order_and_depths() {
     let snap = store.snapshot(None).unwrap();
     let mut t = Timeline::build(&snap).unwrap();
     assert_eq!(t.calls(), steps + 1);
-    // Around the middle, where the two readers meet: consecutive steps, one level down.
+    // Around the middle: consecutive steps, one level down.
     for id in (steps / 2 - 3)..(steps / 2 + 3) {
         let n = t.neighbours(7, id).unwrap();
         assert_eq!(
