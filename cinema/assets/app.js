@@ -187,7 +187,8 @@ async function timelineView(view, run, at) {
       laneY[lane.lane] = y;
       if (y + h > 0 && y < H) {
         ctx.fillStyle = fg; ctx.globalAlpha = 0.8;
-        ctx.fillText(lane.pid, 6, y + 12);
+        // A process under the one it came from, indented.
+        ctx.fillText((lane.level ? "  ".repeat(Math.min(lane.level, 6) - 1) + "└ " : "") + lane.pid, 6, y + 12);
         ctx.globalAlpha = 0.15; ctx.fillRect(0, y + h + LANE_GAP / 2, W, 1); ctx.globalAlpha = 1;
         ctx.fillStyle = getComputedStyle(document.documentElement).getPropertyValue("--busy");
         // Busy pixels of the window the data came for, placed in the current one.

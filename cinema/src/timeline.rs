@@ -74,7 +74,8 @@ struct BusyLevel {
 #[derive(Debug)]
 struct Lane {
     text: String,
-    origin: Option<(String, &'static str)>,
+    /// Where the process came from: its origin's pid text and word, and the link's kind.
+    origin: Option<(String, u64, &'static str)>,
     slots: Vec<Slot>,
     /// Slot positions by duration bucket, each in start order.
     by_duration: Vec<Vec<u32>>,
@@ -123,6 +124,10 @@ pub struct Timeline {
     lane_of: HashMap<u64, u32>,
     links: Vec<Link>,
     links_stale: bool,
+    /// Each lane's place in display order: a process right under the one it came from.
+    order: Vec<u32>,
+    /// Each lane's nesting in that order (0 for a process whose origin recorded nothing).
+    level: Vec<u16>,
 }
 
 fn bucket(duration: u64) -> usize {
@@ -144,6 +149,8 @@ impl Timeline {
             lane_of: HashMap::default(),
             links: Vec::new(),
             links_stale: true,
+            order: Vec::new(),
+            level: Vec::new(),
         };
         t.extend(snap)?;
         Ok(t)
@@ -238,6 +245,7 @@ impl Timeline {
                     origin: process.and_then(|p| p.origin.as_ref()).map(|o| {
                         (
                             o.text.clone(),
+                            o.pid,
                             match o.kind {
                                 OriginKind::Caller => "task",
                                 OriginKind::Ancestor => "spawned",
@@ -302,19 +310,20 @@ impl Timeline {
     fn rebuild_links(&mut self, snap: &Snapshot) -> Result<(), CinemaError> {
         let mut links = Vec::new();
         for (l, lane) in self.lanes.iter().enumerate() {
-            let (Some((origin, kind)), Some(first)) = (&lane.origin, lane.slots.first()) else {
+            let (Some((_, origin, kind)), Some(first)) = (&lane.origin, lane.slots.first()) else {
                 continue;
             };
-            if let Some(from) = self.lanes.iter().position(|o| &o.text == origin) {
+            if let Some(&from) = self.lane_of.get(origin) {
                 links.push(Link {
                     time: first.start,
-                    from: from as u32,
+                    from,
                     to: l as u32,
                     call: first.id,
                     kind,
                 });
             }
         }
+        self.group_lanes();
         snap.scan_requests(|client, call, server| {
             if let (Some(&from), Some(&to)) = (self.lane_of.get(&client), self.lane_of.get(&server))
             {
@@ -336,6 +345,60 @@ impl Timeline {
         self.links = links;
         self.links_stale = false;
         Ok(())
+    }
+
+    /// Orders lanes so that each process comes right under the process it came from (a
+    /// supervisor's children under it, a Task under its caller), roots in the order of their
+    /// first calls.
+    fn group_lanes(&mut self) {
+        let n = self.lanes.len();
+        let mut children: Vec<Vec<u32>> = vec![Vec::new(); n];
+        let mut is_root = vec![true; n];
+        for (l, lane) in self.lanes.iter().enumerate() {
+            if let Some(&parent) = lane
+                .origin
+                .as_ref()
+                .and_then(|(_, pid, _)| self.lane_of.get(pid))
+            {
+                if parent as usize != l {
+                    children[parent as usize].push(l as u32);
+                    is_root[l] = false;
+                }
+            }
+        }
+        self.order = vec![u32::MAX; n];
+        self.level = vec![0; n];
+        let mut next = 0u32;
+        let mut stack: Vec<(u32, u16)> = Vec::new();
+        // Roots first; then whatever a cycle of origins left unplaced.
+        let starts: Vec<u32> = (0..n as u32)
+            .filter(|&l| is_root[l as usize])
+            .chain(0..n as u32)
+            .collect();
+        for start in starts {
+            if self.order[start as usize] != u32::MAX {
+                continue;
+            }
+            stack.push((start, 0));
+            while let Some((l, level)) = stack.pop() {
+                if self.order[l as usize] != u32::MAX {
+                    continue;
+                }
+                self.order[l as usize] = next;
+                self.level[l as usize] = level;
+                next += 1;
+                for &c in children[l as usize].iter().rev() {
+                    stack.push((c, level.saturating_add(1)));
+                }
+            }
+        }
+    }
+
+    fn display(&self, lane: usize) -> (u32, u16) {
+        (
+            self.order.get(lane).copied().unwrap_or(lane as u32),
+            self.level.get(lane).copied().unwrap_or(0),
+        )
     }
 
     /// The largest call id read.
@@ -366,18 +429,24 @@ impl Timeline {
     /// The run and the extent of its timeline (from its start, and from its first call), and
     /// its lanes: pid, origin, calls, depth.
     pub fn overview(&self) -> Value {
+        let mut lanes: Vec<usize> = (0..self.lanes.len()).collect();
+        lanes.sort_by_key(|&l| self.display(l).0);
         json!({
             "run": self.run,
             "calls": self.calls,
             "first_ns": self.first_ns(),
             "extent_ns": self.extent_ns(),
-            "lanes": self.lanes.iter().enumerate().map(|(i, l)| json!({
-                "lane": i,
-                "pid": l.text,
-                "origin": l.origin.as_ref().map(|(pid, kind)| json!({"pid": pid, "kind": kind})),
-                "calls": l.slots.len(),
-                "depth": l.max_depth + 1,
-            })).collect::<Vec<_>>(),
+            "lanes": lanes.into_iter().map(|i| {
+                let l = &self.lanes[i];
+                json!({
+                    "lane": i,
+                    "level": self.display(i).1,
+                    "pid": l.text,
+                    "origin": l.origin.as_ref().map(|(pid, _, kind)| json!({"pid": pid, "kind": kind})),
+                    "calls": l.slots.len(),
+                    "depth": l.max_depth + 1,
+                })
+            }).collect::<Vec<_>>(),
         })
     }
 
@@ -415,6 +484,7 @@ impl Timeline {
                 marks,
             });
         }
+        collected.sort_by_key(|w| self.display(w.lane).0);
         let mut truncated = false;
         if total > MAX_SLICES {
             // Keep the widest.
@@ -463,6 +533,7 @@ impl Timeline {
                 .collect();
             out_lanes.push(json!({
                 "lane": l,
+                "level": self.display(l).1,
                 "pid": lane.text,
                 "depth": depth + 1,
                 "slices": slices,

@@ -198,3 +198,90 @@ fn a_large_run_keeps_its_order_and_depths_across_blocks_and_batches() {
     assert_eq!(lane["depth"], 2);
     assert_eq!(slices(lane).len(), 1 + 10, "the run and ten steps: {w}");
 }
+
+#[test]
+fn processes_are_shown_under_the_process_they_came_from() {
+    use store::{Origin, OriginKind, ProcessStart};
+    // First calls in this order: 7, 9 (roots), 8 (a Task of 7), 10 (started by 8).
+    let first = |id: u64, pid: u64, origin: Option<u64>, time: u64| {
+        let mut e = enter(id, None, pid, 1, time);
+        if let EventKind::Enter(enter) = &mut e.kind {
+            enter.process = Some(Box::new(ProcessStart {
+                text: format!("<0.{pid}.0>"),
+                origin: origin.map(|o| Origin {
+                    kind: if o == 7 {
+                        OriginKind::Caller
+                    } else {
+                        OriginKind::Ancestor
+                    },
+                    pid: o,
+                    text: format!("<0.{o}.0>"),
+                }),
+            }));
+        }
+        e
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let info = RunInfo {
+        started_unix_ns: 1_800_000_000_000_000_000,
+        monotonic_origin_ns: 0,
+        erlang_monotonic_ns: 0,
+        os_pid: 1,
+        node: "nonode@nohost".into(),
+        otp_release: "25".into(),
+        tool_version: "0.1.0".into(),
+    };
+    let mut writer = store.begin_run(&info).unwrap();
+    let mut events = Vec::new();
+    for (i, (pid, origin)) in [(7, None), (9, None), (8, Some(7)), (10, Some(8))]
+        .into_iter()
+        .enumerate()
+    {
+        let id = i as u64 + 1;
+        events.push(first(id, pid, origin, 100 * id));
+        events.push(end(id, 100 * id + 50));
+    }
+    writer.write(events, &Names).unwrap();
+    writer.seal(0, 0).unwrap();
+    let snap = store.snapshot(None).unwrap();
+    let mut t = Timeline::build(&snap).unwrap();
+    let overview = t.overview();
+    let shown: Vec<(String, u64)> = overview["lanes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["pid"].as_str().unwrap().to_string(),
+                l["level"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64)> = [
+        ("<0.7.0>", 0),
+        ("<0.8.0>", 1),
+        ("<0.10.0>", 2),
+        ("<0.9.0>", 0),
+    ]
+    .iter()
+    .map(|(p, l)| (p.to_string(), *l))
+    .collect();
+    assert_eq!(shown, expected);
+    // A window lists its lanes in the same order, and the links between them.
+    let w = t.window(0, 1_000, 1_000);
+    let pids: Vec<&str> = w["lanes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["pid"].as_str().unwrap())
+        .collect();
+    assert_eq!(pids, ["<0.7.0>", "<0.8.0>", "<0.10.0>", "<0.9.0>"]);
+    let kinds: Vec<&str> = w["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["task", "spawned"]);
+}
