@@ -713,13 +713,28 @@ struct Entry {
     timeline: RwLock<Option<(Timeline, (u64, u64))>>,
 }
 
-/// The timelines of the runs the server showed.
+/// The most runs whose timelines are kept; the one used longest ago goes first (a timeline
+/// takes about 36 bytes a call).
+pub const KEPT_TIMELINES: usize = 3;
+
+/// The timelines of the runs the server showed recently.
 #[derive(Default)]
 pub struct Timelines {
-    runs: Mutex<HashMap<u64, Arc<Entry>>>,
+    /// Each run's entry, with when it was last asked for (a counter).
+    runs: Mutex<(HashMap<u64, (Arc<Entry>, u64)>, u64)>,
 }
 
 impl Timelines {
+    /// The runs whose timelines are kept, in order.
+    pub fn kept(&self) -> Vec<u64> {
+        let mut runs: Vec<u64> = match self.runs.lock() {
+            Ok(guard) => guard.0.keys().copied().collect(),
+            Err(_) => Vec::new(),
+        };
+        runs.sort_unstable();
+        runs
+    }
+
     /// Runs `f` on the timeline of `run`, built or brought up to date with the newest
     /// snapshot first. Blocking: call it from a blocking task.
     pub fn with<R>(
@@ -729,11 +744,27 @@ impl Timelines {
         f: impl FnOnce(&mut Timeline, &Snapshot) -> R,
     ) -> Result<R, CinemaError> {
         let entry = {
-            let mut runs = self
+            let mut guard = self
                 .runs
                 .lock()
                 .map_err(|_| CinemaError::Task("poisoned".into()))?;
-            runs.entry(run).or_default().clone()
+            let (runs, clock) = &mut *guard;
+            *clock += 1;
+            let now = *clock;
+            let entry = runs.entry(run).or_insert_with(|| (Arc::default(), now));
+            entry.1 = now;
+            let entry = entry.0.clone();
+            while runs.len() > KEPT_TIMELINES {
+                let oldest = runs
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(&id, _)| id);
+                match oldest {
+                    Some(id) => runs.remove(&id),
+                    None => break,
+                };
+            }
+            entry
         };
         let snap = reader.snapshot(Some(run))?;
         let sealed = (snap.last_id().unwrap_or(0), snap.run().counters.stored);

@@ -285,3 +285,40 @@ fn processes_are_shown_under_the_process_they_came_from() {
         .collect();
     assert_eq!(kinds, ["task", "spawned"]);
 }
+
+#[test]
+fn the_server_keeps_the_timelines_of_the_runs_used_last() {
+    use cinema::timeline::{Timelines, KEPT_TIMELINES};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let store = Store::open(&path).unwrap();
+    let info = RunInfo {
+        started_unix_ns: 1_800_000_000_000_000_000,
+        monotonic_origin_ns: 0,
+        erlang_monotonic_ns: 0,
+        os_pid: 1,
+        node: "nonode@nohost".into(),
+        otp_release: "25".into(),
+        tool_version: "0.1.0".into(),
+    };
+    // Run n holds n calls.
+    for n in 1..=4u64 {
+        let mut writer = store.begin_run(&info).unwrap();
+        let mut events = Vec::new();
+        for id in 1..=n {
+            events.push(enter(id, None, 7, 1, id * 10));
+            events.push(end(id, id * 10 + 5));
+        }
+        writer.write(events, &Names).unwrap();
+        writer.finish(0, 0, info.started_unix_ns + 100).unwrap();
+    }
+    let reader = store::StoreReader::open(&path).unwrap();
+    let timelines = Timelines::default();
+    assert_eq!(KEPT_TIMELINES, 3);
+    for run in [1, 2, 3, 4, 2, 1] {
+        let calls = timelines.with(&reader, run, |t, _| t.calls()).unwrap();
+        assert_eq!(calls, run, "run {run}'s own timeline");
+    }
+    // Used last: 1, then 2, then 4; 3 went first.
+    assert_eq!(timelines.kept(), vec![1, 2, 4]);
+}
