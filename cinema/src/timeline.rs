@@ -720,15 +720,21 @@ pub const KEPT_TIMELINES: usize = 3;
 /// The timelines of the runs the server showed recently.
 #[derive(Default)]
 pub struct Timelines {
-    /// Each run's entry, with when it was last asked for (a counter).
-    runs: Mutex<(HashMap<u64, (Arc<Entry>, u64)>, u64)>,
+    runs: Mutex<Kept>,
+}
+
+/// The kept timelines: each run's entry with when it was last asked for (a counter).
+#[derive(Default)]
+struct Kept {
+    runs: HashMap<u64, (Arc<Entry>, u64)>,
+    clock: u64,
 }
 
 impl Timelines {
     /// The runs whose timelines are kept, in order.
     pub fn kept(&self) -> Vec<u64> {
         let mut runs: Vec<u64> = match self.runs.lock() {
-            Ok(guard) => guard.0.keys().copied().collect(),
+            Ok(kept) => kept.runs.keys().copied().collect(),
             Err(_) => Vec::new(),
         };
         runs.sort_unstable();
@@ -748,7 +754,7 @@ impl Timelines {
                 .runs
                 .lock()
                 .map_err(|_| CinemaError::Task("poisoned".into()))?;
-            let (runs, clock) = &mut *guard;
+            let Kept { runs, clock } = &mut *guard;
             *clock += 1;
             let now = *clock;
             let entry = runs.entry(run).or_insert_with(|| (Arc::default(), now));
