@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # Installs what ElixirScope needs on a fresh Debian machine, if it is missing:
-# Erlang/OTP and Elixir from Debian, and checks for Rust (cargo, via rustup).
+# Erlang/OTP and Elixir from Debian, Chromium and its WebDriver for the web UI's browser
+# tests (tests/cinema_browser.rs), and checks for Rust (cargo, via rustup).
 set -euo pipefail
 
 missing=()
-for package in erlang-nox erlang-dev erlang-src elixir; do
+for package in erlang-nox erlang-dev erlang-src elixir chromium chromium-driver; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
     || missing+=("$package")
 done
 
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing Erlang/OTP and Elixir from Debian (missing: ${missing[*]})" >&2
+  echo "setup: installing from Debian: ${missing[*]}" >&2
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
-    erlang-nox erlang-dev erlang-src elixir >/dev/null
+    erlang-nox erlang-dev erlang-src elixir chromium chromium-driver >/dev/null
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -154,10 +154,7 @@ fn field(f: Field, call: &Call, pid: &str, run_start: u64, style: Style) -> Stri
                 Outcome::Return => term::value(&end.value, style),
                 Outcome::Exception(class) => match term::decode(&end.value) {
                     Ok(eetf::Term::Tuple(t)) if t.elements.len() == 2 => {
-                        format!(
-                            "** {}",
-                            term::exception_banner(&t.elements[0], class.as_str(), style)
-                        )
+                        format!("** {}", term::banner(&t.elements[0], class.as_str(), style))
                     }
                     _ => format!("** ({}) {}", class.as_str(), term::value(&end.value, style)),
                 },

@@ -51,6 +51,8 @@ pub enum Command {
     Tests(commands::tests::Args),
     /// Export a run for Perfetto or chrome://tracing.
     Export(commands::export::Args),
+    /// Serve the Execution Cinema: a local web UI to watch, search and step through a recording.
+    Serve(commands::serve::Args),
 }
 
 /// Parses the command line, runs the command and returns the process's exit code.
@@ -77,5 +79,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Stats(args) => commands::stats::run(&args),
         Command::Tests(args) => commands::tests::run(&args),
         Command::Export(args) => commands::export::run(&args),
+        Command::Serve(args) => commands::serve::run(&args),
     }
 }

@@ -13,7 +13,8 @@
 //! - [`reader`] – reading a store ([`StoreReader`]): runs, snapshots.
 //! - [`query`] – a run's queries ([`Snapshot`], [`CallFilter`]); [`query_tree`] – call trees
 //!   with folding ([`Tree`]); [`query_stats`] – counts ([`RunCounts`]); [`query_view`] –
-//!   calls read in place for scans ([`CallView`]).
+//!   calls read in place for scans ([`CallView`]); [`query_spans`] – calls as spans of time,
+//!   for timelines ([`CallSpan`]).
 //! - [`model`] – what queries return ([`Call`], [`Run`], [`Process`], [`Counters`]).
 //! - [`retention`] – compaction and the cap ([`Maintenance`], [`Retention`]).
 //! - `layout` – the files on disk; `segment` – a segment's tables; `block` – a block's
@@ -31,6 +32,7 @@ mod layout;
 pub mod model;
 pub mod private;
 pub mod query;
+pub mod query_spans;
 pub mod query_stats;
 pub mod query_tree;
 pub mod query_view;
@@ -51,6 +53,7 @@ pub use model::{
 };
 pub use private::{DIR_MODE, FILE_MODE};
 pub use query::{CallFilter, Snapshot, Subtree};
+pub use query_spans::CallSpan;
 pub use query_stats::{FunctionCalls, RunCounts};
 pub use query_tree::{
     Cause, CauseKind, Fold, FoldReason, FunctionCount, ServedRequest, StartedProcess, Tree,

@@ -333,3 +333,52 @@ fn fold_reasons_and_counts() {
         ]
     );
 }
+
+#[test]
+fn spans_give_every_call_in_start_order_with_its_parent_and_end_and_no_values() {
+    // Two processes: run { step { leaf } × 3 } in 7, and an unfinished run in 8.
+    let children: Vec<Spec> = (0..3).map(|_| call(APP, STEP, vec![leaf()])).collect();
+    let (_dir, store) = store_with(&[
+        (call(APP, RUN, children), 7, true),
+        (call(OTHER, RUN, vec![]), 8, false),
+    ]);
+    let snap = store.snapshot(None).unwrap();
+    let mut spans = Vec::new();
+    snap.scan_spans(0, |s| {
+        spans.push(*s);
+        Ok(true)
+    })
+    .unwrap();
+    let ids: Vec<u64> = spans.iter().map(|s| s.id).collect();
+    assert_eq!(ids, (1..=8).collect::<Vec<_>>());
+    let parents: Vec<Option<u64>> = spans.iter().map(|s| s.parent).collect();
+    assert_eq!(
+        parents,
+        vec![
+            None,
+            Some(1),
+            Some(2),
+            Some(1),
+            Some(4),
+            Some(1),
+            Some(6),
+            None
+        ]
+    );
+    assert!(spans[..7]
+        .iter()
+        .all(|s| s.pid == 7 && s.end > Some(s.start)));
+    assert_eq!((spans[7].pid, spans[7].end), (8, None));
+    assert_eq!(snap.atom_text(spans[1].function), "step");
+    assert_eq!(snap.atom_text(spans[7].module), "Elixir.Other");
+    // A nested call ends within its parent.
+    assert!(spans[2].start > spans[1].start && spans[2].end < spans[1].end);
+    // Stopping early stops.
+    let mut seen = 0;
+    snap.scan_spans(3, |_| {
+        seen += 1;
+        Ok(seen < 2)
+    })
+    .unwrap();
+    assert_eq!(seen, 2);
+}

@@ -150,7 +150,7 @@ fn charlist(out: &mut String, elements: &[Term]) -> bool {
 }
 
 /// Keyword lists: every element a pair whose key is an atom that is not a module alias.
-fn is_keyword(elements: &[Term]) -> bool {
+pub(super) fn is_keyword(elements: &[Term]) -> bool {
     elements.iter().all(|e| match e {
         Term::Tuple(pair) if pair.elements.len() == 2 => match &pair.elements[0] {
             Term::Atom(a) => !a.name.starts_with("Elixir.") && cut(e).is_none(),
@@ -210,7 +210,7 @@ fn map(out: &mut String, m: &eetf::Map) {
 }
 
 /// A keyword key with its colon and space: `a: `, `"foo bar": `.
-fn key(out: &mut String, k: &Term) {
+pub(super) fn key(out: &mut String, k: &Term) {
     let Term::Atom(a) = k else {
         term(out, k);
         out.push_str(" => ");

@@ -21,10 +21,15 @@
 //! | fun | its text, `#Fun<m.1.2>` | the same |
 //! | other | `…` | `…` |
 
+pub mod banner;
 mod elixir;
 mod erlang;
 pub mod float;
 pub mod order;
+pub mod outline;
+
+pub use banner::banner;
+pub use outline::{outline, Item, Outline};
 
 use eetf::Term;
 
@@ -189,7 +194,7 @@ pub(crate) fn cut(term: &Term) -> Option<Cut<'_>> {
 }
 
 /// The count a tuple or map cut carries, as text.
-fn more(n: &Term) -> String {
+pub(crate) fn more(n: &Term) -> String {
     match n {
         Term::FixInteger(i) => format!("…({} more)", i.value),
         Term::BigInteger(b) => format!("…({} more)", b.value),
@@ -222,51 +227,6 @@ fn standalone_cut(out: &mut String, cut: &Cut<'_>, style: Style) {
         Cut::Redacted => out.push_str(REDACTED),
         Cut::Fun(_) | Cut::Field | Cut::Other => out.push('…'),
     }
-}
-
-/// An exception's banner from its reason and class (`error`, `exit`, `throw`), without the
-/// `** ` that starts it in a call's line: Elixir `(KeyError) message` for an exception struct
-/// with a message, `(Mod) %Mod{…}` without one, `(throw) value` for other reasons; Erlang
-/// `error: badarg`.
-pub fn exception_banner(reason: &Term, class: &str, style: Style) -> String {
-    if style == Style::Erlang {
-        return format!("{class}: {}", style.term(reason));
-    }
-    if let (true, Some((module, message))) = (class == "error", exception_struct(reason)) {
-        let module = style.module(&module);
-        return match message {
-            Some(message) => format!("({module}) {message}"),
-            None => format!("({module}) {}", style.term(reason)),
-        };
-    }
-    format!("({class}) {}", style.term(reason))
-}
-
-/// An Elixir exception's module and message (a binary `message` field, newlines as spaces).
-fn exception_struct(reason: &Term) -> Option<(String, Option<String>)> {
-    let Term::Map(map) = reason else {
-        return None;
-    };
-    let field = |name: &str| {
-        map.map.iter().find_map(|(k, v)| match k {
-            Term::Atom(a) if a.name == name => Some(v),
-            _ => None,
-        })
-    };
-    let is_exception = matches!(field("__exception__"), Some(Term::Atom(a)) if a.name == "true");
-    let Some(Term::Atom(module)) = field("__struct__") else {
-        return None;
-    };
-    if !is_exception {
-        return None;
-    }
-    let message = match field("message") {
-        Some(Term::Binary(b)) => std::str::from_utf8(&b.bytes)
-            .ok()
-            .map(|m| m.replace('\n', " ")),
-        _ => None,
-    };
-    Some((module.name.clone(), message))
 }
 
 /// A call's arguments (stored as one list) printed one by one; a list the capture cut ends

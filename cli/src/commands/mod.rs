@@ -11,6 +11,7 @@ pub mod origin;
 pub mod plan;
 pub mod restore;
 pub mod search;
+pub mod serve;
 pub mod stats;
 pub mod tests;
 pub mod trace;

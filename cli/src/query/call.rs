@@ -74,10 +74,7 @@ pub fn exception_text(value: &[u8], class: Class, style: Style) -> String {
     };
     format!(
         "** {}",
-        shorten(
-            &term::exception_banner(&reason, class.as_str(), style),
-            VALUE_WIDTH
-        )
+        shorten(&term::banner(&reason, class.as_str(), style), VALUE_WIDTH)
     )
 }
 
