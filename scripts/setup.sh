@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs what ElixirScope needs on a fresh Debian machine, if it is missing:
-# Erlang/OTP and Elixir from Debian, Chromium and its WebDriver for the web UI's browser
-# tests (tests/cinema_browser.rs), and checks for Rust (cargo, via rustup).
+# Erlang/OTP and Elixir from Debian (`apt-get install -y erlang-nox erlang-dev erlang-src
+# elixir`), and checks for Rust (cargo, via rustup). With SETUP_BROWSER=1 (the test command)
+# also Chromium and its WebDriver, for the web UI's browser tests (tests/cinema_browser.rs).
 set -euo pipefail
 
+packages=(erlang-nox erlang-dev erlang-src elixir)
+[ "${SETUP_BROWSER:-0}" = 1 ] && packages+=(chromium chromium-driver)
+
 missing=()
-for package in erlang-nox erlang-dev erlang-src elixir chromium chromium-driver; do
+for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
     || missing+=("$package")
 done
@@ -15,8 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
-    erlang-nox erlang-dev erlang-src elixir chromium chromium-driver >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

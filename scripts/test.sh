@@ -2,7 +2,7 @@
 # The test command: installs what is missing, then checks formatting, lints and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/setup.sh
+SETUP_BROWSER=1 source scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace --no-fail-fast
