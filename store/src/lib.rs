@@ -12,7 +12,8 @@
 //! - [`writer`] – writing one run ([`RunWriter`]): staging, blocks, seals.
 //! - [`reader`] – reading a store ([`StoreReader`]): runs, snapshots.
 //! - [`query`] – a run's queries ([`Snapshot`], [`CallFilter`]); [`query_tree`] – call trees
-//!   with folding ([`Tree`]); [`query_stats`] – counts ([`RunCounts`]).
+//!   with folding ([`Tree`]); [`query_stats`] – counts ([`RunCounts`]); [`query_heads`] –
+//!   walks over calls' heads without their values ([`CallHead`]).
 //! - [`model`] – what queries return ([`Call`], [`Run`], [`Process`], [`Counters`]).
 //! - [`retention`] – compaction and the cap ([`Maintenance`], [`Retention`]).
 //! - `layout` – the files on disk; `segment` – a segment's tables; `block` – a block's
@@ -30,6 +31,7 @@ mod layout;
 pub mod model;
 pub mod private;
 pub mod query;
+pub mod query_heads;
 pub mod query_stats;
 pub mod query_tree;
 pub mod reader;
@@ -49,6 +51,7 @@ pub use model::{
 };
 pub use private::{DIR_MODE, FILE_MODE};
 pub use query::{CallFilter, Snapshot, Subtree};
+pub use query_heads::CallHead;
 pub use query_stats::{FunctionCalls, RunCounts};
 pub use query_tree::{
     Cause, CauseKind, Fold, FoldReason, FunctionCount, ServedRequest, StartedProcess, Tree,
