@@ -3,3 +3,19 @@
 //! written as Elixir or Erlang code, where a value appears or came from, where the time went,
 //! and what changed between two runs. Everything reads a [`store::Snapshot`], so live runs
 //! are answered as far as they are sealed.
+//!
+//! - [`walk`] – what the analyses of time share: the calls looked at ([`walk::Scope`]),
+//!   functions by name ([`walk::Mfa`]), the calls running in each process during a walk.
+//! - [`profile`] – where the time went, per function: calls, total and own time, mean, p50,
+//!   p99, exceptions ([`profile::profile`]).
+//! - [`flame`] – flame graphs: folded stacks for inferno/flamegraph.pl ([`flame::folded`]),
+//!   open/close events per process for speedscope ([`flame::evented`]).
+//! - [`repeated`] – repeated identical subtrees, ranked by the time they wasted
+//!   ([`repeated::repeated`]).
+//! - [`diff`] – two runs compared: functions and results that changed ([`diff::diff`]).
+
+pub mod diff;
+pub mod flame;
+pub mod profile;
+pub mod repeated;
+pub mod walk;
