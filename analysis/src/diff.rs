@@ -171,7 +171,11 @@ fn hashes(call: &store::Call) -> Option<(u64, u64)> {
 }
 
 /// Compares run `a` with run `b`.
-pub fn diff(a: &store::Snapshot, b: &store::Snapshot, options: DiffOptions) -> store::Result<RunDiff> {
+pub fn diff(
+    a: &store::Snapshot,
+    b: &store::Snapshot,
+    options: DiffOptions,
+) -> store::Result<RunDiff> {
     let functions = function_changes(a, b, options.threshold_pct)?;
     let mut in_a: FxHashMap<u64, Seen> = FxHashMap::default();
     let mut capped = false;
@@ -201,7 +205,7 @@ pub fn diff(a: &store::Snapshot, b: &store::Snapshot, options: DiffOptions) -> s
         let Some((key, result)) = hashes(&call) else {
             return Ok(true);
         };
-        if !in_a.get(&key).is_some_and(|s| !s.varies) {
+        if in_a.get(&key).is_none_or(|s| s.varies) {
             return Ok(true);
         }
         in_b.entry(key)

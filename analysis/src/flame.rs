@@ -40,20 +40,17 @@ impl Folded {
     /// Each stack with its own time, as function indexes root first, in the order the stacks
     /// were first met; stacks with no own time left out.
     pub fn lines(&self) -> impl Iterator<Item = (Vec<u32>, u64)> + '_ {
-        self.nodes
-            .iter()
-            .filter(|n| n.own_ns > 0)
-            .map(move |node| {
-                let mut path = vec![node.function];
-                let mut at = node.parent;
-                while let Some(i) = at {
-                    let n = &self.nodes[i as usize];
-                    path.push(n.function);
-                    at = n.parent;
-                }
-                path.reverse();
-                (path, node.own_ns)
-            })
+        self.nodes.iter().filter(|n| n.own_ns > 0).map(move |node| {
+            let mut path = vec![node.function];
+            let mut at = node.parent;
+            while let Some(i) = at {
+                let n = &self.nodes[i as usize];
+                path.push(n.function);
+                at = n.parent;
+            }
+            path.reverse();
+            (path, node.own_ns)
+        })
     }
 }
 

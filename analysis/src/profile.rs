@@ -288,7 +288,7 @@ mod tests {
             let m = Histogram::middle(Histogram::bucket(v));
             let err = m.abs_diff(v) as f64 / v as f64;
             assert!(err <= 1.0 / 64.0, "{v} -> {m}");
-            v = v * 7 / 5 + 1;
+            v = v / 5 * 7 + 1;
         }
         assert!(Histogram::bucket(u64::MAX) < 1920);
     }

@@ -86,9 +86,7 @@ pub fn repeated(snap: &store::Snapshot, scope: &Scope, top: usize) -> store::Res
     let mut done = |frame: Frame<Running>, parent: Option<&mut Frame<Running>>| {
         let running = frame.data;
         let hash = running.hash.map(|h| {
-            let bytes: [u8; 16] = h.finalize().as_bytes()[..16]
-                .try_into()
-                .unwrap_or([0; 16]);
+            let bytes: [u8; 16] = h.finalize().as_bytes()[..16].try_into().unwrap_or([0; 16]);
             u128::from_le_bytes(bytes)
         });
         if let Some(parent) = parent {
@@ -100,8 +98,7 @@ pub fn repeated(snap: &store::Snapshot, scope: &Scope, top: usize) -> store::Res
                 _ => parent.data.hash = None,
             }
         }
-        if let (Some(hash), Some(function), Some(d)) = (hash, running.function, running.duration)
-        {
+        if let (Some(hash), Some(function), Some(d)) = (hash, running.function, running.duration) {
             let group = groups.entry(hash).or_insert_with(|| Group {
                 function,
                 calls: 0,
@@ -124,7 +121,10 @@ pub fn repeated(snap: &store::Snapshot, scope: &Scope, top: usize) -> store::Res
         let in_scope = scope.holds(
             call.pid,
             call.start,
-            scope.module.as_ref().is_none_or(|name| *name == call.module),
+            scope
+                .module
+                .as_ref()
+                .is_none_or(|name| *name == call.module),
         );
         stacks.enter(call.pid, call.parent, &mut done);
         if in_scope {

@@ -214,7 +214,9 @@ mod tests {
         stacks.push(1, Frame { id: 3, data: "c" });
         // 4 is a second child of 1: 3 and 2 are done, 3 first, each with its parent.
         let mut with_parents = Vec::new();
-        stacks.enter(1, Some(1), |f, p| with_parents.push((f.id, p.map(|p| p.id))));
+        stacks.enter(1, Some(1), |f, p| {
+            with_parents.push((f.id, p.map(|p| p.id)))
+        });
         assert_eq!(with_parents, vec![(3, Some(2)), (2, Some(1))]);
         stacks.push(1, Frame { id: 4, data: "d" });
         // Another process's stack is its own.
