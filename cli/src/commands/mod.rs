@@ -1,12 +1,14 @@
 //! One module per subcommand.
 
 pub mod calls;
+pub mod diff;
 pub mod doctor;
 pub mod export;
 pub mod inspect;
 pub mod instrument;
 pub mod mix_archive;
 pub mod plan;
+pub mod profile;
 pub mod restore;
 pub mod stats;
 pub mod tests;
