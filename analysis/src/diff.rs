@@ -13,8 +13,11 @@
 //!
 //! Values are compared as captured: arguments cut by the capture caps (long lists, binaries,
 //! deep terms) are keyed by what was kept, so calls whose arguments differed only beyond the
-//! cut are paired, and results that differ only beyond the cut compare equal. Pids, refs and
-//! ports differ between runs by nature: calls taking them never pair.
+//! cut are paired, and results that differ only beyond the cut compare equal. Pids, refs,
+//! ports and the environment of anonymous functions differ between runs by nature: they
+//! compare equal to any other pid, ref, port or anonymous function (`{:ok, #PID<0.187.0>}` in
+//! one run is `{:ok, #PID<0.200.0>}` in the other). A value is decoded for that only when its
+//! bytes hold one of their tags; others are hashed as they are.
 
 use rustc_hash::FxHashMap;
 
@@ -152,7 +155,7 @@ fn hashes(call: &store::Call) -> Option<(u64, u64)> {
         key.update(part);
     }
     key.update(&[call.arity]);
-    key.update(&call.args);
+    value_hash(&mut key, &call.args);
     let mut result = blake3::Hasher::new();
     result.update(match end.outcome {
         store::Outcome::Return => b"r",
@@ -160,7 +163,7 @@ fn hashes(call: &store::Call) -> Option<(u64, u64)> {
         store::Outcome::Exception(store::Class::Throw) => b"t",
         store::Outcome::Exception(store::Class::Exit) => b"x",
     });
-    result.update(&end.value);
+    value_hash(&mut result, &end.value);
     let short = |h: blake3::Hasher| {
         let bytes = h.finalize();
         let mut first = [0u8; 8];
@@ -168,6 +171,124 @@ fn hashes(call: &store::Call) -> Option<(u64, u64)> {
         u64::from_le_bytes(first)
     };
     Some((short(key), short(result)))
+}
+
+/// The external term format's tags of pids, ports, references and anonymous functions.
+const RUN_BOUND_TAGS: [u8; 9] = [88, 103, 89, 102, 120, 90, 114, 101, 112];
+
+/// Feeds a stored value: its bytes, or, when they may hold a pid, port, reference or
+/// anonymous function, its decoded term with those masked (see the module documentation).
+fn value_hash(h: &mut blake3::Hasher, bytes: &[u8]) {
+    if bytes.iter().any(|b| RUN_BOUND_TAGS.contains(b)) {
+        if let Ok(term) = term::decode(bytes) {
+            h.update(b"T");
+            feed(h, &term);
+            return;
+        }
+    }
+    h.update(b"B");
+    h.update(&(bytes.len() as u64).to_le_bytes());
+    h.update(bytes);
+}
+
+/// Feeds a term's structure, pids, ports, references and anonymous functions masked, map
+/// entries in an order of their own hashes (a decoded map's order is not the encoded one).
+fn feed(h: &mut blake3::Hasher, term: &eetf::Term) {
+    use eetf::Term;
+    let len = |h: &mut blake3::Hasher, n: usize| {
+        h.update(&(n as u64).to_le_bytes());
+    };
+    match term {
+        Term::Pid(_) => {
+            h.update(b"p");
+        }
+        Term::Port(_) => {
+            h.update(b"o");
+        }
+        Term::Reference(_) => {
+            h.update(b"r");
+        }
+        Term::InternalFun(_) => {
+            h.update(b"f");
+        }
+        Term::ExternalFun(f) => {
+            h.update(b"F");
+            for name in [&f.module.name, &f.function.name] {
+                len(h, name.len());
+                h.update(name.as_bytes());
+            }
+            h.update(&[f.arity]);
+        }
+        Term::Atom(a) => {
+            h.update(b"a");
+            len(h, a.name.len());
+            h.update(a.name.as_bytes());
+        }
+        Term::FixInteger(i) => {
+            h.update(b"i");
+            h.update(&i.value.to_le_bytes());
+        }
+        Term::BigInteger(i) => {
+            let text = i.value.to_string();
+            h.update(b"I");
+            len(h, text.len());
+            h.update(text.as_bytes());
+        }
+        Term::Float(f) => {
+            h.update(b"d");
+            h.update(&f.value.to_bits().to_le_bytes());
+        }
+        Term::Binary(b) => {
+            h.update(b"b");
+            len(h, b.bytes.len());
+            h.update(&b.bytes);
+        }
+        Term::BitBinary(b) => {
+            h.update(b"B");
+            len(h, b.bytes.len());
+            h.update(&b.bytes);
+            h.update(&[b.tail_bits_size]);
+        }
+        Term::ByteList(l) => {
+            h.update(b"s");
+            len(h, l.bytes.len());
+            h.update(&l.bytes);
+        }
+        Term::List(l) => {
+            h.update(b"l");
+            len(h, l.elements.len());
+            l.elements.iter().for_each(|e| feed(h, e));
+        }
+        Term::ImproperList(l) => {
+            h.update(b"L");
+            len(h, l.elements.len());
+            l.elements.iter().for_each(|e| feed(h, e));
+            feed(h, &l.last);
+        }
+        Term::Tuple(t) => {
+            h.update(b"t");
+            len(h, t.elements.len());
+            t.elements.iter().for_each(|e| feed(h, e));
+        }
+        Term::Map(m) => {
+            let mut entries: Vec<[u8; 32]> = m
+                .map
+                .iter()
+                .map(|(k, v)| {
+                    let mut entry = blake3::Hasher::new();
+                    feed(&mut entry, k);
+                    feed(&mut entry, v);
+                    *entry.finalize().as_bytes()
+                })
+                .collect();
+            entries.sort_unstable();
+            h.update(b"m");
+            len(h, entries.len());
+            entries.iter().for_each(|e| {
+                h.update(e);
+            });
+        }
+    }
 }
 
 /// Compares run `a` with run `b`.

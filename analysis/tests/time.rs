@@ -513,3 +513,51 @@ fn a_diff_threshold_decides_which_time_changes_count() {
     assert!(d.results.is_empty(), "results: 0 lists none");
     assert_eq!(d.results_changed, 1, "but counts them");
 }
+
+#[test]
+fn pids_refs_and_map_order_do_not_make_results_differ() {
+    use eetf::{Map, Pid};
+    let pid = |serial: u32| Term::from(Pid::new("n@h", 100 + serial, 0, 0));
+    let value = |serial| {
+        let map = Map::from([(atom("a"), int(1)), (atom("b"), pid(serial))]);
+        Term::from(Tuple::from(vec![atom("ok"), Term::from(map)]))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let store = Store::open(&path).unwrap();
+    for serial in [1u32, 2] {
+        let mut writer = store.begin_run(&info()).unwrap();
+        let mut calls = vec![Call {
+            id: 1,
+            parent: None,
+            pid: 5,
+            module: SHOP,
+            function: CHECKOUT,
+            args: vec![pid(serial)],
+            start: 10,
+            end: Some((20, Outcome::Return, value(serial))),
+        }];
+        // A second call whose result does change.
+        calls.push(Call {
+            id: 2,
+            parent: None,
+            pid: 5,
+            module: SHOP,
+            function: PRICE,
+            args: vec![int(1)],
+            start: 30,
+            end: Some((40, Outcome::Return, ok(serial as i32))),
+        });
+        writer.write(events(calls), &Names).unwrap();
+        writer.finish(0, 0, 0).unwrap();
+    }
+    drop(store);
+    let reader = StoreReader::open(&path).unwrap();
+    let (a, b) = (
+        reader.snapshot(Some(1)).unwrap(),
+        reader.snapshot(Some(2)).unwrap(),
+    );
+    let d = diff(&a, &b, DiffOptions::default()).unwrap();
+    assert_eq!((d.compared, d.results_changed), (2, 1));
+    assert_eq!(d.results[0].a.function, "price");
+}
