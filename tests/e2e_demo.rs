@@ -389,6 +389,10 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
              ElixirScope.show_trace(reserve.id)\n\
              [served | _] = ElixirScope.calls(module: Shop.Inventory, function: :handle_call, print: false)\n\
              ElixirScope.show_trace(served.id)\n\
+             [place] = Enum.filter(ElixirScope.profile(sort: :count, top: 1000).functions, &(&1.module == Shop.Checkout and &1.function == :place))\n\
+             IO.puts(\"PROFILE place #{place.calls} #{place.exceptions} #{place.own_ns <= place.total_ns}\")\n\
+             d = ElixirScope.diff(1, 2, threshold: 50)\n\
+             IO.puts(\"DIFF #{d.run_a} #{d.run_b} #{d.results_changed} #{d.compared > 0}\")\n\
              System.halt()\n",
         ),
     );
@@ -404,6 +408,9 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
         session.contains(":luhn.digits([REDACTED]) → {:ok, [4, 4, 8, 5, …]}"),
         "{session}"
     );
+    // ElixirScope.profile/1 and diff/3: this VM's run, and the two runs of the scenario above.
+    assert!(session.contains("PROFILE place 4 1 true"), "{session}");
+    assert!(session.contains("DIFF 1 2 0 true"), "{session}");
     // The order's lines are totalled in Tasks: the tree names them under the call that ran them.
     assert!(
         session.contains("(task) #") && session.contains("Shop.Checkout.line_total("),

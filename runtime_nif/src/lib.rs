@@ -13,6 +13,7 @@
 //!   table, and its key atoms.
 //! - [`query`] – `call/1`, `children/2`, `subtree/2`, `calls/1`, `tree/2`, `summary/0`,
 //!   `runs/0`, `tests/1` for IEx.
+//! - [`analysis`] – `profile/1`, `diff/3` for IEx: where the time went, what changed.
 //! - [`run_events`] – `paused/1`, `test_finished/1`: what happens to the run, not to a call.
 //! - [`term`] – live terms for the encoder; atom and pid words.
 //! - [`runtime`] – the VM's one runtime and the exit hook that flushes it.
@@ -22,6 +23,7 @@
 //! avoids panicking paths); a bad argument is a `badarg` exception; long work (opening the
 //! store, flushing, queries) runs on dirty I/O schedulers.
 
+pub mod analysis;
 pub mod atoms;
 mod capture;
 pub mod control;

@@ -53,7 +53,7 @@ const MARKER_ATOMS: &[&str] = &[
 
 /// A snapshot of this VM's run, or of the run an options map's `run` key names: a run
 /// number, or `latest` (the newest run of the store, whichever VM records it).
-fn snapshot<'a>(env: Env<'a>, options: Option<Term<'a>>) -> Result<Snapshot, Term<'a>> {
+pub(crate) fn snapshot<'a>(env: Env<'a>, options: Option<Term<'a>>) -> Result<Snapshot, Term<'a>> {
     for name in MARKER_ATOMS {
         let _ = Atom::from_str(env, name);
     }
@@ -552,13 +552,13 @@ fn list<'a>(env: Env<'a>, snap: &Snapshot, calls: &[Call]) -> Term<'a> {
 }
 
 /// Turns stored calls into maps, remembering pid texts.
-struct CallTerm<'s> {
+pub(crate) struct CallTerm<'s> {
     snap: &'s Snapshot,
     pids: HashMap<u64, String>,
 }
 
 impl<'s> CallTerm<'s> {
-    fn new(snap: &'s Snapshot) -> Self {
+    pub(crate) fn new(snap: &'s Snapshot) -> Self {
         CallTerm {
             snap,
             pids: HashMap::new(),
@@ -577,7 +577,7 @@ impl<'s> CallTerm<'s> {
         text
     }
 
-    fn encode<'a>(&mut self, env: Env<'a>, call: &Call) -> Term<'a> {
+    pub(crate) fn encode<'a>(&mut self, env: Env<'a>, call: &Call) -> Term<'a> {
         let info = &self.snap.run().info;
         let undefined = atoms::undefined().encode(env);
         let (end_ns, outcome, value, tail_calls) = match &call.end {
