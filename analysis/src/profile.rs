@@ -53,6 +53,18 @@ impl SortBy {
         })
     }
 
+    /// The key's name, as [`SortBy::parse`] reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortBy::Own => "own",
+            SortBy::Total => "total",
+            SortBy::Count => "count",
+            SortBy::Mean => "mean",
+            SortBy::P99 => "p99",
+            SortBy::Exceptions => "exceptions",
+        }
+    }
+
     /// Every key's name, for messages.
     pub const NAMES: &'static str = "own, total, count, mean, p99, exceptions";
 }

@@ -447,12 +447,29 @@ fn damaged(problem: &'static str) -> StoreError {
     }
 }
 
+thread_local! {
+    /// A decompression context per thread, reused from block to block: making one costs more
+    /// than decompressing a block's heads (a walk over every call decodes thousands).
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 fn decompress(frame: &[u8], raw: usize) -> Result<Vec<u8>> {
     if raw > MAX_RAW_BYTES {
         return Err(damaged("a part claims too many bytes"));
     }
-    let out =
-        zstd::bulk::decompress(frame, raw).map_err(|_| damaged("a part does not decompress"))?;
+    let out = DECOMPRESSOR
+        .with(|cell| {
+            let mut cell = cell.borrow_mut();
+            if cell.is_none() {
+                *cell = Some(zstd::bulk::Decompressor::new()?);
+            }
+            match cell.as_mut() {
+                Some(d) => d.decompress(frame, raw),
+                None => zstd::bulk::decompress(frame, raw),
+            }
+        })
+        .map_err(|_| damaged("a part does not decompress"))?;
     if out.len() != raw {
         return Err(damaged("a part has the wrong length"));
     }

@@ -29,7 +29,7 @@ pub struct Args {
     pub source: Source,
     /// Which column to sort by, largest first: own, total, count, mean, p99, exceptions.
     #[arg(long, value_name = "KEY", default_value = "own", value_parser = sort_key)]
-    pub sort: SortKey,
+    pub sort: SortBy,
     /// How many functions (or groups, with --repeated) to list.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub top: usize,
@@ -55,22 +55,9 @@ pub struct Args {
     pub json: bool,
 }
 
-/// A sort key as given (clap needs `Clone + Send + Sync`).
-#[derive(Debug, Clone, Copy)]
-pub struct SortKey(pub SortBy, pub &'static str);
-
-fn sort_key(text: &str) -> Result<SortKey, String> {
-    let key = SortBy::parse(text)
-        .ok_or_else(|| format!("unknown sort key {text:?} (one of {})", SortBy::NAMES))?;
-    let name = match key {
-        SortBy::Own => "own",
-        SortBy::Total => "total",
-        SortBy::Count => "count",
-        SortBy::Mean => "mean",
-        SortBy::P99 => "p99",
-        SortBy::Exceptions => "exceptions",
-    };
-    Ok(SortKey(key, name))
+fn sort_key(text: &str) -> Result<SortBy, String> {
+    SortBy::parse(text)
+        .ok_or_else(|| format!("unknown sort key {text:?} (one of {})", SortBy::NAMES))
 }
 
 /// Prints the profile; exits 1 when the recording cannot be read.
@@ -90,13 +77,13 @@ fn profile(args: &Args) -> Result<String, QueryError> {
         });
     }
     let mut profile = analysis::profile::profile(&snap, &scope)?;
-    profile.sort(args.sort.0);
+    profile.sort(args.sort);
     let functions = profile.functions.len();
     profile.truncate(args.top);
     if args.json {
-        return Ok(profile_json(&profile, functions, args.sort.1).to_string());
+        return Ok(profile_json(&profile, functions, args.sort).to_string());
     }
-    Ok(profile_text(&profile, functions, args.sort.1))
+    Ok(profile_text(&profile, functions, args.sort))
 }
 
 /// The scope of the filter options, through the `calls` filters' parsing.
@@ -122,7 +109,7 @@ const PROFILE_HEADER: [&str; 8] = [
     "CALLS", "TOTAL", "OWN", "MEAN", "P50", "P99", "EXC", "FUNCTION",
 ];
 
-fn profile_text(profile: &Profile, functions: usize, sort: &str) -> String {
+fn profile_text(profile: &Profile, functions: usize, sort: SortBy) -> String {
     if profile.functions.is_empty() {
         return format!("Run {}: no calls.", profile.run);
     }
@@ -140,10 +127,14 @@ fn profile_text(profile: &Profile, functions: usize, sort: &str) -> String {
         ]);
     }
     let mut out = format!(
-        "Run {}: {} in {}, by {sort} time{}\n",
+        "Run {}: {} in {}, by {}{}\n",
         profile.run,
         counted(profile.calls, "call", "calls"),
         counted(functions as u64, "function", "functions"),
+        match sort {
+            SortBy::Own | SortBy::Total | SortBy::Mean => format!("{} time", sort.as_str()),
+            _ => sort.as_str().to_string(),
+        },
         if profile.functions.len() < functions {
             format!(" (top {})", profile.functions.len())
         } else {
@@ -185,7 +176,7 @@ fn columns<const N: usize>(rows: &[[String; N]], numbers: usize) -> Vec<String> 
         .collect()
 }
 
-fn profile_json(profile: &Profile, functions: usize, sort: &str) -> Value {
+fn profile_json(profile: &Profile, functions: usize, sort: SortBy) -> Value {
     let rows: Vec<Value> = profile
         .functions
         .iter()
@@ -209,7 +200,7 @@ fn profile_json(profile: &Profile, functions: usize, sort: &str) -> Value {
     json!({
         "run": profile.run,
         "calls": profile.calls,
-        "sort": sort,
+        "sort": sort.as_str(),
         "function_count": functions,
         "functions": rows,
     })
