@@ -13,7 +13,7 @@ use store::Snapshot;
 
 use crate::query::call::{call_text, outcome_text};
 use crate::query::json::call_json;
-use crate::query::text::{count, duration};
+use crate::query::text::{count, counted, duration};
 use crate::query::{QueryError, Source};
 
 /// Arguments of `diff`.
@@ -75,8 +75,8 @@ fn diff(args: &Args) -> Result<String, QueryError> {
 fn figures(f: Option<&FunctionFigures>) -> String {
     match f {
         Some(f) => format!(
-            "{} calls, {} total, {} mean",
-            count(f.calls),
+            "{}, {} total, {} mean",
+            counted(f.calls, "call", "calls"),
             duration(f.total_ns),
             duration(f.mean_ns)
         ),
