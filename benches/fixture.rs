@@ -379,7 +379,7 @@ pub fn shop_store(dir: &Path, calls: u64) -> PathBuf {
             run.write(std::mem::take(&mut w.batch), &Names)
                 .expect("writing a batch");
             batches += 1;
-            if batches % 64 == 0 {
+            if batches.is_multiple_of(64) {
                 run.seal(0, 0).expect("sealing");
                 maintenance.run().expect("compacting");
             }

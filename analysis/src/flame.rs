@@ -6,7 +6,7 @@
 //!   ends, properly nested: speedscope's "evented" profiles.
 //!
 //! Both walk the call heads in id order with the calls running in each process on a stack
-//! ([`crate::walk::Stacks`]); no argument or result is read. Times are nanoseconds.
+//! (`walk::Stacks`); no argument or result is read. Times are nanoseconds.
 //! [`folded`] keeps one node per distinct stack (a trie); [`evented`] keeps two events (16
 //! bytes each) per call until the file is written.
 

@@ -2,7 +2,7 @@
 //! of their recorded children), mean, median and 99th percentile, and exceptions.
 //!
 //! One walk over the run's call heads ([`store::Snapshot::scan_heads`]: no argument or result
-//! is read), with the calls running in each process on a stack ([`crate::walk::Stacks`]):
+//! is read), with the calls running in each process on a stack (`walk::Stacks`):
 //! a call's duration is added to its function's total and own time and taken off its
 //! parent's function's own time. Tail calls make no children (the function a call continued
 //! as is still that call), so their time stays in the call's own time. Memory: one entry per

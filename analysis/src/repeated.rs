@@ -6,7 +6,7 @@
 //!
 //! One walk over the run's calls in id order (their values are read, and hashed with BLAKE3,
 //! 128 bits kept) with the calls running in each process on a stack
-//! ([`crate::walk::Stacks`]): a call's subtree hash is final when it is done. Memory: one
+//! (`walk::Stacks`): a call's subtree hash is final when it is done. Memory: one
 //! entry (about 64 bytes) per distinct subtree, and the stacks. A group's subtrees include
 //! those inside bigger repeated subtrees: a repeated parent lists its repeated children too.
 //!

@@ -1,6 +1,6 @@
 //! What the analyses of where time goes share: which calls they look at ([`Scope`]), a
 //! function named as people read it ([`Mfa`]), and the calls running in each process while a
-//! run is walked in id order ([`Stacks`]).
+//! run is walked in id order (`Stacks`).
 //!
 //! Within a process calls nest, and a call's parent is the process's innermost recorded call
 //! running when it started. Walking the run in id order (the order calls started), the calls
