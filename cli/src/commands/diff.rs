@@ -196,3 +196,20 @@ fn to_json(d: &RunDiff, threshold: f64, a: &Snapshot, b: &Snapshot) -> Value {
         "results": results,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_threshold_is_a_non_negative_percentage() {
+        assert_eq!(percentage("20"), Ok(20.0));
+        assert_eq!(percentage("12.5%"), Ok(12.5));
+        assert_eq!(
+            percentage("-3"),
+            Err("\"-3\" is not a percentage (0 or more, such as 20)".to_string())
+        );
+        assert!(percentage("lots").is_err());
+        assert!(percentage("inf").is_err());
+    }
+}

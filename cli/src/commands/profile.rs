@@ -270,3 +270,38 @@ fn repeated_json(r: &Repeated, snap: &Snapshot) -> Value {
         "top": top,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_keys_parse_and_a_bad_one_names_the_good_ones() {
+        assert_eq!(sort_key("p99"), Ok(SortBy::P99));
+        assert_eq!(sort_key("count"), Ok(SortBy::Count));
+        assert_eq!(
+            sort_key("speed"),
+            Err(
+                "unknown sort key \"speed\" (one of own, total, count, mean, p99, exceptions)"
+                    .to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn numbers_are_right_aligned_and_the_last_column_is_not_padded() {
+        let rows = [
+            ["CALLS", "FUNCTION", "X"].map(str::to_string),
+            ["1,000", "f", "long text"].map(str::to_string),
+        ];
+        assert_eq!(
+            columns(&rows, 1),
+            vec!["CALLS  FUNCTION  X", "1,000  f         long text"]
+        );
+        let rows = [
+            ["N", "F"].map(str::to_string),
+            ["12", "g"].map(str::to_string),
+        ];
+        assert_eq!(columns(&rows, 1), vec![" N  F", "12  g"]);
+    }
+}
