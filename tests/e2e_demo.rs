@@ -393,6 +393,8 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
              IO.puts(\"PROFILE place #{place.calls} #{place.exceptions} #{place.own_ns <= place.total_ns}\")\n\
              d = ElixirScope.diff(1, 2, threshold: 50)\n\
              IO.puts(\"DIFF #{d.run_a} #{d.run_b} #{d.results_changed} #{d.compared > 0}\")\n\
+             try do ElixirScope.profile(sort: :speed) rescue e in ArgumentError -> IO.puts(\"BADSORT \" <> Exception.message(e)) end\n\
+             try do ElixirScope.diff(1, 99) rescue e in RuntimeError -> IO.puts(\"BADRUN \" <> Exception.message(e)) end\n\
              System.halt()\n",
         ),
     );
@@ -411,6 +413,19 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
     // ElixirScope.profile/1 and diff/3: this VM's run, and the two runs of the scenario above.
     assert!(session.contains("PROFILE place 4 1 true"), "{session}");
     assert!(session.contains("DIFF 1 2 0 true"), "{session}");
+    assert!(
+        session.contains(
+            "BADSORT ElixirScope.profile/1: bad value for :sort: :speed (expected one of :own, \
+             :total, :count, :mean, :p99, :exceptions)"
+        ),
+        "{session}"
+    );
+    assert!(
+        session.contains(
+            "BADRUN ElixirScope.diff/3: the recording could not be read: run 99 is not in the store"
+        ),
+        "{session}"
+    );
     // The order's lines are totalled in Tasks: the tree names them under the call that ran them.
     assert!(
         session.contains("(task) #") && session.contains("Shop.Checkout.line_total("),
