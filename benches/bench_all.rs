@@ -6,7 +6,7 @@
 //!
 //! It runs, in this order, and prints their output as it goes:
 //! 1. the criterion benches (`cargo bench -p elixir-scope-benches`): BEAM codec, ring,
-//!    encoder, batched store writes, queries;
+//!    encoder, batched store writes, queries, analyses (profiles, flame stacks);
 //! 2. `benches/runtime_overhead.sh`: a wrapped call side by side with `dbg`, capture and
 //!    drain rates, huge arguments;
 //! 3. `benches/rewrite_vs_cover.sh`: every function of Elixir's `elixir` app wrapped against

@@ -333,6 +333,143 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
     let replaced = demo.calls(&["--module", "Shop.Checkout", "--function", "place"]);
     assert_eq!(replaced.len(), 4, "the recompiled module records: {rerun}");
 
+    // 3c. Where the time went (the rerun's profile and flame graphs), and the two runs of the
+    // scenario compared.
+    let cli = elixir_scope_bin();
+    let cli = cli.to_str().expect("path");
+    let json = |args: &[&str]| -> Value {
+        let text = demo.run(cli, args, None);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    };
+    let profile = json(&["profile", "--json", "--top", "10000"]);
+    let functions = profile["functions"].as_array().expect("functions");
+    let number = |v: &Value, key: &str| v[key].as_u64().unwrap_or_else(|| panic!("{key}: {v}"));
+    let place = functions
+        .iter()
+        .find(|f| f["mfa"] == "Shop.Checkout.place/1")
+        .expect("place/1 in the profile");
+    assert_eq!(
+        (number(place, "calls"), number(place, "exceptions")),
+        (4, 1)
+    );
+    assert_eq!(
+        functions.iter().map(|f| number(f, "calls")).sum::<u64>(),
+        number(&profile, "calls")
+    );
+    for f in functions {
+        assert!(number(f, "own_ns") <= number(f, "total_ns"), "{f}");
+        assert!(number(f, "p50_ns") <= number(f, "p99_ns"), "{f}");
+    }
+    let own_total: u64 = functions.iter().map(|f| number(f, "own_ns")).sum();
+    let table = demo.run(cli, &["profile", "--sort", "count", "--top", "3"], None);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].contains("by count"), "{table}");
+    assert!(lines[1].trim_start().starts_with("CALLS"), "{table}");
+    assert_eq!(lines.len(), 5, "{table}");
+
+    demo.run(
+        cli,
+        &["export", "--format", "folded", "-o", "stacks.folded"],
+        None,
+    );
+    let folded = std::fs::read_to_string(demo.shop.join("stacks.folded")).expect("stacks");
+    let mut folded_total = 0u64;
+    for line in folded.lines() {
+        let (_, ns) = line.rsplit_once(' ').expect("a stack and its time");
+        folded_total += ns.parse::<u64>().expect("nanoseconds");
+    }
+    assert_eq!(
+        folded_total, own_total,
+        "the flame graph holds the profile's own time"
+    );
+    assert!(
+        folded.lines().any(|l| l
+            .split(' ')
+            .next()
+            .is_some_and(|stack| stack.ends_with("Shop.Checkout.place/1;luhn:valid/1"))),
+        "{folded}"
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |name: &str| {
+        std::fs::metadata(demo.shop.join(name))
+            .expect("an export")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("stacks.folded"), 0o600);
+
+    demo.run(
+        cli,
+        &[
+            "export",
+            "--format",
+            "speedscope",
+            "-o",
+            "run.speedscope.json",
+        ],
+        None,
+    );
+    assert_eq!(mode("run.speedscope.json"), 0o600);
+    let speedscope: Value = serde_json::from_slice(
+        &std::fs::read(demo.shop.join("run.speedscope.json")).expect("speedscope file"),
+    )
+    .expect("speedscope JSON");
+    assert_eq!(
+        speedscope["$schema"],
+        "https://www.speedscope.app/file-format-schema.json"
+    );
+    let frames = speedscope["shared"]["frames"].as_array().expect("frames");
+    let mut opened = 0u64;
+    for p in speedscope["profiles"].as_array().expect("profiles") {
+        assert_eq!(
+            (&p["type"], &p["unit"]),
+            (&Value::from("evented"), &Value::from("nanoseconds"))
+        );
+        let mut stack = Vec::new();
+        let mut last = number(p, "startValue");
+        for e in p["events"].as_array().expect("events") {
+            let (at, frame) = (number(e, "at"), number(e, "frame"));
+            assert!(at >= last && (frame as usize) < frames.len(), "{e}");
+            last = at;
+            if e["type"] == "O" {
+                opened += 1;
+                stack.push(frame);
+            } else {
+                assert_eq!(stack.pop(), Some(frame), "nested events");
+            }
+        }
+        assert!(stack.is_empty() && last == number(p, "endValue"));
+    }
+    assert_eq!(opened, number(&profile, "calls"), "one open event per call");
+
+    let stats = json(&["stats", "--json"]);
+    let runs: Vec<u64> = stats["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| number(r, "run"))
+        .collect();
+    let (before, after) = (
+        runs[runs.len() - 2].to_string(),
+        runs[runs.len() - 1].to_string(),
+    );
+    let diff = json(&["diff", &before, &after, "--json"]);
+    let changes: Vec<&str> = diff["functions"]
+        .as_array()
+        .expect("functions")
+        .iter()
+        .filter_map(|f| f["change"].as_str())
+        .collect();
+    assert!(
+        !changes
+            .iter()
+            .any(|c| *c == "appeared" || *c == "disappeared"),
+        "the same scenario: {diff}"
+    );
+    assert!(number(&diff, "compared") > 0, "{diff}");
+    assert_eq!(number(&diff, "results_changed"), 0, "{diff}");
+
     // 4. A scripted IEx session: run the scenario, then look at it from the prompt.
     let session = demo.run(
         "iex",
@@ -358,6 +495,12 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
              o = ElixirScope.origin({:out_of_stock, \"mat\"}, print: false)\n\
              IO.puts(\"ORIGIN #{inspect(Enum.map(o, & &1.function))}\")\n\
              try do ElixirScope.calls(match: \"Shop.Checkout.place(\") rescue e in ArgumentError -> IO.puts(\"BAD \" <> String.replace(e.message, \"\\n\", \" \")) end\n\
+             [place] = Enum.filter(ElixirScope.profile(sort: :count, top: 1000).functions, &(&1.module == Shop.Checkout and &1.function == :place))\n\
+             IO.puts(\"PROFILE place #{place.calls} #{place.exceptions} #{place.own_ns <= place.total_ns}\")\n\
+             d = ElixirScope.diff(1, 2, threshold: 50)\n\
+             IO.puts(\"DIFF #{d.run_a} #{d.run_b} #{d.results_changed} #{d.compared > 0}\")\n\
+             try do ElixirScope.profile(sort: :speed) rescue e in ArgumentError -> IO.puts(\"BADSORT \" <> Exception.message(e)) end\n\
+             try do ElixirScope.diff(1, 99) rescue e in RuntimeError -> IO.puts(\"BADRUN \" <> Exception.message(e)) end\n\
              System.halt()\n",
         ),
     );
@@ -389,6 +532,22 @@ fn the_demo_records_app_and_dependencies_end_to_end() {
     // within 4 elements per list.
     assert!(
         session.contains(":luhn.digits([REDACTED]) → {:ok, [4, 4, 8, 5, …]}"),
+        "{session}"
+    );
+    // ElixirScope.profile/1 and diff/3: this VM's run, and the two runs of the scenario above.
+    assert!(session.contains("PROFILE place 4 1 true"), "{session}");
+    assert!(session.contains("DIFF 1 2 0 true"), "{session}");
+    assert!(
+        session.contains(
+            "BADSORT ElixirScope.profile/1: bad value for :sort: :speed (expected one of :own, \
+             :total, :count, :mean, :p99, :exceptions)"
+        ),
+        "{session}"
+    );
+    assert!(
+        session.contains(
+            "BADRUN ElixirScope.diff/3: the recording could not be read: run 99 is not in the store"
+        ),
         "{session}"
     );
     // The order's lines are totalled in Tasks: the tree names them under the call that ran them.

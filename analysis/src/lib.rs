@@ -9,11 +9,25 @@
 //! - [`select`] – calls by pattern ([`CallQuery`]), values searched for ([`search`]) and
 //!   where a value came from ([`origin`]).
 //! - [`log`] – lines about recorded calls, as if a log statement had been there.
+//! - [`walk`] – what the analyses of time share: the calls looked at ([`walk::Scope`]),
+//!   functions by name ([`walk::Mfa`]), the calls running in each process during a walk.
+//! - [`profile`] – where the time went, per function: calls, total and own time, mean, p50,
+//!   p99, exceptions ([`profile::profile`]).
+//! - [`flame`] – flame graphs: folded stacks for inferno/flamegraph.pl ([`flame::folded`]),
+//!   open/close events per process for speedscope ([`flame::evented`]).
+//! - [`repeated`] – repeated identical subtrees, ranked by the time they wasted
+//!   ([`repeated::repeated`]).
+//! - [`diff`] – two runs compared: functions and results that changed ([`diff::diff`]).
 
+pub mod diff;
 pub mod etf;
+pub mod flame;
 pub mod log;
 pub mod pattern;
+pub mod profile;
+pub mod repeated;
 pub mod select;
+pub mod walk;
 
 pub use pattern::{CallPattern, Dialect, PatternError, ValuePattern};
 pub use select::{origin, search, CallQuery, QueryError};

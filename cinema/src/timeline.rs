@@ -1,7 +1,7 @@
 //! A run's calls as lanes of slices in memory, answering "what is in this window at this
 //! pixel width" fast enough to zoom and pan through millions of calls.
 //!
-//! Built once per run from [`store::Snapshot::scan_spans`] (heads only, no value decoded) and
+//! Built once per run from [`store::Snapshot::scan_heads`] (heads only, no value decoded) and
 //! extended with the calls a live run sealed since. One lane per process, in the order of
 //! their first calls; a lane's slots are its calls in id order (which, within a process, is
 //! start order), each with its depth in the process's stack. Two indexes serve the window
@@ -27,7 +27,7 @@ use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde_json::{json, Value};
-use store::{CallSpan, OriginKind, Snapshot, StoreReader};
+use store::{CallHead, OriginKind, Snapshot, StoreReader};
 use term::Style;
 
 use crate::error::CinemaError;
@@ -192,7 +192,7 @@ impl Timeline {
         }
         let from = self.last_id + 1;
         let mut grew = false;
-        snap.scan_spans(from, |span| {
+        snap.scan_heads(from, None, |span| {
             grew = true;
             self.add(snap, span, &mut processes);
             Ok(true)
@@ -209,7 +209,7 @@ impl Timeline {
     fn add(
         &mut self,
         snap: &Snapshot,
-        span: &CallSpan,
+        span: &CallHead,
         processes: &mut HashMap<u64, store::Process>,
     ) {
         self.last_id = self.last_id.max(span.id);
@@ -279,11 +279,11 @@ impl Timeline {
         lane.max_depth = lane.max_depth.max(depth);
         let pos = lane.slots.len() as u32;
         let mut flags = 0;
-        if span.raised {
+        if span.raised() {
             flags |= RAISED;
             lane.raised.push(pos);
         }
-        let end = match span.end {
+        let end = match span.end_time() {
             Some(end) => {
                 lane.by_duration[bucket(end.saturating_sub(span.start))].push(pos);
                 self.last_time = self.last_time.max(end);

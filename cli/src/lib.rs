@@ -49,10 +49,15 @@ pub enum Command {
     Stats(commands::stats::Args),
     /// List the tests a test run recorded, with their calls and what led to each failure.
     Tests(commands::tests::Args),
-    /// Export a run for Perfetto or chrome://tracing.
+    /// Export a run for Perfetto or chrome://tracing, or as a flame graph.
     Export(commands::export::Args),
     /// Serve the Execution Cinema: a local web UI to watch, search and step through a recording.
     Serve(commands::serve::Args),
+    /// Show where a run's time went, per function (own and total time, percentiles), or the
+    /// calls that repeated the same work (--repeated).
+    Profile(commands::profile::Args),
+    /// Compare two runs: functions that came, went or changed, and results that changed.
+    Diff(commands::diff::Args),
 }
 
 /// Parses the command line, runs the command and returns the process's exit code.
@@ -80,5 +85,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Tests(args) => commands::tests::run(&args),
         Command::Export(args) => commands::export::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
+        Command::Profile(args) => commands::profile::run(&args),
+        Command::Diff(args) => commands::diff::run(&args),
     }
 }

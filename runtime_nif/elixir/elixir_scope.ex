@@ -433,6 +433,48 @@ defmodule ElixirScope do
   def stats, do: Query.quietly(&Query.stats/0)
 
   @doc """
+  Where the time of this run went, per function: `:calls`, `:unfinished` (calls still running
+  or whose end was not captured: no time), `:total_ns`, `:own_ns` (total less the time of the
+  calls' recorded children), `:mean_ns`, `:p50_ns`, `:p99_ns` (within 1.6 %) and
+  `:exceptions`, largest first. `elixir-scope profile` prints the same as a table.
+
+  Options: `:sort` (`:own`, the default, `:total`, `:count`, `:mean`, `:p99`, `:exceptions`),
+  `:top` (how many functions, default 20), `:run` (as for `calls/1`).
+
+  ## Examples
+
+      iex> ElixirScope.profile(sort: :total, top: 2)
+      %{run: 3, calls: 10_023, functions: [
+        %{module: Shop.Checkout, function: :place, arity: 1, calls: 4, total_ns: 2_104_000,
+          own_ns: 61_200, mean_ns: 526_000, p50_ns: 498_000, p99_ns: 930_000, exceptions: 1, ...},
+        ...]}
+  """
+  @spec profile(keyword) :: map
+  def profile(opts \\ []),
+    do: Query.quietly(fn -> Query.profile(opts, "ElixirScope.profile/1") end)
+
+  @doc """
+  Compares two runs of the recording (`runs/1` lists them): `:functions` that appeared,
+  disappeared or `:changed` (their number of calls, or their total or mean time by more than
+  `:threshold` percent, default 20), each with its figures `:a` and `:b` (`%{calls,
+  total_ns, mean_ns}` or `:undefined`), and `:results`: calls of the same function with the
+  same arguments that returned something else, as a pair of calls `%{a: call, b: call}`
+  (`:limit` of them, default 20; `:results_changed` counts all, out of `:compared`).
+  Arguments compare as captured (see `elixir-scope diff`).
+
+  ## Examples
+
+      iex> ElixirScope.diff(1, 2)
+      %{run_a: 1, run_b: 2, compared: 412, results_changed: 1, capped: false,
+        functions: [%{module: Shop.Mailer, function: :send, arity: 2, change: :appeared, ...}],
+        results: [%{a: %{function: :price, args: ["tea"], result: {:ok, 3}, ...},
+                    b: %{function: :price, args: ["tea"], result: {:ok, 4}, ...}}]}
+  """
+  @spec diff(pos_integer, pos_integer, keyword) :: map
+  def diff(run_a, run_b, opts \\ []),
+    do: Query.quietly(fn -> Query.diff(run_a, run_b, opts, "ElixirScope.diff/3") end)
+
+  @doc """
   Returns once every call recorded so far is stored and on disk (queries flush on their own).
 
   ## Examples

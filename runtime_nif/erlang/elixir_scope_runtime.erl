@@ -92,6 +92,7 @@
 %% Queries (for IEx).
 -export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0, tests/1,
          search/2, origin/2, without_recording/1]).
+-export([profile/1, diff/3]).
 %% Tests (for test framework hooks: ElixirScope.ExUnitFormatter, elixir_scope_cth,
 %% elixir_scope_eunit).
 -export([test_started/2, test_finished/1]).
@@ -690,6 +691,21 @@ tree(Id, Limits) when is_map(Limits) ->
 -spec summary() -> map() | {error, term()}.
 summary() ->
     if_loaded(fun elixir_scope_nif:summary/0).
+
+%% @doc Where the time of the current run went (`run' reads another, as in calls/1), per
+%% function: `#{run, calls, functions => [#{module, function, arity, calls, unfinished,
+%% total_ns, own_ns, mean_ns, p50_ns, p99_ns, exceptions}]}', sorted by `sort' (`own',
+%% `total', `count', `mean', `p99' or `exceptions'), the first `top'.
+-spec profile(map()) -> map() | {error, term()}.
+profile(Options) when is_map(Options) ->
+    if_loaded(fun() -> elixir_scope_nif:profile(Options) end).
+
+%% @doc Run `RunA' compared with run `RunB': functions that appeared, disappeared or changed
+%% (calls, or total or mean time beyond `threshold' percent), and calls with the same
+%% arguments that returned something else (`limit' of them, as call maps).
+-spec diff(pos_integer(), pos_integer(), map()) -> map() | {error, term()}.
+diff(RunA, RunB, Options) when is_integer(RunA), is_integer(RunB), is_map(Options) ->
+    if_loaded(fun() -> elixir_scope_nif:diff(RunA, RunB, Options) end).
 
 %% @doc Every run of the store this VM records into, oldest first (runs of other VMs of the
 %% project too, live or ended): `#{run, node, os_pid, started_unix_ns, state, captured,

@@ -14,6 +14,7 @@
 //! - [`query`] – `call/1`, `children/2`, `subtree/2`, `calls/1`, `tree/2`, `summary/0`,
 //!   `runs/0`, `tests/1` for IEx.
 //! - [`search`] – patterns in `calls/1`, `search/2`, `origin/2` (the `analysis` crate).
+//! - [`analysis`] – `profile/1`, `diff/3` for IEx: where the time went, what changed.
 //! - [`run_events`] – `paused/1`, `test_finished/1`: what happens to the run, not to a call.
 //! - [`term`] – live terms for the encoder; atom and pid words.
 //! - [`runtime`] – the VM's one runtime and the exit hook that flushes it.
@@ -23,6 +24,7 @@
 //! avoids panicking paths); a bad argument is a `badarg` exception; long work (opening the
 //! store, flushing, queries) runs on dirty I/O schedulers.
 
+pub mod analysis;
 pub mod atoms;
 mod capture;
 pub mod control;

@@ -447,23 +447,24 @@ fn damaged(problem: &'static str) -> StoreError {
     }
 }
 
+thread_local! {
+    /// A decompression context per thread, reused from block to block: making one costs more
+    /// than decompressing a block's heads (a walk over every call decodes thousands).
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 fn decompress(frame: &[u8], raw: usize) -> Result<Vec<u8>> {
     if raw > MAX_RAW_BYTES {
         return Err(damaged("a part claims too many bytes"));
     }
-    // One decompression context per thread: making one per block was a seventh of a scan's
-    // time (`ZSTD_createDCtx`).
-    thread_local! {
-        static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-            const { std::cell::RefCell::new(None) };
-    }
-    let out = CONTEXT
-        .with(|context| {
-            let mut context = context.borrow_mut();
-            if context.is_none() {
-                *context = Some(zstd::bulk::Decompressor::new()?);
+    let out = DECOMPRESSOR
+        .with(|cell| {
+            let mut cell = cell.borrow_mut();
+            if cell.is_none() {
+                *cell = Some(zstd::bulk::Decompressor::new()?);
             }
-            match context.as_mut() {
+            match cell.as_mut() {
                 Some(d) => d.decompress(frame, raw),
                 None => zstd::bulk::decompress(frame, raw),
             }

@@ -462,6 +462,7 @@ impl RunIndex {
             filtered: 0,
             order: std::collections::VecDeque::new(),
             cursors: Vec::new(),
+            free: Vec::new(),
             heap: BinaryHeap::new(),
             select,
             lo,
@@ -791,7 +792,11 @@ pub(crate) struct Heads<'a> {
     filtered: usize,
     /// Blocks that hold selected calls, in walking order, not opened yet.
     order: std::collections::VecDeque<usize>,
-    cursors: Vec<HeadRef>,
+    /// The open blocks' positions; `None` once a block is walked through, so that its
+    /// block is dropped (a walk over a whole run holds only the blocks it is in).
+    cursors: Vec<Option<HeadRef>>,
+    /// Slots of `cursors` free for the next block.
+    free: Vec<usize>,
     /// `(key, cursor)`, a max-heap: the key is the id walking newest first, its complement
     /// walking forward.
     heap: BinaryHeap<(u64, usize)>,
@@ -867,8 +872,18 @@ impl Heads<'_> {
         };
         if let Some(pos) = self.seek(&block, start) {
             let key = self.key(block.heads[pos].id);
-            self.cursors.push(HeadRef { block, pos });
-            self.heap.push((key, self.cursors.len() - 1));
+            let cursor = Some(HeadRef { block, pos });
+            let slot = match self.free.pop() {
+                Some(slot) => {
+                    self.cursors[slot] = cursor;
+                    slot
+                }
+                None => {
+                    self.cursors.push(cursor);
+                    self.cursors.len() - 1
+                }
+            };
+            self.heap.push((key, slot));
         }
         Ok(())
     }
@@ -913,16 +928,24 @@ impl Iterator for Heads<'_> {
             }
         }
         let (_, c) = self.heap.pop()?;
-        let found = self.cursors[c].clone();
+        let found = self.cursors[c].clone()?;
         let step = if self.forward {
             Some(found.pos + 1)
         } else {
             found.pos.checked_sub(1)
         };
-        if let Some(pos) = self.seek(&found.block, step) {
-            self.cursors[c].pos = pos;
-            let key = self.key(found.block.heads[pos].id);
-            self.heap.push((key, c));
+        match self.seek(&found.block, step) {
+            Some(pos) => {
+                if let Some(cursor) = &mut self.cursors[c] {
+                    cursor.pos = pos;
+                }
+                let key = self.key(found.block.heads[pos].id);
+                self.heap.push((key, c));
+            }
+            None => {
+                self.cursors[c] = None;
+                self.free.push(c);
+            }
         }
         Some(Ok(found))
     }

@@ -12,9 +12,10 @@
 //! - [`writer`] – writing one run ([`RunWriter`]): staging, blocks, seals.
 //! - [`reader`] – reading a store ([`StoreReader`]): runs, snapshots.
 //! - [`query`] – a run's queries ([`Snapshot`], [`CallFilter`]); [`query_tree`] – call trees
-//!   with folding ([`Tree`]); [`query_stats`] – counts ([`RunCounts`]); [`query_view`] –
-//!   calls read in place for scans ([`CallView`]); [`query_spans`] – calls as spans of time,
-//!   for timelines ([`CallSpan`]).
+//!   with folding ([`Tree`]); [`query_stats`] – counts ([`RunCounts`]); [`query_heads`] –
+//!   walks over calls' heads without their values ([`CallHead`], for timings: profiles,
+//!   flame graphs, timelines); [`query_view`] – calls read in place with their values
+//!   ([`CallView`], for patterns and searches).
 //! - [`model`] – what queries return ([`Call`], [`Run`], [`Process`], [`Counters`]).
 //! - [`retention`] – compaction and the cap ([`Maintenance`], [`Retention`]).
 //! - `layout` – the files on disk; `segment` – a segment's tables; `block` – a block's
@@ -32,7 +33,7 @@ mod layout;
 pub mod model;
 pub mod private;
 pub mod query;
-pub mod query_spans;
+pub mod query_heads;
 pub mod query_stats;
 pub mod query_tree;
 pub mod query_view;
@@ -53,7 +54,7 @@ pub use model::{
 };
 pub use private::{DIR_MODE, FILE_MODE};
 pub use query::{CallFilter, Snapshot, Subtree};
-pub use query_spans::CallSpan;
+pub use query_heads::CallHead;
 pub use query_stats::{FunctionCalls, RunCounts};
 pub use query_tree::{
     Cause, CauseKind, Fold, FoldReason, FunctionCount, ServedRequest, StartedProcess, Tree,

@@ -6,78 +6,78 @@ use std::borrow::Cow;
 
 use crate::error::Result;
 use crate::event::{Class, Outcome};
-use crate::index::{HeadRef, Select};
+use crate::index::{HeadRef, OwnedEnd, Select};
 use crate::model::Call;
 use crate::query::{CallFilter, Snapshot};
+use crate::query_heads::CallHead;
 
-/// A stored call, borrowed from its block.
+/// A stored call, borrowed from its block: its head ([`CallHead`]) and its values in place.
 pub struct CallView<'s> {
     snap: &'s Snapshot,
     at: &'s HeadRef,
-    late: Option<crate::index::OwnedEnd>,
+    head: CallHead,
+    late: Option<OwnedEnd>,
 }
 
 impl<'s> CallView<'s> {
     pub(crate) fn new(snap: &'s Snapshot, at: &'s HeadRef) -> Result<CallView<'s>> {
-        let late = match at.head().end {
-            Some(_) => None,
-            None => snap.index.late_end(at.head().id)?,
-        };
-        Ok(CallView { snap, at, late })
+        let (head, late) = snap.head_at(at)?;
+        Ok(CallView {
+            snap,
+            at,
+            head,
+            late,
+        })
+    }
+
+    /// Its head: ids, process, times, outcome.
+    pub fn head(&self) -> &CallHead {
+        &self.head
     }
 
     /// Its id.
     pub fn id(&self) -> u64 {
-        self.at.head().id
+        self.head.id
     }
 
     /// The caller's call in the same process, if recorded.
     pub fn parent(&self) -> Option<u64> {
-        let parent = self.at.head().parent;
-        (parent != 0).then_some(parent)
+        self.head.parent
     }
 
     /// The process (pid term word).
     pub fn pid(&self) -> u64 {
-        self.at.head().pid
+        self.head.pid
     }
 
     /// The module.
     pub fn module(&self) -> &'s str {
-        self.snap.index.atom_str(self.at.head().module)
+        self.snap.index.atom_str(self.head.module)
     }
 
     /// The function.
     pub fn function(&self) -> &'s str {
-        self.snap.index.atom_str(self.at.head().function)
+        self.snap.index.atom_str(self.head.function)
     }
 
     /// The arity.
     pub fn arity(&self) -> u8 {
-        self.at.head().arity
+        self.head.arity
     }
 
     /// Monotonic start time in ns.
     pub fn start(&self) -> u64 {
-        self.at.head().start
+        self.head.start
     }
 
     /// Monotonic end time in ns, when its end was captured.
     pub fn end(&self) -> Option<u64> {
-        match (&self.at.head().end, &self.late) {
-            (Some(end), _) => Some(end.time),
-            (None, Some(late)) => Some(late.time),
-            (None, None) => None,
-        }
+        self.head.end_time()
     }
 
     /// How it finished, when its end was captured.
     pub fn outcome(&self) -> Option<Outcome> {
-        match (&self.at.head().end, &self.late) {
-            (Some(end), _) => Some(end.outcome),
-            (None, Some(late)) => Some(late.outcome),
-            (None, None) => None,
-        }
+        self.head.end.map(|(_, outcome)| outcome)
     }
 
     /// The exception class, when it raised.

@@ -994,3 +994,53 @@ fn readers_keep_reading_while_a_writer_seals_and_compaction_replaces_segments() 
         .count();
     assert!(segments < 10, "compaction keeps few segments: {segments}");
 }
+
+#[test]
+fn scan_heads_gives_every_call_with_its_end_and_no_values() {
+    let (_dir, store) = temp_store();
+    write_sample(&store);
+    let snap = store.snapshot(None).unwrap();
+    let mut seen = Vec::new();
+    snap.scan_heads(0, None, |h| {
+        seen.push((
+            h.id,
+            h.parent,
+            h.pid,
+            snap.atom_text(h.module),
+            snap.atom_text(h.function),
+            h.duration_ns(),
+            h.end.map(|(_, outcome)| outcome),
+        ));
+        Ok(true)
+    })
+    .unwrap();
+    let ret = Some(Outcome::Return);
+    assert_eq!(
+        seen,
+        vec![
+            (1, None, 10, "mod_a".into(), "f".into(), Some(70), ret),
+            (2, Some(1), 10, "mod_a".into(), "g".into(), Some(30), ret),
+            (3, Some(2), 10, "mod_b".into(), "h".into(), Some(10), ret),
+            (
+                4,
+                Some(1),
+                10,
+                "mod_a".into(),
+                "g".into(),
+                Some(10),
+                Some(Outcome::Exception(Class::Error))
+            ),
+            (5, None, 20, "mod_b".into(), "f".into(), Some(20), ret),
+            (6, None, 20, "mod_a".into(), "f".into(), Some(6), ret),
+            (7, Some(6), 20, "mod_a".into(), "h".into(), Some(1), ret),
+        ]
+    );
+    let mut of_20 = Vec::new();
+    snap.scan_heads(6, Some(20), |h| {
+        of_20.push(h.id);
+        Ok(true)
+    })
+    .unwrap();
+    assert_eq!(of_20, vec![6, 7], "one process, from an id");
+    assert_eq!(snap.atom_text(999), "?");
+}

@@ -335,7 +335,7 @@ fn fold_reasons_and_counts() {
 }
 
 #[test]
-fn spans_give_every_call_in_start_order_with_its_parent_and_end_and_no_values() {
+fn heads_give_every_call_in_start_order_with_its_parent_and_end_and_no_values() {
     // Two processes: run { step { leaf } × 3 } in 7, and an unfinished run in 8.
     let children: Vec<Spec> = (0..3).map(|_| call(APP, STEP, vec![leaf()])).collect();
     let (_dir, store) = store_with(&[
@@ -344,7 +344,7 @@ fn spans_give_every_call_in_start_order_with_its_parent_and_end_and_no_values() 
     ]);
     let snap = store.snapshot(None).unwrap();
     let mut spans = Vec::new();
-    snap.scan_spans(0, |s| {
+    snap.scan_heads(0, None, |s| {
         spans.push(*s);
         Ok(true)
     })
@@ -367,15 +367,15 @@ fn spans_give_every_call_in_start_order_with_its_parent_and_end_and_no_values() 
     );
     assert!(spans[..7]
         .iter()
-        .all(|s| s.pid == 7 && s.end > Some(s.start)));
-    assert_eq!((spans[7].pid, spans[7].end), (8, None));
+        .all(|s| s.pid == 7 && s.end_time() > Some(s.start)));
+    assert_eq!((spans[7].pid, spans[7].end_time()), (8, None));
     assert_eq!(snap.atom_text(spans[1].function), "step");
     assert_eq!(snap.atom_text(spans[7].module), "Elixir.Other");
     // A nested call ends within its parent.
-    assert!(spans[2].start > spans[1].start && spans[2].end < spans[1].end);
+    assert!(spans[2].start > spans[1].start && spans[2].end_time() < spans[1].end_time());
     // Stopping early stops.
     let mut seen = 0;
-    snap.scan_spans(3, |_| {
+    snap.scan_heads(3, None, |_| {
         seen += 1;
         Ok(seen < 2)
     })

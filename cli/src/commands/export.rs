@@ -1,14 +1,17 @@
-//! `elixir-scope export [--db PATH] [--run N] --format chrome -o FILE.json`: a whole run for
-//! Perfetto or chrome://tracing, streamed (see `crate::export::chrome`).
+//! `elixir-scope export [--db PATH] [--run N] --format chrome|speedscope|folded -o FILE`: a
+//! whole run for Perfetto or chrome://tracing, streamed (see `crate::export::chrome`), or as a
+//! flame graph for speedscope (`crate::export::speedscope`) or inferno and flamegraph.pl
+//! (`crate::export::folded`).
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use analysis::walk::Scope;
 use beam_rewrite::rewrite::atomic::{Permissions, Replacement};
 
-use crate::export::chrome;
+use crate::export::{chrome, folded, speedscope};
 use crate::query::text::{count, counted};
 use crate::query::{QueryError, Source};
 
@@ -17,6 +20,11 @@ use crate::query::{QueryError, Source};
 pub enum Format {
     /// The Chrome trace event format (JSON), which Perfetto and chrome://tracing open.
     Chrome,
+    /// speedscope's file format (JSON): one evented profile per process.
+    Speedscope,
+    /// Folded stacks for inferno and flamegraph.pl: `a;b;c NS` with NS the nanoseconds of own
+    /// time spent in that stack.
+    Folded,
 }
 
 /// Arguments of `export`.
@@ -82,23 +90,46 @@ fn export(args: &Args) -> Result<(String, bool), QueryError> {
     };
     let output = Replacement::begin(&args.output, Permissions::OwnerOnly).map_err(write_error)?;
     let mut out = BufWriter::with_capacity(1 << 20, Counted::new(output));
-    let exported = match args.format {
-        Format::Chrome => chrome::write(&snap, &mut out).map_err(|e| match e {
-            chrome::ExportError::Io(source) => write_error(source),
-            chrome::ExportError::Store(e) => QueryError::Store(e),
-        })?,
+    let run = snap.run().id;
+    let what = match args.format {
+        Format::Chrome => {
+            let exported = chrome::write(&snap, &mut out).map_err(|e| match e {
+                chrome::ExportError::Io(source) => write_error(source),
+                chrome::ExportError::Store(e) => QueryError::Store(e),
+            })?;
+            format!(
+                "run {run} as Chrome trace events: {} ({} raised) on {}",
+                counted(exported.calls, "call", "calls"),
+                count(exported.exceptions),
+                counted(exported.processes, "process", "processes"),
+            )
+        }
+        Format::Speedscope => {
+            let evented = analysis::flame::evented(&snap, &Scope::default())?;
+            let written = speedscope::write(&snap, &evented, &mut out).map_err(write_error)?;
+            format!(
+                "run {run} for speedscope: {} on {}",
+                counted(written.calls, "call", "calls"),
+                counted(written.processes, "process", "processes"),
+            )
+        }
+        Format::Folded => {
+            let stacks = analysis::flame::folded(&snap, &Scope::default())?;
+            let written = folded::write(&stacks, &mut out).map_err(write_error)?;
+            format!(
+                "run {run} as folded stacks (ns of own time): {} of {}",
+                counted(written.stacks, "stack", "stacks"),
+                counted(written.calls, "call", "calls"),
+            )
+        }
     };
     let counted_output = out.into_inner().map_err(|e| write_error(e.into_error()))?;
     let bytes = counted_output.bytes;
     let through = counted_output.inner.writes_through();
     counted_output.inner.commit().map_err(write_error)?;
     let summary = format!(
-        "{}: run {} as Chrome trace events: {} ({} raised) on {}, {} bytes, in {:.2}s",
+        "{}: {what}, {} bytes, in {:.2}s",
         args.output.display(),
-        snap.run().id,
-        counted(exported.calls, "call", "calls"),
-        count(exported.exceptions),
-        counted(exported.processes, "process", "processes"),
         count(bytes),
         started.elapsed().as_secs_f64()
     );

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod calls;
+pub mod diff;
 pub mod doctor;
 pub mod export;
 pub mod inspect;
@@ -9,6 +10,7 @@ pub mod log;
 pub mod mix_archive;
 pub mod origin;
 pub mod plan;
+pub mod profile;
 pub mod restore;
 pub mod search;
 pub mod serve;

@@ -363,6 +363,62 @@ defmodule ElixirScope.Query do
     end
   end
 
+  ## Profiles and run diffs
+
+  @profile_options [:run, :sort, :top]
+  @sort_keys [:own, :total, :count, :mean, :p99, :exceptions]
+
+  @doc "Where the time of the run went, per function (see `ElixirScope.profile/1`)."
+  @spec profile(keyword, String.t()) :: map
+  def profile(opts, caller) do
+    options =
+      opts
+      |> validate(@profile_options, caller)
+      |> Enum.reduce(%{}, fn
+        {:sort, s}, acc when s in @sort_keys -> Map.put(acc, :sort, s)
+        {:top, n}, acc when is_integer(n) and n > 0 -> Map.put(acc, :top, min(n, @max_limit))
+        {:run, r}, acc when (is_integer(r) and r > 0) or r == :latest -> Map.put(acc, :run, r)
+        {key, value}, _acc ->
+          raise ArgumentError,
+                "#{caller}: bad value for #{inspect(key)}: #{inspect(value)} (#{profile_expected(key)})"
+      end)
+
+    flush()
+    @runtime.profile(options) |> answer(caller)
+  end
+
+  defp profile_expected(:sort),
+    do: "expected one of #{Enum.map_join(@sort_keys, ", ", &inspect/1)}"
+
+  defp profile_expected(:top), do: "expected a positive integer"
+  defp profile_expected(:run), do: expected(:run)
+
+  @diff_options [:threshold, :limit]
+
+  @doc "Run `run_a` compared with run `run_b` (see `ElixirScope.diff/3`)."
+  @spec diff(pos_integer, pos_integer, keyword, String.t()) :: map
+  def diff(run_a, run_b, opts, caller) do
+    for run <- [run_a, run_b], not (is_integer(run) and run > 0) do
+      raise ArgumentError, "#{caller}: bad run #{inspect(run)} (#{expected(:run)})"
+    end
+
+    options =
+      opts
+      |> validate(@diff_options, caller)
+      |> Enum.reduce(%{}, fn
+        {:threshold, t}, acc when is_number(t) and t >= 0 -> Map.put(acc, :threshold, t)
+        {:limit, n}, acc when is_integer(n) and n >= 0 -> Map.put(acc, :limit, min(n, @max_limit))
+        {key, value}, _acc ->
+          raise ArgumentError,
+                "#{caller}: bad value for #{inspect(key)}: #{inspect(value)} " <>
+                  "(expected a non-negative number)"
+      end)
+
+    flush()
+    diff = @runtime.diff(run_a, run_b, options) |> answer(caller)
+    %{diff | results: Enum.map(diff.results, fn r -> %{a: to_call(r.a), b: to_call(r.b)} end)}
+  end
+
   ## Answers
 
   defp answer({:error, :not_started}, caller) do
