@@ -51,6 +51,10 @@ pub enum Command {
     Tests(commands::tests::Args),
     /// Export a run for Perfetto or chrome://tracing.
     Export(commands::export::Args),
+    /// Record a running node without recompiling it, through its own call tracing.
+    Attach(commands::attach::Args),
+    /// Stop what `attach` started on a node, leaving its tracing as it was.
+    Detach(commands::attach::DetachArgs),
 }
 
 /// Parses the command line, runs the command and returns the process's exit code.
@@ -77,5 +81,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Stats(args) => commands::stats::run(&args),
         Command::Tests(args) => commands::tests::run(&args),
         Command::Export(args) => commands::export::run(&args),
+        Command::Attach(args) => commands::attach::run(&args),
+        Command::Detach(args) => commands::attach::run_detach(&args),
     }
 }
