@@ -6,6 +6,9 @@
 //! node and stopped when the test ends, so that the test neither needs nor disturbs the
 //! machine's epmd.
 
+#[path = "runtime_support.rs"]
+mod runtime_support;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -436,4 +439,70 @@ fn attach_leaves_other_tracers_alone() {
     );
     target.eval("ok = erpc:call(T, dbg, stop, [])");
     assert_eq!(target.trace_state(), "clean");
+}
+
+/// A module in the wrapper shape of the runtime contract (as `instrument` rewrites one) that
+/// calls a plain module; its call stays open a while, so that the tracer finds it open.
+const MIXED_WRAPPED: &str = r#"
+-module(mixed_wrapped).
+-export([checkout/1]).
+checkout(X) ->
+    case elixir_scope_runtime:enter(mixed_wrapped, checkout, 1, [X]) of
+        deep -> inner(X);
+        Token ->
+            try inner(X) of
+                R -> elixir_scope_runtime:return(Token, R)
+            catch
+                C:E:S -> elixir_scope_runtime:exception(Token, C, E, S)
+            end
+    end.
+inner(X) ->
+    R = mixed_plain:price(X),
+    receive after 300 -> R end.
+"#;
+
+const MIXED_PLAIN: &str = "-module(mixed_plain).\n-export([price/1]).\nprice(X) -> X * 2.\n";
+
+#[test]
+fn an_attached_call_goes_under_the_rewritten_call_open_in_its_process() {
+    let vm = runtime_support::vm(true);
+    for (name, source, options) in [
+        ("mixed_wrapped.erl", MIXED_WRAPPED, &[][..]),
+        ("mixed_plain.erl", MIXED_PLAIN, &["+no_debug_info"][..]),
+    ] {
+        let path = vm.dir.path().join(name);
+        std::fs::write(&path, source).expect("source");
+        let compiled = Command::new(executable("erlc", "erlang-nox"))
+            .args(options)
+            .arg("-o")
+            .arg(&vm.ebin)
+            .arg(&path)
+            .output()
+            .expect("erlc");
+        check(&compiled, "erlc");
+    }
+    vm.eval(
+        "{ok, #{mixed := true}} = elixir_scope_attach:attach([mixed_plain], #{mixed => true}), \
+         42 = mixed_wrapped:checkout(21), \
+         {ok, #{calls := 1}} = elixir_scope_attach:detach(), \
+         halt().",
+    );
+    let store = vm.store();
+    let snap = store.snapshot(None).expect("a run");
+    let calls = snap
+        .calls(&store::CallFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .expect("calls");
+    let checkout = calls
+        .iter()
+        .find(|c| c.module == "mixed_wrapped")
+        .expect("the rewritten call");
+    let price = calls
+        .iter()
+        .find(|c| c.module == "mixed_plain")
+        .expect("the attached call");
+    assert_eq!(price.parent, Some(checkout.id), "one tree: {calls:#?}");
+    assert_eq!(price.pid, checkout.pid);
 }
