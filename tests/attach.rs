@@ -66,6 +66,13 @@ impl Target {
             .output()
             .expect("erlc");
         check(&compiled, "erlc");
+        // An application holding it, which the VM has not loaded (attach loads it).
+        std::fs::write(
+            ebin.join("attach_app.app"),
+            "{application, attach_app, [{vsn, \"1\"}, {modules, [attach_target]}, \
+             {applications, [kernel, stdlib]}]}.\n",
+        )
+        .expect("app file");
         let epmd_port = free_port();
         let name = format!(
             "es_attach_target_{}_{}",
@@ -406,15 +413,20 @@ fn limits_stop_a_flood_cleanly() {
 }
 
 #[test]
-fn attach_leaves_other_tracers_alone() {
+fn attach_to_an_application_leaves_other_tracers_alone() {
     let target = Target::start();
     // dbg traces one process: attach leaves it to dbg.
     target.eval(
         "{ok, _} = erpc:call(T, dbg, tracer, []), \
          {ok, _} = erpc:call(T, dbg, p, [erpc:call(T, erlang, whereis, [erl_prim_loader]), [c]])",
     );
-    let attached = target.attach(&["attach_target"]);
+    let attached = target.attach(&["--app", "attach_app"]);
     check(&attached, "elixir-scope attach");
+    assert!(
+        text(&attached).contains("6 functions of [attach_target]"),
+        "{}",
+        text(&attached)
+    );
     assert!(
         text(&attached).contains("left alone: 1 processes traced by another tracer"),
         "{}",

@@ -271,6 +271,8 @@ functions(Targets, _Local) ->
     throw({error, {bad_targets, Targets}}).
 
 target_functions({application, App}, Local) when is_atom(App) ->
+    %% An application the VM has not loaded yet is loaded (its .app file, not its code).
+    _ = application:load(App),
     case application:get_key(App, modules) of
         {ok, Modules} -> lists:append([module_functions(M, Local) || M <- Modules,
                                                                      not is_own(M)]);
@@ -284,6 +286,7 @@ target_functions(M, Local) when is_atom(M) ->
     case code:ensure_loaded(M) of
         {module, M} -> module_functions(M, Local);
         {error, _} ->
+            _ = application:load(M),
             case application:get_key(M, modules) of
                 {ok, _} -> target_functions({application, M}, Local);
                 undefined -> throw({error, {not_a_module_or_application, M}})
@@ -328,6 +331,9 @@ start_tracer(Targets, MFAs, Opts) ->
     {Tracer, Monitor} =
         spawn_monitor(fun() ->
                               put('$elixir_scope_in_runtime', true),
+                              %% Trace messages can pile up (up to a second's worth under
+                              %% the rate limit): kept off the heap, they cost no GC.
+                              _ = process_flag(message_queue_data, off_heap),
                               put(?CURRENT, muted),
                               try register(?TRACER, self()) of
                                   true -> init(Caller, Ref, Targets, MFAs, Opts)
@@ -371,7 +377,19 @@ init(Caller, Ref, Targets, MFAs, Opts) ->
                     ns_per_unit = ns_per_unit(), info = Info},
     State1 = record_own(State, attached, [Targets, Info], ok),
     Caller ! {Ref, {ok, Info}},
-    loop(State1).
+    try
+        loop(State1)
+    catch
+        Class:Reason:Stack ->
+            %% Never leave patterns behind (the VM drops the flags of a dead tracer, not the
+            %% patterns): the VM is left as it was, and the stop is said and kept.
+            unset(State1),
+            Why = {tracer_error, Class, Reason},
+            persistent_term:put(?LAST_STOP, Info#{reason => Why,
+                                                  calls => State1#tracer.calls}),
+            io:format(standard_error, "ElixirScope: attach stopped, the tracer failed: "
+                      "~p~n~p~n", [Why, Stack])
+    end.
 
 run() ->
     case elixir_scope_runtime:stats() of
@@ -436,6 +454,9 @@ to_ns(Ts, #tracer{ns_per_unit = N}) -> Ts * N.
 
 %%% The tracer
 
+%% `stopped' once a limit stopped tracing (see call/6).
+loop(stopped) ->
+    ok;
 loop(State) ->
     receive
         {trace_ts, Pid, call, {M, F, Args}, Ts} ->
@@ -454,18 +475,24 @@ loop(State) ->
     end.
 
 call(_Pid, _M, _F, _Args, _Ns, #tracer{calls = N, limit = Limit} = State) when N >= Limit ->
-    stop(total_limit, State),
-    exit(normal);
+    _ = stop(total_limit, State),
+    stopped;
 call(Pid, M, F, Args, Ns, State) ->
     #tracer{rate = Rate, window = Window, in_window = InWindow, calls = N} = State,
-    Second = Ns div 1000000000,
-    State1 = case Second of
-                 Window when InWindow >= Rate ->
-                     stop(rate_limit, State),
-                     exit(normal);
-                 Window -> State#tracer{in_window = InWindow + 1, calls = N + 1};
-                 _ -> State#tracer{window = Second, in_window = 1, calls = N + 1}
-             end,
+    case Ns div 1000000000 of
+        Window when InWindow >= Rate ->
+            _ = stop(rate_limit, State),
+            stopped;
+        Window ->
+            open_call(Pid, M, F, Args, Ns, State#tracer{in_window = InWindow + 1,
+                                                        calls = N + 1});
+        Second ->
+            open_call(Pid, M, F, Args, Ns, State#tracer{window = Second, in_window = 1,
+                                                        calls = N + 1})
+    end.
+
+%% Records the call, under the process's open attached call (or see parent_and_process/3).
+open_call(Pid, M, F, Args, Ns, State1) ->
     {Depth, Stack} = maps:get(Pid, State1#tracer.open, {0, []}),
     {Id, State2} =
         case Depth >= ?MAX_DEPTH of
