@@ -518,3 +518,61 @@ fn an_attached_call_goes_under_the_rewritten_call_open_in_its_process() {
     assert_eq!(price.parent, Some(checkout.id), "one tree: {calls:#?}");
     assert_eq!(price.pid, checkout.pid);
 }
+
+/// The IEx face: `ElixirScope.attach/2` and `detach/0` in a plain Elixir VM, the runtime
+/// installed from the bundle, the calls read back with `ElixirScope.calls/1`.
+#[test]
+fn elixir_scope_attach_and_detach_in_an_elixir_vm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runtime = dir.path().join("runtime");
+    let ebin = dir.path().join("ebin");
+    std::fs::create_dir(&runtime).expect("runtime dir");
+    std::fs::create_dir(&ebin).expect("ebin");
+    elixir_scope_cli::bundle::install(&runtime, "[]").expect("installing the runtime");
+    let source = dir.path().join("attach_target.erl");
+    std::fs::write(&source, TARGET_MODULE).expect("source");
+    let compiled = Command::new(executable("erlc", "erlang-nox"))
+        .args(["+no_debug_info", "-o"])
+        .arg(&ebin)
+        .arg(&source)
+        .output()
+        .expect("erlc");
+    check(&compiled, "erlc");
+    let script = r#"
+        {:ok, info} = ElixirScope.attach([&:attach_target.price/1, {:attach_target, :total, 1}], limit: 100)
+        IO.puts("functions #{info.functions}, limit #{info.limit}, rate #{info.rate}")
+        {110, _} = :attach_target.checkout([{:tea, 30, 2}, {:cake, 50, 1}])
+        {:ok, %{calls: calls, reason: :detached}} = ElixirScope.detach()
+        IO.puts("calls #{calls}")
+        ElixirScope.calls(module: :attach_target, print: true)
+        try do
+          ElixirScope.attach(fn x -> x end)
+        rescue
+          e in ArgumentError -> IO.puts("refused: " <> Exception.message(e))
+        end
+        IO.inspect(ElixirScope.detach(), label: "second detach")
+    "#;
+    let output = Command::new(executable("elixir", "elixir"))
+        .current_dir(dir.path())
+        .env("ELIXIR_SCOPE_DB", dir.path().join("recording"))
+        .env_remove("ELIXIR_SCOPE_NIF")
+        .arg("-pa")
+        .arg(&runtime)
+        .arg("-pa")
+        .arg(&ebin)
+        .args(["-e", script])
+        .output()
+        .expect("running elixir");
+    check(&output, "elixir");
+    let out = String::from_utf8_lossy(&output.stdout);
+    for part in [
+        "functions 2, limit 100, rate 10000",
+        "calls 3",
+        ":attach_target.total([{:tea, 30, 2}, {:cake, 50, 1}]) → 110",
+        ":attach_target.price({:cake, 50, 1}) → 50",
+        "refused: ElixirScope.attach/2: expected a module",
+        "second detach: {:ok,",
+    ] {
+        assert!(out.contains(part), "{part:?} not in:\n{out}");
+    }
+}
