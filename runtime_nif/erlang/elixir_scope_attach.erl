@@ -491,11 +491,13 @@ call(Pid, M, F, Args, Ns, State) ->
                                                         calls = N + 1})
     end.
 
-%% Records the call, under the process's open attached call (or see parent_and_process/3).
+%% Records the call, under the process's open attached call (or see parent_and_process/3),
+%% unless recording is paused (globally or for `M', as for rewritten calls: then it is
+%% counted and its end is not recorded) or the process has too many attached calls open.
 open_call(Pid, M, F, Args, Ns, State1) ->
     {Depth, Stack} = maps:get(Pid, State1#tracer.open, {0, []}),
     {Id, State2} =
-        case Depth >= ?MAX_DEPTH of
+        case Depth >= ?MAX_DEPTH orelse not recording(M) of
             true ->
                 {0, State1};
             false ->
@@ -506,6 +508,14 @@ open_call(Pid, M, F, Args, Ns, State1) ->
                       end), S}
         end,
     State2#tracer{open = maps:put(Pid, {Depth + 1, [Id | Stack]}, State2#tracer.open)}.
+
+%% What elixir_scope_runtime:recording/1 answers for other processes (in the tracer it
+%% answers `false': the tracer is marked as inside the runtime).
+recording(Module) ->
+    case persistent_term:get(elixir_scope_state, undefined) of
+        {running, Paused} -> not is_map_key(Module, Paused);
+        _ -> false
+    end.
 
 %% The parent of a call with no open attached call in its process: in a mixed recording, the
 %% rewritten call open in that process now (its dictionary, read once per top-level attached
