@@ -137,7 +137,39 @@ attach() ->
          Ratio("attach / rewritten (caller)", Att, Rec, AttM, RecM),
          Ratio("attach / rewritten (until done)", AttAll, Rec, AttAllM, RecM)
      end || {Name, _} <- Cases],
+    trace_flags(),
     halt().
+
+%% What the VM's tracing alone costs the traced process, for the choices attach makes: call
+%% trace messages to a process that drops them, with `return_trace' (dbg's) or
+%% `exception_trace' (attach's), without or with `monotonic_timestamp' (attach's). 31
+%% interleaved rounds of 10,000 calls of `f'; 10th percentile and median.
+trace_flags() ->
+    Call = fun(0) -> ok; (N) -> _ = runtime_bench_plain:f(N), ok end,
+    Cases = [{"call, return_trace", [call], return_trace},
+             {"call, exception_trace", [call], exception_trace},
+             {"call + monotonic_timestamp, exception_trace", [call, monotonic_timestamp],
+              exception_trace}],
+    Rounds = [[flags_round(counted(Call), Flags, Action) || {_, Flags, Action} <- Cases]
+              || _ <- lists:seq(1, 31)],
+    io:format("the VM's call tracing alone (a tracer that drops), ns per call in the caller~n"),
+    [begin
+         {P10, Med} = percentiles([lists:nth(I, R) || R <- Rounds]),
+         io:format("  ~-44s ~10.1f ~10.1f~n", [Name, P10, Med])
+     end || {I, {Name, _, _}} <- lists:zip(lists:seq(1, length(Cases)), Cases)].
+
+flags_round(Loop, Flags, Action) ->
+    Sink = spawn(fun Drop() -> receive _ -> Drop() end end),
+    MFA = {runtime_bench_plain, f, 1},
+    _ = erlang:trace_pattern(MFA, [{'_', [], [{Action}]}], [local]),
+    {Ns, _} = traced_until_done(Loop, ?STEADY_RECORDED_CALLS,
+                                fun(Pid) ->
+                                        1 = erlang:trace(Pid, true, [{tracer, Sink} | Flags]),
+                                        Sink
+                                end),
+    _ = erlang:trace_pattern(MFA, false, [local]),
+    exit(Sink, kill),
+    Ns.
 
 attach_round(Call) ->
     Calls = ?STEADY_RECORDED_CALLS,
