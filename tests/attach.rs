@@ -85,6 +85,8 @@ impl Target {
         let node = Command::new(erl())
             .current_dir(&work)
             .env("ERL_EPMD_PORT", epmd_port.to_string())
+            // Its own user cache: where `--copy-runtime` puts the runtime.
+            .env("XDG_CACHE_HOME", dir.path().join("target_cache"))
             .args(["-noshell", "-sname", &name, "-setcookie", COOKIE, "-pa"])
             .arg(&ebin)
             .stdout(Stdio::null())
@@ -282,6 +284,8 @@ fn attach_records_a_plain_vm_and_detach_leaves_it_as_it_was() {
     let said = text(&attached);
     assert!(said.contains("attached to es_attach_target_"), "{said}");
     assert!(said.contains("6 functions of [attach_target]"), "{said}");
+    // A node of this machine reads the installed runtime where it is: nothing copied.
+    assert!(!said.contains("copied the runtime"), "{said}");
     assert!(
         said.contains("limits: 10000 calls per second, 100000 calls in all"),
         "{said}"
@@ -365,7 +369,9 @@ fn attach_records_a_plain_vm_and_detach_leaves_it_as_it_was() {
 #[test]
 fn limits_stop_a_flood_cleanly() {
     let target = Target::start();
+    // Copied over distribution, as for a node on another machine.
     let attached = target.attach(&[
+        "--copy-runtime",
         "--limit",
         "50",
         "attach_target:price/1",
@@ -376,6 +382,18 @@ fn limits_stop_a_flood_cleanly() {
         text(&attached).contains("10000 calls per second, 50 calls in all"),
         "{}",
         text(&attached)
+    );
+    assert!(
+        text(&attached).contains("copied the runtime"),
+        "{}",
+        text(&attached)
+    );
+    let loaded_from =
+        target.eval("io:format(\"~s\", [erpc:call(T, code, which, [elixir_scope_runtime])])");
+    let copy = target.dir.path().join("target_cache/elixir-scope");
+    assert!(
+        loaded_from.starts_with(copy.to_str().unwrap_or("?")),
+        "the runtime runs from {loaded_from}, not from the copy under {copy:?}"
     );
     target.eval("ok = erpc:call(T, attach_target, flood, [1000])");
     wait_until_stopped(&target);

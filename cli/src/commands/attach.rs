@@ -8,9 +8,12 @@
 //! the target runs the runtime already (instrumented code started it) and can load
 //! `elixir_scope_attach`, the directory of the runtime bundle (the bundle installed into a
 //! cache directory, or `--runtime DIR`) goes first on its code path, and the runtime loads its
-//! NIF from there. It stays there after `detach` (the runtime keeps running, idle: a NIF
-//! cannot be unloaded). The target must therefore run on this machine (or see
-//! the same directory).
+//! NIF from there. A node that does not see that directory (it reads other bytes there: another
+//! machine), or any node with `--copy-runtime`, gets the runtime's files copied over
+//! distribution into its own user cache directory (`filename:basedir(user_cache,
+//! "elixir-scope")`, each file written aside and renamed), and that goes on its code path. It
+//! stays there after `detach` (the runtime keeps running, idle: a NIF cannot be unloaded). The copy must suit the node's machine: the NIF is
+//! built for this one (Linux, this architecture), the beams by this machine's `erlc`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -59,6 +62,10 @@ pub struct Args {
     /// it); by default the runtime bundled in this binary, installed into a cache directory.
     #[arg(long, value_name = "DIR")]
     pub runtime: Option<PathBuf>,
+    /// Copy the runtime to the node (into its user cache directory) over distribution, even if
+    /// it can read this machine's copy; a node that cannot (another machine) gets a copy anyway.
+    #[arg(long)]
+    pub copy_runtime: bool,
 }
 
 /// Arguments of `detach`.
@@ -207,11 +214,34 @@ fn attach_script(args: &Args) -> Result<String, AttachError> {
     };
     Ok(format!(
         "{CONNECT}\
+         Dir = {dir}, \
          Running = erpc:call(Target, erlang, module_loaded, [elixir_scope_runtime]), \
          Found = erpc:call(Target, code, which, [elixir_scope_attach]), \
          case Running andalso Found =/= non_existing of \
            true -> ok; \
-           false -> true = erpc:call(Target, code, add_patha, [{dir}]) \
+           false -> \
+             Probe = filename:join(Dir, \"elixir_scope_attach.beam\"), \
+             {{ok, Mine}} = file:read_file(Probe), \
+             Sees = (not {copy}) andalso erpc:call(Target, file, read_file, [Probe]) =:= {{ok, Mine}}, \
+             OnTarget = case Sees of \
+               true -> Dir; \
+               false -> \
+                 To = filename:join(erpc:call(Target, filename, basedir, \
+                                              [user_cache, \"elixir-scope\"]), \
+                                    filename:basename(Dir)), \
+                 ok = erpc:call(Target, filelib, ensure_dir, [filename:join(To, \"x\")]), \
+                 Files = filelib:wildcard(\"{{elixir_scope_*.beam,Elixir.ElixirScope*.beam,\
+                                              libelixir_scope_nif.so,elixir_scope_runtime.config}}\", Dir), \
+                 [begin \
+                    {{ok, Bytes}} = file:read_file(filename:join(Dir, F)), \
+                    Part = filename:join(To, \".\" ++ F ++ \".part\"), \
+                    ok = erpc:call(Target, file, write_file, [Part, Bytes]), \
+                    ok = erpc:call(Target, file, rename, [Part, filename:join(To, F)]) \
+                  end || F <- Files], \
+                 io:format(\"copied the runtime (~p files) to ~s on ~s~n\", [length(Files), To, Target]), \
+                 To \
+             end, \
+             true = erpc:call(Target, code, add_patha, [OnTarget]) \
          end, \
          Opts = #{{rate => {rate}, limit => {limit}, local => {local}, settings => {settings}}}, \
          case erpc:call(Target, elixir_scope_attach, attach, [[{targets}], Opts], 60000) of \
@@ -232,6 +262,7 @@ fn attach_script(args: &Args) -> Result<String, AttachError> {
              halt(1) \
          end.",
         dir = bundle::erlang_chars(&runtime),
+        copy = args.copy_runtime,
         rate = args.rate,
         limit = args.limit,
         local = args.local,
