@@ -356,11 +356,20 @@ init(Caller, Ref, Targets, MFAs, Opts) ->
                 true -> [local];
                 false -> [global]
             end,
-    {Patterns, Skipped} = set_patterns(MFAs, Scope),
-    Others = [P || P <- process_list(Processes), traced_by_other(P)],
-    Count = set_flags(Processes),
-    %% The tracer's own calls are never traced.
-    _ = catch erlang:trace(self(), false, ?FLAGS),
+    {Patterns, Skipped, Others, Count} =
+        try
+            {Set, Traced} = set_patterns(MFAs, Scope),
+            Other = [P || P <- process_list(Processes), traced_by_other(P)],
+            Flagged = set_flags(Processes),
+            %% The tracer's own calls are never traced.
+            _ = catch erlang:trace(self(), false, ?FLAGS),
+            {Set, Traced, Other, Flagged}
+        catch
+            SetupClass:SetupReason ->
+                %% Whatever was set so far goes (set_patterns/2 notes each pattern it sets).
+                unset(#tracer{patterns = get(patterns_set)}),
+                erlang:raise(SetupClass, SetupReason, [])
+        end,
     Info = #{tracer => self(),
              functions => length(Patterns),
              modules => lists:usort([M || {{M, _, _}, _} <- Patterns]),
@@ -398,6 +407,7 @@ run() ->
     end.
 
 set_patterns(MFAs, Scope) ->
+    put(patterns_set, []),
     lists:foldr(
       fun(MFA, {Set, Skipped}) ->
               case erlang:trace_info(MFA, traced) of
@@ -405,7 +415,9 @@ set_patterns(MFAs, Scope) ->
                       MatchSpec = [{'_', [], [{exception_trace}]}],
                       case erlang:trace_pattern(MFA, MatchSpec, Scope) of
                           0 -> {Set, Skipped};
-                          _ -> {[{MFA, Scope} | Set], Skipped}
+                          _ ->
+                              put(patterns_set, [{MFA, Scope} | Set]),
+                              {[{MFA, Scope} | Set], Skipped}
                       end;
                   _TracedAlready ->
                       {Set, [MFA | Skipped]}
