@@ -25,6 +25,7 @@ const COOKIE: &str = "elixir_scope_attach_test";
 const TARGET_MODULE: &str = r#"
 -module(attach_target).
 -export([checkout/1, total/1, price/1, charge/1, login/1, flood/1]).
+-export([start_server/0, ask/1, init/1, handle_call/3, handle_cast/2]).
 
 checkout(Items) ->
     Total = attach_target:total(Items),
@@ -41,6 +42,14 @@ charge(Total) -> {charged, Total}.
 login(#{user := User}) -> {welcome, User}.
 
 flood(N) -> lists:foreach(fun(I) -> attach_target:price({x, I, 1}) end, lists:seq(1, N)).
+
+start_server() ->
+    {ok, _} = gen_server:start({local, attach_server}, attach_target, [], []),
+    ok.
+ask(Question) -> gen_server:call(attach_server, Question).
+init([]) -> {ok, 0}.
+handle_call(Question, _From, Asked) -> {reply, {answer, Question}, Asked + 1}.
+handle_cast(_Message, Asked) -> {noreply, Asked}.
 "#;
 
 /// A plain node to attach to, with its private epmd; stops both when dropped.
@@ -283,7 +292,7 @@ fn attach_records_a_plain_vm_and_detach_leaves_it_as_it_was() {
     check(&attached, "elixir-scope attach");
     let said = text(&attached);
     assert!(said.contains("attached to es_attach_target_"), "{said}");
-    assert!(said.contains("6 functions of [attach_target]"), "{said}");
+    assert!(said.contains("11 functions of [attach_target]"), "{said}");
     // A node of this machine reads the installed runtime where it is: nothing copied.
     assert!(!said.contains("copied the runtime"), "{said}");
     assert!(
@@ -301,10 +310,15 @@ fn attach_records_a_plain_vm_and_detach_leaves_it_as_it_was() {
                                          [#{user => \"ada\", password => \"hunter2\"}])",
     );
 
+    target.eval(
+        "ok = erpc:call(T, attach_target, start_server, []), \
+         {answer, tea} = erpc:call(T, attach_target, ask, [tea])",
+    );
+
     let detached = target.detach();
     check(&detached, "elixir-scope detach");
     let said = text(&detached);
-    assert!(said.contains("6 calls recorded (detached)"), "{said}");
+    assert!(said.contains("10 calls recorded (detached)"), "{said}");
     assert_eq!(target.trace_state(), "clean", "detach must leave no trace");
 
     let calls = target.calls("attach_target");
@@ -314,7 +328,18 @@ fn attach_records_a_plain_vm_and_detach_leaves_it_as_it_was() {
         .collect();
     assert_eq!(
         names,
-        ["checkout", "total", "price", "price", "charge", "login"]
+        [
+            "checkout",
+            "total",
+            "price",
+            "price",
+            "charge",
+            "login",
+            "start_server",
+            "init",
+            "ask",
+            "handle_call"
+        ]
     );
     let checkout = find(&calls, "checkout")[0];
     assert_eq!(checkout["parent"], Value::Null);
@@ -352,6 +377,19 @@ fn attach_records_a_plain_vm_and_detach_leaves_it_as_it_was() {
         "attach_target:total([{tea,30,2},{cake,50,1}]) → 110",
         "attach_target:price({tea,30,2}) → 60",
         "attach_target:charge(110) ** error: {card_declined,110}",
+    ] {
+        assert!(tree.contains(part), "{part:?} not in:\n{tree}");
+    }
+
+    // A request served by an attached gen_server shows under the call that waited for it.
+    let ask = find(&calls, "ask")[0]["id"].to_string();
+    let tree = target.cli(&["trace", "--db", db.to_str().unwrap_or(""), &ask]);
+    check(&tree, "elixir-scope trace");
+    let tree = String::from_utf8_lossy(&tree.stdout).into_owned();
+    for part in [
+        "attach_target:ask(tea) → {answer,tea}",
+        "(request) #",
+        "attach_target:handle_call(tea,",
     ] {
         assert!(tree.contains(part), "{part:?} not in:\n{tree}");
     }
@@ -404,9 +442,18 @@ fn limits_stop_a_flood_cleanly() {
         "{}",
         text(&detached)
     );
+
     let calls = target.calls("attach_target");
     assert_eq!(calls.len(), 50, "the total limit is exact");
     let flood = find(&calls, "flood")[0];
+    // flood/1 may have returned before the limit's stop removed the flags (its end is then
+    // recorded from the messages already sent), or not: then detach says it stays open.
+    assert_eq!(
+        flood["outcome"] == "running",
+        text(&detached).contains("1 calls were still running"),
+        "{flood}\n{}",
+        text(&detached)
+    );
     assert!(find(&calls, "price")
         .iter()
         .all(|price| price["parent"] == flood["id"]));
@@ -441,7 +488,7 @@ fn attach_to_an_application_leaves_other_tracers_alone() {
     let attached = target.attach(&["--app", "attach_app"]);
     check(&attached, "elixir-scope attach");
     assert!(
-        text(&attached).contains("6 functions of [attach_target]"),
+        text(&attached).contains("11 functions of [attach_target]"),
         "{}",
         text(&attached)
     );

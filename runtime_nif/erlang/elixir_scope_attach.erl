@@ -11,7 +11,7 @@
 %% <li>`{trace_ts, Pid, return_from, {M, F, A}, Result, Ts}'</li>
 %% <li>`{trace_ts, Pid, exception_from, {M, F, A}, {Class, Reason}, Ts}'</li>
 %% </ul>
-%% into the runtime's events through the NIFs `attached_enter/8', `attached_return/3' and
+%% into the runtime's events through the NIFs `attached_enter/9', `attached_return/3' and
 %% `attached_exception/4': call ids, parents (the caller's open attached call in that
 %% process, the tracer keeps a stack of them per process), pids, arguments and results within
 %% the runtime's caps and redaction, the times of the trace messages. They are stored,
@@ -514,12 +514,26 @@ open_call(Pid, M, F, Args, Ns, State1) ->
                 {0, State1};
             false ->
                 {Parent, Process, S} = parent_and_process(Pid, Stack, State1),
+                Client = client(Pid, F, Args),
                 {room(fun() ->
                               elixir_scope_nif:attached_enter(Pid, M, F, length(Args), Args,
-                                                              Parent, Ns, Process)
+                                                              Parent, Ns, Process, Client)
                       end), S}
         end,
     State2#tracer{open = maps:put(Pid, {Depth + 1, [Id | Stack]}, State2#tracer.open)}.
+
+%% The process waiting for the reply of a call that serves a request (as
+%% elixir_scope_runtime records it for rewritten calls): `From' of gen_server's
+%% `handle_call(Request, From, State)', of a gen_statem state function `State({call, From},
+%% Content, Data)' or its `handle_event({call, From}, ...)', when it is another local process.
+client(Pid, handle_call, [_Request, From, _State]) -> from(Pid, From);
+client(Pid, _StateName, [{call, From}, _Content, _Data]) -> from(Pid, From);
+client(Pid, handle_event, [{call, From}, _Content, _State, _Data]) -> from(Pid, From);
+client(_Pid, _Function, _Args) -> none.
+
+from(Pid, {Client, _Tag}) when is_pid(Client), Client =/= Pid, node(Client) =:= node() ->
+    Client;
+from(_Pid, _From) -> none.
 
 %% What elixir_scope_runtime:recording/1 answers for other processes (in the tracer it
 %% answers `false': the tracer is marked as inside the runtime).
@@ -658,7 +672,7 @@ record_own(State, Function, Args, Result) ->
                   false -> {pid_text(Me), none}
               end,
     Id = room(fun() -> elixir_scope_nif:attached_enter(Me, ?MODULE, Function, length(Args),
-                                                       Args, 0, Now, Process) end),
+                                                       Args, 0, Now, Process, none) end),
     Id =/= 0 andalso room(fun() -> elixir_scope_nif:attached_return(Id, Result, Now) end),
     State#tracer{known = (State#tracer.known)#{Me => true}}.
 

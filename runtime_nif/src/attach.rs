@@ -17,15 +17,18 @@ use rustler::{Encoder, Env, Error, NifResult, Term};
 use store::{Class, Outcome};
 
 use crate::atoms;
-use crate::hot::{answer, process_start, record_end, record_enter, CallTerms, Elsewhere};
+use crate::hot::{
+    answer, client_of, process_start, record_end, record_enter, CallTerms, Elsewhere,
+};
 use crate::term::word;
 
-/// `attached_enter(Pid, Module, Function, Arity, Args, Parent, TraceNs, Process)`: records that
-/// the local process `Pid` called `Module:Function/Arity` with `Args` at `TraceNs`
-/// (`erlang:monotonic_time(nanosecond)`), under the call `Parent` (0: none). `Process` is
-/// `none`, or `{PidText, Origin}` with the first call the tracer sees of `Pid` (`Origin` as
-/// for `enter_first/7`). Returns the call's id (0 when dropped or not recording) or `full`
-/// (under `overflow = block`: wait and call again).
+/// `attached_enter(Pid, Module, Function, Arity, Args, Parent, TraceNs, Process, Client)`:
+/// records that the local process `Pid` called `Module:Function/Arity` with `Args` at
+/// `TraceNs` (`erlang:monotonic_time(nanosecond)`), under the call `Parent` (0: none).
+/// `Process` is `none`, or `{PidText, Origin}` with the first call the tracer sees of `Pid`
+/// (`Origin` as for `enter_first/7`); `Client` as for `enter_request/6` (`none`, or the pid
+/// waiting for the reply of a `handle_call/3`). Returns the call's id (0 when dropped or not
+/// recording) or `full` (under `overflow = block`: wait and call again).
 #[allow(clippy::too_many_arguments)]
 #[rustler::nif]
 fn attached_enter<'a>(
@@ -38,6 +41,7 @@ fn attached_enter<'a>(
     parent: u64,
     trace_ns: i64,
     process: Term<'a>,
+    client: Term<'a>,
 ) -> NifResult<Term<'a>> {
     if !pid.is_pid() {
         return Err(Error::BadArg);
@@ -59,7 +63,15 @@ fn attached_enter<'a>(
         time: clock_at(trace_ns),
     };
     let parent = (parent != 0).then_some(parent);
-    record_enter(env, call, parent, process, None, Some(elsewhere)).map(|e| e.encode(env))
+    record_enter(
+        env,
+        call,
+        parent,
+        process,
+        client_of(client)?,
+        Some(elsewhere),
+    )
+    .map(|e| e.encode(env))
 }
 
 /// `attached_return(Id, Result, TraceNs)`: the attached call `Id` returned `Result`. `ok` or

@@ -191,7 +191,7 @@ fn enter_request<'a>(
 }
 
 /// The client of a request: a pid, or `none`.
-fn client_of(client: Term<'_>) -> NifResult<Option<NonZeroU64>> {
+pub(crate) fn client_of(client: Term<'_>) -> NifResult<Option<NonZeroU64>> {
     if client.is_pid() {
         Ok(NonZeroU64::new(word(client)))
     } else if client.is_atom() {

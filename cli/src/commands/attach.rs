@@ -146,6 +146,11 @@ pub fn run_detach(args: &DetachArgs) -> ExitCode {
              io:format(\"detached from ~s: ~p calls recorded (~p), run ~p; its trace flags and \
                         patterns are removed~n\", [Target, maps:get(calls, Info), \
                         maps:get(reason, Info), maps:get(run, Info)]), \
+             case maps:get(left_open, Info, 0) of \
+               0 -> ok; \
+               Open -> io:format(\"~p calls were still running: they stay open in the \
+                                  recording~n\", [Open]) \
+             end, \
              halt(0); \
            {{error, Why}} -> \
              io:format(standard_error, \"error: ~s: ~s~n\", \
