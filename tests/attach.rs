@@ -505,6 +505,21 @@ fn attach_to_an_application_leaves_other_tracers_alone() {
     );
     assert_eq!(kept, "true", "detach must not touch dbg's process");
 
+    // A tracer killed from outside leaves its patterns (the VM drops only its flags): detach
+    // removes them.
+    check(&target.attach(&["attach_target"]), "elixir-scope attach");
+    target.eval(
+        "true = exit(erpc:call(T, erlang, whereis, [elixir_scope_attach]), kill), \
+         timer:sleep(100)",
+    );
+    let cleaned = target.detach();
+    check(&cleaned, "elixir-scope detach");
+    assert!(
+        text(&cleaned).contains("removed the 11 trace patterns it left"),
+        "{}",
+        text(&cleaned)
+    );
+
     // dbg traces new processes: attach refuses, and says why.
     target.eval("{ok, _} = erpc:call(T, dbg, p, [new, [c]])");
     let refused = target.attach(&["attach_target"]);

@@ -53,6 +53,10 @@
 
 -define(TRACER, elixir_scope_attach).
 -define(LAST_STOP, elixir_scope_attach_last_stop).
+%% The patterns the running tracer set, kept outside it: a tracer killed from outside cannot
+%% remove them, and the next attach/2 or detach/0 does.
+-define(PATTERNS, elixir_scope_attach_patterns).
+-define(MATCH_SPEC, [{'_', [], [{exception_trace}]}]).
 -define(DEFAULT_RATE, 10000).
 -define(DEFAULT_LIMIT, 100000).
 %% Attached calls open at once in one process; deeper ones are not recorded (as the runtime's
@@ -106,7 +110,7 @@ attach(Targets, Options) when is_map(Options) ->
         Opts = options(Options),
         check_no_tracer_holds_new(),
         case whereis(?TRACER) of
-            undefined -> ok;
+            undefined -> _ = clear_leftovers();
             _ -> throw({error, already_attached})
         end,
         MFAs = functions(Targets, maps:get(local, Opts)),
@@ -131,9 +135,10 @@ attach(Targets, Options) when is_map(Options) ->
 detach() ->
     case whereis(?TRACER) of
         undefined ->
-            case persistent_term:get(?LAST_STOP, undefined) of
-                undefined -> {error, not_attached};
-                Info -> {ok, Info}
+            case {clear_leftovers(), persistent_term:get(?LAST_STOP, undefined)} of
+                {0, undefined} -> {error, not_attached};
+                {0, Info} -> {ok, Info};
+                {Removed, _} -> {ok, #{reason => tracer_gone, patterns_removed => Removed}}
             end;
         Tracer ->
             Ref = monitor(process, Tracer),
@@ -359,6 +364,7 @@ init(Caller, Ref, Targets, MFAs, Opts) ->
     {Patterns, Skipped, Others, Count} =
         try
             {Set, Traced} = set_patterns(MFAs, Scope),
+            persistent_term:put(?PATTERNS, Set),
             Other = [P || P <- process_list(Processes), traced_by_other(P)],
             Flagged = set_flags(Processes),
             %% The tracer's own calls are never traced.
@@ -412,8 +418,7 @@ set_patterns(MFAs, Scope) ->
       fun(MFA, {Set, Skipped}) ->
               case erlang:trace_info(MFA, traced) of
                   {traced, false} ->
-                      MatchSpec = [{'_', [], [{exception_trace}]}],
-                      case erlang:trace_pattern(MFA, MatchSpec, Scope) of
+                      case erlang:trace_pattern(MFA, ?MATCH_SPEC, Scope) of
                           0 -> {Set, Skipped};
                           _ ->
                               put(patterns_set, [{MFA, Scope} | Set]),
@@ -443,9 +448,23 @@ set_flags(Pids) ->
     length([P || P <- Pids, not traced_by_other(P),
                  (catch erlang:trace(P, true, [{tracer, self()} | ?FLAGS])) =:= 1]).
 
+%% The patterns a tracer that is gone (killed from outside) left: those that still hold
+%% attach's match spec are removed. How many.
+clear_leftovers() ->
+    case persistent_term:get(?PATTERNS, []) of
+        [] -> 0;
+        Patterns ->
+            Ours = [P || {MFA, _} = P <- Patterns,
+                         erlang:trace_info(MFA, match_spec) =:= {match_spec, ?MATCH_SPEC}],
+            _ = [erlang:trace_pattern(MFA, false, Scope) || {MFA, Scope} <- Ours],
+            _ = persistent_term:erase(?PATTERNS),
+            length(Ours)
+    end.
+
 %% Removes what attach set: its patterns, then its flags (only on processes it traces).
 unset(#tracer{patterns = Patterns}) ->
     _ = [erlang:trace_pattern(MFA, false, Scope) || {MFA, Scope} <- Patterns],
+    _ = persistent_term:erase(?PATTERNS),
     Me = self(),
     case erlang:trace_info(new, tracer) of
         {tracer, Me} -> _ = erlang:trace(new, false, ?FLAGS);

@@ -142,6 +142,10 @@ pub fn run_detach(args: &DetachArgs) -> ExitCode {
     let script = format!(
         "{CONNECT}\
          case erpc:call(Target, elixir_scope_attach, detach, [], 60000) of \
+           {{ok, #{{reason := tracer_gone, patterns_removed := Removed}}}} -> \
+             io:format(\"the tracer on ~s was gone (killed?): removed the ~p trace patterns it \
+                        left~n\", [Target, Removed]), \
+             halt(0); \
            {{ok, Info}} -> \
              io:format(\"detached from ~s: ~p calls recorded (~p), run ~p; its trace flags and \
                         patterns are removed~n\", [Target, maps:get(calls, Info), \
