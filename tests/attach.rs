@@ -134,10 +134,13 @@ impl Target {
         let script = format!(
             "[_, Host] = string:split(atom_to_list(node()), \"@\"), \
              T = list_to_atom({name:?} ++ \"@\" ++ Host), \
-             true = net_kernel:connect_node(T), {code}, halt().",
+             case net_kernel:connect_node(T) of true -> ok; _ -> halt(3) end, \
+             {code}, halt().",
             name = self.name
         );
+        // In the node's directory: a failed expression's erl_crash.dump lands there.
         Command::new(erl())
+            .current_dir(self.dir.path())
             .env("ERL_EPMD_PORT", self.epmd_port.to_string())
             .args(["-hidden", "-noshell", "-sname"])
             .arg(format!("{}_driver", self.name))

@@ -293,11 +293,20 @@ fn run_hidden_node(target: &Target, script: &str) -> ExitCode {
     } else {
         ("-sname", me)
     };
+    // Whatever fails unexpectedly (the node goes away mid-way, a file cannot be written
+    // there) is said in one line; no erl_crash.dump is left in the user's directory.
     let script = format!(
-        "TargetName = {}, {script}",
-        bundle::erlang_chars(Path::new(&target.node))
+        "TargetName = {}, \
+         try {} \
+         catch Class:Reason -> \
+           io:format(standard_error, \"error: ~s: ~0tp~n\", [TargetName, {{Class, Reason}}]), \
+           halt(1) \
+         end.",
+        bundle::erlang_chars(Path::new(&target.node)),
+        script.trim_end().trim_end_matches('.')
     );
     let status = Command::new("erl")
+        .env("ERL_CRASH_DUMP_SECONDS", "0")
         .args(["-hidden", "-noshell", name_flag, &name, "-setcookie"])
         .arg(&target.cookie)
         .args(["-eval", &script])
