@@ -226,10 +226,25 @@ impl Drop for Target {
     fn drop(&mut self) {
         let _ = self.node.kill();
         let _ = self.node.wait();
-        // The private epmd the first node started.
-        let _ = Command::new(executable("epmd", "erlang-nox"))
-            .args(["-port", &self.epmd_port.to_string(), "-kill"])
-            .output();
+        // The private epmd the first node started. It refuses `-kill` while a node is
+        // registered, and notices a killed node's socket closing a moment later: retried.
+        for _ in 0..50 {
+            let killed = Command::new(executable("epmd", "erlang-nox"))
+                .args(["-port", &self.epmd_port.to_string(), "-kill"])
+                .output();
+            let Ok(out) = killed else { break };
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            // "Killed", or "Cannot connect to local epmd": gone either way. "Killing not
+            // allowed - living nodes in database": not yet.
+            if !said.contains("living nodes") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
