@@ -58,6 +58,10 @@ pub enum Command {
     Profile(commands::profile::Args),
     /// Compare two runs: functions that came, went or changed, and results that changed.
     Diff(commands::diff::Args),
+    /// Record a running node without recompiling it, through its own call tracing.
+    Attach(commands::attach::Args),
+    /// Stop what `attach` started on a node, leaving its tracing as it was.
+    Detach(commands::attach::DetachArgs),
 }
 
 /// Parses the command line, runs the command and returns the process's exit code.
@@ -87,5 +91,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => commands::serve::run(&args),
         Command::Profile(args) => commands::profile::run(&args),
         Command::Diff(args) => commands::diff::run(&args),
+        Command::Attach(args) => commands::attach::run(&args),
+        Command::Detach(args) => commands::attach::run_detach(&args),
     }
 }

@@ -510,6 +510,71 @@ defmodule ElixirScope do
   @spec resume(module | :all) :: :ok | {:error, term}
   def resume(module \\ :all), do: control(:resume, module)
 
+  @doc """
+  Records the calls of `targets` in this VM without recompiling anything, through the VM's
+  own call tracing, into the same recording as instrumented code (the same ids, trees,
+  queries and exports). Starts the runtime if it is not running.
+
+  `targets` is a module, `{module, function, arity}` (`:_` for any arity),
+  `{:application, app}` (its modules), a function capture (`&Shop.Cart.total/1`), or a list of
+  them. Options:
+
+    * `:rate` - stop when more calls than this come in one second (10,000)
+    * `:limit` - stop after this many calls (100,000)
+    * `:local` - trace local calls too, not only remote calls of exported functions (`false`)
+    * `:processes` - `:all`, `:existing`, `:new` or a list of pids (`:all`)
+    * `:mixed` - put attached calls under the instrumented call open in their process (on
+      when instrumented code is loaded; costs a read of the process dictionary per
+      top-level attached call)
+    * `:settings` - runtime settings (a map) if attach starts the runtime, e.g. `db_path`
+
+  Returns `{:ok, info}` saying what was attached (`functions`, `modules`, `processes`), what
+  was left alone (`skipped_processes` that another tracer traces, `skipped_functions` traced
+  already) and the limits; `{:error, reason}` otherwise, e.g.
+  `{:tracer_in_use, pid, :dbg}` when `dbg` traces new processes.
+
+  ## Examples
+
+      iex> ElixirScope.attach(Shop.Cart, limit: 1_000)
+      {:ok, %{functions: 4, modules: [Shop.Cart], processes: 61, rate: 10000, limit: 1000, ...}}
+      iex> ElixirScope.attach([{Shop.Pricing, :line, 1}, {:application, :money}])
+      {:ok, %{...}}
+  """
+  @spec attach(term | [term], keyword | map) :: {:ok, map} | {:error, term}
+  def attach(targets, opts \\ []) do
+    targets = targets |> List.wrap() |> Enum.map(&attach_target/1)
+    :elixir_scope_attach.attach(targets, Map.new(opts))
+  end
+
+  defp attach_target(fun) when is_function(fun) do
+    case Function.info(fun, :type) do
+      {:type, :external} ->
+        info = Function.info(fun)
+        {info[:module], info[:name], info[:arity]}
+
+      _ ->
+        raise ArgumentError,
+              "ElixirScope.attach/2: expected a module, {m, f, a} or a capture like " <>
+                "&Mod.fun/1, got the anonymous function #{inspect(fun)}"
+    end
+  end
+
+  defp attach_target(target), do: target
+
+  @doc """
+  Stops what `attach/2` started: removes every trace flag and pattern it set (the VM is left
+  as it was), records the calls already traced, and flushes. Returns `{:ok, info}` with
+  `calls` (how many were recorded) and `reason` (`:detached`, or the limit that stopped it
+  before), or `{:error, :not_attached}`.
+
+  ## Examples
+
+      iex> ElixirScope.detach()
+      {:ok, %{calls: 212, reason: :detached, ...}}
+  """
+  @spec detach() :: {:ok, map} | {:error, :not_attached}
+  def detach, do: :elixir_scope_attach.detach()
+
   defp control(action, :all),
     do: Query.quietly(fn -> apply(:elixir_scope_runtime, action, []) end)
 

@@ -37,7 +37,7 @@ thread_local! {
 }
 
 /// What to capture of one value.
-enum Value<'a> {
+pub(crate) enum Value<'a> {
     /// A call's argument list: each argument within the caps.
     Arguments(Term<'a>),
     /// A result.
@@ -47,7 +47,7 @@ enum Value<'a> {
 }
 
 /// Captures `value` within `caps`, redacting `secrets` and what the runtime's redaction names.
-fn capture_value<'a>(
+pub(crate) fn capture_value<'a>(
     rec: &Recorder,
     value: Value<'a>,
     caps: &Caps,
@@ -160,7 +160,7 @@ unsafe extern "C" fn enter(
                     arity,
                     arguments,
                 };
-                record_enter(env, call, parent, None, None).map(|entered| entered.encode(env))
+                record_enter(env, call, parent, None, None, None).map(|entered| entered.encode(env))
             },
         )
     }
@@ -186,11 +186,12 @@ fn enter_request<'a>(
         arguments,
     };
     let parent = current_call(parent)?.0;
-    record_enter(env, call, parent, None, client_of(client)?).map(|entered| entered.encode(env))
+    record_enter(env, call, parent, None, client_of(client)?, None)
+        .map(|entered| entered.encode(env))
 }
 
 /// The client of a request: a pid, or `none`.
-fn client_of(client: Term<'_>) -> NifResult<Option<NonZeroU64>> {
+pub(crate) fn client_of(client: Term<'_>) -> NifResult<Option<NonZeroU64>> {
     if client.is_pid() {
         Ok(NonZeroU64::new(word(client)))
     } else if client.is_atom() {
@@ -201,11 +202,11 @@ fn client_of(client: Term<'_>) -> NifResult<Option<NonZeroU64>> {
 }
 
 /// A call as the NIFs receive it.
-struct CallTerms<'a> {
-    module: Term<'a>,
-    function: Term<'a>,
-    arity: u8,
-    arguments: Term<'a>,
+pub(crate) struct CallTerms<'a> {
+    pub module: Term<'a>,
+    pub function: Term<'a>,
+    pub arity: u8,
+    pub arguments: Term<'a>,
 }
 
 /// Records a process's first call, with who the process is and where it came from.
@@ -223,6 +224,24 @@ fn enter_first<'a>(
     origin: Term<'a>,
     client: Term<'a>,
 ) -> NifResult<Term<'a>> {
+    let process = process_start(env, pid_text, origin)?;
+    let call = CallTerms {
+        module,
+        function,
+        arity,
+        arguments,
+    };
+    record_enter(env, call, None, Some(process), client_of(client)?, None)
+        .map(|entered| entered.encode(env))
+}
+
+/// Who a process is (`PidText`) and where it came from (`Origin`: `none` or
+/// `{caller | ancestor, Pid, PidText}`), as recorded with its first call.
+pub(crate) fn process_start<'a>(
+    env: Env<'a>,
+    pid_text: String,
+    origin: Term<'a>,
+) -> NifResult<Box<ProcessStart>> {
     let origin = if origin == atoms::none().to_term(env) {
         None
     } else {
@@ -243,25 +262,19 @@ fn enter_first<'a>(
             text,
         })
     };
-    let process = Box::new(ProcessStart {
+    Ok(Box::new(ProcessStart {
         text: pid_text,
         origin,
-    });
-    let call = CallTerms {
-        module,
-        function,
-        arity,
-        arguments,
-    };
-    record_enter(env, call, None, Some(process), client_of(client)?)
-        .map(|entered| entered.encode(env))
+    }))
 }
 
 /// What the NIFs of a call's start answer: its id (0 when it was dropped, or nothing
 /// records), or `full` when the runtime blocks on a full ring: the caller waits and calls
 /// again.
-enum Entered {
+pub(crate) enum Entered {
+    /// The call's id.
     Id(u64),
+    /// The ring is full: wait and call again.
     Full,
 }
 
@@ -275,19 +288,30 @@ impl Encoder for Entered {
 }
 
 /// What the NIFs of a call's end and tail calls answer: `ok`, or `full` (see [`Entered`]).
-fn answer(env: Env<'_>, recorded: Recorded) -> Term<'_> {
+pub(crate) fn answer(env: Env<'_>, recorded: Recorded) -> Term<'_> {
     match recorded {
         Recorded::Full => atoms::full().to_term(env),
         Recorded::Kept | Recorded::Dropped => atoms::ok().to_term(env),
     }
 }
 
-fn record_enter<'a>(
+/// Where and when a call happened, when not in the calling process now: the pid's word and
+/// the time (`runtime_core::clock` ns). The attach tracer records calls of other processes.
+#[derive(Clone, Copy)]
+pub(crate) struct Elsewhere {
+    /// The word of the (local) pid that made the call.
+    pub pid: u64,
+    /// When, in `runtime_core::clock` nanoseconds.
+    pub time: u64,
+}
+
+pub(crate) fn record_enter<'a>(
     env: Env<'a>,
     call: CallTerms<'a>,
     parent: Option<u64>,
     process: Option<Box<ProcessStart>>,
     client: Option<NonZeroU64>,
+    elsewhere: Option<Elsewhere>,
 ) -> NifResult<Entered> {
     let CallTerms {
         module,
@@ -307,13 +331,17 @@ fn record_enter<'a>(
         secrets,
     } = capture::within(env, arguments, rec.caps());
     let buf = capture_value(rec, Value::Arguments(value), &caps, &secrets);
+    let (pid, time) = match elsewhere {
+        Some(at) => (at.pid, at.time),
+        None => (self_pid_word(env), clock::monotonic_ns()),
+    };
     let recorded = rec.record(Event {
         call_id: id,
-        time: clock::monotonic_ns(),
+        time,
         scheduler: thread::scheduler_id(),
         kind: EventKind::Enter(Enter {
             parent: parent.and_then(NonZeroU64::new),
-            pid: self_pid_word(env),
+            pid,
             module,
             function,
             arity,
@@ -343,7 +371,8 @@ unsafe extern "C" fn call_return(
         run_nif(env, argc, argv, |env, [current, result]| {
             let (id, tail_calls) = current_call(current)?;
             let secrets = capture::secrets_of_call(current);
-            let recorded = record_end(env, id, tail_calls, Outcome::Return, result, &secrets)?;
+            let recorded =
+                record_end(env, id, tail_calls, Outcome::Return, result, &secrets, None)?;
             Ok(answer(env, recorded))
         })
     }
@@ -377,17 +406,19 @@ fn call_exception<'a>(
         Outcome::Exception(class),
         value,
         &secrets,
+        None,
     )?;
     Ok(answer(env, recorded))
 }
 
-fn record_end<'a>(
+pub(crate) fn record_end<'a>(
     env: Env<'a>,
     id: Option<u64>,
     tail_calls: u32,
     outcome: Outcome,
     value: Term<'a>,
     secrets: &Secrets<'a>,
+    at: Option<u64>,
 ) -> NifResult<Recorded> {
     let Some(rt) = runtime::get() else {
         return Ok(Recorded::Dropped);
@@ -398,7 +429,7 @@ fn record_end<'a>(
         rec.skipped();
         return Ok(Recorded::Dropped);
     };
-    let time = clock::monotonic_ns();
+    let time = at.unwrap_or_else(clock::monotonic_ns);
     let buf = match outcome {
         Outcome::Return => {
             let within = capture::within(env, value, rec.caps());
@@ -488,7 +519,7 @@ fn record_tail_call<'a>(
 }
 
 /// The atom's key, registering its text the first time this thread meets it.
-fn atom_key(rec: &Recorder, atom: Term<'_>) -> NifResult<u64> {
+pub(crate) fn atom_key(rec: &Recorder, atom: Term<'_>) -> NifResult<u64> {
     if !atom.is_atom() {
         return Err(Error::BadArg);
     }

@@ -7,6 +7,8 @@
 //!
 //! - [`hot`] – the hot path: `enter/5`, `enter_first/6`, `call_return/2`,
 //!   `call_exception/4`, `tail_call/6`.
+//! - [`attach`] – `attached_enter/9`, `attached_return/3`, `attached_exception/4`: calls of
+//!   another process, from the attach tracer (`elixir_scope_attach`).
 //! - `capture` – per-function caps: values the runtime wraps with caps of their own.
 //! - [`control`] – `start/1`, `settings/0`, `flush/1`, `stats/0`, `loaded/0`.
 //! - `settings_map` – settings as an Erlang map gives them: terms read for the `settings`
@@ -26,6 +28,7 @@
 
 pub mod analysis;
 pub mod atoms;
+pub mod attach;
 mod capture;
 pub mod control;
 pub mod hot;

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod attach;
 pub mod calls;
 pub mod diff;
 pub mod doctor;
