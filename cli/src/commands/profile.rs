@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use store::Snapshot;
 
 use crate::query::call::{call_text, outcome_text};
-use crate::query::filter::Filters;
+use crate::query::filter::{CallScope, Filters};
 use crate::query::json::call_json;
 use crate::query::text::{count, counted, duration};
 use crate::query::{QueryError, Source};
@@ -37,19 +37,10 @@ pub struct Args {
     /// the same below), ranked by the time they wasted: (calls - 1) x mean time.
     #[arg(long)]
     pub repeated: bool,
-    /// Only calls of this module: Shop.Cart, Elixir.Shop.Cart, :lists or lists (own time
-    /// still leaves out every recorded child).
-    #[arg(long, value_name = "MODULE")]
-    pub module: Option<String>,
-    /// Only calls of this process: <0.110.0> or 0.110.0.
-    #[arg(long, value_name = "PID")]
-    pub pid: Option<String>,
-    /// Only calls that started at or after TIME (as `calls --since`).
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
-    /// Only calls that started at or before TIME.
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
+    /// Which calls, as `calls` takes them (own time still leaves out every recorded child,
+    /// in scope or not).
+    #[command(flatten)]
+    pub scope: CallScope,
     /// Print everything as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -89,10 +80,7 @@ fn profile(args: &Args) -> Result<String, QueryError> {
 /// The scope of the filter options, through the `calls` filters' parsing.
 fn scope(args: &Args, snap: &Snapshot) -> Result<Scope, QueryError> {
     let filters = Filters {
-        module: args.module.clone(),
-        pid: args.pid.clone(),
-        since: args.since.clone(),
-        until: args.until.clone(),
+        scope: args.scope.clone(),
         ..Filters::default()
     };
     let filter = filters.to_filter(snap)?;

@@ -6,18 +6,12 @@ use store::{CallFilter, RunInfo, Snapshot};
 
 use super::db::QueryError;
 
-/// Which calls to list.
+/// Which module, process and time window: the scope `calls` and `profile` share.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct Filters {
+pub struct CallScope {
     /// Only calls of this module: Fixture.Basics, Elixir.Fixture.Basics, :lists or lists.
     #[arg(long, value_name = "MODULE")]
     pub module: Option<String>,
-    /// Only calls of this function (of any module unless --module is given).
-    #[arg(long, value_name = "NAME")]
-    pub function: Option<String>,
-    /// Only calls with this arity.
-    #[arg(long, value_name = "N")]
-    pub arity: Option<u8>,
     /// Only calls of this process: <0.110.0> or 0.110.0.
     #[arg(long, value_name = "PID")]
     pub pid: Option<String>,
@@ -29,6 +23,20 @@ pub struct Filters {
     /// Only calls that started at or before TIME (as --since).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
+}
+
+/// Which calls to list.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Filters {
+    /// Which module, process and time.
+    #[command(flatten)]
+    pub scope: CallScope,
+    /// Only calls of this function (of any module unless --module is given).
+    #[arg(long, value_name = "NAME")]
+    pub function: Option<String>,
+    /// Only calls with this arity.
+    #[arg(long, value_name = "N")]
+    pub arity: Option<u8>,
     /// Only calls that raised.
     #[arg(long)]
     pub exceptions: bool,
@@ -104,7 +112,7 @@ impl Filters {
     /// The store's filter for this snapshot's run.
     pub fn to_filter(&self, snap: &Snapshot) -> Result<CallFilter, QueryError> {
         let info = &snap.run().info;
-        let pid = match &self.pid {
+        let pid = match &self.scope.pid {
             Some(text) => Some(find_pid(snap, text)?),
             None => None,
         };
@@ -122,7 +130,7 @@ impl Filters {
             None => None,
         };
         Ok(CallFilter {
-            module: self.module.as_deref().map(module_atom),
+            module: self.scope.module.as_deref().map(module_atom),
             function: self
                 .function
                 .as_deref()
@@ -130,11 +138,13 @@ impl Filters {
             arity: self.arity,
             pid,
             since: self
+                .scope
                 .since
                 .as_deref()
                 .map(|t| time(info, t, "--since"))
                 .transpose()?,
             until: self
+                .scope
                 .until
                 .as_deref()
                 .map(|t| time(info, t, "--until"))
