@@ -458,8 +458,9 @@ impl Timeline {
     /// else is recorded of a process than its pid and where it came from):
     /// - `application`: it started processes (`$ancestors`) and its first call is a
     ///   `start/2` (an `Application` callback: the application master's process runs it);
-    /// - `supervisor`: it started processes (its first call is its module's `init/1`, or the
-    ///   start function of its first child when its module was not rewritten);
+    /// - `supervisor`: it started processes and its first call is its module's `init/1`, or
+    ///   a start function (`start_link`, ...: its first child's, when the supervisor's own
+    ///   module was not rewritten);
     /// - `server`: its first call is an `init/1` (a GenServer, gen_statem, ...);
     /// - `task`: it came from a Task (`$callers`);
     /// - `process`: anything else.
@@ -478,7 +479,10 @@ impl Timeline {
                 name: first.map(module),
             };
         }
-        if supervises {
+        // A supervisor runs its module's init/1 first, or (a supervisor whose module was not
+        // rewritten: DynamicSupervisor, Task.Supervisor) its first child's start function.
+        let starts = first.is_some_and(|f| f.function.starts_with("start"));
+        if supervises && (is("init", 1) || starts) {
             return Role {
                 kind: "supervisor",
                 name: first.filter(|_| is("init", 1)).map(module),
