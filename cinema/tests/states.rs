@@ -98,6 +98,11 @@ fn end(id: u64, time: u64, value: Term) -> Event {
 const BUMPS: u64 = 1000;
 
 fn store() -> (tempfile::TempDir, Store, Vec<u64>) {
+    counter(BUMPS)
+}
+
+/// The counter's run with `bumps` requests (see [`BUMPS`]).
+fn counter(bumps: u64) -> (tempfile::TempDir, Store, Vec<u64>) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("store")).unwrap();
     let info = RunInfo {
@@ -135,7 +140,10 @@ fn store() -> (tempfile::TempDir, Store, Vec<u64>) {
     ];
     let mut id = 3;
     let mut handle_calls = Vec::new();
-    for i in 0..BUMPS {
+    for i in 0..bumps {
+        if events.len() >= 8192 {
+            writer.write(std::mem::take(&mut events), &Names).unwrap();
+        }
         let t = 100 + i * 1000;
         let state = if i == 699 { 1000 } else { i as i32 };
         let bump = id;
@@ -190,7 +198,7 @@ fn store() -> (tempfile::TempDir, Store, Vec<u64>) {
         ));
         events.push(end(bump, t + 200, atom("ok")));
     }
-    events.push(end(1, 100 + BUMPS * 1000, atom("ok")));
+    events.push(end(1, 100 + bumps * 1000, atom("ok")));
     writer.write(events, &Names).unwrap();
     writer.seal(0, 0).unwrap();
     (dir, store, handle_calls)
@@ -305,4 +313,50 @@ fn a_call_lists_what_it_caused_in_time_order() {
     // It started a process, but is no supervisor: its first call is neither an `init/1` nor
     // a child's start function.
     assert_eq!(lanes[0]["role"], "process", "{overview}");
+}
+
+/// A history of a million callbacks: how long the first page takes (gathering the lane's
+/// callbacks), and pages anywhere after it (BENCHMARKS.md, "The web UI's state history"). Not
+/// part of the suite: run it in release mode,
+/// `cargo test --release -p elixir_scope_cinema --test states -- --ignored --nocapture`.
+#[test]
+#[ignore = "a million callbacks: run in release mode"]
+fn a_million_callbacks_page_as_fast_as_a_few() {
+    use std::time::Instant;
+    let bumps = 1_000_000;
+    let started = Instant::now();
+    let (_dir, store, serving) = counter(bumps);
+    eprintln!("wrote {} calls in {:?}", 3 * bumps + 2, started.elapsed());
+    let snap = store.snapshot(None).unwrap();
+    let started = Instant::now();
+    let mut t = Timeline::build(&snap).unwrap();
+    eprintln!("timeline built in {:?}", started.elapsed());
+    let mut time_page = |at: usize, what: &str| {
+        let started = Instant::now();
+        let page = t.states_page(9, serving[at], None, None, 40).unwrap();
+        let found = started.elapsed();
+        let v = page_json(&snap, &page).unwrap();
+        let read = started.elapsed() - found;
+        assert_eq!(v["entries"].as_array().unwrap().len(), 40);
+        assert_eq!(page.total, bumps as usize + 1);
+        eprintln!("{what}: page found in {found:?}, its 40 callbacks read and compared in {read:?}");
+    };
+    time_page(500_000, "first page (gathers the lane's callbacks)");
+    for at in [0, 250_000, 999_999, 500_000, 123_456] {
+        time_page(at, &format!("page around {at}"));
+    }
+    // The same pages of a history of a thousand, side by side.
+    let (_small_dir, small, small_serving) = counter(1000);
+    let small_snap = small.snapshot(None).unwrap();
+    let mut small_t = Timeline::build(&small_snap).unwrap();
+    for at in [500, 0, 999] {
+        let started = Instant::now();
+        let page = small_t
+            .states_page(9, small_serving[at], None, None, 40)
+            .unwrap();
+        let found = started.elapsed();
+        page_json(&small_snap, &page).unwrap();
+        let read = started.elapsed() - found;
+        eprintln!("1,000 callbacks, page around {at}: found in {found:?}, read in {read:?}");
+    }
 }
