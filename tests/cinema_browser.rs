@@ -643,15 +643,25 @@ async fn links_and_state_history(client: &Client, base: &str, db: &Path) {
         "the state history",
     )
     .await;
-    let before = entry["entry"]["before"]["text"].as_str().expect("a state received");
-    let after = entry["entry"]["after"]["text"].as_str().expect("a state returned");
+    let before = entry["entry"]["before"]["text"]
+        .as_str()
+        .expect("a state received");
+    let after = entry["entry"]["after"]["text"]
+        .as_str()
+        .expect("a state returned");
     assert_eq!(before, tea["args"][2].as_str().expect("the CLI's state"));
     assert_eq!(
         tea["result"].as_str().expect("the CLI's result"),
         format!("{{:reply, :ok, {after}}}")
     );
-    assert!(before.contains(r#""tea" => 10"#) && before.contains("reserved: 0"), "{before}");
-    assert!(after.contains(r#""tea" => 8"#) && after.contains("reserved: 2"), "{after}");
+    assert!(
+        before.contains(r#""tea" => 10"#) && before.contains("reserved: 0"),
+        "{before}"
+    );
+    assert!(
+        after.contains(r#""tea" => 8"#) && after.contains("reserved: 2"),
+        "{after}"
+    );
     let rows = || async {
         client
             .execute(
@@ -679,10 +689,7 @@ async fn links_and_state_history(client: &Client, base: &str, db: &Path) {
         .expect("the cake's reservation");
     until(
         client,
-        &format!(
-            "window.__cinema.states.entry.id === {}",
-            cake["id"]
-        ),
+        &format!("window.__cinema.states.entry.id === {}", cake["id"]),
         "the next callback",
     )
     .await;

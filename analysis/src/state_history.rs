@@ -292,6 +292,13 @@ fn read_result<'a>(step: &mut Step<'a>, statem: bool, result: Part<'a>) -> Resul
             _ => Ok(None),
         }
     };
+    // A gen_statem's next state: a name and data.
+    let named = |name: Part<'a>, data: Option<&Part<'a>>| -> Result<Option<State<'a>>, Damaged> {
+        Ok(plain(data)?.map(|s| State {
+            name: Some(StateName::Term(name)),
+            data: s.data,
+        }))
+    };
     // A gen_statem result that keeps the state's name takes it from what it received.
     let name_in = step.before.and_then(|s| s.name);
     let keep = |data: Option<&Part<'a>>| -> Result<Option<State<'a>>, Damaged> {
@@ -305,23 +312,11 @@ fn read_result<'a>(step: &mut Step<'a>, statem: bool, result: Part<'a>) -> Resul
     };
     let mut reply = None;
     let after = match (step.callback, statem, tag.as_str(), rest.len()) {
-        (Callback::Init | Callback::CodeChange, true, "ok", 2 | 3) => match plain(rest.get(1))? {
-            Some(s) => Some(State {
-                name: Some(StateName::Term(rest[0])),
-                data: s.data,
-            }),
-            None => None,
-        },
+        (Callback::Init | Callback::CodeChange, true, "ok", 2 | 3) => named(rest[0], rest.get(1))?,
         (Callback::Init | Callback::CodeChange, false, "ok", 1 | 2) => plain(rest.first())?,
         (Callback::StateFunction | Callback::HandleEvent, _, _, _) => {
             match (tag.as_str(), rest.len()) {
-                ("next_state", 2 | 3) => match plain(rest.get(1))? {
-                    Some(s) => Some(State {
-                        name: Some(StateName::Term(rest[0])),
-                        data: s.data,
-                    }),
-                    None => None,
-                },
+                ("next_state", 2 | 3) => named(rest[0], rest.get(1))?,
                 ("keep_state" | "repeat_state", 1 | 2) => keep(rest.first())?,
                 ("keep_state_and_data" | "repeat_state_and_data", 0 | 1) => step.before,
                 ("stop", 2) => keep(rest.get(1))?,

@@ -152,7 +152,7 @@ impl<'a> Part<'a> {
 
     /// A map's pairs (a pair the capture cut left out not among them), and whether the capture
     /// left pairs out.
-    pub fn map_pairs(&self) -> Result<Option<(Vec<(Part<'a>, Part<'a>)>, bool)>, Damaged> {
+    pub fn map_pairs(&self) -> Result<Option<MapPairs<'a>>, Damaged> {
         let Node::Map { pairs, at } = self.node()? else {
             return Ok(None);
         };
@@ -244,6 +244,9 @@ impl<'a> Part<'a> {
         }
     }
 }
+
+/// A map's pairs, and whether the capture left pairs out (see [`Part::map_pairs`]).
+pub type MapPairs<'a> = (Vec<(Part<'a>, Part<'a>)>, bool);
 
 /// A list's parts (see [`Part::list`]).
 #[derive(Debug, Clone)]
@@ -471,8 +474,8 @@ impl Walk<'_, '_> {
 
     fn maps(
         &mut self,
-        (x, cut_x): (Vec<(Part<'_>, Part<'_>)>, bool),
-        (y, cut_y): (Vec<(Part<'_>, Part<'_>)>, bool),
+        (x, cut_x): MapPairs<'_>,
+        (y, cut_y): MapPairs<'_>,
         a: Part<'_>,
         b: Part<'_>,
     ) -> Result<(), Damaged> {

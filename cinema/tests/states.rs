@@ -339,7 +339,9 @@ fn a_million_callbacks_page_as_fast_as_a_few() {
         let read = started.elapsed() - found;
         assert_eq!(v["entries"].as_array().unwrap().len(), 40);
         assert_eq!(page.total, bumps as usize + 1);
-        eprintln!("{what}: page found in {found:?}, its 40 callbacks read and compared in {read:?}");
+        eprintln!(
+            "{what}: page found in {found:?}, its 40 callbacks read and compared in {read:?}"
+        );
     };
     time_page(500_000, "first page (gathers the lane's callbacks)");
     for at in [0, 250_000, 999_999, 500_000, 123_456] {
