@@ -617,6 +617,132 @@ fn an_attached_call_goes_under_the_rewritten_call_open_in_its_process() {
     assert_eq!(price.pid, checkout.pid);
 }
 
+/// Rewritten functions (the wrapper shape of the runtime contract) around and under an
+/// attached one: `top` and `outer` call `shared_plain:middle/1`, which calls `inner`.
+const SHARED_WRAPPED: &str = r#"
+-module(shared_wrapped).
+-export([top/1, outer/1, inner/1]).
+wrap(F, Args, Body) ->
+    case elixir_scope_runtime:enter(shared_wrapped, F, length(Args), Args) of
+        deep -> Body();
+        Token ->
+            try Body() of
+                R -> elixir_scope_runtime:return(Token, R)
+            catch
+                C:E:S -> elixir_scope_runtime:exception(Token, C, E, S)
+            end
+    end.
+%% outer({wait, From}) (which opens before attach), then middle(7) after outer returned.
+top(X) -> wrap(top, [X], fun() -> outer(X) + shared_plain:middle(7) end).
+outer({wait, From}) ->
+    wrap(outer, [wait], fun() ->
+                                From ! {waiting, self()},
+                                receive go -> ok end,
+                                shared_plain:middle(1)
+                        end);
+outer(N) -> wrap(outer, [N], fun() -> erlang:yield(), shared_plain:middle(N) end).
+inner(N) -> wrap(inner, [N], fun() -> erlang:yield(), N * 2 end).
+"#;
+
+const SHARED_PLAIN: &str = "-module(shared_plain).\n-export([middle/1]).\n\
+                            middle(N) -> erlang:yield(), shared_wrapped:inner(N) + 1.\n";
+
+/// A rewritten function calling an attached one calling a rewritten one, in nine processes at
+/// once: every call goes under the call that made it, in its own process. One process's
+/// rewritten calls began before attaching (its dictionary is read when attaching), and the
+/// attached call made after one of them ended goes under that one's parent.
+#[test]
+fn rewritten_attached_rewritten_is_one_tree_in_every_process_at_once() {
+    let vm = runtime_support::vm(true);
+    for (name, source, options) in [
+        ("shared_wrapped.erl", SHARED_WRAPPED, &[][..]),
+        ("shared_plain.erl", SHARED_PLAIN, &["+no_debug_info"][..]),
+    ] {
+        let path = vm.dir.path().join(name);
+        std::fs::write(&path, source).expect("source");
+        let compiled = Command::new(executable("erlc", "erlang-nox"))
+            .args(options)
+            .arg("-o")
+            .arg(&vm.ebin)
+            .arg(&path)
+            .output()
+            .expect("erlc");
+        check(&compiled, "erlc");
+    }
+    vm.eval(
+        "Self = self(), \
+         ok = elixir_scope_runtime:start(), \
+         Early = spawn(fun() -> Self ! {early, self(), shared_wrapped:top({wait, Self})} end), \
+         receive {waiting, _} -> ok end, \
+         {ok, #{mixed := true}} = elixir_scope_attach:attach([shared_plain], #{mixed => true}), \
+         Early ! go, \
+         Workers = [spawn(fun() -> \
+                            [shared_wrapped:outer(I * 100 + J) || J <- lists:seq(1, 20)], \
+                            Self ! {done, self()} \
+                          end) || I <- lists:seq(1, 8)], \
+         [receive {done, W} -> ok end || W <- Workers], \
+         receive {early, Early, 18} -> ok end, \
+         {ok, #{calls := 162, left_open := 0}} = elixir_scope_attach:detach(), \
+         halt().",
+    );
+    let store = vm.store();
+    let snap = store.snapshot(None).expect("a run");
+    let calls = snap
+        .calls(&store::CallFilter {
+            limit: 10_000,
+            ..Default::default()
+        })
+        .expect("calls");
+    let by_id: std::collections::HashMap<u64, &store::Call> =
+        calls.iter().map(|c| (c.id, c)).collect();
+    let parent_of = |call: &store::Call| -> &store::Call {
+        let parent = call
+            .parent
+            .and_then(|p| by_id.get(&p))
+            .unwrap_or_else(|| panic!("no recorded parent: {call:#?}"));
+        assert_eq!(
+            parent.pid, call.pid,
+            "a parent in another process: {call:#?}"
+        );
+        parent
+    };
+    let of = |function: &str| -> Vec<&store::Call> {
+        calls.iter().filter(|c| c.function == function).collect()
+    };
+    let (middles, inners) = (of("middle"), of("inner"));
+    assert_eq!(middles.len(), 162, "{calls:#?}");
+    assert_eq!(inners.len(), 162);
+    for middle in &middles {
+        let parent = parent_of(middle);
+        assert!(
+            ["outer", "top"].contains(&parent.function.as_str()),
+            "{middle:#?} under {parent:#?}"
+        );
+    }
+    for inner in &inners {
+        assert_eq!(parent_of(inner).function, "middle", "{inner:#?}");
+    }
+    // The process whose calls began before attaching.
+    let top = of("top");
+    assert_eq!(top.len(), 1);
+    let early: Vec<&&store::Call> = middles.iter().filter(|m| m.pid == top[0].pid).collect();
+    assert_eq!(early.len(), 2);
+    let outer = of("outer")
+        .into_iter()
+        .find(|o| o.pid == top[0].pid)
+        .expect("the early outer");
+    assert_eq!(
+        early[0].parent,
+        Some(outer.id),
+        "seeded: under the open outer"
+    );
+    assert_eq!(
+        early[1].parent,
+        Some(top[0].id),
+        "after outer ended: under top"
+    );
+}
+
 /// The IEx face: `ElixirScope.attach/2` and `detach/0` in a plain Elixir VM, the runtime
 /// installed from the bundle, the calls read back with `ElixirScope.calls/1`.
 #[test]

@@ -51,8 +51,11 @@
 %% pause do. A full ring drops attached calls (and counts them) even under `overflow = block':
 %% the traced process cannot wait inside the VM's trace callback. OTP 25 has no trace
 %% sessions: the trace flags and patterns are the VM's one set, which is why attach refuses to
-%% share them. The trace pattern on `erlang:hibernate/3' (no return) tells the library when a
-%% process discards its stack.
+%% share them. Trace patterns on `proc_lib:hibernate/3' and `erlang:hibernate/3' (no return)
+%% tell the library when a process discards its stack (gen_server, gen_statem and proc_lib
+%% hibernate through the former; a direct call of the latter is not seen by call tracing, and
+%% the attached calls open under it then stay open in the library's stack: calls made after
+%% the process wakes go under them).
 -module(elixir_scope_attach).
 
 -export([attach/1, attach/2, detach/0, status/0, format_error/1]).
@@ -66,8 +69,10 @@
 %% cannot remove them, and the next attach/2 or detach/0 does.
 -define(PATTERNS, elixir_scope_attach_patterns).
 -define(MATCH_SPEC, [{'_', [], [{exception_trace}]}]).
-%% Traced without a return: the library empties the process's stack of open calls.
--define(HIBERNATE, {erlang, hibernate, 3}).
+%% Calls that discard the process's stack, traced without a return: the library empties the
+%% process's stack of open calls. (A direct call of erlang:hibernate/3 is compiled into an
+%% instruction that call tracing does not see; through apply/3 it is seen.)
+-define(HIBERNATE, [{proc_lib, hibernate, 3}, {erlang, hibernate, 3}]).
 -define(DEFAULT_RATE, 10000).
 -define(DEFAULT_LIMIT, 100000).
 -define(FLAGS, [call, procs]).
@@ -75,7 +80,7 @@
 
 -record(controller, {
           session :: pos_integer(),
-          %% {MFA, Scope, MatchSpec} of every pattern set (the targets' and ?HIBERNATE).
+          %% {MFA, Scope, MatchSpec} of every pattern set (the targets' and ?HIBERNATE's).
           patterns :: [{mfa(), [local | global], list() | true}],
           info :: map(),
           %% Whether this process's first record said who it is.
@@ -371,7 +376,7 @@ init(Caller, Ref, Targets, MFAs, Opts) ->
         try
             seed(Processes, Mixed),
             {Set, Traced} = set_patterns(MFAs, Scope),
-            All = hibernate_pattern() ++ Set,
+            All = hibernate_patterns() ++ Set,
             persistent_term:put(?PATTERNS, All),
             Other = [P || P <- process_list(Processes), traced_by_other(P)],
             Flagged = set_flags(Processes, {tracer, elixir_scope_nif, Session}),
@@ -385,14 +390,15 @@ init(Caller, Ref, Targets, MFAs, Opts) ->
         catch
             SetupClass:SetupReason ->
                 %% Whatever was set so far goes (set_patterns/2 notes each pattern it sets).
-                unset(get(patterns_set) ++ hibernate_pattern_set()),
+                unset(get(patterns_set) ++ [P || {MFA, _, _} = P <- hibernate_pattern_set(),
+                                                 erlang:trace_info(MFA, match_spec)
+                                                     =:= {match_spec, []}]),
                 _ = elixir_scope_nif:attach_close(Session),
                 erlang:raise(SetupClass, SetupReason, [])
         end,
     Info = #{tracer => self(),
-             functions => length(Patterns) - length(hibernate_pattern_set()),
-             modules => lists:usort([M || {{M, _, _} = MFA, _, _} <- Patterns,
-                                          MFA =/= ?HIBERNATE]),
+             functions => length(targets(Patterns)),
+             modules => lists:usort([M || {M, _, _} <- targets(Patterns)]),
              processes => Count,
              skipped_processes => length(Others),
              skipped_functions => Skipped,
@@ -484,19 +490,17 @@ set_patterns(MFAs, Scope) ->
               end
       end, {[], []}, MFAs).
 
-%% The pattern on erlang:hibernate/3, unless another tracer holds one there.
-hibernate_pattern() ->
-    case erlang:trace_info(?HIBERNATE, traced) of
-        {traced, false} ->
-            case erlang:trace_pattern(?HIBERNATE, true, [global]) of
-                0 -> [];
-                _ -> hibernate_pattern_set()
-            end;
-        _ ->
-            []
-    end.
+%% The patterns on ?HIBERNATE, where no other pattern is (a target's too: the library knows
+%% these functions whatever their pattern).
+hibernate_patterns() ->
+    [P || {MFA, _, _} = P <- hibernate_pattern_set(),
+          erlang:trace_info(MFA, traced) =:= {traced, false},
+          erlang:trace_pattern(MFA, true, [global]) =/= 0].
 
-hibernate_pattern_set() -> [{?HIBERNATE, [global], []}].
+hibernate_pattern_set() -> [{MFA, [global], []} || MFA <- ?HIBERNATE].
+
+%% The targets' functions among the patterns set.
+targets(Patterns) -> [MFA || {MFA, _, _} <- Patterns, not lists:member(MFA, ?HIBERNATE)].
 
 process_list(all) -> erlang:processes();
 process_list(existing) -> erlang:processes();
@@ -531,7 +535,7 @@ clear_leftovers() ->
     Ours = [P || {MFA, _, MatchSpec} = P <- Patterns,
                  erlang:trace_info(MFA, match_spec) =:= {match_spec, MatchSpec}],
     unset(Ours),
-    length([MFA || {MFA, _, _} <- Ours, MFA =/= ?HIBERNATE]).
+    length(targets(Ours)).
 
 %% Removes what attach set: the patterns, then the flags of every process traced by a session
 %% of ours (only those).

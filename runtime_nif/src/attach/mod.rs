@@ -50,6 +50,7 @@ mod keys {
         spawned,
         extra,
         erlang,
+        proc_lib,
         hibernate,
         handle_call,
         handle_event,

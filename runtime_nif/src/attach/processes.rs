@@ -20,8 +20,10 @@
 //! set after it), and entries are removed (when idle) only after it.
 //!
 //! A process that hibernates loses its stack: the runtime says so for rewritten code
-//! (`stack_discarded/0`), and the tracer sees attached code call `erlang:hibernate/3`. A
-//! process that exits loses its entry (the `exit` trace event).
+//! (`stack_discarded/0`), and the tracer sees calls of `proc_lib:hibernate/3` (gen_server,
+//! gen_statem) and of `erlang:hibernate/3` through `apply/3` (a direct call of it is an
+//! instruction that call tracing does not see). A process that exits loses its entry (the
+//! `exit` trace event).
 
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -15,7 +15,7 @@
 //!   trace: the exception is stored as `{Reason, {'$elixir_scope_cut', stacktrace, attached}}`,
 //!   which every printer shows as "no stack trace", never as an empty one.
 //! - `spawned` (the spawner is the message): where the process came from; `exit`: its entry
-//!   goes. A call of `erlang:hibernate/3` (traced without a return) empties its stack.
+//!   goes. A call of `proc_lib:hibernate/3` or `erlang:hibernate/3` empties its stack.
 //!
 //! Both callbacks answer for another session's state (`Session` of flags left by a controller
 //! that is gone) by discarding, and `remove` for its `trace_status`, so the VM drops such
@@ -155,8 +155,9 @@ fn called<'a>(env: Env<'a>, pid: u64, message: Term<'a>) {
     // SAFETY: the elements of `message`'s tuple live as long as its env.
     let [module, function, arguments] =
         [module, function, arguments].map(|t| unsafe { Term::new(env, t) });
-    if keys::erlang() == module && keys::hibernate() == function {
-        // Traced without a return: the process's stack goes, and so do its open calls.
+    if (keys::proc_lib() == module || keys::erlang() == module) && keys::hibernate() == function {
+        // `proc_lib:hibernate/3`, `erlang:hibernate/3`: the process's stack goes, and so do
+        // its open calls (whatever pattern the controller or a target put there).
         processes::stack_discarded(pid);
         return;
     }
