@@ -76,6 +76,8 @@
 -define(DEFAULT_RATE, 10000).
 -define(DEFAULT_LIMIT, 100000).
 -define(FLAGS, [call, procs]).
+%% How often the controller has the library forget stacks that hold nothing.
+-define(PRUNE_MS, 1000).
 -define(CURRENT, '$elixir_scope_call').
 
 -record(controller, {
@@ -566,6 +568,10 @@ loop(#controller{session = Session, info = Info} = State) ->
         {detach, From, Ref} ->
             From ! {Ref, stop(detached, State)};
         _Other ->
+            loop(State)
+    after ?PRUNE_MS ->
+            %% Entries of processes that exited without the library seeing it (not traced).
+            _ = elixir_scope_nif:attach_prune(),
             loop(State)
     end.
 

@@ -16,8 +16,8 @@
 %% Attach: this module is the VM's tracer module (erl_tracer: enabled/3, trace/5) and the
 %% controller's (elixir_scope_attach) entry points.
 -export([enabled/3, trace/5]).
--export([attach_open/4, attach_seed/3, attach_seeded/0, attach_close/1, attach_calls/0,
-         attach_note/4, recording_state/1, stack_discarded/0]).
+-export([attach_open/4, attach_seed/3, attach_seeded/0, attach_close/1, attach_prune/0,
+         attach_calls/0, attach_note/4, recording_state/1, stack_discarded/0]).
 
 -nifs([loaded/0, start/1, settings/0, flush/1, stats/0, enter/5, enter_request/6, enter_first/7,
        call_return/3,
@@ -25,8 +25,8 @@
        summary/0, runs/0, tests/1, search/2, origin/2, paused/1, test_finished/1]).
 -nifs([profile/1, diff/3]).
 -nifs([enabled/3, trace/5]).
--nifs([attach_open/4, attach_seed/3, attach_seeded/0, attach_close/1, attach_calls/0,
-       attach_note/4, recording_state/1, stack_discarded/0]).
+-nifs([attach_open/4, attach_seed/3, attach_seeded/0, attach_close/1, attach_prune/0,
+       attach_calls/0, attach_note/4, recording_state/1, stack_discarded/0]).
 
 %% @doc Loads the library at `Path' (without the `.so' extension), once it is known to be a
 %% whole ELF shared object. The dynamic loader maps the parts of the file that its headers
@@ -145,6 +145,7 @@ attach_open(_Controller, _Rate, _Limit, _Mixed) -> erlang:nif_error(not_loaded).
 attach_seed(_Pid, _Current, _Origin) -> erlang:nif_error(not_loaded).
 attach_seeded() -> erlang:nif_error(not_loaded).
 attach_close(_Session) -> erlang:nif_error(not_loaded).
+attach_prune() -> erlang:nif_error(not_loaded).
 attach_calls() -> erlang:nif_error(not_loaded).
 attach_note(_Function, _Args, _Result, _Introduce) -> erlang:nif_error(not_loaded).
 recording_state(_State) -> erlang:nif_error(not_loaded).

@@ -28,7 +28,7 @@ use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, RwLock};
 
-use runtime_core::{clock, Recorded};
+use runtime_core::Recorded;
 use rustc_hash::FxHasher;
 use rustler::{Encoder, Env, LocalPid, Monitor, NifResult, ResourceArc, Term};
 use store::{OriginKind, Outcome, ProcessStart};
@@ -119,14 +119,14 @@ fn accepting() -> bool {
     SESSION.accepting.load(Ordering::Relaxed)
 }
 
-/// Counts a call against the limits: `true` if it may be recorded. At a limit the session
-/// stops accepting calls and tells its controller `{elixir_scope_attach, Session, {limit,
-/// Reason}}` (`total_limit` or `rate_limit`), once.
-fn admit(env: Env<'_>) -> bool {
+/// Counts a call made at `now` (`clock` ns) against the limits: `true` if it may be
+/// recorded. At a limit the session stops accepting calls and tells its controller
+/// `{elixir_scope_attach, Session, {limit, Reason}}` (`total_limit` or `rate_limit`), once.
+fn admit(env: Env<'_>, now: u64) -> bool {
     if !accepting() {
         return false;
     }
-    let second = clock::monotonic_ns() / 1_000_000_000;
+    let second = now / 1_000_000_000;
     let window = SESSION.window.load(Ordering::Relaxed);
     if window != second
         && SESSION
@@ -289,6 +289,14 @@ fn attach_close(env: Env<'_>, session: u64) -> NifResult<Term<'_>> {
         }
         None => Ok((atoms::error(), keys::not_attached()).encode(env)),
     }
+}
+
+/// `attach_prune()`: forgets what the processes' stacks hold for nothing (processes that
+/// exited unseen, stacks that are empty); the controller calls it every second. How many
+/// processes the stacks still hold.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn attach_prune() -> usize {
+    processes::prune()
 }
 
 /// `attach_calls()`: the calls the open session admitted so far (0 when none is open).

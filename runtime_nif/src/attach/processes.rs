@@ -17,7 +17,7 @@
 //! process, so a seed only fills a process that has no entry yet, and every rewritten start
 //! or end while seeding creates the entry first: an entry that exists is at least as recent as
 //! any read of the dictionary. Attached calls begin only after seeding (the trace flags are
-//! set after it), and entries are removed (when idle) only after it.
+//! set after it), and idle entries are removed ([`prune`]) only after it.
 //!
 //! A process that hibernates loses its stack: the runtime says so for rewritten code
 //! (`stack_discarded/0`), and the tracer sees calls of `proc_lib:hibernate/3` (gen_server,
@@ -43,9 +43,13 @@ static SEEDING: AtomicBool = AtomicBool::new(false);
 /// Attached calls that were open in processes that exited.
 static ABANDONED: AtomicU64 = AtomicU64::new(0);
 
-/// Each process's state, by pid word.
+/// Each process's state, by pid word. Many shards: a scheduler waits for a shard's lock only
+/// while another holds it for a few entries.
 static PROCESSES: LazyLock<DashMap<u64, Process, BuildHasherDefault<FxHasher>>> =
-    LazyLock::new(DashMap::default);
+    LazyLock::new(|| DashMap::with_hasher_and_shard_amount(BuildHasherDefault::default(), 256));
+
+/// How many entries there may be before [`prune`] looks for idle ones.
+const PRUNE_ABOVE: usize = 10_000;
 
 /// The most calls, rewritten and attached, open at once in one process that this keeps; an
 /// attached call deeper than that is not recorded (as rewritten calls past the runtime's own
@@ -60,8 +64,21 @@ pub(crate) enum Open {
     /// An attached call (0: its start was dropped).
     Attached(u64),
     /// An attached call not recorded (its module paused, too deep, over a limit): calls under
-    /// it go under the call around it, as under a paused rewritten call.
-    Unrecorded,
+    /// it go under the call around it (`under`, 0: none), as under a paused rewritten call.
+    Unrecorded {
+        /// The innermost recorded call below it when it started.
+        under: u64,
+    },
+}
+
+impl Open {
+    /// The parent of a call made under it.
+    fn parent_of_callees(self) -> u64 {
+        match self {
+            Open::Rewritten(id) | Open::Attached(id) => id,
+            Open::Unrecorded { under } => under,
+        }
+    }
 }
 
 /// One process's state while attached.
@@ -80,16 +97,18 @@ pub(crate) struct Process {
 }
 
 impl Process {
-    /// The innermost open call's id (0: none, or its start was dropped).
+    /// The parent of a call starting now: the innermost recorded open call's id (0: none, or
+    /// its start was dropped). Constant time: an unrecorded call carries the id under it.
     fn innermost(&self) -> u64 {
         self.open
-            .iter()
-            .rev()
-            .find_map(|open| match open {
-                Open::Rewritten(id) | Open::Attached(id) => Some(*id),
-                Open::Unrecorded => None,
-            })
-            .unwrap_or(self.base)
+            .last()
+            .map_or(self.base, |open| open.parent_of_callees())
+    }
+
+    /// Pushes an attached call that is not recorded.
+    fn push_unrecorded(&mut self) {
+        let under = self.innermost();
+        self.open.push(Open::Unrecorded { under });
     }
 
     /// Whether the entry says nothing that absence would not.
@@ -151,11 +170,24 @@ pub(crate) fn seeded() {
     SEEDING.store(false, Ordering::SeqCst);
 }
 
-/// Removes `pid`'s entry if it is idle (never while seeding).
-fn forget_if_idle(pid: u64) {
-    if !SEEDING.load(Ordering::SeqCst) {
+/// Removes, once there are more than [`PRUNE_ABOVE`] entries, those that say nothing that
+/// absence would not (never while seeding): processes that exited unseen (not traced), and
+/// processes with nothing open. The controller calls it now and then; an idle entry that
+/// stays is harmless, so the hot paths leave them. Each shard is locked only to find its idle
+/// entries, and each entry only to remove it. How many entries remain.
+pub(crate) fn prune() -> usize {
+    if SEEDING.load(Ordering::SeqCst) || PROCESSES.len() <= PRUNE_ABOVE {
+        return PROCESSES.len();
+    }
+    let idle: Vec<u64> = PROCESSES
+        .iter()
+        .filter(|entry| entry.value().idle())
+        .map(|entry| *entry.key())
+        .collect();
+    for pid in idle {
         PROCESSES.remove_if(&pid, |_, process| process.idle());
     }
+    PROCESSES.len()
 }
 
 /// The parent of a rewritten call starting in `pid`, whose dictionary says `dictionary`
@@ -203,7 +235,6 @@ pub(crate) fn rewritten_ended(pid: u64, id: u64, parent: Option<u64>) {
         }
         None => {}
     }
-    forget_if_idle(pid);
 }
 
 /// `pid` discarded its stack (it hibernates): no call of it is open any more.
@@ -212,7 +243,6 @@ pub(crate) fn stack_discarded(pid: u64) {
         process.open.clear();
         process.base = 0;
     }
-    forget_if_idle(pid);
 }
 
 /// How an attached call starting in a process is recorded.
@@ -234,7 +264,7 @@ pub(crate) enum AttachedStart {
 pub(crate) fn attached_start(pid: u64) -> AttachedStart {
     let mut process = PROCESSES.entry(pid).or_default();
     if process.open.len() >= MAX_OPEN {
-        process.open.push(Open::Unrecorded);
+        process.push_unrecorded();
         return AttachedStart::TooDeep;
     }
     let introduce = (!process.introduced).then(|| {
@@ -249,7 +279,7 @@ pub(crate) fn attached_start(pid: u64) -> AttachedStart {
 
 /// Pushes an attached call that was not recorded (paused, over a limit) onto `pid`'s stack.
 pub(crate) fn attached_unrecorded(pid: u64) {
-    push(pid, Open::Unrecorded);
+    PROCESSES.entry(pid).or_default().push_unrecorded();
 }
 
 /// Pushes the attached call `id` (0: dropped) onto `pid`'s stack.
@@ -260,17 +290,13 @@ pub(crate) fn attached_started(pid: u64, id: u64) {
 /// The innermost attached call of `pid` ended: pops it (and whatever is above it) and returns
 /// it; `None` when `pid` has none open (a call that began before the session).
 pub(crate) fn attached_ended(pid: u64) -> Option<Open> {
-    let ended = {
-        let mut process = PROCESSES.get_mut(&pid)?;
-        let at = process
-            .open
-            .iter()
-            .rposition(|open| !matches!(open, Open::Rewritten(_)))?;
-        let ended = process.open[at];
-        process.open.truncate(at);
-        ended
-    };
-    forget_if_idle(pid);
+    let mut process = PROCESSES.get_mut(&pid)?;
+    let at = process
+        .open
+        .iter()
+        .rposition(|open| !matches!(open, Open::Rewritten(_)))?;
+    let ended = process.open[at];
+    process.open.truncate(at);
     Some(ended)
 }
 

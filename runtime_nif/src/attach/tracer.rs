@@ -161,21 +161,31 @@ fn called<'a>(env: Env<'a>, pid: u64, message: Term<'a>) {
         processes::stack_discarded(pid);
         return;
     }
-    if !admit(env) || paused(module) {
+    let now = clock::monotonic_ns();
+    if !admit(env, now) || paused(module) {
         processes::attached_unrecorded(pid);
         return;
     }
     let AttachedStart::Record { parent, introduce } = processes::attached_start(pid) else {
         return;
     };
-    let id = record_call(env, pid, [module, function, arguments], parent, introduce).unwrap_or(0);
+    let id = record_call(
+        env,
+        pid,
+        now,
+        [module, function, arguments],
+        parent,
+        introduce,
+    )
+    .unwrap_or(0);
     processes::attached_started(pid, id);
 }
 
-/// Records the call; its id, 0 when dropped (or the runtime is not running).
+/// Records the call, made at `now`; its id, 0 when dropped (or the runtime is not running).
 fn record_call<'a>(
     env: Env<'a>,
     pid: u64,
+    now: u64,
     [module, function, arguments]: [Term<'a>; 3],
     parent: u64,
     introduce: Option<Option<(store::OriginKind, u64)>>,
@@ -198,10 +208,7 @@ fn record_call<'a>(
         arity,
         arguments,
     };
-    let at = Elsewhere {
-        pid,
-        time: clock::monotonic_ns(),
-    };
+    let at = Elsewhere { pid, time: now };
     Ok(
         match record_enter(env, call, Some(parent), process, client, Some(at))? {
             Entered::Id(id) => id,
