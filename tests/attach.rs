@@ -725,7 +725,8 @@ fn rewritten_attached_rewritten_is_one_tree_in_every_process_at_once() {
     // The process whose calls began before attaching.
     let top = of("top");
     assert_eq!(top.len(), 1);
-    let early: Vec<&&store::Call> = middles.iter().filter(|m| m.pid == top[0].pid).collect();
+    let mut early: Vec<&&store::Call> = middles.iter().filter(|m| m.pid == top[0].pid).collect();
+    early.sort_by_key(|m| m.id);
     assert_eq!(early.len(), 2);
     let outer = of("outer")
         .into_iter()
