@@ -764,12 +764,14 @@ fn elixir_scope_attach_and_detach_in_an_elixir_vm() {
         .expect("erlc");
     check(&compiled, "erlc");
     let script = r#"
-        {:ok, info} = ElixirScope.attach([&:attach_target.price/1, {:attach_target, :total, 1}], limit: 100)
+        {:ok, info} = ElixirScope.attach([&:attach_target.price/1, {:attach_target, :total, 1}, {:attach_target, :charge, 1}], limit: 100)
         IO.puts("functions #{info.functions}, limit #{info.limit}, rate #{info.rate}")
         {110, _} = :attach_target.checkout([{:tea, 30, 2}, {:cake, 50, 1}])
         {:ok, %{calls: calls, reason: :detached}} = ElixirScope.detach()
         IO.puts("calls #{calls}")
         ElixirScope.calls(module: :attach_target, print: true)
+        [raised] = ElixirScope.exceptions(module: :attach_target, print: false)
+        IO.inspect(raised.exception, label: "exception")
         try do
           ElixirScope.attach(fn x -> x end)
         rescue
@@ -791,8 +793,11 @@ fn elixir_scope_attach_and_detach_in_an_elixir_vm() {
     check(&output, "elixir");
     let out = String::from_utf8_lossy(&output.stdout);
     for part in [
-        "functions 2, limit 100, rate 10000",
-        "calls 3",
+        "functions 3, limit 100, rate 10000",
+        "calls 4",
+        // The VM gives no stack trace: said so, never an empty one.
+        "exception: {:error, {:card_declined, 110}, :not_recorded}",
+        ":attach_target.charge(110) ** (error) {:card_declined, 110}",
         ":attach_target.total([{:tea, 30, 2}, {:cake, 50, 1}]) → 110",
         ":attach_target.price({:cake, 50, 1}) → 50",
         "refused: ElixirScope.attach/2: expected a module",
