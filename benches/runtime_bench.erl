@@ -93,8 +93,9 @@ library() ->
 %% attached (`elixir_scope_attach': the NIF library as the VM's tracer module, exception_trace,
 %% recorded), the last two in a process of their own traced alone, with local patterns both.
 %% Per call, 10th percentile and median of 21 interleaved rounds: in the calling process (what
-%% the traced code pays; attached calls are recorded there, so this is also until recorded),
-%% and for dbg until its handler has taken every message. Also: the rewritten path while an
+%% the traced code pays; attached calls are recorded there, as rewritten ones), until stored
+%% (the same, plus a flush of the runtime: every event in the store) and for dbg until its
+%% handler has taken every message. Also: the rewritten path while an
 %% attach session shares trees (`mixed': every rewritten call also keeps its process's stack
 %% of open calls), and attach with its module paused (the VM's tracing and the library's
 %% callbacks alone, nothing recorded). Ratios: attach's overhead over the plain call against
@@ -115,16 +116,19 @@ attach() ->
          Of = fun(I) -> percentiles([element(I, proplists:get_value(Name, R)) || R <- Rounds])
               end,
          [{Plain, PlainM}, {Rec, RecM}, {Dbg, DbgM}, {DbgAll, DbgAllM}, {Att, AttM},
-          {Shared, SharedM}, {Paused, PausedM}] = [Of(I) || I <- lists:seq(1, 7)],
+          {Shared, SharedM}, {Paused, PausedM}, {RecAll, RecAllM}, {AttAll, AttAllM}] =
+             [Of(I) || I <- lists:seq(1, 9)],
          Row = fun(Label, P10, Med) ->
                        io:format("  ~s ~-40s ~10.1f ~10.1f~n", [Name, Label, P10, Med])
                end,
          Row("unwrapped", Plain, PlainM),
          Row("rewritten, recording", Rec, RecM),
+         Row("rewritten, until stored", RecAll, RecAllM),
          Row("rewritten, recording, attach sharing", Shared, SharedM),
          Row("dbg, in the caller", Dbg, DbgM),
          Row("dbg, until handled", DbgAll, DbgAllM),
          Row("attach, recorded (in the caller)", Att, AttM),
+         Row("attach, until stored", AttAll, AttAllM),
          Row("attach, module paused (tracing alone)", Paused, PausedM),
          Ratio = fun(Label, A, B, AM, BM) ->
                          io:format("  ~s ~-40s ~10.2f ~10.2f~n",
@@ -134,6 +138,7 @@ attach() ->
          Ratio("attach / dbg (caller)", Att, Dbg, AttM, DbgM),
          Ratio("attach / dbg (until handled)", Att, DbgAll, AttM, DbgAllM),
          Ratio("attach / rewritten", Att, Rec, AttM, RecM),
+         Ratio("attach / rewritten (until stored)", AttAll, RecAll, AttAllM, RecAllM),
          Ratio("rewritten sharing / rewritten", Shared, Rec, SharedM, RecM)
      end || {Name, _} <- Cases],
     halt().
@@ -142,7 +147,7 @@ attach_round(Call) ->
     Calls = ?STEADY_RECORDED_CALLS,
     Plain = per_call(counted(Call(runtime_bench_plain)), ?STEADY_FAST_CALLS div 5),
     Recorded = per_call(counted(Call(runtime_bench_wrapped)), Calls),
-    ok = elixir_scope_runtime:flush(),
+    RecordedStored = Recorded + flush_ns() / Calls,
     {ok, _} = dbg:tracer(process, {fun(_Msg, State) -> State end, ok}),
     {ok, _} = dbg:tpl(runtime_bench_plain, '_', '_', [{'_', [], [{return_trace}]}]),
     {ok, DbgTracer} = dbg:get_tracer(),
@@ -159,6 +164,7 @@ attach_round(Call) ->
              end,
     {Attached, _} = traced_until_done(counted(Call(runtime_bench_plain)), Calls,
                                       fun(Pid) -> Attach([Pid]) end),
+    AttachedStored = Attached + flush_ns() / Calls,
     {ok, #{calls := Calls}} = elixir_scope_attach:detach(),
     ok = elixir_scope_runtime:flush(),
     %% Rewritten calls in this process while a session shares trees (it traces another).
@@ -174,7 +180,13 @@ attach_round(Call) ->
     {ok, _} = elixir_scope_attach:detach(),
     ok = elixir_scope_runtime:resume(runtime_bench_plain),
     ok = elixir_scope_runtime:flush(),
-    {Plain, Recorded, Dbg, DbgAll, Attached, Shared, Paused}.
+    {Plain, Recorded, Dbg, DbgAll, Attached, Shared, Paused, RecordedStored, AttachedStored}.
+
+%% How long a flush of the runtime takes (every event recorded so far stored), in ns.
+flush_ns() ->
+    T0 = erlang:monotonic_time(nanosecond),
+    ok = elixir_scope_runtime:flush(),
+    erlang:monotonic_time(nanosecond) - T0.
 
 %% Runs `Loop' in a process of its own that `Trace(Pid)' traces (returning the tracer): ns
 %% per call in that process, and until the tracer's mailbox is empty.
