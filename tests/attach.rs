@@ -530,6 +530,11 @@ fn attach_to_an_application_leaves_other_tracers_alone() {
         "true = exit(erpc:call(T, erlang, whereis, [elixir_scope_attach]), kill), \
          timer:sleep(100)",
     );
+    // Its session closed with it (the runtime monitors it): the flags it left record nothing.
+    target.eval(
+        "1 = erpc:call(T, attach_target, price, [{x, 1, 1}]), \
+         0 = erpc:call(T, elixir_scope_nif, attach_calls, [])",
+    );
     let cleaned = target.detach();
     check(&cleaned, "elixir-scope detach");
     assert!(
