@@ -662,22 +662,29 @@ async fn links_and_state_history(client: &Client, base: &str, db: &Path) {
         after.contains(r#""tea" => 8"#) && after.contains("reserved: 2"),
         "{after}"
     );
-    let rows = || async {
-        client
-            .execute(
-                "return [...document.querySelectorAll('#state-diff tr')].map(r => [...r.cells].map(c => c.textContent).join(' ').replace(/ +/g, ' ').trim())",
-                vec![],
-            )
-            .await
-            .expect("the diff")
+    // The diff's rows once they are `expected` (the table is drawn after the states arrive),
+    // else what it shows after 30 s.
+    let rows = |expected: Value| async move {
+        let started = Instant::now();
+        loop {
+            let shown = client
+                .execute(
+                    "return [...document.querySelectorAll('#state-diff tr')].map(r => [...r.cells].map(c => c.textContent).join(' ').replace(/ +/g, ' ').trim())",
+                    vec![],
+                )
+                .await
+                .expect("the diff");
+            if shown == expected || started.elapsed() > Duration::from_secs(30) {
+                return shown;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     };
-    assert_eq!(
-        rows().await,
-        json!([
-            r#"state.levels["tea"] changed 10 → 8"#,
-            "state.reserved changed 0 → 2"
-        ])
-    );
+    let expected = json!([
+        r#"state.levels["tea"] changed 10 → 8"#,
+        "state.reserved changed 0 → 2"
+    ]);
+    assert_eq!(rows(expected.clone()).await, expected);
     assert_eq!(entry["module"], "Shop.Stock");
     assert_eq!(entry["total"], 6, "init, 3 handle_call, a cast, a message");
     screenshot(client, "states.png").await;
@@ -693,13 +700,11 @@ async fn links_and_state_history(client: &Client, base: &str, db: &Path) {
         "the next callback",
     )
     .await;
-    assert_eq!(
-        rows().await,
-        json!([
-            r#"state.levels["cake"] changed 5 → 4"#,
-            "state.reserved changed 2 → 3"
-        ])
-    );
+    let expected = json!([
+        r#"state.levels["cake"] changed 5 → 4"#,
+        "state.reserved changed 2 → 3"
+    ]);
+    assert_eq!(rows(expected.clone()).await, expected);
     client
         .execute(
             "const s = document.querySelector('#states-slider'); s.value = 5; s.dispatchEvent(new Event('input'))",
