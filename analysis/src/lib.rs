@@ -35,5 +35,8 @@ pub mod state_history;
 pub mod value_diff;
 pub mod walk;
 
+#[cfg(test)]
+mod test_terms;
+
 pub use pattern::{CallPattern, Dialect, PatternError, ValuePattern};
 pub use select::{origin, search, CallQuery, QueryError};

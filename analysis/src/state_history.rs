@@ -395,21 +395,8 @@ pub fn state_diff(before: &State<'_>, after: &State<'_>, style: Style) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eetf::{Atom, FixInteger, List, Term, Tuple};
-
-    fn encode(term: Term) -> Vec<u8> {
-        let mut out = Vec::new();
-        term.encode(&mut out).expect("encodes");
-        out
-    }
-
-    fn atom(name: &str) -> Term {
-        Term::from(Atom::from(name))
-    }
-
-    fn int(i: i32) -> Term {
-        Term::from(FixInteger::from(i))
-    }
+    use crate::test_terms::{atom, encode, int};
+    use eetf::{List, Term, Tuple};
 
     fn tuple(items: Vec<Term>) -> Term {
         Term::from(Tuple::from(items))

@@ -645,21 +645,8 @@ fn shorten(text: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eetf::{Atom, Binary, FixInteger, List, Map, Tuple};
-
-    fn encode(term: Term) -> Vec<u8> {
-        let mut out = Vec::new();
-        term.encode(&mut out).expect("encodes");
-        out
-    }
-
-    fn atom(name: &str) -> Term {
-        Term::from(Atom::from(name))
-    }
-
-    fn int(i: i32) -> Term {
-        Term::from(FixInteger::from(i))
-    }
+    use crate::test_terms::{atom, encode, int};
+    use eetf::{Binary, List, Map, Tuple};
 
     fn binary(text: &str) -> Term {
         Term::from(Binary::from(text.as_bytes()))
