@@ -339,10 +339,15 @@ defmodule ElixirScope do
   children as `%{process: pid, origin: :caller | :ancestor, first: call}`, with the process's
   first recorded call: `trace(first.id)` is that process's own tree. A request the call made
   and waited for (a `GenServer.call` served by a recorded `handle_call/3`) follows too, as
-  `%{request: server_pid, served_by: call}`. `cause` is `nil`, or the call of another process
-  the root came from: `%{kind: :request | :caller | :ancestor, pid: pid, call: call}` (the
-  client call that waited for the request the root serves, or the call that started the
-  root's process). `depth: :infinity, children: :infinity, calls: 100_000` gives the whole
+  `%{request: server_pid, served_by: call}`. A message the call sent (`send/2`, `GenServer.cast/2`,
+  `Process.send_after/3`, ... in rewritten code) is among its children where it was sent, as
+  `%{message: message, send: :send | :cast | :send_after, delay_ms: ms, target: dest,
+  receiver: pid | nil, received_by: id | nil, sender: id}` (`received_by`: the call that
+  received it, a `handle_cast/2`, `handle_info/2` or gen_statem event, when recorded).
+  `cause` is `nil`, or the call of another process the root came from: `%{kind: :request |
+  :caller | :ancestor | :send | :cast | :send_after, pid: pid, call: call}` (the client call
+  that waited for the request the root serves, the call that sent the message the root
+  received, or the call that started the root's process). `depth: :infinity, children: :infinity, calls: 100_000` gives the whole
   tree up to 100,000 calls.
 
   ## Examples
@@ -376,6 +381,9 @@ defmodule ElixirScope do
           {item, rest}
 
         %{request: _} ->
+          {item, rest}
+
+        %{message: _, send: _} ->
           {item, rest}
 
         call ->

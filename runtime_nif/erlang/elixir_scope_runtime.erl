@@ -83,7 +83,7 @@
 %% The contract.
 -export([recording/1, enter/4, enter/5, return/2, exception/4, tail_call/4, tail_call/5,
          remote_tail_call/3]).
--export([discarding_stack/1]).
+-export([discarding_stack/1, sending/3]).
 %% Control.
 -export([start/0, start/1, status/0, pause/0, resume/0, pause/1, resume/1]).
 -export([flush/0, flush/1, stats/0, nif_paths/0]).
@@ -499,6 +499,45 @@ discarding_stack(Args) ->
         _NotInACall -> ok
     end,
     Args.
+
+%% @doc Called by rewritten code right before it sends a message (only while its module
+%% records): `Kind' is `send' (`!', `erlang:send/2,3', `Process.send/3'), `cast'
+%% (`GenServer.cast/2', `gen_server:cast/2', `gen_statem:cast/2') or `{send_after, Time}'
+%% (`Process.send_after/3,4', `erlang:send_after/3,4'). Inside a recorded call it records the
+%% send as one event of that call: the destination as given, the local process it goes to when
+%% that can be told now (a pid of this node, or a name registered now), and the message within
+%% the runtime's caps. A raw `{'$gen_cast', Message}' is recorded as a cast of `Message' (what
+%% `handle_cast/2' receives); a raw `{'$gen_call', ...}' not at all (a `GenServer.call' is
+%% linked as a request). Never raises, and the send itself is the caller's: the runtime does
+%% not send anything.
+-spec sending(send | cast | {send_after, term()}, term(), term()) -> ok.
+sending(Kind, Dest, Message) ->
+    case get(?CURRENT) of
+        Entry when is_tuple(Entry), tuple_size(Entry) >= 3, is_integer(element(1, Entry)),
+                   element(1, Entry) > 0 ->
+            try
+                record_send(Entry, Kind, Dest, Message)
+            catch
+                _:_ -> ok
+            end;
+        _NotInACall ->
+            ok
+    end.
+
+record_send(_Entry, send, _Dest, {'$gen_call', _From, _Request}) ->
+    ok;
+record_send(Entry, send, Dest, {'$gen_cast', Message}) ->
+    record_send(Entry, cast, Dest, Message);
+record_send(Entry, Kind, Dest, Message) ->
+    _ = ?ROOM(elixir_scope_nif:sent(Entry, Kind, Dest, receiver(Dest), Message)),
+    ok.
+
+%% The local process a message to `Dest' goes to, when it can be told now without calling
+%% anything but BIFs (`{global, _}' and `{via, _, _}' names would need their modules).
+receiver(Pid) when is_pid(Pid), node(Pid) =:= node() -> Pid;
+receiver(Name) when is_atom(Name) -> whereis(Name);
+receiver({Name, Node}) when is_atom(Name), Node =:= node() -> whereis(Name);
+receiver(_Elsewhere) -> undefined.
 
 %%% Control
 

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 
 use rustler::{Atom, Encoder, Env, NifResult, Term};
 use store::{
-    Call, CallFilter, Cause, CauseKind, Fold, OriginKind, Outcome, RunInfo, ServedRequest,
-    Snapshot, StartedProcess, TestFramework, TestOutcome, TreeItem, TreeLimits,
+    Call, CallFilter, Cause, CauseKind, Fold, MessageLine, OriginKind, Outcome, RunInfo, SendKind,
+    ServedRequest, Snapshot, StartedProcess, TestFramework, TestOutcome, TreeItem, TreeLimits,
 };
 
 use crate::atoms;
@@ -265,6 +265,14 @@ mod keys {
         request,
         served_by,
         cause,
+        send,
+        cast,
+        send_after,
+        delay_ms,
+        target,
+        receiver,
+        received_by,
+        sender,
         pid,
         call,
         latest,
@@ -409,6 +417,7 @@ fn tree<'a>(env: Env<'a>, id: u64, limits: Term<'a>) -> NifResult<Term<'a>> {
                 TreeItem::Fold(f) => fold_term(env, f),
                 TreeItem::Process(p) => process_term(env, p, &mut to_term),
                 TreeItem::Request(r) => request_term(env, r, &mut to_term),
+                TreeItem::Message(m) => message_term(env, m),
             };
             (line.depth, item).encode(env)
         })
@@ -428,12 +437,14 @@ fn tree<'a>(env: Env<'a>, id: u64, limits: Term<'a>) -> NifResult<Term<'a>> {
     )
 }
 
-/// `#{cause => request | caller | ancestor, pid => PidText, call => Call}`.
+/// `#{cause => request | caller | ancestor | send | cast | send_after, pid => PidText, call =>
+/// Call}` (a message's cause is the call that sent it).
 fn cause_term<'a>(env: Env<'a>, cause: &Cause, to_term: &mut CallTerm) -> Term<'a> {
     let kind = match cause.kind {
         CauseKind::Request => keys::request(),
         CauseKind::Started(OriginKind::Caller) => atoms::caller(),
         CauseKind::Started(OriginKind::Ancestor) => atoms::ancestor(),
+        CauseKind::Message(how) => send_kind(how),
     };
     let pairs = [
         (keys::cause().encode(env), kind.encode(env)),
@@ -458,6 +469,40 @@ fn process_term<'a>(env: Env<'a>, process: &StartedProcess, to_term: &mut CallTe
         ),
     ];
     Term::map_from_pairs(env, &pairs).unwrap_or_else(|_| atoms::undefined().encode(env))
+}
+
+/// `send`, `cast` or `send_after`.
+fn send_kind(kind: SendKind) -> Atom {
+    match kind {
+        SendKind::Send => keys::send(),
+        SendKind::Cast => keys::cast(),
+        SendKind::SendAfter => keys::send_after(),
+    }
+}
+
+/// `#{message => Message, send => send | cast | send_after, delay_ms => N, target => Dest,
+/// receiver => PidText | undefined, received_by => Id | undefined, sender => Id}`.
+fn message_term<'a>(env: Env<'a>, line: &MessageLine) -> Term<'a> {
+    let undefined = atoms::undefined().encode(env);
+    let m = &line.message;
+    let pairs = [
+        (keys::message().encode(env), decode(env, &m.message)),
+        (keys::send().encode(env), send_kind(m.kind).encode(env)),
+        (keys::delay_ms().encode(env), m.delay_ms.encode(env)),
+        (keys::target().encode(env), decode(env, &m.target)),
+        (
+            keys::receiver().encode(env),
+            line.receiver_text
+                .as_ref()
+                .map_or(undefined, |t| t.encode(env)),
+        ),
+        (
+            keys::received_by().encode(env),
+            line.received_by.map_or(undefined, |id| id.encode(env)),
+        ),
+        (keys::sender().encode(env), m.call_id.encode(env)),
+    ];
+    Term::map_from_pairs(env, &pairs).unwrap_or(undefined)
 }
 
 /// `#{request => PidText, served_by => Call}`.

@@ -316,14 +316,15 @@ defmodule ElixirScope.Format do
   def cause_lines(nil, _ansi?), do: []
 
   def cause_lines(%{kind: kind, pid: pid, call: call}, ansi?) do
-    how =
+    {by, how} =
       case kind do
-        :request -> "request"
-        :caller -> "task"
-        _ -> "spawned"
+        :request -> {"", "request"}
+        :caller -> {"", "task"}
+        :ancestor -> {"", "spawned"}
+        sent -> {"sent by ", Atom.to_string(sent)}
       end
 
-    [paint("⇠ #{inspect(pid)} (#{how}) ", :cyan, ansi?) <> line(call, nil, ansi?)]
+    [paint("⇠ #{by}#{inspect(pid)} (#{how}) ", :cyan, ansi?) <> line(call, nil, ansi?)]
   end
 
   @doc """
@@ -377,8 +378,24 @@ defmodule ElixirScope.Format do
     paint("⇢ #{inspect(pid)} (request) ", :cyan, ansi?) <> line(call, nil, ansi?)
   end
 
+  defp item_text(%{message: message, send: how} = sent, _depth, ansi?) do
+    how = if how == :send_after, do: "send_after #{duration(sent.delay_ms * 1_000_000)}", else: how
+    to = target_text(sent.target, sent.receiver)
+    text = "→ #{how} #{to} #{short(message)}"
+
+    case sent.received_by do
+      nil -> paint(text, :cyan, ansi?)
+      id -> paint(text <> " ⇢ ##{id}", :cyan, ansi?)
+    end
+  end
+
   defp item_text(call, 0, ansi?), do: line(call, call.pid, ansi?)
   defp item_text(call, _depth, ansi?), do: line(call, nil, ansi?)
+
+  # A message's destination: a pid, or a name followed by the process it named when known.
+  defp target_text(target, _receiver) when is_pid(target), do: inspect(target)
+  defp target_text(target, nil), do: short(target)
+  defp target_text(target, pid), do: "#{short(target)} (#{inspect(pid)})"
 
   # Whether each line is the last child of its parent: no line at its depth follows before a
   # shallower one.

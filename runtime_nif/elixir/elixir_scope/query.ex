@@ -312,6 +312,14 @@ defmodule ElixirScope.Query do
   defp to_item(%{request: text, served_by: call}),
     do: %{request: pid(text), served_by: to_call(call)}
 
+  defp to_item(%{message: _, send: _} = message) do
+    %{
+      message
+      | receiver: if(message.receiver == :undefined, do: nil, else: pid(message.receiver)),
+        received_by: if(message.received_by == :undefined, do: nil, else: message.received_by)
+    }
+  end
+
   defp to_item(call), do: to_call(call)
 
   ## The runtime
