@@ -262,9 +262,10 @@ fn the_export_draws_each_message_as_an_arrow_between_the_two_calls() {
             other => panic!("unexpected phase {other}"),
         };
     }
-    // Two items: the hub's cast, three restocks and three timers each.
-    assert_eq!(starts.len(), 14, "{said}");
-    assert!(said.contains("14 messages"), "{said}");
+    // Two items: the hub's cast, three restocks and three timers each; and three casts to the
+    // worker (the second crashed it).
+    assert_eq!(starts.len(), 17, "{said}");
+    assert!(said.contains("17 messages"), "{said}");
     assert_eq!(
         starts.keys().collect::<Vec<_>>(),
         ends.keys().collect::<Vec<_>>()
@@ -306,4 +307,119 @@ fn a_tree_shows_each_message_among_the_children_where_it_was_sent() {
             _ => {}
         }
     }
+}
+
+#[test]
+fn a_crash_under_a_supervisor_lists_its_reason_what_it_caused_and_what_led_to_it() {
+    let rec = recorded();
+    let out = rec.cli(&["crashes"]);
+    let crashed: Vec<&str> = out.lines().filter(|l| l.starts_with("crashed")).collect();
+    assert_eq!(crashed.len(), 1, "only the worker crashed:\n{out}");
+    assert!(
+        crashed[0].ends_with(": ** (ArgumentError) cannot work -1"),
+        "{out}"
+    );
+    let dead = crashed[0].split_whitespace().nth(1).unwrap();
+    // Its monitor got the DOWN, in a recorded handle_info.
+    let down = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("DOWN received by "))
+        .unwrap_or_else(|| panic!("no DOWN:\n{out}"));
+    assert!(
+        down.contains("Lives.Watcher.handle_info({:DOWN, "),
+        "{down}"
+    );
+    // The supervisor started it in a recorded call, and restarted it as another process.
+    let started = out.lines().find(|l| l.contains("started by ")).unwrap();
+    assert!(
+        started.contains("(spawned) #") && started.contains("Lives.Worker.start_link("),
+        "{started}"
+    );
+    let restart = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("restarted as "))
+        .unwrap_or_else(|| panic!("no restart:\n{out}"));
+    let new = restart.split_whitespace().nth(2).unwrap();
+    assert_ne!(new, dead);
+    assert!(
+        restart.contains("Lives.Worker.init(:ok) → {:ok, 0}"),
+        "{restart}"
+    );
+    // What led to it: the cast, then the callback that raised; terminate/2 ran after it.
+    let led = out
+        .split_once("what led to it")
+        .map(|(_, t)| t)
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        led.contains("⇠ sent by ") && led.contains("(cast) #"),
+        "{led}"
+    );
+    assert!(led.contains("Lives.Worker.work(-1)"), "{led}");
+    assert!(
+        led.contains("Lives.Worker.handle_cast({:work, -1}, 3) ** (ArgumentError) cannot work -1"),
+        "{led}"
+    );
+    assert!(
+        led.contains("then #") && led.contains("Lives.Worker.terminate("),
+        "{led}"
+    );
+    assert!(out.trim_end().ends_with("that ended"), "{out}");
+
+    // The store: one crash, with the reason and links the CLI printed; the Task and the other
+    // exits ended normally.
+    let snap = rec.snapshot();
+    let crashes = snap.crashes(10).unwrap();
+    assert_eq!(crashes.len(), 1);
+    let crash = &crashes[0];
+    assert_eq!(crash.text, dead);
+    assert_eq!(crash.end.normal(), Some(false));
+    assert_eq!(crash.notices.len(), 1);
+    assert_eq!(crash.notices[0].kind, store::NoticeKind::Down);
+    let (restarted, first) = crash.restart.as_ref().unwrap();
+    assert_eq!(restarted, new);
+    assert_eq!(first.function, "init");
+    let worker = snap.process(crash.end.pid).unwrap().unwrap();
+    let replacement = snap.process(first.pid).unwrap().unwrap();
+    assert_eq!(
+        worker.origin.as_ref().map(|o| o.pid),
+        replacement.origin.as_ref().map(|o| o.pid),
+        "the same supervisor"
+    );
+    assert_eq!(crash.culprit.as_ref().unwrap().function, "handle_cast");
+    // Every process that recorded calls and ended has its exit; the Task that asked the
+    // worker to work ended normally, or (ending microseconds after its first call, before the
+    // watcher's monitor was in place) for a reason nobody knows: not a crash either way.
+    let exits = snap.exits().unwrap();
+    let task = snap
+        .calls(&store::CallFilter {
+            function: Some("work".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .find(|c| term::value(&c.args, term::Style::Elixir) == "[1]")
+        .expect("the Task's call");
+    let task_end = exits
+        .iter()
+        .find(|e| e.pid == task.pid)
+        .expect("the Task ended");
+    assert_ne!(task_end.normal(), Some(false));
+    assert_eq!(
+        exits.iter().filter(|e| e.normal() == Some(false)).count(),
+        1,
+        "{exits:?}"
+    );
+    // JSON, and IEx.
+    let json = rec.cli_json(&["crashes"]);
+    assert_eq!(json.as_array().unwrap().len(), 1);
+    assert_eq!(json[0]["notices"][0]["kind"], "DOWN");
+    assert_eq!(json[0]["banner"], "** (ArgumentError) cannot work -1");
+    assert_eq!(json[0]["restart"]["pid"], new);
+    let iex = rec.section("crashes");
+    assert!(iex.starts_with("crashed  #PID<"), "{iex}");
+    assert!(iex.contains(": ** (ArgumentError) cannot work -1"), "{iex}");
+    assert!(iex.contains("DOWN received by #PID<"), "{iex}");
+    assert!(iex.contains(&format!("restarted as #PID{new}")), "{iex}");
+    assert!(iex.trim_end().ends_with("1 crash"), "{iex}");
 }

@@ -14,7 +14,7 @@
 -export([paused/1, test_finished/1]).
 -export([profile/1, diff/3]).
 -export([attached_enter/9, attached_return/3, attached_exception/4]).
--export([sent/5, exited/2]).
+-export([sent/5, exited/2, crashes/1]).
 
 -nifs([loaded/0, start/1, settings/0, flush/1, stats/0, enter/5, enter_request/6, enter_first/7,
        call_return/2,
@@ -22,7 +22,7 @@
        summary/0, runs/0, tests/1, search/2, origin/2, paused/1, test_finished/1]).
 -nifs([profile/1, diff/3]).
 -nifs([attached_enter/9, attached_return/3, attached_exception/4]).
--nifs([sent/5, exited/2]).
+-nifs([sent/5, exited/2, crashes/1]).
 
 %% @doc Loads the library at `Path' (without the `.so' extension), once it is known to be a
 %% whole ELF shared object. The dynamic loader maps the parts of the file that its headers
@@ -142,3 +142,4 @@ attached_return(_Id, _Result, _TraceNs) -> erlang:nif_error(not_loaded).
 attached_exception(_Id, _Class, _Reason, _TraceNs) -> erlang:nif_error(not_loaded).
 sent(_Current, _Kind, _Dest, _Receiver, _Message) -> erlang:nif_error(not_loaded).
 exited(_Pid, _Reason) -> erlang:nif_error(not_loaded).
+crashes(_Options) -> erlang:nif_error(not_loaded).

@@ -92,7 +92,7 @@
 %% Queries (for IEx).
 -export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0, tests/1,
          search/2, origin/2, without_recording/1]).
--export([profile/1, diff/3]).
+-export([profile/1, diff/3, crashes/1]).
 %% Tests (for test framework hooks: ElixirScope.ExUnitFormatter, elixir_scope_cth,
 %% elixir_scope_eunit).
 -export([test_started/2, test_finished/1]).
@@ -122,6 +122,10 @@
 %% Recorded calls open at once in one process; deeper calls run unrecorded (see "Depth cap").
 -define(MAX_CALL_DEPTH, 1000).
 -define(OWNER, elixir_scope_runtime).
+%% The process that monitors every process that records calls and records how each ended.
+-define(WATCHER, elixir_scope_watcher).
+%% What the watcher passes for the reason of a process that ended before it was monitored.
+-define(UNKNOWN_REASON, '$elixir_scope_unknown_reason').
 %% The table (owned by the owner process) of tests running now: `{{Module, Name}, Pid}', the
 %% process whose calls are the test's (see "Tests" below).
 -define(TESTS, elixir_scope_tests).
@@ -239,6 +243,7 @@ request(Module, Function, Arity, Args, Parent, Depth) ->
 first_enter(Module, Function, Arity, Args) ->
     Origin = origin(),
     note_test(Origin),
+    watch(),
     Id = ?ROOM(elixir_scope_nif:enter_first(Module, Function, Arity, Args, pid_text(self()),
                                             Origin, client(Function, Arity, Args))),
     put(?CURRENT, {Id, 0, 1}),
@@ -298,6 +303,7 @@ enter_hiding(Module, Function, Arity, Args, Shown, Caps, Own) ->
         muted ->
             muted;
         undefined ->
+            watch(),
             Secrets = secrets(Own, []),
             Id = ?ROOM(elixir_scope_nif:enter_first(Module, Function, Arity,
                                                     recorded(Shown, Caps, Secrets),
@@ -762,6 +768,13 @@ runs() ->
 tests(Options) when is_map(Options) ->
     if_loaded(fun() -> elixir_scope_nif:tests(Options) end).
 
+%% @doc The processes that crashed in the run (`#{limit => N, run => N | latest}`), each with
+%% its exit reason, the call that started it, the calls that received news of its end, its
+%% restart and the call that led to it (see the NIF's `crashes/1').
+-spec crashes(map()) -> [map()] | {error, term()}.
+crashes(Options) when is_map(Options) ->
+    if_loaded(fun() -> elixir_scope_nif:crashes(Options) end).
+
 %%% Tests
 %%
 %% A recording made by a test run knows which test made which calls. The test's framework
@@ -878,6 +891,62 @@ start_on_first_use(Module) ->
             end
     end.
 
+%% Asks the watcher to monitor this process, at its first recorded call: a message, so that
+%% the process never waits (see watcher/0).
+watch() ->
+    case whereis(?WATCHER) of
+        undefined -> ok;
+        Watcher -> Watcher ! {watch, self()}
+    end,
+    ok.
+
+%% Starts the watcher once the runtime runs (a second start finds it registered).
+start_watcher() ->
+    Watcher = spawn(fun watcher/0),
+    try register(?WATCHER, Watcher) of
+        true -> ok
+    catch
+        error:badarg -> exit(Watcher, kill)
+    end.
+
+%% The watcher: monitors each process that recorded a call, from its first on, and records
+%% how it ended (elixir_scope_nif:exited/2: the pid and its exit reason; run events). One
+%% process with a monitor per live recorded process, receiving a message per process start and
+%% end, so that no recording process ever waits for it; its queue lives off its heap, and it
+%% runs at high priority, so that the monitor is in place soon after the first call. A process
+%% that ended before that is recorded as ended for a reason nobody knows (the DOWN of a
+%% monitor on a dead process says `noproc'): the crash queries then look at its last call.
+%% Monitors rather than trace flags: the VM gives each process one tracer, which belongs to
+%% the user's `dbg', `recon_trace' or `elixir-scope attach'; a monitor takes nothing from
+%% anyone and is invisible to the monitored process.
+watcher() ->
+    put(?IN_RUNTIME, true),
+    put(?CURRENT, muted),
+    _ = process_flag(message_queue_data, off_heap),
+    _ = process_flag(priority, high),
+    watcher_loop().
+
+watcher_loop() ->
+    receive
+        {watch, Pid} ->
+            _ = erlang:monitor(process, Pid);
+        {'DOWN', _Ref, process, Pid, noproc} ->
+            exited(Pid, ?UNKNOWN_REASON);
+        {'DOWN', _Ref, process, Pid, Reason} ->
+            exited(Pid, Reason);
+        _Other ->
+            ok
+    end,
+    watcher_loop().
+
+exited(Pid, Reason) ->
+    try
+        _ = ?ROOM(elixir_scope_nif:exited(Pid, Reason)),
+        ok
+    catch
+        _:_ -> ok
+    end.
+
 %% Only the process that registers the owner starts the runtime: registering is atomic.
 claim_and_start(Options) ->
     Owner = spawn(fun owner/0),
@@ -924,6 +993,7 @@ initialize(Owner, Options) ->
     try load_and_start(Options) of
         {ok, _Started} ->
             widen_stack_depth(),
+            start_watcher(),
             Paused = maps:get(paused, config(Options), false) =:= true,
             case set_state(case Paused of
                                true -> {paused, #{}};

@@ -113,7 +113,6 @@ impl ExitRow<'_> {
     }
 
     /// Decodes a row.
-    #[allow(dead_code)] // The crash queries read exits (next step of issue 18).
     pub fn decode(bytes: &[u8]) -> Result<ExitRow<'_>> {
         let mut r = Reader::new(bytes, "exit");
         let row = ExitRow {

@@ -15,7 +15,8 @@
 //!   with folding ([`Tree`]); [`query_stats`] – counts ([`RunCounts`]); [`query_heads`] –
 //!   walks over calls' heads without their values ([`CallHead`], for timings: profiles,
 //!   flame graphs, timelines); [`query_messages`] – messages sent and received
-//!   ([`SentMessage`], matched by [`messages`]); [`query_view`] – calls read in place with their values
+//!   ([`SentMessage`], matched by [`messages`]); [`query_exits`] – how processes ended, and
+//!   crashes with what they caused ([`Crash`]); [`query_view`] – calls read in place with their values
 //!   ([`CallView`], for patterns and searches).
 //! - [`model`] – what queries return ([`Call`], [`Run`], [`Process`], [`Counters`]).
 //! - [`retention`] – compaction and the cap ([`Maintenance`], [`Retention`]).
@@ -36,6 +37,7 @@ pub mod messages;
 pub mod model;
 pub mod private;
 pub mod query;
+pub mod query_exits;
 pub mod query_heads;
 pub mod query_messages;
 pub mod query_stats;
@@ -59,6 +61,7 @@ pub use model::{
 };
 pub use private::{DIR_MODE, FILE_MODE};
 pub use query::{CallFilter, Snapshot, Subtree};
+pub use query_exits::{Crash, Notice, NoticeKind, ProcessEnd};
 pub use query_heads::CallHead;
 pub use query_messages::{MessageLink, SentMessage};
 pub use query_stats::{FunctionCalls, RunCounts};

@@ -194,3 +194,99 @@ fn each_receipt_links_to_the_send_that_delivered_it() {
     links.sort_unstable();
     assert_eq!(links, [(1, 3), (1, 4), (1, 5)]);
 }
+
+fn exit(time: u64, pid: u64, reason: &[u8]) -> Event {
+    let pid_term = vec![
+        131, 88, 119, 1, b'n', 0, 0, 0, pid as u8, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    Event {
+        call_id: 0,
+        time,
+        scheduler: 1,
+        kind: EventKind::Run(Box::new(store::RunEvent::Exit(store::ProcessExit {
+            pid,
+            pid_term: pid_term.into(),
+            reason: reason.to_vec().into(),
+        }))),
+    }
+}
+
+fn atom(name: &str) -> Vec<u8> {
+    let mut out = vec![131, 119, name.len() as u8];
+    out.extend_from_slice(name.as_bytes());
+    out
+}
+
+#[test]
+fn crashes_are_abnormal_exits_or_unknown_ones_after_a_call_that_raised() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let mut writer = store.begin_run(&info()).unwrap();
+    let raise = |id: u64, time: u64| Event {
+        call_id: id,
+        time,
+        scheduler: 1,
+        kind: EventKind::End(End {
+            outcome: Outcome::Exception(store::Class::Error),
+            tail_calls: 0,
+            value: atom("boom").into(),
+        }),
+    };
+    // {shutdown, x}
+    let mut shutdown = vec![131, 104, 2, 119, 8];
+    shutdown.extend_from_slice(b"shutdown");
+    shutdown.extend_from_slice(&[119, 1, b'x']);
+    writer
+        .write(
+            vec![
+                // 1 ends normally, 2 is shut down, 3 is killed, 4 ends for an unknown reason
+                // after a call that raised, 5 for an unknown one after a call that returned.
+                enter(1, 10, 1, PUB, PUBLISH, vec![131, 106]),
+                ret(1, 11),
+                enter(2, 12, 2, PUB, PUBLISH, vec![131, 106]),
+                ret(2, 13),
+                enter(3, 14, 3, PUB, PUBLISH, vec![131, 106]),
+                ret(3, 15),
+                enter(4, 16, 4, PUB, PUBLISH, vec![131, 106]),
+                raise(4, 17),
+                enter(5, 18, 5, PUB, PUBLISH, vec![131, 106]),
+                ret(5, 19),
+                exit(20, 1, &atom("normal")),
+                exit(21, 2, &shutdown),
+                exit(22, 3, &atom("killed")),
+                exit(23, 4, &[]),
+                exit(24, 5, &[]),
+            ],
+            &Names,
+        )
+        .unwrap();
+    writer.seal(0, 0).unwrap();
+    let snap = store.snapshot(None).unwrap();
+    let normal: Vec<(u64, Option<bool>)> = snap
+        .exits()
+        .unwrap()
+        .iter()
+        .map(|e| (e.pid, e.normal()))
+        .collect();
+    assert_eq!(
+        normal,
+        [
+            (1, Some(true)),
+            (2, Some(true)),
+            (3, Some(false)),
+            (4, None),
+            (5, None)
+        ]
+    );
+    let crashed: Vec<u64> = snap
+        .crashes(10)
+        .unwrap()
+        .iter()
+        .map(|c| c.end.pid)
+        .collect();
+    assert_eq!(crashed, [3, 4]);
+    let crash = &snap.crashes(10).unwrap()[1];
+    assert_eq!(crash.culprit.as_ref().map(|c| c.id), Some(4));
+    assert!(crash.end.reason.is_none());
+    assert_eq!(snap.crashes(1).unwrap().len(), 1);
+}
