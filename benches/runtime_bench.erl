@@ -11,7 +11,7 @@
 -module(runtime_bench).
 
 -export([run/0, shared_lane/0, steady/0, skeleton/1, burst_to_query/0, real_args/0, library/0]).
--export([attach/0]).
+-export([attach/0, sends/0]).
 
 -define(ROUNDS, 7).
 -define(FAST_CALLS, 5000000).     % unwrapped and paused: cheap, many calls
@@ -251,6 +251,80 @@ shared_lane() ->
     io:format("capture from 2 schedulers, one shared MPMC lane  ~12w events/s (median of 7)~n",
               [round(lists:nth(4, Rates))]),
     halt().
+
+%% @doc What recording a send costs, next to what recording a call costs: `f(X) -> X + 1' and
+%% `send_to(Pid, X) -> Pid ! {x, X}, X + 1' (a message to the calling process, whose mailbox
+%% is emptied after each round, untimed), each unwrapped, wrapped and recording, and wrapped
+%% and paused; 51 interleaved rounds (recorded rounds of 10,000 calls, flushed between rounds
+%% and not timed), 10th percentile and median. Also counts the events a recorded call that
+%% sends produces (the send is one NIF event of the call: 3 in all, against 2 for a call).
+sends() ->
+    ok = elixir_scope_runtime:start(#{ring_capacity => 1 bsl 21, ring_bytes => 1 bsl 30}),
+    Self = self(),
+    F = fun(M) -> fun(0) -> ok; (N) -> _ = M:f(N), ok end end,
+    S = fun(M) -> fun(0) -> ok; (N) -> _ = M:send_to(Self, N), ok end end,
+    Rounds = [sends_round(F, S) || _ <- lists:seq(1, 51)],
+    #{dropped := 0} = elixir_scope_runtime:stats(),
+    [PlainF, PlainS, RecF, RecS, PausedF, PausedS] =
+        [percentiles([element(I, R) || R <- Rounds]) || I <- lists:seq(1, 6)],
+    {EventsF, EventsS} = events_per_call(F, S),
+    io:format("sends, ns per call, 10th percentile / median of 51 interleaved rounds~n"),
+    Row = fun(Name, {P10, Med}) -> io:format("  ~-34s ~8.1f ~8.1f~n", [Name, P10, Med]) end,
+    Row("f(X), unwrapped", PlainF),
+    Row("send_to(Pid, X), unwrapped", PlainS),
+    Row("f(X), recording", RecF),
+    Row("send_to(Pid, X), recording", RecS),
+    Row("f(X), paused", PausedF),
+    Row("send_to(Pid, X), paused", PausedS),
+    Diff = fun({A1, A2}, {B1, B2}) -> {A1 - B1, A2 - B2} end,
+    CallCost = Diff(RecF, PlainF),
+    SendCallCost = Diff(RecS, PlainS),
+    Row("recording a call (f)", CallCost),
+    Row("recording a call that sends", SendCallCost),
+    Row("recording the send", Diff(SendCallCost, CallCost)),
+    Row("paused send_to over unwrapped", Diff(PausedS, PlainS)),
+    Row("paused f over unwrapped", Diff(PausedF, PlainF)),
+    io:format("  events per recorded call: f ~.2f, send_to ~.2f~n", [EventsF, EventsS]),
+    halt().
+
+sends_round(F, S) ->
+    Calls = ?STEADY_RECORDED_CALLS,
+    ok = elixir_scope_runtime:pause(),
+    PlainF = per_call(looped(F(runtime_bench_plain)), ?STEADY_FAST_CALLS div 10),
+    PlainS = per_call(looped(S(runtime_bench_plain)), ?STEADY_FAST_CALLS div 10),
+    drain_mailbox(),
+    PausedF = per_call(looped(F(runtime_bench_wrapped)), ?STEADY_FAST_CALLS div 10),
+    PausedS = per_call(looped(S(runtime_bench_wrapped)), ?STEADY_FAST_CALLS div 10),
+    drain_mailbox(),
+    ok = elixir_scope_runtime:resume(),
+    RecF = per_call(looped(F(runtime_bench_wrapped)), Calls),
+    ok = elixir_scope_runtime:flush(),
+    RecS = per_call(looped(S(runtime_bench_wrapped)), Calls),
+    ok = elixir_scope_runtime:flush(),
+    drain_mailbox(),
+    {PlainF, PlainS, RecF, RecS, PausedF, PausedS}.
+
+%% `Step(N)' for N down to 1, as a loop of `per_call/2'.
+looped(Step) ->
+    fun Loop(0) -> ok;
+        Loop(N) -> ok = Step(N), Loop(N - 1)
+    end.
+
+drain_mailbox() ->
+    receive _ -> drain_mailbox() after 0 -> ok end.
+
+%% Events the runtime captured per recorded call of `f' and of `send_to'.
+events_per_call(F, S) ->
+    Count = fun(Step) ->
+                ok = elixir_scope_runtime:flush(),
+                #{captured := Before} = elixir_scope_runtime:stats(),
+                ok = (looped(Step(runtime_bench_wrapped)))(1000),
+                ok = elixir_scope_runtime:flush(),
+                #{captured := After} = elixir_scope_runtime:stats(),
+                drain_mailbox(),
+                (After - Before) / 1000
+            end,
+    {Count(F), Count(S)}.
 
 %% @doc The recorded and paused figures again, steadier under load: 101 short rounds of each
 %% kind, interleaved (10,000 recorded calls, flushed between rounds and not timed; 500,000

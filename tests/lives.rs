@@ -246,6 +246,22 @@ fn each_subscriber_handle_cast_links_to_the_cast_that_delivered_it() {
 }
 
 #[test]
+fn while_paused_neither_calls_nor_sends_are_recorded() {
+    let rec = recorded();
+    let snap = rec.snapshot();
+    let last = snap.last_id().unwrap();
+    let sent = snap.sent_between(1, last).unwrap();
+    assert!(!sent.is_empty());
+    assert!(
+        sent.iter()
+            .all(|m| !term::value(&m.message, term::Style::Elixir).contains("paused jam")),
+        "a send made while paused was recorded"
+    );
+    let matched = rec.cli(&["calls", "--match", "Lives.Hub.publish(\"paused jam\")"]);
+    assert!(!matched.contains("paused jam"), "{matched}");
+}
+
+#[test]
 fn the_export_draws_each_message_as_an_arrow_between_the_two_calls() {
     let rec = recorded();
     let path = rec.dir.path().join("trace.json");

@@ -57,6 +57,12 @@
 %% as in the runtime, so what starting calls is not recorded; other processes see `starting'
 %% and do not record meanwhile; nothing waits on another process.
 %%
+%% == Messages and process ends ==
+%% Rewritten code reports each send right before it ({@link sending/3}): one NIF event of the
+%% current call. A process's first recorded call also asks the watcher (`elixir_scope_watcher',
+%% started with the runtime) to monitor it; the watcher records how the process ended (see
+%% watcher/0). Neither ever makes the recording process wait.
+%%
 %% == Finding the NIF library ==
 %% Tried in this order, the first that loads wins (the error lists every path tried):
 %% <ol>
