@@ -262,6 +262,34 @@ fn while_paused_neither_calls_nor_sends_are_recorded() {
 }
 
 #[test]
+fn a_message_is_captured_with_the_redaction_arguments_get() {
+    let rec = recorded();
+    let snap = rec.snapshot();
+    let announce = snap
+        .calls(&store::CallFilter {
+            function: Some("announce".into()),
+            limit: 1,
+            ..Default::default()
+        })
+        .unwrap()
+        .pop()
+        .expect("the announce call");
+    let sent = snap.sent_by(announce.id).unwrap();
+    assert_eq!(sent.len(), 1);
+    let message = term::value(&sent[0].message, term::Style::Elixir);
+    assert!(message.contains("password: [REDACTED]"), "{message}");
+    assert!(message.contains("user: \"ada\""), "{message}");
+    for m in snap.sent_between(1, snap.last_id().unwrap()).unwrap() {
+        assert!(!m.message.windows(7).any(|w| w == b"hunter2"));
+    }
+    let tree = rec.cli(&["trace", &announce.id.to_string()]);
+    assert!(
+        tree.contains("→ send <0.") && tree.contains("password: [REDACTED]"),
+        "{tree}"
+    );
+}
+
+#[test]
 fn the_export_draws_each_message_as_an_arrow_between_the_two_calls() {
     let rec = recorded();
     let path = rec.dir.path().join("trace.json");
