@@ -29,6 +29,10 @@ pub const LATER_ROOTS: usize = 5;
 /// How many of a process's last calls are looked at for one that raised.
 const LAST_CALLS: usize = 50;
 
+/// The most calls that raised looked at to tell which processes ended for an unknown reason
+/// after a call that raised (the newest ones).
+const MAX_RAISED: usize = 100_000;
+
 /// The most processes a supervisor started that are looked at for a restart.
 const MAX_STARTED: usize = 10_000;
 
@@ -135,25 +139,30 @@ impl Snapshot {
         Ok(out)
     }
 
-    /// How process `pid` ended, if it did and the run knows.
-    pub fn exit_of(&self, pid: u64) -> Result<Option<ProcessEnd>> {
-        Ok(self.exits()?.into_iter().find(|e| e.pid == pid))
-    }
-
     /// The processes that crashed (see the module documentation), in the order they ended, at
     /// most `limit`, each with what it did last and what its end caused.
     pub fn crashes(&self, limit: usize) -> Result<Vec<Crash>> {
         let mut out = Vec::new();
+        // The processes that have a call that raised, asked for only when an exit's reason is
+        // unknown (many short Tasks may have one): the `exceptions` index, usually small.
+        let mut raised: Option<std::collections::HashSet<u64>> = None;
         for end in self.exits()? {
             if out.len() >= limit {
                 break;
             }
             let crashed = match end.normal() {
                 Some(normal) => !normal,
-                None => self
-                    .last_calls(end.pid)?
-                    .first()
-                    .is_some_and(|c| c.exception().is_some()),
+                None => {
+                    let raised = match &mut raised {
+                        Some(raised) => raised,
+                        None => raised.insert(self.raising_processes()?),
+                    };
+                    raised.contains(&end.pid)
+                        && self
+                            .last_calls(end.pid)?
+                            .first()
+                            .is_some_and(|c| c.exception().is_some())
+                }
             };
             if crashed {
                 out.push(self.crash(end)?);
@@ -201,6 +210,22 @@ impl Snapshot {
             notices,
             restart,
         })
+    }
+
+    /// The processes that made a call that raised (at most [`MAX_RAISED`] calls looked at).
+    fn raising_processes(&self) -> Result<std::collections::HashSet<u64>> {
+        let mut out = std::collections::HashSet::new();
+        for id in self
+            .index
+            .exceptions(0, u64::MAX)?
+            .into_iter()
+            .take(MAX_RAISED)
+        {
+            if let Some(at) = self.index.locate(id)? {
+                out.insert(at.head().pid);
+            }
+        }
+        Ok(out)
     }
 
     /// The last calls process `pid` recorded, newest first (at most [`LAST_CALLS`]).

@@ -563,13 +563,18 @@ impl Snapshot {
     /// by time: before the first child shown that started after the message was sent.
     fn add_sent_messages(&self, nodes: &mut [Node], bound: u64, most: usize) -> Result<()> {
         let shown = shown_index(nodes);
-        let root = nodes[0].call.id;
-        let sent = self.sent_between(root, bound.saturating_sub(1).max(root))?;
-        for message in sent
-            .into_iter()
-            .filter(|m| shown.contains_key(&m.call_id))
-            .take(most)
-        {
+        // Per shown call (at most the tree's budget): a range over the whole root's extent
+        // would hold every other process's sends of that time too.
+        let mut ids: Vec<u64> = shown.keys().copied().filter(|&id| id < bound).collect();
+        ids.sort_unstable();
+        let mut sent = Vec::new();
+        for id in ids {
+            if sent.len() >= most {
+                break;
+            }
+            sent.extend(self.sent_by(id)?);
+        }
+        for message in sent.into_iter().take(most) {
             let at = shown[&message.call_id];
             let receiver_text = match message.receiver {
                 Some(pid) => self.process(pid)?.map(|p| p.text),
