@@ -14,7 +14,8 @@
 #   args: only the real-arguments comparison (f(X) -> X + 1 and g(Map, List) against dbg),
 #   which the default run also prints last
 #   attach: attach (elixir_scope_attach, issue 19) against the rewritten path and dbg on the
-#   real-arguments workload, in the caller and until recorded, with ratios (run by default too)
+#   real-arguments workload, in the caller and until stored, the rewritten path while attach
+#   shares trees, attach with its module paused, with ratios (run by default too)
 #   sends: what recording a send costs next to recording a call (a function that sends, and
 #   one that does not, unwrapped, recording and paused), and the events each records (run by
 #   default too)

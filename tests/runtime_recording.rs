@@ -894,7 +894,7 @@ fn a_tampered_process_dictionary_never_makes_a_wrapped_call_raise() {
         {'EXIT', {badarg, _}} = (catch elixir_scope_nif:enter(m, f, x, [], none)),
         {'EXIT', {badarg, _}} = (catch elixir_scope_nif:enter("m", f, 1, [], none)),
         {'EXIT', {badarg, _}} = (catch elixir_scope_nif:tail_call(id, 0, m, f, 1, [])),
-        ok = elixir_scope_nif:call_return(garbage, result),
+        ok = elixir_scope_nif:call_return(garbage, garbage, result),
         3 = runtime_fixture:add(1, 2),
         ok = elixir_scope_runtime:flush(),
         halt()."#,

@@ -26,7 +26,9 @@ defmodule ElixirScope do
     * `:module`, `:function`, `:arity`, `:args` - what was called, with what
     * `:outcome` - `:returned`, `:raised` or `:running`
     * `:result` - the value it returned (`nil` unless it returned)
-    * `:exception` - `{kind, reason, stacktrace}` when it raised, else `nil`
+    * `:exception` - `{kind, reason, stacktrace}` when it raised, else `nil`; `stacktrace` is
+      `:not_recorded` for a call recorded by `attach/2` (the VM's call trace gives none: its
+      recorded callers are its parents)
     * `:start` - when it started, in `System.monotonic_time(:nanosecond)` units
     * `:started_at` - when it started, as a `DateTime` (UTC)
     * `:duration_ns` - how long it ran (`nil` while it runs)

@@ -443,7 +443,7 @@ return(muted, Result) ->
     Result;
 return(Parent, Result) ->
     Current = put(?CURRENT, Parent),
-    _ = ?ROOM(elixir_scope_nif:call_return(Current, Result)),
+    _ = ?ROOM(elixir_scope_nif:call_return(Current, Parent, Result)),
     Result.
 
 %% @doc Records that the call raised; restores the caller as current call and re-raises with
@@ -457,7 +457,7 @@ exception(Token, Class, Reason, Stack) when Token =:= deep; Token =:= muted ->
 exception(Parent, Class, Reason, Stack) ->
     Current = put(?CURRENT, Parent),
     Clean = elixir_scope_stacktrace:clean(Stack),
-    _ = ?ROOM(elixir_scope_nif:call_exception(Current, Class, Reason, Clean)),
+    _ = ?ROOM(elixir_scope_nif:call_exception(Current, Parent, Class, Reason, Clean)),
     erlang:raise(Class, Reason, Clean).
 
 %% @doc Records that the current call continued as `Module:Function/Arity' through a local
@@ -510,6 +510,8 @@ discarding_stack(Args) ->
         InACall when is_tuple(InACall) -> put(?CURRENT, none);
         _NotInACall -> ok
     end,
+    %% Attached calls open in this process go with the stack too.
+    _ = elixir_scope_nif:loaded() andalso elixir_scope_nif:stack_discarded(),
     Args.
 
 %% @doc Called by rewritten code right before it sends a message (only while its module
@@ -1169,6 +1171,8 @@ set_state(State) ->
 
 publish(State) ->
     mark_pause(persistent_term:get(?STATE, undefined), State),
+    %% Attached calls are recorded as rewritten ones would be (elixir_scope_attach).
+    _ = elixir_scope_nif:loaded() andalso elixir_scope_nif:recording_state(State),
     persistent_term:put(?RECORDING, recording_term(State)),
     persistent_term:put(?STATE, State),
     ok.

@@ -28,6 +28,7 @@ use store::{
 };
 
 use crate::atoms;
+use crate::attach::processes;
 use crate::capture::{self, Secrets, Within};
 use crate::runtime;
 use crate::term::{atom_text, self_pid_word, word, Beam, Checked};
@@ -106,13 +107,14 @@ macro_rules! raw_nif {
         });
     };
 }
+pub(crate) use raw_nif;
 
 /// Runs a raw NIF's body: its arguments as terms of `env`, panics caught, results and errors
 /// turned into terms as `#[rustler::nif]` does.
 ///
 /// # Safety
 /// `env`, `argc` and `argv` must be what the VM passed to the NIF.
-unsafe fn run_nif<const N: usize>(
+pub(crate) unsafe fn run_nif<const N: usize>(
     env: *mut ErlNifEnv,
     argc: c_int,
     argv: *const ErlNifTerm,
@@ -161,7 +163,7 @@ unsafe extern "C" fn enter(
                     arity,
                     arguments,
                 };
-                record_enter(env, call, parent, None, None, None).map(|entered| entered.encode(env))
+                enter_rewritten(env, call, parent, None, None).map(|entered| entered.encode(env))
             },
         )
     }
@@ -187,8 +189,7 @@ fn enter_request<'a>(
         arguments,
     };
     let parent = current_call(parent)?.0;
-    record_enter(env, call, parent, None, client_of(client)?, None)
-        .map(|entered| entered.encode(env))
+    enter_rewritten(env, call, parent, None, client_of(client)?).map(|entered| entered.encode(env))
 }
 
 /// The client of a request: a pid, or `none`.
@@ -232,7 +233,7 @@ fn enter_first<'a>(
         arity,
         arguments,
     };
-    record_enter(env, call, None, Some(process), client_of(client)?, None)
+    enter_rewritten(env, call, None, Some(process), client_of(client)?)
         .map(|entered| entered.encode(env))
 }
 
@@ -297,7 +298,8 @@ pub(crate) fn answer(env: Env<'_>, recorded: Recorded) -> Term<'_> {
 }
 
 /// Where and when a call happened, when not in the calling process now: the pid's word and
-/// the time (`runtime_core::clock` ns). The attach tracer records calls of other processes.
+/// the time (`runtime_core::clock` ns). The attach tracer's callbacks run in the traced
+/// process but outside any NIF call of it, and attach's own records are made at given times.
 #[derive(Clone, Copy)]
 pub(crate) struct Elsewhere {
     /// The word of the (local) pid that made the call.
@@ -306,6 +308,31 @@ pub(crate) struct Elsewhere {
     pub time: u64,
 }
 
+/// Records a rewritten call's start under `parent` (the process's current call as its
+/// dictionary holds it), through [`record_enter`]. While an attach session shares trees, the
+/// process's stack of open calls ([`processes`]) gives the parent instead (an attached call
+/// may be open above the current rewritten call) and gets the new call.
+fn enter_rewritten<'a>(
+    env: Env<'a>,
+    call: CallTerms<'a>,
+    parent: Option<u64>,
+    process: Option<Box<ProcessStart>>,
+    client: Option<NonZeroU64>,
+) -> NifResult<Entered> {
+    if !processes::sharing() {
+        return record_enter(env, call, parent, process, client, None);
+    }
+    let pid = self_pid_word(env);
+    let parent = processes::rewritten_parent(pid, parent);
+    let entered = record_enter(env, call, parent, process, client, None)?;
+    if let Entered::Id(id) = entered {
+        processes::rewritten_started(pid, id);
+    }
+    Ok(entered)
+}
+
+/// Records a call's start: its id, `parent`, and for a process's first call who the process
+/// is; `elsewhere` for a call of another process or time (see [`Elsewhere`]).
 pub(crate) fn record_enter<'a>(
     env: Env<'a>,
     call: CallTerms<'a>,
@@ -360,8 +387,9 @@ pub(crate) fn record_enter<'a>(
     })
 }
 
-/// `call_return(Current, Result)`: records that the call `Current` (`{Id, TailCalls, Depth}`)
-/// returned `Result`.
+/// `call_return(Current, Parent, Result)`: records that the call `Current`
+/// (`{Id, TailCalls, Depth}`) returned `Result`; `Parent` is the current call the process goes
+/// back to (the token `enter/4` gave).
 unsafe extern "C" fn call_return(
     env: *mut ErlNifEnv,
     argc: c_int,
@@ -369,27 +397,27 @@ unsafe extern "C" fn call_return(
 ) -> ErlNifTerm {
     // SAFETY: the VM's arguments.
     unsafe {
-        run_nif(env, argc, argv, |env, [current, result]| {
-            let (id, tail_calls) = current_call(current)?;
+        run_nif(env, argc, argv, |env, [current, parent, result]| {
             let secrets = capture::secrets_of_call(current);
-            let recorded =
-                record_end(env, id, tail_calls, Outcome::Return, result, &secrets, None)?;
+            let recorded = end_rewritten(env, current, parent, Outcome::Return, result, &secrets)?;
             Ok(answer(env, recorded))
         })
     }
 }
-raw_nif!("call_return", 2, call_return);
+raw_nif!("call_return", 3, call_return);
 
-/// Records that the call `Current` raised; the value stored is `{Reason, Stacktrace}`.
+/// `call_exception(Current, Parent, Class, Reason, Stacktrace)`: records that the call
+/// `Current` raised (`Parent` as for `call_return/3`); the value stored is
+/// `{Reason, Stacktrace}`.
 #[rustler::nif]
 fn call_exception<'a>(
     env: Env<'a>,
     current: Term<'a>,
+    parent: Term<'a>,
     class: Term<'a>,
     reason: Term<'a>,
     stack: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let (id, tail_calls) = current_call(current)?;
     // Only error, throw and exit exist; never raise from here (the caller is re-raising).
     let class = if class == atoms::throw().to_term(env) {
         Class::Throw
@@ -400,18 +428,38 @@ fn call_exception<'a>(
     };
     let value = make_tuple(env, &[reason, stack]);
     let secrets = capture::secrets_of_call(current);
-    let recorded = record_end(
+    let recorded = end_rewritten(
         env,
-        id,
-        tail_calls,
+        current,
+        parent,
         Outcome::Exception(class),
         value,
         &secrets,
-        None,
     )?;
     Ok(answer(env, recorded))
 }
 
+/// Records the end of the rewritten call `current` (see [`record_end`]); while an attach
+/// session shares trees, pops it from the process's stack of open calls, which goes back to
+/// `parent`.
+fn end_rewritten<'a>(
+    env: Env<'a>,
+    current: Term<'a>,
+    parent: Term<'a>,
+    outcome: Outcome,
+    value: Term<'a>,
+    secrets: &Secrets<'a>,
+) -> NifResult<Recorded> {
+    let (id, tail_calls) = current_call(current)?;
+    let recorded = record_end(env, id, tail_calls, outcome, value, secrets, None)?;
+    if processes::sharing() && recorded != Recorded::Full {
+        processes::rewritten_ended(self_pid_word(env), id.unwrap_or(0), current_call(parent)?.0);
+    }
+    Ok(recorded)
+}
+
+/// Records the end of the call `id` (`None`: its start was dropped, so is its end) with
+/// `value` (a result, or `{Reason, Stacktrace}`), at `at` (`runtime_core::clock` ns) or now.
 pub(crate) fn record_end<'a>(
     env: Env<'a>,
     id: Option<u64>,
@@ -642,7 +690,7 @@ pub(crate) fn atom_key(rec: &Recorder, atom: Term<'_>) -> NifResult<u64> {
 /// announcement as fourth element after `remote_tail_call/3`). Id 0 (recorded while the
 /// runtime was not running) is no call. Anything else (someone erased or overwrote the process
 /// dictionary) is no call either: recording must never make `return/2` or `exception/4` raise.
-fn current_call(term: Term<'_>) -> NifResult<(Option<u64>, u32)> {
+pub(crate) fn current_call(term: Term<'_>) -> NifResult<(Option<u64>, u32)> {
     let Some(elements) = Beam(term).tuple().filter(|e| e.len() >= 2) else {
         return Ok((None, 0));
     };

@@ -85,6 +85,7 @@ defmodule ElixirScope.Format do
   defp standalone_cut(:integer, _), do: "…(big integer)"
   defp standalone_cut(:fun, text) when is_binary(text), do: text
   defp standalone_cut(kind, _) when kind in [:redacted, :hidden], do: "[REDACTED]"
+  defp standalone_cut(:stacktrace, _), do: "(no stack trace: attached call)"
   defp standalone_cut(_kind, _detail), do: "…"
 
   defp more(n) when is_integer(n), do: "…(#{n} more)"

@@ -515,7 +515,8 @@ defmodule ElixirScope.Query do
 
   @doc """
   A call as the runtime gives it, as `ElixirScope` documents it: `pid` a pid, `outcome`
-  `:returned`, `:raised` or `:running`, `exception` a `{kind, reason, stacktrace}`.
+  `:returned`, `:raised` or `:running`, `exception` a `{kind, reason, stacktrace}`
+  (`stacktrace` `:not_recorded` for an attached call).
   """
   @spec to_call(map) :: map
   def to_call(raw) do
@@ -544,6 +545,10 @@ defmodule ElixirScope.Query do
       scheduler: raw.scheduler
     }
   end
+
+  # An attached call's exception: the VM's call trace gives no stack trace.
+  defp exception(kind, {reason, {:"$elixir_scope_cut", :stacktrace, _}}),
+    do: {kind, reason, :not_recorded}
 
   defp exception(kind, {reason, stack}), do: {kind, reason, stack}
   defp exception(kind, other), do: {kind, other, []}
