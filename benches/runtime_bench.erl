@@ -11,7 +11,7 @@
 -module(runtime_bench).
 
 -export([run/0, shared_lane/0, steady/0, skeleton/1, burst_to_query/0, real_args/0, library/0]).
--export([attach/0]).
+-export([attach/0, sends/0]).
 
 -define(ROUNDS, 7).
 -define(FAST_CALLS, 5000000).     % unwrapped and paused: cheap, many calls
@@ -238,6 +238,77 @@ shared_lane() ->
     io:format("capture from 2 schedulers, one shared MPMC lane  ~12w events/s (median of 7)~n",
               [round(lists:nth(4, Rates))]),
     halt().
+
+%% @doc What recording a send costs, next to what recording a call costs: `f(X) -> X + 1' and
+%% `send_to(Pid, X) -> Pid ! {x, X}, X + 1', each unwrapped, wrapped and recording, and wrapped
+%% and paused; 51 interleaved rounds (recorded rounds of 10,000 calls, flushed between rounds
+%% and not timed), 10th percentile and median. The messages go to a process that has ended (a
+%% send to a dead local pid is dropped by the VM, cheaply), so that no mailbox grows and no
+%% receiver competes for the CPUs: what is left is the send and its recording, which captures
+%% the destination and the message as it would for a live one. Also counts the events a
+%% recorded call that sends produces (the send is one NIF event of the call: 3 in all, against
+%% 2 for a call that does not send).
+sends() ->
+    ok = elixir_scope_runtime:start(#{ring_capacity => 1 bsl 21, ring_bytes => 1 bsl 30}),
+    {Dead, Ref} = spawn_monitor(fun() -> ok end),
+    receive {'DOWN', Ref, process, Dead, _} -> ok end,
+    Rounds = [sends_round(Dead) || _ <- lists:seq(1, 51)],
+    #{dropped := 0} = elixir_scope_runtime:stats(),
+    [PlainF, PlainS, RecF, RecS, PausedF, PausedS] =
+        [percentiles([element(I, R) || R <- Rounds]) || I <- lists:seq(1, 6)],
+    {EventsF, EventsS} = events_per_call(Dead),
+    io:format("sends, ns per call, 10th percentile / median of 51 interleaved rounds~n"),
+    Row = fun(Name, {P10, Med}) -> io:format("  ~-34s ~8.1f ~8.1f~n", [Name, P10, Med]) end,
+    Row("f(X), unwrapped", PlainF),
+    Row("send_to(Pid, X), unwrapped", PlainS),
+    Row("f(X), recording", RecF),
+    Row("send_to(Pid, X), recording", RecS),
+    Row("f(X), paused", PausedF),
+    Row("send_to(Pid, X), paused", PausedS),
+    Diff = fun({A1, A2}, {B1, B2}) -> {A1 - B1, A2 - B2} end,
+    CallCost = Diff(RecF, PlainF),
+    SendCallCost = Diff(RecS, PlainS),
+    Row("recording a call (f)", CallCost),
+    Row("recording a call that sends", SendCallCost),
+    Row("recording the send", Diff(SendCallCost, CallCost)),
+    Row("paused send_to over unwrapped", Diff(PausedS, PlainS)),
+    Row("paused f over unwrapped", Diff(PausedF, PlainF)),
+    io:format("  events per recorded call: f ~.2f, send_to ~.2f~n", [EventsF, EventsS]),
+    halt().
+
+sends_round(To) ->
+    Fast = ?STEADY_FAST_CALLS,
+    Calls = ?STEADY_RECORDED_CALLS,
+    ok = elixir_scope_runtime:pause(),
+    PlainF = per_call(fun(N) -> f_loop(runtime_bench_plain, N) end, Fast),
+    PlainS = per_call(fun(N) -> send_loop(runtime_bench_plain, To, N) end, Fast),
+    PausedF = per_call(fun(N) -> f_loop(runtime_bench_wrapped, N) end, Fast),
+    PausedS = per_call(fun(N) -> send_loop(runtime_bench_wrapped, To, N) end, Fast),
+    ok = elixir_scope_runtime:resume(),
+    RecF = per_call(fun(N) -> f_loop(runtime_bench_wrapped, N) end, Calls),
+    ok = elixir_scope_runtime:flush(),
+    RecS = per_call(fun(N) -> send_loop(runtime_bench_wrapped, To, N) end, Calls),
+    ok = elixir_scope_runtime:flush(),
+    {PlainF, PlainS, RecF, RecS, PausedF, PausedS}.
+
+f_loop(_M, 0) -> ok;
+f_loop(M, N) -> _ = M:f(N), f_loop(M, N - 1).
+
+send_loop(_M, _To, 0) -> ok;
+send_loop(M, To, N) -> _ = M:send_to(To, N), send_loop(M, To, N - 1).
+
+%% Events the runtime captured per recorded call of `f' and of `send_to'.
+events_per_call(To) ->
+    Count = fun(Loop) ->
+                ok = elixir_scope_runtime:flush(),
+                #{captured := Before} = elixir_scope_runtime:stats(),
+                ok = Loop(1000),
+                ok = elixir_scope_runtime:flush(),
+                #{captured := After} = elixir_scope_runtime:stats(),
+                (After - Before) / 1000
+            end,
+    {Count(fun(N) -> f_loop(runtime_bench_wrapped, N) end),
+     Count(fun(N) -> send_loop(runtime_bench_wrapped, To, N) end)}.
 
 %% @doc The recorded and paused figures again, steadier under load: 101 short rounds of each
 %% kind, interleaved (10,000 recorded calls, flushed between rounds and not timed; 500,000

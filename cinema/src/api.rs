@@ -267,6 +267,7 @@ async fn call(State(state): State<AppState>, Path((run, id)): Path<(u64, u64)>) 
                 "kind": match cause.kind {
                     CauseKind::Request => "request",
                     CauseKind::Started(kind) => origin_kind(kind),
+                    CauseKind::Message(how) => how.as_str(),
                 },
                 "pid": cause.text,
                 "call": call_summary(&cause.call, r, &cause.text),
@@ -419,6 +420,13 @@ async fn tree(
                         "kind": "request",
                         "pid": q.text,
                         "call": call_summary(&q.call, r, &q.text),
+                    }),
+                    TreeItem::Message(m) => json!({
+                        "kind": "message",
+                        "send": m.message.kind.as_str(),
+                        "sender": m.message.call_id,
+                        "receiver": m.receiver_text,
+                        "received_by": m.received_by,
                     }),
                 };
                 v["depth"] = json!(line.depth);

@@ -18,6 +18,7 @@
 -export([enabled/3, trace/5]).
 -export([attach_open/4, attach_seed/3, attach_seeded/0, attach_close/1, attach_prune/0,
          attach_calls/0, attach_note/4, recording_state/1, stack_discarded/0]).
+-export([sent/5, exited/2, crashes/1]).
 
 -nifs([loaded/0, start/1, settings/0, flush/1, stats/0, enter/5, enter_request/6, enter_first/7,
        call_return/3,
@@ -27,6 +28,7 @@
 -nifs([enabled/3, trace/5]).
 -nifs([attach_open/4, attach_seed/3, attach_seeded/0, attach_close/1, attach_prune/0,
        attach_calls/0, attach_note/4, recording_state/1, stack_discarded/0]).
+-nifs([sent/5, exited/2, crashes/1]).
 
 %% @doc Loads the library at `Path' (without the `.so' extension), once it is known to be a
 %% whole ELF shared object. The dynamic loader maps the parts of the file that its headers
@@ -150,3 +152,6 @@ attach_calls() -> erlang:nif_error(not_loaded).
 attach_note(_Function, _Args, _Result, _Introduce) -> erlang:nif_error(not_loaded).
 recording_state(_State) -> erlang:nif_error(not_loaded).
 stack_discarded() -> erlang:nif_error(not_loaded).
+sent(_Current, _Kind, _Dest, _Receiver, _Message) -> erlang:nif_error(not_loaded).
+exited(_Pid, _Reason) -> erlang:nif_error(not_loaded).
+crashes(_Options) -> erlang:nif_error(not_loaded).

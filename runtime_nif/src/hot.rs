@@ -23,7 +23,8 @@ use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, Error, NifResult, Term};
 use smallvec::SmallVec;
 use store::{
-    Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome, ProcessStart, TailCall,
+    Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome, ProcessExit, ProcessStart,
+    RunEvent, Send, SendKind, TailCall,
 };
 
 use crate::atoms;
@@ -564,6 +565,114 @@ fn record_tail_call<'a>(
             args: buf,
         }),
     }))
+}
+
+/// `sent(Current, Kind, Dest, Receiver, Message)`: records that the process's current call
+/// (`Current`, the entry `return/2` takes) sent `Message` to `Dest` (as given: a pid, a name,
+/// ...); `Receiver` is the local pid it went to (`undefined` when unknown), `Kind` `send`,
+/// `cast` or `{send_after, Milliseconds}`. One event, with the message captured within the
+/// runtime's caps and the current call's secrets.
+unsafe extern "C" fn sent(env: *mut ErlNifEnv, argc: c_int, argv: *const ErlNifTerm) -> ErlNifTerm {
+    // SAFETY: the VM's arguments.
+    unsafe {
+        run_nif(
+            env,
+            argc,
+            argv,
+            |env, [current, kind, dest, receiver, message]| {
+                let recorded = record_send(env, current, kind, dest, receiver, message)?;
+                Ok(answer(env, recorded))
+            },
+        )
+    }
+}
+raw_nif!("sent", 5, sent);
+
+fn record_send<'a>(
+    env: Env<'a>,
+    current: Term<'a>,
+    kind: Term<'a>,
+    dest: Term<'a>,
+    receiver: Term<'a>,
+    message: Term<'a>,
+) -> NifResult<Recorded> {
+    let Some(rt) = runtime::get() else {
+        return Ok(Recorded::Dropped);
+    };
+    let rec = rt.recorder();
+    let (Some(id), _) = current_call(current)? else {
+        // Not inside a recorded call (or its start was dropped): nothing to attach it to.
+        return Ok(Recorded::Dropped);
+    };
+    let (kind, delay_ms) = if kind == atoms::send().to_term(env) {
+        (SendKind::Send, 0)
+    } else if kind == atoms::cast().to_term(env) {
+        (SendKind::Cast, 0)
+    } else {
+        let (tag, delay): (Term, Term) = kind.decode()?;
+        if tag != atoms::send_after().to_term(env) {
+            return Err(Error::BadArg);
+        }
+        // An out-of-range delay makes the send itself raise; record what fits.
+        let delay = delay.decode::<u64>().unwrap_or(0).min(u32::MAX as u64) as u32;
+        (SendKind::SendAfter, delay)
+    };
+    let receiver = if receiver.is_pid() {
+        NonZeroU64::new(word(receiver))
+    } else {
+        None
+    };
+    let secrets = capture::secrets_of_call(current);
+    let caps = rec.caps();
+    let mut payload = capture_value(rec, Value::Result(dest), caps, &secrets);
+    let target_len = payload.len().min(u16::MAX as usize) as u16;
+    payload.truncate(target_len as usize);
+    payload.extend_from_slice(&capture_value(rec, Value::Result(message), caps, &secrets));
+    Ok(rec.record(Event {
+        call_id: id,
+        time: clock::monotonic_ns(),
+        scheduler: thread::scheduler_id(),
+        kind: EventKind::Send(Send {
+            kind,
+            delay_ms,
+            receiver,
+            target_len,
+            payload,
+        }),
+    }))
+}
+
+/// `exited(Pid, Reason)`: records that `Pid`, a process that recorded calls, ended with
+/// `Reason` (captured within the exception caps), or with a reason nobody knows when `Reason`
+/// is `'$elixir_scope_unknown_reason'` (it ended before the runtime's monitor was in place).
+/// A run event: the runtime's watcher process calls it, once per process.
+#[rustler::nif]
+fn exited<'a>(env: Env<'a>, pid: Term<'a>, reason: Term<'a>) -> NifResult<Term<'a>> {
+    let Some(rt) = runtime::get() else {
+        return Ok(atoms::ok().to_term(env));
+    };
+    if !pid.is_pid() {
+        return Err(Error::BadArg);
+    }
+    let rec = rt.recorder();
+    let none = Secrets::new();
+    let pid_term = capture_value(rec, Value::Result(pid), rec.caps(), &none);
+    let reason = if reason == atoms::unknown_reason().to_term(env) {
+        Bytes::new()
+    } else {
+        capture_value(rec, Value::Exception(reason), rec.exception_caps(), &none)
+    };
+    let recorded = rec.record(Event {
+        call_id: 0,
+        time: clock::monotonic_ns(),
+        scheduler: thread::scheduler_id(),
+        kind: EventKind::Run(Box::new(RunEvent::Exit(ProcessExit {
+            pid: word(pid),
+            pid_term,
+            reason,
+        }))),
+    });
+    Ok(answer(env, recorded))
 }
 
 /// The atom's key, registering its text the first time this thread meets it.

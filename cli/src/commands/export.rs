@@ -98,10 +98,11 @@ fn export(args: &Args) -> Result<(String, bool), QueryError> {
                 chrome::ExportError::Store(e) => QueryError::Store(e),
             })?;
             format!(
-                "run {run} as Chrome trace events: {} ({} raised) on {}",
+                "run {run} as Chrome trace events: {} ({} raised) on {}, {}",
                 counted(exported.calls, "call", "calls"),
                 count(exported.exceptions),
                 counted(exported.processes, "process", "processes"),
+                counted(exported.messages, "message", "messages"),
             )
         }
         Format::Speedscope => {

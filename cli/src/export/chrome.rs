@@ -18,6 +18,10 @@
 //! - A request (a `handle_call/3` serving another process, see `Snapshot::scan_requests`) gets
 //!   a flow arrow from the client's call that waited for it (`Snapshot::running_call`) to the
 //!   serving call, category `request`, id the serving call's id.
+//! - A message whose receipt was recorded (see `store::messages`: a cast, a send, a timer,
+//!   received by a `handle_cast/2`, `handle_info/2` or gen_statem event) gets a flow arrow from
+//!   the sending call, at the moment it was sent, to the call that received it, category
+//!   `message`, named by how it was sent.
 //!
 //! The run is streamed with `Snapshot::scan` (calls in id order) into a buffered file: memory
 //! stays bounded by the number of processes, whatever the size of the run.
@@ -26,7 +30,7 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use serde_json::{json, Value};
-use store::{Call, Outcome, Snapshot};
+use store::{Call, MessageLink, Outcome, Snapshot};
 
 use crate::query::call::{self, argument_texts};
 use crate::query::text::rfc3339;
@@ -40,6 +44,8 @@ pub struct Exported {
     pub processes: u64,
     /// Calls that raised.
     pub exceptions: u64,
+    /// Message arrows drawn.
+    pub messages: u64,
 }
 
 /// Writes the snapshot's run to `out`.
@@ -77,6 +83,16 @@ pub fn write(snap: &Snapshot, out: &mut impl Write) -> Result<Exported, ExportEr
             }
         },
     )?;
+    if let Some(e) = failure {
+        return Err(ExportError::Io(e));
+    }
+    snap.scan_messages(|link| match writer.message(snap, &link) {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            failure = Some(e);
+            Ok(false)
+        }
+    })?;
     if let Some(e) = failure {
         return Err(ExportError::Io(e));
     }
@@ -190,6 +206,32 @@ impl<W: Write> Events<'_, W> {
         }))
     }
 
+    /// The arrow from the call that sent a message to the call that received it (a message
+    /// whose calls are not both stored draws no arrow).
+    fn message(&mut self, snap: &Snapshot, link: &MessageLink) -> io::Result<()> {
+        let (Ok(Some(sender)), Ok(Some(receipt))) =
+            (snap.call(link.sender), snap.call(link.receipt))
+        else {
+            return Ok(());
+        };
+        let how = snap
+            .sent_by(sender.id)
+            .ok()
+            .and_then(|sent| sent.into_iter().find(|m| m.n == link.n))
+            .map_or("message", |m| m.kind.as_str());
+        let (from, to) = (self.tid(snap, sender.pid)?, self.tid(snap, receipt.pid)?);
+        self.exported.messages += 1;
+        let flow = MESSAGE_FLOWS | link.n;
+        self.event(&json!({
+            "name": how, "cat": "message", "ph": "s", "id": flow, "ts": self.ts(link.sent),
+            "pid": 1, "tid": from, "args": {"from": sender.id, "to": receipt.id},
+        }))?;
+        self.event(&json!({
+            "name": how, "cat": "message", "ph": "f", "bp": "e", "id": flow,
+            "ts": self.ts(receipt.start), "pid": 1, "tid": to,
+        }))
+    }
+
     /// Microseconds since the run started, to the nanosecond.
     fn ts(&self, ns: u64) -> Value {
         micros(ns.saturating_sub(self.origin))
@@ -246,6 +288,10 @@ impl<W: Write> Events<'_, W> {
 /// Added to a serving call's id to make its request arrow's id (below 2^53: JSON numbers stay
 /// exact).
 const REQUEST_FLOWS: u64 = 1 << 52;
+
+/// Added to a send's number to make its message arrow's id: apart from the request arrows'
+/// while a run has fewer than 2^51 calls, and below 2^53.
+const MESSAGE_FLOWS: u64 = 3 << 51;
 
 /// Nanoseconds as microseconds with three decimals (a JSON number).
 fn micros(ns: u64) -> Value {
