@@ -198,7 +198,7 @@ fn long_walks_read_ahead_and_see_every_call_in_order() {
     let mut seen = Vec::new();
     snap.scan_views(0, u64::MAX, |view| {
         let args = view.args()?;
-        assert_eq!(args.as_ref(), [131, 107, 0, 1, view.id() as u8]);
+        assert_eq!(args, [131, 107, 0, 1, view.id() as u8]);
         assert_eq!(view.value()?.unwrap().as_ref(), [131, 97, view.id() as u8]);
         seen.push(view.id());
         Ok(true)
