@@ -1,6 +1,7 @@
 //! One helper process and the requests it serves.
 
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -350,11 +351,49 @@ fn malformed(shown: &str) -> HelperError {
 /// It runs in `/` and drops `.` from the code path before anything else is loaded: the user's
 /// working directory may hold beams (a `compile.beam` there would otherwise have been loaded
 /// in place of the compiler).
+///
+/// With a [`HelperConfig::compiled_cache`] directory, the helper first loads its beam from
+/// there, if a file named by the source's hash and the VM's OTP release and ERTS version is
+/// there and the loader takes it (checked with `erlang:prepare_loading/2`, its complaint about
+/// a damaged file logged to stderr: fd 1 carries the replies);
+/// otherwise it compiles the source and, when the directory exists, leaves
+/// its beam there (0600, written to a temporary name and renamed) for the next run.
+/// Compiling the source costs 80-100 ms of a helper's start (BENCHMARKS.md, "`instrument` in
+/// the edit-compile loop").
 fn command(config: &HelperConfig) -> Command {
     let source = erlang_string(super::HELPER_SOURCE);
     let backends: Vec<String> = config.backends.iter().map(|b| erlang_atom(b)).collect();
+    // The cached beam's path, as an Erlang expression (`none` without a cache).
+    let cached = match config.compiled_cache.as_deref().and_then(Path::to_str) {
+        Some(dir) => format!(
+            "filename:join({}, \"helper-{}-\" ++ erlang:system_info(otp_release) ++ \"-\" ++ \
+             erlang:system_info(version) ++ \".beam\")",
+            erlang_string(dir),
+            &blake3::hash(super::HELPER_SOURCE.as_bytes()).to_hex()[..16]
+        ),
+        None => "none".to_string(),
+    };
     let boot = format!(
         "code:del_path(\".\"), \
+         Serve = fun(B) -> \
+                   {{module, M}} = code:load_binary(elixir_scope_helper, \"elixir_scope_helper.erl\", B), \
+                   try M:main([{backends}]) after halt(2) end \
+                 end, \
+         Cached = {cached}, \
+         Cached =/= none andalso begin \
+           _ = logger:remove_handler(default), \
+           ok =:= logger:add_handler(default, logger_std_h, \
+                                     #{{config => #{{type => standard_error}}}}) \
+         end, \
+         Saved = case Cached of \
+                   none -> none; \
+                   _ -> case file:read_file(Cached) of \
+                          {{ok, CB}} -> case erlang:prepare_loading(elixir_scope_helper, CB) of \
+                                          {{error, _}} -> none; _ -> {{ok, CB}} end; \
+                          _ -> none \
+                        end \
+                 end, \
+         case Saved of {{ok, SB}} -> Serve(SB); none -> ok end, \
          Parse = fun P([], [], Forms) -> lists:reverse(Forms); \
                      P([{{dot, _}} = Dot | Rest], Form, Forms) -> \
                          {{ok, F}} = erl_parse:parse_form(lists:reverse([Dot | Form])), \
@@ -363,8 +402,17 @@ fn command(config: &HelperConfig) -> Command {
                  end, \
          {{ok, Tokens, _}} = erl_scan:string({source}), \
          case compile:forms(Parse(Tokens, [], []), [binary, return_errors]) of \
-           {{ok, M, B}} -> {{module, M}} = code:load_binary(M, \"elixir_scope_helper.erl\", B), \
-                         try M:main([{backends}]) after halt(2) end; \
+           {{ok, _, B}} -> \
+             case Cached =/= none andalso filelib:is_dir(filename:dirname(Cached)) of \
+               true -> Tmp = Cached ++ \".\" ++ os:getpid() ++ \".tmp\", \
+                       try ok = file:write_file(Tmp, <<>>), \
+                           ok = file:change_mode(Tmp, 8#600), \
+                           ok = file:write_file(Tmp, B), \
+                           ok = file:rename(Tmp, Cached) \
+                       catch _:_ -> file:delete(Tmp) end; \
+               false -> ok \
+             end, \
+             Serve(B); \
            Error -> io:format(standard_error, \"cannot compile the helper: ~p~n\", [Error]), \
                     halt(3) \
          end.",
@@ -470,6 +518,7 @@ mod tests {
             elixir_ebin: None,
             timeout,
             backends: Vec::new(),
+            compiled_cache: None,
         };
         let helper = Helper::start(&config).unwrap();
         (dir, helper)
@@ -534,6 +583,58 @@ mod tests {
             atom(backend),
             atom("data"),
         ]))
+    }
+
+    /// The helper keeps its compiled beam in the cache directory (0600, nothing temporary
+    /// left), loads it on the next start without writing it again, and compiles its source
+    /// again when the cached file is damaged.
+    #[test]
+    fn helpers_keep_their_compiled_beam_in_the_cache_and_survive_a_damaged_one() {
+        use std::os::unix::fs::PermissionsExt;
+        let cache = tempfile::tempdir().unwrap();
+        let mut config = HelperConfig::discover().expect("erl on PATH");
+        config.compiled_cache = Some(cache.path().to_path_buf());
+        let module = compiled("cached_probe", "-module(cached_probe).\n");
+        let beam = std::fs::read(module.path().join("cached_probe.beam")).unwrap();
+        let serve = || {
+            let mut helper = Helper::start(&config).unwrap();
+            helper
+                .check("cached_probe", &beam)
+                .expect("the helper serves");
+        };
+        let files = || -> Vec<std::path::PathBuf> {
+            let mut files: Vec<_> = std::fs::read_dir(cache.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            files.sort();
+            files
+        };
+        serve();
+        let kept = files();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        let name = kept[0].file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with("helper-") && name.ends_with(".beam"),
+            "{name}"
+        );
+        let meta = std::fs::metadata(&kept[0]).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert!(std::fs::read(&kept[0]).unwrap().starts_with(b"FOR1"));
+        // Loaded, not rewritten.
+        let written = meta.modified().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        serve();
+        assert_eq!(files(), kept);
+        assert_eq!(
+            std::fs::metadata(&kept[0]).unwrap().modified().unwrap(),
+            written
+        );
+        // Damaged: compiled again, and the file made whole.
+        std::fs::write(&kept[0], b"not a beam").unwrap();
+        serve();
+        assert_eq!(files(), kept);
+        assert!(std::fs::read(&kept[0]).unwrap().starts_with(b"FOR1"));
     }
 
     /// A backend whose `debug_info/4` writes `started` into `dir`, then never returns.

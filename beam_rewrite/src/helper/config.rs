@@ -33,6 +33,9 @@ pub struct HelperConfig {
     /// The debug-info backends helpers may load ([`TRUSTED_BACKENDS`] and those of
     /// [`BACKENDS_ENV`]).
     pub backends: Vec<String>,
+    /// A directory where helpers keep their compiled beam between runs (the plan cache of
+    /// the project), or `None` to compile it at every start.
+    pub compiled_cache: Option<PathBuf>,
 }
 
 impl HelperConfig {
@@ -49,6 +52,7 @@ impl HelperConfig {
             elixir_ebin: which::which("elixir").ok().and_then(|e| elixir_ebin(&e)),
             timeout: DEFAULT_TIMEOUT,
             backends: trusted_backends(&extra)?,
+            compiled_cache: None,
         })
     }
 }

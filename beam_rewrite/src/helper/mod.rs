@@ -2,10 +2,13 @@
 //!
 //! The helper's source (`beam_rewrite/erlang/elixir_scope_helper.erl`) is embedded in this
 //! crate. Every [`Helper`] is an `erl -noshell -noinput` process, started by a [`Launcher`]
-//! with the source on its command line, that compiles it in memory with the user's own OTP
-//! (so there is no cached beam that could go stale or come from another OTP release, and no
-//! file to leave behind), loads it and serves requests: ETF terms in `{packet, 4}` frames on
+//! with the source on its command line, that compiles it in memory with the user's own OTP,
+//! loads it and serves requests: ETF terms in `{packet, 4}` frames on
 //! its stdin and stdout. See the module documentation of the Erlang source for the requests.
+//! Given a cache directory ([`HelperConfig::compiled_cache`]: `instrument` gives the project's
+//! plan cache), a helper keeps its compiled beam there under a name made of the source's hash
+//! and the VM's OTP release and ERTS version, so a beam never comes from another source or
+//! OTP, and the next start loads it instead of compiling (80-100 ms of the edit-compile loop).
 //!
 //! A helper runs in `/` with `.` removed from its code path (no module is ever loaded from the
 //! user's working directory), loads only trusted debug-info backends ([`TRUSTED_BACKENDS`]),

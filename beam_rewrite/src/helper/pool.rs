@@ -174,6 +174,7 @@ mod tests {
             elixir_ebin: None,
             timeout: Duration::from_secs(5),
             backends: Vec::new(),
+            compiled_cache: None,
         }
     }
 

@@ -120,11 +120,7 @@ pub fn make_plan(
     helpers: &HelperPool,
     decisions_only: bool,
 ) -> Result<Outcome, PlanError> {
-    let cache_dir = if no_cache {
-        None
-    } else {
-        default_cache_dir(paths, config.path.as_deref())
-    };
+    let cache_dir = cache_dir(paths, config, no_cache);
     let orchestrator = Orchestrator {
         settings: config.plan.clone(),
         capture: config.capture.clone(),
@@ -135,6 +131,14 @@ pub fn make_plan(
         decisions_only,
     };
     Ok(orchestrator.run_with(paths, helpers)?)
+}
+
+/// The plan cache of a run over `paths` (`None` with `--no-cache`, or outside a project): the
+/// planner's, and where helpers keep their compiled beam.
+pub fn cache_dir(paths: &[PathBuf], config: &Config, no_cache: bool) -> Option<PathBuf> {
+    (!no_cache)
+        .then(|| default_cache_dir(paths, config.path.as_deref()))
+        .flatten()
 }
 
 /// The number of jobs: the option, else the number of CPUs.
