@@ -12,6 +12,8 @@
 -export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0, tests/1,
          search/2, origin/2]).
 -export([paused/1, test_finished/1]).
+%% Clusters: the node's name, runs of other nodes.
+-export([node_named/1]).
 -export([profile/1, diff/3]).
 -export([attached_enter/9, attached_return/3, attached_exception/4]).
 
@@ -21,6 +23,7 @@
        summary/0, runs/0, tests/1, search/2, origin/2, paused/1, test_finished/1]).
 -nifs([profile/1, diff/3]).
 -nifs([attached_enter/9, attached_return/3, attached_exception/4]).
+-nifs([node_named/1]).
 
 %% @doc Loads the library at `Path' (without the `.so' extension), once it is known to be a
 %% whole ELF shared object. The dynamic loader maps the parts of the file that its headers
@@ -131,6 +134,7 @@ search(_Spec, _Options) -> erlang:nif_error(not_loaded).
 origin(_Spec, _Options) -> erlang:nif_error(not_loaded).
 paused(_Paused) -> erlang:nif_error(not_loaded).
 test_finished(_Test) -> erlang:nif_error(not_loaded).
+node_named(_Node) -> erlang:nif_error(not_loaded).
 profile(_Options) -> erlang:nif_error(not_loaded).
 diff(_RunA, _RunB, _Options) -> erlang:nif_error(not_loaded).
 attached_enter(_Pid, _Module, _Function, _Arity, _Args, _Parent, _TraceNs, _Process,

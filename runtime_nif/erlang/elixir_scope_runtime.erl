@@ -853,11 +853,12 @@ claim_and_start(Options) ->
     end.
 
 %% The registered process that marks the runtime as claimed. It records nothing. Once the
-%% runtime runs, it applies pause/resume requests one at a time (each loads a new gate).
+%% runtime runs, it applies pause/resume requests one at a time (each loads a new gate), and
+%% renames the run when the VM gets a node name after recording started (see node_watch/2).
 owner() ->
     put(?IN_RUNTIME, true),
     put(?CURRENT, muted),
-    owner_loop().
+    owner_loop(undefined).
 
 %% The table of tests running now (see "Tests"), created before the runtime starts (so that a
 %% hook that started it finds it) and owned by the owner, which lives as long as the runtime.
@@ -868,23 +869,51 @@ tests_table(Owner) ->
         error:badarg -> ok
     end.
 
-owner_loop() ->
+%% `Node': the node name the run records (`undefined' until the runtime started).
+owner_loop(Node) ->
     receive
         stop ->
             ok;
         {'ETS-TRANSFER', _Table, _From, tests} ->
-            owner_loop();
+            owner_loop(Node);
         {update, Change, From, Ref} ->
             From ! {Ref, apply_update(Change)},
-            owner_loop()
+            owner_loop(Node);
+        {recording_as, Recorded} ->
+            %% Told by initialize/2: from now on, every other node connecting says so.
+            _ = (catch net_kernel:monitor_nodes(true)),
+            owner_loop(node_watch(Recorded, node()));
+        {nodeup, _Other} ->
+            owner_loop(node_watch(Node, node()));
+        {nodedown, _Other} ->
+            owner_loop(Node)
+    end.
+
+%% The run is named after the node that records it (`node()' when the runtime started). A VM
+%% that starts distribution later (`net_kernel:start/1', `Node.start/2', a test helper that
+%% turns the test VM into a cluster's first node) was `nonode@nohost' then: at the first
+%% connection of another node (`nodeup'), the run takes the node's name. Returns the name
+%% the run records.
+node_watch(Node, Node) ->
+    Node;
+node_watch(undefined, _Now) ->
+    undefined;
+node_watch(_Recorded, Now) ->
+    case ?ROOM(elixir_scope_nif:node_named(Now)) of
+        ok -> Now;
+        {error, _} -> Now
     end.
 
 initialize(Owner, Options) ->
     Previous = put(?IN_RUNTIME, true),
     persistent_term:put(?STATE, starting),
+    %% Read before the NIF reads it (nif_config/1): a name that comes in between is seen as
+    %% a change, and recorded again.
+    Node = node(),
     try load_and_start(Options) of
         {ok, _Started} ->
             widen_stack_depth(),
+            Owner ! {recording_as, Node},
             Paused = maps:get(paused, config(Options), false) =:= true,
             case set_state(case Paused of
                                true -> {paused, #{}};

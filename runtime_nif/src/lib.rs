@@ -17,7 +17,8 @@
 //!   `runs/0`, `tests/1` for IEx.
 //! - [`search`] – patterns in `calls/1`, `search/2`, `origin/2` (the `analysis` crate).
 //! - [`analysis`] – `profile/1`, `diff/3` for IEx: where the time went, what changed.
-//! - [`run_events`] – `paused/1`, `test_finished/1`: what happens to the run, not to a call.
+//! - [`run_events`] – `paused/1`, `test_finished/1`, `node_named/1`: what happens to the run,
+//!   not to a call.
 //! - [`term`] – live terms for the encoder; atom and pid words.
 //! - [`runtime`] – the VM's one runtime and the exit hook that flushes it.
 //! - [`atoms`] – atoms the NIF returns.

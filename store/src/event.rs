@@ -57,6 +57,10 @@ pub enum RunEvent {
     Paused(bool),
     /// A test finished (the recording comes from a test run).
     Test(Test),
+    /// The VM's node name became this (`node()`): distribution started after recording did
+    /// (`net_kernel:start/1`, `Node.start/2`), so the run, created as `nonode@nohost`, is
+    /// renamed.
+    Node(String),
 }
 
 /// A test that ran, as its framework reported it once it finished.

@@ -385,10 +385,23 @@ impl RunWriter {
                         encode_test(&test, &mut row);
                         c.tests.push((key, row));
                     }
+                    RunEvent::Node(node) => self.rename_node(node),
                 }
                 self.open.events += 1;
             }
         }
+    }
+
+    /// Records the VM's node name in the run's `run` file (replaced atomically: readers see
+    /// the old file or the new one). A failure to write it leaves the old name, which is all
+    /// it costs.
+    fn rename_node(&mut self, node: String) {
+        if node == self.info.node {
+            return;
+        }
+        self.info.node = node;
+        let _ =
+            layout::write_atomically(&layout::run_file(&self.dir), &Run::encode(&self.info, None));
     }
 
     fn remember_process(&mut self, first_call: u64, pid: u64, process: &crate::ProcessStart) {

@@ -1044,3 +1044,36 @@ fn scan_heads_gives_every_call_with_its_end_and_no_values() {
     assert_eq!(of_20, vec![6, 7], "one process, from an id");
     assert_eq!(snap.atom_text(999), "?");
 }
+
+#[test]
+fn a_run_takes_the_node_name_the_vm_gets_later() {
+    let (_dir, store) = temp_store();
+    let mut writer = store.begin_run(&info()).unwrap();
+    let run = writer.run();
+    let reader = StoreReader::open(store.path()).unwrap();
+    assert_eq!(reader.run(run).unwrap().info.node, "nonode@nohost");
+    write_sealed(
+        &mut writer,
+        vec![
+            enter(1, 100, None, 10, MOD_A, F),
+            ret(1, 110),
+            run_event(120, RunEvent::Node("shop@host".into())),
+        ],
+    );
+    // Renamed while it records, with the rest of its record unchanged.
+    let renamed = reader.run(run).unwrap();
+    assert_eq!(renamed.info.node, "shop@host");
+    assert_eq!(
+        RunInfo {
+            node: "nonode@nohost".into(),
+            ..renamed.info.clone()
+        },
+        info()
+    );
+    assert!(renamed.live);
+    // And the name stays once the run ended.
+    writer.finish(3, 0, 1_800_000_001_000_000_000).unwrap();
+    let ended = reader.run(run).unwrap();
+    assert_eq!(ended.info.node, "shop@host");
+    assert!(ended.summary.is_some());
+}

@@ -60,6 +60,7 @@ pub fn event_bytes(event: &Event) -> usize {
             std::mem::size_of_val(&**run)
                 + match &**run {
                     store::RunEvent::Paused(_) => 0,
+                    store::RunEvent::Node(node) => node.capacity(),
                     store::RunEvent::Test(t) => {
                         t.module.capacity()
                             + t.name.capacity()

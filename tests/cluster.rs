@@ -1,0 +1,391 @@
+//! A cluster of three named nodes on loopback (`-sname`, a private epmd on a free port, started
+//! by the first node and stopped when the test ends) running one distributed scenario in
+//! instrumented modules:
+//!
+//! - node `a` runs the shop (`cl_shop`, Erlang): a checkout that reserves items with a
+//!   `GenServer.call` to the inventory on node `b`, restocks with a `GenServer.cast` to it, and
+//!   hands two jobs to a worker on node `c` (a `gen_server:call`), one of which crashes it;
+//! - node `b` runs the inventory (`Cluster.Inventory`, an Elixir GenServer);
+//! - node `c` runs the worker (`cl_worker`) under a supervisor (`cl_worker_sup`), which
+//!   restarts it after the crash.
+//!
+//! All three share one project directory, so they record into one `.elixir_scope/`, each into
+//! its own run named after its node.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use store::StoreReader;
+use support::{elixir_lib, elixir_scope_bin, erl, executable};
+
+const COOKIE: &str = "elixir_scope_cluster_test";
+
+/// The shop, on node `a`: what the scenario runs.
+const SHOP: &str = r#"
+-module(cl_shop).
+-export([checkout/3, run_job/2, hello/1]).
+
+checkout(Inventory, Worker, Items) ->
+    Reserved = [reserve(Inventory, Item, N) || {Item, N} <- Items],
+    ok = 'Elixir.Cluster.Inventory':restock(Inventory, <<"tea">>, 5),
+    Done = run_job(Worker, {square, 7}),
+    Crashed = run_job(Worker, crash),
+    {Reserved, Done, Crashed}.
+
+reserve(Inventory, Item, N) ->
+    'Elixir.Cluster.Inventory':reserve(Inventory, Item, N).
+
+run_job(Worker, Job) ->
+    try cl_worker:run(Worker, Job)
+    catch exit:{Reason, _Call} -> {crashed, Reason}
+    end.
+
+hello(Name) -> {hello, Name}.
+"#;
+
+/// The worker, on node `c`, under `cl_worker_sup`.
+const WORKER: &str = r#"
+-module(cl_worker).
+-behaviour(gen_server).
+-export([start_link/0, run/2, square/1, init/1, handle_call/3, handle_cast/2]).
+
+start_link() -> gen_server:start_link({local, cl_worker}, cl_worker, [], []).
+
+run(Node, Job) -> gen_server:call({cl_worker, Node}, {job, Job}).
+
+square(X) -> X * X.
+
+init([]) -> {ok, 0}.
+
+handle_call({job, {square, X}}, _From, Done) -> {reply, {done, square(X)}, Done + 1};
+handle_call({job, crash}, _From, _Done) -> exit(worker_crashed).
+
+handle_cast(_Message, Done) -> {noreply, Done}.
+"#;
+
+const WORKER_SUP: &str = r#"
+-module(cl_worker_sup).
+-behaviour(supervisor).
+-export([start/0, init/1]).
+
+start() ->
+    {ok, Pid} = supervisor:start_link({local, cl_worker_sup}, cl_worker_sup, []),
+    %% It outlives the erpc process that started it.
+    unlink(Pid),
+    ok.
+
+init([]) ->
+    {ok, {#{strategy => one_for_one, intensity => 5, period => 10},
+          [#{id => cl_worker, start => {cl_worker, start_link, []}}]}}.
+"#;
+
+/// The inventory, on node `b`.
+const INVENTORY: &str = r#"
+defmodule Cluster.Inventory do
+  use GenServer
+
+  def start(stock), do: GenServer.start(__MODULE__, stock, name: __MODULE__)
+  def reserve(node, item, n), do: GenServer.call({__MODULE__, node}, {:reserve, item, n})
+  def restock(node, item, n), do: GenServer.cast({__MODULE__, node}, {:restock, item, n})
+
+  @impl true
+  def init(stock), do: {:ok, stock}
+
+  @impl true
+  def handle_call({:reserve, item, n}, _from, stock) do
+    case Map.get(stock, item, 0) do
+      have when have >= n -> {:reply, {:ok, have - n}, Map.put(stock, item, have - n)}
+      have -> {:reply, {:error, {:out_of_stock, item, have}}, stock}
+    end
+  end
+
+  @impl true
+  def handle_cast({:restock, item, n}, stock),
+    do: {:noreply, Map.update(stock, item, n, &(&1 + n))}
+end
+"#;
+
+/// The three nodes, their project directory and their private epmd; stops them when dropped.
+struct Cluster {
+    dir: tempfile::TempDir,
+    epmd_port: u16,
+    /// Short names of `a`, `b` and `c` (`es_cluster_a_PID`): `NAME@HOST` are the nodes.
+    names: [String; 3],
+    nodes: Vec<Child>,
+}
+
+impl Cluster {
+    /// Builds and instruments the scenario's modules, then starts the three nodes.
+    fn start() -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let project = dir.path().join("project");
+        let ebin = project.join("ebin");
+        std::fs::create_dir_all(&ebin).expect("ebin");
+        let src = dir.path().join("src");
+        std::fs::create_dir(&src).expect("src");
+        let mut erlang = Vec::new();
+        for (name, code) in [
+            ("cl_shop.erl", SHOP),
+            ("cl_worker.erl", WORKER),
+            ("cl_worker_sup.erl", WORKER_SUP),
+        ] {
+            std::fs::write(src.join(name), code).expect("source");
+            erlang.push(src.join(name));
+        }
+        let compiled = Command::new(executable("erlc", "erlang-nox"))
+            .args(["+debug_info", "-o"])
+            .arg(&ebin)
+            .args(&erlang)
+            .output()
+            .expect("erlc");
+        check(&compiled, "erlc");
+        std::fs::write(src.join("inventory.ex"), INVENTORY).expect("source");
+        let compiled = Command::new(executable("elixirc", "elixir"))
+            .arg("-o")
+            .arg(&ebin)
+            .arg(src.join("inventory.ex"))
+            .output()
+            .expect("elixirc");
+        check(&compiled, "elixirc");
+        let instrumented = Command::new(elixir_scope_bin())
+            .current_dir(&project)
+            .args(["instrument", "--strategy", "all", "--no-cache", "ebin"])
+            .output()
+            .expect("elixir-scope instrument");
+        check(&instrumented, "elixir-scope instrument");
+        let epmd_port = free_port();
+        let names = ["a", "b", "c"].map(|n| format!("es_cluster_{n}_{}", std::process::id()));
+        let mut cluster = Cluster {
+            dir,
+            epmd_port,
+            names,
+            nodes: Vec::new(),
+        };
+        for name in cluster.names.clone() {
+            let node = cluster
+                .erl()
+                .args(["-noshell", "-sname", &name, "-setcookie", COOKIE])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("starting a node");
+            cluster.nodes.push(node);
+        }
+        // Up once each answers over distribution.
+        let started = Instant::now();
+        loop {
+            let answer = cluster.try_eval("[pong = net_adm:ping(N) || N <- [A, B, C]]");
+            if answer.status.success() {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the nodes never came up: {}",
+                text(&answer)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        cluster
+    }
+
+    fn project(&self) -> PathBuf {
+        self.dir.path().join("project")
+    }
+
+    fn db(&self) -> PathBuf {
+        self.project().join(".elixir_scope")
+    }
+
+    /// An `erl` in the project directory, with the instrumented modules and Elixir on its
+    /// code path, reaching the private epmd.
+    fn erl(&self) -> Command {
+        let mut command = Command::new(erl());
+        command
+            .current_dir(self.project())
+            .env("ERL_EPMD_PORT", self.epmd_port.to_string())
+            .env("ERL_CRASH_DUMP_SECONDS", "0")
+            .env_remove("ELIXIR_SCOPE_DB")
+            .arg("-pa")
+            .arg(self.project().join("ebin"))
+            .arg("-pa")
+            .arg(elixir_lib().join("elixir/ebin"));
+        command
+    }
+
+    /// Runs `code` in a hidden node, with `A`, `B` and `C` bound to the three nodes.
+    fn try_eval(&self, code: &str) -> Output {
+        let [a, b, c] = &self.names;
+        let script = format!(
+            "[_, Host] = string:split(atom_to_list(node()), \"@\"), \
+             [A, B, C] = [list_to_atom(N ++ \"@\" ++ Host) || N <- [{a:?}, {b:?}, {c:?}]], \
+             {code}, halt()."
+        );
+        self.erl()
+            .args(["-hidden", "-noshell", "-sname"])
+            .arg(format!("{a}_driver"))
+            .args(["-setcookie", COOKIE, "-eval", &script])
+            .output()
+            .expect("running erl")
+    }
+
+    fn eval(&self, code: &str) -> String {
+        let output = self.try_eval(code);
+        check(&output, code);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Starts the servers and runs the scenario; returns what the checkout returned.
+    fn run_scenario(&self) -> String {
+        let said = self.eval(
+            "ok = erpc:call(C, cl_worker_sup, start, []), \
+             {ok, _} = erpc:call(B, 'Elixir.Cluster.Inventory', start, [#{<<\"tea\">> => 10}]), \
+             true = erpc:call(A, net_kernel, connect_node, [B]), \
+             true = erpc:call(A, net_kernel, connect_node, [C]), \
+             Result = erpc:call(A, cl_shop, checkout, [B, C, [{<<\"tea\">>, 2}, {<<\"mat\">>, 1}]]), \
+             %% Marked: the worker's crash report may come here too (its group leader).
+             io:format(\"~nRESULT ~0p~n\", [Result]), \
+             %% Everything recorded is stored before anything reads it.
+             [ok = erpc:call(N, elixir_scope_runtime, flush, []) || N <- [A, B, C]]",
+        );
+        said.lines()
+            .find_map(|l| l.strip_prefix("RESULT "))
+            .unwrap_or_else(|| panic!("no result in {said}"))
+            .to_string()
+    }
+
+    /// The host part of the nodes' names.
+    fn host(&self) -> String {
+        self.eval("io:format(\"~s\", [Host])")
+    }
+
+    /// `elixir-scope ARGS` in the project directory, reaching the private epmd.
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new(elixir_scope_bin())
+            .current_dir(self.project())
+            .env("ERL_EPMD_PORT", self.epmd_port.to_string())
+            .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
+            .env_remove("ELIXIR_SCOPE_DB")
+            .args(args)
+            .output()
+            .expect("running elixir-scope")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            let _ = node.kill();
+            let _ = node.wait();
+        }
+        // The private epmd the first node started. It refuses `-kill` while a node is
+        // registered, and notices a killed node's socket closing a moment later: retried.
+        for _ in 0..50 {
+            let killed = Command::new(executable("epmd", "erlang-nox"))
+                .args(["-port", &self.epmd_port.to_string(), "-kill"])
+                .output();
+            let Ok(out) = killed else { break };
+            if !text(&out).contains("living nodes") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn check(output: &Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The runs of the store at `db`, as `(node, run)`, sorted by node.
+fn runs_by_node(db: &Path) -> Vec<(String, u64)> {
+    let mut runs: Vec<(String, u64)> = StoreReader::open(db)
+        .expect("the store")
+        .runs()
+        .expect("its runs")
+        .into_iter()
+        .map(|r| (r.info.node, r.id))
+        .collect();
+    runs.sort();
+    runs
+}
+
+#[test]
+fn a_cluster_records_one_run_per_node_and_links_them() {
+    let cluster = Cluster::start();
+    let host = cluster.host();
+    let result = cluster.run_scenario();
+    assert_eq!(
+        result,
+        "{[{ok,8},{error,{out_of_stock,<<\"mat\">>,0}}],{done,49},{crashed,worker_crashed}}"
+    );
+
+    // One run per node, in the one store of the project, each named after its node.
+    let runs = runs_by_node(&cluster.db());
+    let nodes: Vec<String> = runs.iter().map(|(node, _)| node.clone()).collect();
+    let expected: Vec<String> = cluster
+        .names
+        .iter()
+        .map(|n| format!("{n}@{host}"))
+        .collect();
+    assert_eq!(nodes, expected, "{runs:?}");
+    let mut ids: Vec<u64> = runs.iter().map(|(_, id)| *id).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "{runs:?}");
+}
+
+#[test]
+fn a_vm_that_becomes_a_node_after_recording_started_names_its_run() {
+    let cluster = Cluster::start();
+    let host = cluster.host();
+    let late = format!("es_cluster_late_{}", std::process::id());
+    let [a, _, _] = &cluster.names;
+    // Recording starts while the VM has no name (the wrapped call starts the runtime); then
+    // it becomes a node and connects to `a`.
+    let script = format!(
+        "{{hello, 1}} = cl_shop:hello(1), \
+         nonode@nohost = node(), \
+         {{ok, _}} = net_kernel:start([list_to_atom({late:?}), shortnames]), \
+         erlang:set_cookie(node(), {COOKIE}), \
+         true = net_kernel:connect_node(list_to_atom({a:?} ++ \"@{host}\")), \
+         {{hello, 2}} = cl_shop:hello(2), \
+         timer:sleep(100), \
+         ok = elixir_scope_runtime:flush(), \
+         halt()."
+    );
+    let output = cluster
+        .erl()
+        .args(["-noshell", "-eval", &script])
+        .output()
+        .expect("erl");
+    check(&output, "the late node");
+    let runs = runs_by_node(&cluster.db());
+    let late_node = format!("{late}@{host}");
+    assert!(runs.iter().any(|(node, _)| *node == late_node), "{runs:?}");
+    assert!(
+        !runs.iter().any(|(node, _)| node == "nonode@nohost"),
+        "{runs:?}"
+    );
+}
