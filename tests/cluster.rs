@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use store::StoreReader;
 use support::{elixir_lib, elixir_scope_bin, erl, executable};
 
@@ -271,6 +272,15 @@ impl Cluster {
             .output()
             .expect("running elixir-scope")
     }
+
+    /// `elixir-scope ARGS --json`, parsed.
+    fn cli_json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let output = self.cli(&args);
+        check(&output, &format!("elixir-scope {}", args.join(" ")));
+        serde_json::from_slice(&output.stdout).expect("JSON")
+    }
 }
 
 impl Drop for Cluster {
@@ -354,6 +364,123 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
     let mut ids: Vec<u64> = runs.iter().map(|(_, id)| *id).collect();
     ids.dedup();
     assert_eq!(ids.len(), 3, "{runs:?}");
+    let [(node_a, run_a), (node_b, run_b), (node_c, run_c)] =
+        [0, 1, 2].map(|i| (runs[i].0.clone(), runs[i].1.to_string()));
+
+    // a's checkout, as a tree: the requests its calls made, served on b and c, under the
+    // calls that waited for them, read from b's and c's runs.
+    let checkouts = cluster.cli_json(&["calls", "--run", &run_a, "--function", "checkout"]);
+    let checkout_id = only(&checkouts)["id"].as_u64().expect("an id").to_string();
+    let tree = cluster.cli_json(&["trace", "--run", &run_a, &checkout_id]);
+    let requests = requests_in(&tree);
+    let summary: Vec<(String, String, String, String)> = requests
+        .iter()
+        .map(|(parent, request)| {
+            (
+                parent["function"].as_str().unwrap_or("?").to_string(),
+                request["node"].as_str().unwrap_or("?").to_string(),
+                request["served_by"]["mfa"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_string(),
+                request["served_by"]["outcome"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String, String, String)> = [
+        (
+            "reserve",
+            &node_b,
+            "Cluster.Inventory.handle_call/3",
+            "return",
+        ),
+        (
+            "reserve",
+            &node_b,
+            "Cluster.Inventory.handle_call/3",
+            "return",
+        ),
+        ("run", &node_c, "cl_worker:handle_call/3", "return"),
+        ("run", &node_c, "cl_worker:handle_call/3", "exit"),
+    ]
+    .iter()
+    .map(|(f, n, m, o)| (f.to_string(), n.to_string(), m.to_string(), o.to_string()))
+    .collect();
+    assert_eq!(summary, expected, "{tree:#}");
+    // Each request's node and run are the serving node's.
+    for (_, request) in &requests {
+        let served_by = &request["served_by"];
+        let run = if request["node"] == node_b.as_str() {
+            &run_b
+        } else {
+            &run_c
+        };
+        assert_eq!(served_by["node"], request["node"]);
+        assert_eq!(served_by["run"].to_string(), *run);
+    }
+    // The text tree says the same.
+    let text_tree = cluster.cli(&["trace", "--run", &run_a, &checkout_id]);
+    check(&text_tree, "elixir-scope trace");
+    let text_tree = String::from_utf8_lossy(&text_tree.stdout).into_owned();
+    assert!(
+        text_tree.contains(&format!("⇢ {node_b} <0.")) && text_tree.contains("(request)"),
+        "{text_tree}"
+    );
+
+    // From b's side: its handle_call came from a's call that waited for it.
+    let (_, first_request) = &requests[0];
+    let served_id = first_request["served_by"]["id"]
+        .as_u64()
+        .expect("an id")
+        .to_string();
+    let served_tree = cluster.cli_json(&["trace", "--run", &run_b, &served_id]);
+    let cause = &served_tree["cause"];
+    assert_eq!(cause["kind"], "request", "{served_tree:#}");
+    assert_eq!(cause["node"], node_a.as_str());
+    assert_eq!(cause["call"]["function"], "reserve");
+    assert_eq!(cause["call"]["module"], "Elixir.Cluster.Inventory");
+    assert_eq!(cause["call"]["run"].to_string(), run_a);
+    // And the crashed job's handle_call on c, from a's cl_worker:run/2.
+    let (_, crashed) = &requests[3];
+    let crashed_id = crashed["served_by"]["id"]
+        .as_u64()
+        .expect("an id")
+        .to_string();
+    let crashed_tree = cluster.cli_json(&["trace", "--run", &run_c, &crashed_id]);
+    assert_eq!(crashed_tree["cause"]["node"], node_a.as_str());
+    assert_eq!(crashed_tree["cause"]["call"]["mfa"], "cl_worker:run/2");
+    // TODO(issue 18, messages and crashes): once sends and process exits are recorded, assert
+    // here the cast's `handle_cast/2` on b linked to a's `restock/3`, and the worker's crash
+    // on c with the supervisor's restart.
+}
+
+/// The only element of a JSON array.
+fn only(list: &Value) -> &Value {
+    let items = list.as_array().expect("an array");
+    assert_eq!(items.len(), 1, "{list:#}");
+    &items[0]
+}
+
+/// A tree's request lines, each with the call it sits under (`trace --json`).
+fn requests_in(tree: &Value) -> Vec<(Value, Value)> {
+    let lines = tree["lines"].as_array().expect("lines");
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.get("request").is_none() {
+            continue;
+        }
+        let depth = line["depth"].as_u64().expect("a depth");
+        let parent = lines[..i]
+            .iter()
+            .rev()
+            .find(|l| l["depth"].as_u64() == Some(depth - 1))
+            .expect("a parent line");
+        out.push((parent["call"].clone(), line["request"].clone()));
+    }
+    out
 }
 
 #[test]

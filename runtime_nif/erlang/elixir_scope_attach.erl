@@ -544,14 +544,15 @@ open_call(Pid, M, F, Args, Ns, State1) ->
 %% The process waiting for the reply of a call that serves a request (as
 %% elixir_scope_runtime records it for rewritten calls): `From' of gen_server's
 %% `handle_call(Request, From, State)', of a gen_statem state function `State({call, From},
-%% Content, Data)' or its `handle_event({call, From}, ...)', when it is another local process.
+%% Content, Data)' or its `handle_event({call, From}, ...)', when it is another process (of
+%% another node: `{remote, Node, Text}', see elixir_scope_runtime:link_pid/1).
 client(Pid, handle_call, [_Request, From, _State]) -> from(Pid, From);
 client(Pid, _StateName, [{call, From}, _Content, _Data]) -> from(Pid, From);
 client(Pid, handle_event, [{call, From}, _Content, _State, _Data]) -> from(Pid, From);
 client(_Pid, _Function, _Args) -> none.
 
-from(Pid, {Client, _Tag}) when is_pid(Client), Client =/= Pid, node(Client) =:= node() ->
-    Client;
+from(Pid, {Client, _Tag}) when is_pid(Client), Client =/= Pid ->
+    elixir_scope_runtime:link_pid(Client);
 from(_Pid, _From) -> none.
 
 %% What elixir_scope_runtime:recording/1 answers for other processes (in the tracer it
@@ -601,11 +602,12 @@ rewritten_call(Dictionary) ->
 
 origin(Dictionary) ->
     case lists:keyfind('$callers', 1, Dictionary) of
-        {_, [Caller | _]} when is_pid(Caller) -> {caller, Caller, pid_text(Caller)};
+        {_, [Caller | _]} when is_pid(Caller) ->
+            elixir_scope_runtime:link_origin(caller, Caller);
         _ ->
             case lists:keyfind('$ancestors', 1, Dictionary) of
                 {_, [Ancestor | _]} when is_pid(Ancestor) ->
-                    {ancestor, Ancestor, pid_text(Ancestor)};
+                    elixir_scope_runtime:link_origin(ancestor, Ancestor);
                 {_, [Name | _]} when is_atom(Name) ->
                     case whereis(Name) of
                         P when is_pid(P) -> {ancestor, P, pid_text(P)};

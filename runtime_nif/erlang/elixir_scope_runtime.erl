@@ -84,6 +84,8 @@
 -export([recording/1, enter/4, enter/5, return/2, exception/4, tail_call/4, tail_call/5,
          remote_tail_call/3]).
 -export([discarding_stack/1]).
+%% Pids of links, for the attach tracer too.
+-export([link_pid/1, link_origin/2]).
 %% Control.
 -export([start/0, start/1, status/0, pause/0, resume/0, pause/1, resume/1]).
 -export([flush/0, flush/1, stats/0, nif_paths/0]).
@@ -253,10 +255,37 @@ client(_StateName, 3, [{call, From}, _Content, _Data]) -> from(From);
 client(handle_event, 4, [{call, From}, _Content, _State, _Data]) -> from(From);
 client(_Function, _Arity, _Args) -> none.
 
-%% The pid of a `From' (`{Pid, Tag}') when it is another process of this node (pids of other
-%% nodes have no term word that names them here).
+%% The client of a `From' (`{Pid, Tag}'): its pid when it is another process of this node, or
+%% `{remote, Node, Text}' for a process of another node (see remote/1).
 from({Pid, _Tag}) when is_pid(Pid), Pid =/= self(), node(Pid) =:= node() -> Pid;
+from({Pid, _Tag}) when is_pid(Pid), node(Pid) =/= node() -> remote(Pid);
 from(_From) -> none.
+
+%% A process of another node as the NIF records it: `{remote, Node, Text}', `Text' its pid as
+%% its own node prints it (`<0.N.S>': here it prints `<X.N.S>', X this node's number for that
+%% node). A remote pid is a boxed term: no word names it for good, and the other node's run
+%% knows the process by that text. Only BIFs here (see "The contract").
+remote(Pid) ->
+    {remote, node(Pid), own_text(pid_to_list(Pid))}.
+
+own_text([$. | Rest]) -> list_to_binary([$<, $0, $. | Rest]);
+own_text([_ | Rest]) -> own_text(Rest).
+
+%% @doc A pid as the NIF's links take it (a request's client, a process's origin): the pid
+%% itself for a process of this node, else `{remote, Node, Text}' with `Text' the pid as its
+%% own node prints it.
+-spec link_pid(pid()) -> pid() | {remote, node(), binary()}.
+link_pid(Pid) when node(Pid) =:= node() -> Pid;
+link_pid(Pid) -> remote(Pid).
+
+%% @doc A process's origin as the NIF records it with the process's first call: `{Kind,
+%% LinkPid, Text}' (see link_pid/1; `Text' the pid as its own node prints it).
+-spec link_origin(caller | ancestor, pid()) -> {caller | ancestor, pid() | tuple(), binary()}.
+link_origin(Kind, Pid) ->
+    case link_pid(Pid) of
+        {remote, _Node, Text} = Remote -> {Kind, Remote, Text};
+        Local -> {Kind, Local, pid_text(Local)}
+    end.
 
 %% @doc {@link enter/4} for a function with capture options (`[[capture.rules]]' of
 %% `elixir_scope.toml'), which the rewriter passes as a literal `{Arguments, Result, Caps}':
@@ -1196,7 +1225,7 @@ when_room(Record) ->
 origin() ->
     case get('$callers') of
         [Caller | _] when is_pid(Caller) ->
-            {caller, Caller, pid_text(Caller)};
+            link_origin(caller, Caller);
         _ ->
             case get('$ancestors') of
                 [Ancestor | _] = Ancestors -> test_ancestor(Ancestors, Ancestor);
@@ -1227,7 +1256,7 @@ test_process(_Table, [], Default) ->
     Default.
 
 ancestor(Pid) when is_pid(Pid) ->
-    {ancestor, Pid, pid_text(Pid)};
+    link_origin(ancestor, Pid);
 ancestor(Name) when is_atom(Name) ->
     case whereis(Name) of
         Pid when is_pid(Pid) -> {ancestor, Pid, pid_text(Pid)};

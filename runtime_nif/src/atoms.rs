@@ -8,6 +8,7 @@ rustler::atoms! {
     undefined,
     caller,
     ancestor,
+    remote,
     throw,
     exit,
     timeout,

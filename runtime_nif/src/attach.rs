@@ -13,12 +13,14 @@
 //! long ago the VM's monotonic clock says the call happened (`enif_monotonic_time`), so that
 //! durations are the calls' own, not when the tracer got round to them.
 
+use runtime_core::Recorded;
 use rustler::{Encoder, Env, Error, NifResult, Term};
 use store::{Class, Outcome};
 
 use crate::atoms;
 use crate::hot::{
-    answer, client_of, process_start, record_end, record_enter, CallTerms, Elsewhere,
+    announce, answer, client_of, process_start, record_end, record_enter, CallTerms, Elsewhere,
+    LinkPid,
 };
 use crate::term::word;
 
@@ -46,12 +48,17 @@ fn attached_enter<'a>(
     if !pid.is_pid() {
         return Err(Error::BadArg);
     }
-    let process = if process == atoms::none().to_term(env) {
-        None
+    let (process, origin) = if process == atoms::none().to_term(env) {
+        (None, LinkPid::None)
     } else {
         let (text, origin): (String, Term) = process.decode()?;
-        Some(process_start(env, text, origin)?)
+        let (process, origin) = process_start(env, text, origin)?;
+        (Some(process), origin)
     };
+    let client = client_of(env, client)?;
+    if announce(&[&origin, &client]) == Recorded::Full {
+        return Ok(atoms::full().encode(env));
+    }
     let call = CallTerms {
         module,
         function,
@@ -63,15 +70,7 @@ fn attached_enter<'a>(
         time: clock_at(trace_ns),
     };
     let parent = (parent != 0).then_some(parent);
-    record_enter(
-        env,
-        call,
-        parent,
-        process,
-        client_of(client)?,
-        Some(elsewhere),
-    )
-    .map(|e| e.encode(env))
+    record_enter(env, call, parent, process, client.word(), Some(elsewhere)).map(|e| e.encode(env))
 }
 
 /// `attached_return(Id, Result, TraceNs)`: the attached call `Id` returned `Result`. `ok` or

@@ -23,7 +23,8 @@ use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, Error, NifResult, Term};
 use smallvec::SmallVec;
 use store::{
-    Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome, ProcessStart, TailCall,
+    Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome, ProcessStart, RemoteProcess,
+    RunEvent, TailCall,
 };
 
 use crate::atoms;
@@ -186,19 +187,94 @@ fn enter_request<'a>(
         arguments,
     };
     let parent = current_call(parent)?.0;
-    record_enter(env, call, parent, None, client_of(client)?, None)
-        .map(|entered| entered.encode(env))
+    let client = client_of(env, client)?;
+    if announce(&[&client]) == Recorded::Full {
+        return Ok(Entered::Full.encode(env));
+    }
+    record_enter(env, call, parent, None, client.word(), None).map(|entered| entered.encode(env))
 }
 
-/// The client of a request: a pid, or `none`.
-pub(crate) fn client_of(client: Term<'_>) -> NifResult<Option<NonZeroU64>> {
-    if client.is_pid() {
-        Ok(NonZeroU64::new(word(client)))
-    } else if client.is_atom() {
-        Ok(None)
-    } else {
-        Err(Error::BadArg)
+/// A pid as links take it (a request's client, a process's origin): a process of this node by
+/// its word, or one of another node by its [`store::remote_key`], with its name, which the run
+/// must record first ([`announce`]).
+pub(crate) enum LinkPid {
+    /// No process.
+    None,
+    /// A local pid's word.
+    Local(u64),
+    /// A process of another node.
+    Remote(RemoteProcess),
+}
+
+impl LinkPid {
+    /// What the link stores: a local pid's word or a remote key.
+    pub(crate) fn word(&self) -> Option<NonZeroU64> {
+        match self {
+            LinkPid::None => None,
+            LinkPid::Local(word) => NonZeroU64::new(*word),
+            LinkPid::Remote(remote) => NonZeroU64::new(remote.key()),
+        }
     }
+}
+
+/// A link's pid from the runtime: a local pid, `{remote, Node, Text}` (see
+/// `elixir_scope_runtime:link_pid/1`) or, for a request's client, `none`. A remote pid given
+/// as such (a boxed term: its word names nothing for good) links nowhere.
+pub(crate) fn link_pid<'a>(env: Env<'a>, term: Term<'a>) -> NifResult<LinkPid> {
+    if term.is_pid() {
+        let w = word(term);
+        // A local pid is an immediate (its word ends in 0b0011); an external one is boxed.
+        return Ok(if w & 0b1111 == 0b0011 {
+            LinkPid::Local(w)
+        } else {
+            LinkPid::None
+        });
+    }
+    if term.is_atom() {
+        return Ok(LinkPid::None);
+    }
+    let (tag, node, text): (Term, Term, String) = term.decode()?;
+    if tag != atoms::remote().to_term(env) {
+        return Err(Error::BadArg);
+    }
+    let node = atom_text(node).ok_or(Error::BadArg)?;
+    if node.len() > MAX_REMOTE_TEXT || text.len() > MAX_REMOTE_TEXT {
+        return Err(Error::BadArg);
+    }
+    Ok(LinkPid::Remote(RemoteProcess { node, text }))
+}
+
+/// The longest node name or pid text a remote link keeps (a node name is an atom: at most 255
+/// characters).
+const MAX_REMOTE_TEXT: usize = 1024;
+
+/// The client of a request: a pid (local, or `{remote, Node, Text}`), or `none`.
+pub(crate) fn client_of<'a>(env: Env<'a>, client: Term<'a>) -> NifResult<LinkPid> {
+    link_pid(env, client)
+}
+
+/// Records the names of the processes of other nodes that the next event links to (one run
+/// event each, in this thread's ring lane ahead of it, so the writer files the name in the
+/// segment that holds the link). [`Recorded::Full`] when the ring had no room: nothing
+/// further is recorded, and the caller answers `full` (the runtime waits and calls again).
+pub(crate) fn announce(links: &[&LinkPid]) -> Recorded {
+    let Some(rt) = runtime::get() else {
+        return Recorded::Kept;
+    };
+    for link in links {
+        if let LinkPid::Remote(remote) = link {
+            let recorded = rt.recorder().record(Event {
+                call_id: 0,
+                time: clock::monotonic_ns(),
+                scheduler: thread::scheduler_id(),
+                kind: EventKind::Run(Box::new(RunEvent::Remote(remote.clone()))),
+            });
+            if recorded == Recorded::Full {
+                return Recorded::Full;
+            }
+        }
+    }
+    Recorded::Kept
 }
 
 /// A call as the NIFs receive it.
@@ -224,26 +300,32 @@ fn enter_first<'a>(
     origin: Term<'a>,
     client: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let process = process_start(env, pid_text, origin)?;
+    let (process, origin) = process_start(env, pid_text, origin)?;
+    let client = client_of(env, client)?;
+    if announce(&[&origin, &client]) == Recorded::Full {
+        return Ok(Entered::Full.encode(env));
+    }
     let call = CallTerms {
         module,
         function,
         arity,
         arguments,
     };
-    record_enter(env, call, None, Some(process), client_of(client)?, None)
+    record_enter(env, call, None, Some(process), client.word(), None)
         .map(|entered| entered.encode(env))
 }
 
 /// Who a process is (`PidText`) and where it came from (`Origin`: `none` or
-/// `{caller | ancestor, Pid, PidText}`), as recorded with its first call.
+/// `{caller | ancestor, Pid, PidText}`, `Pid` a local pid or `{remote, Node, Text}`), as
+/// recorded with its first call; with the origin's pid, which [`announce`] names when it is
+/// of another node.
 pub(crate) fn process_start<'a>(
     env: Env<'a>,
     pid_text: String,
     origin: Term<'a>,
-) -> NifResult<Box<ProcessStart>> {
-    let origin = if origin == atoms::none().to_term(env) {
-        None
+) -> NifResult<(Box<ProcessStart>, LinkPid)> {
+    let (origin, link) = if origin == atoms::none().to_term(env) {
+        (None, LinkPid::None)
     } else {
         let (kind, pid, text): (Term, Term, String) = origin.decode()?;
         let kind = if kind == atoms::caller().to_term(env) {
@@ -253,19 +335,24 @@ pub(crate) fn process_start<'a>(
         } else {
             return Err(Error::BadArg);
         };
-        if !pid.is_pid() {
+        if pid.is_atom() {
             return Err(Error::BadArg);
         }
-        Some(Origin {
+        let link = link_pid(env, pid)?;
+        let origin = link.word().map(|pid| Origin {
             kind,
-            pid: word(pid),
+            pid: pid.get(),
             text,
-        })
+        });
+        (origin, link)
     };
-    Ok(Box::new(ProcessStart {
-        text: pid_text,
-        origin,
-    }))
+    Ok((
+        Box::new(ProcessStart {
+            text: pid_text,
+            origin,
+        }),
+        link,
+    ))
 }
 
 /// What the NIFs of a call's start answer: its id (0 when it was dropped, or nothing

@@ -15,7 +15,8 @@
 //!   with folding ([`Tree`]); [`query_stats`] – counts ([`RunCounts`]); [`query_heads`] –
 //!   walks over calls' heads without their values ([`CallHead`], for timings: profiles,
 //!   flame graphs, timelines); [`query_view`] – calls read in place with their values
-//!   ([`CallView`], for patterns and searches).
+//!   ([`CallView`], for patterns and searches); [`query_cluster`] – runs of several nodes
+//!   read together, links across nodes ([`Cluster`]).
 //! - [`model`] – what queries return ([`Call`], [`Run`], [`Process`], [`Counters`]).
 //! - [`retention`] – compaction and the cap ([`Maintenance`], [`Retention`]).
 //! - `layout` – the files on disk; `segment` – a segment's tables; `block` – a block's
@@ -33,6 +34,7 @@ mod layout;
 pub mod model;
 pub mod private;
 pub mod query;
+pub mod query_cluster;
 pub mod query_heads;
 pub mod query_stats;
 pub mod query_tree;
@@ -45,8 +47,9 @@ pub mod writer;
 
 pub use error::{Result, StoreError};
 pub use event::{
-    AtomKey, AtomNames, Bytes, Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome,
-    ProcessStart, RunEvent, TailCall, Test, TestFramework, TestOutcome,
+    is_remote_key, remote_key, AtomKey, AtomNames, Bytes, Class, End, Enter, Event, EventKind,
+    Origin, OriginKind, Outcome, ProcessStart, RemoteProcess, RunEvent, TailCall, Test,
+    TestFramework, TestOutcome,
 };
 pub use model::{
     Call, CallEnd, Counters, Pause, Process, ProcessOrigin, RecordedTest, Run, RunInfo, RunSummary,
@@ -54,6 +57,7 @@ pub use model::{
 };
 pub use private::{DIR_MODE, FILE_MODE};
 pub use query::{CallFilter, Snapshot, Subtree};
+pub use query_cluster::{Cluster, CrossRequest};
 pub use query_heads::CallHead;
 pub use query_stats::{FunctionCalls, RunCounts};
 pub use query_tree::{

@@ -104,7 +104,9 @@ pub struct Tree {
 pub struct Cause {
     /// How the two are linked.
     pub kind: CauseKind,
-    /// The causing process's pid as text.
+    /// The causing process's node, when it is not the tree's (see [`crate::Cluster`]).
+    pub node: Option<String>,
+    /// The causing process's pid as text (as its node prints it).
     pub text: String,
     /// The causing call.
     pub call: Call,
@@ -147,9 +149,11 @@ pub enum TreeItem {
 /// the call was the innermost one running in its process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServedRequest {
-    /// The serving process's pid term word.
+    /// The serving process's node, when it is not the tree's (see [`crate::Cluster`]).
+    pub node: Option<String>,
+    /// The serving process's pid term word (in its node's run).
     pub pid: u64,
-    /// Its pid as text.
+    /// Its pid as text (as its node prints it).
     pub text: String,
     /// The call that served the request.
     pub call: Call,
@@ -160,9 +164,11 @@ pub struct ServedRequest {
 /// started).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartedProcess {
-    /// Its pid term word.
+    /// Its node, when it is not the tree's (see [`crate::Cluster`]).
+    pub node: Option<String>,
+    /// Its pid term word (in its node's run).
     pub pid: u64,
-    /// Its pid as text.
+    /// Its pid as text (as its node prints it).
     pub text: String,
     /// How it is linked: `$callers` (a Task) or `$ancestors` (a spawned or supervised process).
     pub kind: OriginKind,
@@ -458,6 +464,7 @@ impl Snapshot {
                 continue;
             };
             nodes[at].kids.push(Kid::Started(StartedProcess {
+                node: None,
                 pid: child,
                 text: process.text,
                 kind,
@@ -478,6 +485,7 @@ impl Snapshot {
             if let Some(waiting) = self.running_call(client, call)? {
                 return Ok(Some(Cause {
                     kind: CauseKind::Request,
+                    node: None,
                     text: text(client)?,
                     call: waiting,
                 }));
@@ -494,6 +502,7 @@ impl Snapshot {
             .running_call(origin.pid, call)?
             .map(|origin_call| Cause {
                 kind: CauseKind::Started(origin.kind),
+                node: None,
                 text: origin.text,
                 call: origin_call,
             }))
@@ -525,6 +534,7 @@ impl Snapshot {
                 .process(server)?
                 .map_or_else(|| "<unknown>".to_string(), |p| p.text);
             nodes[at].kids.push(Kid::Request(ServedRequest {
+                node: None,
                 pid: server,
                 text,
                 call,

@@ -3,10 +3,10 @@
 
 use std::process::ExitCode;
 
-use store::TreeLimits;
+use store::{Cluster, TreeLimits};
 
 use crate::query::filter::at_least_one;
-use crate::query::{db, json, tree, QueryError, Source};
+use crate::query::{cluster, db, json, tree, QueryError, Source};
 
 /// Arguments of `trace`.
 #[derive(Debug, clap::Args)]
@@ -39,18 +39,23 @@ pub fn run(args: &Args) -> ExitCode {
 }
 
 fn show(args: &Args) -> Result<String, QueryError> {
-    let snap = args.source.snapshot()?;
+    let store = args.source.open()?;
+    let snap = store.snapshot(args.source.one_run()?)?;
     db::call(&snap, args.call)?;
     let limits = TreeLimits {
         depth: args.depth,
         children: args.children,
         calls: args.calls,
     };
-    let Some(tree) = snap.tree(args.call, &limits)? else {
-        return Err(db::no_such_call(&snap, args.call)?);
+    // What other nodes of a cluster did for these calls, when they recorded here too.
+    let peers = cluster::peers_in_store(&store, &snap)?;
+    let cluster = Cluster::new(std::iter::once(snap).chain(peers).collect());
+    let snap = &cluster.snapshots()[0];
+    let Some(tree) = cluster.tree(0, args.call, &limits)? else {
+        return Err(db::no_such_call(snap, args.call)?);
     };
     if args.json {
-        return Ok(json::tree_json(&tree, &snap).to_string());
+        return Ok(json::cluster_tree_json(&tree, snap, &cluster).to_string());
     }
-    Ok(tree::render(&tree, &snap).join("\n"))
+    Ok(tree::render(&tree, snap).join("\n"))
 }

@@ -1,7 +1,7 @@
 //! Calls, folds and trees as JSON (`--json`): values printed as text in their module's style.
 
 use serde_json::{json, Value};
-use store::{Call, CauseKind, Fold, OriginKind, Outcome, Snapshot, Tree, TreeItem};
+use store::{Call, CauseKind, Cluster, Fold, OriginKind, Outcome, Snapshot, Tree, TreeItem};
 
 use super::call;
 use super::text::rfc3339;
@@ -32,6 +32,7 @@ pub fn call_json(c: &Call, snap: &Snapshot) -> Value {
     };
     json!({
         "run": snap.run().id,
+        "node": info.node,
         "id": c.id,
         "parent": c.parent,
         "pid": pid_text(snap, c.pid),
@@ -83,6 +84,24 @@ pub fn fold_json(f: &Fold) -> Value {
 /// A tree: its lines in display order, each with its depth and a call, a fold, a process the
 /// parent line's call started, or a request it waited for.
 pub fn tree_json(tree: &Tree, snap: &Snapshot) -> Value {
+    tree_json_in(tree, snap, &|_| None)
+}
+
+/// A tree of a cluster (`store::Cluster::tree`) whose root is a call of `snap`'s run: the
+/// calls of other nodes are read in their runs, among `cluster`'s.
+pub fn cluster_tree_json(tree: &Tree, snap: &Snapshot, cluster: &Cluster) -> Value {
+    tree_json_in(tree, snap, &|node| {
+        cluster.run_of(node).map(|i| &cluster.snapshots()[i])
+    })
+}
+
+/// A tree; `run_of` gives the run of another node's lines.
+fn tree_json_in<'s>(
+    tree: &Tree,
+    snap: &'s Snapshot,
+    run_of: &dyn Fn(&str) -> Option<&'s Snapshot>,
+) -> Value {
+    let of = |node: &Option<String>| node.as_deref().and_then(run_of).unwrap_or(snap);
     let lines: Vec<Value> = tree
         .lines
         .iter()
@@ -92,19 +111,21 @@ pub fn tree_json(tree: &Tree, snap: &Snapshot) -> Value {
             TreeItem::Process(p) => json!({
                 "depth": line.depth,
                 "process": {
+                    "node": p.node,
                     "pid": p.text,
                     "origin": match p.kind {
                         OriginKind::Caller => "caller",
                         OriginKind::Ancestor => "ancestor",
                     },
-                    "first": call_json(&p.first, snap),
+                    "first": call_json(&p.first, of(&p.node)),
                 },
             }),
             TreeItem::Request(r) => json!({
                 "depth": line.depth,
                 "request": {
+                    "node": r.node,
                     "pid": r.text,
-                    "served_by": call_json(&r.call, snap),
+                    "served_by": call_json(&r.call, of(&r.node)),
                 },
             }),
         })
@@ -116,8 +137,9 @@ pub fn tree_json(tree: &Tree, snap: &Snapshot) -> Value {
                 CauseKind::Started(OriginKind::Caller) => "caller",
                 CauseKind::Started(OriginKind::Ancestor) => "ancestor",
             },
+            "node": c.node,
             "pid": c.text,
-            "call": call_json(&c.call, snap),
+            "call": call_json(&c.call, of(&c.node)),
         })
     });
     json!({

@@ -13,6 +13,9 @@
 //! by the call that served it. When another process's call caused the root (the client of a
 //! request it serves, or the call that started its process), a first line names it:
 //! `⇠ <0.96.0> (request) #13 Shop.Inventory.reserve("tea", 2) → {:ok, 8} (29µs)`.
+//!
+//! In a cluster's tree (`store::Cluster::tree`), what happened on another node names the node
+//! before the pid: `⇢ b@host <0.160.0> (request) #7 Cluster.Inventory.handle_call(…) → …`.
 
 use store::{
     Cause, CauseKind, Fold, FoldReason, OriginKind, ServedRequest, Snapshot, StartedProcess, Tree,
@@ -91,6 +94,8 @@ pub fn pid_text(snap: &Snapshot, pid: u64) -> String {
 
 /// `⇢ <0.151.0> (task) #57 Shop.Worker.run(3) → :ok (1.2ms)`: a process the parent line's
 /// call started (`task`: linked by `$callers`; `spawned`: by `$ancestors`), by its first call.
+/// On another node, its name comes first: `⇢ b@host <0.151.0> (task) #7 ...` (the call id is
+/// that node's run's).
 pub fn started_text(process: &StartedProcess) -> String {
     let how = match process.kind {
         OriginKind::Caller => "task",
@@ -98,30 +103,40 @@ pub fn started_text(process: &StartedProcess) -> String {
     };
     format!(
         "⇢ {} ({how}) {}",
-        process.text,
+        process_text(process.node.as_deref(), &process.text),
         call::line(&process.first, None)
     )
 }
 
 /// `⇢ <0.160.0> (request) #58 Shop.Inventory.handle_call(…) → …`: a request the parent
-/// line's call waited for, by the call of the other process that served it.
+/// line's call waited for, by the call of the other process that served it (of another node:
+/// `⇢ b@host <0.160.0> (request) ...`).
 pub fn request_text(request: &ServedRequest) -> String {
     format!(
         "⇢ {} (request) {}",
-        request.text,
+        process_text(request.node.as_deref(), &request.text),
         call::line(&request.call, None)
     )
 }
 
 /// `⇠ <0.96.0> (request) #13 Shop.Inventory.reserve("tea", 2) → {:ok, 8} (29µs)`: the call of
-/// another process the tree's root came from (`task` and `spawned` as for started processes).
+/// another process the tree's root came from (`task` and `spawned` as for started processes;
+/// of another node: `⇠ a@host <0.96.0> (request) ...`).
 pub fn cause_text(cause: &Cause) -> String {
     format!(
         "⇠ {} ({}) {}",
-        cause.text,
+        process_text(cause.node.as_deref(), &cause.text),
         cause_kind(cause.kind),
         call::line(&cause.call, None)
     )
+}
+
+/// A process as the tree names it: its pid, after its node's name when it is another node's.
+pub fn process_text(node: Option<&str>, text: &str) -> String {
+    match node {
+        Some(node) => format!("{node} {text}"),
+        None => text.to_string(),
+    }
 }
 
 /// `request`, `task` or `spawned`.

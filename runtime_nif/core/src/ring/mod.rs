@@ -61,6 +61,9 @@ pub fn event_bytes(event: &Event) -> usize {
                 + match &**run {
                     store::RunEvent::Paused(_) => 0,
                     store::RunEvent::Node(node) => node.capacity(),
+                    store::RunEvent::Remote(remote) => {
+                        remote.node.capacity() + remote.text.capacity()
+                    }
                     store::RunEvent::Test(t) => {
                         t.module.capacity()
                             + t.name.capacity()
