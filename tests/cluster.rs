@@ -452,9 +452,178 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
     let crashed_tree = cluster.cli_json(&["trace", "--run", &run_c, &crashed_id]);
     assert_eq!(crashed_tree["cause"]["node"], node_a.as_str());
     assert_eq!(crashed_tree["cause"]["call"]["mfa"], "cl_worker:run/2");
+
+    // Every node's calls in one listing, newest first on the wall clock, each with its node:
+    // from the shared project directory, then over Erlang distribution from a (read in
+    // place: this machine sees the same files), then copied into the cache.
+    let merged = cluster.cli_json(&["calls", "--cluster", "--limit", "1000"]);
+    let listed = node_ids(&merged);
+    let mut nodes_listed: Vec<&str> = listed.iter().map(|(n, _)| n.as_str()).collect();
+    nodes_listed.sort_unstable();
+    nodes_listed.dedup();
+    assert_eq!(nodes_listed, [&node_a, &node_b, &node_c], "{merged:#}");
+    let starts: Vec<u64> = merged
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|c| c["start_unix_ns"].as_u64().expect("a start"))
+        .collect();
+    assert!(starts.windows(2).all(|w| w[0] >= w[1]), "{starts:?}");
+    // b's handle_call of "tea" started after a's reserve("tea") and before it returned.
+    let position = |node: &str, function: &str, arg: &str| {
+        merged
+            .as_array()
+            .expect("calls")
+            .iter()
+            .position(|c| {
+                c["node"] == node
+                    && c["function"] == function
+                    && c["args"].to_string().contains(arg)
+            })
+            .unwrap_or_else(|| panic!("no {function}({arg}) of {node}: {merged:#}"))
+    };
+    assert!(position(&node_b, "handle_call", "tea") < position(&node_a, "reserve", "tea"));
+    let [a, b, _] = &cluster.names;
+    let remote = cluster.cli_json(&[
+        "calls",
+        "--cluster",
+        "--node",
+        a,
+        "--cookie",
+        COOKIE,
+        "--limit",
+        "1000",
+    ]);
+    assert_eq!(node_ids(&remote), listed);
+    let copied = cluster.cli_json(&[
+        "calls",
+        "--cluster",
+        "--node",
+        a,
+        "--cookie",
+        COOKIE,
+        "--copy",
+        "--limit",
+        "1000",
+    ]);
+    assert_eq!(node_ids(&copied), listed);
+    let mirror = cluster
+        .dir
+        .path()
+        .join(format!("cache/elixir-scope/cluster/{node_b}/runs/{run_b}"));
+    assert!(
+        mirror.join("run").is_file(),
+        "no copy of b's run at {mirror:?}"
+    );
+    let table = cluster.cli(&["calls", "--cluster", "--limit", "5"]);
+    check(&table, "calls --cluster");
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(table.starts_with("NODE "), "{table}");
+    // One node's calls: by its name, from the store or over distribution.
+    let only_b = cluster.cli_json(&["calls", "--node", b, "--limit", "1000"]);
+    assert!(!node_ids(&only_b).is_empty());
+    assert!(
+        node_ids(&only_b).iter().all(|(n, _)| *n == node_b),
+        "{only_b:#}"
+    );
+    let only_b_remote =
+        cluster.cli_json(&["calls", "--node", b, "--cookie", COOKIE, "--limit", "1000"]);
+    assert_eq!(node_ids(&only_b_remote), node_ids(&only_b));
+    // The cross-node tree from the copies: the same requests as from the shared store.
+    let copied_tree = cluster.cli_json(&[
+        "trace",
+        "--cluster",
+        "--node",
+        a,
+        "--cookie",
+        COOKIE,
+        "--copy",
+        &checkout_id,
+    ]);
+    assert_eq!(requests_in(&copied_tree), requests);
+
+    // One trace for Perfetto: a process per node, and arrows from a's calls that waited to
+    // the calls of b and c that served them.
+    let exported = cluster.dir.path().join("cluster.json");
+    let export = cluster.cli(&[
+        "export",
+        "--cluster",
+        "-o",
+        exported.to_str().expect("a UTF-8 path"),
+    ]);
+    check(&export, "export --cluster");
+    let trace: Value =
+        serde_json::from_slice(&std::fs::read(&exported).expect("the export")).expect("JSON");
+    let events = trace["traceEvents"].as_array().expect("events");
+    let process_of = |node: &str| {
+        events
+            .iter()
+            .find(|e| {
+                e["name"] == "process_name"
+                    && e["args"]["name"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with(&format!("{node} (run ")))
+            })
+            .and_then(|e| e["pid"].as_u64())
+            .unwrap_or_else(|| panic!("no process for {node}"))
+    };
+    let (pid_a, pid_b, pid_c) = (
+        process_of(&node_a),
+        process_of(&node_b),
+        process_of(&node_c),
+    );
+    assert_eq!([pid_a, pid_b, pid_c].len(), 3);
+    let slices = |pid: u64, name: &str| {
+        events
+            .iter()
+            .filter(|e| e["pid"] == pid && e["name"] == name && e["ph"] == "X")
+            .count()
+    };
+    assert_eq!(slices(pid_a, "cl_shop:checkout/3"), 1);
+    assert_eq!(slices(pid_b, "Cluster.Inventory.handle_call/3"), 2);
+    assert_eq!(slices(pid_c, "cl_worker:handle_call/3"), 2);
+    let mut arrows: Vec<(u64, u64)> = Vec::new();
+    for start in events
+        .iter()
+        .filter(|e| e["cat"] == "request" && e["ph"] == "s" && e["args"]["from_node"].is_string())
+    {
+        let end = events
+            .iter()
+            .find(|e| e["cat"] == "request" && e["ph"] == "f" && e["id"] == start["id"])
+            .expect("the arrow's end");
+        arrows.push((
+            start["pid"].as_u64().expect("a pid"),
+            end["pid"].as_u64().expect("a pid"),
+        ));
+    }
+    arrows.sort_unstable();
+    let mut expected = vec![
+        (pid_a, pid_b),
+        (pid_a, pid_b),
+        (pid_a, pid_c),
+        (pid_a, pid_c),
+    ];
+    expected.sort_unstable();
+    assert_eq!(arrows, expected);
+
     // TODO(issue 18, messages and crashes): once sends and process exits are recorded, assert
     // here the cast's `handle_cast/2` on b linked to a's `restock/3`, and the worker's crash
     // on c with the supervisor's restart.
+}
+
+/// `(node, id)` of each call of a `calls --json` list, in order.
+fn node_ids(calls: &Value) -> Vec<(String, u64)> {
+    calls
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|c| {
+            (
+                c["node"].as_str().expect("a node").to_string(),
+                c["id"].as_u64().expect("an id"),
+            )
+        })
+        .collect()
 }
 
 /// The only element of a JSON array.

@@ -13,7 +13,7 @@
          search/2, origin/2]).
 -export([paused/1, test_finished/1]).
 %% Clusters: the node's name, runs of other nodes.
--export([node_named/1]).
+-export([node_named/1, run_dir/0, links_from/4, running_at/2]).
 -export([profile/1, diff/3]).
 -export([attached_enter/9, attached_return/3, attached_exception/4]).
 
@@ -23,7 +23,7 @@
        summary/0, runs/0, tests/1, search/2, origin/2, paused/1, test_finished/1]).
 -nifs([profile/1, diff/3]).
 -nifs([attached_enter/9, attached_return/3, attached_exception/4]).
--nifs([node_named/1]).
+-nifs([node_named/1, run_dir/0, links_from/4, running_at/2]).
 
 %% @doc Loads the library at `Path' (without the `.so' extension), once it is known to be a
 %% whole ELF shared object. The dynamic loader maps the parts of the file that its headers
@@ -135,6 +135,9 @@ origin(_Spec, _Options) -> erlang:nif_error(not_loaded).
 paused(_Paused) -> erlang:nif_error(not_loaded).
 test_finished(_Test) -> erlang:nif_error(not_loaded).
 node_named(_Node) -> erlang:nif_error(not_loaded).
+run_dir() -> erlang:nif_error(not_loaded).
+links_from(_Node, _PidText, _FromUnixNs, _ToUnixNs) -> erlang:nif_error(not_loaded).
+running_at(_PidText, _UnixNs) -> erlang:nif_error(not_loaded).
 profile(_Options) -> erlang:nif_error(not_loaded).
 diff(_RunA, _RunB, _Options) -> erlang:nif_error(not_loaded).
 attached_enter(_Pid, _Module, _Function, _Arity, _Args, _Parent, _TraceNs, _Process,

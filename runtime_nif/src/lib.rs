@@ -19,6 +19,8 @@
 //! - [`analysis`] – `profile/1`, `diff/3` for IEx: where the time went, what changed.
 //! - [`run_events`] – `paused/1`, `test_finished/1`, `node_named/1`: what happens to the run,
 //!   not to a call.
+//! - [`cluster`] – `run_dir/0`, `links_from/4`, `running_at/2`: what a node answers about its
+//!   run when another node of its cluster asks.
 //! - [`term`] – live terms for the encoder; atom and pid words.
 //! - [`runtime`] – the VM's one runtime and the exit hook that flushes it.
 //! - [`atoms`] – atoms the NIF returns.
@@ -31,6 +33,7 @@ pub mod analysis;
 pub mod atoms;
 pub mod attach;
 mod capture;
+pub mod cluster;
 pub mod control;
 pub mod hot;
 pub(crate) mod layout;

@@ -62,6 +62,13 @@ impl StoreReader {
         Ok(out)
     }
 
+    /// The directory of run `id` (its `run` file and sealed segments: each segment is
+    /// written whole and never changed, so a copy of the directory taken file by file reads as
+    /// the run did, up to the newest segment copied; see `elixir-scope --cluster`).
+    pub fn run_dir(&self, id: u64) -> PathBuf {
+        layout::run_dir(&self.path, id)
+    }
+
     /// Run `id`.
     pub fn run(&self, id: u64) -> Result<Run> {
         let dir = layout::run_dir(&self.path, id);

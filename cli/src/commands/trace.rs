@@ -1,12 +1,13 @@
-//! `elixir-scope trace [--db PATH] [--run N] CALL_ID [--depth D] [--children C] [--calls N]
-//! [--json]`: the call tree under a call, folded like `ElixirScope.show_trace/2` folds it.
+//! `elixir-scope trace [--db PATH] [--run N | --node NAME [--cookie C] [--cluster]] CALL_ID
+//! [--depth D] [--children C] [--calls N] [--json]`: the call tree under a call, folded like
+//! `ElixirScope.show_trace/2` folds it, with what other nodes of a cluster did for its calls.
 
 use std::process::ExitCode;
 
-use store::{Cluster, TreeLimits};
+use store::TreeLimits;
 
 use crate::query::filter::at_least_one;
-use crate::query::{cluster, db, json, tree, QueryError, Source};
+use crate::query::{db, json, tree, QueryError, Source};
 
 /// Arguments of `trace`.
 #[derive(Debug, clap::Args)]
@@ -39,18 +40,16 @@ pub fn run(args: &Args) -> ExitCode {
 }
 
 fn show(args: &Args) -> Result<String, QueryError> {
-    let store = args.source.open()?;
-    let snap = store.snapshot(args.source.one_run()?)?;
-    db::call(&snap, args.call)?;
+    // The call's run first, with the runs of the other nodes of its cluster: those given by
+    // --cluster, else those that recorded into the same store meanwhile.
+    let cluster = args.source.cluster()?;
+    let snap = &cluster.snapshots()[0];
+    db::call(snap, args.call)?;
     let limits = TreeLimits {
         depth: args.depth,
         children: args.children,
         calls: args.calls,
     };
-    // What other nodes of a cluster did for these calls, when they recorded here too.
-    let peers = cluster::peers_in_store(&store, &snap)?;
-    let cluster = Cluster::new(std::iter::once(snap).chain(peers).collect());
-    let snap = &cluster.snapshots()[0];
     let Some(tree) = cluster.tree(0, args.call, &limits)? else {
         return Err(db::no_such_call(snap, args.call)?);
     };

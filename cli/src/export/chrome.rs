@@ -21,12 +21,20 @@
 //!
 //! The run is streamed with `Snapshot::scan` (calls in id order) into a buffered file: memory
 //! stays bounded by the number of processes, whatever the size of the run.
+//!
+//! A cluster's runs ([`write_cluster`]: `export --cluster`) go into one trace: each node is a
+//! process (`pid` 1, 2, ... in the cluster's order, named after the node and run), holding
+//! its BEAM processes as threads; times are on one axis, microseconds since the earliest run
+//! started (each run's times through its own wall-clock anchor); flow ids carry the run's
+//! index (`run << 44`), so that they stay apart; and every request that crossed nodes
+//! (`store::Cluster::requests`) gets an arrow from the client's call that waited, on its
+//! node, to the serving call on the other node (category `request`).
 
 use std::collections::HashMap;
 use std::io::{self, Write};
 
 use serde_json::{json, Value};
-use store::{Call, Outcome, Snapshot};
+use store::{Call, Cluster, CrossRequest, Outcome, Snapshot};
 
 use crate::query::call::{self, argument_texts};
 use crate::query::text::rfc3339;
@@ -45,41 +53,6 @@ pub struct Exported {
 /// Writes the snapshot's run to `out`.
 pub fn write(snap: &Snapshot, out: &mut impl Write) -> Result<Exported, ExportError> {
     let run = snap.run();
-    let mut writer = Events {
-        out,
-        first: true,
-        origin: run.info.monotonic_origin_ns,
-        tids: HashMap::new(),
-        exported: Exported::default(),
-    };
-    writer.out.write_all(b"{\"traceEvents\":[\n")?;
-    writer.event(&json!({
-        "name": "process_name", "ph": "M", "pid": 1, "tid": 0,
-        "args": {"name": format!("{} (run {}, OS pid {})", run.info.node, run.id, run.info.os_pid)},
-    }))?;
-    let mut failure = None;
-    snap.scan(0, |c| match writer.call(snap, &c) {
-        Ok(()) => Ok(true),
-        Err(e) => {
-            failure = Some(e);
-            Ok(false)
-        }
-    })?;
-    if let Some(e) = failure {
-        return Err(ExportError::Io(e));
-    }
-    snap.scan_requests(
-        |client, id, _server| match writer.request(snap, client, id) {
-            Ok(()) => Ok(true),
-            Err(e) => {
-                failure = Some(e);
-                Ok(false)
-            }
-        },
-    )?;
-    if let Some(e) = failure {
-        return Err(ExportError::Io(e));
-    }
     let other = json!({
         "tool": "elixir-scope",
         "tool_version": run.info.tool_version,
@@ -88,11 +61,127 @@ pub fn write(snap: &Snapshot, out: &mut impl Write) -> Result<Exported, ExportEr
         "otp_release": run.info.otp_release,
         "started": rfc3339(run.info.started_unix_ns),
     });
+    write_runs(std::slice::from_ref(snap), &[], other, out)
+}
+
+/// Writes a cluster's runs to `out`, a process per node, with the requests that crossed
+/// nodes as arrows.
+pub fn write_cluster(cluster: &Cluster, out: &mut impl Write) -> Result<Exported, ExportError> {
+    let runs = cluster.snapshots();
+    let nodes: Vec<Value> = runs
+        .iter()
+        .map(|s| {
+            let info = &s.run().info;
+            json!({
+                "node": info.node,
+                "run": s.run().id,
+                "otp_release": info.otp_release,
+                "started": rfc3339(info.started_unix_ns),
+            })
+        })
+        .collect();
+    let other = json!({
+        "tool": "elixir-scope",
+        "tool_version": runs.first().map(|s| s.run().info.tool_version.clone()),
+        "nodes": nodes,
+    });
+    write_runs(runs, &cluster.requests()?, other, out)
+}
+
+/// Writes `runs` (a process each) and the arrows of `across` to `out`.
+fn write_runs(
+    runs: &[Snapshot],
+    across: &[CrossRequest],
+    other: Value,
+    out: &mut impl Write,
+) -> Result<Exported, ExportError> {
+    let origin = runs
+        .iter()
+        .map(|s| s.run().info.started_unix_ns)
+        .min()
+        .unwrap_or(0);
+    let mut writer = Events {
+        out,
+        first: true,
+        origin,
+        tids: HashMap::new(),
+        exported: Exported::default(),
+    };
+    writer.out.write_all(b"{\"traceEvents\":[\n")?;
+    for (at, snap) in runs.iter().enumerate() {
+        let run = snap.run();
+        writer.event(&json!({
+            "name": "process_name", "ph": "M", "pid": at + 1, "tid": 0,
+            "args": {"name": format!("{} (run {}, OS pid {})", run.info.node, run.id, run.info.os_pid)},
+        }))?;
+        if runs.len() > 1 {
+            writer.event(&json!({
+                "name": "process_sort_index", "ph": "M", "pid": at + 1, "tid": 0,
+                "args": {"sort_index": at + 1},
+            }))?;
+        }
+    }
+    let mut failure = None;
+    for (at, snap) in runs.iter().enumerate() {
+        let run = Run { at, snap };
+        snap.scan(0, |c| match writer.call(run, &c) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                failure = Some(e);
+                Ok(false)
+            }
+        })?;
+        if let Some(e) = failure {
+            return Err(ExportError::Io(e));
+        }
+        snap.scan_requests(
+            |client, id, _server| match writer.request(run, client, id) {
+                Ok(()) => Ok(true),
+                Err(e) => {
+                    failure = Some(e);
+                    Ok(false)
+                }
+            },
+        )?;
+        if let Some(e) = failure {
+            return Err(ExportError::Io(e));
+        }
+    }
+    for request in across {
+        let client = Run {
+            at: request.client_run,
+            snap: &runs[request.client_run],
+        };
+        let server = Run {
+            at: request.server_run,
+            snap: &runs[request.server_run],
+        };
+        writer.arrow(client, &request.waiting, server, &request.serving)?;
+    }
     write!(
         writer.out,
         "\n],\"displayTimeUnit\":\"ns\",\"otherData\":{other}}}\n"
     )?;
     Ok(writer.exported)
+}
+
+/// A run of the trace: its index (its process is `at + 1`) and snapshot.
+#[derive(Clone, Copy)]
+struct Run<'s> {
+    at: usize,
+    snap: &'s Snapshot,
+}
+
+impl Run<'_> {
+    /// The trace's process of this run.
+    fn pid(self) -> usize {
+        self.at + 1
+    }
+
+    /// A flow id of this run's: `id` with the run's index above the ids (`id` below 2^44).
+    fn flow(self, id: u64) -> u64 {
+        (self.at as u64) << 44 | (id & ((1 << 44) - 1))
+    }
 }
 
 /// Why an export failed.
@@ -109,8 +198,10 @@ pub enum ExportError {
 struct Events<'w, W: Write> {
     out: &'w mut W,
     first: bool,
+    /// The earliest run's start, wall-clock ns: the time axis's 0.
     origin: u64,
-    tids: HashMap<u64, u64>,
+    /// The thread of each (run, pid).
+    tids: HashMap<(usize, u64), u64>,
     exported: Exported,
 }
 
@@ -123,15 +214,15 @@ impl<W: Write> Events<'_, W> {
         serde_json::to_writer(&mut *self.out, event).map_err(io::Error::from)
     }
 
-    /// The thread of a process, naming it the first time.
-    fn tid(&mut self, snap: &Snapshot, pid: u64) -> io::Result<u64> {
-        if let Some(&tid) = self.tids.get(&pid) {
+    /// The thread of a process of `run`, naming it the first time.
+    fn tid(&mut self, run: Run, pid: u64) -> io::Result<u64> {
+        if let Some(&tid) = self.tids.get(&(run.at, pid)) {
             return Ok(tid);
         }
         let tid = self.tids.len() as u64 + 1;
-        self.tids.insert(pid, tid);
+        self.tids.insert((run.at, pid), tid);
         self.exported.processes += 1;
-        let name = match snap.process(pid) {
+        let name = match run.snap.process(pid) {
             Ok(Some(p)) => match p.origin {
                 Some(origin) => format!("{} (from {})", p.text, origin.text),
                 None => p.text,
@@ -139,10 +230,10 @@ impl<W: Write> Events<'_, W> {
             _ => format!("process {tid}"),
         };
         self.event(&json!({
-            "name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": {"name": name},
+            "name": "thread_name", "ph": "M", "pid": run.pid(), "tid": tid, "args": {"name": name},
         }))?;
         self.event(&json!({
-            "name": "thread_sort_index", "ph": "M", "pid": 1, "tid": tid,
+            "name": "thread_sort_index", "ph": "M", "pid": run.pid(), "tid": tid,
             "args": {"sort_index": tid},
         }))?;
         Ok(tid)
@@ -150,56 +241,72 @@ impl<W: Write> Events<'_, W> {
 
     /// The arrow from the call that started `first`'s process to `first`, when there is one
     /// (an unreadable origin draws no arrow).
-    fn flow_from_origin(&mut self, snap: &Snapshot, first: &Call, tid: u64) -> io::Result<()> {
-        let Ok(Some(origin)) = snap.origin_call(first.pid) else {
+    fn flow_from_origin(&mut self, run: Run, first: &Call, tid: u64) -> io::Result<()> {
+        let Ok(Some(origin)) = run.snap.origin_call(first.pid) else {
             return Ok(());
         };
-        let from = self.tid(snap, origin.pid)?;
-        let ts = self.ts(first.start);
+        let from = self.tid(run, origin.pid)?;
+        let ts = self.ts(run, first.start);
+        let flow = run.flow(first.id);
         self.event(&json!({
-            "name": "started", "cat": "process", "ph": "s", "id": first.id, "ts": ts,
-            "pid": 1, "tid": from, "args": {"from": origin.id},
+            "name": "started", "cat": "process", "ph": "s", "id": flow, "ts": ts,
+            "pid": run.pid(), "tid": from, "args": {"from": origin.id},
         }))?;
         self.event(&json!({
-            "name": "started", "cat": "process", "ph": "f", "bp": "e", "id": first.id,
-            "ts": ts, "pid": 1, "tid": tid,
+            "name": "started", "cat": "process", "ph": "f", "bp": "e", "id": flow,
+            "ts": ts, "pid": run.pid(), "tid": tid,
         }))
     }
 
     /// The arrow from the call of `client` that waited for the request served by call `id` to
     /// that call (a request whose calls are not both stored draws no arrow).
-    fn request(&mut self, snap: &Snapshot, client: u64, id: u64) -> io::Result<()> {
-        let Ok(Some(served)) = snap.call(id) else {
+    fn request(&mut self, run: Run, client: u64, id: u64) -> io::Result<()> {
+        let Ok(Some(served)) = run.snap.call(id) else {
             return Ok(());
         };
-        let Ok(Some(waiting)) = snap.running_call(client, &served) else {
+        let Ok(Some(waiting)) = run.snap.running_call(client, &served) else {
             return Ok(());
         };
-        let (from, to) = (self.tid(snap, waiting.pid)?, self.tid(snap, served.pid)?);
-        let ts = self.ts(served.start);
+        self.arrow(run, &waiting, run, &served)
+    }
+
+    /// A request's arrow: from `waiting` (of `client`'s run) to `served` (of `server`'s), at
+    /// the moment the serving call started.
+    fn arrow(&mut self, client: Run, waiting: &Call, server: Run, served: &Call) -> io::Result<()> {
+        let (from, to) = (
+            self.tid(client, waiting.pid)?,
+            self.tid(server, served.pid)?,
+        );
+        let ts = self.ts(server, served.start);
         // Apart from the process arrows' ids (first call ids), in case a server's first call
         // served a request.
-        let flow = REQUEST_FLOWS | served.id;
+        let flow = REQUEST_FLOWS | server.flow(served.id);
+        let mut args = json!({"from": waiting.id, "to": served.id});
+        if client.at != server.at {
+            let node = |run: Run| run.snap.run().info.node.clone();
+            args["from_node"] = json!(node(client));
+            args["to_node"] = json!(node(server));
+        }
         self.event(&json!({
             "name": "request", "cat": "request", "ph": "s", "id": flow, "ts": ts,
-            "pid": 1, "tid": from, "args": {"from": waiting.id, "to": served.id},
+            "pid": client.pid(), "tid": from, "args": args,
         }))?;
         self.event(&json!({
             "name": "request", "cat": "request", "ph": "f", "bp": "e", "id": flow,
-            "ts": ts, "pid": 1, "tid": to,
+            "ts": ts, "pid": server.pid(), "tid": to,
         }))
     }
 
-    /// Microseconds since the run started, to the nanosecond.
-    fn ts(&self, ns: u64) -> Value {
-        micros(ns.saturating_sub(self.origin))
+    /// Microseconds since the earliest run started, to the nanosecond, of a time of `run`.
+    fn ts(&self, run: Run, ns: u64) -> Value {
+        micros(run.snap.run().info.unix_ns(ns).saturating_sub(self.origin))
     }
 
-    fn call(&mut self, snap: &Snapshot, c: &Call) -> io::Result<()> {
-        let first_of_process = !self.tids.contains_key(&c.pid);
-        let tid = self.tid(snap, c.pid)?;
+    fn call(&mut self, run: Run, c: &Call) -> io::Result<()> {
+        let first_of_process = !self.tids.contains_key(&(run.at, c.pid));
+        let tid = self.tid(run, c.pid)?;
         if first_of_process {
-            self.flow_from_origin(snap, c, tid)?;
+            self.flow_from_origin(run, c, tid)?;
         }
         let style = call::style(c);
         let name = style.mfa(&c.module, &c.function, c.arity);
@@ -211,8 +318,8 @@ impl<W: Write> Events<'_, W> {
         self.exported.calls += 1;
         let Some(end) = &c.end else {
             return self.event(&json!({
-                "name": name, "cat": "call", "ph": "B", "ts": self.ts(c.start),
-                "pid": 1, "tid": tid, "args": args,
+                "name": name, "cat": "call", "ph": "B", "ts": self.ts(run, c.start),
+                "pid": run.pid(), "tid": tid, "args": args,
             }));
         };
         args["tail_calls"] = json!(end.tail_calls);
@@ -221,8 +328,8 @@ impl<W: Write> Events<'_, W> {
             Outcome::Return => {
                 args["result"] = json!(term::value(&end.value, style));
                 self.event(&json!({
-                    "name": name, "cat": "call", "ph": "X", "ts": self.ts(c.start), "dur": dur,
-                    "pid": 1, "tid": tid, "args": args,
+                    "name": name, "cat": "call", "ph": "X", "ts": self.ts(run, c.start), "dur": dur,
+                    "pid": run.pid(), "tid": tid, "args": args,
                 }))
             }
             Outcome::Exception(class) => {
@@ -231,12 +338,12 @@ impl<W: Write> Events<'_, W> {
                 args["exception"] = json!(banner);
                 args["class"] = json!(class.as_str());
                 self.event(&json!({
-                    "name": name, "cat": "exception", "ph": "X", "ts": self.ts(c.start),
-                    "dur": dur, "pid": 1, "tid": tid, "args": args, "cname": "terrible",
+                    "name": name, "cat": "exception", "ph": "X", "ts": self.ts(run, c.start),
+                    "dur": dur, "pid": run.pid(), "tid": tid, "args": args, "cname": "terrible",
                 }))?;
                 self.event(&json!({
                     "name": banner, "cat": "exception", "ph": "i", "s": "t",
-                    "ts": self.ts(end.time), "pid": 1, "tid": tid, "args": {"id": c.id},
+                    "ts": self.ts(run, end.time), "pid": run.pid(), "tid": tid, "args": {"id": c.id},
                 }))
             }
         }
