@@ -218,8 +218,10 @@ impl Cluster {
     /// Runs `code` in a hidden node, with `A`, `B` and `C` bound to the three nodes.
     fn try_eval(&self, code: &str) -> Output {
         let [a, b, c] = &self.names;
+        // Output in UTF-8: what the nodes print here (their group leader is this one's).
         let script = format!(
-            "[_, Host] = string:split(atom_to_list(node()), \"@\"), \
+            "ok = io:setopts([{{encoding, unicode}}]), \
+             [_, Host] = string:split(atom_to_list(node()), \"@\"), \
              [A, B, C] = [list_to_atom(N ++ \"@\" ++ Host) || N <- [{a:?}, {b:?}, {c:?}]], \
              {code}, halt()."
         );
@@ -421,7 +423,10 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
         assert_eq!(served_by["node"], request["node"]);
         assert_eq!(served_by["run"].to_string(), *run);
     }
-    // The text tree says the same.
+    // So does a's tree asked by its node's name, and the text tree says the same.
+    let [a, b, _] = &cluster.names;
+    let by_name = cluster.cli_json(&["trace", "--node", a, &checkout_id]);
+    assert_eq!(requests_in(&by_name), requests);
     let text_tree = cluster.cli(&["trace", "--run", &run_a, &checkout_id]);
     check(&text_tree, "elixir-scope trace");
     let text_tree = String::from_utf8_lossy(&text_tree.stdout).into_owned();
@@ -483,7 +488,6 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
             .unwrap_or_else(|| panic!("no {function}({arg}) of {node}: {merged:#}"))
     };
     assert!(position(&node_b, "handle_call", "tea") < position(&node_a, "reserve", "tea"));
-    let [a, b, _] = &cluster.names;
     let remote = cluster.cli_json(&[
         "calls",
         "--cluster",
@@ -605,6 +609,51 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
     ];
     expected.sort_unstable();
     assert_eq!(arrows, expected);
+
+    // In IEx on a: the same calls of every node, asked over erpc, merged by time; and the
+    // cross-node tree, printed.
+    let iex = cluster.eval(
+        "Calls = erpc:call(A, 'Elixir.ElixirScope', calls, \
+                           [[{nodes, all}, {print, false}, {limit, 1000}]]), \
+         [io:format(\"IEX ~s ~p~n\", [maps:get(node, C), maps:get(id, C)]) || C <- Calls]",
+    );
+    let iex_listed: Vec<(String, u64)> = iex
+        .lines()
+        .filter_map(|l| l.strip_prefix("IEX "))
+        .map(|l| {
+            let (node, id) = l.split_once(' ').expect("node and id");
+            (node.to_string(), id.parse().expect("an id"))
+        })
+        .collect();
+    assert_eq!(iex_listed, listed);
+    let shown = cluster.eval(&format!(
+        "ok = erpc:call(A, 'Elixir.ElixirScope', show_trace, \
+                        [{checkout_id}, [{{nodes, all}}, {{ansi, false}}]])"
+    ));
+    let requested: Vec<&str> = shown.lines().filter(|l| l.contains("(request)")).collect();
+    assert_eq!(requested.len(), 4, "{shown}");
+    assert!(
+        requested[0].contains(&format!("└── ⇢ {node_b} #PID<"))
+            && requested[0].contains("Cluster.Inventory.handle_call({:reserve, \"tea\", 2}"),
+        "{shown}"
+    );
+    assert!(
+        requested[3].contains(&format!("⇢ {node_c} #PID<"))
+            && requested[3].contains("worker_crashed"),
+        "{shown}"
+    );
+    // From b's side, asked on a: the first line is a's call that waited.
+    let caused = cluster.eval(&format!(
+        "ok = erpc:call(A, 'Elixir.ElixirScope', show_trace, \
+                        [{served_id}, [{{node, B}}, {{nodes, all}}, {{ansi, false}}]])"
+    ));
+    let first = caused.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&format!("⇠ {node_a} #PID<"))
+            && first.contains("(request)")
+            && first.contains("Cluster.Inventory.reserve(:"),
+        "{caused}"
+    );
 
     // TODO(issue 18, messages and crashes): once sends and process exits are recorded, assert
     // here the cast's `handle_cast/2` on b linked to a's `restock/3`, and the worker's crash

@@ -111,6 +111,12 @@ defmodule ElixirScope do
       or the language of `:match`)
     * `:where` - a function of the call map that must return true, applied here to the
       newest 100,000 calls the other options match
+    * `:nodes` - the calls of several nodes of a cluster, merged newest first by the wall
+      clock, each with its `:node` (and a NODE column): `:all` (this node and every node
+      connected to it, `Node.list/0`) or a list of nodes. Each node is asked over Erlang
+      distribution (`:erpc`) for its own run's calls (`:run` does not go with it); `:pid`
+      asks only the pid's node; a node that cannot answer is named on standard error and
+      left out. Pids are real pids (of their nodes).
 
   ## Examples
 
@@ -294,6 +300,16 @@ defmodule ElixirScope do
     * `:children` - children shown per call (default 10; `:infinity` for all)
     * `:calls` - calls shown in all (default 50, at most 100,000)
     * `:ansi` - colours (default: `IO.ANSI.enabled?/0`)
+    * `:node` - the node whose call `call_id` is (default: this one); asked over `:erpc`
+    * `:nodes` - what other nodes of a cluster did for the tree's calls (`:all`, or a list):
+      each is asked over `:erpc` for the requests the root's process made there (a
+      `GenServer.call` to one of its processes) and the processes it started there, which
+      show under the call that was running then, after the node's name; and when the root
+      serves a request of another node's process (or is the first call of a process another
+      node started), the first line names that call:
+
+          ⇠ a@host #PID<12094.99.0> (request) #3 Shop.Inventory.reserve(:b@host, "tea", 2) → {:ok, 8} (3.3ms)
+          #3 Shop.Inventory.handle_call({:reserve, "tea", 2}, ...) → ... (1.6ms, #PID<0.94.0>)
 
   ## Examples
 
@@ -343,7 +359,8 @@ defmodule ElixirScope do
   the root came from: `%{kind: :request | :caller | :ancestor, pid: pid, call: call}` (the
   client call that waited for the request the root serves, or the call that started the
   root's process). `depth: :infinity, children: :infinity, calls: 100_000` gives the whole
-  tree up to 100,000 calls.
+  tree up to 100,000 calls. With `:nodes` (see `show_trace/2`), what happened on another node
+  (a request, a process, the cause) carries that `:node`.
 
   ## Examples
 

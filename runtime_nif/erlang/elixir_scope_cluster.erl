@@ -19,7 +19,7 @@
 -module(elixir_scope_cluster).
 
 %% Asked of a node.
--export([run/0, read/4, calls/1, links_from/4, running_at/2]).
+-export([run/0, read/4, calls/1, tree/2, links_from/4, running_at/2]).
 %% Run by the CLI's hidden node.
 -export([fetch/3]).
 
@@ -107,6 +107,44 @@ calls(Filter) ->
                         Error -> Error
                     end
             end).
+
+%% @doc `elixir_scope_runtime:tree/2' after a flush, pids as pids, with `root => #{pid_text,
+%% start_unix_ns, end_unix_ns}' (the root's process as this node prints it, and when it ran:
+%% `end_unix_ns' is `undefined' while it runs), which other nodes are asked about (see
+%% {@link links_from/4}).
+-spec tree(pos_integer(), map()) -> map() | undefined | {error, term()}.
+tree(Id, Limits) ->
+    quietly(fun() ->
+                    _ = elixir_scope_runtime:flush(),
+                    case elixir_scope_runtime:tree(Id, Limits) of
+                        #{lines := [{0, #{pid := Text} = Root} | _] = Lines} = Tree ->
+                            Tree#{lines := [{Depth, item_pids(Item)} || {Depth, Item} <- Lines],
+                                  cause := cause_pids(maps:get(cause, Tree, undefined)),
+                                  root => #{pid_text => Text,
+                                            start_unix_ns => maps:get(start_unix_ns, Root),
+                                            end_unix_ns => end_unix_ns(Root)}};
+                        Other ->
+                            Other
+                    end
+            end).
+
+end_unix_ns(#{end_ns := End, start_ns := Start, start_unix_ns := StartUnix})
+  when is_integer(End) ->
+    StartUnix + (End - Start);
+end_unix_ns(_Call) ->
+    undefined.
+
+item_pids(#{process := Text, first := First} = Item) ->
+    Item#{process := to_pid(Text), first := with_pid(First)};
+item_pids(#{request := Text, served_by := Call} = Item) ->
+    Item#{request := to_pid(Text), served_by := with_pid(Call)};
+item_pids(#{fold := _} = Fold) ->
+    Fold;
+item_pids(Call) ->
+    with_pid(Call).
+
+cause_pids(#{pid := Text, call := Call} = Cause) -> Cause#{pid := to_pid(Text), call := with_pid(Call)};
+cause_pids(Other) -> Other.
 
 %% @doc What this node's run did for the process `PidText' of node `Node' from `FromUnixNs' to
 %% `ToUnixNs' (wall-clock ns): `[{request | caller | ancestor, Pid, Call}]', the requests of it

@@ -315,18 +315,28 @@ impl Source {
     }
 
     /// The runs to read as one cluster, with the run of the call asked about first: those of
-    /// `--node`/`--cluster`, else the chosen run and the runs other nodes recorded into this
-    /// store meanwhile (see [`cluster::peers_in_store`]).
+    /// `--cluster`, else the chosen run (of `--node`, if given) and the runs other nodes
+    /// recorded into its store meanwhile (see [`cluster::peers_in_store`]).
     pub fn cluster(&self) -> Result<Cluster, QueryError> {
-        if let Some(nodes) = self.node_sources()? {
+        let nodes = self.node_sources()?;
+        if let (true, Some(nodes)) = (self.cluster, &nodes) {
             let snapshots = nodes
-                .into_iter()
+                .iter()
                 .map(|n| Ok(n.store.snapshot(Some(n.run))?))
                 .collect::<Result<Vec<_>, QueryError>>()?;
             return Ok(Cluster::new(snapshots));
         }
-        let store = self.open()?;
-        let snap = store.snapshot(self.one_run()?)?;
+        let (store, snap) = match nodes.and_then(|n| n.into_iter().next()) {
+            Some(node) => {
+                let snap = node.store.snapshot(Some(node.run))?;
+                (node.store, snap)
+            }
+            None => {
+                let store = self.open()?;
+                let snap = store.snapshot(self.one_run()?)?;
+                (store, snap)
+            }
+        };
         let peers = cluster::peers_in_store(&store, &snap)?;
         Ok(Cluster::new(std::iter::once(snap).chain(peers).collect()))
     }
