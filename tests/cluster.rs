@@ -655,9 +655,39 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
         "{caused}"
     );
 
+    // The cast and the crash, as calls show them today. The cast: b's handle_cast ran (the
+    // stock went up) but links to nothing; the crash: c's handle_call raised, and the
+    // supervisor started the worker again (a second start_link/init, after it).
+    let casts = cluster.cli_json(&["calls", "--node", b, "--function", "handle_cast"]);
+    let cast = only(&casts);
+    assert_eq!(cast["result"], "{:noreply, %{\"tea\" => 13}}", "{casts:#}");
+    let cast_id = cast["id"].as_u64().expect("an id").to_string();
+    let cast_tree = cluster.cli_json(&["trace", "--node", b, &cast_id]);
+    assert!(cast_tree["cause"].is_null(), "{cast_tree:#}");
+    let c = &cluster.names[2];
+    let inits = cluster.cli_json(&[
+        "calls",
+        "--node",
+        c,
+        "--module",
+        "cl_worker",
+        "--function",
+        "init",
+    ]);
+    let inits = node_ids(&inits);
+    assert_eq!(inits.len(), 2, "{inits:?}");
+    let crashed_id = crashed["served_by"]["id"].as_u64().expect("an id");
+    assert!(
+        inits[0].1 > crashed_id && inits[1].1 < crashed_id,
+        "{inits:?}"
+    );
     // TODO(issue 18, messages and crashes): once sends and process exits are recorded, assert
-    // here the cast's `handle_cast/2` on b linked to a's `restock/3`, and the worker's crash
-    // on c with the supervisor's restart.
+    // here that the cast's handle_cast/2 on b has a's restock/3 as its cause (`⇠ a@host ...
+    // (cast)`, and the send under restock/3 in a's tree and an arrow in the export), and that
+    // the worker's crash on c is a crash record (its last calls, the EXIT the supervisor got,
+    // the restart) that `elixir-scope crashes --cluster` lists.
+
+    a_vm_that_becomes_a_node_after_recording_started_names_its_run(&cluster, &host);
 }
 
 /// `(node, id)` of each call of a `calls --json` list, in order.
@@ -701,10 +731,10 @@ fn requests_in(tree: &Value) -> Vec<(Value, Value)> {
     out
 }
 
-#[test]
-fn a_vm_that_becomes_a_node_after_recording_started_names_its_run() {
-    let cluster = Cluster::start();
-    let host = cluster.host();
+/// A VM that becomes a node after it started recording (a test helper making the test VM a
+/// cluster's first node, after the application recorded) gets its run renamed at its first
+/// connection to another node. Run within the cluster's test: it needs its epmd.
+fn a_vm_that_becomes_a_node_after_recording_started_names_its_run(cluster: &Cluster, host: &str) {
     let late = format!("es_cluster_late_{}", std::process::id());
     let [a, _, _] = &cluster.names;
     // Recording starts while the VM has no name (the wrapped call starts the runtime); then
