@@ -33,7 +33,8 @@
 
 %% @doc This node's run once everything recorded so far is sealed: `{ok, #{node, run, dir,
 %% run_file, segments}}' (`dir' the run's directory, `run_file' the bytes of its `run' file,
-%% `segments' its sealed segment files as `{Name, Size}'), or `{error, Reason}'
+%% `segments' the sealed segment files that hold it as `{Name, Size}', compaction's leftover
+%% inputs left out), or `{error, Reason}'
 %% (`not_started' when nothing was recorded here yet).
 -spec run() -> {ok, map()} | {error, term()}.
 run() ->
@@ -46,12 +47,9 @@ run() ->
 
 describe() ->
     case elixir_scope_nif:run_dir() of
-        {ok, Run, Dir} ->
+        {ok, Run, Dir, Segments} ->
             case file:read_file(filename:join(Dir, "run")) of
                 {ok, RunFile} ->
-                    {ok, Names} = file:list_dir(Dir),
-                    Segments = [{list_to_binary(Name), filelib:file_size(filename:join(Dir, Name))}
-                                || Name <- lists:sort(Names), filename:extension(Name) =:= ".seg"],
                     {ok, #{node => node(), run => Run, dir => Dir, run_file => RunFile,
                            segments => Segments}};
                 {error, Why} ->
@@ -69,12 +67,12 @@ describe() ->
 read(Run, Name, Offset, Length) when is_binary(Name), is_integer(Offset), is_integer(Length) ->
     quietly(fun() ->
                     case elixir_scope_nif:run_dir() of
-                        {ok, Run, Dir} ->
+                        {ok, Run, Dir, _Segments} ->
                             case segment_name(Name) of
                                 true -> pread(filename:join(Dir, Name), Offset, Length);
                                 false -> {error, bad_name}
                             end;
-                        {ok, _Other, _Dir} ->
+                        {ok, _Other, _Dir, _Segments} ->
                             {error, not_this_run};
                         Error ->
                             Error

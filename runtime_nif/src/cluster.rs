@@ -17,15 +17,22 @@ use crate::term::atom_text;
 /// The most links one question answers.
 const MAX_LINKS: usize = 10_000;
 
-/// `run_dir()`: `{ok, Run, Dir}`, this VM's run and its directory (a binary), or
-/// `{error, not_started}`.
-#[rustler::nif]
+/// `run_dir()`: `{ok, Run, Dir, Segments}`, this VM's run, its directory (a binary) and the
+/// sealed segments that hold it now (`[{Name, Bytes}]`, the widest at each point:
+/// `store::StoreReader::sealed_segments`), or `{error, not_started | Reason}`. Lists a
+/// directory: a dirty I/O scheduler.
+#[rustler::nif(schedule = "DirtyIo")]
 fn run_dir(env: Env<'_>) -> Term<'_> {
     let Some(rt) = runtime::get() else {
         return (atoms::error(), atoms::not_started()).encode(env);
     };
-    let dir = rt.reader().run_dir(rt.run());
-    (atoms::ok(), rt.run(), dir.to_string_lossy().into_owned()).encode(env)
+    let reader = rt.reader();
+    let segments = match reader.sealed_segments(rt.run()) {
+        Ok(segments) => segments,
+        Err(e) => return (atoms::error(), e.to_string()).encode(env),
+    };
+    let dir = reader.run_dir(rt.run()).to_string_lossy().into_owned();
+    (atoms::ok(), rt.run(), dir, segments).encode(env)
 }
 
 /// `links_from(Node, PidText, FromUnixNs, ToUnixNs)`: what this run did for the process

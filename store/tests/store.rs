@@ -1245,3 +1245,64 @@ fn calls_of_two_nodes_link_across_their_runs() {
     let b_snap = reader.snapshot(Some(b_run)).unwrap();
     assert_eq!(b_snap.remote_client(1).unwrap(), Some(client));
 }
+
+#[test]
+fn a_run_copied_file_by_file_reads_as_the_run() {
+    // What `elixir-scope --cluster` does with another machine's run: its `run` file and the
+    // segments that hold it, copied into another store, read as the run.
+    let (_dir, store) = temp_store();
+    let mut writer = store.begin_run(&info()).unwrap();
+    for batch in sample() {
+        write_sealed(&mut writer, batch);
+    }
+    let run = writer.run();
+    // Eight more segments: a compaction merges the first eight, whose inputs stay a moment.
+    for i in 0..7 {
+        write_sealed(
+            &mut writer,
+            vec![run_event(900 + i, RunEvent::Paused(i % 2 == 0))],
+        );
+    }
+    writer.maintenance(Retention::default()).compact().unwrap();
+    let reader = StoreReader::open(store.path()).unwrap();
+    let sealed = reader.sealed_segments(run).unwrap();
+    let dir = reader.run_dir(run);
+    let on_disk = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".seg")
+        })
+        .count();
+    assert!(sealed.len() < on_disk, "{sealed:?} of {on_disk}");
+    assert!(sealed[0].0.starts_with("1-"), "{sealed:?}");
+    let copy = tempfile::tempdir().unwrap();
+    let copied = copy.path().join("runs").join(run.to_string());
+    std::fs::create_dir_all(&copied).unwrap();
+    std::fs::copy(dir.join("run"), copied.join("run")).unwrap();
+    for (name, bytes) in &sealed {
+        assert_eq!(
+            std::fs::copy(dir.join(name), copied.join(name)).unwrap(),
+            *bytes
+        );
+    }
+    let original = reader.snapshot(Some(run)).unwrap();
+    let mirror = StoreReader::open(copy.path()).unwrap();
+    let mirrored = mirror.snapshot(Some(run)).unwrap();
+    let all = |snap: &store::Snapshot| {
+        let mut calls = Vec::new();
+        snap.scan(0, |c| {
+            calls.push(c);
+            Ok(true)
+        })
+        .unwrap();
+        calls
+    };
+    assert_eq!(all(&mirrored), all(&original));
+    assert_eq!(mirrored.pauses().unwrap(), original.pauses().unwrap());
+    assert_eq!(mirrored.run().info, original.run().info);
+    assert!(!mirror.runs().unwrap()[0].live);
+}
