@@ -523,6 +523,13 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
     check(&table, "calls --cluster");
     let table = String::from_utf8_lossy(&table.stdout).into_owned();
     assert!(table.starts_with("NODE "), "{table}");
+    // A search of every node: each node's run under its title.
+    let found = cluster.cli_json(&["search", "\"tea\"", "--cluster", "--limit", "100"]);
+    let mut found_on: Vec<String> = node_ids(&found).into_iter().map(|(n, _)| n).collect();
+    found_on.dedup();
+    found_on.sort_unstable();
+    found_on.dedup();
+    assert_eq!(found_on, [node_a.clone(), node_b.clone()], "{found:#}");
     // One node's calls: by its name, from the store or over distribution.
     let only_b = cluster.cli_json(&["calls", "--node", b, "--limit", "1000"]);
     assert!(!node_ids(&only_b).is_empty());

@@ -236,6 +236,23 @@ impl Source {
         Ok(self.open()?.snapshot(run)?)
     }
 
+    /// The store to read and the run asked for (`None`: the latest): `--run`'s, or with
+    /// `--node` that node's run and the store that holds it here; `--cluster` is refused (for
+    /// commands that show one store, such as `stats` and `serve`).
+    pub fn store_and_run(&self) -> Result<(StoreReader, Option<u64>), QueryError> {
+        if self.cluster {
+            return Err(QueryError::Option {
+                option: "--cluster",
+                problem: "this command reads one recording: name one node with --node".to_string(),
+            });
+        }
+        if let Some(nodes) = self.node_sources()? {
+            let first = nodes.into_iter().next().ok_or_else(no_node_runs)?;
+            return Ok((first.store, Some(first.run)));
+        }
+        Ok((self.open()?, self.one_run()?))
+    }
+
     /// Whether the runs of several nodes are read (`--cluster`).
     pub fn is_cluster(&self) -> bool {
         self.cluster
