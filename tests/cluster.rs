@@ -3,9 +3,11 @@
 //! instrumented modules:
 //!
 //! - node `a` runs the shop (`cl_shop`, Erlang): a checkout that reserves items with a
-//!   `GenServer.call` to the inventory on node `b`, restocks with a `GenServer.cast` to it, and
-//!   hands two jobs to a worker on node `c` (a `gen_server:call`), one of which crashes it;
-//! - node `b` runs the inventory (`Cluster.Inventory`, an Elixir GenServer);
+//!   `GenServer.call` to the inventory on node `b`, audits the stock in a Task on `b`
+//!   (`Task.Supervisor.async({sup, b}, ...)`), restocks with a `GenServer.cast`, and hands two
+//!   jobs to a worker on node `c` (a `gen_server:call`), one of which crashes it;
+//! - node `b` runs the inventory (`Cluster.Inventory`, an Elixir GenServer) and the Task
+//!   supervisor;
 //! - node `c` runs the worker (`cl_worker`) under a supervisor (`cl_worker_sup`), which
 //!   restarts it after the crash.
 //!
@@ -30,10 +32,11 @@ const SHOP: &str = r#"
 
 checkout(Inventory, Worker, Items) ->
     Reserved = [reserve(Inventory, Item, N) || {Item, N} <- Items],
+    Stock = 'Elixir.Cluster.Inventory':audit(Inventory),
     ok = 'Elixir.Cluster.Inventory':restock(Inventory, <<"tea">>, 5),
     Done = run_job(Worker, {square, 7}),
     Crashed = run_job(Worker, crash),
-    {Reserved, Done, Crashed}.
+    {Reserved, Stock, Done, Crashed}.
 
 reserve(Inventory, Item, N) ->
     'Elixir.Cluster.Inventory':reserve(Inventory, Item, N).
@@ -87,14 +90,29 @@ const INVENTORY: &str = r#"
 defmodule Cluster.Inventory do
   use GenServer
 
-  def start(stock), do: GenServer.start(__MODULE__, stock, name: __MODULE__)
+  def start(stock) do
+    {:ok, tasks} = Task.Supervisor.start_link(name: Cluster.Tasks)
+    # Both outlive the erpc process that starts them.
+    Process.unlink(tasks)
+    GenServer.start(__MODULE__, stock, name: __MODULE__)
+  end
+
   def reserve(node, item, n), do: GenServer.call({__MODULE__, node}, {:reserve, item, n})
   def restock(node, item, n), do: GenServer.cast({__MODULE__, node}, {:restock, item, n})
+
+  # A Task on the inventory's node, started from the caller's.
+  def audit(node) do
+    Task.Supervisor.async({Cluster.Tasks, node}, __MODULE__, :stock, ["tea"]) |> Task.await()
+  end
+
+  def stock(item), do: GenServer.call(__MODULE__, {:stock, item})
 
   @impl true
   def init(stock), do: {:ok, stock}
 
   @impl true
+  def handle_call({:stock, item}, _from, stock), do: {:reply, Map.get(stock, item, 0), stock}
+
   def handle_call({:reserve, item, n}, _from, stock) do
     case Map.get(stock, item, 0) do
       have when have >= n -> {:reply, {:ok, have - n}, Map.put(stock, item, have - n)}
@@ -351,7 +369,7 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
     let result = cluster.run_scenario();
     assert_eq!(
         result,
-        "{[{ok,8},{error,{out_of_stock,<<\"mat\">>,0}}],{done,49},{crashed,worker_crashed}}"
+        "{[{ok,8},{error,{out_of_stock,<<\"mat\">>,0}}],8,{done,49},{crashed,worker_crashed}}"
     );
 
     // One run per node, in the one store of the project, each named after its node.
@@ -423,6 +441,38 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
         assert_eq!(served_by["node"], request["node"]);
         assert_eq!(served_by["run"].to_string(), *run);
     }
+    // The audit's Task, started from a's audit/1 on b, shows under it as b's process.
+    let lines = tree["lines"].as_array().expect("lines");
+    let tasks: Vec<(String, String, String)> = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let process = line.get("process")?;
+            let depth = line["depth"].as_u64()?;
+            let parent = lines[..i]
+                .iter()
+                .rev()
+                .find(|l| l["depth"].as_u64() == Some(depth - 1))?;
+            Some((
+                parent["call"]["mfa"].as_str()?.to_string(),
+                format!(
+                    "{} {}",
+                    process["node"].as_str()?,
+                    process["origin"].as_str()?
+                ),
+                process["first"]["mfa"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    assert_eq!(
+        tasks,
+        [(
+            "Cluster.Inventory.audit/1".to_string(),
+            format!("{node_b} caller"),
+            "Cluster.Inventory.stock/1".to_string()
+        )],
+        "{tree:#}"
+    );
     // So does a's tree asked by its node's name, and the text tree says the same.
     let [a, b, _] = &cluster.names;
     let by_name = cluster.cli_json(&["trace", "--node", a, &checkout_id]);
@@ -448,6 +498,16 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
     assert_eq!(cause["call"]["function"], "reserve");
     assert_eq!(cause["call"]["module"], "Elixir.Cluster.Inventory");
     assert_eq!(cause["call"]["run"].to_string(), run_a);
+    // b's Task came from a's audit/1.
+    let stocks = cluster.cli_json(&["calls", "--run", &run_b, "--function", "stock"]);
+    let stock_id = only(&stocks)["id"].as_u64().expect("an id").to_string();
+    let task_tree = cluster.cli_json(&["trace", "--run", &run_b, &stock_id]);
+    assert_eq!(task_tree["cause"]["kind"], "caller", "{task_tree:#}");
+    assert_eq!(task_tree["cause"]["node"], node_a.as_str());
+    assert_eq!(
+        task_tree["cause"]["call"]["mfa"],
+        "Cluster.Inventory.audit/1"
+    );
     // And the crashed job's handle_call on c, from a's cl_worker:run/2.
     let (_, crashed) = &requests[3];
     let crashed_id = crashed["served_by"]["id"]
@@ -591,7 +651,7 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
             .count()
     };
     assert_eq!(slices(pid_a, "cl_shop:checkout/3"), 1);
-    assert_eq!(slices(pid_b, "Cluster.Inventory.handle_call/3"), 2);
+    assert_eq!(slices(pid_b, "Cluster.Inventory.handle_call/3"), 3);
     assert_eq!(slices(pid_c, "cl_worker:handle_call/3"), 2);
     let mut arrows: Vec<(u64, u64)> = Vec::new();
     for start in events
@@ -616,6 +676,22 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
     ];
     expected.sort_unstable();
     assert_eq!(arrows, expected);
+    // And one from a's audit/1 to the Task it started on b.
+    let started: Vec<(u64, u64)> = events
+        .iter()
+        .filter(|e| e["cat"] == "process" && e["ph"] == "s" && e["args"]["from_node"].is_string())
+        .map(|start| {
+            let end = events
+                .iter()
+                .find(|e| e["cat"] == "process" && e["ph"] == "f" && e["id"] == start["id"])
+                .expect("the arrow's end");
+            (
+                start["pid"].as_u64().unwrap_or(0),
+                end["pid"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(started, [(pid_a, pid_b)]);
 
     // In IEx on a: the same calls of every node, asked over erpc, merged by time; and the
     // cross-node tree, printed.

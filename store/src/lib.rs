@@ -57,7 +57,7 @@ pub use model::{
 };
 pub use private::{DIR_MODE, FILE_MODE};
 pub use query::{CallFilter, Snapshot, Subtree};
-pub use query_cluster::{Cluster, CrossRequest};
+pub use query_cluster::{Cluster, CrossRequest, CrossStart};
 pub use query_heads::CallHead;
 pub use query_stats::{FunctionCalls, RunCounts};
 pub use query_tree::{

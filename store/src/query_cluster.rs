@@ -26,7 +26,8 @@
 //! the one that waited; a request whose time falls in no call of the client is left out.
 //!
 //! A [`Cluster`] is one snapshot per node; [`Cluster::tree`] is a node's call tree with what
-//! other nodes did for it, [`Cluster::requests`] every request across nodes (for exports).
+//! other nodes did for it, [`Cluster::requests`] every request across nodes and
+//! [`Cluster::started`] every process started from another node (for exports).
 
 use crate::error::Result;
 use crate::event::{is_remote_key, OriginKind, RemoteProcess};
@@ -168,6 +169,23 @@ pub struct CrossRequest {
     pub server_run: usize,
     /// The call that served the request.
     pub serving: Call,
+}
+
+/// A process one node started from another: the call of one run that was running when a
+/// process of another run, which came from its process (`$callers` or `$ancestors` on
+/// another node: a Task started there), made its first call (see [`Cluster::started`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrossStart {
+    /// The origin's run, as an index into [`Cluster::snapshots`].
+    pub origin_run: usize,
+    /// The origin's call that was running.
+    pub origin: Call,
+    /// How the process is linked to its origin.
+    pub kind: OriginKind,
+    /// The process's run.
+    pub run: usize,
+    /// The process's first call.
+    pub first: Call,
 }
 
 /// One run per node of a cluster, read together: call trees and requests that cross nodes.
@@ -351,6 +369,41 @@ impl Cluster {
                         waiting,
                         server_run,
                         serving,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Cluster {
+    /// Every process whose origin is on another node of the cluster, with the origin's call
+    /// that was running when it made its first call (by run, then by process).
+    pub fn started(&self) -> Result<Vec<CrossStart>> {
+        let mut out = Vec::new();
+        for (run, snap) in self.snapshots.iter().enumerate() {
+            for process in snap.processes()? {
+                let Some((kind, remote)) = snap.remote_origin(process.pid)? else {
+                    continue;
+                };
+                let (Some(origin_run), Some(first)) =
+                    (self.run_of(&remote.node), snap.call(process.first_call)?)
+                else {
+                    continue;
+                };
+                let theirs = &self.snapshots[origin_run];
+                let Some(origin_process) = theirs.process_named(&remote.text)? else {
+                    continue;
+                };
+                let time = Cluster::convert(&snap.run().info, &theirs.run().info, first.start);
+                if let Some(origin) = theirs.running_at(origin_process.pid, time)? {
+                    out.push(CrossStart {
+                        origin_run,
+                        origin,
+                        kind,
+                        run,
+                        first,
                     });
                 }
             }

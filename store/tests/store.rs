@@ -1232,6 +1232,14 @@ fn calls_of_two_nodes_link_across_their_runs() {
         (r.client_run, r.waiting.id, r.server_run, r.serving.id),
         (0, 3, 1, 1)
     );
+    // Every process started from another node, with the call that started it.
+    let started = cluster.started().unwrap();
+    assert_eq!(started.len(), 1);
+    let s = &started[0];
+    assert_eq!(
+        (s.origin_run, s.origin.id, s.kind, s.run, s.first.id),
+        (0, 3, OriginKind::Caller, 1, 2)
+    );
     // Compaction keeps the names of remote processes.
     drop(cluster);
     for i in 0..8 {

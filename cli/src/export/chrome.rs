@@ -28,13 +28,15 @@
 //! started (each run's times through its own wall-clock anchor); flow ids carry the run's
 //! index (`run << 44`), so that they stay apart; and every request that crossed nodes
 //! (`store::Cluster::requests`) gets an arrow from the client's call that waited, on its
-//! node, to the serving call on the other node (category `request`).
+//! node, to the serving call on the other node (category `request`), and every process started
+//! from another node (`store::Cluster::started`: a Task started there) one from the call that
+//! started it to its first call (category `process`).
 
 use std::collections::HashMap;
 use std::io::{self, Write};
 
 use serde_json::{json, Value};
-use store::{Call, Cluster, CrossRequest, Outcome, Snapshot};
+use store::{Call, Cluster, CrossRequest, CrossStart, Outcome, Snapshot};
 
 use crate::query::call::{self, argument_texts};
 use crate::query::text::rfc3339;
@@ -61,7 +63,7 @@ pub fn write(snap: &Snapshot, out: &mut impl Write) -> Result<Exported, ExportEr
         "otp_release": run.info.otp_release,
         "started": rfc3339(run.info.started_unix_ns),
     });
-    write_runs(std::slice::from_ref(snap), &[], other, out)
+    write_runs(std::slice::from_ref(snap), &[], &[], other, out)
 }
 
 /// Writes a cluster's runs to `out`, a process per node, with the requests that crossed
@@ -85,13 +87,14 @@ pub fn write_cluster(cluster: &Cluster, out: &mut impl Write) -> Result<Exported
         "tool_version": runs.first().map(|s| s.run().info.tool_version.clone()),
         "nodes": nodes,
     });
-    write_runs(runs, &cluster.requests()?, other, out)
+    write_runs(runs, &cluster.requests()?, &cluster.started()?, other, out)
 }
 
-/// Writes `runs` (a process each) and the arrows of `across` to `out`.
+/// Writes `runs` (a process each) and the arrows of `across` and `started` to `out`.
 fn write_runs(
     runs: &[Snapshot],
     across: &[CrossRequest],
+    started: &[CrossStart],
     other: Value,
     out: &mut impl Write,
 ) -> Result<Exported, ExportError> {
@@ -157,6 +160,17 @@ fn write_runs(
             snap: &runs[request.server_run],
         };
         writer.arrow(client, &request.waiting, server, &request.serving)?;
+    }
+    for start in started {
+        let origin = Run {
+            at: start.origin_run,
+            snap: &runs[start.origin_run],
+        };
+        let run = Run {
+            at: start.run,
+            snap: &runs[start.run],
+        };
+        writer.started_from(origin, &start.origin, run, &start.first)?;
     }
     write!(
         writer.out,
@@ -255,6 +269,30 @@ impl<W: Write> Events<'_, W> {
         self.event(&json!({
             "name": "started", "cat": "process", "ph": "f", "bp": "e", "id": flow,
             "ts": ts, "pid": run.pid(), "tid": tid,
+        }))
+    }
+
+    /// The arrow from the call `origin` (of another node's run) to `first`, the first call of
+    /// a process it started there.
+    fn started_from(
+        &mut self,
+        origin_run: Run,
+        origin: &Call,
+        run: Run,
+        first: &Call,
+    ) -> io::Result<()> {
+        let (from, to) = (self.tid(origin_run, origin.pid)?, self.tid(run, first.pid)?);
+        let ts = self.ts(run, first.start);
+        let flow = run.flow(first.id);
+        let node = |r: Run| r.snap.run().info.node.clone();
+        self.event(&json!({
+            "name": "started", "cat": "process", "ph": "s", "id": flow, "ts": ts,
+            "pid": origin_run.pid(), "tid": from,
+            "args": {"from": origin.id, "from_node": node(origin_run), "to_node": node(run)},
+        }))?;
+        self.event(&json!({
+            "name": "started", "cat": "process", "ph": "f", "bp": "e", "id": flow,
+            "ts": ts, "pid": run.pid(), "tid": to,
         }))
     }
 
