@@ -29,6 +29,8 @@
 //! other nodes did for it, [`Cluster::requests`] every request across nodes and
 //! [`Cluster::started`] every process started from another node (for exports).
 
+use std::collections::HashMap;
+
 use crate::error::Result;
 use crate::event::{is_remote_key, OriginKind, RemoteProcess};
 use crate::index::Select;
@@ -341,6 +343,7 @@ impl Cluster {
     /// Every request whose client and server are on different nodes of the cluster, with
     /// the client call that waited (by run, then by serving call).
     pub fn requests(&self) -> Result<Vec<CrossRequest>> {
+        let mut named = ProcessNames::default();
         let mut out = Vec::new();
         for (server_run, snap) in self.snapshots.iter().enumerate() {
             let mut served = Vec::new();
@@ -359,11 +362,11 @@ impl Cluster {
                     continue;
                 };
                 let theirs = &self.snapshots[client_run];
-                let Some(process) = theirs.process_named(&remote.text)? else {
+                let Some(pid) = named.pid(theirs, client_run, &remote.text)? else {
                     continue;
                 };
                 let time = Cluster::convert(&snap.run().info, &theirs.run().info, serving.start);
-                if let Some(waiting) = theirs.running_at(process.pid, time)? {
+                if let Some(waiting) = theirs.running_at(pid, time)? {
                     out.push(CrossRequest {
                         client_run,
                         waiting,
@@ -381,6 +384,7 @@ impl Cluster {
     /// Every process whose origin is on another node of the cluster, with the origin's call
     /// that was running when it made its first call (by run, then by process).
     pub fn started(&self) -> Result<Vec<CrossStart>> {
+        let mut named = ProcessNames::default();
         let mut out = Vec::new();
         for (run, snap) in self.snapshots.iter().enumerate() {
             for process in snap.processes()? {
@@ -393,11 +397,11 @@ impl Cluster {
                     continue;
                 };
                 let theirs = &self.snapshots[origin_run];
-                let Some(origin_process) = theirs.process_named(&remote.text)? else {
+                let Some(pid) = named.pid(theirs, origin_run, &remote.text)? else {
                     continue;
                 };
                 let time = Cluster::convert(&snap.run().info, &theirs.run().info, first.start);
-                if let Some(origin) = theirs.running_at(origin_process.pid, time)? {
+                if let Some(origin) = theirs.running_at(pid, time)? {
                     out.push(CrossStart {
                         origin_run,
                         origin,
@@ -409,6 +413,31 @@ impl Cluster {
             }
         }
         Ok(out)
+    }
+}
+
+/// The pids of runs' processes by their text, each run's read once (for listings of every
+/// link, where one run's processes are looked up many times).
+#[derive(Default)]
+struct ProcessNames {
+    runs: HashMap<usize, HashMap<String, u64>>,
+}
+
+impl ProcessNames {
+    /// The pid of the process `text` of run `at` (`snap`).
+    fn pid(&mut self, snap: &Snapshot, at: usize, text: &str) -> Result<Option<u64>> {
+        if !self.runs.contains_key(&at) {
+            let names = snap
+                .processes()?
+                .into_iter()
+                .map(|p| (p.text, p.pid))
+                .collect();
+            self.runs.insert(at, names);
+        }
+        Ok(self
+            .runs
+            .get(&at)
+            .and_then(|names| names.get(text).copied()))
     }
 }
 
