@@ -29,6 +29,7 @@
 //! other nodes did for it, [`Cluster::requests`] every request across nodes and
 //! [`Cluster::started`] every process started from another node (for exports).
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use crate::error::Result;
@@ -426,18 +427,16 @@ struct ProcessNames {
 impl ProcessNames {
     /// The pid of the process `text` of run `at` (`snap`).
     fn pid(&mut self, snap: &Snapshot, at: usize, text: &str) -> Result<Option<u64>> {
-        if !self.runs.contains_key(&at) {
-            let names = snap
-                .processes()?
-                .into_iter()
-                .map(|p| (p.text, p.pid))
-                .collect();
-            self.runs.insert(at, names);
-        }
-        Ok(self
-            .runs
-            .get(&at)
-            .and_then(|names| names.get(text).copied()))
+        let names = match self.runs.entry(at) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => slot.insert(
+                snap.processes()?
+                    .into_iter()
+                    .map(|p| (p.text, p.pid))
+                    .collect(),
+            ),
+        };
+        Ok(names.get(text).copied())
     }
 }
 
