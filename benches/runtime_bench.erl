@@ -11,7 +11,7 @@
 -module(runtime_bench).
 
 -export([run/0, shared_lane/0, steady/0, skeleton/1, burst_to_query/0, real_args/0, library/0]).
--export([attach/0]).
+-export([attach/0, sends/0]).
 
 -define(ROUNDS, 7).
 -define(FAST_CALLS, 5000000).     % unwrapped and paused: cheap, many calls
@@ -90,14 +90,16 @@ library() ->
 %% @doc Attach (issue 19) side by side with the rewritten path and dbg, in one VM, on the
 %% real-arguments workload of real_args/0: `f(X) -> X + 1' and `g(Map, List)' called plain,
 %% wrapped and recording, traced by `dbg' (call + return_trace, a discarding handler) and
-%% attached (`elixir_scope_attach', exception_trace, recorded), the last two in a process of
-%% their own traced alone, with local patterns both. Attach runs twice: without and with
-%% `mixed' (the rewritten module is loaded, so mixed is what attach would pick by default: a
-%% read of the process dictionary per top-level attached call). Per call, 10th percentile and
-%% median of 21 interleaved rounds: in the calling process (what the traced code pays), and
-%% until the tracer has handled every message (what it takes until recorded; for dbg, until
-%% its handler has). Ratios: attach's overhead over the plain call against dbg's and against
-%% the rewritten path's.
+%% attached (`elixir_scope_attach': the NIF library as the VM's tracer module, exception_trace,
+%% recorded), the last two in a process of their own traced alone, with local patterns both.
+%% Per call, 10th percentile and median of 21 interleaved rounds: in the calling process (what
+%% the traced code pays; attached calls are recorded there, as rewritten ones), until stored
+%% (the same, plus a flush of the runtime: every event in the store) and for dbg until its
+%% handler has taken every message. Also: the rewritten path while an
+%% attach session shares trees (`mixed': every rewritten call also keeps its process's stack
+%% of open calls), and attach with its module paused (the VM's tracing and the library's
+%% callbacks alone, nothing recorded). Ratios: attach's overhead over the plain call against
+%% dbg's and against the rewritten path's.
 attach() ->
     ok = elixir_scope_runtime:start(#{ring_capacity => 1 bsl 21, ring_bytes => 1 bsl 30}),
     Map = #{id => 42, name => <<"Ada">>, roles => [admin, dev], active => true},
@@ -114,92 +116,77 @@ attach() ->
          Of = fun(I) -> percentiles([element(I, proplists:get_value(Name, R)) || R <- Rounds])
               end,
          [{Plain, PlainM}, {Rec, RecM}, {Dbg, DbgM}, {DbgAll, DbgAllM}, {Att, AttM},
-          {AttAll, AttAllM}, {Mix, MixM}, {MixAll, MixAllM}] =
-             [Of(I) || I <- lists:seq(1, 8)],
+          {Shared, SharedM}, {Paused, PausedM}, {RecAll, RecAllM}, {AttAll, AttAllM}] =
+             [Of(I) || I <- lists:seq(1, 9)],
          Row = fun(Label, P10, Med) ->
-                       io:format("  ~s ~-34s ~10.1f ~10.1f~n", [Name, Label, P10, Med])
+                       io:format("  ~s ~-40s ~10.1f ~10.1f~n", [Name, Label, P10, Med])
                end,
          Row("unwrapped", Plain, PlainM),
          Row("rewritten, recording", Rec, RecM),
+         Row("rewritten, until stored", RecAll, RecAllM),
+         Row("rewritten, recording, attach sharing", Shared, SharedM),
          Row("dbg, in the caller", Dbg, DbgM),
          Row("dbg, until handled", DbgAll, DbgAllM),
-         Row("attach, in the caller", Att, AttM),
-         Row("attach, until recorded", AttAll, AttAllM),
-         Row("attach mixed, in the caller", Mix, MixM),
-         Row("attach mixed, until recorded", MixAll, MixAllM),
+         Row("attach, recorded (in the caller)", Att, AttM),
+         Row("attach, until stored", AttAll, AttAllM),
+         Row("attach, module paused (tracing alone)", Paused, PausedM),
          Ratio = fun(Label, A, B, AM, BM) ->
-                         io:format("  ~s ~-34s ~10.2f ~10.2f~n",
+                         io:format("  ~s ~-40s ~10.2f ~10.2f~n",
                                    [Name, Label, (A - Plain) / (B - Plain),
                                     (AM - PlainM) / (BM - PlainM)])
                  end,
          Ratio("attach / dbg (caller)", Att, Dbg, AttM, DbgM),
-         Ratio("attach / dbg (until done)", AttAll, DbgAll, AttAllM, DbgAllM),
-         Ratio("attach / rewritten (caller)", Att, Rec, AttM, RecM),
-         Ratio("attach / rewritten (until done)", AttAll, Rec, AttAllM, RecM)
+         Ratio("attach / dbg (until handled)", Att, DbgAll, AttM, DbgAllM),
+         Ratio("attach / rewritten", Att, Rec, AttM, RecM),
+         Ratio("attach / rewritten (until stored)", AttAll, RecAll, AttAllM, RecAllM),
+         Ratio("rewritten sharing / rewritten", Shared, Rec, SharedM, RecM)
      end || {Name, _} <- Cases],
-    trace_flags(),
     halt().
-
-%% What the VM's tracing alone costs the traced process, for the choices attach makes: call
-%% trace messages to a process that drops them, with `return_trace' (dbg's) or
-%% `exception_trace' (attach's), without or with `monotonic_timestamp' (attach's). 31
-%% interleaved rounds of 10,000 calls of `f'; 10th percentile and median.
-trace_flags() ->
-    Call = fun(0) -> ok; (N) -> _ = runtime_bench_plain:f(N), ok end,
-    Cases = [{"call, return_trace", [call], return_trace},
-             {"call, exception_trace", [call], exception_trace},
-             {"call + monotonic_timestamp, exception_trace", [call, monotonic_timestamp],
-              exception_trace}],
-    Rounds = [[flags_round(counted(Call), Flags, Action) || {_, Flags, Action} <- Cases]
-              || _ <- lists:seq(1, 31)],
-    io:format("the VM's call tracing alone (a tracer that drops), ns per call in the caller~n"),
-    [begin
-         {P10, Med} = percentiles([lists:nth(I, R) || R <- Rounds]),
-         io:format("  ~-44s ~10.1f ~10.1f~n", [Name, P10, Med])
-     end || {I, {Name, _, _}} <- lists:zip(lists:seq(1, length(Cases)), Cases)].
-
-flags_round(Loop, Flags, Action) ->
-    Sink = spawn(fun Drop() -> receive _ -> Drop() end end),
-    MFA = {runtime_bench_plain, f, 1},
-    _ = erlang:trace_pattern(MFA, [{'_', [], [{Action}]}], [local]),
-    {Ns, _} = traced_until_done(Loop, ?STEADY_RECORDED_CALLS,
-                                fun(Pid) ->
-                                        1 = erlang:trace(Pid, true, [{tracer, Sink} | Flags]),
-                                        Sink
-                                end),
-    _ = erlang:trace_pattern(MFA, false, [local]),
-    exit(Sink, kill),
-    Ns.
 
 attach_round(Call) ->
     Calls = ?STEADY_RECORDED_CALLS,
     Plain = per_call(counted(Call(runtime_bench_plain)), ?STEADY_FAST_CALLS div 5),
     Recorded = per_call(counted(Call(runtime_bench_wrapped)), Calls),
-    ok = elixir_scope_runtime:flush(),
+    RecordedStored = Recorded + flush_ns() / Calls,
     {ok, _} = dbg:tracer(process, {fun(_Msg, State) -> State end, ok}),
     {ok, _} = dbg:tpl(runtime_bench_plain, '_', '_', [{'_', [], [{return_trace}]}]),
     {ok, DbgTracer} = dbg:get_tracer(),
     {Dbg, DbgAll} = traced_until_done(counted(Call(runtime_bench_plain)), Calls,
                                       fun(Pid) -> {ok, _} = dbg:p(Pid, [c]), DbgTracer end),
     dbg:stop_clear(),
-    Attached = fun(Mixed) ->
-                       Attach = fun(Pid) ->
-                                        {ok, #{tracer := T}} =
-                                            elixir_scope_attach:attach(
-                                              [runtime_bench_plain],
-                                              #{processes => [Pid], local => true,
-                                                mixed => Mixed, rate => 1 bsl 40,
-                                                limit => 1 bsl 40}),
-                                        T
-                                end,
-                       R = traced_until_done(counted(Call(runtime_bench_plain)), Calls, Attach),
-                       {ok, #{calls := Calls}} = elixir_scope_attach:detach(),
-                       R
-               end,
-    {Att, AttAll} = Attached(false),
-    {Mix, MixAll} = Attached(true),
+    Attach = fun(Pids) ->
+                     {ok, #{tracer := T}} =
+                         elixir_scope_attach:attach(
+                           [runtime_bench_plain],
+                           #{processes => Pids, local => true, mixed => true,
+                             rate => 1 bsl 40, limit => 1 bsl 40}),
+                     T
+             end,
+    {Attached, _} = traced_until_done(counted(Call(runtime_bench_plain)), Calls,
+                                      fun(Pid) -> Attach([Pid]) end),
+    AttachedStored = Attached + flush_ns() / Calls,
+    {ok, #{calls := Calls}} = elixir_scope_attach:detach(),
     ok = elixir_scope_runtime:flush(),
-    {Plain, Recorded, Dbg, DbgAll, Att, AttAll, Mix, MixAll}.
+    %% Rewritten calls in this process while a session shares trees (it traces another).
+    Idle = spawn(fun() -> receive stop -> ok end end),
+    _ = Attach([Idle]),
+    Shared = per_call(counted(Call(runtime_bench_wrapped)), Calls),
+    {ok, _} = elixir_scope_attach:detach(),
+    Idle ! stop,
+    ok = elixir_scope_runtime:flush(),
+    ok = elixir_scope_runtime:pause(runtime_bench_plain),
+    {Paused, _} = traced_until_done(counted(Call(runtime_bench_plain)), Calls,
+                                    fun(Pid) -> Attach([Pid]) end),
+    {ok, _} = elixir_scope_attach:detach(),
+    ok = elixir_scope_runtime:resume(runtime_bench_plain),
+    ok = elixir_scope_runtime:flush(),
+    {Plain, Recorded, Dbg, DbgAll, Attached, Shared, Paused, RecordedStored, AttachedStored}.
+
+%% How long a flush of the runtime takes (every event recorded so far stored), in ns.
+flush_ns() ->
+    T0 = erlang:monotonic_time(nanosecond),
+    ok = elixir_scope_runtime:flush(),
+    erlang:monotonic_time(nanosecond) - T0.
 
 %% Runs `Loop' in a process of its own that `Trace(Pid)' traces (returning the tracer): ns
 %% per call in that process, and until the tracer's mailbox is empty.
@@ -251,6 +238,77 @@ shared_lane() ->
     io:format("capture from 2 schedulers, one shared MPMC lane  ~12w events/s (median of 7)~n",
               [round(lists:nth(4, Rates))]),
     halt().
+
+%% @doc What recording a send costs, next to what recording a call costs: `f(X) -> X + 1' and
+%% `send_to(Pid, X) -> Pid ! {x, X}, X + 1', each unwrapped, wrapped and recording, and wrapped
+%% and paused; 51 interleaved rounds (recorded rounds of 10,000 calls, flushed between rounds
+%% and not timed), 10th percentile and median. The messages go to a process that has ended (a
+%% send to a dead local pid is dropped by the VM, cheaply), so that no mailbox grows and no
+%% receiver competes for the CPUs: what is left is the send and its recording, which captures
+%% the destination and the message as it would for a live one. Also counts the events a
+%% recorded call that sends produces (the send is one NIF event of the call: 3 in all, against
+%% 2 for a call that does not send).
+sends() ->
+    ok = elixir_scope_runtime:start(#{ring_capacity => 1 bsl 21, ring_bytes => 1 bsl 30}),
+    {Dead, Ref} = spawn_monitor(fun() -> ok end),
+    receive {'DOWN', Ref, process, Dead, _} -> ok end,
+    Rounds = [sends_round(Dead) || _ <- lists:seq(1, 51)],
+    #{dropped := 0} = elixir_scope_runtime:stats(),
+    [PlainF, PlainS, RecF, RecS, PausedF, PausedS] =
+        [percentiles([element(I, R) || R <- Rounds]) || I <- lists:seq(1, 6)],
+    {EventsF, EventsS} = events_per_call(Dead),
+    io:format("sends, ns per call, 10th percentile / median of 51 interleaved rounds~n"),
+    Row = fun(Name, {P10, Med}) -> io:format("  ~-34s ~8.1f ~8.1f~n", [Name, P10, Med]) end,
+    Row("f(X), unwrapped", PlainF),
+    Row("send_to(Pid, X), unwrapped", PlainS),
+    Row("f(X), recording", RecF),
+    Row("send_to(Pid, X), recording", RecS),
+    Row("f(X), paused", PausedF),
+    Row("send_to(Pid, X), paused", PausedS),
+    Diff = fun({A1, A2}, {B1, B2}) -> {A1 - B1, A2 - B2} end,
+    CallCost = Diff(RecF, PlainF),
+    SendCallCost = Diff(RecS, PlainS),
+    Row("recording a call (f)", CallCost),
+    Row("recording a call that sends", SendCallCost),
+    Row("recording the send", Diff(SendCallCost, CallCost)),
+    Row("paused send_to over unwrapped", Diff(PausedS, PlainS)),
+    Row("paused f over unwrapped", Diff(PausedF, PlainF)),
+    io:format("  events per recorded call: f ~.2f, send_to ~.2f~n", [EventsF, EventsS]),
+    halt().
+
+sends_round(To) ->
+    Fast = ?STEADY_FAST_CALLS,
+    Calls = ?STEADY_RECORDED_CALLS,
+    ok = elixir_scope_runtime:pause(),
+    PlainF = per_call(fun(N) -> f_loop(runtime_bench_plain, N) end, Fast),
+    PlainS = per_call(fun(N) -> send_loop(runtime_bench_plain, To, N) end, Fast),
+    PausedF = per_call(fun(N) -> f_loop(runtime_bench_wrapped, N) end, Fast),
+    PausedS = per_call(fun(N) -> send_loop(runtime_bench_wrapped, To, N) end, Fast),
+    ok = elixir_scope_runtime:resume(),
+    RecF = per_call(fun(N) -> f_loop(runtime_bench_wrapped, N) end, Calls),
+    ok = elixir_scope_runtime:flush(),
+    RecS = per_call(fun(N) -> send_loop(runtime_bench_wrapped, To, N) end, Calls),
+    ok = elixir_scope_runtime:flush(),
+    {PlainF, PlainS, RecF, RecS, PausedF, PausedS}.
+
+f_loop(_M, 0) -> ok;
+f_loop(M, N) -> _ = M:f(N), f_loop(M, N - 1).
+
+send_loop(_M, _To, 0) -> ok;
+send_loop(M, To, N) -> _ = M:send_to(To, N), send_loop(M, To, N - 1).
+
+%% Events the runtime captured per recorded call of `f' and of `send_to'.
+events_per_call(To) ->
+    Count = fun(Loop) ->
+                ok = elixir_scope_runtime:flush(),
+                #{captured := Before} = elixir_scope_runtime:stats(),
+                ok = Loop(1000),
+                ok = elixir_scope_runtime:flush(),
+                #{captured := After} = elixir_scope_runtime:stats(),
+                (After - Before) / 1000
+            end,
+    {Count(fun(N) -> f_loop(runtime_bench_wrapped, N) end),
+     Count(fun(N) -> send_loop(runtime_bench_wrapped, To, N) end)}.
 
 %% @doc The recorded and paused figures again, steadier under load: 101 short rounds of each
 %% kind, interleaved (10,000 recorded calls, flushed between rounds and not timed; 500,000

@@ -3,7 +3,7 @@
 %% `elixir-scope instrument'), so both run side by side in one VM.
 -module(?MODULE_NAME).
 
--export([noop/1, f/1, g/2]).
+-export([noop/1, f/1, g/2, send_to/2]).
 
 %% @doc Returns its argument.
 noop(X) -> X.
@@ -13,3 +13,9 @@ f(X) -> X + 1.
 
 %% @doc A function with the arguments real code passes: a small map and a short list.
 g(Map, List) -> map_size(Map) + length(List).
+
+%% @doc The smallest function that sends: `f/1' with a message to `Pid' (the rewriter reports
+%% the send to the runtime right before it).
+send_to(Pid, X) ->
+    Pid ! {x, X},
+    X + 1.

@@ -3,7 +3,7 @@
 # runtime, the wrapped fixture and the benchmark module, and prints from one run the ns per
 # call of a tiny function unwrapped / wrapped and recording / wrapped and paused / traced by
 # dbg, the ratios, the capture and drain rates, and the cost of huge arguments.
-# Usage: benches/runtime_overhead.sh [steady|skeleton|checks|burst|args|attach|nif]   (figures: BENCHMARKS.md)
+# Usage: benches/runtime_overhead.sh [steady|skeleton|checks|burst|args|attach|sends|nif]   (figures: BENCHMARKS.md)
 #   steady: only the recorded, paused and plain calls, as percentiles of 101 short interleaved
 #   rounds (steadier than the medians of seven long rounds when the machine is busy)
 #   skeleton: what the wrapper, the recorder and the runtime module cost with NIFs that do
@@ -14,7 +14,11 @@
 #   args: only the real-arguments comparison (f(X) -> X + 1 and g(Map, List) against dbg),
 #   which the default run also prints last
 #   attach: attach (elixir_scope_attach, issue 19) against the rewritten path and dbg on the
-#   real-arguments workload, in the caller and until recorded, with ratios (run by default too)
+#   real-arguments workload, in the caller and until stored, the rewritten path while attach
+#   shares trees, attach with its module paused, with ratios (run by default too)
+#   sends: what recording a send costs next to recording a call (a function that sends, and
+#   one that does not, unwrapped, recording and paused), and the events each records (run by
+#   default too)
 #   nif: the NIF library `elixir-scope instrument` installs against target/release's, five
 #   pairs of VMs alternating (recording overhead of f, 10th percentile of each VM, lowest)
 set -euo pipefail
@@ -76,6 +80,10 @@ if [ "${1:-}" = attach ]; then
   ELIXIR_SCOPE_DB="$work/attach" erl -noshell -pa "$work" -eval 'runtime_bench:attach().'
   exit 0
 fi
+if [ "${1:-}" = sends ]; then
+  ELIXIR_SCOPE_DB="$work/sends" erl -noshell -pa "$work" -eval 'runtime_bench:sends().'
+  exit 0
+fi
 if [ "${1:-}" = steady ]; then
   ELIXIR_SCOPE_DB="$work/steady" erl -noshell -pa "$work" -eval 'runtime_bench:steady().'
   exit 0
@@ -89,4 +97,5 @@ ELIXIR_SCOPE_DB="$work/shared" erl -noshell -pa "$work" -eval 'runtime_bench:sha
 ELIXIR_SCOPE_DB="$work/burst" erl -noshell -pa "$work" -eval 'runtime_bench:burst_to_query().'
 ELIXIR_SCOPE_DB="$work/args" erl -noshell -pa "$work" -eval 'runtime_bench:real_args().'
 ELIXIR_SCOPE_DB="$work/attach" erl -noshell -pa "$work" -eval 'runtime_bench:attach().'
+ELIXIR_SCOPE_DB="$work/sends" erl -noshell -pa "$work" -eval 'runtime_bench:sends().'
 compare_libraries

@@ -530,6 +530,11 @@ fn attach_to_an_application_leaves_other_tracers_alone() {
         "true = exit(erpc:call(T, erlang, whereis, [elixir_scope_attach]), kill), \
          timer:sleep(100)",
     );
+    // Its session closed with it (the runtime monitors it): the flags it left record nothing.
+    target.eval(
+        "1 = erpc:call(T, attach_target, price, [{x, 1, 1}]), \
+         0 = erpc:call(T, elixir_scope_nif, attach_calls, [])",
+    );
     let cleaned = target.detach();
     check(&cleaned, "elixir-scope detach");
     assert!(
@@ -617,6 +622,133 @@ fn an_attached_call_goes_under_the_rewritten_call_open_in_its_process() {
     assert_eq!(price.pid, checkout.pid);
 }
 
+/// Rewritten functions (the wrapper shape of the runtime contract) around and under an
+/// attached one: `top` and `outer` call `shared_plain:middle/1`, which calls `inner`.
+const SHARED_WRAPPED: &str = r#"
+-module(shared_wrapped).
+-export([top/1, outer/1, inner/1]).
+wrap(F, Args, Body) ->
+    case elixir_scope_runtime:enter(shared_wrapped, F, length(Args), Args) of
+        deep -> Body();
+        Token ->
+            try Body() of
+                R -> elixir_scope_runtime:return(Token, R)
+            catch
+                C:E:S -> elixir_scope_runtime:exception(Token, C, E, S)
+            end
+    end.
+%% outer({wait, From}) (which opens before attach), then middle(7) after outer returned.
+top(X) -> wrap(top, [X], fun() -> outer(X) + shared_plain:middle(7) end).
+outer({wait, From}) ->
+    wrap(outer, [wait], fun() ->
+                                From ! {waiting, self()},
+                                receive go -> ok end,
+                                shared_plain:middle(1)
+                        end);
+outer(N) -> wrap(outer, [N], fun() -> erlang:yield(), shared_plain:middle(N) end).
+inner(N) -> wrap(inner, [N], fun() -> erlang:yield(), N * 2 end).
+"#;
+
+const SHARED_PLAIN: &str = "-module(shared_plain).\n-export([middle/1]).\n\
+                            middle(N) -> erlang:yield(), shared_wrapped:inner(N) + 1.\n";
+
+/// A rewritten function calling an attached one calling a rewritten one, in nine processes at
+/// once: every call goes under the call that made it, in its own process. One process's
+/// rewritten calls began before attaching (its dictionary is read when attaching), and the
+/// attached call made after one of them ended goes under that one's parent.
+#[test]
+fn rewritten_attached_rewritten_is_one_tree_in_every_process_at_once() {
+    let vm = runtime_support::vm(true);
+    for (name, source, options) in [
+        ("shared_wrapped.erl", SHARED_WRAPPED, &[][..]),
+        ("shared_plain.erl", SHARED_PLAIN, &["+no_debug_info"][..]),
+    ] {
+        let path = vm.dir.path().join(name);
+        std::fs::write(&path, source).expect("source");
+        let compiled = Command::new(executable("erlc", "erlang-nox"))
+            .args(options)
+            .arg("-o")
+            .arg(&vm.ebin)
+            .arg(&path)
+            .output()
+            .expect("erlc");
+        check(&compiled, "erlc");
+    }
+    vm.eval(
+        "Self = self(), \
+         ok = elixir_scope_runtime:start(), \
+         Early = spawn(fun() -> Self ! {early, self(), shared_wrapped:top({wait, Self})} end), \
+         receive {waiting, _} -> ok end, \
+         {ok, #{mixed := true}} = elixir_scope_attach:attach([shared_plain], #{mixed => true}), \
+         Early ! go, \
+         Workers = [spawn(fun() -> \
+                            [shared_wrapped:outer(I * 100 + J) || J <- lists:seq(1, 20)], \
+                            Self ! {done, self()} \
+                          end) || I <- lists:seq(1, 8)], \
+         [receive {done, W} -> ok end || W <- Workers], \
+         receive {early, Early, 18} -> ok end, \
+         {ok, #{calls := 162, left_open := 0}} = elixir_scope_attach:detach(), \
+         halt().",
+    );
+    let store = vm.store();
+    let snap = store.snapshot(None).expect("a run");
+    let calls = snap
+        .calls(&store::CallFilter {
+            limit: 10_000,
+            ..Default::default()
+        })
+        .expect("calls");
+    let by_id: std::collections::HashMap<u64, &store::Call> =
+        calls.iter().map(|c| (c.id, c)).collect();
+    let parent_of = |call: &store::Call| -> &store::Call {
+        let parent = call
+            .parent
+            .and_then(|p| by_id.get(&p))
+            .unwrap_or_else(|| panic!("no recorded parent: {call:#?}"));
+        assert_eq!(
+            parent.pid, call.pid,
+            "a parent in another process: {call:#?}"
+        );
+        parent
+    };
+    let of = |function: &str| -> Vec<&store::Call> {
+        calls.iter().filter(|c| c.function == function).collect()
+    };
+    let (middles, inners) = (of("middle"), of("inner"));
+    assert_eq!(middles.len(), 162, "{calls:#?}");
+    assert_eq!(inners.len(), 162);
+    for middle in &middles {
+        let parent = parent_of(middle);
+        assert!(
+            ["outer", "top"].contains(&parent.function.as_str()),
+            "{middle:#?} under {parent:#?}"
+        );
+    }
+    for inner in &inners {
+        assert_eq!(parent_of(inner).function, "middle", "{inner:#?}");
+    }
+    // The process whose calls began before attaching.
+    let top = of("top");
+    assert_eq!(top.len(), 1);
+    let mut early: Vec<&&store::Call> = middles.iter().filter(|m| m.pid == top[0].pid).collect();
+    early.sort_by_key(|m| m.id);
+    assert_eq!(early.len(), 2);
+    let outer = of("outer")
+        .into_iter()
+        .find(|o| o.pid == top[0].pid)
+        .expect("the early outer");
+    assert_eq!(
+        early[0].parent,
+        Some(outer.id),
+        "seeded: under the open outer"
+    );
+    assert_eq!(
+        early[1].parent,
+        Some(top[0].id),
+        "after outer ended: under top"
+    );
+}
+
 /// The IEx face: `ElixirScope.attach/2` and `detach/0` in a plain Elixir VM, the runtime
 /// installed from the bundle, the calls read back with `ElixirScope.calls/1`.
 #[test]
@@ -637,12 +769,14 @@ fn elixir_scope_attach_and_detach_in_an_elixir_vm() {
         .expect("erlc");
     check(&compiled, "erlc");
     let script = r#"
-        {:ok, info} = ElixirScope.attach([&:attach_target.price/1, {:attach_target, :total, 1}], limit: 100)
+        {:ok, info} = ElixirScope.attach([&:attach_target.price/1, {:attach_target, :total, 1}, {:attach_target, :charge, 1}], limit: 100)
         IO.puts("functions #{info.functions}, limit #{info.limit}, rate #{info.rate}")
         {110, _} = :attach_target.checkout([{:tea, 30, 2}, {:cake, 50, 1}])
         {:ok, %{calls: calls, reason: :detached}} = ElixirScope.detach()
         IO.puts("calls #{calls}")
         ElixirScope.calls(module: :attach_target, print: true)
+        [raised] = ElixirScope.exceptions(module: :attach_target, print: false)
+        IO.inspect(raised.exception, label: "exception")
         try do
           ElixirScope.attach(fn x -> x end)
         rescue
@@ -664,8 +798,11 @@ fn elixir_scope_attach_and_detach_in_an_elixir_vm() {
     check(&output, "elixir");
     let out = String::from_utf8_lossy(&output.stdout);
     for part in [
-        "functions 2, limit 100, rate 10000",
-        "calls 3",
+        "functions 3, limit 100, rate 10000",
+        "calls 4",
+        // The VM gives no stack trace: said so, never an empty one.
+        "exception: {:error, {:card_declined, 110}, :not_recorded}",
+        ":attach_target.charge(110) ** (error) {:card_declined, 110}",
         ":attach_target.total([{:tea, 30, 2}, {:cake, 50, 1}]) → 110",
         ":attach_target.price({:cake, 50, 1}) → 50",
         "refused: ElixirScope.attach/2: expected a module",

@@ -55,7 +55,9 @@ fn check(output: Output, what: &str) -> String {
 }
 
 /// The recording script: a checkout, one that raises inside (`Shop.Pricing.discount/2`), a
-/// loop, a Task.
+/// loop, a Task; then the shop as an OTP application (its supervisor and its GenServer,
+/// `Shop.Stock`), an order that reserves stock by requests and totals in a Task, a cast and a
+/// message to the GenServer; an Erlang gen_statem (`shop_door`).
 const WORKLOAD: &str = r#"
 cart = Shop.Cart.new("ada") |> Shop.Cart.add("tea", 4.5, 2) |> Shop.Cart.add("cake", 3)
 {:ok, 12.0} = Shop.checkout(cart)
@@ -63,6 +65,20 @@ cart = Shop.Cart.new("ada") |> Shop.Cart.add("tea", 4.5, 2) |> Shop.Cart.add("ca
 {:ok, 6.0} = Shop.checkout(cart, "HALF")
 Shop.Loop.run(200)
 12.0 = Task.async(fn -> Shop.Pricing.total(cart) end) |> Task.await()
+shop = [description: 'shop', vsn: '0.1.0', modules: [], registered: [],
+        applications: [:kernel, :stdlib, :elixir], mod: {Shop.Application, %{"tea" => 10, "cake" => 5}}]
+:ok = :application.load({:application, :shop, shop})
+{:ok, _} = Application.ensure_all_started(:shop)
+12.0 = Shop.Orders.place(cart)
+:ok = Shop.Stock.restock("tea", 3)
+send(Shop.Stock, :audit)
+%{"tea" => 11, "cake" => 4} = Shop.Stock.levels()
+{:ok, _} = :shop_door.start_link()
+:nobody = :shop_door.knock()
+:ok = :shop_door.open()
+:come_in = :shop_door.knock()
+:ok = :shop_door.close()
+:nobody = :shop_door.knock()
 "#;
 
 fn project() -> &'static Project {
@@ -344,7 +360,8 @@ async fn the_page_opens_an_exception_and_steps_back_through_time() {
     assert!(row.contains("ended"), "{row}");
     screenshot(&client, "runs.png").await;
 
-    // The timeline of the run: painted, with slices.
+    // The timeline of the run: painted, with slices; lanes grouped by application and
+    // supervisor (derived from the processes' first calls and where they came from).
     client
         .goto(&format!("{base}/#/runs/1"))
         .await
@@ -362,6 +379,29 @@ async fn the_page_opens_an_exception_and_steps_back_through_time() {
     )
     .await;
     assert!(drawn.as_u64().unwrap_or(0) > 0, "{drawn}");
+    let labels = client
+        .execute("return window.__cinema.timeline.labels", vec![])
+        .await
+        .expect("the lanes");
+    let lane = |role: &str, name: &str| -> u64 {
+        labels
+            .as_array()
+            .expect("lanes")
+            .iter()
+            .find(|l| l["role"] == role && l["name"] == name)
+            .and_then(|l| l["level"].as_u64())
+            .unwrap_or_else(|| panic!("no {role} {name} among {labels}"))
+    };
+    let (application, supervisor, server) = (
+        lane("application", "Shop.Application"),
+        lane("supervisor", "Shop.Supervisor"),
+        lane("server", "Shop.Stock"),
+    );
+    assert_eq!(
+        (supervisor, server),
+        (application + 1, application + 2),
+        "{labels}"
+    );
     screenshot(&client, "timeline.png").await;
 
     // Search for calls that raised, open the exception.
@@ -489,7 +529,204 @@ async fn the_page_opens_an_exception_and_steps_back_through_time() {
     )
     .await;
     screenshot(&client, "help.png").await;
+    client
+        .execute(
+            "document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}))",
+            vec![],
+        )
+        .await
+        .expect("a key");
+    links_and_state_history(&client, &base, &db).await;
     client.close().await.expect("closing the session");
+}
+
+/// Presses a key on the page.
+async fn key(client: &Client, key: &str) {
+    client
+        .execute(
+            &format!("document.dispatchEvent(new KeyboardEvent('keydown', {{key: '{key}'}}))"),
+            vec![],
+        )
+        .await
+        .expect("a key");
+}
+
+/// Waits until the call view shows call `id`.
+async fn shows_call(client: &Client, id: &Value, what: &str) {
+    until(
+        client,
+        &format!(
+            "window.__cinema.view === 'call' && document.querySelector('#headline') && document.querySelector('#headline').textContent.startsWith('#{id} ')"
+        ),
+        what,
+    )
+    .await;
+}
+
+/// Stepping across links (into the `handle_call` that served a request and back, into a
+/// Task and back) and the GenServer's state history, checked against what the CLI prints of
+/// the same calls.
+async fn links_and_state_history(client: &Client, base: &str, db: &Path) {
+    let calls = |args: &[&str]| cli_calls(db, args);
+    let reserve = calls(&["--module", "Shop.Stock", "--function", "reserve"]);
+    let served = calls(&["--module", "Shop.Stock", "--function", "handle_call"]);
+    let tea = served
+        .iter()
+        .find(|c| c["args"][0] == "{:reserve, \"tea\", 2}")
+        .unwrap_or_else(|| panic!("the CLI lists no handle_call reserving tea: {served:?}"));
+    let client_call = &reserve[0];
+    client
+        .goto(&format!("{base}/#/runs/1/calls/{}", client_call["id"]))
+        .await
+        .expect("the call");
+    shows_call(client, &client_call["id"], "Shop.Stock.reserve/2").await;
+    // Across: the request it waited for, served in the GenServer's process; back: its cause.
+    key(client, "x").await;
+    shows_call(client, &tea["id"], "the handle_call that served it").await;
+    let process = client
+        .find(Locator::Css("#process"))
+        .await
+        .expect("the process")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        process.starts_with(tea["pid"].as_str().expect("a pid")),
+        "{process} vs {tea}"
+    );
+    key(client, "c").await;
+    shows_call(client, &client_call["id"], "back to the waiting call").await;
+
+    // Into the Task an order started, and back to the order.
+    let place = &calls(&["--module", "Shop.Orders", "--function", "place"])[0];
+    let task = calls(&["--module", "Shop.Pricing", "--function", "total"])
+        .into_iter()
+        .find(|c| c["id"].as_u64() > place["id"].as_u64() && c["pid"] != place["pid"])
+        .expect("the order's Task");
+    client
+        .goto(&format!("{base}/#/runs/1/calls/{}", place["id"]))
+        .await
+        .expect("the order");
+    shows_call(client, &place["id"], "Shop.Orders.place/1").await;
+    let listed = until(
+        client,
+        "document.querySelectorAll('#waited li').length === 2 && document.querySelector('#started li[data-kind=task]') && document.querySelector('#started li[data-kind=task]').dataset.call",
+        "what the order started and waited for",
+    )
+    .await;
+    assert_eq!(listed, json!(task["id"].to_string()));
+    screenshot(client, "call-links.png").await;
+    client
+        .execute(
+            "document.querySelector('#started li[data-kind=task] a').click()",
+            vec![],
+        )
+        .await
+        .expect("a click");
+    shows_call(client, &task["id"], "the Task's first call").await;
+    key(client, "c").await;
+    shows_call(client, &place["id"], "back to the order").await;
+
+    // The GenServer's state history at the handle_call: what it received and returned is what
+    // the CLI prints as its third argument and inside its result, and the diff says what
+    // changed between the two.
+    client
+        .goto(&format!("{base}/#/runs/1/calls/{}", tea["id"]))
+        .await
+        .expect("the handle_call");
+    let entry = until(
+        client,
+        &format!(
+            "window.__cinema.states && window.__cinema.states.entry && window.__cinema.states.entry.id === {} && window.__cinema.states",
+            tea["id"]
+        ),
+        "the state history",
+    )
+    .await;
+    let before = entry["entry"]["before"]["text"]
+        .as_str()
+        .expect("a state received");
+    let after = entry["entry"]["after"]["text"]
+        .as_str()
+        .expect("a state returned");
+    assert_eq!(before, tea["args"][2].as_str().expect("the CLI's state"));
+    assert_eq!(
+        tea["result"].as_str().expect("the CLI's result"),
+        format!("{{:reply, :ok, {after}}}")
+    );
+    assert!(
+        before.contains(r#""tea" => 10"#) && before.contains("reserved: 0"),
+        "{before}"
+    );
+    assert!(
+        after.contains(r#""tea" => 8"#) && after.contains("reserved: 2"),
+        "{after}"
+    );
+    // The diff's rows once they are `expected` (the table is drawn after the states arrive),
+    // else what it shows after 30 s.
+    let rows = |expected: Value| async move {
+        let started = Instant::now();
+        loop {
+            let shown = client
+                .execute(
+                    "return [...document.querySelectorAll('#state-diff tr')].map(r => [...r.cells].map(c => c.textContent).join(' ').replace(/ +/g, ' ').trim())",
+                    vec![],
+                )
+                .await
+                .expect("the diff");
+            if shown == expected || started.elapsed() > Duration::from_secs(30) {
+                return shown;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let expected = json!([
+        r#"state.levels["tea"] changed 10 → 8"#,
+        "state.reserved changed 0 → 2"
+    ]);
+    assert_eq!(rows(expected.clone()).await, expected);
+    assert_eq!(entry["module"], "Shop.Stock");
+    assert_eq!(entry["total"], 6, "init, 3 handle_call, a cast, a message");
+    screenshot(client, "states.png").await;
+    // Scrubbing: the next callback (the cake's reservation), then the last (`:levels`).
+    key(client, "]").await;
+    let cake = served
+        .iter()
+        .find(|c| c["args"][0] == "{:reserve, \"cake\", 1}")
+        .expect("the cake's reservation");
+    until(
+        client,
+        &format!("window.__cinema.states.entry.id === {}", cake["id"]),
+        "the next callback",
+    )
+    .await;
+    let expected = json!([
+        r#"state.levels["cake"] changed 5 → 4"#,
+        "state.reserved changed 2 → 3"
+    ]);
+    assert_eq!(rows(expected.clone()).await, expected);
+    client
+        .execute(
+            "const s = document.querySelector('#states-slider'); s.value = 5; s.dispatchEvent(new Event('input'))",
+            vec![],
+        )
+        .await
+        .expect("the slider");
+    let last = until(
+        client,
+        "window.__cinema.states.index === 5 && window.__cinema.states.entry && window.__cinema.states.entry.event",
+        "the last callback",
+    )
+    .await;
+    assert_eq!(last, json!(":levels"));
+    let unchanged = client
+        .find(Locator::Css("#state-diff"))
+        .await
+        .expect("the diff")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(unchanged, "state unchanged");
 }
 
 /// The web UI's speed at scale, measured in the browser (Performance API): the first paint of

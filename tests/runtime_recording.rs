@@ -654,7 +654,11 @@ fn with_overflow_block_the_same_flood_loses_nothing() {
     // 20 sums of 2,000 elements: 2,001 calls each (the empty list ends it).
     assert_eq!(calls.len(), 20 * 2001, "every call is stored");
     assert!(calls.iter().all(|c| c.end.is_some()));
-    assert_eq!(summary.counters.stored, 2 * calls.len() as u64);
+    // Two events per call, and the ends of the two processes that the watcher recorded before
+    // the VM halted (it may halt before their DOWN is handled).
+    let exits = snap.exits().unwrap().len() as u64;
+    assert!(exits <= 2, "{exits}");
+    assert_eq!(summary.counters.stored, 2 * calls.len() as u64 + exits);
 }
 
 #[test]
@@ -890,7 +894,7 @@ fn a_tampered_process_dictionary_never_makes_a_wrapped_call_raise() {
         {'EXIT', {badarg, _}} = (catch elixir_scope_nif:enter(m, f, x, [], none)),
         {'EXIT', {badarg, _}} = (catch elixir_scope_nif:enter("m", f, 1, [], none)),
         {'EXIT', {badarg, _}} = (catch elixir_scope_nif:tail_call(id, 0, m, f, 1, [])),
-        ok = elixir_scope_nif:call_return(garbage, result),
+        ok = elixir_scope_nif:call_return(garbage, garbage, result),
         3 = runtime_fixture:add(1, 2),
         ok = elixir_scope_runtime:flush(),
         halt()."#,

@@ -503,13 +503,8 @@ impl Iterator for Elements<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_terms::encode;
     use eetf::{Atom, Binary, FixInteger, List, Map, Term, Tuple};
-
-    fn encode(term: Term) -> Vec<u8> {
-        let mut out = Vec::new();
-        term.encode(&mut out).expect("encodes");
-        out
-    }
 
     #[test]
     fn reads_and_skips_nested_terms() {

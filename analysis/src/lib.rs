@@ -17,6 +17,10 @@
 //!   open/close events per process for speedscope ([`flame::evented`]).
 //! - [`repeated`] – repeated identical subtrees, ranked by the time they wasted
 //!   ([`repeated::repeated`]).
+//! - [`value_diff`] – two recorded values compared in place: what was added, removed or
+//!   changed, at which path.
+//! - [`state_history`] – a GenServer's (gen_statem's, gen_event handler's) state as each
+//!   callback received and returned it.
 //! - [`diff`] – two runs compared: functions and results that changed ([`diff::diff`]).
 
 pub mod diff;
@@ -27,7 +31,12 @@ pub mod pattern;
 pub mod profile;
 pub mod repeated;
 pub mod select;
+pub mod state_history;
+pub mod value_diff;
 pub mod walk;
+
+#[cfg(test)]
+mod test_terms;
 
 pub use pattern::{CallPattern, Dialect, PatternError, ValuePattern};
 pub use select::{origin, search, CallQuery, QueryError};

@@ -105,7 +105,9 @@ async function runsView(view) {
 }
 
 // ---- timeline ---------------------------------------------------------------------------
-const ROW = 16, LANE_GAP = 8, LABEL = 150, AXIS = 22, MAX_ROWS = 24;
+const ROW = 16, LANE_GAP = 8, LABEL = 230, AXIS = 22, MAX_ROWS = 24;
+// What a lane's process is (the server derives it from first calls and the processes started).
+const ROLE_MARK = { application: "▣ ", supervisor: "▤ ", server: "● ", task: "◆ ", process: "" };
 function hue(name) { let h = 0; for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0; return h % 360; }
 const dark = () => matchMedia("(prefers-color-scheme: dark)").matches;
 
@@ -158,7 +160,9 @@ async function timelineView(view, run, at) {
   }
   function pan(fraction) { const d = (to - from) * fraction; if (from + d < 0) return zoomTo(0, to - from); from += d; to += d; schedule(); }
 
-  let layout = [];
+  let layout = [], labels = [];
+  // Lanes folded: the processes under them are not drawn (a supervisor's, an application's).
+  const collapsed = new Set();
   function draw() {
     const dpr = window.devicePixelRatio || 1;
     const W = canvas.clientWidth, H = canvas.clientHeight;
@@ -179,16 +183,25 @@ async function timelineView(view, run, at) {
     $("#tl-window") && ($("#tl-window").textContent = `${duration(Math.round(from))} – ${duration(Math.round(to))}`);
     if (!data) return;
     layout = [];
+    labels = [];
     let y = AXIS + 4 - scrollY;
     const laneY = {};
+    const parentOf = {}, hasChildren = new Set();
+    for (const lane of data.lanes) { parentOf[lane.lane] = lane.parent; if (lane.parent !== null && lane.parent !== undefined) hasChildren.add(lane.parent); }
+    const folded = (lane) => { for (let p = lane.parent, n = 0; p !== null && p !== undefined && n < 64; p = parentOf[p], n++) if (collapsed.has(p)) return true; return false; };
     for (const lane of data.lanes) {
-      const rows = Math.min(lane.depth, MAX_ROWS);
+      if (folded(lane)) continue;
+      const rows = collapsed.has(lane.lane) ? 1 : Math.min(lane.depth, MAX_ROWS);
       const h = rows * ROW;
       laneY[lane.lane] = y;
       if (y + h > 0 && y < H) {
         ctx.fillStyle = fg; ctx.globalAlpha = 0.8;
-        // A process under the one it came from, indented.
-        ctx.fillText((lane.level ? "  ".repeat(Math.min(lane.level, 6) - 1) + "└ " : "") + lane.pid, 6, y + 12);
+        // A process under the one it came from, indented; what it is, and whether it is folded.
+        const toggle = hasChildren.has(lane.lane) ? (collapsed.has(lane.lane) ? "▸ " : "▾ ") : "";
+        const label = (lane.level ? "  ".repeat(Math.min(lane.level, 6) - 1) + "└ " : "") + toggle + (ROLE_MARK[lane.role] || "") + lane.pid + (lane.name ? " " + lane.name : "");
+        ctx.save(); ctx.beginPath(); ctx.rect(0, y, LABEL - 4, ROW); ctx.clip();
+        ctx.fillText(label, 6, y + 12); ctx.restore();
+        labels.push([y, y + ROW, lane.lane, hasChildren.has(lane.lane), lane]);
         ctx.globalAlpha = 0.15; ctx.fillRect(0, y + h + LANE_GAP / 2, W, 1); ctx.globalAlpha = 1;
         ctx.fillStyle = getComputedStyle(document.documentElement).getPropertyValue("--busy");
         // Busy pixels of the window the data came for, placed in the current one.
@@ -200,7 +213,7 @@ async function timelineView(view, run, at) {
         }
         for (const s of lane.slices) {
           const [start, dur, depth, id, fn, flags] = s;
-          if (depth >= MAX_ROWS) continue;
+          if (depth >= MAX_ROWS || (depth > 0 && collapsed.has(lane.lane))) continue;
           const x0 = Math.max(LABEL, x(start)), x1 = Math.min(W, Math.max(x0 + 1, x(start + dur)));
           if (x1 < LABEL) continue;
           const name = data.functions[fn] || "?";
@@ -233,7 +246,7 @@ async function timelineView(view, run, at) {
       const dir = y1 > y0 ? 1 : -1;
       ctx.beginPath(); ctx.moveTo(lx, y1); ctx.lineTo(lx - 3, y1 - 5 * dir); ctx.lineTo(lx + 3, y1 - 5 * dir); ctx.fillStyle = ctx.strokeStyle; ctx.fill();
     }
-    cinema.timeline = { from, to, lanes: data.lanes.length, drawn: layout.length };
+    cinema.timeline = { from, to, lanes: data.lanes.length, drawn: layout.length, labels: labels.map((l) => ({ pid: l[4].pid, role: l[4].role, name: l[4].name, level: l[4].level })) };
   }
   function hit(ev) {
     const r = canvas.getBoundingClientRect();
@@ -252,6 +265,10 @@ async function timelineView(view, run, at) {
     canvas.classList.remove("dragging");
     const wasDrag = drag.moved; drag = null;
     if (!wasDrag && ev.target === canvas) {
+      const r = canvas.getBoundingClientRect();
+      const mx = ev.clientX - r.left, my = ev.clientY - r.top;
+      const label = mx < LABEL && labels.find((l) => my >= l[0] && my <= l[1] && l[3]);
+      if (label) { collapsed.has(label[2]) ? collapsed.delete(label[2]) : collapsed.add(label[2]); draw(); return; }
       const h = hit(ev);
       if (h) { selected = h[4]; draw(); }
     }
@@ -265,7 +282,16 @@ async function timelineView(view, run, at) {
       scrollY = Math.max(0, drag.scrollY - dy);
       schedule(); tip.hidden = true; return;
     }
-    const h = hit(ev);
+    const r0 = canvas.getBoundingClientRect();
+    const label = ev.clientX - r0.left < LABEL && labels.find((l) => ev.clientY - r0.top >= l[0] && ev.clientY - r0.top <= l[1]);
+    const h = label ? null : hit(ev);
+    if (label) {
+      const lane = label[4];
+      tip.hidden = false;
+      tip.textContent = `${lane.pid}: ${lane.role}${lane.name ? " " + lane.name : ""}${label[3] ? " — click to fold the processes under it" : ""}`;
+      tip.style.left = ev.clientX - r0.left + 12 + "px"; tip.style.top = ev.clientY - r0.top + 14 + "px";
+      return;
+    }
     if (!h) { tip.hidden = true; return; }
     tip.hidden = false;
     tip.textContent = `#${h[4]} ${h[5]}${h[6] !== null ? " (" + duration(h[6]) + ")" : ""}${h[7] & 1 ? " raised" : ""} — click to select, double-click to open`;
@@ -341,6 +367,8 @@ async function callView(view, run, id) {
   const c = await api(`/api/runs/${run}/calls/${id}`);
   const call = c.call;
   cinema.call = c;
+  // What it caused, in time order: processes it started, requests it waited for.
+  const caused = (c.caused && c.caused.links) || [];
   crumbs({ text: "Runs", href: "#/" }, { text: `Run ${run}`, href: `#/runs/${run}` }, { text: `#${id} ${call.name}` });
   const go = (target) => target && (location.hash = `#/runs/${run}/calls/${target}`);
   const nav = el("div", { class: "nav" },
@@ -348,7 +376,8 @@ async function callView(view, run, id) {
     el("button", { id: "nav-next", text: "next →", title: "next call in this process (→, l)", disabled: !c.nav.next, onclick: () => go(c.nav.next) }),
     el("button", { id: "nav-into", text: "↓ into", title: "its first call (↓, j)", disabled: !c.nav.first_child, onclick: () => go(c.nav.first_child) }),
     el("button", { id: "nav-out", text: "↑ out", title: "its caller (↑, k)", disabled: !c.nav.parent, onclick: () => go(c.nav.parent) }),
-    c.cause ? el("button", { id: "nav-cause", text: `⇠ ${c.cause.kind} from ${c.cause.pid}`, title: "the call that caused it (c)", onclick: () => go(c.cause.call.id) }) : null,
+    c.cause ? el("button", { id: "nav-cause", text: `⇠ ${c.cause.kind} from ${c.cause.pid}`, title: "back to the call that caused it (c)", onclick: () => go(c.cause.call.id) }) : null,
+    caused.length ? el("button", { id: "nav-across", text: `⇢ ${caused[0].kind === "request" ? "request to" : caused[0].kind} ${caused[0].pid}`, title: "across: the first process it started or request it made (x; 1–9 for the n-th)", onclick: () => go(caused[0].call.id) }) : null,
     el("button", { text: "timeline", title: "t", onclick: () => timelineAt() }));
   const timelineAt = () => {
     const d = call.duration_ns || 1000;
@@ -377,18 +406,39 @@ async function callView(view, run, id) {
     parts.push(section("Result", el("div", { id: "result" }, valueBlock(v.result))));
   }
   if (c.tail_calls.length) parts.push(section("Tail calls captured", el("ol", { class: "stack" }, ...c.tail_calls.map((t) => el("li", { text: `${t.name} ${t.args}` })))));
-  if (c.cause) parts.push(section("Caused by", el("div", { class: "line" }, el("a", { href: `#/runs/${run}/calls/${c.cause.call.id}`, text: `⇠ ${c.cause.pid} (${c.cause.kind}) #${c.cause.call.id}` }), " ", c.cause.call.line)));
+  if (c.cause) parts.push(section("Caused by", el("div", { class: "line", id: "cause" }, el("a", { href: `#/runs/${run}/calls/${c.cause.call.id}`, text: `⇠ ${c.cause.pid} (${c.cause.kind}) #${c.cause.call.id}` }), " ", c.cause.call.line)));
+  // Numbered as the keys 1–9 step to them.
+  const linkLine = (link) => {
+    const n = caused.indexOf(link) + 1;
+    return el("li", { class: "line", "data-kind": link.kind, "data-call": link.call.id },
+      el("span", { class: "muted", text: n <= 9 ? `${n} ` : "  " }),
+      el("a", { href: `#/runs/${run}/calls/${link.call.id}`, text: `⇢ ${link.pid} (${link.kind}) #${link.call.id}` }), " ",
+      el("span", { class: link.call.outcome === "raised" ? "raised" : "", text: `${link.call.line} (${duration(link.call.duration_ns)})` }),
+      link.by && link.by.id !== id ? el("span", { class: "muted", text: ` · by #${link.by.id} ${link.by.name}` }) : null);
+  };
+  const started = caused.filter((l) => l.kind !== "request"), requests = caused.filter((l) => l.kind === "request");
+  const more = c.caused && c.caused.total > caused.length ? el("div", { class: "muted", text: `${count(caused.length)} of ${count(c.caused.total)} shown` }) : null;
+  if (started.length) parts.push(section(`Started (${started.length})`, el("ol", { class: "links", id: "started" }, ...started.map(linkLine))));
+  if (requests.length) parts.push(section(`Waited for (${requests.length})`, el("ol", { class: "links", id: "waited" }, ...requests.map(linkLine))));
+  if (more) parts.push(more);
+  const statesSection = el("section", { id: "states", hidden: true });
+  parts.push(statesSection);
   const treeSection = section("Call tree", el("span", { class: "muted", text: "loading…" }));
   parts.push(treeSection);
   const root = el("div", { class: "call" }, ...parts);
   view.append(root);
   status(`call #${id} · ${call.pid} · ←/→ time, ↓/↑ into/out, ? for keys`);
   cinema.keys = (k) => {
-    const map = { ArrowLeft: c.nav.prev, h: c.nav.prev, ArrowRight: c.nav.next, l: c.nav.next, ArrowDown: c.nav.first_child, j: c.nav.first_child, ArrowUp: c.nav.parent, k: c.nav.parent, c: c.cause && c.cause.call.id };
+    const map = { ArrowLeft: c.nav.prev, h: c.nav.prev, ArrowRight: c.nav.next, l: c.nav.next, ArrowDown: c.nav.first_child, j: c.nav.first_child, ArrowUp: c.nav.parent, k: c.nav.parent, c: c.cause && c.cause.call.id, x: caused[0] && caused[0].call.id };
     if (k in map) { go(map[k]); return true; }
+    if (/^[1-9]$/.test(k) && caused[+k - 1]) { go(caused[+k - 1].call.id); return true; }
     if (k === "t") { timelineAt(); return true; }
+    if ((k === "[" || k === "]") && states.step) { states.step(k === "]" ? 1 : -1); return true; }
     return false;
   };
+  // The process's state history, when it runs a GenServer (or gen_statem, gen_event handler).
+  const states = {};
+  stateHistory(statesSection, run, id, states).catch((e) => { statesSection.hidden = false; statesSection.replaceChildren(el("div", { class: "error", text: e.message })); });
   // The tree under the call, folded like the CLI's `trace`.
   const tree = await api(`/api/runs/${run}/calls/${id}/tree`).catch((e) => ({ error: e.message }));
   if (tree.error) { treeSection.lastChild.textContent = tree.error; return; }
@@ -411,6 +461,111 @@ async function callView(view, run, id) {
   }
   treeSection.lastChild.replaceWith(list);
   if (tree.shown < tree.calls) list.after(el("div", { class: "muted", text: `${count(tree.shown)} of ${count(tree.calls)} calls shown` }));
+}
+
+// ---- GenServer state history --------------------------------------------------------------
+// A scrubbable history of the process's callbacks: the slider spans the whole history, pages
+// of it are fetched around where it points (a history can hold millions of callbacks).
+async function stateHistory(section, run, id, nav) {
+  const PAGE = 40;
+  let page = await api(`/api/runs/${run}/calls/${id}/states?count=${PAGE}`);
+  if (!page.total) return;
+  section.hidden = false;
+  let module = page.module, total = page.total, index = page.selected ?? page.first_index ?? 0, seq = 0;
+  const title = el("h2", {});
+  const slider = el("input", { type: "range", id: "states-slider", min: 0, max: Math.max(0, total - 1), value: index });
+  const where = el("span", { class: "muted mono", id: "states-where" });
+  const modules = page.modules.length > 1
+    ? el("select", { id: "states-module", onchange: (ev) => load(ev.target.value, null).then(() => show(index)) },
+      ...page.modules.map((m) => el("option", { value: m.module, text: `${m.module} (${count(m.callbacks)})`, selected: m.module === module })))
+    : null;
+  const detail = el("div", { class: "state-detail", id: "state-detail" });
+  const list = el("ol", { class: "state-list", id: "state-list" });
+  section.replaceChildren(title,
+    el("div", { class: "state-scrub" },
+      el("button", { text: "◀", id: "states-prev", title: "previous callback ([)", onclick: () => nav.step(-1) }),
+      slider,
+      el("button", { text: "▶", id: "states-next", title: "next callback (])", onclick: () => nav.step(1) }),
+      where, modules),
+    detail, list);
+  const entryAt = (i) => page.entries.find((e) => e.index === i);
+  async function load(m, i) {
+    const my = ++seq;
+    const p = new URLSearchParams({ count: PAGE, module: m });
+    if (i !== null) p.set("index", i);
+    const res = await api(`/api/runs/${run}/calls/${id}/states?${p}`);
+    if (my !== seq) return false;
+    page = res; module = res.module; total = res.total;
+    slider.max = Math.max(0, total - 1);
+    if (i === null) index = res.selected ?? res.first_index ?? 0;
+    return true;
+  }
+  async function show(i) {
+    index = Math.max(0, Math.min(total - 1, i));
+    slider.value = index;
+    if (!entryAt(index)) { if (!(await load(module, index))) return; }
+    let e = entryAt(index);
+    // A state too large to come with its page comes alone.
+    if (e && ((e.after && !e.after.value) || (e.before && !e.before.value))) {
+      const one = await api(`/api/runs/${run}/calls/${id}/states?module=${encodeURIComponent(module)}&index=${index}&count=1`);
+      if (one.entries[0]) e = Object.assign(e, one.entries[0], { gap: e.gap });
+    }
+    render(e);
+  }
+  function render(e) {
+    title.textContent = `State history · ${page.module} (${page.behaviour}) · ${page.pid} · ${count(total)} callbacks`;
+    where.textContent = `${count(index + 1)} / ${count(total)}`;
+    cinema.states = { index, total, module: page.module, entry: e };
+    if (!e) { detail.replaceChildren(el("div", { class: "muted", text: "not recorded" })); return; }
+    const head = el("div", { class: "line", id: "state-head" },
+      el("a", { href: `#/runs/${run}/calls/${e.id}`, text: `#${e.id}` }), " ",
+      el("span", { class: e.outcome === "raised" ? "raised" : "", text: `${e.callback}` }),
+      e.event_type ? el("span", { class: "muted", text: ` ${e.event_type}` }) : null,
+      e.event !== null ? ` ${e.event}` : "",
+      el("span", { class: "muted", text: ` → ${e.outcome === "returned" ? (e.result_tag || "returned") : e.outcome}` }),
+      e.reply !== null ? ` ${e.reply}` : "");
+    const parts = [head];
+    if (e.gap) parts.push(el("div", { class: "warn", text: "The state it received is not the one the callback before returned: it changed where nothing was recorded." }));
+    if (e.diff && e.diff.changes) {
+      if (e.diff.changes.length) {
+        const table = el("table", { class: "diff", id: "state-diff" });
+        for (const ch of e.diff.changes) {
+          table.append(el("tr", { class: `change-${ch.change}` },
+            el("td", { class: "path", text: ch.path }),
+            el("td", { class: "kind", text: ch.change }),
+            el("td", { class: "before", text: ch.before ?? "" }),
+            el("td", { class: "arrow", text: ch.change === "changed" ? "→" : "" }),
+            el("td", { class: "after", text: ch.after ?? "" })));
+        }
+        parts.push(table);
+        if (e.diff.more) parts.push(el("div", { class: "muted", text: `… and ${count(e.diff.more)} more changes` }));
+      } else {
+        parts.push(el("div", { class: "muted", id: "state-diff", text: "state unchanged" }));
+      }
+      if (e.diff.incomplete) parts.push(el("div", { class: "muted", text: "Parts of the state were not captured (the recorder's caps): changes there cannot be seen." }));
+    } else if (e.after && !e.before) {
+      parts.push(el("div", { class: "muted", id: "state-diff", text: "initial state" }));
+    } else if (!e.after) {
+      parts.push(el("div", { class: "muted", id: "state-diff", text: e.outcome === "returned" ? `returned no state (${e.result_tag || "?"})` : `returned no state (${e.outcome})` }));
+    }
+    const stateBlock = (label, st, idName) => st
+      ? el("div", { class: "state", id: idName }, el("div", { class: "muted", text: label + (st.name ? ` · state ${st.name}` : "") }), valueBlock(st.value || { kind: "term", text: st.text }))
+      : null;
+    parts.push(el("div", { class: "states" }, stateBlock("received", e.before, "state-before"), stateBlock("returned", e.after, "state-after")));
+    detail.replaceChildren(...parts);
+    list.replaceChildren(...page.entries.map((x) => {
+      const changes = x.diff && x.diff.changes ? (x.diff.changes.length + (x.diff.more || 0)) : null;
+      return el("li", { class: "line" + (x.index === index ? " current" : ""), value: x.index + 1, onclick: () => show(x.index) },
+        el("a", { href: `#/runs/${run}/calls/${x.id}`, text: `#${x.id}`, onclick: (ev) => ev.stopPropagation() }), " ",
+        `${x.function}${x.event !== null ? " " + x.event : ""}`,
+        el("span", { class: "muted", text: changes === null ? "" : changes ? ` · ${changes} change${changes === 1 ? "" : "s"}` : " · unchanged" }),
+        x.gap ? el("span", { class: "warn", text: " · gap" }) : null);
+    }));
+  }
+  let timer = null;
+  slider.addEventListener("input", () => { clearTimeout(timer); const i = +slider.value; timer = setTimeout(() => show(i).catch((e) => status(e.message)), 60); });
+  nav.step = (d) => show(index + d).catch((e) => status(e.message));
+  await show(index);
 }
 
 // ---- search -----------------------------------------------------------------------------

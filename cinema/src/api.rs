@@ -23,6 +23,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/runs/{run}/calls/{id}", get(call))
         .route("/api/runs/{run}/calls/{id}/children", get(children))
         .route("/api/runs/{run}/calls/{id}/tree", get(tree))
+        .route(
+            "/api/runs/{run}/calls/{id}/states",
+            get(crate::states::states),
+        )
         .route("/api/runs/{run}/processes", get(processes))
         .route("/api/runs/{run}/lanes", get(lanes))
         .route("/api/runs/{run}/timeline", get(timeline))
@@ -263,15 +267,20 @@ async fn call(State(state): State<AppState>, Path((run, id)): Path<(u64, u64)>) 
                 "kind": match cause.kind {
                     CauseKind::Request => "request",
                     CauseKind::Started(kind) => origin_kind(kind),
+                    CauseKind::Message(how) => how.as_str(),
                 },
                 "pid": cause.text,
                 "call": call_summary(&cause.call, r, &cause.text),
             }),
             None => Value::Null,
         };
-        let neighbours = state
-            .timelines
-            .with(&state.reader, run, |t, _| t.neighbours(call.pid, id))?;
+        let (neighbours, caused) = state.timelines.with(&state.reader, run, |t, _| {
+            (
+                t.neighbours(call.pid, id),
+                t.caused(call.pid, id, MAX_CAUSED),
+            )
+        })?;
+        v["caused"] = caused_json(&snap, &call, caused, &texts)?;
         v["nav"] = json!({
             "parent": call.parent,
             "prev": neighbours.as_ref().and_then(|n| n["prev"].as_u64()),
@@ -283,6 +292,40 @@ async fn call(State(state): State<AppState>, Path((run, id)): Path<(u64, u64)>) 
         Ok(Json(v))
     })
     .await
+}
+
+/// The most processes and requests a call's view lists as caused by it.
+pub const MAX_CAUSED: usize = 50;
+
+/// What a call caused (see [`crate::timeline::Timeline::caused`]): each link with the call at
+/// its other end and the call in this call's subtree that made it (`by`: the innermost call
+/// running when it happened; this call itself, or one under it).
+fn caused_json(
+    snap: &Snapshot,
+    call: &store::Call,
+    caused: Option<(Vec<crate::timeline::CausedLink>, usize)>,
+    texts: &HashMap<u64, String>,
+) -> Result<Value, CinemaError> {
+    let (links, total) = caused.unwrap_or_default();
+    let r = snap.run();
+    let mut out = Vec::with_capacity(links.len());
+    for link in links {
+        let Some(target) = snap.call(link.call)? else {
+            continue;
+        };
+        let by = match link.kind {
+            "request" => snap.running_call(call.pid, &target)?,
+            _ => snap.origin_call(target.pid)?,
+        };
+        out.push(json!({
+            "kind": link.kind,
+            "pid": link.pid,
+            "at_ns": link.at_ns,
+            "call": call_summary(&target, r, &pid_text(texts, target.pid)),
+            "by": by.map(|b| json!({ "id": b.id, "name": term::Style::of_module(&b.module).mfa(&b.module, &b.function, b.arity) })),
+        }));
+    }
+    Ok(json!({ "links": out, "total": total }))
 }
 
 fn origin_kind(kind: OriginKind) -> &'static str {
@@ -377,6 +420,13 @@ async fn tree(
                         "kind": "request",
                         "pid": q.text,
                         "call": call_summary(&q.call, r, &q.text),
+                    }),
+                    TreeItem::Message(m) => json!({
+                        "kind": "message",
+                        "send": m.message.kind.as_str(),
+                        "sender": m.message.call_id,
+                        "receiver": m.receiver_text,
+                        "received_by": m.received_by,
                     }),
                 };
                 v["depth"] = json!(line.depth);

@@ -12,6 +12,8 @@
 //! - [`timeline`] – a run's calls as lanes of slices in memory, answering a window at a pixel
 //!   width with level of detail.
 //! - [`live`] – server-sent events announcing the calls a live run seals.
+//! - [`states`] – a GenServer's state history: its callbacks, the states they received and
+//!   returned, what changed.
 //! - [`values`] – recorded values as JSON: text and collapsible structure.
 //! - [`assets`] – the page (HTML, CSS, JS), embedded in the binary.
 //! - [`error`] – errors.
@@ -21,6 +23,7 @@ pub mod assets;
 pub mod error;
 pub mod live;
 pub mod server;
+pub mod states;
 pub mod timeline;
 pub mod token;
 pub mod values;

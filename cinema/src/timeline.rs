@@ -48,16 +48,21 @@ const RAISED: u8 = 1;
 const RUNNING: u8 = 2;
 
 /// The end of a call that has not ended.
-const OPEN: u64 = u64::MAX;
+pub(crate) const OPEN: u64 = u64::MAX;
 
 /// One call in a lane.
 #[derive(Debug, Clone, Copy)]
-struct Slot {
-    id: u64,
-    start: u64,
-    end: u64,
-    function: u32,
-    depth: u16,
+pub(crate) struct Slot {
+    /// The call's id.
+    pub(crate) id: u64,
+    /// When it started (monotonic ns).
+    pub(crate) start: u64,
+    /// When it ended ([`OPEN`] while it runs).
+    pub(crate) end: u64,
+    /// Its function (an index of [`Timeline::function_parts`]).
+    pub(crate) function: u32,
+    /// Its depth in the process's stack.
+    pub(crate) depth: u16,
     flags: u8,
 }
 
@@ -72,11 +77,16 @@ struct BusyLevel {
 
 /// One process's calls.
 #[derive(Debug)]
-struct Lane {
-    text: String,
+pub(crate) struct Lane {
+    /// The pid's text.
+    pub(crate) text: String,
     /// Where the process came from: its origin's pid text and word, and the link's kind.
     origin: Option<(String, u64, &'static str)>,
-    slots: Vec<Slot>,
+    /// Its calls in id (start) order.
+    pub(crate) slots: Vec<Slot>,
+    /// How many of its calls that were running have ended since it was built: what the
+    /// indexes built over its slots compare to know they are stale.
+    pub(crate) ended: u64,
     /// Slot positions by duration bucket, each in start order.
     by_duration: Vec<Vec<u32>>,
     /// Positions of slots still running.
@@ -110,6 +120,27 @@ struct Link {
     kind: &'static str,
 }
 
+/// A function as the run's atoms name it: module, function, arity.
+#[derive(Debug, Clone)]
+pub(crate) struct FunctionParts {
+    /// The module's atom.
+    pub(crate) module: String,
+    /// The function's name.
+    pub(crate) function: String,
+    /// Its arity.
+    pub(crate) arity: u8,
+}
+
+/// What a lane's process is, as far as its calls and the processes it started tell (see
+/// [`Timeline::overview`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Role {
+    /// `application`, `supervisor`, `server`, `task` or `process`.
+    kind: &'static str,
+    /// The module it runs (`Shop.Stock`), a Task's first function.
+    name: Option<String>,
+}
+
 /// A run's timeline (see the module documentation).
 #[derive(Debug)]
 pub struct Timeline {
@@ -119,15 +150,25 @@ pub struct Timeline {
     last_time: u64,
     calls: u64,
     functions: Vec<String>,
+    /// Each function's module, name and arity (indexed like `functions`).
+    pub(crate) function_parts: Vec<FunctionParts>,
     function_ids: HashMap<(u32, u32, u8), u32>,
-    lanes: Vec<Lane>,
-    lane_of: HashMap<u64, u32>,
+    pub(crate) lanes: Vec<Lane>,
+    pub(crate) lane_of: HashMap<u64, u32>,
     links: Vec<Link>,
+    /// Each lane's links as their cause (`from`), positions in `links` (time order).
+    links_from: Vec<Vec<u32>>,
     links_stale: bool,
     /// Each lane's place in display order: a process right under the one it came from.
     order: Vec<u32>,
     /// Each lane's nesting in that order (0 for a process whose origin recorded nothing).
     level: Vec<u16>,
+    /// The lane each lane is shown under.
+    parent: Vec<Option<u32>>,
+    /// What each lane's process is.
+    roles: Vec<Role>,
+    /// The behaviour callbacks of lanes asked about (built on first use, `crate::states`).
+    pub(crate) callbacks: HashMap<u32, crate::states::LaneCallbacks>,
 }
 
 fn bucket(duration: u64) -> usize {
@@ -144,13 +185,18 @@ impl Timeline {
             last_time: snap.run().info.monotonic_origin_ns,
             calls: 0,
             functions: Vec::new(),
+            function_parts: Vec::new(),
             function_ids: HashMap::default(),
             lanes: Vec::new(),
             lane_of: HashMap::default(),
             links: Vec::new(),
+            links_from: Vec::new(),
             links_stale: true,
             order: Vec::new(),
             level: Vec::new(),
+            parent: Vec::new(),
+            roles: Vec::new(),
+            callbacks: HashMap::default(),
         };
         t.extend(snap)?;
         Ok(t)
@@ -169,6 +215,7 @@ impl Timeline {
                 match snap.call(slot.id)? {
                     Some(call) if call.end.is_some() => {
                         let end = call.end.as_ref().map_or(slot.end, |e| e.time);
+                        self.lanes[lane].ended += 1;
                         let s = &mut self.lanes[lane].slots[pos as usize];
                         s.end = end;
                         s.flags &= !RUNNING;
@@ -219,13 +266,15 @@ impl Timeline {
             Some(&f) => f,
             None => {
                 let module = snap.atom_text(span.module);
-                let name = Style::of_module(&module).mfa(
-                    &module,
-                    &snap.atom_text(span.function),
-                    span.arity,
-                );
+                let function = snap.atom_text(span.function);
+                let name = Style::of_module(&module).mfa(&module, &function, span.arity);
                 let f = self.functions.len() as u32;
                 self.functions.push(name);
+                self.function_parts.push(FunctionParts {
+                    module,
+                    function,
+                    arity: span.arity,
+                });
                 self.function_ids.insert(key, f);
                 f
             }
@@ -253,6 +302,7 @@ impl Timeline {
                         )
                     }),
                     slots: Vec::new(),
+                    ended: 0,
                     by_duration: vec![Vec::new(); 64],
                     running: Vec::new(),
                     raised: Vec::new(),
@@ -342,30 +392,40 @@ impl Timeline {
             Ok(true)
         })?;
         links.sort_by_key(|l| l.time);
+        let mut links_from = vec![Vec::new(); self.lanes.len()];
+        for (i, link) in links.iter().enumerate() {
+            links_from[link.from as usize].push(i as u32);
+        }
         self.links = links;
+        self.links_from = links_from;
         self.links_stale = false;
         Ok(())
     }
 
     /// Orders lanes so that each process comes right under the process it came from (a
     /// supervisor's children under it, a Task under its caller), roots in the order of their
-    /// first calls.
+    /// first calls, and tells what each process is ([`Timeline::role`]).
     fn group_lanes(&mut self) {
         let n = self.lanes.len();
         let mut children: Vec<Vec<u32>> = vec![Vec::new(); n];
         let mut is_root = vec![true; n];
+        let mut supervises = vec![false; n];
+        self.parent = vec![None; n];
         for (l, lane) in self.lanes.iter().enumerate() {
-            if let Some(&parent) = lane
+            if let Some((&parent, kind)) = lane
                 .origin
                 .as_ref()
-                .and_then(|(_, pid, _)| self.lane_of.get(pid))
+                .and_then(|(_, pid, kind)| self.lane_of.get(pid).map(|p| (p, *kind)))
             {
                 if parent as usize != l {
                     children[parent as usize].push(l as u32);
                     is_root[l] = false;
+                    self.parent[l] = Some(parent);
+                    supervises[parent as usize] |= kind == "spawned";
                 }
             }
         }
+        self.roles = (0..n).map(|l| self.role(l, supervises[l])).collect();
         self.order = vec![u32::MAX; n];
         self.level = vec![0; n];
         let mut next = 0u32;
@@ -391,6 +451,65 @@ impl Timeline {
                     stack.push((c, level.saturating_add(1)));
                 }
             }
+        }
+    }
+
+    /// What a lane's process is, from its first call and the processes it started (nothing
+    /// else is recorded of a process than its pid and where it came from):
+    /// - `application`: it started processes (`$ancestors`) and its first call is a
+    ///   `start/2` (an `Application` callback: the application master's process runs it);
+    /// - `supervisor`: it started processes and its first call is its module's `init/1`, or
+    ///   a start function (`start_link`, ...: its first child's, when the supervisor's own
+    ///   module was not rewritten);
+    /// - `server`: its first call is an `init/1` (a GenServer, gen_statem, ...);
+    /// - `task`: it came from a Task (`$callers`);
+    /// - `process`: anything else.
+    fn role(&self, lane: usize, supervises: bool) -> Role {
+        let l = &self.lanes[lane];
+        let first = l
+            .slots
+            .first()
+            .and_then(|s| self.function_parts.get(s.function as usize));
+        let module = |f: &FunctionParts| Style::of_module(&f.module).module(&f.module);
+        let is =
+            |name: &str, arity: u8| first.is_some_and(|f| f.function == name && f.arity == arity);
+        if supervises && is("start", 2) {
+            return Role {
+                kind: "application",
+                name: first.map(module),
+            };
+        }
+        // A supervisor runs its module's init/1 first, or (a supervisor whose module was not
+        // rewritten: DynamicSupervisor, Task.Supervisor) its first child's start function.
+        let starts = first.is_some_and(|f| f.function.starts_with("start"));
+        if supervises && (is("init", 1) || starts) {
+            return Role {
+                kind: "supervisor",
+                name: first.filter(|_| is("init", 1)).map(module),
+            };
+        }
+        if is("init", 1) {
+            return Role {
+                kind: "server",
+                name: first.map(module),
+            };
+        }
+        if l.origin
+            .as_ref()
+            .is_some_and(|(_, _, kind)| *kind == "task")
+        {
+            return Role {
+                kind: "task",
+                name: l
+                    .slots
+                    .first()
+                    .and_then(|s| self.functions.get(s.function as usize))
+                    .cloned(),
+            };
+        }
+        Role {
+            kind: "process",
+            name: None,
         }
     }
 
@@ -426,8 +545,18 @@ impl Timeline {
             .unwrap_or(0)
     }
 
+    /// A lane's role as JSON fields: `role` and `name` (see [`Timeline::role`]).
+    fn role_json(&self, lane: usize) -> (Value, Value) {
+        match self.roles.get(lane) {
+            Some(r) => (json!(r.kind), json!(r.name)),
+            None => (json!("process"), Value::Null),
+        }
+    }
+
     /// The run and the extent of its timeline (from its start, and from its first call), and
-    /// its lanes: pid, origin, calls, depth.
+    /// its lanes in display order: pid, what the process is (`role`: `application`,
+    /// `supervisor`, `server`, `task`, `process`; `name`: the module it runs), where it came
+    /// from, the lane it is shown under (`parent`), calls, depth.
     pub fn overview(&self) -> Value {
         let mut lanes: Vec<usize> = (0..self.lanes.len()).collect();
         lanes.sort_by_key(|&l| self.display(l).0);
@@ -438,9 +567,13 @@ impl Timeline {
             "extent_ns": self.extent_ns(),
             "lanes": lanes.into_iter().map(|i| {
                 let l = &self.lanes[i];
+                let (role, name) = self.role_json(i);
                 json!({
                     "lane": i,
                     "level": self.display(i).1,
+                    "parent": self.parent.get(i).copied().flatten(),
+                    "role": role,
+                    "name": name,
                     "pid": l.text,
                     "origin": l.origin.as_ref().map(|(pid, _, kind)| json!({"pid": pid, "kind": kind})),
                     "calls": l.slots.len(),
@@ -484,6 +617,26 @@ impl Timeline {
                 marks,
             });
         }
+        // The lanes shown lanes are grouped under (their supervisor, application, caller)
+        // come too, empty if nothing of theirs is in the window: the grouping stays visible.
+        let mut shown: std::collections::HashSet<usize> =
+            collected.iter().map(|w| w.lane).collect();
+        for i in 0..collected.len() {
+            let mut at = collected[i].lane;
+            while let Some(parent) = self.parent.get(at).copied().flatten() {
+                let parent = parent as usize;
+                if !shown.insert(parent) {
+                    break;
+                }
+                collected.push(LaneWindow {
+                    lane: parent,
+                    slices: Vec::new(),
+                    busy: Vec::new(),
+                    marks: Vec::new(),
+                });
+                at = parent;
+            }
+        }
         collected.sort_by_key(|w| self.display(w.lane).0);
         let mut truncated = false;
         if total > MAX_SLICES {
@@ -514,6 +667,7 @@ impl Timeline {
         } in collected
         {
             let lane = &self.lanes[l];
+            let (role, name) = self.role_json(l);
             let mut depth = 0;
             let slices: Vec<Value> = slices
                 .iter()
@@ -534,6 +688,9 @@ impl Timeline {
             out_lanes.push(json!({
                 "lane": l,
                 "level": self.display(l).1,
+                "parent": self.parent.get(l).copied().flatten(),
+                "role": role,
+                "name": name,
                 "pid": lane.text,
                 "depth": depth + 1,
                 "slices": slices,
@@ -580,6 +737,54 @@ impl Timeline {
             "lane": self.lane_of[&pid],
         }))
     }
+
+    /// What the call `id` of process `pid` caused while it ran (it, or a call under it): the
+    /// processes started (a Task's first call, a spawned or supervised process's) and the
+    /// requests served for it (the `handle_call` that served a `GenServer.call` it waited
+    /// in), in time order: at most `limit`, and how many in all. `None` when the timeline
+    /// holds no such call.
+    pub fn caused(&self, pid: u64, id: u64, limit: usize) -> Option<(Vec<CausedLink>, usize)> {
+        let l = *self.lane_of.get(&pid)? as usize;
+        let lane = &self.lanes[l];
+        let at = lane.slots.partition_point(|s| s.id < id);
+        let slot = lane.slots.get(at).filter(|s| s.id == id)?;
+        let end = if slot.end == OPEN {
+            self.last_time
+        } else {
+            slot.end
+        };
+        let from = self.links_from.get(l).map_or(&[][..], |v| &v[..]);
+        let first = from.partition_point(|&i| self.links[i as usize].time < slot.start);
+        let last = from.partition_point(|&i| self.links[i as usize].time <= end);
+        let links = from[first..last.max(first)]
+            .iter()
+            .take(limit)
+            .map(|&i| {
+                let link = &self.links[i as usize];
+                CausedLink {
+                    kind: link.kind,
+                    at_ns: link.time.saturating_sub(self.origin),
+                    pid: self.lanes[link.to as usize].text.clone(),
+                    call: link.call,
+                }
+            })
+            .collect();
+        Some((links, last.saturating_sub(first)))
+    }
+}
+
+/// A process a call started or a request it made (see [`Timeline::caused`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CausedLink {
+    /// `task`, `spawned` (a process started: its first call) or `request` (the call that
+    /// served it).
+    pub kind: &'static str,
+    /// When the link's call started, ns from the run's start.
+    pub at_ns: u64,
+    /// The other process's pid.
+    pub pid: String,
+    /// The call at the link's other end: the process's first call, the serving call.
+    pub call: u64,
 }
 
 impl Lane {

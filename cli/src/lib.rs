@@ -47,6 +47,9 @@ pub enum Command {
     Trace(commands::trace::Args),
     /// Show the runs of a recording, and a run's counts and most called functions.
     Stats(commands::stats::Args),
+    /// List the processes that crashed, with their reason, what their end caused (EXIT, DOWN,
+    /// a supervisor's restart) and what they did last.
+    Crashes(commands::crashes::Args),
     /// List the tests a test run recorded, with their calls and what led to each failure.
     Tests(commands::tests::Args),
     /// Export a run for Perfetto or chrome://tracing, or as a flame graph.
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Trace(args) => commands::trace::run(&args),
         Command::Stats(args) => commands::stats::run(&args),
         Command::Tests(args) => commands::tests::run(&args),
+        Command::Crashes(args) => commands::crashes::run(&args),
         Command::Export(args) => commands::export::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Profile(args) => commands::profile::run(&args),

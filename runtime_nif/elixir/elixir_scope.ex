@@ -26,7 +26,9 @@ defmodule ElixirScope do
     * `:module`, `:function`, `:arity`, `:args` - what was called, with what
     * `:outcome` - `:returned`, `:raised` or `:running`
     * `:result` - the value it returned (`nil` unless it returned)
-    * `:exception` - `{kind, reason, stacktrace}` when it raised, else `nil`
+    * `:exception` - `{kind, reason, stacktrace}` when it raised, else `nil`; `stacktrace` is
+      `:not_recorded` for a call recorded by `attach/2` (the VM's call trace gives none: its
+      recorded callers are its parents)
     * `:start` - when it started, in `System.monotonic_time(:nanosecond)` units
     * `:started_at` - when it started, as a `DateTime` (UTC)
     * `:duration_ns` - how long it ran (`nil` while it runs)
@@ -243,6 +245,42 @@ defmodule ElixirScope do
     end)
   end
 
+  @doc """
+  The processes of the run that crashed, in the order they ended: each a map with its `pid`,
+  its exit `reason` (`:unknown` when it ended before the runtime could watch it), when it ended
+  (`ended_unix_ns`), its `origin` (the process it came from) and `started_by` (the call that
+  started it, when recorded), the `notices` of its end other processes received
+  (`%{kind: :EXIT | :DOWN, pid: pid, call: call}`: a `handle_info/2` of a linked process that
+  traps exits, or of a monitor), its `restart` (`%{pid: pid, first: call}`: the next process its
+  supervisor started with the same first function), the `culprit` (the top-level call that led
+  to it: the one holding its newest call that raised) with its `tree` (as `trace/2` gives it),
+  and the top-level calls it made `later` (a `terminate/2`).
+
+  Options: `limit:` (20), `run:`, `print:`, `ansi:`. Prints at the prompt (`print:` overrides, as
+  for `calls/1`).
+
+  ## Examples
+
+      iex> ElixirScope.crashes()
+      crashed  #PID<0.160.0> at 14:02:11.530: ** (ArgumentError) cannot work -1
+        started by #PID<0.150.0> (spawned) #40 Lives.Worker.start_link([]) → {:ok, #PID<0.160.0>} (34µs)
+        DOWN received by #PID<0.170.0> #57 Lives.Watcher.handle_info({:DOWN, …}, nil) → … (4.8µs)
+        restarted as #PID<0.171.0> #58 Lives.Worker.init(:ok) → {:ok, 0} (1.8µs)
+        what led to it:
+        ⇠ sent by #PID<0.96.0> (cast) #46 Lives.Worker.work(-1) → :ok (4.2µs)
+        #47 Lives.Worker.handle_cast({:work, -1}, 3) ** (ArgumentError) cannot work -1 (1.1ms, #PID<0.160.0>)
+        then #48 Lives.Worker.terminate({%ArgumentError{…}, […]}, 3) → :ok (1.5µs)
+      1 crash
+  """
+  @spec crashes(keyword) :: [map] | atom
+  def crashes(opts \\ []) do
+    Query.quietly(fn ->
+      crashes = Query.crashes(opts, "ElixirScope.crashes/1")
+      ansi? = Keyword.get(opts, :ansi, IO.ANSI.enabled?())
+      printed(opts, crashes, &Format.crash_lines(&1, ansi?))
+    end)
+  end
+
   # Prints `data` (as `lines` renders it) when asked to, or by default at the prompt; returns
   # what "At the prompt" in the module documentation says.
   defp printed(opts, data, lines) do
@@ -355,12 +393,18 @@ defmodule ElixirScope do
   children as `%{process: pid, origin: :caller | :ancestor, first: call}`, with the process's
   first recorded call: `trace(first.id)` is that process's own tree. A request the call made
   and waited for (a `GenServer.call` served by a recorded `handle_call/3`) follows too, as
-  `%{request: server_pid, served_by: call}`. `cause` is `nil`, or the call of another process
-  the root came from: `%{kind: :request | :caller | :ancestor, pid: pid, call: call}` (the
-  client call that waited for the request the root serves, or the call that started the
-  root's process). `depth: :infinity, children: :infinity, calls: 100_000` gives the whole
-  tree up to 100,000 calls. With `:nodes` (see `show_trace/2`), what happened on another node
-  (a request, a process, the cause) carries that `:node`.
+  `%{request: server_pid, served_by: call}`. A message the call sent (`send/2`, `GenServer.cast/2`,
+  `Process.send_after/3`, ... in rewritten code) is among its children where it was sent, as
+  `%{message: message, send: :send | :cast | :send_after, delay_ms: ms, target: dest,
+  receiver: pid | nil, received_by: id | nil, sender: id}` (`received_by`: the call that
+  received it, a `handle_cast/2`, `handle_info/2` or gen_statem event, when recorded).
+  `cause` is `nil`, or the call of another process the root came from: `%{kind: :request |
+  :caller | :ancestor | :send | :cast | :send_after, pid: pid, call: call}` (the client call
+  that waited for the request the root serves, the call that sent the message the root
+  received, or the call that started the root's process). `depth: :infinity, children:
+  :infinity, calls: 100_000` gives the whole tree up to 100,000 calls. With `:nodes` (see
+  `show_trace/2`), what happened on another node (a request, a process, the cause) carries
+  that `:node`.
 
   ## Examples
 
@@ -393,6 +437,9 @@ defmodule ElixirScope do
           {item, rest}
 
         %{request: _} ->
+          {item, rest}
+
+        %{message: _, send: _} ->
           {item, rest}
 
         call ->

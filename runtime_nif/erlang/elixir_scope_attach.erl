@@ -2,28 +2,32 @@
 %% own call tracing, into the same recording as rewritten code.
 %%
 %% {@link attach/2} starts the runtime in this VM if it is not running (as the first call of
-%% rewritten code does), sets call trace patterns with a match spec giving `exception_trace'
-%% (a `return_from' or `exception_from' message at every end) on the target functions, and
-%% call trace flags with one tracer process, registered as `elixir_scope_attach', on the
-%% processes (`all' by default). The tracer turns
-%% <ul>
-%% <li>`{trace_ts, Pid, call, {M, F, Args}, Ts}'</li>
-%% <li>`{trace_ts, Pid, return_from, {M, F, A}, Result, Ts}'</li>
-%% <li>`{trace_ts, Pid, exception_from, {M, F, A}, {Class, Reason}, Ts}'</li>
-%% </ul>
-%% into the runtime's events through the NIFs `attached_enter/9', `attached_return/3' and
-%% `attached_exception/4': call ids, parents (the caller's open attached call in that
-%% process, the tracer keeps a stack of them per process), pids, arguments and results within
-%% the runtime's caps and redaction, the times of the trace messages. They are stored,
+%% rewritten code does) and a controller process, registered as `elixir_scope_attach', which
+%% opens a session in the NIF library (`elixir_scope_nif:attach_open/4'), sets call trace
+%% patterns with a match spec giving `exception_trace' on the target functions, and sets the
+%% trace flags `call' and `procs' on the processes (`all' by default) with the NIF module as
+%% the tracer: `{tracer, elixir_scope_nif, Session}' (OTP's `erl_tracer' behaviour). The VM
+%% then calls the library in the traced process itself at every call, return and exception of
+%% a target function: no tracer process, no trace message, no copy of the arguments. The
+%% library records each call as rewritten code records its calls: call ids, parents (one stack
+%% of open calls per process, which rewritten calls share: one tree), pids, arguments and
+%% results within the runtime's caps and redaction, the times they happen. They are stored,
 %% queried, shown as trees and exported like rewritten calls.
+%%
+%% Before setting any flag the controller reads each process's dictionary once: where the
+%% process came from (`$callers', `$ancestors'), and in a mixed recording the rewritten call
+%% open in it, under which its attached calls go. Processes spawned later get their spawner as
+%% origin (the `spawned' event).
 %%
 %% == Safety (like recon_trace) ==
 %% A rate limit (`rate', calls per second, 10,000 by default) and a total limit (`limit',
-%% 100,000 calls) are always in force: when either is reached, tracing stops cleanly (flags
-%% and patterns removed, the messages already sent recorded) and the recording holds a call
+%% 100,000 calls) are always in force: at either, the library stops recording new calls and
+%% tells the controller, which removes its flags and patterns; the recording holds a call
 %% `elixir_scope_attach:stopped(Info)' whose result is the reason (`rate_limit',
 %% `total_limit', `detached', `tracer_error'). The recording starts with a call
 %% `elixir_scope_attach:attached(Targets, Info)' that says what was attached, with the limits.
+%% A controller killed from outside closes its session (the library monitors it): whatever
+%% it left records nothing, and the next {@link attach/2} or {@link detach/0} removes it.
 %%
 %% == Never fight another tracer ==
 %% A process that another tracer traces already (`erlang:trace_info(Pid, tracer)') is left
@@ -35,50 +39,54 @@
 %% was.
 %%
 %% == Costs and differences from rewritten calls ==
-%% Each traced call costs the traced process a trace message (its arguments copied into the
-%% tracer's heap) and the return trace frame; the tracer encodes it. `exception_trace', like
-%% `return_trace', keeps a frame on the stack per traced call: a tail-recursive traced
-%% function grows the stack while attached (the total limit bounds it). With `local => false'
-%% (the default) only remote calls (`M:f(...)', calls from other modules) of exported
-%% functions are traced, as `dbg:tp/2'; `local => true' traces local calls too, as
-%% `dbg:tpl/2'. Exceptions carry no stack trace (trace messages have none). Per-function
-%% capture rules of `elixir_scope.toml' are the rewriter's and do not apply; the runtime's caps
-%% and redaction do. OTP 25 has no trace sessions: the trace flags and patterns are the VM's
-%% one set, which is why attach refuses to share them.
+%% Each traced call costs the traced process the VM's call tracing (a breakpoint, the match
+%% spec, the library's callbacks, a return frame) and the recording itself. `exception_trace'
+%% keeps a frame on the stack per traced call: a tail-recursive traced function grows the stack
+%% while attached (the total limit bounds it). With `local => false' (the default) only
+%% remote calls (`M:f(...)', calls from other modules) of exported functions are traced, as
+%% `dbg:tp/2'; `local => true' traces local calls too, as `dbg:tpl/2'. Exceptions carry no
+%% stack trace: OTP's call trace gives none (the stored exception says so in place of one; the
+%% recorded calls it went through are its parents). Per-function capture rules of
+%% `elixir_scope.toml' are the rewriter's and do not apply; the runtime's caps, redaction and
+%% pause do. A full ring drops attached calls (and counts them) even under `overflow = block':
+%% the traced process cannot wait inside the VM's trace callback. OTP 25 has no trace
+%% sessions: the trace flags and patterns are the VM's one set, which is why attach refuses to
+%% share them. Trace patterns on `proc_lib:hibernate/3' and `erlang:hibernate/3' (no return)
+%% tell the library when a process discards its stack (gen_server, gen_statem and proc_lib
+%% hibernate through the former; a direct call of the latter is not seen by call tracing, and
+%% the attached calls open under it then stay open in the library's stack: calls made after
+%% the process wakes go under them).
 -module(elixir_scope_attach).
 
 -export([attach/1, attach/2, detach/0, status/0, format_error/1]).
-%% The tracer's own records in the recording (never called otherwise).
+%% The controller's own records in the recording (never called otherwise).
 -export([attached/2, stopped/1]).
 
+%% The controller's registered name.
 -define(TRACER, elixir_scope_attach).
 -define(LAST_STOP, elixir_scope_attach_last_stop).
-%% The patterns the running tracer set, kept outside it: a tracer killed from outside cannot
-%% remove them, and the next attach/2 or detach/0 does.
+%% The patterns the running controller set, kept outside it: a controller killed from outside
+%% cannot remove them, and the next attach/2 or detach/0 does.
 -define(PATTERNS, elixir_scope_attach_patterns).
 -define(MATCH_SPEC, [{'_', [], [{exception_trace}]}]).
+%% Calls that discard the process's stack, traced without a return: the library empties the
+%% process's stack of open calls. (A direct call of erlang:hibernate/3 is compiled into an
+%% instruction that call tracing does not see; through apply/3 it is seen.)
+-define(HIBERNATE, [{proc_lib, hibernate, 3}, {erlang, hibernate, 3}]).
 -define(DEFAULT_RATE, 10000).
 -define(DEFAULT_LIMIT, 100000).
-%% Attached calls open at once in one process; deeper ones are not recorded (as the runtime's
-%% depth cap for rewritten calls).
--define(MAX_DEPTH, 1000).
--define(FLAGS, [call, monotonic_timestamp]).
+-define(FLAGS, [call, procs]).
+%% How often the controller has the library forget stacks that hold nothing.
+-define(PRUNE_MS, 1000).
 -define(CURRENT, '$elixir_scope_call').
 
--record(tracer, {
-          rate :: pos_integer(),
-          limit :: pos_integer(),
-          mixed :: boolean(),
-          patterns :: [{mfa(), [local | global]}],
-          ns_per_unit :: pos_integer() | native,
-          %% Pid => {Depth, [Id]}: the open attached calls of each process, innermost first.
-          open = #{} :: #{pid() => {non_neg_integer(), [non_neg_integer()]}},
-          %% Processes whose first call was recorded (with who they are).
-          known = #{} :: #{pid() => true},
-          calls = 0 :: non_neg_integer(),
-          window = undefined :: integer() | undefined,
-          in_window = 0 :: non_neg_integer(),
-          info :: map()
+-record(controller, {
+          session :: pos_integer(),
+          %% {MFA, Scope, MatchSpec} of every pattern set (the targets' and ?HIBERNATE's).
+          patterns :: [{mfa(), [local | global], list() | true}],
+          info :: map(),
+          %% Whether this process's first record said who it is.
+          introduced = false :: boolean()
          }).
 
 %%% The API
@@ -261,6 +269,8 @@ bad_option(Key, Value, Expected) ->
 check_no_tracer_holds_new() ->
     case erlang:trace_info(new, tracer) of
         {tracer, []} -> ok;
+        %% Left by a controller of ours that is gone: cleared before attaching.
+        {tracer, {elixir_scope_nif, _}} -> ok;
         {tracer, Tracer} ->
             Who = case whereis(dbg) of
                       undefined -> other;
@@ -333,12 +343,9 @@ is_own(M) ->
 start_tracer(Targets, MFAs, Opts) ->
     Caller = self(),
     Ref = make_ref(),
-    {Tracer, Monitor} =
+    {Controller, Monitor} =
         spawn_monitor(fun() ->
                               put('$elixir_scope_in_runtime', true),
-                              %% Trace messages can pile up (up to a second's worth under
-                              %% the rate limit): kept off the heap, they cost no GC.
-                              _ = process_flag(message_queue_data, off_heap),
                               put(?CURRENT, muted),
                               try register(?TRACER, self()) of
                                   true -> init(Caller, Ref, Targets, MFAs, Opts)
@@ -350,7 +357,7 @@ start_tracer(Targets, MFAs, Opts) ->
         {Ref, Answer} ->
             demonitor(Monitor, [flush]),
             Answer;
-        {'DOWN', Monitor, process, Tracer, Why} ->
+        {'DOWN', Monitor, process, Controller, Why} ->
             {error, {tracer_failed, Why}}
     end.
 
@@ -361,24 +368,39 @@ init(Caller, Ref, Targets, MFAs, Opts) ->
                 true -> [local];
                 false -> [global]
             end,
+    %% What the library knows of pauses, as the runtime published it.
+    _ = elixir_scope_nif:recording_state(persistent_term:get(elixir_scope_state, undefined)),
+    Session = case elixir_scope_nif:attach_open(self(), Rate, Limit, Mixed) of
+                  {ok, S} -> S;
+                  {error, Refused} -> Caller ! {Ref, {error, Refused}}, exit(normal)
+              end,
     {Patterns, Skipped, Others, Count} =
         try
+            seed(Processes, Mixed),
             {Set, Traced} = set_patterns(MFAs, Scope),
-            persistent_term:put(?PATTERNS, Set),
+            All = hibernate_patterns() ++ Set,
+            persistent_term:put(?PATTERNS, All),
             Other = [P || P <- process_list(Processes), traced_by_other(P)],
-            Flagged = set_flags(Processes),
-            %% The tracer's own calls are never traced.
+            Flagged = set_flags(Processes, {tracer, elixir_scope_nif, Session}),
+            %% Neither this process's calls nor the runtime owner's are recorded.
             _ = catch erlang:trace(self(), false, ?FLAGS),
-            {Set, Traced, Other, Flagged}
+            _ = case whereis(elixir_scope_runtime) of
+                    undefined -> ok;
+                    Owner -> catch erlang:trace(Owner, false, ?FLAGS)
+                end,
+            {All, Traced, Other, Flagged}
         catch
             SetupClass:SetupReason ->
                 %% Whatever was set so far goes (set_patterns/2 notes each pattern it sets).
-                unset(#tracer{patterns = get(patterns_set)}),
+                unset(get(patterns_set) ++ [P || {MFA, _, _} = P <- hibernate_pattern_set(),
+                                                 erlang:trace_info(MFA, match_spec)
+                                                     =:= {match_spec, []}]),
+                _ = elixir_scope_nif:attach_close(Session),
                 erlang:raise(SetupClass, SetupReason, [])
         end,
     Info = #{tracer => self(),
-             functions => length(Patterns),
-             modules => lists:usort([M || {{M, _, _}, _} <- Patterns]),
+             functions => length(targets(Patterns)),
+             modules => lists:usort([M || {M, _, _} <- targets(Patterns)]),
              processes => Count,
              skipped_processes => length(Others),
              skipped_functions => Skipped,
@@ -388,21 +410,21 @@ init(Caller, Ref, Targets, MFAs, Opts) ->
              mixed => Mixed,
              run => run()},
     persistent_term:erase(?LAST_STOP),
-    State = #tracer{rate = Rate, limit = Limit, mixed = Mixed, patterns = Patterns,
-                    ns_per_unit = ns_per_unit(), info = Info},
-    State1 = record_own(State, attached, [Targets, Info], ok),
+    State = note(attached, [Targets, Info], ok,
+                 #controller{session = Session, patterns = Patterns, info = Info}),
     Caller ! {Ref, {ok, Info}},
     try
-        loop(State1)
+        loop(State)
     catch
         Class:Reason:Stack ->
-            %% Never leave patterns behind (the VM drops the flags of a dead tracer, not the
-            %% patterns): the VM is left as it was, and the stop is said and kept.
-            unset(State1),
+            %% Never leave flags and patterns behind: the VM is left as it was, and the stop
+            %% is said and kept.
+            unset(Patterns),
+            Closed = elixir_scope_nif:attach_close(Session),
             Why = {tracer_error, Class, Reason},
             persistent_term:put(?LAST_STOP, Info#{reason => Why,
-                                                  calls => State1#tracer.calls}),
-            io:format(standard_error, "ElixirScope: attach stopped, the tracer failed: "
+                                                  calls => closed_calls(Closed)}),
+            io:format(standard_error, "ElixirScope: attach stopped, the controller failed: "
                       "~p~n~p~n", [Why, Stack])
     end.
 
@@ -410,6 +432,46 @@ run() ->
     case elixir_scope_runtime:stats() of
         #{run := Run} -> Run;
         _ -> undefined
+    end.
+
+%% Tells the library, before any flag is set, what each process's dictionary says: where the
+%% process came from and (mixed) the rewritten call open in it.
+seed(Processes, Mixed) ->
+    Me = self(),
+    _ = [seed_process(P, Mixed) || P <- process_list(Processes), P =/= Me],
+    elixir_scope_nif:attach_seeded().
+
+seed_process(Pid, Mixed) ->
+    case erlang:process_info(Pid, dictionary) of
+        {dictionary, Dictionary} ->
+            Current = case Mixed of
+                          true ->
+                              case lists:keyfind(?CURRENT, 1, Dictionary) of
+                                  {_, Entry} -> Entry;
+                                  false -> undefined
+                              end;
+                          false ->
+                              undefined
+                      end,
+            elixir_scope_nif:attach_seed(Pid, Current, origin(Dictionary));
+        undefined ->
+            ok
+    end.
+
+%% Where a process came from: the head of its `$callers', else of its `$ancestors'.
+origin(Dictionary) ->
+    case lists:keyfind('$callers', 1, Dictionary) of
+        {_, [Caller | _]} when is_pid(Caller) -> {caller, Caller};
+        _ ->
+            case lists:keyfind('$ancestors', 1, Dictionary) of
+                {_, [Ancestor | _]} when is_pid(Ancestor) -> {ancestor, Ancestor};
+                {_, [Name | _]} when is_atom(Name) ->
+                    case whereis(Name) of
+                        P when is_pid(P) -> {ancestor, P};
+                        undefined -> none
+                    end;
+                _ -> none
+            end
     end.
 
 set_patterns(MFAs, Scope) ->
@@ -421,281 +483,128 @@ set_patterns(MFAs, Scope) ->
                       case erlang:trace_pattern(MFA, ?MATCH_SPEC, Scope) of
                           0 -> {Set, Skipped};
                           _ ->
-                              put(patterns_set, [{MFA, Scope} | Set]),
-                              {[{MFA, Scope} | Set], Skipped}
+                              Pattern = {MFA, Scope, ?MATCH_SPEC},
+                              put(patterns_set, [Pattern | get(patterns_set)]),
+                              {[Pattern | Set], Skipped}
                       end;
                   _TracedAlready ->
                       {Set, [MFA | Skipped]}
               end
       end, {[], []}, MFAs).
 
+%% The patterns on ?HIBERNATE, where no other pattern is (a target's too: the library knows
+%% these functions whatever their pattern).
+hibernate_patterns() ->
+    [P || {MFA, _, _} = P <- hibernate_pattern_set(),
+          erlang:trace_info(MFA, traced) =:= {traced, false},
+          erlang:trace_pattern(MFA, true, [global]) =/= 0].
+
+hibernate_pattern_set() -> [{MFA, [global], []} || MFA <- ?HIBERNATE].
+
+%% The targets' functions among the patterns set.
+targets(Patterns) -> [MFA || {MFA, _, _} <- Patterns, not lists:member(MFA, ?HIBERNATE)].
+
 process_list(all) -> erlang:processes();
 process_list(existing) -> erlang:processes();
 process_list(new) -> [];
 process_list(Pids) -> Pids.
 
+%% Whether another tracer traces `Pid' (flags of a session of ours are no other tracer's).
 traced_by_other(Pid) ->
     case erlang:trace_info(Pid, tracer) of
         {tracer, []} -> false;
-        {tracer, Tracer} -> Tracer =/= self();
+        {tracer, {elixir_scope_nif, _}} -> false;
+        {tracer, _} -> true;
         undefined -> false
     end.
 
-%% erlang:trace(all | existing, ...) leaves processes that another tracer traces alone.
-set_flags(Which) when is_atom(Which) ->
-    erlang:trace(Which, true, [{tracer, self()} | ?FLAGS]);
-set_flags(Pids) ->
+%% erlang:trace(processes | existing_processes, ...) leaves processes that another tracer
+%% traces alone.
+set_flags(all, Tracer) ->
+    erlang:trace(processes, true, [Tracer | ?FLAGS]);
+set_flags(existing, Tracer) ->
+    erlang:trace(existing_processes, true, [Tracer | ?FLAGS]);
+set_flags(new, Tracer) ->
+    erlang:trace(new_processes, true, [Tracer | ?FLAGS]);
+set_flags(Pids, Tracer) ->
     length([P || P <- Pids, not traced_by_other(P),
-                 (catch erlang:trace(P, true, [{tracer, self()} | ?FLAGS])) =:= 1]).
+                 (catch erlang:trace(P, true, [Tracer | ?FLAGS])) =:= 1]).
 
-%% The patterns a tracer that is gone (killed from outside) left: those that still hold
-%% attach's match spec are removed. How many.
+%% What a controller that is gone (killed from outside) left: its patterns that still hold
+%% the match spec it set, and the flags of any session of ours. How many target patterns.
 clear_leftovers() ->
-    case persistent_term:get(?PATTERNS, []) of
-        [] -> 0;
-        Patterns ->
-            Ours = [P || {MFA, _} = P <- Patterns,
-                         erlang:trace_info(MFA, match_spec) =:= {match_spec, ?MATCH_SPEC}],
-            _ = [erlang:trace_pattern(MFA, false, Scope) || {MFA, Scope} <- Ours],
-            _ = persistent_term:erase(?PATTERNS),
-            length(Ours)
-    end.
+    Patterns = persistent_term:get(?PATTERNS, []),
+    Ours = [P || {MFA, _, MatchSpec} = P <- Patterns,
+                 erlang:trace_info(MFA, match_spec) =:= {match_spec, MatchSpec}],
+    unset(Ours),
+    length(targets(Ours)).
 
-%% Removes what attach set: its patterns, then its flags (only on processes it traces).
-unset(#tracer{patterns = Patterns}) ->
-    _ = [erlang:trace_pattern(MFA, false, Scope) || {MFA, Scope} <- Patterns],
+%% Removes what attach set: the patterns, then the flags of every process traced by a session
+%% of ours (only those).
+unset(Patterns) ->
+    _ = [erlang:trace_pattern(MFA, false, Scope) || {MFA, Scope, _} <- Patterns],
     _ = persistent_term:erase(?PATTERNS),
-    Me = self(),
     case erlang:trace_info(new, tracer) of
-        {tracer, Me} -> _ = erlang:trace(new, false, ?FLAGS);
+        {tracer, {elixir_scope_nif, _}} -> _ = erlang:trace(new_processes, false, ?FLAGS);
         _ -> ok
     end,
     _ = [catch erlang:trace(P, false, ?FLAGS)
-         || P <- erlang:processes(), erlang:trace_info(P, tracer) =:= {tracer, Me}],
+         || P <- erlang:processes(), ours(erlang:trace_info(P, tracer))],
     ok.
 
-ns_per_unit() ->
-    case erlang:convert_time_unit(1, second, native) of
-        1000000000 -> native;
-        PerSecond -> 1000000000 div max(1, PerSecond)
-    end.
+ours({tracer, {elixir_scope_nif, _}}) -> true;
+ours(_) -> false.
 
-to_ns(Ts, #tracer{ns_per_unit = native}) -> Ts;
-to_ns(Ts, #tracer{ns_per_unit = N}) -> Ts * N.
+%%% The controller
 
-%%% The tracer
-
-%% `stopped' once a limit stopped tracing (see call/6).
-loop(stopped) ->
-    ok;
-loop(State) ->
+loop(#controller{session = Session, info = Info} = State) ->
     receive
-        {trace_ts, Pid, call, {M, F, Args}, Ts} ->
-            loop(call(Pid, M, F, Args, to_ns(Ts, State), State));
-        {trace_ts, Pid, return_from, _MFA, Result, Ts} ->
-            loop(return(Pid, Result, to_ns(Ts, State), State));
-        {trace_ts, Pid, exception_from, _MFA, {Class, Reason}, Ts} ->
-            loop(exception(Pid, Class, Reason, to_ns(Ts, State), State));
+        {?TRACER, Session, {limit, Reason}} ->
+            _ = stop(Reason, State),
+            ok;
         {status, From, Ref} ->
-            From ! {Ref, (State#tracer.info)#{calls => State#tracer.calls}},
+            From ! {Ref, Info#{calls => elixir_scope_nif:attach_calls()}},
             loop(State);
         {detach, From, Ref} ->
             From ! {Ref, stop(detached, State)};
         _Other ->
             loop(State)
+    after ?PRUNE_MS ->
+            %% Entries of processes that exited without the library seeing it (not traced).
+            _ = elixir_scope_nif:attach_prune(),
+            loop(State)
     end.
 
-call(_Pid, _M, _F, _Args, _Ns, #tracer{calls = N, limit = Limit} = State) when N >= Limit ->
-    _ = stop(total_limit, State),
-    stopped;
-call(Pid, M, F, Args, Ns, State) ->
-    #tracer{rate = Rate, window = Window, in_window = InWindow, calls = N} = State,
-    case Ns div 1000000000 of
-        Window when InWindow >= Rate ->
-            _ = stop(rate_limit, State),
-            stopped;
-        Window ->
-            open_call(Pid, M, F, Args, Ns, State#tracer{in_window = InWindow + 1,
-                                                        calls = N + 1});
-        Second ->
-            open_call(Pid, M, F, Args, Ns, State#tracer{window = Second, in_window = 1,
-                                                        calls = N + 1})
-    end.
-
-%% Records the call, under the process's open attached call (or see parent_and_process/3),
-%% unless recording is paused (globally or for `M', as for rewritten calls: then it is
-%% counted and its end is not recorded) or the process has too many attached calls open.
-open_call(Pid, M, F, Args, Ns, State1) ->
-    {Depth, Stack} = maps:get(Pid, State1#tracer.open, {0, []}),
-    {Id, State2} =
-        case Depth >= ?MAX_DEPTH orelse not recording(M) of
-            true ->
-                {0, State1};
-            false ->
-                {Parent, Process, S} = parent_and_process(Pid, Stack, State1),
-                Client = client(Pid, F, Args),
-                {room(fun() ->
-                              elixir_scope_nif:attached_enter(Pid, M, F, length(Args), Args,
-                                                              Parent, Ns, Process, Client)
-                      end), S}
-        end,
-    State2#tracer{open = maps:put(Pid, {Depth + 1, [Id | Stack]}, State2#tracer.open)}.
-
-%% The process waiting for the reply of a call that serves a request (as
-%% elixir_scope_runtime records it for rewritten calls): `From' of gen_server's
-%% `handle_call(Request, From, State)', of a gen_statem state function `State({call, From},
-%% Content, Data)' or its `handle_event({call, From}, ...)', when it is another process (of
-%% another node: `{remote, Node, Text}', see elixir_scope_runtime:link_pid/1).
-client(Pid, handle_call, [_Request, From, _State]) -> from(Pid, From);
-client(Pid, _StateName, [{call, From}, _Content, _Data]) -> from(Pid, From);
-client(Pid, handle_event, [{call, From}, _Content, _State, _Data]) -> from(Pid, From);
-client(_Pid, _Function, _Args) -> none.
-
-from(Pid, {Client, _Tag}) when is_pid(Client), Client =/= Pid ->
-    elixir_scope_runtime:link_pid(Client);
-from(_Pid, _From) -> none.
-
-%% What elixir_scope_runtime:recording/1 answers for other processes (in the tracer it
-%% answers `false': the tracer is marked as inside the runtime).
-recording(Module) ->
-    case persistent_term:get(elixir_scope_state, undefined) of
-        {running, Paused} -> not is_map_key(Module, Paused);
-        _ -> false
-    end.
-
-%% The parent of a call with no open attached call in its process: in a mixed recording, the
-%% rewritten call open in that process now (its dictionary, read once per top-level attached
-%% call: process_info copies the whole dictionary, so only when `mixed'). A process's first
-%% call also says who the process is and where it came from.
-parent_and_process(_Pid, [Top | _], State) ->
-    {Top, none, State};
-parent_and_process(Pid, [], #tracer{known = Known, mixed = Mixed} = State) ->
-    First = not is_map_key(Pid, Known),
-    Dictionary = case First orelse Mixed of
-                     true -> dictionary(Pid);
-                     false -> []
-                 end,
-    Parent = case Mixed of
-                 true -> rewritten_call(Dictionary);
-                 false -> 0
-             end,
-    case First of
-        true ->
-            Process = {list_to_binary(pid_to_list(Pid)), origin(Dictionary)},
-            {Parent, Process, State#tracer{known = Known#{Pid => true}}};
-        false ->
-            {Parent, none, State}
-    end.
-
-dictionary(Pid) ->
-    case erlang:process_info(Pid, dictionary) of
-        {dictionary, D} -> D;
-        undefined -> []
-    end.
-
-rewritten_call(Dictionary) ->
-    case lists:keyfind(?CURRENT, 1, Dictionary) of
-        {_, Entry} when is_tuple(Entry), tuple_size(Entry) >= 3,
-                        is_integer(element(1, Entry)) -> element(1, Entry);
-        _ -> 0
-    end.
-
-origin(Dictionary) ->
-    case lists:keyfind('$callers', 1, Dictionary) of
-        {_, [Caller | _]} when is_pid(Caller) ->
-            elixir_scope_runtime:link_origin(caller, Caller);
-        _ ->
-            case lists:keyfind('$ancestors', 1, Dictionary) of
-                {_, [Ancestor | _]} when is_pid(Ancestor) ->
-                    elixir_scope_runtime:link_origin(ancestor, Ancestor);
-                {_, [Name | _]} when is_atom(Name) ->
-                    case whereis(Name) of
-                        P when is_pid(P) -> {ancestor, P, pid_text(P)};
-                        undefined -> none
-                    end;
-                _ -> none
-            end
-    end.
-
-pid_text(Pid) -> list_to_binary(pid_to_list(Pid)).
-
-return(Pid, Result, Ns, State) ->
-    ended(Pid, State, fun(Id) -> elixir_scope_nif:attached_return(Id, Result, Ns) end).
-
-exception(Pid, Class, Reason, Ns, State) ->
-    ended(Pid, State,
-          fun(Id) -> elixir_scope_nif:attached_exception(Id, Class, Reason, Ns) end).
-
-ended(Pid, #tracer{open = Open} = State, Record) ->
-    case maps:get(Pid, Open, none) of
-        {Depth, [Id | Rest]} ->
-            Id =/= 0 andalso room(fun() -> Record(Id) end),
-            Open1 = case Rest of
-                        [] -> maps:remove(Pid, Open);
-                        _ -> Open#{Pid := {Depth - 1, Rest}}
-                    end,
-            State#tracer{open = Open1};
-        _ ->
-            %% The end of a call that began before attach: not recorded.
-            State
-    end.
-
-%% Stops tracing for `Reason': removes flags and patterns, records what was sent before,
-%% records why it stopped, flushes. Returns what is left for detach/0.
-stop(Reason, State) ->
-    unset(State),
-    Ref = erlang:trace_delivered(all),
-    Final = drain(Ref, State),
-    Open = lists:sum([D || {D, _} <- maps:values(Final#tracer.open)]),
-    Info = (Final#tracer.info)#{reason => Reason, calls => Final#tracer.calls,
-                                left_open => Open},
-    _ = record_own(Final, stopped, [Info], Reason),
+%% Stops tracing for `Reason': removes flags and patterns, closes the session, records why it
+%% stopped, flushes. Returns what is left for detach/0.
+stop(Reason, #controller{session = Session, patterns = Patterns, info = Info} = State) ->
+    unset(Patterns),
+    Closed = elixir_scope_nif:attach_close(Session),
+    Open = case Closed of
+               {ok, #{left_open := O}} -> O;
+               _ -> 0
+           end,
+    Calls = closed_calls(Closed),
+    Final = Info#{reason => Reason, calls => Calls, left_open => Open},
+    _ = note(stopped, [Final], Reason, State),
     _ = elixir_scope_runtime:flush(),
-    persistent_term:put(?LAST_STOP, Info),
+    persistent_term:put(?LAST_STOP, Final),
     case Reason of
         detached -> ok;
         _ -> io:format(standard_error, "ElixirScope: attach stopped (~p) after ~p calls~n",
-                       [Reason, Final#tracer.calls])
+                       [Reason, Calls])
     end,
     _ = catch unregister(?TRACER),
-    Info.
+    Final.
 
-%% The messages sent before the flags went: ends of open calls are recorded, new calls not.
-drain(Ref, State) ->
-    receive
-        {trace_ts, Pid, return_from, _MFA, Result, Ts} ->
-            drain(Ref, return(Pid, Result, to_ns(Ts, State), State));
-        {trace_ts, Pid, exception_from, _MFA, {Class, Reason}, Ts} ->
-            drain(Ref, exception(Pid, Class, Reason, to_ns(Ts, State), State));
-        {trace_delivered, all, Ref} ->
-            drain_rest(State)
-    end.
+closed_calls({ok, #{calls := Calls}}) -> Calls;
+closed_calls(_) -> 0.
 
-drain_rest(State) ->
-    receive
-        {trace_ts, Pid, return_from, _MFA, Result, Ts} ->
-            drain_rest(return(Pid, Result, to_ns(Ts, State), State));
-        {trace_ts, Pid, exception_from, _MFA, {Class, Reason}, Ts} ->
-            drain_rest(exception(Pid, Class, Reason, to_ns(Ts, State), State));
-        {trace_ts, _, _, _, _} ->
-            drain_rest(State)
-    after 0 ->
-            State
-    end.
-
-%% A call of this module in the tracer's own process, recorded like an attached one: what was
-%% attached, and why it stopped.
-record_own(State, Function, Args, Result) ->
-    Me = self(),
-    Now = erlang:monotonic_time(nanosecond),
-    Process = case is_map_key(Me, State#tracer.known) of
-                  true -> none;
-                  false -> {pid_text(Me), none}
-              end,
-    Id = room(fun() -> elixir_scope_nif:attached_enter(Me, ?MODULE, Function, length(Args),
-                                                       Args, 0, Now, Process, none) end),
-    Id =/= 0 andalso room(fun() -> elixir_scope_nif:attached_return(Id, Result, Now) end),
-    State#tracer{known = (State#tracer.known)#{Me => true}}.
+%% A call of this module in the controller's own process, recorded now: what was attached,
+%% and why it stopped.
+note(Function, Args, Result, #controller{introduced = Introduced} = State) ->
+    room(fun() -> elixir_scope_nif:attach_note(Function, Args, Result, not Introduced) end),
+    State#controller{introduced = true}.
 
 %% Under `overflow = block' a full ring answers `full': wait a millisecond and record again.
 room(Record) ->

@@ -7,7 +7,7 @@
 
 -export([load/1, loaded/0]).
 -export([start/1, settings/0, flush/1, stats/0]).
--export([enter/5, enter_request/6, enter_first/7, call_return/2, call_exception/4,
+-export([enter/5, enter_request/6, enter_first/7, call_return/3, call_exception/5,
          tail_call/6]).
 -export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0, tests/1,
          search/2, origin/2]).
@@ -15,14 +15,22 @@
 %% Clusters: the node's name, runs of other nodes.
 -export([node_named/1, run_dir/0, links_from/4, running_at/2]).
 -export([profile/1, diff/3]).
--export([attached_enter/9, attached_return/3, attached_exception/4]).
+%% Attach: this module is the VM's tracer module (erl_tracer: enabled/3, trace/5) and the
+%% controller's (elixir_scope_attach) entry points.
+-export([enabled/3, trace/5]).
+-export([attach_open/4, attach_seed/3, attach_seeded/0, attach_close/1, attach_prune/0,
+         attach_calls/0, attach_note/4, recording_state/1, stack_discarded/0]).
+-export([sent/5, exited/2, crashes/1]).
 
 -nifs([loaded/0, start/1, settings/0, flush/1, stats/0, enter/5, enter_request/6, enter_first/7,
-       call_return/2,
-       call_exception/4, tail_call/6, call/1, children/2, subtree/2, calls/1, tree/2,
+       call_return/3,
+       call_exception/5, tail_call/6, call/1, children/2, subtree/2, calls/1, tree/2,
        summary/0, runs/0, tests/1, search/2, origin/2, paused/1, test_finished/1]).
 -nifs([profile/1, diff/3]).
--nifs([attached_enter/9, attached_return/3, attached_exception/4]).
+-nifs([enabled/3, trace/5]).
+-nifs([attach_open/4, attach_seed/3, attach_seeded/0, attach_close/1, attach_prune/0,
+       attach_calls/0, attach_note/4, recording_state/1, stack_discarded/0]).
+-nifs([sent/5, exited/2, crashes/1]).
 -nifs([node_named/1, run_dir/0, links_from/4, running_at/2]).
 
 %% @doc Loads the library at `Path' (without the `.so' extension), once it is known to be a
@@ -119,8 +127,8 @@ enter_request(_Module, _Function, _Arity, _Args, _Parent, _Client) ->
     erlang:nif_error(not_loaded).
 enter_first(_Module, _Function, _Arity, _Args, _PidText, _Origin, _Client) ->
     erlang:nif_error(not_loaded).
-call_return(_Current, _Result) -> erlang:nif_error(not_loaded).
-call_exception(_Current, _Class, _Reason, _Stack) -> erlang:nif_error(not_loaded).
+call_return(_Current, _Parent, _Result) -> erlang:nif_error(not_loaded).
+call_exception(_Current, _Parent, _Class, _Reason, _Stack) -> erlang:nif_error(not_loaded).
 tail_call(_Id, _Index, _Module, _Function, _Arity, _Args) -> erlang:nif_error(not_loaded).
 call(_Id) -> erlang:nif_error(not_loaded).
 children(_Id, _Limit) -> erlang:nif_error(not_loaded).
@@ -140,8 +148,17 @@ links_from(_Node, _PidText, _FromUnixNs, _ToUnixNs) -> erlang:nif_error(not_load
 running_at(_PidText, _UnixNs) -> erlang:nif_error(not_loaded).
 profile(_Options) -> erlang:nif_error(not_loaded).
 diff(_RunA, _RunB, _Options) -> erlang:nif_error(not_loaded).
-attached_enter(_Pid, _Module, _Function, _Arity, _Args, _Parent, _TraceNs, _Process,
-               _Client) ->
-    erlang:nif_error(not_loaded).
-attached_return(_Id, _Result, _TraceNs) -> erlang:nif_error(not_loaded).
-attached_exception(_Id, _Class, _Reason, _TraceNs) -> erlang:nif_error(not_loaded).
+enabled(_Tag, _Session, _Tracee) -> erlang:nif_error(not_loaded).
+trace(_Tag, _Session, _Tracee, _Message, _Options) -> erlang:nif_error(not_loaded).
+attach_open(_Controller, _Rate, _Limit, _Mixed) -> erlang:nif_error(not_loaded).
+attach_seed(_Pid, _Current, _Origin) -> erlang:nif_error(not_loaded).
+attach_seeded() -> erlang:nif_error(not_loaded).
+attach_close(_Session) -> erlang:nif_error(not_loaded).
+attach_prune() -> erlang:nif_error(not_loaded).
+attach_calls() -> erlang:nif_error(not_loaded).
+attach_note(_Function, _Args, _Result, _Introduce) -> erlang:nif_error(not_loaded).
+recording_state(_State) -> erlang:nif_error(not_loaded).
+stack_discarded() -> erlang:nif_error(not_loaded).
+sent(_Current, _Kind, _Dest, _Receiver, _Message) -> erlang:nif_error(not_loaded).
+exited(_Pid, _Reason) -> erlang:nif_error(not_loaded).
+crashes(_Options) -> erlang:nif_error(not_loaded).

@@ -57,6 +57,12 @@
 %% as in the runtime, so what starting calls is not recorded; other processes see `starting'
 %% and do not record meanwhile; nothing waits on another process.
 %%
+%% == Messages and process ends ==
+%% Rewritten code reports each send right before it ({@link sending/3}): one NIF event of the
+%% current call. A process's first recorded call also asks the watcher (`elixir_scope_watcher',
+%% started with the runtime) to monitor it; the watcher records how the process ended (see
+%% watcher/0). Neither ever makes the recording process wait.
+%%
 %% == Finding the NIF library ==
 %% Tried in this order, the first that loads wins (the error lists every path tried):
 %% <ol>
@@ -83,9 +89,7 @@
 %% The contract.
 -export([recording/1, enter/4, enter/5, return/2, exception/4, tail_call/4, tail_call/5,
          remote_tail_call/3]).
--export([discarding_stack/1]).
-%% Pids of links, for the attach tracer too.
--export([link_pid/1, link_origin/2]).
+-export([discarding_stack/1, sending/3]).
 %% Control.
 -export([start/0, start/1, status/0, pause/0, resume/0, pause/1, resume/1]).
 -export([flush/0, flush/1, stats/0, nif_paths/0]).
@@ -94,7 +98,7 @@
 %% Queries (for IEx).
 -export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0, tests/1,
          search/2, origin/2, without_recording/1]).
--export([profile/1, diff/3]).
+-export([profile/1, diff/3, crashes/1]).
 %% Tests (for test framework hooks: ElixirScope.ExUnitFormatter, elixir_scope_cth,
 %% elixir_scope_eunit).
 -export([test_started/2, test_finished/1]).
@@ -124,6 +128,10 @@
 %% Recorded calls open at once in one process; deeper calls run unrecorded (see "Depth cap").
 -define(MAX_CALL_DEPTH, 1000).
 -define(OWNER, elixir_scope_runtime).
+%% The process that monitors every process that records calls and records how each ended.
+-define(WATCHER, elixir_scope_watcher).
+%% What the watcher passes for the reason of a process that ended before it was monitored.
+-define(UNKNOWN_REASON, '$elixir_scope_unknown_reason').
 %% The table (owned by the owner process) of tests running now: `{{Module, Name}, Pid}', the
 %% process whose calls are the test's (see "Tests" below).
 -define(TESTS, elixir_scope_tests).
@@ -241,6 +249,7 @@ request(Module, Function, Arity, Args, Parent, Depth) ->
 first_enter(Module, Function, Arity, Args) ->
     Origin = origin(),
     note_test(Origin),
+    watch(),
     Id = ?ROOM(elixir_scope_nif:enter_first(Module, Function, Arity, Args, pid_text(self()),
                                             Origin, client(Function, Arity, Args))),
     put(?CURRENT, {Id, 0, 1}),
@@ -255,37 +264,11 @@ client(_StateName, 3, [{call, From}, _Content, _Data]) -> from(From);
 client(handle_event, 4, [{call, From}, _Content, _State, _Data]) -> from(From);
 client(_Function, _Arity, _Args) -> none.
 
-%% The client of a `From' (`{Pid, Tag}'): its pid when it is another process of this node, or
-%% `{remote, Node, Text}' for a process of another node (see remote/1).
-from({Pid, _Tag}) when is_pid(Pid), Pid =/= self(), node(Pid) =:= node() -> Pid;
-from({Pid, _Tag}) when is_pid(Pid), node(Pid) =/= node() -> remote(Pid);
+%% The client of a `From' (`{Pid, Tag}'): its pid when it is another process, of this node or
+%% another (the NIF links a pid of another node by its node and the pid as that node prints
+%% it).
+from({Pid, _Tag}) when is_pid(Pid), Pid =/= self() -> Pid;
 from(_From) -> none.
-
-%% A process of another node as the NIF records it: `{remote, Node, Text}', `Text' its pid as
-%% its own node prints it (`<0.N.S>': here it prints `<X.N.S>', X this node's number for that
-%% node). A remote pid is a boxed term: no word names it for good, and the other node's run
-%% knows the process by that text. Only BIFs here (see "The contract").
-remote(Pid) ->
-    {remote, node(Pid), own_text(pid_to_list(Pid))}.
-
-own_text([$. | Rest]) -> list_to_binary([$<, $0, $. | Rest]);
-own_text([_ | Rest]) -> own_text(Rest).
-
-%% @doc A pid as the NIF's links take it (a request's client, a process's origin): the pid
-%% itself for a process of this node, else `{remote, Node, Text}' with `Text' the pid as its
-%% own node prints it.
--spec link_pid(pid()) -> pid() | {remote, node(), binary()}.
-link_pid(Pid) when node(Pid) =:= node() -> Pid;
-link_pid(Pid) -> remote(Pid).
-
-%% @doc A process's origin as the NIF records it with the process's first call: `{Kind,
-%% LinkPid, Text}' (see link_pid/1; `Text' the pid as its own node prints it).
--spec link_origin(caller | ancestor, pid()) -> {caller | ancestor, pid() | tuple(), binary()}.
-link_origin(Kind, Pid) ->
-    case link_pid(Pid) of
-        {remote, _Node, Text} = Remote -> {Kind, Remote, Text};
-        Local -> {Kind, Local, pid_text(Local)}
-    end.
 
 %% @doc {@link enter/4} for a function with capture options (`[[capture.rules]]' of
 %% `elixir_scope.toml'), which the rewriter passes as a literal `{Arguments, Result, Caps}':
@@ -327,6 +310,7 @@ enter_hiding(Module, Function, Arity, Args, Shown, Caps, Own) ->
         muted ->
             muted;
         undefined ->
+            watch(),
             Secrets = secrets(Own, []),
             Id = ?ROOM(elixir_scope_nif:enter_first(Module, Function, Arity,
                                                     recorded(Shown, Caps, Secrets),
@@ -460,7 +444,7 @@ return(muted, Result) ->
     Result;
 return(Parent, Result) ->
     Current = put(?CURRENT, Parent),
-    _ = ?ROOM(elixir_scope_nif:call_return(Current, Result)),
+    _ = ?ROOM(elixir_scope_nif:call_return(Current, Parent, Result)),
     Result.
 
 %% @doc Records that the call raised; restores the caller as current call and re-raises with
@@ -474,7 +458,7 @@ exception(Token, Class, Reason, Stack) when Token =:= deep; Token =:= muted ->
 exception(Parent, Class, Reason, Stack) ->
     Current = put(?CURRENT, Parent),
     Clean = elixir_scope_stacktrace:clean(Stack),
-    _ = ?ROOM(elixir_scope_nif:call_exception(Current, Class, Reason, Clean)),
+    _ = ?ROOM(elixir_scope_nif:call_exception(Current, Parent, Class, Reason, Clean)),
     erlang:raise(Class, Reason, Clean).
 
 %% @doc Records that the current call continued as `Module:Function/Arity' through a local
@@ -527,7 +511,48 @@ discarding_stack(Args) ->
         InACall when is_tuple(InACall) -> put(?CURRENT, none);
         _NotInACall -> ok
     end,
+    %% Attached calls open in this process go with the stack too.
+    _ = elixir_scope_nif:loaded() andalso elixir_scope_nif:stack_discarded(),
     Args.
+
+%% @doc Called by rewritten code right before it sends a message (only while its module
+%% records): `Kind' is `send' (`!', `erlang:send/2,3', `Process.send/3'), `cast'
+%% (`GenServer.cast/2', `gen_server:cast/2', `gen_statem:cast/2') or `{send_after, Time}'
+%% (`Process.send_after/3,4', `erlang:send_after/3,4'). Inside a recorded call it records the
+%% send as one event of that call: the destination as given, the local process it goes to when
+%% that can be told now (a pid of this node, or a name registered now), and the message within
+%% the runtime's caps. A raw `{'$gen_cast', Message}' is recorded as a cast of `Message' (what
+%% `handle_cast/2' receives); a raw `{'$gen_call', ...}' not at all (a `GenServer.call' is
+%% linked as a request). Never raises, and the send itself is the caller's: the runtime does
+%% not send anything.
+-spec sending(send | cast | {send_after, term()}, term(), term()) -> ok.
+sending(Kind, Dest, Message) ->
+    case get(?CURRENT) of
+        Entry when is_tuple(Entry), tuple_size(Entry) >= 3, is_integer(element(1, Entry)),
+                   element(1, Entry) > 0 ->
+            try
+                record_send(Entry, Kind, Dest, Message)
+            catch
+                _:_ -> ok
+            end;
+        _NotInACall ->
+            ok
+    end.
+
+record_send(_Entry, send, _Dest, {'$gen_call', _From, _Request}) ->
+    ok;
+record_send(Entry, send, Dest, {'$gen_cast', Message}) ->
+    record_send(Entry, cast, Dest, Message);
+record_send(Entry, Kind, Dest, Message) ->
+    _ = ?ROOM(elixir_scope_nif:sent(Entry, Kind, Dest, receiver(Dest), Message)),
+    ok.
+
+%% The local process a message to `Dest' goes to, when it can be told now without calling
+%% anything but BIFs (`{global, _}' and `{via, _, _}' names would need their modules).
+receiver(Pid) when is_pid(Pid), node(Pid) =:= node() -> Pid;
+receiver(Name) when is_atom(Name) -> whereis(Name);
+receiver({Name, Node}) when is_atom(Name), Node =:= node() -> whereis(Name);
+receiver(_Elsewhere) -> undefined.
 
 %%% Control
 
@@ -752,6 +777,13 @@ runs() ->
 tests(Options) when is_map(Options) ->
     if_loaded(fun() -> elixir_scope_nif:tests(Options) end).
 
+%% @doc The processes that crashed in the run (`#{limit => N, run => N | latest}`), each with
+%% its exit reason, the call that started it, the calls that received news of its end, its
+%% restart and the call that led to it (see the NIF's `crashes/1').
+-spec crashes(map()) -> [map()] | {error, term()}.
+crashes(Options) when is_map(Options) ->
+    if_loaded(fun() -> elixir_scope_nif:crashes(Options) end).
+
 %%% Tests
 %%
 %% A recording made by a test run knows which test made which calls. The test's framework
@@ -868,6 +900,62 @@ start_on_first_use(Module) ->
             end
     end.
 
+%% Asks the watcher to monitor this process, at its first recorded call: a message, so that
+%% the process never waits (see watcher/0).
+watch() ->
+    case whereis(?WATCHER) of
+        undefined -> ok;
+        Watcher -> Watcher ! {watch, self()}
+    end,
+    ok.
+
+%% Starts the watcher once the runtime runs (a second start finds it registered).
+start_watcher() ->
+    Watcher = spawn(fun watcher/0),
+    try register(?WATCHER, Watcher) of
+        true -> ok
+    catch
+        error:badarg -> exit(Watcher, kill)
+    end.
+
+%% The watcher: monitors each process that recorded a call, from its first on, and records
+%% how it ended (elixir_scope_nif:exited/2: the pid and its exit reason; run events). One
+%% process with a monitor per live recorded process, receiving a message per process start and
+%% end, so that no recording process ever waits for it; its queue lives off its heap, and it
+%% runs at high priority, so that the monitor is in place soon after the first call. A process
+%% that ended before that is recorded as ended for a reason nobody knows (the DOWN of a
+%% monitor on a dead process says `noproc'): the crash queries then look at its last call.
+%% Monitors rather than trace flags: the VM gives each process one tracer, which belongs to
+%% the user's `dbg', `recon_trace' or `elixir-scope attach'; a monitor takes nothing from
+%% anyone and is invisible to the monitored process.
+watcher() ->
+    put(?IN_RUNTIME, true),
+    put(?CURRENT, muted),
+    _ = process_flag(message_queue_data, off_heap),
+    _ = process_flag(priority, high),
+    watcher_loop().
+
+watcher_loop() ->
+    receive
+        {watch, Pid} ->
+            _ = erlang:monitor(process, Pid);
+        {'DOWN', _Ref, process, Pid, noproc} ->
+            exited(Pid, ?UNKNOWN_REASON);
+        {'DOWN', _Ref, process, Pid, Reason} ->
+            exited(Pid, Reason);
+        _Other ->
+            ok
+    end,
+    watcher_loop().
+
+exited(Pid, Reason) ->
+    try
+        _ = ?ROOM(elixir_scope_nif:exited(Pid, Reason)),
+        ok
+    catch
+        _:_ -> ok
+    end.
+
 %% Only the process that registers the owner starts the runtime: registering is atomic.
 claim_and_start(Options) ->
     Owner = spawn(fun owner/0),
@@ -943,6 +1031,7 @@ initialize(Owner, Options) ->
         {ok, _Started} ->
             widen_stack_depth(),
             Owner ! {recording_as, Node},
+            start_watcher(),
             Paused = maps:get(paused, config(Options), false) =:= true,
             case set_state(case Paused of
                                true -> {paused, #{}};
@@ -1112,6 +1201,8 @@ set_state(State) ->
 
 publish(State) ->
     mark_pause(persistent_term:get(?STATE, undefined), State),
+    %% Attached calls are recorded as rewritten ones would be (elixir_scope_attach).
+    _ = elixir_scope_nif:loaded() andalso elixir_scope_nif:recording_state(State),
     persistent_term:put(?RECORDING, recording_term(State)),
     persistent_term:put(?STATE, State),
     ok.
@@ -1225,7 +1316,7 @@ when_room(Record) ->
 origin() ->
     case get('$callers') of
         [Caller | _] when is_pid(Caller) ->
-            link_origin(caller, Caller);
+            {caller, Caller, pid_text(Caller)};
         _ ->
             case get('$ancestors') of
                 [Ancestor | _] = Ancestors -> test_ancestor(Ancestors, Ancestor);
@@ -1256,7 +1347,7 @@ test_process(_Table, [], Default) ->
     Default.
 
 ancestor(Pid) when is_pid(Pid) ->
-    link_origin(ancestor, Pid);
+    {ancestor, Pid, pid_text(Pid)};
 ancestor(Name) when is_atom(Name) ->
     case whereis(Name) of
         Pid when is_pid(Pid) -> {ancestor, Pid, pid_text(Pid)};

@@ -8,7 +8,6 @@ rustler::atoms! {
     undefined,
     caller,
     ancestor,
-    remote,
     throw,
     exit,
     timeout,
@@ -53,4 +52,9 @@ rustler::atoms! {
     calls,
     truncated,
     elixir_scope_caps = "$elixir_scope_caps",
+    // sends and exits
+    send,
+    cast,
+    send_after,
+    unknown_reason = "$elixir_scope_unknown_reason",
 }

@@ -23,12 +23,14 @@ use rustler::types::tuple::make_tuple;
 use rustler::{Encoder, Env, Error, NifResult, Term};
 use smallvec::SmallVec;
 use store::{
-    Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome, ProcessStart, RemoteProcess,
-    RunEvent, TailCall,
+    Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome, ProcessExit, ProcessStart,
+    RunEvent, Send, SendKind, TailCall,
 };
 
 use crate::atoms;
+use crate::attach::processes;
 use crate::capture::{self, Secrets, Within};
+use crate::links::{announce, link_pid, LinkPid};
 use crate::runtime;
 use crate::term::{atom_text, self_pid_word, word, Beam, Checked};
 
@@ -106,13 +108,14 @@ macro_rules! raw_nif {
         });
     };
 }
+pub(crate) use raw_nif;
 
 /// Runs a raw NIF's body: its arguments as terms of `env`, panics caught, results and errors
 /// turned into terms as `#[rustler::nif]` does.
 ///
 /// # Safety
 /// `env`, `argc` and `argv` must be what the VM passed to the NIF.
-unsafe fn run_nif<const N: usize>(
+pub(crate) unsafe fn run_nif<const N: usize>(
     env: *mut ErlNifEnv,
     argc: c_int,
     argv: *const ErlNifTerm,
@@ -161,7 +164,7 @@ unsafe extern "C" fn enter(
                     arity,
                     arguments,
                 };
-                record_enter(env, call, parent, None, None, None).map(|entered| entered.encode(env))
+                enter_rewritten(env, call, parent, None, None).map(|entered| entered.encode(env))
             },
         )
     }
@@ -187,94 +190,20 @@ fn enter_request<'a>(
         arguments,
     };
     let parent = current_call(parent)?.0;
-    let client = client_of(env, client)?;
+    let client = client_of(client)?;
     if announce(&[&client]) == Recorded::Full {
         return Ok(Entered::Full.encode(env));
     }
-    record_enter(env, call, parent, None, client.word(), None).map(|entered| entered.encode(env))
+    enter_rewritten(env, call, parent, None, client.word()).map(|entered| entered.encode(env))
 }
 
-/// A pid as links take it (a request's client, a process's origin): a process of this node by
-/// its word, or one of another node by its [`store::remote_key`], with its name, which the run
-/// must record first ([`announce`]).
-pub(crate) enum LinkPid {
-    /// No process.
-    None,
-    /// A local pid's word.
-    Local(u64),
-    /// A process of another node.
-    Remote(RemoteProcess),
-}
-
-impl LinkPid {
-    /// What the link stores: a local pid's word or a remote key.
-    pub(crate) fn word(&self) -> Option<NonZeroU64> {
-        match self {
-            LinkPid::None => None,
-            LinkPid::Local(word) => NonZeroU64::new(*word),
-            LinkPid::Remote(remote) => NonZeroU64::new(remote.key()),
-        }
+/// The client of a request: a pid (of this node or another), or `none`.
+pub(crate) fn client_of(client: Term<'_>) -> NifResult<LinkPid> {
+    if client.is_pid() || client.is_atom() {
+        Ok(link_pid(client))
+    } else {
+        Err(Error::BadArg)
     }
-}
-
-/// A link's pid from the runtime: a local pid, `{remote, Node, Text}` (see
-/// `elixir_scope_runtime:link_pid/1`) or, for a request's client, `none`. A remote pid given
-/// as such (a boxed term: its word names nothing for good) links nowhere.
-pub(crate) fn link_pid<'a>(env: Env<'a>, term: Term<'a>) -> NifResult<LinkPid> {
-    if term.is_pid() {
-        let w = word(term);
-        // A local pid is an immediate (its word ends in 0b0011); an external one is boxed.
-        return Ok(if w & 0b1111 == 0b0011 {
-            LinkPid::Local(w)
-        } else {
-            LinkPid::None
-        });
-    }
-    if term.is_atom() {
-        return Ok(LinkPid::None);
-    }
-    let (tag, node, text): (Term, Term, String) = term.decode()?;
-    if tag != atoms::remote().to_term(env) {
-        return Err(Error::BadArg);
-    }
-    let node = atom_text(node).ok_or(Error::BadArg)?;
-    if node.len() > MAX_REMOTE_TEXT || text.len() > MAX_REMOTE_TEXT {
-        return Err(Error::BadArg);
-    }
-    Ok(LinkPid::Remote(RemoteProcess { node, text }))
-}
-
-/// The longest node name or pid text a remote link keeps (a node name is an atom: at most 255
-/// characters).
-const MAX_REMOTE_TEXT: usize = 1024;
-
-/// The client of a request: a pid (local, or `{remote, Node, Text}`), or `none`.
-pub(crate) fn client_of<'a>(env: Env<'a>, client: Term<'a>) -> NifResult<LinkPid> {
-    link_pid(env, client)
-}
-
-/// Records the names of the processes of other nodes that the next event links to (one run
-/// event each, in this thread's ring lane ahead of it, so the writer files the name in the
-/// segment that holds the link). [`Recorded::Full`] when the ring had no room: nothing
-/// further is recorded, and the caller answers `full` (the runtime waits and calls again).
-pub(crate) fn announce(links: &[&LinkPid]) -> Recorded {
-    let Some(rt) = runtime::get() else {
-        return Recorded::Kept;
-    };
-    for link in links {
-        if let LinkPid::Remote(remote) = link {
-            let recorded = rt.recorder().record(Event {
-                call_id: 0,
-                time: clock::monotonic_ns(),
-                scheduler: thread::scheduler_id(),
-                kind: EventKind::Run(Box::new(RunEvent::Remote(remote.clone()))),
-            });
-            if recorded == Recorded::Full {
-                return Recorded::Full;
-            }
-        }
-    }
-    Recorded::Kept
 }
 
 /// A call as the NIFs receive it.
@@ -301,7 +230,7 @@ fn enter_first<'a>(
     client: Term<'a>,
 ) -> NifResult<Term<'a>> {
     let (process, origin) = process_start(env, pid_text, origin)?;
-    let client = client_of(env, client)?;
+    let client = client_of(client)?;
     if announce(&[&origin, &client]) == Recorded::Full {
         return Ok(Entered::Full.encode(env));
     }
@@ -311,14 +240,14 @@ fn enter_first<'a>(
         arity,
         arguments,
     };
-    record_enter(env, call, None, Some(process), client.word(), None)
+    enter_rewritten(env, call, None, Some(process), client.word())
         .map(|entered| entered.encode(env))
 }
 
 /// Who a process is (`PidText`) and where it came from (`Origin`: `none` or
-/// `{caller | ancestor, Pid, PidText}`, `Pid` a local pid or `{remote, Node, Text}`), as
-/// recorded with its first call; with the origin's pid, which [`announce`] names when it is
-/// of another node.
+/// `{caller | ancestor, Pid, PidText}`), as recorded with its first call; with the origin's
+/// link, which [`announce`] names when `Pid` is of another node (its text is then the one its
+/// own node prints, not `PidText`).
 pub(crate) fn process_start<'a>(
     env: Env<'a>,
     pid_text: String,
@@ -335,10 +264,14 @@ pub(crate) fn process_start<'a>(
         } else {
             return Err(Error::BadArg);
         };
-        if pid.is_atom() {
+        if !pid.is_pid() {
             return Err(Error::BadArg);
         }
-        let link = link_pid(env, pid)?;
+        let link = link_pid(pid);
+        let text = match &link {
+            LinkPid::Remote(remote) => remote.text.clone(),
+            LinkPid::None | LinkPid::Local(_) => text,
+        };
         let origin = link.word().map(|pid| Origin {
             kind,
             pid: pid.get(),
@@ -383,7 +316,8 @@ pub(crate) fn answer(env: Env<'_>, recorded: Recorded) -> Term<'_> {
 }
 
 /// Where and when a call happened, when not in the calling process now: the pid's word and
-/// the time (`runtime_core::clock` ns). The attach tracer records calls of other processes.
+/// the time (`runtime_core::clock` ns). The attach tracer's callbacks run in the traced
+/// process but outside any NIF call of it, and attach's own records are made at given times.
 #[derive(Clone, Copy)]
 pub(crate) struct Elsewhere {
     /// The word of the (local) pid that made the call.
@@ -392,6 +326,31 @@ pub(crate) struct Elsewhere {
     pub time: u64,
 }
 
+/// Records a rewritten call's start under `parent` (the process's current call as its
+/// dictionary holds it), through [`record_enter`]. While an attach session shares trees, the
+/// process's stack of open calls ([`processes`]) gives the parent instead (an attached call
+/// may be open above the current rewritten call) and gets the new call.
+fn enter_rewritten<'a>(
+    env: Env<'a>,
+    call: CallTerms<'a>,
+    parent: Option<u64>,
+    process: Option<Box<ProcessStart>>,
+    client: Option<NonZeroU64>,
+) -> NifResult<Entered> {
+    if !processes::sharing() {
+        return record_enter(env, call, parent, process, client, None);
+    }
+    let pid = self_pid_word(env);
+    let parent = processes::rewritten_parent(pid, parent);
+    let entered = record_enter(env, call, parent, process, client, None)?;
+    if let Entered::Id(id) = entered {
+        processes::rewritten_started(pid, id);
+    }
+    Ok(entered)
+}
+
+/// Records a call's start: its id, `parent`, and for a process's first call who the process
+/// is; `elsewhere` for a call of another process or time (see [`Elsewhere`]).
 pub(crate) fn record_enter<'a>(
     env: Env<'a>,
     call: CallTerms<'a>,
@@ -446,8 +405,9 @@ pub(crate) fn record_enter<'a>(
     })
 }
 
-/// `call_return(Current, Result)`: records that the call `Current` (`{Id, TailCalls, Depth}`)
-/// returned `Result`.
+/// `call_return(Current, Parent, Result)`: records that the call `Current`
+/// (`{Id, TailCalls, Depth}`) returned `Result`; `Parent` is the current call the process goes
+/// back to (the token `enter/4` gave).
 unsafe extern "C" fn call_return(
     env: *mut ErlNifEnv,
     argc: c_int,
@@ -455,27 +415,27 @@ unsafe extern "C" fn call_return(
 ) -> ErlNifTerm {
     // SAFETY: the VM's arguments.
     unsafe {
-        run_nif(env, argc, argv, |env, [current, result]| {
-            let (id, tail_calls) = current_call(current)?;
+        run_nif(env, argc, argv, |env, [current, parent, result]| {
             let secrets = capture::secrets_of_call(current);
-            let recorded =
-                record_end(env, id, tail_calls, Outcome::Return, result, &secrets, None)?;
+            let recorded = end_rewritten(env, current, parent, Outcome::Return, result, &secrets)?;
             Ok(answer(env, recorded))
         })
     }
 }
-raw_nif!("call_return", 2, call_return);
+raw_nif!("call_return", 3, call_return);
 
-/// Records that the call `Current` raised; the value stored is `{Reason, Stacktrace}`.
+/// `call_exception(Current, Parent, Class, Reason, Stacktrace)`: records that the call
+/// `Current` raised (`Parent` as for `call_return/3`); the value stored is
+/// `{Reason, Stacktrace}`.
 #[rustler::nif]
 fn call_exception<'a>(
     env: Env<'a>,
     current: Term<'a>,
+    parent: Term<'a>,
     class: Term<'a>,
     reason: Term<'a>,
     stack: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let (id, tail_calls) = current_call(current)?;
     // Only error, throw and exit exist; never raise from here (the caller is re-raising).
     let class = if class == atoms::throw().to_term(env) {
         Class::Throw
@@ -486,18 +446,38 @@ fn call_exception<'a>(
     };
     let value = make_tuple(env, &[reason, stack]);
     let secrets = capture::secrets_of_call(current);
-    let recorded = record_end(
+    let recorded = end_rewritten(
         env,
-        id,
-        tail_calls,
+        current,
+        parent,
         Outcome::Exception(class),
         value,
         &secrets,
-        None,
     )?;
     Ok(answer(env, recorded))
 }
 
+/// Records the end of the rewritten call `current` (see [`record_end`]); while an attach
+/// session shares trees, pops it from the process's stack of open calls, which goes back to
+/// `parent`.
+fn end_rewritten<'a>(
+    env: Env<'a>,
+    current: Term<'a>,
+    parent: Term<'a>,
+    outcome: Outcome,
+    value: Term<'a>,
+    secrets: &Secrets<'a>,
+) -> NifResult<Recorded> {
+    let (id, tail_calls) = current_call(current)?;
+    let recorded = record_end(env, id, tail_calls, outcome, value, secrets, None)?;
+    if processes::sharing() && recorded != Recorded::Full {
+        processes::rewritten_ended(self_pid_word(env), id.unwrap_or(0), current_call(parent)?.0);
+    }
+    Ok(recorded)
+}
+
+/// Records the end of the call `id` (`None`: its start was dropped, so is its end) with
+/// `value` (a result, or `{Reason, Stacktrace}`), at `at` (`runtime_core::clock` ns) or now.
 pub(crate) fn record_end<'a>(
     env: Env<'a>,
     id: Option<u64>,
@@ -605,6 +585,114 @@ fn record_tail_call<'a>(
     }))
 }
 
+/// `sent(Current, Kind, Dest, Receiver, Message)`: records that the process's current call
+/// (`Current`, the entry `return/2` takes) sent `Message` to `Dest` (as given: a pid, a name,
+/// ...); `Receiver` is the local pid it went to (`undefined` when unknown), `Kind` `send`,
+/// `cast` or `{send_after, Milliseconds}`. One event, with the message captured within the
+/// runtime's caps and the current call's secrets.
+unsafe extern "C" fn sent(env: *mut ErlNifEnv, argc: c_int, argv: *const ErlNifTerm) -> ErlNifTerm {
+    // SAFETY: the VM's arguments.
+    unsafe {
+        run_nif(
+            env,
+            argc,
+            argv,
+            |env, [current, kind, dest, receiver, message]| {
+                let recorded = record_send(env, current, kind, dest, receiver, message)?;
+                Ok(answer(env, recorded))
+            },
+        )
+    }
+}
+raw_nif!("sent", 5, sent);
+
+fn record_send<'a>(
+    env: Env<'a>,
+    current: Term<'a>,
+    kind: Term<'a>,
+    dest: Term<'a>,
+    receiver: Term<'a>,
+    message: Term<'a>,
+) -> NifResult<Recorded> {
+    let Some(rt) = runtime::get() else {
+        return Ok(Recorded::Dropped);
+    };
+    let rec = rt.recorder();
+    let (Some(id), _) = current_call(current)? else {
+        // Not inside a recorded call (or its start was dropped): nothing to attach it to.
+        return Ok(Recorded::Dropped);
+    };
+    let (kind, delay_ms) = if kind == atoms::send().to_term(env) {
+        (SendKind::Send, 0)
+    } else if kind == atoms::cast().to_term(env) {
+        (SendKind::Cast, 0)
+    } else {
+        let (tag, delay): (Term, Term) = kind.decode()?;
+        if tag != atoms::send_after().to_term(env) {
+            return Err(Error::BadArg);
+        }
+        // An out-of-range delay makes the send itself raise; record what fits.
+        let delay = delay.decode::<u64>().unwrap_or(0).min(u32::MAX as u64) as u32;
+        (SendKind::SendAfter, delay)
+    };
+    let receiver = if receiver.is_pid() {
+        NonZeroU64::new(word(receiver))
+    } else {
+        None
+    };
+    let secrets = capture::secrets_of_call(current);
+    let caps = rec.caps();
+    let mut payload = capture_value(rec, Value::Result(dest), caps, &secrets);
+    let target_len = payload.len().min(u16::MAX as usize) as u16;
+    payload.truncate(target_len as usize);
+    payload.extend_from_slice(&capture_value(rec, Value::Result(message), caps, &secrets));
+    Ok(rec.record(Event {
+        call_id: id,
+        time: clock::monotonic_ns(),
+        scheduler: thread::scheduler_id(),
+        kind: EventKind::Send(Send {
+            kind,
+            delay_ms,
+            receiver,
+            target_len,
+            payload,
+        }),
+    }))
+}
+
+/// `exited(Pid, Reason)`: records that `Pid`, a process that recorded calls, ended with
+/// `Reason` (captured within the exception caps), or with a reason nobody knows when `Reason`
+/// is `'$elixir_scope_unknown_reason'` (it ended before the runtime's monitor was in place).
+/// A run event: the runtime's watcher process calls it, once per process.
+#[rustler::nif]
+fn exited<'a>(env: Env<'a>, pid: Term<'a>, reason: Term<'a>) -> NifResult<Term<'a>> {
+    let Some(rt) = runtime::get() else {
+        return Ok(atoms::ok().to_term(env));
+    };
+    if !pid.is_pid() {
+        return Err(Error::BadArg);
+    }
+    let rec = rt.recorder();
+    let none = Secrets::new();
+    let pid_term = capture_value(rec, Value::Result(pid), rec.caps(), &none);
+    let reason = if reason == atoms::unknown_reason().to_term(env) {
+        Bytes::new()
+    } else {
+        capture_value(rec, Value::Exception(reason), rec.exception_caps(), &none)
+    };
+    let recorded = rec.record(Event {
+        call_id: 0,
+        time: clock::monotonic_ns(),
+        scheduler: thread::scheduler_id(),
+        kind: EventKind::Run(Box::new(RunEvent::Exit(ProcessExit {
+            pid: word(pid),
+            pid_term,
+            reason,
+        }))),
+    });
+    Ok(answer(env, recorded))
+}
+
 /// The atom's key, registering its text the first time this thread meets it.
 pub(crate) fn atom_key(rec: &Recorder, atom: Term<'_>) -> NifResult<u64> {
     if !atom.is_atom() {
@@ -620,7 +708,7 @@ pub(crate) fn atom_key(rec: &Recorder, atom: Term<'_>) -> NifResult<u64> {
 /// announcement as fourth element after `remote_tail_call/3`). Id 0 (recorded while the
 /// runtime was not running) is no call. Anything else (someone erased or overwrote the process
 /// dictionary) is no call either: recording must never make `return/2` or `exception/4` raise.
-fn current_call(term: Term<'_>) -> NifResult<(Option<u64>, u32)> {
+pub(crate) fn current_call(term: Term<'_>) -> NifResult<(Option<u64>, u32)> {
     let Some(elements) = Beam(term).tuple().filter(|e| e.len() >= 2) else {
         return Ok((None, 0));
     };

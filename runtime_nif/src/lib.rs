@@ -5,10 +5,13 @@
 //! `elixir_scope_nif` exposes. The logic lives in plain Rust in `runtime_core` (encoder, ring,
 //! drain) and `store`; this crate only reads terms and moves values across.
 //!
-//! - [`hot`] – the hot path: `enter/5`, `enter_first/6`, `call_return/2`,
-//!   `call_exception/4`, `tail_call/6`.
-//! - [`attach`] – `attached_enter/9`, `attached_return/3`, `attached_exception/4`: calls of
-//!   another process, from the attach tracer (`elixir_scope_attach`).
+//! - [`hot`] – the hot path: `enter/5`, `enter_first/7`, `call_return/3`,
+//!   `call_exception/5`, `tail_call/6`.
+//! - [`attach`] – recording code that was not rewritten: `enabled/3` and `trace/5` (this
+//!   module as the VM's `erl_tracer`), `attach_open/4` and the controller's other entry
+//!   points (`elixir_scope_attach`), the processes' stacks of open calls that rewritten calls
+//!   share while attached.
+//! - `links` – pids that links hold (clients, origins, receivers), of this node or another.
 //! - `capture` – per-function caps: values the runtime wraps with caps of their own.
 //! - [`control`] – `start/1`, `settings/0`, `flush/1`, `stats/0`, `loaded/0`.
 //! - `settings_map` – settings as an Erlang map gives them: terms read for the `settings`
@@ -37,6 +40,7 @@ pub mod cluster;
 pub mod control;
 pub mod hot;
 pub(crate) mod layout;
+mod links;
 pub mod query;
 pub mod run_events;
 pub mod runtime;

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 
 use rustler::{Atom, Encoder, Env, NifResult, Term};
 use store::{
-    Call, CallFilter, Cause, CauseKind, Fold, OriginKind, Outcome, RunInfo, ServedRequest,
-    Snapshot, StartedProcess, TestFramework, TestOutcome, TreeItem, TreeLimits,
+    Call, CallFilter, Cause, CauseKind, Fold, MessageLine, OriginKind, Outcome, RunInfo, SendKind,
+    ServedRequest, Snapshot, StartedProcess, TestFramework, TestOutcome, TreeItem, TreeLimits,
 };
 
 use crate::atoms;
@@ -266,6 +266,24 @@ pub(crate) mod keys {
         request,
         served_by,
         cause,
+        kind,
+        ended_ns,
+        ended_unix_ns,
+        reason,
+        unknown,
+        started_by,
+        notices,
+        restart,
+        culprit,
+        later,
+        send,
+        cast,
+        send_after,
+        delay_ms,
+        target,
+        receiver,
+        received_by,
+        sender,
         pid,
         call,
         latest,
@@ -411,6 +429,7 @@ fn tree<'a>(env: Env<'a>, id: u64, limits: Term<'a>) -> NifResult<Term<'a>> {
                 TreeItem::Fold(f) => fold_term(env, f),
                 TreeItem::Process(p) => process_term(env, p, &mut to_term),
                 TreeItem::Request(r) => request_term(env, r, &mut to_term),
+                TreeItem::Message(m) => message_term(env, m),
             };
             (line.depth, item).encode(env)
         })
@@ -440,12 +459,108 @@ fn tree<'a>(env: Env<'a>, id: u64, limits: Term<'a>) -> NifResult<Term<'a>> {
     )
 }
 
-/// `#{cause => request | caller | ancestor, pid => PidText, call => Call}`.
+/// The processes of the run that crashed (`store::Snapshot::crashes`), at most `limit` of
+/// `Options` (20): `#{pid => PidText, ended_ns, ended_unix_ns, reason => Reason | unknown,
+/// origin => PidText | undefined, started_by => Call | undefined, notices => [#{kind =>
+/// 'EXIT' | 'DOWN', pid => PidText, call => Call}], restart => #{pid => PidText, first =>
+/// Call} | undefined, culprit => Call | undefined, later => [Call]}`.
+#[rustler::nif(schedule = "DirtyIo")]
+fn crashes<'a>(env: Env<'a>, options: Term<'a>) -> NifResult<Term<'a>> {
+    let snap = match snapshot(env, Some(options)) {
+        Ok(s) => s,
+        Err(e) => return Ok(e),
+    };
+    let limit: usize = match options.map_get(atoms::limit()) {
+        Ok(t) => t.decode::<usize>()?.min(MAX_LIMIT),
+        Err(_) => 20,
+    };
+    let crashes = match snap.crashes(limit) {
+        Ok(crashes) => crashes,
+        Err(e) => return Ok((atoms::error(), e.to_string()).encode(env)),
+    };
+    let info = snap.run().info.clone();
+    let undefined = atoms::undefined().encode(env);
+    let mut to_term = CallTerm::new(&snap);
+    let mut out = Vec::with_capacity(crashes.len());
+    for crash in &crashes {
+        let mut call = |c: &Option<Call>| match c {
+            Some(c) => to_term.encode(env, c),
+            None => undefined,
+        };
+        let started_by = call(&crash.started_by);
+        let culprit = call(&crash.culprit);
+        let notices: Vec<Term<'a>> = crash
+            .notices
+            .iter()
+            .map(|n| {
+                let kind =
+                    Atom::from_str(env, n.kind.as_str()).map_or(undefined, |a| a.encode(env));
+                Term::map_from_pairs(
+                    env,
+                    &[
+                        (keys::kind().encode(env), kind),
+                        (atoms::pid().encode(env), n.text.encode(env)),
+                        (keys::call().encode(env), to_term.encode(env, &n.call)),
+                    ],
+                )
+                .unwrap_or(undefined)
+            })
+            .collect();
+        let restart = match &crash.restart {
+            Some((text, first)) => Term::map_from_pairs(
+                env,
+                &[
+                    (atoms::pid().encode(env), text.encode(env)),
+                    (keys::first().encode(env), to_term.encode(env, first)),
+                ],
+            )
+            .unwrap_or(undefined),
+            None => undefined,
+        };
+        let later: Vec<Term<'a>> = crash.later.iter().map(|c| to_term.encode(env, c)).collect();
+        let reason = match &crash.end.reason {
+            Some(bytes) => decode(env, bytes),
+            None => keys::unknown().encode(env),
+        };
+        out.push(Term::map_from_pairs(
+            env,
+            &[
+                (atoms::pid().encode(env), crash.text.encode(env)),
+                (
+                    keys::ended_ns().encode(env),
+                    info.erlang_monotonic_ns(crash.end.time).encode(env),
+                ),
+                (
+                    keys::ended_unix_ns().encode(env),
+                    info.unix_ns(crash.end.time).encode(env),
+                ),
+                (keys::reason().encode(env), reason),
+                (
+                    keys::origin().encode(env),
+                    crash
+                        .origin
+                        .as_ref()
+                        .map_or(undefined, |o| o.text.encode(env)),
+                ),
+                (keys::started_by().encode(env), started_by),
+                (keys::notices().encode(env), notices.encode(env)),
+                (keys::restart().encode(env), restart),
+                (keys::culprit().encode(env), culprit),
+                (keys::later().encode(env), later.encode(env)),
+            ],
+        )?);
+    }
+    Ok(out.encode(env))
+}
+
+/// `#{cause => request | caller | ancestor | send | cast | send_after, pid => PidText, call =>
+/// Call}` (a message's cause is the call that sent it).
 fn cause_term<'a>(env: Env<'a>, cause: &Cause, to_term: &mut CallTerm) -> Term<'a> {
     let kind = match cause.kind {
         CauseKind::Request => keys::request(),
         CauseKind::Started(OriginKind::Caller) => atoms::caller(),
         CauseKind::Started(OriginKind::Ancestor) => atoms::ancestor(),
+        CauseKind::Message(how) => send_kind(how),
     };
     let pairs = [
         (keys::cause().encode(env), kind.encode(env)),
@@ -470,6 +585,40 @@ fn process_term<'a>(env: Env<'a>, process: &StartedProcess, to_term: &mut CallTe
         ),
     ];
     Term::map_from_pairs(env, &pairs).unwrap_or_else(|_| atoms::undefined().encode(env))
+}
+
+/// `send`, `cast` or `send_after`.
+fn send_kind(kind: SendKind) -> Atom {
+    match kind {
+        SendKind::Send => keys::send(),
+        SendKind::Cast => keys::cast(),
+        SendKind::SendAfter => keys::send_after(),
+    }
+}
+
+/// `#{message => Message, send => send | cast | send_after, delay_ms => N, target => Dest,
+/// receiver => PidText | undefined, received_by => Id | undefined, sender => Id}`.
+fn message_term<'a>(env: Env<'a>, line: &MessageLine) -> Term<'a> {
+    let undefined = atoms::undefined().encode(env);
+    let m = &line.message;
+    let pairs = [
+        (keys::message().encode(env), decode(env, &m.message)),
+        (keys::send().encode(env), send_kind(m.kind).encode(env)),
+        (keys::delay_ms().encode(env), m.delay_ms.encode(env)),
+        (keys::target().encode(env), decode(env, &m.target)),
+        (
+            keys::receiver().encode(env),
+            line.receiver_text
+                .as_ref()
+                .map_or(undefined, |t| t.encode(env)),
+        ),
+        (
+            keys::received_by().encode(env),
+            line.received_by.map_or(undefined, |id| id.encode(env)),
+        ),
+        (keys::sender().encode(env), m.call_id.encode(env)),
+    ];
+    Term::map_from_pairs(env, &pairs).unwrap_or(undefined)
 }
 
 /// `#{request => PidText, served_by => Call}`.

@@ -33,6 +33,21 @@ pub fn self_pid_word(env: Env<'_>) -> u64 {
     }
 }
 
+/// The local pid whose word is `pid`, as a term of `env`.
+///
+/// Only for words of local pids (taken with [`word`] from a term that passed
+/// `enif_get_local_pid`): those are immediate terms, valid in any env.
+pub fn local_pid_term(env: Env<'_>, pid: u64) -> Term<'_> {
+    // SAFETY: an immediate term (see above) needs no heap: it is valid in `env` as in any.
+    unsafe { Term::new(env, std::mem::transmute::<usize, ErlNifTerm>(pid as usize)) }
+}
+
+/// The text `pid_to_list/1` gives of the local pid whose word is `pid` (`<0.123.0>`; see
+/// [`local_pid_term`]).
+pub fn local_pid_text(env: Env<'_>, pid: u64) -> String {
+    format!("{:?}", local_pid_term(env, pid))
+}
+
 /// The atom `__struct__`, made once (from `load`).
 static STRUCT_KEY: OnceLock<usize> = OnceLock::new();
 

@@ -1,16 +1,26 @@
 //! Blocks: calls stored together, column by column, compressed.
 //!
 //! A block holds up to [`BLOCK_CALLS`] calls (fewer when their values pass [`BLOCK_BYTES`]),
-//! sorted by id, with the tail calls the writer had for them. It is two zstd frames (with
+//! sorted by id, with the tail calls the writer had for them. It is zstd frames (with
 //! checksums): the *heads* (ids, parents, processes, functions, times, outcomes and the lengths
 //! of the values, as delta-coded varint columns, with a dictionary of the block's processes and
-//! functions) and the *values* (every argument list, result and tail call's arguments, in the
-//! external term format, one after the other). Queries that walk calls (trees, counts, process
-//! timelines) decode heads only; values are decompressed when a call is shown.
+//! functions), then the *values* (argument lists, results and tail calls' arguments, in the
+//! external term format): one frame with every call's result or exception, then one frame per
+//! function of the block's dictionary with the arguments of its calls and tail calls, each in
+//! call order. Queries that walk calls (trees, counts, process timelines) decode heads only; a
+//! value is decompressed with the other values of its frame when it is first read, so a
+//! pattern over arguments decompresses only the arguments of the functions it can match.
+//! (Results share one frame: two frames per function made a search of every value 10-20 %
+//! slower, zstd setting up its tables for many small frames.)
 //!
 //! ```text
-//! "ESB" 1 | calls:u32 | heads_raw:u32 heads_z:u32 | values_raw:u32 values_z:u32 | heads | values
+//! "ESB" 2 | calls:u32 | heads_raw:u32 heads_z:u32 | frames:u32 | frames × (raw:u32 z:u32)
+//!         | heads | frame ...                     (frame 0: results and exceptions,
+//!                                                  frame 1+f: function f's arguments)
 //! ```
+//!
+//! Version 1 blocks (written before 2026-12-04) hold every value in one frame and are read
+//! as a block with one frame.
 
 use std::sync::OnceLock;
 
@@ -30,8 +40,11 @@ pub(crate) const BLOCK_BYTES: usize = 2 << 20;
 /// reader allocate more.
 const MAX_RAW_BYTES: usize = 256 << 20;
 
-const MAGIC: [u8; 4] = [b'E', b'S', b'B', 1];
-const HEADER_BYTES: usize = 24;
+const MAGIC: [u8; 4] = [b'E', b'S', b'B', 2];
+const HEADER_BYTES: usize = 20;
+/// The magic and header length of version 1 (one values frame); still read.
+const MAGIC_V1: [u8; 4] = [b'E', b'S', b'B', 1];
+const HEADER_BYTES_V1: usize = 24;
 
 /// zstd's level: one of its fast levels. Measured on the blocks of the jason suite's recording
 /// (1.2 GB of raw columns and values): level 1 packs them 23x at 600 MB/s, -3 19.6x at
@@ -160,11 +173,25 @@ struct TailColumn {
     args_len: u32,
 }
 
-/// Where a value lies in a block's values.
+/// Where a value lies in a block's values: in which frame, where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Span {
+    frame: u32,
     start: u32,
     len: u32,
+}
+
+/// A compressed frame of values, in [`Block::values_z`].
+#[derive(Debug)]
+struct Frame {
+    /// Where its compressed bytes start.
+    at: usize,
+    /// How many compressed bytes.
+    len: usize,
+    /// How many bytes it decompresses to.
+    raw: usize,
+    /// Its bytes, decompressed on first use.
+    values: OnceLock<Vec<u8>>,
 }
 
 /// A call's head: everything but its values, which [`Block::value`] reads.
@@ -206,16 +233,16 @@ pub(crate) struct TailHead {
     pub args: Span,
 }
 
-/// A decoded block: its heads, and its values, decompressed on first use.
+/// A decoded block: its heads, and its value frames, each decompressed on first use.
 #[derive(Debug)]
 pub(crate) struct Block {
     /// The calls, by id.
     pub heads: Vec<Head>,
     /// The tail calls, by call then index.
     pub tails: Vec<TailHead>,
+    /// The frames' compressed bytes, one after the other.
     values_z: Vec<u8>,
-    values_raw: usize,
-    values: OnceLock<Vec<u8>>,
+    frames: Vec<Frame>,
     /// The file it came from, named in errors.
     origin: std::path::PathBuf,
 }
@@ -225,10 +252,11 @@ pub(crate) struct Block {
 pub(crate) struct Encoder {
     zstd: zstd::bulk::Compressor<'static>,
     columns: Columns,
-    values: Vec<u8>,
+    /// The raw bytes of each frame (the results, then one per function of the block).
+    frames: Vec<Vec<u8>>,
     heads: Vec<u8>,
     heads_z: Vec<u8>,
-    values_z: Vec<u8>,
+    frame_z: Vec<u8>,
 }
 
 fn compression_error(during: &'static str, source: std::io::Error) -> StoreError {
@@ -249,10 +277,10 @@ impl Encoder {
         Ok(Encoder {
             zstd,
             columns: Columns::default(),
-            values: Vec::new(),
+            frames: Vec::new(),
             heads: Vec::new(),
             heads_z: Vec::new(),
-            values_z: Vec::new(),
+            frame_z: Vec::new(),
         })
     }
 
@@ -319,8 +347,19 @@ pub(crate) fn encode(calls: &[PendingCall], encoder: &mut Encoder) -> Result<Enc
     c.clear();
     c.first_id = first.id;
     c.first_start = first.start;
-    let values = &mut encoder.values;
-    values.clear();
+    let frames = &mut encoder.frames;
+    frames.iter_mut().for_each(Vec::clear);
+    if frames.is_empty() {
+        frames.push(Vec::new());
+    }
+    // The frame of a function's arguments (frame 0 holds the results).
+    let frame = |frames: &mut Vec<Vec<u8>>, mfa: u32| -> usize {
+        let at = mfa as usize + 1;
+        if frames.len() < at + 1 {
+            frames.resize_with(at + 1, Vec::new);
+        }
+        at
+    };
     let mut pid_index = rustc_hash::FxHashMap::default();
     let mut mfa_index = rustc_hash::FxHashMap::default();
     let mut pid_calls: Vec<u32> = Vec::new();
@@ -371,7 +410,8 @@ pub(crate) fn encode(calls: &[PendingCall], encoder: &mut Encoder) -> Result<Enc
         *mf_calls.entry((call.module, call.function)).or_default() += 1;
         c.scheduler.push(call.scheduler);
         c.args_len.push(call.args.len() as u32);
-        values.extend_from_slice(&call.args);
+        let args_frame = frame(frames, mfa);
+        frames[args_frame].extend_from_slice(&call.args);
         match &call.end {
             None => c.end_kind.push(0),
             Some(end) => {
@@ -380,7 +420,7 @@ pub(crate) fn encode(calls: &[PendingCall], encoder: &mut Encoder) -> Result<Enc
                 c.end_scheduler.push(end.scheduler);
                 c.tail_count.push(end.tail_calls);
                 c.value_len.push(end.value.len() as u32);
-                values.extend_from_slice(&end.value);
+                frames[0].extend_from_slice(&end.value);
                 if end.outcome != Outcome::Return {
                     exceptions.push((call.id, (call.module as u64) << 32 | call.function as u64));
                 }
@@ -397,7 +437,8 @@ pub(crate) fn encode(calls: &[PendingCall], encoder: &mut Encoder) -> Result<Enc
                 after: tail.time.wrapping_sub(call.start) as i64,
                 args_len: tail.args.len() as u32,
             });
-            values.extend_from_slice(&tail.args);
+            let args_frame = frame(frames, mfa);
+            frames[args_frame].extend_from_slice(&tail.args);
         }
     }
     meta.tails = c.tails.len() as u32;
@@ -408,21 +449,31 @@ pub(crate) fn encode(calls: &[PendingCall], encoder: &mut Encoder) -> Result<Enc
         problem: "cannot serialize its columns",
     })?;
     Encoder::compress(&mut encoder.zstd, &heads, &mut encoder.heads_z)?;
-    Encoder::compress(&mut encoder.zstd, values, &mut encoder.values_z)?;
-    let (heads_z, values_z) = (&encoder.heads_z, &encoder.values_z);
-    let mut blob = Vec::with_capacity(HEADER_BYTES + heads_z.len() + values_z.len());
+    let used = 1 + c.mfas.len();
+    let frames = &encoder.frames[..used];
+    let raw_values: usize = frames.iter().map(Vec::len).sum();
+    let heads_z = &encoder.heads_z;
+    let mut blob = Vec::with_capacity(HEADER_BYTES + 8 * used + heads_z.len() + raw_values / 8);
     blob.extend_from_slice(&MAGIC);
-    for n in [
-        calls.len(),
-        heads.len(),
-        heads_z.len(),
-        values.len(),
-        values_z.len(),
-    ] {
+    for n in [calls.len(), heads.len(), heads_z.len(), used] {
         blob.extend_from_slice(&(n as u32).to_le_bytes());
     }
+    // The frame table is filled in as the frames are compressed.
+    let table = blob.len();
+    blob.resize(table + 8 * used, 0);
     blob.extend_from_slice(heads_z);
-    blob.extend_from_slice(values_z);
+    for (i, raw) in frames.iter().enumerate() {
+        let z = if raw.is_empty() {
+            0
+        } else {
+            Encoder::compress(&mut encoder.zstd, raw, &mut encoder.frame_z)?;
+            blob.extend_from_slice(&encoder.frame_z);
+            encoder.frame_z.len()
+        };
+        let at = table + 8 * i;
+        blob[at..at + 4].copy_from_slice(&(raw.len() as u32).to_le_bytes());
+        blob[at + 4..at + 8].copy_from_slice(&(z as u32).to_le_bytes());
+    }
     encoder.heads = heads;
     let c = &encoder.columns;
     let mut atoms: Vec<u32> = c.mfas.iter().flat_map(|&(m, f, _)| [m, f]).collect();
@@ -479,19 +530,49 @@ fn decompress(frame: &[u8], raw: usize) -> Result<Vec<u8>> {
 impl Block {
     /// Decodes a block's heads (its values wait for [`Block::value`]).
     pub fn decode(blob: &[u8]) -> Result<Block> {
-        if blob.len() < HEADER_BYTES || blob[..4] != MAGIC {
+        let word = |i: usize| -> Result<usize> {
+            let at = 4 + 4 * i;
+            blob.get(at..at + 4)
+                .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize)
+                .ok_or_else(|| damaged("not a block"))
+        };
+        let version_1 = blob.get(..4) == Some(&MAGIC_V1[..]);
+        if !version_1 && blob.get(..4) != Some(&MAGIC[..]) {
             return Err(damaged("not a block"));
         }
-        let word = |i: usize| {
-            let at = 4 + 4 * i;
-            u32::from_le_bytes([blob[at], blob[at + 1], blob[at + 2], blob[at + 3]]) as usize
+        let (n, heads_raw, heads_z) = (word(0)?, word(1)?, word(2)?);
+        // The frames: (raw, compressed) lengths, then where the heads start.
+        let (sizes, body_at) = if version_1 {
+            (vec![(word(3)?, word(4)?)], HEADER_BYTES_V1)
+        } else {
+            let count = word(3)?;
+            if HEADER_BYTES + 8 * count > blob.len() {
+                return Err(damaged("its frame table is cut"));
+            }
+            let sizes = (0..count)
+                .map(|f| Ok((word(4 + 2 * f)?, word(5 + 2 * f)?)))
+                .collect::<Result<Vec<_>>>()?;
+            (sizes, HEADER_BYTES + 8 * count)
         };
-        let (n, heads_raw, heads_z, values_raw, values_z) =
-            (word(0), word(1), word(2), word(3), word(4));
-        let body = &blob[HEADER_BYTES..];
+        let body = &blob[body_at.min(blob.len())..];
+        let values_z: usize = sizes.iter().map(|s| s.1).sum();
         if body.len() != heads_z.saturating_add(values_z) {
             return Err(damaged("its parts do not add up"));
         }
+        let mut at = 0;
+        let frames: Vec<Frame> = sizes
+            .iter()
+            .map(|&(raw, len)| {
+                let frame = Frame {
+                    at,
+                    len,
+                    raw,
+                    values: OnceLock::new(),
+                };
+                at += len;
+                frame
+            })
+            .collect();
         let heads = decompress(&body[..heads_z], heads_raw)?;
         let c: Columns =
             postcard::from_bytes(&heads).map_err(|_| damaged("its columns do not parse"))?;
@@ -519,15 +600,21 @@ impl Block {
         if !complete {
             return Err(damaged("its columns have different lengths"));
         }
-        let mut at = 0u64;
-        let mut span = |len: u32| -> Result<Span> {
-            let start = at;
-            at += len as u64;
-            if at > values_raw as u64 {
-                return Err(damaged("a value lies outside the block"));
+        // Where the next value of each frame starts; version 1 has one frame for all.
+        let mut filled = vec![0u64; frames.len()];
+        let mut span = |frame: usize, len: u32| -> Result<Span> {
+            let frame = if version_1 { 0 } else { frame };
+            let (Some(start), Some(f)) = (filled.get_mut(frame), frames.get(frame)) else {
+                return Err(damaged("a value of a frame the block does not have"));
+            };
+            let from = *start;
+            *start += len as u64;
+            if *start > f.raw as u64 {
+                return Err(damaged("a value lies outside its frame"));
             }
             Ok(Span {
-                start: start as u32,
+                frame: frame as u32,
+                start: from as u32,
                 len,
             })
         };
@@ -546,7 +633,8 @@ impl Block {
                 .mfas
                 .get(c.mfa_of[i] as usize)
                 .ok_or_else(|| damaged("a function outside the dictionary"))?;
-            let args = span(c.args_len[i])?;
+            let args_frame = 1 + c.mfa_of[i] as usize;
+            let args = span(args_frame, c.args_len[i])?;
             let end = match c.end_kind[i] {
                 0 => None,
                 kind => {
@@ -556,7 +644,7 @@ impl Block {
                         scheduler: c.end_scheduler[e],
                         outcome,
                         tail_calls: c.tail_count[e],
-                        value: span(c.value_len[e])?,
+                        value: span(0, c.value_len[e])?,
                     };
                     e += 1;
                     Some(end)
@@ -596,15 +684,14 @@ impl Block {
                 function,
                 arity,
                 time: call.start.wrapping_add(t.after as u64),
-                args: span(t.args_len)?,
+                args: span(1 + t.mfa as usize, t.args_len)?,
             });
         }
         Ok(Block {
             heads,
             tails,
             values_z: body[heads_z..].to_vec(),
-            values_raw,
-            values: OnceLock::new(),
+            frames,
             origin: Default::default(),
         })
     }
@@ -626,12 +713,19 @@ impl Block {
             path: self.origin.clone(),
             problem: format!("a block's values: {problem}"),
         };
-        let values = match self.values.get() {
+        let frame = self
+            .frames
+            .get(span.frame as usize)
+            .ok_or_else(|| damaged("a value of a frame the block does not have"))?;
+        if span.len == 0 {
+            return Ok(&[]);
+        }
+        let values = match frame.values.get() {
             Some(v) => v,
             None => {
-                let v = decompress(&self.values_z, self.values_raw)
+                let v = decompress(&self.values_z[frame.at..frame.at + frame.len], frame.raw)
                     .map_err(|e| damaged(&e.to_string()))?;
-                self.values.get_or_init(|| v)
+                frame.values.get_or_init(|| v)
             }
         };
         values
@@ -734,13 +828,100 @@ mod tests {
         assert_eq!(block.value(tails[0].args).unwrap(), b"tail");
     }
 
+    /// `calls` as a version 1 block (one frame for every value), as stores written before
+    /// version 2 hold them.
+    fn encode_v1(calls: &[PendingCall]) -> Vec<u8> {
+        let mut encoder = Encoder::new().unwrap();
+        encode(calls, &mut encoder).unwrap();
+        let heads = postcard::to_allocvec(&encoder.columns).unwrap();
+        let mut values = Vec::new();
+        for call in calls {
+            values.extend_from_slice(&call.args);
+            if let Some(end) = &call.end {
+                values.extend_from_slice(&end.value);
+            }
+        }
+        for call in calls {
+            for tail in &call.tails {
+                values.extend_from_slice(&tail.args);
+            }
+        }
+        let (heads_z, values_z) = (
+            zstd::bulk::compress(&heads, LEVEL).unwrap(),
+            zstd::bulk::compress(&values, LEVEL).unwrap(),
+        );
+        let mut blob = MAGIC_V1.to_vec();
+        for n in [
+            calls.len(),
+            heads.len(),
+            heads_z.len(),
+            values.len(),
+            values_z.len(),
+        ] {
+            blob.extend_from_slice(&(n as u32).to_le_bytes());
+        }
+        blob.extend_from_slice(&heads_z);
+        blob.extend_from_slice(&values_z);
+        blob
+    }
+
+    #[test]
+    fn version_1_blocks_are_still_read() {
+        let calls: Vec<_> = (1..=40)
+            .map(|id| call(id, 1, (id % 3 != 0).then_some(Outcome::Return)))
+            .collect();
+        let block = Block::decode(&encode_v1(&calls)).unwrap();
+        assert_eq!(block.frames.len(), 1);
+        for (call, head) in calls.iter().zip(&block.heads) {
+            assert_eq!(block.value(head.args).unwrap(), call.args.as_slice());
+            if let (Some(h), Some(c)) = (&head.end, &call.end) {
+                assert_eq!(block.value(h.value).unwrap(), c.value.as_slice());
+            }
+        }
+        let tail = block.tails_of(block.find(15).unwrap()).next().unwrap();
+        assert_eq!(block.value(tail.args).unwrap(), b"tail");
+    }
+
+    #[test]
+    fn reading_a_functions_arguments_decompresses_nothing_else() {
+        let calls: Vec<_> = (1..=90)
+            .map(|id| call(id, 1, Some(Outcome::Return)))
+            .collect();
+        let encoded = encode(&calls, &mut Encoder::new().unwrap()).unwrap();
+        let block = Block::decode(&encoded.blob).unwrap();
+        // The results, then the arguments of three functions (8, 9, 10) and the tail call's.
+        assert_eq!(block.frames.len(), 5);
+        let decompressed = |b: &Block| b.frames.iter().filter(|f| f.values.get().is_some()).count();
+        assert_eq!(decompressed(&block), 0);
+        for (call, head) in calls.iter().zip(&block.heads) {
+            if head.function == 9 {
+                assert_eq!(block.value(head.args).unwrap(), call.args.as_slice());
+            }
+        }
+        assert_eq!(decompressed(&block), 1);
+        let head = &block.heads[block.find(10).unwrap()];
+        assert_eq!(
+            block.value(head.end.as_ref().unwrap().value).unwrap(),
+            calls[9].end.as_ref().unwrap().value.as_slice()
+        );
+        assert_eq!(decompressed(&block), 2);
+    }
+
     #[test]
     fn damaged_blocks_are_errors_not_panics() {
         let calls: Vec<_> = (1..=50)
             .map(|id| call(id, 1, Some(Outcome::Return)))
             .collect();
         let encoded = encode(&calls, &mut Encoder::new().unwrap()).unwrap();
-        for cut in [0, 3, 10, 24, encoded.blob.len() / 2, encoded.blob.len() - 1] {
+        for cut in [
+            0,
+            3,
+            10,
+            20,
+            24,
+            encoded.blob.len() / 2,
+            encoded.blob.len() - 1,
+        ] {
             assert!(Block::decode(&encoded.blob[..cut]).is_err(), "cut at {cut}");
         }
         for at in (0..encoded.blob.len()).step_by(7) {

@@ -10,18 +10,21 @@
 //! | end | `time:u64 scheduler:u16 outcome:u8 tail_calls:u32 value_len:u32 value` |
 //! | tail call | `module:u32 function:u32 arity:u8 time:u64 args_len:u32 args` |
 //! | process | `first_call:u64 origin_kind:u8 origin_pid:u64 text_len:u32 text origin_len:u32 origin_text` |
+//! | send | `time:u64 kind:u8 delay_ms:u32 receiver:u64 target_len:u32 target message_len:u32 message` |
+//! | exit | `pid:u64 pid_hash:u64 pid_len:u32 pid reason_len:u32 reason` |
 //! | test | `framework:u8 outcome:u8 line:u32 duration_us:u64 pid:u64` then `module`, `name`, `file`, `message` (each `len:u32 bytes`) |
 //! | remote process | `node`, `text` (each `len:u32 bytes`) |
 //! | run | `started_unix_ns:u64 monotonic_origin_ns:u64 erlang_monotonic_ns:i64 os_pid:u32` then `node`, `otp_release`, `tool_version` (each `len:u32 bytes`), then `ended:u8` and, when 1, `ended_unix_ns:u64 captured:u64 dropped:u64 stored:u64 write_failed:u64` |
 //!
 //! `parent` 0 means none; `outcome` is 0 return, 1 error, 2 throw, 3 exit; `origin_kind` is 0
-//! none, 1 `$callers`, 2 `$ancestors`. In a test, `framework` is 0 ExUnit, 1 EUnit, 2 Common
+//! none, 1 `$callers`, 2 `$ancestors`; a send's `kind` is 0 send, 1 cast, 2 send_after, its
+//! `receiver` 0 when unknown; an exit's `reason` is empty when unknown. In a test, `framework` is 0 ExUnit, 1 EUnit, 2 Common
 //! Test; `outcome` 0 passed, 1 failed, 2 skipped, 3 excluded, 4 invalid; `pid` 0 none.
 
 use std::num::NonZeroU64;
 
 use crate::error::{Result, StoreError};
-use crate::event::{Class, Outcome, RemoteProcess, Test, TestFramework, TestOutcome};
+use crate::event::{Class, Outcome, RemoteProcess, SendKind, Test, TestFramework, TestOutcome};
 
 /// The end of a call as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +54,77 @@ pub(crate) struct ProcessRow<'a> {
     pub origin_pid: u64,
     pub text: &'a str,
     pub origin_text: &'a str,
+}
+
+/// A message a call sent, as stored (see [`crate::event::Send`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SendRow<'a> {
+    pub time: u64,
+    pub kind: SendKind,
+    pub delay_ms: u32,
+    pub receiver: u64,
+    pub target: &'a [u8],
+    pub message: &'a [u8],
+}
+
+impl SendRow<'_> {
+    /// Appends the encoded row to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_u64(out, self.time);
+        out.push(self.kind.byte());
+        put_u32(out, self.delay_ms);
+        put_u64(out, self.receiver);
+        put_bytes(out, self.target);
+        put_bytes(out, self.message);
+    }
+
+    /// Decodes a row.
+    pub fn decode(bytes: &[u8]) -> Result<SendRow<'_>> {
+        let mut r = Reader::new(bytes, "send");
+        let row = SendRow {
+            time: r.u64()?,
+            kind: SendKind::of_byte(r.u8()?).ok_or_else(|| r.corrupt("unknown send kind"))?,
+            delay_ms: r.u32()?,
+            receiver: r.u64()?,
+            target: r.bytes()?,
+            message: r.bytes()?,
+        };
+        r.finish()?;
+        Ok(row)
+    }
+}
+
+/// A process's end, as stored (see [`crate::event::ProcessExit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExitRow<'a> {
+    pub pid: u64,
+    /// The writer's hash of `pid_term` (the key of the notices about it).
+    pub pid_hash: u64,
+    pub pid_term: &'a [u8],
+    pub reason: &'a [u8],
+}
+
+impl ExitRow<'_> {
+    /// Appends the encoded row to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_u64(out, self.pid);
+        put_u64(out, self.pid_hash);
+        put_bytes(out, self.pid_term);
+        put_bytes(out, self.reason);
+    }
+
+    /// Decodes a row.
+    pub fn decode(bytes: &[u8]) -> Result<ExitRow<'_>> {
+        let mut r = Reader::new(bytes, "exit");
+        let row = ExitRow {
+            pid: r.u64()?,
+            pid_hash: r.u64()?,
+            pid_term: r.bytes()?,
+            reason: r.bytes()?,
+        };
+        r.finish()?;
+        Ok(row)
+    }
 }
 
 impl EndRow<'_> {
@@ -385,6 +459,34 @@ mod tests {
         let mut bad = bytes.clone();
         bad[1] = 9;
         assert!(decode_test(&bad).is_err());
+    }
+
+    #[test]
+    fn sends_and_exits_round_trip_and_bad_ones_are_errors() {
+        let send = SendRow {
+            time: 7,
+            kind: SendKind::SendAfter,
+            delay_ms: 100,
+            receiver: 42,
+            target: b"\x83d\x00\x01a",
+            message: b"\x83a\x01",
+        };
+        let mut bytes = Vec::new();
+        send.encode(&mut bytes);
+        assert_eq!(SendRow::decode(&bytes).unwrap(), send);
+        assert!(SendRow::decode(&bytes[..bytes.len() - 1]).is_err());
+        bytes[8] = 9;
+        assert!(SendRow::decode(&bytes).is_err());
+        let exit = ExitRow {
+            pid: 3,
+            pid_hash: 4,
+            pid_term: b"pid",
+            reason: b"",
+        };
+        bytes.clear();
+        exit.encode(&mut bytes);
+        assert_eq!(ExitRow::decode(&bytes).unwrap(), exit);
+        assert!(ExitRow::decode(&bytes[..bytes.len() - 1]).is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! The hot path builds these plain values; the writer turns them into rows. A call produces an
 //! [`Enter`] and, when it finishes, an [`End`]; calls that continue through local tail calls also
-//! produce [`TailCall`]s. Values (arguments, results, exception reasons) are already encoded in
+//! produce [`TailCall`]s, and calls that send messages [`Send`]s. Values (arguments, results, exception reasons) are already encoded in
 //! the external term format by the bounded encoder, so the store never sees a live term.
 
 use std::num::NonZeroU64;
@@ -46,6 +46,8 @@ pub enum EventKind {
     End(End),
     /// The call continued through a local tail call to another wrapped function.
     TailCall(TailCall),
+    /// The call sent a message (rewritten code reports it right before the send).
+    Send(Send),
     /// Something that happened to the run rather than to a call (`call_id` is 0).
     Run(Box<RunEvent>),
 }
@@ -65,6 +67,22 @@ pub enum RunEvent {
     /// origin of a process): what its key ([`remote_key`]) stands for. Sent before each
     /// event that uses the key, so the segment holding that event names it too.
     Remote(RemoteProcess),
+    /// A process that recorded calls ended.
+    Exit(ProcessExit),
+}
+
+/// A process that recorded calls ended (the runtime monitors every process once it records
+/// its first call).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessExit {
+    /// The process (pid term word, as [`Enter::pid`]).
+    pub pid: u64,
+    /// The pid itself in the external term format, as messages about it (`{'EXIT', Pid, _}`,
+    /// `{'DOWN', _, process, Pid, _}`) hold it.
+    pub pid_term: Bytes,
+    /// The exit reason in the external term format (captured within the exception caps);
+    /// empty when unknown (the process ended before the runtime's monitor was in place).
+    pub reason: Bytes,
 }
 
 /// A process of another node, as that node names it: where a link to it leads (see
@@ -266,6 +284,78 @@ pub struct TailCall {
     pub args: Bytes,
 }
 
+/// A message sent by a recorded call: to whom, how, and a bounded capture of the message (the
+/// same caps and redaction as arguments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Send {
+    /// How it was sent.
+    pub kind: SendKind,
+    /// For [`SendKind::SendAfter`]: the delay in milliseconds (0 otherwise).
+    pub delay_ms: u32,
+    /// The receiving process of this node when the runtime could tell it (a pid, or a name
+    /// registered when the message was sent): its pid term word.
+    pub receiver: Option<NonZeroU64>,
+    /// How many of `payload`'s bytes are the destination.
+    pub target_len: u16,
+    /// The destination as given (a pid, a name, `{Name, Node}`, ...), then the message, each a
+    /// value in the external term format (version byte first). For a cast the message is what
+    /// `handle_cast/2` receives, without gen_server's `{'$gen_cast', _}` envelope.
+    pub payload: Bytes,
+}
+
+impl Send {
+    /// The destination's bytes.
+    pub fn target(&self) -> &[u8] {
+        &self.payload[..(self.target_len as usize).min(self.payload.len())]
+    }
+
+    /// The message's bytes.
+    pub fn message(&self) -> &[u8] {
+        &self.payload[(self.target_len as usize).min(self.payload.len())..]
+    }
+}
+
+/// How a message was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SendKind {
+    /// `!`, `erlang:send/2,3`, `Process.send/3`.
+    Send,
+    /// `GenServer.cast/2`, `gen_server:cast/2`, `gen_statem:cast/2`.
+    Cast,
+    /// `Process.send_after/3,4`, `erlang:send_after/3,4`: delivered after a delay.
+    SendAfter,
+}
+
+impl SendKind {
+    /// `send`, `cast` or `send_after`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendKind::Send => "send",
+            SendKind::Cast => "cast",
+            SendKind::SendAfter => "send_after",
+        }
+    }
+
+    /// The byte that stores it.
+    pub(crate) fn byte(self) -> u8 {
+        match self {
+            SendKind::Send => 0,
+            SendKind::Cast => 1,
+            SendKind::SendAfter => 2,
+        }
+    }
+
+    /// The kind a stored byte names.
+    pub(crate) fn of_byte(byte: u8) -> Option<SendKind> {
+        Some(match byte {
+            0 => SendKind::Send,
+            1 => SendKind::Cast,
+            2 => SendKind::SendAfter,
+            _ => return None,
+        })
+    }
+}
+
 /// Who a process is, recorded with its first recorded call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessStart {
@@ -295,4 +385,17 @@ pub enum OriginKind {
     Caller,
     /// `$ancestors`
     Ancestor,
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every event of the ring is two cache lines at most, sends included.
+    #[test]
+    fn an_event_stays_within_two_cache_lines() {
+        assert!(
+            std::mem::size_of::<super::Event>() <= 136,
+            "{}",
+            std::mem::size_of::<super::Event>()
+        );
+    }
 }

@@ -696,6 +696,57 @@ impl RunIndex {
         Ok(None)
     }
 
+    /// The rows of a `u128`-keyed table of byte records with keys in `[lo, hi]`, from every
+    /// segment, by key.
+    pub fn byte_rows(
+        &self,
+        def: TableDefinition<u128, &'static [u8]>,
+        lo: u128,
+        hi: u128,
+    ) -> Result<Vec<(u128, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for segment in &self.layout.segments {
+            segment.read(|txn| {
+                if let Some(table) = open(txn, def)? {
+                    for row in table.range(lo..=hi).during("reading rows")? {
+                        let (key, value) = row.during("reading rows")?;
+                        out.push((key.value(), value.value().to_vec()));
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        out.sort_by_key(|(key, _)| *key);
+        Ok(out)
+    }
+
+    /// The rows of a `u128`-keyed table of fixed-size values with keys in `[lo, hi]`, from
+    /// every segment, by key.
+    pub fn value_rows<V>(
+        &self,
+        def: TableDefinition<u128, V>,
+        lo: u128,
+        hi: u128,
+    ) -> Result<Vec<(u128, V)>>
+    where
+        V: for<'a> redb::Value<SelfType<'a> = V> + 'static,
+    {
+        let mut out = Vec::new();
+        for segment in &self.layout.segments {
+            segment.read(|txn| {
+                if let Some(table) = open(txn, def)? {
+                    for row in table.range(lo..=hi).during("reading rows")? {
+                        let (key, value) = row.during("reading rows")?;
+                        out.push((key.value(), value.value()));
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        out.sort_by_key(|(key, _)| *key);
+        Ok(out)
+    }
+
     /// The client of a call that served a request.
     pub fn client_of(&self, id: u64) -> Result<Option<u64>> {
         for segment in &self.layout.segments {

@@ -14,9 +14,11 @@
 //! - [`query`] – a run's queries ([`Snapshot`], [`CallFilter`]); [`query_tree`] – call trees
 //!   with folding ([`Tree`]); [`query_stats`] – counts ([`RunCounts`]); [`query_heads`] –
 //!   walks over calls' heads without their values ([`CallHead`], for timings: profiles,
-//!   flame graphs, timelines); [`query_view`] – calls read in place with their values
-//!   ([`CallView`], for patterns and searches); [`query_cluster`] – runs of several nodes
-//!   read together, links across nodes ([`Cluster`]).
+//!   flame graphs, timelines); [`query_messages`] – messages sent and received
+//!   ([`SentMessage`], matched by [`messages`]); [`query_exits`] – how processes ended, and
+//!   crashes with what they caused ([`Crash`]); [`query_view`] – calls read in place with their
+//!   values ([`CallView`], for patterns and searches); [`query_cluster`] – runs of several
+//!   nodes read together, links across nodes ([`Cluster`]).
 //! - [`model`] – what queries return ([`Call`], [`Run`], [`Process`], [`Counters`]).
 //! - [`retention`] – compaction and the cap ([`Maintenance`], [`Retention`]).
 //! - `layout` – the files on disk; `segment` – a segment's tables; `block` – a block's
@@ -28,14 +30,18 @@ mod block;
 mod codec;
 mod encoding;
 pub mod error;
+mod etf;
 pub mod event;
 mod index;
 mod layout;
+pub mod messages;
 pub mod model;
 pub mod private;
 pub mod query;
 pub mod query_cluster;
+pub mod query_exits;
 pub mod query_heads;
+pub mod query_messages;
 pub mod query_stats;
 pub mod query_tree;
 pub mod query_view;
@@ -48,8 +54,8 @@ pub mod writer;
 pub use error::{Result, StoreError};
 pub use event::{
     is_remote_key, remote_key, AtomKey, AtomNames, Bytes, Class, End, Enter, Event, EventKind,
-    Origin, OriginKind, Outcome, ProcessStart, RemoteProcess, RunEvent, TailCall, Test,
-    TestFramework, TestOutcome,
+    Origin, OriginKind, Outcome, ProcessExit, ProcessStart, RemoteProcess, RunEvent, Send,
+    SendKind, TailCall, Test, TestFramework, TestOutcome,
 };
 pub use model::{
     Call, CallEnd, Counters, Pause, Process, ProcessOrigin, RecordedTest, Run, RunInfo, RunSummary,
@@ -58,11 +64,13 @@ pub use model::{
 pub use private::{DIR_MODE, FILE_MODE};
 pub use query::{CallFilter, Snapshot, Subtree};
 pub use query_cluster::{Cluster, CrossRequest, CrossStart};
+pub use query_exits::{Crash, Notice, NoticeKind, ProcessEnd};
 pub use query_heads::CallHead;
+pub use query_messages::{MessageLink, SentMessage};
 pub use query_stats::{FunctionCalls, RunCounts};
 pub use query_tree::{
-    Cause, CauseKind, Fold, FoldReason, FunctionCount, ServedRequest, StartedProcess, Tree,
-    TreeItem, TreeLimits,
+    Cause, CauseKind, Fold, FoldReason, FunctionCount, MessageLine, ServedRequest, StartedProcess,
+    Tree, TreeItem, TreeLimits,
 };
 pub use query_view::CallView;
 pub use reader::StoreReader;

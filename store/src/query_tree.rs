@@ -26,10 +26,11 @@ use std::collections::{HashMap, VecDeque};
 use redb::TableDefinition;
 
 use crate::error::Result;
-use crate::event::OriginKind;
+use crate::event::{OriginKind, SendKind};
 use crate::index::Select;
 use crate::model::Call;
 use crate::query::Snapshot;
+use crate::query_messages::SentMessage;
 use crate::segment::{SERVED, STARTED};
 
 /// The most direct children of one folded run whose functions are tallied for its summary.
@@ -119,6 +120,9 @@ pub enum CauseKind {
     Request,
     /// The call is the first of a process the cause started (`$callers` or `$ancestors`).
     Started(OriginKind),
+    /// The call received a message the cause sent (a `handle_cast/2`, `handle_info/2` or
+    /// gen_statem event; see [`crate::messages`]).
+    Message(SendKind),
 }
 
 /// One line of a [`Tree`].
@@ -142,6 +146,19 @@ pub enum TreeItem {
     /// A request the parent line's call made to another process, shown by the call that
     /// served it.
     Request(ServedRequest),
+    /// A message the parent line's call sent.
+    Message(MessageLine),
+}
+
+/// A message a call sent, with the process and the call that received it when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageLine {
+    /// The message.
+    pub message: SentMessage,
+    /// The receiving process's pid as text, when it recorded calls.
+    pub receiver_text: Option<String>,
+    /// The call that received it, when it was recorded and matched.
+    pub received_by: Option<u64>,
 }
 
 /// A request a call made and waited for: a call of another process that served it (a
@@ -249,6 +266,7 @@ enum Kid {
     Folded(Fold),
     Started(StartedProcess),
     Request(ServedRequest),
+    Message(MessageLine),
 }
 
 /// The children of a call as the tree needs them.
@@ -418,6 +436,7 @@ impl Snapshot {
         }
         self.add_started_processes(&mut nodes, pid, bound, limits.calls)?;
         self.add_served_requests(&mut nodes, pid, bound, limits.calls)?;
+        self.add_sent_messages(&mut nodes, bound, limits.calls)?;
         let cause = self.cause(&nodes[0].call)?;
         let mut tree = flatten(nodes, calls);
         tree.cause = cause;
@@ -491,6 +510,14 @@ impl Snapshot {
                 }));
             }
         }
+        if let Some((message, sender)) = self.delivered_by(call)? {
+            return Ok(Some(Cause {
+                kind: CauseKind::Message(message.kind),
+                node: None,
+                text: text(sender.pid)?,
+                call: sender,
+            }));
+        }
         let Some(process) = self.process(call.pid)? else {
             return Ok(None);
         };
@@ -539,6 +566,50 @@ impl Snapshot {
                 text,
                 call,
             }));
+        }
+        Ok(())
+    }
+
+    /// Adds, under each shown call, the messages it sent (at most `most`), among its children
+    /// by time: before the first child shown that started after the message was sent.
+    fn add_sent_messages(&self, nodes: &mut [Node], bound: u64, most: usize) -> Result<()> {
+        let shown = shown_index(nodes);
+        // Per shown call (at most the tree's budget): a range over the whole root's extent
+        // would hold every other process's sends of that time too.
+        let mut ids: Vec<u64> = shown.keys().copied().filter(|&id| id < bound).collect();
+        ids.sort_unstable();
+        let mut sent = Vec::new();
+        for id in ids {
+            if sent.len() >= most {
+                break;
+            }
+            sent.extend(self.sent_by(id)?);
+        }
+        for message in sent.into_iter().take(most) {
+            let at = shown[&message.call_id];
+            let receiver_text = match message.receiver {
+                Some(pid) => self.process(pid)?.map(|p| p.text),
+                None => None,
+            };
+            let received_by = self.received_by(&message)?;
+            let time = message.time;
+            let kids = &nodes[at].kids;
+            let position = kids
+                .iter()
+                .position(|kid| match kid {
+                    Kid::Shown(i) => nodes[*i].call.start > time,
+                    Kid::Started(_) | Kid::Request(_) => true,
+                    Kid::Folded(_) | Kid::Message(_) => false,
+                })
+                .unwrap_or(kids.len());
+            nodes[at].kids.insert(
+                position,
+                Kid::Message(MessageLine {
+                    message,
+                    receiver_text,
+                    received_by,
+                }),
+            );
         }
         Ok(())
     }
@@ -728,6 +799,10 @@ fn flatten(nodes: Vec<Node>, calls: u64) -> Tree {
             Kid::Request(request) => lines.push(TreeLine {
                 depth,
                 item: TreeItem::Request(request),
+            }),
+            Kid::Message(message) => lines.push(TreeLine {
+                depth,
+                item: TreeItem::Message(message),
             }),
         }
     }

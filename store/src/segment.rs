@@ -78,7 +78,29 @@ tables! {
     /// Remote key (see `crate::remote_key`) → `node` and `text` of the process of another
     /// node it stands for (`codec`), for every key the segment's rows name.
     REMOTE_PROCESSES: u64 => &[u8] = "remote_processes";
+    /// `sending call << 64 | n` → send record (see `codec`): the messages a call sent, `n`
+    /// counting the run's sends in the order the writer took them.
+    SENDS: u128 => &[u8] = "sends";
+    /// `group << 64 | n` → `(receiver pid, message hash, sending call, time, available time)`:
+    /// the sends to a known process, by receiver and message (`group` hashes both; see
+    /// `crate::messages`). `available` is when the message could be received: the send's time,
+    /// plus the delay of a `send_after`.
+    MAILBOX: u128 => MailboxRow = "mailbox";
+    /// `group << 64 | receiving call` → `(receiver pid, message hash, start)`: the calls that
+    /// received a message (`handle_cast/2`, `handle_info/2`, gen_statem events).
+    RECEIPTS: u128 => ReceiptRow = "receipts";
+    /// `pid hash << 64 | receiving call` → 1 for `{'EXIT', Pid, _}`, 2 for `{'DOWN', _,
+    /// process, Pid, _}`: the calls that received news of a process's end.
+    NOTICES: u128 => u8 = "notices";
+    /// `time << 64 | n` → exit record (see `codec`): processes that recorded calls and ended.
+    EXITS: u128 => &[u8] = "exits";
 }
+
+/// A row of `mailbox`: `(receiver pid, message hash, sending call, time, available time)`.
+pub(crate) type MailboxRow = (u64, u64, u64, u64, u64);
+
+/// A row of `receipts`: `(receiver pid, message hash, start)`.
+pub(crate) type ReceiptRow = (u64, u64, u64);
 
 fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
     from: &ReadTransaction,
@@ -129,6 +151,11 @@ pub(crate) struct Contents {
     pub tests: Vec<(u128, Vec<u8>)>,
     pub pauses: Vec<(u128, u8)>,
     pub remote_processes: Vec<(u64, Vec<u8>)>,
+    pub sends: Vec<(u128, Vec<u8>)>,
+    pub mailbox: Vec<(u128, MailboxRow)>,
+    pub receipts: Vec<(u128, ReceiptRow)>,
+    pub notices: Vec<(u128, u8)>,
+    pub exits: Vec<(u128, Vec<u8>)>,
 }
 
 impl Contents {
@@ -141,6 +168,9 @@ impl Contents {
             && self.served.is_empty()
             && self.tests.is_empty()
             && self.pauses.is_empty()
+            && self.sends.is_empty()
+            && self.receipts.is_empty()
+            && self.exits.is_empty()
     }
 
     /// The bytes it holds, about.
@@ -153,7 +183,11 @@ impl Contents {
                 .map(|e| e.1.len() + 16)
                 .sum::<usize>()
             + self.tests.iter().map(|t| t.1.len() + 16).sum::<usize>()
-            + 16 * (self.pid_blocks.len()
+            + self.sends.iter().map(|t| t.1.len() + 16).sum::<usize>()
+            + self.exits.iter().map(|t| t.1.len() + 16).sum::<usize>()
+            + 48 * (self.mailbox.len() + self.receipts.len())
+            + 16 * (self.notices.len()
+                + self.pid_blocks.len()
                 + self.function_blocks.len()
                 + self.exceptions.len()
                 + self.pauses.len())
@@ -304,6 +338,24 @@ fn fill(txn: &WriteTransaction, c: &mut Contents) -> Result<()> {
     insert_sorted(txn, STARTED, &mut c.started)?;
     insert_sorted(txn, SERVED, &mut c.served)?;
     insert_sorted(txn, CLIENTS, &mut c.clients)?;
+    for (table, rows) in [(SENDS, &mut c.sends), (EXITS, &mut c.exits)] {
+        if !rows.is_empty() {
+            rows.sort_unstable_by_key(|e| e.0);
+            let mut table = txn.open_table(table).during(DURING)?;
+            for (key, row) in rows.iter() {
+                table.insert(key, row.as_slice()).during(DURING)?;
+            }
+        }
+    }
+    if !c.mailbox.is_empty() {
+        insert_sorted(txn, MAILBOX, &mut c.mailbox)?;
+    }
+    if !c.receipts.is_empty() {
+        insert_sorted(txn, RECEIPTS, &mut c.receipts)?;
+    }
+    if !c.notices.is_empty() {
+        insert_sorted(txn, NOTICES, &mut c.notices)?;
+    }
     Ok(())
 }
 

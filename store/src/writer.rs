@@ -31,11 +31,12 @@ use std::path::{Path, PathBuf};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::block::{PendingCall, PendingEnd, PendingTail, BLOCK_BYTES, BLOCK_CALLS};
-use crate::codec::{encode_remote, encode_test, EndRow, ProcessRow, TailCallRow};
+use crate::codec::{encode_remote, encode_test, EndRow, ExitRow, ProcessRow, SendRow, TailCallRow};
 use crate::encoding::{Done, EncodingThread, Job};
 use crate::error::Result;
-use crate::event::{AtomKey, AtomNames, Event, EventKind, OriginKind, Outcome, RunEvent};
+use crate::event::{AtomKey, AtomNames, Event, EventKind, OriginKind, Outcome, RunEvent, SendKind};
 use crate::layout;
+use crate::messages;
 use crate::model::{Counters, Run, RunInfo, RunSummary};
 use crate::retention::{Maintenance, Retention};
 use crate::segment::{self, Contents, SegmentMeta};
@@ -87,6 +88,8 @@ pub struct RunWriter {
     next_segment: u64,
     /// Run events taken so far: the low half of their keys, so that two at one instant differ.
     run_events: u64,
+    /// Sends taken so far: the low half of their keys (their order of arrival).
+    sends: u64,
     counters: Counters,
     max_unsealed: usize,
 }
@@ -271,6 +274,7 @@ impl RunWriter {
             next_block: 1,
             next_segment: 1,
             run_events: 0,
+            sends: 0,
             counters: Counters::default(),
             max_unsealed: MAX_UNSEALED_BYTES,
         })
@@ -327,6 +331,17 @@ impl RunWriter {
                     c.served.push((pair(client.get(), id), enter.pid));
                     c.clients.push((id, client.get()));
                 }
+                let receipt =
+                    messages::receipt(self.atoms.text(function), enter.arity, &enter.args);
+                if let Some(receipt) = receipt {
+                    let c = &mut self.open.contents;
+                    let group = messages::group(enter.pid, receipt.hash);
+                    c.receipts
+                        .push((pair(group, id), (enter.pid, receipt.hash, event.time)));
+                    if let Some((pid_hash, kind)) = receipt.notice {
+                        c.notices.push((pair(pid_hash, id), kind));
+                    }
+                }
                 self.staging.push(PendingCall {
                     id,
                     parent: enter.parent.map_or(0, NonZeroU64::get),
@@ -376,6 +391,40 @@ impl RunWriter {
                     self.orphan_tails.entry(id).or_default().push(tail);
                 }
             }
+            EventKind::Send(send) => {
+                self.sends += 1;
+                let receiver = send.receiver.map_or(0, NonZeroU64::get);
+                let mut row = Vec::with_capacity(40 + send.payload.len());
+                SendRow {
+                    time: event.time,
+                    kind: send.kind,
+                    delay_ms: send.delay_ms,
+                    receiver,
+                    target: send.target(),
+                    message: send.message(),
+                }
+                .encode(&mut row);
+                let c = &mut self.open.contents;
+                c.sends.push((pair(id, self.sends), row));
+                if receiver != 0 {
+                    let hash = messages::hash(send.message());
+                    let delay = match send.kind {
+                        SendKind::SendAfter => send.delay_ms as u64 * 1_000_000,
+                        SendKind::Send | SendKind::Cast => 0,
+                    };
+                    c.mailbox.push((
+                        pair(messages::group(receiver, hash), self.sends),
+                        (
+                            receiver,
+                            hash,
+                            id,
+                            event.time,
+                            event.time.saturating_add(delay),
+                        ),
+                    ));
+                }
+                self.open.events += 1;
+            }
             EventKind::Run(run) => {
                 self.run_events += 1;
                 let key = pair(event.time, self.run_events);
@@ -395,6 +444,19 @@ impl RunWriter {
                             encode_remote(&remote, &mut row);
                             self.open.contents.remote_processes.push((key, row));
                         }
+                    }
+                    RunEvent::Exit(exit) => {
+                        let mut row = Vec::with_capacity(32 + exit.reason.len());
+                        ExitRow {
+                            pid: exit.pid,
+                            pid_hash: messages::hash(&exit.pid_term),
+                            pid_term: &exit.pid_term,
+                            reason: &exit.reason,
+                        }
+                        .encode(&mut row);
+                        self.open.contents.exits.push((key, row));
+                        // The segment names the process, so that it reads alone.
+                        self.open.pids.insert(exit.pid);
                     }
                 }
                 self.open.events += 1;

@@ -400,6 +400,7 @@ fn tail_calls_and_processes_are_kept_and_origins_resolve_to_the_running_call() {
                     format!("process {} {:?} first {}", p.text, p.kind, p.first.id)
                 }
                 TreeItem::Request(r) => format!("request {} call {}", r.text, r.call.id),
+                TreeItem::Message(m) => format!("message of {}", m.message.call_id),
             };
             (line.depth, text)
         })
@@ -1192,6 +1193,7 @@ fn calls_of_two_nodes_link_across_their_runs() {
                     p.first.id
                 ),
                 TreeItem::Fold(_) => "fold".into(),
+                TreeItem::Message(_) => "message".into(),
             };
             (l.depth, what)
         })

@@ -151,6 +151,7 @@ fn outline(tree: &Tree) -> Vec<String> {
                 }
                 TreeItem::Process(p) => format!("{pad}process {} {}", p.text, p.first.id),
                 TreeItem::Request(r) => format!("{pad}request {} {}", r.text, r.call.id),
+                TreeItem::Message(m) => format!("{pad}message of {}", m.message.call_id),
             }
         })
         .collect()

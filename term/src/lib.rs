@@ -19,6 +19,7 @@
 //! | bitstring | `<<…>>` | `<<…>>` |
 //! | big integer | `…(big integer)` | `…(big integer)` |
 //! | fun | its text, `#Fun<m.1.2>` | the same |
+//! | stack trace not recorded (an attached call's exception) | `(no stack trace: attached call)` | the same |
 //! | other | `…` | `…` |
 
 pub mod banner;
@@ -156,12 +157,19 @@ pub(crate) enum Cut<'a> {
     Field,
     /// A value redacted: never recorded.
     Redacted,
+    /// An exception's stack trace, never recorded: the VM's call trace, through which an
+    /// attached call was recorded, gives none.
+    NoStacktrace,
     /// Anything else.
     Other,
 }
 
 /// How a redacted value prints, in every style (and in IEx, `ElixirScope.Format`).
 pub const REDACTED: &str = "[REDACTED]";
+
+/// How the stack trace of an attached call's exception prints (it was never recorded), in
+/// every style (and in IEx, `ElixirScope.Format`).
+pub const NO_STACKTRACE: &str = "(no stack trace: attached call)";
 
 /// The cut marker this term is, if it is one.
 pub(crate) fn cut(term: &Term) -> Option<Cut<'_>> {
@@ -189,6 +197,7 @@ pub(crate) fn cut(term: &Term) -> Option<Cut<'_>> {
         ("field", _) => Cut::Field,
         // `hidden`: arguments hidden by a rule, as recorded before redaction had a name.
         ("redacted" | "hidden", _) => Cut::Redacted,
+        ("stacktrace", _) => Cut::NoStacktrace,
         _ => Cut::Other,
     })
 }
@@ -225,6 +234,7 @@ fn standalone_cut(out: &mut String, cut: &Cut<'_>, style: Style) {
         Cut::Integer => out.push_str("…(big integer)"),
         Cut::Fun(Term::Binary(text)) => out.push_str(&String::from_utf8_lossy(&text.bytes)),
         Cut::Redacted => out.push_str(REDACTED),
+        Cut::NoStacktrace => out.push_str(NO_STACKTRACE),
         Cut::Fun(_) | Cut::Field | Cut::Other => out.push('…'),
     }
 }

@@ -101,6 +101,19 @@ fn redacted_values_and_lost_fields_never_read_as_values() {
 }
 
 #[test]
+fn an_unrecorded_stack_trace_never_reads_as_an_empty_one() {
+    // `{Reason, Marker}` as attach stores an exception: the marker says why there is none.
+    let exception: Term = tuple(vec![
+        atom("badarith"),
+        marker("stacktrace", atom("attached")),
+    ]);
+    let (elixir, erlang) = both(&exception);
+    assert_eq!(elixir, "{:badarith, (no stack trace: attached call)}");
+    assert_eq!(erlang, "{badarith,(no stack trace: attached call)}");
+    assert!(!elixir.contains("[]"));
+}
+
+#[test]
 fn other_cuts() {
     assert_eq!(
         both(&marker("depth", atom("map"))),

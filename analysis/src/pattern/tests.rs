@@ -1,16 +1,9 @@
 use std::collections::HashMap;
 
-use eetf::{Atom, Binary, FixInteger, Float, List, Map, Term, Tuple};
+use eetf::{Binary, Float, List, Map, Term, Tuple};
 
 use super::*;
-
-fn atom(name: &str) -> Term {
-    Atom::from(name).into()
-}
-
-fn int(i: i32) -> Term {
-    FixInteger::from(i).into()
-}
+use crate::test_terms::{atom, int};
 
 fn bin(s: &str) -> Term {
     Binary::from(s.as_bytes().to_vec()).into()

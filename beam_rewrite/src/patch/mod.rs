@@ -4,7 +4,8 @@
 //! form is renamed to its inner name (`'es$f'`) and followed by a wrapper under the original
 //! name ([`wrapper`]); local tail calls to wrapped functions go to the inner function instead
 //! ([`tail_calls`]); stack traces caught inside the module are cleaned where they are bound
-//! ([`catch_sites`]), and so are the answers of `process_info` calls ([`introspection`]). The result is what the BEAM helper compiles, with the options
+//! ([`catch_sites`]), and so are the answers of `process_info` calls ([`introspection`]); sends
+//! are reported to the runtime right before they happen ([`sends`]). The result is what the BEAM helper compiles, with the options
 //! [`options::for_recompile`] derives from the original ones.
 //!
 //! Everything here is pure: forms in, forms out; it is tested without a VM.
@@ -15,6 +16,7 @@ pub mod inline;
 pub mod introspection;
 pub mod naming;
 pub mod options;
+pub mod sends;
 pub mod tail_calls;
 pub mod wrapper;
 
@@ -61,6 +63,8 @@ pub struct Patched {
     pub cleaned_catch_clauses: usize,
     /// How many `process_info` calls now clean their answer.
     pub cleaned_process_info_calls: usize,
+    /// How many sends are now reported to the runtime before they happen.
+    pub reported_sends: usize,
 }
 
 /// Why a module's forms could not be patched.
@@ -126,6 +130,7 @@ pub fn patch_module(
             redirected_tail_calls: 0,
             cleaned_catch_clauses: 0,
             cleaned_process_info_calls: 0,
+            reported_sends: 0,
         });
     }
     let export_all = original_options.iter().any(options::has_export_all)
@@ -136,6 +141,9 @@ pub fn patch_module(
     let mut fresh_stack_vars = 0;
     let mut cleaned_catch_clauses = 0;
     let mut cleaned_process_info_calls = 0;
+    let mut fresh_send_vars = 0;
+    let mut reported_sends = 0;
+    let report_sends = sends::reports_sends_of(&facts.module);
     let mut file: Option<Term> = None;
     let mut out = Vec::with_capacity(forms.len() + 3 * wrapped.len() + 1);
     for mut form in forms {
@@ -176,6 +184,9 @@ pub fn patch_module(
             catch_sites::clean_caught_stacktraces(&mut elements[4], &mut fresh_stack_vars);
         cleaned_process_info_calls +=
             introspection::clean_process_info_calls(&mut elements[4], &facts);
+        if report_sends {
+            reported_sends += sends::report_sends(&mut elements[4], &mut fresh_send_vars);
+        }
         if !wrapped.contains(&target) {
             out.push(form);
             continue;
@@ -213,6 +224,7 @@ pub fn patch_module(
         &helper_arities,
         &tail_calls.entries,
         &capture,
+        reported_sends > 0,
         &file,
     );
     let at = match out.last() {
@@ -229,6 +241,7 @@ pub fn patch_module(
         redirected_tail_calls,
         cleaned_catch_clauses,
         cleaned_process_info_calls,
+        reported_sends,
     })
 }
 

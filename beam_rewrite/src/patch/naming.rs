@@ -24,6 +24,9 @@ pub const RECORDER: &str = "es$$record";
 /// The module's tail-call reporting functions, `'es$$tail'/(N+1)`.
 pub const TAIL_HELPER: &str = "es$$tail";
 
+/// The module's send reporter, `'es$$send'/3` (see [`super::sends`]).
+pub const SEND_HELPER: &str = "es$$send";
+
 /// The prefix of tail entries: local tail calls to a wrapped `f` go to `'es$$tail$f'`, which
 /// reports the tail call and jumps to `'es$f'` (see [`super::tail_calls`]).
 pub const TAIL_ENTRY_PREFIX: &str = "es$$tail$";

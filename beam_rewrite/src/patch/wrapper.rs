@@ -35,6 +35,11 @@
 //! 'es$$tail$f'(A1, ..., AN) ->                       % one per target of local tail calls
 //!     'es$$tail'(f, A1, ..., AN),
 //!     'es$f'(A1, ..., AN).
+//! 'es$$send'(Kind, Dest, Message) ->                 % when the module sends (super::sends)
+//!     case elixir_scope_gate:on(M) of
+//!         true -> elixir_scope_runtime:sending(Kind, Dest, Message);
+//!         _ -> ok
+//!     end.
 //! ```
 //!
 //! `deep` is the runtime's answer when the process already has too many recorded calls open
@@ -69,8 +74,8 @@ use crate::plan::Capture;
 use crate::tables::FunctionRef;
 
 use super::naming::{
-    inner_name, tail_entry_name, variable, GATE, RECORDER, RECORDING_KEY, RUNTIME, TAIL_HELPER,
-    WRAPPER_FILE,
+    inner_name, tail_entry_name, variable, GATE, RECORDER, RECORDING_KEY, RUNTIME, SEND_HELPER,
+    TAIL_HELPER, WRAPPER_FILE,
 };
 
 /// Where a wrapper goes and what it wraps.
@@ -107,6 +112,7 @@ pub fn helper_forms(
     tail_arities: &[u32],
     tail_entries: &BTreeSet<FunctionRef>,
     capture: &BTreeMap<FunctionRef, Capture>,
+    reports_sends: bool,
     file: &Term,
 ) -> Vec<Term> {
     let plain = int(1);
@@ -120,8 +126,33 @@ pub fn helper_forms(
             .map(|&n| tail_helper(module, n, capture)),
     );
     forms.extend(tail_entries.iter().map(tail_entry));
+    if reports_sends {
+        forms.push(send_helper(module));
+    }
     forms.push(file_attribute(&plain, file.clone(), 1));
     forms
+}
+
+/// `'es$$send'(Kind, Dest, Message) -> case elixir_scope_gate:on(M) of true ->
+/// elixir_scope_runtime:sending(Kind, Dest, Message); _ -> ok end.`: what a send site calls
+/// right before it sends (see [`super::sends`]). It returns `ok` and never raises.
+pub fn send_helper(module: &str) -> Term {
+    let a = &anno::generated(int(1));
+    let args: Vec<Term> = ["Kind", "Dest", "Message"]
+        .iter()
+        .map(|name| var(a, &variable(name)))
+        .collect();
+    let check = remote_call(a, GATE, "on", vec![atom_lit(a, module)]);
+    let report = remote_call(a, RUNTIME, "sending", args.clone());
+    let body = case_expr(
+        a,
+        check,
+        vec![
+            clause(a, vec![atom_lit(a, "true")], vec![report]),
+            clause(a, vec![var(a, "_")], vec![atom_lit(a, "ok")]),
+        ],
+    );
+    function(a, SEND_HELPER, 3, vec![clause(a, args, vec![body])])
 }
 
 /// `'es$$tail$f'(A1, ..., AN) -> 'es$$tail'(f, A1, ..., AN), 'es$f'(A1, ..., AN).`: where local
@@ -466,7 +497,7 @@ mod tests {
             name: "loop".into(),
             arity: 3,
         }]);
-        let forms = helper_forms("m", &[0, 3], &entries, &BTreeMap::new(), &file);
+        let forms = helper_forms("m", &[0, 3], &entries, &BTreeMap::new(), false, &file);
         let names: Vec<String> = forms
             .iter()
             .filter_map(FunctionForm::of)
@@ -517,7 +548,7 @@ mod tests {
     #[test]
     fn the_recorder_runs_the_function_without_a_frame_when_the_runtime_says_deep() {
         let file = Term::from(ByteList::from(b"m.erl".to_vec()));
-        let forms = helper_forms("m", &[], &BTreeSet::new(), &BTreeMap::new(), &file);
+        let forms = helper_forms("m", &[], &BTreeSet::new(), &BTreeMap::new(), false, &file);
         let recorder = FunctionForm::of(&forms[1]).expect("the recorder");
         let [_, _, _, _, body] = forms::tagged(&recorder.clauses[0], "clause").unwrap() else {
             panic!("a clause")
@@ -566,6 +597,7 @@ mod tests {
             &[],
             &BTreeSet::new(),
             &BTreeMap::from([(login, options)]),
+            false,
             &file,
         );
         let recorder = FunctionForm::of(&forms[1]).expect("the recorder");

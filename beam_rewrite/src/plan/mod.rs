@@ -30,8 +30,9 @@ use crate::tables::FunctionRef;
 /// 9: `erlang:hibernate/3` and `proc_lib:hibernate/3` tell the runtime (`discarding_stack/1`);
 /// 10: the recorder applies `fun 'es$f'/N` again (the dispatcher of some 9s let the compiler
 /// hand binary match contexts to inner functions that could not take them);
-/// 11: local tail calls go to a tail entry per target (`'es$$tail$f'`), which reports them.
-pub const REWRITE_FORMAT: u32 = 11;
+/// 11: local tail calls go to a tail entry per target (`'es$$tail$f'`), which reports them;
+/// 12: sends are reported to the runtime right before they happen (`'es$$send'/3`).
+pub const REWRITE_FORMAT: u32 = 12;
 
 /// What to wrap, for a whole run.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -128,10 +128,11 @@ fn export(args: &Args) -> Result<(String, bool), QueryError> {
         Format::Chrome => {
             let exported = chrome::write(&snap, &mut out).map_err(export_error)?;
             format!(
-                "run {run} as Chrome trace events: {} ({} raised) on {}",
+                "run {run} as Chrome trace events: {} ({} raised) on {}, {}",
                 counted(exported.calls, "call", "calls"),
                 count(exported.exceptions),
                 counted(exported.processes, "process", "processes"),
+                counted(exported.messages, "message", "messages"),
             )
         }
         Format::Speedscope => {

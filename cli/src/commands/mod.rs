@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod calls;
+pub mod crashes;
 pub mod diff;
 pub mod doctor;
 pub mod export;

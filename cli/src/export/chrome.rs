@@ -18,6 +18,10 @@
 //! - A request (a `handle_call/3` serving another process, see `Snapshot::scan_requests`) gets
 //!   a flow arrow from the client's call that waited for it (`Snapshot::running_call`) to the
 //!   serving call, category `request`, id the serving call's id.
+//! - A message whose receipt was recorded (see `store::messages`: a cast, a send, a timer,
+//!   received by a `handle_cast/2`, `handle_info/2` or gen_statem event) gets a flow arrow from
+//!   the sending call, at the moment it was sent, to the call that received it, category
+//!   `message`, named by how it was sent.
 //!
 //! The run is streamed with `Snapshot::scan` (calls in id order) into a buffered file: memory
 //! stays bounded by the number of processes, whatever the size of the run.
@@ -36,7 +40,7 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use serde_json::{json, Value};
-use store::{Call, Cluster, CrossRequest, CrossStart, Outcome, Snapshot};
+use store::{Call, Cluster, CrossRequest, CrossStart, MessageLink, Outcome, Snapshot};
 
 use crate::query::call::{self, argument_texts};
 use crate::query::text::rfc3339;
@@ -50,6 +54,8 @@ pub struct Exported {
     pub processes: u64,
     /// Calls that raised.
     pub exceptions: u64,
+    /// Message arrows drawn.
+    pub messages: u64,
 }
 
 /// Writes the snapshot's run to `out`.
@@ -63,11 +69,11 @@ pub fn write(snap: &Snapshot, out: &mut impl Write) -> Result<Exported, ExportEr
         "otp_release": run.info.otp_release,
         "started": rfc3339(run.info.started_unix_ns),
     });
-    write_runs(std::slice::from_ref(snap), &[], &[], other, out)
+    write_runs(std::slice::from_ref(snap), &Across::default(), other, out)
 }
 
-/// Writes a cluster's runs to `out`, a process per node, with the requests that crossed
-/// nodes as arrows.
+/// Writes a cluster's runs to `out`, a process per node, with the requests and processes that
+/// crossed nodes as arrows.
 pub fn write_cluster(cluster: &Cluster, out: &mut impl Write) -> Result<Exported, ExportError> {
     let runs = cluster.snapshots();
     let nodes: Vec<Value> = runs
@@ -87,14 +93,24 @@ pub fn write_cluster(cluster: &Cluster, out: &mut impl Write) -> Result<Exported
         "tool_version": runs.first().map(|s| s.run().info.tool_version.clone()),
         "nodes": nodes,
     });
-    write_runs(runs, &cluster.requests()?, &cluster.started()?, other, out)
+    let across = Across {
+        requests: cluster.requests()?,
+        started: cluster.started()?,
+    };
+    write_runs(runs, &across, other, out)
 }
 
-/// Writes `runs` (a process each) and the arrows of `across` and `started` to `out`.
+/// The links between calls of different runs of a trace (none for one run).
+#[derive(Default)]
+struct Across {
+    requests: Vec<CrossRequest>,
+    started: Vec<CrossStart>,
+}
+
+/// Writes `runs` (a process each) and the arrows of `across` to `out`.
 fn write_runs(
     runs: &[Snapshot],
-    across: &[CrossRequest],
-    started: &[CrossStart],
+    across: &Across,
     other: Value,
     out: &mut impl Write,
 ) -> Result<Exported, ExportError> {
@@ -149,8 +165,18 @@ fn write_runs(
         if let Some(e) = failure {
             return Err(ExportError::Io(e));
         }
+        snap.scan_messages(|link| match writer.message(run, &link) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                failure = Some(e);
+                Ok(false)
+            }
+        })?;
+        if let Some(e) = failure {
+            return Err(ExportError::Io(e));
+        }
     }
-    for request in across {
+    for request in &across.requests {
         let client = Run {
             at: request.client_run,
             snap: &runs[request.client_run],
@@ -161,7 +187,7 @@ fn write_runs(
         };
         writer.arrow(client, &request.waiting, server, &request.serving)?;
     }
-    for start in started {
+    for start in &across.started {
         let origin = Run {
             at: start.origin_run,
             snap: &runs[start.origin_run],
@@ -335,6 +361,33 @@ impl<W: Write> Events<'_, W> {
         }))
     }
 
+    /// The arrow from the call that sent a message to the call that received it, both of
+    /// `run` (a message whose calls are not both stored draws no arrow).
+    fn message(&mut self, run: Run, link: &MessageLink) -> io::Result<()> {
+        let (Ok(Some(sender)), Ok(Some(receipt))) =
+            (run.snap.call(link.sender), run.snap.call(link.receipt))
+        else {
+            return Ok(());
+        };
+        let how = run
+            .snap
+            .sent_by(sender.id)
+            .ok()
+            .and_then(|sent| sent.into_iter().find(|m| m.n == link.n))
+            .map_or("message", |m| m.kind.as_str());
+        let (from, to) = (self.tid(run, sender.pid)?, self.tid(run, receipt.pid)?);
+        self.exported.messages += 1;
+        let flow = MESSAGE_FLOWS | run.flow(link.n);
+        self.event(&json!({
+            "name": how, "cat": "message", "ph": "s", "id": flow, "ts": self.ts(run, link.sent),
+            "pid": run.pid(), "tid": from, "args": {"from": sender.id, "to": receipt.id},
+        }))?;
+        self.event(&json!({
+            "name": how, "cat": "message", "ph": "f", "bp": "e", "id": flow,
+            "ts": self.ts(run, receipt.start), "pid": run.pid(), "tid": to,
+        }))
+    }
+
     /// Microseconds since the earliest run started, to the nanosecond, of a time of `run`.
     fn ts(&self, run: Run, ns: u64) -> Value {
         micros(run.snap.run().info.unix_ns(ns).saturating_sub(self.origin))
@@ -391,6 +444,11 @@ impl<W: Write> Events<'_, W> {
 /// Added to a serving call's id to make its request arrow's id (below 2^53: JSON numbers stay
 /// exact).
 const REQUEST_FLOWS: u64 = 1 << 52;
+
+/// Added to a send's number (with its run's index, see `Run::flow`) to make its message
+/// arrow's id: apart from the request arrows' while a run has fewer than 2^44 calls, and below
+/// 2^53.
+const MESSAGE_FLOWS: u64 = 3 << 51;
 
 /// Nanoseconds as microseconds with three decimals (a JSON number).
 fn micros(ns: u64) -> Value {

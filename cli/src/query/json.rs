@@ -1,11 +1,13 @@
 //! Calls, folds and trees as JSON (`--json`): values printed as text in their module's style.
 
 use serde_json::{json, Value};
-use store::{Call, CauseKind, Cluster, Fold, OriginKind, Outcome, Snapshot, Tree, TreeItem};
+use store::{
+    Call, CauseKind, Cluster, Fold, MessageLine, OriginKind, Outcome, Snapshot, Tree, TreeItem,
+};
 
 use super::call;
 use super::text::rfc3339;
-use super::tree::pid_text;
+use super::tree::{self, pid_text};
 
 /// A call: ids, process, function, arguments and result as text, times.
 pub fn call_json(c: &Call, snap: &Snapshot) -> Value {
@@ -81,6 +83,22 @@ pub fn fold_json(f: &Fold) -> Value {
     })
 }
 
+/// A message a call sent: how, to whom, what (in the sender's `style`), and the call that
+/// received it when known.
+pub fn message_json(line: &MessageLine, style: term::Style) -> Value {
+    let m = &line.message;
+    json!({
+        "sender": m.call_id,
+        "kind": m.kind.as_str(),
+        "delay_ms": m.delay_ms,
+        "target": tree::target_text(&m.target, line.receiver_text.as_deref(), style),
+        "receiver": line.receiver_text,
+        "message": term::value(&m.message, style),
+        "received_by": line.received_by,
+        "line": tree::message_text(line, style),
+    })
+}
+
 /// A tree: its lines in display order, each with its depth and a call, a fold, a process the
 /// parent line's call started, or a request it waited for.
 pub fn tree_json(tree: &Tree, snap: &Snapshot) -> Value {
@@ -102,11 +120,25 @@ fn tree_json_in<'s>(
     run_of: &dyn Fn(&str) -> Option<&'s Snapshot>,
 ) -> Value {
     let of = |node: &Option<String>| node.as_deref().and_then(run_of).unwrap_or(snap);
+    // The style of the call shown at each depth: a message is printed in its sender's.
+    let mut styles: Vec<term::Style> = Vec::new();
     let lines: Vec<Value> = tree
         .lines
         .iter()
         .map(|line| match &line.item {
-            TreeItem::Call(c) => json!({ "depth": line.depth, "call": call_json(c, snap) }),
+            TreeItem::Call(c) => {
+                styles.truncate(line.depth as usize);
+                styles.push(call::style(c));
+                json!({ "depth": line.depth, "call": call_json(c, snap) })
+            }
+            TreeItem::Message(m) => {
+                let style = (line.depth as usize)
+                    .checked_sub(1)
+                    .and_then(|d| styles.get(d))
+                    .copied()
+                    .unwrap_or(term::Style::Elixir);
+                json!({ "depth": line.depth, "message": message_json(m, style) })
+            }
             TreeItem::Fold(f) => json!({ "depth": line.depth, "fold": fold_json(f) }),
             TreeItem::Process(p) => json!({
                 "depth": line.depth,
@@ -136,6 +168,7 @@ fn tree_json_in<'s>(
                 CauseKind::Request => "request",
                 CauseKind::Started(OriginKind::Caller) => "caller",
                 CauseKind::Started(OriginKind::Ancestor) => "ancestor",
+                CauseKind::Message(how) => how.as_str(),
             },
             "node": c.node,
             "pid": c.text,

@@ -16,20 +16,26 @@
 //!
 //! In a cluster's tree (`store::Cluster::tree`), what happened on another node names the node
 //! before the pid: `⇢ b@host <0.160.0> (request) #7 Cluster.Inventory.handle_call(…) → …`.
+//!
+//! A message a call sent is a line among its children, where it was sent, with the call that
+//! received it when that is known: `→ cast <0.188.0> {:restock, "tea"} ⇢ #27`; the receiving
+//! call's tree names the sender: `⇠ sent by <0.96.0> (cast) #13 Shop.Supplier.deliver("tea")
+//! → :ok (29µs)`.
 
 use store::{
-    Cause, CauseKind, Fold, FoldReason, OriginKind, ServedRequest, Snapshot, StartedProcess, Tree,
-    TreeItem,
+    Cause, CauseKind, Fold, FoldReason, MessageLine, OriginKind, SendKind, ServedRequest, Snapshot,
+    StartedProcess, Tree, TreeItem,
 };
 
 use super::call;
-use super::text::{count, counted};
+use super::text::{count, counted, duration, shorten, VALUE_WIDTH};
 use term::Style;
 
 /// The lines of a tree, with the footer when something was folded.
 pub fn render(tree: &Tree, snap: &Snapshot) -> Vec<String> {
     let last = last_flags(tree);
     let mut open: Vec<bool> = Vec::new(); // per depth: whether that ancestor has siblings below
+    let mut styles: Vec<Style> = Vec::new(); // per depth: the style of the call shown there
     let mut lines = Vec::with_capacity(tree.lines.len() + 2);
     if let Some(cause) = &tree.cause {
         lines.push(cause_text(cause));
@@ -50,12 +56,22 @@ pub fn render(tree: &Tree, snap: &Snapshot) -> Vec<String> {
         open.push(!last[i]);
         let text = match &line.item {
             TreeItem::Call(c) => {
+                styles.truncate(depth);
+                styles.push(call::style(c));
                 let pid = (depth == 0).then(|| pid_text(snap, c.pid));
                 call::line(c, pid.as_deref())
             }
             TreeItem::Fold(f) => fold_text(f),
             TreeItem::Process(p) => started_text(p),
             TreeItem::Request(r) => request_text(r),
+            TreeItem::Message(m) => {
+                let style = depth
+                    .checked_sub(1)
+                    .and_then(|d| styles.get(d))
+                    .copied()
+                    .unwrap_or(Style::Elixir);
+                message_text(m, style)
+            }
         };
         lines.push(format!("{prefix}{text}"));
     }
@@ -119,12 +135,52 @@ pub fn request_text(request: &ServedRequest) -> String {
     )
 }
 
+/// `→ cast <0.188.0> {:restock, "tea"} ⇢ #27`: a message the parent line's call sent (in
+/// `style`, its module's), to whom (a name the process was registered under is followed by
+/// the process when it recorded calls), and the call that received it, when known.
+pub fn message_text(line: &MessageLine, style: Style) -> String {
+    let m = &line.message;
+    let how = match m.kind {
+        SendKind::SendAfter => format!("send_after {}", duration(m.delay_ms as u64 * 1_000_000)),
+        kind => kind.as_str().to_string(),
+    };
+    let to = target_text(&m.target, line.receiver_text.as_deref(), style);
+    let message = shorten(&term::value(&m.message, style), VALUE_WIDTH);
+    match line.received_by {
+        Some(id) => format!("→ {how} {to} {message} ⇢ #{id}"),
+        None => format!("→ {how} {to} {message}"),
+    }
+}
+
+/// A message's destination: a pid as `<0.188.0>`, a name in `style` followed by the process
+/// it named when that is known (`Shop.Inventory (<0.188.0>)`).
+pub fn target_text(target: &[u8], receiver: Option<&str>, style: Style) -> String {
+    match term::decode(target) {
+        Ok(eetf::Term::Pid(_)) => {
+            receiver.map_or_else(|| term::value(target, Style::Erlang), str::to_string)
+        }
+        _ => {
+            let name = shorten(&term::value(target, style), VALUE_WIDTH);
+            match receiver {
+                Some(pid) => format!("{name} ({pid})"),
+                None => name,
+            }
+        }
+    }
+}
+
 /// `⇠ <0.96.0> (request) #13 Shop.Inventory.reserve("tea", 2) → {:ok, 8} (29µs)`: the call of
 /// another process the tree's root came from (`task` and `spawned` as for started processes;
-/// of another node: `⇠ a@host <0.96.0> (request) ...`).
+/// of another node: `⇠ a@host <0.96.0> (request) ...`); for a message,
+/// `⇠ sent by <0.96.0> (cast) #13 ...`.
 pub fn cause_text(cause: &Cause) -> String {
+    let by = if matches!(cause.kind, CauseKind::Message(_)) {
+        "sent by "
+    } else {
+        ""
+    };
     format!(
-        "⇠ {} ({}) {}",
+        "⇠ {by}{} ({}) {}",
         process_text(cause.node.as_deref(), &cause.text),
         cause_kind(cause.kind),
         call::line(&cause.call, None)
@@ -139,12 +195,13 @@ pub fn process_text(node: Option<&str>, text: &str) -> String {
     }
 }
 
-/// `request`, `task` or `spawned`.
+/// `request`, `task`, `spawned`, or how a message was sent (`cast`, `send`, `send_after`).
 pub fn cause_kind(kind: CauseKind) -> &'static str {
     match kind {
         CauseKind::Request => "request",
         CauseKind::Started(OriginKind::Caller) => "task",
         CauseKind::Started(OriginKind::Ancestor) => "spawned",
+        CauseKind::Message(how) => how.as_str(),
     }
 }
 

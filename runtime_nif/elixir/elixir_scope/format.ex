@@ -85,6 +85,7 @@ defmodule ElixirScope.Format do
   defp standalone_cut(:integer, _), do: "…(big integer)"
   defp standalone_cut(:fun, text) when is_binary(text), do: text
   defp standalone_cut(kind, _) when kind in [:redacted, :hidden], do: "[REDACTED]"
+  defp standalone_cut(:stacktrace, _), do: "(no stack trace: attached call)"
   defp standalone_cut(_kind, _detail), do: "…"
 
   defp more(n) when is_integer(n), do: "…(#{n} more)"
@@ -316,14 +317,15 @@ defmodule ElixirScope.Format do
   def cause_lines(nil, _ansi?), do: []
 
   def cause_lines(%{kind: kind, pid: pid, call: call} = cause, ansi?) do
-    how =
+    {by, how} =
       case kind do
-        :request -> "request"
-        :caller -> "task"
-        _ -> "spawned"
+        :request -> {"", "request"}
+        :caller -> {"", "task"}
+        :ancestor -> {"", "spawned"}
+        sent -> {"sent by ", Atom.to_string(sent)}
       end
 
-    [paint("⇠ #{process(cause, pid)} (#{how}) ", :cyan, ansi?) <> line(call, nil, ansi?)]
+    [paint("⇠ #{by}#{process(cause, pid)} (#{how}) ", :cyan, ansi?) <> line(call, nil, ansi?)]
   end
 
   # A linked process: its pid, after its node when the link crossed nodes.
@@ -381,8 +383,24 @@ defmodule ElixirScope.Format do
     paint("⇢ #{process(item, pid)} (request) ", :cyan, ansi?) <> line(call, nil, ansi?)
   end
 
+  defp item_text(%{message: message, send: how} = sent, _depth, ansi?) do
+    how = if how == :send_after, do: "send_after #{duration(sent.delay_ms * 1_000_000)}", else: how
+    to = target_text(sent.target, sent.receiver)
+    text = "→ #{how} #{to} #{short(message)}"
+
+    case sent.received_by do
+      nil -> paint(text, :cyan, ansi?)
+      id -> paint(text <> " ⇢ ##{id}", :cyan, ansi?)
+    end
+  end
+
   defp item_text(call, 0, ansi?), do: line(call, call.pid, ansi?)
   defp item_text(call, _depth, ansi?), do: line(call, nil, ansi?)
+
+  # A message's destination: a pid, or a name followed by the process it named when known.
+  defp target_text(target, _receiver) when is_pid(target), do: inspect(target)
+  defp target_text(target, nil), do: short(target)
+  defp target_text(target, pid), do: "#{short(target)} (#{inspect(pid)})"
 
   # Whether each line is the last child of its parent: no line at its depth follows before a
   # shallower one.
@@ -465,6 +483,67 @@ defmodule ElixirScope.Format do
       [head | roots] ++ message
     end) ++ [test_count(tests)]
   end
+
+  @doc """
+  Crashes (`ElixirScope.crashes/1`) as lines: the process, when and why, the call that started
+  it, who received news of its end, its restart, and the tree of what led to it.
+  """
+  @spec crash_lines([map], boolean) :: [String.t()]
+  def crash_lines(crashes, ansi? \\ false)
+  def crash_lines([], _ansi?), do: ["No process crashed."]
+
+  def crash_lines(crashes, ansi?) do
+    Enum.flat_map(crashes, fn crash ->
+      head =
+        paint("crashed ", :red, ansi?) <>
+          " #{inspect(crash.pid)} at #{clock(crash.ended_unix_ns)}: " <> crash_reason(crash)
+
+      started =
+        case {crash.origin, crash.started_by} do
+          {nil, _} -> []
+          {origin, nil} -> ["  started by #{inspect(origin)}"]
+          {origin, call} -> ["  started by #{inspect(origin)} (spawned) " <> line(call, nil, ansi?)]
+        end
+
+      notices =
+        Enum.map(crash.notices, fn n ->
+          "  #{n.kind} received by #{inspect(n.pid)} " <> line(n.call, nil, ansi?)
+        end)
+
+      restart =
+        case crash.restart do
+          nil -> []
+          %{pid: pid, first: first} -> ["  restarted as #{inspect(pid)} " <> line(first, nil, ansi?)]
+        end
+
+      tree =
+        case crash.tree do
+          nil ->
+            []
+
+          tree ->
+            ["  what led to it:"] ++
+              Enum.map(
+                cause_lines(tree.cause, ansi?) ++
+                  tree_lines(tree.lines, tree.calls, tree.shown, ansi?),
+                &("  " <> &1)
+              )
+        end
+
+      later = Enum.map(crash.later, &("  then " <> line(&1, nil, ansi?)))
+      [head | started] ++ notices ++ restart ++ tree ++ later
+    end) ++ ["#{count(length(crashes))}#{noun(length(crashes), " crash", " crashes")}"]
+  end
+
+  defp crash_reason(%{reason: {%{__exception__: true} = exception, [_ | _]}}),
+    do: "** " <> shorten(banner(:error, exception), @value_width)
+
+  defp crash_reason(%{reason: :unknown, culprit: %{exception: {kind, reason, _}}}),
+    do: "** " <> shorten(banner(kind, reason), @value_width) <> " (its call's: the process ended before it was watched)"
+
+  defp crash_reason(%{reason: :unknown}), do: "an unknown reason (it ended before it was watched)"
+  defp crash_reason(%{reason: {reason, [_ | _]}}), do: "** " <> shorten(banner(:error, reason), @value_width)
+  defp crash_reason(%{reason: reason}), do: "** " <> shorten(banner(:exit, reason), @value_width)
 
   @doc "`ShopTest: test pays (test/shop_test.exs:12, 3.4ms)`."
   @spec test_title(map) :: String.t()

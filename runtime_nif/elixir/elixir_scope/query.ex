@@ -210,6 +210,55 @@ defmodule ElixirScope.Query do
     end)
   end
 
+  @crash_options [:limit, :print, :run, :ansi]
+  # The tree of what led to a crash: as `elixir-scope crashes` shows it.
+  @crash_tree [depth: 6, children: 8, calls: 30]
+
+  @doc "The run's crashes (see `ElixirScope.crashes/1`), with the tree of what led to each."
+  @spec crashes(keyword, String.t()) :: [map]
+  def crashes(opts, caller) do
+    options =
+      opts
+      |> validate(@crash_options, caller)
+      |> Enum.reduce(%{}, fn
+        {:limit, n}, acc when is_integer(n) and n > 0 -> Map.put(acc, :limit, min(n, @max_limit))
+        {:print, p}, acc when is_boolean(p) -> acc
+        {:ansi, a}, acc when is_boolean(a) -> acc
+        {:run, r}, acc when (is_integer(r) and r > 0) or r == :latest -> Map.put(acc, :run, r)
+        {key, value}, _acc ->
+          raise ArgumentError,
+                "#{caller}: bad value for #{inspect(key)}: #{inspect(value)} (#{crash_expected(key)})"
+      end)
+
+    flush()
+
+    @runtime.crashes(options)
+    |> answer(caller)
+    |> Enum.map(fn crash ->
+      culprit = undefined_to_nil(crash.culprit, &to_call/1)
+
+      %{
+        crash
+        | pid: pid(crash.pid),
+          origin: undefined_to_nil(crash.origin, &pid/1),
+          started_by: undefined_to_nil(crash.started_by, &to_call/1),
+          notices: Enum.map(crash.notices, &%{&1 | pid: pid(&1.pid), call: to_call(&1.call)}),
+          restart: undefined_to_nil(crash.restart, &%{pid: pid(&1.pid), first: to_call(&1.first)}),
+          culprit: culprit,
+          later: Enum.map(crash.later, &to_call/1)
+      }
+      |> Map.put(:tree, culprit && tree(culprit.id, @crash_tree ++ Map.to_list(Map.take(options, [:run])), caller))
+      |> Map.delete(:ended_ns)
+    end)
+  end
+
+  defp undefined_to_nil(:undefined, _fun), do: nil
+  defp undefined_to_nil(value, fun), do: fun.(value)
+
+  defp crash_expected(:limit), do: "expected a positive integer"
+  defp crash_expected(:run), do: expected(:run)
+  defp crash_expected(_), do: "expected true or false"
+
   defp test_expected(:roots), do: "expected a non-negative integer"
   defp test_expected(:run), do: expected(:run)
   defp test_expected(_), do: "expected true or false"
@@ -506,6 +555,14 @@ defmodule ElixirScope.Query do
   defp to_item(%{request: text, served_by: call}),
     do: %{request: pid(text), served_by: to_call(call)}
 
+  defp to_item(%{message: _, send: _} = message) do
+    %{
+      message
+      | receiver: if(message.receiver == :undefined, do: nil, else: pid(message.receiver)),
+        received_by: if(message.received_by == :undefined, do: nil, else: message.received_by)
+    }
+  end
+
   defp to_item(call), do: to_call(call)
 
   ## The runtime
@@ -652,7 +709,8 @@ defmodule ElixirScope.Query do
 
   @doc """
   A call as the runtime gives it, as `ElixirScope` documents it: `pid` a pid, `outcome`
-  `:returned`, `:raised` or `:running`, `exception` a `{kind, reason, stacktrace}`.
+  `:returned`, `:raised` or `:running`, `exception` a `{kind, reason, stacktrace}`
+  (`stacktrace` `:not_recorded` for an attached call).
   """
   @spec to_call(map) :: map
   def to_call(raw) do
@@ -681,6 +739,10 @@ defmodule ElixirScope.Query do
       scheduler: raw.scheduler
     }
   end
+
+  # An attached call's exception: the VM's call trace gives no stack trace.
+  defp exception(kind, {reason, {:"$elixir_scope_cut", :stacktrace, _}}),
+    do: {kind, reason, :not_recorded}
 
   defp exception(kind, {reason, stack}), do: {kind, reason, stack}
   defp exception(kind, other), do: {kind, other, []}

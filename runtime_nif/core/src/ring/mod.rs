@@ -56,6 +56,7 @@ pub fn event_bytes(event: &Event) -> usize {
         }
         EventKind::End(e) => spilled(&e.value),
         EventKind::TailCall(t) => spilled(&t.args),
+        EventKind::Send(s) => spilled(&s.payload),
         EventKind::Run(run) => {
             std::mem::size_of_val(&**run)
                 + match &**run {
@@ -70,6 +71,7 @@ pub fn event_bytes(event: &Event) -> usize {
                             + t.file.capacity()
                             + t.message.capacity()
                     }
+                    store::RunEvent::Exit(x) => spilled(&x.pid_term) + spilled(&x.reason),
                 }
         }
     };

@@ -1,0 +1,292 @@
+//! Messages and process ends over synthetic recordings: sends linked to the calls that
+//! received them, and crashes with what they caused.
+
+use std::num::NonZeroU64;
+
+use store::{
+    AtomKey, AtomNames, CauseKind, End, Enter, Event, EventKind, Outcome, RunInfo, Send, SendKind,
+    Store, TreeItem, TreeLimits,
+};
+
+struct Names;
+
+const NAMES: &[&str] = &[
+    "Elixir.Pub",
+    "publish",
+    "handle_cast",
+    "Elixir.Sub",
+    "handle_info",
+];
+const PUB: AtomKey = 0;
+const PUBLISH: AtomKey = 1;
+const HANDLE_CAST: AtomKey = 2;
+const SUB: AtomKey = 3;
+
+impl AtomNames for Names {
+    fn name(&self, key: AtomKey) -> Option<String> {
+        NAMES.get(key as usize).map(|s| s.to_string())
+    }
+}
+
+fn info() -> RunInfo {
+    RunInfo {
+        started_unix_ns: 1_800_000_000_000_000_000,
+        monotonic_origin_ns: 0,
+        erlang_monotonic_ns: 0,
+        os_pid: 1,
+        node: "nonode@nohost".into(),
+        otp_release: "25".into(),
+        tool_version: "0.1.0".into(),
+    }
+}
+
+/// `{restock, N}` in the external term format, without the version byte.
+fn restock(n: u8) -> Vec<u8> {
+    let mut out = vec![104, 2, 119, 7];
+    out.extend_from_slice(b"restock");
+    out.extend_from_slice(&[97, n]);
+    out
+}
+
+fn enter(id: u64, time: u64, pid: u64, module: AtomKey, function: AtomKey, args: Vec<u8>) -> Event {
+    Event {
+        call_id: id,
+        time,
+        scheduler: 1,
+        kind: EventKind::Enter(Enter {
+            parent: None,
+            pid,
+            module,
+            function,
+            arity: if function == HANDLE_CAST { 2 } else { 1 },
+            args: args.into(),
+            process: None,
+            client: None,
+        }),
+    }
+}
+
+fn ret(id: u64, time: u64) -> Event {
+    Event {
+        call_id: id,
+        time,
+        scheduler: 1,
+        kind: EventKind::End(End {
+            outcome: Outcome::Return,
+            tail_calls: 0,
+            value: vec![131, 119, 2, b'o', b'k'].into(),
+        }),
+    }
+}
+
+/// `handle_cast(Message, 0)`'s arguments.
+fn cast_args(message: &[u8]) -> Vec<u8> {
+    let mut out = vec![131, 108, 0, 0, 0, 2];
+    out.extend_from_slice(message);
+    out.extend_from_slice(&[97, 0, 106]);
+    out
+}
+
+fn send(call: u64, time: u64, receiver: u64, message: &[u8]) -> Event {
+    // The destination: the atom `sub`.
+    let mut payload = vec![131, 119, 3, b's', b'u', b'b', 131];
+    payload.extend_from_slice(message);
+    Event {
+        call_id: call,
+        time,
+        scheduler: 1,
+        kind: EventKind::Send(Send {
+            kind: SendKind::Cast,
+            delay_ms: 0,
+            receiver: NonZeroU64::new(receiver),
+            target_len: 6,
+            payload: payload.into(),
+        }),
+    }
+}
+
+#[test]
+fn each_receipt_links_to_the_send_that_delivered_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let mut writer = store.begin_run(&info()).unwrap();
+    let (a, b) = (restock(1), restock(2));
+    // pid 10's call 1 casts {restock, 1} to 20, twice to 30, {restock, 2} to 40 (which never
+    // handles it) and to a name that no process had.
+    writer
+        .write(
+            vec![
+                enter(1, 100, 10, PUB, PUBLISH, vec![131, 106]),
+                send(1, 110, 20, &a),
+                send(1, 120, 30, &a),
+                send(1, 130, 30, &a),
+                send(1, 140, 40, &b),
+                send(1, 150, 0, &b),
+                ret(1, 160),
+            ],
+            &Names,
+        )
+        .unwrap();
+    writer.seal(0, 0).unwrap();
+    // The receipts come in a later segment; pid 30 also handles an equal message nobody
+    // recorded sending before the casts (it has no link).
+    writer
+        .write(
+            vec![
+                enter(2, 50, 30, SUB, HANDLE_CAST, cast_args(&a)),
+                ret(2, 55),
+                enter(3, 170, 20, SUB, HANDLE_CAST, cast_args(&a)),
+                ret(3, 175),
+                enter(4, 180, 30, SUB, HANDLE_CAST, cast_args(&a)),
+                ret(4, 185),
+                enter(5, 190, 30, SUB, HANDLE_CAST, cast_args(&a)),
+                ret(5, 195),
+            ],
+            &Names,
+        )
+        .unwrap();
+    writer.seal(0, 0).unwrap();
+    let snap = store.snapshot(None).unwrap();
+    let sent = snap.sent_by(1).unwrap();
+    assert_eq!(sent.len(), 5);
+    assert_eq!(sent[0].kind, SendKind::Cast);
+    assert_eq!(sent[0].message[1..], a[..]);
+    let received: Vec<Option<u64>> = sent.iter().map(|m| snap.received_by(m).unwrap()).collect();
+    assert_eq!(received, [Some(3), Some(4), Some(5), None, None]);
+    // The receiving side names the sender.
+    let (message, sender) = snap
+        .delivered_by(&snap.call(5).unwrap().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!((message.n, sender.id), (sent[2].n, 1));
+    assert!(snap
+        .delivered_by(&snap.call(2).unwrap().unwrap())
+        .unwrap()
+        .is_none());
+    let cause = snap
+        .tree(4, &TreeLimits::DEFAULT)
+        .unwrap()
+        .unwrap()
+        .cause
+        .unwrap();
+    assert_eq!(
+        (cause.kind, cause.call.id),
+        (CauseKind::Message(SendKind::Cast), 1)
+    );
+    // The sender's tree shows each message with where it went.
+    let tree = snap.tree(1, &TreeLimits::DEFAULT).unwrap().unwrap();
+    let lines: Vec<Option<u64>> = tree
+        .lines
+        .iter()
+        .filter_map(|line| match &line.item {
+            TreeItem::Message(m) => Some(m.received_by),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lines, received);
+    // The whole run's links, for the export.
+    let mut links = Vec::new();
+    snap.scan_messages(|link| {
+        links.push((link.sender, link.receipt));
+        Ok(true)
+    })
+    .unwrap();
+    links.sort_unstable();
+    assert_eq!(links, [(1, 3), (1, 4), (1, 5)]);
+}
+
+fn exit(time: u64, pid: u64, reason: &[u8]) -> Event {
+    let pid_term = vec![
+        131, 88, 119, 1, b'n', 0, 0, 0, pid as u8, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    Event {
+        call_id: 0,
+        time,
+        scheduler: 1,
+        kind: EventKind::Run(Box::new(store::RunEvent::Exit(store::ProcessExit {
+            pid,
+            pid_term: pid_term.into(),
+            reason: reason.to_vec().into(),
+        }))),
+    }
+}
+
+fn atom(name: &str) -> Vec<u8> {
+    let mut out = vec![131, 119, name.len() as u8];
+    out.extend_from_slice(name.as_bytes());
+    out
+}
+
+#[test]
+fn crashes_are_abnormal_exits_or_unknown_ones_after_a_call_that_raised() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let mut writer = store.begin_run(&info()).unwrap();
+    let raise = |id: u64, time: u64| Event {
+        call_id: id,
+        time,
+        scheduler: 1,
+        kind: EventKind::End(End {
+            outcome: Outcome::Exception(store::Class::Error),
+            tail_calls: 0,
+            value: atom("boom").into(),
+        }),
+    };
+    // {shutdown, x}
+    let mut shutdown = vec![131, 104, 2, 119, 8];
+    shutdown.extend_from_slice(b"shutdown");
+    shutdown.extend_from_slice(&[119, 1, b'x']);
+    writer
+        .write(
+            vec![
+                // 1 ends normally, 2 is shut down, 3 is killed, 4 ends for an unknown reason
+                // after a call that raised, 5 for an unknown one after a call that returned.
+                enter(1, 10, 1, PUB, PUBLISH, vec![131, 106]),
+                ret(1, 11),
+                enter(2, 12, 2, PUB, PUBLISH, vec![131, 106]),
+                ret(2, 13),
+                enter(3, 14, 3, PUB, PUBLISH, vec![131, 106]),
+                ret(3, 15),
+                enter(4, 16, 4, PUB, PUBLISH, vec![131, 106]),
+                raise(4, 17),
+                enter(5, 18, 5, PUB, PUBLISH, vec![131, 106]),
+                ret(5, 19),
+                exit(20, 1, &atom("normal")),
+                exit(21, 2, &shutdown),
+                exit(22, 3, &atom("killed")),
+                exit(23, 4, &[]),
+                exit(24, 5, &[]),
+            ],
+            &Names,
+        )
+        .unwrap();
+    writer.seal(0, 0).unwrap();
+    let snap = store.snapshot(None).unwrap();
+    let normal: Vec<(u64, Option<bool>)> = snap
+        .exits()
+        .unwrap()
+        .iter()
+        .map(|e| (e.pid, e.normal()))
+        .collect();
+    assert_eq!(
+        normal,
+        [
+            (1, Some(true)),
+            (2, Some(true)),
+            (3, Some(false)),
+            (4, None),
+            (5, None)
+        ]
+    );
+    let crashed: Vec<u64> = snap
+        .crashes(10)
+        .unwrap()
+        .iter()
+        .map(|c| c.end.pid)
+        .collect();
+    assert_eq!(crashed, [3, 4]);
+    let crash = &snap.crashes(10).unwrap()[1];
+    assert_eq!(crash.culprit.as_ref().map(|c| c.id), Some(4));
+    assert!(crash.end.reason.is_none());
+    assert_eq!(snap.crashes(1).unwrap().len(), 1);
+}
