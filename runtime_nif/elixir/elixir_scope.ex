@@ -396,8 +396,10 @@ defmodule ElixirScope do
   `%{request: server_pid, served_by: call}`. A message the call sent (`send/2`, `GenServer.cast/2`,
   `Process.send_after/3`, ... in rewritten code) is among its children where it was sent, as
   `%{message: message, send: :send | :cast | :send_after, delay_ms: ms, target: dest,
-  receiver: pid | nil, received_by: id | nil, sender: id}` (`received_by`: the call that
-  received it, a `handle_cast/2`, `handle_info/2` or gen_statem event, when recorded).
+  receiver: pid | nil, received_by: id | nil, sender: id, node: node | nil}` (`received_by`:
+  the call that received it, a `handle_cast/2`, `handle_info/2` or gen_statem event, when
+  recorded on this node; `node`: the receiver's, when the message went to a pid of another
+  node).
   `cause` is `nil`, or the call of another process the root came from: `%{kind: :request |
   :caller | :ancestor | :send | :cast | :send_after, pid: pid, call: call}` (the client call
   that waited for the request the root serves, the call that sent the message the root

@@ -519,8 +519,8 @@ discarding_stack(Args) ->
 %% records): `Kind' is `send' (`!', `erlang:send/2,3', `Process.send/3'), `cast'
 %% (`GenServer.cast/2', `gen_server:cast/2', `gen_statem:cast/2') or `{send_after, Time}'
 %% (`Process.send_after/3,4', `erlang:send_after/3,4'). Inside a recorded call it records the
-%% send as one event of that call: the destination as given, the local process it goes to when
-%% that can be told now (a pid of this node, or a name registered now), and the message within
+%% send as one event of that call: the destination as given, the process it goes to when
+%% that can be told now (a pid, or a name registered here now), and the message within
 %% the runtime's caps. A raw `{'$gen_cast', Message}' is recorded as a cast of `Message' (what
 %% `handle_cast/2' receives); a raw `{'$gen_call', ...}' not at all (a `GenServer.call' is
 %% linked as a request). Never raises, and the send itself is the caller's: the runtime does
@@ -547,9 +547,11 @@ record_send(Entry, Kind, Dest, Message) ->
     _ = ?ROOM(elixir_scope_nif:sent(Entry, Kind, Dest, receiver(Dest), Message)),
     ok.
 
-%% The local process a message to `Dest' goes to, when it can be told now without calling
-%% anything but BIFs (`{global, _}' and `{via, _, _}' names would need their modules).
-receiver(Pid) when is_pid(Pid), node(Pid) =:= node() -> Pid;
+%% The process a message to `Dest' goes to, when it can be told now without calling anything
+%% but BIFs: a pid (of this node or another: the NIF links a pid of another node by its node
+%% and text), a name registered here now. A name on another node (`{Name, Node}') would need
+%% that node, and `{global, _}' and `{via, _, _}' names their modules.
+receiver(Pid) when is_pid(Pid) -> Pid;
 receiver(Name) when is_atom(Name) -> whereis(Name);
 receiver({Name, Node}) when is_atom(Name), Node =:= node() -> whereis(Name);
 receiver(_Elsewhere) -> undefined.

@@ -587,7 +587,8 @@ fn record_tail_call<'a>(
 
 /// `sent(Current, Kind, Dest, Receiver, Message)`: records that the process's current call
 /// (`Current`, the entry `return/2` takes) sent `Message` to `Dest` (as given: a pid, a name,
-/// ...); `Receiver` is the local pid it went to (`undefined` when unknown), `Kind` `send`,
+/// ...); `Receiver` is the pid it went to, of this node or another (`undefined` when
+/// unknown; see [`crate::links`]), `Kind` `send`,
 /// `cast` or `{send_after, Milliseconds}`. One event, with the message captured within the
 /// runtime's caps and the current call's secrets.
 unsafe extern "C" fn sent(env: *mut ErlNifEnv, argc: c_int, argv: *const ErlNifTerm) -> ErlNifTerm {
@@ -635,11 +636,11 @@ fn record_send<'a>(
         let delay = delay.decode::<u64>().unwrap_or(0).min(u32::MAX as u64) as u32;
         (SendKind::SendAfter, delay)
     };
-    let receiver = if receiver.is_pid() {
-        NonZeroU64::new(word(receiver))
-    } else {
-        None
-    };
+    let receiver = link_pid(receiver);
+    if announce(&[&receiver]) == Recorded::Full {
+        return Ok(Recorded::Full);
+    }
+    let receiver = receiver.word();
     let secrets = capture::secrets_of_call(current);
     let caps = rec.caps();
     let mut payload = capture_value(rec, Value::Result(dest), caps, &secrets);

@@ -282,6 +282,7 @@ pub(crate) mod keys {
         delay_ms,
         target,
         receiver,
+        node,
         received_by,
         sender,
         pid,
@@ -597,7 +598,9 @@ fn send_kind(kind: SendKind) -> Atom {
 }
 
 /// `#{message => Message, send => send | cast | send_after, delay_ms => N, target => Dest,
-/// receiver => PidText | undefined, received_by => Id | undefined, sender => Id}`.
+/// receiver => PidText | undefined, received_by => Id | undefined, sender => Id, node => Node
+/// | undefined}` (`node`: the receiver's when it is another node's, `PidText` then as that
+/// node prints it).
 fn message_term<'a>(env: Env<'a>, line: &MessageLine) -> Term<'a> {
     let undefined = atoms::undefined().encode(env);
     let m = &line.message;
@@ -617,6 +620,12 @@ fn message_term<'a>(env: Env<'a>, line: &MessageLine) -> Term<'a> {
             line.received_by.map_or(undefined, |id| id.encode(env)),
         ),
         (keys::sender().encode(env), m.call_id.encode(env)),
+        (
+            keys::node().encode(env),
+            line.node.as_deref().map_or(undefined, |node| {
+                Atom::from_str(env, node).map_or(undefined, |a| a.encode(env))
+            }),
+        ),
     ];
     Term::map_from_pairs(env, &pairs).unwrap_or(undefined)
 }

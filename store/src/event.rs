@@ -292,8 +292,9 @@ pub struct Send {
     pub kind: SendKind,
     /// For [`SendKind::SendAfter`]: the delay in milliseconds (0 otherwise).
     pub delay_ms: u32,
-    /// The receiving process of this node when the runtime could tell it (a pid, or a name
-    /// registered when the message was sent): its pid term word.
+    /// The receiving process when the runtime could tell it (a pid, or a name registered
+    /// when the message was sent): its pid term word, or for a process of another node its
+    /// [`remote_key`].
     pub receiver: Option<NonZeroU64>,
     /// How many of `payload`'s bytes are the destination.
     pub target_len: u16,

@@ -63,7 +63,7 @@ pub use model::{
 };
 pub use private::{DIR_MODE, FILE_MODE};
 pub use query::{CallFilter, Snapshot, Subtree};
-pub use query_cluster::{Cluster, CrossRequest, CrossStart};
+pub use query_cluster::{Cluster, CrossMessage, CrossRequest, CrossStart, Delivery};
 pub use query_exits::{Crash, Notice, NoticeKind, ProcessEnd};
 pub use query_heads::CallHead;
 pub use query_messages::{MessageLink, SentMessage};

@@ -3,17 +3,23 @@
 //!
 //! Each node records into its own run. A link that crosses nodes is recorded on one side only,
 //! the side where the BEAM hands over the other's pid: a `handle_call/3` whose `From` names a
-//! process of another node records that client, and a process whose `$callers` or
-//! `$ancestors` head is on another node (a Task started there) records that origin. Such a
-//! pid is stored as its [`crate::remote_key`] (a hash of its node and of its text as its node
-//! prints it) in place of a local pid's word, and the run names the key
-//! ([`crate::RemoteProcess`]). So:
+//! process of another node records that client, a process whose `$callers` or `$ancestors`
+//! head is on another node (a Task started there) records that origin, and a message sent to
+//! a pid of another node records that receiver. Such a pid is stored as its
+//! [`crate::remote_key`] (a hash of its node and of its text as its node prints it) in place of
+//! a local pid's word, and the run names the key ([`crate::RemoteProcess`]). So:
 //!
 //! - from the serving side, [`Snapshot::remote_client`] and [`Snapshot::remote_origin`] name
 //!   the process of the other node;
 //! - from the client side, the requests one of its processes made are found in the other
 //!   node's run by computing that process's key ([`Snapshot::requests_from`],
-//!   [`Snapshot::started_from`]): the `served` and `started` indexes are keyed by it.
+//!   [`Snapshot::started_from`]): the `served` and `started` indexes are keyed by it;
+//! - a message is matched as within one run (see [`crate::messages`]), across runs: the sends
+//!   of the other runs to the receiving process's key (the `mailbox` index is keyed by
+//!   receiver and message hash) against the receipts of equal messages that no send of the
+//!   receiver's own run took, times through the wall clock ([`Cluster::deliveries`]). A
+//!   message to a *name* on another node (`{Name, Node}`, `GenServer.cast({Name, node}, _)`)
+//!   names no pid when it is sent, and is not linked.
 //!
 //! Which call of the client waited is then found as for a request within one node: the
 //! innermost call of the client process running when the serving call started
@@ -33,8 +39,9 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use crate::error::Result;
-use crate::event::{is_remote_key, OriginKind, RemoteProcess};
+use crate::event::{is_remote_key, OriginKind, RemoteProcess, SendKind};
 use crate::index::Select;
+use crate::messages::{self, Mail};
 use crate::model::{Call, Process, RunInfo};
 use crate::query::Snapshot;
 use crate::query_tree::{
@@ -191,6 +198,42 @@ pub struct CrossStart {
     pub first: Call,
 }
 
+/// A message that crossed nodes: a call of one run sent it to a process of another run, whose
+/// call received it (see [`Cluster::messages`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrossMessage {
+    /// The sender's run, as an index into [`Cluster::snapshots`].
+    pub sender_run: usize,
+    /// The call that sent it.
+    pub sender: Call,
+    /// Its number among its run's sends.
+    pub n: u64,
+    /// When it was sent (the sender's run's clock).
+    pub sent: u64,
+    /// How it was sent.
+    pub kind: SendKind,
+    /// The receiver's run.
+    pub receiver_run: usize,
+    /// The call that received it.
+    pub receipt: Call,
+}
+
+/// A message from another run matched with the call of a process that received it (see
+/// [`Cluster::deliveries`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// The sender's run, as an index into [`Cluster::snapshots`].
+    pub sender_run: usize,
+    /// The call that sent it (of the sender's run).
+    pub sender: u64,
+    /// Its number among its run's sends.
+    pub n: u64,
+    /// When it was sent (the sender's run's clock).
+    pub sent: u64,
+    /// The call that received it (of the receiver's run).
+    pub receipt: u64,
+}
+
 /// One run per node of a cluster, read together: call trees and requests that cross nodes.
 /// The runs come from one store (nodes that share a project directory) or from several (a
 /// copy of each node's run); what links them is the nodes' names.
@@ -306,15 +349,137 @@ impl Cluster {
             };
             place_under(&mut tree, waiting.id, item);
         }
+        self.receive_remote_messages(at, &mut tree)?;
         Ok(Some(tree))
     }
 
+    /// Fills in, for the messages of a tree of run `at` sent to processes of other nodes, the
+    /// calls that received them.
+    fn receive_remote_messages(&self, at: usize, tree: &mut Tree) -> Result<()> {
+        for line in &mut tree.lines {
+            let TreeItem::Message(line) = &mut line.item else {
+                continue;
+            };
+            let (Some(node), Some(text)) = (&line.node, &line.receiver_text) else {
+                continue;
+            };
+            let Some(theirs) = self.run_of(node) else {
+                continue;
+            };
+            let Some(process) = self.snapshots[theirs].process_named(text)? else {
+                continue;
+            };
+            let sent = &line.message;
+            line.received_by = self
+                .deliveries(theirs, process.pid, messages::hash(&sent.message))?
+                .into_iter()
+                .find(|d| d.sender_run == at && d.sender == sent.call_id && d.n == sent.n)
+                .map(|d| d.receipt);
+        }
+        Ok(())
+    }
+
+    /// The messages that processes of other runs sent to process `pid` of run `at` (by its
+    /// [`crate::remote_key`]) with a message hashing to `hash`, each matched with the call of
+    /// `pid` that received it, as within one run (see [`crate::messages`]): among the receipts
+    /// no send of `at`'s own run took, in time order (each run's times through the wall
+    /// clock).
+    pub fn deliveries(&self, at: usize, pid: u64, hash: u64) -> Result<Vec<Delivery>> {
+        let snap = &self.snapshots[at];
+        let Some(process) = snap.process(pid)? else {
+            return Ok(Vec::new());
+        };
+        let info = &snap.run().info;
+        let key = RemoteProcess {
+            node: info.node.clone(),
+            text: process.text,
+        }
+        .key();
+        let mut sends = Vec::new();
+        let mut mails = Vec::new();
+        for (other, theirs) in self.snapshots.iter().enumerate() {
+            if other == at || theirs.run().info.node == info.node {
+                continue;
+            }
+            for send in theirs.sends_to(key, hash)? {
+                mails.push(Mail {
+                    time: Cluster::convert(&theirs.run().info, info, send.available),
+                    order: send.n,
+                });
+                sends.push((other, send));
+            }
+        }
+        if sends.is_empty() {
+            return Ok(Vec::new());
+        }
+        let receipts = snap.receipts_unmatched(pid, hash)?;
+        let received: Vec<Mail> = receipts
+            .iter()
+            .map(|&(call, start)| Mail {
+                time: start,
+                order: call,
+            })
+            .collect();
+        Ok(messages::match_group(&mails, &received)
+            .into_iter()
+            .map(|(s, r)| {
+                let (sender_run, send) = sends[s];
+                Delivery {
+                    sender_run,
+                    sender: send.call,
+                    n: send.n,
+                    sent: send.sent,
+                    receipt: receipts[r].0,
+                }
+            })
+            .collect())
+    }
+
+    /// The call of another node that sent the message `call` (of run `at`) received, when it
+    /// is a receiving callback and the message came from another node.
+    fn message_cause(&self, at: usize, call: &Call) -> Result<Option<Cause>> {
+        let Some(receipt) = messages::receipt(&call.function, call.arity, &call.args) else {
+            return Ok(None);
+        };
+        let Some(delivery) = self
+            .deliveries(at, call.pid, receipt.hash)?
+            .into_iter()
+            .find(|d| d.receipt == call.id)
+        else {
+            return Ok(None);
+        };
+        let theirs = &self.snapshots[delivery.sender_run];
+        let Some(sender) = theirs.call(delivery.sender)? else {
+            return Ok(None);
+        };
+        let kind = theirs
+            .sent_by(sender.id)?
+            .into_iter()
+            .find(|m| m.n == delivery.n)
+            .map_or(SendKind::Send, |m| m.kind);
+        let text = theirs
+            .process(sender.pid)?
+            .map_or_else(|| "<unknown>".to_string(), |p| p.text);
+        Ok(Some(Cause {
+            kind: CauseKind::Message(kind),
+            node: Some(theirs.run().info.node.clone()),
+            text,
+            call: sender,
+        }))
+    }
+
     /// The call of another node that `call` (of run `at`) came from: the client call that
-    /// waited for the request it serves, or the call that started its process (for the
-    /// process's first call).
+    /// waited for the request it serves, the call that sent the message it received, or the
+    /// call that started its process (for the process's first call).
     pub fn remote_cause(&self, at: usize, call: &Call) -> Result<Option<Cause>> {
         let snap = &self.snapshots[at];
-        let (kind, remote) = match snap.remote_client(call.id)? {
+        let client = snap.remote_client(call.id)?;
+        if client.is_none() {
+            if let Some(cause) = self.message_cause(at, call)? {
+                return Ok(Some(cause));
+            }
+        }
+        let (kind, remote) = match client {
             Some(client) => (CauseKind::Request, client),
             None => {
                 let first = snap
@@ -382,6 +547,54 @@ impl Cluster {
 }
 
 impl Cluster {
+    /// Every message that a process of one node sent to a pid of another and a recorded call
+    /// there received (see [`Cluster::deliveries`]), by receiving run and process.
+    pub fn messages(&self) -> Result<Vec<CrossMessage>> {
+        let mut named = ProcessNames::default();
+        let mut receivers: Vec<(usize, u64, u64)> = Vec::new();
+        for snap in &self.snapshots {
+            for (key, hash) in snap.remote_mail_groups()? {
+                let Some(remote) = snap.index.remote_process(key)? else {
+                    continue;
+                };
+                let Some(run) = self.run_of(&remote.node) else {
+                    continue;
+                };
+                if let Some(pid) = named.pid(&self.snapshots[run], run, &remote.text)? {
+                    receivers.push((run, pid, hash));
+                }
+            }
+        }
+        receivers.sort_unstable();
+        receivers.dedup();
+        let mut out = Vec::new();
+        for (run, pid, hash) in receivers {
+            for d in self.deliveries(run, pid, hash)? {
+                let theirs = &self.snapshots[d.sender_run];
+                let (Some(sender), Some(receipt)) =
+                    (theirs.call(d.sender)?, self.snapshots[run].call(d.receipt)?)
+                else {
+                    continue;
+                };
+                let kind = theirs
+                    .sent_by(sender.id)?
+                    .into_iter()
+                    .find(|m| m.n == d.n)
+                    .map_or(SendKind::Send, |m| m.kind);
+                out.push(CrossMessage {
+                    sender_run: d.sender_run,
+                    sender,
+                    n: d.n,
+                    sent: d.sent,
+                    kind,
+                    receiver_run: run,
+                    receipt,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// Every process whose origin is on another node of the cluster, with the origin's call
     /// that was running when it made its first call (by run, then by process).
     pub fn started(&self) -> Result<Vec<CrossStart>> {

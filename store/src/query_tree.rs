@@ -155,9 +155,13 @@ pub enum TreeItem {
 pub struct MessageLine {
     /// The message.
     pub message: SentMessage,
-    /// The receiving process's pid as text, when it recorded calls.
+    /// The receiving process's pid as text, when it recorded calls (of another node: as that
+    /// node prints it, whether it recorded calls or not).
     pub receiver_text: Option<String>,
-    /// The call that received it, when it was recorded and matched.
+    /// The receiving process's node, when it is not the tree's (see [`crate::Cluster`]).
+    pub node: Option<String>,
+    /// The call that received it, when it was recorded and matched (of `node`'s run, when
+    /// the receiver is another node's).
     pub received_by: Option<u64>,
 }
 
@@ -587,9 +591,13 @@ impl Snapshot {
         }
         for message in sent.into_iter().take(most) {
             let at = shown[&message.call_id];
-            let receiver_text = match message.receiver {
-                Some(pid) => self.process(pid)?.map(|p| p.text),
-                None => None,
+            let (receiver_text, node) = match message.receiver {
+                Some(key) if crate::is_remote_key(key) => match self.index.remote_process(key)? {
+                    Some(remote) => (Some(remote.text), Some(remote.node)),
+                    None => (None, None),
+                },
+                Some(pid) => (self.process(pid)?.map(|p| p.text), None),
+                None => (None, None),
             };
             let received_by = self.received_by(&message)?;
             let time = message.time;
@@ -607,6 +615,7 @@ impl Snapshot {
                 Kid::Message(MessageLine {
                     message,
                     receiver_text,
+                    node,
                     received_by,
                 }),
             );

@@ -32,15 +32,19 @@
 //! started (each run's times through its own wall-clock anchor); flow ids carry the run's
 //! index (`run << 44`), so that they stay apart; and every request that crossed nodes
 //! (`store::Cluster::requests`) gets an arrow from the client's call that waited, on its
-//! node, to the serving call on the other node (category `request`), and every process started
+//! node, to the serving call on the other node (category `request`), every process started
 //! from another node (`store::Cluster::started`: a Task started there) one from the call that
-//! started it to its first call (category `process`).
+//! started it to its first call (category `process`), and every message sent to a pid of
+//! another node and received by a recorded callback there (`store::Cluster::messages`) one
+//! from the sending call to the receiving call (category `message`).
 
 use std::collections::HashMap;
 use std::io::{self, Write};
 
 use serde_json::{json, Value};
-use store::{Call, Cluster, CrossRequest, CrossStart, MessageLink, Outcome, Snapshot};
+use store::{
+    Call, Cluster, CrossMessage, CrossRequest, CrossStart, MessageLink, Outcome, Snapshot,
+};
 
 use crate::query::call::{self, argument_texts};
 use crate::query::text::rfc3339;
@@ -72,8 +76,8 @@ pub fn write(snap: &Snapshot, out: &mut impl Write) -> Result<Exported, ExportEr
     write_runs(std::slice::from_ref(snap), &Across::default(), other, out)
 }
 
-/// Writes a cluster's runs to `out`, a process per node, with the requests and processes that
-/// crossed nodes as arrows.
+/// Writes a cluster's runs to `out`, a process per node, with the requests, processes and
+/// messages that crossed nodes as arrows.
 pub fn write_cluster(cluster: &Cluster, out: &mut impl Write) -> Result<Exported, ExportError> {
     let runs = cluster.snapshots();
     let nodes: Vec<Value> = runs
@@ -96,6 +100,7 @@ pub fn write_cluster(cluster: &Cluster, out: &mut impl Write) -> Result<Exported
     let across = Across {
         requests: cluster.requests()?,
         started: cluster.started()?,
+        messages: cluster.messages()?,
     };
     write_runs(runs, &across, other, out)
 }
@@ -105,6 +110,7 @@ pub fn write_cluster(cluster: &Cluster, out: &mut impl Write) -> Result<Exported
 struct Across {
     requests: Vec<CrossRequest>,
     started: Vec<CrossStart>,
+    messages: Vec<CrossMessage>,
 }
 
 /// Writes `runs` (a process each) and the arrows of `across` to `out`.
@@ -186,6 +192,17 @@ fn write_runs(
             snap: &runs[request.server_run],
         };
         writer.arrow(client, &request.waiting, server, &request.serving)?;
+    }
+    for message in &across.messages {
+        let sender = Run {
+            at: message.sender_run,
+            snap: &runs[message.sender_run],
+        };
+        let receiver = Run {
+            at: message.receiver_run,
+            snap: &runs[message.receiver_run],
+        };
+        writer.message_across(sender, message, receiver)?;
     }
     for start in &across.started {
         let origin = Run {
@@ -385,6 +402,34 @@ impl<W: Write> Events<'_, W> {
         self.event(&json!({
             "name": how, "cat": "message", "ph": "f", "bp": "e", "id": flow,
             "ts": self.ts(run, receipt.start), "pid": run.pid(), "tid": to,
+        }))
+    }
+
+    /// The arrow of a message from a call of `sender`'s run to the call of another node's run
+    /// (`receiver`) that received it.
+    fn message_across(
+        &mut self,
+        sender: Run,
+        message: &CrossMessage,
+        receiver: Run,
+    ) -> io::Result<()> {
+        let (from, to) = (
+            self.tid(sender, message.sender.pid)?,
+            self.tid(receiver, message.receipt.pid)?,
+        );
+        self.exported.messages += 1;
+        let flow = MESSAGE_FLOWS | sender.flow(message.n);
+        let node = |r: Run| r.snap.run().info.node.clone();
+        let how = message.kind.as_str();
+        self.event(&json!({
+            "name": how, "cat": "message", "ph": "s", "id": flow,
+            "ts": self.ts(sender, message.sent), "pid": sender.pid(), "tid": from,
+            "args": {"from": message.sender.id, "to": message.receipt.id,
+                     "from_node": node(sender), "to_node": node(receiver)},
+        }))?;
+        self.event(&json!({
+            "name": how, "cat": "message", "ph": "f", "bp": "e", "id": flow,
+            "ts": self.ts(receiver, message.receipt.start), "pid": receiver.pid(), "tid": to,
         }))
     }
 

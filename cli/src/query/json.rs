@@ -83,16 +83,18 @@ pub fn fold_json(f: &Fold) -> Value {
     })
 }
 
-/// A message a call sent: how, to whom, what (in the sender's `style`), and the call that
-/// received it when known.
+/// A message a call sent: how, to whom (`node`: the receiver's, when it is another node's),
+/// what (in the sender's `style`), and the call that received it when known (of `node`'s
+/// run).
 pub fn message_json(line: &MessageLine, style: term::Style) -> Value {
     let m = &line.message;
     json!({
         "sender": m.call_id,
         "kind": m.kind.as_str(),
         "delay_ms": m.delay_ms,
-        "target": tree::target_text(&m.target, line.receiver_text.as_deref(), style),
+        "target": tree::target_text(line, style),
         "receiver": line.receiver_text,
+        "node": line.node,
         "message": term::value(&m.message, style),
         "received_by": line.received_by,
         "line": tree::message_text(line, style),

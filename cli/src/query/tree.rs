@@ -137,28 +137,35 @@ pub fn request_text(request: &ServedRequest) -> String {
 
 /// `→ cast <0.188.0> {:restock, "tea"} ⇢ #27`: a message the parent line's call sent (in
 /// `style`, its module's), to whom (a name the process was registered under is followed by
-/// the process when it recorded calls), and the call that received it, when known.
+/// the process when it recorded calls; a process of another node follows its node:
+/// `b@host <0.93.0>`), and the call that received it, when known (of another node: `⇢ b@host
+/// #27`).
 pub fn message_text(line: &MessageLine, style: Style) -> String {
     let m = &line.message;
     let how = match m.kind {
         SendKind::SendAfter => format!("send_after {}", duration(m.delay_ms as u64 * 1_000_000)),
         kind => kind.as_str().to_string(),
     };
-    let to = target_text(&m.target, line.receiver_text.as_deref(), style);
+    let to = target_text(line, style);
     let message = shorten(&term::value(&m.message, style), VALUE_WIDTH);
-    match line.received_by {
-        Some(id) => format!("→ {how} {to} {message} ⇢ #{id}"),
-        None => format!("→ {how} {to} {message}"),
+    match (line.received_by, &line.node) {
+        (Some(id), Some(node)) => format!("→ {how} {to} {message} ⇢ {node} #{id}"),
+        (Some(id), None) => format!("→ {how} {to} {message} ⇢ #{id}"),
+        (None, _) => format!("→ {how} {to} {message}"),
     }
 }
 
-/// A message's destination: a pid as `<0.188.0>`, a name in `style` followed by the process
-/// it named when that is known (`Shop.Inventory (<0.188.0>)`).
-pub fn target_text(target: &[u8], receiver: Option<&str>, style: Style) -> String {
+/// A message's destination: a pid as `<0.188.0>` (of another node: `b@host <0.93.0>`), a
+/// name in `style` followed by the process it named when that is known (`Shop.Inventory
+/// (<0.188.0>)`).
+pub fn target_text(line: &MessageLine, style: Style) -> String {
+    let target = &line.message.target;
+    let receiver = line
+        .receiver_text
+        .as_deref()
+        .map(|text| process_text(line.node.as_deref(), text));
     match term::decode(target) {
-        Ok(eetf::Term::Pid(_)) => {
-            receiver.map_or_else(|| term::value(target, Style::Erlang), str::to_string)
-        }
+        Ok(eetf::Term::Pid(_)) => receiver.unwrap_or_else(|| term::value(target, Style::Erlang)),
         _ => {
             let name = shorten(&term::value(target, style), VALUE_WIDTH);
             match receiver {

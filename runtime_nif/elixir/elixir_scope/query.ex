@@ -556,12 +556,22 @@ defmodule ElixirScope.Query do
     do: %{request: pid(text), served_by: to_call(call)}
 
   defp to_item(%{message: _, send: _} = message) do
+    node = if message.node == :undefined, do: nil, else: message.node
+
     %{
       message
-      | receiver: if(message.receiver == :undefined, do: nil, else: pid(message.receiver)),
-        received_by: if(message.received_by == :undefined, do: nil, else: message.received_by)
+      | receiver: receiver(message.receiver, message.target, node),
+        received_by: if(message.received_by == :undefined, do: nil, else: message.received_by),
+        node: node
     }
   end
+
+  # A message's receiver: a pid of this node from its text; of another node, the destination
+  # when it was that pid (a text would read as a pid of this node), else nil.
+  defp receiver(:undefined, _target, _node), do: nil
+  defp receiver(text, _target, nil), do: pid(text)
+  defp receiver(_text, target, _node) when is_pid(target), do: target
+  defp receiver(_text, _target, _node), do: nil
 
   defp to_item(call), do: to_call(call)
 
