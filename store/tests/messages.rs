@@ -236,11 +236,21 @@ fn crashes_are_abnormal_exits_or_unknown_ones_after_a_call_that_raised() {
     let mut shutdown = vec![131, 104, 2, 119, 8];
     shutdown.extend_from_slice(b"shutdown");
     shutdown.extend_from_slice(&[119, 1, b'x']);
+    // {Ref, return, ok}: an erpc call's process that returned; {Ref, error, x}: one that raised.
+    let erpc = |how: &str| {
+        let mut out = vec![131, 104, 3, 90, 0, 3, 119, 1, b'n', 0, 0, 0, 1];
+        out.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]);
+        out.extend_from_slice(&[119, how.len() as u8]);
+        out.extend_from_slice(how.as_bytes());
+        out.extend_from_slice(&[119, 2, b'o', b'k']);
+        out
+    };
     writer
         .write(
             vec![
                 // 1 ends normally, 2 is shut down, 3 is killed, 4 ends for an unknown reason
-                // after a call that raised, 5 for an unknown one after a call that returned.
+                // after a call that raised, 5 for an unknown one after a call that returned;
+                // 6 is an erpc call's process that returned, 7 one whose function raised.
                 enter(1, 10, 1, PUB, PUBLISH, vec![131, 106]),
                 ret(1, 11),
                 enter(2, 12, 2, PUB, PUBLISH, vec![131, 106]),
@@ -251,11 +261,17 @@ fn crashes_are_abnormal_exits_or_unknown_ones_after_a_call_that_raised() {
                 raise(4, 17),
                 enter(5, 18, 5, PUB, PUBLISH, vec![131, 106]),
                 ret(5, 19),
+                enter(6, 25, 6, PUB, PUBLISH, vec![131, 106]),
+                ret(6, 26),
+                enter(7, 27, 7, PUB, PUBLISH, vec![131, 106]),
+                ret(7, 28),
                 exit(20, 1, &atom("normal")),
                 exit(21, 2, &shutdown),
                 exit(22, 3, &atom("killed")),
                 exit(23, 4, &[]),
                 exit(24, 5, &[]),
+                exit(29, 6, &erpc("return")),
+                exit(30, 7, &erpc("error")),
             ],
             &Names,
         )
@@ -275,7 +291,9 @@ fn crashes_are_abnormal_exits_or_unknown_ones_after_a_call_that_raised() {
             (2, Some(true)),
             (3, Some(false)),
             (4, None),
-            (5, None)
+            (5, None),
+            (6, Some(true)),
+            (7, Some(false))
         ]
     );
     let crashed: Vec<u64> = snap
@@ -284,7 +302,7 @@ fn crashes_are_abnormal_exits_or_unknown_ones_after_a_call_that_raised() {
         .iter()
         .map(|c| c.end.pid)
         .collect();
-    assert_eq!(crashed, [3, 4]);
+    assert_eq!(crashed, [3, 4, 7]);
     let crash = &snap.crashes(10).unwrap()[1];
     assert_eq!(crash.culprit.as_ref().map(|c| c.id), Some(4));
     assert!(crash.end.reason.is_none());
