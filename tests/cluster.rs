@@ -4,12 +4,14 @@
 //!
 //! - node `a` runs the shop (`cl_shop`, Erlang): a checkout that reserves items with a
 //!   `GenServer.call` to the inventory on node `b`, audits the stock in a Task on `b`
-//!   (`Task.Supervisor.async({sup, b}, ...)`), restocks with a `GenServer.cast`, and hands two
-//!   jobs to a worker on node `c` (a `gen_server:call`), one of which crashes it;
+//!   (`Task.Supervisor.async({sup, b}, ...)`), restocks with a `GenServer.cast` to the
+//!   inventory's name and another to its pid, and hands two jobs to a worker on node `c` (a
+//!   `gen_server:call`), one of which crashes it;
 //! - node `b` runs the inventory (`Cluster.Inventory`, an Elixir GenServer) and the Task
 //!   supervisor;
 //! - node `c` runs the worker (`cl_worker`) under a supervisor (`cl_worker_sup`), which
-//!   restarts it after the crash.
+//!   restarts it after the crash, and an echo server (`cl_echo`) that was not instrumented
+//!   and is recorded through `attach`, which the checkout calls last.
 //!
 //! All three share one project directory, so they record into one `.elixir_scope/`, each into
 //! its own run named after its node.
@@ -34,8 +36,10 @@ checkout(Inventory, Worker, Items) ->
     Reserved = [reserve(Inventory, Item, N) || {Item, N} <- Items],
     Stock = 'Elixir.Cluster.Inventory':audit(Inventory),
     ok = 'Elixir.Cluster.Inventory':restock(Inventory, <<"tea">>, 5),
+    ok = 'Elixir.Cluster.Inventory':restock_pid(Inventory, <<"mat">>, 3),
     Done = run_job(Worker, {square, 7}),
     Crashed = run_job(Worker, crash),
+    {echoed, hello} = cl_echo:echo(Worker, hello),
     {Reserved, Stock, Done, Crashed}.
 
 reserve(Inventory, Item, N) ->
@@ -69,6 +73,25 @@ handle_call({job, crash}, _From, _Done) -> exit(worker_crashed).
 handle_cast(_Message, Done) -> {noreply, Done}.
 "#;
 
+/// An echo server on node `c`, compiled but not instrumented: recorded by `attach` there.
+const ECHO: &str = r#"
+-module(cl_echo).
+-behaviour(gen_server).
+-export([start/0, echo/2, init/1, handle_call/3, handle_cast/2]).
+
+start() ->
+    {ok, _} = gen_server:start({local, cl_echo}, cl_echo, [], []),
+    ok.
+
+echo(Node, Message) -> gen_server:call({cl_echo, Node}, {echo, Message}).
+
+init([]) -> {ok, []}.
+
+handle_call({echo, Message}, _From, State) -> {reply, {echoed, Message}, State}.
+
+handle_cast(_Message, State) -> {noreply, State}.
+"#;
+
 const WORKER_SUP: &str = r#"
 -module(cl_worker_sup).
 -behaviour(supervisor).
@@ -99,6 +122,12 @@ defmodule Cluster.Inventory do
 
   def reserve(node, item, n), do: GenServer.call({__MODULE__, node}, {:reserve, item, n})
   def restock(node, item, n), do: GenServer.cast({__MODULE__, node}, {:restock, item, n})
+
+  # The same cast, to the inventory's pid (asked of its node).
+  def restock_pid(node, item, n) do
+    pid = :erpc.call(node, Process, :whereis, [__MODULE__])
+    GenServer.cast(pid, {:restock, item, n})
+  end
 
   # A Task on the inventory's node, started from the caller's.
   def audit(node) do
@@ -157,6 +186,17 @@ impl Cluster {
             .args(["+debug_info", "-o"])
             .arg(&ebin)
             .args(&erlang)
+            .output()
+            .expect("erlc");
+        check(&compiled, "erlc");
+        // Not instrumented (only ebin is): attach records it.
+        let plain = project.join("plain");
+        std::fs::create_dir(&plain).expect("plain");
+        std::fs::write(src.join("cl_echo.erl"), ECHO).expect("source");
+        let compiled = Command::new(executable("erlc", "erlang-nox"))
+            .arg("-o")
+            .arg(&plain)
+            .arg(src.join("cl_echo.erl"))
             .output()
             .expect("erlc");
         check(&compiled, "erlc");
@@ -229,6 +269,8 @@ impl Cluster {
             .arg("-pa")
             .arg(self.project().join("ebin"))
             .arg("-pa")
+            .arg(self.project().join("plain"))
+            .arg("-pa")
             .arg(elixir_lib().join("elixir/ebin"));
         command
     }
@@ -261,6 +303,8 @@ impl Cluster {
     fn run_scenario(&self) -> String {
         let said = self.eval(
             "ok = erpc:call(C, cl_worker_sup, start, []), \
+             ok = erpc:call(C, cl_echo, start, []), \
+             {ok, _} = erpc:call(C, elixir_scope_attach, attach, [[cl_echo], #{}]), \
              {ok, _} = erpc:call(B, 'Elixir.Cluster.Inventory', start, [#{<<\"tea\">> => 10}]), \
              true = erpc:call(A, net_kernel, connect_node, [B]), \
              true = erpc:call(A, net_kernel, connect_node, [C]), \
@@ -425,6 +469,8 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
         ),
         ("run", &node_c, "cl_worker:handle_call/3", "return"),
         ("run", &node_c, "cl_worker:handle_call/3", "exit"),
+        // Attached on c: the checkout itself waited (cl_echo:echo/2 is not recorded on a).
+        ("checkout", &node_c, "cl_echo:handle_call/3", "return"),
     ]
     .iter()
     .map(|(f, n, m, o)| (f.to_string(), n.to_string(), m.to_string(), o.to_string()))
@@ -517,6 +563,19 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
     let crashed_tree = cluster.cli_json(&["trace", "--run", &run_c, &crashed_id]);
     assert_eq!(crashed_tree["cause"]["node"], node_a.as_str());
     assert_eq!(crashed_tree["cause"]["call"]["mfa"], "cl_worker:run/2");
+    // And the echo's handle_call on c, recorded by attach's tracer (the VM calls the NIF in
+    // the serving process: the client is a pid of a, linked by its node and text as the
+    // rewritten path links it), from a's checkout.
+    let (_, echoed) = &requests[4];
+    let echoed_id = echoed["served_by"]["id"]
+        .as_u64()
+        .expect("an id")
+        .to_string();
+    let echoed_tree = cluster.cli_json(&["trace", "--run", &run_c, &echoed_id]);
+    assert_eq!(echoed_tree["cause"]["kind"], "request", "{echoed_tree:#}");
+    assert_eq!(echoed_tree["cause"]["node"], node_a.as_str());
+    assert_eq!(echoed_tree["cause"]["call"]["mfa"], "cl_shop:checkout/3");
+    assert_eq!(echoed_tree["cause"]["call"]["run"].to_string(), run_a);
 
     // Every node's calls in one listing, newest first on the wall clock, each with its node:
     // from the shared project directory, then over Erlang distribution from a (read in
@@ -673,6 +732,7 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
         (pid_a, pid_b),
         (pid_a, pid_c),
         (pid_a, pid_c),
+        (pid_a, pid_c),
     ];
     expected.sort_unstable();
     assert_eq!(arrows, expected);
@@ -714,7 +774,7 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
                         [{checkout_id}, [{{nodes, all}}, {{ansi, false}}]])"
     ));
     let requested: Vec<&str> = shown.lines().filter(|l| l.contains("(request)")).collect();
-    assert_eq!(requested.len(), 4, "{shown}");
+    assert_eq!(requested.len(), 5, "{shown}");
     assert!(
         requested[0].contains(&format!("└── ⇢ {node_b} #PID<"))
             && requested[0].contains("Cluster.Inventory.handle_call({:reserve, \"tea\", 2}"),
@@ -738,16 +798,125 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
         "{caused}"
     );
 
-    // The cast and the crash, as calls show them today. The cast: b's handle_cast ran (the
-    // stock went up) but links to nothing; the crash: c's handle_call raised, and the
-    // supervisor started the worker again (a second start_link/init, after it).
+    // The casts. To the inventory's pid: a's restock_pid/3 sent it, b's handle_cast/2
+    // received it, linked both ways (a's tree, b's cause, an arrow in the export). To its
+    // name (`{Cluster.Inventory, b}`): b's handle_cast ran (the stock went up) and a's tree
+    // shows the send, but a name on another node names no pid when the message is sent, so
+    // nothing links them.
     let casts = cluster.cli_json(&["calls", "--node", b, "--function", "handle_cast"]);
-    let cast = only(&casts);
-    assert_eq!(cast["result"], "{:noreply, %{\"tea\" => 13}}", "{casts:#}");
-    let cast_id = cast["id"].as_u64().expect("an id").to_string();
-    let cast_tree = cluster.cli_json(&["trace", "--node", b, &cast_id]);
-    assert!(cast_tree["cause"].is_null(), "{cast_tree:#}");
+    let cast_with = |result: &str| {
+        casts
+            .as_array()
+            .expect("calls")
+            .iter()
+            .find(|c| c["result"] == result)
+            .unwrap_or_else(|| panic!("no handle_cast returning {result}: {casts:#}"))
+            .clone()
+    };
+    assert_eq!(casts.as_array().map(Vec::len), Some(2), "{casts:#}");
+    let by_name = cast_with("{:noreply, %{\"tea\" => 13}}");
+    let by_pid = cast_with("{:noreply, %{\"mat\" => 3, \"tea\" => 13}}");
+    let by_pid_id = by_pid["id"].as_u64().expect("an id");
+    let name_tree = cluster.cli_json(&["trace", "--node", b, &by_name["id"].to_string()]);
+    assert!(name_tree["cause"].is_null(), "{name_tree:#}");
+    let pid_tree = cluster.cli_json(&["trace", "--node", b, &by_pid_id.to_string()]);
+    let cause = &pid_tree["cause"];
+    assert_eq!(cause["kind"], "cast", "{pid_tree:#}");
+    assert_eq!(cause["node"], node_a.as_str());
+    assert_eq!(cause["call"]["mfa"], "Cluster.Inventory.restock_pid/3");
+    assert_eq!(cause["call"]["run"].to_string(), run_a);
+    let pid_text = cluster.cli(&["trace", "--node", b, &by_pid_id.to_string()]);
+    check(&pid_text, "elixir-scope trace");
+    let pid_text = String::from_utf8_lossy(&pid_text.stdout).into_owned();
+    assert!(
+        pid_text.starts_with(&format!("⇠ sent by {node_a} <0."))
+            && pid_text.lines().next().unwrap_or("").contains("(cast)"),
+        "{pid_text}"
+    );
+    // In a's tree: each send under the call that made it, the one to the pid with the call of
+    // b that received it.
+    let lines = tree["lines"].as_array().expect("lines");
+    let sent: Vec<(String, Value, Value, Value)> = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let message = line.get("message")?;
+            let depth = line["depth"].as_u64()?;
+            let parent = lines[..i]
+                .iter()
+                .rev()
+                .find(|l| l["depth"].as_u64() == Some(depth - 1))?;
+            Some((
+                parent["call"]["mfa"].as_str()?.to_string(),
+                message["kind"].clone(),
+                message["node"].clone(),
+                message["received_by"].clone(),
+            ))
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            (
+                "Cluster.Inventory.restock/3".to_string(),
+                Value::from("cast"),
+                Value::Null,
+                Value::Null
+            ),
+            (
+                "Cluster.Inventory.restock_pid/3".to_string(),
+                Value::from("cast"),
+                Value::from(node_b.as_str()),
+                Value::from(by_pid_id)
+            ),
+        ],
+        "{tree:#}"
+    );
+    assert!(
+        text_tree.contains("→ cast {Cluster.Inventory, :")
+            && text_tree.contains(&format!("→ cast {node_b} <0."))
+            && text_tree.contains(&format!("⇢ {node_b} #{by_pid_id}")),
+        "{text_tree}"
+    );
+    // One arrow in the export, from a's process to b's.
+    let messages: Vec<(u64, u64, String)> = events
+        .iter()
+        .filter(|e| e["cat"] == "message" && e["ph"] == "s" && e["args"]["from_node"].is_string())
+        .map(|start| {
+            let end = events
+                .iter()
+                .find(|e| e["cat"] == "message" && e["ph"] == "f" && e["id"] == start["id"])
+                .expect("the arrow's end");
+            (
+                start["pid"].as_u64().unwrap_or(0),
+                end["pid"].as_u64().unwrap_or(0),
+                start["name"].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(messages, [(pid_a, pid_b, "cast".to_string())]);
+
+    // The crash: c's worker exited with the reason of the job it could not do, and its
+    // supervisor started it again; `crashes --cluster` lists it under c (the processes of
+    // erpc calls, which end with `{Ref, return, Result}`, are no crashes), with what led to
+    // it: the request of a's call that waited.
     let c = &cluster.names[2];
+    let crashes = cluster.cli_json(&["crashes", "--cluster"]);
+    let crash = only(&crashes);
+    assert_eq!(crash["node"], node_c.as_str(), "{crashes:#}");
+    assert_eq!(crash["run"].to_string(), run_c);
+    assert_eq!(crash["reason"], ":worker_crashed");
+    assert_eq!(crash["banner"], "** (exit) :worker_crashed");
+    let crashed_id = crashed["served_by"]["id"].as_u64().expect("an id");
+    assert_eq!(crash["culprit"], crashed_id, "{crash:#}");
+    assert_eq!(crash["tree"]["cause"]["kind"], "request");
+    assert_eq!(crash["tree"]["cause"]["node"], node_a.as_str());
+    assert_eq!(crash["tree"]["cause"]["call"]["mfa"], "cl_worker:run/2");
+    assert_eq!(crash["started_by"]["mfa"], "cl_worker:start_link/0");
+    let restart = &crash["restart"]["first"];
+    assert_eq!(restart["mfa"], "cl_worker:init/1", "{crash:#}");
+    assert!(restart["id"].as_u64().expect("an id") > crashed_id);
+    // The supervisor's two starts of the worker.
     let inits = cluster.cli_json(&[
         "calls",
         "--node",
@@ -759,16 +928,23 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
     ]);
     let inits = node_ids(&inits);
     assert_eq!(inits.len(), 2, "{inits:?}");
-    let crashed_id = crashed["served_by"]["id"].as_u64().expect("an id");
     assert!(
         inits[0].1 > crashed_id && inits[1].1 < crashed_id,
         "{inits:?}"
     );
-    // TODO(issue 18, messages and crashes): once sends and process exits are recorded, assert
-    // here that the cast's handle_cast/2 on b has a's restock/3 as its cause (`⇠ a@host ...
-    // (cast)`, and the send under restock/3 in a's tree and an arrow in the export), and that
-    // the worker's crash on c is a crash record (its last calls, the EXIT the supervisor got,
-    // the restart) that `elixir-scope crashes --cluster` lists.
+    // The same crash asked of c alone, and as text.
+    let on_c = cluster.cli_json(&["crashes", "--node", c]);
+    assert_eq!(only(&on_c)["culprit"], crashed_id);
+    let listed = cluster.cli(&["crashes", "--cluster"]);
+    check(&listed, "elixir-scope crashes --cluster");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.contains(&format!("({node_c}, started "))
+            && listed.contains("** (exit) :worker_crashed")
+            && listed.contains("restarted as <0.")
+            && listed.contains(&format!("⇠ {node_a} <0.")),
+        "{listed}"
+    );
 
     a_vm_that_becomes_a_node_after_recording_started_names_its_run(&cluster, &host);
 }
