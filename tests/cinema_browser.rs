@@ -727,6 +727,52 @@ async fn links_and_state_history(client: &Client, base: &str, db: &Path) {
         .await
         .expect("text");
     assert_eq!(unchanged, "state unchanged");
+
+    // A cast: `restock` sent `{:restock, "tea", 3}` to the GenServer; its tree shows the
+    // message and the `handle_cast` that received it, its "Sent" list names that call, `x`
+    // steps to it and `c` back.
+    let restock = &calls(&["--module", "Shop.Stock", "--function", "restock"])[0];
+    let handled = &calls(&["--module", "Shop.Stock", "--function", "handle_cast"])[0];
+    client
+        .goto(&format!("{base}/#/runs/1/calls/{}", restock["id"]))
+        .await
+        .expect("the restock call");
+    shows_call(client, &restock["id"], "Shop.Stock.restock/2").await;
+    let line = until(
+        client,
+        "(() => { const l = document.querySelector('#tree .message.line'); return l && l.textContent })()",
+        "the cast in the tree",
+    )
+    .await;
+    let line = line.as_str().expect("text");
+    assert!(
+        line.contains("→ cast")
+            && line.contains(r#"{:restock, "tea", 3}"#)
+            && line.ends_with(&format!("⇢ #{}", handled["id"])),
+        "{line}"
+    );
+    let sent = until(
+        client,
+        "document.querySelector('#sent') && document.querySelector('#sent').textContent",
+        "the Sent list",
+    )
+    .await;
+    assert!(
+        sent.as_str()
+            .expect("text")
+            .contains(&format!("(message) #{}", handled["id"])),
+        "{sent}"
+    );
+    screenshot(client, "call-cast.png").await;
+    key(client, "x").await;
+    shows_call(
+        client,
+        &handled["id"],
+        "the handle_cast that received the cast",
+    )
+    .await;
+    key(client, "c").await;
+    shows_call(client, &restock["id"], "back to the call that cast").await;
 }
 
 /// The web UI's speed at scale, measured in the browser (Performance API): the first paint of

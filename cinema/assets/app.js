@@ -237,11 +237,11 @@ async function timelineView(view, run, at) {
       }
       y += h + LANE_GAP;
     }
-    // links: a process started, a request served
+    // links: a process started (violet), a request served (teal), a message received (orange)
     for (const link of data.links) {
       if (laneY[link.from] === undefined || laneY[link.to] === undefined) continue;
       const lx = x(link.time), y0 = laneY[link.from] + ROW / 2, y1 = laneY[link.to] + 2;
-      ctx.strokeStyle = link.kind === "request" ? "#00897b" : "#7e57c2"; ctx.lineWidth = 1;
+      ctx.strokeStyle = { request: "#00897b", message: "#ef6c00" }[link.kind] || "#7e57c2"; ctx.lineWidth = 1;
       ctx.beginPath(); ctx.moveTo(lx, y0); ctx.lineTo(lx, y1); ctx.stroke();
       const dir = y1 > y0 ? 1 : -1;
       ctx.beginPath(); ctx.moveTo(lx, y1); ctx.lineTo(lx - 3, y1 - 5 * dir); ctx.lineTo(lx + 3, y1 - 5 * dir); ctx.fillStyle = ctx.strokeStyle; ctx.fill();
@@ -377,7 +377,7 @@ async function callView(view, run, id) {
     el("button", { id: "nav-into", text: "↓ into", title: "its first call (↓, j)", disabled: !c.nav.first_child, onclick: () => go(c.nav.first_child) }),
     el("button", { id: "nav-out", text: "↑ out", title: "its caller (↑, k)", disabled: !c.nav.parent, onclick: () => go(c.nav.parent) }),
     c.cause ? el("button", { id: "nav-cause", text: `⇠ ${c.cause.kind} from ${c.cause.pid}`, title: "back to the call that caused it (c)", onclick: () => go(c.cause.call.id) }) : null,
-    caused.length ? el("button", { id: "nav-across", text: `⇢ ${caused[0].kind === "request" ? "request to" : caused[0].kind} ${caused[0].pid}`, title: "across: the first process it started or request it made (x; 1–9 for the n-th)", onclick: () => go(caused[0].call.id) }) : null,
+    caused.length ? el("button", { id: "nav-across", text: `⇢ ${{ request: "request to", message: "message to" }[caused[0].kind] || caused[0].kind} ${caused[0].pid}`, title: "across: the first process it started or request it made (x; 1–9 for the n-th)", onclick: () => go(caused[0].call.id) }) : null,
     el("button", { text: "timeline", title: "t", onclick: () => timelineAt() }));
   const timelineAt = () => {
     const d = call.duration_ns || 1000;
@@ -416,10 +416,11 @@ async function callView(view, run, id) {
       el("span", { class: link.call.outcome === "raised" ? "raised" : "", text: `${link.call.line} (${duration(link.call.duration_ns)})` }),
       link.by && link.by.id !== id ? el("span", { class: "muted", text: ` · by #${link.by.id} ${link.by.name}` }) : null);
   };
-  const started = caused.filter((l) => l.kind !== "request"), requests = caused.filter((l) => l.kind === "request");
+  const started = caused.filter((l) => l.kind === "task" || l.kind === "spawned"), requests = caused.filter((l) => l.kind === "request"), sent = caused.filter((l) => l.kind === "message");
   const more = c.caused && c.caused.total > caused.length ? el("div", { class: "muted", text: `${count(caused.length)} of ${count(c.caused.total)} shown` }) : null;
   if (started.length) parts.push(section(`Started (${started.length})`, el("ol", { class: "links", id: "started" }, ...started.map(linkLine))));
   if (requests.length) parts.push(section(`Waited for (${requests.length})`, el("ol", { class: "links", id: "waited" }, ...requests.map(linkLine))));
+  if (sent.length) parts.push(section(`Sent (${sent.length})`, el("ol", { class: "links", id: "sent" }, ...sent.map(linkLine))));
   if (more) parts.push(more);
   const statesSection = el("section", { id: "states", hidden: true });
   parts.push(statesSection);
@@ -453,6 +454,10 @@ async function callView(view, run, id) {
     } else if (line.kind === "fold") {
       const fns = line.functions.map((f) => `${f.name} ×${count(f.calls)}`).join(", ");
       li = el("li", { class: "fold line", text: `${pad}… ${count(line.children)} more call${line.children === 1 ? "" : "s"} #${line.first}..#${line.last} (${count(line.calls)} in all): ${fns}${line.more_functions ? ", …" : ""}` });
+    } else if (line.kind === "message") {
+      // A message the call above sent: how, to whom, what, and the call that received it.
+      li = el("li", { class: "message line", "data-received-by": line.received_by ?? "" }, `${pad}→ ${line.send} ${line.receiver || line.target} ${line.message}`,
+        line.received_by ? el("span", {}, " ", el("a", { href: `#/runs/${run}/calls/${line.received_by}`, text: `⇢ #${line.received_by}` })) : null);
     } else {
       li = el("li", { class: "link line" }, `${pad}⇢ ${line.pid} (${line.kind === "process" ? line.origin : "request"}) `,
         el("a", { href: `#/runs/${run}/calls/${line.call.id}`, text: `#${line.call.id}` }), ` ${line.call.line}`);

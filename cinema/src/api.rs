@@ -12,7 +12,7 @@ use store::{CallFilter, CauseKind, OriginKind, Run, Snapshot, StoreReader, TreeI
 
 use crate::error::CinemaError;
 use crate::server::{blocking, AppState};
-use crate::values::{call_summary, call_values};
+use crate::values::{call_summary, call_values, shorten, LINE_WIDTH};
 
 /// The API's routes.
 pub fn routes() -> Router<AppState> {
@@ -388,15 +388,21 @@ async fn tree(
             .ok_or(CinemaError::NoSuchCall { run, id })?;
         let texts = pid_texts(&snap)?;
         let r = snap.run();
+        // The style of the call shown at each depth: a message prints in its sender's.
+        let mut styles: Vec<term::Style> = Vec::new();
         let lines: Vec<Value> = tree
             .lines
             .iter()
             .map(|line| {
                 let mut v = match &line.item {
-                    TreeItem::Call(c) => json!({
-                        "kind": "call",
-                        "call": call_summary(c, r, &pid_text(&texts, c.pid)),
-                    }),
+                    TreeItem::Call(c) => {
+                        styles.truncate(line.depth as usize);
+                        styles.push(term::Style::of_module(&c.module));
+                        json!({
+                            "kind": "call",
+                            "call": call_summary(c, r, &pid_text(&texts, c.pid)),
+                        })
+                    }
                     TreeItem::Fold(f) => json!({
                         "kind": "fold",
                         "reason": f.reason.as_str(),
@@ -421,13 +427,18 @@ async fn tree(
                         "pid": q.text,
                         "call": call_summary(&q.call, r, &q.text),
                     }),
-                    TreeItem::Message(m) => json!({
-                        "kind": "message",
-                        "send": m.message.kind.as_str(),
-                        "sender": m.message.call_id,
-                        "receiver": m.receiver_text,
-                        "received_by": m.received_by,
-                    }),
+                    TreeItem::Message(m) => {
+                        let style = styles.last().copied().unwrap_or(term::Style::Elixir);
+                        json!({
+                            "kind": "message",
+                            "send": m.message.kind.as_str(),
+                            "sender": m.message.call_id,
+                            "receiver": m.receiver_text,
+                            "target": shorten(&term::value(&m.message.target, style), LINE_WIDTH),
+                            "message": shorten(&term::value(&m.message.message, style), LINE_WIDTH),
+                            "received_by": m.received_by,
+                        })
+                    }
                 };
                 v["depth"] = json!(line.depth);
                 v

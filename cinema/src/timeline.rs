@@ -20,8 +20,8 @@
 //!   under them (at most a fourth of the window's width per lane).
 //!
 //! Exceptions narrower than a pixel come back as marks; process starts (Tasks, spawned
-//! processes) and requests (a `GenServer.call` served by another process) as links between
-//! lanes.
+//! processes), requests (a `GenServer.call` served by another process) and messages (a send
+//! and the callback that received it) as links between lanes.
 
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -109,7 +109,7 @@ struct LaneWindow {
     marks: Vec<(u64, u64)>,
 }
 
-/// A link between lanes: a process started, or a request served.
+/// A link between lanes: a process started, a request served, or a message received.
 #[derive(Debug, Clone, Copy)]
 struct Link {
     time: u64,
@@ -391,6 +391,7 @@ impl Timeline {
             }
             Ok(true)
         })?;
+        self.message_links(snap, &mut links)?;
         links.sort_by_key(|l| l.time);
         let mut links_from = vec![Vec::new(); self.lanes.len()];
         for (i, link) in links.iter().enumerate() {
@@ -399,6 +400,45 @@ impl Timeline {
         self.links = links;
         self.links_from = links_from;
         self.links_stale = false;
+        Ok(())
+    }
+
+    /// Adds a link for every message whose receipt was recorded: from the sending call's lane
+    /// (found by walking the lanes' calls once, only when there are messages) to the
+    /// receiving call, at the time it was sent.
+    fn message_links(&self, snap: &Snapshot, links: &mut Vec<Link>) -> Result<(), CinemaError> {
+        let mut messages = Vec::new();
+        snap.scan_messages(|m| {
+            messages.push(m);
+            Ok(true)
+        })?;
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let mut sender_lane: HashMap<u64, u32> =
+            messages.iter().map(|m| (m.sender, u32::MAX)).collect();
+        for (l, lane) in self.lanes.iter().enumerate() {
+            for slot in &lane.slots {
+                if let Some(at) = sender_lane.get_mut(&slot.id) {
+                    *at = l as u32;
+                }
+            }
+        }
+        for m in messages {
+            let from = sender_lane
+                .get(&m.sender)
+                .copied()
+                .filter(|&l| l != u32::MAX);
+            if let (Some(from), Some(&to)) = (from, self.lane_of.get(&m.receiver)) {
+                links.push(Link {
+                    time: m.sent,
+                    from,
+                    to,
+                    call: m.receipt,
+                    kind: "message",
+                });
+            }
+        }
         Ok(())
     }
 
@@ -776,8 +816,8 @@ impl Timeline {
 /// A process a call started or a request it made (see [`Timeline::caused`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CausedLink {
-    /// `task`, `spawned` (a process started: its first call) or `request` (the call that
-    /// served it).
+    /// `task`, `spawned` (a process started: its first call), `request` (the call that
+    /// served it) or `message` (the call that received it).
     pub kind: &'static str,
     /// When the link's call started, ns from the run's start.
     pub at_ns: u64,

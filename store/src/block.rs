@@ -5,22 +5,28 @@
 //! checksums): the *heads* (ids, parents, processes, functions, times, outcomes and the lengths
 //! of the values, as delta-coded varint columns, with a dictionary of the block's processes and
 //! functions), then the *values* (argument lists, results and tail calls' arguments, in the
-//! external term format): one frame with every call's result or exception, then one frame per
-//! function of the block's dictionary with the arguments of its calls and tail calls, each in
-//! call order. Queries that walk calls (trees, counts, process timelines) decode heads only; a
-//! value is decompressed with the other values of its frame when it is first read, so a
-//! pattern over arguments decompresses only the arguments of the functions it can match.
-//! (Results share one frame: two frames per function made a search of every value 10-20 %
-//! slower, zstd setting up its tables for many small frames.)
+//! external term format), grouped by function: each function's values are one run of bytes
+//! (every call's arguments then its result or exception, in call order, then the arguments
+//! of its tail calls). A function whose values reach [`OWN_FRAME_BYTES`] has a frame of its
+//! own; smaller ones share frames of up to [`SHARED_FRAME_BYTES`], and the heads say which
+//! frame holds which function. Queries that walk calls (trees, counts, process timelines) decode heads
+//! only; a value is decompressed with the other values of its frame when it is first read,
+//! so a pattern over one function's calls decompresses only that function's frame.
+//!
+//! Why this grouping (measured on jason's suite and the 10 M-call shop store; BENCHMARKS.md,
+//! "Block format 3"): a function's results resemble its arguments and the calls of one
+//! function resemble each other, so they compress best together (jason's blocks 0.71x of
+//! version 1's, where results apart from arguments made them 1.39x); many small frames cost
+//! zstd a table set-up each, so small functions share.
 //!
 //! ```text
-//! "ESB" 2 | calls:u32 | heads_raw:u32 heads_z:u32 | frames:u32 | frames × (raw:u32 z:u32)
-//!         | heads | frame ...                     (frame 0: results and exceptions,
-//!                                                  frame 1+f: function f's arguments)
+//! "ESB" 3 | calls:u32 | heads_raw:u32 heads_z:u32 | frames:u32 | frames × (raw:u32 z:u32)
+//!         | heads | frame ...
+//! heads = postcard(columns) ++ postcard(frame of each function of the dictionary)
 //! ```
 //!
-//! Version 1 blocks (written before 2026-12-04) hold every value in one frame and are read
-//! as a block with one frame.
+//! Still read: version 2 (2026-12-03: frame 0 every result, frame 1+f function f's arguments,
+//! no frame column) and version 1 (before: every value in one frame).
 
 use std::sync::OnceLock;
 
@@ -40,11 +46,23 @@ pub(crate) const BLOCK_BYTES: usize = 2 << 20;
 /// reader allocate more.
 const MAX_RAW_BYTES: usize = 256 << 20;
 
-const MAGIC: [u8; 4] = [b'E', b'S', b'B', 2];
+const MAGIC: [u8; 4] = [b'E', b'S', b'B', 3];
 const HEADER_BYTES: usize = 20;
+/// Version 2: one frame of arguments per function, the same header as version 3.
+const MAGIC_V2: [u8; 4] = [b'E', b'S', b'B', 2];
 /// The magic and header length of version 1 (one values frame); still read.
 const MAGIC_V1: [u8; 4] = [b'E', b'S', b'B', 1];
 const HEADER_BYTES_V1: usize = 24;
+
+/// A function whose values in a block reach this many bytes has a frame of its own (a
+/// pattern over its calls decompresses nothing else)...
+pub(crate) const OWN_FRAME_BYTES: usize = 16 << 10;
+
+/// ...smaller ones share frames, closed once they hold this many bytes: each frame costs zstd
+/// a table set-up and compresses less. Chosen on jason's suite (many small functions a block)
+/// and the 10 M-call shop store (ten functions of 10-25 KiB a block): BENCHMARKS.md, "Block
+/// format 3".
+pub(crate) const SHARED_FRAME_BYTES: usize = 256 << 10;
 
 /// zstd's level: one of its fast levels. Measured on the blocks of the jason suite's recording
 /// (1.2 GB of raw columns and values): level 1 packs them 23x at 600 MB/s, -3 19.6x at
@@ -252,8 +270,15 @@ pub(crate) struct Block {
 pub(crate) struct Encoder {
     zstd: zstd::bulk::Compressor<'static>,
     columns: Columns,
-    /// The raw bytes of each frame (the results, then one per function of the block).
-    frames: Vec<Vec<u8>>,
+    /// The raw values of each function of the block: each call's arguments then its result
+    /// or exception, in call order, then its tail calls' arguments.
+    values: Vec<Vec<u8>>,
+    /// The stored frame of each function's arguments (the heads' last column).
+    frame_of: Vec<u32>,
+    /// The block's functions, ordered by the frame that holds their arguments.
+    by_frame: Vec<u32>,
+    /// A shared frame's bytes, gathered before compression.
+    shared: Vec<u8>,
     heads: Vec<u8>,
     heads_z: Vec<u8>,
     frame_z: Vec<u8>,
@@ -277,7 +302,10 @@ impl Encoder {
         Ok(Encoder {
             zstd,
             columns: Columns::default(),
-            frames: Vec::new(),
+            values: Vec::new(),
+            frame_of: Vec::new(),
+            by_frame: Vec::new(),
+            shared: Vec::new(),
             heads: Vec::new(),
             heads_z: Vec::new(),
             frame_z: Vec::new(),
@@ -347,16 +375,13 @@ pub(crate) fn encode(calls: &[PendingCall], encoder: &mut Encoder) -> Result<Enc
     c.clear();
     c.first_id = first.id;
     c.first_start = first.start;
-    let frames = &mut encoder.frames;
-    frames.iter_mut().for_each(Vec::clear);
-    if frames.is_empty() {
-        frames.push(Vec::new());
-    }
-    // The frame of a function's arguments (frame 0 holds the results).
-    let frame = |frames: &mut Vec<Vec<u8>>, mfa: u32| -> usize {
-        let at = mfa as usize + 1;
-        if frames.len() < at + 1 {
-            frames.resize_with(at + 1, Vec::new);
+    let values = &mut encoder.values;
+    values.iter_mut().for_each(Vec::clear);
+    // The values of function `mfa`'s calls and tail calls.
+    let of = |values: &mut Vec<Vec<u8>>, mfa: u32| -> usize {
+        let at = mfa as usize;
+        if values.len() <= at {
+            values.resize_with(at + 1, Vec::new);
         }
         at
     };
@@ -410,8 +435,8 @@ pub(crate) fn encode(calls: &[PendingCall], encoder: &mut Encoder) -> Result<Enc
         *mf_calls.entry((call.module, call.function)).or_default() += 1;
         c.scheduler.push(call.scheduler);
         c.args_len.push(call.args.len() as u32);
-        let args_frame = frame(frames, mfa);
-        frames[args_frame].extend_from_slice(&call.args);
+        let run = of(values, mfa);
+        values[run].extend_from_slice(&call.args);
         match &call.end {
             None => c.end_kind.push(0),
             Some(end) => {
@@ -420,7 +445,7 @@ pub(crate) fn encode(calls: &[PendingCall], encoder: &mut Encoder) -> Result<Enc
                 c.end_scheduler.push(end.scheduler);
                 c.tail_count.push(end.tail_calls);
                 c.value_len.push(end.value.len() as u32);
-                frames[0].extend_from_slice(&end.value);
+                values[run].extend_from_slice(&end.value);
                 if end.outcome != Outcome::Return {
                     exceptions.push((call.id, (call.module as u64) << 32 | call.function as u64));
                 }
@@ -437,21 +462,22 @@ pub(crate) fn encode(calls: &[PendingCall], encoder: &mut Encoder) -> Result<Enc
                 after: tail.time.wrapping_sub(call.start) as i64,
                 args_len: tail.args.len() as u32,
             });
-            let args_frame = frame(frames, mfa);
-            frames[args_frame].extend_from_slice(&tail.args);
+            let run = of(values, mfa);
+            values[run].extend_from_slice(&tail.args);
         }
     }
     meta.tails = c.tails.len() as u32;
+    let used = assign_frames(&encoder.values[..c.mfas.len()], &mut encoder.frame_of);
     let mut heads = std::mem::take(&mut encoder.heads);
     heads.clear();
-    let heads = postcard::to_extend(&*c, heads).map_err(|_| StoreError::Corrupt {
+    let cannot = |_| StoreError::Corrupt {
         what: "block",
         problem: "cannot serialize its columns",
-    })?;
+    };
+    let heads = postcard::to_extend(&*c, heads).map_err(cannot)?;
+    let heads = postcard::to_extend(&encoder.frame_of, heads).map_err(cannot)?;
     Encoder::compress(&mut encoder.zstd, &heads, &mut encoder.heads_z)?;
-    let used = 1 + c.mfas.len();
-    let frames = &encoder.frames[..used];
-    let raw_values: usize = frames.iter().map(Vec::len).sum();
+    let raw_values: usize = encoder.values.iter().map(Vec::len).sum();
     let heads_z = &encoder.heads_z;
     let mut blob = Vec::with_capacity(HEADER_BYTES + 8 * used + heads_z.len() + raw_values / 8);
     blob.extend_from_slice(&MAGIC);
@@ -462,7 +488,31 @@ pub(crate) fn encode(calls: &[PendingCall], encoder: &mut Encoder) -> Result<Enc
     let table = blob.len();
     blob.resize(table + 8 * used, 0);
     blob.extend_from_slice(heads_z);
-    for (i, raw) in frames.iter().enumerate() {
+    // The functions grouped by frame, each group in dictionary order (as readers expect).
+    let by_frame = &mut encoder.by_frame;
+    by_frame.clear();
+    by_frame.extend(0..encoder.frame_of.len() as u32);
+    by_frame.sort_by_key(|&f| encoder.frame_of[f as usize]);
+    let mut members = by_frame.as_slice();
+    for frame in 0..used {
+        let count = members
+            .iter()
+            .take_while(|&&f| encoder.frame_of[f as usize] as usize == frame)
+            .count();
+        let (group, rest) = members.split_at(count);
+        members = rest;
+        let raw: &[u8] = match group {
+            [only] => &encoder.values[*only as usize],
+            _ => {
+                encoder.shared.clear();
+                for &f in group {
+                    encoder
+                        .shared
+                        .extend_from_slice(&encoder.values[f as usize]);
+                }
+                &encoder.shared
+            }
+        };
         let z = if raw.is_empty() {
             0
         } else {
@@ -470,7 +520,7 @@ pub(crate) fn encode(calls: &[PendingCall], encoder: &mut Encoder) -> Result<Enc
             blob.extend_from_slice(&encoder.frame_z);
             encoder.frame_z.len()
         };
-        let at = table + 8 * i;
+        let at = table + 8 * frame;
         blob[at..at + 4].copy_from_slice(&(raw.len() as u32).to_le_bytes());
         blob[at + 4..at + 8].copy_from_slice(&(z as u32).to_le_bytes());
     }
@@ -489,6 +539,32 @@ pub(crate) fn encode(calls: &[PendingCall], encoder: &mut Encoder) -> Result<Enc
         exceptions,
         atoms,
     })
+}
+
+/// Chooses the frame of each function's values (`values[f]`: function f's bytes) into
+/// `frame_of`, and returns how many frames the block has: a function with [`OWN_FRAME_BYTES`]
+/// or more has its own frame, smaller ones fill shared frames in dictionary order, a shared
+/// frame closing once it holds [`SHARED_FRAME_BYTES`].
+fn assign_frames(values: &[Vec<u8>], frame_of: &mut Vec<u32>) -> usize {
+    frame_of.clear();
+    let mut frames = 0;
+    // The shared frame being filled, and its bytes so far.
+    let mut open: Option<(u32, usize)> = None;
+    for bytes in values {
+        if bytes.len() >= OWN_FRAME_BYTES {
+            frame_of.push(frames);
+            frames += 1;
+            continue;
+        }
+        let (frame, filled) = open.unwrap_or_else(|| {
+            frames += 1;
+            (frames - 1, 0)
+        });
+        frame_of.push(frame);
+        let filled = filled + bytes.len();
+        open = (filled < SHARED_FRAME_BYTES).then_some((frame, filled));
+    }
+    frames as usize
 }
 
 fn damaged(problem: &'static str) -> StoreError {
@@ -536,10 +612,13 @@ impl Block {
                 .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize)
                 .ok_or_else(|| damaged("not a block"))
         };
-        let version_1 = blob.get(..4) == Some(&MAGIC_V1[..]);
-        if !version_1 && blob.get(..4) != Some(&MAGIC[..]) {
-            return Err(damaged("not a block"));
-        }
+        let version = match blob.get(..4) {
+            Some(m) if m == MAGIC => 3,
+            Some(m) if m == MAGIC_V2 => 2,
+            Some(m) if m == MAGIC_V1 => 1,
+            _ => return Err(damaged("not a block")),
+        };
+        let version_1 = version == 1;
         let (n, heads_raw, heads_z) = (word(0)?, word(1)?, word(2)?);
         // The frames: (raw, compressed) lengths, then where the heads start.
         let (sizes, body_at) = if version_1 {
@@ -574,8 +653,12 @@ impl Block {
             })
             .collect();
         let heads = decompress(&body[..heads_z], heads_raw)?;
-        let c: Columns =
-            postcard::from_bytes(&heads).map_err(|_| damaged("its columns do not parse"))?;
+        let (c, rest): (Columns, _) =
+            postcard::take_from_bytes(&heads).map_err(|_| damaged("its columns do not parse"))?;
+        let frame_of: Vec<u32> = match version {
+            3 => postcard::from_bytes(rest).map_err(|_| damaged("its frames do not parse"))?,
+            _ => (1..=c.mfas.len() as u32).collect(),
+        };
         let ended = c.end_kind.iter().filter(|k| **k != 0).count();
         let complete = c.id_step.len() + 1 == n
             && c.start_step.len() + 1 == n
@@ -597,26 +680,52 @@ impl Block {
             ]
             .iter()
             .all(|len| *len == ended);
-        if !complete {
+        if !complete || frame_of.len() != c.mfas.len() {
             return Err(damaged("its columns have different lengths"));
         }
-        // Where the next value of each frame starts; version 1 has one frame for all.
-        let mut filled = vec![0u64; frames.len()];
-        let mut span = |frame: usize, len: u32| -> Result<Span> {
-            let frame = if version_1 { 0 } else { frame };
-            let (Some(start), Some(f)) = (filled.get_mut(frame), frames.get(frame)) else {
-                return Err(damaged("a value of a frame the block does not have"));
-            };
+        // Where the next value of each run of values lies, as (frame, byte): run 0 for
+        // version 2's results, run 1 + f for function f's values (version 3: arguments and
+        // results; version 2: arguments), which start after those of the functions before
+        // it in the same frame. Version 1 has one run.
+        let mut next: Vec<(usize, u64)> = vec![(0, 0)];
+        let value_run = |mfa: u32| if version == 3 { 1 + mfa as usize } else { 0 };
+        if !version_1 {
+            let mut bytes = vec![0u64; c.mfas.len()];
+            let ended_mfas = c.mfa_of.iter().zip(&c.end_kind).filter(|(_, k)| **k != 0);
+            let results = ended_mfas.map(|(m, _)| m).zip(&c.value_len);
+            let results = results.filter(|_| version == 3);
+            let calls = c.mfa_of.iter().zip(&c.args_len);
+            let tails = c.tails.iter().map(|t| (&t.mfa, &t.args_len));
+            for (&mfa, &len) in calls.chain(results).chain(tails) {
+                *bytes
+                    .get_mut(mfa as usize)
+                    .ok_or_else(|| damaged("a function outside the dictionary"))? += len as u64;
+            }
+            let mut frame_bytes = vec![0u64; frames.len()];
+            for (&frame, len) in frame_of.iter().zip(bytes) {
+                let filled = frame_bytes
+                    .get_mut(frame as usize)
+                    .filter(|_| version == 3 || frame != 0)
+                    .ok_or_else(|| damaged("values in a frame the block does not have"))?;
+                next.push((frame as usize, *filled));
+                *filled += len;
+            }
+        }
+        let mut span = |run: usize, len: u32| -> Result<Span> {
+            let run = if version_1 { 0 } else { run };
+            let (frame, start) = next
+                .get_mut(run)
+                .ok_or_else(|| damaged("a value of a function the block does not have"))?;
             let from = *start;
             *start += len as u64;
-            if *start > f.raw as u64 {
-                return Err(damaged("a value lies outside its frame"));
+            match frames.get(*frame) {
+                Some(f) if *start <= f.raw as u64 => Ok(Span {
+                    frame: *frame as u32,
+                    start: from as u32,
+                    len,
+                }),
+                _ => Err(damaged("a value lies outside its frame")),
             }
-            Ok(Span {
-                frame: frame as u32,
-                start: from as u32,
-                len,
-            })
         };
         let mut heads = Vec::with_capacity(n);
         let (mut id, mut start, mut e) = (c.first_id, c.first_start, 0usize);
@@ -644,7 +753,7 @@ impl Block {
                         scheduler: c.end_scheduler[e],
                         outcome,
                         tail_calls: c.tail_count[e],
-                        value: span(0, c.value_len[e])?,
+                        value: span(value_run(c.mfa_of[i]), c.value_len[e])?,
                     };
                     e += 1;
                     Some(end)
@@ -731,6 +840,20 @@ impl Block {
         values
             .get(span.start as usize..span.start as usize + span.len as usize)
             .ok_or_else(|| damaged("a value lies outside the block"))
+    }
+
+    /// Decompresses every frame of values now (a reading thread does this ahead of a walk
+    /// that reads them all). A frame that does not decompress is left for [`Block::value`]
+    /// to report.
+    pub fn decompress_all(&self) {
+        for frame in &self.frames {
+            if frame.values.get().is_none() && frame.len > 0 {
+                let bytes = &self.values_z[frame.at..frame.at + frame.len];
+                if let Ok(v) = decompress(bytes, frame.raw) {
+                    let _ = frame.values.set(v);
+                }
+            }
+        }
     }
 
     /// The captured tail calls of the call at `position`.
@@ -882,28 +1005,116 @@ mod tests {
         assert_eq!(block.value(tail.args).unwrap(), b"tail");
     }
 
+    /// `calls` as a version 2 block (one frame of arguments per function, no frame column).
+    fn encode_v2(calls: &[PendingCall]) -> Vec<u8> {
+        let mut encoder = Encoder::new().unwrap();
+        encode(calls, &mut encoder).unwrap();
+        let c = &encoder.columns;
+        let heads = postcard::to_allocvec(c).unwrap();
+        let used = 1 + c.mfas.len();
+        let mut raw = vec![Vec::new(); used];
+        for (call, &mfa) in calls.iter().zip(&c.mfa_of) {
+            raw[1 + mfa as usize].extend_from_slice(&call.args);
+            if let Some(end) = &call.end {
+                raw[0].extend_from_slice(&end.value);
+            }
+        }
+        for (tail, t) in calls.iter().flat_map(|c| &c.tails).zip(&c.tails) {
+            raw[1 + t.mfa as usize].extend_from_slice(&tail.args);
+        }
+        let frames: Vec<_> = raw
+            .iter()
+            .map(|raw| (raw.len(), zstd::bulk::compress(raw, LEVEL).unwrap()))
+            .collect();
+        let heads_z = zstd::bulk::compress(&heads, LEVEL).unwrap();
+        let mut blob = MAGIC_V2.to_vec();
+        for n in [calls.len(), heads.len(), heads_z.len(), used] {
+            blob.extend_from_slice(&(n as u32).to_le_bytes());
+        }
+        for (raw, z) in &frames {
+            blob.extend_from_slice(&(*raw as u32).to_le_bytes());
+            blob.extend_from_slice(&(z.len() as u32).to_le_bytes());
+        }
+        blob.extend_from_slice(&heads_z);
+        frames.iter().for_each(|(_, z)| blob.extend_from_slice(z));
+        blob
+    }
+
     #[test]
-    fn reading_a_functions_arguments_decompresses_nothing_else() {
+    fn version_2_blocks_are_still_read() {
+        let calls: Vec<_> = (1..=40)
+            .map(|id| call(id, 1, (id % 3 != 0).then_some(Outcome::Return)))
+            .collect();
+        let block = Block::decode(&encode_v2(&calls)).unwrap();
+        // The results, functions 8, 9 and 10, and the tail call's function.
+        assert_eq!(block.frames.len(), 5);
+        for (call, head) in calls.iter().zip(&block.heads) {
+            assert_eq!(block.value(head.args).unwrap(), call.args.as_slice());
+            if let (Some(h), Some(c)) = (&head.end, &call.end) {
+                assert_eq!(block.value(h.value).unwrap(), c.value.as_slice());
+            }
+        }
+        let tail = block.tails_of(block.find(15).unwrap()).next().unwrap();
+        assert_eq!(block.value(tail.args).unwrap(), b"tail");
+    }
+
+    #[test]
+    fn small_functions_share_frames_and_large_ones_have_their_own() {
+        let sizes = |sizes: &[usize]| -> (usize, Vec<u32>) {
+            let arguments: Vec<Vec<u8>> = sizes.iter().map(|n| vec![0; *n]).collect();
+            let mut frame_of = Vec::new();
+            (assign_frames(&arguments, &mut frame_of), frame_of)
+        };
+        let own = OWN_FRAME_BYTES;
+        assert_eq!(sizes(&[]), (0, vec![]));
+        assert_eq!(sizes(&[10, 20, 30]), (1, vec![0, 0, 0]));
+        assert_eq!(sizes(&[10, own, 30]), (2, vec![0, 1, 0]));
+        assert_eq!(
+            sizes(&[own - 1, 1, 5, own * 3, 7]),
+            (2, vec![0, 0, 0, 1, 0])
+        );
+        let shared = SHARED_FRAME_BYTES;
+        let small = vec![own - 1; shared / (own - 1) + 2];
+        let (frames, frame_of) = sizes(&small);
+        assert_eq!(frames, 2);
+        assert_eq!(
+            frame_of.iter().filter(|f| **f == 0).count(),
+            shared / (own - 1) + 1
+        );
+    }
+
+    #[test]
+    fn reading_a_functions_values_decompresses_only_its_frame() {
+        // Function 8's arguments are large (its own frame); 9, 10 and the tail call's share one.
         let calls: Vec<_> = (1..=90)
-            .map(|id| call(id, 1, Some(Outcome::Return)))
+            .map(|id| {
+                let mut call = call(id, 1, Some(Outcome::Return));
+                if call.function == 8 {
+                    call.args = Bytes::from_vec(vec![id as u8; 700]);
+                }
+                call
+            })
             .collect();
         let encoded = encode(&calls, &mut Encoder::new().unwrap()).unwrap();
         let block = Block::decode(&encoded.blob).unwrap();
-        // The results, then the arguments of three functions (8, 9, 10) and the tail call's.
-        assert_eq!(block.frames.len(), 5);
+        assert_eq!(block.frames.len(), 2);
         let decompressed = |b: &Block| b.frames.iter().filter(|f| f.values.get().is_some()).count();
         assert_eq!(decompressed(&block), 0);
-        for (call, head) in calls.iter().zip(&block.heads) {
-            if head.function == 9 {
-                assert_eq!(block.value(head.args).unwrap(), call.args.as_slice());
+        let values_of = |function: u32| {
+            for (call, head) in calls.iter().zip(&block.heads) {
+                if head.function == function {
+                    assert_eq!(block.value(head.args).unwrap(), call.args.as_slice());
+                    let (h, c) = (head.end.as_ref().unwrap(), call.end.as_ref().unwrap());
+                    assert_eq!(block.value(h.value).unwrap(), c.value.as_slice());
+                }
             }
-        }
+        };
+        values_of(8);
         assert_eq!(decompressed(&block), 1);
-        let head = &block.heads[block.find(10).unwrap()];
-        assert_eq!(
-            block.value(head.end.as_ref().unwrap().value).unwrap(),
-            calls[9].end.as_ref().unwrap().value.as_slice()
-        );
+        values_of(10);
+        let tail = block.tails_of(block.find(15).unwrap()).next().unwrap();
+        assert_eq!(block.value(tail.args).unwrap(), b"tail");
+        values_of(9);
         assert_eq!(decompressed(&block), 2);
     }
 

@@ -8,6 +8,7 @@
 
 use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -33,6 +34,19 @@ const CACHED_SEGMENTS: usize = 512;
 /// A walk asks the process or function index about this many blocks at a time, as it goes:
 /// one that stops early (a subtree's end, the newest calls) reads little of it.
 const WINDOW_BLOCKS: usize = 64;
+
+/// A walk that opens more than this many blocks reads the next ones on threads of their own
+/// while the caller looks at the current one (decoding is about half of a scan's time: see
+/// BENCHMARKS.md, "Reading ahead"); shorter walks (a process's calls under one call) do not
+/// pay for starting a thread.
+const READ_AHEAD_AFTER: usize = 2;
+
+/// How many decoded blocks each reading thread keeps ready: bounds its memory (a block's
+/// values are at most about `BLOCK_BYTES` each).
+const READ_AHEAD_BLOCKS: usize = 4;
+
+/// The most reading threads a walk starts (one per core up to this).
+const READ_AHEAD_THREADS: usize = 4;
 
 /// Merged directories of runs a reader keeps.
 const CACHED_LAYOUTS: usize = 64;
@@ -182,6 +196,15 @@ impl std::fmt::Debug for RunIndex {
             .field("segments", &self.layout.segments.len())
             .field("blocks", &self.layout.blocks.len())
             .finish()
+    }
+}
+
+impl Clone for RunIndex {
+    fn clone(&self) -> RunIndex {
+        RunIndex {
+            layout: self.layout.clone(),
+            cache: self.cache.clone(),
+        }
     }
 }
 
@@ -458,6 +481,9 @@ impl RunIndex {
         }
         Ok(Heads {
             index: self,
+            opened: 0,
+            values: Values::OnDemand,
+            ahead: None,
             pending,
             filtered: 0,
             order: std::collections::VecDeque::new(),
@@ -854,6 +880,12 @@ impl From<&ProcessRow<'_>> for OwnedProcess {
 /// through a heap (blocks may overlap).
 pub(crate) struct Heads<'a> {
     index: &'a RunIndex,
+    /// How many blocks it opened.
+    opened: usize,
+    /// Whether the reading threads decompress blocks' values too.
+    values: Values,
+    /// The reading threads, once the walk is long enough (see [`READ_AHEAD_AFTER`]).
+    ahead: Option<ReadAhead>,
     /// The blocks overlapping the range, in walking order.
     pending: Vec<usize>,
     /// How many of `pending` were checked against the index.
@@ -874,7 +906,124 @@ pub(crate) struct Heads<'a> {
     forward: bool,
 }
 
-impl Heads<'_> {
+/// Which of a block's values a walk will read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Values {
+    /// Some or none: each frame is decompressed when first read.
+    OnDemand,
+    /// Every value of every call: the reading threads decompress them ahead.
+    All,
+}
+
+/// A block as a reading thread gives it back.
+type Decoded = Result<Arc<Block>>;
+
+/// Threads that decode the blocks a walk will open next, in the order it opens them: job `k`
+/// goes to thread `k % threads`, and its block comes back from that thread's channel.
+struct ReadAhead {
+    /// Each thread's jobs (blocks to decode) and decoded blocks, in job order.
+    threads: Vec<(Sender<usize>, Receiver<Decoded>)>,
+    /// How many jobs were sent, and how many blocks received.
+    sent: usize,
+    received: usize,
+}
+
+impl ReadAhead {
+    /// Starts one thread per core (the walk's own thread mostly waits for them: decoding is
+    /// the larger part of a scan); `None` if the system refuses a thread (the walk then reads
+    /// blocks itself).
+    fn start(index: &RunIndex, values: Values) -> Option<ReadAhead> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = (0..cores.clamp(1, READ_AHEAD_THREADS))
+            .map(|_| {
+                let (jobs, todo) = std::sync::mpsc::channel::<usize>();
+                let (done, blocks) = std::sync::mpsc::sync_channel(READ_AHEAD_BLOCKS);
+                let index = index.clone();
+                std::thread::Builder::new()
+                    .name("store-read-ahead".into())
+                    .spawn(move || {
+                        // Ends when the walk is dropped: no more jobs, or no one to receive.
+                        for i in todo {
+                            let block = index.block(i);
+                            if let (Ok(block), Values::All) = (&block, values) {
+                                block.decompress_all();
+                            }
+                            if done.send(block).is_err() {
+                                break;
+                            }
+                        }
+                    })
+                    .map(|_| (jobs, blocks))
+            })
+            .collect::<std::io::Result<Vec<_>>>()
+            .ok()?;
+        Some(ReadAhead {
+            threads,
+            sent: 0,
+            received: 0,
+        })
+    }
+
+    /// How many sent jobs are not received yet.
+    fn in_flight(&self) -> usize {
+        self.sent - self.received
+    }
+
+    /// Sends block `i` to be decoded; false if its thread stopped.
+    fn send(&mut self, i: usize) -> bool {
+        let ok = self.threads[self.sent % self.threads.len()]
+            .0
+            .send(i)
+            .is_ok();
+        self.sent += ok as usize;
+        ok
+    }
+
+    /// The next decoded block, in job order; `None` if its thread stopped.
+    fn receive(&mut self) -> Option<Decoded> {
+        let block = self.threads[self.received % self.threads.len()]
+            .1
+            .recv()
+            .ok();
+        self.received += 1;
+        block
+    }
+}
+
+impl<'a> Heads<'a> {
+    /// The walk, its blocks' values read ahead as `values` says.
+    pub fn reading(mut self, values: Values) -> Heads<'a> {
+        self.values = values;
+        self
+    }
+
+    /// Block `i`, the next in `order` (just popped): from the reading threads once they run.
+    fn fetch(&mut self, i: usize) -> Result<Arc<Block>> {
+        self.opened += 1;
+        if self.ahead.is_none() && self.opened > READ_AHEAD_AFTER && !self.order.is_empty() {
+            self.ahead = ReadAhead::start(self.index, self.values);
+        }
+        let block = match &mut self.ahead {
+            Some(ahead) if ahead.in_flight() > 0 => match ahead.receive() {
+                Some(block) => Some(block),
+                // A thread stopped (it never should): the walk reads blocks itself.
+                None => {
+                    self.ahead = None;
+                    None
+                }
+            },
+            _ => None,
+        };
+        if let Some(ahead) = &mut self.ahead {
+            for &next in self.order.iter().skip(ahead.in_flight()) {
+                if !ahead.send(next) {
+                    break;
+                }
+            }
+        }
+        block.unwrap_or_else(|| self.index.block(i))
+    }
+
     fn key(&self, id: u64) -> u64 {
         if self.forward {
             u64::MAX - id
@@ -929,7 +1078,7 @@ impl Heads<'_> {
 
     fn open(&mut self, i: usize) -> Result<()> {
         self.order.pop_front();
-        let block = self.index.block(i)?;
+        let block = self.fetch(i)?;
         let start = if self.forward {
             Some(block.heads.partition_point(|h| h.id < self.lo))
         } else {

@@ -43,6 +43,8 @@ pub struct MessageLink {
     pub sent: u64,
     /// The call that received it.
     pub receipt: u64,
+    /// The receiving process's pid term word.
+    pub receiver: u64,
 }
 
 /// The most sends of one group of equal messages to one process a match reads: past it the
@@ -139,6 +141,7 @@ impl Snapshot {
                         n,
                         sent,
                         receipt: found.receipts[r].0,
+                        receiver: found.receipts[r].1 .0,
                     })? {
                         return Ok(());
                     }

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use crate::error::Result;
 use crate::event::{Class, Outcome};
-use crate::index::{HeadRef, OwnedEnd, Select};
+use crate::index::{HeadRef, OwnedEnd, Select, Values};
 use crate::model::Call;
 use crate::query::{CallFilter, Snapshot};
 use crate::query_heads::CallHead;
@@ -122,7 +122,8 @@ impl Snapshot {
         to: u64,
         mut visit: impl FnMut(&CallView<'_>) -> Result<bool>,
     ) -> Result<()> {
-        for at in self.index.heads(Select::All, from, to, true)? {
+        let heads = self.index.heads(Select::All, from, to, true)?;
+        for at in heads.reading(Values::All) {
             let at = at?;
             if !visit(&CallView::new(self, &at)?)? {
                 break;

@@ -177,6 +177,50 @@ fn children_and_subtrees_follow_the_process_nesting() {
     assert_eq!(ids(&snap.subtree(5, 100).unwrap().unwrap().calls), vec![5]);
 }
 
+/// Walks over many blocks read them ahead on other threads: each call comes once, in order,
+/// with its own values, forward and backward, and a walk stopped early ends cleanly.
+#[test]
+fn long_walks_read_ahead_and_see_every_call_in_order() {
+    let (_dir, store) = temp_store();
+    let mut writer = store.begin_run(&info()).unwrap();
+    let calls = 30_000u64;
+    let mut batch = Vec::new();
+    for id in 1..=calls {
+        let function = [F, G, H][(id % 3) as usize];
+        batch.push(enter(id, id * 10, None, 1 + id % 7, MOD_A, function));
+        batch.push(ret(id, id * 10 + 5));
+    }
+    // Several segments, and blocks of several functions each.
+    for part in batch.chunks(12_000) {
+        write_sealed(&mut writer, part.to_vec());
+    }
+    let snap = store.snapshot(None).unwrap();
+    let mut seen = Vec::new();
+    snap.scan_views(0, u64::MAX, |view| {
+        let args = view.args()?;
+        assert_eq!(args, [131, 107, 0, 1, view.id() as u8]);
+        assert_eq!(view.value()?.unwrap().as_ref(), [131, 97, view.id() as u8]);
+        seen.push(view.id());
+        Ok(true)
+    })
+    .unwrap();
+    assert_eq!(seen, (1..=calls).collect::<Vec<_>>());
+    let mut stopped = Vec::new();
+    snap.scan_views(0, u64::MAX, |view| {
+        stopped.push(view.id());
+        Ok(view.id() < 5_000)
+    })
+    .unwrap();
+    assert_eq!(stopped, (1..=5_000).collect::<Vec<_>>());
+    let newest = snap
+        .calls(&CallFilter {
+            limit: calls as usize,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(ids(&newest), (1..=calls).rev().collect::<Vec<_>>());
+}
+
 #[test]
 fn scan_visits_calls_in_id_order_and_stops_when_asked() {
     let (_dir, store) = temp_store();
