@@ -11,8 +11,15 @@ cargo build --quiet --release -p elixir-scope
 work="$(mktemp -d)"
 export ERL_EPMD_PORT="${ERL_EPMD_PORT:-45123}"
 cleanup() {
-  [ -n "${b_pid:-}" ] && kill "$b_pid" 2>/dev/null || true
-  epmd -port "$ERL_EPMD_PORT" -kill >/dev/null 2>&1 || true
+  if [ -n "${b_pid:-}" ]; then
+    kill "$b_pid" 2>/dev/null || true
+    wait "$b_pid" 2>/dev/null || true
+  fi
+  # epmd refuses -kill while it still lists a node (it notices a closed socket a moment later).
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    epmd -port "$ERL_EPMD_PORT" -kill 2>/dev/null | grep -q "living nodes" || break
+    sleep 0.2
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
