@@ -3,7 +3,8 @@
 //! - `libelixir_scope_nif.so`, the NIF (built by `cli/build.rs` from `runtime_nif/`);
 //! - the Erlang modules `elixir_scope_runtime`, `elixir_scope_nif`, `elixir_scope_stacktrace`
 //!   and the default gate `elixir_scope_gate` (which wrapped code asks before the runtime runs),
-//!   and the attach tracer `elixir_scope_attach`, and the test hooks `elixir_scope_cth` (Common Test) and `elixir_scope_eunit` (EUnit)
+//!   and the attach tracer `elixir_scope_attach`, the cluster queries `elixir_scope_cluster`,
+//!   and the test hooks `elixir_scope_cth` (Common Test) and `elixir_scope_eunit` (EUnit)
 //!   (from `runtime_nif/erlang/`), compiled on install with the user's own `erlc`, so that they
 //!   match the user's OTP release;
 //! - the IEx helpers, the Elixir module `ElixirScope` (from `runtime_nif/elixir/`), compiled
@@ -49,6 +50,10 @@ pub const ERLANG_SOURCES: &[(&str, &str)] = &[
     (
         "elixir_scope_attach.erl",
         include_str!("../../runtime_nif/erlang/elixir_scope_attach.erl"),
+    ),
+    (
+        "elixir_scope_cluster.erl",
+        include_str!("../../runtime_nif/erlang/elixir_scope_cluster.erl"),
     ),
     (
         "elixir_scope_cth.erl",

@@ -113,6 +113,12 @@ defmodule ElixirScope do
       or the language of `:match`)
     * `:where` - a function of the call map that must return true, applied here to the
       newest 100,000 calls the other options match
+    * `:nodes` - the calls of several nodes of a cluster, merged newest first by the wall
+      clock, each with its `:node` (and a NODE column): `:all` (this node and every node
+      connected to it, `Node.list/0`) or a list of nodes. Each node is asked over Erlang
+      distribution (`:erpc`) for its own run's calls (`:run` does not go with it); `:pid`
+      asks only the pid's node; a node that cannot answer is named on standard error and
+      left out. Pids are real pids (of their nodes).
 
   ## Examples
 
@@ -332,6 +338,16 @@ defmodule ElixirScope do
     * `:children` - children shown per call (default 10; `:infinity` for all)
     * `:calls` - calls shown in all (default 50, at most 100,000)
     * `:ansi` - colours (default: `IO.ANSI.enabled?/0`)
+    * `:node` - the node whose call `call_id` is (default: this one); asked over `:erpc`
+    * `:nodes` - what other nodes of a cluster did for the tree's calls (`:all`, or a list):
+      each is asked over `:erpc` for the requests the root's process made there (a
+      `GenServer.call` to one of its processes) and the processes it started there, which
+      show under the call that was running then, after the node's name; and when the root
+      serves a request of another node's process (or is the first call of a process another
+      node started), the first line names that call:
+
+          ⇠ a@host #PID<12094.99.0> (request) #3 Shop.Inventory.reserve(:b@host, "tea", 2) → {:ok, 8} (3.3ms)
+          #3 Shop.Inventory.handle_call({:reserve, "tea", 2}, ...) → ... (1.6ms, #PID<0.94.0>)
 
   ## Examples
 
@@ -380,13 +396,17 @@ defmodule ElixirScope do
   `%{request: server_pid, served_by: call}`. A message the call sent (`send/2`, `GenServer.cast/2`,
   `Process.send_after/3`, ... in rewritten code) is among its children where it was sent, as
   `%{message: message, send: :send | :cast | :send_after, delay_ms: ms, target: dest,
-  receiver: pid | nil, received_by: id | nil, sender: id}` (`received_by`: the call that
-  received it, a `handle_cast/2`, `handle_info/2` or gen_statem event, when recorded).
+  receiver: pid | nil, received_by: id | nil, sender: id, node: node | nil}` (`received_by`:
+  the call that received it, a `handle_cast/2`, `handle_info/2` or gen_statem event, when
+  recorded on this node; `node`: the receiver's, when the message went to a pid of another
+  node).
   `cause` is `nil`, or the call of another process the root came from: `%{kind: :request |
   :caller | :ancestor | :send | :cast | :send_after, pid: pid, call: call}` (the client call
   that waited for the request the root serves, the call that sent the message the root
-  received, or the call that started the root's process). `depth: :infinity, children: :infinity, calls: 100_000` gives the whole
-  tree up to 100,000 calls.
+  received, or the call that started the root's process). `depth: :infinity, children:
+  :infinity, calls: 100_000` gives the whole tree up to 100,000 calls. With `:nodes` (see
+  `show_trace/2`), what happened on another node (a request, a process, the cause) carries
+  that `:node`.
 
   ## Examples
 

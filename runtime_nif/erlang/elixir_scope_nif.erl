@@ -12,6 +12,8 @@
 -export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0, tests/1,
          search/2, origin/2]).
 -export([paused/1, test_finished/1]).
+%% Clusters: the node's name, runs of other nodes.
+-export([node_named/1, run_dir/0, links_from/4, running_at/2]).
 -export([profile/1, diff/3]).
 %% Attach: this module is the VM's tracer module (erl_tracer: enabled/3, trace/5) and the
 %% controller's (elixir_scope_attach) entry points.
@@ -29,6 +31,7 @@
 -nifs([attach_open/4, attach_seed/3, attach_seeded/0, attach_close/1, attach_prune/0,
        attach_calls/0, attach_note/4, recording_state/1, stack_discarded/0]).
 -nifs([sent/5, exited/2, crashes/1]).
+-nifs([node_named/1, run_dir/0, links_from/4, running_at/2]).
 
 %% @doc Loads the library at `Path' (without the `.so' extension), once it is known to be a
 %% whole ELF shared object. The dynamic loader maps the parts of the file that its headers
@@ -139,6 +142,10 @@ search(_Spec, _Options) -> erlang:nif_error(not_loaded).
 origin(_Spec, _Options) -> erlang:nif_error(not_loaded).
 paused(_Paused) -> erlang:nif_error(not_loaded).
 test_finished(_Test) -> erlang:nif_error(not_loaded).
+node_named(_Node) -> erlang:nif_error(not_loaded).
+run_dir() -> erlang:nif_error(not_loaded).
+links_from(_Node, _PidText, _FromUnixNs, _ToUnixNs) -> erlang:nif_error(not_loaded).
+running_at(_PidText, _UnixNs) -> erlang:nif_error(not_loaded).
 profile(_Options) -> erlang:nif_error(not_loaded).
 diff(_RunA, _RunB, _Options) -> erlang:nif_error(not_loaded).
 enabled(_Tag, _Session, _Tracee) -> erlang:nif_error(not_loaded).

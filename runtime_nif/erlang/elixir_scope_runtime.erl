@@ -264,9 +264,10 @@ client(_StateName, 3, [{call, From}, _Content, _Data]) -> from(From);
 client(handle_event, 4, [{call, From}, _Content, _State, _Data]) -> from(From);
 client(_Function, _Arity, _Args) -> none.
 
-%% The pid of a `From' (`{Pid, Tag}') when it is another process of this node (pids of other
-%% nodes have no term word that names them here).
-from({Pid, _Tag}) when is_pid(Pid), Pid =/= self(), node(Pid) =:= node() -> Pid;
+%% The client of a `From' (`{Pid, Tag}'): its pid when it is another process, of this node or
+%% another (the NIF links a pid of another node by its node and the pid as that node prints
+%% it).
+from({Pid, _Tag}) when is_pid(Pid), Pid =/= self() -> Pid;
 from(_From) -> none.
 
 %% @doc {@link enter/4} for a function with capture options (`[[capture.rules]]' of
@@ -518,8 +519,8 @@ discarding_stack(Args) ->
 %% records): `Kind' is `send' (`!', `erlang:send/2,3', `Process.send/3'), `cast'
 %% (`GenServer.cast/2', `gen_server:cast/2', `gen_statem:cast/2') or `{send_after, Time}'
 %% (`Process.send_after/3,4', `erlang:send_after/3,4'). Inside a recorded call it records the
-%% send as one event of that call: the destination as given, the local process it goes to when
-%% that can be told now (a pid of this node, or a name registered now), and the message within
+%% send as one event of that call: the destination as given, the process it goes to when
+%% that can be told now (a pid, or a name registered here now), and the message within
 %% the runtime's caps. A raw `{'$gen_cast', Message}' is recorded as a cast of `Message' (what
 %% `handle_cast/2' receives); a raw `{'$gen_call', ...}' not at all (a `GenServer.call' is
 %% linked as a request). Never raises, and the send itself is the caller's: the runtime does
@@ -546,9 +547,11 @@ record_send(Entry, Kind, Dest, Message) ->
     _ = ?ROOM(elixir_scope_nif:sent(Entry, Kind, Dest, receiver(Dest), Message)),
     ok.
 
-%% The local process a message to `Dest' goes to, when it can be told now without calling
-%% anything but BIFs (`{global, _}' and `{via, _, _}' names would need their modules).
-receiver(Pid) when is_pid(Pid), node(Pid) =:= node() -> Pid;
+%% The process a message to `Dest' goes to, when it can be told now without calling anything
+%% but BIFs: a pid (of this node or another: the NIF links a pid of another node by its node
+%% and text), a name registered here now. A name on another node (`{Name, Node}') would need
+%% that node, and `{global, _}' and `{via, _, _}' names their modules.
+receiver(Pid) when is_pid(Pid) -> Pid;
 receiver(Name) when is_atom(Name) -> whereis(Name);
 receiver({Name, Node}) when is_atom(Name), Node =:= node() -> whereis(Name);
 receiver(_Elsewhere) -> undefined.
@@ -969,11 +972,12 @@ claim_and_start(Options) ->
     end.
 
 %% The registered process that marks the runtime as claimed. It records nothing. Once the
-%% runtime runs, it applies pause/resume requests one at a time (each loads a new gate).
+%% runtime runs, it applies pause/resume requests one at a time (each loads a new gate), and
+%% renames the run when the VM gets a node name after recording started (see node_watch/2).
 owner() ->
     put(?IN_RUNTIME, true),
     put(?CURRENT, muted),
-    owner_loop().
+    owner_loop(undefined).
 
 %% The table of tests running now (see "Tests"), created before the runtime starts (so that a
 %% hook that started it finds it) and owned by the owner, which lives as long as the runtime.
@@ -984,23 +988,51 @@ tests_table(Owner) ->
         error:badarg -> ok
     end.
 
-owner_loop() ->
+%% `Node': the node name the run records (`undefined' until the runtime started).
+owner_loop(Node) ->
     receive
         stop ->
             ok;
         {'ETS-TRANSFER', _Table, _From, tests} ->
-            owner_loop();
+            owner_loop(Node);
         {update, Change, From, Ref} ->
             From ! {Ref, apply_update(Change)},
-            owner_loop()
+            owner_loop(Node);
+        {recording_as, Recorded} ->
+            %% Told by initialize/2: from now on, every other node connecting says so.
+            _ = (catch net_kernel:monitor_nodes(true)),
+            owner_loop(node_watch(Recorded, node()));
+        {nodeup, _Other} ->
+            owner_loop(node_watch(Node, node()));
+        {nodedown, _Other} ->
+            owner_loop(Node)
+    end.
+
+%% The run is named after the node that records it (`node()' when the runtime started). A VM
+%% that starts distribution later (`net_kernel:start/1', `Node.start/2', a test helper that
+%% turns the test VM into a cluster's first node) was `nonode@nohost' then: at the first
+%% connection of another node (`nodeup'), the run takes the node's name. Returns the name
+%% the run records.
+node_watch(Node, Node) ->
+    Node;
+node_watch(undefined, _Now) ->
+    undefined;
+node_watch(_Recorded, Now) ->
+    case ?ROOM(elixir_scope_nif:node_named(Now)) of
+        ok -> Now;
+        {error, _} -> Now
     end.
 
 initialize(Owner, Options) ->
     Previous = put(?IN_RUNTIME, true),
     persistent_term:put(?STATE, starting),
+    %% Read before the NIF reads it (nif_config/1): a name that comes in between is seen as
+    %% a change, and recorded again.
+    Node = node(),
     try load_and_start(Options) of
         {ok, _Started} ->
             widen_stack_depth(),
+            Owner ! {recording_as, Node},
             start_watcher(),
             Paused = maps:get(paused, config(Options), false) =:= true,
             case set_state(case Paused of

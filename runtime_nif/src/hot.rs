@@ -30,6 +30,7 @@ use store::{
 use crate::atoms;
 use crate::attach::processes;
 use crate::capture::{self, Secrets, Within};
+use crate::links::{announce, link_pid, LinkPid};
 use crate::runtime;
 use crate::term::{atom_text, self_pid_word, word, Beam, Checked};
 
@@ -189,15 +190,17 @@ fn enter_request<'a>(
         arguments,
     };
     let parent = current_call(parent)?.0;
-    enter_rewritten(env, call, parent, None, client_of(client)?).map(|entered| entered.encode(env))
+    let client = client_of(client)?;
+    if announce(&[&client]) == Recorded::Full {
+        return Ok(Entered::Full.encode(env));
+    }
+    enter_rewritten(env, call, parent, None, client.word()).map(|entered| entered.encode(env))
 }
 
-/// The client of a request: a pid, or `none`.
-pub(crate) fn client_of(client: Term<'_>) -> NifResult<Option<NonZeroU64>> {
-    if client.is_pid() {
-        Ok(NonZeroU64::new(word(client)))
-    } else if client.is_atom() {
-        Ok(None)
+/// The client of a request: a pid (of this node or another), or `none`.
+pub(crate) fn client_of(client: Term<'_>) -> NifResult<LinkPid> {
+    if client.is_pid() || client.is_atom() {
+        Ok(link_pid(client))
     } else {
         Err(Error::BadArg)
     }
@@ -226,26 +229,32 @@ fn enter_first<'a>(
     origin: Term<'a>,
     client: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let process = process_start(env, pid_text, origin)?;
+    let (process, origin) = process_start(env, pid_text, origin)?;
+    let client = client_of(client)?;
+    if announce(&[&origin, &client]) == Recorded::Full {
+        return Ok(Entered::Full.encode(env));
+    }
     let call = CallTerms {
         module,
         function,
         arity,
         arguments,
     };
-    enter_rewritten(env, call, None, Some(process), client_of(client)?)
+    enter_rewritten(env, call, None, Some(process), client.word())
         .map(|entered| entered.encode(env))
 }
 
 /// Who a process is (`PidText`) and where it came from (`Origin`: `none` or
-/// `{caller | ancestor, Pid, PidText}`), as recorded with its first call.
+/// `{caller | ancestor, Pid, PidText}`), as recorded with its first call; with the origin's
+/// link, which [`announce`] names when `Pid` is of another node (its text is then the one its
+/// own node prints, not `PidText`).
 pub(crate) fn process_start<'a>(
     env: Env<'a>,
     pid_text: String,
     origin: Term<'a>,
-) -> NifResult<Box<ProcessStart>> {
-    let origin = if origin == atoms::none().to_term(env) {
-        None
+) -> NifResult<(Box<ProcessStart>, LinkPid)> {
+    let (origin, link) = if origin == atoms::none().to_term(env) {
+        (None, LinkPid::None)
     } else {
         let (kind, pid, text): (Term, Term, String) = origin.decode()?;
         let kind = if kind == atoms::caller().to_term(env) {
@@ -258,16 +267,25 @@ pub(crate) fn process_start<'a>(
         if !pid.is_pid() {
             return Err(Error::BadArg);
         }
-        Some(Origin {
+        let link = link_pid(pid);
+        let text = match &link {
+            LinkPid::Remote(remote) => remote.text.clone(),
+            LinkPid::None | LinkPid::Local(_) => text,
+        };
+        let origin = link.word().map(|pid| Origin {
             kind,
-            pid: word(pid),
+            pid: pid.get(),
             text,
-        })
+        });
+        (origin, link)
     };
-    Ok(Box::new(ProcessStart {
-        text: pid_text,
-        origin,
-    }))
+    Ok((
+        Box::new(ProcessStart {
+            text: pid_text,
+            origin,
+        }),
+        link,
+    ))
 }
 
 /// What the NIFs of a call's start answer: its id (0 when it was dropped, or nothing
@@ -569,7 +587,8 @@ fn record_tail_call<'a>(
 
 /// `sent(Current, Kind, Dest, Receiver, Message)`: records that the process's current call
 /// (`Current`, the entry `return/2` takes) sent `Message` to `Dest` (as given: a pid, a name,
-/// ...); `Receiver` is the local pid it went to (`undefined` when unknown), `Kind` `send`,
+/// ...); `Receiver` is the pid it went to, of this node or another (`undefined` when
+/// unknown; see [`crate::links`]), `Kind` `send`,
 /// `cast` or `{send_after, Milliseconds}`. One event, with the message captured within the
 /// runtime's caps and the current call's secrets.
 unsafe extern "C" fn sent(env: *mut ErlNifEnv, argc: c_int, argv: *const ErlNifTerm) -> ErlNifTerm {
@@ -617,11 +636,11 @@ fn record_send<'a>(
         let delay = delay.decode::<u64>().unwrap_or(0).min(u32::MAX as u64) as u32;
         (SendKind::SendAfter, delay)
     };
-    let receiver = if receiver.is_pid() {
-        NonZeroU64::new(word(receiver))
-    } else {
-        None
-    };
+    let receiver = link_pid(receiver);
+    if announce(&[&receiver]) == Recorded::Full {
+        return Ok(Recorded::Full);
+    }
+    let receiver = receiver.word();
     let secrets = capture::secrets_of_call(current);
     let caps = rec.caps();
     let mut payload = capture_value(rec, Value::Result(dest), caps, &secrets);

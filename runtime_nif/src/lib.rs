@@ -11,6 +11,7 @@
 //!   module as the VM's `erl_tracer`), `attach_open/4` and the controller's other entry
 //!   points (`elixir_scope_attach`), the processes' stacks of open calls that rewritten calls
 //!   share while attached.
+//! - `links` – pids that links hold (clients, origins, receivers), of this node or another.
 //! - `capture` – per-function caps: values the runtime wraps with caps of their own.
 //! - [`control`] – `start/1`, `settings/0`, `flush/1`, `stats/0`, `loaded/0`.
 //! - `settings_map` – settings as an Erlang map gives them: terms read for the `settings`
@@ -19,7 +20,10 @@
 //!   `runs/0`, `tests/1` for IEx.
 //! - [`search`] – patterns in `calls/1`, `search/2`, `origin/2` (the `analysis` crate).
 //! - [`analysis`] – `profile/1`, `diff/3` for IEx: where the time went, what changed.
-//! - [`run_events`] – `paused/1`, `test_finished/1`: what happens to the run, not to a call.
+//! - [`run_events`] – `paused/1`, `test_finished/1`, `node_named/1`: what happens to the run,
+//!   not to a call.
+//! - [`cluster`] – `run_dir/0`, `links_from/4`, `running_at/2`: what a node answers about its
+//!   run when another node of its cluster asks.
 //! - [`term`] – live terms for the encoder; atom and pid words.
 //! - [`runtime`] – the VM's one runtime and the exit hook that flushes it.
 //! - [`atoms`] – atoms the NIF returns.
@@ -32,9 +36,11 @@ pub mod analysis;
 pub mod atoms;
 pub mod attach;
 mod capture;
+pub mod cluster;
 pub mod control;
 pub mod hot;
 pub(crate) mod layout;
+mod links;
 pub mod query;
 pub mod run_events;
 pub mod runtime;

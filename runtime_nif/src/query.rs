@@ -7,8 +7,9 @@
 //! tail_calls}` where `outcome` is `return`, `{exception, Class}` or `running` and `pid` is the
 //! pid's text.
 //!
-//! `tree/2` gives a call tree with folding (`store::Snapshot::tree`) as lines in display order,
-//! `summary/0` the run's counts.
+//! `tree/2` gives a call tree with folding (`store::Snapshot::tree`) as lines in display order
+//! (with `remote_cause` naming the process of another node it came from, when it did: see
+//! `crate::cluster`), `summary/0` the run's counts.
 
 use std::collections::HashMap;
 
@@ -241,7 +242,7 @@ fn unix_time(info: &RunInfo, term: Option<Term<'_>>) -> NifResult<Option<u64>> {
 }
 
 /// The atoms only the queries use.
-mod keys {
+pub(crate) mod keys {
     rustler::atoms! {
         since_unix_ns,
         until_unix_ns,
@@ -281,6 +282,7 @@ mod keys {
         delay_ms,
         target,
         receiver,
+        node,
         received_by,
         sender,
         pid,
@@ -306,6 +308,7 @@ mod keys {
         framework,
         finished_ns,
         pauses,
+        remote_cause,
     }
 }
 
@@ -436,6 +439,15 @@ fn tree<'a>(env: Env<'a>, id: u64, limits: Term<'a>) -> NifResult<Term<'a>> {
         Some(cause) => cause_term(env, cause, &mut to_term),
         None => atoms::undefined().encode(env),
     };
+    // A cause on another node: named here, read there (see `crate::cluster`).
+    let remote_cause = match (&tree.cause, tree.lines.first().map(|l| &l.item)) {
+        (None, Some(TreeItem::Call(root))) => crate::cluster::remote_cause_term(env, &snap, root),
+        _ => Ok(atoms::undefined().encode(env)),
+    };
+    let remote_cause = match remote_cause {
+        Ok(term) => term,
+        Err(e) => return Ok((atoms::error(), e.to_string()).encode(env)),
+    };
     Term::map_from_pairs(
         env,
         &[
@@ -443,6 +455,7 @@ fn tree<'a>(env: Env<'a>, id: u64, limits: Term<'a>) -> NifResult<Term<'a>> {
             (keys::shown().encode(env), tree.shown.encode(env)),
             (keys::lines().encode(env), lines.encode(env)),
             (keys::cause().encode(env), cause),
+            (keys::remote_cause().encode(env), remote_cause),
         ],
     )
 }
@@ -585,7 +598,9 @@ fn send_kind(kind: SendKind) -> Atom {
 }
 
 /// `#{message => Message, send => send | cast | send_after, delay_ms => N, target => Dest,
-/// receiver => PidText | undefined, received_by => Id | undefined, sender => Id}`.
+/// receiver => PidText | undefined, received_by => Id | undefined, sender => Id, node => Node
+/// | undefined}` (`node`: the receiver's when it is another node's, `PidText` then as that
+/// node prints it).
 fn message_term<'a>(env: Env<'a>, line: &MessageLine) -> Term<'a> {
     let undefined = atoms::undefined().encode(env);
     let m = &line.message;
@@ -605,6 +620,12 @@ fn message_term<'a>(env: Env<'a>, line: &MessageLine) -> Term<'a> {
             line.received_by.map_or(undefined, |id| id.encode(env)),
         ),
         (keys::sender().encode(env), m.call_id.encode(env)),
+        (
+            keys::node().encode(env),
+            line.node.as_deref().map_or(undefined, |node| {
+                Atom::from_str(env, node).map_or(undefined, |a| a.encode(env))
+            }),
+        ),
     ];
     Term::map_from_pairs(env, &pairs).unwrap_or(undefined)
 }
@@ -693,7 +714,7 @@ fn summary(env: Env<'_>) -> NifResult<Term<'_>> {
     )
 }
 
-fn from_erlang_ns(info: &RunInfo, erlang_ns: i64) -> u64 {
+pub(crate) fn from_erlang_ns(info: &RunInfo, erlang_ns: i64) -> u64 {
     let delta = erlang_ns as i128 - info.erlang_monotonic_ns as i128;
     (info.monotonic_origin_ns as i128 + delta).clamp(0, u64::MAX as i128) as u64
 }

@@ -1,5 +1,5 @@
 //! What happens to the run rather than to a call: recording paused or resumed, a test that
-//! finished. Each becomes one event in the ring (call id 0), which the writer stores as a row
+//! finished, the VM's node name once distribution started. Each becomes one event in the ring (call id 0), which the writer stores as a row
 //! of the segment it fills (`pauses`, `tests`): one writer per run, as for calls.
 //!
 //! These are called rarely (by the runtime's owner on pause and resume, by test framework
@@ -47,6 +47,14 @@ mod keys {
 #[rustler::nif]
 fn paused(env: Env<'_>, now_paused: bool) -> Term<'_> {
     push(env, RunEvent::Paused(now_paused))
+}
+
+/// `node_named(Node)`: the VM's node name is now `Node` (distribution started after the
+/// runtime did): the run is renamed. `ok`, `full` or `{error, not_started}`.
+#[rustler::nif]
+fn node_named<'a>(env: Env<'a>, node: Term<'a>) -> NifResult<Term<'a>> {
+    let name = atom_text(node).ok_or(Error::BadArg)?;
+    Ok(push(env, RunEvent::Node(cut(name, MAX_NAME_BYTES))))
 }
 
 /// `test_finished(Test)`: a test finished. `Test` is a map: `framework` (`exunit`, `eunit` or

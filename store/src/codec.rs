@@ -13,6 +13,7 @@
 //! | send | `time:u64 kind:u8 delay_ms:u32 receiver:u64 target_len:u32 target message_len:u32 message` |
 //! | exit | `pid:u64 pid_hash:u64 pid_len:u32 pid reason_len:u32 reason` |
 //! | test | `framework:u8 outcome:u8 line:u32 duration_us:u64 pid:u64` then `module`, `name`, `file`, `message` (each `len:u32 bytes`) |
+//! | remote process | `node`, `text` (each `len:u32 bytes`) |
 //! | run | `started_unix_ns:u64 monotonic_origin_ns:u64 erlang_monotonic_ns:i64 os_pid:u32` then `node`, `otp_release`, `tool_version` (each `len:u32 bytes`), then `ended:u8` and, when 1, `ended_unix_ns:u64 captured:u64 dropped:u64 stored:u64 write_failed:u64` |
 //!
 //! `parent` 0 means none; `outcome` is 0 return, 1 error, 2 throw, 3 exit; `origin_kind` is 0
@@ -23,7 +24,7 @@
 use std::num::NonZeroU64;
 
 use crate::error::{Result, StoreError};
-use crate::event::{Class, Outcome, SendKind, Test, TestFramework, TestOutcome};
+use crate::event::{Class, Outcome, RemoteProcess, SendKind, Test, TestFramework, TestOutcome};
 
 /// The end of a call as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,6 +258,23 @@ pub(crate) fn decode_test(bytes: &[u8]) -> Result<Test> {
     };
     r.finish()?;
     Ok(test)
+}
+
+/// Encodes the record of a process of another node.
+pub(crate) fn encode_remote(remote: &RemoteProcess, out: &mut Vec<u8>) {
+    put_bytes(out, remote.node.as_bytes());
+    put_bytes(out, remote.text.as_bytes());
+}
+
+/// Decodes the record of a process of another node.
+pub(crate) fn decode_remote(bytes: &[u8]) -> Result<RemoteProcess> {
+    let mut r = Reader::new(bytes, "remote process");
+    let remote = RemoteProcess {
+        node: r.str()?.to_string(),
+        text: r.str()?.to_string(),
+    };
+    r.finish()?;
+    Ok(remote)
 }
 
 /// The byte that stores an outcome.

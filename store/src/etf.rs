@@ -94,6 +94,14 @@ pub(crate) fn is_pid(term: &[u8]) -> bool {
     matches!(term.first(), Some(&tag::NEW_PID | &tag::PID))
 }
 
+/// Whether a term's bytes are a reference.
+pub(crate) fn is_reference(term: &[u8]) -> bool {
+    matches!(
+        term.first(),
+        Some(&tag::NEWER_REFERENCE | &tag::NEW_REFERENCE | &tag::REFERENCE)
+    )
+}
+
 /// Where the term starting at `at` ends, or `None` when it is malformed.
 pub(crate) fn skip(bytes: &[u8], at: usize) -> Option<usize> {
     // Terms still to skip, counted: a container adds its elements.

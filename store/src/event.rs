@@ -59,6 +59,14 @@ pub enum RunEvent {
     Paused(bool),
     /// A test finished (the recording comes from a test run).
     Test(Test),
+    /// The VM's node name became this (`node()`): distribution started after recording did
+    /// (`net_kernel:start/1`, `Node.start/2`), so the run, created as `nonode@nohost`, is
+    /// renamed.
+    Node(String),
+    /// A process of another node that calls of this run name (the client of a request, the
+    /// origin of a process): what its key ([`remote_key`]) stands for. Sent before each
+    /// event that uses the key, so the segment holding that event names it too.
+    Remote(RemoteProcess),
     /// A process that recorded calls ended.
     Exit(ProcessExit),
 }
@@ -75,6 +83,49 @@ pub struct ProcessExit {
     /// The exit reason in the external term format (captured within the exception caps);
     /// empty when unknown (the process ended before the runtime's monitor was in place).
     pub reason: Bytes,
+}
+
+/// A process of another node, as that node names it: where a link to it leads (see
+/// [`remote_key`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RemoteProcess {
+    /// Its node (`shop@host`).
+    pub node: String,
+    /// Its pid as its own node prints it (`<0.120.0>`).
+    pub text: String,
+}
+
+impl RemoteProcess {
+    /// The key that stands for this process where a pid term word would (see [`remote_key`]).
+    pub fn key(&self) -> u64 {
+        remote_key(&self.node, &self.text)
+    }
+}
+
+/// The key that stands for a process of another node where links hold a pid term word (a
+/// request's [`Enter::client`], a process's [`Origin::pid`]): a remote pid has no word that
+/// names it for good (it is a boxed term), and the other node's run knows the process by its
+/// node and text. The key is the first 64 bits of the BLAKE3 hash of `node`, a zero byte and
+/// `text`, with its low three bits `100`: a local pid's word ends in `0011` (an immediate), so
+/// no key is ever a local pid, and a reader finds the requests one process of another node
+/// made here by computing its key. Stable across versions: it is stored.
+pub fn remote_key(node: &str, text: &str) -> u64 {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(node.as_bytes());
+    hasher.update(&[0]);
+    hasher.update(text.as_bytes());
+    let bytes = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&bytes.as_bytes()[..8]);
+    (u64::from_le_bytes(first) & !0b111) | REMOTE_KEY_TAG
+}
+
+/// The low three bits of every [`remote_key`].
+const REMOTE_KEY_TAG: u64 = 0b100;
+
+/// Whether a pid word of a link is a [`remote_key`] (a process of another node).
+pub fn is_remote_key(word: u64) -> bool {
+    word & 0b111 == REMOTE_KEY_TAG
 }
 
 /// A test that ran, as its framework reported it once it finished.
@@ -169,7 +220,8 @@ pub struct Enter {
     /// Set on the first call a process records: who the process is and where it came from.
     pub process: Option<Box<ProcessStart>>,
     /// Set on a call that serves a request of another process, waiting for the reply: a
-    /// `handle_call/3` whose `From` is `{Pid, Tag}`. The client's pid term word.
+    /// `handle_call/3` whose `From` is `{Pid, Tag}`. The client's pid term word, or the
+    /// [`remote_key`] of a client on another node.
     pub client: Option<NonZeroU64>,
 }
 
@@ -240,8 +292,9 @@ pub struct Send {
     pub kind: SendKind,
     /// For [`SendKind::SendAfter`]: the delay in milliseconds (0 otherwise).
     pub delay_ms: u32,
-    /// The receiving process of this node when the runtime could tell it (a pid, or a name
-    /// registered when the message was sent): its pid term word.
+    /// The receiving process when the runtime could tell it (a pid, or a name registered
+    /// when the message was sent): its pid term word, or for a process of another node its
+    /// [`remote_key`].
     pub receiver: Option<NonZeroU64>,
     /// How many of `payload`'s bytes are the destination.
     pub target_len: u16,
@@ -319,7 +372,8 @@ pub struct ProcessStart {
 pub struct Origin {
     /// Which list it came from.
     pub kind: OriginKind,
-    /// The origin's pid (term word, as [`Enter::pid`]).
+    /// The origin's pid (term word, as [`Enter::pid`]), or the [`remote_key`] of an origin on
+    /// another node.
     pub pid: u64,
     /// The origin's pid as text.
     pub text: String,

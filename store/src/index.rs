@@ -15,13 +15,13 @@ use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::block::{Block, BlockMeta, Head};
-use crate::codec::{EndRow, ProcessRow, TailCallRow};
+use crate::codec::{decode_remote, EndRow, ProcessRow, TailCallRow};
 use crate::error::{Context, Result, StoreError};
-use crate::event::Test;
+use crate::event::{RemoteProcess, Test};
 use crate::layout;
 use crate::segment::{
     Segment, BLOCKS, CLIENTS, EXCEPTIONS, FUNCTION_BLOCKS, LATE_ENDS, LATE_TAILS, PAUSES,
-    PID_BLOCKS, PROCESSES, TESTS,
+    PID_BLOCKS, PROCESSES, REMOTE_PROCESSES, TESTS,
 };
 use crate::writer::pair;
 
@@ -703,6 +703,23 @@ impl RunIndex {
             .into_iter()
             .map(|(key, paused)| ((key >> 64) as u64, paused))
             .collect())
+    }
+
+    /// The process of another node a remote key stands for (see `crate::remote_key`).
+    pub fn remote_process(&self, key: u64) -> Result<Option<RemoteProcess>> {
+        for segment in self.layout.segments.iter().rev() {
+            let found = segment.read(|txn| match open(txn, REMOTE_PROCESSES)? {
+                Some(table) => match table.get(key).during("reading a remote process")? {
+                    Some(row) => Ok(Some(decode_remote(row.value())?)),
+                    None => Ok(None),
+                },
+                None => Ok(None),
+            })?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
     }
 
     /// The rows of a `u128`-keyed table of byte records with keys in `[lo, hi]`, from every

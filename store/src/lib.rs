@@ -16,8 +16,9 @@
 //!   walks over calls' heads without their values ([`CallHead`], for timings: profiles,
 //!   flame graphs, timelines); [`query_messages`] – messages sent and received
 //!   ([`SentMessage`], matched by [`messages`]); [`query_exits`] – how processes ended, and
-//!   crashes with what they caused ([`Crash`]); [`query_view`] – calls read in place with their values
-//!   ([`CallView`], for patterns and searches).
+//!   crashes with what they caused ([`Crash`]); [`query_view`] – calls read in place with their
+//!   values ([`CallView`], for patterns and searches); [`query_cluster`] – runs of several
+//!   nodes read together, links across nodes ([`Cluster`]).
 //! - [`model`] – what queries return ([`Call`], [`Run`], [`Process`], [`Counters`]).
 //! - [`retention`] – compaction and the cap ([`Maintenance`], [`Retention`]).
 //! - `layout` – the files on disk; `segment` – a segment's tables; `block` – a block's
@@ -37,6 +38,7 @@ pub mod messages;
 pub mod model;
 pub mod private;
 pub mod query;
+pub mod query_cluster;
 pub mod query_exits;
 pub mod query_heads;
 pub mod query_messages;
@@ -51,9 +53,9 @@ pub mod writer;
 
 pub use error::{Result, StoreError};
 pub use event::{
-    AtomKey, AtomNames, Bytes, Class, End, Enter, Event, EventKind, Origin, OriginKind, Outcome,
-    ProcessExit, ProcessStart, RunEvent, Send, SendKind, TailCall, Test, TestFramework,
-    TestOutcome,
+    is_remote_key, remote_key, AtomKey, AtomNames, Bytes, Class, End, Enter, Event, EventKind,
+    Origin, OriginKind, Outcome, ProcessExit, ProcessStart, RemoteProcess, RunEvent, Send,
+    SendKind, TailCall, Test, TestFramework, TestOutcome,
 };
 pub use model::{
     Call, CallEnd, Counters, Pause, Process, ProcessOrigin, RecordedTest, Run, RunInfo, RunSummary,
@@ -61,6 +63,7 @@ pub use model::{
 };
 pub use private::{DIR_MODE, FILE_MODE};
 pub use query::{CallFilter, Snapshot, Subtree};
+pub use query_cluster::{Cluster, CrossMessage, CrossRequest, CrossStart, Delivery};
 pub use query_exits::{Crash, Notice, NoticeKind, ProcessEnd};
 pub use query_heads::CallHead;
 pub use query_messages::{MessageLink, SentMessage};

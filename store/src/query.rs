@@ -581,7 +581,7 @@ impl Snapshot {
     }
 
     /// The id range that can hold calls started within `[since, until]`.
-    fn id_bounds(&self, since: Option<u64>, until: Option<u64>) -> Result<(u64, u64)> {
+    pub(crate) fn id_bounds(&self, since: Option<u64>, until: Option<u64>) -> Result<(u64, u64)> {
         let lo = match since {
             Some(t) => self.first_id_starting_at(t)?.saturating_sub(TIME_SKEW_IDS),
             None => 0,
@@ -597,7 +597,7 @@ impl Snapshot {
 
     /// The smallest stored id whose call starts at or after `time` (calls start in about id
     /// order), or one past the last id.
-    fn first_id_starting_at(&self, time: u64) -> Result<u64> {
+    pub(crate) fn first_id_starting_at(&self, time: u64) -> Result<u64> {
         let blocks = self.index.blocks();
         let Some(i) = blocks.iter().position(|b| b.meta.max_start >= time) else {
             return Ok(self.index.last_id().map_or(0, |id| id + 1));

@@ -52,19 +52,22 @@ pub struct ProcessEnd {
 
 impl ProcessEnd {
     /// Whether the reason says the process ended on purpose: `normal`, `shutdown`,
-    /// `{shutdown, _}`. `None` when the reason is unknown.
+    /// `{shutdown, _}`, or `{Ref, return, Result}`, how the process of an `erpc` call (the
+    /// distribution's remote calls: `erpc:call/4`, `:erpc.call/4`, `rpc:call/4`) hands back
+    /// the result of a function that returned. `None` when the reason is unknown.
     pub fn normal(&self) -> Option<bool> {
         let reason = self.reason.as_deref()?;
         let body = etf::body(reason);
         if let Some(atom) = etf::atom(body) {
             return Some(matches!(atom, "normal" | "shutdown"));
         }
-        Some(
-            etf::elements(reason)
-                .filter(|parts| parts.len() == 2)
-                .and_then(|parts| etf::atom(parts[0]))
-                == Some("shutdown"),
-        )
+        Some(match etf::elements(reason).as_deref() {
+            Some([tag, _]) => etf::atom(tag) == Some("shutdown"),
+            Some([reference, how, _]) => {
+                etf::is_reference(reference) && etf::atom(how) == Some("return")
+            }
+            _ => false,
+        })
     }
 }
 

@@ -154,6 +154,78 @@ impl Snapshot {
     }
 }
 
+/// A send to one process of messages with one hash, as [`Snapshot::sends_to`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SendTo {
+    /// The call that sent it.
+    pub call: u64,
+    /// Its number among the run's sends.
+    pub n: u64,
+    /// When it was sent.
+    pub sent: u64,
+    /// When it could be received (a `send_after`: once its delay passed).
+    pub available: u64,
+}
+
+impl Snapshot {
+    /// The sends of this run to `receiver` (a pid term word, or a process of another node's
+    /// [`crate::remote_key`]) of messages hashing to `hash`, in send order.
+    pub(crate) fn sends_to(&self, receiver: u64, hash: u64) -> Result<Vec<SendTo>> {
+        let group = Group::read(&self.index, receiver, hash)?;
+        let mut out: Vec<SendTo> = group
+            .sends
+            .iter()
+            .map(|&((call, n), _, mail, sent)| SendTo {
+                call,
+                n,
+                sent,
+                available: mail.time,
+            })
+            .collect();
+        out.sort_by_key(|s| s.n);
+        Ok(out)
+    }
+
+    /// The calls of process `pid` that received a message hashing to `hash` and that no send
+    /// of this run delivered, as `(call, start)`, in start order.
+    pub(crate) fn receipts_unmatched(&self, pid: u64, hash: u64) -> Result<Vec<(u64, u64)>> {
+        let group = Group::read(&self.index, pid, hash)?;
+        let matched: Vec<usize> = group.pairs().into_iter().map(|(_, r)| r).collect();
+        let mut out: Vec<(u64, u64)> = group
+            .receipts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !matched.contains(i))
+            .map(|(_, &(call, _, mail))| (call, mail.time))
+            .collect();
+        out.sort_by_key(|&(call, start)| (start, call));
+        Ok(out)
+    }
+
+    /// The `(receiver, hash)` of every group of this run's sends whose receiver is a process of
+    /// another node (its [`crate::remote_key`]), once each. Memory: the rows of a sixteenth of
+    /// the run's sends at a time, and the groups found.
+    pub(crate) fn remote_mail_groups(&self) -> Result<Vec<(u64, u64)>> {
+        const SLICES: u64 = 16;
+        let width = u64::MAX / SLICES + 1;
+        let mut out = Vec::new();
+        for slice in 0..SLICES {
+            let (lo, hi) = (slice * width, (slice * width).saturating_add(width - 1));
+            for (_, (receiver, hash, ..)) in
+                self.index
+                    .value_rows(MAILBOX, pair(lo, 0), pair(hi, u64::MAX))?
+            {
+                if crate::is_remote_key(receiver) {
+                    out.push((receiver, hash));
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+}
+
 /// A send of a [`Group`]: `(sending call, send number)`, its `(receiver, hash)`, its
 /// [`Mail`] and when it was sent.
 type GroupSend = ((u64, u64), (u64, u64), Mail, u64);

@@ -105,7 +105,9 @@ pub struct Tree {
 pub struct Cause {
     /// How the two are linked.
     pub kind: CauseKind,
-    /// The causing process's pid as text.
+    /// The causing process's node, when it is not the tree's (see [`crate::Cluster`]).
+    pub node: Option<String>,
+    /// The causing process's pid as text (as its node prints it).
     pub text: String,
     /// The causing call.
     pub call: Call,
@@ -153,9 +155,13 @@ pub enum TreeItem {
 pub struct MessageLine {
     /// The message.
     pub message: SentMessage,
-    /// The receiving process's pid as text, when it recorded calls.
+    /// The receiving process's pid as text, when it recorded calls (of another node: as that
+    /// node prints it, whether it recorded calls or not).
     pub receiver_text: Option<String>,
-    /// The call that received it, when it was recorded and matched.
+    /// The receiving process's node, when it is not the tree's (see [`crate::Cluster`]).
+    pub node: Option<String>,
+    /// The call that received it, when it was recorded and matched (of `node`'s run, when
+    /// the receiver is another node's).
     pub received_by: Option<u64>,
 }
 
@@ -164,9 +170,11 @@ pub struct MessageLine {
 /// the call was the innermost one running in its process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServedRequest {
-    /// The serving process's pid term word.
+    /// The serving process's node, when it is not the tree's (see [`crate::Cluster`]).
+    pub node: Option<String>,
+    /// The serving process's pid term word (in its node's run).
     pub pid: u64,
-    /// Its pid as text.
+    /// Its pid as text (as its node prints it).
     pub text: String,
     /// The call that served the request.
     pub call: Call,
@@ -177,9 +185,11 @@ pub struct ServedRequest {
 /// started).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartedProcess {
-    /// Its pid term word.
+    /// Its node, when it is not the tree's (see [`crate::Cluster`]).
+    pub node: Option<String>,
+    /// Its pid term word (in its node's run).
     pub pid: u64,
-    /// Its pid as text.
+    /// Its pid as text (as its node prints it).
     pub text: String,
     /// How it is linked: `$callers` (a Task) or `$ancestors` (a spawned or supervised process).
     pub kind: OriginKind,
@@ -477,6 +487,7 @@ impl Snapshot {
                 continue;
             };
             nodes[at].kids.push(Kid::Started(StartedProcess {
+                node: None,
                 pid: child,
                 text: process.text,
                 kind,
@@ -497,6 +508,7 @@ impl Snapshot {
             if let Some(waiting) = self.running_call(client, call)? {
                 return Ok(Some(Cause {
                     kind: CauseKind::Request,
+                    node: None,
                     text: text(client)?,
                     call: waiting,
                 }));
@@ -505,6 +517,7 @@ impl Snapshot {
         if let Some((message, sender)) = self.delivered_by(call)? {
             return Ok(Some(Cause {
                 kind: CauseKind::Message(message.kind),
+                node: None,
                 text: text(sender.pid)?,
                 call: sender,
             }));
@@ -520,6 +533,7 @@ impl Snapshot {
             .running_call(origin.pid, call)?
             .map(|origin_call| Cause {
                 kind: CauseKind::Started(origin.kind),
+                node: None,
                 text: origin.text,
                 call: origin_call,
             }))
@@ -551,6 +565,7 @@ impl Snapshot {
                 .process(server)?
                 .map_or_else(|| "<unknown>".to_string(), |p| p.text);
             nodes[at].kids.push(Kid::Request(ServedRequest {
+                node: None,
                 pid: server,
                 text,
                 call,
@@ -576,9 +591,13 @@ impl Snapshot {
         }
         for message in sent.into_iter().take(most) {
             let at = shown[&message.call_id];
-            let receiver_text = match message.receiver {
-                Some(pid) => self.process(pid)?.map(|p| p.text),
-                None => None,
+            let (receiver_text, node) = match message.receiver {
+                Some(key) if crate::is_remote_key(key) => match self.index.remote_process(key)? {
+                    Some(remote) => (Some(remote.text), Some(remote.node)),
+                    None => (None, None),
+                },
+                Some(pid) => (self.process(pid)?.map(|p| p.text), None),
+                None => (None, None),
             };
             let received_by = self.received_by(&message)?;
             let time = message.time;
@@ -596,6 +615,7 @@ impl Snapshot {
                 Kid::Message(MessageLine {
                     message,
                     receiver_text,
+                    node,
                     received_by,
                 }),
             );

@@ -62,6 +62,25 @@ impl StoreReader {
         Ok(out)
     }
 
+    /// The directory of run `id` (its `run` file and sealed segments: each segment is
+    /// written whole and never changed, so a copy of the directory taken file by file reads as
+    /// the run did, up to the newest segment copied; see `elixir-scope --cluster`).
+    pub fn run_dir(&self, id: u64) -> PathBuf {
+        layout::run_dir(&self.path, id)
+    }
+
+    /// The sealed segment files that hold run `id` now, as `(file name, bytes)`: the widest
+    /// segment at each point, as a snapshot reads them (inputs of a compaction that are still
+    /// on disk are left out). With the `run` file, a copy of these is the run as it was sealed
+    /// (how `elixir-scope --cluster` copies another machine's run).
+    pub fn sealed_segments(&self, id: u64) -> Result<Vec<(String, u64)>> {
+        let dir = layout::run_dir(&self.path, id);
+        Ok(layout::covering(layout::segment_files(&dir)?)
+            .into_iter()
+            .map(|f| (f.name.file_name(), f.bytes))
+            .collect())
+    }
+
     /// Run `id`.
     pub fn run(&self, id: u64) -> Result<Run> {
         let dir = layout::run_dir(&self.path, id);

@@ -75,6 +75,9 @@ tables! {
     TESTS: u128 => &[u8] = "tests";
     /// `time << 64 | n` → 1 when recording was paused globally then, 0 when it resumed.
     PAUSES: u128 => u8 = "pauses";
+    /// Remote key (see `crate::remote_key`) → `node` and `text` of the process of another
+    /// node it stands for (`codec`), for every key the segment's rows name.
+    REMOTE_PROCESSES: u64 => &[u8] = "remote_processes";
     /// `sending call << 64 | n` → send record (see `codec`): the messages a call sent, `n`
     /// counting the run's sends in the order the writer took them.
     SENDS: u128 => &[u8] = "sends";
@@ -147,6 +150,7 @@ pub(crate) struct Contents {
     pub clients: Vec<(u64, u64)>,
     pub tests: Vec<(u128, Vec<u8>)>,
     pub pauses: Vec<(u128, u8)>,
+    pub remote_processes: Vec<(u64, Vec<u8>)>,
     pub sends: Vec<(u128, Vec<u8>)>,
     pub mailbox: Vec<(u128, MailboxRow)>,
     pub receipts: Vec<(u128, ReceiptRow)>,
@@ -321,6 +325,12 @@ fn fill(txn: &WriteTransaction, c: &mut Contents) -> Result<()> {
     }
     if !c.pauses.is_empty() {
         insert_sorted(txn, PAUSES, &mut c.pauses)?;
+    }
+    if !c.remote_processes.is_empty() {
+        let mut remote = txn.open_table(REMOTE_PROCESSES).during(DURING)?;
+        for (key, row) in &c.remote_processes {
+            remote.insert(key, row.as_slice()).during(DURING)?;
+        }
     }
     insert_sorted(txn, PID_BLOCKS, &mut c.pid_blocks)?;
     insert_sorted(txn, FUNCTION_BLOCKS, &mut c.function_blocks)?;

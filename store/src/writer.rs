@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::block::{PendingCall, PendingEnd, PendingTail, BLOCK_BYTES, BLOCK_CALLS};
-use crate::codec::{encode_test, EndRow, ExitRow, ProcessRow, SendRow, TailCallRow};
+use crate::codec::{encode_remote, encode_test, EndRow, ExitRow, ProcessRow, SendRow, TailCallRow};
 use crate::encoding::{Done, EncodingThread, Job};
 use crate::error::Result;
 use crate::event::{AtomKey, AtomNames, Event, EventKind, OriginKind, Outcome, RunEvent, SendKind};
@@ -113,6 +113,8 @@ struct OpenSegment {
     block_events: VecDeque<u64>,
     /// Events it holds.
     events: u64,
+    /// The remote keys it names already (see `RunEvent::Remote`).
+    remote_keys: FxHashSet<u64>,
 }
 
 /// Calls waiting for their ends, in arrival order, found by id.
@@ -426,13 +428,22 @@ impl RunWriter {
             EventKind::Run(run) => {
                 self.run_events += 1;
                 let key = pair(event.time, self.run_events);
-                let c = &mut self.open.contents;
                 match *run {
-                    RunEvent::Paused(paused) => c.pauses.push((key, paused as u8)),
+                    RunEvent::Paused(paused) => self.open.contents.pauses.push((key, paused as u8)),
                     RunEvent::Test(test) => {
                         let mut row = Vec::with_capacity(64 + test.message.len());
                         encode_test(&test, &mut row);
-                        c.tests.push((key, row));
+                        self.open.contents.tests.push((key, row));
+                    }
+                    RunEvent::Node(node) => self.rename_node(node),
+                    RunEvent::Remote(remote) => {
+                        let key = remote.key();
+                        if self.open.remote_keys.insert(key) {
+                            let mut row =
+                                Vec::with_capacity(8 + remote.node.len() + remote.text.len());
+                            encode_remote(&remote, &mut row);
+                            self.open.contents.remote_processes.push((key, row));
+                        }
                     }
                     RunEvent::Exit(exit) => {
                         let mut row = Vec::with_capacity(32 + exit.reason.len());
@@ -443,7 +454,7 @@ impl RunWriter {
                             reason: &exit.reason,
                         }
                         .encode(&mut row);
-                        c.exits.push((key, row));
+                        self.open.contents.exits.push((key, row));
                         // The segment names the process, so that it reads alone.
                         self.open.pids.insert(exit.pid);
                     }
@@ -451,6 +462,18 @@ impl RunWriter {
                 self.open.events += 1;
             }
         }
+    }
+
+    /// Records the VM's node name in the run's `run` file (replaced atomically: readers see
+    /// the old file or the new one). A failure to write it leaves the old name, which is all
+    /// it costs.
+    fn rename_node(&mut self, node: String) {
+        if node == self.info.node {
+            return;
+        }
+        self.info.node = node;
+        let _ =
+            layout::write_atomically(&layout::run_file(&self.dir), &Run::encode(&self.info, None));
     }
 
     fn remember_process(&mut self, first_call: u64, pid: u64, process: &crate::ProcessStart) {

@@ -236,11 +236,21 @@ fn crashes_are_abnormal_exits_or_unknown_ones_after_a_call_that_raised() {
     let mut shutdown = vec![131, 104, 2, 119, 8];
     shutdown.extend_from_slice(b"shutdown");
     shutdown.extend_from_slice(&[119, 1, b'x']);
+    // {Ref, return, ok}: an erpc call's process that returned; {Ref, error, x}: one that raised.
+    let erpc = |how: &str| {
+        let mut out = vec![131, 104, 3, 90, 0, 3, 119, 1, b'n', 0, 0, 0, 1];
+        out.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]);
+        out.extend_from_slice(&[119, how.len() as u8]);
+        out.extend_from_slice(how.as_bytes());
+        out.extend_from_slice(&[119, 2, b'o', b'k']);
+        out
+    };
     writer
         .write(
             vec![
                 // 1 ends normally, 2 is shut down, 3 is killed, 4 ends for an unknown reason
-                // after a call that raised, 5 for an unknown one after a call that returned.
+                // after a call that raised, 5 for an unknown one after a call that returned;
+                // 6 is an erpc call's process that returned, 7 one whose function raised.
                 enter(1, 10, 1, PUB, PUBLISH, vec![131, 106]),
                 ret(1, 11),
                 enter(2, 12, 2, PUB, PUBLISH, vec![131, 106]),
@@ -251,11 +261,17 @@ fn crashes_are_abnormal_exits_or_unknown_ones_after_a_call_that_raised() {
                 raise(4, 17),
                 enter(5, 18, 5, PUB, PUBLISH, vec![131, 106]),
                 ret(5, 19),
+                enter(6, 25, 6, PUB, PUBLISH, vec![131, 106]),
+                ret(6, 26),
+                enter(7, 27, 7, PUB, PUBLISH, vec![131, 106]),
+                ret(7, 28),
                 exit(20, 1, &atom("normal")),
                 exit(21, 2, &shutdown),
                 exit(22, 3, &atom("killed")),
                 exit(23, 4, &[]),
                 exit(24, 5, &[]),
+                exit(29, 6, &erpc("return")),
+                exit(30, 7, &erpc("error")),
             ],
             &Names,
         )
@@ -275,7 +291,9 @@ fn crashes_are_abnormal_exits_or_unknown_ones_after_a_call_that_raised() {
             (2, Some(true)),
             (3, Some(false)),
             (4, None),
-            (5, None)
+            (5, None),
+            (6, Some(true)),
+            (7, Some(false))
         ]
     );
     let crashed: Vec<u64> = snap
@@ -284,9 +302,186 @@ fn crashes_are_abnormal_exits_or_unknown_ones_after_a_call_that_raised() {
         .iter()
         .map(|c| c.end.pid)
         .collect();
-    assert_eq!(crashed, [3, 4]);
+    assert_eq!(crashed, [3, 4, 7]);
     let crash = &snap.crashes(10).unwrap()[1];
     assert_eq!(crash.culprit.as_ref().map(|c| c.id), Some(4));
     assert!(crash.end.reason.is_none());
     assert_eq!(snap.crashes(1).unwrap().len(), 1);
+}
+
+/// `enter`, as the process's first call: it says who the process is (`text`).
+fn first(event: Event, text: &str) -> Event {
+    let mut event = event;
+    if let EventKind::Enter(e) = &mut event.kind {
+        e.process = Some(Box::new(store::ProcessStart {
+            text: text.into(),
+            origin: None,
+        }));
+    }
+    event
+}
+
+#[test]
+fn a_message_to_a_pid_of_another_node_links_across_their_runs() {
+    // Node b's clock reads 1,000,000 more than a's at the same wall-clock instant.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let a_info = RunInfo {
+        node: "a@host".into(),
+        ..info()
+    };
+    let b_info = RunInfo {
+        node: "b@host".into(),
+        monotonic_origin_ns: 1_000_000,
+        ..info()
+    };
+    let b_time = |a_time: u64| a_time + 1_000_000;
+    let mut a = store.begin_run(&a_info).unwrap();
+    let mut b = store.begin_run(&b_info).unwrap();
+    let message = restock(1);
+    // a: pid 10's call 1 casts {restock, 1} twice to b's <0.20.0>, then once to b's <0.30.0>
+    // (which records nothing), the runtime naming each process of b before the send.
+    let sub = store::RemoteProcess {
+        node: "b@host".into(),
+        text: "<0.20.0>".into(),
+    };
+    let silent = store::RemoteProcess {
+        node: "b@host".into(),
+        text: "<0.30.0>".into(),
+    };
+    let named = |time: u64, remote: &store::RemoteProcess| Event {
+        call_id: 0,
+        time,
+        scheduler: 1,
+        kind: EventKind::Run(Box::new(store::RunEvent::Remote(remote.clone()))),
+    };
+    a.write(
+        vec![
+            first(enter(1, 100, 10, PUB, PUBLISH, vec![131, 106]), "<0.10.0>"),
+            named(109, &sub),
+            send(1, 110, sub.key(), &message),
+            named(119, &sub),
+            send(1, 120, sub.key(), &message),
+            named(129, &silent),
+            send(1, 130, silent.key(), &message),
+            ret(1, 140),
+        ],
+        &Names,
+    )
+    .unwrap();
+    a.seal(0, 0).unwrap();
+    // b: pid 40 casts the same message to pid 20 locally first; pid 20 handles three.
+    b.write(
+        vec![
+            first(
+                enter(1, b_time(90), 40, PUB, PUBLISH, vec![131, 106]),
+                "<0.40.0>",
+            ),
+            send(1, b_time(95), 20, &message),
+            ret(1, b_time(96)),
+            first(
+                enter(2, b_time(112), 20, SUB, HANDLE_CAST, cast_args(&message)),
+                "<0.20.0>",
+            ),
+            ret(2, b_time(113)),
+            enter(3, b_time(114), 20, SUB, HANDLE_CAST, cast_args(&message)),
+            ret(3, b_time(115)),
+            enter(4, b_time(125), 20, SUB, HANDLE_CAST, cast_args(&message)),
+            ret(4, b_time(126)),
+        ],
+        &Names,
+    )
+    .unwrap();
+    b.seal(0, 0).unwrap();
+    let (a_snap, b_snap) = (
+        store.snapshot(Some(a.run())).unwrap(),
+        store.snapshot(Some(b.run())).unwrap(),
+    );
+    // Alone, a's tree names where each message went, and links none.
+    let alone = a_snap.tree(1, &TreeLimits::DEFAULT).unwrap().unwrap();
+    let sent: Vec<(Option<String>, Option<String>, Option<u64>)> = alone
+        .lines
+        .iter()
+        .filter_map(|line| match &line.item {
+            TreeItem::Message(m) => Some((m.node.clone(), m.receiver_text.clone(), m.received_by)),
+            _ => None,
+        })
+        .collect();
+    let b_node = Some("b@host".to_string());
+    assert_eq!(
+        sent,
+        [
+            (b_node.clone(), Some("<0.20.0>".into()), None),
+            (b_node.clone(), Some("<0.20.0>".into()), None),
+            (b_node.clone(), Some("<0.30.0>".into()), None),
+        ]
+    );
+    // Alone, b's first receipt takes b's own send; the other two have no sender.
+    assert_eq!(
+        b_snap
+            .tree(2, &TreeLimits::DEFAULT)
+            .unwrap()
+            .unwrap()
+            .cause
+            .map(|c| c.call.id),
+        Some(1)
+    );
+    assert!(b_snap
+        .tree(3, &TreeLimits::DEFAULT)
+        .unwrap()
+        .unwrap()
+        .cause
+        .is_none());
+
+    let cluster = store::Cluster::new(vec![a_snap, b_snap]);
+    // Together: a's two casts to <0.20.0> were received by b's calls 3 and 4, in order.
+    let tree = cluster.tree(0, 1, &TreeLimits::DEFAULT).unwrap().unwrap();
+    let received: Vec<Option<u64>> = tree
+        .lines
+        .iter()
+        .filter_map(|line| match &line.item {
+            TreeItem::Message(m) => Some(m.received_by),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(received, [Some(3), Some(4), None]);
+    for (id, sender) in [
+        (2, None),
+        (3, Some(("a@host", 1))),
+        (4, Some(("a@host", 1))),
+    ] {
+        let cause = cluster
+            .tree(1, id, &TreeLimits::DEFAULT)
+            .unwrap()
+            .unwrap()
+            .cause
+            .unwrap();
+        assert_eq!(cause.kind, CauseKind::Message(SendKind::Cast));
+        match sender {
+            Some((node, call)) => {
+                assert_eq!((cause.node.as_deref(), cause.call.id), (Some(node), call));
+                assert_eq!(cause.text, "<0.10.0>");
+            }
+            None => assert_eq!((cause.node, cause.call.id), (None, 1)),
+        }
+    }
+    // Every message across nodes, for the export.
+    let across: Vec<(usize, u64, usize, u64, SendKind)> = cluster
+        .messages()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m.sender_run,
+                m.sender.id,
+                m.receiver_run,
+                m.receipt.id,
+                m.kind,
+            )
+        })
+        .collect();
+    assert_eq!(
+        across,
+        [(0, 1, 1, 3, SendKind::Cast), (0, 1, 1, 4, SendKind::Cast)]
+    );
 }

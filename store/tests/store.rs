@@ -1089,3 +1089,274 @@ fn scan_heads_gives_every_call_with_its_end_and_no_values() {
     assert_eq!(of_20, vec![6, 7], "one process, from an id");
     assert_eq!(snap.atom_text(999), "?");
 }
+
+#[test]
+fn a_run_takes_the_node_name_the_vm_gets_later() {
+    let (_dir, store) = temp_store();
+    let mut writer = store.begin_run(&info()).unwrap();
+    let run = writer.run();
+    let reader = StoreReader::open(store.path()).unwrap();
+    assert_eq!(reader.run(run).unwrap().info.node, "nonode@nohost");
+    write_sealed(
+        &mut writer,
+        vec![
+            enter(1, 100, None, 10, MOD_A, F),
+            ret(1, 110),
+            run_event(120, RunEvent::Node("shop@host".into())),
+        ],
+    );
+    // Renamed while it records, with the rest of its record unchanged.
+    let renamed = reader.run(run).unwrap();
+    assert_eq!(renamed.info.node, "shop@host");
+    assert_eq!(
+        RunInfo {
+            node: "nonode@nohost".into(),
+            ..renamed.info.clone()
+        },
+        info()
+    );
+    assert!(renamed.live);
+    // And the name stays once the run ended.
+    writer.finish(3, 0, 1_800_000_001_000_000_000).unwrap();
+    let ended = reader.run(run).unwrap();
+    assert_eq!(ended.info.node, "shop@host");
+    assert!(ended.summary.is_some());
+}
+
+/// A process of another node, as the runtime hands it to the writer: its name first, then
+/// the event that links to it by key.
+fn remote(node: &str, text: &str) -> (store::RemoteProcess, u64) {
+    let remote = store::RemoteProcess {
+        node: node.into(),
+        text: text.into(),
+    };
+    let key = remote.key();
+    (remote, key)
+}
+
+#[test]
+fn calls_of_two_nodes_link_across_their_runs() {
+    // Node a's clock reads 1,000 at its start; node b's 1,000,000 at the same wall-clock
+    // instant: b's time t is a's t - 999,000.
+    let (_dir, store) = temp_store();
+    let a_info = RunInfo {
+        node: "a@host".into(),
+        ..info()
+    };
+    let b_info = RunInfo {
+        node: "b@host".into(),
+        monotonic_origin_ns: 1_000_000,
+        ..info()
+    };
+    let mut a = store.begin_run(&a_info).unwrap();
+    let mut b = store.begin_run(&b_info).unwrap();
+    let b_time = |a_time: u64| a_time + 999_000;
+    // a: process 10, call 1 (100..300) { 2 (110..120), 3 (150..250) }: 3 waits for b.
+    write_sealed(
+        &mut a,
+        vec![
+            first_call(enter(1, 100, None, 10, MOD_A, F), "<0.10.0>", None),
+            enter(2, 110, Some(1), 10, MOD_A, G),
+            ret(2, 120),
+            enter(3, 150, Some(1), 10, MOD_A, H),
+            ret(3, 250),
+            ret(1, 300),
+        ],
+    );
+    // b: process 20 serves a's request at a's 160..170 (call 1); process 30 is a Task that
+    // a's process started at a's 200 (call 2, its first).
+    let (client, key) = remote("a@host", "<0.10.0>");
+    let mut serving = first_call(enter(1, b_time(160), None, 20, MOD_B, F), "<0.20.0>", None);
+    if let EventKind::Enter(e) = &mut serving.kind {
+        e.client = NonZeroU64::new(key);
+    }
+    let mut task = first_call(enter(2, b_time(200), None, 30, MOD_B, G), "<0.30.0>", None);
+    if let EventKind::Enter(e) = &mut task.kind {
+        if let Some(p) = &mut e.process {
+            p.origin = Some(Origin {
+                kind: OriginKind::Caller,
+                pid: key,
+                text: "<9999.10.0>".into(),
+            });
+        }
+    }
+    write_sealed(
+        &mut b,
+        vec![
+            run_event(b_time(159), RunEvent::Remote(client.clone())),
+            serving,
+            ret(1, b_time(170)),
+            run_event(b_time(199), RunEvent::Remote(client.clone())),
+            task,
+            ret(2, b_time(210)),
+        ],
+    );
+    let (a_run, b_run) = (a.run(), b.run());
+    let reader = StoreReader::open(store.path()).unwrap();
+    let (a_snap, b_snap) = (
+        reader.snapshot(Some(a_run)).unwrap(),
+        reader.snapshot(Some(b_run)).unwrap(),
+    );
+    assert!(store::is_remote_key(key) && !store::is_remote_key(10));
+    assert_eq!(b_snap.remote_client(1).unwrap(), Some(client.clone()));
+    assert_eq!(b_snap.remote_client(2).unwrap(), None);
+    assert_eq!(
+        b_snap.remote_origin(30).unwrap(),
+        Some((OriginKind::Caller, client.clone()))
+    );
+    // Within one run a remote client is no local process: no cause.
+    assert!(b_snap
+        .tree(1, &TreeLimits::DEFAULT)
+        .unwrap()
+        .unwrap()
+        .cause
+        .is_none());
+    assert_eq!(a_snap.running_at(10, 160).unwrap().map(|c| c.id), Some(3));
+    assert_eq!(a_snap.running_at(10, 130).unwrap().map(|c| c.id), Some(1));
+    assert_eq!(a_snap.running_at(10, 400).unwrap(), None);
+
+    let cluster = store::Cluster::new(vec![a_snap, b_snap]);
+    // a's tree: b's serving call and b's Task under call 3, which was running then.
+    let tree = cluster.tree(0, 1, &TreeLimits::DEFAULT).unwrap().unwrap();
+    let lines: Vec<(u32, String)> = tree
+        .lines
+        .iter()
+        .map(|l| {
+            let what = match &l.item {
+                TreeItem::Call(c) => format!("call {}", c.id),
+                TreeItem::Request(r) => format!(
+                    "request {} {} call {}",
+                    r.node.as_deref().unwrap_or("-"),
+                    r.text,
+                    r.call.id
+                ),
+                TreeItem::Process(p) => format!(
+                    "process {} {} call {}",
+                    p.node.as_deref().unwrap_or("-"),
+                    p.text,
+                    p.first.id
+                ),
+                TreeItem::Fold(_) => "fold".into(),
+                TreeItem::Message(_) => "message".into(),
+            };
+            (l.depth, what)
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (0, "call 1".to_string()),
+            (1, "call 2".to_string()),
+            (1, "call 3".to_string()),
+            (2, "request b@host <0.20.0> call 1".to_string()),
+            (2, "process b@host <0.30.0> call 2".to_string()),
+        ]
+    );
+    // b's trees: caused by a's call 3.
+    let served = cluster.tree(1, 1, &TreeLimits::DEFAULT).unwrap().unwrap();
+    let cause = served.cause.unwrap();
+    assert_eq!(
+        (
+            cause.kind,
+            cause.node.as_deref(),
+            cause.text.as_str(),
+            cause.call.id
+        ),
+        (CauseKind::Request, Some("a@host"), "<0.10.0>", 3)
+    );
+    let started = cluster.tree(1, 2, &TreeLimits::DEFAULT).unwrap().unwrap();
+    let cause = started.cause.unwrap();
+    assert_eq!(
+        (cause.kind, cause.node.as_deref(), cause.call.id),
+        (CauseKind::Started(OriginKind::Caller), Some("a@host"), 3)
+    );
+    // Every request across nodes, with the call that waited.
+    let requests = cluster.requests().unwrap();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(
+        (r.client_run, r.waiting.id, r.server_run, r.serving.id),
+        (0, 3, 1, 1)
+    );
+    // Every process started from another node, with the call that started it.
+    let started = cluster.started().unwrap();
+    assert_eq!(started.len(), 1);
+    let s = &started[0];
+    assert_eq!(
+        (s.origin_run, s.origin.id, s.kind, s.run, s.first.id),
+        (0, 3, OriginKind::Caller, 1, 2)
+    );
+    // Compaction keeps the names of remote processes.
+    drop(cluster);
+    for i in 0..8 {
+        write_sealed(
+            &mut b,
+            vec![run_event(b_time(400 + i), RunEvent::Paused(i % 2 == 0))],
+        );
+    }
+    let report = b.maintenance(Retention::default()).run().unwrap();
+    assert!(report.merged >= 1, "{report:?}");
+    let b_snap = reader.snapshot(Some(b_run)).unwrap();
+    assert_eq!(b_snap.remote_client(1).unwrap(), Some(client));
+}
+
+#[test]
+fn a_run_copied_file_by_file_reads_as_the_run() {
+    // What `elixir-scope --cluster` does with another machine's run: its `run` file and the
+    // segments that hold it, copied into another store, read as the run.
+    let (_dir, store) = temp_store();
+    let mut writer = store.begin_run(&info()).unwrap();
+    for batch in sample() {
+        write_sealed(&mut writer, batch);
+    }
+    let run = writer.run();
+    // Eight more segments: a compaction merges the first eight, whose inputs stay a moment.
+    for i in 0..7 {
+        write_sealed(
+            &mut writer,
+            vec![run_event(900 + i, RunEvent::Paused(i % 2 == 0))],
+        );
+    }
+    writer.maintenance(Retention::default()).compact().unwrap();
+    let reader = StoreReader::open(store.path()).unwrap();
+    let sealed = reader.sealed_segments(run).unwrap();
+    let dir = reader.run_dir(run);
+    let on_disk = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".seg")
+        })
+        .count();
+    assert!(sealed.len() < on_disk, "{sealed:?} of {on_disk}");
+    assert!(sealed[0].0.starts_with("1-"), "{sealed:?}");
+    let copy = tempfile::tempdir().unwrap();
+    let copied = copy.path().join("runs").join(run.to_string());
+    std::fs::create_dir_all(&copied).unwrap();
+    std::fs::copy(dir.join("run"), copied.join("run")).unwrap();
+    for (name, bytes) in &sealed {
+        assert_eq!(
+            std::fs::copy(dir.join(name), copied.join(name)).unwrap(),
+            *bytes
+        );
+    }
+    let original = reader.snapshot(Some(run)).unwrap();
+    let mirror = StoreReader::open(copy.path()).unwrap();
+    let mirrored = mirror.snapshot(Some(run)).unwrap();
+    let all = |snap: &store::Snapshot| {
+        let mut calls = Vec::new();
+        snap.scan(0, |c| {
+            calls.push(c);
+            Ok(true)
+        })
+        .unwrap();
+        calls
+    };
+    assert_eq!(all(&mirrored), all(&original));
+    assert_eq!(mirrored.pauses().unwrap(), original.pauses().unwrap());
+    assert_eq!(mirrored.run().info, original.run().info);
+    assert!(!mirror.runs().unwrap()[0].live);
+}

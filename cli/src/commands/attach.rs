@@ -173,7 +173,7 @@ pub fn run_detach(args: &DetachArgs) -> ExitCode {
 
 /// Connects to `Target` (bound from `TargetName`, completed with this host when it has no
 /// `@`), or halts with status 1 saying why.
-const CONNECT: &str = "\
+pub(crate) const CONNECT: &str = "\
     Target = case lists:member($@, TargetName) of \
                true -> list_to_atom(TargetName); \
                false -> [_, Host] = string:split(atom_to_list(node()), \"@\"), \
@@ -282,6 +282,22 @@ fn attach_script(args: &Args) -> Result<String, AttachError> {
 /// Runs `script` in a hidden node whose variable `TargetName` names the target; its exit
 /// status is the command's.
 fn run_hidden_node(target: &Target, script: &str) -> ExitCode {
+    match hidden_node(target, script, None).status() {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {}", AttachError::NoErl(e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The command that runs `script` in a hidden node (`erl -hidden`, named after this OS
+/// process, `-sname` or `-name` as the target's name is short or long) whose variable
+/// `TargetName` names the target, with `code_path` first on its code path when given. Start
+/// `script` with [`CONNECT`] to bind `Target`. Whatever fails unexpectedly is said in one line
+/// on standard error, exit status 1. Also what `--cluster` queries run (`query::cluster`).
+pub(crate) fn hidden_node(target: &Target, script: &str, code_path: Option<&Path>) -> Command {
     let long = target
         .node
         .split_once('@')
@@ -305,23 +321,20 @@ fn run_hidden_node(target: &Target, script: &str) -> ExitCode {
         bundle::erlang_chars(Path::new(&target.node)),
         script.trim_end().trim_end_matches('.')
     );
-    let status = Command::new("erl")
+    let mut command = Command::new("erl");
+    command
         .env("ERL_CRASH_DUMP_SECONDS", "0")
         .args(["-hidden", "-noshell", name_flag, &name, "-setcookie"])
-        .arg(&target.cookie)
-        .args(["-eval", &script])
-        .status();
-    match status {
-        Ok(status) if status.success() => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("error: {}", AttachError::NoErl(e));
-            ExitCode::FAILURE
-        }
+        .arg(&target.cookie);
+    if let Some(dir) = code_path {
+        command.arg("-pa").arg(dir);
     }
+    command.args(["-eval", &script]);
+    command
 }
 
-fn check_node(node: &str) -> Result<(), AttachError> {
+/// Checks that `node` can be a node's name (`name@host`, or `name`).
+pub(crate) fn check_node(node: &str) -> Result<(), AttachError> {
     let (name, host) = node.split_once('@').unwrap_or((node, "x"));
     let ok_name = !name.is_empty()
         && name
@@ -340,7 +353,7 @@ fn check_node(node: &str) -> Result<(), AttachError> {
 
 /// The runtime's directory: `--runtime DIR`, or the bundle installed into
 /// `$XDG_CACHE_HOME/elixir-scope/runtime-ID` (else `~/.cache/...`), once per bundle.
-fn runtime_dir(given: Option<&Path>) -> Result<PathBuf, AttachError> {
+pub(crate) fn runtime_dir(given: Option<&Path>) -> Result<PathBuf, AttachError> {
     let dir = match given {
         Some(dir) => {
             if !dir.join("elixir_scope_attach.beam").is_file() {

@@ -1,5 +1,7 @@
-//! `elixir-scope calls [--db PATH] [--run N|all|A..B] [filters] [--json]`: recorded calls,
-//! newest first, filtered by the options and by Elixir or Erlang patterns.
+//! `elixir-scope calls [--db PATH] [--run N|all|A..B | --node NAME [--cookie C] [--cluster]]
+//! [filters] [--json]`: recorded calls, newest first, filtered by the options and by Elixir or
+//! Erlang patterns; with `--cluster`, the calls of every node merged by time, each with its
+//! node.
 
 use std::process::ExitCode;
 
@@ -33,10 +35,32 @@ fn list(args: &Args) -> Result<String, QueryError> {
         let calls = if left == 0 {
             Vec::new()
         } else {
-            args.filters.calls(&query, &snap, left)?
+            match args.filters.calls(&query, &snap, left) {
+                // A process or test of one node is no other node's: those have none of its calls.
+                Err(QueryError::NoSuchProcess { .. } | QueryError::NoSuchTest { .. })
+                    if args.source.is_cluster() =>
+                {
+                    Vec::new()
+                }
+                other => other?,
+            }
         };
-        left -= calls.len();
+        // Runs of several nodes are merged by time: each gives its newest `limit`.
+        if !args.source.is_cluster() {
+            left -= calls.len();
+        }
         runs.push((snap, calls));
+    }
+    if args.source.is_cluster() {
+        // One list of every node's calls, by time: each node's newest `limit`, merged.
+        if args.json {
+            let calls: Vec<serde_json::Value> = table::merged_by_time(&runs, args.filters.limit)
+                .into_iter()
+                .map(|(i, c)| json::call_json(c, &runs[i].0))
+                .collect();
+            return Ok(serde_json::Value::Array(calls).to_string());
+        }
+        return Ok(table::render_nodes(&runs, args.filters.limit).join("\n"));
     }
     if args.json {
         let calls: Vec<serde_json::Value> = runs

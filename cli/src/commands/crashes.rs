@@ -1,7 +1,10 @@
-//! `elixir-scope crashes [--db PATH] [--run N] [--limit N] [--json]`: the processes of a run
-//! that crashed, each with its exit reason, the call that started it, the calls of other
-//! processes that received news of its end (`EXIT`, `DOWN`), the process that replaced it
-//! (a supervisor's restart), and the tree of what it did last.
+//! `elixir-scope crashes [--db PATH] [--run N | --node NAME [--cookie C] [--cluster]]
+//! [--limit N] [--json]`: the processes of a run that crashed, each with its exit reason, the
+//! call that started it, the calls of other processes that received news of its end (`EXIT`,
+//! `DOWN`), the process that replaced it (a supervisor's restart), and the tree of what it did
+//! last (with what other nodes of its cluster did for it: the call of another node whose
+//! request or message it was handling). With `--cluster`, every node's crashes, each node's
+//! under its run's title.
 //!
 //! ```text
 //! crashed  <0.160.0> at 14:02:11.530: ** (ArgumentError) cannot work -1
@@ -18,7 +21,7 @@
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
-use store::{Class, Crash, Snapshot, TreeLimits};
+use store::{Class, Cluster, Crash, Snapshot, TreeLimits};
 
 use crate::query::text::{clock, counted, rfc3339};
 use crate::query::{call, json, tree, QueryError, Source};
@@ -29,7 +32,7 @@ pub struct Args {
     /// Where to read.
     #[command(flatten)]
     pub source: Source,
-    /// The most crashes shown (the first ones of the run).
+    /// The most crashes shown (the first ones of the run; of each node's run with --cluster).
     #[arg(long, value_name = "N", default_value_t = 20,
           value_parser = crate::query::filter::at_least_one)]
     pub limit: usize,
@@ -51,33 +54,53 @@ pub fn run(args: &Args) -> ExitCode {
 }
 
 fn list(args: &Args) -> Result<String, QueryError> {
-    let snap = args.source.snapshot()?;
-    let crashes = snap.crashes(args.limit)?;
-    if args.json {
-        return to_json(&crashes, &snap);
+    // The run first, with the runs of the other nodes of its cluster (its trees cross nodes);
+    // with --cluster each node's crashes are listed.
+    let cluster = args.source.cluster()?;
+    let listed = if args.source.is_cluster() {
+        cluster.snapshots().len()
+    } else {
+        1
+    };
+    let mut found = Vec::with_capacity(listed);
+    for snap in &cluster.snapshots()[..listed] {
+        found.push(snap.crashes(args.limit)?);
     }
-    let ended = snap.exits()?.len() as u64;
-    if crashes.is_empty() {
-        return Ok(format!(
-            "No process crashed in run {} ({} ended).",
-            snap.run().id,
-            counted(
-                ended,
-                "process that recorded calls",
-                "processes that recorded calls"
-            )
+    if args.json {
+        return to_json(&found, &cluster);
+    }
+    let mut out = Vec::new();
+    for (at, crashes) in found.iter().enumerate() {
+        let snap = &cluster.snapshots()[at];
+        if listed > 1 {
+            if !out.is_empty() {
+                out.push(String::new());
+            }
+            out.push(crate::query::table::run_title(snap));
+        }
+        let ended = snap.exits()?.len() as u64;
+        if crashes.is_empty() {
+            out.push(format!(
+                "No process crashed in run {} ({} ended).",
+                snap.run().id,
+                counted(
+                    ended,
+                    "process that recorded calls",
+                    "processes that recorded calls"
+                )
+            ));
+            continue;
+        }
+        for crash in crashes {
+            out.extend(crash_lines(crash, &cluster, at)?);
+        }
+        out.push(format!(
+            "{} of {} that ended",
+            counted(crashes.len() as u64, "crash", "crashes"),
+            counted(ended, "process", "processes")
         ));
     }
-    let mut lines = Vec::new();
-    for crash in &crashes {
-        lines.extend(crash_lines(crash, &snap)?);
-    }
-    lines.push(format!(
-        "{} of {} that ended",
-        counted(crashes.len() as u64, "crash", "crashes"),
-        counted(ended, "process", "processes")
-    ));
-    Ok(lines.join("\n"))
+    Ok(out.join("\n"))
 }
 
 /// `** (ArgumentError) cannot work -1` for a process that exited with an error and its stack
@@ -121,7 +144,8 @@ pub fn reason_text(crash: &Crash) -> String {
 /// What a crash whose reason and calls say nothing reads as.
 const UNKNOWN: &str = "an unknown reason (it ended before it was watched)";
 
-fn crash_lines(crash: &Crash, snap: &Snapshot) -> Result<Vec<String>, QueryError> {
+fn crash_lines(crash: &Crash, cluster: &Cluster, run: usize) -> Result<Vec<String>, QueryError> {
+    let snap = &cluster.snapshots()[run];
     let at = clock(snap.run().info.unix_ns(crash.end.time));
     let mut lines = vec![format!(
         "crashed  {} at {at}: {}",
@@ -153,7 +177,7 @@ fn crash_lines(crash: &Crash, snap: &Snapshot) -> Result<Vec<String>, QueryError
         lines.push(format!("  restarted as {text} {}", call::line(first, None)));
     }
     if let Some(root) = &crash.culprit {
-        if let Some(tree) = snap.tree(root.id, &LAST_CALLS)? {
+        if let Some(tree) = cluster.tree(run, root.id, &LAST_CALLS)? {
             lines.push(format!(
                 "  what led to it (elixir-scope trace {}):",
                 root.id
@@ -167,45 +191,61 @@ fn crash_lines(crash: &Crash, snap: &Snapshot) -> Result<Vec<String>, QueryError
     Ok(lines)
 }
 
-fn to_json(crashes: &[Crash], snap: &Snapshot) -> Result<String, QueryError> {
-    let info = &snap.run().info;
+/// Each run's crashes (`found[i]` of the cluster's run `i`), as one JSON array; each crash
+/// names its node.
+fn to_json(found: &[Vec<Crash>], cluster: &Cluster) -> Result<String, QueryError> {
     let mut out = Vec::new();
-    for crash in crashes {
-        let tree = match &crash.culprit {
-            Some(root) => snap
-                .tree(root.id, &LAST_CALLS)?
-                .map(|tree| json::tree_json(&tree, snap)),
-            None => None,
-        };
-        let notices: Vec<Value> = crash
-            .notices
-            .iter()
-            .map(|n| {
-                json!({
-                    "kind": n.kind.as_str(),
-                    "pid": n.text,
-                    "call": json::call_json(&n.call, snap),
-                })
-            })
-            .collect();
-        out.push(json!({
-            "pid": crash.text,
-            "ended": rfc3339(info.unix_ns(crash.end.time)),
-            "ended_unix_ns": info.unix_ns(crash.end.time),
-            "reason": crash.end.reason.as_ref().map(|r| term::value(r, term::Style::Elixir)),
-            "reason_known": crash.end.reason.is_some(),
-            "banner": reason_text(crash),
-            "origin": crash.origin.as_ref().map(|o| o.text.clone()),
-            "started_by": crash.started_by.as_ref().map(|c| json::call_json(c, snap)),
-            "notices": notices,
-            "restart": crash.restart.as_ref().map(|(text, first)| json!({
-                "pid": text,
-                "first": json::call_json(first, snap),
-            })),
-            "culprit": crash.culprit.as_ref().map(|c| c.id),
-            "tree": tree,
-            "later": crash.later.iter().map(|c| json::call_json(c, snap)).collect::<Vec<Value>>(),
-        }));
+    for (run, crashes) in found.iter().enumerate() {
+        let snap = &cluster.snapshots()[run];
+        for crash in crashes {
+            out.push(crash_json(crash, snap, cluster, run)?);
+        }
     }
     Ok(Value::Array(out).to_string())
+}
+
+fn crash_json(
+    crash: &Crash,
+    snap: &Snapshot,
+    cluster: &Cluster,
+    run: usize,
+) -> Result<Value, QueryError> {
+    let info = &snap.run().info;
+    let tree = match &crash.culprit {
+        Some(root) => cluster
+            .tree(run, root.id, &LAST_CALLS)?
+            .map(|tree| json::cluster_tree_json(&tree, snap, cluster)),
+        None => None,
+    };
+    let notices: Vec<Value> = crash
+        .notices
+        .iter()
+        .map(|n| {
+            json!({
+                "kind": n.kind.as_str(),
+                "pid": n.text,
+                "call": json::call_json(&n.call, snap),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "node": info.node,
+        "run": snap.run().id,
+        "pid": crash.text,
+        "ended": rfc3339(info.unix_ns(crash.end.time)),
+        "ended_unix_ns": info.unix_ns(crash.end.time),
+        "reason": crash.end.reason.as_ref().map(|r| term::value(r, term::Style::Elixir)),
+        "reason_known": crash.end.reason.is_some(),
+        "banner": reason_text(crash),
+        "origin": crash.origin.as_ref().map(|o| o.text.clone()),
+        "started_by": crash.started_by.as_ref().map(|c| json::call_json(c, snap)),
+        "notices": notices,
+        "restart": crash.restart.as_ref().map(|(text, first)| json!({
+            "pid": text,
+            "first": json::call_json(first, snap),
+        })),
+        "culprit": crash.culprit.as_ref().map(|c| c.id),
+        "tree": tree,
+        "later": crash.later.iter().map(|c| json::call_json(c, snap)).collect::<Vec<Value>>(),
+    }))
 }

@@ -56,7 +56,7 @@ pub fn run(args: &Args) -> ExitCode {
 fn diff(args: &Args) -> Result<String, QueryError> {
     let source = Source {
         db: args.db.clone(),
-        run: None,
+        ..Source::default()
     };
     let store = source.open()?;
     let a = store.snapshot(Some(args.run_a))?;

@@ -1,7 +1,9 @@
-//! `elixir-scope export [--db PATH] [--run N] --format chrome|speedscope|folded -o FILE`: a
-//! whole run for Perfetto or chrome://tracing, streamed (see `crate::export::chrome`), or as a
-//! flame graph for speedscope (`crate::export::speedscope`) or inferno and flamegraph.pl
-//! (`crate::export::folded`).
+//! `elixir-scope export [--db PATH] [--run N | --node NAME [--cookie C] [--cluster]] --format
+//! chrome|speedscope|folded -o FILE`: a whole run for Perfetto or chrome://tracing, streamed
+//! (see `crate::export::chrome`), or as a flame graph for speedscope
+//! (`crate::export::speedscope`) or inferno and flamegraph.pl (`crate::export::folded`). With
+//! `--cluster`, every node's run in one trace, a process per node, with the requests that
+//! crossed nodes as arrows.
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -83,20 +85,48 @@ pub fn run(args: &Args) -> ExitCode {
 /// The summary, and whether the output was written through (a pipe or a device).
 fn export(args: &Args) -> Result<(String, bool), QueryError> {
     let started = Instant::now();
-    let snap = args.source.snapshot()?;
     let write_error = |source: std::io::Error| QueryError::Write {
         path: args.output.clone(),
         source,
     };
+    let export_error = |e| match e {
+        chrome::ExportError::Io(source) => write_error(source),
+        chrome::ExportError::Store(e) => QueryError::Store(e),
+    };
+    if args.source.is_cluster() {
+        if args.format != Format::Chrome {
+            return Err(QueryError::Option {
+                option: "--cluster",
+                problem: "a cluster exports as Chrome trace events only (--format chrome)"
+                    .to_string(),
+            });
+        }
+        let cluster = args.source.cluster()?;
+        let output =
+            Replacement::begin(&args.output, Permissions::OwnerOnly).map_err(write_error)?;
+        let mut out = BufWriter::with_capacity(1 << 20, Counted::new(output));
+        let exported = chrome::write_cluster(&cluster, &mut out).map_err(export_error)?;
+        let nodes: Vec<String> = cluster
+            .snapshots()
+            .iter()
+            .map(|s| format!("{} (run {})", s.run().info.node, s.run().id))
+            .collect();
+        let what = format!(
+            "{} as Chrome trace events: {} ({} raised) on {}",
+            nodes.join(", "),
+            counted(exported.calls, "call", "calls"),
+            count(exported.exceptions),
+            counted(exported.processes, "process", "processes"),
+        );
+        return finish(out, what, started, write_error, &args.output);
+    }
+    let snap = args.source.snapshot()?;
     let output = Replacement::begin(&args.output, Permissions::OwnerOnly).map_err(write_error)?;
     let mut out = BufWriter::with_capacity(1 << 20, Counted::new(output));
     let run = snap.run().id;
     let what = match args.format {
         Format::Chrome => {
-            let exported = chrome::write(&snap, &mut out).map_err(|e| match e {
-                chrome::ExportError::Io(source) => write_error(source),
-                chrome::ExportError::Store(e) => QueryError::Store(e),
-            })?;
+            let exported = chrome::write(&snap, &mut out).map_err(export_error)?;
             format!(
                 "run {run} as Chrome trace events: {} ({} raised) on {}, {}",
                 counted(exported.calls, "call", "calls"),
@@ -124,13 +154,25 @@ fn export(args: &Args) -> Result<(String, bool), QueryError> {
             )
         }
     };
+    finish(out, what, started, write_error, &args.output)
+}
+
+/// Completes the file (renamed into place when whole) and says what it holds: the summary,
+/// and whether the output was written through (a pipe or a device).
+fn finish(
+    out: BufWriter<Counted<Replacement>>,
+    what: String,
+    started: Instant,
+    write_error: impl Fn(std::io::Error) -> QueryError,
+    output: &std::path::Path,
+) -> Result<(String, bool), QueryError> {
     let counted_output = out.into_inner().map_err(|e| write_error(e.into_error()))?;
     let bytes = counted_output.bytes;
     let through = counted_output.inner.writes_through();
     counted_output.inner.commit().map_err(write_error)?;
     let summary = format!(
         "{}: {what}, {} bytes, in {:.2}s",
-        args.output.display(),
+        output.display(),
         count(bytes),
         started.elapsed().as_secs_f64()
     );

@@ -46,7 +46,10 @@ fn log(args: &Args) -> Result<String, QueryError> {
             break;
         }
         let calls = args.filters.calls(&query, &snap, left)?;
-        left -= calls.len();
+        // Each node of a cluster gets the whole limit.
+        if !args.source.is_cluster() {
+            left -= calls.len();
+        }
         let mut pids = HashMap::new();
         let origin = snap.run().info.monotonic_origin_ns;
         // Runs come newest first and calls newest first: reversed at the end, oldest first.

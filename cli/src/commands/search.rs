@@ -45,7 +45,10 @@ fn search(args: &Args) -> Result<String, QueryError> {
         } else {
             analysis::search(&snap, &value, 0, u64::MAX, left)?
         };
-        left -= found.len();
+        // Each node of a cluster gets the whole limit (its run under its own title).
+        if !args.source.is_cluster() {
+            left -= found.len();
+        }
         runs.push((snap, found));
     }
     if args.json {

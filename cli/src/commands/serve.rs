@@ -41,9 +41,8 @@ enum ServeError {
 }
 
 fn serve(args: &Args) -> Result<(), ServeError> {
-    let path = args.source.path()?;
-    let reader = crate::query::db::open(&path)?;
-    let run = args.source.one_run()?;
+    let (reader, run) = args.source.store_and_run()?;
+    let path = reader.path().to_path_buf();
     if let Some(run) = run {
         reader.run(run).map_err(QueryError::from)?;
     }

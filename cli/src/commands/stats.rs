@@ -31,14 +31,14 @@ pub fn run(args: &Args) -> ExitCode {
 }
 
 fn stats(args: &Args) -> Result<String, QueryError> {
-    let path = args.source.path()?;
-    let store = crate::query::db::open(&path)?;
+    let (store, chosen) = args.source.store_and_run()?;
+    let path = store.path().to_path_buf();
     let runs = store.runs()?;
     let mut counted = Vec::with_capacity(runs.len());
     for run in &runs {
         counted.push((run, store.snapshot(Some(run.id))?.counts()?));
     }
-    let snap = store.snapshot(args.source.one_run()?)?;
+    let snap = store.snapshot(chosen)?;
     let chosen = snap.run().id;
     let top = snap.top_functions(args.top)?;
     if args.json {

@@ -1,5 +1,6 @@
-//! `elixir-scope trace [--db PATH] [--run N] CALL_ID [--depth D] [--children C] [--calls N]
-//! [--json]`: the call tree under a call, folded like `ElixirScope.show_trace/2` folds it.
+//! `elixir-scope trace [--db PATH] [--run N | --node NAME [--cookie C] [--cluster]] CALL_ID
+//! [--depth D] [--children C] [--calls N] [--json]`: the call tree under a call, folded like
+//! `ElixirScope.show_trace/2` folds it, with what other nodes of a cluster did for its calls.
 
 use std::process::ExitCode;
 
@@ -39,18 +40,21 @@ pub fn run(args: &Args) -> ExitCode {
 }
 
 fn show(args: &Args) -> Result<String, QueryError> {
-    let snap = args.source.snapshot()?;
-    db::call(&snap, args.call)?;
+    // The call's run first, with the runs of the other nodes of its cluster: those given by
+    // --cluster, else those that recorded into the same store meanwhile.
+    let cluster = args.source.cluster()?;
+    let snap = &cluster.snapshots()[0];
+    db::call(snap, args.call)?;
     let limits = TreeLimits {
         depth: args.depth,
         children: args.children,
         calls: args.calls,
     };
-    let Some(tree) = snap.tree(args.call, &limits)? else {
-        return Err(db::no_such_call(&snap, args.call)?);
+    let Some(tree) = cluster.tree(0, args.call, &limits)? else {
+        return Err(db::no_such_call(snap, args.call)?);
     };
     if args.json {
-        return Ok(json::tree_json(&tree, &snap).to_string());
+        return Ok(json::cluster_tree_json(&tree, snap, &cluster).to_string());
     }
-    Ok(tree::render(&tree, &snap).join("\n"))
+    Ok(tree::render(&tree, snap).join("\n"))
 }

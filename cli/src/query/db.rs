@@ -7,7 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use store::{Snapshot, StoreError, StoreReader};
+use store::{Cluster, Snapshot, StoreError, StoreReader};
+
+use super::cluster;
 
 /// Where the recording of the project of `config` is when no `--db` names it (see the module
 /// documentation).
@@ -28,8 +30,37 @@ pub struct Source {
     pub db: Option<PathBuf>,
     /// Which run to read (1 is the first VM start recorded) [default: the latest]. Listing
     /// commands (calls, search, origin, log) also take `all` and ranges: `3..5`, `3..`, `..5`.
-    #[arg(long, value_name = "N", value_parser = Runs::parse)]
+    #[arg(long, value_name = "N", value_parser = Runs::parse,
+          conflicts_with_all = ["node", "cluster"])]
     pub run: Option<Runs>,
+    /// Which node's run to read (`name@host`, or `name`): its latest run in the recording;
+    /// with --cookie, the run it records now, reached over Erlang distribution.
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// Read every node of a cluster, one run each (listings merge their calls by time; trees
+    /// and exports cross nodes). With --cookie: --node and every node it is connected to,
+    /// over Erlang distribution. Else: the runs other nodes recorded into this recording
+    /// while the latest run (of --node, if given) did: nodes sharing a project directory.
+    #[arg(long)]
+    pub cluster: bool,
+    /// The cookie of --node: reach it over Erlang distribution as a hidden node, and read
+    /// its run where it is when this machine sees it, else a copy in the user's cache
+    /// directory ($XDG_CACHE_HOME/elixir-scope/cluster).
+    #[arg(long, value_name = "COOKIE", requires = "node")]
+    pub cookie: Option<String>,
+    /// With --cookie: copy each node's run into the cache directory even when this machine
+    /// can read it where it is (a copy that outlives the nodes' recordings; later copies only
+    /// add the segments sealed since).
+    #[arg(long, requires = "cookie")]
+    pub copy: bool,
+}
+
+/// One node's run, where it can be read.
+pub struct NodeSource {
+    /// The store holding it.
+    pub store: StoreReader,
+    /// Its number there.
+    pub run: u64,
 }
 
 /// Which runs: one, or a range (`all` is the range with no bounds).
@@ -154,6 +185,9 @@ pub enum QueryError {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// A node or cluster could not be read.
+    #[error("{0}")]
+    Cluster(String),
 }
 
 impl Source {
@@ -186,15 +220,153 @@ impl Source {
         }
     }
 
-    /// Opens the recording and a snapshot of the chosen run.
+    /// Opens the recording and a snapshot of the chosen run (with `--node`, that node's).
     pub fn snapshot(&self) -> Result<Snapshot, QueryError> {
+        if self.cluster {
+            return Err(QueryError::Option {
+                option: "--cluster",
+                problem: "this command reads one run: name its node with --node alone".to_string(),
+            });
+        }
+        if let Some(nodes) = self.node_sources()? {
+            let first = nodes.into_iter().next().ok_or_else(no_node_runs)?;
+            return Ok(first.store.snapshot(Some(first.run))?);
+        }
         let run = self.one_run()?;
         Ok(self.open()?.snapshot(run)?)
     }
 
+    /// The store to read and the run asked for (`None`: the latest): `--run`'s, or with
+    /// `--node` that node's run and the store that holds it here; `--cluster` is refused (for
+    /// commands that show one store, such as `stats` and `serve`).
+    pub fn store_and_run(&self) -> Result<(StoreReader, Option<u64>), QueryError> {
+        if self.cluster {
+            return Err(QueryError::Option {
+                option: "--cluster",
+                problem: "this command reads one recording: name one node with --node".to_string(),
+            });
+        }
+        if let Some(nodes) = self.node_sources()? {
+            let first = nodes.into_iter().next().ok_or_else(no_node_runs)?;
+            return Ok((first.store, Some(first.run)));
+        }
+        Ok((self.open()?, self.one_run()?))
+    }
+
+    /// Whether the runs of several nodes are read (`--cluster`).
+    pub fn is_cluster(&self) -> bool {
+        self.cluster
+    }
+
+    /// The runs `--node` and `--cluster` name, one per node, the one of `--node` (else the
+    /// latest) first; `None` without either option.
+    pub fn node_sources(&self) -> Result<Option<Vec<NodeSource>>, QueryError> {
+        if let (Some(node), Some(cookie)) = (&self.node, &self.cookie) {
+            let target = crate::commands::attach::Target {
+                node: node.clone(),
+                cookie: cookie.clone(),
+            };
+            let mut readers: Vec<StoreReader> = Vec::new();
+            let mut out = Vec::new();
+            for found in cluster::fetch_runs(&target, self.cluster, self.copy)? {
+                // Nodes that share a store share one reader (and what it keeps of segments).
+                let store = match readers.iter().find(|r| r.path() == found.store) {
+                    Some(reader) => reader.clone(),
+                    None => {
+                        let reader = open(&found.store)?;
+                        readers.push(reader.clone());
+                        reader
+                    }
+                };
+                out.push(NodeSource {
+                    store,
+                    run: found.run,
+                });
+            }
+            return Ok(Some(out));
+        }
+        if self.node.is_none() && !self.cluster {
+            return Ok(None);
+        }
+        let store = self.open()?;
+        let runs = store.runs()?;
+        let anchor = match &self.node {
+            Some(node) => runs
+                .iter()
+                .rev()
+                .find(|r| same_node(&r.info.node, node))
+                .ok_or_else(|| {
+                    let mut nodes: Vec<&str> = runs.iter().map(|r| r.info.node.as_str()).collect();
+                    nodes.sort_unstable();
+                    nodes.dedup();
+                    QueryError::Cluster(format!(
+                        "{}: no run of node {node} (its runs are of {})",
+                        store.path().display(),
+                        nodes.join(", ")
+                    ))
+                })?,
+            None => runs
+                .iter()
+                .rev()
+                .find(|r| r.info.node != cluster::NO_NODE)
+                .ok_or_else(|| {
+                    QueryError::Cluster(format!(
+                        "{}: no run of a named node (nodes started with -sname or -name)",
+                        store.path().display()
+                    ))
+                })?,
+        };
+        let mut out = vec![NodeSource {
+            store: store.clone(),
+            run: anchor.id,
+        }];
+        if self.cluster {
+            for peer in cluster::peer_runs(&runs, anchor) {
+                out.push(NodeSource {
+                    store: store.clone(),
+                    run: peer,
+                });
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The runs to read as one cluster, with the run of the call asked about first: those of
+    /// `--cluster`, else the chosen run (of `--node`, if given) and the runs other nodes
+    /// recorded into its store meanwhile (see [`cluster::peers_in_store`]).
+    pub fn cluster(&self) -> Result<Cluster, QueryError> {
+        let nodes = self.node_sources()?;
+        if let (true, Some(nodes)) = (self.cluster, &nodes) {
+            let snapshots = nodes
+                .iter()
+                .map(|n| Ok(n.store.snapshot(Some(n.run))?))
+                .collect::<Result<Vec<_>, QueryError>>()?;
+            return Ok(Cluster::new(snapshots));
+        }
+        let (store, snap) = match nodes.and_then(|n| n.into_iter().next()) {
+            Some(node) => {
+                let snap = node.store.snapshot(Some(node.run))?;
+                (node.store, snap)
+            }
+            None => {
+                let store = self.open()?;
+                let snap = store.snapshot(self.one_run()?)?;
+                (store, snap)
+            }
+        };
+        let peers = cluster::peers_in_store(&store, &snap)?;
+        Ok(Cluster::new(std::iter::once(snap).chain(peers).collect()))
+    }
+
     /// Opens the recording and snapshots of the chosen runs, newest first (the latest alone
-    /// when `--run` is not given).
+    /// when `--run` is not given); with `--node` or `--cluster`, one run per node.
     pub fn snapshots(&self) -> Result<Vec<Snapshot>, QueryError> {
+        if let Some(nodes) = self.node_sources()? {
+            return nodes
+                .into_iter()
+                .map(|n| Ok(n.store.snapshot(Some(n.run))?))
+                .collect();
+        }
         let store = self.open()?;
         let (lo, hi) = match self.run {
             None => return Ok(vec![store.snapshot(None)?]),
@@ -212,6 +384,15 @@ impl Source {
             .map(|id| Ok(store.snapshot(Some(id))?))
             .collect()
     }
+}
+
+/// Whether a run's node `recorded` is the node `asked` (`name@host`, or `name` alone).
+fn same_node(recorded: &str, asked: &str) -> bool {
+    recorded == asked || (!asked.contains('@') && recorded.split('@').next() == Some(asked))
+}
+
+fn no_node_runs() -> QueryError {
+    QueryError::Cluster("no node answered with a recording".to_string())
 }
 
 /// Opens an existing recording for reading: any number of commands read it at once, while

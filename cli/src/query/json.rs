@@ -1,7 +1,9 @@
 //! Calls, folds and trees as JSON (`--json`): values printed as text in their module's style.
 
 use serde_json::{json, Value};
-use store::{Call, CauseKind, Fold, MessageLine, OriginKind, Outcome, Snapshot, Tree, TreeItem};
+use store::{
+    Call, CauseKind, Cluster, Fold, MessageLine, OriginKind, Outcome, Snapshot, Tree, TreeItem,
+};
 
 use super::call;
 use super::text::rfc3339;
@@ -32,6 +34,7 @@ pub fn call_json(c: &Call, snap: &Snapshot) -> Value {
     };
     json!({
         "run": snap.run().id,
+        "node": info.node,
         "id": c.id,
         "parent": c.parent,
         "pid": pid_text(snap, c.pid),
@@ -80,16 +83,18 @@ pub fn fold_json(f: &Fold) -> Value {
     })
 }
 
-/// A message a call sent: how, to whom, what (in the sender's `style`), and the call that
-/// received it when known.
+/// A message a call sent: how, to whom (`node`: the receiver's, when it is another node's),
+/// what (in the sender's `style`), and the call that received it when known (of `node`'s
+/// run).
 pub fn message_json(line: &MessageLine, style: term::Style) -> Value {
     let m = &line.message;
     json!({
         "sender": m.call_id,
         "kind": m.kind.as_str(),
         "delay_ms": m.delay_ms,
-        "target": tree::target_text(&m.target, line.receiver_text.as_deref(), style),
+        "target": tree::target_text(line, style),
         "receiver": line.receiver_text,
+        "node": line.node,
         "message": term::value(&m.message, style),
         "received_by": line.received_by,
         "line": tree::message_text(line, style),
@@ -99,6 +104,24 @@ pub fn message_json(line: &MessageLine, style: term::Style) -> Value {
 /// A tree: its lines in display order, each with its depth and a call, a fold, a process the
 /// parent line's call started, or a request it waited for.
 pub fn tree_json(tree: &Tree, snap: &Snapshot) -> Value {
+    tree_json_in(tree, snap, &|_| None)
+}
+
+/// A tree of a cluster (`store::Cluster::tree`) whose root is a call of `snap`'s run: the
+/// calls of other nodes are read in their runs, among `cluster`'s.
+pub fn cluster_tree_json(tree: &Tree, snap: &Snapshot, cluster: &Cluster) -> Value {
+    tree_json_in(tree, snap, &|node| {
+        cluster.run_of(node).map(|i| &cluster.snapshots()[i])
+    })
+}
+
+/// A tree; `run_of` gives the run of another node's lines.
+fn tree_json_in<'s>(
+    tree: &Tree,
+    snap: &'s Snapshot,
+    run_of: &dyn Fn(&str) -> Option<&'s Snapshot>,
+) -> Value {
+    let of = |node: &Option<String>| node.as_deref().and_then(run_of).unwrap_or(snap);
     // The style of the call shown at each depth: a message is printed in its sender's.
     let mut styles: Vec<term::Style> = Vec::new();
     let lines: Vec<Value> = tree
@@ -122,19 +145,21 @@ pub fn tree_json(tree: &Tree, snap: &Snapshot) -> Value {
             TreeItem::Process(p) => json!({
                 "depth": line.depth,
                 "process": {
+                    "node": p.node,
                     "pid": p.text,
                     "origin": match p.kind {
                         OriginKind::Caller => "caller",
                         OriginKind::Ancestor => "ancestor",
                     },
-                    "first": call_json(&p.first, snap),
+                    "first": call_json(&p.first, of(&p.node)),
                 },
             }),
             TreeItem::Request(r) => json!({
                 "depth": line.depth,
                 "request": {
+                    "node": r.node,
                     "pid": r.text,
-                    "served_by": call_json(&r.call, snap),
+                    "served_by": call_json(&r.call, of(&r.node)),
                 },
             }),
         })
@@ -147,8 +172,9 @@ pub fn tree_json(tree: &Tree, snap: &Snapshot) -> Value {
                 CauseKind::Started(OriginKind::Ancestor) => "ancestor",
                 CauseKind::Message(how) => how.as_str(),
             },
+            "node": c.node,
             "pid": c.text,
-            "call": call_json(&c.call, snap),
+            "call": call_json(&c.call, of(&c.node)),
         })
     });
     json!({

@@ -1,8 +1,10 @@
 //! Reading recordings from the command line, after the VM stopped: where the database is
-//! ([`db`]), which calls ([`filter`]), and how they print ([`call`], [`tree`], [`table`],
-//! [`json`], [`text`]), the same way the IEx helpers print them.
+//! ([`db`]), which calls ([`filter`]), the runs of a cluster's nodes ([`cluster`]), and how
+//! they print ([`call`], [`tree`], [`table`], [`json`], [`text`]), the same way the IEx
+//! helpers print them.
 
 pub mod call;
+pub mod cluster;
 pub mod db;
 pub mod filter;
 pub mod json;

@@ -58,6 +58,60 @@ pub fn render_runs(runs: &[(Snapshot, Vec<Call>)]) -> Vec<String> {
     out
 }
 
+/// The calls of several nodes' runs (one run per node) as one list, newest first by the wall
+/// clock (each run's times through its own anchor), at most `limit`: `(run index, call)`.
+pub fn merged_by_time(runs: &[(Snapshot, Vec<Call>)], limit: usize) -> Vec<(usize, &Call)> {
+    let mut all: Vec<(u64, usize, &Call)> = runs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (snap, calls))| {
+            let info = &snap.run().info;
+            calls.iter().map(move |c| (info.unix_ns(c.start), i, c))
+        })
+        .collect();
+    all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(b.2.id.cmp(&a.2.id)));
+    all.into_iter()
+        .take(limit)
+        .map(|(_, i, c)| (i, c))
+        .collect()
+}
+
+/// The calls of several nodes as one table, newest first, with their node first:
+///
+/// ```text
+/// NODE    ID  PID        STARTED       DURATION  CALL
+/// b@host  3   <0.94.0>   14:03:21.121  1.6ms     Shop.Inventory.handle_call(…) → …
+/// a@host  3   <0.99.0>   14:03:21.120  3.3ms     Shop.Inventory.reserve(:b@host, "tea", 2) → …
+/// ```
+pub fn render_nodes(runs: &[(Snapshot, Vec<Call>)], limit: usize) -> Vec<String> {
+    let merged = merged_by_time(runs, limit);
+    if merged.is_empty() {
+        return vec![format!("No calls match on {} nodes.", runs.len())];
+    }
+    let mut pids: Vec<std::collections::HashMap<u64, String>> =
+        vec![Default::default(); runs.len()];
+    let rows: Vec<[String; 6]> = merged
+        .iter()
+        .map(|&(i, c)| {
+            let snap = &runs[i].0;
+            let pid = pids[i]
+                .entry(c.pid)
+                .or_insert_with(|| pid_text(snap, c.pid))
+                .clone();
+            let [id, pid, started, duration, call] = row(c, &pid, &snap.run().info);
+            [
+                snap.run().info.node.clone(),
+                id,
+                pid,
+                started,
+                duration,
+                call,
+            ]
+        })
+        .collect();
+    layout(["NODE", "ID", "PID", "STARTED", "DURATION", "CALL"], &rows)
+}
+
 /// `Run 3 (shop@host, started 2026-12-03 14:03:21):`
 pub fn run_title(snap: &Snapshot) -> String {
     let info = &snap.run().info;

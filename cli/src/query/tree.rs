@@ -14,6 +14,9 @@
 //! request it serves, or the call that started its process), a first line names it:
 //! `⇠ <0.96.0> (request) #13 Shop.Inventory.reserve("tea", 2) → {:ok, 8} (29µs)`.
 //!
+//! In a cluster's tree (`store::Cluster::tree`), what happened on another node names the node
+//! before the pid: `⇢ b@host <0.160.0> (request) #7 Cluster.Inventory.handle_call(…) → …`.
+//!
 //! A message a call sent is a line among its children, where it was sent, with the call that
 //! received it when that is known: `→ cast <0.188.0> {:restock, "tea"} ⇢ #27`; the receiving
 //! call's tree names the sender: `⇠ sent by <0.96.0> (cast) #13 Shop.Supplier.deliver("tea")
@@ -107,6 +110,8 @@ pub fn pid_text(snap: &Snapshot, pid: u64) -> String {
 
 /// `⇢ <0.151.0> (task) #57 Shop.Worker.run(3) → :ok (1.2ms)`: a process the parent line's
 /// call started (`task`: linked by `$callers`; `spawned`: by `$ancestors`), by its first call.
+/// On another node, its name comes first: `⇢ b@host <0.151.0> (task) #7 ...` (the call id is
+/// that node's run's).
 pub fn started_text(process: &StartedProcess) -> String {
     let how = match process.kind {
         OriginKind::Caller => "task",
@@ -114,45 +119,53 @@ pub fn started_text(process: &StartedProcess) -> String {
     };
     format!(
         "⇢ {} ({how}) {}",
-        process.text,
+        process_text(process.node.as_deref(), &process.text),
         call::line(&process.first, None)
     )
 }
 
 /// `⇢ <0.160.0> (request) #58 Shop.Inventory.handle_call(…) → …`: a request the parent
-/// line's call waited for, by the call of the other process that served it.
+/// line's call waited for, by the call of the other process that served it (of another node:
+/// `⇢ b@host <0.160.0> (request) ...`).
 pub fn request_text(request: &ServedRequest) -> String {
     format!(
         "⇢ {} (request) {}",
-        request.text,
+        process_text(request.node.as_deref(), &request.text),
         call::line(&request.call, None)
     )
 }
 
 /// `→ cast <0.188.0> {:restock, "tea"} ⇢ #27`: a message the parent line's call sent (in
 /// `style`, its module's), to whom (a name the process was registered under is followed by
-/// the process when it recorded calls), and the call that received it, when known.
+/// the process when it recorded calls; a process of another node follows its node:
+/// `b@host <0.93.0>`), and the call that received it, when known (of another node: `⇢ b@host
+/// #27`).
 pub fn message_text(line: &MessageLine, style: Style) -> String {
     let m = &line.message;
     let how = match m.kind {
         SendKind::SendAfter => format!("send_after {}", duration(m.delay_ms as u64 * 1_000_000)),
         kind => kind.as_str().to_string(),
     };
-    let to = target_text(&m.target, line.receiver_text.as_deref(), style);
+    let to = target_text(line, style);
     let message = shorten(&term::value(&m.message, style), VALUE_WIDTH);
-    match line.received_by {
-        Some(id) => format!("→ {how} {to} {message} ⇢ #{id}"),
-        None => format!("→ {how} {to} {message}"),
+    match (line.received_by, &line.node) {
+        (Some(id), Some(node)) => format!("→ {how} {to} {message} ⇢ {node} #{id}"),
+        (Some(id), None) => format!("→ {how} {to} {message} ⇢ #{id}"),
+        (None, _) => format!("→ {how} {to} {message}"),
     }
 }
 
-/// A message's destination: a pid as `<0.188.0>`, a name in `style` followed by the process
-/// it named when that is known (`Shop.Inventory (<0.188.0>)`).
-pub fn target_text(target: &[u8], receiver: Option<&str>, style: Style) -> String {
+/// A message's destination: a pid as `<0.188.0>` (of another node: `b@host <0.93.0>`), a
+/// name in `style` followed by the process it named when that is known (`Shop.Inventory
+/// (<0.188.0>)`).
+pub fn target_text(line: &MessageLine, style: Style) -> String {
+    let target = &line.message.target;
+    let receiver = line
+        .receiver_text
+        .as_deref()
+        .map(|text| process_text(line.node.as_deref(), text));
     match term::decode(target) {
-        Ok(eetf::Term::Pid(_)) => {
-            receiver.map_or_else(|| term::value(target, Style::Erlang), str::to_string)
-        }
+        Ok(eetf::Term::Pid(_)) => receiver.unwrap_or_else(|| term::value(target, Style::Erlang)),
         _ => {
             let name = shorten(&term::value(target, style), VALUE_WIDTH);
             match receiver {
@@ -164,8 +177,9 @@ pub fn target_text(target: &[u8], receiver: Option<&str>, style: Style) -> Strin
 }
 
 /// `⇠ <0.96.0> (request) #13 Shop.Inventory.reserve("tea", 2) → {:ok, 8} (29µs)`: the call of
-/// another process the tree's root came from (`task` and `spawned` as for started processes);
-/// for a message, `⇠ sent by <0.96.0> (cast) #13 ...`.
+/// another process the tree's root came from (`task` and `spawned` as for started processes;
+/// of another node: `⇠ a@host <0.96.0> (request) ...`); for a message,
+/// `⇠ sent by <0.96.0> (cast) #13 ...`.
 pub fn cause_text(cause: &Cause) -> String {
     let by = if matches!(cause.kind, CauseKind::Message(_)) {
         "sent by "
@@ -174,10 +188,18 @@ pub fn cause_text(cause: &Cause) -> String {
     };
     format!(
         "⇠ {by}{} ({}) {}",
-        cause.text,
+        process_text(cause.node.as_deref(), &cause.text),
         cause_kind(cause.kind),
         call::line(&cause.call, None)
     )
+}
+
+/// A process as the tree names it: its pid, after its node's name when it is another node's.
+pub fn process_text(node: Option<&str>, text: &str) -> String {
+    match node {
+        Some(node) => format!("{node} {text}"),
+        None => text.to_string(),
+    }
 }
 
 /// `request`, `task`, `spawned`, or how a message was sent (`cast`, `send`, `send_after`).

@@ -316,7 +316,7 @@ defmodule ElixirScope.Format do
   def cause_lines(cause, ansi? \\ false)
   def cause_lines(nil, _ansi?), do: []
 
-  def cause_lines(%{kind: kind, pid: pid, call: call}, ansi?) do
+  def cause_lines(%{kind: kind, pid: pid, call: call} = cause, ansi?) do
     {by, how} =
       case kind do
         :request -> {"", "request"}
@@ -325,8 +325,12 @@ defmodule ElixirScope.Format do
         sent -> {"sent by ", Atom.to_string(sent)}
       end
 
-    [paint("⇠ #{by}#{inspect(pid)} (#{how}) ", :cyan, ansi?) <> line(call, nil, ansi?)]
+    [paint("⇠ #{by}#{process(cause, pid)} (#{how}) ", :cyan, ansi?) <> line(call, nil, ansi?)]
   end
+
+  # A linked process: its pid, after its node when the link crossed nodes.
+  defp process(%{node: node}, pid), do: "#{node} #{inspect(pid)}"
+  defp process(_item, pid), do: inspect(pid)
 
   @doc """
   The lines of a tree (`ElixirScope.trace/2`'s lines, in display order), with a footer when
@@ -370,13 +374,13 @@ defmodule ElixirScope.Format do
 
   defp item_text(%{fold: _} = fold, _depth, ansi?), do: paint(fold_text(fold), :faint, ansi?)
 
-  defp item_text(%{process: pid, origin: origin, first: first}, _depth, ansi?) do
+  defp item_text(%{process: pid, origin: origin, first: first} = item, _depth, ansi?) do
     how = if origin == :caller, do: "task", else: "spawned"
-    paint("⇢ #{inspect(pid)} (#{how}) ", :cyan, ansi?) <> line(first, nil, ansi?)
+    paint("⇢ #{process(item, pid)} (#{how}) ", :cyan, ansi?) <> line(first, nil, ansi?)
   end
 
-  defp item_text(%{request: pid, served_by: call}, _depth, ansi?) do
-    paint("⇢ #{inspect(pid)} (request) ", :cyan, ansi?) <> line(call, nil, ansi?)
+  defp item_text(%{request: pid, served_by: call} = item, _depth, ansi?) do
+    paint("⇢ #{process(item, pid)} (request) ", :cyan, ansi?) <> line(call, nil, ansi?)
   end
 
   defp item_text(%{message: message, send: how} = sent, _depth, ansi?) do
@@ -415,23 +419,29 @@ defmodule ElixirScope.Format do
 
   ## Tables
 
-  @doc "Calls as a table: ID, PID, STARTED (local time), DURATION, CALL."
+  @doc """
+  Calls as a table: ID, PID, STARTED (local time), DURATION, CALL; NODE first when the calls
+  carry their node (`ElixirScope.calls(nodes: :all)`).
+  """
   @spec table([map], boolean) :: [String.t()]
   def table(calls, ansi? \\ false)
   def table([], _ansi?), do: ["No calls match."]
 
   def table(calls, ansi?) do
-    header = ["ID", "PID", "STARTED", "DURATION", "CALL"]
+    # Calls of several nodes (`nodes:`) say whose they are first.
+    nodes? = Enum.any?(calls, &Map.has_key?(&1, :node))
+    header = if(nodes?, do: ["NODE"], else: []) ++ ["ID", "PID", "STARTED", "DURATION", "CALL"]
 
     rows =
       Enum.map(calls, fn call ->
-        [
-          Integer.to_string(call.id),
-          pid_text(call.pid),
-          clock(DateTime.to_unix(call.started_at, :nanosecond)),
-          if(call.duration_ns, do: duration(call.duration_ns), else: "running"),
-          call_text(call) <> " " <> outcome_text(call)
-        ]
+        if(nodes?, do: [call |> Map.get(:node, node()) |> Atom.to_string()], else: []) ++
+          [
+            Integer.to_string(call.id),
+            pid_text(call.pid),
+            clock(DateTime.to_unix(call.started_at, :nanosecond)),
+            if(call.duration_ns, do: duration(call.duration_ns), else: "running"),
+            call_text(call) <> " " <> outcome_text(call)
+          ]
       end)
 
     widths =

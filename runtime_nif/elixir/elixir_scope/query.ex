@@ -42,7 +42,8 @@ defmodule ElixirScope.Query do
     :result,
     :exception,
     :syntax,
-    :where
+    :where,
+    :nodes
   ]
 
   @doc "The calls matching `opts` (see `ElixirScope.calls/1`), newest first."
@@ -50,23 +51,104 @@ defmodule ElixirScope.Query do
   def calls(opts, caller) do
     opts = validate(opts, @call_options, caller)
     {where, opts} = Keyword.pop(opts, :where)
+    {nodes, opts} = Keyword.pop(opts, :nodes)
     filter = Enum.reduce(opts, %{}, &filter(&1, &2, caller))
     # A predicate runs here, over the newest calls the other options match.
     {limit, filter} =
       if where, do: {Map.get(filter, :limit, 20), Map.put(filter, :limit, @max_limit)}, else: {nil, filter}
 
-    flush()
+    calls =
+      if nodes do
+        cluster_calls(nodes!(nodes, filter, caller), filter, caller)
+      else
+        flush()
 
-    case @runtime.calls(filter) do
-      {:error, {:no_test, name}} ->
-        raise ArgumentError,
-              "#{caller}: no test of #{run_name(filter)} is named #{inspect(name)} " <>
-                "(ElixirScope.tests/1 lists them)"
+        case @runtime.calls(filter) do
+          {:error, {:no_test, name}} ->
+            raise ArgumentError,
+                  "#{caller}: no test of #{run_name(filter)} is named #{inspect(name)} " <>
+                    "(ElixirScope.tests/1 lists them)"
 
-      answer ->
-        calls = answer |> answer(caller) |> Enum.map(&to_call/1)
-        if where, do: calls |> Enum.filter(where) |> Enum.take(limit), else: calls
+          answer ->
+            answer |> answer(caller) |> Enum.map(&to_call/1)
+        end
+      end
+
+    if where, do: calls |> Enum.filter(where) |> Enum.take(limit), else: calls
+  end
+
+  ## Clusters
+
+  # The nodes `nodes:` names: `:all` (this node and every node connected to it) or a list;
+  # with `pid:`, only the pid's node has its calls.
+  defp nodes!(nodes, filter, caller) do
+    if Map.has_key?(filter, :run) do
+      raise ArgumentError,
+            "#{caller}: :run and :nodes do not go together (each node reads the run it records)"
     end
+
+    nodes =
+      case nodes do
+        :all -> [node() | Node.list()]
+        list when is_list(list) and list != [] -> list
+        other -> raise ArgumentError, "#{caller}: bad value for :nodes: #{inspect(other)} " <>
+                   "(expected :all or a list of nodes)"
+      end
+
+    unless Enum.all?(nodes, &is_atom/1) do
+      raise ArgumentError, "#{caller}: bad value for :nodes: #{inspect(nodes)} (expected :all or a list of nodes)"
+    end
+
+    case filter do
+      %{pid: pid} -> [node(pid)]
+      _ -> Enum.uniq(nodes)
+    end
+  end
+
+  # Asks each node for its calls (`:elixir_scope_cluster.calls/1`, over `:erpc` for the
+  # others), merges them newest first by the wall clock, each with its `:node`. A node that
+  # cannot answer is named on standard error and left out.
+  defp cluster_calls(nodes, filter, caller) do
+    limit = Map.get(filter, :limit, 20)
+    # Times of this VM's clock mean nothing to the others: the wall clock does.
+    offset = :erlang.time_offset(:nanosecond)
+
+    filter =
+      Enum.reduce([:since, :until], filter, fn bound, acc ->
+        case Map.pop(acc, :"#{bound}_ns") do
+          {nil, acc} -> acc
+          {ns, acc} -> Map.put(acc, :"#{bound}_unix_ns", ns + offset)
+        end
+      end)
+
+    nodes
+    |> Enum.flat_map(fn node ->
+      case ask(node, :calls, [filter]) do
+        calls when is_list(calls) -> Enum.map(calls, &{node, &1})
+        {:error, {:no_test, _}} -> []
+        {:error, {:bad_pattern, message}} -> raise ArgumentError, "#{caller}: #{message}"
+        failure -> left_out(node, failure)
+      end
+    end)
+    |> Enum.sort_by(fn {node, raw} -> {raw.start_unix_ns, node, raw.id} end, :desc)
+    |> Enum.take(limit)
+    |> Enum.map(fn {node, raw} -> raw |> to_call() |> Map.put(:node, node) end)
+  end
+
+  # `:elixir_scope_cluster.Function(Args)` on `node` (here without `:erpc`).
+  defp ask(node, function, args) do
+    if node == node() do
+      apply(:elixir_scope_cluster, function, args)
+    else
+      :erpc.call(node, :elixir_scope_cluster, function, args, 60_000)
+    end
+  catch
+    kind, reason -> {:error, {kind, reason}}
+  end
+
+  defp left_out(node, failure) do
+    IO.puts(:stderr, "ElixirScope: #{node} left out: #{inspect(failure)}")
+    []
   end
 
   ## Values
@@ -277,7 +359,7 @@ defmodule ElixirScope.Query do
 
   ## Trees
 
-  @tree_options [:depth, :children, :calls, :ansi, :run]
+  @tree_options [:depth, :children, :calls, :ansi, :run, :nodes, :node]
 
   @doc "The tree under `id` (see `ElixirScope.trace/2`) as the runtime gives it."
   @spec tree(term, keyword, atom) :: %{
@@ -310,14 +392,43 @@ defmodule ElixirScope.Query do
         {:run, r}, acc when (is_integer(r) and r > 0) or r == :latest ->
           Map.put(acc, :run, r)
 
+        {:nodes, n}, acc when n == :all or (is_list(n) and n != []) ->
+          acc
+
+        {:node, n}, acc when is_atom(n) and not is_nil(n) ->
+          acc
+
         {key, value}, _acc ->
           raise ArgumentError,
                 "#{caller}: bad value for #{inspect(key)}: #{inspect(value)} (#{tree_expected(key)})"
       end)
 
-    flush()
+    root_node = Keyword.get(opts, :node, node())
 
-    case @runtime.tree(id, limits) |> answer(caller) do
+    case Keyword.fetch(opts, :nodes) do
+      :error when root_node == node() ->
+        flush()
+        local_tree(@runtime.tree(id, limits), id, limits, caller)
+
+      found ->
+        nodes =
+          case found do
+            {:ok, :all} -> [node() | Node.list()]
+            {:ok, list} -> list
+            :error -> [root_node]
+          end
+
+        if Map.has_key?(limits, :run) do
+          raise ArgumentError,
+                "#{caller}: :run and :nodes do not go together (each node reads the run it records)"
+        end
+
+        cluster_tree(id, limits, root_node, Enum.uniq([root_node | nodes]) -- [root_node], caller)
+    end
+  end
+
+  defp local_tree(answer, id, limits, caller) do
+    case answer(answer, caller) do
       :undefined ->
         raise ArgumentError,
               "#{caller}: no call #{id} in #{run_name(limits)}" <>
@@ -329,6 +440,87 @@ defmodule ElixirScope.Query do
           | lines: Enum.map(lines, fn {depth, item} -> {depth, to_item(item)} end),
             cause: to_cause(Map.get(tree, :cause, :undefined))
         }
+        |> Map.drop([:remote_cause, :root])
+    end
+  end
+
+  # The tree of call `id` of `root_node`'s run, with what `others` did for it: the requests
+  # its calls made there and the processes they started there, each under the call that was
+  # running when it began (asked of the root's node), and the call of another node it came
+  # from. Each such line and the cause carry the other `:node`.
+  defp cluster_tree(id, limits, root_node, others, caller) do
+    answer =
+      case ask(root_node, :tree, [id, limits]) do
+        {:error, {kind, reason}} when kind in [:error, :exit, :throw] ->
+          raise RuntimeError, "#{caller}: #{root_node} could not be asked: #{inspect(reason)}"
+
+        answer ->
+          answer
+      end
+
+    if answer == :undefined do
+      raise ArgumentError,
+            "#{caller}: no call #{id} in the run #{root_node} records " <>
+              "(ElixirScope.calls(nodes: [#{inspect(root_node)}]) lists its calls)"
+    end
+
+    remote_cause = if is_map(answer), do: Map.get(answer, :remote_cause, :undefined)
+    root = if is_map(answer), do: Map.get(answer, :root)
+    tree = local_tree(answer, id, limits, caller)
+    tree = %{tree | cause: tree.cause || cluster_cause(remote_cause)}
+
+    %{pid_text: text, start_unix_ns: from, end_unix_ns: to} = root
+    # A root still running: up to now, on the wall clock.
+    to = if to == :undefined, do: System.os_time(:nanosecond) + 60_000_000_000, else: to
+
+    links =
+      others
+      |> Enum.flat_map(fn other ->
+        case ask(other, :links_from, [root_node, text, from, to]) do
+          links when is_list(links) -> Enum.map(links, &{other, &1})
+          failure -> left_out(other, failure)
+        end
+      end)
+      |> Enum.sort_by(fn {_node, {_kind, _pid, call}} -> call.start_unix_ns end)
+
+    lines =
+      Enum.reduce(links, tree.lines, fn {other, {kind, pid, call}}, lines ->
+        item =
+          case kind do
+            :request -> %{request: pid, served_by: to_call(call), node: other}
+            origin -> %{process: pid, origin: origin, first: to_call(call), node: other}
+          end
+
+        case ask(root_node, :running_at, [text, call.start_unix_ns]) do
+          %{id: waiting} -> place_under(lines, waiting, item)
+          _ -> lines
+        end
+      end)
+
+    %{tree | lines: lines}
+  end
+
+  # The call of another node the tree's root came from, asked of that node.
+  defp cluster_cause(%{cause: kind, node: node, pid: text, start_unix_ns: at}) do
+    case ask(node, :running_at, [text, at]) do
+      %{} = call -> %{kind: kind, pid: pid(call.pid), call: to_call(call), node: node}
+      _ -> nil
+    end
+  end
+
+  defp cluster_cause(_), do: nil
+
+  # `item` as the last child of the line of call `parent` (nothing when it is not shown).
+  defp place_under(lines, parent, item) do
+    case Enum.find_index(lines, fn {_depth, line} -> Map.get(line, :id) == parent and not Map.has_key?(line, :fold) end) do
+      nil ->
+        lines
+
+      at ->
+        {depth, _} = Enum.at(lines, at)
+        rest = Enum.drop(lines, at + 1)
+        under = Enum.take_while(rest, fn {d, _} -> d > depth end)
+        Enum.take(lines, at + 1) ++ under ++ [{depth + 1, item}] ++ Enum.drop(rest, length(under))
     end
   end
 
@@ -337,6 +529,8 @@ defmodule ElixirScope.Query do
 
   defp to_cause(_), do: nil
 
+  defp tree_expected(:nodes), do: "expected :all or a list of nodes"
+  defp tree_expected(:node), do: "expected a node"
   defp tree_expected(:calls), do: "expected a positive integer"
   defp tree_expected(:ansi), do: "expected true or false"
   defp tree_expected(:run), do: expected(:run)
@@ -362,12 +556,22 @@ defmodule ElixirScope.Query do
     do: %{request: pid(text), served_by: to_call(call)}
 
   defp to_item(%{message: _, send: _} = message) do
+    node = if message.node == :undefined, do: nil, else: message.node
+
     %{
       message
-      | receiver: if(message.receiver == :undefined, do: nil, else: pid(message.receiver)),
-        received_by: if(message.received_by == :undefined, do: nil, else: message.received_by)
+      | receiver: receiver(message.receiver, message.target, node),
+        received_by: if(message.received_by == :undefined, do: nil, else: message.received_by),
+        node: node
     }
   end
+
+  # A message's receiver: a pid of this node from its text; of another node, the destination
+  # when it was that pid (a text would read as a pid of this node), else nil.
+  defp receiver(:undefined, _target, _node), do: nil
+  defp receiver(text, _target, nil), do: pid(text)
+  defp receiver(_text, target, _node) when is_pid(target), do: target
+  defp receiver(_text, _target, _node), do: nil
 
   defp to_item(call), do: to_call(call)
 

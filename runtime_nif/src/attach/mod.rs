@@ -35,6 +35,7 @@ use store::{OriginKind, Outcome, ProcessStart};
 
 use crate::atoms;
 use crate::hot::{answer, current_call, record_end, record_enter, CallTerms, Entered};
+use crate::links::{link_pid, LinkPid};
 use crate::term::{local_pid_term, local_pid_text, self_pid_word, word};
 
 /// Atoms of the tracer protocol and the controller's messages.
@@ -242,19 +243,20 @@ fn attach_open(
 
 /// `attach_seed(Pid, Current, Origin)`: what the controller read in `Pid`'s dictionary:
 /// `Current` its `$elixir_scope_call` (`undefined` when none), `Origin` where it came from
-/// (`none`, or `{caller | ancestor, FromPid}`). Only while seeding (see [`processes`]).
+/// (`none`, or `{caller | ancestor, FromPid}`, `FromPid` of this node or another). Only while
+/// seeding (see [`processes`]).
 #[rustler::nif]
 fn attach_seed<'a>(pid: Term<'a>, current: Term<'a>, origin: Term<'a>) -> NifResult<rustler::Atom> {
     pid.decode::<LocalPid>()?;
     let current = current_call(current)?.0.unwrap_or(0);
     let origin = match origin.decode::<(Term, Term)>() {
-        Ok((kind, from)) if from.decode::<LocalPid>().is_ok() => {
+        Ok((kind, from)) => {
             let kind = if atoms::caller() == kind {
                 OriginKind::Caller
             } else {
                 OriginKind::Ancestor
             };
-            Some((kind, word(from)))
+            Some((kind, link_pid(from))).filter(|(_, from)| *from != LinkPid::None)
         }
         _ => None,
     };

@@ -33,6 +33,8 @@ use dashmap::DashMap;
 use rustc_hash::FxHasher;
 use store::OriginKind;
 
+use crate::links::LinkPid;
+
 /// Whether a session shares its trees with rewritten code. Read by every rewritten call's
 /// start and end: one relaxed load when nothing is attached.
 static SHARING: AtomicBool = AtomicBool::new(false);
@@ -91,9 +93,9 @@ pub(crate) struct Process {
     base: u64,
     /// Whether its first attached call said who it is.
     introduced: bool,
-    /// Where it came from (`$callers`, `$ancestors`, or who spawned it), until its first
-    /// attached call records it.
-    origin: Option<(OriginKind, u64)>,
+    /// Where it came from (`$callers`, `$ancestors`, or who spawned it; a process of this
+    /// node or another), until its first attached call records it.
+    origin: Option<(OriginKind, LinkPid)>,
 }
 
 impl Process {
@@ -155,7 +157,7 @@ pub(crate) fn close() -> u64 {
 /// The controller read `pid`'s dictionary: `current` is its current rewritten call (0: none),
 /// `origin` where it came from. Fills a process that has no entry yet (see the module's doc);
 /// the origin is kept either way.
-pub(crate) fn seed(pid: u64, current: u64, origin: Option<(OriginKind, u64)>) {
+pub(crate) fn seed(pid: u64, current: u64, origin: Option<(OriginKind, LinkPid)>) {
     let mut entry = PROCESSES.entry(pid).or_insert_with(|| Process {
         base: current,
         ..Process::default()
@@ -252,7 +254,7 @@ pub(crate) enum AttachedStart {
         /// The innermost open call (0: none).
         parent: u64,
         /// `Some(origin)` for the process's first attached call.
-        introduce: Option<Option<(OriginKind, u64)>>,
+        introduce: Option<Option<(OriginKind, LinkPid)>>,
     },
     /// Too many calls open: not recorded.
     TooDeep,
@@ -301,7 +303,7 @@ pub(crate) fn attached_ended(pid: u64) -> Option<Open> {
 }
 
 /// `pid` was spawned by `parent` (its origin, until its first attached call).
-pub(crate) fn spawned(pid: u64, parent: u64) {
+pub(crate) fn spawned(pid: u64, parent: LinkPid) {
     PROCESSES.entry(pid).or_default().origin = Some((OriginKind::Ancestor, parent));
 }
 

@@ -23,20 +23,20 @@
 //! encoder's caps: a full ring under `overflow = block` drops the event and counts it (the
 //! traced process cannot wait inside a trace callback).
 
-use std::num::NonZeroU64;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use runtime_core::{clock, Recorded};
 use rustler::codegen_runtime::c_int;
 use rustler::sys::{ErlNifEnv, ErlNifTerm};
 use rustler::types::tuple::make_tuple;
-use rustler::{Encoder, Env, LocalPid, NifResult, Term};
+use rustler::{Encoder, Env, NifResult, Term};
 use store::{Class, Origin, Outcome, ProcessStart};
 
 use super::processes::{self, AttachedStart, Open};
 use super::{admit, is_current, keys, paused};
 use crate::atoms;
 use crate::hot::{raw_nif, record_end, record_enter, CallTerms, Elsewhere, Entered};
+use crate::links::{announce, link_pid, LinkPid};
 use crate::runtime;
 use crate::term::{local_pid_text, word, Beam};
 
@@ -133,8 +133,9 @@ unsafe extern "C" fn trace(
                     } else if keys::exception_from() == tag {
                         ended(env, pid, options, true);
                     } else if keys::spawned() == tag {
-                        if message.decode::<LocalPid>().is_ok() {
-                            processes::spawned(pid, word(message));
+                        let parent = link_pid(message);
+                        if parent != LinkPid::None {
+                            processes::spawned(pid, parent);
                         }
                     } else if atoms::exit() == tag {
                         processes::exited(pid);
@@ -188,16 +189,25 @@ fn record_call<'a>(
     now: u64,
     [module, function, arguments]: [Term<'a>; 3],
     parent: u64,
-    introduce: Option<Option<(store::OriginKind, u64)>>,
+    introduce: Option<Option<(store::OriginKind, LinkPid)>>,
 ) -> NifResult<u64> {
     let arity = arguments.list_length()?.min(255) as u8;
+    let mut origin_link = LinkPid::None;
     let process = introduce.map(|origin| {
         Box::new(ProcessStart {
             text: local_pid_text(env, pid),
-            origin: origin.map(|(kind, from)| Origin {
-                kind,
-                pid: from,
-                text: local_pid_text(env, from),
+            origin: origin.and_then(|(kind, from)| {
+                let origin = Origin {
+                    kind,
+                    pid: from.word()?.get(),
+                    text: match &from {
+                        LinkPid::Remote(remote) => remote.text.clone(),
+                        LinkPid::Local(from) => local_pid_text(env, *from),
+                        LinkPid::None => return None,
+                    },
+                };
+                origin_link = from;
+                Some(origin)
             }),
         })
     });
@@ -209,40 +219,53 @@ fn record_call<'a>(
         arguments,
     };
     let at = Elsewhere { pid, time: now };
-    Ok(
-        match record_enter(env, call, Some(parent), process, client, Some(at))? {
-            Entered::Id(id) => id,
-            Entered::Full => {
-                // The traced process cannot wait here: dropped, and counted.
-                if let Some(rt) = runtime::get() {
-                    rt.recorder().skipped();
-                }
-                0
+    let entered = if announce(&[&origin_link, &client]) == Recorded::Full {
+        Entered::Full
+    } else {
+        record_enter(env, call, Some(parent), process, client.word(), Some(at))?
+    };
+    Ok(match entered {
+        Entered::Id(id) => id,
+        Entered::Full => {
+            // The traced process cannot wait here: dropped, and counted.
+            if let Some(rt) = runtime::get() {
+                rt.recorder().skipped();
             }
-        },
-    )
+            0
+        }
+    })
 }
 
 /// The process waiting for the reply of a call that serves a request, as the runtime records
 /// it for rewritten calls (`elixir_scope_runtime:client/3`): `From` of `handle_call(Request,
 /// From, State)`, of a gen_statem state function `State({call, From}, Content, Data)` or of
-/// its `handle_event({call, From}, Content, State, Data)`, when it is another local process.
-fn request_client(function: Term<'_>, arguments: Term<'_>, pid: u64) -> Option<NonZeroU64> {
+/// its `handle_event({call, From}, Content, State, Data)`, when it is another process, of this
+/// node or another.
+fn request_client<'a>(function: Term<'a>, arguments: Term<'a>, pid: u64) -> LinkPid {
+    let Some(from) = request_from(function, arguments) else {
+        return LinkPid::None;
+    };
+    let Ok((client, _tag)) = from.decode::<(Term, Term)>() else {
+        return LinkPid::None;
+    };
+    match link_pid(client) {
+        LinkPid::Local(client) if client == pid => LinkPid::None,
+        link => link,
+    }
+}
+
+/// `From` of a call that serves a request (see [`request_client`]).
+fn request_from<'a>(function: Term<'a>, arguments: Term<'a>) -> Option<Term<'a>> {
     let mut items = arguments.into_list_iterator().ok()?;
     let first: [Option<Term>; 5] = std::array::from_fn(|_| items.next());
-    let from = match first {
-        [Some(_), Some(from), Some(_), None, None] if keys::handle_call() == function => from,
-        [Some(event), Some(_), Some(_), None, None] => call_from(event)?,
+    match first {
+        [Some(_), Some(from), Some(_), None, None] if keys::handle_call() == function => Some(from),
+        [Some(event), Some(_), Some(_), None, None] => call_from(event),
         [Some(event), Some(_), Some(_), Some(_), None] if keys::handle_event() == function => {
-            call_from(event)?
+            call_from(event)
         }
-        _ => return None,
-    };
-    let (client, _tag): (Term, Term) = from.decode().ok()?;
-    client.decode::<LocalPid>().ok()?;
-    Some(word(client))
-        .filter(|&client| client != pid)
-        .and_then(NonZeroU64::new)
+        _ => None,
+    }
 }
 
 /// `From` of `{call, From}`.

@@ -61,6 +61,10 @@ pub fn event_bytes(event: &Event) -> usize {
             std::mem::size_of_val(&**run)
                 + match &**run {
                     store::RunEvent::Paused(_) => 0,
+                    store::RunEvent::Node(node) => node.capacity(),
+                    store::RunEvent::Remote(remote) => {
+                        remote.node.capacity() + remote.text.capacity()
+                    }
                     store::RunEvent::Test(t) => {
                         t.module.capacity()
                             + t.name.capacity()
