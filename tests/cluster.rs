@@ -798,11 +798,10 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
         "{caused}"
     );
 
-    // The casts. To the inventory's pid: a's restock_pid/3 sent it, b's handle_cast/2
-    // received it, linked both ways (a's tree, b's cause, an arrow in the export). To its
-    // name (`{Cluster.Inventory, b}`): b's handle_cast ran (the stock went up) and a's tree
-    // shows the send, but a name on another node names no pid when the message is sent, so
-    // nothing links them.
+    // The casts, one to the inventory's pid, one to its name (`{Cluster.Inventory, b}`): a's
+    // restock_pid/3 and restock/3 sent them, b's handle_cast/2 received them, linked both
+    // ways (a's tree, b's cause, an arrow in the export). The name is linked through the name
+    // b's run recorded for the inventory's process at its first call.
     let casts = cluster.cli_json(&["calls", "--node", b, "--function", "handle_cast"]);
     let cast_with = |result: &str| {
         casts
@@ -817,8 +816,12 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
     let by_name = cast_with("{:noreply, %{\"tea\" => 13}}");
     let by_pid = cast_with("{:noreply, %{\"mat\" => 3, \"tea\" => 13}}");
     let by_pid_id = by_pid["id"].as_u64().expect("an id");
-    let name_tree = cluster.cli_json(&["trace", "--node", b, &by_name["id"].to_string()]);
-    assert!(name_tree["cause"].is_null(), "{name_tree:#}");
+    let by_name_id = by_name["id"].as_u64().expect("an id");
+    let name_tree = cluster.cli_json(&["trace", "--node", b, &by_name_id.to_string()]);
+    let cause = &name_tree["cause"];
+    assert_eq!(cause["kind"], "cast", "{name_tree:#}");
+    assert_eq!(cause["node"], node_a.as_str());
+    assert_eq!(cause["call"]["mfa"], "Cluster.Inventory.restock/3");
     let pid_tree = cluster.cli_json(&["trace", "--node", b, &by_pid_id.to_string()]);
     let cause = &pid_tree["cause"];
     assert_eq!(cause["kind"], "cast", "{pid_tree:#}");
@@ -860,8 +863,8 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
             (
                 "Cluster.Inventory.restock/3".to_string(),
                 Value::from("cast"),
-                Value::Null,
-                Value::Null
+                Value::from(node_b.as_str()),
+                Value::from(by_name_id)
             ),
             (
                 "Cluster.Inventory.restock_pid/3".to_string(),
@@ -873,12 +876,15 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
         "{tree:#}"
     );
     assert!(
-        text_tree.contains("→ cast {Cluster.Inventory, :")
-            && text_tree.contains(&format!("→ cast {node_b} <0."))
+        text_tree.lines().any(|line| {
+            line.contains("→ cast {Cluster.Inventory, :")
+                && line.contains(&format!("}} ({node_b} <0."))
+                && line.ends_with(&format!("⇢ {node_b} #{by_name_id}"))
+        }) && text_tree.contains(&format!("→ cast {node_b} <0."))
             && text_tree.contains(&format!("⇢ {node_b} #{by_pid_id}")),
         "{text_tree}"
     );
-    // One arrow in the export, from a's process to b's.
+    // Two arrows in the export, from a's process to b's.
     let messages: Vec<(u64, u64, String)> = events
         .iter()
         .filter(|e| e["cat"] == "message" && e["ph"] == "s" && e["args"]["from_node"].is_string())
@@ -894,7 +900,13 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
             )
         })
         .collect();
-    assert_eq!(messages, [(pid_a, pid_b, "cast".to_string())]);
+    assert_eq!(
+        messages,
+        [
+            (pid_a, pid_b, "cast".to_string()),
+            (pid_a, pid_b, "cast".to_string())
+        ]
+    );
 
     // The crash: c's worker exited with the reason of the job it could not do, and its
     // supervisor started it again; `crashes --cluster` lists it under c (the processes of

@@ -119,6 +119,7 @@ fn counter(bumps: u64) -> (tempfile::TempDir, Store, Vec<u64>) {
         if let EventKind::Enter(enter) = &mut e.kind {
             enter.process = Some(Box::new(ProcessStart {
                 text: text.into(),
+                name: None,
                 origin: origin.map(|o| Origin {
                     kind: OriginKind::Ancestor,
                     pid: o,

@@ -208,6 +208,7 @@ fn processes_are_shown_under_the_process_they_came_from() {
         if let EventKind::Enter(enter) = &mut e.kind {
             enter.process = Some(Box::new(ProcessStart {
                 text: format!("<0.{pid}.0>"),
+                name: None,
                 origin: origin.map(|o| Origin {
                     kind: if o == 7 {
                         OriginKind::Caller

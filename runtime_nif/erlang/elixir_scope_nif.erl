@@ -7,7 +7,7 @@
 
 -export([load/1, loaded/0]).
 -export([start/1, settings/0, flush/1, stats/0]).
--export([enter/5, enter_request/6, enter_first/7, call_return/3, call_exception/5,
+-export([enter/5, enter_request/6, enter_first/8, call_return/3, call_exception/5,
          tail_call/6]).
 -export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0, tests/1,
          search/2, origin/2]).
@@ -22,7 +22,7 @@
          attach_calls/0, attach_note/4, recording_state/1, stack_discarded/0]).
 -export([sent/5, exited/2, crashes/1]).
 
--nifs([loaded/0, start/1, settings/0, flush/1, stats/0, enter/5, enter_request/6, enter_first/7,
+-nifs([loaded/0, start/1, settings/0, flush/1, stats/0, enter/5, enter_request/6, enter_first/8,
        call_return/3,
        call_exception/5, tail_call/6, call/1, children/2, subtree/2, calls/1, tree/2,
        summary/0, runs/0, tests/1, search/2, origin/2, paused/1, test_finished/1]).
@@ -125,7 +125,7 @@ stats() -> erlang:nif_error(not_loaded).
 enter(_Module, _Function, _Arity, _Args, _Parent) -> erlang:nif_error(not_loaded).
 enter_request(_Module, _Function, _Arity, _Args, _Parent, _Client) ->
     erlang:nif_error(not_loaded).
-enter_first(_Module, _Function, _Arity, _Args, _PidText, _Origin, _Client) ->
+enter_first(_Module, _Function, _Arity, _Args, _PidText, _Name, _Origin, _Client) ->
     erlang:nif_error(not_loaded).
 call_return(_Current, _Parent, _Result) -> erlang:nif_error(not_loaded).
 call_exception(_Current, _Parent, _Class, _Reason, _Stack) -> erlang:nif_error(not_loaded).

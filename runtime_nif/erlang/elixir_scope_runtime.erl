@@ -251,7 +251,8 @@ first_enter(Module, Function, Arity, Args) ->
     note_test(Origin),
     watch(),
     Id = ?ROOM(elixir_scope_nif:enter_first(Module, Function, Arity, Args, pid_text(self()),
-                                            Origin, client(Function, Arity, Args))),
+                                            registered_name(), Origin,
+                                            client(Function, Arity, Args))),
     put(?CURRENT, {Id, 0, 1}),
     none.
 
@@ -314,8 +315,8 @@ enter_hiding(Module, Function, Arity, Args, Shown, Caps, Own) ->
             Secrets = secrets(Own, []),
             Id = ?ROOM(elixir_scope_nif:enter_first(Module, Function, Arity,
                                                     recorded(Shown, Caps, Secrets),
-                                                    pid_text(self()), origin(),
-                                                    client(Function, Arity, Args))),
+                                                    pid_text(self()), registered_name(),
+                                                    origin(), client(Function, Arity, Args))),
             put(?CURRENT, entry(Id, 1, Secrets)),
             none;
         Entry ->
@@ -549,11 +550,13 @@ record_send(Entry, Kind, Dest, Message) ->
 
 %% The process a message to `Dest' goes to, when it can be told now without calling anything
 %% but BIFs: a pid (of this node or another: the NIF links a pid of another node by its node
-%% and text), a name registered here now. A name on another node (`{Name, Node}') would need
-%% that node, and `{global, _}' and `{via, _, _}' names their modules.
+%% and text), a name registered here now; a name on another node (`{Name, Node}') as it is
+%% (the NIF links it by node and name: that node's run knows which process held the name).
+%% `{global, _}' and `{via, _, _}' names would need their modules.
 receiver(Pid) when is_pid(Pid) -> Pid;
 receiver(Name) when is_atom(Name) -> whereis(Name);
 receiver({Name, Node}) when is_atom(Name), Node =:= node() -> whereis(Name);
+receiver({Name, Node} = Remote) when is_atom(Name), is_atom(Node) -> Remote;
 receiver(_Elsewhere) -> undefined.
 
 %%% Control
@@ -1310,6 +1313,15 @@ when_room(Record) ->
     case Record() of
         full -> when_room(Record);
         Answer -> Answer
+    end.
+
+%% The name this process is registered under, or `[]': recorded with its first call, so that a
+%% message another node sends to `{Name, Node}' finds the process that received it (a
+%% gen_server registers its name before its init/1 runs).
+registered_name() ->
+    case process_info(self(), registered_name) of
+        {registered_name, Name} -> Name;
+        _ -> []
     end.
 
 %% Where this process came from: the head of `$callers' (Task), else of `$ancestors' (in an

@@ -30,7 +30,7 @@ use store::{
 use crate::atoms;
 use crate::attach::processes;
 use crate::capture::{self, Secrets, Within};
-use crate::links::{announce, link_pid, LinkPid};
+use crate::links::{announce, link_pid, link_receiver, LinkPid};
 use crate::runtime;
 use crate::term::{atom_text, self_pid_word, word, Beam, Checked};
 
@@ -214,9 +214,9 @@ pub(crate) struct CallTerms<'a> {
     pub arguments: Term<'a>,
 }
 
-/// Records a process's first call, with who the process is and where it came from.
-/// `Origin` is `none` or `{caller | ancestor, Pid, PidText}`; `Client` as for
-/// `enter_request/6`.
+/// Records a process's first call, with who the process is (`PidText`, and `Name`, the name
+/// it is registered under or `[]`) and where it came from. `Origin` is `none` or
+/// `{caller | ancestor, Pid, PidText}`; `Client` as for `enter_request/6`.
 #[allow(clippy::too_many_arguments)]
 #[rustler::nif]
 fn enter_first<'a>(
@@ -226,10 +226,14 @@ fn enter_first<'a>(
     arity: u8,
     arguments: Term<'a>,
     pid_text: String,
+    name: Term<'a>,
     origin: Term<'a>,
     client: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let (process, origin) = process_start(env, pid_text, origin)?;
+    let (mut process, origin) = process_start(env, pid_text, origin)?;
+    if name.is_atom() {
+        process.name = crate::term::atom_text(name);
+    }
     let client = client_of(client)?;
     if announce(&[&origin, &client]) == Recorded::Full {
         return Ok(Entered::Full.encode(env));
@@ -283,6 +287,7 @@ pub(crate) fn process_start<'a>(
         Box::new(ProcessStart {
             text: pid_text,
             origin,
+            name: None,
         }),
         link,
     ))
@@ -587,8 +592,8 @@ fn record_tail_call<'a>(
 
 /// `sent(Current, Kind, Dest, Receiver, Message)`: records that the process's current call
 /// (`Current`, the entry `return/2` takes) sent `Message` to `Dest` (as given: a pid, a name,
-/// ...); `Receiver` is the pid it went to, of this node or another (`undefined` when
-/// unknown; see [`crate::links`]), `Kind` `send`,
+/// ...); `Receiver` is the pid it went to, of this node or another, or `{Name, Node}` for a
+/// name on another node (`undefined` when unknown; see [`crate::links`]), `Kind` `send`,
 /// `cast` or `{send_after, Milliseconds}`. One event, with the message captured within the
 /// runtime's caps and the current call's secrets.
 unsafe extern "C" fn sent(env: *mut ErlNifEnv, argc: c_int, argv: *const ErlNifTerm) -> ErlNifTerm {
@@ -636,7 +641,7 @@ fn record_send<'a>(
         let delay = delay.decode::<u64>().unwrap_or(0).min(u32::MAX as u64) as u32;
         (SendKind::SendAfter, delay)
     };
-    let receiver = link_pid(receiver);
+    let receiver = link_receiver(receiver);
     if announce(&[&receiver]) == Recorded::Full {
         return Ok(Recorded::Full);
     }

@@ -5,7 +5,8 @@
 //! and the other node's run knows it by its node and its pid as that node prints it
 //! (`<0.120.0>`; here it prints `<X.120.0>`, `X` this node's number for that node): a link to
 //! it holds [`store::remote_key`] of the two, and the run records what the key stands for
-//! ([`announce`]) ahead of the event that uses it. The rewritten hot path, the attach tracer
+//! ([`announce`]) ahead of the event that uses it. A message to a name on another node
+//! (`{Name, Node}`) is linked the same way by the node and the name's text. The rewritten hot path, the attach tracer
 //! and the message sends all go through [`link_pid`].
 
 use std::num::NonZeroU64;
@@ -15,7 +16,7 @@ use rustler::{LocalPid, Term};
 use store::{Event, EventKind, RemoteProcess, RunEvent};
 
 use crate::runtime;
-use crate::term::word;
+use crate::term::{atom_text, word};
 
 /// A pid as links take it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +50,24 @@ pub(crate) fn link_pid(term: Term<'_>) -> LinkPid {
         return LinkPid::Local(word(term));
     }
     remote_process(term).map_or(LinkPid::None, LinkPid::Remote)
+}
+
+/// The link of a message's receiver: [`link_pid`], or for `{Name, Node}` (a name on another
+/// node, which no pid here stands for) the node and the name: that node's run knows which
+/// process held the name ([`store::Process::name`]).
+pub(crate) fn link_receiver(term: Term<'_>) -> LinkPid {
+    if term.is_pid() {
+        return link_pid(term);
+    }
+    let Ok((name, node)) = term.decode::<(Term, Term)>() else {
+        return LinkPid::None;
+    };
+    match (atom_text(name), atom_text(node)) {
+        (Some(text), Some(node)) if !text.is_empty() && !text.starts_with('<') => {
+            LinkPid::Remote(RemoteProcess { node, text })
+        }
+        _ => LinkPid::None,
+    }
 }
 
 /// A pid of another node as its own node names it: its node, and `<0.ID.Serial>` from the

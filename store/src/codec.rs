@@ -54,6 +54,9 @@ pub(crate) struct ProcessRow<'a> {
     pub origin_pid: u64,
     pub text: &'a str,
     pub origin_text: &'a str,
+    /// Its registered name at its first call, empty when it had none. A trailing field:
+    /// rows written before it existed end before it.
+    pub name: &'a str,
 }
 
 /// A message a call sent, as stored (see [`crate::event::Send`]).
@@ -189,6 +192,9 @@ impl ProcessRow<'_> {
         put_u64(out, self.origin_pid);
         put_bytes(out, self.text.as_bytes());
         put_bytes(out, self.origin_text.as_bytes());
+        if !self.name.is_empty() {
+            put_bytes(out, self.name.as_bytes());
+        }
     }
 
     /// Decodes a row.
@@ -200,6 +206,7 @@ impl ProcessRow<'_> {
             origin_pid: r.u64()?,
             text: r.str()?,
             origin_text: r.str()?,
+            name: if r.is_done() { "" } else { r.str()? },
         };
         r.finish()?;
         Ok(row)
@@ -392,6 +399,11 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(bytes).map_err(|_| self.corrupt("text is not UTF-8"))
     }
 
+    /// Whether the whole record has been read.
+    pub fn is_done(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
     /// Checks that nothing is left.
     pub fn finish(&self) -> Result<()> {
         if self.bytes.is_empty() {
@@ -497,10 +509,22 @@ mod tests {
             origin_pid: 99,
             text: "<0.90.0>",
             origin_text: "<0.80.0>",
+            name: "",
         };
         let mut bytes = Vec::new();
         p.encode(&mut bytes);
         assert_eq!(ProcessRow::decode(&bytes).unwrap(), p);
+        // A registered name is a trailing field: rows without it (written before it existed,
+        // or of unnamed processes) read as unnamed.
+        let named = ProcessRow {
+            name: "Elixir.Shop.Inventory",
+            ..p.clone()
+        };
+        let mut with_name = Vec::new();
+        named.encode(&mut with_name);
+        assert_eq!(ProcessRow::decode(&with_name).unwrap(), named);
+        assert!(with_name.starts_with(&bytes));
+        assert!(ProcessRow::decode(&with_name[..with_name.len() - 1]).is_err());
         let t = TailCallRow {
             module: 1,
             function: 2,

@@ -91,7 +91,10 @@ pub struct ProcessExit {
 pub struct RemoteProcess {
     /// Its node (`shop@host`).
     pub node: String,
-    /// Its pid as its own node prints it (`<0.120.0>`).
+    /// Its pid as its own node prints it (`<0.120.0>`), or, for a message sent to
+    /// `{Name, Node}`, the name it was sent to (the atom's text, `Elixir.Shop.Inventory`):
+    /// the receiving node's run knows which of its processes held that name
+    /// ([`crate::Process::name`]).
     pub text: String,
 }
 
@@ -100,6 +103,16 @@ impl RemoteProcess {
     pub fn key(&self) -> u64 {
         remote_key(&self.node, &self.text)
     }
+
+    /// Whether it names the process by a registered name rather than by its pid.
+    pub fn is_name(&self) -> bool {
+        is_name_text(&self.text)
+    }
+}
+
+/// Whether a process's text is a registered name (a pid prints as `<...>`).
+pub fn is_name_text(text: &str) -> bool {
+    !text.starts_with('<')
 }
 
 /// The key that stands for a process of another node where links hold a pid term word (a
@@ -364,6 +377,8 @@ pub struct ProcessStart {
     pub text: String,
     /// Where the process came from, if known.
     pub origin: Option<Origin>,
+    /// The name it is registered under (the atom's text), if any.
+    pub name: Option<String>,
 }
 
 /// The process a process came from: the head of its `$callers` (Tasks, and anything started

@@ -862,6 +862,7 @@ pub(crate) struct OwnedProcess {
     pub origin_pid: u64,
     pub text: String,
     pub origin_text: String,
+    pub name: String,
 }
 
 impl From<&ProcessRow<'_>> for OwnedProcess {
@@ -872,6 +873,7 @@ impl From<&ProcessRow<'_>> for OwnedProcess {
             origin_pid: r.origin_pid,
             text: r.text.to_owned(),
             origin_text: r.origin_text.to_owned(),
+            name: r.name.to_owned(),
         }
     }
 }

@@ -53,9 +53,9 @@ pub mod writer;
 
 pub use error::{Result, StoreError};
 pub use event::{
-    is_remote_key, remote_key, AtomKey, AtomNames, Bytes, Class, End, Enter, Event, EventKind,
-    Origin, OriginKind, Outcome, ProcessExit, ProcessStart, RemoteProcess, RunEvent, Send,
-    SendKind, TailCall, Test, TestFramework, TestOutcome,
+    is_name_text, is_remote_key, remote_key, AtomKey, AtomNames, Bytes, Class, End, Enter, Event,
+    EventKind, Origin, OriginKind, Outcome, ProcessExit, ProcessStart, RemoteProcess, RunEvent,
+    Send, SendKind, TailCall, Test, TestFramework, TestOutcome,
 };
 pub use model::{
     Call, CallEnd, Counters, Pause, Process, ProcessOrigin, RecordedTest, Run, RunInfo, RunSummary,

@@ -249,6 +249,9 @@ pub struct Process {
     pub first_call: u64,
     /// Where it came from.
     pub origin: Option<ProcessOrigin>,
+    /// The name it was registered under at its first recorded call (`Elixir.Shop.Inventory`,
+    /// as the atom's text), if any: how a message to `{Name, Node}` from another node finds it.
+    pub name: Option<String>,
 }
 
 /// Where a process came from (see [`crate::Origin`]).

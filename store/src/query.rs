@@ -626,6 +626,7 @@ fn process(pid: u64, row: OwnedProcess) -> Process {
             pid: row.origin_pid,
             text: row.origin_text,
         }),
+        name: (!row.name.is_empty()).then_some(row.name),
     }
 }
 

@@ -19,7 +19,10 @@
 //!   receiver and message hash) against the receipts of equal messages that no send of the
 //!   receiver's own run took, times through the wall clock ([`Cluster::deliveries`]). A
 //!   message to a *name* on another node (`{Name, Node}`, `GenServer.cast({Name, node}, _)`)
-//!   names no pid when it is sent, and is not linked.
+//!   names no pid when it is sent: it is linked through a key of the node and the name, and
+//!   the receiving run knows the name each process was registered under at its first call
+//!   ([`crate::Process::name`]); a process takes what was sent to its name from its first
+//!   call on.
 //!
 //! Which call of the client waited is then found as for a request within one node: the
 //! innermost call of the client process running when the serving call started
@@ -39,7 +42,7 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use crate::error::Result;
-use crate::event::{is_remote_key, OriginKind, RemoteProcess, SendKind};
+use crate::event::{is_name_text, is_remote_key, OriginKind, RemoteProcess, SendKind};
 use crate::index::Select;
 use crate::messages::{self, Mail};
 use crate::model::{Call, Process, RunInfo};
@@ -161,9 +164,28 @@ impl Snapshot {
         Ok(None)
     }
 
-    /// The process whose pid this run printed as `text` (`<0.120.0>`).
+    /// The processes registered under `name` at their first call, in the order they started.
+    pub fn processes_named(&self, name: &str) -> Result<Vec<Process>> {
+        let mut named: Vec<Process> = self
+            .processes()?
+            .into_iter()
+            .filter(|p| p.name.as_deref() == Some(name))
+            .collect();
+        named.sort_by_key(|p| p.first_call);
+        Ok(named)
+    }
+
+    /// The process whose pid this run printed as `text` (`<0.120.0>`), or, for a name
+    /// (`Elixir.Shop.Inventory`), the last process registered under it at its first call.
     pub fn process_named(&self, text: &str) -> Result<Option<Process>> {
-        Ok(self.processes()?.into_iter().find(|p| p.text == text))
+        let processes = self.processes()?;
+        if !is_name_text(text) {
+            return Ok(processes.into_iter().find(|p| p.text == text));
+        }
+        Ok(processes
+            .into_iter()
+            .filter(|p| p.name.as_deref() == Some(text))
+            .max_by_key(|p| p.first_call))
     }
 }
 
@@ -366,15 +388,27 @@ impl Cluster {
             let Some(theirs) = self.run_of(node) else {
                 continue;
             };
-            let Some(process) = self.snapshots[theirs].process_named(text)? else {
-                continue;
+            let candidates = if is_name_text(text) {
+                self.snapshots[theirs].processes_named(text)?
+            } else {
+                self.snapshots[theirs]
+                    .process_named(text)?
+                    .into_iter()
+                    .collect()
             };
             let sent = &line.message;
-            line.received_by = self
-                .deliveries(theirs, process.pid, messages::hash(&sent.message))?
-                .into_iter()
-                .find(|d| d.sender_run == at && d.sender == sent.call_id && d.n == sent.n)
-                .map(|d| d.receipt);
+            for process in candidates {
+                let delivered = self
+                    .deliveries(theirs, process.pid, messages::hash(&sent.message))?
+                    .into_iter()
+                    .find(|d| d.sender_run == at && d.sender == sent.call_id && d.n == sent.n);
+                if let Some(delivery) = delivered {
+                    line.received_by = Some(delivery.receipt);
+                    // A name leads to the pid that held it.
+                    line.receiver_text = Some(process.text);
+                    break;
+                }
+            }
         }
         Ok(())
     }
@@ -390,23 +424,39 @@ impl Cluster {
             return Ok(Vec::new());
         };
         let info = &snap.run().info;
-        let key = RemoteProcess {
-            node: info.node.clone(),
-            text: process.text,
+        let key = |text: &str| {
+            RemoteProcess {
+                node: info.node.clone(),
+                text: text.to_string(),
+            }
+            .key()
+        };
+        // Sent to its pid, or to its name (`{Name, Node}`) once it held the name: a name
+        // passes from process to process (a restarted server), and a process receives nothing
+        // sent to its name before its first recorded call.
+        let mut keys = vec![(key(&process.text), 0)];
+        if let Some(name) = &process.name {
+            let since = snap.call(process.first_call)?.map_or(0, |c| c.start);
+            keys.push((key(name), since));
         }
-        .key();
         let mut sends = Vec::new();
         let mut mails = Vec::new();
         for (other, theirs) in self.snapshots.iter().enumerate() {
             if other == at || theirs.run().info.node == info.node {
                 continue;
             }
-            for send in theirs.sends_to(key, hash)? {
-                mails.push(Mail {
-                    time: Cluster::convert(&theirs.run().info, info, send.available),
-                    order: send.n,
-                });
-                sends.push((other, send));
+            for &(key, since) in &keys {
+                for send in theirs.sends_to(key, hash)? {
+                    let time = Cluster::convert(&theirs.run().info, info, send.available);
+                    if time < since {
+                        continue;
+                    }
+                    mails.push(Mail {
+                        time,
+                        order: send.n,
+                    });
+                    sends.push((other, send));
+                }
             }
         }
         if sends.is_empty() {
@@ -560,7 +610,7 @@ impl Cluster {
                 let Some(run) = self.run_of(&remote.node) else {
                     continue;
                 };
-                if let Some(pid) = named.pid(&self.snapshots[run], run, &remote.text)? {
+                for &pid in named.pids(&self.snapshots[run], run, &remote.text)? {
                     receivers.push((run, pid, hash));
                 }
             }
@@ -634,22 +684,32 @@ impl Cluster {
 /// link, where one run's processes are looked up many times).
 #[derive(Default)]
 struct ProcessNames {
-    runs: HashMap<usize, HashMap<String, u64>>,
+    runs: HashMap<usize, HashMap<String, Vec<u64>>>,
 }
 
 impl ProcessNames {
     /// The pid of the process `text` of run `at` (`snap`).
     fn pid(&mut self, snap: &Snapshot, at: usize, text: &str) -> Result<Option<u64>> {
+        Ok(self.pids(snap, at, text)?.first().copied())
+    }
+
+    /// The processes of run `at` (`snap`) printed as `text`, or registered under the name
+    /// `text` at their first call (several when the name passed from one to the next).
+    fn pids(&mut self, snap: &Snapshot, at: usize, text: &str) -> Result<&[u64]> {
         let names = match self.runs.entry(at) {
             Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(slot) => slot.insert(
-                snap.processes()?
-                    .into_iter()
-                    .map(|p| (p.text, p.pid))
-                    .collect(),
-            ),
+            Entry::Vacant(slot) => {
+                let mut names: HashMap<String, Vec<u64>> = HashMap::new();
+                for p in snap.processes()? {
+                    if let Some(name) = p.name {
+                        names.entry(name).or_default().push(p.pid);
+                    }
+                    names.entry(p.text).or_default().push(p.pid);
+                }
+                slot.insert(names)
+            }
         };
-        Ok(names.get(text).copied())
+        Ok(names.get(text).map_or(&[], |pids| pids.as_slice()))
     }
 }
 

@@ -156,7 +156,9 @@ pub struct MessageLine {
     /// The message.
     pub message: SentMessage,
     /// The receiving process's pid as text, when it recorded calls (of another node: as that
-    /// node prints it, whether it recorded calls or not).
+    /// node prints it, whether it recorded calls or not). For a message to a name on another
+    /// node (`{Name, Node}`), the name's text ([`crate::is_name_text`]) until the runs of a
+    /// cluster tell the pid that held it ([`crate::Cluster::tree`]).
     pub receiver_text: Option<String>,
     /// The receiving process's node, when it is not the tree's (see [`crate::Cluster`]).
     pub node: Option<String>,

@@ -495,6 +495,7 @@ impl RunWriter {
             origin_pid,
             text: &process.text,
             origin_text,
+            name: process.name.as_deref().unwrap_or(""),
         }
         .encode(&mut row);
         if self.processes.len() >= MAX_PROCESSES {

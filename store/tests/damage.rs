@@ -54,6 +54,7 @@ fn build(dir: &Path) -> PathBuf {
                 process: (id <= 5).then(|| {
                     Box::new(ProcessStart {
                         text: format!("<0.{pid}.0>"),
+                        name: None,
                         origin: None,
                     })
                 }),

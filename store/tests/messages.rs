@@ -315,6 +315,7 @@ fn first(event: Event, text: &str) -> Event {
     if let EventKind::Enter(e) = &mut event.kind {
         e.process = Some(Box::new(store::ProcessStart {
             text: text.into(),
+            name: None,
             origin: None,
         }));
     }
@@ -484,4 +485,128 @@ fn a_message_to_a_pid_of_another_node_links_across_their_runs() {
         across,
         [(0, 1, 1, 3, SendKind::Cast), (0, 1, 1, 4, SendKind::Cast)]
     );
+}
+
+#[test]
+fn a_message_to_a_name_on_another_node_reaches_the_process_that_held_the_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let a_info = RunInfo {
+        node: "a@host".into(),
+        ..info()
+    };
+    let b_info = RunInfo {
+        node: "b@host".into(),
+        ..info()
+    };
+    let mut a = store.begin_run(&a_info).unwrap();
+    let mut b = store.begin_run(&b_info).unwrap();
+    let message = restock(2);
+    // a: pid 10's call 1 casts to `{'Elixir.Inv', 'b@host'}` twice: before and after the
+    // server there crashed and was started again under the same name.
+    let name = store::RemoteProcess {
+        node: "b@host".into(),
+        text: "Elixir.Inv".into(),
+    };
+    assert!(name.is_name());
+    let named = |time: u64| Event {
+        call_id: 0,
+        time,
+        scheduler: 1,
+        kind: EventKind::Run(Box::new(store::RunEvent::Remote(name.clone()))),
+    };
+    a.write(
+        vec![
+            first(enter(1, 100, 10, PUB, PUBLISH, vec![131, 106]), "<0.10.0>"),
+            named(109),
+            send(1, 110, name.key(), &message),
+            named(159),
+            send(1, 160, name.key(), &message),
+            ret(1, 170),
+        ],
+        &Names,
+    )
+    .unwrap();
+    a.seal(0, 0).unwrap();
+    // b: the server <0.20.0>, registered as Elixir.Inv at its first call, handles one cast;
+    // then <0.50.0> holds the name and handles the other.
+    let registered = |event: Event, text: &str| {
+        let mut event = first(event, text);
+        if let EventKind::Enter(e) = &mut event.kind {
+            if let Some(p) = e.process.as_mut() {
+                p.name = Some("Elixir.Inv".into());
+            }
+        }
+        event
+    };
+    b.write(
+        vec![
+            registered(enter(1, 90, 20, SUB, PUBLISH, vec![131, 106]), "<0.20.0>"),
+            ret(1, 91),
+            enter(2, 112, 20, SUB, HANDLE_CAST, cast_args(&message)),
+            ret(2, 113),
+            registered(enter(3, 150, 50, SUB, PUBLISH, vec![131, 106]), "<0.50.0>"),
+            ret(3, 151),
+            enter(4, 165, 50, SUB, HANDLE_CAST, cast_args(&message)),
+            ret(4, 166),
+        ],
+        &Names,
+    )
+    .unwrap();
+    b.seal(0, 0).unwrap();
+    let (a_snap, b_snap) = (
+        store.snapshot(Some(a.run())).unwrap(),
+        store.snapshot(Some(b.run())).unwrap(),
+    );
+    assert_eq!(
+        b_snap.process(20).unwrap().and_then(|p| p.name).as_deref(),
+        Some("Elixir.Inv")
+    );
+    let sent = |tree: store::Tree| -> Vec<(Option<String>, Option<String>, Option<u64>)> {
+        tree.lines
+            .iter()
+            .filter_map(|line| match &line.item {
+                TreeItem::Message(m) => {
+                    Some((m.node.clone(), m.receiver_text.clone(), m.received_by))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    // Alone, a's tree names the node and the name.
+    let b_node = Some("b@host".to_string());
+    let name_text = Some("Elixir.Inv".to_string());
+    assert_eq!(
+        sent(a_snap.tree(1, &TreeLimits::DEFAULT).unwrap().unwrap()),
+        [
+            (b_node.clone(), name_text.clone(), None),
+            (b_node.clone(), name_text, None)
+        ]
+    );
+    // Together: each cast reached the process that held the name when it was sent.
+    let cluster = store::Cluster::new(vec![a_snap, b_snap]);
+    assert_eq!(
+        sent(cluster.tree(0, 1, &TreeLimits::DEFAULT).unwrap().unwrap()),
+        [
+            (b_node.clone(), Some("<0.20.0>".into()), Some(2)),
+            (b_node, Some("<0.50.0>".into()), Some(4))
+        ]
+    );
+    for id in [2, 4] {
+        let cause = cluster
+            .tree(1, id, &TreeLimits::DEFAULT)
+            .unwrap()
+            .unwrap()
+            .cause
+            .unwrap();
+        assert_eq!(cause.kind, CauseKind::Message(SendKind::Cast));
+        assert_eq!((cause.node.as_deref(), cause.call.id), (Some("a@host"), 1));
+    }
+    let across: Vec<(u64, u64)> = cluster
+        .messages()
+        .unwrap()
+        .iter()
+        .map(|m| (m.sender.id, m.receipt.id))
+        .collect();
+    assert_eq!(across, [(1, 2), (1, 4)]);
 }

@@ -374,6 +374,7 @@ fn tail_calls_and_processes_are_kept_and_origins_resolve_to_the_running_call() {
     if let EventKind::Enter(e) = &mut first.kind {
         e.process = Some(Box::new(ProcessStart {
             text: "<0.10.0>".into(),
+            name: None,
             origin: None,
         }));
     }
@@ -381,6 +382,7 @@ fn tail_calls_and_processes_are_kept_and_origins_resolve_to_the_running_call() {
     if let EventKind::Enter(e) = &mut task_first.kind {
         e.process = Some(Box::new(ProcessStart {
             text: "<0.30.0>".into(),
+            name: None,
             origin: Some(Origin {
                 kind: OriginKind::Caller,
                 pid: 10,
@@ -487,6 +489,7 @@ fn requests_show_under_the_client_call_that_waited_for_them() {
         if let EventKind::Enter(e) = &mut event.kind {
             e.process = Some(Box::new(ProcessStart {
                 text: text.into(),
+                name: None,
                 origin: None,
             }));
         }
@@ -810,6 +813,7 @@ fn first_call(mut event: Event, text: &str, origin: Option<(OriginKind, u64)>) -
     if let EventKind::Enter(e) = &mut event.kind {
         e.process = Some(Box::new(ProcessStart {
             text: text.into(),
+            name: None,
             origin: origin.map(|(kind, pid)| Origin {
                 kind,
                 pid,

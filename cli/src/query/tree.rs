@@ -163,6 +163,7 @@ pub fn target_text(line: &MessageLine, style: Style) -> String {
     let receiver = line
         .receiver_text
         .as_deref()
+        .filter(|text| !store::is_name_text(text))
         .map(|text| process_text(line.node.as_deref(), text));
     match term::decode(target) {
         Ok(eetf::Term::Pid(_)) => receiver.unwrap_or_else(|| term::value(target, Style::Erlang)),

@@ -328,6 +328,7 @@ fn attach_note<'a>(
         Box::new(ProcessStart {
             text: local_pid_text(env, pid),
             origin: None,
+            name: None,
         })
     });
     let call = CallTerms {

@@ -209,6 +209,7 @@ fn record_call<'a>(
                 origin_link = from;
                 Some(origin)
             }),
+            name: None,
         })
     });
     let client = request_client(function, arguments, pid);
