@@ -958,6 +958,18 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
         "{listed}"
     );
 
+    // ELIXIR_SCOPE_KEEP_CLUSTER=DIR keeps a copy of the three runs (README's "Clusters" sample
+    // comes from one).
+    if let Some(keep) = std::env::var_os("ELIXIR_SCOPE_KEEP_CLUSTER") {
+        let copied = Command::new("cp")
+            .arg("-r")
+            .arg(cluster.db())
+            .arg(&keep)
+            .status()
+            .expect("cp");
+        assert!(copied.success(), "copying the recording to {keep:?}");
+    }
+
     a_vm_that_becomes_a_node_after_recording_started_names_its_run(&cluster, &host);
 }
 
