@@ -456,7 +456,8 @@ async function callView(view, run, id) {
       li = el("li", { class: "fold line", text: `${pad}… ${count(line.children)} more call${line.children === 1 ? "" : "s"} #${line.first}..#${line.last} (${count(line.calls)} in all): ${fns}${line.more_functions ? ", …" : ""}` });
     } else if (line.kind === "message") {
       // A message the call above sent: how, to whom, what, and the call that received it.
-      li = el("li", { class: "message line", "data-received-by": line.received_by ?? "" }, `${pad}→ ${line.send} ${line.receiver || line.target} ${line.message}`,
+      const to = line.receiver ? (line.node ? `${line.node} ${line.receiver}` : line.receiver) : line.target;
+      li = el("li", { class: "message line", "data-received-by": line.received_by ?? "" }, `${pad}→ ${line.send} ${to} ${line.message}`,
         line.received_by ? el("span", {}, " ", el("a", { href: `#/runs/${run}/calls/${line.received_by}`, text: `⇢ #${line.received_by}` })) : null);
     } else {
       li = el("li", { class: "link line" }, `${pad}⇢ ${line.pid} (${line.kind === "process" ? line.origin : "request"}) `,

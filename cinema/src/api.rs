@@ -433,7 +433,10 @@ async fn tree(
                             "kind": "message",
                             "send": m.message.kind.as_str(),
                             "sender": m.message.call_id,
-                            "receiver": m.receiver_text,
+                            // A pid (of another node: `node` names it); a name on another
+                            // node shows as the target.
+                            "receiver": m.receiver_text.as_deref().filter(|t| !store::is_name_text(t)),
+                            "node": m.node,
                             "target": shorten(&term::value(&m.message.target, style), LINE_WIDTH),
                             "message": shorten(&term::value(&m.message.message, style), LINE_WIDTH),
                             "received_by": m.received_by,
