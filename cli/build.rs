@@ -1,39 +1,133 @@
-//! Builds the runtime NIF (`runtime_nif/`, a cdylib) so that the `elixir-scope` binary can
-//! carry it: `elixir-scope instrument` installs it next to the beams it instruments, and
-//! `cargo install --path cli` gives a self-contained tool.
+//! Gives the `elixir-scope` binary the runtime NIF (`runtime_nif/`, a cdylib) to carry:
+//! `elixir-scope instrument` installs it next to the beams it instruments, and `cargo install
+//! --path cli` gives a self-contained tool. The crate reads the library's path from
+//! `ELIXIR_SCOPE_NIF_LIBRARY` (`include_bytes!`).
 //!
-//! Cargo cannot depend on a cdylib as an artifact on stable, so this runs a nested
-//! `cargo build --release -p elixir_scope_nif` in a target directory of its own (under
-//! OUT_DIR, so the outer build's lock is not contended), and tells the crate where the library
-//! is through `ELIXIR_SCOPE_NIF_LIBRARY`. The NIF is always built optimized, even for a debug
-//! `elixir-scope`, and exactly as `cargo build --release -p elixir_scope_nif` builds it (same
-//! profile, only stripped): it is the hot path of every recorded call.
+//! Cargo cannot depend on a cdylib as an artifact on stable. So:
+//!
+//! - **The workspace's own build** (what `scripts/demo.sh`, `scripts/test.sh` and the README do):
+//!   `cargo build --release -p elixir_scope_nif` first, then any build of this crate with
+//!   `ELIXIR_SCOPE_BUNDLE_NIF=target/release/libelixir_scope_nif.so`: the binary carries that very
+//!   library (the release NIF, stripped of its debug info: the code is the same), and nothing
+//!   is compiled twice. A library older than any source it is built from is refused, so a
+//!   stale one is never bundled.
+//! - **Without it** (a plain `cargo build` or `cargo install`): a nested `cargo build --release
+//!   -p elixir_scope_nif` in a target directory of its own (under OUT_DIR, so the outer build's
+//!   lock is not contended), exactly as the workspace's release profile builds it, stripped
+//!   after linking.
 
 use std::env;
-use std::path::PathBuf;
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::SystemTime;
+
+/// Every workspace crate the NIF is built from (`cargo tree -p elixir_scope_nif`): a change to
+/// any of them must give the binary a new library.
+const INPUTS: [&str; 8] = [
+    "runtime_nif",
+    "store",
+    "analysis",
+    "term",
+    "beam_rewrite",
+    "settings",
+    "Cargo.toml",
+    "Cargo.lock",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let workspace = manifest_dir.parent().expect("cli/ is inside the workspace");
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
-    let target_dir = out_dir.join("nif-target");
-
-    // Every workspace crate the NIF is built from (`cargo tree -p elixir_scope_nif`): a change
-    // to any of them must rebuild the library the binary carries.
-    for input in [
-        "runtime_nif",
-        "store",
-        "analysis",
-        "term",
-        "beam_rewrite",
-        "settings",
-        "Cargo.toml",
-        "Cargo.lock",
-    ] {
+    for input in INPUTS {
         println!("cargo:rerun-if-changed={}", workspace.join(input).display());
     }
+    println!("cargo:rerun-if-env-changed=ELIXIR_SCOPE_BUNDLE_NIF");
+    let built = match env::var_os("ELIXIR_SCOPE_BUNDLE_NIF") {
+        Some(built) => prebuilt(workspace, PathBuf::from(built)),
+        None => nested_build(workspace, &out_dir),
+    };
+    built_from(&built);
+    let library = without_debug_info(&built, &out_dir);
+    println!(
+        "cargo:rustc-env=ELIXIR_SCOPE_NIF_LIBRARY={}",
+        library.display()
+    );
+}
 
+/// Names the library as built (with its debug info) for the crate's tests, which check that
+/// the bundled library holds its code.
+fn built_from(library: &Path) {
+    println!(
+        "cargo:rustc-env=ELIXIR_SCOPE_NIF_SOURCE={}",
+        library.display()
+    );
+}
+
+/// The workspace's release NIF at `built`, checked to be newer than its sources.
+fn prebuilt(workspace: &Path, built: PathBuf) -> PathBuf {
+    println!("cargo:rerun-if-changed={}", built.display());
+    let built_at = fs::metadata(&built)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| {
+            panic!(
+                "ELIXIR_SCOPE_BUNDLE_NIF={}: {e} (build it with `cargo build --release -p elixir_scope_nif`)",
+                built.display()
+            )
+        });
+    if let Some((source, _)) = INPUTS
+        .iter()
+        .filter_map(|input| newest(&workspace.join(input)))
+        .max_by_key(|(_, time)| *time)
+        .filter(|(_, time)| *time > built_at)
+    {
+        panic!(
+            "ELIXIR_SCOPE_BUNDLE_NIF={} is older than {}: build it again with `cargo build --release -p \
+             elixir_scope_nif`",
+            built.display(),
+            source.display()
+        );
+    }
+    built
+}
+
+/// A copy of the library `built` in OUT_DIR without its debug info (the same code: the
+/// binary that carries it stays small).
+fn without_debug_info(built: &Path, out_dir: &Path) -> PathBuf {
+    let library = out_dir.join(built.file_name().expect("a library file"));
+    let stripped = Command::new("strip")
+        .arg("--strip-debug")
+        .arg("-o")
+        .arg(&library)
+        .arg(built)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !stripped {
+        // No `strip` here: the library as it is (larger, the same code).
+        fs::copy(built, &library).unwrap_or_else(|e| {
+            panic!("copying {} to {}: {e}", built.display(), library.display())
+        });
+    }
+    library
+}
+
+/// The newest file under `path` (itself when it is a file), skipping build output.
+fn newest(path: &Path) -> Option<(PathBuf, SystemTime)> {
+    let meta = fs::metadata(path).ok()?;
+    if meta.is_file() {
+        return Some((path.to_path_buf(), meta.modified().ok()?));
+    }
+    fs::read_dir(path)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name() != "target")
+        .filter_map(|entry| newest(&entry.path()))
+        .max_by_key(|(_, time)| *time)
+}
+
+/// Builds the NIF with a nested cargo in a target directory under OUT_DIR.
+fn nested_build(workspace: &Path, out_dir: &Path) -> PathBuf {
+    let target_dir = out_dir.join("nif-target");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
     build
@@ -44,10 +138,9 @@ fn main() {
         .arg(&target_dir)
         // The workspace's release profile as it is (thin LTO, one codegen unit, `debug = 1`):
         // turning debug info off changes the code LLVM emits (the bundled library was about
-        // 40 ns per recorded call slower than target/release's with `debug = false`). The
-        // debug info is stripped after linking instead, which leaves the code as it is, so that
-        // the binary that carries the library stays small.
-        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
+        // 40 ns per recorded call slower than target/release's with `debug = false`); the
+        // debug info is stripped after linking instead (`without_debug_info`).
+        ;
     // The outer build's wrappers (clippy, coverage) and flags are not for this library.
     for var in [
         "RUSTC_WORKSPACE_WRAPPER",
@@ -66,15 +159,11 @@ fn main() {
         status.success(),
         "building the runtime NIF (runtime_nif/) failed"
     );
-
     let library = target_dir.join("release").join(format!(
         "{}elixir_scope_nif{}",
         env::consts::DLL_PREFIX,
         env::consts::DLL_SUFFIX
     ));
     assert!(library.is_file(), "{} was not built", library.display());
-    println!(
-        "cargo:rustc-env=ELIXIR_SCOPE_NIF_LIBRARY={}",
-        library.display()
-    );
+    library
 }

@@ -10,7 +10,8 @@ source scripts/setup.sh
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "Building elixir-scope (release)"
-cargo build --release --workspace
+build_nif
+cargo build --release -p elixir-scope
 export PATH="$root/target/release:$PATH"
 
 step "elixir-scope mix-archive --install (the Mix task elixir_scope.instrument, no hex package)"

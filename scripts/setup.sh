@@ -30,3 +30,17 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
   fi
 fi
+
+# Builds the runtime NIF (release, on its own) and has every later build of elixir-scope carry
+# that very library (cli/build.rs reads ELIXIR_SCOPE_BUNDLE_NIF) instead of building it a second time
+# in a nested cargo: one build of the NIF and its dependencies, and the bundled library is the
+# release one. Run from the workspace's root.
+build_nif() {
+  cargo build --release --quiet -p elixir_scope_nif --lib
+  local target="${CARGO_TARGET_DIR:-target}"
+  case "$target" in
+    /*) ;;
+    *) target="$(pwd)/$target" ;;
+  esac
+  export ELIXIR_SCOPE_BUNDLE_NIF="$target/release/libelixir_scope_nif.so"
+}

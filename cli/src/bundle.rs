@@ -628,6 +628,26 @@ fn compile_erlang(src: &Path, out: &Path) -> Result<(), InstallError> {
 mod tests {
     use super::*;
 
+    /// The code of a shared object: its `.text` section's bytes.
+    fn text(library: &[u8]) -> &[u8] {
+        let elf = goblin::elf::Elf::parse(library).expect("an ELF shared object");
+        let section = elf
+            .section_headers
+            .iter()
+            .find(|s| elf.shdr_strtab.get_at(s.sh_name) == Some(".text"))
+            .expect("a .text section");
+        &library[section.file_range().expect("in the file")]
+    }
+
+    #[test]
+    fn the_bundled_library_holds_the_code_it_was_built_from() {
+        // cli/build.rs names the library it bundled: the workspace's release build
+        // (ELIXIR_SCOPE_NIF) or its own nested one, before stripping its debug info.
+        let source = std::fs::read(env!("ELIXIR_SCOPE_NIF_SOURCE")).unwrap();
+        assert!(NIF_LIBRARY.len() < source.len(), "debug info stripped");
+        assert!(text(NIF_LIBRARY) == text(&source), "the same code");
+    }
+
     #[test]
     fn installs_once_and_completely() {
         let dir = tempfile::tempdir().unwrap();
