@@ -111,11 +111,16 @@ fn without_debug_info(built: &Path, out_dir: &Path) -> PathBuf {
     library
 }
 
-/// The newest file under `path` (itself when it is a file), skipping build output.
+/// The newest file Cargo builds from under `path` (itself when it is a file): Rust sources
+/// and manifests, build output skipped.
 fn newest(path: &Path) -> Option<(PathBuf, SystemTime)> {
     let meta = fs::metadata(path).ok()?;
     if meta.is_file() {
-        return Some((path.to_path_buf(), meta.modified().ok()?));
+        let built_from = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("rs" | "toml" | "lock")
+        );
+        return built_from.then_some((path.to_path_buf(), meta.modified().ok()?));
     }
     fs::read_dir(path)
         .ok()?
