@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use eetf::Term;
 
-use super::{cut, float, list_parts, map_pairs, more, small_int, standalone_cut, Cut, Style};
+use super::printer::{self, Dialect};
+use super::{cut, float, small_int, Style};
 
 /// Operators `inspect` prints without quotes (`:+`, `:..//`, `[+: 1]`).
 const OPERATORS: &[&str] = &[
@@ -15,138 +16,136 @@ const OPERATORS: &[&str] = &[
     "..//", "->",
 ];
 
-pub(super) fn term(out: &mut String, t: &Term) {
-    if let Some(c) = cut(t) {
-        standalone_cut(out, &c, Style::Elixir);
-        return;
-    }
-    match t {
-        Term::Atom(a) => atom(out, &a.name),
-        Term::FixInteger(i) => {
-            let _ = write!(out, "{}", i.value);
-        }
-        Term::BigInteger(b) => {
-            let _ = write!(out, "{}", b.value);
-        }
-        Term::Float(f) => out.push_str(&float::elixir(f.value)),
-        Term::Pid(p) => {
-            let _ = write!(out, "#PID<0.{}.{}>", p.id, p.serial);
-        }
-        Term::Port(p) => {
-            let _ = write!(out, "#Port<0.{}>", p.id);
-        }
-        Term::Reference(r) => {
-            out.push_str("#Reference<0");
-            for n in r.id.iter().rev() {
-                let _ = write!(out, ".{n}");
-            }
-            out.push('>');
-        }
-        Term::ExternalFun(f) => {
-            out.push('&');
-            atom_as_module(out, &f.module.name);
-            out.push('.');
-            function_name(out, &f.function.name);
-            let _ = write!(out, "/{}", f.arity);
-        }
-        Term::InternalFun(f) => {
-            let module = match &**f {
-                eetf::InternalFun::Old { module, .. } | eetf::InternalFun::New { module, .. } => {
-                    &module.name
-                }
-            };
-            out.push_str("#Function<in ");
-            atom_as_module(out, module);
-            out.push('>');
-        }
-        Term::Binary(b) => binary(out, &b.bytes),
-        Term::BitBinary(b) => bitstring(out, &b.bytes, b.tail_bits_size),
-        Term::Tuple(tuple) => {
-            out.push('{');
-            let n = tuple.elements.len();
-            for (i, e) in tuple.elements.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                match cut(e) {
-                    Some(Cut::Tuple(count)) if i + 1 == n => out.push_str(&more(count)),
-                    _ => term(out, e),
-                }
-            }
-            out.push('}');
-        }
-        Term::Map(m) => map(out, m),
-        Term::List(_) | Term::ByteList(_) | Term::ImproperList(_) => list(out, t),
-    }
-}
+/// Elixir's `inspect/2`.
+pub(super) struct Elixir;
 
-fn list(out: &mut String, t: &Term) {
-    let Some(parts) = list_parts(t) else {
-        return;
-    };
-    if parts.elements.is_empty() && parts.tail.is_none() {
-        out.push_str(if parts.cut { "[…]" } else { "[]" });
-        return;
+impl Dialect for Elixir {
+    const STYLE: Style = Style::Elixir;
+    const COMMA: &'static str = ", ";
+    const TAIL: &'static str = " | ";
+    const REFERENCE: &'static str = "#Reference<0";
+
+    fn atom(out: &mut String, name: &str) {
+        atom(out, name);
     }
-    if parts.tail.is_none() && charlist(out, &parts.elements) {
-        if parts.cut {
-            out.push('…');
+
+    fn float(value: f64) -> String {
+        float::elixir(value)
+    }
+
+    fn pid(out: &mut String, id: u32, serial: u32) {
+        let _ = write!(out, "#PID<0.{id}.{serial}>");
+    }
+
+    fn external_fun(out: &mut String, module: &str, function: &str, arity: u8) {
+        out.push('&');
+        atom(out, module);
+        out.push('.');
+        function_name(out, function);
+        let _ = write!(out, "/{arity}");
+    }
+
+    fn internal_fun(out: &mut String, module: &str) {
+        out.push_str("#Function<in ");
+        atom(out, module);
+        out.push('>');
+    }
+
+    /// `"text"` when it is printable UTF-8.
+    fn text_binary(out: &mut String, bytes: &[u8]) -> bool {
+        match std::str::from_utf8(bytes) {
+            Ok(text) if text.chars().all(printable) => {
+                quoted(out, text);
+                true
+            }
+            _ => false,
         }
-        return;
     }
-    out.push('[');
-    if parts.tail.is_none() && is_keyword(&parts.elements) {
-        for (i, e) in parts.elements.iter().enumerate() {
+
+    fn bits(out: &mut String, last: u8, bits: u8) {
+        let _ = write!(out, "{last}::size({bits})");
+    }
+
+    /// `'abc'` when every element is a printable ASCII character or one of the escapes
+    /// `\a\b\t\n\v\f\r\e` (`List.ascii_printable?/1`).
+    fn charlist(out: &mut String, elements: &[Term]) -> bool {
+        let chars: Option<Vec<u8>> = elements
+            .iter()
+            .map(|e| {
+                small_int(e)
+                    .filter(|&c| (32..=126).contains(&c) || (7..=13).contains(&c) || c == 27)
+                    .map(|c| c as u8)
+            })
+            .collect();
+        let Some(chars) = chars else {
+            return false;
+        };
+        out.push('\'');
+        for c in chars {
+            match c {
+                b'\'' => out.push_str("\\'"),
+                b'\\' => out.push_str("\\\\"),
+                _ => escape_control(out, c as char),
+            }
+        }
+        out.push('\'');
+        true
+    }
+
+    fn keyword_list(out: &mut String, elements: &[Term]) -> bool {
+        if !is_keyword(elements) {
+            return false;
+        }
+        for (i, e) in elements.iter().enumerate() {
             if i > 0 {
-                out.push_str(", ");
+                out.push_str(Self::COMMA);
             }
             if let Term::Tuple(pair) = e {
                 key(out, &pair.elements[0]);
-                term(out, &pair.elements[1]);
+                printer::term::<Elixir>(out, &pair.elements[1]);
             }
         }
-    } else {
-        for (i, e) in parts.elements.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            term(out, e);
-        }
+        true
     }
-    if parts.cut {
-        out.push_str(", …");
-    }
-    if let Some(tail) = parts.tail {
-        out.push_str(" | ");
-        term(out, tail);
-    }
-    out.push(']');
-}
 
-/// Writes `'abc'` when every element is a printable ASCII character or one of the escapes
-/// `\a\b\t\n\v\f\r\e` (`List.ascii_printable?/1`).
-fn charlist(out: &mut String, elements: &[Term]) -> bool {
-    let chars: Option<Vec<u8>> = elements
-        .iter()
-        .map(|e| {
-            small_int(e)
-                .filter(|&c| (32..=126).contains(&c) || (7..=13).contains(&c) || c == 27)
-                .map(|c| c as u8)
-        })
-        .collect();
-    let Some(chars) = chars else {
-        return false;
-    };
-    out.push('\'');
-    for c in chars {
-        match c {
-            b'\'' => out.push_str("\\'"),
-            b'\\' => out.push_str("\\\\"),
-            _ => escape_control(out, c as char),
-        }
+    /// `%Struct{` without the struct's own keys, else `%{`; keywords when every key is an
+    /// atom that is not a module alias.
+    fn open_map<'a>(
+        out: &mut String,
+        pairs: Vec<(&'a Term, &'a Term)>,
+    ) -> (Vec<(&'a Term, &'a Term)>, bool) {
+        let module = pairs.iter().find_map(|(k, v)| match (k, v) {
+            (Term::Atom(k), Term::Atom(v)) if k.name == "__struct__" && v.name != "nil" => {
+                Some(v.name.clone())
+            }
+            _ => None,
+        });
+        let pairs: Vec<(&Term, &Term)> = match &module {
+            Some(module) => {
+                out.push('%');
+                atom(out, module);
+                out.push('{');
+                pairs
+                    .into_iter()
+                    .filter(|(k, _)| {
+                        !matches!(k, Term::Atom(a) if a.name == "__struct__" || a.name == "__exception__")
+                    })
+                    .collect()
+            }
+            None => {
+                out.push_str("%{");
+                pairs
+            }
+        };
+        let keyword = pairs
+            .iter()
+            .all(|(k, _)| matches!(k, Term::Atom(a) if !a.name.starts_with("Elixir.")));
+        (pairs, keyword)
     }
-    out.push('\'');
-    true
+
+    fn key(out: &mut String, k: &Term) {
+        key(out, k);
+    }
 }
 
 /// Keyword lists: every element a pair whose key is an atom that is not a module alias.
@@ -160,59 +159,10 @@ pub(super) fn is_keyword(elements: &[Term]) -> bool {
     })
 }
 
-fn map(out: &mut String, m: &eetf::Map) {
-    let (pairs, omitted) = map_pairs(m);
-    let module = pairs.iter().find_map(|(k, v)| match (k, v) {
-        (Term::Atom(k), Term::Atom(v)) if k.name == "__struct__" && v.name != "nil" => {
-            Some(v.name.clone())
-        }
-        _ => None,
-    });
-    let pairs: Vec<(&Term, &Term)> = match &module {
-        Some(_) => pairs
-            .into_iter()
-            .filter(|(k, _)| {
-                !matches!(k, Term::Atom(a) if a.name == "__struct__" || a.name == "__exception__")
-            })
-            .collect(),
-        None => pairs,
-    };
-    match &module {
-        Some(module) => {
-            out.push('%');
-            atom_as_module(out, module);
-            out.push('{');
-        }
-        None => out.push_str("%{"),
-    }
-    let keyword = pairs
-        .iter()
-        .all(|(k, _)| matches!(k, Term::Atom(a) if !a.name.starts_with("Elixir.")));
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        if keyword {
-            key(out, k);
-        } else {
-            term(out, k);
-            out.push_str(" => ");
-        }
-        term(out, v);
-    }
-    if let Some(n) = omitted {
-        if !pairs.is_empty() {
-            out.push_str(", ");
-        }
-        out.push_str(&more(n));
-    }
-    out.push('}');
-}
-
 /// A keyword key with its colon and space: `a: `, `"foo bar": `.
 pub(super) fn key(out: &mut String, k: &Term) {
     let Term::Atom(a) = k else {
-        term(out, k);
+        printer::term::<Elixir>(out, k);
         out.push_str(" => ");
         return;
     };
@@ -238,11 +188,6 @@ pub(super) fn atom(out: &mut String, name: &str) {
             quoted(out, name);
         }
     }
-}
-
-/// A module where Elixir writes one (`%Mod{`, `&Mod.f/1`): an alias bare, else as an atom.
-fn atom_as_module(out: &mut String, name: &str) {
-    atom(out, name);
 }
 
 /// A function name after `Mod.`: bare when it is an identifier or operator, else quoted.
@@ -283,39 +228,6 @@ fn quoted(out: &mut String, text: &str) {
     out.push('"');
     escape_string(out, text);
     out.push('"');
-}
-
-/// A binary: `"text"` when it is printable UTF-8, else `<<1, 2, 3>>`.
-fn binary(out: &mut String, bytes: &[u8]) {
-    match std::str::from_utf8(bytes) {
-        Ok(text) if text.chars().all(printable) => quoted(out, text),
-        _ => {
-            out.push_str("<<");
-            for (i, b) in bytes.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                let _ = write!(out, "{b}");
-            }
-            out.push_str(">>");
-        }
-    }
-}
-
-fn bitstring(out: &mut String, bytes: &[u8], tail_bits: u8) {
-    let Some((last, whole)) = bytes.split_last() else {
-        out.push_str("<<>>");
-        return;
-    };
-    if tail_bits == 0 || tail_bits >= 8 {
-        binary(out, bytes);
-        return;
-    }
-    out.push_str("<<");
-    for b in whole {
-        let _ = write!(out, "{b}, ");
-    }
-    let _ = write!(out, "{}::size({tail_bits})>>", last);
 }
 
 /// Characters `String.printable?/1` accepts.

@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use eetf::Term;
 
-use super::{cut, float, list_parts, map_pairs, more, small_int, standalone_cut, Cut, Style};
+use super::printer::{self, Dialect};
+use super::{float, small_int, Style};
 
 /// Words that are atoms only when quoted.
 const RESERVED: &[&str] = &[
@@ -14,100 +15,75 @@ const RESERVED: &[&str] = &[
     "rem", "try", "when", "xor",
 ];
 
-pub(super) fn term(out: &mut String, t: &Term) {
-    if let Some(c) = cut(t) {
-        standalone_cut(out, &c, Style::Erlang);
-        return;
-    }
-    match t {
-        Term::Atom(a) => atom(out, &a.name),
-        Term::FixInteger(i) => {
-            let _ = write!(out, "{}", i.value);
-        }
-        Term::BigInteger(b) => {
-            let _ = write!(out, "{}", b.value);
-        }
-        Term::Float(f) => out.push_str(&float::erlang(f.value)),
-        Term::Pid(p) => {
-            let _ = write!(out, "<0.{}.{}>", p.id, p.serial);
-        }
-        Term::Port(p) => {
-            let _ = write!(out, "#Port<0.{}>", p.id);
-        }
-        Term::Reference(r) => {
-            out.push_str("#Ref<0");
-            for n in r.id.iter().rev() {
-                let _ = write!(out, ".{n}");
-            }
-            out.push('>');
-        }
-        Term::ExternalFun(f) => {
-            out.push_str("fun ");
-            atom(out, &f.module.name);
-            out.push(':');
-            atom(out, &f.function.name);
-            let _ = write!(out, "/{}", f.arity);
-        }
-        Term::InternalFun(f) => {
-            let module = match &**f {
-                eetf::InternalFun::Old { module, .. } | eetf::InternalFun::New { module, .. } => {
-                    &module.name
-                }
-            };
-            out.push_str("#Fun<");
-            out.push_str(module);
-            out.push('>');
-        }
-        Term::Binary(b) => binary(out, &b.bytes),
-        Term::BitBinary(b) => bitstring(out, &b.bytes, b.tail_bits_size),
-        Term::Tuple(tuple) => {
-            out.push('{');
-            let n = tuple.elements.len();
-            for (i, e) in tuple.elements.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                match cut(e) {
-                    Some(Cut::Tuple(count)) if i + 1 == n => out.push_str(&more(count)),
-                    _ => term(out, e),
-                }
-            }
-            out.push('}');
-        }
-        Term::Map(m) => {
-            let (pairs, omitted) = map_pairs(m);
-            out.push_str("#{");
-            for (i, (k, v)) in pairs.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                term(out, k);
-                out.push_str(" => ");
-                term(out, v);
-            }
-            if let Some(n) = omitted {
-                if !pairs.is_empty() {
-                    out.push(',');
-                }
-                out.push_str(&more(n));
-            }
-            out.push('}');
-        }
-        Term::List(_) | Term::ByteList(_) | Term::ImproperList(_) => list(out, t),
-    }
-}
+/// Erlang's `~0tp`.
+pub(super) struct Erlang;
 
-fn list(out: &mut String, t: &Term) {
-    let Some(parts) = list_parts(t) else {
-        return;
-    };
-    if parts.elements.is_empty() && parts.tail.is_none() {
-        out.push_str(if parts.cut { "[…]" } else { "[]" });
-        return;
+impl Dialect for Erlang {
+    const STYLE: Style = Style::Erlang;
+    const COMMA: &'static str = ",";
+    const TAIL: &'static str = "|";
+    const REFERENCE: &'static str = "#Ref<0";
+
+    fn atom(out: &mut String, name: &str) {
+        atom(out, name);
     }
-    if parts.tail.is_none() {
-        let chars: Option<Vec<char>> = parts
-            .elements
+
+    fn float(value: f64) -> String {
+        float::erlang(value)
+    }
+
+    fn pid(out: &mut String, id: u32, serial: u32) {
+        let _ = write!(out, "<0.{id}.{serial}>");
+    }
+
+    fn external_fun(out: &mut String, module: &str, function: &str, arity: u8) {
+        out.push_str("fun ");
+        atom(out, module);
+        out.push(':');
+        atom(out, function);
+        let _ = write!(out, "/{arity}");
+    }
+
+    fn internal_fun(out: &mut String, module: &str) {
+        out.push_str("#Fun<");
+        out.push_str(module);
+        out.push('>');
+    }
+
+    /// `<<"text">>` when its bytes are printable Latin-1 (or, when it is valid UTF-8, its
+    /// characters are: then `<<"é"/utf8>>`).
+    fn text_binary(out: &mut String, bytes: &[u8]) -> bool {
+        if bytes.is_empty() {
+            return false;
+        }
+        let text: Option<(Vec<char>, bool)> = match std::str::from_utf8(bytes) {
+            Ok(s) => s
+                .chars()
+                .all(latin1_printable)
+                .then(|| (s.chars().collect(), s.chars().any(|c| c as u32 > 0x7F))),
+            Err(_) => bytes
+                .iter()
+                .all(|&b| latin1_printable(b as char))
+                .then(|| (bytes.iter().map(|&b| b as char).collect(), false)),
+        };
+        let Some((chars, utf8)) = text else {
+            return false;
+        };
+        out.push_str("<<\"");
+        for c in chars {
+            escape(out, c, '"');
+        }
+        out.push_str(if utf8 { "\"/utf8>>" } else { "\">>" });
+        true
+    }
+
+    fn bits(out: &mut String, last: u8, bits: u8) {
+        let _ = write!(out, "{last}:{bits}");
+    }
+
+    /// `"abc"` when every element is a printable Latin-1 character.
+    fn charlist(out: &mut String, elements: &[Term]) -> bool {
+        let chars: Option<Vec<char>> = elements
             .iter()
             .map(|e| {
                 small_int(e)
@@ -115,33 +91,33 @@ fn list(out: &mut String, t: &Term) {
                     .filter(|&c| latin1_printable(c))
             })
             .collect();
-        if let Some(chars) = chars {
-            out.push('"');
-            for c in chars {
-                escape(out, c, '"');
-            }
-            out.push('"');
-            if parts.cut {
-                out.push('…');
-            }
-            return;
+        let Some(chars) = chars else {
+            return false;
+        };
+        out.push('"');
+        for c in chars {
+            escape(out, c, '"');
         }
+        out.push('"');
+        true
     }
-    out.push('[');
-    for (i, e) in parts.elements.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        term(out, e);
+
+    fn keyword_list(_out: &mut String, _elements: &[Term]) -> bool {
+        false
     }
-    if parts.cut {
-        out.push_str(",…");
+
+    fn open_map<'a>(
+        out: &mut String,
+        pairs: Vec<(&'a Term, &'a Term)>,
+    ) -> (Vec<(&'a Term, &'a Term)>, bool) {
+        out.push_str("#{");
+        (pairs, false)
     }
-    if let Some(tail) = parts.tail {
-        out.push('|');
-        term(out, tail);
+
+    fn key(out: &mut String, key: &Term) {
+        printer::term::<Erlang>(out, key);
+        out.push_str(" => ");
     }
-    out.push(']');
 }
 
 /// An atom, quoted unless it starts with a lowercase letter and holds only letters, digits,
@@ -178,60 +154,6 @@ fn latin1_printable(c: char) -> bool {
             c,
             '\n' | '\r' | '\t' | '\u{b}' | '\u{8}' | '\u{c}' | '\u{1b}'
         )
-}
-
-/// A binary: `<<"text">>` when its bytes are printable Latin-1 (or, when it is valid UTF-8,
-/// its characters are: then `<<"é"/utf8>>`), else `<<1,2,3>>`.
-fn binary(out: &mut String, bytes: &[u8]) {
-    if bytes.is_empty() {
-        out.push_str("<<>>");
-        return;
-    }
-    let text: Option<(Vec<char>, bool)> = match std::str::from_utf8(bytes) {
-        Ok(s) => s
-            .chars()
-            .all(latin1_printable)
-            .then(|| (s.chars().collect(), s.chars().any(|c| c as u32 > 0x7F))),
-        Err(_) => bytes
-            .iter()
-            .all(|&b| latin1_printable(b as char))
-            .then(|| (bytes.iter().map(|&b| b as char).collect(), false)),
-    };
-    match text {
-        Some((chars, utf8)) => {
-            out.push_str("<<\"");
-            for c in chars {
-                escape(out, c, '"');
-            }
-            out.push_str(if utf8 { "\"/utf8>>" } else { "\">>" });
-        }
-        None => {
-            out.push_str("<<");
-            for (i, b) in bytes.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                let _ = write!(out, "{b}");
-            }
-            out.push_str(">>");
-        }
-    }
-}
-
-fn bitstring(out: &mut String, bytes: &[u8], tail_bits: u8) {
-    let Some((last, whole)) = bytes.split_last() else {
-        out.push_str("<<>>");
-        return;
-    };
-    if tail_bits == 0 || tail_bits >= 8 {
-        binary(out, bytes);
-        return;
-    }
-    out.push_str("<<");
-    for b in whole {
-        let _ = write!(out, "{b},");
-    }
-    let _ = write!(out, "{}:{tail_bits}>>", last);
 }
 
 fn escape(out: &mut String, c: char, quote: char) {

@@ -28,6 +28,7 @@ mod erlang;
 pub mod float;
 pub mod order;
 pub mod outline;
+mod printer;
 
 pub use banner::banner;
 pub use outline::{outline, Item, Outline};
@@ -60,8 +61,8 @@ impl Style {
     pub fn term(self, term: &Term) -> String {
         let mut out = String::new();
         match self {
-            Style::Elixir => elixir::term(&mut out, term),
-            Style::Erlang => erlang::term(&mut out, term),
+            Style::Elixir => printer::term::<elixir::Elixir>(&mut out, term),
+            Style::Erlang => printer::term::<erlang::Erlang>(&mut out, term),
         }
         out
     }
