@@ -9,8 +9,8 @@
 //!   `cargo build --release -p elixir_scope_nif` first, then any build of this crate with
 //!   `ELIXIR_SCOPE_BUNDLE_NIF=target/release/libelixir_scope_nif.so`: the binary carries that very
 //!   library (the release NIF, stripped of its debug info: the code is the same), and nothing
-//!   is compiled twice. A library older than any source it is built from is refused, so a
-//!   stale one is never bundled.
+//!   is compiled twice. A library older than any Rust source it is built from is refused, so
+//!   a forgotten rebuild is never bundled.
 //! - **Without it** (a plain `cargo build` or `cargo install`): a nested `cargo build --release
 //!   -p elixir_scope_nif` in a target directory of its own (under OUT_DIR, so the outer build's
 //!   lock is not contended), exactly as the workspace's release profile builds it, stripped
@@ -75,6 +75,8 @@ fn prebuilt(workspace: &Path, built: PathBuf) -> PathBuf {
                 built.display()
             )
         });
+    // Rust sources only: a manifest or the lock file may change without the library being
+    // built again (Cargo keeps a build whose inputs did not change).
     if let Some((source, _)) = INPUTS
         .iter()
         .filter_map(|input| newest(&workspace.join(input)))
@@ -111,15 +113,11 @@ fn without_debug_info(built: &Path, out_dir: &Path) -> PathBuf {
     library
 }
 
-/// The newest file Cargo builds from under `path` (itself when it is a file): Rust sources
-/// and manifests, build output skipped.
+/// The newest Rust source under `path` (itself when it is one), build output skipped.
 fn newest(path: &Path) -> Option<(PathBuf, SystemTime)> {
     let meta = fs::metadata(path).ok()?;
     if meta.is_file() {
-        let built_from = matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("rs" | "toml" | "lock")
-        );
+        let built_from = path.extension().is_some_and(|e| e == "rs");
         return built_from.then_some((path.to_path_buf(), meta.modified().ok()?));
     }
     fs::read_dir(path)

@@ -18,7 +18,7 @@
 //! next to the target and moved in file by file, the stamp last.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use toolchain::Tool;
 
 /// The NIF library's file name; `elixir_scope_runtime` looks for it next to its own beam.
 pub const NIF_FILE: &str = "libelixir_scope_nif.so";
@@ -110,24 +110,15 @@ pub enum InstallError {
         #[source]
         source: std::io::Error,
     },
-    /// `erlc` is not on PATH.
-    #[error("`erlc` is not on PATH; install Erlang/OTP (apt-get install erlang-nox erlang-dev)")]
-    NoErlc,
+    /// A program of the toolchain (`erl`, `erlc`, `elixirc`) is missing or could not run.
+    #[error(transparent)]
+    Toolchain(#[from] toolchain::ToolchainError),
     /// `erlc` rejected the runtime's sources.
     #[error("erlc could not compile the ElixirScope runtime:\n{0}")]
     Compile(String),
-    /// The directory holds Elixir beams but `elixirc` is not on PATH.
-    #[error(
-        "`elixirc` is not on PATH, so the IEx helpers (ElixirScope) cannot be compiled for \
-         these Elixir beams; install Elixir (apt-get install elixir)"
-    )]
-    NoElixirc,
     /// `elixirc` rejected the IEx helpers.
     #[error("elixirc could not compile the IEx helpers (ElixirScope):\n{0}")]
     CompileElixir(String),
-    /// `erl` is not on PATH.
-    #[error("`erl` is not on PATH; install Erlang/OTP (apt-get install erlang-nox)")]
-    NoErl,
     /// A `.app` file could not be rewritten without the runtime's modules.
     #[error("{path}: could not list the modules without the runtime's:\n{output}")]
     App {
@@ -426,14 +417,12 @@ fn unlist_modules(dir: &Path, modules: &[String]) -> Result<Vec<String>, Install
             to = erlang_chars(&temp),
             ours = ours.join(","),
         );
-        let output = Command::new("erl")
-            .current_dir("/")
-            .args(["-noshell", "-eval", &script])
-            .output()
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => InstallError::NoErl,
-                _ => io(Path::new("erl"))(e),
-            })?;
+        let output = toolchain::output(
+            Tool::Erl,
+            toolchain::command(Tool::Erl)?
+                .current_dir("/")
+                .args(["-noshell", "-eval", &script]),
+        )?;
         let said = String::from_utf8_lossy(&output.stdout);
         if output.status.success() && said == "same" {
             continue;
@@ -509,7 +498,7 @@ fn wants_elixir(dir: &Path) -> bool {
             beams += 1;
         }
     }
-    beams == 0 && which::which("elixirc").is_ok()
+    beams == 0 && toolchain::find(Tool::Elixirc).is_ok()
 }
 
 /// Compiles the IEx helpers into `out` (next to the runtime's beams, which it calls); returns
@@ -525,7 +514,7 @@ fn compile_elixir(src: &Path, out: &Path) -> Result<Vec<String>, InstallError> {
     // Compiled from inside `src` with plain file names, so that stack traces name
     // `elixir_scope.ex`, not the temporary directory.
     let out = std::path::absolute(out).map_err(io(out))?;
-    let mut elixirc = Command::new("elixirc");
+    let mut elixirc = toolchain::command(Tool::Elixirc)?;
     elixirc
         .current_dir(src)
         .arg("-o")
@@ -535,13 +524,7 @@ fn compile_elixir(src: &Path, out: &Path) -> Result<Vec<String>, InstallError> {
     for (name, _) in ELIXIR_SOURCES {
         elixirc.arg(name);
     }
-    let output = elixirc.output().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => InstallError::NoElixirc,
-        _ => InstallError::Io {
-            path: PathBuf::from("elixirc"),
-            source: e,
-        },
-    })?;
+    let output = toolchain::output(Tool::Elixirc, &mut elixirc)?;
     if !output.status.success() {
         return Err(InstallError::CompileElixir(format!(
             "{}{}",
@@ -566,25 +549,13 @@ fn strip_file_attributes(dir: &Path) -> Result<(), InstallError> {
         source,
     })?;
     let script = format!("Dir = {}, {DEBUG_INFO_WITHOUT_FILE}", erlang_chars(&dir));
-    let mut erl = Command::new("erl");
+    let mut erl = toolchain::command(Tool::Erl)?;
     erl.current_dir("/").arg("-noshell");
     // Elixir's debug info is expanded by its own backend, `elixir_erl`.
-    if let Some(ebin) = beam_rewrite::helper::HelperConfig::discover()
-        .ok()
-        .and_then(|c| c.elixir_ebin)
-    {
+    if let Some(ebin) = toolchain::elixir_ebin() {
         erl.arg("-pa").arg(ebin);
     }
-    let output = erl
-        .args(["-eval", &script])
-        .output()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => InstallError::NoErl,
-            _ => InstallError::Io {
-                path: PathBuf::from("erl"),
-                source: e,
-            },
-        })?;
+    let output = toolchain::output(Tool::Erl, erl.args(["-eval", &script]))?;
     if !output.status.success() {
         return Err(InstallError::Compile(format!(
             "rewriting the debug info: {}{}",
@@ -602,18 +573,12 @@ fn compile_erlang(src: &Path, out: &Path) -> Result<(), InstallError> {
         path: out.to_path_buf(),
         source,
     })?;
-    let mut erlc = Command::new("erlc");
+    let mut erlc = toolchain::command(Tool::Erlc)?;
     erlc.current_dir(src).args(ERLC_OPTIONS).arg("-o").arg(&out);
     for (name, _) in ERLANG_SOURCES {
         erlc.arg(name);
     }
-    let output = erlc.output().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => InstallError::NoErlc,
-        _ => InstallError::Io {
-            path: PathBuf::from("erlc"),
-            source: e,
-        },
-    })?;
+    let output = toolchain::output(Tool::Erlc, &mut erlc)?;
     if !output.status.success() {
         return Err(InstallError::Compile(format!(
             "{}{}",
@@ -626,6 +591,8 @@ fn compile_erlang(src: &Path, out: &Path) -> Result<(), InstallError> {
 
 #[cfg(test)]
 mod tests {
+    use std::process::Command;
+
     use super::*;
 
     /// The code of a shared object: its `.text` section's bytes.
@@ -749,10 +716,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         install(dir.path(), "[]").unwrap();
         let ebin = erlang_chars(dir.path());
-        let elixir = beam_rewrite::helper::HelperConfig::discover()
-            .unwrap()
-            .elixir_ebin
-            .unwrap();
+        let elixir = toolchain::elixir_ebin().unwrap();
         // Every beam: cover refuses it, its abstract code reads, and it compiles to Core
         // Erlang (what Dialyzer asks of debug info).
         let script = format!(

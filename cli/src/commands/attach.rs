@@ -18,6 +18,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+use toolchain::Tool;
+
 use crate::bundle;
 
 /// How to reach the target node.
@@ -121,8 +123,8 @@ pub enum AttachError {
         source: std::io::Error,
     },
     /// `erl` could not be run.
-    #[error("cannot run `erl` ({0}); install Erlang/OTP (apt-get install erlang-nox)")]
-    NoErl(std::io::Error),
+    #[error(transparent)]
+    Toolchain(#[from] toolchain::ToolchainError),
 }
 
 /// Attaches to the node; prints what was attached and the limits. Exit status 1 when the
@@ -286,7 +288,8 @@ fn run_hidden_node(target: &Target, script: &str) -> ExitCode {
         Ok(status) if status.success() => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("error: {}", AttachError::NoErl(e));
+            let error = AttachError::from(toolchain::not_started(Tool::Erl, e));
+            eprintln!("error: {error}");
             ExitCode::FAILURE
         }
     }
@@ -321,7 +324,9 @@ pub(crate) fn hidden_node(target: &Target, script: &str, code_path: Option<&Path
         bundle::erlang_chars(Path::new(&target.node)),
         script.trim_end().trim_end_matches('.')
     );
-    let mut command = Command::new("erl");
+    // `erl` as found on PATH; a missing one is said when the command runs.
+    let erl = toolchain::find(Tool::Erl).unwrap_or_else(|_| Tool::Erl.program().into());
+    let mut command = Command::new(erl);
     command
         .env("ERL_CRASH_DUMP_SECONDS", "0")
         .args(["-hidden", "-noshell", name_flag, &name, "-setcookie"])

@@ -4,9 +4,10 @@
 //! with its fix. The exit status is non-zero when a check failed.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use beam_rewrite::{Beam, DebugInfo, Marker};
+use toolchain::Tool;
 
 use crate::bundle;
 
@@ -164,23 +165,19 @@ pub fn render(checks: &[Check]) -> String {
 
 /// Runs a program of the toolchain in `/`: a VM started in the working directory would load
 /// modules from there first (`.` heads its code path).
-fn output_of(program: &str, args: &[&str]) -> Result<String, String> {
-    let output = Command::new(program)
-        .args(args)
-        .current_dir("/")
-        .output()
-        .map_err(|e| e.to_string())?;
+fn output_of(tool: Tool, args: &[&str]) -> Result<String, String> {
+    let mut command = toolchain::command(tool).map_err(|e| e.to_string())?;
+    let output =
+        toolchain::output(tool, command.args(args).current_dir("/")).map_err(|e| e.to_string())?;
     if !output.status.success() {
         return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
-const INSTALL_OTP: &str = "install Erlang/OTP: apt-get install -y erlang-nox erlang-dev erlang-src";
-
 fn erl() -> Check {
     let version = output_of(
-        "erl",
+        Tool::Erl,
         &[
             "-noshell",
             "-eval",
@@ -193,25 +190,25 @@ fn erl() -> Check {
             "erl",
             Status::Fail,
             format!("cannot run erl: {why}"),
-            INSTALL_OTP,
+            Tool::Erl.install_hint(),
         ),
     }
 }
 
 fn erlc() -> Check {
-    match which("erlc") {
-        Some(path) => Check::ok("erlc", path.display().to_string()),
-        None => Check::problem(
+    match toolchain::find(Tool::Erlc) {
+        Ok(path) => Check::ok("erlc", path.display().to_string()),
+        Err(_) => Check::problem(
             "erlc",
             Status::Fail,
             "not on PATH (instrument compiles the runtime with it)",
-            INSTALL_OTP,
+            Tool::Erlc.install_hint(),
         ),
     }
 }
 
 fn elixir() -> Check {
-    match output_of("elixir", &["--version"]) {
+    match output_of(Tool::Elixir, &["--version"]) {
         Ok(text) => Check::ok(
             "elixir",
             text.lines()
@@ -223,16 +220,9 @@ fn elixir() -> Check {
             "elixir",
             Status::Warn,
             format!("cannot run elixir: {why} (needed for Elixir projects only)"),
-            "install Elixir: apt-get install -y elixir",
+            Tool::Elixir.install_hint(),
         ),
     }
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
 }
 
 /// Checks that `bytes` are a shared object for this machine that exports `nif_init`.
@@ -485,6 +475,8 @@ fn beams(paths: &[PathBuf]) -> Vec<Check> {
 
 #[cfg(test)]
 mod tests {
+    use std::process::Command;
+
     use super::*;
 
     #[test]

@@ -10,6 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+use toolchain::Tool;
+
 use crate::bundle::erlang_chars;
 
 /// The archive's Mix task, in Elixir.
@@ -34,14 +36,9 @@ pub struct Args {
 /// Why the archive could not be built or installed.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
-    /// A program of the toolchain is missing.
-    #[error("`{program}` is not on PATH: {hint}")]
-    Missing {
-        /// The program.
-        program: &'static str,
-        /// What to install.
-        hint: &'static str,
-    },
+    /// A program of the toolchain is missing or could not run.
+    #[error(transparent)]
+    Toolchain(#[from] toolchain::ToolchainError),
     /// A program of the toolchain failed.
     #[error("{program} failed:\n{output}")]
     Failed {
@@ -115,7 +112,7 @@ pub fn build(dir: &Path) -> Result<PathBuf, ArchiveError> {
     // Compiled from inside `src` with a plain file name, so that stack traces name the file,
     // not the temporary directory; the binary's own path goes in through the environment.
     let me = std::env::current_exe().ok();
-    let mut elixirc = Command::new("elixirc");
+    let mut elixirc = toolchain::command(Tool::Elixirc)?;
     elixirc
         .current_dir(&src)
         .arg("-o")
@@ -125,11 +122,7 @@ pub fn build(dir: &Path) -> Result<PathBuf, ArchiveError> {
         Some(path) => elixirc.env("ELIXIR_SCOPE_ARCHIVE_BUILT_BY", path),
         None => elixirc.env_remove("ELIXIR_SCOPE_ARCHIVE_BUILT_BY"),
     };
-    run_tool(
-        elixirc,
-        "elixirc",
-        "install Elixir: apt-get install -y elixir",
-    )?;
+    run_tool(Tool::Elixirc, elixirc)?;
 
     let app = ebin.join("elixir_scope.app");
     std::fs::write(&app, app_file()).map_err(io(&app))?;
@@ -147,13 +140,12 @@ pub fn build(dir: &Path) -> Result<PathBuf, ArchiveError> {
         erlang_chars(Path::new(&name)),
         erlang_chars(work.path()),
     );
-    let mut erl = Command::new("erl");
-    erl.current_dir("/").args(["-noshell", "-eval", &zip]);
-    let zipped = run_tool(
-        erl,
-        "erl",
-        "install Erlang/OTP: apt-get install -y erlang-nox",
-    );
+    let zipped = toolchain::command(Tool::Erl)
+        .map_err(ArchiveError::from)
+        .and_then(|mut erl| {
+            erl.current_dir("/").args(["-noshell", "-eval", &zip]);
+            run_tool(Tool::Erl, erl)
+        });
     let renamed = zipped.and_then(|()| std::fs::rename(&temp, &target).map_err(io(&target)));
     if renamed.is_err() {
         let _ = std::fs::remove_file(&temp);
@@ -163,13 +155,13 @@ pub fn build(dir: &Path) -> Result<PathBuf, ArchiveError> {
 
 /// Installs the archive at `path` with `mix archive.install --force`.
 pub fn install(path: &Path) -> Result<(), ArchiveError> {
-    let mut mix = Command::new("mix");
+    let mut mix = toolchain::command(Tool::Mix)?;
     mix.args(["archive.install", "--force"]).arg(path);
     // Not in a project: `mix` would load its mix.exs (and compile nothing, but still).
     if let Some(dir) = path.parent() {
         mix.current_dir(dir);
     }
-    run_tool(mix, "mix", "install Elixir: apt-get install -y elixir")?;
+    run_tool(Tool::Mix, mix)?;
     println!("installed: `mix elixir_scope.instrument` is available to every Mix project here");
     Ok(())
 }
@@ -186,21 +178,11 @@ fn app_file() -> String {
     )
 }
 
-fn run_tool(
-    mut command: Command,
-    program: &'static str,
-    hint: &'static str,
-) -> Result<(), ArchiveError> {
-    let output = command.output().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ArchiveError::Missing { program, hint },
-        _ => ArchiveError::Io {
-            path: PathBuf::from(program),
-            source: e,
-        },
-    })?;
+fn run_tool(tool: Tool, mut command: Command) -> Result<(), ArchiveError> {
+    let output = toolchain::output(tool, &mut command)?;
     if !output.status.success() {
         return Err(ArchiveError::Failed {
-            program,
+            program: tool.program(),
             output: format!(
                 "{}{}",
                 String::from_utf8_lossy(&output.stdout),

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 
 use store::{Run, Snapshot, StoreReader};
+use toolchain::Tool;
 
 use super::db::QueryError;
 use crate::bundle;
@@ -92,7 +93,7 @@ pub fn fetch_runs(target: &Target, cluster: bool, copy: bool) -> Result<Vec<Node
     let output = attach::hidden_node(target, &script, Some(&runtime))
         .stderr(Stdio::inherit())
         .output()
-        .map_err(|e| QueryError::Cluster(format!("cannot run `erl` ({e}): install Erlang/OTP")))?;
+        .map_err(|e| QueryError::Cluster(toolchain::not_started(Tool::Erl, e).to_string()))?;
     if !output.status.success() {
         return Err(QueryError::Cluster(format!(
             "{}: the cluster could not be read (said above)",
