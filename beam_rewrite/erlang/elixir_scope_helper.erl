@@ -43,43 +43,67 @@
 %% (A function, not a macro: the helper is compiled from its tokens, without the preprocessor.)
 probe_heap_words() -> 4000000.
 
+%% The modules of the compiler (and of stdlib) that compiling a module's forms loads, as OTP 25
+%% does it. A helper loads them all at once (`code:ensure_modules_loaded/1': the files read and
+%% prepared side by side, installed in one step) in a process of its own, which starts when
+%% the first reply is out (the client works on it meanwhile; until then the loader would hold
+%% up the first request's own loading: `elixir_erl' for the forms of an Elixir module) or when
+%% a `compile' request comes first; a `compile' request waits for it to end. One by one, on
+%% first call, they took about twice as long, in the middle of the first compile. Another OTP
+%% may need other modules: a name that does not exist is skipped, a module missing here is
+%% loaded when first called, as before.
+compiler_modules() ->
+    [compile, sys_core_fold, sys_core_alias, sys_core_bsm, v3_core, v3_kernel,
+     erl_expand_records, erl_bits, erl_bifs, core_lib, cerl, cerl_clauses, cerl_trees,
+     beam_kernel_to_ssa, beam_ssa, beam_ssa_bc_size, beam_ssa_bool, beam_ssa_bsm,
+     beam_ssa_codegen, beam_ssa_dead, beam_ssa_opt, beam_ssa_pre_codegen, beam_ssa_recv,
+     beam_ssa_share, beam_ssa_throw, beam_ssa_type, beam_types, beam_call_types,
+     beam_digraph, beam_validator, beam_a, beam_block, beam_clean, beam_flatten, beam_jump,
+     beam_trim, beam_utils, beam_z, beam_asm, beam_dict, beam_opcodes, eval_bits, sets,
+     sofs, digraph, digraph_utils].
+
 %% @doc Serves requests until fd 0 closes. `Backends': the debug-info backends that may be
 %% loaded.
 -spec main([atom()]) -> no_return().
 main(Backends) ->
     %% io:format and logger must never write to fd 1, which carries the replies.
     group_leader(whereis(standard_error), self()),
+    Compiler = spawn(fun() ->
+                             receive load -> ok end,
+                             _ = code:ensure_modules_loaded(compiler_modules())
+                     end),
     _ = logger:remove_handler(default),
     _ = logger:add_handler(default, logger_std_h, #{config => #{type => standard_error}}),
     process_flag(trap_exit, true),
     Port = open_port({fd, 0, 1}, [binary, {packet, 4}, eof]),
-    serve(Port, Backends).
+    serve(Port, #{backends => Backends, compiler => Compiler}).
 
-serve(Port, Backends) ->
+serve(Port, Env) ->
     receive
         {Port, {data, Request}} ->
             Relay = self(),
-            Run = fun() -> handle(binary_to_term(Request), Backends) end,
+            Run = fun() -> handle(binary_to_term(Request), Env) end,
             {Worker, Ref} = spawn_monitor(fun() ->
                                                   Reply = term_to_binary(safely(Run)),
                                                   Relay ! {reply, self(), Reply}
                                           end),
-            await(Port, Backends, Worker, Ref);
+            await(Port, Env, Worker, Ref);
         Other ->
             stop_on(Port, Other),
-            serve(Port, Backends)
+            serve(Port, Env)
     end.
 
-await(Port, Backends, Worker, Ref) ->
+await(Port, Env, Worker, Ref) ->
     receive
         {reply, Worker, Reply} ->
             erlang:demonitor(Ref, [flush]),
             reply(Port, Reply),
-            serve(Port, Backends);
+            load_compiler(Env),
+            serve(Port, Env);
         {'DOWN', Ref, process, Worker, Why} ->
             reply(Port, term_to_binary({error, text("the request's process ended: ~0P",
                                                     [Why, 30])})),
-            serve(Port, Backends);
+            serve(Port, Env);
         {Port, eof} = End ->
             stop_on(Port, End);
         {'EXIT', Port, _} = Closed ->
@@ -104,12 +128,13 @@ safely(Fun) ->
             {error, text("~p: ~0P~n~0P", [Class, Reason, 30, Stack, 30])}
     end.
 
-handle({forms, Module, Chunk}, Backends) ->
+handle({forms, Module, Chunk}, #{backends := Backends}) ->
     case debug_info(Module, Chunk) of
         {debug_info_v1, Backend, Data} -> trusted_forms(Module, Backend, Data, Backends);
         {unavailable, _} = Unavailable -> Unavailable
     end;
-handle({compile, Forms, Options}, _Backends) ->
+handle({compile, Forms, Options}, #{compiler := Compiler}) ->
+    loaded(Compiler),
     case {compile_forms(Forms, Options), lists:member(no_lint, Options)} of
         {{error, _}, true} ->
             %% Code that erl_lint would refuse makes a later pass trip over it (an "internal
@@ -118,14 +143,24 @@ handle({compile, Forms, Options}, _Backends) ->
         {Result, _} ->
             Result
     end;
-handle({check, Module, Beam}, _Backends) ->
+handle({check, Module, Beam}, _Env) ->
     case erlang:prepare_loading(Module, Beam) of
         {error, Why} -> {error, text("the loader refuses it: ~0p", [Why])};
         _Prepared -> ok
     end;
-handle({inspect_hidden, Pairs}, _Backends) ->
+handle({inspect_hidden, Pairs}, _Env) ->
     {ok, [{Struct, inspect_hidden(Struct, StructBeam, Impl, ImplBeam)}
           || {Struct, StructBeam, Impl, ImplBeam} <- Pairs]}.
+
+%% Lets the process that loads the compiler start (again and again: it takes the first).
+load_compiler(#{compiler := Compiler}) ->
+    Compiler ! load.
+
+%% Returns once the compiler is loaded (the process loading it, started by main/1, has ended).
+loaded(Compiler) ->
+    Ref = monitor(process, Compiler),
+    Compiler ! load,
+    receive {'DOWN', Ref, process, Compiler, _} -> ok end.
 
 %% The `{debug_info_v1, Backend, Data}' of a Dbgi chunk. Encrypted debug info
 %% (`<<0, N, Cipher:N/binary, _/binary>>') is decrypted by beam_lib, as it does for any tool,

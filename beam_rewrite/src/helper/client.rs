@@ -288,12 +288,20 @@ impl Drop for Helper {
     /// Closes the helper's stdin (it halts on end of input), then makes sure it is gone.
     fn drop(&mut self) {
         self.stdin = None;
-        let deadline = Instant::now() + Duration::from_secs(2);
+        // A helper halts within a few milliseconds of the end of its input: look often at
+        // first (the end of every run waits for this), then every 10 ms.
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(2);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(10));
+            let pause = if start.elapsed() < Duration::from_millis(100) {
+                1
+            } else {
+                10
+            };
+            std::thread::sleep(Duration::from_millis(pause));
         }
         self.stop();
     }
@@ -420,9 +428,14 @@ fn command(config: &HelperConfig) -> Command {
     );
     let mut command = Command::new(&config.erl);
     // One scheduler that sleeps when idle: helpers run side by side, one module each.
+    // `no_dot_erlang`: the standard boot without its last step, evaluating `~/.erlang` (the
+    // boot `erlc` and `escript` use): the helper takes nothing from the user's files, and
+    // does not load the shell's module `c` to find that there is none.
     command.args([
         "-noshell",
         "-noinput",
+        "-boot",
+        "no_dot_erlang",
         "+S",
         "1:1",
         "+sbwt",
@@ -696,6 +709,101 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         };
         assert!(status.is_some(), "the helper outlived its parent");
+    }
+
+    /// The compiler is loaded in the background after the first reply, and a `compile`
+    /// request waits for that: one that comes first (no reply out yet) must start the loading
+    /// itself instead of waiting forever; the compiled beam is then checked by the same helper.
+    #[test]
+    fn a_compile_request_that_comes_first_is_served() {
+        use crate::forms::build::{clause, function, int, list};
+        let mut config = HelperConfig::discover().expect("erl on PATH");
+        config.timeout = Duration::from_secs(120);
+        let mut helper = Helper::start(&config).unwrap();
+        let anno = int(1);
+        let forms = vec![
+            tuple(vec![
+                atom("attribute"),
+                int(1),
+                atom("module"),
+                atom("first"),
+            ]),
+            tuple(vec![
+                atom("attribute"),
+                int(1),
+                atom("export"),
+                list(vec![tuple(vec![atom("f"), int(0)])]),
+            ]),
+            function(
+                &anno,
+                "f",
+                0,
+                vec![clause(
+                    &anno,
+                    vec![],
+                    vec![tuple(vec![atom("atom"), int(1), atom("ok")])],
+                )],
+            ),
+            tuple(vec![atom("eof"), int(1)]),
+        ];
+        let beam = helper.compile(forms, vec![]).expect("compiled");
+        assert!(
+            beam.starts_with(b"FOR1"),
+            "{:?}",
+            &beam[..beam.len().min(8)]
+        );
+        helper.check("first", &beam).expect("the loader takes it");
+        // And again, now that the compiler is loaded.
+        let again = helper.compile(
+            vec![
+                tuple(vec![
+                    atom("attribute"),
+                    int(1),
+                    atom("module"),
+                    atom("second"),
+                ]),
+                tuple(vec![atom("eof"), int(1)]),
+            ],
+            vec![],
+        );
+        assert!(again.expect("compiled").starts_with(b"FOR1"));
+    }
+
+    /// The helper boots without `~/.erlang`: nothing of the user's files runs in it.
+    #[test]
+    fn a_helper_does_not_run_the_users_dot_erlang() {
+        let home = tempfile::tempdir().unwrap();
+        let marker = home.path().join("dot_erlang_ran");
+        std::fs::write(
+            home.path().join(".erlang"),
+            format!(
+                "file:write_file({}, <<>>).\n",
+                erlang_string(&marker.to_string_lossy())
+            ),
+        )
+        .unwrap();
+        // The check: `erl` itself, booted the default way, does run it.
+        let plain = Command::new("erl")
+            .args(["-noshell", "-noinput", "-eval", "halt()."])
+            .env("HOME", home.path())
+            .current_dir(home.path())
+            .output()
+            .expect("erl on PATH");
+        assert!(plain.status.success(), "{plain:?}");
+        assert!(
+            marker.exists(),
+            "erl did not run ~/.erlang: the test proves nothing"
+        );
+        std::fs::remove_file(&marker).unwrap();
+        let config = HelperConfig::discover().expect("erl on PATH");
+        let mut command = command(&config);
+        command.env("HOME", home.path());
+        let mut helper = Helper::spawn(&config, command).unwrap();
+        let module = compiled("dot_probe", "-module(dot_probe).\n");
+        let beam = std::fs::read(module.path().join("dot_probe.beam")).unwrap();
+        helper.check("dot_probe", &beam).expect("the helper serves");
+        drop(helper);
+        assert!(!marker.exists(), "the helper ran ~/.erlang");
     }
 
     #[test]
