@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use toolchain::Tool;
+
 use super::{Helper, HelperError};
 
 /// The Erlang source of the helper, embedded at build time.
@@ -42,14 +44,11 @@ impl HelperConfig {
     /// Finds `erl` on `PATH`, and Elixir's `ebin` from the `elixir` executable if there is one;
     /// trusts the backends of [`TRUSTED_BACKENDS`] and [`BACKENDS_ENV`].
     pub fn discover() -> Result<HelperConfig, HelperError> {
-        let erl = which::which("erl").map_err(|_| HelperError::NotFound {
-            program: "erl",
-            hint: "install Erlang/OTP (apt-get install erlang-nox)",
-        })?;
+        let erl = toolchain::find(Tool::Erl)?;
         let extra = std::env::var(BACKENDS_ENV).unwrap_or_default();
         Ok(HelperConfig {
             erl,
-            elixir_ebin: which::which("elixir").ok().and_then(|e| elixir_ebin(&e)),
+            elixir_ebin: toolchain::elixir_ebin(),
             timeout: DEFAULT_TIMEOUT,
             backends: trusted_backends(&extra)?,
             compiled_cache: None,
@@ -72,14 +71,6 @@ fn trusted_backends(extra: &str) -> Result<Vec<String>, HelperError> {
         }
     }
     Ok(backends)
-}
-
-/// Elixir's `lib/elixir/ebin`, from the path of the `elixir` script (`ROOT/bin/elixir`, often
-/// reached through a symlink such as `/usr/bin/elixir`).
-fn elixir_ebin(elixir: &Path) -> Option<PathBuf> {
-    let real = std::fs::canonicalize(elixir).ok()?;
-    let ebin = real.parent()?.parent()?.join("lib/elixir/ebin");
-    ebin.join("elixir.app").is_file().then_some(ebin)
 }
 
 /// Starts helpers for one run.
@@ -182,22 +173,5 @@ mod tests {
         assert_eq!(remove_leftover_source_dirs(tmp.path(), Duration::ZERO), 1);
         assert!(!leftover.exists());
         assert!(other.exists());
-    }
-
-    #[test]
-    fn finds_elixir_ebin_only_next_to_a_real_elixir() {
-        let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::write(bin.join("elixir"), "").unwrap();
-        assert_eq!(elixir_ebin(&bin.join("elixir")), None);
-        let ebin = dir.path().join("lib/elixir/ebin");
-        std::fs::create_dir_all(&ebin).unwrap();
-        std::fs::write(ebin.join("elixir.app"), "").unwrap();
-        let found = elixir_ebin(&bin.join("elixir")).unwrap();
-        assert_eq!(
-            std::fs::canonicalize(found).unwrap(),
-            std::fs::canonicalize(ebin).unwrap()
-        );
     }
 }

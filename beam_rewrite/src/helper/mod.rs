@@ -32,14 +32,9 @@ use std::time::Duration;
 /// A problem with the BEAM helper or a request it could not serve.
 #[derive(Debug, thiserror::Error)]
 pub enum HelperError {
-    /// An executable is not on `PATH`.
-    #[error("`{program}` is not on PATH; {hint}")]
-    NotFound {
-        /// The executable.
-        program: &'static str,
-        /// What to install.
-        hint: &'static str,
-    },
+    /// A program of the toolchain (`erl`) is not on `PATH`.
+    #[error(transparent)]
+    Toolchain(#[from] toolchain::ToolchainError),
     /// Elixir's `ebin` directory was needed but not found.
     #[error("this is an Elixir beam, and its debug info needs Elixir's compiler, but `elixir` is not on PATH; install Elixir (apt-get install elixir)")]
     NoElixir,
