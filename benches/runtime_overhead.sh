@@ -30,7 +30,7 @@ cargo build --quiet --release -p elixir_scope_nif
 cargo build --quiet --release -p elixir-scope
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-erlc -o "$work" runtime_nif/erlang/*.erl tests/fixtures/runtime_fixture.erl benches/runtime_bench.erl \
+erlc -pa "$work" -o "$work" runtime_nif/erlang/elixir_scope_contract.erl runtime_nif/erlang/*.erl tests/fixtures/runtime_fixture.erl benches/runtime_bench.erl \
   benches/runtime_checks.erl benches/runtime_checks_gate.erl
 for module in runtime_bench_plain runtime_bench_wrapped; do
   cp benches/runtime_bench_target.erl "$work/$module.erl"

@@ -37,23 +37,28 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     files
 }
 
-/// The test runtime (`tests/fixtures/test_runtime`), `elixir_scope_stacktrace` and the default
-/// gate `elixir_scope_gate`, compiled.
+/// The test runtime (`tests/fixtures/test_runtime`), the behaviour it implements
+/// (`elixir_scope_contract`), `elixir_scope_stacktrace` and the default gate
+/// `elixir_scope_gate`, compiled.
 pub struct TestRuntime {
     dir: TempDir,
 }
 
 impl TestRuntime {
-    /// Compiles the three modules with `erlc` into a temporary directory.
+    /// Compiles the four modules with `erlc` into a temporary directory (the behaviour first,
+    /// and on the code path, so that `erlc` checks the runtime against it).
     pub fn compiled() -> TestRuntime {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let sources = [
+            root.join("../runtime_nif/erlang/elixir_scope_contract.erl"),
             root.join("fixtures/test_runtime/elixir_scope_runtime.erl"),
             root.join("../runtime_nif/erlang/elixir_scope_stacktrace.erl"),
             root.join("../runtime_nif/erlang/elixir_scope_gate.erl"),
         ];
         let output = Command::new(executable("erlc", "erlang-nox"))
+            .args(["+warnings_as_errors", "-pa"])
+            .arg(dir.path())
             .arg("-o")
             .arg(dir.path())
             .args(&sources)

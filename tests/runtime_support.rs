@@ -63,8 +63,12 @@ pub fn vm(nif_next_to_beams: bool) -> Vm {
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "erl"))
         .collect();
+    // The behaviour first, and the ebin on the code path: `erlc` checks the runtime against it.
+    sources.sort_by_key(|p| !p.ends_with("elixir_scope_contract.erl"));
     sources.push(root.join("tests/fixtures/runtime_fixture.erl"));
     let output = Command::new(executable("erlc", "erlang-nox"))
+        .arg("-pa")
+        .arg(&ebin)
         .arg("-o")
         .arg(&ebin)
         .args(&sources)

@@ -1,12 +1,15 @@
 //! The runtime bundle: what recorded code needs at run time, carried inside `elixir-scope`.
 //!
 //! - `libelixir_scope_nif.so`, the NIF (built by `cli/build.rs` from `runtime_nif/`);
-//! - the Erlang modules `elixir_scope_runtime`, `elixir_scope_nif`, `elixir_scope_stacktrace`
-//!   and the default gate `elixir_scope_gate` (which wrapped code asks before the runtime runs),
-//!   and the attach tracer `elixir_scope_attach`, the cluster queries `elixir_scope_cluster`,
-//!   and the test hooks `elixir_scope_cth` (Common Test) and `elixir_scope_eunit` (EUnit)
-//!   (from `runtime_nif/erlang/`), compiled on install with the user's own `erlc`, so that they
-//!   match the user's OTP release;
+//! - the Erlang modules (from `runtime_nif/erlang/`, every one of them: a test checks): the
+//!   runtime contract `elixir_scope_contract` (a behaviour) and its implementation
+//!   `elixir_scope_runtime`, which wrapped code calls, with `elixir_scope_control` (start,
+//!   pause, settings), `elixir_scope_query` (queries) and `elixir_scope_reload` (loading
+//!   rewritten beams); `elixir_scope_nif`, `elixir_scope_stacktrace` and the default gate
+//!   `elixir_scope_gate` (which wrapped code asks before the runtime runs); the attach tracer
+//!   `elixir_scope_attach`, the cluster queries `elixir_scope_cluster`, and the test hooks
+//!   `elixir_scope_cth` (Common Test) and `elixir_scope_eunit` (EUnit); compiled on install
+//!   with the user's own `erlc`, so that they match the user's OTP release;
 //! - the IEx helpers, the Elixir module `ElixirScope` (from `runtime_nif/elixir/`), compiled
 //!   with the user's own `elixirc`: for Elixir projects (a directory holding `Elixir.*` beams,
 //!   or no beams yet while Elixir is installed); a pure-Erlang directory goes without them,
@@ -29,11 +32,28 @@ pub const STAMP_FILE: &str = "elixir_scope_runtime.bundle";
 /// The NIF library, as built for this binary.
 pub const NIF_LIBRARY: &[u8] = include_bytes!(env!("ELIXIR_SCOPE_NIF_LIBRARY"));
 
-/// The Erlang sources of the runtime: (file name, source).
+/// The Erlang sources of the runtime: (file name, source). The behaviour comes first: `erlc`
+/// checks the modules that implement it against its beam.
 pub const ERLANG_SOURCES: &[(&str, &str)] = &[
+    (
+        "elixir_scope_contract.erl",
+        include_str!("../../runtime_nif/erlang/elixir_scope_contract.erl"),
+    ),
     (
         "elixir_scope_runtime.erl",
         include_str!("../../runtime_nif/erlang/elixir_scope_runtime.erl"),
+    ),
+    (
+        "elixir_scope_control.erl",
+        include_str!("../../runtime_nif/erlang/elixir_scope_control.erl"),
+    ),
+    (
+        "elixir_scope_query.erl",
+        include_str!("../../runtime_nif/erlang/elixir_scope_query.erl"),
+    ),
+    (
+        "elixir_scope_reload.erl",
+        include_str!("../../runtime_nif/erlang/elixir_scope_reload.erl"),
     ),
     (
         "elixir_scope_nif.erl",
@@ -574,7 +594,12 @@ fn compile_erlang(src: &Path, out: &Path) -> Result<(), InstallError> {
         source,
     })?;
     let mut erlc = toolchain::command(Tool::Erlc)?;
-    erlc.current_dir(src).args(ERLC_OPTIONS).arg("-o").arg(&out);
+    erlc.current_dir(src)
+        .args(ERLC_OPTIONS)
+        .arg("-pa")
+        .arg(&out)
+        .arg("-o")
+        .arg(&out);
     for (name, _) in ERLANG_SOURCES {
         erlc.arg(name);
     }
@@ -613,6 +638,24 @@ mod tests {
         let source = std::fs::read(env!("ELIXIR_SCOPE_NIF_SOURCE")).unwrap();
         assert!(NIF_LIBRARY.len() < source.len(), "debug info stripped");
         assert!(text(NIF_LIBRARY) == text(&source), "the same code");
+    }
+
+    #[test]
+    fn the_bundle_holds_every_module_of_the_runtime() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime_nif/erlang");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".erl"))
+            .collect();
+        on_disk.sort();
+        let mut bundled: Vec<String> = ERLANG_SOURCES
+            .iter()
+            .map(|(name, _)| name.to_string())
+            .collect();
+        bundled.sort();
+        assert_eq!(bundled, on_disk);
+        assert_eq!(ERLANG_SOURCES[0].0, "elixir_scope_contract.erl");
     }
 
     #[test]

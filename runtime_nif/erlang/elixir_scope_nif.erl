@@ -1,7 +1,9 @@
 %% @doc The NIF functions of the ElixirScope runtime (library `libelixir_scope_nif.so').
 %%
-%% Only `elixir_scope_runtime' calls these; it loads the library with {@link load/1}. Until
-%% then every function but `load/1' and `loaded/0' raises `nif_error'. See
+%% Only the runtime's modules call these (`elixir_scope_runtime', `elixir_scope_control',
+%% `elixir_scope_query', `elixir_scope_attach', `elixir_scope_cluster'); `elixir_scope_control'
+%% loads the library with {@link load/1}. Until then every function but `load/1' and
+%% `loaded/0' raises `nif_error'. See
 %% `runtime_nif/src/' for what each does.
 -module(elixir_scope_nif).
 

@@ -5,8 +5,9 @@
 //! atom registry the first time a thread meets an atom), blocks or touches the store. Before
 //! the runtime is started they record nothing (call id 0).
 //!
-//! The NIFs of every recorded call (`enter/5`, `call_return/2`) and of every recorded
-//! iteration (`tail_call/6`) are registered raw ([`raw_nif!`]): `#[rustler::nif]` collects the
+//! The NIFs of every recorded call (`enter/5`, `call_return/3`), of every recorded iteration
+//! (`tail_call/6`) and of every recorded send (`sent/5`) are raw ([`raw_nif!`], which defines
+//! and registers each, as it does the tracer's): `#[rustler::nif]` collects the
 //! arguments into a `Vec` on every call (a `malloc` and a `free`, about a tenth of a recorded
 //! call's cost here). They keep its guarantees: a panic is caught and raised as an Erlang
 //! error, and errors become the same exceptions (`rustler::codegen_runtime::handle_nif_result`).
@@ -96,15 +97,43 @@ pub(crate) fn capture_value<'a>(
     })
 }
 
-/// Registers `$func` as the NIF `elixir_scope_nif:$name/$arity` in the inventory that
-/// `rustler::init!` reads (what `#[rustler::nif]` does, without its per-call `Vec`).
+/// Defines a raw NIF and registers it as `elixir_scope_nif:NAME/N` (`N`: the number of argument
+/// patterns) in the inventory that `rustler::init!` reads, as `#[rustler::nif]` does but without
+/// its per-call `Vec`: the `extern "C"` entry point hands the VM's arguments, as an array of `N`
+/// terms, to a runner, which calls the body with them. The runner is [`run_nif`] (panics caught,
+/// results and errors as `#[rustler::nif]` makes them) or the tracer's `callback` (always an
+/// atom; its argument is the answer after a panic). Every raw NIF is written this way:
+///
+/// ```ignore
+/// raw_nif! {
+///     /// What `elixir_scope_nif:enter/5` does.
+///     fn enter(env, [module, function, arity, arguments, parent]) via run_nif() { ... }
+/// }
+/// ```
+///
+/// Registering relies on rustler's hidden `codegen_runtime` (its `inventory` and `Nif`), which
+/// may change in any release: the workspace pins rustler exactly.
 macro_rules! raw_nif {
-    ($name:literal, $arity:literal, $func:ident) => {
+    (
+        $(#[$doc:meta])*
+        fn $name:ident($env:pat_param, [$($arg:pat_param),+ $(,)?])
+            via $run:ident($($extra:expr),* $(,)?) $body:block
+    ) => {
+        $(#[$doc])*
+        unsafe extern "C" fn $name(
+            env: *mut rustler::sys::ErlNifEnv,
+            argc: rustler::codegen_runtime::c_int,
+            argv: *const rustler::sys::ErlNifTerm,
+        ) -> rustler::sys::ErlNifTerm {
+            // SAFETY: the VM's arguments, handed on as they came.
+            unsafe { $run(env, argc, argv, $($extra,)* |$env, [$($arg),+]| $body) }
+        }
         rustler::codegen_runtime::inventory::submit!(rustler::Nif {
-            name: concat!($name, "\0").as_ptr() as *const rustler::codegen_runtime::c_char,
-            arity: $arity,
+            name: concat!(stringify!($name), "\0").as_ptr()
+                as *const rustler::codegen_runtime::c_char,
+            arity: [$(stringify!($arg)),+].len() as u32,
             flags: 0,
-            raw_func: $func,
+            raw_func: $name,
         });
     };
 }
@@ -141,35 +170,22 @@ pub(crate) unsafe fn run_nif<const N: usize>(
     }
 }
 
-/// `enter(Module, Function, Arity, Args, Parent)`: records a call; returns its id (0 when the
-/// ring had no room for it or the runtime is not running). `Parent` is the process's current
-/// call: `none` or `{Id, TailCalls, Depth}`.
-unsafe extern "C" fn enter(
-    env: *mut ErlNifEnv,
-    argc: c_int,
-    argv: *const ErlNifTerm,
-) -> ErlNifTerm {
-    // SAFETY: the VM's arguments.
-    unsafe {
-        run_nif(
-            env,
-            argc,
-            argv,
-            |env, [module, function, arity, arguments, parent]| {
-                let arity: u8 = arity.decode()?;
-                let parent = current_call(parent)?.0;
-                let call = CallTerms {
-                    module,
-                    function,
-                    arity,
-                    arguments,
-                };
-                enter_rewritten(env, call, parent, None, None).map(|entered| entered.encode(env))
-            },
-        )
+raw_nif! {
+    /// `enter(Module, Function, Arity, Args, Parent)`: records a call; returns its id (0 when the
+    /// ring had no room for it or the runtime is not running). `Parent` is the process's current
+    /// call: `none` or `{Id, TailCalls, Depth}`.
+    fn enter(env, [module, function, arity, arguments, parent]) via run_nif() {
+        let arity: u8 = arity.decode()?;
+        let parent = current_call(parent)?.0;
+        let call = CallTerms {
+            module,
+            function,
+            arity,
+            arguments,
+        };
+        enter_rewritten(env, call, parent, None, None).map(|entered| entered.encode(env))
     }
 }
-raw_nif!("enter", 5, enter);
 
 /// `enter_request(Module, Function, Arity, Args, Parent, Client)`: `enter/5` for a call that
 /// serves a request of the process `Client` (a `handle_call/3` whose `From` names it).
@@ -410,24 +426,16 @@ pub(crate) fn record_enter<'a>(
     })
 }
 
-/// `call_return(Current, Parent, Result)`: records that the call `Current`
-/// (`{Id, TailCalls, Depth}`) returned `Result`; `Parent` is the current call the process goes
-/// back to (the token `enter/4` gave).
-unsafe extern "C" fn call_return(
-    env: *mut ErlNifEnv,
-    argc: c_int,
-    argv: *const ErlNifTerm,
-) -> ErlNifTerm {
-    // SAFETY: the VM's arguments.
-    unsafe {
-        run_nif(env, argc, argv, |env, [current, parent, result]| {
-            let secrets = capture::secrets_of_call(current);
-            let recorded = end_rewritten(env, current, parent, Outcome::Return, result, &secrets)?;
-            Ok(answer(env, recorded))
-        })
+raw_nif! {
+    /// `call_return(Current, Parent, Result)`: records that the call `Current`
+    /// (`{Id, TailCalls, Depth}`) returned `Result`; `Parent` is the current call the process goes
+    /// back to (the token `enter/4` gave).
+    fn call_return(env, [current, parent, result]) via run_nif() {
+        let secrets = capture::secrets_of_call(current);
+        let recorded = end_rewritten(env, current, parent, Outcome::Return, result, &secrets)?;
+        Ok(answer(env, recorded))
     }
 }
-raw_nif!("call_return", 3, call_return);
 
 /// `call_exception(Current, Parent, Class, Reason, Stacktrace)`: records that the call
 /// `Current` raised (`Parent` as for `call_return/3`); the value stored is
@@ -526,30 +534,17 @@ pub(crate) fn record_end<'a>(
     }))
 }
 
-/// `tail_call(Id, Index, Module, Function, Arity, Args)`: records tail call number `Index` of
-/// call `Id`: it continued as `Module:Function/Arity`.
-unsafe extern "C" fn tail_call(
-    env: *mut ErlNifEnv,
-    argc: c_int,
-    argv: *const ErlNifTerm,
-) -> ErlNifTerm {
-    // SAFETY: the VM's arguments.
-    unsafe {
-        run_nif(
-            env,
-            argc,
-            argv,
-            |env, [id, index, module, function, arity, arguments]| {
-                let (id, index, arity): (u64, u32, u8) =
-                    (id.decode()?, index.decode()?, arity.decode()?);
-                let recorded =
-                    record_tail_call(env, id, index, module, function, arity, arguments)?;
-                Ok(answer(env, recorded))
-            },
-        )
+raw_nif! {
+    /// `tail_call(Id, Index, Module, Function, Arity, Args)`: records tail call number `Index` of
+    /// call `Id`: it continued as `Module:Function/Arity`.
+    fn tail_call(env, [id, index, module, function, arity, arguments]) via run_nif() {
+        let (id, index, arity): (u64, u32, u8) =
+            (id.decode()?, index.decode()?, arity.decode()?);
+        let recorded =
+            record_tail_call(env, id, index, module, function, arity, arguments)?;
+        Ok(answer(env, recorded))
     }
 }
-raw_nif!("tail_call", 6, tail_call);
 
 fn record_tail_call<'a>(
     env: Env<'a>,
@@ -590,27 +585,18 @@ fn record_tail_call<'a>(
     }))
 }
 
-/// `sent(Current, Kind, Dest, Receiver, Message)`: records that the process's current call
-/// (`Current`, the entry `return/2` takes) sent `Message` to `Dest` (as given: a pid, a name,
-/// ...); `Receiver` is the pid it went to, of this node or another, or `{Name, Node}` for a
-/// name on another node (`undefined` when unknown; see [`crate::links`]), `Kind` `send`,
-/// `cast` or `{send_after, Milliseconds}`. One event, with the message captured within the
-/// runtime's caps and the current call's secrets.
-unsafe extern "C" fn sent(env: *mut ErlNifEnv, argc: c_int, argv: *const ErlNifTerm) -> ErlNifTerm {
-    // SAFETY: the VM's arguments.
-    unsafe {
-        run_nif(
-            env,
-            argc,
-            argv,
-            |env, [current, kind, dest, receiver, message]| {
-                let recorded = record_send(env, current, kind, dest, receiver, message)?;
-                Ok(answer(env, recorded))
-            },
-        )
+raw_nif! {
+    /// `sent(Current, Kind, Dest, Receiver, Message)`: records that the process's current call
+    /// (`Current`, the entry `return/2` takes) sent `Message` to `Dest` (as given: a pid, a name,
+    /// ...); `Receiver` is the pid it went to, of this node or another, or `{Name, Node}` for a
+    /// name on another node (`undefined` when unknown; see [`crate::links`]), `Kind` `send`,
+    /// `cast` or `{send_after, Milliseconds}`. One event, with the message captured within the
+    /// runtime's caps and the current call's secrets.
+    fn sent(env, [current, kind, dest, receiver, message]) via run_nif() {
+        let recorded = record_send(env, current, kind, dest, receiver, message)?;
+        Ok(answer(env, recorded))
     }
 }
-raw_nif!("sent", 5, sent);
 
 fn record_send<'a>(
     env: Env<'a>,

@@ -1,7 +1,8 @@
 //! The ElixirScope runtime NIF: thin functions between the BEAM and the runtime core.
 //!
 //! The Erlang module `elixir_scope_runtime` (in `runtime_nif/erlang/`) implements the runtime
-//! contract wrapped code calls and calls these functions, which the stub module
+//! contract wrapped code calls (the behaviour `elixir_scope_contract`) and calls these
+//! functions, with `elixir_scope_control` and `elixir_scope_query`, which the stub module
 //! `elixir_scope_nif` exposes. The logic lives in plain Rust in `runtime_core` (encoder, ring,
 //! drain) and `store`; this crate only reads terms and moves values across.
 //!

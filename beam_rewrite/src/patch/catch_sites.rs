@@ -20,10 +20,8 @@ use eetf::Term;
 use crate::forms::build::*;
 use crate::forms::{self, anno};
 
+use super::contract::{self, CLEAN};
 use super::naming::variable;
-
-/// The module that cleans stack traces (ships with the runtime).
-pub const STACKTRACE_MODULE: &str = "elixir_scope_stacktrace";
 
 /// Cleans the stack traces bound by every catch clause inside `term` (a function's clauses);
 /// `fresh` numbers the new variables across the module. Returns how many clauses changed.
@@ -79,7 +77,7 @@ fn clean_clause(clause: &mut Term, fresh: &mut u32) -> bool {
     let a = anno::generated(anno::location(var_anno));
     let original = std::mem::replace(name, atom(&raw));
     let bound = tuple(vec![atom("var"), var_anno.clone(), original]);
-    let clean = remote_call(&a, STACKTRACE_MODULE, "clean", vec![var(&a, &raw)]);
+    let clean = contract::call(&a, CLEAN, vec![var(&a, &raw)]);
     if let Some(body) = forms::list_elements_mut(body) {
         body.insert(0, match_expr(&a, bound, clean));
     }

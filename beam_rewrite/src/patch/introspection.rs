@@ -40,40 +40,36 @@ use crate::forms::build::*;
 use crate::forms::{self, anno};
 use crate::tables::FunctionRef;
 
-use super::catch_sites::STACKTRACE_MODULE;
+use super::contract::{
+    self, Callee, CLEAN_DICTIONARY, CLEAN_ERASED, CLEAN_FUN_INFO, CLEAN_KEYS, CLEAN_PROCESS_INFO,
+    DISCARDING_STACK,
+};
 use super::eligibility::ModuleFacts;
-use super::naming::RUNTIME;
-
-/// The runtime function told about a call that discards the stack.
-pub const DISCARDING_STACK: &str = "discarding_stack";
-
-/// The function of [`STACKTRACE_MODULE`] that cleans `process_info` answers.
-pub const CLEAN_PROCESS_INFO: &str = "clean_process_info";
 
 /// The calls whose answers are cleaned: module (`None` for an auto-imported local call),
-/// function, arity, and the cleaning function of [`STACKTRACE_MODULE`].
-const CLEANED: &[(Option<&str>, &str, usize, &str)] = &[
+/// function, arity, and the cleaning function of `elixir_scope_stacktrace`.
+const CLEANED: &[(Option<&str>, &str, usize, Callee)] = &[
     (Some("erlang"), "process_info", 1, CLEAN_PROCESS_INFO),
     (Some("erlang"), "process_info", 2, CLEAN_PROCESS_INFO),
     (None, "process_info", 1, CLEAN_PROCESS_INFO),
     (None, "process_info", 2, CLEAN_PROCESS_INFO),
     (Some("Elixir.Process"), "info", 1, CLEAN_PROCESS_INFO),
     (Some("Elixir.Process"), "info", 2, CLEAN_PROCESS_INFO),
-    (Some("erlang"), "get", 0, "clean_dictionary"),
-    (None, "get", 0, "clean_dictionary"),
-    (Some("Elixir.Process"), "get", 0, "clean_dictionary"),
-    (Some("erlang"), "get_keys", 0, "clean_keys"),
-    (Some("erlang"), "get_keys", 1, "clean_keys"),
-    (None, "get_keys", 0, "clean_keys"),
-    (None, "get_keys", 1, "clean_keys"),
-    (Some("Elixir.Process"), "get_keys", 0, "clean_keys"),
-    (Some("Elixir.Process"), "get_keys", 1, "clean_keys"),
-    (Some("erlang"), "erase", 0, "clean_erased"),
-    (None, "erase", 0, "clean_erased"),
-    (Some("erlang"), "fun_info", 1, "clean_fun_info"),
-    (Some("erlang"), "fun_info", 2, "clean_fun_info"),
-    (Some("Elixir.Function"), "info", 1, "clean_fun_info"),
-    (Some("Elixir.Function"), "info", 2, "clean_fun_info"),
+    (Some("erlang"), "get", 0, CLEAN_DICTIONARY),
+    (None, "get", 0, CLEAN_DICTIONARY),
+    (Some("Elixir.Process"), "get", 0, CLEAN_DICTIONARY),
+    (Some("erlang"), "get_keys", 0, CLEAN_KEYS),
+    (Some("erlang"), "get_keys", 1, CLEAN_KEYS),
+    (None, "get_keys", 0, CLEAN_KEYS),
+    (None, "get_keys", 1, CLEAN_KEYS),
+    (Some("Elixir.Process"), "get_keys", 0, CLEAN_KEYS),
+    (Some("Elixir.Process"), "get_keys", 1, CLEAN_KEYS),
+    (Some("erlang"), "erase", 0, CLEAN_ERASED),
+    (None, "erase", 0, CLEAN_ERASED),
+    (Some("erlang"), "fun_info", 1, CLEAN_FUN_INFO),
+    (Some("erlang"), "fun_info", 2, CLEAN_FUN_INFO),
+    (Some("Elixir.Function"), "info", 1, CLEAN_FUN_INFO),
+    (Some("Elixir.Function"), "info", 2, CLEAN_FUN_INFO),
 ];
 
 /// Wraps every call inside `term` (a function's clauses) whose answer is cleaned (see the
@@ -88,7 +84,7 @@ pub fn clean_process_info_calls(term: &mut Term, facts: &ModuleFacts) -> usize {
             let a = anno::generated(anno::location(&elements[1]));
             let args = forms::list_elements_mut(&mut elements[3]).expect("arguments");
             let original = std::mem::replace(&mut args[2], atom("undefined"));
-            args[2] = remote_call(&a, RUNTIME, DISCARDING_STACK, vec![original]);
+            args[2] = contract::call(&a, DISCARDING_STACK, vec![original]);
             changed += 1;
             stack.extend(args.iter_mut());
             continue;
@@ -98,7 +94,7 @@ pub fn clean_process_info_calls(term: &mut Term, facts: &ModuleFacts) -> usize {
             let a = anno::generated(anno::location(
                 &forms::tuple_elements(&call).expect("a call")[1],
             ));
-            *t = remote_call(&a, STACKTRACE_MODULE, cleaner, vec![call]);
+            *t = contract::call(&a, cleaner, vec![call]);
             changed += 1;
             // The original call is now the argument: visit its own arguments.
             let args = &mut forms::tuple_elements_mut(t).expect("a call")[3];
@@ -137,7 +133,7 @@ fn discards_stack(term: &Term) -> bool {
 /// The cleaning function for `term` if it is a call `{call, _, Callee, Args}` listed in
 /// [`CLEANED`] (a local call only when the module defines no function of that name and arity:
 /// then it is the auto-imported BIF).
-fn cleaner_of(term: &Term, facts: &ModuleFacts) -> Option<&'static str> {
+fn cleaner_of(term: &Term, facts: &ModuleFacts) -> Option<Callee> {
     let [_, _, callee, args] = forms::tagged(term, "call")? else {
         return None;
     };
@@ -188,7 +184,7 @@ mod tests {
     fn count_cleaning(term: &Term) -> usize {
         let mut n = 0;
         forms::any_subterm(term, |t| {
-            n += usize::from(t == &atom(CLEAN_PROCESS_INFO));
+            n += usize::from(t == &atom(CLEAN_PROCESS_INFO.function));
             false
         });
         n
@@ -226,7 +222,7 @@ mod tests {
         let [_, _, callee, args] = forms::tagged(first, "call").unwrap() else {
             unreachable!()
         };
-        assert!(forms::any_subterm(callee, |t| t == &atom(STACKTRACE_MODULE)));
+        assert!(forms::any_subterm(callee, |t| t == &atom(contract::STACKTRACE)));
         assert_eq!(
             forms::list_elements(args).unwrap(),
             &[local_call(&a, "process_info", vec![pid, item])]
@@ -303,11 +299,11 @@ mod tests {
             let g = anno::generated(anno::location(&a));
             assert_eq!(
                 third,
-                &remote_call(&g, RUNTIME, DISCARDING_STACK, vec![args.clone()])
+                &contract::call(&g, DISCARDING_STACK, vec![args.clone()])
             );
         }
-        assert!(!forms::any_subterm(&calls[2], |t| t == &atom(DISCARDING_STACK)));
-        assert!(!forms::any_subterm(&calls[3], |t| t == &atom(DISCARDING_STACK)));
+        assert!(!forms::any_subterm(&calls[2], |t| t == &atom(DISCARDING_STACK.function)));
+        assert!(!forms::any_subterm(&calls[3], |t| t == &atom(DISCARDING_STACK.function)));
     }
 
     #[test]

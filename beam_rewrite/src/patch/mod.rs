@@ -5,12 +5,14 @@
 //! name ([`wrapper`]); local tail calls to wrapped functions go to the inner function instead
 //! ([`tail_calls`]); stack traces caught inside the module are cleaned where they are bound
 //! ([`catch_sites`]), and so are the answers of `process_info` calls ([`introspection`]); sends
-//! are reported to the runtime right before they happen ([`sends`]). The result is what the BEAM helper compiles, with the options
-//! [`options::for_recompile`] derives from the original ones.
+//! are reported to the runtime right before they happen ([`sends`]). Every call the patched code
+//! makes into ElixirScope's modules is one of [`contract`]'s. The result is what the BEAM
+//! helper compiles, with the options [`options::for_recompile`] derives from the original ones.
 //!
 //! Everything here is pure: forms in, forms out; it is tested without a VM.
 
 pub mod catch_sites;
+pub mod contract;
 pub mod eligibility;
 pub mod inline;
 pub mod introspection;

@@ -1,22 +1,12 @@
-//! Names the generated code uses. They must agree with the runtime contract in
-//! `docs/ARCHITECTURE.md` and with `runtime_nif/erlang/elixir_scope_stacktrace.erl`.
+//! Names the generated code uses inside a rewritten module. They must agree with
+//! `runtime_nif/erlang/elixir_scope_stacktrace.erl`; what it calls outside is
+//! [`super::contract`].
 
 /// Prefix of inner function names: the clauses of `f` move to `'es$f'`.
 pub const INNER_PREFIX: &str = "es$";
 
 /// The file wrappers are compiled under, so that their stack frames can be recognised.
 pub const WRAPPER_FILE: &str = "elixir_scope:wrapper";
-
-/// The runtime module wrapped code calls.
-pub const RUNTIME: &str = "elixir_scope_runtime";
-
-/// The module every wrapper asks whether to record (`elixir_scope_gate:on(M)`); the runtime
-/// generates and loads it on every change of state.
-pub const GATE: &str = "elixir_scope_gate";
-
-/// The persistent term that is `true` while recording is on everywhere (the tail-call reports
-/// read it).
-pub const RECORDING_KEY: &str = "elixir_scope_recording";
 
 /// The module's shared recording function, `'es$$record'/4` (see [`super::wrapper`]).
 pub const RECORDER: &str = "es$$record";

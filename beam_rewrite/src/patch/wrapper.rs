@@ -73,9 +73,12 @@ use crate::forms::build::*;
 use crate::plan::Capture;
 use crate::tables::FunctionRef;
 
+use super::contract::{
+    self, ENTER, ENTER_CAPTURED, EXCEPTION, GATE_ON, RECORDING_KEY, REMOTE_TAIL_CALL, RETURN,
+    SENDING, TAIL_CALL, TAIL_CALL_CAPTURED,
+};
 use super::naming::{
-    inner_name, tail_entry_name, variable, GATE, RECORDER, RECORDING_KEY, RUNTIME, SEND_HELPER,
-    TAIL_HELPER, WRAPPER_FILE,
+    inner_name, tail_entry_name, variable, RECORDER, SEND_HELPER, TAIL_HELPER, WRAPPER_FILE,
 };
 
 /// Where a wrapper goes and what it wraps.
@@ -142,8 +145,8 @@ pub fn send_helper(module: &str) -> Term {
         .iter()
         .map(|name| var(a, &variable(name)))
         .collect();
-    let check = remote_call(a, GATE, "on", vec![atom_lit(a, module)]);
-    let report = remote_call(a, RUNTIME, "sending", args.clone());
+    let check = contract::call(a, GATE_ON, vec![atom_lit(a, module)]);
+    let report = contract::call(a, SENDING, args.clone());
     let body = case_expr(
         a,
         check,
@@ -201,10 +204,9 @@ pub fn tail_call_report(
     arity: u32,
     args: Vec<Term>,
 ) -> Term {
-    let report = remote_call(
+    let report = contract::call(
         a,
-        RUNTIME,
-        "tail_call",
+        TAIL_CALL,
         vec![
             atom_lit(a, module),
             function,
@@ -220,10 +222,9 @@ pub fn tail_call_report(
 /// `F/N` (`?MODULE:loop(S)`), so that the runtime records that call as the current call
 /// continuing (a tail call), not as a new call that would stay open.
 pub fn remote_tail_call_report(a: &Term, module: &str, function: &str, arity: u32) -> Term {
-    let report = remote_call(
+    let report = contract::call(
         a,
-        RUNTIME,
-        "remote_tail_call",
+        REMOTE_TAIL_CALL,
         vec![
             atom_lit(a, module),
             atom_lit(a, function),
@@ -255,7 +256,7 @@ fn wrapper_function(site: &WrapperSite<'_>) -> Term {
         .map(|i| var(a, &variable(&format!("A{i}"))))
         .collect();
     let inner = inner_name(site.name);
-    let check = remote_call(a, GATE, "on", vec![atom_lit(a, site.module)]);
+    let check = contract::call(a, GATE_ON, vec![atom_lit(a, site.module)]);
     let inner_fun = tuple(vec![
         atom("fun"),
         a.clone(),
@@ -299,10 +300,9 @@ fn recorder_function(module: &str, capture: &BTreeMap<FunctionRef, Capture>) -> 
                 atom_lit(a, &function.name),
                 int_lit(a, function.arity as i32),
             );
-            let enter = remote_call(
+            let enter = contract::call(
                 a,
-                RUNTIME,
-                "enter",
+                ENTER_CAPTURED,
                 vec![
                     atom_lit(a, module),
                     name.clone(),
@@ -315,10 +315,9 @@ fn recorder_function(module: &str, capture: &BTreeMap<FunctionRef, Capture>) -> 
             clause(a, params, vec![recorder_body(a, enter)])
         })
         .collect();
-    let enter = remote_call(
+    let enter = contract::call(
         a,
-        RUNTIME,
-        "enter",
+        ENTER,
         vec![atom_lit(a, module), v("F"), v("N"), v("Args")],
     );
     let params = vec![v("F"), v("N"), v("Args"), v("Inner")];
@@ -376,12 +375,7 @@ fn recorder_body(a: &Term, enter: Term) -> Term {
     let returned = clause(
         a,
         vec![result.clone()],
-        vec![remote_call(
-            a,
-            RUNTIME,
-            "return",
-            vec![token.clone(), result],
-        )],
+        vec![contract::call(a, RETURN, vec![token.clone(), result])],
     );
     let raised = clause(
         a,
@@ -390,10 +384,9 @@ fn recorder_body(a: &Term, enter: Term) -> Term {
             a.clone(),
             list(vec![class.clone(), reason.clone(), stack.clone()]),
         ])],
-        vec![remote_call(
+        vec![contract::call(
             a,
-            RUNTIME,
-            "exception",
+            EXCEPTION,
             vec![token.clone(), class, reason, stack],
         )],
     );
@@ -421,10 +414,9 @@ fn tail_helper(module: &str, arity: u32, capture: &BTreeMap<FunctionRef, Capture
         .filter(|(function, _)| function.arity == arity)
         .map(|(function, options)| {
             let name = atom_lit(a, &function.name);
-            let report = remote_call(
+            let report = contract::call(
                 a,
-                RUNTIME,
-                "tail_call",
+                TAIL_CALL_CAPTURED,
                 vec![
                     atom_lit(a, module),
                     name.clone(),

@@ -64,89 +64,61 @@ unsafe fn callback<const N: usize>(
         .as_c_arg()
 }
 
-/// `enabled(Tag, Session, Tracee)`: whether the VM builds the event and calls [`trace`]. For
-/// the open session: `trace` for calls while it accepts them, for ends (of calls already
-/// open), spawns and exits; `trace` to `trace_status`. Otherwise `discard`, and `remove` to
-/// `trace_status`.
-unsafe extern "C" fn enabled(
-    env: *mut ErlNifEnv,
-    argc: c_int,
-    argv: *const ErlNifTerm,
-) -> ErlNifTerm {
-    // SAFETY: the VM's arguments.
-    unsafe {
-        callback(
-            env,
-            argc,
-            argv,
-            keys::discard(),
-            |_env, [tag, session, _tracee]| {
-                let current = is_current(session);
-                if keys::trace_status() == tag {
-                    return if current {
-                        keys::trace()
-                    } else {
-                        keys::remove()
-                    };
-                }
-                let wanted = current
-                    && if keys::call() == tag {
-                        super::accepting()
-                    } else {
-                        keys::return_from() == tag
-                            || keys::exception_from() == tag
-                            || keys::spawned() == tag
-                            || atoms::exit() == tag
-                    };
-                if wanted {
-                    keys::trace()
-                } else {
-                    keys::discard()
-                }
-            },
-        )
+raw_nif! {
+    /// `enabled(Tag, Session, Tracee)`: whether the VM builds the event and calls [`trace`]. For
+    /// the open session: `trace` for calls while it accepts them, for ends (of calls already
+    /// open), spawns and exits; `trace` to `trace_status`. Otherwise `discard`, and `remove` to
+    /// `trace_status`.
+    fn enabled(_env, [tag, session, _tracee]) via callback(keys::discard()) {
+        let current = is_current(session);
+        if keys::trace_status() == tag {
+            return if current {
+                keys::trace()
+            } else {
+                keys::remove()
+            };
+        }
+        let wanted = current
+            && if keys::call() == tag {
+                super::accepting()
+            } else {
+                keys::return_from() == tag
+                    || keys::exception_from() == tag
+                    || keys::spawned() == tag
+                    || atoms::exit() == tag
+            };
+        if wanted {
+            keys::trace()
+        } else {
+            keys::discard()
+        }
     }
 }
-raw_nif!("enabled", 3, enabled);
 
-/// `trace(Tag, Session, Tracee, Message, Options)`: records the event (see the module's doc).
-/// Answers `ok` (the VM ignores it).
-unsafe extern "C" fn trace(
-    env: *mut ErlNifEnv,
-    argc: c_int,
-    argv: *const ErlNifTerm,
-) -> ErlNifTerm {
-    // SAFETY: the VM's arguments.
-    unsafe {
-        callback(
-            env,
-            argc,
-            argv,
-            atoms::ok(),
-            |env, [tag, session, tracee, message, options]| {
-                if is_current(session) && tracee.is_pid() {
-                    let pid = word(tracee);
-                    if keys::call() == tag {
-                        called(env, pid, message);
-                    } else if keys::return_from() == tag {
-                        ended(env, pid, options, false);
-                    } else if keys::exception_from() == tag {
-                        ended(env, pid, options, true);
-                    } else if keys::spawned() == tag {
-                        let parent = link_pid(message);
-                        if parent != LinkPid::None {
-                            processes::spawned(pid, parent);
-                        }
-                    } else if atoms::exit() == tag {
-                        processes::exited(pid);
-                    }
+raw_nif! {
+    /// `trace(Tag, Session, Tracee, Message, Options)`: records the event (see the module's doc).
+    /// Answers `ok` (the VM ignores it).
+    fn trace(env, [tag, session, tracee, message, options]) via callback(atoms::ok()) {
+        if is_current(session) && tracee.is_pid() {
+            let pid = word(tracee);
+            if keys::call() == tag {
+                called(env, pid, message);
+            } else if keys::return_from() == tag {
+                ended(env, pid, options, false);
+            } else if keys::exception_from() == tag {
+                ended(env, pid, options, true);
+            } else if keys::spawned() == tag {
+                let parent = link_pid(message);
+                if parent != LinkPid::None {
+                    processes::spawned(pid, parent);
                 }
-                atoms::ok()
-            },
-        )
+            } else if atoms::exit() == tag {
+                processes::exited(pid);
+            }
+        }
+        atoms::ok()
     }
 }
-raw_nif!("trace", 5, trace);
 
 /// A traced call of `pid`: `message` is `{M, F, Args}`.
 fn called<'a>(env: Env<'a>, pid: u64, message: Term<'a>) {
