@@ -53,7 +53,7 @@ impl fmt::Display for SkipReason {
 
 /// What about the module decides whether a function can be wrapped.
 #[derive(Debug, Default)]
-pub struct ModuleFacts {
+pub struct WrapFacts {
     /// The module's name.
     pub module: String,
     /// The `-on_load` function.
@@ -66,10 +66,10 @@ pub struct ModuleFacts {
     pub defined: BTreeSet<FunctionRef>,
 }
 
-impl ModuleFacts {
+impl WrapFacts {
     /// Collects the facts from a module's forms.
-    pub fn scan(forms: &[Term]) -> ModuleFacts {
-        let mut facts = ModuleFacts::default();
+    pub fn scan(forms: &[Term]) -> WrapFacts {
+        let mut facts = WrapFacts::default();
         for form in forms {
             if let Some(f) = FunctionForm::of(form) {
                 facts.defined.insert(function_ref(f.name, f.arity));
@@ -205,7 +205,7 @@ mod tests {
         tuple(vec![atom("attribute"), int(1), atom(name), value])
     }
 
-    fn reason(facts: &ModuleFacts, form: &Term) -> Option<SkipReason> {
+    fn reason(facts: &WrapFacts, form: &Term) -> Option<SkipReason> {
         facts.skip_reason(&FunctionForm::of(form).unwrap())
     }
 
@@ -239,7 +239,7 @@ mod tests {
             function_form(&long, 0, vec![atom_lit(&a, "ok")]),
             function_form("impl_for", 1, vec![atom_lit(&a, "ok")]),
         ];
-        let facts = ModuleFacts::scan(&forms);
+        let facts = WrapFacts::scan(&forms);
         assert_eq!(facts.module, "m");
         let expected = [
             (3, Some(SkipReason::OnLoad)),
@@ -256,7 +256,7 @@ mod tests {
             assert_eq!(reason(&facts, &forms[index]), want, "form {index}");
         }
 
-        let protocol = ModuleFacts::scan(&[attribute("__protocol__", list(vec![]))]);
+        let protocol = WrapFacts::scan(&[attribute("__protocol__", list(vec![]))]);
         assert_eq!(
             reason(&protocol, &forms[13]),
             Some(SkipReason::CompilerGenerated)
@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn generated_annotations_and_fun_names_count() {
-        let facts = ModuleFacts::default();
+        let facts = WrapFacts::default();
         let a = int(1);
         let generated = function(
             &anno::generated(int(4)),

@@ -44,7 +44,7 @@ use super::contract::{
     self, Callee, CLEAN_DICTIONARY, CLEAN_ERASED, CLEAN_FUN_INFO, CLEAN_KEYS, CLEAN_PROCESS_INFO,
     DISCARDING_STACK,
 };
-use super::eligibility::ModuleFacts;
+use super::eligibility::WrapFacts;
 
 /// The calls whose answers are cleaned: module (`None` for an auto-imported local call),
 /// function, arity, and the cleaning function of `elixir_scope_stacktrace`.
@@ -74,7 +74,7 @@ const CLEANED: &[(Option<&str>, &str, usize, Callee)] = &[
 
 /// Wraps every call inside `term` (a function's clauses) whose answer is cleaned (see the
 /// module documentation) in its cleaning function. Returns how many calls changed.
-pub fn clean_process_info_calls(term: &mut Term, facts: &ModuleFacts) -> usize {
+pub fn clean_process_info_calls(term: &mut Term, facts: &WrapFacts) -> usize {
     let mut changed = 0;
     // Iterative: abstract code nests as deep as its longest list literal.
     let mut stack: Vec<&mut Term> = vec![term];
@@ -133,7 +133,7 @@ fn discards_stack(term: &Term) -> bool {
 /// The cleaning function for `term` if it is a call `{call, _, Callee, Args}` listed in
 /// [`CLEANED`] (a local call only when the module defines no function of that name and arity:
 /// then it is the auto-imported BIF).
-fn cleaner_of(term: &Term, facts: &ModuleFacts) -> Option<Callee> {
+fn cleaner_of(term: &Term, facts: &WrapFacts) -> Option<Callee> {
     let [_, _, callee, args] = forms::tagged(term, "call")? else {
         return None;
     };
@@ -167,8 +167,8 @@ fn cleaner_of(term: &Term, facts: &ModuleFacts) -> Option<Callee> {
 mod tests {
     use super::*;
 
-    fn facts(defined: &[(&str, u32)]) -> ModuleFacts {
-        ModuleFacts {
+    fn facts(defined: &[(&str, u32)]) -> WrapFacts {
+        WrapFacts {
             module: "m".to_string(),
             defined: defined
                 .iter()
@@ -177,7 +177,7 @@ mod tests {
                     arity: *arity,
                 })
                 .collect(),
-            ..ModuleFacts::default()
+            ..WrapFacts::default()
         }
     }
 

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use eetf::Term;
 use serde::Serialize;
 
-pub use eligibility::{ModuleFacts, SkipReason};
+pub use eligibility::{SkipReason, WrapFacts};
 
 use crate::forms::build::{atom, int, list, tuple};
 use crate::forms::{self, anno, FunctionForm};
@@ -105,7 +105,7 @@ pub fn patch_module(
     forms: Vec<Term>,
     original_options: &[Term],
 ) -> Result<Patched, PatchError> {
-    let facts = ModuleFacts::scan(&forms);
+    let facts = WrapFacts::scan(&forms);
     if facts.module.is_empty() {
         return Err(PatchError::NoModule);
     }
@@ -250,7 +250,7 @@ pub fn patch_module(
 /// Splits the planned functions into those to wrap and those to skip.
 fn choose(
     plan: &ModulePlan,
-    facts: &ModuleFacts,
+    facts: &WrapFacts,
     forms: &[Term],
 ) -> (BTreeSet<FunctionRef>, Vec<SkippedFunction>) {
     let mut wrapped = BTreeSet::new();
@@ -277,7 +277,7 @@ fn choose(
 }
 
 /// `-export([...])` of every function the original forms define (replaces `export_all`).
-fn export_everything(facts: &ModuleFacts) -> Term {
+fn export_everything(facts: &WrapFacts) -> Term {
     let functions = facts
         .defined
         .iter()

@@ -12,7 +12,7 @@ mod walk;
 use std::collections::BTreeSet;
 
 use beam_rewrite::forms::{self, anno, FunctionForm};
-use beam_rewrite::patch::eligibility::ModuleFacts as Eligibility;
+use beam_rewrite::patch::eligibility::WrapFacts;
 use beam_rewrite::patch::{options, SkipReason};
 use beam_rewrite::FunctionRef;
 use eetf::Term;
@@ -29,7 +29,7 @@ pub enum AnalyzeError {
 
 /// Analyzes a module's forms; `elixir` says whether they came from Elixir's debug info.
 pub fn analyze(forms: &[Term], elixir: bool) -> Result<ModuleFacts, AnalyzeError> {
-    let eligibility = Eligibility::scan(forms);
+    let eligibility = WrapFacts::scan(forms);
     if eligibility.module.is_empty() {
         return Err(AnalyzeError::NoModule);
     }
