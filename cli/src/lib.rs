@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 pub mod bundle;
 pub mod commands;
-pub mod export;
+pub use render::export;
 pub mod query;
 
 /// Record what a BEAM system does, call by call, and look at it afterwards.

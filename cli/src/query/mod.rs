@@ -1,16 +1,12 @@
 //! Reading recordings from the command line, after the VM stopped: where the database is
-//! ([`db`]), which calls ([`filter`]), the runs of a cluster's nodes ([`cluster`]), and how
-//! they print ([`call`], [`tree`], [`table`], [`json`], [`text`]), the same way the IEx
-//! helpers print them.
+//! ([`db`]), which calls ([`filter`]), the runs of a cluster's nodes ([`cluster`]); how they
+//! print is the `render` crate's ([`call`], [`tree`], [`table`], [`json`], [`text`]).
 
-pub mod call;
 pub mod cluster;
 pub mod db;
 pub mod filter;
-pub mod json;
-pub mod table;
-pub mod text;
-pub mod tree;
+
+pub use render::{call, json, table, text, tree};
 
 pub use db::{QueryError, Runs, Source};
 

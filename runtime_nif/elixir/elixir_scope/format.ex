@@ -2,8 +2,8 @@ defmodule ElixirScope.Format do
   @moduledoc """
   Recorded calls as text: values, call lines, call trees and tables.
 
-  The layout is shared with the `elixir-scope` command line (`cli/src/query/` and
-  `cli/src/term/`), which prints the same lines after the VM stopped:
+  The layout is shared with the `elixir-scope` command line (the `render` and `term`
+  crates), which prints the same lines after the VM stopped:
 
       #1 Shop.checkout(%Shop.Cart{items: [...]}) → {:ok, 127.5} (4.1ms, #PID<0.110.0>)
       ├── #2 Shop.Pricing.total([...]) → 127.5 (12µs)

@@ -46,8 +46,8 @@ use store::{
     Call, Cluster, CrossMessage, CrossRequest, CrossStart, MessageLink, Outcome, Snapshot,
 };
 
-use crate::query::call::{self, argument_texts};
-use crate::query::text::rfc3339;
+use crate::call::{self, argument_texts};
+use crate::text::rfc3339;
 
 /// What an export wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

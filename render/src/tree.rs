@@ -27,8 +27,8 @@ use store::{
     StartedProcess, Tree, TreeItem,
 };
 
-use super::call;
-use super::text::{count, counted, duration, shorten, VALUE_WIDTH};
+use crate::call;
+use crate::text::{count, counted, duration, shorten, VALUE_WIDTH};
 use term::Style;
 
 /// The lines of a tree, with the footer when something was folded.

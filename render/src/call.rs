@@ -4,7 +4,7 @@
 use eetf::Term;
 use store::{Call, Class, Outcome};
 
-use super::text::{count, duration, shorten, ARGUMENTS_WIDTH, VALUE_WIDTH};
+use crate::text::{count, duration, shorten, ARGUMENTS_WIDTH, VALUE_WIDTH};
 use term::Style;
 
 /// The style of a call's values: its module's.

@@ -18,7 +18,7 @@ use analysis::flame::Evented;
 use serde_json::json;
 use store::Snapshot;
 
-use crate::query::tree::pid_text;
+use crate::tree::pid_text;
 
 /// What the export wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

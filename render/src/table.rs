@@ -7,9 +7,9 @@
 
 use store::{Call, RunInfo, Snapshot};
 
-use super::call;
-use super::text::{clock, duration};
-use super::tree::pid_text;
+use crate::call;
+use crate::text::{clock, duration};
+use crate::tree::pid_text;
 
 /// The table's header.
 pub const HEADER: [&str; 5] = ["ID", "PID", "STARTED", "DURATION", "CALL"];
@@ -119,7 +119,7 @@ pub fn run_title(snap: &Snapshot) -> String {
         "Run {} ({}, started {}):",
         snap.run().id,
         info.node,
-        super::text::date_time(info.started_unix_ns)
+        crate::text::date_time(info.started_unix_ns)
     )
 }
 

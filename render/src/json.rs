@@ -5,9 +5,9 @@ use store::{
     Call, CauseKind, Cluster, Fold, MessageLine, OriginKind, Outcome, Snapshot, Tree, TreeItem,
 };
 
-use super::call;
-use super::text::rfc3339;
-use super::tree::{self, pid_text};
+use crate::call;
+use crate::text::rfc3339;
+use crate::tree::{self, pid_text};
 
 /// A call: ids, process, function, arguments and result as text, times.
 pub fn call_json(c: &Call, snap: &Snapshot) -> Value {
