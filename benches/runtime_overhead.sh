@@ -24,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
-# Built on its own, as cli/build.rs builds the library it bundles (building it together with
+# Built on its own, as bundle/build.rs builds the library it bundles (building it together with
 # the CLI would unify the dependencies' features across both).
 cargo build --quiet --release -p elixir_scope_nif
 cargo build --quiet --release -p elixir-scope

@@ -32,7 +32,7 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 # Builds the runtime NIF (release, on its own) and has every later build of elixir-scope carry
-# that very library (cli/build.rs reads ELIXIR_SCOPE_BUNDLE_NIF) instead of building it a second time
+# that very library (bundle/build.rs reads ELIXIR_SCOPE_BUNDLE_NIF) instead of building it a second time
 # in a nested cargo: one build of the NIF and its dependencies, and the bundled library is the
 # release one. Run from the workspace's root.
 build_nif() {

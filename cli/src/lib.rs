@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub mod bundle;
+pub use bundle;
 pub mod commands;
 pub use render::export;
 pub mod query;

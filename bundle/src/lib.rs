@@ -1,6 +1,6 @@
 //! The runtime bundle: what recorded code needs at run time, carried inside `elixir-scope`.
 //!
-//! - `libelixir_scope_nif.so`, the NIF (built by `cli/build.rs` from `runtime_nif/`);
+//! - `libelixir_scope_nif.so`, the NIF (built by `bundle/build.rs` from `runtime_nif/`);
 //! - the Erlang modules (from `runtime_nif/erlang/`, every one of them: a test checks): the
 //!   runtime contract `elixir_scope_contract` (a behaviour) and its implementation
 //!   `elixir_scope_runtime`, which wrapped code calls, with `elixir_scope_control` (start,
@@ -633,7 +633,7 @@ mod tests {
 
     #[test]
     fn the_bundled_library_holds_the_code_it_was_built_from() {
-        // cli/build.rs names the library it bundled: the workspace's release build
+        // bundle/build.rs names the library it bundled: the workspace's release build
         // (ELIXIR_SCOPE_NIF) or its own nested one, before stripping its debug info.
         let source = std::fs::read(env!("ELIXIR_SCOPE_NIF_SOURCE")).unwrap();
         assert!(NIF_LIBRARY.len() < source.len(), "debug info stripped");

@@ -38,7 +38,9 @@ const INPUTS: [&str; 9] = [
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let workspace = manifest_dir.parent().expect("cli/ is inside the workspace");
+    let workspace = manifest_dir
+        .parent()
+        .expect("bundle/ is inside the workspace");
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
     for input in INPUTS {
         println!("cargo:rerun-if-changed={}", workspace.join(input).display());
