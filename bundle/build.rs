@@ -24,8 +24,9 @@ use std::time::SystemTime;
 
 /// Every workspace crate the NIF is built from (`cargo tree -p elixir_scope_nif`): a change to
 /// any of them must give the binary a new library.
-const INPUTS: [&str; 9] = [
+const INPUTS: [&str; 10] = [
     "runtime_nif",
+    "beam_format",
     "store",
     "analysis",
     "term",

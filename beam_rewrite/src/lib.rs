@@ -5,16 +5,10 @@
 //! parts the rewriter needs, and never panics on malformed input: every error names the file
 //! and what is wrong.
 //!
-//! - [`container`] – the `FOR1`/`BEAM` container, chunk order and bytes ([`Beam`]).
-//! - [`chunk`] – chunk ids and raw chunks.
-//! - [`tables`] – atoms, exports, imports, local functions.
-//! - [`literals`] – the literal table.
-//! - [`attributes`] – module attributes and compile information.
-//! - [`debug_info`] – the `Dbgi` chunk and its backend.
-//! - [`etf`] – external-term-format decoding that guards `eetf` against hostile input.
-//! - [`marker`] – the chunk that marks beams we rewrote and lets us restore the originals.
-//! - [`summary`] – the description `elixir-scope inspect` prints.
-//! - [`error`] – errors.
+//! The file format is the `beam_format` crate's (re-exported here under the same paths):
+//! [`container`] ([`Beam`]), [`chunk`], [`tables`], [`literals`], [`attributes`],
+//! [`debug_info`], [`etf`] (guarded decoding), [`marker`] (the chunk of beams we rewrote),
+//! [`summary`] (what `elixir-scope inspect` prints) and [`error`].
 //!
 //! Rewriting (`elixir-scope instrument` and `restore`):
 //!
@@ -26,23 +20,17 @@
 //! - [`emit`] – the rewritten beam: new code chunks, original metadata chunks, the marker.
 //! - [`rewrite`] – one file start to finish, many files in parallel, restoring originals.
 
-pub mod attributes;
-pub mod chunk;
-pub mod container;
-pub mod debug_info;
+pub use beam_format::{
+    attributes, chunk, container, debug_info, error, etf, literals, marker, summary, tables,
+};
+
 pub mod discover;
 pub mod emit;
-pub mod error;
-pub mod etf;
 pub mod forms;
 pub mod helper;
-pub mod literals;
-pub mod marker;
 pub mod patch;
 pub mod plan;
 pub mod rewrite;
-pub mod summary;
-pub mod tables;
 
 pub use chunk::{Chunk, ChunkId};
 pub use container::Beam;
