@@ -24,9 +24,10 @@ use std::time::SystemTime;
 
 /// Every workspace crate the NIF is built from (`cargo tree -p elixir_scope_nif`): a change to
 /// any of them must give the binary a new library.
-const INPUTS: [&str; 10] = [
+const INPUTS: [&str; 11] = [
     "runtime_nif",
     "beam_format",
+    "beam_plan",
     "store",
     "analysis",
     "term",

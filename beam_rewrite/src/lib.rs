@@ -29,7 +29,7 @@ pub mod emit;
 pub mod forms;
 pub mod helper;
 pub mod patch;
-pub mod plan;
+pub use beam_plan as plan;
 pub mod rewrite;
 
 pub use chunk::{Chunk, ChunkId};

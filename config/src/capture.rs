@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use beam_rewrite::plan::Pattern;
-use beam_rewrite::FunctionRef;
+use beam_format::FunctionRef;
+use beam_plan::Pattern;
 use settings::{Given, Setting, SettingError, Value, Values, Why};
 
 /// Capture caps of a function (`[[capture.rules]]`): the settings `settings::caps()`

@@ -10,7 +10,7 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use beam_rewrite::plan::Pattern;
+use beam_plan::Pattern;
 use serde::Deserialize;
 use settings::{Given, Machine, Section, SettingError};
 use toml::de::{DeTable, DeValue, ValueDeserializer};
@@ -376,7 +376,7 @@ fn capture_rule(value: &Spanned<DeValue<'_>>) -> Result<CaptureRule, Bad> {
 mod tests {
     use super::*;
     use crate::plan::PlanSettings;
-    use beam_rewrite::FunctionRef;
+    use beam_format::FunctionRef;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("/project/elixir_scope.toml"))

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use beam_rewrite::plan::Pattern;
+use beam_plan::Pattern;
 use serde::{Deserialize, Serialize};
 
 /// The largest function, in expressions, that `balanced` calls tiny (see [`PlanSettings`]).

@@ -20,7 +20,7 @@
 
 use std::fmt;
 
-use crate::tables::FunctionRef;
+use beam_format::tables::FunctionRef;
 
 /// A parsed pattern.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

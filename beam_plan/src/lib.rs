@@ -8,7 +8,7 @@
 //! the marker chunk: a beam already rewritten under an equal hash needs no work.
 //!
 //! A plan says what *should* be wrapped; functions that cannot be wrapped (compiler-generated,
-//! NIF stubs, ...) are still left alone, with the reason recorded (see [`crate::patch`]).
+//! NIF stubs, ...) are still left alone, with the reason recorded (see `beam_rewrite::patch`).
 
 pub mod pattern;
 
@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 
 pub use pattern::{Pattern, PatternError};
 
-use crate::tables::FunctionRef;
+use beam_format::tables::FunctionRef;
 
 /// Version of what the rewriter produces for a plan. It is part of every plan hash, so that
 /// beams rewritten by a version that wrapped differently are rewritten again.
@@ -284,7 +284,7 @@ impl ModulePlan {
         for (function, capture) in &self.capture {
             let _ = writeln!(text, "capture {function} {}", capture.fingerprint());
         }
-        crate::marker::hash_hex(text.as_bytes())
+        beam_format::marker::hash_hex(text.as_bytes())
     }
 }
 
