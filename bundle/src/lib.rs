@@ -546,11 +546,7 @@ fn compile_elixir(src: &Path, out: &Path) -> Result<Vec<String>, InstallError> {
     }
     let output = toolchain::output(Tool::Elixirc, &mut elixirc)?;
     if !output.status.success() {
-        return Err(InstallError::CompileElixir(format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )));
+        return Err(InstallError::CompileElixir(toolchain::printed(&output)));
     }
     let mut beams: Vec<String> = std::fs::read_dir(&out)
         .map_err(io(&out))?
@@ -578,9 +574,8 @@ fn strip_file_attributes(dir: &Path) -> Result<(), InstallError> {
     let output = toolchain::output(Tool::Erl, erl.args(["-eval", &script]))?;
     if !output.status.success() {
         return Err(InstallError::Compile(format!(
-            "rewriting the debug info: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+            "rewriting the debug info: {}",
+            toolchain::printed(&output)
         )));
     }
     Ok(())
@@ -605,11 +600,7 @@ fn compile_erlang(src: &Path, out: &Path) -> Result<(), InstallError> {
     }
     let output = toolchain::output(Tool::Erlc, &mut erlc)?;
     if !output.status.success() {
-        return Err(InstallError::Compile(format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )));
+        return Err(InstallError::Compile(toolchain::printed(&output)));
     }
     Ok(())
 }

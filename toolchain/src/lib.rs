@@ -84,6 +84,16 @@ pub fn output(tool: Tool, command: &mut Command) -> Result<Output, ToolchainErro
     command.output().map_err(|e| not_started(tool, e))
 }
 
+/// What a program printed, standard output then standard error, as text: what an error about
+/// its failure shows.
+pub fn printed(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// The error for `tool` that could not be started for `source` (a missing program is
 /// [`ToolchainError::Missing`]).
 pub fn not_started(tool: Tool, source: std::io::Error) -> ToolchainError {

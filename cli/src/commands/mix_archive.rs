@@ -183,11 +183,7 @@ fn run_tool(tool: Tool, mut command: Command) -> Result<(), ArchiveError> {
     if !output.status.success() {
         return Err(ArchiveError::Failed {
             program: tool.program(),
-            output: format!(
-                "{}{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ),
+            output: toolchain::printed(&output),
         });
     }
     Ok(())
