@@ -31,29 +31,16 @@ use crate::call;
 use crate::text::{count, counted, duration, shorten, VALUE_WIDTH};
 use term::Style;
 
-/// The lines of a tree, with the footer when something was folded.
+/// The lines of a tree, with the footer when something was folded: each line's text after
+/// the guides the store laid out ([`Tree::prefixes`]).
 pub fn render(tree: &Tree, snap: &Snapshot) -> Vec<String> {
-    let last = last_flags(tree);
-    let mut open: Vec<bool> = Vec::new(); // per depth: whether that ancestor has siblings below
     let mut styles: Vec<Style> = Vec::new(); // per depth: the style of the call shown there
     let mut lines = Vec::with_capacity(tree.lines.len() + 2);
     if let Some(cause) = &tree.cause {
         lines.push(cause_text(cause));
     }
-    for (i, line) in tree.lines.iter().enumerate() {
+    for (line, prefix) in tree.lines.iter().zip(tree.prefixes()) {
         let depth = line.depth as usize;
-        open.truncate(depth);
-        let mut prefix = String::new();
-        if depth > 0 {
-            for &more in open.iter().skip(1) {
-                prefix.push_str(if more { "│   " } else { "    " });
-            }
-            prefix.push_str(if last[i] { "└── " } else { "├── " });
-        }
-        while open.len() < depth {
-            open.push(false);
-        }
-        open.push(!last[i]);
         let text = match &line.item {
             TreeItem::Call(c) => {
                 styles.truncate(depth);
@@ -83,21 +70,6 @@ pub fn render(tree: &Tree, snap: &Snapshot) -> Vec<String> {
         ));
     }
     lines
-}
-
-/// For each line, whether it is the last child of its parent: no line at its depth follows
-/// before a shallower one.
-fn last_flags(tree: &Tree) -> Vec<bool> {
-    let mut last = vec![true; tree.lines.len()];
-    // pending[d]: a line at depth d follows, with nothing shallower in between.
-    let mut pending: Vec<bool> = Vec::new();
-    for i in (0..tree.lines.len()).rev() {
-        let depth = tree.lines[i].depth as usize;
-        last[i] = !pending.get(depth).copied().unwrap_or(false);
-        pending.resize(depth + 1, false);
-        pending[depth] = true;
-    }
-    last
 }
 
 /// The text of a process: `<0.110.0>`, or `<unknown>`.

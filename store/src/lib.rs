@@ -69,8 +69,8 @@ pub use query_heads::CallHead;
 pub use query_messages::{MessageLink, SentMessage};
 pub use query_stats::{FunctionCalls, RunCounts};
 pub use query_tree::{
-    Cause, CauseKind, Fold, FoldReason, FunctionCount, MessageLine, ServedRequest, StartedProcess,
-    Tree, TreeItem, TreeLimits,
+    tree_prefixes, Cause, CauseKind, Fold, FoldReason, FunctionCount, MessageLine, Prefixes,
+    ServedRequest, StartedProcess, Tree, TreeItem, TreeLimits,
 };
 pub use query_view::CallView;
 pub use reader::StoreReader;

@@ -8,6 +8,9 @@
 //!
 //! The result is a list of lines in display order (depth first), each a call or a fold with its
 //! depth, so that the IEx helpers and the CLI render the same tree without recursion.
+//! [`Tree::prefixes`] (or [`tree_prefixes`], from the depths alone) lays them out: the guides
+//! drawn before each line's text (`│   │   ├── `), computed here only, so that the CLI and
+//! IEx (through the runtime NIF's `tree_prefixes/1`) just put them before their texts.
 //!
 //! Under each shown call, the tree also names the processes that call started (a Task it ran, a
 //! process it spawned that recorded calls of its own): [`TreeItem::Process`], with that
@@ -98,6 +101,88 @@ pub struct Tree {
     /// Where the root's work came from, when another process's call caused it.
     pub cause: Option<Cause>,
 }
+
+impl Tree {
+    /// What each line is drawn after, in order: see [`tree_prefixes`].
+    pub fn prefixes(&self) -> Prefixes {
+        tree_prefixes(self.lines.iter().map(|line| line.depth))
+    }
+}
+
+/// The guides drawn before the text of each line of a tree whose lines have these depths
+/// (in display order, as [`Tree::lines`]): nothing for the root (depth 0); for a line below
+/// it, per ancestor between the root and its parent `│   ` when that ancestor has siblings
+/// below it, else four spaces, then `└── ` when the line is the last child of its parent
+/// (no line at its depth follows before a shallower one), else `├── `:
+///
+/// ```text
+/// #1 Shop.run()
+/// ├── #2 Shop.load()
+/// │   └── #3 Shop.read()
+/// └── #4 Shop.save()
+///     └── #5 Shop.write()
+/// ```
+///
+/// Made one at a time: a deep tree's prefixes are long, and only drawing needs them.
+pub fn tree_prefixes(depths: impl IntoIterator<Item = u32>) -> Prefixes {
+    let depths: Vec<u32> = depths.into_iter().collect();
+    let mut last = vec![true; depths.len()];
+    // pending[d]: a line at depth d follows, with nothing shallower in between.
+    let mut pending: Vec<bool> = Vec::new();
+    for (i, &depth) in depths.iter().enumerate().rev() {
+        let depth = depth as usize;
+        last[i] = !pending.get(depth).copied().unwrap_or(false);
+        pending.resize(depth + 1, false);
+        pending[depth] = true;
+    }
+    Prefixes {
+        depths,
+        last,
+        at: 0,
+        open: Vec::new(),
+    }
+}
+
+/// The prefixes of a tree's lines, in order (see [`tree_prefixes`]).
+#[derive(Debug, Clone)]
+pub struct Prefixes {
+    depths: Vec<u32>,
+    /// Per line: whether it is the last child of its parent.
+    last: Vec<bool>,
+    /// The next line.
+    at: usize,
+    /// Per depth, for the lines above the next: whether the line last seen at that depth has
+    /// siblings below it.
+    open: Vec<bool>,
+}
+
+impl Iterator for Prefixes {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        let depth = *self.depths.get(self.at)? as usize;
+        let last = self.last[self.at];
+        self.at += 1;
+        self.open.truncate(depth);
+        let mut prefix = String::new();
+        if depth > 0 {
+            for &more in self.open.iter().skip(1) {
+                prefix.push_str(if more { "│   " } else { "    " });
+            }
+            prefix.push_str(if last { "└── " } else { "├── " });
+        }
+        self.open.resize(depth, false);
+        self.open.push(!last);
+        Some(prefix)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.depths.len() - self.at;
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for Prefixes {}
 
 /// The call of another process that a call's work came from: the client call that waited for
 /// the request it serves, or, for a process's first call, the call that started the process.

@@ -3,8 +3,8 @@
 use std::num::NonZeroU64;
 
 use store::{
-    AtomKey, AtomNames, End, Enter, Event, EventKind, FoldReason, Outcome, RunInfo, Store, Tree,
-    TreeItem, TreeLimits,
+    tree_prefixes, AtomKey, AtomNames, End, Enter, Event, EventKind, FoldReason, Outcome, RunInfo,
+    Store, Tree, TreeItem, TreeLimits,
 };
 
 /// Atom keys are indexes into a fixed list of names.
@@ -264,6 +264,39 @@ fn everything_is_the_recorded_tree_depth_first() {
         assert_eq!(c.parent, path.last().copied());
         path.push(c.id);
     }
+}
+
+#[test]
+fn prefixes_draw_the_guides_of_each_line() {
+    let depths = [0, 1, 2, 3, 2, 1, 2, 3, 1];
+    let prefixes: Vec<String> = tree_prefixes(depths).collect();
+    assert_eq!(
+        prefixes,
+        [
+            "",
+            "├── ",
+            "│   ├── ",
+            "│   │   └── ",
+            "│   └── ",
+            "├── ",
+            "│   └── ",
+            "│       └── ",
+            "└── ",
+        ]
+    );
+    assert_eq!(tree_prefixes([0]).collect::<Vec<_>>(), [""]);
+    assert_eq!(tree_prefixes([]).count(), 0);
+
+    // A tree's own prefixes are those of its depths.
+    let root = call(APP, RUN, vec![call(APP, STEP, vec![leaf()]), leaf()]);
+    let (_dir, store) = store_with(&[(root, 1, true)]);
+    let snap = store.snapshot(None).unwrap();
+    let tree = snap.tree(1, &TreeLimits::DEFAULT).unwrap().unwrap();
+    assert_eq!(tree.prefixes().len(), tree.lines.len());
+    assert_eq!(
+        tree.prefixes().collect::<Vec<_>>(),
+        ["", "├── ", "│   └── ", "└── "]
+    );
 }
 
 #[test]
