@@ -5,7 +5,8 @@
 %% kinds of askers come here:
 %% <ul>
 %% <li>`ElixirScope' in IEx, with `nodes: :all': it calls {@link calls/1}, {@link links_from/4}
-%%     and {@link running_at/2} on every connected node (`erpc'), and merges the answers.
+%%     and {@link running_at/2} on every connected node (`erpc'), and merges the answers (a
+%%     tree's root node lays the merged tree out: {@link tree_prefixes/1}).
 %%     Pids come back as pids (converted here, where they are local), so the asker holds real
 %%     remote pids.</li>
 %% <li>`elixir-scope ... --node NAME --cookie C [--cluster]': a hidden node started by the CLI
@@ -19,7 +20,7 @@
 -module(elixir_scope_cluster).
 
 %% Asked of a node.
--export([run/0, read/4, calls/1, tree/2, links_from/4, running_at/2]).
+-export([run/0, read/4, calls/1, tree/2, tree_prefixes/1, links_from/4, running_at/2]).
 %% Run by the CLI's hidden node.
 -export([fetch/3]).
 
@@ -143,6 +144,13 @@ item_pids(Call) ->
 
 cause_pids(#{pid := Text, call := Call} = Cause) -> Cause#{pid := to_pid(Text), call := with_pid(Call)};
 cause_pids(Other) -> Other.
+
+%% @doc `elixir_scope_runtime:tree_prefixes/1' on the node whose run holds a tree's root: the
+%% guides that draw the tree once IEx put the lines of other nodes in, laid out by the NIF,
+%% which is loaded there (the asking node may not record).
+-spec tree_prefixes([non_neg_integer()]) -> [binary()] | {error, term()}.
+tree_prefixes(Depths) ->
+    elixir_scope_runtime:tree_prefixes(Depths).
 
 %% @doc What this node's run did for the process `PidText' of node `Node' from `FromUnixNs' to
 %% `ToUnixNs' (wall-clock ns): `[{request | caller | ancestor, Pid, Call}]', the requests of it

@@ -11,8 +11,8 @@
 -export([start/1, settings/0, flush/1, stats/0]).
 -export([enter/5, enter_request/6, enter_first/8, call_return/3, call_exception/5,
          tail_call/6]).
--export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0, tests/1,
-         search/2, origin/2]).
+-export([call/1, children/2, subtree/2, calls/1, tree/2, tree_prefixes/1, summary/0, runs/0,
+         tests/1, search/2, origin/2]).
 -export([paused/1, test_finished/1]).
 %% Clusters: the node's name, runs of other nodes.
 -export([node_named/1, run_dir/0, links_from/4, running_at/2]).
@@ -27,7 +27,7 @@
 -nifs([loaded/0, start/1, settings/0, flush/1, stats/0, enter/5, enter_request/6, enter_first/8,
        call_return/3,
        call_exception/5, tail_call/6, call/1, children/2, subtree/2, calls/1, tree/2,
-       summary/0, runs/0, tests/1, search/2, origin/2, paused/1, test_finished/1]).
+       tree_prefixes/1, summary/0, runs/0, tests/1, search/2, origin/2, paused/1, test_finished/1]).
 -nifs([profile/1, diff/3]).
 -nifs([enabled/3, trace/5]).
 -nifs([attach_open/4, attach_seed/3, attach_seeded/0, attach_close/1, attach_prune/0,
@@ -137,6 +137,7 @@ children(_Id, _Limit) -> erlang:nif_error(not_loaded).
 subtree(_Id, _Limit) -> erlang:nif_error(not_loaded).
 calls(_Filter) -> erlang:nif_error(not_loaded).
 tree(_Id, _Limits) -> erlang:nif_error(not_loaded).
+tree_prefixes(_Depths) -> erlang:nif_error(not_loaded).
 summary() -> erlang:nif_error(not_loaded).
 runs() -> erlang:nif_error(not_loaded).
 tests(_Options) -> erlang:nif_error(not_loaded).

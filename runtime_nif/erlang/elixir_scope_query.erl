@@ -3,8 +3,8 @@
 %% Each answers `{error, not_started}' until the NIF library is loaded.
 -module(elixir_scope_query).
 
--export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0, tests/1,
-         search/2, origin/2]).
+-export([call/1, children/2, subtree/2, calls/1, tree/2, tree_prefixes/1, summary/0, runs/0,
+         tests/1, search/2, origin/2]).
 -export([profile/1, diff/3, crashes/1]).
 
 %% @doc The recorded call `Id' of the current run as a map, or `undefined'.
@@ -51,6 +51,13 @@ origin(Spec, Options) when is_tuple(Spec), is_map(Options) ->
 -spec tree(non_neg_integer(), map()) -> map() | undefined | {error, term()}.
 tree(Id, Limits) when is_map(Limits) ->
     if_loaded(fun() -> elixir_scope_nif:tree(Id, Limits) end).
+
+%% @doc The guides drawn before the lines of a tree whose lines have depths `Depths' (as in
+%% tree/2's `lines', in display order), one binary per line: `<<"│   ├── ">>' (see
+%% `store::tree_prefixes'), the layout the CLI draws too.
+-spec tree_prefixes([non_neg_integer()]) -> [binary()] | {error, term()}.
+tree_prefixes(Depths) when is_list(Depths) ->
+    if_loaded(fun() -> elixir_scope_nif:tree_prefixes(Depths) end).
 
 %% @doc `#{run, calls, exceptions, processes, tail_calls}' stored for the current run.
 -spec summary() -> map() | {error, term()}.

@@ -83,8 +83,8 @@
 %% Loading rewritten beams into a VM that loaded the originals (elixir_scope_reload).
 -export([reload/1]).
 %% Queries (for IEx; elixir_scope_query).
--export([call/1, children/2, subtree/2, calls/1, tree/2, summary/0, runs/0, tests/1,
-         search/2, origin/2]).
+-export([call/1, children/2, subtree/2, calls/1, tree/2, tree_prefixes/1, summary/0, runs/0,
+         tests/1, search/2, origin/2]).
 -export([profile/1, diff/3, crashes/1]).
 %% For elixir_scope_control: its processes, and its NIF calls when the ring is full.
 -export([as_runtime/1, when_room/1]).
@@ -615,6 +615,8 @@ search(Spec, Options) -> elixir_scope_query:search(Spec, Options).
 origin(Spec, Options) -> elixir_scope_query:origin(Spec, Options).
 %% @doc See elixir_scope_query:tree/2.
 tree(Id, Limits) -> elixir_scope_query:tree(Id, Limits).
+%% @doc See elixir_scope_query:tree_prefixes/1.
+tree_prefixes(Depths) -> elixir_scope_query:tree_prefixes(Depths).
 %% @doc See elixir_scope_query:summary/0.
 summary() -> elixir_scope_query:summary().
 %% @doc See elixir_scope_query:profile/1.

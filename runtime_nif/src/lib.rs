@@ -17,8 +17,8 @@
 //! - [`control`] – `start/1`, `settings/0`, `flush/1`, `stats/0`, `loaded/0`.
 //! - `settings_map` – settings as an Erlang map gives them: terms read for the `settings`
 //!   table, and its key atoms.
-//! - [`query`] – `call/1`, `children/2`, `subtree/2`, `calls/1`, `tree/2`, `summary/0`,
-//!   `runs/0`, `tests/1` for IEx.
+//! - [`query`] – `call/1`, `children/2`, `subtree/2`, `calls/1`, `tree/2`,
+//!   `tree_prefixes/1`, `summary/0`, `runs/0`, `tests/1` for IEx.
 //! - [`search`] – patterns in `calls/1`, `search/2`, `origin/2` (the `analysis` crate).
 //! - [`analysis`] – `profile/1`, `diff/3` for IEx: where the time went, what changed.
 //! - [`run_events`] – `paused/1`, `test_finished/1`, `node_named/1`: what happens to the run,

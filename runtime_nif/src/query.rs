@@ -9,7 +9,8 @@
 //!
 //! `tree/2` gives a call tree with folding (`store::Snapshot::tree`) as lines in display order
 //! (with `remote_cause` naming the process of another node it came from, when it did: see
-//! `crate::cluster`), `summary/0` the run's counts.
+//! `crate::cluster`), `tree_prefixes/1` the guides that draw them (`store::tree_prefixes`),
+//! `summary/0` the run's counts.
 
 use std::collections::HashMap;
 
@@ -458,6 +459,16 @@ fn tree<'a>(env: Env<'a>, id: u64, limits: Term<'a>) -> NifResult<Term<'a>> {
             (keys::remote_cause().encode(env), remote_cause),
         ],
     )
+}
+
+/// `tree_prefixes(Depths)`: the guides drawn before the lines of a tree whose lines have these
+/// depths (`tree/2`'s, in display order; after IEx put lines of other nodes in, see
+/// `elixir_scope_cluster`), as binaries: `store::tree_prefixes`, the layout the CLI draws, so
+/// that IEx only puts each before its line's text. A depth that is not an integer from 0 to
+/// 2^32 - 1 is a `badarg`.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn tree_prefixes(depths: Vec<u32>) -> Vec<String> {
+    store::tree_prefixes(depths).collect()
 }
 
 /// The processes of the run that crashed (`store::Snapshot::crashes`), at most `limit` of
