@@ -367,11 +367,11 @@ defmodule ElixirScope do
   @spec show_trace(pos_integer, keyword) :: :ok | atom
   def show_trace(call_id, opts \\ []) do
     Query.quietly(fn ->
-      tree = Query.tree(call_id, opts, "ElixirScope.show_trace/2")
+      tree = Query.drawn_tree(call_id, opts, "ElixirScope.show_trace/2")
       ansi? = Keyword.get(opts, :ansi, IO.ANSI.enabled?())
 
       Format.cause_lines(tree.cause, ansi?)
-      |> Enum.concat(Format.tree_lines(tree.lines, tree.calls, tree.shown, ansi?))
+      |> Enum.concat(Format.tree_lines(tree, ansi?))
       |> Enum.each(&IO.puts/1)
 
       if at_prompt?(), do: dont_display(), else: :ok

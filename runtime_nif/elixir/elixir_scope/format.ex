@@ -333,22 +333,17 @@ defmodule ElixirScope.Format do
   defp process(_item, pid), do: inspect(pid)
 
   @doc """
-  The lines of a tree (`ElixirScope.trace/2`'s lines, in display order), with a footer when
-  something was folded. `ansi?` colours them.
+  The lines of a tree as `ElixirScope.Query.drawn_tree/3` gives it (`lines`: `{depth, item}`
+  in display order; `prefixes`: per line, the guides the runtime laid out, drawn before its
+  text; `calls`, `shown`), with a footer when something was folded. `ansi?` colours them.
   """
-  @spec tree_lines([{non_neg_integer, map}], non_neg_integer, non_neg_integer, boolean) ::
-          [String.t()]
-  def tree_lines(lines, calls, shown, ansi? \\ false) do
-    last = last_flags(lines)
+  @spec tree_lines(map, boolean) :: [String.t()]
+  def tree_lines(tree, ansi? \\ false)
 
-    {out, _open} =
-      lines
-      |> Enum.zip(last)
-      |> Enum.map_reduce([], fn {{depth, item}, last?}, open ->
-        open = Enum.take(open, depth)
-        prefix = prefix(open, depth, last?)
-        open = open ++ List.duplicate(false, depth - length(open)) ++ [not last?]
-        {prefix <> item_text(item, depth, ansi?), open}
+  def tree_lines(%{lines: lines, prefixes: prefixes, calls: calls, shown: shown}, ansi?) do
+    out =
+      Enum.zip_with(lines, prefixes, fn {depth, item}, prefix ->
+        prefix <> item_text(item, depth, ansi?)
       end)
 
     if shown < calls do
@@ -363,13 +358,6 @@ defmodule ElixirScope.Format do
     else
       out
     end
-  end
-
-  defp prefix(_open, 0, _last?), do: ""
-
-  defp prefix(open, _depth, last?) do
-    bars = open |> Enum.drop(1) |> Enum.map(fn more? -> if more?, do: "│   ", else: "    " end)
-    Enum.join(bars) <> if(last?, do: "└── ", else: "├── ")
   end
 
   defp item_text(%{fold: _} = fold, _depth, ansi?), do: paint(fold_text(fold), :faint, ansi?)
@@ -401,21 +389,6 @@ defmodule ElixirScope.Format do
   defp target_text(target, _receiver) when is_pid(target), do: inspect(target)
   defp target_text(target, nil), do: short(target)
   defp target_text(target, pid), do: "#{short(target)} (#{inspect(pid)})"
-
-  # Whether each line is the last child of its parent: no line at its depth follows before a
-  # shallower one.
-  defp last_flags(lines) do
-    {flags, _pending} =
-      lines
-      |> Enum.reverse()
-      |> Enum.map_reduce(%{}, fn {depth, _item}, pending ->
-        last? = not Map.get(pending, depth, false)
-        pending = pending |> Map.reject(fn {d, _} -> d > depth end) |> Map.put(depth, true)
-        {last?, pending}
-      end)
-
-    Enum.reverse(flags)
-  end
 
   ## Tables
 
@@ -524,8 +497,7 @@ defmodule ElixirScope.Format do
           tree ->
             ["  what led to it:"] ++
               Enum.map(
-                cause_lines(tree.cause, ansi?) ++
-                  tree_lines(tree.lines, tree.calls, tree.shown, ansi?),
+                cause_lines(tree.cause, ansi?) ++ tree_lines(tree, ansi?),
                 &("  " <> &1)
               )
         end

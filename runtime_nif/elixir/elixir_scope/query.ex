@@ -247,7 +247,7 @@ defmodule ElixirScope.Query do
           culprit: culprit,
           later: Enum.map(crash.later, &to_call/1)
       }
-      |> Map.put(:tree, culprit && tree(culprit.id, @crash_tree ++ Map.to_list(Map.take(options, [:run])), caller))
+      |> Map.put(:tree, culprit && drawn_tree(culprit.id, @crash_tree ++ Map.to_list(Map.take(options, [:run])), caller))
       |> Map.delete(:ended_ns)
     end)
   end
@@ -424,6 +424,26 @@ defmodule ElixirScope.Query do
         end
 
         cluster_tree(id, limits, root_node, Enum.uniq([root_node | nodes]) -- [root_node], caller)
+    end
+  end
+
+  @doc """
+  The tree under `id` as `tree/3` gives it, with `prefixes`: per line, the guides drawn before
+  its text (`"│   ├── "`), laid out by the runtime of the node whose run holds the root (after
+  the lines of other nodes went in), as the CLI lays out its trees.
+  """
+  @spec drawn_tree(term, keyword, String.t()) :: map
+  def drawn_tree(id, opts, caller) do
+    tree = tree(id, opts, caller)
+    root_node = Keyword.get(opts, :node, node())
+    depths = Enum.map(tree.lines, fn {depth, _item} -> depth end)
+
+    case ask(root_node, :tree_prefixes, [depths]) do
+      prefixes when is_list(prefixes) ->
+        Map.put(tree, :prefixes, prefixes)
+
+      failure ->
+        raise RuntimeError, "#{caller}: #{root_node} could not lay the tree out: #{inspect(failure)}"
     end
   end
 
