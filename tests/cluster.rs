@@ -785,6 +785,18 @@ fn a_cluster_records_one_run_per_node_and_links_them() {
             && requested[3].contains("worker_crashed"),
         "{shown}"
     );
+    // Laid out as the CLI lays out the same tree: the root's node lays out the merged lines.
+    let guides = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with('#') || l.starts_with(['├', '└', '│', ' ']))
+            .map(|l| l.chars().take_while(|c| "│├└─ ".contains(*c)).collect())
+            .collect()
+    };
+    assert!(
+        guides(&shown).iter().any(|g| g.starts_with("│   ")),
+        "{shown}"
+    );
+    assert_eq!(guides(&shown), guides(&text_tree), "{shown}\n{text_tree}");
     // From b's side, asked on a: the first line is a's call that waited.
     let caused = cluster.eval(&format!(
         "ok = erpc:call(A, 'Elixir.ElixirScope', show_trace, \
