@@ -71,7 +71,7 @@ pub fn encode_flat<'a, W: Words<'a>>(
     atoms.use_redaction(redaction.id());
     let atoms = &*atoms;
     let mut flat = FlatEncoder {
-        caps,
+        caps: *caps,
         redaction,
         out,
         atoms,
@@ -86,7 +86,7 @@ pub fn encode_flat<'a, W: Words<'a>>(
 }
 
 struct FlatEncoder<'e> {
-    caps: &'e Caps,
+    caps: Caps,
     redaction: &'e Redaction,
     out: &'e mut Vec<u8>,
     atoms: &'e super::scratch::AtomCache,
