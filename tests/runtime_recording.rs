@@ -371,6 +371,72 @@ fn stored_calls_are_queryable_from_the_vm_without_a_flush_and_flush_stores_every
 }
 
 #[test]
+fn random_terms_are_captured_exactly_wherever_nothing_was_cut() {
+    // Terms of every shape the capture reads from memory (small integers, atoms, lists,
+    // tuples, maps of up to 32 keys, binaries of up to 64 bytes, floats) or asks the VM about
+    // (big integers, large maps, longer and sub binaries, bitstrings, pids, references,
+    // funs), nested at random: each argument read back equals the one passed, unless the
+    // capture marked a cut in it.
+    let vm = vm(true);
+    let out = vm.eval(
+        r#"
+        rand:seed(exsss, {7, 11, 13}),
+        Pick = fun(L) -> lists:nth(rand:uniform(length(L)), L) end,
+        Big = binary:copy(<<"0123456789">>, 20),
+        Leaf = fun() ->
+            Pick([rand:uniform(2000) - 1000, (1 bsl 70) + rand:uniform(100), -(1 bsl 62),
+                  rand:uniform() * 1.0e6, -0.0, 1.0e300, ok, 'é', 'Elixir.Foo', true, [],
+                  <<"Ada">>, <<>>, binary:copy(<<"x">>, 65), binary:part(Big, 3, 20),
+                  binary:part(Big, 1, 150), <<1:3>>, self(), make_ref(), fun lists:map/2,
+                  "héllo €", {}, #{}])
+        end,
+        Gen = fun G(0) -> Leaf();
+                  G(D) ->
+                      N = rand:uniform(6) - 1,
+                      Kids = fun() -> [G(D - 1) || _ <- lists:seq(1, N)] end,
+                      case rand:uniform(9) of
+                          1 -> Kids();
+                          2 -> list_to_tuple(Kids());
+                          3 -> maps:from_list([{Pick([a, b, c, d, e, f]), G(D - 1)} || _ <- lists:seq(1, N)]);
+                          4 -> maps:from_list([{rand:uniform(100), G(D - 1)} || _ <- lists:seq(1, 40)]);
+                          5 -> maps:from_list([{list_to_binary([$k | integer_to_list(I)]), G(D - 1)} || I <- lists:seq(1, N)]);
+                          6 -> [G(D - 1) | G(D - 1)];
+                          7 -> {G(D - 1), G(D - 1)};
+                          _ -> Leaf()
+                      end
+              end,
+        Terms = [Gen(3) || _ <- lists:seq(1, 400)],
+        [T = runtime_fixture:noop(T) || T <- Terms],
+        ok = elixir_scope_runtime:flush(),
+        Calls = lists:reverse(elixir_scope_runtime:calls(#{function => noop, limit => 1000})),
+        400 = length(Calls),
+        Cut = fun C({'$elixir_scope_cut', _, _}) -> true;
+                  C([H | T]) -> C(H) orelse C(T);
+                  C(T) when is_tuple(T) -> C(tuple_to_list(T));
+                  C(M) when is_map(M) -> C(maps:to_list(M));
+                  C(_) -> false
+              end,
+        %% Each argument, and each result (the same term: noop/1 returns it).
+        Compared = [{T, C} || {T, #{args := [A], value := V}} <- lists:zip(Terms, Calls),
+                              C <- [A, V], not Cut(C)],
+        Wrong = [{T, C} || {T, C} <- Compared, T =/= C],
+        io:format("compared ~p wrong ~p~n", [length(Compared), length(Wrong)]),
+        [io:format("passed ~p~ncaptured ~p~n", [T, C]) || {T, C} <- lists:sublist(Wrong, 3)],
+        halt()."#,
+    );
+    let compared: usize = out
+        .split_once("compared ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(out.contains("wrong 0\n"), "{out}");
+    assert!(
+        compared > 250,
+        "only {compared} of 800 values were captured whole: {out}"
+    );
+}
+
+#[test]
 fn huge_arguments_are_captured_cut_and_small() {
     let vm = vm(true);
     vm.eval(

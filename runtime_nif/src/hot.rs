@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::num::NonZeroU64;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use runtime_core::encoder::{encode, encode_arguments, Bytes, Caps, Capture, Scratch};
+use runtime_core::encoder::{encode, encode_arguments, encode_flat, Bytes, Caps, Capture, Scratch};
 use runtime_core::{clock, thread, Recorded, Recorder};
 use rustler::codegen_runtime::{c_int, handle_nif_result};
 use rustler::sys::{ErlNifEnv, ErlNifTerm};
@@ -31,6 +31,7 @@ use store::{
 use crate::atoms;
 use crate::attach::processes;
 use crate::capture::{self, Secrets, Within};
+use crate::layout::Raw;
 use crate::links::{announce, link_pid, link_receiver, LinkPid};
 use crate::runtime;
 use crate::term::{atom_text, self_pid_word, word, Beam, Checked};
@@ -60,6 +61,19 @@ pub(crate) fn capture_value<'a>(
     SCRATCH.with(|scratch| {
         let scratch = &mut *scratch.borrow_mut();
         let redaction = rec.redaction();
+        // The fast path first, for values no rule touches (see `encode_flat`).
+        let plain = match value {
+            Value::Arguments(t) => Some((t, true)),
+            Value::Result(t) => Some((t, false)),
+            Value::Exception(_) => None,
+        };
+        if let Some((t, arguments)) = plain.filter(|_| secrets.is_empty()) {
+            // SAFETY: a live term of this call's env.
+            let raw = unsafe { Raw::new(t.as_c_arg()) };
+            if encode_flat(raw, arguments, caps, redaction, scratch) {
+                return Bytes::from_slice(scratch.bytes());
+            }
+        }
         let bytes = match value {
             Value::Arguments(t) => encode_arguments(
                 Beam(t),

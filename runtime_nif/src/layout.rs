@@ -9,21 +9,42 @@
 //! interface: [`check`] verifies it against terms the VM makes when the library loads, and
 //! every reader here answers "don't know" (so the caller asks the VM) unless it held.
 //!
-//! Maps of up to 32 keys ("flatmaps") keep their keys and values in two arrays, which the map
-//! iterator of `erl_nif.h` points at (`u.flat.ks`, `u.flat.vs`): [`flat_pairs`] reads them
-//! when the iterator's first pair is where those pointers say, which is never the case for a
-//! large map (its iterator holds a work stack there instead).
+//! The boxed terms real arguments hold most (tuples, maps of up to 32 keys, binaries of up to
+//! 64 bytes, floats) are read from their header word and the words after it ([`boxed`]): a
+//! boxed term's word points (primary tag `10`) at a header (primary tag `00`) whose low 6 bits
+//! say what follows and whose upper bits an arity. A tuple's header is its arity `<< 6`, its
+//! elements follow; a flatmap's header is `0x13C`, then its size, a tuple of its keys, and its
+//! values; a heap binary's header has the subtag `0x24`, then its size in bytes, then the
+//! bytes; a float's header is `0x58`, then the `f64`. [`check`] verifies these on terms the VM
+//! makes, apart from the immediates (a VM where they differ still gets the immediates read
+//! from their words, and asks it about every boxed term).
+//!
+//! Large maps are read through the map iterator of `erl_nif.h`, whose flatmap variant points
+//! at the arrays (`u.flat.ks`, `u.flat.vs`): [`MapIterator::flat_pairs`] reads them when the
+//! iterator's first pair is where those pointers say, which is never the case for a large map
+//! (its iterator holds a work stack there instead).
 
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use runtime_core::encoder::{Word, Words};
 
 use rustler::sys::{self, ErlNifTerm};
 
 static VERIFIED: AtomicBool = AtomicBool::new(false);
+static VERIFIED_BOXED: AtomicBool = AtomicBool::new(false);
 
 const SMALL_TAG: u64 = 0xF;
 const ATOM_TAG: u64 = 0x0B;
 const NIL: u64 = 0x3B;
 const LIST_TAG: u64 = 0x1;
+const BOXED_TAG: u64 = 0x2;
+/// The low 6 bits of a header: its primary tag (`00`) and subtag.
+const SUBTAG_MASK: u64 = 0x3F;
+const TUPLE_SUBTAG: u64 = 0x00;
+const HEAP_BINARY_SUBTAG: u64 = 0x24;
+const FLATMAP_HEADER: u64 = 0x13C;
+const FLOAT_HEADER: u64 = 0x58;
 
 fn word(t: ErlNifTerm) -> u64 {
     // SAFETY: ErlNifTerm is a transparent wrapper of a machine word.
@@ -60,10 +81,62 @@ pub fn check() {
                 let cons = (word(cell) - LIST_TAG) as *const u64;
                 *cons == word(small) && *cons.add(1) == word(nil)
             };
+        let boxed_holds = layout_holds && boxed_layout_holds(env, atom, small);
         sys::enif_free_env(env);
+        VERIFIED_BOXED.store(boxed_holds, Ordering::Release);
         layout_holds
     };
     VERIFIED.store(ok, Ordering::Release);
+}
+
+/// Whether tuples, flatmaps, heap binaries and floats the VM makes in `env` read as [`boxed`]
+/// reads them.
+///
+/// # Safety
+/// `env` must be a live env; `atom` an atom and `small` a small integer.
+unsafe fn boxed_layout_holds(
+    env: *mut sys::ErlNifEnv,
+    atom: ErlNifTerm,
+    small: ErlNifTerm,
+) -> bool {
+    // SAFETY: every term is made here, in `env`; words are read only after their tags said
+    // what they are, and within the sizes their headers give.
+    unsafe {
+        let second = sys::enif_make_atom_len(env, b"zz".as_ptr().cast(), 2);
+        let tuple = sys::enif_make_tuple_from_array(env, [atom, small, second].as_ptr(), 3);
+        let tuple_holds = matches!(read_boxed(tuple),
+            Some(Boxed::Tuple(e)) if e.len() == 3
+                && word(e[0]) == word(atom) && word(e[1]) == word(small) && word(e[2]) == word(second));
+
+        let mut map = sys::enif_make_new_map(env);
+        let ok = sys::enif_make_map_put(env, map, atom, small, &mut map) != 0
+            && sys::enif_make_map_put(env, map, second, atom, &mut map) != 0;
+        let mut value = std::mem::MaybeUninit::uninit();
+        let map_holds = ok
+            && sys::enif_get_map_value(env, map, second, value.as_mut_ptr()) != 0
+            && match read_boxed(map) {
+                Some(Boxed::FlatMap { keys, values }) => {
+                    let at = keys.iter().position(|&k| word(k) == word(second));
+                    keys.len() == 2
+                        && values.len() == 2
+                        && at.is_some_and(|i| word(values[i]) == word(value.assume_init()))
+                        && keys.iter().any(|&k| word(k) == word(atom))
+                }
+                _ => false,
+            };
+
+        let mut binary = std::mem::MaybeUninit::uninit();
+        let data = sys::enif_make_new_binary(env, 3, binary.as_mut_ptr());
+        let binary_holds = !data.is_null() && {
+            std::ptr::copy_nonoverlapping(b"Ada".as_ptr(), data, 3);
+            matches!(read_boxed(binary.assume_init()), Some(Boxed::Binary(b)) if b == b"Ada")
+        };
+
+        let float = sys::enif_make_double(env, -1.5e300);
+        let float_holds = matches!(read_boxed(float), Some(Boxed::Float(f)) if f == -1.5e300);
+
+        tuple_holds && map_holds && binary_holds && float_holds
+    }
 }
 
 #[inline]
@@ -115,6 +188,152 @@ pub unsafe fn cell(t: ErlNifTerm) -> (ErlNifTerm, ErlNifTerm) {
     let cons = (word(t) - LIST_TAG) as *const u64;
     // SAFETY: a list cell is two words, head then tail (verified by `check`).
     unsafe { (term(*cons), term(*cons.add(1))) }
+}
+
+/// A boxed term read from its words.
+#[derive(Debug, Clone, Copy)]
+pub enum Boxed<'t> {
+    /// A tuple's elements.
+    Tuple(&'t [ErlNifTerm]),
+    /// A map of up to 32 keys: its keys (in the map's order) and the values that go with them.
+    FlatMap {
+        /// The keys.
+        keys: &'t [ErlNifTerm],
+        /// The values, in the keys' order.
+        values: &'t [ErlNifTerm],
+    },
+    /// A binary of up to 64 bytes (a heap binary).
+    Binary(&'t [u8]),
+    /// A float.
+    Float(f64),
+}
+
+/// A tuple, a flatmap, a heap binary or a float, read from its words when the layout was
+/// verified; `None` for anything else (ask the VM).
+///
+/// # Safety
+/// `t` must be a live term, and the slices are used only while it lives.
+#[inline]
+pub unsafe fn boxed<'t>(t: ErlNifTerm) -> Option<Boxed<'t>> {
+    if !VERIFIED_BOXED.load(Ordering::Relaxed) {
+        return None;
+    }
+    // SAFETY: as documented.
+    unsafe { read_boxed(t) }
+}
+
+/// [`boxed`] without the check that the layout was verified.
+///
+/// # Safety
+/// As [`boxed`], and the layout must be the one described in the module's documentation.
+#[inline]
+unsafe fn read_boxed<'t>(t: ErlNifTerm) -> Option<Boxed<'t>> {
+    let w = word(t);
+    if w & 0x3 != BOXED_TAG {
+        return None;
+    }
+    let at = (w - BOXED_TAG) as *const u64;
+    // SAFETY: a boxed term points at its header; each variant reads only the words its
+    // header says follow.
+    unsafe {
+        let header = *at;
+        match header & SUBTAG_MASK {
+            TUPLE_SUBTAG => {
+                let arity = (header >> 6) as usize;
+                Some(Boxed::Tuple(std::slice::from_raw_parts(
+                    at.add(1).cast(),
+                    arity,
+                )))
+            }
+            HEAP_BINARY_SUBTAG => {
+                let size = *at.add(1) as usize;
+                Some(Boxed::Binary(std::slice::from_raw_parts(
+                    at.add(2).cast(),
+                    size,
+                )))
+            }
+            _ if header == FLATMAP_HEADER => {
+                let size = *at.add(1) as usize;
+                let keys = *at.add(2);
+                if keys & 0x3 != BOXED_TAG {
+                    return None;
+                }
+                let keys_at = (keys - BOXED_TAG) as *const u64;
+                if *keys_at != (size as u64) << 6 {
+                    return None;
+                }
+                Some(Boxed::FlatMap {
+                    keys: std::slice::from_raw_parts(keys_at.add(1).cast(), size),
+                    values: std::slice::from_raw_parts(at.add(3).cast(), size),
+                })
+            }
+            _ if header == FLOAT_HEADER => Some(Boxed::Float(f64::from_bits(*at.add(1)))),
+            _ => None,
+        }
+    }
+}
+
+/// A live term read from its words, for the encoder's fast path
+/// ([`runtime_core::encoder::encode_flat`]).
+#[derive(Clone, Copy)]
+pub struct Raw<'a>(ErlNifTerm, PhantomData<&'a ()>);
+
+impl<'a> Raw<'a> {
+    /// The term, read from its words while `'a` lasts.
+    ///
+    /// # Safety
+    /// `t` must be a live term for as long as `'a`.
+    pub unsafe fn new(t: ErlNifTerm) -> Raw<'a> {
+        Raw(t, PhantomData)
+    }
+
+    fn at(self) -> *const u64 {
+        (word(self.0) - BOXED_TAG) as *const u64
+    }
+}
+
+impl<'a> Words<'a> for Raw<'a> {
+    #[inline]
+    fn read(self) -> Word<'a, Self> {
+        match quick(self.0) {
+            Quick::Small(v) => return Word::Small(v),
+            Quick::Atom => return Word::Atom(word(self.0)),
+            Quick::Nil => return Word::Nil,
+            // SAFETY: a live list cell (the term lives for 'a).
+            Quick::Cell => {
+                let (head, tail) = unsafe { cell(self.0) };
+                return Word::Cell(Raw(head, PhantomData), Raw(tail, PhantomData));
+            }
+            Quick::Unknown => {}
+        }
+        // SAFETY: a live term; its slices live as long as it does ('a).
+        match unsafe { boxed(self.0) } {
+            Some(Boxed::Tuple(elements)) => Word::Tuple(elements.len()),
+            Some(Boxed::FlatMap { keys, .. }) => Word::Map(keys.len()),
+            Some(Boxed::Binary(bytes)) => Word::Binary(bytes),
+            Some(Boxed::Float(f)) => Word::Float(f),
+            None => Word::Other,
+        }
+    }
+
+    #[inline]
+    fn element(self, index: usize) -> Self {
+        // SAFETY: read as a tuple of more than `index` elements, which follow its header.
+        Raw(unsafe { term(*self.at().add(1 + index)) }, PhantomData)
+    }
+
+    #[inline]
+    fn pair(self, index: usize) -> (Self, Self) {
+        // SAFETY: read as a flatmap of more than `index` pairs: its keys' tuple (verified by
+        // `boxed`) is the third word, its values follow it.
+        unsafe {
+            let keys = (*self.at().add(2) - BOXED_TAG) as *const u64;
+            (
+                Raw(term(*keys.add(1 + index)), PhantomData),
+                Raw(term(*self.at().add(3 + index)), PhantomData),
+            )
+        }
+    }
 }
 
 /// The map iterator of `erl_nif.h`, with the fields of its flatmap variant named.

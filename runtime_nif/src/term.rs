@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use runtime_core::encoder::{Kind, TermView};
 
-use crate::layout::{self, Quick};
+use crate::layout::{self, Boxed, Quick};
 use rustler::sys::{self, ErlNifCharEncoding, ErlNifTerm};
 use rustler::{Env, Term, TermType};
 
@@ -119,6 +119,13 @@ impl<'a> Beam<'a> {
         self.0.get_env().as_c_arg()
     }
 
+    /// The term read from its words, when it is a boxed term [`layout::boxed`] knows.
+    #[inline]
+    fn boxed(self) -> Option<Boxed<'a>> {
+        // SAFETY: a live term of `env`, which outlives the slices ('a).
+        unsafe { layout::boxed(self.0.as_c_arg()) }
+    }
+
     fn wrap(self, t: ErlNifTerm) -> Beam<'a> {
         // SAFETY: `t` was produced from a term of this env, so it lives as long as the env.
         Beam(unsafe { Term::new(self.0.get_env(), t) })
@@ -136,6 +143,13 @@ impl<'a> TermView<'a> for Beam<'a> {
             Quick::Nil => return Kind::EmptyList,
             Quick::Cell => return Kind::List,
             Quick::Unknown => {}
+        }
+        match self.boxed() {
+            Some(Boxed::Tuple(_)) => return Kind::Tuple,
+            Some(Boxed::FlatMap { .. }) => return Kind::Map,
+            Some(Boxed::Binary(_)) => return Kind::Bitstring,
+            Some(Boxed::Float(_)) => return Kind::Float,
+            None => {}
         }
         match self.0.get_type() {
             TermType::Atom => Kind::Atom,
@@ -231,12 +245,18 @@ impl<'a> TermView<'a> for Beam<'a> {
     }
 
     fn to_f64(self) -> Option<f64> {
+        if let Some(Boxed::Float(f)) = self.boxed() {
+            return Some(f);
+        }
         let mut v = 0f64;
         // SAFETY: plain read of a float term.
         (unsafe { sys::enif_get_double(self.env(), self.0.as_c_arg(), &mut v) } != 0).then_some(v)
     }
 
     fn bytes(self) -> Option<&'a [u8]> {
+        if let Some(Boxed::Binary(bytes)) = self.boxed() {
+            return Some(bytes);
+        }
         let mut bin = MaybeUninit::<sys::ErlNifBinary>::uninit();
         // SAFETY: on success `bin` describes the binary's bytes, which live as long as the
         // term's env.
@@ -288,11 +308,22 @@ impl<'a> TermView<'a> for Beam<'a> {
     }
 
     fn map_size(self) -> usize {
-        self.0.map_size().unwrap_or(0)
+        match self.boxed() {
+            Some(Boxed::FlatMap { keys, .. }) => keys.len(),
+            _ => self.0.map_size().unwrap_or(0),
+        }
     }
 
     #[inline]
     fn for_each_pair(self, mut visit: impl FnMut(Self, Self) -> bool) {
+        if let Some(Boxed::FlatMap { keys, values }) = self.boxed() {
+            for (&k, &v) in keys.iter().zip(values) {
+                if !visit(self.wrap(k), self.wrap(v)) {
+                    break;
+                }
+            }
+            return;
+        }
         let env = self.env();
         // SAFETY: a live term; the iterator is destroyed below, and the flat arrays belong to
         // the map, which lives as long as the env.
@@ -319,6 +350,10 @@ impl<'a> TermView<'a> for Beam<'a> {
 
     fn struct_module(self) -> Option<Self> {
         let key = *STRUCT_KEY.get()?;
+        if let Some(Boxed::FlatMap { keys, values }) = self.boxed() {
+            let at = keys.iter().position(|&k| raw(k) as usize == key)?;
+            return Some(self.wrap(values[at]));
+        }
         let mut value = MaybeUninit::<ErlNifTerm>::uninit();
         // SAFETY: `key` is an atom (immortal); on success `value` is a term of the map, which
         // lives as long as the env.
@@ -377,6 +412,9 @@ impl<'a> TermView<'a> for Beam<'a> {
 impl<'a> Beam<'a> {
     /// The elements of a tuple, read in place (no allocation); `None` for anything else.
     pub(crate) fn tuple(self) -> Option<&'a [ErlNifTerm]> {
+        if let Some(Boxed::Tuple(elements)) = self.boxed() {
+            return Some(elements);
+        }
         let mut arity = 0;
         let mut array = std::ptr::null();
         // SAFETY: on success `array` points at `arity` terms owned by the tuple, which lives

@@ -44,11 +44,13 @@
 //! captures; the caller copies the bytes where they go.
 
 pub mod etf;
+pub mod flat;
 mod redaction;
 mod scratch;
 pub mod value;
 pub mod view;
 
+pub use flat::{encode_flat, Word, Words};
 pub use redaction::{Name, Redaction, DEFAULT_KEYS};
 pub use scratch::Scratch;
 pub use store::Bytes;

@@ -105,6 +105,23 @@ impl AtomCache {
         Some(slot.flags)
     }
 
+    /// The flags of an atom, if cached.
+    #[inline]
+    pub(crate) fn flags(&self, id: u64) -> Option<u8> {
+        self.slot(id).map(|slot| slot.flags)
+    }
+
+    /// The encoded form of an atom, if cached.
+    pub(crate) fn encoded(&self, id: u64) -> Option<&[u8]> {
+        self.slot(id).map(|slot| &slot.etf[..slot.len as usize])
+    }
+
+    #[inline]
+    fn slot(&self, id: u64) -> Option<&Slot> {
+        let slot = &self.slots[AtomCache::index(id)];
+        (slot.id == id && id != 0).then_some(slot)
+    }
+
     /// Remembers an encoded atom (if it is short enough) and its flags.
     pub(crate) fn insert(&mut self, id: u64, etf: &[u8], flags: u8) {
         if id == 0 || etf.len() > SLOT_BYTES {

@@ -1,7 +1,9 @@
 use eetf::{Atom, BigInteger, Binary, FixInteger, Float, List, Map, Term, Tuple};
 
 use super::value::{Value, ValueRef};
-use super::{encode, encode_arguments, Caps, Capture, Redaction, Scratch, DEFAULT_CAPS};
+use super::{
+    encode, encode_arguments, encode_flat, Caps, Capture, Redaction, Scratch, DEFAULT_CAPS,
+};
 
 fn capture_with(v: &Value, caps: &Caps, redaction: &Redaction, secrets: &[&Value]) -> Vec<u8> {
     let secrets: Vec<ValueRef<'_>> = secrets.iter().map(|s| s.view()).collect();
@@ -850,11 +852,30 @@ fn generate(seed: u64, depth: u32) -> Value {
     }
 }
 
-/// A rough timing of the encoder itself on real arguments (no VM); run with
-/// `cargo test --release -p elixir_scope_runtime_core --lib -- --ignored --nocapture timing`.
-#[test]
-#[ignore]
-fn timing_of_real_arguments() {
+/// The general encoder's bytes for `v` (a call's arguments when `args`), then the fast path's
+/// with the atom cache the general encoder left, or `None` where it gave up.
+fn general_and_flat(
+    v: &Value,
+    caps: &Caps,
+    redaction: &Redaction,
+    args: bool,
+) -> (Vec<u8>, Option<Vec<u8>>) {
+    let capture = Capture {
+        caps,
+        redaction,
+        secrets: &[],
+    };
+    let mut scratch = Scratch::new();
+    let general = match args {
+        true => encode_arguments(v.view(), &capture, &mut scratch).to_vec(),
+        false => encode(v.view(), &capture, &mut scratch).to_vec(),
+    };
+    let flat = encode_flat(v.view(), args, caps, redaction, &mut scratch)
+        .then(|| scratch.bytes().to_vec());
+    (general, flat)
+}
+
+fn real_arguments() -> Value {
     let map = Value::Map(vec![
         (Value::atom("active"), Value::atom("true")),
         (Value::atom("id"), Value::Int(42)),
@@ -864,7 +885,121 @@ fn timing_of_real_arguments() {
             Value::list(vec![Value::atom("admin"), Value::atom("dev")]),
         ),
     ]);
-    let args = Value::list(vec![map, Value::list((1..=10).map(Value::Int).collect())]);
+    Value::list(vec![map, Value::list((1..=10).map(Value::Int).collect())])
+}
+
+#[test]
+fn the_fast_path_writes_real_arguments_once_their_atoms_are_known() {
+    let args = real_arguments();
+    let redaction = Redaction::default();
+    let (general, flat) = general_and_flat(&args, &DEFAULT_CAPS, &redaction, true);
+    assert_eq!(flat.as_deref(), Some(&general[..]));
+    // Atoms it has not met yet are the general encoder's to learn.
+    let mut cold = Scratch::new();
+    assert!(!encode_flat(
+        args.view(),
+        true,
+        &DEFAULT_CAPS,
+        &redaction,
+        &mut cold
+    ));
+}
+
+#[test]
+fn the_fast_path_leaves_every_rule_to_the_general_encoder() {
+    let redaction = Redaction::default().with_structs([("Elixir.User", vec!["password_hash"])]);
+    let gives_up = |v: &Value, caps: &Caps| {
+        let (_, flat) = general_and_flat(v, caps, &redaction, false);
+        assert!(flat.is_none(), "wrote {v:?}");
+    };
+    let user = a_struct(
+        "User",
+        vec![("password_hash", Value::Binary(b"x".to_vec()))],
+    );
+    gives_up(&user, &DEFAULT_CAPS);
+    let secret = Value::Map(vec![(
+        Value::atom("password"),
+        Value::Binary(b"x".to_vec()),
+    )]);
+    gives_up(&secret, &DEFAULT_CAPS);
+    let pair = Value::Tuple(vec![Value::Binary(b"api_key".to_vec()), Value::Int(1)]);
+    gives_up(&pair, &DEFAULT_CAPS);
+    let long = Value::list((0..40).map(|i| Value::atom(&format!("a{i}"))).collect());
+    gives_up(&long, &DEFAULT_CAPS);
+    gives_up(&chars(&"x".repeat(40)), &DEFAULT_CAPS);
+    gives_up(&Value::Binary(vec![b'a'; 200]), &DEFAULT_CAPS);
+    gives_up(&Value::Pid(1, 2), &DEFAULT_CAPS);
+    let deep = (0..10).fold(Value::Int(1), |v, _| Value::list(vec![v]));
+    gives_up(&deep, &DEFAULT_CAPS);
+    let small = Caps {
+        max_nodes: 3,
+        ..DEFAULT_CAPS
+    };
+    gives_up(&Value::list((1..=10).map(Value::Int).collect()), &small);
+}
+
+#[test]
+fn the_fast_path_writes_what_the_general_encoder_writes_or_gives_up() {
+    let redaction = Redaction::default().with_structs([("Elixir.S", vec!["f1"])]);
+    let mut written = 0;
+    for seed in 0..3000u64 {
+        let v = generate(seed, 4);
+        let caps = Caps {
+            max_nodes: 8 + (seed % 64) as u32,
+            max_elements: 4 + (seed % 13) as u32,
+            max_string: (seed % 40) as u32,
+            ..DEFAULT_CAPS
+        };
+        for redaction in [&Redaction::none(), &redaction] {
+            let (general, flat) = general_and_flat(&v, &caps, redaction, seed % 2 == 0);
+            if let Some(flat) = flat {
+                assert_eq!(flat, general, "seed {seed}: {v:?}");
+                written += 1;
+            }
+        }
+    }
+    // Not a fast path that always gives up.
+    assert!(written > 1000, "the fast path wrote {written} of 6000");
+}
+
+proptest::proptest! {
+    #[test]
+    fn the_fast_path_agrees_with_the_general_encoder_within_any_caps(
+        depth in 0u32..6,
+        elements in 1u32..6,
+        string in 0u32..10,
+        nodes in 1u32..200,
+        binary in 0u32..40,
+        total in 64u32..400,
+        seed in 0u64..100_000,
+        args: bool,
+    ) {
+        let caps = Caps {
+            max_nodes: nodes,
+            max_depth: depth,
+            max_elements: elements,
+            max_string: string,
+            max_binary: binary,
+            max_bytes: total,
+        }
+        .clamped();
+        let v = match args {
+            true => Value::list((0..seed % 4).map(|i| generate(seed + i * 7919, 4)).collect()),
+            false => with_secrets(seed, 4),
+        };
+        let (general, flat) = general_and_flat(&v, &caps, &Redaction::default(), args);
+        if let Some(flat) = flat {
+            proptest::prop_assert_eq!(flat, general);
+        }
+    }
+}
+
+/// A rough timing of the encoder itself on real arguments (no VM); run with
+/// `cargo test --release -p elixir_scope_runtime_core --lib -- --ignored --nocapture timing`.
+#[test]
+#[ignore]
+fn timing_of_real_arguments() {
+    let args = real_arguments();
     let redaction = Redaction::default();
     let capture = Capture {
         caps: &DEFAULT_CAPS,
@@ -879,9 +1014,15 @@ fn timing_of_real_arguments() {
             total +=
                 encode_arguments(std::hint::black_box(args.view()), &capture, &mut scratch).len();
         }
-        println!(
-            "{:.1} ns per capture ({total})",
-            start.elapsed().as_nanos() as f64 / 1e6
-        );
+        let general = start.elapsed().as_nanos() as f64 / 1e6;
+        let start = std::time::Instant::now();
+        for _ in 0..1_000_000 {
+            let args = std::hint::black_box(args.view());
+            if encode_flat(args, true, &DEFAULT_CAPS, &redaction, &mut scratch) {
+                total += scratch.bytes().len();
+            }
+        }
+        let flat = start.elapsed().as_nanos() as f64 / 1e6;
+        println!("ns per capture: general {general:.1}, fast path {flat:.1} ({total})");
     }
 }

@@ -1,6 +1,7 @@
 //! Terms as plain Rust values, so the encoder can be tested and benchmarked without a VM.
 
 use super::etf;
+use super::flat::{Word, Words};
 use super::view::{Kind, TermView};
 
 /// A term.
@@ -233,6 +234,44 @@ impl<'a> TermView<'a> for ValueRef<'a> {
     fn describe(self, out: &mut Vec<u8>, max: usize) {
         if let Some(Value::Fun(text)) = self.resolved() {
             out.extend_from_slice(&text.as_bytes()[..text.len().min(max)]);
+        }
+    }
+}
+
+impl<'a> Words<'a> for ValueRef<'a> {
+    fn read(self) -> Word<'a, Self> {
+        match self.kind() {
+            Kind::Atom => self.atom_id().map_or(Word::Other, Word::Atom),
+            Kind::Integer => self.to_i64().map_or(Word::Other, Word::Small),
+            Kind::Float => self.to_f64().map_or(Word::Other, Word::Float),
+            Kind::Bitstring => self.bytes().map_or(Word::Other, Word::Binary),
+            Kind::EmptyList => Word::Nil,
+            Kind::List => match self.list_cell() {
+                Some((head, tail)) => Word::Cell(head, tail),
+                None => Word::Other,
+            },
+            Kind::Tuple => self
+                .tuple_elements()
+                .map_or(Word::Other, |e| Word::Tuple(e.len())),
+            Kind::Map => Word::Map(self.map_size()),
+            _ => Word::Other,
+        }
+    }
+
+    fn element(self, index: usize) -> Self {
+        match self.resolved() {
+            Some(Value::Tuple(items)) => ValueRef::Term(&items[index]),
+            _ => unreachable!("element of a term read as a tuple"),
+        }
+    }
+
+    fn pair(self, index: usize) -> (Self, Self) {
+        match self.resolved() {
+            Some(Value::Map(pairs)) => (
+                ValueRef::Term(&pairs[index].0),
+                ValueRef::Term(&pairs[index].1),
+            ),
+            _ => unreachable!("pair of a term read as a map"),
         }
     }
 }
