@@ -356,13 +356,13 @@ end
     assert!(output.status.success(), "mix compile: {output:?}");
     let build = shop.join("_build/dev");
 
-    let found = beam_rewrite::discover::mix_build(&build).unwrap();
-    let roles: Vec<(String, beam_rewrite::discover::AppRole)> = found
+    let found = discover::mix_build(&build).unwrap();
+    let roles: Vec<(String, discover::AppRole)> = found
         .apps
         .iter()
         .map(|a| (a.name.clone(), a.role))
         .collect();
-    use beam_rewrite::discover::AppRole::{Dependency, Project};
+    use discover::AppRole::{Dependency, Project};
     assert_eq!(
         roles,
         [

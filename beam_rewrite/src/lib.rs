@@ -12,7 +12,6 @@
 //!
 //! Rewriting (`elixir-scope instrument` and `restore`):
 //!
-//! - [`discover`] – which beams a path (file, `ebin`, `_build/dev`) stands for.
 //! - [`plan`] – which functions to wrap, and the plan hash that makes re-runs free.
 //! - [`forms`] – Erlang abstract forms as ETF terms.
 //! - [`patch`] – wrapping functions in forms: the runtime contract, tail calls, what is skipped.
@@ -24,7 +23,6 @@ pub use beam_format::{
     attributes, chunk, container, debug_info, error, etf, literals, marker, summary, tables,
 };
 
-pub mod discover;
 pub mod emit;
 pub mod forms;
 pub mod helper;

@@ -398,7 +398,7 @@ fn archive() -> Check {
 fn beams(paths: &[PathBuf]) -> Vec<Check> {
     const GIVE_BEAMS: &str =
         "give .beam files, ebin directories or a Mix build directory (run mix compile first)";
-    let files = match beam_rewrite::discover::beam_files(paths) {
+    let files = match discover::beam_files(paths) {
         Ok(files) => files,
         Err(e) => {
             return vec![Check::problem(

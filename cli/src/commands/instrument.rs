@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use beam_rewrite::discover;
 use beam_rewrite::helper::{HelperConfig, HelperPool, Launcher};
 use beam_rewrite::rewrite::batch::{self, BatchOptions};
 use beam_rewrite::rewrite::lock::{BuildLock, LockError};

@@ -311,10 +311,10 @@ pub fn render(outcome: &Outcome) -> String {
     out
 }
 
-fn role_name(role: beam_rewrite::discover::AppRole) -> &'static str {
+fn role_name(role: discover::AppRole) -> &'static str {
     match role {
-        beam_rewrite::discover::AppRole::Project => "project",
-        beam_rewrite::discover::AppRole::Dependency => "dependency",
+        discover::AppRole::Project => "project",
+        discover::AppRole::Dependency => "dependency",
     }
 }
 

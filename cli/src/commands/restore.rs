@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use beam_rewrite::discover;
 use beam_rewrite::rewrite::{restore_file, Outcome};
 use beam_rewrite::{Beam, Marker};
 
