@@ -11,11 +11,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use beam_rewrite::debug_info::Backend;
+use beam_format::debug_info::Backend;
+use beam_format::{Beam, DebugInfo, FunctionRef, Tables};
+use beam_plan::Capture;
+use beam_plan::Plan;
 use beam_rewrite::forms;
 use beam_rewrite::patch::{self, contract};
-use beam_rewrite::plan::Capture;
-use beam_rewrite::{Beam, DebugInfo, FunctionRef, Plan, Tables};
 use eetf::Term;
 use support::{erlang_string, eval_erlang, executable, otp_root};
 

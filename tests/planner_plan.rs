@@ -7,7 +7,7 @@ mod rewrite_support;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use beam_rewrite::{Beam, Marker};
+use beam_format::{Beam, Marker};
 use rewrite_support::{copy_sources, elixir_scope, run_json, Fixture};
 use serde_json::Value;
 use support::{elixir_lib, executable};

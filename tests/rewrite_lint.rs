@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use beam_rewrite::debug_info::Backend;
+use beam_format::debug_info::Backend;
+use beam_format::{attributes, Beam, ChunkId, DebugInfo, Tables};
+use beam_plan::Plan;
 use beam_rewrite::forms::{self, build::atom};
 use beam_rewrite::helper::{FormsReply, Helper, HelperConfig, HelperPool, Launcher, Lease};
 use beam_rewrite::patch::{self, options::SKIP_LINT};
-use beam_rewrite::{attributes, Beam, ChunkId, DebugInfo, Plan, Tables};
 use eetf::Term;
 use support::{elixir_lib, otp_root};
 
@@ -97,7 +98,7 @@ fn patched_forms_of_elixir_and_stdlib_are_lint_clean() {
     std::thread::scope(|scope| {
         for _ in 0..2 {
             std::thread::Builder::new()
-                .stack_size(beam_rewrite::etf::LARGE_STACK_BYTES)
+                .stack_size(beam_format::etf::LARGE_STACK_BYTES)
                 .spawn_scoped(scope, || {
                     let mut helper = Lease::new(&helpers);
                     while let Some(path) = files.get(next.fetch_add(1, Ordering::Relaxed)) {

@@ -21,9 +21,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use beam_rewrite::container::{self, Beam};
+use beam_format::container::{self, Beam};
+use beam_format::Marker;
 use beam_rewrite::helper::{HelperError, Hidden, InspectPair};
-use beam_rewrite::Marker;
 use config::RedactFields;
 use serde::{Deserialize, Serialize};
 

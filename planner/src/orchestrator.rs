@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use beam_rewrite::etf::spawn_with_large_stack;
+use beam_format::etf::spawn_with_large_stack;
 use beam_rewrite::helper::{HelperConfig, HelperError, HelperPool, InspectPair, Lease};
 use discover::{AppRole, DiscoverError, MixBuild};
 
@@ -316,7 +316,7 @@ impl Orchestrator {
                 entry.selected
             ));
         }
-        beam_rewrite::marker::hash_hex(text.as_bytes())
+        beam_format::marker::hash_hex(text.as_bytes())
     }
 
     /// Analyzes `entries[i]` for every `i` of `queue`, on `jobs` threads.

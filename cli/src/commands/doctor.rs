@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use beam_rewrite::{Beam, DebugInfo, Marker};
+use beam_format::{Beam, DebugInfo, Marker};
 use toolchain::Tool;
 
 use crate::bundle;

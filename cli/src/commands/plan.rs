@@ -70,7 +70,7 @@ pub enum PlanError {
     Config(#[from] config::ConfigError),
     /// A pattern on the command line is wrong.
     #[error(transparent)]
-    Pattern(#[from] beam_rewrite::plan::PatternError),
+    Pattern(#[from] beam_plan::PatternError),
     /// `--apps` is wrong.
     #[error("--apps: {0}")]
     Apps(String),
@@ -95,16 +95,10 @@ pub fn configure(options: &PlanOptions) -> Result<Config, PlanError> {
         config.plan.apps = AppSelection::parse(apps).map_err(PlanError::Apps)?;
     }
     for text in &options.include {
-        config
-            .plan
-            .include
-            .push(beam_rewrite::plan::Pattern::parse(text)?);
+        config.plan.include.push(beam_plan::Pattern::parse(text)?);
     }
     for text in &options.exclude {
-        config
-            .plan
-            .exclude
-            .push(beam_rewrite::plan::Pattern::parse(text)?);
+        config.plan.exclude.push(beam_plan::Pattern::parse(text)?);
     }
     Ok(config)
 }

@@ -11,10 +11,10 @@ mod walk;
 
 use std::collections::BTreeSet;
 
+use beam_format::FunctionRef;
 use beam_rewrite::forms::{self, anno, FunctionForm};
 use beam_rewrite::patch::eligibility::WrapFacts;
 use beam_rewrite::patch::{options, SkipReason};
-use beam_rewrite::FunctionRef;
 use eetf::Term;
 
 use crate::facts::{FunctionFacts, Generated, ModuleFacts};

@@ -229,7 +229,7 @@ fn generated_code_and_what_cannot_be_wrapped() {
 
 #[test]
 fn deep_forms_are_walked_without_recursion() {
-    beam_rewrite::etf::with_large_stack(|| {
+    beam_format::etf::with_large_stack(|| {
         let a = int(1);
         let mut body = nil_expr(&a);
         for i in 0..100_000 {
