@@ -1,4 +1,4 @@
-//! The rewriter compiles patched forms without `erl_lint` (`patch::options::SKIP_LINT`), as
+//! The rewriter compiles patched forms without `erl_lint` (`beam_rewrite::SKIP_LINT`), as
 //! Elixir compiles its own forms. That holds only while what the patch produces is lint-clean:
 //! here every function of every module of Elixir's `elixir` application (Elixir debug info)
 //! and of OTP's `stdlib` (Erlang debug info) is wrapped, and the result is compiled *with*
@@ -12,8 +12,9 @@ use beam_format::debug_info::Backend;
 use beam_format::{attributes, Beam, ChunkId, DebugInfo, Tables};
 use beam_plan::Plan;
 use beam_rewrite::forms::{self, build::atom};
-use beam_rewrite::helper::{FormsReply, Helper, HelperConfig, HelperPool, Launcher, Lease};
-use beam_rewrite::patch::{self, options::SKIP_LINT};
+use beam_rewrite::{
+    patch_module, FormsReply, Helper, HelperConfig, HelperPool, Launcher, Lease, SKIP_LINT,
+};
 use eetf::Term;
 use support::{elixir_lib, otp_root};
 
@@ -63,7 +64,7 @@ fn lint_patched(path: &Path, helper: &mut Lease<'_>) -> Option<String> {
         }
     };
     let plan = Plan::everything().for_module(&module);
-    let patched = patch::patch_module(&plan, forms, &options).unwrap();
+    let patched = patch_module(&plan, forms, &options).unwrap();
     let skip_lint: Vec<Term> = SKIP_LINT.iter().map(|name| atom(name)).collect();
     assert!(
         patched.options.starts_with(&skip_lint),

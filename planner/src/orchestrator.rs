@@ -18,11 +18,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use beam_format::etf::spawn_with_large_stack;
-use beam_rewrite::helper::{HelperConfig, HelperError, HelperPool, InspectPair, Lease};
+use beam_rewrite::{HelperConfig, HelperError, HelperPool, InspectPair, Lease};
 use discover::{AppRole, DiscoverError, MixBuild};
 
 use crate::inspect::{self, BuildBeam, HiddenFields};
-use beam_rewrite::rewrite::is_elixir_scope_module;
+use beam_rewrite::is_elixir_scope_module;
 use config::{CaptureSettings, PlanSettings};
 use serde::Serialize;
 
@@ -535,7 +535,7 @@ fn forms(
     helper: &mut Lease<'_>,
     module: &str,
     dbgi: &[u8],
-) -> Result<beam_rewrite::helper::FormsReply, HelperError> {
+) -> Result<beam_rewrite::FormsReply, HelperError> {
     if dbgi_is_elixir(dbgi) && helper.config()?.elixir_ebin.is_none() {
         return Err(HelperError::NoElixir);
     }

@@ -12,7 +12,7 @@ use beam_format::debug_info::{Backend, DebugInfo};
 use beam_format::error::FormatError;
 use beam_format::{ChunkId, Marker, Tables};
 use beam_rewrite::forms;
-use beam_rewrite::helper::{FormsReply, HelperError};
+use beam_rewrite::{FormsReply, HelperError};
 use eetf::Term;
 
 /// Why a beam's code could not be had.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use beam_rewrite::helper::{HelperConfig, Launcher};
+use beam_rewrite::{HelperConfig, Launcher};
 
 use crate::analyzer;
 use crate::facts::ModuleFacts;

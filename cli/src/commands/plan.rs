@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use beam_rewrite::helper::HelperPool;
+use beam_rewrite::HelperPool;
 use config::{AppSelection, Config, Strategy};
 use planner::orchestrator::{default_cache_dir, Outcome};
 use planner::report::ModuleStatus;

@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 
 use beam_rewrite::forms::anno;
 use beam_rewrite::forms::build::*;
-use beam_rewrite::patch::SkipReason;
+use beam_rewrite::SkipReason;
 
 use super::*;
 use crate::facts::{Call, Effect, FunctionFacts, LoopContext, Target};
