@@ -2,7 +2,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
-use beam_rewrite::{Beam, Tables};
+use beam_format::{Beam, Tables};
 
 fn enum_beam() -> Vec<u8> {
     let path = "/usr/lib/elixir/lib/elixir/ebin/Elixir.Enum.beam";

@@ -24,16 +24,14 @@ use std::time::SystemTime;
 
 /// Every workspace crate the NIF is built from (`cargo tree -p elixir_scope_nif`): a change to
 /// any of them must give the binary a new library.
-const INPUTS: [&str; 11] = [
+const INPUTS: [&str; 9] = [
     "runtime_nif",
+    "etf_tag",
     "beam_format",
-    "beam_plan",
     "store",
     "analysis",
     "term",
-    "beam_rewrite",
     "settings",
-    "toolchain",
     "Cargo.toml",
     "Cargo.lock",
 ];

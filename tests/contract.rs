@@ -1,5 +1,5 @@
 //! The runtime contract, held together. The rewriter builds every call it emits into
-//! ElixirScope's modules from one table (`beam_rewrite::patch::contract`); the runtime's part
+//! ElixirScope's modules from one table (`beam_rewrite::contract`); the runtime's part
 //! is declared once more as the Erlang behaviour `elixir_scope_contract`, which the product's
 //! runtime and the tests' ETS runtime (both named `elixir_scope_runtime`) implement. Here:
 //! the behaviour's callbacks are the table's, both runtimes declare the behaviour and export
@@ -11,11 +11,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use beam_rewrite::debug_info::Backend;
+use beam_format::debug_info::Backend;
+use beam_format::{Beam, DebugInfo, FunctionRef, Tables};
+use beam_plan::Capture;
+use beam_plan::Plan;
 use beam_rewrite::forms;
-use beam_rewrite::patch::{self, contract};
-use beam_rewrite::plan::Capture;
-use beam_rewrite::{Beam, DebugInfo, FunctionRef, Plan, Tables};
+use beam_rewrite::{contract, patch_module};
 use eetf::Term;
 use support::{erlang_string, eval_erlang, executable, otp_root};
 
@@ -217,7 +218,7 @@ fn calls_after_rewrite(path: &Path, captured: &[(&str, u32)]) -> BTreeSet<Mfa> {
         };
         plan.capture.insert(function, capture);
     }
-    let patched = patch::patch_module(&plan, forms, &options).unwrap();
+    let patched = patch_module(&plan, forms, &options).unwrap();
     assert!(!patched.wrapped.is_empty(), "{path:?}: nothing wrapped");
     let mut found = BTreeSet::new();
     patched

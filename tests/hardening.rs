@@ -177,9 +177,9 @@ fn linked_beams_stay_links_through_instrument_and_restore() {
         std::fs::symlink_metadata(&link).unwrap().is_symlink(),
         "the link is still a link"
     );
-    let rewritten = beam_rewrite::Beam::read(&target).unwrap();
+    let rewritten = beam_format::Beam::read(&target).unwrap();
     assert!(
-        beam_rewrite::Marker::find(&rewritten).unwrap().is_some(),
+        beam_format::Marker::find(&rewritten).unwrap().is_some(),
         "the link's target is rewritten"
     );
     let runtime = TestRuntime::compiled();
@@ -495,9 +495,9 @@ fn no_code_is_loaded_from_the_working_directory_or_an_untrusted_backend() {
             "{command}: {said}"
         );
     }
-    let beam = beam_rewrite::Beam::read(&ebin.join("Elixir.FineEx.beam")).unwrap();
+    let beam = beam_format::Beam::read(&ebin.join("Elixir.FineEx.beam")).unwrap();
     assert!(
-        beam_rewrite::Marker::find(&beam).unwrap().is_some(),
+        beam_format::Marker::find(&beam).unwrap().is_some(),
         "Elixir beams are still rewritten"
     );
 }
@@ -562,8 +562,8 @@ fn a_second_run_waits_for_the_first_and_cleans_what_killed_runs_left() {
         "{}",
         std::fs::read_to_string(&stderr_path).unwrap()
     );
-    let beam = beam_rewrite::Beam::read(&ebin.join("waits.beam")).unwrap();
-    assert!(beam_rewrite::Marker::find(&beam).unwrap().is_some());
+    let beam = beam_format::Beam::read(&ebin.join("waits.beam")).unwrap();
+    assert!(beam_format::Marker::find(&beam).unwrap().is_some());
     assert!(
         !leftover.exists(),
         "the killed run's temporary file is removed"
@@ -622,12 +622,12 @@ fn encrypted_debug_info_is_named_and_decrypted_with_the_users_key() {
     let rewritten = run(&["instrument", "--no-runtime", "--strategy", "all", "--json"]);
     let report: serde_json::Value = serde_json::from_str(&rewritten).unwrap();
     assert_eq!(total(&report, "rewritten"), 1, "{report}");
-    let beam = beam_rewrite::Beam::read(&ebin.join("secret.beam")).unwrap();
-    let original_beam = beam_rewrite::Beam::parse(&original).unwrap();
+    let beam = beam_format::Beam::read(&ebin.join("secret.beam")).unwrap();
+    let original_beam = beam_format::Beam::parse(&original).unwrap();
     assert_eq!(
-        beam.chunk(beam_rewrite::ChunkId::DBGI).unwrap().data,
+        beam.chunk(beam_format::ChunkId::DBGI).unwrap().data,
         original_beam
-            .chunk(beam_rewrite::ChunkId::DBGI)
+            .chunk(beam_format::ChunkId::DBGI)
             .unwrap()
             .data,
         "the debug info stays encrypted"

@@ -7,7 +7,7 @@ mod rewrite_support;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use beam_rewrite::{Beam, Marker};
+use beam_format::{Beam, Marker};
 use rewrite_support::{copy_sources, elixir_scope, run_json, Fixture};
 use serde_json::Value;
 use support::{elixir_lib, executable};
@@ -356,13 +356,13 @@ end
     assert!(output.status.success(), "mix compile: {output:?}");
     let build = shop.join("_build/dev");
 
-    let found = beam_rewrite::discover::mix_build(&build).unwrap();
-    let roles: Vec<(String, beam_rewrite::discover::AppRole)> = found
+    let found = discover::mix_build(&build).unwrap();
+    let roles: Vec<(String, discover::AppRole)> = found
         .apps
         .iter()
         .map(|a| (a.name.clone(), a.role))
         .collect();
-    use beam_rewrite::discover::AppRole::{Dependency, Project};
+    use discover::AppRole::{Dependency, Project};
     assert_eq!(
         roles,
         [

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use beam_rewrite::{Beam, Marker, Tables};
+use beam_format::{Beam, Marker, Tables};
 use rewrite_support::{copy_sources, elixir_scope, failures, files, run_json, snapshot, total};
 use support::{elixir_lib, elixir_scope_bin, eval_erlang, otp_root};
 

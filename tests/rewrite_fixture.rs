@@ -6,7 +6,7 @@ mod rewrite_support;
 
 use std::collections::BTreeSet;
 
-use beam_rewrite::{Beam, Marker};
+use beam_format::{Beam, Marker};
 use rewrite_support::{file_of, files, run_json, snapshot, total, Fixture, TestRuntime};
 
 /// The beams of the fixture and what the rewriter must leave unwrapped in them.

@@ -1,4 +1,4 @@
-//! The rewriter compiles patched forms without `erl_lint` (`patch::options::SKIP_LINT`), as
+//! The rewriter compiles patched forms without `erl_lint` (`beam_rewrite::SKIP_LINT`), as
 //! Elixir compiles its own forms. That holds only while what the patch produces is lint-clean:
 //! here every function of every module of Elixir's `elixir` application (Elixir debug info)
 //! and of OTP's `stdlib` (Erlang debug info) is wrapped, and the result is compiled *with*
@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use beam_rewrite::debug_info::Backend;
+use beam_format::debug_info::Backend;
+use beam_format::{attributes, Beam, ChunkId, DebugInfo, Tables};
+use beam_plan::Plan;
 use beam_rewrite::forms::{self, build::atom};
-use beam_rewrite::helper::{FormsReply, Helper, HelperConfig, HelperPool, Launcher, Lease};
-use beam_rewrite::patch::{self, options::SKIP_LINT};
-use beam_rewrite::{attributes, Beam, ChunkId, DebugInfo, Plan, Tables};
+use beam_rewrite::{
+    patch_module, FormsReply, Helper, HelperConfig, HelperPool, Launcher, Lease, SKIP_LINT,
+};
 use eetf::Term;
 use support::{elixir_lib, otp_root};
 
@@ -62,7 +64,7 @@ fn lint_patched(path: &Path, helper: &mut Lease<'_>) -> Option<String> {
         }
     };
     let plan = Plan::everything().for_module(&module);
-    let patched = patch::patch_module(&plan, forms, &options).unwrap();
+    let patched = patch_module(&plan, forms, &options).unwrap();
     let skip_lint: Vec<Term> = SKIP_LINT.iter().map(|name| atom(name)).collect();
     assert!(
         patched.options.starts_with(&skip_lint),
@@ -97,7 +99,7 @@ fn patched_forms_of_elixir_and_stdlib_are_lint_clean() {
     std::thread::scope(|scope| {
         for _ in 0..2 {
             std::thread::Builder::new()
-                .stack_size(beam_rewrite::etf::LARGE_STACK_BYTES)
+                .stack_size(beam_format::etf::LARGE_STACK_BYTES)
                 .spawn_scoped(scope, || {
                     let mut helper = Lease::new(&helpers);
                     while let Some(path) = files.get(next.fetch_add(1, Ordering::Relaxed)) {

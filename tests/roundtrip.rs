@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use beam_rewrite::{attributes, etf, literals, Beam, ChunkId, DebugInfo, Tables};
+use beam_format::{attributes, etf, literals, Beam, ChunkId, DebugInfo, Tables};
 use support::{eval_erlang, installed_beams};
 
 /// Decodes everything the later stages need; returns the module name.

@@ -174,7 +174,17 @@ fn hashes(call: &store::Call) -> Option<(u64, u64)> {
 }
 
 /// The external term format's tags of pids, ports, references and anonymous functions.
-const RUN_BOUND_TAGS: [u8; 9] = [88, 103, 89, 102, 120, 90, 114, 101, 112];
+const RUN_BOUND_TAGS: [u8; 9] = [
+    etf_tag::NEW_PID,
+    etf_tag::PID,
+    etf_tag::NEW_PORT,
+    etf_tag::PORT,
+    etf_tag::V4_PORT,
+    etf_tag::NEWER_REFERENCE,
+    etf_tag::NEW_REFERENCE,
+    etf_tag::REFERENCE,
+    etf_tag::NEW_FUN,
+];
 
 /// Feeds a stored value: its bytes, or, when they may hold a pid, port, reference or
 /// anonymous function, its decoded term with those masked (see the module documentation).

@@ -9,8 +9,7 @@
 
 use std::cmp::Ordering;
 
-/// The version byte that starts a term.
-const VERSION: u8 = 131;
+use etf_tag as tag;
 
 /// A value that is not a well-formed term.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -133,7 +132,7 @@ impl<'a> Value<'a> {
     /// A value from `term_to_binary/1` bytes (the version byte first).
     pub fn new(bytes: &'a [u8]) -> Result<Value<'a>, Damaged> {
         match bytes.first() {
-            Some(&VERSION) => Ok(Value { bytes }),
+            Some(&tag::VERSION) => Ok(Value { bytes }),
             _ => Err(Damaged { at: 0 }),
         }
     }
@@ -160,10 +159,10 @@ impl<'a> Value<'a> {
         let tag = *self.bytes.get(at).ok_or(damaged.clone())?;
         let b = at + 1;
         let node = match tag {
-            97 => (Node::Int(self.u8(b)? as i128), b + 1),
-            98 => (Node::Int(self.u32(b)? as i32 as i128), b + 4),
-            110 | 111 => {
-                let (n, digits) = if tag == 110 {
+            tag::SMALL_INTEGER => (Node::Int(self.u8(b)? as i128), b + 1),
+            tag::INTEGER => (Node::Int(self.u32(b)? as i32 as i128), b + 4),
+            tag::SMALL_BIG | tag::LARGE_BIG => {
+                let (n, digits) = if tag == tag::SMALL_BIG {
                     (self.u8(b)? as usize, b + 1)
                 } else {
                     (self.u32(b)? as usize, b + 4)
@@ -181,13 +180,13 @@ impl<'a> Value<'a> {
                 };
                 (node, digits + 1 + n)
             }
-            70 => {
+            tag::NEW_FLOAT => {
                 let raw = self.slice(b, 8)?;
                 let mut word = [0u8; 8];
                 word.copy_from_slice(raw);
                 (Node::Float(f64::from_be_bytes(word)), b + 8)
             }
-            99 => {
+            tag::FLOAT => {
                 let raw = self.slice(b, 31)?;
                 let text = std::str::from_utf8(raw).map_err(|_| damaged.clone())?;
                 let text = text.trim_end_matches('\0');
@@ -196,33 +195,33 @@ impl<'a> Value<'a> {
                     b + 31,
                 )
             }
-            100 | 118 => {
+            tag::ATOM | tag::ATOM_UTF8 => {
                 let n = self.u16(b)? as usize;
                 let name = self.slice(b + 2, n)?;
                 (
                     Node::Atom {
                         name,
-                        utf8: tag == 118,
+                        utf8: tag == tag::ATOM_UTF8,
                     },
                     b + 2 + n,
                 )
             }
-            115 | 119 => {
+            tag::SMALL_ATOM | tag::SMALL_ATOM_UTF8 => {
                 let n = self.u8(b)? as usize;
                 let name = self.slice(b + 1, n)?;
                 (
                     Node::Atom {
                         name,
-                        utf8: tag == 119,
+                        utf8: tag == tag::SMALL_ATOM_UTF8,
                     },
                     b + 1 + n,
                 )
             }
-            109 => {
+            tag::BINARY => {
                 let n = self.u32(b)? as usize;
                 (Node::Binary(self.slice(b + 4, n)?), b + 4 + n)
             }
-            77 => {
+            tag::BIT_BINARY => {
                 let n = self.u32(b)? as usize;
                 let bits = self.u8(b + 4)?;
                 (
@@ -233,45 +232,55 @@ impl<'a> Value<'a> {
                     b + 5 + n,
                 )
             }
-            104 => (
+            tag::SMALL_TUPLE => (
                 Node::Tuple {
                     arity: self.u8(b)? as usize,
                     at: b + 1,
                 },
                 b + 1,
             ),
-            105 => (
+            tag::LARGE_TUPLE => (
                 Node::Tuple {
                     arity: self.u32(b)? as usize,
                     at: b + 4,
                 },
                 b + 4,
             ),
-            106 => (Node::Nil, b),
-            107 => {
+            tag::NIL => (Node::Nil, b),
+            tag::STRING => {
                 let n = self.u16(b)? as usize;
                 (Node::Bytes(self.slice(b + 2, n)?), b + 2 + n)
             }
-            108 => (
+            tag::LIST => (
                 Node::List {
                     len: self.u32(b)? as usize,
                     at: b + 4,
                 },
                 b + 4,
             ),
-            116 => (
+            tag::MAP => (
                 Node::Map {
                     pairs: self.u32(b)? as usize,
                     at: b + 4,
                 },
                 b + 4,
             ),
-            88 | 103 | 89 | 102 | 120 | 114 | 90 | 101 | 112 | 113 | 117 => {
+            tag::NEW_PID
+            | tag::PID
+            | tag::NEW_PORT
+            | tag::PORT
+            | tag::V4_PORT
+            | tag::NEW_REFERENCE
+            | tag::NEWER_REFERENCE
+            | tag::REFERENCE
+            | tag::NEW_FUN
+            | tag::EXPORT
+            | tag::FUN => {
                 let end = self.skip_opaque(tag, at)?;
                 let kind = match tag {
-                    88 | 103 => Opaque::Pid,
-                    89 | 102 | 120 => Opaque::Port,
-                    114 | 90 | 101 => Opaque::Reference,
+                    tag::NEW_PID | tag::PID => Opaque::Pid,
+                    tag::NEW_PORT | tag::PORT | tag::V4_PORT => Opaque::Port,
+                    tag::NEW_REFERENCE | tag::NEWER_REFERENCE | tag::REFERENCE => Opaque::Reference,
                     _ => Opaque::Fun,
                 };
                 (
@@ -407,26 +416,26 @@ impl<'a> Value<'a> {
         let b = at + 1;
         Ok(match tag {
             // pid: node, id, serial, creation (4 bytes; 1 for PID_EXT)
-            88 => self.skip(b)? + 12,
-            103 => self.skip(b)? + 9,
+            tag::NEW_PID => self.skip(b)? + 12,
+            tag::PID => self.skip(b)? + 9,
             // port: node, id (4 or 8), creation
-            89 => self.skip(b)? + 8,
-            120 => self.skip(b)? + 12,
-            102 => self.skip(b)? + 5,
+            tag::NEW_PORT => self.skip(b)? + 8,
+            tag::V4_PORT => self.skip(b)? + 12,
+            tag::PORT => self.skip(b)? + 5,
             // references: len (u16), node, creation, ids
-            114 => {
+            tag::NEW_REFERENCE => {
                 let n = self.u16(b)? as usize;
                 self.skip(b + 2)? + 1 + 4 * n
             }
-            90 => {
+            tag::NEWER_REFERENCE => {
                 let n = self.u16(b)? as usize;
                 self.skip(b + 2)? + 4 + 4 * n
             }
-            101 => self.skip(b)? + 5,
+            tag::REFERENCE => self.skip(b)? + 5,
             // NEW_FUN_EXT: its size includes itself
-            112 => at + 1 + self.u32(b)? as usize,
+            tag::NEW_FUN => at + 1 + self.u32(b)? as usize,
             // EXPORT_EXT: module, function, arity
-            113 => {
+            tag::EXPORT => {
                 let f = self.skip(b)?;
                 let a = self.skip(f)?;
                 self.skip(a)?

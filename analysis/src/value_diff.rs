@@ -40,7 +40,7 @@ const MAX_DEPTH: usize = 64;
 static SMALL_INTS: [[u8; 3]; 256] = small_ints();
 
 const fn small_ints() -> [[u8; 3]; 256] {
-    let mut table = [[131, 97, 0]; 256];
+    let mut table = [[etf_tag::VERSION, etf_tag::SMALL_INTEGER, 0]; 256];
     let mut i = 0;
     while i < 256 {
         table[i][2] = i as u8;
@@ -94,7 +94,7 @@ impl<'a> Part<'a> {
     pub fn term(&self) -> Result<Term, String> {
         let bytes = self.bytes().map_err(|e| e.to_string())?;
         let mut whole = Vec::with_capacity(bytes.len() + 1);
-        whole.push(131);
+        whole.push(etf_tag::VERSION);
         whole.extend_from_slice(bytes);
         term::decode(&whole)
     }

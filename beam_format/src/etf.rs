@@ -15,6 +15,7 @@
 use std::io::Read;
 
 use eetf::Term;
+use etf_tag as tag;
 
 use crate::error::EtfProblem;
 
@@ -32,12 +33,10 @@ pub const MAX_INFLATED_BYTES: u64 = 256 << 20;
 /// Stack size of the threads [`with_large_stack`] starts (address space, committed on use).
 pub const LARGE_STACK_BYTES: usize = 1 << 30;
 
-const VERSION: u8 = 131;
-
 /// Decodes one ETF-encoded term (starting with the version byte 131), never panicking.
 pub fn decode(bytes: &[u8]) -> Result<Term, EtfProblem> {
     let body = bytes.split_first().ok_or(EtfProblem::Truncated)?;
-    if *body.0 != VERSION {
+    if *body.0 != tag::VERSION {
         return Err(EtfProblem::BadVersion(*body.0));
     }
     let body = body.1;
@@ -45,7 +44,7 @@ pub fn decode(bytes: &[u8]) -> Result<Term, EtfProblem> {
         let inflated = inflate(body)?;
         check_term(&inflated)?;
         let mut plain = Vec::with_capacity(inflated.len() + 1);
-        plain.push(VERSION);
+        plain.push(tag::VERSION);
         plain.extend_from_slice(&inflated);
         return decode_checked(&plain);
     }
@@ -131,39 +130,6 @@ fn inflate(body: &[u8]) -> Result<Vec<u8>, EtfProblem> {
         )));
     }
     Ok(out)
-}
-
-mod tag {
-    pub const COMPRESSED: u8 = 80;
-    pub const NEW_FLOAT: u8 = 70;
-    pub const BIT_BINARY: u8 = 77;
-    pub const NEW_PID: u8 = 88;
-    pub const NEW_PORT: u8 = 89;
-    pub const NEWER_REFERENCE: u8 = 90;
-    pub const SMALL_INTEGER: u8 = 97;
-    pub const INTEGER: u8 = 98;
-    pub const FLOAT: u8 = 99;
-    pub const ATOM: u8 = 100;
-    pub const REFERENCE: u8 = 101;
-    pub const PORT: u8 = 102;
-    pub const PID: u8 = 103;
-    pub const SMALL_TUPLE: u8 = 104;
-    pub const LARGE_TUPLE: u8 = 105;
-    pub const NIL: u8 = 106;
-    pub const STRING: u8 = 107;
-    pub const LIST: u8 = 108;
-    pub const BINARY: u8 = 109;
-    pub const SMALL_BIG: u8 = 110;
-    pub const LARGE_BIG: u8 = 111;
-    pub const NEW_FUN: u8 = 112;
-    pub const EXPORT: u8 = 113;
-    pub const NEW_REFERENCE: u8 = 114;
-    pub const SMALL_ATOM: u8 = 115;
-    pub const MAP: u8 = 116;
-    pub const FUN: u8 = 117;
-    pub const ATOM_UTF8: u8 = 118;
-    pub const SMALL_ATOM_UTF8: u8 = 119;
-    pub const V4_PORT: u8 = 120;
 }
 
 /// A term still being read: how many sub-terms remain, and how many fixed bytes follow them.

@@ -8,7 +8,8 @@
 //! the marker chunk: a beam already rewritten under an equal hash needs no work.
 //!
 //! A plan says what *should* be wrapped; functions that cannot be wrapped (compiler-generated,
-//! NIF stubs, ...) are still left alone, with the reason recorded (see `beam_rewrite::patch`).
+//! NIF stubs, ...) are still left alone, with the reason recorded (see
+//! `beam_rewrite::SkipReason`).
 
 pub mod pattern;
 

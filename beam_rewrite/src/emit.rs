@@ -6,10 +6,10 @@
 //! another plan starts from), `CInf` (doctests need its `source`), `Attr`, `Docs`, `ExCk`, and
 //! any chunk this crate does not know. Only the chunks that hold code come from the compiler.
 
-use crate::chunk::{Chunk, ChunkId};
-use crate::container::Beam;
-use crate::marker::Marker;
-use crate::tables::FunctionRef;
+use beam_format::chunk::{Chunk, ChunkId};
+use beam_format::container::Beam;
+use beam_format::marker::Marker;
+use beam_format::tables::FunctionRef;
 
 /// Chunks that hold code: always the newly compiled ones, never the original's.
 pub const CODE_CHUNKS: &[ChunkId] = &[
@@ -70,7 +70,7 @@ pub fn assemble(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::marker::OriginalChunk;
+    use beam_format::marker::OriginalChunk;
 
     fn beam(chunks: &[(&[u8; 4], &[u8])]) -> Beam {
         Beam {

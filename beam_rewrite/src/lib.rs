@@ -1,42 +1,43 @@
-//! Read, decode, rewrite and re-emit compiled BEAM files.
+//! Rewrite compiled BEAM files: wrap the planned functions of a beam so that their calls are
+//! recorded, keep every other chunk, and restore the originals (`elixir-scope instrument` and
+//! `restore`). Malformed input is an error that names the file, never a panic.
 //!
-//! A `.beam` file is an IFF container of chunks. This crate reads any beam the installed OTP
-//! and Elixir produce (gzip-compressed ones too), keeps every chunk byte for byte, decodes the
-//! parts the rewriter needs, and never panics on malformed input: every error names the file
-//! and what is wrong.
+//! The file format is the `beam_format` crate's (the container, tables, debug info, guarded ETF
+//! decoding, the marker of rewritten beams) and the plan the `beam_plan` crate's; callers use
+//! both crates directly. The modules are private; what callers use is re-exported below:
 //!
-//! The file format is the `beam_format` crate's (re-exported here under the same paths):
-//! [`container`] ([`Beam`]), [`chunk`], [`tables`], [`literals`], [`attributes`],
-//! [`debug_info`], [`etf`] (guarded decoding), [`marker`] (the chunk of beams we rewrote),
-//! [`summary`] (what `elixir-scope inspect` prints) and [`error`].
-//!
-//! Rewriting (`elixir-scope instrument` and `restore`):
-//!
-//! - [`discover`] – which beams a path (file, `ebin`, `_build/dev`) stands for.
-//! - [`plan`] – which functions to wrap, and the plan hash that makes re-runs free.
-//! - [`forms`] – Erlang abstract forms as ETF terms.
-//! - [`patch`] – wrapping functions in forms: the runtime contract, tail calls, what is skipped.
-//! - [`helper`] – the BEAM helper processes: debug info to forms, compiling, the loader check.
-//! - [`emit`] – the rewritten beam: new code chunks, original metadata chunks, the marker.
-//! - [`rewrite`] – one file start to finish, many files in parallel, restoring originals.
+//! - `rewrite` – one file start to finish, many files in parallel ([`instrument_all`]),
+//!   restoring originals ([`restore_file`]), one rewrite of a build at a time ([`BuildLock`]),
+//!   files replaced atomically ([`Replacement`]).
+//! - `patch` – wrapping functions in forms ([`patch_module`]): every call into the runtime from
+//!   one table ([`contract`]), tail calls, what cannot be wrapped and why ([`WrapFacts`],
+//!   [`SkipReason`]).
+//! - `helper` – the BEAM helper processes ([`HelperPool`]): debug info to forms, compiling, the
+//!   loader check, what structs hide from `Inspect`.
+//! - `emit` – the rewritten beam: new code chunks, original metadata chunks, the marker.
+//! - [`forms`] – Erlang abstract forms as ETF terms; public as a module, since the planner's
+//!   analyzer reads forms with it too.
 
-pub use beam_format::{
-    attributes, chunk, container, debug_info, error, etf, literals, marker, summary, tables,
+mod emit;
+pub mod forms;
+mod helper;
+mod patch;
+mod rewrite;
+
+// Many files, one file restored, and what became of each.
+pub use rewrite::batch::{instrument_all, BatchOptions};
+pub use rewrite::{is_elixir_scope_module, restore_file, FileReport, Outcome, Totals};
+
+// One rewrite of a build at a time, and files replaced atomically.
+pub use rewrite::atomic::{Permissions, Replacement};
+pub use rewrite::lock::{BuildLock, LockError};
+
+// The BEAM helpers.
+pub use helper::{
+    FormsReply, Helper, HelperConfig, HelperError, HelperPool, Hidden, InspectPair, Launcher, Lease,
 };
 
-pub mod discover;
-pub mod emit;
-pub mod forms;
-pub mod helper;
-pub mod patch;
-pub use beam_plan as plan;
-pub mod rewrite;
-
-pub use chunk::{Chunk, ChunkId};
-pub use container::Beam;
-pub use debug_info::{Backend, DebugInfo};
-pub use error::{Error, EtfProblem, FormatError};
-pub use marker::Marker;
-pub use plan::{ModulePlan, Plan};
-pub use summary::Summary;
-pub use tables::{FunctionRef, Tables};
+// Wrapping, and the rule the planner asks so that its plan and the rewrite agree.
+pub use patch::contract;
+pub use patch::options::{has_export_all, SKIP_LINT};
+pub use patch::{patch_module, PatchError, Patched, SkipReason, WrapFacts};

@@ -179,7 +179,7 @@ pub fn targets_for(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 }
 
 fn target_for(path: &Path) -> Result<Vec<PathBuf>, String> {
-    use beam_rewrite::discover::{build_dir_of, mix_build};
+    use discover::{build_dir_of, mix_build};
     if let Some(build) = build_dir_of(path) {
         let build = mix_build(&build).map_err(|e| e.to_string())?;
         let ebins: Vec<PathBuf> = build.project_apps().map(|app| app.ebin.clone()).collect();
@@ -660,7 +660,8 @@ mod tests {
             assert!(dir.path().join(file).is_file(), "{file} missing");
             if file.ends_with(".beam") {
                 // Tools that read every beam of an ebin read ours too.
-                let summary = beam_rewrite::Summary::of_file(&dir.path().join(file)).unwrap();
+                let summary =
+                    beam_format::summary::Summary::of_file(&dir.path().join(file)).unwrap();
                 assert_ne!(summary.debug_info, "none", "{file} has no debug info");
             }
         }

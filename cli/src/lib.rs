@@ -71,7 +71,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // Decoding abstract code recurses as deep as the code nests: run on a large stack.
-    beam_rewrite::etf::with_large_stack(move || run(cli))
+    beam_format::etf::with_large_stack(move || run(cli))
 }
 
 /// Runs a parsed command line.

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use beam_rewrite::{attributes, literals, Beam, ChunkId, Summary};
+use beam_format::{attributes, literals, Beam, ChunkId, Summary};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! re-encoded: decoding may fail, never panic; what decodes re-encodes and decodes equal.
 #![no_main]
 
-use beam_rewrite::etf;
+use beam_format::etf;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

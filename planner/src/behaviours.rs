@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use beam_rewrite::FunctionRef;
+use beam_format::FunctionRef;
 
 use crate::facts::{FunctionFacts, ModuleFacts};
 

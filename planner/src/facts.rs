@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use beam_rewrite::patch::SkipReason;
-use beam_rewrite::FunctionRef;
+use beam_format::FunctionRef;
+use beam_rewrite::SkipReason;
 use serde::{Deserialize, Serialize};
 
 /// A side effect a debugger cares about (see [`crate::effects`] for what counts as which).

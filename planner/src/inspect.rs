@@ -21,9 +21,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use beam_rewrite::container::{self, Beam};
-use beam_rewrite::helper::{HelperError, Hidden, InspectPair};
-use beam_rewrite::Marker;
+use beam_format::container::{self, Beam};
+use beam_format::Marker;
+use beam_rewrite::{HelperError, Hidden, InspectPair};
 use config::RedactFields;
 use serde::{Deserialize, Serialize};
 
@@ -66,7 +66,7 @@ struct CacheFile {
 }
 
 /// The hidden fields of every struct of `beams` whose `Inspect` implementation is among them
-/// too; `probe` asks a BEAM helper ([`beam_rewrite::helper::Helper::inspect_hidden`]) about the
+/// too; `probe` asks a BEAM helper ([`beam_rewrite::Helper::inspect_hidden`]) about the
 /// pairs the cache does not know, and is not called when it knows them all.
 pub fn hidden_fields(
     beams: &[BuildBeam],

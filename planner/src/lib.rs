@@ -4,7 +4,7 @@
 //! given paths and their applications, reads each beam's original abstract code, the
 //! [`analyzer`] turns it into facts ([`ModuleFacts`]), the [`graph`] connects the modules'
 //! calls, the [`strategy`] decides per function ([`Decision`], with a [`Reason`] for every
-//! function), and the result is a [`beam_rewrite::Plan`] for the rewriter plus a
+//! function), and the result is a [`beam_plan::Plan`] for the rewriter plus a
 //! [`PlanReport`] for people. The [`cache`] keeps analyses and plans under the project's
 //! `.elixir_scope/`, so a run over unchanged beams does no analysis at all.
 //!

@@ -1,9 +1,9 @@
 //! The Orchestrator: from paths to a plan, through the cache, the analyzer and the planner.
 //!
-//! 1. Find the beams of the paths ([`beam_rewrite::discover`]) and their applications: for a
-//!    Mix build directory given as a path, each beam's application and whether it is the
-//!    project's own or a dependency ([`beam_rewrite::discover::mix_build`]); `plan.apps`
-//!    selects among them. Applications, `ebin`s and beams named directly are always planned.
+//! 1. Find the beams of the paths ([`discover`]) and their applications: for a Mix build
+//!    directory given as a path, each beam's application and whether it is the project's own
+//!    or a dependency ([`discover::mix_build`]); `plan.apps` selects among them. Applications,
+//!    `ebin`s and beams named directly are always planned.
 //! 2. Read each beam's module and original hash (cheap). With the plan cache, a run whose key
 //!    (every beam's path, hash and application, and the settings) equals the last one's
 //!    returns the cached plan: nothing is analyzed.
@@ -17,12 +17,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use beam_rewrite::discover::{self, AppRole, DiscoverError, MixBuild};
-use beam_rewrite::etf::spawn_with_large_stack;
-use beam_rewrite::helper::{HelperConfig, HelperError, HelperPool, InspectPair, Lease};
+use beam_format::etf::spawn_with_large_stack;
+use beam_rewrite::{HelperConfig, HelperError, HelperPool, InspectPair, Lease};
+use discover::{AppRole, DiscoverError, MixBuild};
 
 use crate::inspect::{self, BuildBeam, HiddenFields};
-use beam_rewrite::rewrite::is_elixir_scope_module;
+use beam_rewrite::is_elixir_scope_module;
 use config::{CaptureSettings, PlanSettings};
 use serde::Serialize;
 
@@ -316,7 +316,7 @@ impl Orchestrator {
                 entry.selected
             ));
         }
-        beam_rewrite::marker::hash_hex(text.as_bytes())
+        beam_format::marker::hash_hex(text.as_bytes())
     }
 
     /// Analyzes `entries[i]` for every `i` of `queue`, on `jobs` threads.
@@ -535,7 +535,7 @@ fn forms(
     helper: &mut Lease<'_>,
     module: &str,
     dbgi: &[u8],
-) -> Result<beam_rewrite::helper::FormsReply, HelperError> {
+) -> Result<beam_rewrite::FormsReply, HelperError> {
     if dbgi_is_elixir(dbgi) && helper.config()?.elixir_ebin.is_none() {
         return Err(HelperError::NoElixir);
     }

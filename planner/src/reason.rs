@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use beam_rewrite::patch::SkipReason;
+use beam_rewrite::SkipReason;
 use serde::{Deserialize, Serialize};
 
 /// Why the planner decided what it did about a function.

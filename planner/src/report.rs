@@ -3,9 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use beam_rewrite::discover::AppRole;
-use beam_rewrite::plan::{Capture, Plan, Selection};
-use beam_rewrite::FunctionRef;
+use beam_format::FunctionRef;
+use beam_plan::{Capture, Plan, Selection};
+use discover::AppRole;
 use serde::{Deserialize, Serialize};
 
 use crate::facts::Effect;

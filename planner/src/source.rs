@@ -1,18 +1,18 @@
 //! A beam's original code: its module, the hash of its original bytes, and its abstract forms.
 //!
 //! Beams the rewriter changed carry their original in the marker chunk
-//! ([`beam_rewrite::Marker::original_bytes`]); the planner always works from that original,
+//! ([`beam_format::Marker::original_bytes`]); the planner always works from that original,
 //! never from the wrapped code, so planning before and after `instrument` gives the same plan
 //! (and the same cache keys: the marker's `original_hash`).
 
 use std::path::{Path, PathBuf};
 
-use beam_rewrite::container::{self, Beam};
-use beam_rewrite::debug_info::{Backend, DebugInfo};
-use beam_rewrite::error::FormatError;
+use beam_format::container::{self, Beam};
+use beam_format::debug_info::{Backend, DebugInfo};
+use beam_format::error::FormatError;
+use beam_format::{ChunkId, Marker, Tables};
 use beam_rewrite::forms;
-use beam_rewrite::helper::{FormsReply, HelperError};
-use beam_rewrite::{ChunkId, Marker, Tables};
+use beam_rewrite::{FormsReply, HelperError};
 use eetf::Term;
 
 /// Why a beam's code could not be had.
@@ -20,7 +20,7 @@ use eetf::Term;
 pub enum SourceError {
     /// The file cannot be read or is not a beam.
     #[error(transparent)]
-    Read(#[from] beam_rewrite::Error),
+    Read(#[from] beam_format::Error),
     /// The BEAM helper could not turn the debug info into forms.
     #[error("{path}: turning debug info into forms: {source}")]
     Helper {
@@ -55,7 +55,7 @@ pub fn read_info(path: &Path) -> Result<BeamInfo, SourceError> {
         rewritten: marker.is_some(),
         hash: match marker {
             Some(marker) => marker.original_hash,
-            None => beam_rewrite::marker::hash_hex(&bytes),
+            None => beam_format::marker::hash_hex(&bytes),
         },
     })
 }
@@ -83,7 +83,7 @@ pub enum Code {
 
 /// Reads the original code of the beam at `path`. Debug info of backends other than
 /// `erl_abstract_code` goes through `helper(module, dbgi_chunk)`. Call it on a large stack
-/// ([`beam_rewrite::etf::with_large_stack`]): forms nest deeply.
+/// ([`beam_format::etf::with_large_stack`]): forms nest deeply.
 pub fn code(path: &Path, helper: &mut AskForms<'_>) -> Result<Code, SourceError> {
     let format = |e: FormatError| SourceError::Read(e.in_file(path));
     let bytes = container::read_file(path)?;

@@ -19,7 +19,7 @@
 //! 4. a planned function the rewriter cannot wrap (generated, macro, NIF stub, ...) stays in
 //!    the plan (the rewriter skips it and says why) and its reason says why it is not wrapped.
 
-use beam_rewrite::plan::Pattern;
+use beam_plan::Pattern;
 use config::{PlanSettings, Strategy};
 
 use crate::behaviours::{callback_of, Declared};
@@ -165,7 +165,7 @@ fn names_function(pattern: &Pattern) -> bool {
 mod tests {
     use super::*;
     use crate::test_support::{fixture_facts, module};
-    use beam_rewrite::FunctionRef;
+    use beam_format::FunctionRef;
     use config::AppSelection;
 
     /// `(wrap, reason rule)` of every listed function under `settings`.

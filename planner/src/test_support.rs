@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use beam_rewrite::helper::{HelperConfig, Launcher};
+use beam_rewrite::{HelperConfig, Launcher};
 
 use crate::analyzer;
 use crate::facts::ModuleFacts;
@@ -32,7 +32,7 @@ fn compile(program: &str, args: &[&str], source: &Path, out: &Path) {
 
 fn analyze_dir(dir: &Path) -> Vec<ModuleFacts> {
     let launcher = Launcher::new(HelperConfig::discover().expect("erl on PATH")).unwrap();
-    beam_rewrite::etf::with_large_stack(|| {
+    beam_format::etf::with_large_stack(|| {
         let mut helper = None;
         let mut beams: Vec<PathBuf> = std::fs::read_dir(dir)
             .unwrap()

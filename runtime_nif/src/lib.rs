@@ -6,7 +6,7 @@
 //! `elixir_scope_nif` exposes. The logic lives in plain Rust in `runtime_core` (encoder, ring,
 //! drain) and `store`; this crate only reads terms and moves values across.
 //!
-//! - [`hot`] – the hot path: `enter/5`, `enter_first/7`, `call_return/3`,
+//! - [`hot`] – the hot path: `enter/5`, `enter_first/8`, `call_return/3`,
 //!   `call_exception/5`, `tail_call/6`.
 //! - [`attach`] – recording code that was not rewritten: `enabled/3` and `trace/5` (this
 //!   module as the VM's `erl_tracer`), `attach_open/4` and the controller's other entry

@@ -85,7 +85,7 @@ pub fn init_bounds() {
         unsafe {
             let env = sys::enif_alloc_env();
             let make = |sign: u8| {
-                let mut bytes = vec![131, 110, 129, sign];
+                let mut bytes = vec![etf_tag::VERSION, etf_tag::SMALL_BIG, 129, sign];
                 bytes.extend(std::iter::repeat_n(0u8, 128));
                 bytes.push(1);
                 let mut term = MaybeUninit::<ErlNifTerm>::uninit();

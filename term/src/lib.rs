@@ -3,7 +3,7 @@
 //!
 //! Values are stored in the external term format, cut by the runtime's encoder where its caps
 //! applied (`{'$elixir_scope_cut', Kind, Detail}` markers, see docs/ARCHITECTURE.md). They are
-//! decoded with `beam_rewrite::etf::decode` (guarded: outside input never panics) and printed
+//! decoded with `beam_format::etf::decode` (guarded: outside input never panics) and printed
 //! in the style of the module that produced them ([`Style::of_module`]): Elixir modules'
 //! values as `inspect/2` prints them on one line, Erlang modules' as `io_lib:format("~0tp")`.
 //!
@@ -124,7 +124,7 @@ impl Style {
 
 /// A stored value decoded, or why it could not be.
 pub fn decode(bytes: &[u8]) -> Result<Term, String> {
-    beam_rewrite::etf::decode(bytes).map_err(|e| e.to_string())
+    beam_format::etf::decode(bytes).map_err(|e| e.to_string())
 }
 
 /// A stored value printed, or a note saying it could not be decoded.

@@ -383,20 +383,26 @@ pub(crate) fn needles(p: &Pattern, out: &mut Vec<Vec<u8>>) {
         }
         Pattern::Atom(a) if a.len() >= 3 && a.is_ascii() => out.push(a.as_bytes().to_vec()),
         // Integers and floats as every encoder writes them (`term_to_binary/1` and the
-        // runtime's: 97 for 0..=255, too common to be worth a search, 98 for 32 bits, 110
-        // beyond, 70 for floats).
+        // runtime's: `SMALL_INTEGER` for 0..=255, too common to be worth a search, `INTEGER`
+        // for 32 bits, `SMALL_BIG` beyond, `NEW_FLOAT` for floats).
         Pattern::Int(n) => {
             if let Ok(n) = i32::try_from(*n) {
                 if !(0..=255).contains(&n) {
-                    out.push([&[98u8][..], &n.to_be_bytes()].concat());
+                    out.push([&[etf_tag::INTEGER][..], &n.to_be_bytes()].concat());
                 }
             } else {
                 let magnitude = n.unsigned_abs().to_le_bytes();
                 let len = 16 - n.unsigned_abs().leading_zeros() as usize / 8;
-                out.push([&[110u8, len as u8, (*n < 0) as u8][..], &magnitude[..len]].concat());
+                out.push(
+                    [
+                        &[etf_tag::SMALL_BIG, len as u8, (*n < 0) as u8][..],
+                        &magnitude[..len],
+                    ]
+                    .concat(),
+                );
             }
         }
-        Pattern::Float(f) => out.push([&[70u8][..], &f.to_be_bytes()].concat()),
+        Pattern::Float(f) => out.push([&[etf_tag::NEW_FLOAT][..], &f.to_be_bytes()].concat()),
         Pattern::Tuple(items) => items.iter().for_each(|i| needles(i, out)),
         Pattern::List { items, tail } => {
             items.iter().for_each(|i| needles(i, out));

@@ -177,7 +177,7 @@ mod tests {
     #[test]
     fn finds_subterms_in_deep_terms_without_recursing() {
         // Dropping the term recurses: the large stack is for that, not for the search.
-        crate::etf::with_large_stack(|| {
+        beam_format::etf::with_large_stack(|| {
             let mut deep = atom("needle");
             for _ in 0..100_000 {
                 deep = tuple(vec![atom("cons"), deep]);

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use eetf::{Binary, List, Term};
 
-use crate::etf;
 use crate::forms::build::{atom, tuple};
 use crate::forms::{self};
+use beam_format::etf;
 
 use super::{HelperConfig, HelperError};
 

@@ -32,8 +32,8 @@ pub struct HelperConfig {
     pub elixir_ebin: Option<PathBuf>,
     /// The longest a single request may take.
     pub timeout: Duration,
-    /// The debug-info backends helpers may load ([`TRUSTED_BACKENDS`] and those of
-    /// [`BACKENDS_ENV`]).
+    /// The debug-info backends helpers may load (`TRUSTED_BACKENDS` and those of
+    /// `BACKENDS_ENV`).
     pub backends: Vec<String>,
     /// A directory where helpers keep their compiled beam between runs (the plan cache of
     /// the project), or `None` to compile it at every start.
@@ -42,7 +42,7 @@ pub struct HelperConfig {
 
 impl HelperConfig {
     /// Finds `erl` on `PATH`, and Elixir's `ebin` from the `elixir` executable if there is one;
-    /// trusts the backends of [`TRUSTED_BACKENDS`] and [`BACKENDS_ENV`].
+    /// trusts the backends of `TRUSTED_BACKENDS` and `BACKENDS_ENV`.
     pub fn discover() -> Result<HelperConfig, HelperError> {
         let erl = toolchain::find(Tool::Erl)?;
         let extra = std::env::var(BACKENDS_ENV).unwrap_or_default();

@@ -11,8 +11,9 @@
 //! OTP, and the next start loads it instead of compiling (80-100 ms of the edit-compile loop).
 //!
 //! A helper runs in `/` with `.` removed from its code path (no module is ever loaded from the
-//! user's working directory), loads only trusted debug-info backends ([`TRUSTED_BACKENDS`]),
-//! and halts when its stdin ends: when the run ends or is killed, even mid-request.
+//! user's working directory), loads only trusted debug-info backends
+//! ([`TRUSTED_BACKENDS`](config::TRUSTED_BACKENDS)), and halts when its stdin ends: when the
+//! run ends or is killed, even mid-request.
 //!
 //! A helper that dies, answers garbage or takes longer than the timeout is killed and reported
 //! as an error of the request at hand; the caller starts a fresh one for the next request.
@@ -23,7 +24,7 @@ mod config;
 mod pool;
 
 pub use client::{FormsReply, Helper, Hidden, InspectPair};
-pub use config::{HelperConfig, Launcher, BACKENDS_ENV, HELPER_SOURCE, TRUSTED_BACKENDS};
+pub use config::{HelperConfig, Launcher, HELPER_SOURCE};
 pub use pool::{HelperPool, Lease};
 
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! The runtime contract, as the rewriter sees it: every remote call rewritten code makes into
-//! ElixirScope's modules, in one table that the emitters ([`super::wrapper`],
-//! [`super::introspection`], [`super::catch_sites`]) build their calls from.
+//! ElixirScope's modules, in one table that the emitters (`patch::wrapper`,
+//! `patch::introspection`, `patch::catch_sites`) build their calls from.
 //!
 //! The runtime's part is declared once more on the Erlang side, as the behaviour
 //! `elixir_scope_contract` (`runtime_nif/erlang/elixir_scope_contract.erl`), which both

@@ -7,7 +7,7 @@ use eetf::Term;
 use serde::{Deserialize, Serialize};
 
 use crate::forms::{self, anno, FunctionForm};
-use crate::tables::FunctionRef;
+use beam_format::tables::FunctionRef;
 
 use super::naming::inner_name;
 

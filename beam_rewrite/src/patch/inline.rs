@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use eetf::Term;
 
 use crate::forms::{self, build::atom};
-use crate::tables::FunctionRef;
+use beam_format::tables::FunctionRef;
 
 use super::naming::inner_name;
 

@@ -38,7 +38,7 @@ use eetf::Term;
 
 use crate::forms::build::*;
 use crate::forms::{self, anno};
-use crate::tables::FunctionRef;
+use beam_format::tables::FunctionRef;
 
 use super::contract::{
     self, Callee, CLEAN_DICTIONARY, CLEAN_ERASED, CLEAN_FUN_INFO, CLEAN_KEYS, CLEAN_PROCESS_INFO,

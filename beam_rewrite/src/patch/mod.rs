@@ -31,8 +31,8 @@ pub use eligibility::{SkipReason, WrapFacts};
 
 use crate::forms::build::{atom, int, list, tuple};
 use crate::forms::{self, anno, FunctionForm};
-use crate::plan::{Capture, ModulePlan};
-use crate::tables::FunctionRef;
+use beam_format::tables::FunctionRef;
+use beam_plan::{Capture, ModulePlan};
 
 use tail_calls::TailCalls;
 use wrapper::{wrapper_forms, WrapperSite};

@@ -23,7 +23,7 @@ use eetf::Term;
 
 use crate::forms;
 use crate::forms::build::atom;
-use crate::tables::FunctionRef;
+use beam_format::tables::FunctionRef;
 
 use super::inline::rename_inline;
 

@@ -66,7 +66,7 @@ use eetf::Term;
 
 use crate::forms::build::*;
 use crate::forms::{self, anno};
-use crate::tables::FunctionRef;
+use beam_format::tables::FunctionRef;
 
 use super::eligibility::MAX_ATOM_BYTES;
 use super::naming::{inner_name, tail_entry_name, variable, MAX_TAIL_HELPER_ARITY, TAIL_HELPER};

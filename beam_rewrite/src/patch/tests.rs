@@ -4,7 +4,7 @@ use eetf::{ByteList, Term};
 
 use super::*;
 use crate::forms::build::*;
-use crate::plan::Plan;
+use beam_plan::Plan;
 
 fn file_attr(name: &str) -> Term {
     file_attribute(

@@ -70,8 +70,8 @@ use eetf::{ByteList, Term};
 
 use crate::forms::anno;
 use crate::forms::build::*;
-use crate::plan::Capture;
-use crate::tables::FunctionRef;
+use beam_format::tables::FunctionRef;
+use beam_plan::Capture;
 
 use super::contract::{
     self, ENTER, ENTER_CAPTURED, EXCEPTION, GATE_ON, RECORDING_KEY, REMOTE_TAIL_CALL, RETURN,

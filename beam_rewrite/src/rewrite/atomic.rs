@@ -54,7 +54,7 @@ impl Replacement {
     ///
     /// The temporary file is `NAME.es-tmpXXXXXX` in the target's directory (a rename never
     /// crosses file systems); if the process is killed before the commit, that file is left
-    /// behind (see [`remove_leftovers`]) and the original is untouched. Temporary names never
+    /// behind (see `remove_leftovers`) and the original is untouched. Temporary names never
     /// end in `.beam`, so no loader picks them up.
     pub fn begin(path: &Path, permissions: Permissions) -> io::Result<Replacement> {
         let (target, existing) = resolve_links(path)?;

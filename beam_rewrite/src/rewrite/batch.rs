@@ -4,15 +4,15 @@
 //! Files are handed out largest first, so that the biggest modules do not end up last on one
 //! worker while the others idle. Helpers start only when a file needs one: a run where nothing
 //! changed starts no `erl` at all. Each worker runs on a large stack (abstract code nests deep,
-//! see [`crate::etf::spawn_with_large_stack`]).
+//! see [`beam_format::etf::spawn_with_large_stack`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::etf::spawn_with_large_stack;
 use crate::helper::HelperPool;
-use crate::plan::Plan;
+use beam_format::etf::spawn_with_large_stack;
+use beam_plan::Plan;
 
 use super::{instrument_file, FileReport, HelperSlot};
 

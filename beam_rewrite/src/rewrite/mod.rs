@@ -15,18 +15,18 @@ use std::path::{Path, PathBuf};
 
 use eetf::Term;
 
-use crate::attributes;
-use crate::container::{self, Beam};
-use crate::debug_info::{Backend, DebugInfo};
 use crate::emit;
-use crate::error::{Error, FormatError};
 use crate::forms;
 use crate::helper::{FormsReply, Helper, HelperError, HelperPool, Lease};
-use crate::marker::Marker;
 use crate::patch::{self, PatchError};
-use crate::plan::Plan;
-use crate::tables::Tables;
-use crate::ChunkId;
+use beam_format::attributes;
+use beam_format::container::{self, Beam};
+use beam_format::debug_info::{Backend, DebugInfo};
+use beam_format::error::{Error, FormatError};
+use beam_format::marker::Marker;
+use beam_format::tables::Tables;
+use beam_format::ChunkId;
+use beam_plan::Plan;
 
 pub use report::{FileReport, Outcome, Totals};
 

@@ -114,7 +114,7 @@ impl Totals {
 mod tests {
     use super::*;
     use crate::patch::SkipReason;
-    use crate::tables::FunctionRef;
+    use beam_format::tables::FunctionRef;
 
     fn report(outcome: Outcome) -> FileReport {
         FileReport {

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use beam_rewrite::{Beam, DebugInfo, Marker};
+use beam_format::{Beam, DebugInfo, Marker};
 use toolchain::Tool;
 
 use crate::bundle;
@@ -398,7 +398,7 @@ fn archive() -> Check {
 fn beams(paths: &[PathBuf]) -> Vec<Check> {
     const GIVE_BEAMS: &str =
         "give .beam files, ebin directories or a Mix build directory (run mix compile first)";
-    let files = match beam_rewrite::discover::beam_files(paths) {
+    let files = match discover::beam_files(paths) {
         Ok(files) => files,
         Err(e) => {
             return vec![Check::problem(

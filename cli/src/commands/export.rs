@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use analysis::walk::Scope;
-use beam_rewrite::rewrite::atomic::{Permissions, Replacement};
+use beam_rewrite::{Permissions, Replacement};
 
 use crate::export::{chrome, folded, speedscope};
 use crate::query::text::{count, counted};

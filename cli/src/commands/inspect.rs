@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use beam_rewrite::Summary;
+use beam_format::Summary;
 
 /// Arguments of `inspect`.
 #[derive(Debug, clap::Args)]

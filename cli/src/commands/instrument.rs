@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use beam_rewrite::discover;
-use beam_rewrite::helper::{HelperConfig, HelperPool, Launcher};
-use beam_rewrite::rewrite::batch::{self, BatchOptions};
-use beam_rewrite::rewrite::lock::{BuildLock, LockError};
-use beam_rewrite::rewrite::{FileReport, Outcome, Totals};
+use beam_rewrite::{
+    instrument_all, BatchOptions, BuildLock, FileReport, HelperConfig, HelperPool, Launcher,
+    LockError, Outcome, Totals,
+};
 use config::RedactFields;
 use indicatif::{ProgressBar, ProgressStyle};
 use planner::report::ModuleStatus;
@@ -134,7 +133,7 @@ pub fn run(args: &Args) -> ExitCode {
     }
     let (files, unanalyzed) = set_aside_unanalyzed(files, &planned.report);
     let bar = progress_bar(files.len());
-    let reports = batch::instrument_all(&files, &plan, options, &helpers, &|report| {
+    let reports = instrument_all(&files, &plan, options, &helpers, &|report| {
         bar.set_message(report.module.clone().unwrap_or_default());
         bar.inc(1);
     });

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use beam_rewrite::helper::HelperPool;
+use beam_rewrite::HelperPool;
 use config::{AppSelection, Config, Strategy};
 use planner::orchestrator::{default_cache_dir, Outcome};
 use planner::report::ModuleStatus;
@@ -70,7 +70,7 @@ pub enum PlanError {
     Config(#[from] config::ConfigError),
     /// A pattern on the command line is wrong.
     #[error(transparent)]
-    Pattern(#[from] beam_rewrite::plan::PatternError),
+    Pattern(#[from] beam_plan::PatternError),
     /// `--apps` is wrong.
     #[error("--apps: {0}")]
     Apps(String),
@@ -95,16 +95,10 @@ pub fn configure(options: &PlanOptions) -> Result<Config, PlanError> {
         config.plan.apps = AppSelection::parse(apps).map_err(PlanError::Apps)?;
     }
     for text in &options.include {
-        config
-            .plan
-            .include
-            .push(beam_rewrite::plan::Pattern::parse(text)?);
+        config.plan.include.push(beam_plan::Pattern::parse(text)?);
     }
     for text in &options.exclude {
-        config
-            .plan
-            .exclude
-            .push(beam_rewrite::plan::Pattern::parse(text)?);
+        config.plan.exclude.push(beam_plan::Pattern::parse(text)?);
     }
     Ok(config)
 }
@@ -311,10 +305,10 @@ pub fn render(outcome: &Outcome) -> String {
     out
 }
 
-fn role_name(role: beam_rewrite::discover::AppRole) -> &'static str {
+fn role_name(role: discover::AppRole) -> &'static str {
     match role {
-        beam_rewrite::discover::AppRole::Project => "project",
-        beam_rewrite::discover::AppRole::Dependency => "dependency",
+        discover::AppRole::Project => "project",
+        discover::AppRole::Dependency => "dependency",
     }
 }
 

@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use beam_rewrite::discover;
-use beam_rewrite::rewrite::{restore_file, Outcome};
-use beam_rewrite::{Beam, Marker};
+use beam_format::{Beam, Marker};
+use beam_rewrite::{restore_file, Outcome};
 
 use super::instrument::{finish, lock_build, progress_bar, RuntimeInstall};
 use crate::bundle;

@@ -4,17 +4,16 @@
 //! protocol markers) and, per function, [`walk`]s its clauses without recursion (abstract code
 //! nests as deep as its longest list literal): size, calls and references with the loop they
 //! sit in, side effects ([`crate::effects`]). Whether a function can be wrapped is the
-//! rewriter's own rule ([`beam_rewrite::patch::eligibility`]), asked here so that the plan
-//! says exactly what the rewriter will do.
+//! rewriter's own rule ([`beam_rewrite::WrapFacts`]), asked here so that the plan says exactly
+//! what the rewriter will do.
 
 mod walk;
 
 use std::collections::BTreeSet;
 
+use beam_format::FunctionRef;
 use beam_rewrite::forms::{self, anno, FunctionForm};
-use beam_rewrite::patch::eligibility::WrapFacts;
-use beam_rewrite::patch::{options, SkipReason};
-use beam_rewrite::FunctionRef;
+use beam_rewrite::{has_export_all, SkipReason, WrapFacts};
 use eetf::Term;
 
 use crate::facts::{FunctionFacts, Generated, ModuleFacts};
@@ -82,7 +81,7 @@ pub fn analyze(forms: &[Term], elixir: bool) -> Result<ModuleFacts, AnalyzeError
                         .filter_map(forms::name_arity)
                         .map(|(n, a)| function_ref(n, a)),
                 ),
-                "compile" => export_all |= options::has_export_all(value),
+                "compile" => export_all |= has_export_all(value),
                 "__impl__" => {
                     facts.implements_protocol = forms::list_elements(value)
                         .unwrap_or_default()

@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 
 use beam_rewrite::forms::anno;
 use beam_rewrite::forms::build::*;
-use beam_rewrite::patch::SkipReason;
+use beam_rewrite::SkipReason;
 
 use super::*;
 use crate::facts::{Call, Effect, FunctionFacts, LoopContext, Target};
@@ -229,7 +229,7 @@ fn generated_code_and_what_cannot_be_wrapped() {
 
 #[test]
 fn deep_forms_are_walked_without_recursion() {
-    beam_rewrite::etf::with_large_stack(|| {
+    beam_format::etf::with_large_stack(|| {
         let a = int(1);
         let mut body = nil_expr(&a);
         for i in 0..100_000 {

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use beam_format::FunctionRef;
 use beam_rewrite::forms::{self, FunctionForm};
-use beam_rewrite::FunctionRef;
 use eetf::Term;
 
 use crate::effects::{self, Class};

@@ -3,22 +3,10 @@
 //! The encoder writes into one buffer per thread ([`super::Scratch`]) that keeps its capacity
 //! between captures, so writing a byte is a store and a length update, never an allocation.
 
-/// The version byte every external term starts with.
-pub const VERSION: u8 = 131;
-const SMALL_INTEGER: u8 = 97;
-const INTEGER: u8 = 98;
-const SMALL_BIG: u8 = 110;
-const NEW_FLOAT: u8 = 70;
-/// `SMALL_ATOM_UTF8_EXT`.
-pub const SMALL_ATOM_UTF8: u8 = 119;
-const ATOM_UTF8: u8 = 118;
-const BINARY: u8 = 109;
-const SMALL_TUPLE: u8 = 104;
-const LARGE_TUPLE: u8 = 105;
-/// `[]`.
-pub const NIL: u8 = 106;
-const LIST: u8 = 108;
-const MAP: u8 = 116;
+use etf_tag::{
+    ATOM_UTF8, BINARY, INTEGER, LARGE_TUPLE, LIST, MAP, NEW_FLOAT, SMALL_ATOM_UTF8, SMALL_BIG,
+    SMALL_INTEGER, SMALL_TUPLE,
+};
 
 /// Appends an integer.
 #[inline]

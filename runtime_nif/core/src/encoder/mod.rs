@@ -199,7 +199,7 @@ impl<'a, 'e, T: TermView<'a>> Encoder<'e, T> {
     fn new(capture: &Capture<'e, T>, scratch: &'e mut Scratch) -> Encoder<'e, T> {
         let Scratch { out, atoms } = scratch;
         out.clear();
-        out.push(etf::VERSION);
+        out.push(etf_tag::VERSION);
         atoms.use_redaction(capture.redaction.id());
         Encoder {
             caps: *capture.caps,
@@ -241,7 +241,7 @@ impl<'a, 'e, T: TermView<'a>> Encoder<'e, T> {
             // An improper argument list: no call passes one, but keep what it was.
             self.value(rest);
         } else {
-            self.out.push(etf::NIL);
+            self.out.push(etf_tag::NIL);
         }
         header.patch(self.out, count);
     }
@@ -270,7 +270,7 @@ impl<'a, 'e, T: TermView<'a>> Encoder<'e, T> {
                 None => self.marker(b"other", Detail::Atom(b"unknown")),
             },
             Kind::Bitstring => self.bitstring(term),
-            Kind::EmptyList => self.out.push(etf::NIL),
+            Kind::EmptyList => self.out.push(etf_tag::NIL),
             Kind::List if depth >= self.caps.max_depth => {
                 self.marker(b"depth", Detail::Atom(b"list"))
             }
@@ -325,7 +325,7 @@ impl<'a, 'e, T: TermView<'a>> Encoder<'e, T> {
         }
         let len = self.out.len() - at - 2;
         match u8::try_from(len) {
-            Ok(short) => self.out[at..at + 2].copy_from_slice(&[etf::SMALL_ATOM_UTF8, short]),
+            Ok(short) => self.out[at..at + 2].copy_from_slice(&[etf_tag::SMALL_ATOM_UTF8, short]),
             // Longer than 255 bytes of UTF-8 (non-ASCII atoms): rewrite with a long header.
             Err(_) => {
                 let text = self.out[at + 2..].to_vec();
@@ -441,9 +441,9 @@ impl<'a, 'e, T: TermView<'a>> Encoder<'e, T> {
         if cut {
             self.marker(b"list", Detail::Atom(b"more"));
             count += 1;
-            self.out.push(etf::NIL);
+            self.out.push(etf_tag::NIL);
         } else if rest.kind() == Kind::EmptyList {
-            self.out.push(etf::NIL);
+            self.out.push(etf_tag::NIL);
         } else {
             // An improper tail (iodata, `[a | b]`).
             self.term(rest, depth + 1);
@@ -567,7 +567,7 @@ impl<'a, 'e, T: TermView<'a>> Encoder<'e, T> {
 /// The text of an encoded atom (`SMALL_ATOM_UTF8` or `ATOM_UTF8`).
 fn atom_text_of(etf: &[u8]) -> &[u8] {
     match etf.first() {
-        Some(&etf::SMALL_ATOM_UTF8) => etf.get(2..).unwrap_or_default(),
+        Some(&etf_tag::SMALL_ATOM_UTF8) => etf.get(2..).unwrap_or_default(),
         Some(_) => etf.get(3..).unwrap_or_default(),
         None => &[],
     }

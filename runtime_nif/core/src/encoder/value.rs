@@ -214,7 +214,7 @@ impl<'a> TermView<'a> for ValueRef<'a> {
         match self.resolved() {
             Some(Value::Pid(id, serial)) => {
                 // NEW_PID_EXT: node, id, serial, creation.
-                bytes.push(88);
+                bytes.push(etf_tag::NEW_PID);
                 etf::atom(&mut bytes, b"nonode@nohost");
                 bytes.extend_from_slice(&id.to_be_bytes());
                 bytes.extend_from_slice(&serial.to_be_bytes());

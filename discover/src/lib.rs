@@ -9,10 +9,14 @@
 //! Consolidated protocols (`_build/ENV/lib/APP/consolidated`) are never included: Mix rebuilds
 //! them from the protocols' debug info, which the rewriter keeps.
 //!
-//! [`apps`] reads the applications of a Mix build directory and tells the project's own from
-//! its dependencies.
+//! [`mix_build`] reads the applications of a Mix build directory and tells the project's own
+//! from its dependencies ([`AppRole`]); [`build_dir_of`] finds the build directory a path is in.
+//!
+//! The planner (`elixir-scope plan` and `instrument`), `restore`, `doctor` and the runtime's
+//! installation (`bundle`, which puts the runtime into the project's own applications) all ask
+//! here, so this crate depends on nothing of the workspace.
 
-pub mod apps;
+mod apps;
 
 use std::path::{Path, PathBuf};
 

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use erl_tokenize::{Symbol, TokenKind, TokenValue};
 use serde::Serialize;
 
-use super::DiscoverError;
+use crate::DiscoverError;
 
 /// Whether an application is the project's own or a dependency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -201,15 +201,15 @@ fn role(
 
 /// What an `.app` file says that matters here.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppFile {
+struct AppFile {
     /// The application's name.
-    pub name: String,
+    name: String,
     /// `applications`, `included_applications` and `optional_applications`, in file order.
-    pub needs: Vec<String>,
+    needs: Vec<String>,
 }
 
 /// Reads `{application, Name, [{applications, [...]}, ...]}.`
-pub fn parse_app_file(text: &str) -> Result<AppFile, String> {
+fn parse_app_file(text: &str) -> Result<AppFile, String> {
     let tokens: Vec<_> = erl_tokenize::scan_tokens(text)
         .map_err(|e| format!("not an Erlang term: {e}"))?
         .into_iter()
