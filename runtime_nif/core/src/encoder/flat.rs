@@ -67,7 +67,7 @@ pub fn encode_flat<'a, W: Words<'a>>(
 ) -> bool {
     let Scratch { out, atoms } = scratch;
     out.clear();
-    out.push(etf::VERSION);
+    out.push(etf_tag::VERSION);
     atoms.use_redaction(redaction.id());
     let atoms = &*atoms;
     let mut flat = FlatEncoder {
@@ -117,7 +117,7 @@ impl FlatEncoder<'_> {
             rest = tail;
         }
         match rest.read() {
-            Word::Nil => self.out.push(etf::NIL),
+            Word::Nil => self.out.push(etf_tag::NIL),
             _ => return Err(GiveUp),
         }
         header.patch(self.out, count);
@@ -137,7 +137,7 @@ impl FlatEncoder<'_> {
             Word::Atom(id) => {
                 self.atom(id)?;
             }
-            Word::Nil => self.out.push(etf::NIL),
+            Word::Nil => self.out.push(etf_tag::NIL),
             Word::Binary(bytes) => self.binary(bytes)?,
             Word::Float(f) => etf::float(self.out, f),
             Word::Cell(..) | Word::Tuple(_) | Word::Map(_) if depth >= self.caps.max_depth => {
@@ -195,7 +195,7 @@ impl FlatEncoder<'_> {
             rest = tail;
         };
         match tail {
-            Word::Nil => self.out.push(etf::NIL),
+            Word::Nil => self.out.push(etf_tag::NIL),
             // An improper tail (iodata, `[a | b]`).
             _ => self.term(rest, depth + 1)?,
         }
