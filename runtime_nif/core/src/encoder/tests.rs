@@ -460,26 +460,30 @@ fn secrets_are_redacted_wherever_they_occur() {
     assert_eq!(decode(&bytes), list(vec![atom("true")]));
 }
 
+/// Caps of every size the encoder must honour, small enough to cut the generator's terms.
+fn any_caps() -> impl proptest::strategy::Strategy<Value = Caps> {
+    use proptest::strategy::Strategy;
+    (0u32..6, 1u32..6, 0u32..10, 1u32..200, 0u32..40, 64u32..400).prop_map(
+        |(depth, elements, string, nodes, binary, total)| {
+            Caps {
+                max_nodes: nodes,
+                max_depth: depth,
+                max_elements: elements,
+                max_string: string,
+                max_binary: binary,
+                max_bytes: total,
+            }
+            .clamped()
+        },
+    )
+}
+
 proptest::proptest! {
     #[test]
     fn any_term_within_any_caps_is_valid_bounded_and_faithful(
-        depth in 0u32..6,
-        elements in 1u32..6,
-        string in 0u32..10,
-        nodes in 1u32..200,
-        binary in 0u32..40,
-        total in 64u32..400,
+        caps in any_caps(),
         seed in 0u64..100_000,
     ) {
-        let caps = Caps {
-            max_nodes: nodes,
-            max_depth: depth,
-            max_elements: elements,
-            max_string: string,
-            max_binary: binary,
-            max_bytes: total,
-        }
-        .clamped();
         let v = generate(seed, 5);
         let out = capture(&v, &caps);
         let captured = decode(&out);
@@ -965,24 +969,10 @@ fn the_fast_path_writes_what_the_general_encoder_writes_or_gives_up() {
 proptest::proptest! {
     #[test]
     fn the_fast_path_agrees_with_the_general_encoder_within_any_caps(
-        depth in 0u32..6,
-        elements in 1u32..6,
-        string in 0u32..10,
-        nodes in 1u32..200,
-        binary in 0u32..40,
-        total in 64u32..400,
+        caps in any_caps(),
         seed in 0u64..100_000,
         args: bool,
     ) {
-        let caps = Caps {
-            max_nodes: nodes,
-            max_depth: depth,
-            max_elements: elements,
-            max_string: string,
-            max_binary: binary,
-            max_bytes: total,
-        }
-        .clamped();
         let v = match args {
             true => Value::list((0..seed % 4).map(|i| generate(seed + i * 7919, 4)).collect()),
             false => with_secrets(seed, 4),
