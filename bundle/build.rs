@@ -78,11 +78,20 @@ fn prebuilt(workspace: &Path, built: PathBuf) -> PathBuf {
                 built.display()
             )
         });
-    // Rust sources only: a manifest or the lock file may change without the library being
-    // built again (Cargo keeps a build whose inputs did not change).
-    if let Some((source, _)) = INPUTS
-        .iter()
-        .filter_map(|input| newest(&workspace.join(input)))
+    // The sources the library was built from, as Cargo lists them next to it (so a change to
+    // a test or a benchmark, which Cargo rightly does not rebuild the library for, is not
+    // taken for a stale library); without that list, every Rust source of its crates. Rust
+    // sources only: a manifest or the lock file may change without the library being built
+    // again (Cargo keeps a build whose inputs did not change).
+    let sources = match dep_info(&built) {
+        Some(sources) => sources,
+        None => INPUTS
+            .iter()
+            .filter_map(|input| newest(&workspace.join(input)))
+            .collect(),
+    };
+    if let Some((source, _)) = sources
+        .into_iter()
         .max_by_key(|(_, time)| *time)
         .filter(|(_, time)| *time > built_at)
     {
@@ -129,6 +138,28 @@ fn newest(path: &Path) -> Option<(PathBuf, SystemTime)> {
         .filter(|entry| entry.file_name() != "target")
         .filter_map(|entry| newest(&entry.path()))
         .max_by_key(|(_, time)| *time)
+}
+
+/// The Rust sources Cargo built `library` from, with their modification times, read from the
+/// dep-info file Cargo writes next to it (`libelixir_scope_nif.d`: `target: source source ...`,
+/// spaces in paths escaped); `None` without one. Sources that no longer exist are left out.
+fn dep_info(library: &Path) -> Option<Vec<(PathBuf, SystemTime)>> {
+    let text = fs::read_to_string(library.with_extension("d"))
+        .ok()?
+        .replace("\\\n", " ");
+    let (_, sources) = text.split_once(": ")?;
+    Some(
+        sources
+            .replace("\\ ", "\0")
+            .split_whitespace()
+            .map(|path| PathBuf::from(path.replace('\0', " ")))
+            .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+            .filter_map(|path| {
+                let modified = fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+                Some((path, modified))
+            })
+            .collect(),
+    )
 }
 
 /// Builds the NIF with a nested cargo in a target directory under OUT_DIR.
