@@ -1,10 +1,8 @@
 //! What the runtime captures of each call: caps for every function (`[capture]`), and options
 //! for some functions (`[[capture.rules]]`).
 
-use std::fmt::Write as _;
-
 use beam_format::FunctionRef;
-use beam_plan::Pattern;
+use beam_plan::{Capture, Pattern};
 use settings::{Given, Setting, SettingError, Value, Values, Why};
 
 /// Capture caps of a function (`[[capture.rules]]`): the settings `settings::caps()`
@@ -60,50 +58,6 @@ pub struct CaptureRule {
     pub caps: Caps,
 }
 
-/// What the runtime captures of one function's calls, when it differs from the defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CaptureOptions {
-    /// Whether arguments are recorded.
-    pub arguments: bool,
-    /// Argument positions (1-based, ascending) recorded as redacted.
-    pub redact_args: Vec<u8>,
-    /// Whether the result is recorded.
-    pub result: bool,
-    /// Caps for its values (unset ones: the runtime's).
-    pub caps: Caps,
-}
-
-impl Default for CaptureOptions {
-    fn default() -> CaptureOptions {
-        CaptureOptions {
-            arguments: true,
-            redact_args: Vec::new(),
-            result: true,
-            caps: Caps::default(),
-        }
-    }
-}
-
-impl CaptureOptions {
-    /// A stable text for plan hashes: `args=false max_bytes=256`, `args=true redact_args=2
-    /// result=false` (options at their default are left out, so that adding an option kind
-    /// does not change the hashes of plans that do not use it).
-    pub fn fingerprint(&self) -> String {
-        let mut text = format!("args={}", self.arguments);
-        if !self.redact_args.is_empty() {
-            let positions: Vec<String> = self.redact_args.iter().map(u8::to_string).collect();
-            let _ = write!(text, " redact_args={}", positions.join(","));
-        }
-        if !self.result {
-            text.push_str(" result=false");
-        }
-        for (key, value) in self.caps.entries() {
-            let _ = write!(text, " {key}={value}");
-        }
-        text
-    }
-}
-
 /// The per-function options of `[capture]` (its caps and `redact_keys` are runtime settings:
 /// [`crate::RuntimeSettings`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -114,8 +68,8 @@ pub struct CaptureSettings {
 
 impl CaptureSettings {
     /// The options of `module:function`, when a rule gives it any (`None`: the defaults,
-    /// which cost nothing extra at run time).
-    pub fn options_for(&self, module: &str, function: &FunctionRef) -> Option<CaptureOptions> {
+    /// which cost nothing extra at run time), as the plan carries them.
+    pub fn options_for(&self, module: &str, function: &FunctionRef) -> Option<Capture> {
         let rule = self.rules.iter().find(|rule| {
             rule.functions
                 .iter()
@@ -124,11 +78,16 @@ impl CaptureSettings {
         let mut redact_args = rule.redact_args.clone();
         redact_args.sort_unstable();
         redact_args.dedup();
-        Some(CaptureOptions {
+        Some(Capture {
             arguments: rule.arguments.unwrap_or(true),
             redact_args,
             result: rule.result.unwrap_or(true),
-            caps: rule.caps.clone(),
+            caps: rule
+                .caps
+                .entries()
+                .into_iter()
+                .map(|(key, value)| (key.to_string(), value))
+                .collect(),
         })
     }
 }

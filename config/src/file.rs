@@ -458,7 +458,8 @@ paused = true
                 .options_for("Elixir.MyApp.Big", &login)
                 .unwrap()
                 .caps
-                .get("max_binary"),
+                .get("max_binary")
+                .copied(),
             Some(4096)
         );
         assert_eq!(

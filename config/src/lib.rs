@@ -41,7 +41,7 @@ pub mod runtime;
 
 mod locate;
 
-pub use capture::{Caps, CaptureOptions, CaptureRule, CaptureSettings};
+pub use capture::{Caps, CaptureRule, CaptureSettings};
 pub use error::ConfigError;
 pub use file::Config;
 pub use find::{find, find_project, FILE_NAME, PROJECT_FILES};

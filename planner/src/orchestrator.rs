@@ -464,12 +464,7 @@ impl Orchestrator {
                         arguments: o.arguments,
                         redact_args: o.redact_args,
                         result: o.result,
-                        caps: o
-                            .caps
-                            .entries()
-                            .into_iter()
-                            .map(|(k, v)| (k.to_string(), v))
-                            .collect(),
+                        caps: o.caps,
                     });
                 FunctionReport {
                     function: function.function.clone(),
