@@ -966,6 +966,44 @@ fn the_fast_path_writes_what_the_general_encoder_writes_or_gives_up() {
     assert!(written > 1000, "the fast path wrote {written} of 6000");
 }
 
+/// Strings longer than the fast path's runs of characters (it writes them in chunks), with
+/// code points of one and of four bytes, other elements between runs and improper tails.
+#[test]
+fn the_fast_path_writes_long_strings_as_the_general_encoder_does() {
+    let caps = Caps {
+        max_nodes: 10_000,
+        max_elements: 10_000,
+        max_string: 10_000,
+        max_bytes: 100_000,
+        ..DEFAULT_CAPS
+    };
+    for len in [0, 1, 31, 32, 33, 64, 65, 200, 1000] {
+        let text: String = "aé€\u{10FFFF}x".chars().cycle().take(len).collect();
+        let mut mixed = chars(&text);
+        if let Value::List(elements, _) = &mut mixed {
+            for at in (0..elements.len()).step_by(37).rev() {
+                elements.insert(at, Value::atom("ok"));
+            }
+        }
+        let improper = match chars(&text) {
+            Value::List(elements, _) if !elements.is_empty() => {
+                Value::List(elements, Some(Box::new(Value::Int(-1))))
+            }
+            other => other,
+        };
+        for v in [chars(&text), mixed, improper] {
+            for args in [false, true] {
+                let v = match args {
+                    true => Value::list(vec![v.clone(), Value::Int(7)]),
+                    false => v.clone(),
+                };
+                let (general, flat) = general_and_flat(&v, &caps, &Redaction::none(), args);
+                assert_eq!(flat.as_ref(), Some(&general), "{len} characters: {v:?}");
+            }
+        }
+    }
+}
+
 proptest::proptest! {
     #[test]
     fn the_fast_path_agrees_with_the_general_encoder_within_any_caps(
