@@ -171,16 +171,26 @@ impl FlatEncoder<'_> {
         let (mut count, mut chars) = (0u32, 0u32);
         let mut rest = term;
         let tail = loop {
-            rest = self.characters(rest, &mut count, &mut chars)?;
             let (head, tail) = match rest.read() {
                 Word::Cell(head, tail) => (head, tail),
                 other => break other,
             };
-            // Not a character (`characters` wrote every one).
-            if self.exhausted() || count - chars >= self.caps.max_elements {
+            if self.exhausted() {
                 return Err(GiveUp);
             }
-            self.term(head, depth + 1)?;
+            match head.read() {
+                // A character (strings are lists of code points), within the string cap.
+                Word::Small(c) if (0..=0x10FFFF).contains(&c) => {
+                    if chars >= self.caps.max_string {
+                        return Err(GiveUp);
+                    }
+                    self.nodes += 1;
+                    etf::integer(self.out, c);
+                    chars += 1;
+                }
+                _ if count - chars < self.caps.max_elements => self.term(head, depth + 1)?,
+                _ => return Err(GiveUp),
+            }
             count += 1;
             rest = tail;
         };
@@ -191,79 +201,6 @@ impl FlatEncoder<'_> {
         }
         header.patch(self.out, count);
         Ok(())
-    }
-
-    /// Writes the run of characters (integers that are code points: strings are lists of
-    /// them) at the head of the list `rest`, each as [`Self::term`] would with the same checks,
-    /// and returns what follows the run. The output's length and the counters stay in
-    /// registers across the run (a byte written through `self.out` would make the compiler
-    /// reload them after every store), in chunks of room reserved at once.
-    #[inline]
-    fn characters<'a, W: Words<'a>>(
-        &mut self,
-        mut rest: W,
-        count: &mut u32,
-        chars: &mut u32,
-    ) -> Result<W, GiveUp> {
-        /// Cells written per reservation; each takes at most 5 bytes (`INTEGER_EXT`).
-        const CHUNK: usize = 32;
-        let Caps {
-            max_nodes,
-            max_string,
-            max_bytes,
-            ..
-        } = self.caps;
-        let (start, mut nodes) = (self.start, self.nodes);
-        loop {
-            self.out.reserve(CHUNK * 5);
-            let mut len = self.out.len();
-            let at = self.out.as_mut_ptr();
-            let mut written = 0;
-            let run = loop {
-                if written == CHUNK {
-                    break Ok(false);
-                }
-                let Word::Cell(head, tail) = rest.read() else {
-                    break Ok(true);
-                };
-                let c = match head.read() {
-                    Word::Small(c) if (0..=0x10FFFF).contains(&c) => c,
-                    _ => break Ok(true),
-                };
-                if nodes >= max_nodes || len - start >= max_bytes as usize || *chars >= max_string {
-                    break Err(GiveUp);
-                }
-                // SAFETY: `reserve` made room for CHUNK cells of at most 5 bytes each.
-                unsafe {
-                    match u8::try_from(c) {
-                        Ok(byte) => {
-                            *at.add(len) = etf_tag::SMALL_INTEGER;
-                            *at.add(len + 1) = byte;
-                            len += 2;
-                        }
-                        Err(_) => {
-                            *at.add(len) = etf_tag::INTEGER;
-                            let be = (c as u32).to_be_bytes();
-                            std::ptr::copy_nonoverlapping(be.as_ptr(), at.add(len + 1), 4);
-                            len += 5;
-                        }
-                    }
-                }
-                nodes += 1;
-                *chars += 1;
-                *count += 1;
-                written += 1;
-                rest = tail;
-            };
-            // SAFETY: the bytes up to `len` were written above, within the reserved room.
-            unsafe { self.out.set_len(len) };
-            self.nodes = nodes;
-            match run {
-                Ok(true) => return Ok(rest),
-                Ok(false) => continue,
-                Err(give_up) => return Err(give_up),
-            }
-        }
     }
 
     #[inline(never)]

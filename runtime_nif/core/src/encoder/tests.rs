@@ -966,8 +966,9 @@ fn the_fast_path_writes_what_the_general_encoder_writes_or_gives_up() {
     assert!(written > 1000, "the fast path wrote {written} of 6000");
 }
 
-/// Strings longer than the fast path's runs of characters (it writes them in chunks), with
-/// code points of one and of four bytes, other elements between runs and improper tails.
+/// Strings of every length up to far past the default caps, with code points written in two
+/// bytes and in five, other elements between runs of characters and improper tails: the
+/// fast path writes them all, as the general encoder does.
 #[test]
 fn the_fast_path_writes_long_strings_as_the_general_encoder_does() {
     let caps = Caps {
