@@ -11,7 +11,7 @@
 -module(runtime_bench).
 
 -export([run/0, shared_lane/0, steady/0, skeleton/1, burst_to_query/0, real_args/0, library/0]).
--export([attach/0, sends/0]).
+-export([attach/0, sends/0, nif_calls/1]).
 
 -define(ROUNDS, 7).
 -define(FAST_CALLS, 5000000).     % unwrapped and paused: cheap, many calls
@@ -86,6 +86,30 @@ library() ->
     {P10, _Median} = percentiles(Rounds),
     io:format("~.1f~n", [P10]),
     halt().
+
+%% @doc The loop `runtime_overhead.sh instructions' counts under callgrind: `enter/5' and
+%% `call_return/3' of `runtime_bench_wrapped:g/2' called straight, with the arguments `[1, 2]'
+%% (`small') or real_args/0's `[Map, List]' (`real'), 1,000 pairs to warm up then `N', each
+%% batch flushed. Run as `erl -run runtime_bench nif_calls small|real N'.
+nif_calls([Which, N]) ->
+    ok = elixir_scope_runtime:start(#{ring_capacity => 1 bsl 21, ring_bytes => 1 bsl 30}),
+    Args = case Which of
+               "small" -> [1, 2];
+               "real" -> [#{id => 42, name => <<"Ada">>, roles => [admin, dev], active => true},
+                          lists:seq(1, 10)]
+           end,
+    [begin nif_loop(Args, Calls), ok = elixir_scope_runtime:flush() end
+     || Calls <- [1000, list_to_integer(N)]],
+    #{dropped := 0} = elixir_scope_runtime:stats(),
+    halt().
+
+nif_loop(_Args, 0) ->
+    ok;
+nif_loop(Args, N) ->
+    Parent = get('$elixir_scope_call'),
+    Id = elixir_scope_nif:enter(runtime_bench_wrapped, g, 2, Args, Parent),
+    _ = elixir_scope_nif:call_return({Id, 0, 2}, Parent, 3),
+    nif_loop(Args, N - 1).
 
 %% @doc Attach (issue 19) side by side with the rewritten path and dbg, in one VM, on the
 %% real-arguments workload of real_args/0: `f(X) -> X + 1' and `g(Map, List)' called plain,

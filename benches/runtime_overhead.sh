@@ -21,6 +21,9 @@
 #   default too)
 #   nif: the NIF library `elixir-scope instrument` installs against target/release's, five
 #   pairs of VMs alternating (recording overhead of f, 10th percentile of each VM, lowest)
+#   instructions: instructions per enter/5 and per call_return/3 (callgrind, so exact and the
+#   same from run to run, where timings on these machines move by 10 %), with [1, 2] and with
+#   real_args' [Map, List]: a change to the hot path shows here first (needs valgrind)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
@@ -60,6 +63,35 @@ compare_libraries() {
   echo "  target/release NIF library   $r"
   echo "  bundled / release NIF        $(awk -v b="$b" -v r="$r" 'BEGIN { printf "%.3f", b / r }')"
 }
+# Instructions per NIF call, counted by callgrind (inclusive: the call and all it calls) over
+# 20,000 pairs plus the 1,000 warm-up pairs.
+count_instructions() {
+  if ! command -v valgrind >/dev/null || ! command -v callgrind_annotate >/dev/null; then
+    echo "instructions: needs valgrind and callgrind_annotate (apt-get install -y valgrind)" >&2
+    exit 1
+  fi
+  local which out calls=21000
+  echo "instructions per NIF call (callgrind, inclusive, 21,000 pairs)"
+  for which in small real; do
+    ELIXIR_SCOPE_DB="$work/cg_$which" valgrind --tool=callgrind --trace-children=yes \
+      --smc-check=all --callgrind-out-file="$work/callgrind.$which.%p" \
+      erl +S 1:1 -noshell -pa "$work" -run runtime_bench nif_calls "$which" 20000 \
+      >"$work/callgrind.$which.log" 2>&1
+    # The VM's process writes the largest profile (erl's wrappers exec into it).
+    out="$(ls -S "$work"/callgrind."$which".[0-9]* | head -1)"
+    callgrind_annotate --inclusive=yes --show-percs=no "$out" 2>/dev/null \
+      | awk -v which="$which" -v calls="$calls" '
+          / \[.*libelixir_scope_nif/ && /:elixir_scope_nif::hot::(enter|call_return) \[/ {
+            count = $1; gsub(",", "", count)
+            name = $0; sub(/.*::hot::/, "", name); sub(/ .*/, "", name)
+            printf "  %-12s %-12s %6.0f\n", name, which == "small" ? "[1, 2]" : "[Map, List]", count / calls
+          }'
+  done
+}
+if [ "${1:-}" = instructions ]; then
+  count_instructions
+  exit 0
+fi
 if [ "${1:-}" = nif ]; then
   compare_libraries
   exit 0
