@@ -570,6 +570,27 @@ impl Snapshot {
             }
             return Ok(Box::new(MergeNewest::new(walks)));
         }
+        if let Some(function) = function {
+            // A function of any module: the calls of each module's function of that name, as
+            // above (not every call of the run, which the scan limit may stop short of them).
+            let mut modules: Vec<u32> = self
+                .index
+                .function_totals()?
+                .into_iter()
+                .filter(|((_, f), _)| *f == function)
+                .map(|((m, _), _)| m)
+                .collect();
+            modules.sort_unstable();
+            modules.dedup();
+            let mut walks = Vec::new();
+            for m in modules {
+                walks.push(
+                    self.index
+                        .heads(Select::Function(m, function), lo, hi, false)?,
+                );
+            }
+            return Ok(Box::new(MergeNewest::new(walks)));
+        }
         if filter.exceptions_only {
             let ids = self.index.exceptions(lo, hi)?;
             return Ok(Box::new(

@@ -134,6 +134,40 @@ fn ids(calls: &[store::Call]) -> Vec<u64> {
     calls.iter().map(|c| c.id).collect()
 }
 
+/// A filter by function alone reads that function's calls in every module, however many
+/// other calls came after them: a scan of the whole run would stop at its scan limit first.
+#[test]
+fn a_function_of_any_module_is_found_past_any_number_of_other_calls() {
+    let (_dir, store) = temp_store();
+    let mut writer = store.begin_run(&info()).unwrap();
+    let mut events = Vec::new();
+    for id in 1..=4u64 {
+        let module = if id % 2 == 0 { MOD_B } else { MOD_A };
+        events.extend([
+            enter(id, id * 10, None, 10, module, F),
+            ret(id, id * 10 + 1),
+        ]);
+    }
+    for id in 5..=504u64 {
+        events.extend([enter(id, id * 10, None, 10, MOD_A, H), ret(id, id * 10 + 1)]);
+    }
+    write_sealed(&mut writer, events);
+    let snap = store.snapshot(None).unwrap();
+    let found = snap
+        .calls(&CallFilter {
+            function: Some("f".into()),
+            limit: 100,
+            scan_limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        ids(&found),
+        vec![4, 3, 2, 1],
+        "newest first, across modules"
+    );
+}
+
 #[test]
 fn every_call_is_stored_once_with_its_end_whichever_batch_it_came_in() {
     let (_dir, store) = temp_store();
