@@ -69,9 +69,10 @@ pub(crate) fn capture_value<'a>(
         };
         if let Some((t, arguments)) = plain.filter(|_| secrets.is_empty()) {
             // SAFETY: a live term of this call's env.
-            let raw = unsafe { Raw::new(t.as_c_arg()) };
-            if encode_flat(raw, arguments, caps, redaction, scratch) {
-                return Bytes::from_slice(scratch.bytes());
+            if let Some(raw) = unsafe { Raw::new(t.as_c_arg()) } {
+                if encode_flat(raw, arguments, caps, redaction, scratch) {
+                    return Bytes::from_slice(scratch.bytes());
+                }
             }
         }
         let bytes = match value {

@@ -279,12 +279,14 @@ unsafe fn read_boxed<'t>(t: ErlNifTerm) -> Option<Boxed<'t>> {
 pub struct Raw<'a>(ErlNifTerm, PhantomData<&'a ()>);
 
 impl<'a> Raw<'a> {
-    /// The term, read from its words while `'a` lasts.
+    /// The term, read from its words while `'a` lasts; `None` unless the whole layout held
+    /// ([`check`]), so that reading needs no check of its own.
     ///
     /// # Safety
     /// `t` must be a live term for as long as `'a`.
-    pub unsafe fn new(t: ErlNifTerm) -> Raw<'a> {
-        Raw(t, PhantomData)
+    #[inline]
+    pub unsafe fn new(t: ErlNifTerm) -> Option<Raw<'a>> {
+        (verified() && VERIFIED_BOXED.load(Ordering::Relaxed)).then_some(Raw(t, PhantomData))
     }
 
     fn at(self) -> *const u64 {
@@ -293,26 +295,29 @@ impl<'a> Raw<'a> {
 }
 
 impl<'a> Words<'a> for Raw<'a> {
+    /// By the primary tag first: a list cell or a boxed term is told at once.
     #[inline]
     fn read(self) -> Word<'a, Self> {
-        match quick(self.0) {
-            Quick::Small(v) => return Word::Small(v),
-            Quick::Atom => return Word::Atom(word(self.0)),
-            Quick::Nil => return Word::Nil,
-            // SAFETY: a live list cell (the term lives for 'a).
-            Quick::Cell => {
+        let w = word(self.0);
+        match w & 0x3 {
+            LIST_TAG => {
+                // SAFETY: a live list cell (the term lives for 'a).
                 let (head, tail) = unsafe { cell(self.0) };
-                return Word::Cell(Raw(head, PhantomData), Raw(tail, PhantomData));
+                Word::Cell(Raw(head, PhantomData), Raw(tail, PhantomData))
             }
-            Quick::Unknown => {}
-        }
-        // SAFETY: a live term; its slices live as long as it does ('a).
-        match unsafe { boxed(self.0) } {
-            Some(Boxed::Tuple(elements)) => Word::Tuple(elements.len()),
-            Some(Boxed::FlatMap { keys, .. }) => Word::Map(keys.len()),
-            Some(Boxed::Binary(bytes)) => Word::Binary(bytes),
-            Some(Boxed::Float(f)) => Word::Float(f),
-            None => Word::Other,
+            // SAFETY: a live boxed term; its slices live as long as it does ('a), and `new`
+            // found the boxed layout verified.
+            BOXED_TAG => match unsafe { read_boxed(self.0) } {
+                Some(Boxed::Tuple(elements)) => Word::Tuple(elements.len()),
+                Some(Boxed::FlatMap { keys, .. }) => Word::Map(keys.len()),
+                Some(Boxed::Binary(bytes)) => Word::Binary(bytes),
+                Some(Boxed::Float(f)) => Word::Float(f),
+                None => Word::Other,
+            },
+            _ if w & 0xF == SMALL_TAG => Word::Small((w as i64) >> 4),
+            _ if w & 0x3F == ATOM_TAG => Word::Atom(w),
+            _ if w == NIL => Word::Nil,
+            _ => Word::Other,
         }
     }
 
