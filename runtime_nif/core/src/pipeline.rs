@@ -289,6 +289,8 @@ impl Collector {
     fn run(mut self, control: Receiver<Control>) {
         let mut idle = 0usize;
         loop {
+            // The event clock's drift from the OS clock, closed as the collector goes by.
+            clock::keep_to_os();
             let moved = self.collect();
             idle = if moved > 0 { 0 } else { idle + 1 };
             // Never chase the producers event by event: that bounces every slot's cache line
