@@ -7,8 +7,10 @@
 //! `CLOCK_MONOTONIC` time along a line: an anchor (the counter and the OS clock read together)
 //! and a rate.
 //!
-//! A rate measured once drifts from the OS clock: 2 ppm here, 13 µs after 7 s and 7 ms an
-//! hour, enough for `calls(since: t)` to miss a call made right after `t` was read. So
+//! A rate measured once drifts from the OS clock, differently in each process: from 2 ppm to a
+//! few hundred here (a call stored 547 µs before an `erlang:monotonic_time()` read ahead of it
+//! after 40 s, or 2.3 ms after it after 8 s), enough for `calls(since: t)` to miss a call made
+//! right after `t` was read. So
 //! [`keep_to_os`] (the collector calls it as it loops) compares the two every
 //! [`RESYNC_EVERY`] and starts a new line where the old one is now, with the run's measured
 //! rate corrected to close the gap by the next comparison: times stay continuous and
