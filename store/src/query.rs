@@ -556,38 +556,35 @@ impl Snapshot {
             }
             return Ok(Box::new(MergeNewest::new(walks)));
         }
-        if let Some(module) = module {
-            let functions = match function {
-                Some(f) => vec![f],
-                None => self.index.functions_of(module)?,
-            };
-            let mut walks = Vec::new();
-            for f in functions {
-                walks.push(
-                    self.index
-                        .heads(Select::Function(module, f), lo, hi, false)?,
-                );
-            }
-            return Ok(Box::new(MergeNewest::new(walks)));
-        }
-        if let Some(function) = function {
-            // A function of any module: the calls of each module's function of that name, as
-            // above (not every call of the run, which the scan limit may stop short of them).
-            let mut modules: Vec<u32> = self
+        // A module, a function or both: the index of each (module, function) pair, merged
+        // newest first (never every call of the run, which the scan limit may stop short of
+        // the ones asked for).
+        let pairs: Vec<(u32, u32)> = match (module, function) {
+            (Some(m), Some(f)) => vec![(m, f)],
+            (Some(m), None) => self
                 .index
-                .function_totals()?
+                .functions_of(m)?
                 .into_iter()
-                .filter(|((_, f), _)| *f == function)
-                .map(|((m, _), _)| m)
-                .collect();
-            modules.sort_unstable();
-            modules.dedup();
+                .map(|f| (m, f))
+                .collect(),
+            (None, Some(f)) => {
+                let mut pairs: Vec<(u32, u32)> = self
+                    .index
+                    .function_totals()?
+                    .into_iter()
+                    .map(|(pair, _)| pair)
+                    .filter(|&(_, g)| g == f)
+                    .collect();
+                pairs.sort_unstable();
+                pairs.dedup();
+                pairs
+            }
+            (None, None) => Vec::new(),
+        };
+        if module.is_some() || function.is_some() {
             let mut walks = Vec::new();
-            for m in modules {
-                walks.push(
-                    self.index
-                        .heads(Select::Function(m, function), lo, hi, false)?,
-                );
+            for (m, f) in pairs {
+                walks.push(self.index.heads(Select::Function(m, f), lo, hi, false)?);
             }
             return Ok(Box::new(MergeNewest::new(walks)));
         }
