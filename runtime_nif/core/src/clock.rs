@@ -32,6 +32,9 @@ const MAX_SLEW: f64 = 1e-3;
 /// A gap larger than this (the machine was suspended, say) is closed by a step forward.
 const MAX_GAP_NS: f64 = 10_000_000.0;
 
+/// The line's rate is kept in units of 2^-32 ns per tick.
+const FIXED: f64 = (1u64 << 32) as f64;
+
 /// The counter, and where it and the OS clock were when calibrated.
 struct Counter {
     clock: quanta::Clock,
@@ -46,7 +49,7 @@ struct Line {
     version: AtomicU64,
     raw: AtomicU64,
     ns: AtomicU64,
-    /// Nanoseconds per tick, an `f64`'s bits.
+    /// Nanoseconds per tick, in units of 2^-32 ns (fixed point: a multiply and a shift).
     rate: AtomicU64,
 }
 
@@ -61,9 +64,9 @@ static LINE: Line = Line {
 static RESYNCED: Mutex<u64> = Mutex::new(0);
 
 impl Line {
-    /// The anchor's ticks and nanoseconds, and the rate.
+    /// The anchor's ticks and nanoseconds, and the rate (2^-32 ns per tick).
     #[inline]
-    fn read(&self) -> (u64, u64, f64) {
+    fn read(&self) -> (u64, u64, u64) {
         loop {
             let before = self.version.load(Ordering::Acquire);
             let raw = self.raw.load(Ordering::Relaxed);
@@ -71,7 +74,7 @@ impl Line {
             let rate = self.rate.load(Ordering::Relaxed);
             fence(Ordering::Acquire);
             if before & 1 == 0 && self.version.load(Ordering::Relaxed) == before {
-                return (raw, ns, f64::from_bits(rate));
+                return (raw, ns, rate);
             }
             std::hint::spin_loop();
         }
@@ -80,12 +83,13 @@ impl Line {
     /// Moves the line; one writer at a time (the caller holds [`RESYNCED`] or is
     /// [`calibrate`]'s one-time initialiser).
     fn write(&self, raw: u64, ns: u64, rate: f64) {
+        let rate = (rate * FIXED).round() as u64;
         let version = self.version.load(Ordering::Relaxed);
         self.version.store(version + 1, Ordering::Relaxed);
         fence(Ordering::Release);
         self.raw.store(raw, Ordering::Relaxed);
         self.ns.store(ns, Ordering::Relaxed);
-        self.rate.store(rate.to_bits(), Ordering::Relaxed);
+        self.rate.store(rate, Ordering::Relaxed);
         self.version.store(version + 2, Ordering::Release);
     }
 
@@ -94,7 +98,8 @@ impl Line {
     #[inline]
     fn at(&self, raw: u64) -> u64 {
         let (anchor_raw, anchor_ns, rate) = self.read();
-        anchor_ns + (raw.saturating_sub(anchor_raw) as f64 * rate) as u64
+        let ticks = raw.saturating_sub(anchor_raw) as u128;
+        anchor_ns + ((ticks * rate as u128) >> 32) as u64
     }
 }
 
@@ -160,7 +165,7 @@ pub fn keep_to_os() {
     // The counter's rate over the whole run so far (its calibration's error gone).
     let run_rate = match (raw.checked_sub(c.first_raw), os.checked_sub(c.first_ns)) {
         (Some(ticks), Some(ns)) if ticks > 0 && ns > 0 => ns as f64 / ticks as f64,
-        _ => LINE.read().2,
+        _ => LINE.read().2 as f64 / FIXED,
     };
     let gap = os as f64 - now as f64;
     let (ns, rate) = if gap > MAX_GAP_NS {
@@ -226,7 +231,7 @@ mod tests {
         {
             let _writer = RESYNCED.lock().unwrap();
             let (raw, rate) = (COUNTER.get().unwrap().clock.raw(), LINE.read().2);
-            LINE.write(raw, LINE.at(raw), rate * (1.0 + 5e-4));
+            LINE.write(raw, LINE.at(raw), rate as f64 / FIXED * (1.0 + 5e-4));
         }
         let stop = std::sync::atomic::AtomicBool::new(false);
         let (backwards, readings) = std::thread::scope(|scope| {
