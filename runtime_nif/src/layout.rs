@@ -162,20 +162,22 @@ pub enum Quick {
 /// Classifies a term by its word.
 #[inline]
 pub fn quick(t: ErlNifTerm) -> Quick {
-    if !verified() {
-        return Quick::Unknown;
+    match verified() {
+        true => classify(word(t)),
+        false => Quick::Unknown,
     }
-    let w = word(t);
-    if w & 0xF == SMALL_TAG {
-        Quick::Small((w as i64) >> 4)
-    } else if w & 0x3F == ATOM_TAG {
-        Quick::Atom
-    } else if w == NIL {
-        Quick::Nil
-    } else if w & 0x3 == LIST_TAG {
-        Quick::Cell
-    } else {
-        Quick::Unknown
+}
+
+/// What a word's bits say, the layout taken as verified: by the primary tag first, so that a
+/// list cell (or a boxed term, [`Quick::Unknown`]) is told at once.
+#[inline]
+fn classify(w: u64) -> Quick {
+    match w & 0x3 {
+        LIST_TAG => Quick::Cell,
+        _ if w & 0xF == SMALL_TAG => Quick::Small((w as i64) >> 4),
+        _ if w & 0x3F == ATOM_TAG => Quick::Atom,
+        _ if w == NIL => Quick::Nil,
+        _ => Quick::Unknown,
     }
 }
 
@@ -295,29 +297,27 @@ impl<'a> Raw<'a> {
 }
 
 impl<'a> Words<'a> for Raw<'a> {
-    /// By the primary tag first: a list cell or a boxed term is told at once.
+    /// One classification of the word ([`classify`]), then a boxed term's header.
     #[inline]
     fn read(self) -> Word<'a, Self> {
-        let w = word(self.0);
-        match w & 0x3 {
-            LIST_TAG => {
+        match classify(word(self.0)) {
+            Quick::Cell => {
                 // SAFETY: a live list cell (the term lives for 'a).
                 let (head, tail) = unsafe { cell(self.0) };
                 Word::Cell(Raw(head, PhantomData), Raw(tail, PhantomData))
             }
-            // SAFETY: a live boxed term; its slices live as long as it does ('a), and `new`
-            // found the boxed layout verified.
-            BOXED_TAG => match unsafe { read_boxed(self.0) } {
+            Quick::Small(v) => Word::Small(v),
+            Quick::Atom => Word::Atom(word(self.0)),
+            Quick::Nil => Word::Nil,
+            // SAFETY: a live term; its slices live as long as it does ('a), and `new` found
+            // the boxed layout verified.
+            Quick::Unknown => match unsafe { read_boxed(self.0) } {
                 Some(Boxed::Tuple(elements)) => Word::Tuple(elements.len()),
                 Some(Boxed::FlatMap { keys, .. }) => Word::Map(keys.len()),
                 Some(Boxed::Binary(bytes)) => Word::Binary(bytes),
                 Some(Boxed::Float(f)) => Word::Float(f),
                 None => Word::Other,
             },
-            _ if w & 0xF == SMALL_TAG => Word::Small((w as i64) >> 4),
-            _ if w & 0x3F == ATOM_TAG => Word::Atom(w),
-            _ if w == NIL => Word::Nil,
-            _ => Word::Other,
         }
     }
 
