@@ -15,16 +15,20 @@
 //! fills, the collector waits, the ring fills, and the ring's policy drops events: the hot path
 //! never waits.
 //!
+//! The collector sleeps between passes (parked, woken early by a request): 200 µs while events
+//! come by the hundred, longer as the flow thins ([`pause`]), since every wake-up costs a
+//! context switch.
+//!
 //! `flush` asks the collector to drain each shard up to the events it had accepted when the
 //! request arrived, then the writer to seal; it returns once the segment is written.
 //! `stop` drains everything, seals, records the run's summary and ends the threads.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use store::{Event, Maintenance, RunInfo, RunWriter, Store, StoreReader};
 
 use crate::clock;
@@ -85,6 +89,8 @@ pub struct Pipeline {
     recorder: Arc<Recorder>,
     shared: Arc<Shared>,
     control: Sender<Control>,
+    /// The collector's thread, unparked after each request.
+    collector: Thread,
     threads: Mutex<Vec<JoinHandle<()>>>,
     store: Store,
     reader: StoreReader,
@@ -149,6 +155,7 @@ impl Pipeline {
             recorder,
             shared,
             control,
+            collector: collector.thread().clone(),
             threads: Mutex::new(vec![collector, writer, maintainer]),
             reader: store.reader(),
             store,
@@ -234,6 +241,7 @@ impl Pipeline {
         self.control
             .send_timeout(make(reply), timeout)
             .map_err(|_| RuntimeError::Stopped)?;
+        self.collector.unpark();
         match answer.recv_timeout(timeout) {
             Ok(result) => result,
             Err(RecvTimeoutError::Timeout) => Err(RuntimeError::Timeout(timeout)),
@@ -263,15 +271,25 @@ struct Collector {
     next_shard: usize,
 }
 
-/// The collector's pause after draining events (the benches/ring bench shows why).
-const BUSY_WAIT: Duration = Duration::from_micros(200);
-
-/// The collector's sleep when the ring was empty: short at first, longer when idle.
-const IDLE_WAITS: [Duration; 3] = [
-    Duration::from_micros(200),
-    Duration::from_millis(1),
-    Duration::from_millis(5),
-];
+/// The collector's pause after a pass that moved `moved` events, `idle` passes in a row having
+/// moved none.
+///
+/// Never chase the producers event by event: that bounces every slot's cache line between
+/// cores (the benches/ring bench shows it). Drain what is there, then let the ring fill a
+/// little: 200 µs while events come by the hundred. Every pass is a wake-up, a context switch
+/// that costs a core tens of microseconds on a virtual machine, so the pause grows as the flow
+/// thins: a VM recording a few thousand calls a second woke its collector 5,000 times a second,
+/// 10-15 % of a core. The longest pause, 5 ms, is some 20,000 events for a scheduler recording
+/// at full speed, which its lane and the shared lane hold.
+fn pause(moved: usize, idle: usize) -> Duration {
+    match moved {
+        256.. => Duration::from_micros(200),
+        16..=255 => Duration::from_millis(1),
+        1..=15 => Duration::from_millis(5),
+        0 if idle < 20 => Duration::from_millis(1),
+        0 => Duration::from_millis(5),
+    }
+}
 
 impl Collector {
     fn new(recorder: Arc<Recorder>, config: Config, out: Sender<ToWriter>) -> Collector {
@@ -293,14 +311,11 @@ impl Collector {
             clock::keep_to_os();
             let moved = self.collect();
             idle = if moved > 0 { 0 } else { idle + 1 };
-            // Never chase the producers event by event: that bounces every slot's cache line
-            // between cores. Drain what is there, then let the ring fill a little.
-            let wait = if moved > 0 {
-                BUSY_WAIT
-            } else {
-                IDLE_WAITS[(idle / 20).min(IDLE_WAITS.len() - 1)]
-            };
-            match control.recv_timeout(wait) {
+            // Parked, not blocked in `recv_timeout`: a channel's timed receive spins and
+            // yields before it sleeps, which for pauses this short is most of the pause.
+            // Requests unpark the thread.
+            std::thread::park_timeout(pause(moved, idle));
+            match control.try_recv() {
                 Ok(Control::Flush(reply)) => {
                     let marks = self.recorder.ring().enqueued_marks();
                     if self.drain_to(&marks).is_err() || self.send(ToWriter::Flush(reply)).is_err()
@@ -314,8 +329,8 @@ impl Collector {
                     let _ = self.send(ToWriter::Stop(reply));
                     return;
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => {
                     let marks = self.recorder.ring().enqueued_marks();
                     let _ = self.drain_to(&marks);
                     return;
@@ -524,5 +539,24 @@ impl Writer {
                 Err(RuntimeError::Write(text))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_collector_pauses_longer_as_the_flow_thins_and_never_past_5_ms() {
+        let flows = [100_000, 256, 255, 16, 15, 1];
+        let pauses: Vec<Duration> = flows.iter().map(|&moved| pause(moved, 0)).collect();
+        assert!(pauses.windows(2).all(|w| w[0] <= w[1]), "{pauses:?}");
+        assert_eq!(pauses[0], Duration::from_micros(200));
+        assert!(pause(1, 0) > pause(256, 0));
+        for idle in [0, 1, 19, 20, 1_000_000] {
+            assert!(pause(0, idle) <= Duration::from_millis(5));
+            assert!(pause(0, idle) >= pause(1, 0) || idle < 20);
+        }
+        assert!(pause(0, 19) <= pause(0, 20));
     }
 }
