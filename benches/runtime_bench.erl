@@ -11,7 +11,7 @@
 -module(runtime_bench).
 
 -export([run/0, shared_lane/0, steady/0, skeleton/1, burst_to_query/0, real_args/0, library/0]).
--export([attach/0, sends/0, nif_calls/1]).
+-export([attach/0, sends/0, nif_calls/1, trickle/0]).
 
 -define(ROUNDS, 7).
 -define(FAST_CALLS, 5000000).     % unwrapped and paused: cheap, many calls
@@ -70,6 +70,51 @@ real_args() ->
                     (RecMed - PlainMed) / (DbgMed - PlainMed)])
      end || {Name, _} <- Cases],
     halt().
+
+%% @doc What the drain's threads cost while a VM records a trickle of calls (default settings):
+%% for 10 s a process makes Per recorded calls of `f/1' then sleeps a millisecond, for Per = 3
+%% (about 2,500 calls a second) and 30; prints the calls made and the CPU time each of the
+%% runtime's threads took (from /proc/self/task), in ms per second of recording.
+trickle() ->
+    ok = elixir_scope_runtime:start(),
+    io:format("drain threads' CPU while recording a trickle, ms per second (10 s each)~n"),
+    [trickle_round(Per, 10) || Per <- [3, 30]],
+    halt().
+
+trickle_round(Per, Seconds) ->
+    Before = thread_cpu_ms(),
+    End = erlang:monotonic_time(millisecond) + Seconds * 1000,
+    Calls = trickle_loop(Per, End, 0),
+    ok = elixir_scope_runtime:flush(),
+    After = thread_cpu_ms(),
+    Used = fun(Name) -> lists:sum([Ms - element(2, maps:get(Tid, Before, {Name, 0}))
+                                   || {Tid, {N, Ms}} <- maps:to_list(After), N =:= Name]) end,
+    io:format("  ~6.w calls/s   collector ~6.1f   writer ~6.1f   encoder ~6.1f   maintenance ~6.1f~n",
+              [Calls div Seconds | [Used(N) / Seconds || N <- ["es_collector", "es_writer",
+                                                             "es_encoder", "es_maintenance"]]]).
+
+trickle_loop(Per, End, Calls) ->
+    case erlang:monotonic_time(millisecond) >= End of
+        true -> Calls;
+        false ->
+            _ = [runtime_bench_wrapped:f(I) || I <- lists:seq(1, Per)],
+            timer:sleep(1),
+            trickle_loop(Per, End, Calls + Per)
+    end.
+
+%% Each thread of this OS process: tid => {name, user + system CPU in ms} (10 ms ticks).
+thread_cpu_ms() ->
+    Task = "/proc/" ++ os:getpid() ++ "/task/",
+    {ok, Tids} = file:list_dir(Task),
+    maps:from_list(
+      [begin
+           {ok, Name} = file:read_file(Task ++ Tid ++ "/comm"),
+           {ok, Stat} = file:read_file(Task ++ Tid ++ "/stat"),
+           [_, Fields] = binary:split(Stat, <<") ">>),
+           F = binary:split(Fields, <<" ">>, [global]),
+           Ticks = binary_to_integer(lists:nth(12, F)) + binary_to_integer(lists:nth(13, F)),
+           {Tid, {binary_to_list(string:trim(Name)), Ticks * 10}}
+       end || Tid <- Tids]).
 
 %% @doc One VM's figure for comparing NIF libraries (the script runs it alternately with the
 %% library `elixir-scope instrument` installs and with target/release's): the recording

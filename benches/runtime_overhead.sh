@@ -3,7 +3,7 @@
 # runtime, the wrapped fixture and the benchmark module, and prints from one run the ns per
 # call of a tiny function unwrapped / wrapped and recording / wrapped and paused / traced by
 # dbg, the ratios, the capture and drain rates, and the cost of huge arguments.
-# Usage: benches/runtime_overhead.sh [steady|skeleton|checks|burst|args|attach|sends|nif]   (figures: BENCHMARKS.md)
+# Usage: benches/runtime_overhead.sh [steady|skeleton|checks|burst|args|attach|sends|nif|instructions|trickle]   (figures: BENCHMARKS.md)
 #   steady: only the recorded, paused and plain calls, as percentiles of 101 short interleaved
 #   rounds (steadier than the medians of seven long rounds when the machine is busy)
 #   skeleton: what the wrapper, the recorder and the runtime module cost with NIFs that do
@@ -24,6 +24,8 @@
 #   instructions: instructions per enter/5 and per call_return/3 (callgrind, so exact and the
 #   same from run to run, where timings on these machines move by 10 %), with [1, 2] and with
 #   real_args' [Map, List]: a change to the hot path shows here first (needs valgrind)
+#   trickle: the CPU the drain's threads take while a VM records a trickle of calls (about
+#   2,500 and 25,000 a second), in ms per second
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
@@ -114,6 +116,10 @@ if [ "${1:-}" = attach ]; then
 fi
 if [ "${1:-}" = sends ]; then
   ELIXIR_SCOPE_DB="$work/sends" erl -noshell -pa "$work" -eval 'runtime_bench:sends().'
+  exit 0
+fi
+if [ "${1:-}" = trickle ]; then
+  ELIXIR_SCOPE_DB="$work/trickle" erl -noshell -pa "$work" -eval 'runtime_bench:trickle().'
   exit 0
 fi
 if [ "${1:-}" = steady ]; then
