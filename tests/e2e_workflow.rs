@@ -523,6 +523,71 @@ fn a_new_users_day_with_a_fresh_mix_project() {
     );
 }
 
+/// A release built from a clean checkout (CI's way): `MIX_ENV=prod mix release` compiles, the
+/// alias instruments and installs the runtime after Mix wrote the `.app`, and the release loads
+/// only what its `.app` lists. It used not to boot: its first wrapped call raised `undef` for
+/// `elixir_scope_gate:on/1`.
+#[test]
+fn a_release_built_from_scratch_boots_and_records() {
+    let p = Project::new();
+    let mix_exs = std::fs::read_to_string(p.app.join("mix.exs")).unwrap();
+    std::fs::write(p.app.join("mix.exs"), add_alias(&mix_exs)).unwrap();
+    let built = p.run_in(
+        p.dir.path(),
+        p.bin.to_str().unwrap(),
+        &["mix-archive", "--install", "--output", "."],
+        "prod",
+        &p.archives(),
+        None,
+    );
+    assert!(built.ok, "{}{}", built.stdout, built.stderr);
+    assert!(!p.app.join("_build").exists(), "a clean checkout");
+
+    let release = p.mix_ok("prod", &["release"]);
+    assert!(release.contains("rewritten"), "{release}");
+    let app = std::fs::read_to_string(
+        p.app
+            .join("_build/prod/rel/myapp/lib/myapp-0.1.0/ebin/myapp.app"),
+    )
+    .unwrap();
+    for module in [
+        "elixir_scope_gate",
+        "elixir_scope_runtime",
+        "elixir_scope_nif",
+    ] {
+        assert!(
+            app.contains(module),
+            "{module} not in the release's .app:\n{app}"
+        );
+    }
+
+    let bin = p.app.join("_build/prod/rel/myapp/bin/myapp");
+    let ran = p.run_in(
+        &p.app,
+        bin.to_str().unwrap(),
+        &["eval", "IO.inspect(Myapp.total([:tea, :cup]))"],
+        "prod",
+        &p.archives(),
+        None,
+    );
+    assert!(
+        ran.ok,
+        "the release did not run:\n{}\n{}",
+        ran.stdout, ran.stderr
+    );
+    assert_eq!(ran.stdout.trim(), "8", "{}", ran.stderr);
+
+    let calls = p.json(&["calls", "--json", "--limit", "20"]);
+    let mfas: Vec<&str> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["mfa"].as_str().unwrap())
+        .collect();
+    assert!(mfas.contains(&"Myapp.total/1"), "{mfas:?}");
+    assert!(mfas.contains(&"Myapp.price/1"), "{mfas:?}");
+}
+
 /// Erlang projects: EUnit's listener and Common Test's hook (driven here as Common Test calls
 /// it, in the case's own process) name the tests that ran; the Common Test case's calls are
 /// its own.

@@ -139,8 +139,8 @@ pub enum InstallError {
     /// `elixirc` rejected the IEx helpers.
     #[error("elixirc could not compile the IEx helpers (ElixirScope):\n{0}")]
     CompileElixir(String),
-    /// A `.app` file could not be rewritten without the runtime's modules.
-    #[error("{path}: could not list the modules without the runtime's:\n{output}")]
+    /// A `.app` file's `modules` could not be rewritten with (or without) the runtime's.
+    #[error("{path}: could not rewrite the modules it lists:\n{output}")]
     App {
         /// The `.app` file (left as it was).
         path: PathBuf,
@@ -289,7 +289,9 @@ pub fn install(dir: &Path, settings: &str) -> Result<Installed, InstallError> {
     let stamp = dir.join(STAMP_FILE);
     if let Ok(text) = std::fs::read_to_string(&stamp) {
         let mut lines = text.lines();
-        if lines.next() == Some(id.as_str()) && lines.all(|file| dir.join(file).is_file()) {
+        let files: Vec<&str> = lines.clone().skip(1).collect();
+        if lines.next() == Some(id.as_str()) && files.iter().all(|file| dir.join(file).is_file()) {
+            list_in_app(dir, &files)?;
             return Ok(Installed::AlreadyCurrent);
         }
     }
@@ -326,7 +328,53 @@ pub fn install(dir: &Path, settings: &str) -> Result<Installed, InstallError> {
         text.push('\n');
     }
     std::fs::write(&stamp, text).map_err(io(&stamp))?;
+    list_in_app(dir, &files)?;
     Ok(Installed::Fresh(files))
+}
+
+/// Lists the runtime's modules (the beams among `files`) in the `modules` of each `.app` of
+/// `dir` that does not list them all yet.
+///
+/// Why: a release loads the modules its applications' `.app` files list (embedded mode), and a
+/// fresh `MIX_ENV=prod mix release` writes the `.app` before the compile alias installs the
+/// runtime: the release's first wrapped call raised `undef` for `elixir_scope_gate:on/1` and
+/// the release did not boot. Mix itself lists every beam of the `ebin` when it next writes the
+/// `.app`; [`uninstall`] takes them out again.
+fn list_in_app(dir: &Path, files: &[impl AsRef<str>]) -> Result<(), InstallError> {
+    let modules: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.as_ref().strip_suffix(".beam"))
+        .map(str::to_string)
+        .collect();
+    let unlisted = |app: &Path| {
+        // The common case (every module listed, as after Mix wrote the `.app` again) is told
+        // from the text, without starting `erl`: a module is listed as `'Elixir.X'` or as a
+        // bare atom followed by `,` or `]`.
+        let text = std::fs::read_to_string(app).unwrap_or_default();
+        let listed = |m: &String| match m.starts_with("Elixir.") {
+            true => text.contains(&format!("'{m}'")),
+            false => text.contains(&format!("{m},")) || text.contains(&format!("{m}]")),
+        };
+        !modules.iter().all(listed)
+    };
+    let apps = app_files(dir)?;
+    if !modules.is_empty() && apps.iter().any(|app| unlisted(app)) {
+        relist_modules(dir, &modules, Listing::With)?;
+    }
+    Ok(())
+}
+
+/// The `.app` files of `dir`.
+fn app_files(dir: &Path) -> Result<Vec<PathBuf>, InstallError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| InstallError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    Ok(entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "app"))
+        .collect())
 }
 
 /// What [`uninstall`] removed from a directory: the files, and whether the `.app` of the
@@ -392,7 +440,7 @@ pub fn uninstall(dir: &Path) -> Result<Uninstalled, InstallError> {
         }
     }
     if !modules.is_empty() {
-        removed.app_files = unlist_modules(dir, &modules)?;
+        removed.app_files = relist_modules(dir, &modules, Listing::Without)?;
     }
     Ok(removed)
 }
@@ -405,18 +453,32 @@ pub fn is_runtime_module(module: &str) -> bool {
         || module.starts_with("Elixir.Mix.Tasks.ElixirScope.")
 }
 
-/// Rewrites each `.app` of `dir` that lists any of `modules` without them; returns their names.
-fn unlist_modules(dir: &Path, modules: &[String]) -> Result<Vec<String>, InstallError> {
+/// Whether [`relist_modules`] lists the runtime's modules or takes them out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    /// Appended after the modules listed (the order of those kept).
+    With,
+    /// Removed (the order of the others kept).
+    Without,
+}
+
+/// Rewrites the `modules` of each `.app` of `dir` with or without `modules`, where that
+/// changes it; returns the names of the files rewritten.
+fn relist_modules(
+    dir: &Path,
+    modules: &[String],
+    listing: Listing,
+) -> Result<Vec<String>, InstallError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| InstallError::Io { path, source }
     };
+    let new_list = match listing {
+        Listing::With => "Listed ++ [M || M <- Ours, not lists:member(M, Listed)]",
+        Listing::Without => "[M || M <- Listed, not lists:member(M, Ours)]",
+    };
     let mut rewritten = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io(dir))?.flatten() {
-        let path = entry.path();
-        if path.extension().is_none_or(|e| e != "app") {
-            continue;
-        }
+    for path in app_files(dir)? {
         // Written only when the list changes; `erl` says which.
         let temp = dir.join(format!(".elixir_scope_app-{}", std::process::id()));
         let ours: Vec<String> = modules.iter().map(|m| erlang_chars(Path::new(m))).collect();
@@ -424,10 +486,10 @@ fn unlist_modules(dir: &Path, modules: &[String]) -> Result<Vec<String>, Install
             "{{ok, [{{application, App, Props}}]}} = file:consult({from}), \
              Ours = [list_to_atom(M) || M <- [{ours}]], \
              Listed = proplists:get_value(modules, Props, []), \
-             case [M || M <- Listed, not lists:member(M, Ours)] of \
+             case {new_list} of \
                Listed -> io:format(\"same\"); \
                Modules -> \
-                 New = lists:keyreplace(modules, 1, Props, {{modules, Modules}}), \
+                 New = lists:keystore(modules, 1, Props, {{modules, Modules}}), \
                  Text = io_lib:format(<<\"~p.~n\">>, [{{application, App, New}}]), \
                  ok = file:write_file({to}, unicode:characters_to_binary(Text)), \
                  io:format(\"changed\") \
@@ -455,7 +517,7 @@ fn unlist_modules(dir: &Path, modules: &[String]) -> Result<Vec<String>, Install
             });
         }
         std::fs::rename(&temp, &path).map_err(io(&path))?;
-        rewritten.push(entry.file_name().to_string_lossy().into_owned());
+        rewritten.extend(path.file_name().map(|n| n.to_string_lossy().into_owned()));
     }
     Ok(rewritten)
 }
@@ -802,20 +864,7 @@ mod tests {
             .collect();
         modules.push("'Elixir.MyApp'".into());
         modules.sort();
-        let app = |modules: &[String]| {
-            let script = format!(
-                "T = {{application, my_app, [{{description, \"my_app\"}}, {{modules, [{}]}}, \
-                 {{registered, []}}, {{vsn, \"0.1.0\"}}]}}, \
-                 io:format(\"~s\", [io_lib:format(<<\"~p.~n\">>, [T])]), halt().",
-                modules.join(",")
-            );
-            let out = Command::new("erl")
-                .current_dir("/")
-                .args(["-noshell", "-eval", &script])
-                .output()
-                .unwrap();
-            String::from_utf8(out.stdout).unwrap()
-        };
+        let app = app_text;
         std::fs::write(dir.path().join("my_app.app"), app(&modules)).unwrap();
         let removed = uninstall(dir.path()).unwrap();
         assert!(
@@ -836,6 +885,105 @@ mod tests {
         );
         // Nothing left to remove: nothing changes.
         assert_eq!(uninstall(dir.path()).unwrap(), Uninstalled::default());
+    }
+
+    /// A `.app` as Mix writes it (`io_lib:format("~p.~n", ...)`), listing `modules` (atoms
+    /// as Erlang text).
+    fn app_text(modules: &[String]) -> String {
+        let script = format!(
+            "T = {{application, my_app, [{{description, \"my_app\"}}, {{modules, [{}]}}, \
+             {{registered, []}}, {{vsn, \"0.1.0\"}}]}}, \
+             io:format(\"~s\", [io_lib:format(<<\"~p.~n\">>, [T])]), halt().",
+            modules.join(",")
+        );
+        let out = Command::new("erl")
+            .current_dir("/")
+            .args(["-noshell", "-eval", &script])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The modules a `.app` lists, as `erl` reads them.
+    fn listed_in(app: &Path) -> Vec<String> {
+        let script = format!(
+            "{{ok, [{{application, _, Props}}]}} = file:consult({}), \
+             [io:format(\"~s~n\", [M]) || M <- proplists:get_value(modules, Props)], halt().",
+            erlang_chars(app)
+        );
+        let out = Command::new("erl")
+            .current_dir("/")
+            .args(["-noshell", "-eval", &script])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn install_lists_the_runtime_in_the_app_so_that_a_release_loads_it() {
+        // An ebin as a fresh `MIX_ENV=prod mix release` leaves it before the compile alias
+        // runs `instrument`: the .app lists the application's own modules only, and a release
+        // loads only what the .app lists.
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("my_app.app");
+        let original = app_text(&["'Elixir.MyApp'".to_string()]);
+        std::fs::write(&app, &original).unwrap();
+        let Installed::Fresh(files) = install(dir.path(), "[]").unwrap() else {
+            panic!("expected a fresh install");
+        };
+        let runtime: Vec<String> = files
+            .iter()
+            .filter_map(|f| f.strip_suffix(".beam"))
+            .map(str::to_string)
+            .collect();
+        assert!(
+            runtime.iter().any(|m| m == "elixir_scope_gate"),
+            "{runtime:?}"
+        );
+        let listed = listed_in(&app);
+        assert_eq!(
+            listed[0], "Elixir.MyApp",
+            "its own modules first, in their order"
+        );
+        for module in &runtime {
+            assert!(listed.contains(module), "{module} not in {listed:?}");
+        }
+        // Installing again changes nothing; nor does a .app Mix wrote again (every beam).
+        let listed_once = std::fs::read(&app).unwrap();
+        assert_eq!(
+            install(dir.path(), "[]").unwrap(),
+            Installed::AlreadyCurrent
+        );
+        assert_eq!(std::fs::read(&app).unwrap(), listed_once);
+        // A .app without the runtime's modules (written again by a compile that ran before
+        // the install was current) gets them back even when the install is.
+        std::fs::write(&app, &original).unwrap();
+        assert_eq!(
+            install(dir.path(), "[]").unwrap(),
+            Installed::AlreadyCurrent
+        );
+        assert_eq!(std::fs::read(&app).unwrap(), listed_once);
+        // Uninstalling gives back the .app the compiler wrote, byte for byte.
+        uninstall(dir.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(&app).unwrap(), original);
+    }
+
+    #[test]
+    fn a_bad_app_file_is_named_and_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("broken.app");
+        std::fs::write(&app, "{application, broken, [{modules, [").unwrap();
+        let err = install(dir.path(), "[]").unwrap_err();
+        assert!(matches!(err, InstallError::App { .. }), "{err}");
+        assert!(err.to_string().contains("broken.app"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&app).unwrap(),
+            "{application, broken, [{modules, ["
+        );
     }
 
     #[test]
