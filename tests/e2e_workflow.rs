@@ -77,25 +77,102 @@ struct Project {
     bin: PathBuf,
 }
 
+/// `mix new ARGS` in `cwd`, with no archive.
+fn mix_new(cwd: &Path, args: &[&str]) {
+    let made = Command::new("mix")
+        .arg("new")
+        .args(args)
+        .current_dir(cwd)
+        .env("MIX_ARCHIVES", cwd.join("no-archives"))
+        .output()
+        .expect("mix new");
+    assert!(made.status.success(), "mix new {args:?}: {made:?}");
+}
+
+/// An umbrella's `mix.exs`: the README's alias, and a release of both children.
+const UMBRELLA_MIX_EXS: &str = r#"defmodule Umb.MixProject do
+  use Mix.Project
+
+  def project do
+    [
+      apps_path: "apps",
+      version: "0.1.0",
+      deps: [],
+      aliases: [compile: ["compile" | elixir_scope()]],
+      releases: [umb: [applications: [core: :permanent, web: :permanent]]]
+    ]
+  end
+
+  defp elixir_scope do
+    if Code.ensure_loaded?(Mix.Tasks.ElixirScope.Instrument),
+      do: ["elixir_scope.instrument"],
+      else: []
+  end
+end
+"#;
+
 impl Project {
     fn new() -> Project {
         executable("mix", "elixir");
         let dir = tempfile::tempdir().expect("temp dir");
         let app = dir.path().join("myapp");
-        let made = Command::new("mix")
-            .args(["new", "myapp", "--sup"])
-            .current_dir(dir.path())
-            .env("MIX_ARCHIVES", dir.path().join("no-archives"))
-            .output()
-            .expect("mix new");
-        assert!(made.status.success(), "mix new: {made:?}");
+        mix_new(dir.path(), &["myapp", "--sup"]);
         std::fs::write(app.join("lib/myapp.ex"), APP).unwrap();
         std::fs::write(app.join("test/myapp_test.exs"), TESTS).unwrap();
+        Project::with_binary(dir, app)
+    }
+
+    /// An umbrella (`app` is its root) of two children: `web` (an application) needs `core`.
+    fn umbrella() -> Project {
+        executable("mix", "elixir");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let app = dir.path().join("umb");
+        mix_new(dir.path(), &["umb", "--umbrella"]);
+        mix_new(&app.join("apps"), &["core"]);
+        mix_new(&app.join("apps"), &["web", "--sup"]);
+        std::fs::write(app.join("mix.exs"), UMBRELLA_MIX_EXS).unwrap();
+        std::fs::write(
+            app.join("apps/core/lib/core.ex"),
+            "defmodule Core do\n  def add(a, b), do: a + b\nend\n",
+        )
+        .unwrap();
+        std::fs::write(
+            app.join("apps/web/lib/web.ex"),
+            "defmodule Web do\n  def hello, do: {:sum, Core.add(2, 3)}\nend\n",
+        )
+        .unwrap();
+        let web_mix = app.join("apps/web/mix.exs");
+        let text = std::fs::read_to_string(&web_mix).unwrap();
+        let with_core = text.replacen(
+            "  defp deps do\n    [\n",
+            "  defp deps do\n    [\n      {:core, in_umbrella: true},\n",
+            1,
+        );
+        assert_ne!(with_core, text, "mix new's deps changed shape:\n{text}");
+        std::fs::write(&web_mix, with_core).unwrap();
+        Project::with_binary(dir, app)
+    }
+
+    /// The project, with the `elixir-scope` binary copied into `dir/bin`.
+    fn with_binary(dir: tempfile::TempDir, app: PathBuf) -> Project {
         let bin_dir = dir.path().join("bin");
         std::fs::create_dir(&bin_dir).unwrap();
         let bin = bin_dir.join("elixir-scope");
         std::fs::copy(elixir_scope_bin(), &bin).expect("copying elixir-scope");
         Project { dir, app, bin }
+    }
+
+    /// Builds the Mix archive with the binary and installs it into [`Project::archives`].
+    fn install_archive(&self) {
+        let built = self.run_in(
+            self.dir.path(),
+            self.bin.to_str().unwrap(),
+            &["mix-archive", "--install", "--output", "."],
+            "dev",
+            &self.archives(),
+            None,
+        );
+        assert!(built.ok, "{}{}", built.stdout, built.stderr);
     }
 
     fn archives(&self) -> PathBuf {
@@ -249,15 +326,7 @@ fn a_new_users_day_with_a_fresh_mix_project() {
     // 1. The alias in mix.exs, and the Mix archive built by the CLI and installed offline.
     let mix_exs = std::fs::read_to_string(p.app.join("mix.exs")).unwrap();
     std::fs::write(p.app.join("mix.exs"), add_alias(&mix_exs)).unwrap();
-    let built = p.run_in(
-        p.dir.path(),
-        p.bin.to_str().unwrap(),
-        &["mix-archive", "--install", "--output", "."],
-        "dev",
-        &p.archives(),
-        None,
-    );
-    assert!(built.ok, "{}{}", built.stdout, built.stderr);
+    p.install_archive();
 
     // 1a. A teammate without the archive: a plain compile, nothing said.
     std::fs::remove_dir_all(p.app.join("_build")).unwrap();
@@ -532,15 +601,7 @@ fn a_release_built_from_scratch_boots_and_records() {
     let p = Project::new();
     let mix_exs = std::fs::read_to_string(p.app.join("mix.exs")).unwrap();
     std::fs::write(p.app.join("mix.exs"), add_alias(&mix_exs)).unwrap();
-    let built = p.run_in(
-        p.dir.path(),
-        p.bin.to_str().unwrap(),
-        &["mix-archive", "--install", "--output", "."],
-        "prod",
-        &p.archives(),
-        None,
-    );
-    assert!(built.ok, "{}{}", built.stdout, built.stderr);
+    p.install_archive();
     assert!(!p.app.join("_build").exists(), "a clean checkout");
 
     let release = p.mix_ok("prod", &["release"]);
@@ -586,6 +647,80 @@ fn a_release_built_from_scratch_boots_and_records() {
         .collect();
     assert!(mfas.contains(&"Myapp.total/1"), "{mfas:?}");
     assert!(mfas.contains(&"Myapp.price/1"), "{mfas:?}");
+}
+
+/// An umbrella whose `web` child needs `core`: the runtime goes into `core`'s `ebin` only (it is
+/// on the code path wherever `web` runs), so that a release, which refuses a module two of its
+/// applications list, assembles, boots and records; a runtime an earlier version put into
+/// `web` is taken out.
+#[test]
+fn an_umbrella_release_holds_the_runtime_once() {
+    let p = Project::umbrella();
+    p.install_archive();
+    let web_ebin = p.app.join("_build/prod/lib/web/ebin");
+    // A runtime in `web` as earlier versions installed it (into every child).
+    p.mix_ok("prod", &["compile"]);
+    assert!(!web_ebin.join("elixir_scope_runtime.beam").exists());
+    let old = p.run_in(
+        &p.app,
+        p.bin.to_str().unwrap(),
+        &[
+            "instrument",
+            "--runtime-dir",
+            web_ebin.to_str().unwrap(),
+            "_build/prod",
+        ],
+        "prod",
+        &p.archives(),
+        None,
+    );
+    assert!(old.ok, "{}{}", old.stdout, old.stderr);
+    assert!(web_ebin.join("elixir_scope_runtime.beam").exists());
+
+    let release = p.mix_ok("prod", &["release"]);
+    assert!(release.contains("Release created"), "{release}");
+    assert!(
+        release.contains("removed (another application of the project has it)"),
+        "{release}"
+    );
+    assert!(!web_ebin.join("elixir_scope_runtime.beam").exists());
+    let app_of = |name: &str| {
+        std::fs::read_to_string(p.app.join(format!(
+            "_build/prod/rel/umb/lib/{name}-0.1.0/ebin/{name}.app"
+        )))
+        .unwrap()
+    };
+    assert!(
+        app_of("core").contains("elixir_scope_gate"),
+        "{}",
+        app_of("core")
+    );
+    assert!(!app_of("web").contains("elixir_scope"), "{}", app_of("web"));
+
+    let bin = p.app.join("_build/prod/rel/umb/bin/umb");
+    let ran = p.run_in(
+        &p.app,
+        bin.to_str().unwrap(),
+        &["eval", "IO.inspect(Web.hello())"],
+        "prod",
+        &p.archives(),
+        None,
+    );
+    assert!(
+        ran.ok,
+        "the release did not run:\n{}\n{}",
+        ran.stdout, ran.stderr
+    );
+    assert_eq!(ran.stdout.trim(), "{:sum, 5}", "{}", ran.stderr);
+    let calls = p.json(&["calls", "--json", "--limit", "20"]);
+    let mfas: Vec<&str> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["mfa"].as_str().unwrap())
+        .collect();
+    assert!(mfas.contains(&"Web.hello/0"), "{mfas:?}");
+    assert!(mfas.contains(&"Core.add/2"), "{mfas:?}");
 }
 
 /// Erlang projects: EUnit's listener and Common Test's hook (driven here as Common Test calls

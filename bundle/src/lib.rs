@@ -21,6 +21,8 @@
 //! next to the target and moved in file by file, the stamp last.
 
 use std::path::{Path, PathBuf};
+
+use discover::BuildApp;
 use toolchain::Tool;
 
 /// The NIF library's file name; `elixir_scope_runtime` looks for it next to its own beam.
@@ -167,23 +169,49 @@ pub enum Installed {
 /// - A `.beam` file: its directory. An application directory: its `ebin`. A directory of
 ///   beams: itself.
 ///
-/// Errors say which path has no obvious place, so that the user can pass `--runtime-dir`.
+/// Where `instrument` installs the runtime for `paths`: for a path in a Mix build, the `ebin`
+/// of the project's application that every other one of them needs ([`base_of`]: the
+/// application itself for a project of one, the shared child of an umbrella), else of each of
+/// them; for a `.beam`, its directory; for an application directory, its `ebin`; for a
+/// directory of beams, itself. Errors say which path has no obvious place, so that the user
+/// can pass `--runtime-dir`.
 pub fn targets_for(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    places_for(paths, Placement::Install)
+}
+
+/// Every directory `instrument` may have installed the runtime into for `paths`: as
+/// [`targets_for`], but each project application's `ebin` of a Mix build (where the runtime
+/// went before an umbrella's went to its shared child only). `restore` looks there, and
+/// `instrument` takes the runtime out of those that are no longer targets.
+pub fn homes_for(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    places_for(paths, Placement::AnyHome)
+}
+
+/// Which directories [`places_for`] gives for a Mix build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// Where the runtime goes now.
+    Install,
+    /// Wherever it may be.
+    AnyHome,
+}
+
+fn places_for(paths: &[PathBuf], placement: Placement) -> Result<Vec<PathBuf>, String> {
     let mut targets = Vec::new();
     for path in paths {
-        targets.extend(target_for(path)?);
+        targets.extend(target_for(path, placement)?);
     }
     targets.sort();
     targets.dedup();
     Ok(targets)
 }
 
-fn target_for(path: &Path) -> Result<Vec<PathBuf>, String> {
+fn target_for(path: &Path, placement: Placement) -> Result<Vec<PathBuf>, String> {
     use discover::{build_dir_of, mix_build};
     if let Some(build) = build_dir_of(path) {
         let build = mix_build(&build).map_err(|e| e.to_string())?;
-        let ebins: Vec<PathBuf> = build.project_apps().map(|app| app.ebin.clone()).collect();
-        if ebins.is_empty() {
+        let apps: Vec<&BuildApp> = build.project_apps().collect();
+        if apps.is_empty() {
             return Err(format!(
                 "{}: cannot tell the project's own application among {}; pass --runtime-dir",
                 build.dir.display(),
@@ -195,7 +223,11 @@ fn target_for(path: &Path) -> Result<Vec<PathBuf>, String> {
                     .join(", ")
             ));
         }
-        return Ok(ebins);
+        let base = base_of(&apps).filter(|_| placement == Placement::Install);
+        return Ok(match base {
+            Some(base) => vec![base.ebin.clone()],
+            None => apps.iter().map(|app| app.ebin.clone()).collect(),
+        });
     }
     if path.is_file() {
         return Ok(path.parent().map(Path::to_path_buf).into_iter().collect());
@@ -217,6 +249,40 @@ fn target_for(path: &Path) -> Result<Vec<PathBuf>, String> {
         "{}: no single ebin to install the runtime into; pass --runtime-dir",
         path.display()
     ))
+}
+
+/// The project application every other one needs, directly or not (the application itself
+/// for a project of one; for an umbrella, the child every other child depends on), the one
+/// with the fewest needs of its own when several are; `None` when no application is needed
+/// by all (independent umbrella children: the runtime then goes into each).
+///
+/// Why one: a release refuses a module that two of its applications list (Mix lists every
+/// beam of an `ebin` in its `.app`), and the runtime in the shared child is on the code path
+/// wherever any child runs, since its dependencies are.
+fn base_of<'a>(apps: &[&'a BuildApp]) -> Option<&'a BuildApp> {
+    let by_name: std::collections::HashMap<&str, &BuildApp> =
+        apps.iter().map(|app| (app.name.as_str(), *app)).collect();
+    // An application and the project applications it needs, directly or not.
+    let closure = |app: &'a BuildApp| {
+        let mut seen = std::collections::BTreeSet::from([app.name.as_str()]);
+        let mut todo = vec![app];
+        while let Some(next) = todo.pop() {
+            for need in &next.needs {
+                if let Some(needed) = by_name.get(need.as_str()) {
+                    if seen.insert(needed.name.as_str()) {
+                        todo.push(needed);
+                    }
+                }
+            }
+        }
+        seen
+    };
+    let closures: Vec<_> = apps.iter().map(|app| closure(app)).collect();
+    apps.iter()
+        .zip(&closures)
+        .filter(|(app, _)| closures.iter().all(|c| c.contains(app.name.as_str())))
+        .min_by_key(|(app, own)| (own.len(), app.name.as_str()))
+        .map(|(app, _)| *app)
 }
 
 /// Options the runtime's Erlang modules are compiled with. With debug info, they look like any
@@ -984,6 +1050,50 @@ mod tests {
             std::fs::read_to_string(&app).unwrap(),
             "{application, broken, [{modules, ["
         );
+    }
+
+    fn app(name: &str, needs: &[&str]) -> BuildApp {
+        BuildApp {
+            name: name.to_string(),
+            ebin: PathBuf::from(format!("_build/dev/lib/{name}/ebin")),
+            role: discover::AppRole::Project,
+            why: String::new(),
+            needs: needs.iter().map(|n| n.to_string()).collect(),
+        }
+    }
+
+    fn base(apps: &[BuildApp]) -> Option<String> {
+        let apps: Vec<&BuildApp> = apps.iter().collect();
+        base_of(&apps).map(|app| app.name.clone())
+    }
+
+    #[test]
+    fn the_runtime_goes_into_the_application_every_other_one_needs() {
+        let otp = ["kernel", "stdlib", "elixir", "logger"];
+        // A project of one.
+        assert_eq!(base(&[app("shop", &otp)]).as_deref(), Some("shop"));
+        // An umbrella whose web and admin children need core, directly or through each other.
+        let umbrella = [
+            app("admin", &["web", "logger"]),
+            app("core", &otp),
+            app("web", &["core", "elixir"]),
+        ];
+        assert_eq!(base(&umbrella).as_deref(), Some("core"));
+        // A diamond: a needs b and c, both need d.
+        let diamond = [
+            app("a", &["b", "c"]),
+            app("b", &["d"]),
+            app("c", &["d"]),
+            app("d", &[]),
+        ];
+        assert_eq!(base(&diamond).as_deref(), Some("d"));
+        // Two children that need each other: the one with fewer needs of its own, by name.
+        assert_eq!(
+            base(&[app("x", &["y"]), app("y", &["x"])]).as_deref(),
+            Some("x")
+        );
+        // Independent children: no one place (the runtime goes into each).
+        assert_eq!(base(&[app("api", &otp), app("worker", &otp)]), None);
     }
 
     #[test]

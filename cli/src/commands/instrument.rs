@@ -126,7 +126,11 @@ pub fn run(args: &Args) -> ExitCode {
     let runtime = if args.dry_run {
         Vec::new()
     } else {
-        install_runtime(&runtime_targets, &config, &hidden)
+        let mut runtime = install_runtime(&runtime_targets, &config, &hidden);
+        if args.runtime_dir.is_none() && !args.no_runtime {
+            runtime.extend(remove_elsewhere(&args.paths, &runtime_targets));
+        }
+        runtime
     };
     if runtime.iter().any(|install| install.error.is_some()) {
         return runtime_failed(&runtime, args.json);
@@ -202,7 +206,7 @@ fn runtime_failed(runtime: &[RuntimeInstall], json: bool) -> ExitCode {
 pub struct RuntimeInstall {
     /// The directory.
     pub dir: PathBuf,
-    /// `installed`, `up to date` or `failed`.
+    /// `installed`, `up to date`, `removed (...)` or `failed`.
     pub outcome: &'static str,
     /// Why it failed.
     pub error: Option<String>,
@@ -235,6 +239,28 @@ fn install_runtime(
             };
             RuntimeInstall {
                 dir: dir.clone(),
+                outcome,
+                error,
+            }
+        })
+        .collect()
+}
+
+/// Takes the runtime out of the directories it may be in for `paths` that are no longer where
+/// it goes (an umbrella's children other than the shared one, where earlier versions put it):
+/// a release refuses the runtime's modules listed by two applications.
+fn remove_elsewhere(paths: &[PathBuf], targets: &[PathBuf]) -> Vec<RuntimeInstall> {
+    let homes = bundle::homes_for(paths).unwrap_or_default();
+    homes
+        .into_iter()
+        .filter(|dir| !targets.contains(dir) && dir.join(bundle::STAMP_FILE).is_file())
+        .map(|dir| {
+            let (outcome, error) = match bundle::uninstall(&dir) {
+                Ok(_) => ("removed (another application of the project has it)", None),
+                Err(e) => ("failed", Some(e.to_string())),
+            };
+            RuntimeInstall {
+                dir,
                 outcome,
                 error,
             }

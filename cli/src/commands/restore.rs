@@ -81,7 +81,7 @@ pub fn run(args: &Args) -> ExitCode {
 /// one (the dependencies' beams call the runtime in the project's `ebin`), else of the
 /// directory itself. Directories that still serve instrumented beams keep it.
 fn remove_runtime(paths: &[PathBuf]) -> Vec<RuntimeInstall> {
-    let Ok(targets) = bundle::targets_for(paths) else {
+    let Ok(targets) = bundle::homes_for(paths) else {
         return Vec::new();
     };
     let mut out = Vec::new();
