@@ -43,6 +43,14 @@ const TESTS: &str = r#"defmodule MyappTest do
 end
 "#;
 
+/// The function the README's alias calls, as a user adds it to `mix.exs`.
+const ALIAS_FUNCTION: &str = r#"  defp elixir_scope do
+    if Code.ensure_loaded?(Mix.Tasks.ElixirScope.Instrument),
+      do: ["elixir_scope.instrument"],
+      else: []
+  end
+"#;
+
 /// The alias of the README, as a user adds it to `mix.exs`.
 fn add_alias(mix_exs: &str) -> String {
     let with_alias = mix_exs.replacen(
@@ -56,7 +64,7 @@ fn add_alias(mix_exs: &str) -> String {
     );
     with_alias.replacen(
         "  # Run \"mix help compile.app\"",
-        "  defp elixir_scope do\n    if Code.ensure_loaded?(Mix.Tasks.ElixirScope.Instrument),\n      do: [\"elixir_scope.instrument\"],\n      else: []\n  end\n\n  # Run \"mix help compile.app\"",
+        &format!("{ALIAS_FUNCTION}\n  # Run \"mix help compile.app\""),
         1,
     )
 }
@@ -90,7 +98,9 @@ fn mix_new(cwd: &Path, args: &[&str]) {
 }
 
 /// An umbrella's `mix.exs`: the README's alias, and a release of both children.
-const UMBRELLA_MIX_EXS: &str = r#"defmodule Umb.MixProject do
+fn umbrella_mix_exs() -> String {
+    format!(
+        r#"defmodule Umb.MixProject do
   use Mix.Project
 
   def project do
@@ -103,13 +113,10 @@ const UMBRELLA_MIX_EXS: &str = r#"defmodule Umb.MixProject do
     ]
   end
 
-  defp elixir_scope do
-    if Code.ensure_loaded?(Mix.Tasks.ElixirScope.Instrument),
-      do: ["elixir_scope.instrument"],
-      else: []
-  end
-end
-"#;
+{ALIAS_FUNCTION}end
+"#
+    )
+}
 
 impl Project {
     fn new() -> Project {
@@ -130,7 +137,7 @@ impl Project {
         mix_new(dir.path(), &["umb", "--umbrella"]);
         mix_new(&app.join("apps"), &["core"]);
         mix_new(&app.join("apps"), &["web", "--sup"]);
-        std::fs::write(app.join("mix.exs"), UMBRELLA_MIX_EXS).unwrap();
+        std::fs::write(app.join("mix.exs"), umbrella_mix_exs()).unwrap();
         std::fs::write(
             app.join("apps/core/lib/core.ex"),
             "defmodule Core do\n  def add(a, b), do: a + b\nend\n",
@@ -265,6 +272,39 @@ impl Project {
     fn json(&self, args: &[&str]) -> Value {
         let text = self.scope(&self.app, args);
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+
+    /// Runs `expr` with `eval` in the prod release `release` (which must succeed); what it
+    /// printed.
+    fn release_eval(&self, release: &str, expr: &str) -> String {
+        let bin = self
+            .app
+            .join(format!("_build/prod/rel/{release}/bin/{release}"));
+        let ran = self.run_in(
+            &self.app,
+            bin.to_str().unwrap(),
+            &["eval", expr],
+            "prod",
+            &self.archives(),
+            None,
+        );
+        assert!(
+            ran.ok,
+            "the release did not run:\n{}\n{}",
+            ran.stdout, ran.stderr
+        );
+        ran.stdout.trim().to_string()
+    }
+
+    /// The functions of the newest 20 calls recorded.
+    fn recorded_mfas(&self) -> Vec<String> {
+        let calls = self.json(&["calls", "--json", "--limit", "20"]);
+        calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["mfa"].as_str().unwrap().to_string())
+            .collect()
     }
 
     fn ebin(&self, env: &str) -> PathBuf {
@@ -622,31 +662,11 @@ fn a_release_built_from_scratch_boots_and_records() {
         );
     }
 
-    let bin = p.app.join("_build/prod/rel/myapp/bin/myapp");
-    let ran = p.run_in(
-        &p.app,
-        bin.to_str().unwrap(),
-        &["eval", "IO.inspect(Myapp.total([:tea, :cup]))"],
-        "prod",
-        &p.archives(),
-        None,
-    );
-    assert!(
-        ran.ok,
-        "the release did not run:\n{}\n{}",
-        ran.stdout, ran.stderr
-    );
-    assert_eq!(ran.stdout.trim(), "8", "{}", ran.stderr);
-
-    let calls = p.json(&["calls", "--json", "--limit", "20"]);
-    let mfas: Vec<&str> = calls
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["mfa"].as_str().unwrap())
-        .collect();
-    assert!(mfas.contains(&"Myapp.total/1"), "{mfas:?}");
-    assert!(mfas.contains(&"Myapp.price/1"), "{mfas:?}");
+    let printed = p.release_eval("myapp", "IO.inspect(Myapp.total([:tea, :cup]))");
+    assert_eq!(printed, "8");
+    let mfas = p.recorded_mfas();
+    assert!(mfas.iter().any(|m| m == "Myapp.total/1"), "{mfas:?}");
+    assert!(mfas.iter().any(|m| m == "Myapp.price/1"), "{mfas:?}");
 }
 
 /// An umbrella whose `web` child needs `core`: the runtime goes into `core`'s `ebin` only (it is
@@ -697,30 +717,13 @@ fn an_umbrella_release_holds_the_runtime_once() {
     );
     assert!(!app_of("web").contains("elixir_scope"), "{}", app_of("web"));
 
-    let bin = p.app.join("_build/prod/rel/umb/bin/umb");
-    let ran = p.run_in(
-        &p.app,
-        bin.to_str().unwrap(),
-        &["eval", "IO.inspect(Web.hello())"],
-        "prod",
-        &p.archives(),
-        None,
+    assert_eq!(
+        p.release_eval("umb", "IO.inspect(Web.hello())"),
+        "{:sum, 5}"
     );
-    assert!(
-        ran.ok,
-        "the release did not run:\n{}\n{}",
-        ran.stdout, ran.stderr
-    );
-    assert_eq!(ran.stdout.trim(), "{:sum, 5}", "{}", ran.stderr);
-    let calls = p.json(&["calls", "--json", "--limit", "20"]);
-    let mfas: Vec<&str> = calls
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["mfa"].as_str().unwrap())
-        .collect();
-    assert!(mfas.contains(&"Web.hello/0"), "{mfas:?}");
-    assert!(mfas.contains(&"Core.add/2"), "{mfas:?}");
+    let mfas = p.recorded_mfas();
+    assert!(mfas.iter().any(|m| m == "Web.hello/0"), "{mfas:?}");
+    assert!(mfas.iter().any(|m| m == "Core.add/2"), "{mfas:?}");
 }
 
 /// Erlang projects: EUnit's listener and Common Test's hook (driven here as Common Test calls
