@@ -164,17 +164,14 @@ pub enum Installed {
 /// of whatever runs them.
 ///
 /// - In a Mix build directory (`_build/dev`, one of its apps, a beam in it): the `ebin` of the
-///   project's own application(s), which Mix puts on the code path (its `priv` may be a
-///   symlink into the user's source tree, so never there).
+///   project's application that every other one needs ([`base_of`]: the application itself
+///   for a project of one, the shared child of an umbrella), else of each of them; Mix puts
+///   them on the code path (an application's `priv` may be a symlink into the user's source
+///   tree, so never there).
 /// - A `.beam` file: its directory. An application directory: its `ebin`. A directory of
 ///   beams: itself.
 ///
-/// Where `instrument` installs the runtime for `paths`: for a path in a Mix build, the `ebin`
-/// of the project's application that every other one of them needs ([`base_of`]: the
-/// application itself for a project of one, the shared child of an umbrella), else of each of
-/// them; for a `.beam`, its directory; for an application directory, its `ebin`; for a
-/// directory of beams, itself. Errors say which path has no obvious place, so that the user
-/// can pass `--runtime-dir`.
+/// Errors say which path has no obvious place, so that the user can pass `--runtime-dir`.
 pub fn targets_for(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     places_for(paths, Placement::Install)
 }
