@@ -536,6 +536,8 @@ fn relist_modules(
         let path = path.to_path_buf();
         move |source| InstallError::Io { path, source }
     };
+    // `erl` runs in `/`: it is given absolute paths.
+    let dir = &std::path::absolute(dir).map_err(io(dir))?;
     let new_list = match listing {
         Listing::With => "Listed ++ [M || M <- Ours, not lists:member(M, Listed)]",
         Listing::Without => "[M || M <- Listed, not lists:member(M, Ours)]",
@@ -566,6 +568,8 @@ fn relist_modules(
             Tool::Erl,
             toolchain::command(Tool::Erl)?
                 .current_dir("/")
+                // A `.app` it cannot read is an error said here, not a crash dump left in `/`.
+                .env("ERL_CRASH_DUMP_SECONDS", "0")
                 .args(["-noshell", "-eval", &script]),
         )?;
         let said = String::from_utf8_lossy(&output.stdout);
@@ -1033,6 +1037,25 @@ mod tests {
         // Uninstalling gives back the .app the compiler wrote, byte for byte.
         uninstall(dir.path()).unwrap();
         assert_eq!(std::fs::read_to_string(&app).unwrap(), original);
+    }
+
+    #[test]
+    fn an_app_under_a_relative_path_is_listed_too() {
+        // `instrument ebin tebin`, as an Erlang project runs it: paths relative to the
+        // working directory, while `erl` runs elsewhere.
+        // (A directory under the working directory: `../x` would read the same from `/`.)
+        let dir = tempfile::Builder::new()
+            .prefix(".elixir_scope_test-")
+            .tempdir_in(".")
+            .unwrap();
+        let app = dir.path().join("my_app.app");
+        std::fs::write(&app, app_text(&["my_app".to_string()])).unwrap();
+        let relative = PathBuf::from(dir.path().file_name().unwrap());
+        assert!(relative.is_relative() && relative.join("my_app.app").is_file());
+        install(&relative, "[]").unwrap();
+        assert!(listed_in(&app).contains(&"elixir_scope_gate".to_string()));
+        uninstall(&relative).unwrap();
+        assert_eq!(listed_in(&app), ["my_app"]);
     }
 
     #[test]
