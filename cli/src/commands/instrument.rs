@@ -254,18 +254,21 @@ fn remove_elsewhere(paths: &[PathBuf], targets: &[PathBuf]) -> Vec<RuntimeInstal
     homes
         .into_iter()
         .filter(|dir| !targets.contains(dir) && dir.join(bundle::STAMP_FILE).is_file())
-        .map(|dir| {
-            let (outcome, error) = match bundle::uninstall(&dir) {
-                Ok(_) => ("removed (another application of the project has it)", None),
-                Err(e) => ("failed", Some(e.to_string())),
-            };
-            RuntimeInstall {
-                dir,
-                outcome,
-                error,
-            }
-        })
+        .map(|dir| uninstall_runtime(dir, "removed (another application of the project has it)"))
         .collect()
+}
+
+/// Takes the runtime out of `dir`; what happened, `removed` said as `outcome`.
+pub fn uninstall_runtime(dir: PathBuf, removed: &'static str) -> RuntimeInstall {
+    let (outcome, error) = match bundle::uninstall(&dir) {
+        Ok(_) => (removed, None),
+        Err(e) => ("failed", Some(e.to_string())),
+    };
+    RuntimeInstall {
+        dir,
+        outcome,
+        error,
+    }
 }
 
 /// Sets aside the beams the planner could not read or analyze: each is a failure of this run

@@ -9,7 +9,7 @@ use std::time::Instant;
 use beam_format::{Beam, Marker};
 use beam_rewrite::{restore_file, Outcome};
 
-use super::instrument::{finish, lock_build, progress_bar, RuntimeInstall};
+use super::instrument::{finish, lock_build, progress_bar, uninstall_runtime, RuntimeInstall};
 use crate::bundle;
 
 /// Arguments of `restore`.
@@ -93,15 +93,7 @@ fn remove_runtime(paths: &[PathBuf]) -> Vec<RuntimeInstall> {
         if still_instrumented(&served) {
             continue;
         }
-        let (outcome, error) = match bundle::uninstall(&dir) {
-            Ok(_) => ("removed", None),
-            Err(e) => ("failed", Some(e.to_string())),
-        };
-        out.push(RuntimeInstall {
-            dir,
-            outcome,
-            error,
-        });
+        out.push(uninstall_runtime(dir, "removed"));
     }
     out
 }
